@@ -1,0 +1,3 @@
+from marshalike.cli.main import main
+
+main()

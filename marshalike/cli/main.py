@@ -1,0 +1,55 @@
+"""The `marshalike` command group. Commands are imported lazily, so `marshalike parse`
+never pays for (or needs) what `marshalike serve` imports."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from marshalike import __version__
+from marshalike.errors import MarshalikeError
+
+# command name -> module under marshalike.cli that defines `command`
+COMMANDS: dict[str, str] = {
+    "parse": "parse_cmd",
+    "compile": "compile_cmd",
+    "check": "check_cmd",
+    "watch": "watch_cmd",
+    "serve": "serve_cmd",
+    "config": "config_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(cmd_name):
+            return None
+        module = importlib.import_module(f"marshalike.cli.{COMMANDS[cmd_name]}")
+        return module.command
+
+
+def _available(name: str) -> bool:
+    return importlib.util.find_spec(f"marshalike.cli.{COMMANDS[name]}") is not None
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="marshalike")
+def cli() -> None:
+    """Compile .mrsh specs into tested Python."""
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=True)
+    except MarshalikeError as exc:
+        click.echo(f"marshalike: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("marshalike: interrupted", err=True)
+        sys.exit(130)

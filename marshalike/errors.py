@@ -1,0 +1,25 @@
+"""The exceptions marshalike raises; the CLI turns each into a one-line message."""
+
+
+class MarshalikeError(Exception):
+    """Base of every error marshalike reports to a user."""
+
+
+class SpecError(MarshalikeError):
+    """A spec could not be read or has errors; carries its diagnostics."""
+
+    def __init__(self, message: str, diagnostics: tuple = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
+class ConfigError(MarshalikeError):
+    """Settings are missing, unknown or contradictory."""
+
+
+class BackendError(MarshalikeError):
+    """A model backend failed to produce candidates."""
+
+
+class VerificationError(MarshalikeError):
+    """Generated code could not be run against its tests."""

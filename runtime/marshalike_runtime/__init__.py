@@ -1,0 +1,1 @@
+"""marshalike's local inference runtime (needs the `local` extra: torch)."""

@@ -4,9 +4,13 @@
 class MarshalikeError(Exception):
     """Base of every error marshalike reports to a user."""
 
+    exit_code = 1
+
 
 class SpecError(MarshalikeError):
     """A spec could not be read or has errors; carries its diagnostics."""
+
+    exit_code = 2
 
     def __init__(self, message: str, diagnostics: tuple = ()) -> None:
         super().__init__(message)

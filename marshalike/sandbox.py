@@ -67,6 +67,7 @@ runpy.run_module(cfg["module"], run_name="__main__", alter_sys=True)
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float = 10.0
+    startup_s: float = 15.0  # interpreter and harness start-up, on top of the timeouts
     memory_mb: int = 2048
     max_procs: int = 256
     file_mb: int = 64
@@ -107,10 +108,16 @@ def run_module(
     *,
     files: Mapping[str, str],
     limits: Limits,
+    wall_s: float | None = None,
+    env: Mapping[str, str] | None = None,
     collect: Sequence[str] = (),
 ) -> tuple[RunResult, dict[str, str]]:
     """Write `files` into a fresh temp dir, run `python -I -m module args` there under
-    `limits`, and return the result plus the text of the files named in `collect`."""
+    `limits`, and return the result plus the text of the files named in `collect`.
+
+    `wall_s` (default `limits.timeout_s`) bounds the whole run; `env` adds variables of our
+    own choosing to the scrubbed environment."""
+    wall = limits.timeout_s if wall_s is None else wall_s
     with tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
         workdir = Path(tmp)
         for name, text in files.items():
@@ -119,26 +126,29 @@ def run_module(
             "module": module,
             "args": list(args),
             "memory_bytes": limits.memory_mb * 1024 * 1024,
-            "cpu_seconds": max(int(limits.timeout_s) + 1, 1),
+            "cpu_seconds": max(int(wall) + 1, 1),
             "file_bytes": limits.file_mb * 1024 * 1024,
             "nproc": _process_budget(limits.max_procs),
         }
         argv = [sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config)]
-        result = _run(argv, workdir, limits)
+        environment = {**scrubbed_env(workdir), **(env or {})}
+        result = _run(argv, workdir, environment, wall, limits.output_bytes)
         collected = {
             name: _read_bounded(workdir / name, 4 * limits.output_bytes) for name in collect
         }
     return result, collected
 
 
-def _run(argv: list[str], workdir: Path, limits: Limits) -> RunResult:
+def _run(
+    argv: list[str], workdir: Path, env: dict[str, str], wall: float, output: int
+) -> RunResult:
     out_path, err_path = workdir / ".stdout", workdir / ".stderr"
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
-            env=scrubbed_env(workdir),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -146,7 +156,7 @@ def _run(argv: list[str], workdir: Path, limits: Limits) -> RunResult:
         )
         timed_out = False
         try:
-            proc.wait(timeout=limits.timeout_s)
+            proc.wait(timeout=wall)
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
@@ -155,8 +165,8 @@ def _run(argv: list[str], workdir: Path, limits: Limits) -> RunResult:
     seconds = time.monotonic() - start
     return RunResult(
         returncode=None if timed_out else proc.returncode,
-        stdout=_read_bounded(out_path, limits.output_bytes),
-        stderr=_read_bounded(err_path, limits.output_bytes),
+        stdout=_read_bounded(out_path, output),
+        stderr=_read_bounded(err_path, output),
         timed_out=timed_out,
         seconds=seconds,
     )

@@ -10,11 +10,20 @@ from importlib.resources import files
 from typing import Literal
 
 from marshalike.sandbox import Limits, RunResult, run_module
+from marshalike.spec import Func
 
 Status = Literal["pass", "fail", "error", "timeout", "not_run"]
 _RESULTS = ".marshalike-results.jsonl"
 DEFAULT_LIMITS = Limits()
 _TEST_NAME = re.compile(r"^test_(?P<func>\w+)_(?P<index>\d+)$")
+
+
+def example_tests(func: Func) -> tuple[str, ...]:
+    """The names emit gives the tests of `func`'s checkable examples (1-based, all examples
+    counted, so a name always points at the same bullet)."""
+    return tuple(
+        f"test_{func.name}_{i}" for i, example in enumerate(func.examples, 1) if example.checkable
+    )
 
 
 @dataclass(frozen=True)
@@ -73,11 +82,27 @@ def verify(
         "conftest.py": _plugin_source(),
     }
     args = [
-        "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "--rootdir",
+        ".",
         f"test_{module_name}.py",
-    ]  # fmt: skip
+    ]
+    # Each example gets `limits.timeout_s` (an alarm inside the child); the whole run is
+    # bounded too, for code that a signal cannot interrupt.
+    wall = limits.startup_s + limits.timeout_s * max(1, len(expected_tests))
+    env = {"MARSHALIKE_EXAMPLE_TIMEOUT": str(limits.timeout_s)}
     run, collected = run_module(
-        "pytest", args, files=sandbox_files, limits=limits, collect=(_RESULTS,)
+        "pytest",
+        args,
+        files=sandbox_files,
+        limits=limits,
+        wall_s=wall,
+        env=env,
+        collect=(_RESULTS,),
     )
     return _verdict(_events(collected[_RESULTS]), run, expected_tests)
 
@@ -116,6 +141,8 @@ def _verdict(events: list[dict], run: RunResult, expected: tuple[str, ...]) -> V
 
 
 def _result(event: dict) -> ExampleResult:
+    if event.get("error_type") == "ExampleTimeout":
+        return ExampleResult(event["test"], "timeout", message=event.get("message"))
     return ExampleResult(
         test=event["test"],
         status=event["status"],

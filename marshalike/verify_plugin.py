@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import traceback
 
 import pytest
 
 RESULTS = ".marshalike-results.jsonl"
 _REPR_LIMIT = 600
+
+
+class ExampleTimeout(BaseException):
+    """Raised by the alarm; a BaseException so the candidate's `except Exception` can't eat it."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise ExampleTimeout(f"did not finish within {_TIMEOUT:g} s")
+
+
+_TIMEOUT = float(os.environ.get("MARSHALIKE_EXAMPLE_TIMEOUT", "10"))
 
 
 def _write(record: dict) -> None:
@@ -39,6 +51,17 @@ def _text(value: object) -> str:
 
 def pytest_runtest_logstart(nodeid: str, location: tuple) -> None:
     _write({"event": "start", "test": nodeid.rsplit("::", 1)[-1]})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, _TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.hookimpl(hookwrapper=True)

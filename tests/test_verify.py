@@ -72,6 +72,27 @@ def test_infinite_loop_is_timed_out_and_names_the_example() -> None:
     body = "def f(x):\n    if x == 3:\n        while True:\n            pass\n    return x * x\n"
     verdict = run(body, limits=Limits(timeout_s=2.0, memory_mb=1024))
     assert [r.status for r in verdict.results] == ["pass", "timeout"]
+    assert verdict.results[1].message == "did not finish within 2 s"
+    assert verdict.problem is None
+
+
+def test_catching_everything_does_not_escape_the_timeout() -> None:
+    body = (
+        "def f(x):\n    while True:\n        try:\n            while True:\n"
+        "                pass\n        except Exception:\n            pass\n"
+    )
+    verdict = run(body, limits=Limits(timeout_s=1.0, memory_mb=1024))
+    assert [r.status for r in verdict.results] == ["timeout", "timeout"]
+
+
+def test_a_hang_that_ignores_the_alarm_is_killed_by_the_wall_clock() -> None:
+    body = (
+        "import signal\n\ndef f(x):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n        pass\n"
+    )
+    verdict = run(body, limits=Limits(timeout_s=1.0, startup_s=4.0, memory_mb=1024))
+    assert verdict.results[0].status == "timeout"
+    assert verdict.results[1].status == "not_run"
     assert verdict.problem.startswith("timed out after")
 
 

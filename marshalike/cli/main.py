@@ -24,6 +24,14 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MarshalikeError as exc:
+            # A one-line message, never a traceback: every command gets this for free.
+            click.echo(f"marshalike: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
 
@@ -47,9 +55,6 @@ def cli() -> None:
 def main() -> None:
     try:
         cli.main(standalone_mode=True)
-    except MarshalikeError as exc:
-        click.echo(f"marshalike: error: {exc}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("marshalike: interrupted", err=True)
         sys.exit(130)

@@ -1,0 +1,401 @@
+"""Side-by-side speed of our runtime, Hugging Face transformers and llama.cpp on one GGUF.
+
+Each engine runs in its own subprocess (so its peak RSS is its own) and measures, on the same
+prompt text cut to the same number of tokens, with greedy decoding and EOS ignored:
+load time, prefill tok/s, decode tok/s for one stream, aggregate decode tok/s for a batch,
+peak RSS, and the first greedy tokens (to check the engines agree). Timings are medians of
+`--repeats` runs after one warm-up. Decode rates exclude the prefill: (new tokens - 1) / (time
+of the whole generation - time of a one-token generation).
+
+Our quantized modes also report their agreement with our fp32 mode: the share of
+`--agreement-prompts` prompts whose first 64 greedy tokens are identical.
+
+    python benchmarks/runtime_bench.py                      # everything importable
+    python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
+    python benchmarks/runtime_bench.py --engines ours-fp32,ours-int8 \\
+        --transformers-python .scratch/refvenv/bin/python   # transformers from another venv
+
+Engines: ours-fp32, ours-bf16, ours-int8 (int8 weights, fp32 activations), ours-bf16-int8,
+transformers (fp32, `gguf_file=`), llamacpp (the file's own quantization, via
+llama-cpp-python, `use_extra_bufts=False`). This file imports nothing heavy at module level,
+so a worker can run under an interpreter that has only its own engine installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# About 260 tokens of the kind of text the compiler sends: a spec, code and prose.
+PROMPT_TEXT = '''# func merge_intervals(list of intervals): list of intervals
+
+Merge overlapping intervals. Each interval is a pair (start, end) with start <= end.
+The result is sorted by start, and no two intervals in it overlap or touch.
+
+* merge_intervals([]) = []
+* merge_intervals([(1, 3), (2, 6), (8, 10), (15, 18)]) = [(1, 6), (8, 10), (15, 18)]
+* merge_intervals([(1, 4), (4, 5)]) = [(1, 5)]
+
+def merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge overlapping intervals and return them sorted by their start.
+
+    >>> merge_intervals([(1, 3), (2, 6)])
+    [(1, 6)]
+    """
+    if not intervals:
+        return []
+    ordered = sorted(intervals, key=lambda pair: pair[0])
+    merged = [ordered[0]]
+    for start, end in ordered[1:]:
+        last_start, last_end = merged[-1]
+        if start <= last_end:
+            merged[-1] = (last_start, max(last_end, end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def count_words(text: str) -> dict[str, int]:
+    """Count how often each lower-cased word occurs in the text, ignoring punctuation.
+'''
+
+AGREEMENT_PROMPTS = [
+    'def fibonacci(n: int) -> int:\n    """Return the n-th Fibonacci number."""\n',
+    "def is_palindrome(s: str) -> bool:\n",
+    "# Sort a list of people by age, then by name.\ndef sort_people(people):\n",
+    "The three laws of thermodynamics are",
+    'def parse_csv_line(line: str) -> list[str]:\n    """Split one CSV line, honouring quotes.',
+    'class Stack:\n    """A last-in, first-out stack."""\n\n    def __init__(self):\n',
+    "import json\n\ndef load_config(path):\n",
+    "Once upon a time, in a small village by the sea,",
+    "def gcd(a: int, b: int) -> int:\n",
+    "SELECT name, COUNT(*) FROM orders",
+    'def flatten(nested: list) -> list:\n    """Flatten arbitrarily nested lists."""\n',
+    "Q: What is the capital of France?\nA:",
+]
+AGREEMENT_TOKENS = 64
+FIRST_TOKENS = 20
+OURS = {
+    "ours-fp32": ("fp32", None),
+    "ours-bf16": ("bf16", None),
+    "ours-int8": ("fp32", "int8"),
+    "ours-bf16-int8": ("bf16", "int8"),
+}
+ALL_ENGINES = [*OURS, "transformers", "llamacpp"]
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+
+
+def physical_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def median_timing(run: Callable[[], Any], repeats: int) -> float:
+    """Median seconds of `run` over `repeats` calls, after one untimed warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def rates(
+    generate: Callable[[int, int], Any], prompt_len: int, opts: argparse.Namespace
+) -> dict[str, float]:
+    """Prefill and decode rates from `generate(batch, new_tokens)`."""
+    out: dict[str, float] = {}
+    prefill_1 = median_timing(lambda: generate(1, 1), opts.repeats)
+    out["prefill_tok_s"] = prompt_len / prefill_1
+    full_1 = median_timing(lambda: generate(1, opts.new_tokens), opts.repeats)
+    out["decode_tok_s"] = (opts.new_tokens - 1) / (full_1 - prefill_1)
+    if opts.batch > 1:
+        prefill_b = median_timing(lambda: generate(opts.batch, 1), opts.repeats)
+        full_b = median_timing(lambda: generate(opts.batch, opts.new_tokens), opts.repeats)
+        out["batch_decode_tok_s"] = opts.batch * (opts.new_tokens - 1) / (full_b - prefill_b)
+    return out
+
+
+# --- workers: each runs in its own process and prints one JSON line --------------------
+
+
+def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from marshalike_runtime.engine import Engine
+
+    dtype, quant = OURS[name]
+    start = time.perf_counter()
+    engine = Engine.load(opts.model, device=opts.device, dtype=dtype, quant=quant, progress=False)
+    load_s = time.perf_counter() - start
+    engine.eos_ids = frozenset()  # always generate the full number of tokens
+    ids = engine.tokenizer.encode(PROMPT_TEXT)[: opts.prompt_tokens]
+
+    def generate(batch: int, new: int) -> list[int]:
+        return engine.generate(ids, n=batch, max_tokens=new)[0].token_ids
+
+    result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), opts)}
+    result["first_tokens"] = generate(1, FIRST_TOKENS)
+    prompts = [engine.tokenizer.encode(p) for p in AGREEMENT_PROMPTS[: opts.agreement_prompts]]
+    result["agreement_ids"] = [
+        engine.generate(p, max_tokens=AGREEMENT_TOKENS)[0].token_ids for p in prompts
+    ]
+    result["threads"] = torch.get_num_threads()
+    result["device"] = str(engine.device)
+    if engine.device.type == "cuda":
+        result["cuda_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
+    return result
+
+
+def worker_transformers(opts: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(physical_cores())
+    path = Path(opts.model)
+    start = time.perf_counter()
+    kwargs = {"gguf_file": path.name, "dtype": torch.float32}
+    model = AutoModelForCausalLM.from_pretrained(path.parent, **kwargs).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    load_s = time.perf_counter() - start
+    ids = tokenizer(PROMPT_TEXT, return_tensors="pt").input_ids[:, : opts.prompt_tokens]
+
+    @torch.inference_mode()
+    def generate(batch: int, new: int) -> list[int]:
+        batch_ids = ids.repeat(batch, 1)
+        out = model.generate(
+            batch_ids,
+            attention_mask=torch.ones_like(batch_ids),
+            max_new_tokens=new,
+            min_new_tokens=new,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id or 0,
+        )
+        return out[0, ids.shape[1] :].tolist()
+
+    result = {
+        "load_s": load_s,
+        "prompt_tokens": ids.shape[1],
+        **rates(generate, ids.shape[1], opts),
+    }
+    result["first_tokens"] = generate(1, FIRST_TOKENS)
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def worker_llamacpp(opts: argparse.Namespace) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    start = time.perf_counter()
+    llm = Llama(
+        model_path=str(opts.model),
+        n_ctx=1024,
+        n_threads=physical_cores(),
+        use_extra_bufts=False,  # the pip build's AMX buffers die with SIGILL on some CPUs
+        verbose=False,
+    )
+    load_s = time.perf_counter() - start
+    ids = llm.tokenize(PROMPT_TEXT.encode(), add_bos=True)[: opts.prompt_tokens]
+
+    def generate(batch: int, new: int) -> list[int]:
+        out = []
+        for token in llm.generate(ids, temp=0.0, reset=True):
+            out.append(token)
+            if len(out) == new:
+                return out
+        return out
+
+    # llama-cpp-python's high-level API decodes one sequence at a time: no batch figure.
+    single = argparse.Namespace(**{**vars(opts), "batch": 1})
+    result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), single)}
+    result["first_tokens"] = generate(1, FIRST_TOKENS)
+    return result
+
+
+def run_worker(opts: argparse.Namespace) -> None:
+    name = opts.worker
+    if name in OURS:
+        result = worker_ours(name, opts)
+    elif name == "transformers":
+        result = worker_transformers(opts)
+    else:
+        result = worker_llamacpp(opts)
+    result["peak_rss_gb"] = peak_rss_gb()
+    print(json.dumps(result))
+
+
+# --- the parent: spawn workers, print the table and the ratios --------------------------
+
+
+def available(name: str, opts: argparse.Namespace) -> bool:
+    if name in OURS:
+        return importlib.util.find_spec("marshalike_runtime") is not None
+    if name == "transformers":
+        return (
+            bool(opts.transformers_python) or importlib.util.find_spec("transformers") is not None
+        )
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
+    python = (
+        opts.transformers_python
+        if name == "transformers" and opts.transformers_python
+        else sys.executable
+    )
+    forwarded = [
+        "--model",
+        str(opts.model),
+        "--prompt-tokens",
+        str(opts.prompt_tokens),
+        "--new-tokens",
+        str(opts.new_tokens),
+        "--batch",
+        str(opts.batch),
+        "--repeats",
+        str(opts.repeats),
+        "--agreement-prompts",
+        str(opts.agreement_prompts),
+    ]
+    if opts.device:
+        forwarded += ["--device", opts.device]
+    cmd = [python, str(Path(__file__).resolve()), "--worker", name, *forwarded]
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def agreement(results: dict[str, dict[str, Any]], name: str) -> str:
+    base, mine = results.get("ours-fp32", {}), results[name]
+    if name == "ours-fp32" or "agreement_ids" not in base or "agreement_ids" not in mine:
+        return ""
+    pairs = list(zip(base["agreement_ids"], mine["agreement_ids"], strict=True))
+    same = sum(a == b for a, b in pairs)
+    return f"{same}/{len(pairs)}"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) -> None:
+    first = next((r["first_tokens"] for r in results.values() if "first_tokens" in r), None)
+    header = (
+        f"{'engine':<16}{'load s':>8}{'prefill t/s':>13}{'decode t/s':>12}"
+        f"{f'batch-{opts.batch} t/s':>14}{'peak RSS GB':>13}{'same first':>12}"
+        f"{'fp32 agree':>12}"
+    )
+    print(header)
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name:<16}failed: {r['error']}")
+            continue
+        same = "yes" if r.get("first_tokens") == first else "no"
+        print(
+            f"{name:<16}{fmt(r['load_s'], 2):>8}{fmt(r['prefill_tok_s'], 0):>13}"
+            f"{fmt(r['decode_tok_s']):>12}{fmt(r.get('batch_decode_tok_s')):>14}"
+            f"{fmt(r['peak_rss_gb'], 2):>13}{same:>12}{agreement(results, name):>12}"
+        )
+    print(
+        f"\nprompt {opts.prompt_tokens} tokens, {opts.new_tokens} new tokens greedy, "
+        f"medians of {opts.repeats} after a warm-up; 'same first': first {FIRST_TOKENS} "
+        f"greedy tokens equal the first engine's; 'fp32 agree': prompts whose first "
+        f"{AGREEMENT_TOKENS} greedy tokens equal ours-fp32's"
+    )
+
+
+def print_ratios(results: dict[str, dict[str, Any]]) -> None:
+    keys = [
+        ("load_s", "load"),
+        ("prefill_tok_s", "prefill"),
+        ("decode_tok_s", "decode"),
+        ("batch_decode_tok_s", "batch"),
+        ("peak_rss_gb", "RSS"),
+    ]
+    ours = [n for n in results if n in OURS and "error" not in results[n]]
+    theirs = [n for n in results if n not in OURS and "error" not in results[n]]
+    if not ours or not theirs:
+        return
+    print("\nratios ours/theirs (speed: >1 is faster; load and RSS: <1 is better)")
+    for mine in ours:
+        for other in theirs:
+            parts = []
+            for key, label in keys:
+                a, b = results[mine].get(key), results[other].get(key)
+                if a is not None and b:
+                    parts.append(f"{label} {a / b:.2f}")
+            print(f"  {mine} / {other}: " + ", ".join(parts))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a GGUF file (default: the embedded model)")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ALL_ENGINES),
+        help=f"comma-separated, from {','.join(ALL_ENGINES)}",
+    )
+    parser.add_argument("--transformers-python", help="interpreter that has transformers")
+    parser.add_argument("--device", help="our runtime's device (default: cuda if present)")
+    parser.add_argument("--prompt-tokens", type=int, default=207)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--agreement-prompts", type=int, default=len(AGREEMENT_PROMPTS))
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 repeat, 32 new tokens, 2 agreement prompts"
+    )
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    opts = parser.parse_args(argv)
+    if opts.quick:
+        opts.repeats, opts.new_tokens, opts.agreement_prompts = 1, 32, 2
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if opts.model is None:
+        from marshalike_runtime.embedded import default_model_path
+
+        opts.model = str(default_model_path(progress=True))
+    if opts.worker:
+        run_worker(opts)
+        return 0
+    names = [n.strip() for n in opts.engines.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALL_ENGINES]
+    if unknown:
+        print(f"runtime_bench: error: unknown engines {unknown}", file=sys.stderr)
+        return 2
+    results = {}
+    for name in names:
+        if available(name, opts):
+            results[name] = spawn(name, opts)
+        else:
+            print(f"skipping {name}: not importable", file=sys.stderr)
+    print_table(results, opts)
+    print_ratios(results)
+    if opts.json:
+        Path(opts.json).write_text(json.dumps(results, indent=1))
+    return 0 if all("error" not in r for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

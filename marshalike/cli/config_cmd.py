@@ -1,0 +1,24 @@
+"""`marshalike config`: the effective settings and where each one came from."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import click
+
+from marshalike.settings import Settings, resolve
+
+
+@click.command()
+def command() -> None:
+    """Print the effective settings (pyproject.toml, then environment, then flags)."""
+    settings = resolve({})
+    for item in fields(Settings):
+        if item.name == "sources":
+            continue
+        value = getattr(settings, item.name)
+        if item.name == "api_key" and value:
+            value = "(set)"  # never print a secret
+        source = settings.sources.get(item.name, "default")
+        click.echo(f"{item.name:<16} = {value!r:<40} # {source}")
+    click.echo(f"{'backend (used)':<16} = {settings.backend_name!r:<40} # derived")

@@ -1,0 +1,34 @@
+"""Click options shared by the commands that compile (`compile`, `watch`), declared once so
+their names, types and help texts cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., object])
+
+# In the order `--help` lists them.
+_COMPILE_OPTIONS = (
+    click.option("--backend", type=click.Choice(["local", "openai", "replay"])),
+    click.option("--model", help="Model id (openai) or a GGUF file / safetensors folder (local)."),
+    click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    click.option("--api", type=click.Choice(["chat", "completions"])),
+    click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4]."),
+    click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3]."),
+    click.option("--quick", is_flag=True, help="One candidate, no repair, no verification."),
+    click.option("--out", type=click.Path(file_okay=False), help="Write outputs here."),
+    click.option("--jobs", type=click.IntRange(min=1), help="Units and tests run at once [4]."),
+    click.option("--seed", type=int, help="Sampling seed [0]."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per test run [10]."),
+    click.option("--replay-dir", type=click.Path(), help="Recorded responses (--backend replay)."),
+)
+
+
+def compile_options(command: F) -> F:
+    """Add the backend, sampling and output options every compiling command takes."""
+    for option in reversed(_COMPILE_OPTIONS):
+        command = option(command)
+    return command

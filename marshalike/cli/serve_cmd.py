@@ -1,0 +1,106 @@
+"""`marshalike serve`: load a model and serve it over an OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from marshalike.errors import ConfigError
+
+if TYPE_CHECKING:
+    from marshalike_runtime.server import OpenAIServer
+    from marshalike_runtime.server_worker import EngineLike
+
+
+@click.command()
+@click.option(
+    "--model",
+    default=None,
+    metavar="PATH",
+    help="A GGUF file or safetensors folder. Default: the embedded Gemma 3 270M.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="MARSHALIKE_SERVE_API_KEY",
+    show_envvar=True,
+    help="Require this key as 'Authorization: Bearer KEY' (the environment keeps it out of ps).",
+)
+def command(model: str | None, host: str, port: int, api_key: str | None) -> None:
+    """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
+    /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM."""
+    click.echo(f"loading {model or 'the embedded model'}", err=True)
+    serve(load_engine(model), host=host, port=port, api_key=api_key)
+
+
+def load_engine(model: str | None) -> EngineLike:
+    try:
+        from marshalike_runtime.engine import Engine
+    except ImportError as exc:
+        raise ConfigError(
+            f"the local runtime is not installed ({exc}); install it with "
+            "`pip install 'marshalike[local]'`"
+        ) from None
+    try:
+        return Engine.load(model)
+    except (OSError, ValueError) as exc:
+        # missing files, unsupported architectures, corrupt checkpoints
+        raise ConfigError(f"cannot load {model or 'the embedded model'}: {exc}") from None
+
+
+def serve(engine: EngineLike, *, host: str, port: int, api_key: str | None) -> None:
+    """Serve `engine` until SIGINT or SIGTERM; the bound URL goes to stderr."""
+    from marshalike_runtime.server import create_server
+
+    try:
+        server = create_server(engine, host=host, port=port, api_key=api_key)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if api_key is None and not _is_loopback(host):
+        click.echo(
+            f"warning: {host} is reachable from other machines and no --api-key is set", err=True
+        )
+    click.echo(f"serving {engine.model_name} on {server.base_url}", err=True)
+    with _stop_on_signals(server):
+        try:
+            server.serve_forever()
+        finally:
+            server.close()
+    click.echo("stopped", err=True)
+
+
+@contextmanager
+def _stop_on_signals(server: OpenAIServer) -> Iterator[None]:
+    def stop(signum: int, frame: Any) -> None:
+        # shutdown() waits for serve_forever, which runs in this very thread: hand it off
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,26 @@
+"""`marshalike watch`: compile specs, then recompile each one as it is saved. Status lines
+and diagnostics go to stderr; Ctrl-C (or SIGTERM) stops with status 0."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from marshalike import watch
+from marshalike.cli.compile_cmd import make_job
+from marshalike.cli.options import compile_options
+from marshalike.settings import resolve
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@compile_options
+def command(paths: tuple[str, ...], quick: bool, **flags: object) -> None:
+    """Compile .mrsh specs, then recompile what changes on every save (Ctrl-C stops)."""
+    job = make_job(resolve(flags), quick=quick, frozen=False)
+    sys.exit(watch.run(paths, job, _echo))
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)

@@ -1,0 +1,287 @@
+"""Compile one spec: load, plan, reuse what the lock has, run the loop for the rest in
+dependency order (independent units concurrently), then write the module, its tests and the
+lock. Only code that passed its examples reaches NAME.py; a failure leaves the last good
+output alone and writes the best attempt to NAME.failed.py."""
+
+from __future__ import annotations
+
+import graphlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from marshalike import emit, prompts
+from marshalike.backends.base import Backend
+from marshalike.diagnostics import Diagnostic
+from marshalike.load import load_spec
+from marshalike.lock import Lock, LockedUnit, lock_path, read_lock, write_lock
+from marshalike.loop import LoopSettings, UnitOutcome, compile_unit
+from marshalike.output import file_hash, write_atomic, write_if_changed
+from marshalike.plan import Plan, Unit, make_plan
+from marshalike.prompts import UnitContext
+from marshalike.spec import Module
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """What the CLI resolved: how to get a backend, which model id keys the lock."""
+
+    backend_factory: Callable[[], Backend]
+    backend_name: str
+    model_id: str
+    loop: LoopSettings
+    out: Path | None = None
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class SpecReport:
+    path: str
+    source: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    units: tuple[UnitOutcome | CachedUnit, ...] = ()
+    written: tuple[str, ...] = ()
+    failed_file: str | None = None
+    stale: tuple[str, ...] = ()  # units that --frozen refused to compile
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.stale
+            and not any(d.is_error for d in self.diagnostics)
+            and all(u.status != "failed" for u in self.units)
+        )
+
+
+@dataclass(frozen=True)
+class CachedUnit:
+    name: str
+    status: str
+    code: str
+    attempts: int = 0
+    candidates: int = 0
+    distinct: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    failures: tuple[str, ...] = ()
+    note: str | None = "unchanged (from the lock)"
+
+
+@dataclass
+class SharedBackend:
+    """The one backend of a compile, created on first need: a local model loads once."""
+
+    job: CompileJob
+    _backend: Backend | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def backend(self) -> Backend:
+        with self._lock:
+            if self._backend is None:
+                self._backend = self.job.backend_factory()
+            return self._backend
+
+
+def compile_path(
+    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend | None = None
+) -> SpecReport:
+    loaded = load_spec(path)
+    if loaded.module is None or loaded.has_errors:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics)
+    module = loaded.module
+    out_dir = job.out or path.parent
+    version = prompts.template_version() + ":" + job.loop.kind
+    plan = make_plan(module, model=job.model_id, template_version=version)
+    diagnostics = loaded.diagnostics + plan.diagnostics
+    if plan.diagnostics:
+        return SpecReport(str(path), loaded.source, diagnostics)
+    lock_file = lock_path(out_dir, module.name)
+    lock = read_lock(lock_file, path.name)
+    need_verified = not job.loop.quick
+    cached = {
+        u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified) for u in plan.units
+    }
+    todo = [u.func.name for u in plan.units if cached[u.func.name] is None]
+    if todo and job.frozen:
+        return SpecReport(str(path), loaded.source, diagnostics, stale=tuple(todo))
+    outcomes = _run_units(module, plan, cached, job, shared or SharedBackend(job), progress)
+    report = _write(module, loaded.source, path, out_dir, plan, outcomes, lock, job)
+    return replace(report, diagnostics=diagnostics)
+
+
+def _run_units(
+    module: Module,
+    plan: Plan,
+    cached: dict[str, LockedUnit | None],
+    job: CompileJob,
+    shared: SharedBackend,
+    progress: Progress,
+) -> dict[str, UnitOutcome | CachedUnit]:
+    results: dict[str, UnitOutcome | CachedUnit] = {}
+    sorter = graphlib.TopologicalSorter({u.func.name: u.deps for u in plan.units})
+    sorter.prepare()
+    with ThreadPoolExecutor(max_workers=max(1, job.loop.jobs)) as pool:
+        running: dict[Future, str] = {}
+        while sorter.is_active():
+            for name in sorter.get_ready():
+                hit = cached[name]
+                if hit is not None:
+                    results[name] = CachedUnit(name, hit.status, hit.code)
+                    sorter.done(name)
+                    continue
+                blocked = [d for d in plan.unit(name).deps if results[d].status == "failed"]
+                if blocked:
+                    results[name] = _blocked(name, blocked)
+                    sorter.done(name)
+                    continue
+                progress(f"{module.name}.{name}: compiling")
+                unit = plan.unit(name)
+                running[pool.submit(_compile_one, module, plan, unit, results, job, shared)] = name
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                results[name] = future.result()
+                progress(f"{module.name}.{name}: {results[name].status}")
+                sorter.done(name)
+    return results
+
+
+def _compile_one(
+    module: Module,
+    plan: Plan,
+    unit: Unit,
+    results: dict[str, UnitOutcome | CachedUnit],
+    job: CompileJob,
+    shared: SharedBackend,
+) -> UnitOutcome:
+    deps = _closure(plan, unit, results)
+    ctx = UnitContext(module=module, func=unit.func, dependencies=deps)
+    hash_ = emit.spec_hash(unit.func.text)
+    tests = emit.test_source(
+        module,
+        module_name=module.name,
+        spec_name=f"{module.name}.mrsh",
+        spec_hash=hash_,
+        only=unit.func.name,
+    )
+
+    def module_for(code: str) -> str:
+        return emit.module_source(
+            module, {**deps, unit.func.name: code}, spec_name=f"{module.name}.mrsh", spec_hash=hash_
+        )
+
+    return compile_unit(
+        ctx,
+        shared.backend(),
+        job.loop,
+        module_for=module_for,
+        test_source=tests,
+        module_name=module.name,
+    )
+
+
+def _closure(
+    plan: Plan, unit: Unit, results: dict[str, UnitOutcome | CachedUnit]
+) -> dict[str, str]:
+    """The code of the unit's dependencies and of what they depend on, all compiled."""
+    names: set[str] = set()
+    pending = list(unit.deps)
+    while pending:
+        name = pending.pop()
+        if name not in names:
+            names.add(name)
+            pending.extend(plan.unit(name).deps)
+    return {name: code for name in sorted(names) if (code := results[name].code) is not None}
+
+
+def _blocked(name: str, deps: list[str]) -> UnitOutcome:
+    because = ", ".join(deps)
+    return UnitOutcome(
+        name,
+        "failed",
+        None,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+        failures=(f"not compiled: it depends on {because}, which failed",),
+    )
+
+
+def _write(
+    module: Module,
+    source: str,
+    path: Path,
+    out_dir: Path,
+    plan: Plan,
+    outcomes: dict[str, UnitOutcome | CachedUnit],
+    lock: Lock,
+    job: CompileJob,
+) -> SpecReport:
+    spec_name = path.name
+    spec_hash = emit.spec_hash(source)
+    ordered = tuple(outcomes[u.func.name] for u in plan.units)
+    code = {o.name: o.code for o in ordered if o.code is not None}
+    units = dict(lock.units)
+    for unit in plan.units:
+        outcome = outcomes[unit.func.name]
+        if isinstance(outcome, UnitOutcome) and outcome.status != "failed" and outcome.code:
+            units[unit.func.name] = _locked(unit, outcome, job)
+    units = {name: u for name, u in units.items() if module.func(name) is not None}
+    failed = any(o.status == "failed" for o in ordered)
+    if failed:
+        failed_file = out_dir / f"{module.name}.failed.py"
+        write_atomic(
+            failed_file, emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash)
+        )
+        write_lock(lock_path(out_dir, module.name), replace(lock, units=units))
+        return SpecReport(str(path), source, units=ordered, failed_file=str(failed_file))
+    module_text = emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash)
+    tests_text = emit.test_source(
+        module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
+    )
+    files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
+    written = tuple(name for name, text in files.items() if write_if_changed(out_dir / name, text))
+    outputs = {name: file_hash(text) for name, text in files.items()}
+    new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs)
+    if new_lock != lock:
+        write_lock(lock_path(out_dir, module.name), new_lock)
+    (out_dir / f"{module.name}.failed.py").unlink(missing_ok=True)
+    return SpecReport(str(path), source, units=ordered, written=written)
+
+
+def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
+    loop = job.loop
+    sampling = {
+        "candidates": loop.candidates,
+        "attempts": loop.attempts,
+        "temperature": loop.temperature,
+        "top_p": loop.top_p,
+        "max_tokens": loop.max_tokens,
+        "seed": loop.seed,
+        "quick": loop.quick,
+    }
+    return LockedUnit(
+        key=unit.key,
+        code=outcome.code or "",
+        status=outcome.status,
+        deps=unit.deps,
+        backend=job.backend_name,
+        model=job.model_id,
+        prompt_template=prompts.template_version(),
+        sampling=sampling,
+        attempts=outcome.attempts,
+        candidates=outcome.candidates,
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        seconds=round(outcome.seconds, 3),
+    )

@@ -1,0 +1,258 @@
+"""Turn the text of an example bullet into an `Example`.
+
+An example is `CALL = EXPECTED`, `CALL == EXPECTED`, `CALL = throws an error`,
+`CALL throws an error` or `CALL raises ValueError`. When CALL and EXPECTED are Python
+expressions (after JSON-ish literals such as `true` and `null` are rewritten) the example is
+checkable and becomes a test; anything else is kept as an informal example for the model.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import keyword
+import re
+
+from marshalike.diagnostics import Span
+from marshalike.spec import Example
+
+# A string literal (kept as is) or a JSON-ish word outside one (rewritten to Python).
+_JSONISH = re.compile(
+    r"""(?P<string>[rRbBuUfF]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"))"""
+    r"""|(?<![\w.])(?P<word>true|false|null|NaN|Infinity)(?!\w)"""
+)
+_PYTHON_LITERALS = {
+    "true": "True",
+    "false": "False",
+    "null": "None",
+    "NaN": "float('nan')",
+    "Infinity": "float('inf')",
+}
+_JSON_WORDS = re.compile(r"true|false|null|NaN|Infinity")
+
+# What the call scanner cares about: string literals, brackets, commas and stray quotes.
+_CALL_TOKENS = re.compile(
+    r"""[rRbBuUfF]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")|[()\[\]{},'"]"""
+)
+_OPENERS = "([{"
+_CLOSERS = ")]}"
+_CALLEE = re.compile(r"[^\W\d][\w.]*")
+_RAISES = re.compile(r"(?:throws|raises)\b")
+_RAISED_CLASS = re.compile(r"(?:throws|raises)\s+(?:an?\s+)?([^\W\d][\w.]*)\s*")
+_GENERIC_ERRORS = {"error", "exception"}
+
+# (called name, positional argument count, keyword names)
+_Shape = tuple[str | None, int | None, tuple[str, ...]]
+
+# The fast path. ast.parse costs tens of microseconds an example, so calls and values built
+# only from literals, names, flat lists, dicts and calls of those (`f([P('Joe', 20)], 3)`) are
+# recognised by these regexes, which accept nothing that is not a Python expression;
+# anything else goes to ast. tests/test_parse_fuzz.py checks both paths agree.
+_KEYWORDS = "|".join(k for k in keyword.kwlist if k not in ("True", "False", "None"))
+_NAME = rf"(?!(?:{_KEYWORDS})\b)[A-Za-z_][A-Za-z0-9_]*"
+_STRING_BODY = r"[^{q}\\\r\n\x00\ud800-\udfff]*"
+_ATOM = (
+    rf"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|'{_STRING_BODY.format(q=chr(39))}'"
+    rf"|\"{_STRING_BODY.format(q=chr(34))}\"|{_NAME})"
+)
+_S = r"[ \t]*"
+_ATOMS = rf"(?:{_ATOM}(?:{_S},{_S}{_ATOM})*)?"
+_PAIR = rf"{_ATOM}{_S}:{_S}{_ATOM}"
+_DICT = rf"\{{{_S}(?:{_PAIR}(?:{_S},{_S}{_PAIR})*)?{_S}\}}"
+_ELEMENT = rf"(?:{_NAME}\({_S}{_ATOMS}{_S}\)|{_ATOM}|\[{_S}{_ATOMS}{_S}\]|{_DICT})"
+_ELEMENTS = rf"(?:{_ELEMENT}(?:{_S},{_S}{_ELEMENT})*)?"
+_ARGUMENT = rf"(?:\[{_S}{_ELEMENTS}{_S}\]|{_ELEMENT})"
+_SIMPLE_CALL = re.compile(rf"({_NAME})\({_S}((?:{_ARGUMENT}(?:{_S},{_S}{_ARGUMENT})*)?){_S}\)")
+_ARGUMENT_RE = re.compile(_ARGUMENT)
+_SIMPLE_VALUE = re.compile(rf"{_ARGUMENT}{_S}")  # ast rejects leading blanks
+
+
+def normalize(source: str) -> str:
+    """Rewrite JSON-ish literals (true, false, null, NaN, Infinity) outside string literals."""
+    if _JSON_WORDS.search(source) is None:
+        return source
+    return _JSONISH.sub(_python_literal, source)
+
+
+def _python_literal(match: re.Match[str]) -> str:
+    word = match.group("word")
+    return match.group(0) if word is None else _PYTHON_LITERALS[word]
+
+
+def parse_example(text: str, span: Span, column: int) -> Example:
+    """Build the Example for the bullet content `text`.
+
+    `span` covers the whole bullet, its marker included; `column` is where `text` starts.
+    """
+    callee = _CALLEE.match(text)
+    if callee is None:
+        return _informal(text, span, None, None, None, None)
+    name = callee.group(0)
+    call_span = Span(span.line, column, span.line, column + len(name))
+    simple = _SIMPLE_CALL.match(text)
+    if simple is not None:
+        return _classify(text, simple.end(), _simple_shape(simple), span, call_span)
+    scanned = _scan_call(text, len(text) - len(text[callee.end() :].lstrip()))
+    if scanned is None:
+        return _informal(text, span, call_span, None, None, _bare(name))
+    end, commas = scanned
+    shape = _call_facts(normalize(text[:end]), commas)
+    return _classify(text, end, shape, span, call_span)
+
+
+def _classify(
+    text: str, end: int, shape: _Shape | None, span: Span, call_span: Span | None
+) -> Example:
+    """Decide the outcome from what follows the call (`= X`, `== X`, `throws ...`).
+
+    `shape` describes the call `text[:end]`, or is None where that is not Python.
+    """
+    call, rest = normalize(text[:end]), text[end:].strip()
+    if rest.startswith("=="):
+        rest = rest[2:].strip()
+    elif rest.startswith("="):
+        rest = rest[1:].strip()
+    elif _RAISES.match(rest) is None:
+        rest = ""
+    if shape is None:
+        name = _bare(_CALLEE.match(text).group(0))  # type: ignore[union-attr]
+        return _informal(text, span, call_span, text[:end], rest or None, name)
+    if _RAISES.match(rest):
+        exception = _raised_class(rest)
+        if exception is None:
+            return _informal(text, span, call_span, call, rest, *shape)
+        return _example(text, "raises", call, None, exception, shape, span, call_span)
+    expected = normalize(rest)
+    if not rest or not is_expression(expected):
+        return _informal(text, span, call_span, call, rest or None, *shape)
+    return _example(text, "returns", call, expected, None, shape, span, call_span)
+
+
+def _raised_class(rest: str) -> str | None:
+    """`throws an error` -> "Exception"; `raises ValueError` -> "ValueError"; else None."""
+    match = _RAISED_CLASS.fullmatch(rest)
+    if match is None:
+        return None
+    word = match.group(1)
+    if word.lower() in _GENERIC_ERRORS:
+        return "Exception"
+    if word[0].isupper() or "." in word:
+        return word
+    return None
+
+
+def _example(
+    text: str,
+    outcome: str,
+    call: str,
+    expected: str | None,
+    exception: str | None,
+    shape: _Shape,
+    span: Span,
+    call_span: Span | None,
+) -> Example:
+    func, arg_count, keywords = shape
+    return Example(
+        text=text,
+        outcome=outcome,  # type: ignore[arg-type]
+        call=call,
+        expected=expected,
+        exception=exception,
+        func=func,
+        arg_count=arg_count,
+        keywords=keywords,
+        span=span,
+        call_span=call_span,
+    )
+
+
+def _informal(
+    text: str,
+    span: Span,
+    call_span: Span | None,
+    call: str | None,
+    expected: str | None,
+    func: str | None,
+    arg_count: int | None = None,
+    keywords: tuple[str, ...] = (),
+) -> Example:
+    """An example kept for the model; call facts are filled in where the call is Python."""
+    return Example(
+        text=text,
+        outcome="informal",
+        call=call,
+        expected=expected,
+        exception=None,
+        func=func,
+        arg_count=arg_count,
+        keywords=keywords,
+        span=span,
+        call_span=call_span,
+    )
+
+
+def _bare(name: str | None) -> str | None:
+    return name if name and "." not in name else None
+
+
+def _simple_shape(simple: re.Match[str]) -> _Shape:
+    """The shape of a call the fast path matched; no argument match can start inside
+    another or in a separator, so findall meets each top-level argument once."""
+    return simple.group(1), len(_ARGUMENT_RE.findall(simple.group(2))), ()
+
+
+def _call_facts(call: str, commas: int) -> _Shape | None:
+    """The shape of `call`, or None where it is not a Python call expression.
+
+    `commas` counts the call's top-level commas, which is all the fast path needs.
+    """
+    simple = _SIMPLE_CALL.fullmatch(call)
+    if simple is not None:
+        return simple.group(1), commas + 1 if simple.group(2) else 0, ()
+    node = _parse_expression(call)
+    return _call_shape(node) if isinstance(node, ast.Call) else None
+
+
+def _call_shape(node: ast.Call) -> _Shape:
+    """The called name (for `name(...)`), positional count (None with *args), keywords."""
+    func = node.func.id if isinstance(node.func, ast.Name) else None
+    starred = any(isinstance(arg, ast.Starred) for arg in node.args)
+    arg_count = None if starred else len(node.args)
+    keywords = tuple(k.arg for k in node.keywords if k.arg is not None)
+    return func, arg_count, keywords
+
+
+@functools.lru_cache(maxsize=4096)
+def is_expression(source: str) -> bool:
+    """Cached: expected values repeat a lot (`[]`, `0`, `True`) across a spec."""
+    return _SIMPLE_VALUE.fullmatch(source) is not None or _parse_expression(source) is not None
+
+
+def _parse_expression(source: str) -> ast.expr | None:
+    """The expression's AST, or None where `source` is not one Python expression."""
+    try:
+        return ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # ValueError: NUL bytes; RecursionError/MemoryError: absurd nesting. Either way
+        # the text is not an expression we can turn into a test, so it stays informal.
+        return None
+
+
+def _scan_call(text: str, start: int) -> tuple[int, int] | None:
+    """Where the call opening at `start` ends (just past its `)`) and its top-level commas."""
+    if start >= len(text) or text[start] != "(":
+        return None
+    depth = commas = 0
+    for token in _CALL_TOKENS.finditer(text, start):
+        kind = token.group(0)
+        if kind in _OPENERS:
+            depth += 1
+        elif kind in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return token.end(), commas
+        elif kind == ",":
+            commas += depth == 1
+        elif len(kind) == 1:
+            return None  # a quote that opens no complete string
+    return None

@@ -1,0 +1,127 @@
+"""CI mode: is every spec's generated code current, untouched and passing? No model calls.
+
+For each spec: the spec must parse and check clean; its lock must exist and record the
+spec's current hash; NAME.py and test_NAME.py must exist with the hashes the lock recorded
+(a hand edit shows up as a mismatch); and the generated tests must pass, run in the sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshalike import emit
+from marshalike.diagnostics import Diagnostic, Span
+from marshalike.load import load_spec
+from marshalike.lock import lock_path, read_lock
+from marshalike.output import file_hash
+from marshalike.sandbox import Limits
+from marshalike.verify import DEFAULT_LIMITS, ExampleResult, example_tests, verify
+
+_TOP = Span(1, 1, 1, 2)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a spec fails the check, located in a file when we can."""
+
+    kind: str  # spec-error | stale | missing | edited | test-failed
+    message: str
+    path: str
+    line: int = 1
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class SpecCheck:
+    path: str
+    source: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    tests: tuple[ExampleResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def check_spec(
+    path: Path, *, out: Path | None = None, limits: Limits = DEFAULT_LIMITS
+) -> SpecCheck:
+    loaded = load_spec(path)
+    display = str(path)
+    if loaded.module is None or loaded.has_errors:
+        errors = [d for d in loaded.diagnostics if d.is_error]
+        findings = tuple(
+            Finding("spec-error", d.message, d.path, d.span.line, d.span.column) for d in errors
+        )
+        return SpecCheck(display, loaded.source, loaded.diagnostics, findings)
+    module = loaded.module
+    folder = out or path.parent
+    lock_file = lock_path(folder, module.name)
+    if not lock_file.exists():
+        return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
+    lock = read_lock(lock_file, path.name)
+    findings = []
+    if lock.spec_hash != emit.spec_hash(loaded.source):
+        findings.append(
+            Finding("stale", "the spec changed since it was compiled: recompile it", display)
+        )
+    texts = {}
+    for name in (f"{module.name}.py", f"test_{module.name}.py"):
+        texts[name] = _read(folder / name)
+        findings.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+    if findings:
+        return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
+    expected = tuple(name for func in module.funcs for name in example_tests(func))
+    verdict = verify(
+        texts[f"{module.name}.py"] or "",
+        texts[f"test_{module.name}.py"] or "",
+        module_name=module.name,
+        expected_tests=expected,
+        limits=limits,
+    )
+    failed = tuple(
+        Finding(
+            "test-failed",
+            f"{r.test}: {r.status}{_detail(r)}",
+            str(folder / f"test_{module.name}.py"),
+        )
+        for r in verdict.results
+        if r.status != "pass"
+    )
+    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
+
+
+def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:
+    return SpecCheck(path, source, findings=(Finding(kind, message, path),))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def _output_findings(path: Path, text: str | None, recorded: str | None) -> list[Finding]:
+    if text is None:
+        return [Finding("missing", f"{path} is missing: compile the spec", str(path))]
+    if recorded is None or file_hash(text) != recorded:
+        return [
+            Finding(
+                "edited",
+                f"{path} was edited by hand (it no longer matches the lock); "
+                "edit the spec and recompile instead",
+                str(path),
+            )
+        ]
+    return []
+
+
+def _detail(result: ExampleResult) -> str:
+    if result.status == "fail":
+        return f" (expected {result.expected}, got {result.actual})"
+    if result.error_type:
+        return f" ({result.error_type}: {result.message})"
+    return f" ({result.message})" if result.message else ""

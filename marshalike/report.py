@@ -1,0 +1,78 @@
+"""Render compile reports: a table per spec for people, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from marshalike.compiler import SpecReport
+
+_MARK = {"verified": "ok", "unverified": "UNVERIFIED", "failed": "FAILED"}
+
+
+def text(reports: Sequence[SpecReport]) -> str:
+    lines: list[str] = []
+    totals = {"units": 0, "failed": 0, "prompt": 0, "completion": 0, "seconds": 0.0}
+    for report in reports:
+        lines.append(_spec_line(report))
+        for unit in report.units:
+            lines.append(_unit_line(unit))
+            lines.extend(f"      {failure}" for failure in unit.failures)
+            totals["units"] += 1
+            totals["failed"] += unit.status == "failed"
+            totals["prompt"] += unit.prompt_tokens
+            totals["completion"] += unit.completion_tokens
+            totals["seconds"] += unit.seconds
+    lines.append(
+        f"total: {totals['units']} functions, {totals['failed']} failed, "
+        f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
+        f"{totals['seconds']:.1f} s"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _spec_line(report: SpecReport) -> str:
+    if report.stale:
+        return f"{report.path}: STALE (--frozen): {', '.join(report.stale)} would need the model"
+    if any(d.is_error for d in report.diagnostics):
+        return f"{report.path}: not compiled (errors in the spec)"
+    if report.failed_file:
+        return f"{report.path}: FAILED, best attempt in {report.failed_file}"
+    wrote = ", ".join(report.written) if report.written else "outputs unchanged"
+    return f"{report.path}: ok ({wrote})"
+
+
+def _unit_line(unit: Any) -> str:
+    status = _MARK.get(unit.status, unit.status)
+    note = f"  [{unit.note}]" if unit.note else ""
+    return (
+        f"  {unit.name:<24} {status:<10} attempts {unit.attempts}  candidates {unit.candidates}"
+        f"  tokens {unit.prompt_tokens}+{unit.completion_tokens}  {unit.seconds:.1f} s{note}"
+    )
+
+
+def as_json(reports: Sequence[SpecReport]) -> str:
+    return json.dumps([_report_dict(r) for r in reports], indent=2, sort_keys=True) + "\n"
+
+
+def _report_dict(report: SpecReport) -> dict[str, Any]:
+    return {
+        "path": report.path,
+        "ok": report.ok,
+        "written": list(report.written),
+        "failed_file": report.failed_file,
+        "stale": list(report.stale),
+        "errors": sum(d.is_error for d in report.diagnostics),
+        "warnings": sum(not d.is_error for d in report.diagnostics),
+        "units": [_unit_dict(u) for u in report.units],
+    }
+
+
+def _unit_dict(unit: Any) -> dict[str, Any]:
+    keys = ("name", "status", "attempts", "candidates", "distinct", "prompt_tokens",
+            "completion_tokens", "note")  # fmt: skip
+    data = {key: getattr(unit, key) for key in keys}
+    data["seconds"] = round(unit.seconds, 3)
+    data["failures"] = list(unit.failures)
+    return data

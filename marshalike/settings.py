@@ -1,0 +1,149 @@
+"""Effective settings: `[tool.marshalike]` in the nearest pyproject.toml, then the
+environment (`MARSHALIKE_*`, `OPENAI_*`), then command-line flags; later sources win.
+Each value remembers where it came from, for `marshalike config`."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from marshalike.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api: str = "chat"
+    api_key: str | None = field(default=None, repr=False)
+    candidates: int = 4
+    attempts: int = 3
+    out: str | None = None
+    jobs: int = 4
+    seed: int = 0
+    timeout: float = 10.0
+    temperature: float = 0.8
+    max_tokens: int = 512
+    request_timeout: float = 120.0
+    replay_dir: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def backend_name(self) -> str:
+        """The local runtime unless a server is configured."""
+        if self.backend:
+            return self.backend
+        return "openai" if self.base_url else "local"
+
+    @property
+    def prompt_kind(self) -> str:
+        """Base models continue a stub; chat models answer. The local default is a base model."""
+        if "api" in self.sources:
+            return "completion" if self.api == "completions" else "chat"
+        return "completion" if self.backend_name == "local" else "chat"
+
+
+# Keys allowed in [tool.marshalike]; api_key is not: secrets never live in a committed file.
+FILE_KEYS = {
+    "backend", "model", "base_url", "api", "candidates", "attempts", "out", "jobs",
+    "seed", "timeout", "temperature", "max_tokens", "request_timeout", "replay_dir",
+}  # fmt: skip
+ENV_KEYS = {
+    "OPENAI_BASE_URL": "base_url",
+    "OPENAI_API_KEY": "api_key",
+    "OPENAI_MODEL": "model",
+    **{f"MARSHALIKE_{k.upper()}": k for k in FILE_KEYS},
+    "MARSHALIKE_API_KEY": "api_key",
+}
+CHOICES = {"backend": {"local", "openai", "replay"}, "api": {"chat", "completions"}}
+
+
+def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
+    settings = Settings()
+    pyproject = find_pyproject(start or Path.cwd())
+    if pyproject is not None:
+        settings = _apply(settings, _from_file(pyproject), f"{pyproject}")
+    settings = _apply(settings, _from_env(os.environ), "environment")
+    settings = _apply(settings, {k: v for k, v in flags.items() if v is not None}, "flag")
+    _validate(settings)
+    return settings
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in [start.resolve(), *start.resolve().parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        table = tomllib.loads(text).get("tool", {}).get("marshalike", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for key in table:
+        if key not in FILE_KEYS:
+            line, col = _locate_key(text, key)
+            known = ", ".join(sorted(FILE_KEYS))
+            raise ConfigError(
+                f"{path}:{line}:{col}: unknown key '{key}' in [tool.marshalike] (known: {known})"
+            )
+    return dict(table)
+
+
+def _locate_key(text: str, key: str) -> tuple[int, int]:
+    in_table = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.replace(" ", "") == "[tool.marshalike]"
+        match = re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line)
+        if in_table and match:
+            return number, line.index(key[0]) + 1
+    return 1, 1
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    return {ENV_KEYS[name]: value for name, value in environ.items() if name in ENV_KEYS}
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
+    types = {f.name: f.type for f in fields(Settings)}
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        converted[key] = _convert(key, value, types[key], source)
+    sources = {**settings.sources, **{key: source for key in converted}}
+    return replace(settings, **converted, sources=sources)
+
+
+def _convert(key: str, value: Any, kind: str, source: str) -> Any:
+    try:
+        if "int" in kind and not isinstance(value, bool):
+            return int(value)
+        if "float" in kind:
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}") from None
+    return None if value is None else str(value)
+
+
+def _validate(settings: Settings) -> None:
+    for key, allowed in CHOICES.items():
+        value = getattr(settings, key)
+        if value is not None and value not in allowed:
+            where = settings.sources.get(key, "default")
+            choices = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}: {key} must be one of {choices}, got {value!r}")
+    for key in ("candidates", "attempts", "jobs", "max_tokens"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{settings.sources.get(key, 'default')}: {key} must be at least 1")
+    if settings.timeout <= 0:
+        raise ConfigError(f"{settings.sources.get('timeout', 'default')}: timeout must be > 0")

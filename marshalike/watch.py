@@ -1,0 +1,368 @@
+"""Watch mode: compile every spec once, then recompile what each save touches.
+
+`Session` holds the decisions: which specs a set of changed paths asks to recompile (the
+specs themselves, and the specs whose `# type NAME file.csv` or `# use other.mrsh` read a
+changed file), which were deleted, and what to print. It takes plain sets of paths, so it
+is tested without a file watcher; `run` is the thin loop around watchfiles. Recompiling a
+whole spec on each save is cheap: the lock makes every function whose text did not change
+free, and one backend (one loaded local model) serves the whole session.
+
+Stopping: SIGINT and SIGTERM end the session with status 0. A compile waiting on its
+functions is abandoned at once (nothing is written before they all finish); one that is
+loading its spec or writing its outputs is left to finish, so a module, its tests and its
+lock never disagree. Outputs are written atomically (`marshalike.output`), so no temp file
+is left behind either way.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import FrameType
+
+from marshalike import compiler
+from marshalike.backends.base import Backend, Completion, Prompt, Sampling
+from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.diagnostics import render_all
+from marshalike.errors import BackendError, MarshalikeError
+from marshalike.parse import parse
+
+Echo = Callable[[str], None]
+
+# watchfiles yields a batch once the folders have been quiet for QUIET_MS, so an editor's
+# write-a-temp-file-then-rename save is one batch; a stream of changes is cut at GROUP_MS.
+QUIET_MS = 100
+GROUP_MS = 1600
+# How soon a new watcher reports in when nothing changes: the first report is the moment to
+# compile what changed while no watcher was running (at start, the whole project).
+READY_MS = 300
+
+SPEC_SUFFIX = ".mrsh"
+# Folders nothing of ours lives in, and that tools rewrite often.
+IGNORED_FOLDERS = frozenset(
+    {".git", ".hg", ".svn", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread to abandon a compile when the session is told to stop."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch of file changes asks for: specs to compile, in order, and deletions."""
+
+    compile: tuple[Path, ...] = ()
+    deleted: tuple[Path, ...] = ()
+
+
+class Session:
+    def __init__(
+        self, paths: Sequence[str | Path], job: CompileJob, echo: Echo, stop: threading.Event
+    ) -> None:
+        missing = [str(p) for p in paths if not Path(p).exists()]
+        if missing:
+            raise MarshalikeError(f"no such file or directory: {missing[0]}")
+        targets = [absolute(p) for p in paths]
+        self.folders = tuple(p for p in targets if p.is_dir())
+        self.files = frozenset(p for p in targets if not p.is_dir())
+        self.echo = echo
+        self.stop = stop
+        self.shared = SharedBackend(replace(job, backend_factory=_stop_aware(job, stop)))
+        self.job = self.shared.job
+        # spec -> the files it reads (CSV files of its types, the specs it uses)
+        self.reads: dict[Path, frozenset[Path]] = {}
+        # spec -> the text its last compile read (None: that compile failed to run)
+        self.compiled: dict[Path, str | None] = {}
+
+    # --- what to watch -----------------------------------------------------------------
+
+    def specs(self) -> list[Path]:
+        found = set(self.files)
+        for folder in self.folders:
+            found.update(p for p in folder.rglob(f"*{SPEC_SUFFIX}") if self.is_spec(p))
+        return sorted(p for p in found if p.is_file())
+
+    def roots(self) -> tuple[Path, ...]:
+        """The folders to watch: the given ones, those of the given files, and those of the
+        files a spec reads from outside them."""
+        wanted = {*self.folders, *(f.parent for f in self.files)}
+        wanted.update(dep.parent for deps in self.reads.values() for dep in deps)
+        existing = sorted(p for p in wanted if p.is_dir())
+        return tuple(p for p in existing if not any(_below(p, q) for q in existing if q != p))
+
+    def accepts(self, change: object, path: str) -> bool:
+        """watchfiles' filter: drops generated files and noise before `plan` sees them."""
+        candidate = Path(path)
+        if _ignored(candidate):
+            return False
+        if candidate.suffix == SPEC_SUFFIX or candidate in self._read_files():
+            return True
+        # a folder created or moved in may hold specs; one removed may have held some
+        return candidate.is_dir() or any(_below(s, candidate) for s in self.compiled)
+
+    def is_spec(self, path: Path) -> bool:
+        if path.suffix != SPEC_SUFFIX or _ignored(path):
+            return False
+        return path in self.files or any(_below(path, folder) for folder in self.folders)
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def plan(self, changed: Iterable[Path]) -> Batch:
+        """The specs to recompile and the specs deleted, given the paths that changed."""
+        todo: set[Path] = set()
+        deleted: set[Path] = set()
+        for path in map(absolute, changed):
+            if _ignored(path):
+                continue
+            if path.is_dir():
+                todo.update(p for p in path.rglob(f"*{SPEC_SUFFIX}") if self.is_spec(p))
+            elif path.is_file():
+                todo.update([path] if self.is_spec(path) else [])
+            else:
+                deleted.update(s for s in self.compiled if _below(s, path))
+            todo.update(user for user in self._users_of(path) if user.is_file())
+        todo = {p for p in todo if p.is_file()}
+        return Batch(self._ordered(todo), tuple(sorted(deleted)))
+
+    def _users_of(self, path: Path) -> list[Path]:
+        return [spec for spec, reads in self.reads.items() if path in reads]
+
+    def _read_files(self) -> set[Path]:
+        return {dep for deps in self.reads.values() for dep in deps}
+
+    def _ordered(self, specs: set[Path]) -> tuple[Path, ...]:
+        """Used specs before the specs that use them; otherwise by path."""
+        graph = {s: sorted(self.reads.get(s, frozenset()) & specs) for s in sorted(specs)}
+        try:
+            return tuple(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError:
+            return tuple(sorted(specs))  # the compile reports the circle as a diagnostic
+
+    # --- acting ------------------------------------------------------------------------
+
+    def unseen(self) -> set[Path]:
+        """Specs whose text differs from what was last compiled (all of them at first), and
+        specs gone since: the changes no watcher was running to see."""
+        current = self.specs()
+        changed = {p for p in current if self.compiled.get(p, "") != _text(p)}
+        return changed | (self.compiled.keys() - set(current))
+
+    def apply(self, changed: Iterable[Path]) -> Batch:
+        batch = self.plan(changed)
+        self.apply_batch(batch)
+        return batch
+
+    def apply_batch(self, batch: Batch) -> None:
+        for path in batch.deleted:
+            self.reads.pop(path, None)
+            self.compiled.pop(path, None)
+            self.echo(f"{display(path)}: deleted; its outputs are left as they are")
+        for path in batch.compile:
+            if self.stop.is_set():
+                return
+            self.compile(path)
+
+    def compile(self, path: Path) -> SpecReport | None:
+        shown = display(path)
+        self.reads[path] = _reads(path, self.reads.get(path, frozenset()))
+        self.echo(f"{shown}: compiling")
+        self.compiled[path] = None
+        try:
+            report = compile_path(Path(shown), self.job, self._progress, self.shared)
+        except Interrupted:
+            self.echo(f"{shown}: interrupted; its outputs are left as they were")
+            raise
+        except MarshalikeError as exc:
+            if self.stop.is_set():
+                self.echo(f"{shown}: interrupted; its outputs are left as they were")
+                raise Interrupted from None
+            self.echo(f"{shown}: failed: {exc}")
+            return None
+        self.compiled[path] = report.source
+        for line in describe(report, shown):
+            self.echo(line)
+        return report
+
+    def _progress(self, message: str) -> None:
+        self.echo(f"  {message}")
+
+
+def describe(report: SpecReport, shown: str) -> list[str]:
+    """The status line of a compiled spec, then what failed and why."""
+    errors = sum(d.is_error for d in report.diagnostics)
+    if errors:
+        status = f"{shown}: failed: {_plural(errors, 'error')} in the spec; last good output kept"
+        return [status, render_all(report.diagnostics, {report.path: report.source})]
+    failed = [u for u in report.units if u.status == "failed"]
+    if failed:
+        names = ", ".join(u.name for u in failed)
+        status = f"{shown}: failed: {names} did not pass; best attempt in {report.failed_file}"
+        reasons = [f"    {u.name}: {reason}" for u in failed for reason in u.failures]
+        return [status, *reasons]
+    unverified = sum(u.status == "unverified" for u in report.units)
+    wrote = ", ".join(report.written) if report.written else "outputs unchanged"
+    note = f", {unverified} unverified" if unverified else ""
+    return [f"{shown}: ok{note} ({wrote})"]
+
+
+# --- the loop ------------------------------------------------------------------------
+
+
+def run(paths: Sequence[str | Path], job: CompileJob, echo: Echo) -> int:
+    """Compile, then watch until SIGINT or SIGTERM; returns the exit status (0)."""
+    stop = StopSignal()
+    session = Session(paths, job, echo, stop.event)
+    with stop.installed():
+        try:
+            _watch(session, stop.event)
+        except Interrupted:
+            pass
+    echo("marshalike: stopped")
+    return 0
+
+
+def _watch(session: Session, stop: threading.Event) -> None:
+    import watchfiles  # only watch mode pays for the file watcher
+
+    while not stop.is_set():
+        roots = session.roots()
+        changes = watchfiles.watch(
+            *roots,
+            watch_filter=session.accepts,
+            debounce=GROUP_MS,
+            step=QUIET_MS,
+            stop_event=stop,
+            rust_timeout=READY_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
+        for number, batch in enumerate(changes):
+            changed = {Path(path) for _, path in batch}
+            if number == 0:
+                session.apply(changed | session.unseen())
+                shown = ", ".join(display(r) for r in roots)
+                session.echo(f"watching {shown} for changes (Ctrl-C to stop)")
+            elif changed:
+                session.apply(changed)
+            if session.roots() != roots:
+                break  # a spec now reads a file outside the watched folders
+
+
+class StopSignal:
+    """SIGINT and SIGTERM set `event`; a compile waiting on its functions is abandoned."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._raised = False
+
+    @contextmanager
+    def installed(self) -> Iterator[StopSignal]:
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._handle) for sig in signals}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._raised:
+            # Asked twice while waiting for a model call to return: the user wants out now.
+            os.write(2, b"marshalike: stopped at once\n")
+            os._exit(128 + signum)
+        self.event.set()
+        if _waiting_on_units(frame):
+            self._raised = True
+            raise Interrupted
+
+
+# The compiler's scheduler: while the main thread is in it, no output has been written yet.
+_SCHEDULER = compiler._run_units.__code__
+
+
+def _waiting_on_units(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code is _SCHEDULER:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _StopAwareBackend:
+    """Refuses new model calls once the session is stopping, so running functions end soon."""
+
+    def __init__(self, inner: Backend, stop: threading.Event) -> None:
+        self.inner = inner
+        self.stop = stop
+        self.name = inner.name
+        self.model = inner.model
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
+        if self.stop.is_set():
+            raise BackendError("watch is stopping; no new model calls")
+        return self.inner.generate(prompt, sampling)
+
+
+def _stop_aware(job: CompileJob, stop: threading.Event) -> Callable[[], Backend]:
+    def factory() -> Backend:
+        return _StopAwareBackend(job.backend_factory(), stop)
+
+    return factory
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def _reads(spec: Path, before: frozenset[Path]) -> frozenset[Path]:
+    """The files a spec reads; what it read before when it cannot be parsed now."""
+    try:
+        module = parse(spec.read_text(encoding="utf-8"), str(spec)).module
+    except (OSError, UnicodeDecodeError):
+        return before
+    if module is None:
+        return before
+    csv_files = [t.source for t in module.types if t.source]
+    used = [u.path for u in module.uses]
+    return frozenset(absolute(spec.parent / name) for name in [*csv_files, *used])
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def absolute(path: str | Path) -> Path:
+    # Not resolve(): events name files through the paths we watch, symlinks included.
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def display(path: Path) -> str:
+    """The path relative to the working folder when it is below it, as a user typed it."""
+    try:
+        return str(path.relative_to(absolute(Path.cwd())))
+    except ValueError:
+        return str(path)
+
+
+def _below(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def _ignored(path: Path) -> bool:
+    # Emacs lock files (.#x.mrsh) and backups (x.mrsh~) are not specs.
+    if path.name.startswith(".#") or path.name.endswith("~"):
+        return True
+    return any(part in IGNORED_FOLDERS for part in path.parts)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -1,0 +1,304 @@
+"""Decoder Transformers for Gemma 3 and the Llama family (Llama, SmolLM2, Qwen2).
+
+Only `nn.Module`s and their configuration live here; loading weights is `checkpoint.py`'s
+job. Norm weights are always used as plain multipliers: checkpoints whose norms store
+`w - 1` (Hugging Face Gemma) are shifted by the loader.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Activation = Literal["gelu_tanh", "silu"]
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    """Everything the modules need to know about one architecture instance."""
+
+    arch: Literal["gemma3", "llama"]
+    vocab_size: int
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    norm_eps: float = 1e-6
+    rope_theta: float = 10_000.0
+    # Gemma 3 alternates local (sliding-window) and global layers with their own RoPE base.
+    rope_local_theta: float = 10_000.0
+    sliding_window: int | None = None
+    global_layers: tuple[int, ...] | None = None  # None: every layer is global
+    max_seq_len: int = 8192
+    query_scale: float | None = None  # None: head_dim ** -0.5
+    activation: Activation = "silu"
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    sandwich_norm: bool = False  # Gemma's extra norms after attention and after the MLP
+    embed_scale: bool = False  # Gemma multiplies embeddings by sqrt(dim)
+    tie_embeddings: bool = True
+    bos_id: int | None = None
+    eos_ids: tuple[int, ...] = field(default_factory=tuple)
+
+    def is_local(self, layer: int) -> bool:
+        return self.global_layers is not None and layer not in self.global_layers
+
+    @property
+    def attn_scale(self) -> float:
+        return self.query_scale if self.query_scale is not None else self.head_dim**-0.5
+
+    @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> ModelArgs:
+        if name not in CONFIGS:
+            known = ", ".join(sorted(CONFIGS))
+            raise KeyError(f"unknown model config {name!r} (known: {known})")
+        return replace(CONFIGS[name], **overrides)
+
+
+def gemma3_global_layers(n_layers: int, pattern: int = 6) -> tuple[int, ...]:
+    """Gemma 3 makes every `pattern`-th layer global (5, 11, 17 for 18 layers)."""
+    return tuple(i for i in range(n_layers) if (i + 1) % pattern == 0)
+
+
+CONFIGS: dict[str, ModelArgs] = {
+    "gemma3-270m": ModelArgs(
+        arch="gemma3",
+        vocab_size=262_144,
+        dim=640,
+        n_layers=18,
+        n_heads=4,
+        n_kv_heads=1,
+        head_dim=256,
+        intermediate_size=2048,
+        norm_eps=1e-6,
+        rope_theta=1_000_000.0,
+        rope_local_theta=10_000.0,
+        sliding_window=512,
+        global_layers=gemma3_global_layers(18),
+        max_seq_len=32_768,
+        query_scale=256**-0.5,  # query_pre_attn_scalar = 256
+        activation="gelu_tanh",
+        qk_norm=True,
+        sandwich_norm=True,
+        embed_scale=True,
+        tie_embeddings=True,
+        bos_id=2,
+        eos_ids=(1, 106),  # <eos>, <end_of_turn>
+    ),
+    "smollm2-135m": ModelArgs(
+        arch="llama",
+        vocab_size=49_152,
+        dim=576,
+        n_layers=30,
+        n_heads=9,
+        n_kv_heads=3,
+        head_dim=64,
+        intermediate_size=1536,
+        norm_eps=1e-5,
+        rope_theta=100_000.0,
+        max_seq_len=8192,
+        tie_embeddings=True,
+        bos_id=1,
+        eos_ids=(2,),
+    ),
+}
+
+
+class KVCache(nn.Module):
+    """Preallocated keys and values of one layer: `[B, H_kv, S_max, D]` each."""
+
+    def __init__(
+        self, batch: int, n_kv_heads: int, max_seq_len: int, head_dim: int, dtype: torch.dtype
+    ) -> None:
+        super().__init__()
+        shape = (batch, n_kv_heads, max_seq_len, head_dim)
+        self.register_buffer("k_cache", torch.zeros(shape, dtype=dtype), persistent=False)
+        self.register_buffer("v_cache", torch.zeros(shape, dtype=dtype), persistent=False)
+
+    def update(self, input_pos: Tensor, k: Tensor, v: Tensor, kv_len: int) -> tuple[Tensor, Tensor]:
+        """Write `k`, `v` ([B, H_kv, S, D]) at `input_pos`; return the first `kv_len` slots."""
+        batch = k.shape[0]
+        self.k_cache[:batch, :, input_pos] = k
+        self.v_cache[:batch, :, input_pos] = v
+        return self.k_cache[:batch, :, :kv_len], self.v_cache[:batch, :, :kv_len]
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm computed in fp32, whatever the activations' dtype."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (xf * self.weight.float()).type_as(x)
+
+
+def rope_tables(inv_freq: Tensor, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """cos and sin for rotate-half RoPE: `[S, D]` each."""
+    freqs = positions.float()[:, None] * inv_freq[None, :]  # [S, D/2]
+    emb = torch.cat((freqs, freqs), dim=-1)  # [S, D]
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate-half RoPE on `x` [B, H, S, D] (Hugging Face layout, not interleaved pairs)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, args: ModelArgs, layer: int) -> None:
+        super().__init__()
+        self.args = args
+        self.local = args.is_local(layer)
+        q_dim, kv_dim = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+        self.wq = nn.Linear(args.dim, q_dim, bias=args.qkv_bias)
+        self.wk = nn.Linear(args.dim, kv_dim, bias=args.qkv_bias)
+        self.wv = nn.Linear(args.dim, kv_dim, bias=args.qkv_bias)
+        self.wo = nn.Linear(q_dim, args.dim, bias=False)
+        if args.qk_norm:
+            self.q_norm = RMSNorm(args.head_dim, args.norm_eps)
+            self.k_norm = RMSNorm(args.head_dim, args.norm_eps)
+        self.kv_cache: KVCache | None = None
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
+        bsz, seqlen, _ = x.shape
+        a = self.args
+        q = self.wq(x).view(bsz, seqlen, a.n_heads, a.head_dim)
+        k = self.wk(x).view(bsz, seqlen, a.n_kv_heads, a.head_dim)
+        v = self.wv(x).view(bsz, seqlen, a.n_kv_heads, a.head_dim)
+        if a.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, S, D]
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if self.kv_cache is not None:
+            k, v = self.kv_cache.update(ctx.input_pos, k, v, ctx.kv_len)  # [B, H_kv, L, D]
+        mask = ctx.local_mask if self.local else ctx.causal_mask
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, scale=a.attn_scale, enable_gqa=a.n_kv_heads != a.n_heads
+        )  # [B, H, S, D]
+        return self.wo(out.transpose(1, 2).reshape(bsz, seqlen, a.n_heads * a.head_dim))
+
+
+class FeedForward(nn.Module):
+    """Gated MLP: GeGLU (tanh GELU) for Gemma, SwiGLU for Llama."""
+
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(args.dim, args.intermediate_size, bias=False)  # gate
+        self.w3 = nn.Linear(args.dim, args.intermediate_size, bias=False)  # up
+        self.w2 = nn.Linear(args.intermediate_size, args.dim, bias=False)  # down
+        self.gelu = args.activation == "gelu_tanh"
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate = self.w1(x)
+        gate = F.gelu(gate, approximate="tanh") if self.gelu else F.silu(gate)
+        return self.w2(gate * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, args: ModelArgs, layer: int) -> None:
+        super().__init__()
+        self.attention = Attention(args, layer)
+        self.feed_forward = FeedForward(args)
+        self.attention_norm = RMSNorm(args.dim, args.norm_eps)
+        self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
+        self.sandwich = args.sandwich_norm
+        if self.sandwich:
+            self.post_attention_norm = RMSNorm(args.dim, args.norm_eps)
+            self.post_ffw_norm = RMSNorm(args.dim, args.norm_eps)
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
+        attn = self.attention(self.attention_norm(x), rope, ctx)
+        h = x + (self.post_attention_norm(attn) if self.sandwich else attn)
+        mlp = self.feed_forward(self.ffn_norm(h))
+        return h + (self.post_ffw_norm(mlp) if self.sandwich else mlp)
+
+
+@dataclass(frozen=True)
+class _StepContext:
+    """Per-forward values shared by all layers: positions and attention masks."""
+
+    input_pos: Tensor
+    kv_len: int
+    causal_mask: Tensor  # [S, L] bool, True where attention is allowed
+    local_mask: Tensor | None
+
+
+class Transformer(nn.Module):
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.args = args
+        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
+        self.norm = RMSNorm(args.dim, args.norm_eps)
+        self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        if args.tie_embeddings:
+            self.output.weight = self.tok_embeddings.weight
+        self.max_seq_len = 0
+
+    def _inv_freq(self, theta: float, device: torch.device) -> Tensor:
+        # Recomputed per forward (head_dim / 2 values): no buffer to lose when the model is
+        # built on the meta device and its weights are assigned afterwards.
+        exponents = torch.arange(0, self.args.head_dim, 2, device=device).float()
+        return 1.0 / (theta ** (exponents / self.args.head_dim))
+
+    def setup_caches(self, max_batch_size: int, max_seq_len: int) -> None:
+        """Preallocate every layer's KV cache on the model's device and dtype."""
+        dtype, device = self.tok_embeddings.weight.dtype, self.tok_embeddings.weight.device
+        a = self.args
+        for layer in self.layers:
+            cache = KVCache(max_batch_size, a.n_kv_heads, max_seq_len, a.head_dim, dtype)
+            layer.attention.kv_cache = cache.to(device)
+        self.max_seq_len = max_seq_len
+
+    def caches(self) -> list[KVCache]:
+        return [c for layer in self.layers if (c := layer.attention.kv_cache) is not None]
+
+    def forward(self, tokens: Tensor, input_pos: Tensor, *, last_only: bool = False) -> Tensor:
+        """Logits (float32) for `tokens` [B, S] at positions `input_pos` [S].
+
+        With caches set up, K/V are written at `input_pos` and queries attend over every
+        cached position up to their own; without caches, `tokens` is the whole sequence.
+        """
+        a = self.args
+        x = self.tok_embeddings(tokens)  # [B, S, dim]
+        if a.embed_scale:
+            # Gemma rounds the scale to the activation dtype before multiplying.
+            x = x * torch.tensor(math.sqrt(a.dim), dtype=x.dtype)
+        ctx = self._context(input_pos)
+        rope_global = rope_tables(self._inv_freq(a.rope_theta, x.device), input_pos, x.dtype)
+        rope_local = rope_tables(self._inv_freq(a.rope_local_theta, x.device), input_pos, x.dtype)
+        for layer in self.layers:
+            rope = rope_local if layer.attention.local else rope_global
+            x = layer(x, rope, ctx)
+        if last_only:
+            x = x[:, -1:]
+        return self.output(self.norm(x)).float()  # [B, S, V]
+
+    def _context(self, input_pos: Tensor) -> _StepContext:
+        if self.max_seq_len:
+            # Attend only over the filled prefix of the cache: decoding cost grows with the
+            # sequence, not with the preallocated length.
+            kv_len = int(input_pos[-1]) + 1
+            kv_pos = torch.arange(kv_len, device=input_pos.device)
+        else:
+            kv_len, kv_pos = input_pos.numel(), input_pos
+        delta = input_pos[:, None] - kv_pos[None, :]  # [S, L]
+        causal = delta >= 0
+        local = None
+        if self.args.sliding_window is not None and self.args.global_layers is not None:
+            local = causal & (delta < self.args.sliding_window)
+        return _StepContext(input_pos, kv_len, causal, local)

@@ -1,0 +1,119 @@
+"""Token sampling: small pure functions over a batch of logits.
+
+Every function takes logits shaped ``[B, V]`` and returns a new tensor; nothing is
+modified in place, so a caller may reuse its logits. Randomness comes only from the
+``torch.Generator`` the caller passes, which makes a request reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator for one request: seeded when ``seed`` is given, else from OS entropy."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide logits by a positive temperature (in float32, whatever the model dtype)."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 to scale logits, got {temperature}")
+    return logits.float() / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the ``k`` highest logits of each row; the rest become -inf. ``k <= 0`` keeps all."""
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits
+    kth_best = torch.topk(logits, k, dim=-1).values[:, -1:]  # [B, 1]
+    return logits.masked_fill(logits < kth_best, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of tokens whose probability reaches ``p``.
+
+    The most likely token always survives, so a row is never left empty.
+    """
+    if p >= 1.0:
+        return logits
+    if p <= 0.0:
+        raise ValueError(f"top_p must be in (0, 1], got {p}")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # [B, V]
+    probs = torch.softmax(sorted_logits.float(), dim=-1)
+    # Mass strictly before each token: a token is kept while that mass is still below p.
+    mass_before = torch.cumsum(probs, dim=-1) - probs
+    drop_sorted = mass_before >= p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def greedy(logits: torch.Tensor) -> torch.Tensor:
+    """The most likely token of each row: ``[B, V] -> [B]``."""
+    return torch.argmax(logits, dim=-1)
+
+
+def candidate_generators(
+    seed: int | None, n: int, device: torch.device | str = "cpu"
+) -> list[torch.Generator]:
+    """One generator per candidate, all derived from the request's seed.
+
+    Each candidate draws from its own stream, so its samples do not depend on how many
+    other candidates are still being sampled beside it.
+    """
+    request = make_generator(seed)
+    seeds = torch.randint(0, 2**62, (n,), generator=request).tolist()
+    return [make_generator(s, device) for s in seeds]
+
+
+def sample(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+) -> torch.Tensor:
+    """Draw one token id per row of ``logits [B, V]``; temperature 0 means greedy.
+
+    ``generator`` is one generator for the whole batch, or one per row.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return greedy(logits)
+    scaled = apply_temperature(logits, temperature)
+    probs = torch.softmax(top_p_filter(top_k_filter(scaled, top_k), top_p), dim=-1)
+    return _inverse_cdf(probs, _uniforms(probs.shape[0], generator, probs.device))
+
+
+def _uniforms(
+    rows: int, generator: torch.Generator | Sequence[torch.Generator] | None, device: torch.device
+) -> torch.Tensor:
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(rows, generator=generator, device=device)
+    if len(generator) != rows:
+        raise ValueError(f"got {len(generator)} generators for {rows} rows")
+    return torch.cat([torch.rand(1, generator=g, device=device) for g in generator])
+
+
+def _inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """The token whose cumulative-probability interval holds each row's uniform draw.
+
+    Draws are scaled by the row's total, so rounding in the cumulative sum can never pick
+    a token past the last one with non-zero probability.
+    """
+    cdf = torch.cumsum(probs, dim=-1)  # [B, V]
+    total = cdf[:, -1:]  # [B, 1]
+    # Strictly below the total even when u * total rounds up to it.
+    targets = torch.minimum(
+        uniforms[:, None] * total, torch.nextafter(total, torch.zeros_like(total))
+    )
+    return torch.searchsorted(cdf, targets, right=True).squeeze(-1)

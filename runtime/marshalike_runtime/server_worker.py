@@ -1,0 +1,265 @@
+"""The one thread that owns the engine in `marshalike serve`.
+
+HTTP handler threads never touch the engine: they submit a `Job` and read its events. The
+worker runs jobs one at a time in arrival order (a FIFO queue, no batching across
+requests): the engine keeps one KV cache and batches only the `n` candidates of a single
+request, so serialising is what keeps concurrent clients from corrupting each other.
+Tokenising and chat templating run on the worker too, so no engine state is ever shared.
+
+A job's events, in order: `Started` (the prompt fits), then `Delta`s when streaming, then
+`Done`; or an `APIError` instead of all of them when the request cannot be served. A
+handler whose client went away calls `Job.cancel()`; the worker then closes the engine's
+stream at the next token and moves on.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from marshalike_runtime.server_protocol import (
+    DEFAULT_CHAT_MAX_TOKENS,
+    DEFAULT_COMPLETION_MAX_TOKENS,
+    APIError,
+    Choice,
+    GenerationRequest,
+    Usage,
+)
+
+
+class Tokenizer(Protocol):
+    def encode(
+        self, text: str, *, add_bos: bool | None = None, allow_special: bool = False
+    ) -> list[int]: ...
+
+
+class EngineLike(Protocol):
+    """What the server needs of `marshalike_runtime.engine.Engine`.
+
+    An engine may also have `chat_stop`, stop strings every chat needs (a base model's
+    plain transcript template cannot end a turn by itself); the server adds them to chats.
+    """
+
+    model_name: str
+    context_length: int
+    tokenizer: Tokenizer
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str: ...
+    def generate(self, prompt_ids: list[int], **sampling: Any) -> list[Any]: ...
+    def stream(self, prompt_ids: list[int], **sampling: Any) -> Iterator[Any]: ...
+
+
+@dataclass(frozen=True)
+class Started:
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class Delta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    choices: list[Choice]
+    usage: Usage
+
+
+Event = Started | Delta | Done | APIError
+
+
+@dataclass
+class Job:
+    request: GenerationRequest
+    events: queue.Queue[Event] = field(default_factory=queue.Queue)
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+class _Cancelled(Exception):
+    """The client of the running job went away."""
+
+
+class EngineWorker:
+    def __init__(self, engine: EngineLike, log: Callable[[str], None]) -> None:
+        self.engine = engine
+        self._log = log
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="marshalike-engine", daemon=True)
+        self._stopping = threading.Event()
+        self._current: Job | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, request: GenerationRequest) -> Job:
+        job = Job(request)
+        if self._stopping.is_set():
+            job.events.put(_shutting_down())
+        else:
+            self._jobs.put(job)
+        return job
+
+    def stop(self, timeout: float) -> None:
+        """Refuse queued jobs, cancel the running one, and wait up to `timeout` seconds."""
+        self._stopping.set()
+        self._jobs.put(None)
+        current = self._current
+        if current is not None:
+            current.cancel()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._stopping.is_set():
+                job.events.put(_shutting_down())
+            elif not job.cancelled:
+                self._current = job
+                self._serve(job)
+                self._current = None
+
+    def _serve(self, job: Job) -> None:
+        try:
+            prompts = [self._prompt_ids(job.request, text) for text in _texts(self.engine, job)]
+            max_tokens = _max_tokens(job.request, prompts, self.engine.context_length)
+            job.events.put(Started(sum(len(ids) for ids in prompts)))
+            results: list[tuple[Choice, int]] = []  # each choice and its completion tokens
+            for i, ids in enumerate(prompts):
+                results += self._generate(job, ids, max_tokens, offset=i * job.request.sampling.n)
+            usage = Usage(sum(len(ids) for ids in prompts), sum(tokens for _, tokens in results))
+            job.events.put(Done([choice for choice, _ in results], usage))
+        except APIError as err:
+            job.events.put(err)
+        except _Cancelled:
+            self._log("client went away; generation stopped")
+        except Exception as exc:  # any engine failure becomes a 500, reported, not fatal
+            self._log(f"engine error: {type(exc).__name__}: {exc}")
+            message = f"the engine failed: {type(exc).__name__}: {exc}"
+            job.events.put(APIError(500, message, kind="server_error", code="engine_error"))
+
+    def _prompt_ids(self, request: GenerationRequest, text: str) -> list[int]:
+        chat = request.endpoint == "chat"
+        if chat:
+            # A chat template writes control tokens (<start_of_turn> …) as text, the BOS
+            # included when the model wants one; only there may they become control tokens.
+            ids = self.engine.tokenizer.encode(text, add_bos=False, allow_special=True)
+        else:
+            ids = self.engine.tokenizer.encode(text)
+        ids = list(ids)
+        if not ids:
+            raise _invalid_prompt(request, "the prompt is empty")
+        context = self.engine.context_length
+        if len(ids) >= context:
+            message = (
+                f"the prompt is {len(ids)} tokens long; this model's context holds {context} "
+                "tokens, including at least one generated token"
+            )
+            raise _invalid_prompt(request, message, code="context_length_exceeded")
+        return ids
+
+    def _generate(
+        self, job: Job, ids: list[int], max_tokens: int, offset: int
+    ) -> list[tuple[Choice, int]]:
+        sampling = job.request.sampling
+        kwargs = {
+            "n": sampling.n,
+            "max_tokens": max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "top_k": sampling.top_k,
+            "stop": self._stops(job.request),
+            "seed": sampling.seed,
+        }
+        if job.request.stream:
+            generations = self._stream(job, ids, kwargs, offset)
+        else:
+            generations = self.engine.generate(ids, **kwargs)
+        return [
+            (Choice(offset + i, g.text, g.finish_reason), g.completion_tokens)
+            for i, g in enumerate(generations)
+        ]
+
+    def _stream(self, job: Job, ids: list[int], kwargs: dict[str, Any], offset: int) -> list[Any]:
+        finals: list[Any] = []
+        events = self.engine.stream(ids, **kwargs)
+        try:
+            for item in events:
+                if job.cancelled:
+                    raise _Cancelled
+                if _is_delta(item):
+                    job.events.put(Delta(offset + item[0], item[1]))
+                else:
+                    finals.extend(item if isinstance(item, list) else [item])
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        return finals
+
+    def _stops(self, request: GenerationRequest) -> tuple[str, ...]:
+        stops = request.sampling.stop
+        if request.endpoint != "chat":
+            return stops
+        extra = getattr(self.engine, "chat_stop", ())
+        return stops + tuple(stop for stop in extra if stop not in stops)
+
+
+def _texts(engine: EngineLike, job: Job) -> list[str]:
+    request = job.request
+    if request.endpoint != "chat":
+        return list(request.prompts)
+    try:
+        return [engine.render_chat(list(request.messages))]
+    except ValueError as exc:
+        # the template's own objections ("roles must alternate …") or no template at all
+        raise _invalid_prompt(request, str(exc), code="invalid_chat") from None
+
+
+def _invalid_prompt(
+    request: GenerationRequest, message: str, *, code: str = "invalid_value"
+) -> APIError:
+    param = "messages" if request.endpoint == "chat" else "prompt"
+    return APIError(400, message, param=param, code=code)
+
+
+def _max_tokens(request: GenerationRequest, prompts: list[list[int]], context: int) -> int:
+    """The request's max_tokens, checked against the context; or the endpoint's default."""
+    room = context - max(len(ids) for ids in prompts)
+    wanted = request.sampling.max_tokens
+    if wanted is None:
+        chat = request.endpoint == "chat"
+        return min(DEFAULT_CHAT_MAX_TOKENS if chat else DEFAULT_COMPLETION_MAX_TOKENS, room)
+    if wanted > context:
+        message = f"'max_tokens' is {wanted}, above this model's context of {context} tokens"
+        raise APIError(400, message, param="max_tokens", code="context_length_exceeded")
+    if wanted > room:
+        message = (
+            f"the prompt ({context - room} tokens) and 'max_tokens' ({wanted}) do not fit "
+            f"in this model's context of {context} tokens; lower 'max_tokens' to {room} or less"
+        )
+        raise APIError(400, message, param="max_tokens", code="context_length_exceeded")
+    return wanted
+
+
+def _is_delta(item: Any) -> bool:
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], int)
+        and isinstance(item[1], str)
+    )
+
+
+def _shutting_down() -> APIError:
+    return APIError(503, "the server is shutting down", kind="server_error", code="unavailable")

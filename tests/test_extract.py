@@ -1,0 +1,315 @@
+"""Extraction and validation of model answers shaped like what real models write."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from marshalike.diagnostics import Span
+from marshalike.extract import Extracted, extract, fenced_blocks, installed, reassemble
+from marshalike.spec import Func, Param
+
+SPAN = Span(1, 1, 1, 2)
+
+
+def func(name: str, *params: str | None) -> Func:
+    """A declared function; each param is its name, or None for Marsha's bare types."""
+    declared = tuple(Param(p, "int", None, SPAN) for p in params)
+    return Func(name, declared, "int", "", (), "", SPAN, SPAN)
+
+
+ADD = func("add", None, None)
+CLEAN_ADD = "def add(a, b):\n    return a + b\n"
+
+
+def chat(text: str, target: Func = ADD, **options: object) -> Extracted:
+    return extract(text, target, prompt_kind="chat", **options)  # type: ignore[arg-type]
+
+
+def test_prose_around_one_fence() -> None:
+    answer = (
+        "Sure! Here's an implementation:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\n"
+        "It returns the sum of `a` and `b`."
+    )
+    assert chat(answer) == Extracted(True, CLEAN_ADD, ())
+
+
+def test_the_fence_that_defines_the_function_wins() -> None:
+    answer = (
+        "Usage:\n```python\nprint(add(1, 2))\n```\n"
+        "Install nothing:\n```bash\npython add.py\n```\n"
+        "Code:\n```py\nimport math\n\ndef add(a, b):\n    # plain addition\n    return a + b\n```\n"
+        "Or:\n```python\ndef add(a, b):\n    return sum([a, b])\n```\n"
+    )
+    result = chat(answer)
+    assert result.ok
+    assert (
+        result.code == "import math\n\n\ndef add(a, b):\n    # plain addition\n    return a + b\n"
+    )
+
+
+def test_fence_kinds() -> None:
+    text = "~~~python\nx = 1\n~~~\n  ```\n  y = 2\n  ```\n```json\n{}\n```\n````Python\nz = 3\n````"
+    assert fenced_blocks(text) == ["x = 1\n", "y = 2\n", "z = 3\n"]
+
+
+def test_inline_triple_backticks_are_not_a_block() -> None:
+    answer = "Call ```add``` with two ints:\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    assert fenced_blocks(answer) == [CLEAN_ADD]
+
+
+def test_an_unclosed_fence_runs_to_the_end() -> None:
+    # A stop string of ``` or max_tokens cuts the closing fence off.
+    assert chat("```python\ndef add(a, b):\n    return a + b\n") == Extracted(True, CLEAN_ADD, ())
+
+
+def test_bare_code_without_fence_loses_its_prose() -> None:
+    answer = "Here is the function:\n\ndef add(a, b):\n    return a + b\n\nThis adds two numbers."
+    assert chat(answer) == Extracted(True, CLEAN_ADD, ())
+
+
+def test_no_code_at_all() -> None:
+    assert chat("I'm sorry, I can't help with that.") == Extracted(
+        False, "", ("the answer holds no Python code",)
+    )
+
+
+def test_wrong_name() -> None:
+    result = chat("```python\ndef sum_two(a, b):\n    return a + b\n```")
+    assert result == Extracted(
+        False,
+        "def sum_two(a, b):\n    return a + b\n",
+        ("the code does not define function 'add' (it defines 'sum_two')",),
+    )
+
+
+def test_nothing_defined() -> None:
+    assert chat("```python\nimport math\n```").problems == (
+        "the code does not define function 'add'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("signature", "problems"),
+    [
+        ("a", ("'add' takes 1 parameter; the spec declares 2",)),
+        ("a, b, c", ("'add' takes 3 parameters; the spec declares 2",)),
+        ("a, b, c, d=0", ("'add' takes 3 to 4 parameters; the spec declares 2",)),
+        ("a, b, *, strict", ("'add' requires keyword-only parameter 'strict'",)),
+        ("a, b, c=0, *, strict=False", ()),
+        ("a, b=0", ()),
+        ("*numbers", ()),
+        ("a, /, b", ()),
+    ],
+)
+def test_arity(signature: str, problems: tuple[str, ...]) -> None:
+    result = chat(f"```python\ndef add({signature}):\n    return 0\n```")
+    assert result.problems == problems
+    assert result.ok == (not problems)
+
+
+def test_named_parameters_must_keep_their_names() -> None:
+    result = chat(
+        "```python\ndef area(w, height):\n    return w * height\n```",
+        func("area", "width", "height"),
+    )
+    assert result.problems == ("parameter 1 of 'area' is named 'w'; the spec names it 'width'",)
+
+
+def test_async_function() -> None:
+    assert chat("```python\nasync def add(a, b):\n    return a + b\n```").problems == (
+        "'add' is async; the spec needs a plain function",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            "def add(a, b):\nreturn a + b",
+            "syntax error on line 2: "
+            "expected an indented block after function definition on line 1",
+        ),
+        ("def add(a, b):\n    return (a + b", "syntax error on line 2: '(' was never closed"),
+    ],
+)  # fmt: skip
+def test_syntax_error(body: str, problem: str) -> None:
+    assert chat(f"```python\n{body}\n```") == Extracted(False, "", (problem,))
+
+
+def test_demo_code_is_dropped() -> None:
+    answer = (
+        "```python\ndef add(a, b):\n    return a + b\n\n"
+        "print(add(2, 3))  # 5\nassert add(1, 1) == 2\n\n"
+        'if __name__ == "__main__":\n    import sys\n    print(add(*map(int, sys.argv[1:])))\n```'
+    )
+    assert chat(answer) == Extracted(
+        True,
+        CLEAN_ADD,
+        (),
+        (
+            "line 4: dropped a top-level call to print()",
+            "line 5: dropped a top-level assert",
+            'line 7: dropped the `if __name__ == "__main__":` block',
+        ),
+    )
+
+
+SIDE_EFFECT_TAIL = (
+    " would run on import — keep only imports, definitions and constant assignments"
+    " at the top level"
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "what"),
+    [
+        ("open('out.txt', 'w').write('x')", "call to open('out.txt', 'w').write()"),
+        ('os.system("rm -rf /")', "call to os.system()"),
+        ("for i in range(3):\n    pass", "for loop"),
+        ("while True:\n    pass", "while loop"),
+        ("data = load()", "assignment of a computed value to data"),
+        ("CACHE = [x * 2 for x in range(9)]", "assignment of a computed value to CACHE"),
+        ("if DEBUG:\n    pass", "if statement"),
+        ("counter += 1", "assignment of a computed value to counter"),
+    ],
+)
+def test_other_side_effects_reject_the_candidate(statement: str, what: str) -> None:
+    result = chat(f"```python\n{statement}\n\ndef add(a, b):\n    return a + b\n```")
+    assert result.problems == (f"line 1: top-level {what}{SIDE_EFFECT_TAIL}",)
+    assert not result.ok
+    assert result.code == CLEAN_ADD
+
+
+def test_helpers_constants_and_guarded_imports_are_kept() -> None:
+    code = (
+        "import re\n"
+        "from typing import Final\n"
+        "try:\n    import tomllib\nexcept ImportError:\n    tomllib = None\n"
+        'PATTERN = re.compile(r"\\d+")\n'
+        "LIMIT: Final = 10**6\n"
+        'KEYS = frozenset({"a", "b"})\n'
+        "BY_LENGTH = lambda s: len(s)\n"
+        "Pair = tuple[int, int]\n"
+        "\n\nclass Box:\n    size = 3\n"
+        "\n\n@staticmethod\ndef _clamp(n: int) -> int:\n    return min(n, LIMIT)\n"
+        "\n\ndef add(a, b):\n    return _clamp(a + b)\n"
+    )
+    assert chat(f"```python\n{code}```") == Extracted(True, code, ())
+
+
+def test_statements_sharing_a_line_are_split() -> None:
+    result = chat("```python\nimport os; print(os.name)\ndef add(a, b): return a + b\n```")
+    assert result.code == "import os\n\n\ndef add(a, b): return a + b\n"
+    assert result.dropped == ("line 1: dropped a top-level call to print()",)
+
+
+def test_redefinitions_of_provided_names_are_dropped() -> None:
+    answer = (
+        "```python\nfrom dataclasses import dataclass\n\n@dataclass\nclass Person:\n"
+        "    age: int\n\ndef add(a, b):\n    return a + b\n```"
+    )
+    result = chat(answer, known_names=("Person", "add"))
+    assert result.code == "from dataclasses import dataclass\n\n\n" + CLEAN_ADD
+    assert result.dropped == (
+        "line 3: dropped a redefinition of 'Person', which the module already provides",
+    )
+
+
+@pytest.fixture
+def numpy_missing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a)
+    )
+    installed.cache_clear()
+    yield
+    installed.cache_clear()
+
+
+@pytest.mark.usefixtures("numpy_missing")
+def test_imports_of_missing_modules() -> None:
+    answer = (
+        "```python\nimport numpy as np\nimport json, os.path\nfrom collections import Counter\n"
+        "import sibling\n\ndef add(a, b):\n    from numpy.linalg import norm\n"
+        "    return int(np.add(a, b))\n```"
+    )
+    result = chat(answer, local_modules=("sibling",))
+    assert result.problems == (
+        "line 1: module 'numpy' is not installed",
+        "line 7: module 'numpy' is not installed",
+    )
+
+
+def test_installed_modules() -> None:
+    assert installed("json") and installed("pytest") and installed("__future__")
+    assert not installed("marshalike_no_such_module")
+
+
+def test_relative_import() -> None:
+    result = chat("```python\nfrom .models import Person\n\ndef add(a, b):\n    return a + b\n```")
+    assert result.problems == ("line 1: relative imports cannot work in a generated module",)
+
+
+STUB = '''from dataclasses import dataclass
+
+
+def helper(x: int) -> int:
+    return x
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    >>> add(2, 3)
+    5
+    """
+'''
+HEADER = STUB[STUB.index("def add") :]
+
+
+def complete(text: str, stub: str = STUB) -> Extracted:
+    return extract(text, ADD, prompt_kind="completion", stub=stub)
+
+
+def test_completion_is_reassembled_with_the_stub() -> None:
+    completion = "    return a + b\n\n\ndef main():\n    print(add(1, 2))\n\nmain()\n"
+    assert complete(completion) == Extracted(True, HEADER + "    return a + b\n", ())
+
+
+def test_completion_continuing_a_partial_line() -> None:
+    # A prompt that ends with the body's indentation: the completion goes on from there.
+    result = complete("return a + b\nprint('done')", stub=STUB + "    ")
+    assert result == Extracted(True, HEADER + "    return a + b\n", ())
+
+
+def test_empty_completion() -> None:
+    assert complete("\n\n") == Extracted(
+        False, "", ("the completion is empty: no function body follows the stub",)
+    )
+
+
+def test_completion_that_writes_no_indented_body() -> None:
+    # The model started a new top-level statement at once: only the docstring remains.
+    result = complete("def add(a, b):\n    return a + b\n")
+    assert result == Extracted(
+        False, "", ("the completion is empty: no function body follows the stub",)
+    )
+
+
+def test_completion_with_a_syntax_error() -> None:
+    assert complete("    return a +\n").problems == ("syntax error on line 7: invalid syntax",)
+
+
+def test_completion_from_a_chat_tuned_model_uses_its_fence() -> None:
+    # The body is empty, but the model answered with a full fenced definition instead.
+    result = complete("\n```python\ndef add(a, b):\n    return a + b\n```\n")
+    assert result == Extracted(True, CLEAN_ADD, ())
+
+
+def test_reassemble_needs_the_function_in_the_stub() -> None:
+    with pytest.raises(ValueError, match="the completion stub does not define 'add'"):
+        reassemble("def other():\n", "    pass\n", "add")
+    assert reassemble(HEADER, "    return 1\n\n\nx = 2\n", "add") == HEADER + "    return 1\n"

@@ -1,0 +1,170 @@
+"""load_spec / spec_paths / load_paths: reading specs, CSV-backed types, `# use`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marshalike.diagnostics import render_all
+from marshalike.errors import SpecError
+from marshalike.load import MAX_SAMPLE_ROWS, load_paths, load_spec, spec_paths
+
+FUNC = "# func count(items: list of Item): int\n\nHow many items.\n\n* count([]) = 0\n"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as raised:
+        load_spec(tmp_path / "nope.mrsh")
+    assert str(raised.value) == f"{tmp_path / 'nope.mrsh'}: no such file"
+
+
+def test_a_directory_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as raised:
+        load_spec(tmp_path)
+    assert str(raised.value) == f"{tmp_path}: is a directory, not a .mrsh file"
+
+
+def test_text_that_is_not_utf8_is_a_located_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "latin.mrsh"
+    path.write_bytes(b"# func f(): int\n\nCaf\xe9.\n")
+    result = load_spec(path)
+    assert result.module is None
+    assert result.has_errors
+    assert render_all(result.diagnostics, {result.path: result.source}) == (
+        f"{path}:3:4: error[M030]: spec is not UTF-8 text (byte 0xe9)\n"
+        "    Caf\ufffd.\n"
+        "       ^\n"
+        "  hint: save the file as UTF-8"
+    )
+
+
+def test_a_syntax_error_leaves_no_module_and_skips_the_checks(tmp_path: Path) -> None:
+    result = load_spec(write(tmp_path, "bad.mrsh", "# func f(x: int: int\n\n* g(1) = 1\n"))
+    assert result.module is None
+    assert [d.code for d in result.diagnostics] == ["M001"]
+
+
+def test_csv_backed_type_gets_columns_and_rows(tmp_path: Path) -> None:
+    write(tmp_path, "items.csv", '\ufeffid, name\n1,\tpen\n\n2, "book, large"\n')
+    result = load_spec(write(tmp_path, "s.mrsh", "# type Item items.csv\n\n" + FUNC))
+    assert result.diagnostics == ()
+    assert result.module is not None
+    (item,) = result.module.types
+    assert item.source == "items.csv"
+    assert item.columns == ("id", "name")
+    assert item.rows == (("1", "pen"), ("2", "book, large"))
+
+
+def test_csv_path_is_relative_to_the_spec_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "specs/data/items.csv", "id\n1\n")
+    spec = write(tmp_path, "specs/s.mrsh", "# type Item data/items.csv\n\n" + FUNC)
+    monkeypatch.chdir(tmp_path)
+    result = load_spec(spec.relative_to(tmp_path))
+    assert result.module is not None
+    assert result.module.types[0].columns == ("id",)
+
+
+def test_tab_separated_csv_file(tmp_path: Path) -> None:
+    write(tmp_path, "items.tsv.csv", "id\tname\n1\tpen, blue\n")
+    result = load_spec(write(tmp_path, "s.mrsh", "# type Item items.tsv.csv\n\n" + FUNC))
+    assert result.module is not None
+    assert result.module.types[0].rows == (("1", "pen, blue"),)
+
+
+def test_a_large_csv_file_keeps_sample_rows_but_checks_them_all(tmp_path: Path) -> None:
+    lines = ["id, name"] + [f"{n}, x" for n in range(200)] + ["200"]
+    write(tmp_path, "items.csv", "\n".join(lines) + "\n")
+    result = load_spec(write(tmp_path, "s.mrsh", "# type Item items.csv\n\n" + FUNC))
+    assert result.module is not None
+    assert len(result.module.types[0].rows) == MAX_SAMPLE_ROWS
+    assert [d.message for d in result.diagnostics] == [
+        "items.csv:202: row has 1 field but the header has 2 columns (id, name)"
+    ]
+
+
+def test_a_duplicate_column_of_a_csv_file_points_at_the_heading(tmp_path: Path) -> None:
+    write(tmp_path, "items.csv", "id, name, id\n1, pen, 2\n")
+    result = load_spec(write(tmp_path, "s.mrsh", "# type Item items.csv\n\n" + FUNC))
+    assert render_all(result.diagnostics, {result.path: result.source}) == (
+        f"{tmp_path / 's.mrsh'}:1:8: error[M017]: type 'Item' has the column 'id' twice "
+        "(header of items.csv)\n"
+        "    # type Item items.csv\n"
+        "           ^^^^"
+    )
+
+
+def test_csv_file_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "items.csv").write_bytes(b"name\ncaf\xe9\n")
+    result = load_spec(write(tmp_path, "s.mrsh", "# type Item items.csv\n\n" + FUNC))
+    assert [(d.code, d.message) for d in result.diagnostics] == [
+        ("M031", "CSV file 'items.csv' of type 'Item' is not UTF-8 text")
+    ]
+
+
+HELPER = "# func area(w: float, h: float): float\n\nw times h.\n\n* area(2, 3) = 6\n"
+
+
+def test_functions_of_a_used_spec_are_callable(tmp_path: Path) -> None:
+    write(tmp_path, "lib/geometry.mrsh", HELPER)
+    text = "# use lib/geometry.mrsh\n\n# func twice(w: float): float\n\nTwice.\n\n"
+    text += "* twice(1) = 2\n* area(1, 2) = 2\n"
+    result = load_spec(write(tmp_path, "main.mrsh", text))
+    assert result.diagnostics == ()
+    assert result.module is not None
+    assert [u.path for u in result.module.uses] == ["lib/geometry.mrsh"]
+
+
+def test_a_use_chain_that_returns_to_the_spec_is_a_cycle(tmp_path: Path) -> None:
+    body = "\n# func {0}(): int\n\nOne.\n\n* {0}() = 1\n"
+    write(tmp_path, "a.mrsh", "# use sub/b.mrsh\n" + body.format("a"))
+    write(tmp_path, "sub/b.mrsh", "# use c.mrsh\n" + body.format("b"))
+    write(tmp_path, "sub/c.mrsh", "# use ../a.mrsh\n" + body.format("c"))
+    result = load_spec(tmp_path / "a.mrsh")
+    assert [d.message for d in result.diagnostics] == [
+        "circular use: a.mrsh -> sub/b.mrsh -> sub/c.mrsh -> a.mrsh"
+    ]
+
+
+def test_a_cycle_among_used_specs_is_reported_where_it_closes(tmp_path: Path) -> None:
+    body = "\n# func {0}(): int\n\nOne.\n\n* {0}() = 1\n"
+    write(tmp_path, "b.mrsh", "# use c.mrsh\n" + body.format("b"))
+    write(tmp_path, "c.mrsh", "# use b.mrsh\n" + body.format("c"))
+    a = write(tmp_path, "a.mrsh", "# use b.mrsh\n" + body.format("a"))
+    assert load_spec(a).diagnostics == ()
+    assert [d.message for d in load_spec(tmp_path / "b.mrsh").diagnostics] == [
+        "circular use: b.mrsh -> c.mrsh -> b.mrsh"
+    ]
+
+
+def test_spec_paths_expands_folders_sorted_without_repeats(tmp_path: Path) -> None:
+    for name in ["b.mrsh", "a/z.mrsh", "a/y.mrsh", "notes.md"]:
+        write(tmp_path, name, "")
+    found = spec_paths([tmp_path / "b.mrsh", tmp_path])
+    assert found == [tmp_path / "b.mrsh", tmp_path / "a/y.mrsh", tmp_path / "a/z.mrsh"]
+
+
+def test_spec_paths_rejects_a_missing_path_and_an_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as raised:
+        spec_paths([tmp_path / "gone"])
+    assert str(raised.value) == f"{tmp_path / 'gone'}: no such file or directory"
+    with pytest.raises(SpecError) as raised:
+        spec_paths([tmp_path])
+    assert str(raised.value) == f"no .mrsh files under {tmp_path}"
+
+
+def test_load_paths_loads_each_spec(tmp_path: Path) -> None:
+    write(tmp_path, "one.mrsh", HELPER)
+    write(tmp_path, "two.mrsh", HELPER.replace("area", "size"))
+    results = load_paths([tmp_path])
+    assert [Path(r.path).name for r in results] == ["one.mrsh", "two.mrsh"]
+    assert [r.module.funcs[0].name for r in results if r.module] == ["area", "size"]

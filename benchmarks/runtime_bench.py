@@ -132,13 +132,51 @@ def rates(
 # --- workers: each runs in its own process and prints one JSON line --------------------
 
 
-def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
+class NumberText:
+    """The tokenizer of a random-weight model (`--random-config`): text is the ids' numbers.
+
+    Random weights have no vocabulary; this gives the engine something to decode so the
+    timing runs through the same code as a real model. Its figures are speed only.
+    """
+
+    eos_ids: frozenset[int] = frozenset()
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        return [(ord(ch) * 7919) % self.vocab_size for ch in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(map(str, ids))
+
+
+def load_ours(name: str, opts: argparse.Namespace) -> Any:
     import torch
-    from marshalike_runtime.engine import Engine
+
+    from marshalike_runtime.engine import Engine, default_device, resolve_dtype
+    from marshalike_runtime.model import ModelArgs, Transformer
+    from marshalike_runtime.quant import quantize_model
 
     dtype, quant = OURS[name]
+    if not opts.random_config:
+        return Engine.load(opts.model, device=opts.device, dtype=dtype, quant=quant, progress=False)
+    device = torch.device(opts.device) if opts.device else default_device()
+    args = ModelArgs.from_name(opts.random_config)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Transformer(args).to(resolve_dtype(dtype, device)).eval()
+    if quant is not None:
+        quantize_model(model, quant)
+    label = f"{opts.random_config} (random weights)"
+    return Engine(model, NumberText(args.vocab_size), model_name=label)
+
+
+def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
     start = time.perf_counter()
-    engine = Engine.load(opts.model, device=opts.device, dtype=dtype, quant=quant, progress=False)
+    engine = load_ours(name, opts)
     load_s = time.perf_counter() - start
     engine.eos_ids = frozenset()  # always generate the full number of tokens
     ids = engine.tokenizer.encode(PROMPT_TEXT)[: opts.prompt_tokens]
@@ -148,10 +186,11 @@ def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
 
     result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), opts)}
     result["first_tokens"] = generate(1, FIRST_TOKENS)
-    prompts = [engine.tokenizer.encode(p) for p in AGREEMENT_PROMPTS[: opts.agreement_prompts]]
-    result["agreement_ids"] = [
-        engine.generate(p, max_tokens=AGREEMENT_TOKENS)[0].token_ids for p in prompts
-    ]
+    if not opts.random_config:  # agreement means nothing for random weights
+        prompts = [engine.tokenizer.encode(p) for p in AGREEMENT_PROMPTS[: opts.agreement_prompts]]
+        result["agreement_ids"] = [
+            engine.generate(p, max_tokens=AGREEMENT_TOKENS)[0].token_ids for p in prompts
+        ]
     result["threads"] = torch.get_num_threads()
     result["device"] = str(engine.device)
     if engine.device.type == "cuda":
@@ -271,6 +310,8 @@ def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     ]
     if opts.device:
         forwarded += ["--device", opts.device]
+    if opts.random_config:
+        forwarded += ["--random-config", opts.random_config]
     cmd = [python, str(Path(__file__).resolve()), "--worker", name, *forwarded]
     print(f"running {name} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
@@ -353,6 +394,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--transformers-python", help="interpreter that has transformers")
     parser.add_argument("--device", help="our runtime's device (default: cuda if present)")
+    parser.add_argument(
+        "--random-config",
+        help="our runtime only: random weights of this config (e.g. gemma3-270m); speed only",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=207)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
@@ -372,7 +417,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    if opts.model is None:
+    if opts.model is None and not opts.random_config:
         from marshalike_runtime.embedded import default_model_path
 
         opts.model = str(default_model_path(progress=True))

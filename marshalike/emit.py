@@ -213,7 +213,7 @@ def module_source(
         spec_hash=spec_hash,
         import_groups=imports.groups(),
         exports=_exports(module),
-        blocks=blocks,
+        blocks=[b for b in blocks if b],  # code that was only imports leaves nothing
     )
 
 

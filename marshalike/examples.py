@@ -38,7 +38,7 @@ _OPENERS = "([{"
 _CLOSERS = ")]}"
 _CALLEE = re.compile(r"[^\W\d][\w.]*")
 _RAISES = re.compile(r"(?:throws|raises)\b")
-_RAISED_CLASS = re.compile(r"(?:throws|raises)\s+(?:an?\s+)?([^\W\d][\w.]*)\s*")
+_RAISED_CLASS = re.compile(r"(?:throws|raises)\s+(?:an?\s+)?([^\W\d][\w.]*?)\s*\.?\s*")
 _GENERIC_ERRORS = {"error", "exception"}
 
 # (called name, positional argument count, keyword names)

@@ -299,7 +299,8 @@ def _signature_error(error: UnexpectedInput, where: Where, report: Report) -> No
     elif isinstance(error, UnexpectedToken):
         span = where.span(_start(error.token), _start(error.token) + len(_shown(error.token)))
     else:
-        span = where.span(error.pos_in_stream, error.pos_in_stream + 1)
+        position = error.pos_in_stream or 0
+        span = where.span(position, position + 1)
     report("M001", message, span, hint)
 
 
@@ -317,7 +318,8 @@ def _shown(token: Token) -> str:
 
 def _signature_message(error: UnexpectedInput, text: str) -> tuple[str, str]:
     if not isinstance(error, UnexpectedToken):
-        found = text[error.pos_in_stream : error.pos_in_stream + 1]
+        position = error.pos_in_stream or 0
+        found = text[position : position + 1]
         return f"unexpected character {found!r} in the signature", _FUNC_FORM
     token, expected = error.token, error.expected
     shown = _shown(token)

@@ -26,6 +26,7 @@ whenever an error was found, so later phases never see a partial AST.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import re
@@ -166,6 +167,7 @@ class _Reader:
         self.lines, unclosed = _blank_comments(_without_bom(self.raw))
         self.diagnostics: list[Diagnostic] = []
         self.heads: dict[int, FuncHead | TypeHead | Use] = {}
+        self.head_lines: list[int] = []  # the keys of `heads`, ascending
         if unclosed is not None:
             line, column = unclosed
             self._error(
@@ -272,6 +274,7 @@ class _Reader:
         if head is None:
             return "BAD_HEAD"
         self.heads[number] = head
+        self.head_lines.append(number)
         if isinstance(head, TypeHead) and head.source is not None:
             return "TYPE_FILE_HEAD"
         return _HEAD_TOKENS[word]
@@ -288,8 +291,8 @@ class _Reader:
         return True
 
     def _section_before(self, number: int) -> FuncHead | TypeHead | Use | None:
-        before = [line for line in self.heads if line < number]
-        return self.heads[max(before)] if before else None
+        at = bisect.bisect_left(self.head_lines, number)
+        return self.heads[self.head_lines[at - 1]] if at else None
 
     def _module(self, tree: Tree) -> Module:
         uses: list[Use] = []

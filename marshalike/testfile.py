@@ -32,6 +32,10 @@ _BUILTIN_EXCEPTIONS = frozenset(
 )
 
 
+# Importing these does something (opens a browser, prints a poem): never for a bare name.
+_NEVER_IMPORT = frozenset({"antigravity", "this"})
+
+
 @dataclass
 class _Needs:
     """What the tests written so far refer to, so the file imports exactly that."""
@@ -159,7 +163,7 @@ def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]
     stdlib = {
         n
         for n in needs.names - declared
-        if n in sys.stdlib_module_names and not hasattr(builtins, n)
+        if n in sys.stdlib_module_names and not hasattr(builtins, n) and n not in _NEVER_IMPORT
     } | ({"importlib"} if by_path else set())
     groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
     if needs.pytest:

@@ -84,7 +84,7 @@ _PHRASES = (
     ("number of", "count of"),
     ("true or false", "boolean"),
 )
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]")
+_TOKEN = re.compile(r"\w+|[^\s\w]")
 _PY_NAMES = frozenset(
     {"int", "float", "str", "bool", "bytes", "complex", "object", "list", "dict", "set"}
     | {"tuple", "frozenset", "Any", "None"}
@@ -258,6 +258,8 @@ class _Reader:
 
     def _tuple(self, tokens: list[str]) -> str:
         parts = _split(tokens, {",", "and"})
+        if not parts:
+            return _BARE["tuple"]
         return f"tuple[{', '.join(self.phrase(p) for p in parts)}]"
 
     def _dict(self, tokens: list[str]) -> str:

@@ -37,7 +37,7 @@ Echo = Callable[[str], None]
 
 # watchfiles yields a batch once the folders have been quiet for QUIET_MS, so an editor's
 # write-a-temp-file-then-rename save is one batch; a stream of changes is cut at GROUP_MS.
-QUIET_MS = 100
+QUIET_MS = 200
 GROUP_MS = 1600
 # How soon a new watcher reports in when nothing changes: the first report is the moment to
 # compile what changed while no watcher was running (at start, the whole project).
@@ -122,7 +122,10 @@ class Session:
             if _ignored(path):
                 continue
             if path.is_dir():
-                todo.update(p for p in path.rglob(f"*{SPEC_SUFFIX}") if self.is_spec(p))
+                # a folder's own event (created, moved in, touched) names no spec: compile
+                # the ones below it that were never compiled as they are now
+                found = path.rglob(f"*{SPEC_SUFFIX}")
+                todo.update(p for p in found if self.is_spec(p) and self._unseen(p))
             elif path.is_file():
                 todo.update([path] if self.is_spec(path) else [])
             else:
@@ -139,7 +142,8 @@ class Session:
 
     def _ordered(self, specs: set[Path]) -> tuple[Path, ...]:
         """Used specs before the specs that use them; otherwise by path."""
-        graph = {s: sorted(self.reads.get(s, frozenset()) & specs) for s in sorted(specs)}
+        reads = {s: _reads(s, self.reads.get(s, frozenset())) for s in specs}
+        graph = {s: sorted(reads[s] & specs) for s in sorted(specs)}
         try:
             return tuple(graphlib.TopologicalSorter(graph).static_order())
         except graphlib.CycleError:
@@ -151,8 +155,11 @@ class Session:
         """Specs whose text differs from what was last compiled (all of them at first), and
         specs gone since: the changes no watcher was running to see."""
         current = self.specs()
-        changed = {p for p in current if self.compiled.get(p, "") != _text(p)}
+        changed = {p for p in current if self._unseen(p)}
         return changed | (self.compiled.keys() - set(current))
+
+    def _unseen(self, spec: Path) -> bool:
+        return spec not in self.compiled or self.compiled[spec] != _text(spec)
 
     def apply(self, changed: Iterable[Path]) -> Batch:
         batch = self.plan(changed)
@@ -185,6 +192,10 @@ class Session:
                 raise Interrupted from None
             self.echo(f"{shown}: failed: {exc}")
             return None
+        except OSError as exc:
+            # e.g. an output folder that is not writable: the outputs stay as they were
+            self.echo(f"{shown}: failed: {_os_reason(exc)}")
+            return None
         self.compiled[path] = report.source
         for line in describe(report, shown):
             self.echo(line)
@@ -207,7 +218,7 @@ def describe(report: SpecReport, shown: str) -> list[str]:
         reasons = [f"    {u.name}: {reason}" for u in failed for reason in u.failures]
         return [status, *reasons]
     unverified = sum(u.status == "unverified" for u in report.units)
-    wrote = ", ".join(report.written) if report.written else "outputs unchanged"
+    wrote = "wrote " + ", ".join(report.written) if report.written else "outputs unchanged"
     note = f", {unverified} unverified" if unverified else ""
     return [f"{shown}: ok{note} ({wrote})"]
 
@@ -249,7 +260,9 @@ def _watch(session: Session, stop: threading.Event) -> None:
                 session.apply(changed | session.unseen())
                 shown = ", ".join(display(r) for r in roots)
                 session.echo(f"watching {shown} for changes (Ctrl-C to stop)")
-            elif changed:
+            elif not changed:
+                continue  # the watcher's idle report
+            else:
                 session.apply(changed)
             if session.roots() != roots:
                 break  # a spec now reads a file outside the watched folders
@@ -334,9 +347,10 @@ def _reads(spec: Path, before: frozenset[Path]) -> frozenset[Path]:
 
 
 def _text(path: Path) -> str | None:
+    """The text as the compiler reads it (no newline translation, bad bytes replaced)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
         return None
 
 
@@ -362,6 +376,13 @@ def _ignored(path: Path) -> bool:
     if path.name.startswith(".#") or path.name.endswith("~"):
         return True
     return any(part in IGNORED_FOLDERS for part in path.parts)
+
+
+def _os_reason(exc: OSError) -> str:
+    target = exc.filename2 or exc.filename
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return f"cannot write {display(absolute(target))}: {reason}" if target else reason
 
 
 def _plural(n: int, noun: str) -> str:

@@ -322,8 +322,11 @@ class FakeEngine:
         self.tokenizer = FakeTokenizer()
         self.calls: list[tuple[list[int], dict[str, Any]]] = []
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return "".join(f"<{m['role']}>{m['content']}" for m in messages)
+    chat_stop = ("\nUser:",)
+
+    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        text = "".join(f"<{m['role']}>{m['content']}" for m in messages)
+        return [ord(ch) for ch in text]
 
     def generate(self, prompt_ids: list[int], **sampling: Any) -> list[FakeGeneration]:
         self.calls.append((prompt_ids, sampling))
@@ -343,7 +346,7 @@ def test_local_backend_drives_the_engine() -> None:
     completions = local.generate(CHAT, sampling)
     local.generate(STUB, sampling)
     assert loads == [None]  # loaded once, as the embedded default
-    (chat_ids, settings), (stub_ids, _) = engine.calls
+    (chat_ids, settings), (stub_ids, stub_settings) = engine.calls
     assert "".join(map(chr, chat_ids)) == "<system>You write Python.<user>Write add(a, b)."
     assert "".join(map(chr, stub_ids)) == STUB.text
     assert settings == {
@@ -351,9 +354,10 @@ def test_local_backend_drives_the_engine() -> None:
         "max_tokens": 32,
         "temperature": 0.5,
         "top_p": 0.9,
-        "stop": ["\ndef"],
+        "stop": ["\ndef", "\nUser:"],  # a chat also stops where the engine's template says
         "seed": 3,
     }
+    assert stub_settings["stop"] == ["\ndef"]
     assert completions == [Completion("body 0", 24, 1, "stop"), Completion("body 1", 23, 2, "stop")]
 
 

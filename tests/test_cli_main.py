@@ -7,3 +7,19 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output == "marshalike, version 0.1.0\n"
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch) -> None:
+    import marshalike.cli.parse_cmd as parse_cmd
+
+    def broken(paths):  # a stand-in for a bug deep inside a command
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parse_cmd, "load_paths", broken)
+    monkeypatch.delenv("MARSHALIKE_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["parse", "x.mrsh"])
+    assert result.exit_code == 70
+    assert result.stderr == (
+        "marshalike: internal error: RuntimeError: boom (rerun with MARSHALIKE_DEBUG=1 for the "
+        "traceback, and please report it)\n"
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from marshalike.diagnostics import Span, render
-from marshalike.headings import Where, grammar_signature, simple_signature
-from marshalike.parse import ParseResult, parse
+from marshalike.headings import Where, grammar_signature, grammar_text, simple_signature
+from marshalike.parse import ParseResult, document_parser, parse
 from marshalike.spec import Func, Module, Param, TypeDef, Use
 
 
@@ -317,6 +320,7 @@ EXAMPLE_FORMS = [
     ("f(x) = throws an error", "raises", "f(x)", None, "Exception"),
     ("f(x) throws an error", "raises", "f(x)", None, "Exception"),
     ("f(x) raises an exception", "raises", "f(x)", None, "Exception"),
+    ("f(x) throws an Error.", "raises", "f(x)", None, "Exception"),
     ("f(x) = raises ValueError", "raises", "f(x)", None, "ValueError"),
     ("f(x) raises json.JSONDecodeError", "raises", "f(x)", None, "json.JSONDecodeError"),
     ("f(true, null) = {'a': false, 'b': NaN}", "returns", "f(True, None)", None, None),
@@ -650,3 +654,39 @@ def test_title_that_does_not_look_like_a_section_is_not_a_typo() -> None:
 def test_byte_order_mark_is_ignored() -> None:
     module = module_of("\ufeff# func f(x): y\n* f(1) = 2\n")
     assert module.funcs[0].name_span == Span(1, 9, 1, 10)
+
+
+# --- the grammar files ---------------------------------------------------------------------
+
+
+def test_grammar_is_read_from_the_repository_in_an_editable_install() -> None:
+    repo_grammar = Path(__file__).resolve().parents[1] / "grammar" / "mrsh.lark"
+    assert grammar_text("mrsh.lark") == repo_grammar.read_text(encoding="utf-8")
+    assert document_parser() is document_parser()
+
+
+def test_no_grammar_is_built_at_import_time() -> None:
+    code = (
+        "import marshalike.parse as p, marshalike.headings as h;"
+        "print(p.document_parser.cache_info().currsize, h.signature_parser.cache_info().currsize)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "0 0\n")
+
+
+def test_the_language_reference_example_parses() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "grammar" / "README.md").read_text("utf-8")
+    example = readme.split("```md\n", 1)[1].split("```", 1)[0]
+    module = module_of(example)
+    assert [u.path for u in module.uses] == ["helpers.mrsh"]
+    assert [(t.name, t.source) for t in module.types] == [
+        ("person", None),
+        ("Department", "departments.csv"),
+    ]
+    (func,) = module.funcs
+    assert func.params[1] == Param("ascending", "boolean", "True", Span(9, 36, 9, 61))
+    assert [(e.outcome, e.exception) for e in func.examples] == [
+        ("returns", None),
+        ("raises", "TypeError"),
+        ("raises", "Exception"),
+    ]

@@ -1,8 +1,10 @@
 """Property: any text ends in a Module or in located diagnostics, never in an exception.
 
-About 2,200 generated inputs in three families: random characters weighted toward the
+About 2,000 generated inputs in three families: random characters weighted toward the
 spec's punctuation, soups of spec-like lines, and mutations of valid specs (lines deleted,
 duplicated or swapped, characters inserted). Derandomized so CI runs the same inputs.
+Two more properties check that the regex fast paths for examples and signatures accept
+only what ast and the grammar accept, and build the same values.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marshalike import examples
+from marshalike import examples, headings
 from marshalike.diagnostics import Span, render
 from marshalike.parse import ParseResult, parse
 from marshalike.spec import Module
@@ -89,13 +91,13 @@ def assert_module_spans(module: Module, lines: int) -> None:
         assert_span(typedef.span, lines)
 
 
-@settings(FUZZ, max_examples=800)
+@settings(FUZZ, max_examples=700)
 @given(st.text(CHARS, max_size=300))
 def test_random_text(text: str) -> None:
     assert_well_formed(text, parse(text))
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=500)
 @given(st.lists(st.sampled_from(SNIPPETS), max_size=25).map("\n".join))
 def test_line_soup(text: str) -> None:
     assert_well_formed(text, parse(text))
@@ -129,14 +131,20 @@ def test_mutated_specs(text: str) -> None:
 
 
 # The examples fast path must accept only Python, and see what ast sees.
-PIECES = ["f", "P", "x", "if", "in", "None", "(", ")", "[", "]", ",", " ", "\t", "'a, ('", '"b"']
-PIECES += ["1", "-", "0", "01", "2.5", "=", "*", "'", "\\", ".", "\x00", "é", "{", "}", ":", "''"]
+ARGUMENT = st.lists(
+    st.sampled_from(["1", "-2", "0.5", "01", "'a, ('", '"b"', "x", "if", "None", "true", "[]"])
+    | st.sampled_from(["[1, 'a']", "P('a', 1)", "{'k': 1}", "{}", "[P(1), {1: 2}]", "*", "k="])
+    | st.sampled_from([" ", "\t", "(", ")", "[", "]", "{", "}", ":", "\\", "é", "\x00", "'", "."]),
+    min_size=1,
+    max_size=2,
+).map("".join)
+CALL_ENDS = st.sampled_from(["", ")", ") = 1", "))", ") raises X", ", )"])
 
 
 @settings(FUZZ, max_examples=500)
-@given(st.lists(st.sampled_from(PIECES), max_size=14).map("".join))
-def test_fast_example_path_agrees_with_ast(inner: str) -> None:
-    text = f"f({inner}"
+@given(st.lists(ARGUMENT, max_size=4).map(", ".join), CALL_ENDS)
+def test_fast_example_path_agrees_with_ast(inner: str, end: str) -> None:
+    text = f"f({inner}{end}"
     simple = examples._SIMPLE_CALL.match(text)
     if simple is not None:
         node = ast.parse(simple.group(0), mode="eval").body
@@ -147,3 +155,21 @@ def test_fast_example_path_agrees_with_ast(inner: str) -> None:
         assert examples._call_facts(simple.group(0), scanned[1]) == examples._call_shape(node)
     if examples._SIMPLE_VALUE.fullmatch(inner):
         ast.parse(inner, mode="eval")
+
+
+SIGNATURE_NAMES = st.sampled_from(["f", "g_1", "1x", "é", " f", "f "])
+PARAMETER = st.lists(
+    st.sampled_from(["a", "b c", " ", "\t", "x: int", "= 3", "=", ":", "1", "true", "'x'"])
+    | st.sampled_from(["[", "]", "#", "\xa0", "1x", "(", ")", "y:", "= b c"]),
+    max_size=4,
+).map("".join)
+RETURNS = st.sampled_from(["", ":", ": x", ": a b ", " x", ":\tlist of y", ": (%)", ":\xa0z"])
+
+
+@settings(FUZZ, max_examples=300)
+@given(SIGNATURE_NAMES, st.lists(PARAMETER, max_size=4).map(",".join), RETURNS)
+def test_fast_signature_path_agrees_with_the_grammar(name: str, params: str, ret: str) -> None:
+    where = headings.Where(f"{name}({params}){ret}", 1, 7)
+    fast = headings.simple_signature(where)
+    if fast is not None:
+        assert fast == headings.grammar_signature(where, lambda *args, **kwargs: None)

@@ -1,8 +1,10 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marshalike.typemap import annotation, infer_column_type, infer_literal_type
 
-KNOWN = {"Person", "student", "task", "EmployeeSkills"}
+KNOWN = {"Person", "student", "task", "EmployeeSkills", "Persön"}
 
 
 @pytest.mark.parametrize(
@@ -53,6 +55,8 @@ KNOWN = {"Person", "student", "task", "EmployeeSkills"}
         ("tuple[int, ...]", "tuple[int, ...]"),
         ("Optional[int]", "int | None"),
         ("list[person]", "list[Person]"),
+        ("tuple of", "tuple[Any, ...]"),
+        ("list of Persön", "list[Persön]"),
     ],
 )
 def test_annotation(phrase: str, expected: str) -> None:
@@ -109,3 +113,19 @@ def test_infer_column_type(values: list[str], expected: str) -> None:
 )
 def test_infer_literal_type(sources: list[str], expected: str) -> None:
     assert infer_literal_type(sources) == expected
+
+
+_WORDS = ["list", "of", "tuple", "set", "dict", "to", "and", "or", "as", "optional", "none"]
+_WORDS += ["person", "int", "string", ",", "(", ")", "[", "]", "|", "->", "where", "class"]
+_WORDS += ["ｃlass", "None", "Any", "...", "1", "x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_WORDS), max_size=9).map(" ".join)
+    | st.lists(st.sampled_from(_WORDS), max_size=9).map("".join)
+    | st.text(max_size=20)
+)
+def test_every_annotation_compiles(phrase: str) -> None:
+    found = annotation(phrase, KNOWN | {"class"})
+    compile(f"def f(x: {found}) -> {found}: pass", "annotation", "exec")

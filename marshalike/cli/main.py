@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -31,6 +32,19 @@ class LazyGroup(click.Group):
             # A one-line message, never a traceback: every command gets this for free.
             click.echo(f"marshalike: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            # A bug of ours still ends in one line; MARSHALIKE_DEBUG=1 shows the traceback.
+            if os.environ.get("MARSHALIKE_DEBUG") == "1":
+                raise
+            name = type(exc).__name__
+            click.echo(
+                f"marshalike: internal error: {name}: {exc} "
+                "(rerun with MARSHALIKE_DEBUG=1 for the traceback, and please report it)",
+                err=True,
+            )
+            ctx.exit(70)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))

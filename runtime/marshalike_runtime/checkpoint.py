@@ -32,14 +32,21 @@ class CheckpointError(MarshalikeError):
 
 
 def load_checkpoint(
-    path: str | Path, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+    path: str | Path,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
 ) -> tuple[Transformer, dict[str, Any]]:
-    """The model and the checkpoint's metadata (GGUF key/values, or config.json)."""
+    """The model and the checkpoint's metadata (GGUF key/values, or config.json).
+
+    `progress` reports on stderr when a GGUF is dequantized into the weight cache.
+    """
     path = Path(path)
     if path.is_dir():
         args, state, metadata = read_safetensors_folder(path)
     elif path.suffix == ".gguf" and path.is_file():
-        args, state, metadata = read_gguf(path)
+        args, state, metadata = read_gguf_cached(path, progress=progress)
     else:
         raise CheckpointError(
             f"{path}: not a .gguf file or a folder with config.json and *.safetensors"
@@ -108,6 +115,25 @@ def gguf_tensor_name(name: str) -> str:
         if stem in _GGUF_TOP_NAMES:
             return f"{_GGUF_TOP_NAMES[stem]}.{kind}"
     raise CheckpointError(f"unknown GGUF tensor {name!r}")
+
+
+def read_gguf_cached(path: Path, *, progress: bool) -> tuple[ModelArgs, StateDict, dict[str, Any]]:
+    """`read_gguf`, through the dequantized-weight cache when the file has one."""
+    from . import embedded
+
+    cache = embedded.weights_cache_path(path)
+    if cache is None:
+        return read_gguf(path)
+    if cache.is_file():
+        from safetensors.torch import load_file
+
+        with GGUFFile(path) as gguf:
+            return gguf_model_args(gguf), load_file(cache), dict(gguf.metadata)
+    if progress:
+        embedded.announce(f"dequantizing {path.name} once (cached in {cache.parent})")
+    args, state, metadata = read_gguf(path)
+    embedded.save_weights(state, cache)
+    return args, state, metadata
 
 
 def read_gguf(path: Path) -> tuple[ModelArgs, StateDict, dict[str, Any]]:

@@ -109,6 +109,12 @@ class _Candidate:
         return delta
 
 
+def _stop_strings(stop: str | Sequence[str] | None) -> tuple[str, ...]:
+    """One string or several; empty strings would match everywhere, so they are dropped."""
+    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    return tuple(s for s in stops if s)
+
+
 def _find_stop(text: str, stops: Sequence[str]) -> int | None:
     """Index of the earliest stop string in ``text``, or None."""
     hits = [i for s in stops if (i := text.find(s)) >= 0]
@@ -206,9 +212,19 @@ class Engine:
         net, metadata = load_checkpoint(path, dtype=resolve_dtype(dtype, dev), device=dev)
         if quant is not None:
             quantize_model(net, quant)
+        return cls.from_checkpoint(net, path, metadata)
+
+    @classmethod
+    def from_checkpoint(
+        cls, model: torch.nn.Module, path: str | Path, metadata: dict[str, Any]
+    ) -> Engine:
+        """An engine around a model already loaded from ``path`` (which holds its tokenizer)."""
+        path = Path(path)
         tokenizer, chat = _tokenizer_and_chat(path, metadata)
         name = path.stem if path.is_file() else path.name
-        return cls(net, tokenizer, model_name=name, context_length=net.args.max_seq_len, chat=chat)
+        return cls(
+            model, tokenizer, model_name=name, context_length=model.args.max_seq_len, chat=chat
+        )
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
         """The prompt for a chat: the checkpoint's template, or chat.py's plain one for base
@@ -241,7 +257,7 @@ class Engine:
         """Yield ``(candidate index, text delta)`` as text becomes final, then each
         candidate's `Generation`, in index order. Deltas of a candidate concatenate to its
         final text."""
-        params = SamplingParams(**{**sampling, "stop": tuple(sampling.get("stop") or ())})
+        params = SamplingParams(**{**sampling, "stop": _stop_strings(sampling.get("stop"))})
         prompt = [int(t) for t in prompt_ids]
         room = self.context_length - len(prompt)
         if not prompt:

@@ -95,7 +95,10 @@ def interleave_rope_rows(w: np.ndarray, heads: int) -> np.ndarray:
 
 
 def gguf_name(hf: str) -> str:
-    top = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight"}
+    top = {
+        "model.embed_tokens.weight": "token_embd.weight",
+        "model.norm.weight": "output_norm.weight",
+    }
     if hf in top:
         return top[hf]
     if hf == "lm_head.weight":
@@ -175,8 +178,7 @@ def test_unsupported_inputs_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(tmp_path / "model.bin")
     assert str(err.value) == (
-        f"{tmp_path / 'model.bin'}: not a .gguf file or a folder with config.json and "
-        "*.safetensors"
+        f"{tmp_path / 'model.bin'}: not a .gguf file or a folder with config.json and *.safetensors"
     )
     assert isinstance(err.value, MarshalikeError)
     with pytest.raises(CheckpointError) as err:
@@ -187,8 +189,7 @@ def test_unsupported_inputs_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(tmp_path)
     assert str(err.value) == (
-        f"{tmp_path}: unsupported model_type 'bert' "
-        "(supported: gemma3_text, llama, mistral, qwen2)"
+        f"{tmp_path}: unsupported model_type 'bert' (supported: gemma3_text, llama, mistral, qwen2)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -17,6 +18,8 @@ from marshalike_runtime.engine import (  # noqa: E402
 from marshalike_runtime.model import ModelArgs, Transformer  # noqa: E402
 
 EOS = 94
+# benchmarks/gpu_check.sh runs these tests with MARSHALIKE_TEST_DEVICE=cuda.
+DEVICE = os.environ.get("MARSHALIKE_TEST_DEVICE", "cpu")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -53,7 +56,7 @@ def tiny_engine(seed: int = 0, eos: frozenset[int] = frozenset({EOS})) -> Engine
         intermediate_size=64,
         max_seq_len=64,
     )
-    model = Transformer(args).eval()
+    model = Transformer(args).eval().to(DEVICE)
     with torch.no_grad():
         # Default init ties huge logits to the input token; flatten them so sampling varies.
         model.tok_embeddings.weight.mul_(0.15)
@@ -95,9 +98,10 @@ def test_decoding_matches_a_full_forward_at_every_step(engine: Engine) -> None:
     model = engine.model
     for step in range(8):
         seq = torch.tensor([PROMPT + out[:step]])
-        model_no_cache = Transformer(model.args)
+        model_no_cache = Transformer(model.args).to(DEVICE)
         model_no_cache.load_state_dict(model.state_dict())
-        logits = model_no_cache.eval()(seq, torch.arange(seq.shape[1]))[0, -1]
+        positions = torch.arange(seq.shape[1], device=DEVICE)
+        logits = model_no_cache.eval()(seq.to(DEVICE), positions)[0, -1]
         assert int(logits.argmax()) == out[step]
 
 
@@ -128,6 +132,9 @@ def test_stop_string_cuts_the_text_before_it(engine: Engine) -> None:
     # Sampling ran up to the token that completed the stop string, not further.
     assert out.token_ids == full.token_ids[: at + len(stop)]
     assert out.completion_tokens == at + len(stop)
+    # One string works like a list of one; empty stop strings are ignored.
+    assert engine.generate(PROMPT, max_tokens=20, stop=stop)[0] == out
+    assert engine.generate(PROMPT, max_tokens=20, stop=["", stop])[0] == out
 
 
 def test_max_tokens_bounds_the_completion(engine: Engine) -> None:
@@ -221,3 +228,65 @@ def test_candidate_flushes_held_text_at_the_length_limit() -> None:
     assert cand.add(ord("z"), last=False) == "az"
     assert cand.add(ord("a"), last=True) == "a"
     assert (cand.text, cand.finish_reason) == ("aza", "length")
+
+
+# --- the embedded model (slow: loaded once per session by conftest's `gemma_model`) ------
+
+
+@pytest.fixture(scope="module")
+def gemma(gemma_model, embedded_gguf) -> Engine:
+    model, metadata = gemma_model
+    return Engine.from_checkpoint(model, embedded_gguf, metadata)
+
+
+CODE_PROMPT = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n'
+
+
+@pytest.mark.slow
+def test_embedded_greedy_batch_equals_single_generations(gemma: Engine) -> None:
+    ids = gemma.tokenizer.encode(CODE_PROMPT)
+    single = gemma.generate(ids, max_tokens=24)[0]
+    batch = gemma.generate(ids, n=3, max_tokens=24)
+    assert [g.token_ids for g in batch] == [single.token_ids] * 3
+    assert single.text == gemma.tokenizer.decode(single.token_ids)
+    assert single.prompt_tokens == len(ids)
+
+
+@pytest.mark.slow
+def test_embedded_seeds_stops_and_limits(gemma: Engine) -> None:
+    ids = gemma.tokenizer.encode(CODE_PROMPT)
+
+    def sampled(seed: int) -> list[Generation]:
+        return gemma.generate(ids, n=2, max_tokens=12, temperature=1.0, top_p=0.95, seed=seed)
+
+    first = sampled(3)
+    assert sampled(3) == first
+    assert sampled(4) != first
+    stopped = gemma.generate(ids, max_tokens=48, stop=["\n"])[0]
+    assert stopped.finish_reason == "stop" and "\n" not in stopped.text
+    assert stopped.text == gemma.tokenizer.decode(stopped.token_ids).split("\n")[0]
+    limited = gemma.generate(ids, max_tokens=5)[0]
+    assert (limited.completion_tokens, limited.finish_reason) == (5, "length")
+
+
+@pytest.mark.slow
+def test_embedded_eos_ends_a_generation(gemma: Engine) -> None:
+    # Declare the first token the model emits an EOS: generation must end on it at once.
+    ids = gemma.tokenizer.encode("The capital of France is")
+    first = gemma.generate(ids, max_tokens=1)[0].token_ids[0]
+    eos_before = gemma.eos_ids
+    gemma.eos_ids = eos_before | {first}
+    try:
+        out = gemma.generate(ids, max_tokens=8)[0]
+    finally:
+        gemma.eos_ids = eos_before
+    assert (out.text, out.token_ids, out.finish_reason) == ("", [first], "stop")
+    assert 1 in gemma.eos_ids and 106 in gemma.eos_ids
+
+
+@pytest.mark.slow
+def test_embedded_chat_template_is_the_plain_one(gemma: Engine) -> None:
+    messages = [{"role": "user", "content": "Write add(a, b)."}]
+    assert gemma.render_chat(messages) == "<bos>User: Write add(a, b).\n\nAssistant:"
+    assert gemma.encode_chat(messages)[0] == 2  # <bos> as the control token, once
+    assert gemma.chat_stop == ("\nUser:", "\nSystem:")

@@ -1,6 +1,10 @@
+import os
+
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
 
 from marshalike_runtime import quant  # noqa: E402
 from marshalike_runtime.engine import Engine  # noqa: E402
@@ -11,7 +15,6 @@ from marshalike_runtime.quant import (  # noqa: E402
     quantize_model,
     quantize_per_channel,
 )
-from torch import nn  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -21,6 +24,10 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# benchmarks/gpu_check.sh runs these tests with MARSHALIKE_TEST_DEVICE=cuda.
+DEVICE = os.environ.get("MARSHALIKE_TEST_DEVICE", "cpu")
 
 
 def tiny_model(seed: int = 0) -> Transformer:
@@ -37,7 +44,7 @@ def tiny_model(seed: int = 0) -> Transformer:
         max_seq_len=64,
         qkv_bias=True,
     )
-    model = Transformer(args).eval().requires_grad_(False)
+    model = Transformer(args).eval().requires_grad_(False).to(DEVICE)
     with torch.no_grad():
         model.tok_embeddings.weight.mul_(0.1)
     return model
@@ -57,8 +64,8 @@ def test_per_channel_round_trip_is_within_half_a_step() -> None:
 def test_int8_linear_matches_the_float_layer(kernel: bool, monkeypatch) -> None:
     monkeypatch.setattr(quant, "_has_int8pack_kernel", lambda device: kernel)
     torch.manual_seed(1)
-    linear = nn.Linear(64, 48, bias=True)
-    x = torch.randn(3, 5, 64)
+    linear = nn.Linear(64, 48, bias=True).to(DEVICE)
+    x = torch.randn(3, 5, 64, device=DEVICE)
     with torch.no_grad():
         out = Int8Linear.from_linear(linear)(x)
         expected = linear(x)
@@ -79,7 +86,7 @@ def test_quantize_model_replaces_linears_and_shares_the_tied_table() -> None:
 
 def test_int8_embedding_dequantizes_rows() -> None:
     float_model = tiny_model()
-    ids = torch.tensor([[0, 5, 299]])
+    ids = torch.tensor([[0, 5, 299]], device=DEVICE)
     expected = float_model.tok_embeddings(ids)
     rows = quantize_model(tiny_model()).tok_embeddings(ids)
     assert rows.shape == (1, 3, 64) and rows.dtype == torch.float32
@@ -87,7 +94,8 @@ def test_int8_embedding_dequantizes_rows() -> None:
 
 
 def test_quantized_logits_stay_close_to_float() -> None:
-    tokens, pos = torch.tensor([[1, 7, 42, 9, 250]]), torch.arange(5)
+    tokens = torch.tensor([[1, 7, 42, 9, 250]], device=DEVICE)
+    pos = torch.arange(5, device=DEVICE)
     expected = tiny_model()(tokens, pos)
     out = quantize_model(tiny_model())(tokens, pos)
     assert out.dtype == torch.float32
@@ -113,6 +121,8 @@ def test_engine_runs_a_quantized_model_with_float_caches() -> None:
     assert [len(g.token_ids) for g in out] == [6, 6, 6]
     assert all(c.k_cache.dtype == torch.float32 for c in engine.model.caches())
     # Decoding with the cache picks what a full forward of the quantized model picks.
-    seq = torch.tensor([[1, 2, 3, *out[0].token_ids[:5]]])
-    logits = engine.model(seq, torch.arange(seq.shape[1]))[0, 2:]  # no cache: fresh forward
+    seq = torch.tensor([[1, 2, 3, *out[0].token_ids[:5]]], device=DEVICE)
+    logits = engine.model(seq, torch.arange(seq.shape[1], device=DEVICE))[
+        0, 2:
+    ]  # no cache: fresh forward
     assert logits.argmax(-1).tolist() == out[0].token_ids

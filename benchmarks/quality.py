@@ -1,0 +1,410 @@
+"""How often does compiled code pass tests it never saw? The quality benchmark.
+
+Each task is a spec plus a hidden pytest file kept outside the folder the compiler reads.
+The benchmark compiles every task twice, with `--quick` (one candidate, no loop) and with
+the full loop, into temporary folders; runs the emitted example tests and the hidden tests
+against each compiled module in the sandbox; and prints one table:
+
+    compiled       the compiler delivered a module and its example tests pass
+    solved         compiled, and the hidden tests pass too
+    false success  compiled, but the hidden tests fail (examples were too weak an oracle)
+    per solved     all tokens (and seconds) the mode spent on the corpus / tasks solved
+
+It drives the compiler in process through `compile_path`, with one backend for both modes,
+so the embedded model loads once (a CLI run per task would reload it each time).
+Tasks run one after another: the local model serves one request at a time anyway, and a
+task's seconds then measure that task alone. `--jobs` goes to the compiler (candidates
+verified at once). A task that runs past its time budget (`--budget`) is finished, since a
+model call cannot be interrupted midway, and reported in the table.
+
+    python benchmarks/quality.py --corpus team --tier simple --limit 8
+    python benchmarks/quality.py --corpus humaneval --backend openai \\
+        --base-url http://127.0.0.1:8000/v1 --model qwen2.5-coder-7b --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.sandbox import Limits, run_module
+
+HERE = Path(__file__).parent
+TEAM_SPECS = HERE / "specs"
+TEAM_HIDDEN = HERE / "hidden"
+TIERS = ("simple", "everyday", "harder")
+MODES = ("quick", "full")
+# pytest exit statuses: 0 all passed, 5 no tests collected (a spec with no checkable
+# examples: nothing to disagree with, as the compiler itself sees it).
+_EXAMPLES_OK = (0, 5)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # the module name: the spec's file stem, imported by the hidden tests
+    corpus: str
+    tier: str
+    spec: Path
+    hidden: Path
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    mode: str
+    compiled: bool
+    solved: bool
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    over_budget: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ModeSummary:
+    mode: str
+    tasks: int
+    compiled: int
+    solved: int
+    false_success: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    over_budget: tuple[str, ...]
+
+    def per_solved(self, total: float) -> float | None:
+        return total / self.solved if self.solved else None
+
+
+# --- the corpora ---------------------------------------------------------------------------
+
+
+def team_tasks(
+    tiers: Sequence[str], specs: Path = TEAM_SPECS, hidden: Path = TEAM_HIDDEN
+) -> list[Task]:
+    tasks = []
+    for tier in tiers:
+        for spec in sorted((specs / tier).glob("*.mrsh")):
+            test = hidden / tier / f"{spec.stem}_hidden.py"
+            tasks.append(Task(spec.stem, "team", tier, spec, test))
+    return tasks
+
+
+def humaneval_tasks(folder: Path) -> list[Task]:
+    """HumanEval 0-39 as converted by benchmarks/humaneval.py (converted now if missing)."""
+    if not (folder / "specs").is_dir():
+        import humaneval
+
+        humaneval.write(humaneval.load_tasks(0, 39), folder)
+    return [
+        Task(
+            spec.stem, "humaneval", "humaneval", spec, folder / "hidden" / f"{spec.stem}_hidden.py"
+        )
+        for spec in sorted((folder / "specs").glob("*.mrsh"))
+    ]
+
+
+def missing_hidden(tasks: Sequence[Task]) -> list[str]:
+    return [str(t.hidden) for t in tasks if not t.hidden.is_file()]
+
+
+# --- running one task ----------------------------------------------------------------------
+
+
+def run_pytest(
+    module: str, module_text: str, test_name: str, test_text: str, limits: Limits
+) -> int | None:
+    """Exit status of pytest on one test file against one module, in the sandbox; None when
+    it ran out of time."""
+    files = {f"{module}.py": module_text, test_name: test_text}
+    args = ["-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".", test_name]
+    run, _ = run_module(
+        "pytest", args, files=files, limits=limits, wall_s=limits.startup_s + limits.timeout_s
+    )
+    return None if run.timed_out else run.returncode
+
+
+def run_task(
+    task: Task, mode: str, job: CompileJob, shared: SharedBackend, *, budget: float, limits: Limits
+) -> TaskResult:
+    start = time.monotonic()
+    report = compile_path(task.spec, job, _quiet, shared)
+    seconds = time.monotonic() - start
+    prompt = sum(u.prompt_tokens for u in report.units)
+    completion = sum(u.completion_tokens for u in report.units)
+    compiled, solved, note = _judge(task, report, job.out or task.spec.parent, limits)
+    return TaskResult(
+        task.name,
+        mode,
+        compiled,
+        solved,
+        prompt,
+        completion,
+        round(seconds, 3),
+        seconds > budget,
+        note,
+    )
+
+
+def _judge(task: Task, report: SpecReport, out: Path, limits: Limits) -> tuple[bool, bool, str]:
+    if any(d.is_error for d in report.diagnostics):
+        return False, False, "the spec has errors"
+    if report.failed_file or not report.ok:
+        return False, False, "the compiler delivered no module"
+    module_text = (out / f"{task.name}.py").read_text(encoding="utf-8")
+    examples = (out / f"test_{task.name}.py").read_text(encoding="utf-8")
+    if (
+        run_pytest(task.name, module_text, f"test_{task.name}.py", examples, limits)
+        not in _EXAMPLES_OK
+    ):
+        return False, False, "examples fail"
+    hidden = task.hidden.read_text(encoding="utf-8")
+    if run_pytest(task.name, module_text, task.hidden.name, hidden, limits) != 0:
+        return True, False, "hidden tests fail"
+    return True, True, ""
+
+
+def _quiet(message: str) -> None:
+    """Unit-level progress is dropped: the benchmark prints one line per task instead."""
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+
+def mode_jobs(job: CompileJob, root: Path) -> dict[str, CompileJob]:
+    """The quick and full variants of `job`, each writing to its own folder under `root`,
+    sharing one backend instance."""
+    factory = _once(job.backend_factory)
+    jobs = {}
+    for mode in MODES:
+        out = root / mode
+        out.mkdir(parents=True, exist_ok=True)
+        loop = replace(job.loop, quick=mode == "quick")
+        jobs[mode] = replace(job, backend_factory=factory, loop=loop, out=out, frozen=False)
+    return jobs
+
+
+def _once(factory: Callable[[], Any]) -> Callable[[], Any]:
+    lock = threading.Lock()
+    made: list[Any] = []
+
+    def get() -> Any:
+        with lock:
+            if not made:
+                made.append(factory())
+            return made[0]
+
+    return get
+
+
+def run_benchmark(
+    tasks: Sequence[Task],
+    job: CompileJob,
+    *,
+    budget: float,
+    limits: Limits,
+    progress: Callable[[str], None] = lambda line: None,
+) -> list[TaskResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="marshalike-quality-") as tmp:
+        jobs = mode_jobs(job, Path(tmp))
+        shared = {mode: SharedBackend(jobs[mode]) for mode in MODES}
+        for task in tasks:
+            for mode in MODES:
+                result = run_task(
+                    task, mode, jobs[mode], shared[mode], budget=budget, limits=limits
+                )
+                results.append(result)
+                progress(_progress_line(task, result))
+    return results
+
+
+def _progress_line(task: Task, r: TaskResult) -> str:
+    verdict = "solved" if r.solved else ("FALSE SUCCESS" if r.compiled else "not compiled")
+    late = " OVER BUDGET" if r.over_budget else ""
+    return f"{task.corpus}/{task.tier}/{task.name} [{r.mode}]: {verdict} ({r.seconds:.1f} s){late}"
+
+
+def summarize(results: Sequence[TaskResult], mode: str) -> ModeSummary:
+    mine = [r for r in results if r.mode == mode]
+    compiled = sum(r.compiled for r in mine)
+    solved = sum(r.solved for r in mine)
+    return ModeSummary(
+        mode=mode,
+        tasks=len(mine),
+        compiled=compiled,
+        solved=solved,
+        false_success=compiled - solved,
+        prompt_tokens=sum(r.prompt_tokens for r in mine),
+        completion_tokens=sum(r.completion_tokens for r in mine),
+        seconds=round(sum(r.seconds for r in mine), 3),
+        over_budget=tuple(r.task for r in mine if r.over_budget),
+    )
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def table(summaries: Sequence[ModeSummary], budget: float) -> str:
+    rows: list[tuple[str, list[str]]] = [
+        ("tasks", [str(s.tasks) for s in summaries]),
+        ("compiled (examples pass)", [str(s.compiled) for s in summaries]),
+        ("solved (hidden tests pass)", [str(s.solved) for s in summaries]),
+        ("false success", [_share(s.false_success, s.compiled) for s in summaries]),
+        ("prompt tokens / solved", [_ratio(s.per_solved(s.prompt_tokens)) for s in summaries]),
+        (
+            "completion tokens / solved",
+            [_ratio(s.per_solved(s.completion_tokens)) for s in summaries],
+        ),
+        ("seconds / solved", [_ratio(s.per_solved(s.seconds), 1) for s in summaries]),
+        (f"over budget ({budget:g} s)", [str(len(s.over_budget)) for s in summaries]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'':<{width}}  " + "  ".join(f"{s.mode:>12}" for s in summaries)]
+    lines += [
+        f"{label:<{width}}  " + "  ".join(f"{v:>12}" for v in values) for label, values in rows
+    ]
+    for s in summaries:
+        if s.over_budget:
+            lines.append(f"over budget in {s.mode}: {', '.join(s.over_budget)}")
+    return "\n".join(lines) + "\n"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} ({100 * part / whole:.0f}%)" if whole else str(part)
+
+
+def _ratio(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def as_json(results: Sequence[TaskResult], summaries: Sequence[ModeSummary], settings: dict) -> str:
+    data = {
+        "settings": settings,
+        "summary": {s.mode: asdict(s) for s in summaries},
+        "tasks": [asdict(r) for r in results],
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Compile a corpus, run its hidden tests, print one table."
+    )
+    p.add_argument("--corpus", choices=("team", "humaneval", "both"), default="team")
+    p.add_argument("--tier", choices=TIERS, action="append", help="team tiers (repeatable) [all]")
+    p.add_argument("--limit", type=int, help="only the first N tasks")
+    p.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
+    p.add_argument("--backend", choices=("local", "openai", "replay"))
+    p.add_argument("--model")
+    p.add_argument("--base-url")
+    p.add_argument("--api", choices=("chat", "completions"))
+    p.add_argument("--candidates", type=int)
+    p.add_argument("--attempts", type=int)
+    p.add_argument("--jobs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--replay-dir")
+    p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
+    p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    return p.parse_args(argv)
+
+
+def select(args: argparse.Namespace) -> list[Task]:
+    tasks: list[Task] = []
+    if args.corpus in ("team", "both"):
+        tasks += team_tasks(args.tier or TIERS)
+    if args.corpus in ("humaneval", "both"):
+        tasks += humaneval_tasks(args.humaneval_dir)
+    return tasks[: args.limit] if args.limit is not None else tasks
+
+
+def make_job(args: argparse.Namespace) -> CompileJob:
+    from marshalike.cli.compile_cmd import make_job as cli_job
+    from marshalike.settings import resolve
+
+    keys = (
+        "backend",
+        "model",
+        "base_url",
+        "api",
+        "candidates",
+        "attempts",
+        "jobs",
+        "seed",
+        "replay_dir",
+    )
+    settings = resolve({key: getattr(args, key) for key in keys})
+    return cli_job(settings, quick=False, frozen=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from marshalike.errors import MarshalikeError
+
+    try:
+        tasks = select(args)
+        if missing := missing_hidden(tasks):
+            raise MarshalikeError(f"no hidden tests: {missing[0]}")
+        job = make_job(args)
+        limits = Limits(timeout_s=args.test_timeout)
+        start = time.monotonic()
+        results = run_benchmark(tasks, job, budget=args.budget, limits=limits, progress=_stderr)
+    except MarshalikeError as exc:
+        print(f"marshalike: error: {exc}", file=sys.stderr)
+        return 1
+    summaries = [summarize(results, mode) for mode in MODES]
+    wall = time.monotonic() - start
+    settings = _settings(args, job, len(tasks), wall)
+    print(_title(settings))
+    print(table(summaries, args.budget), end="")
+    if args.json:
+        args.json.write_text(as_json(results, summaries, settings), encoding="utf-8")
+    return 0
+
+
+def _settings(args: argparse.Namespace, job: CompileJob, tasks: int, wall: float) -> dict:
+    return {
+        "corpus": args.corpus,
+        "tiers": args.tier or list(TIERS),
+        "tasks": tasks,
+        "backend": job.backend_name,
+        "model": job.model_id,
+        "prompt_kind": job.loop.kind,
+        "candidates": job.loop.candidates,
+        "attempts": job.loop.attempts,
+        "seed": job.loop.seed,
+        "budget_s": args.budget,
+        "wall_s": round(wall, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _title(s: dict) -> str:
+    return (
+        f"{s['corpus']} corpus, {s['tasks']} tasks; "
+        f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
+        f"full loop: {s['candidates']} candidates x {s['attempts']} attempts; seed {s['seed']}; "
+        f"wall {s['wall_s']} s; {s['date']}"
+    )
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The generated module's own CLI, driven as a user would: `python -m shop ...` in a
+subprocess, and `--serve` over real HTTP on 127.0.0.1.
+
+The function bodies below are a hand-written TEST DOUBLE standing in for verified model
+output; no model wrote them. The module around them is what emit and the main block make.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marshalike.emit import module_source, spec_hash
+from marshalike.module_main import append_main, main_block
+from marshalike.parse import parse
+from marshalike.spec import Module
+
+SPEC = """\
+# type Person
+name, age
+Alice, 31
+Bob, 27
+
+# func sort_by_age(list of Person): list of Person
+
+Return the people sorted by age, youngest first.
+
+* sort_by_age([]) = []
+
+# func oldest(list of Person): optional Person
+
+The oldest person, or None for an empty list.
+
+* oldest([]) = None
+
+# func greet(name: string, punctuation: string = "!"): string
+
+Greets someone by name.
+
+* greet('Bob') = 'Hello, Bob!'
+
+# func divide(a: integer, b: integer): float
+
+* divide(1, 2) = 0.5
+* divide(1, 0) = raises ZeroDivisionError
+
+# func letters(text: string): set of strings
+
+The distinct letters of the text.
+
+* letters('aba') = {'a', 'b'}
+
+# func handle(name: string): object
+
+A handle that JSON cannot hold.
+
+* handle('x') = 'x'
+"""
+
+# TEST DOUBLE: hand-written bodies in place of model output.
+BODIES = {
+    "sort_by_age": '''\
+def sort_by_age(person_list: list[Person]) -> list[Person]:
+    """Return the people sorted by age, youngest first."""
+    return sorted(person_list, key=lambda person: person.age)
+''',
+    "oldest": '''\
+def oldest(person_list: list[Person]) -> Person | None:
+    """The oldest person, or None for an empty list."""
+    return max(person_list, key=lambda person: person.age, default=None)
+''',
+    "greet": '''\
+def greet(name: str, punctuation: str = "!") -> str:
+    """Greets someone by name.
+
+    More prose that --help leaves out.
+    """
+    return f"Hello, {name}{punctuation}"
+''',
+    "divide": """\
+def divide(a: int, b: int) -> float:
+    return a / b
+""",
+    "letters": '''\
+def letters(text: str) -> set[str]:
+    """The distinct letters of the text."""
+    return set(text)
+''',
+    "handle": '''\
+def handle(name: str) -> object:
+    """A handle that JSON cannot hold."""
+    return object()
+''',
+}
+
+HELP = """\
+usage: python -m shop [--text] FUNC [ARG ...]
+       python -m shop --serve PORT
+
+Calls FUNC with the ARGs and prints its result as JSON. Each ARG is JSON (a
+string needs its quotes) or, with --text, plain text; an ARG of - is read
+from stdin. A JSON object given where a dataclass of the module is expected
+becomes that dataclass; dataclass results print as objects.
+
+functions:
+  sort_by_age(person_list: list[Person]) -> list[Person]
+      Return the people sorted by age, youngest first.
+  oldest(person_list: list[Person]) -> Person | None
+      The oldest person, or None for an empty list.
+  greet(name: str, punctuation: str = '!') -> str
+      Greets someone by name.
+  divide(a: int, b: int) -> float
+  letters(text: str) -> set[str]
+      The distinct letters of the text.
+  handle(name: str) -> object
+      A handle that JSON cannot hold.
+
+options:
+  --text        take every ARG as text, not JSON
+  --serve PORT  serve http://127.0.0.1:PORT, where POST /FUNC with a JSON array
+                of arguments returns the result as JSON (PORT 0: any free port)
+  -h, --help    show this message and exit
+
+exit status: 0 done, 1 the function raised, 2 bad usage or input
+"""
+
+PEOPLE = '[{"name": "Alice", "age": 31}, {"name": "Bob", "age": 27}]'
+
+
+def _module(text: str = SPEC) -> Module:
+    result = parse(text, "shop.mrsh")
+    assert result.module is not None, result.diagnostics
+    return result.module
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("generated")
+    module = _module()
+    source = module_source(module, BODIES, spec_name="shop.mrsh", spec_hash=spec_hash(SPEC))
+    (folder / "shop.py").write_text(append_main(source, module), encoding="utf-8")
+    return folder
+
+
+def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shop", *args],
+        cwd=folder,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_help_lists_functions_with_signatures_and_first_doc_line(shop: Path) -> None:
+    done = run(shop, "--help")
+    assert (done.returncode, done.stdout, done.stderr) == (0, HELP, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdout"),
+    [
+        (["sort_by_age", PEOPLE], '[{"name": "Bob", "age": 27}, {"name": "Alice", "age": 31}]'),
+        (["oldest", PEOPLE], '{"name": "Alice", "age": 31}'),
+        (["oldest", "[]"], "null"),
+        (["greet", '"Ann"'], '"Hello, Ann!"'),
+        (["greet", '"Ann"', '"?"'], '"Hello, Ann?"'),
+        (["--text", "greet", "Ann", "."], '"Hello, Ann."'),
+        (["divide", "7", "-2"], "-3.5"),
+        (["letters", '"abca"'], '["a", "b", "c"]'),
+        (["--", "greet", '"Zoë"'], '"Hello, Zoë!"'),
+    ],
+)
+def test_calls_a_function_and_prints_json(shop: Path, args: list[str], stdout: str) -> None:
+    done = run(shop, *args)
+    assert (done.returncode, done.stdout, done.stderr) == (0, stdout + "\n", "")
+
+
+def test_reads_one_argument_from_stdin(shop: Path) -> None:
+    done = run(shop, "oldest", "-", stdin=PEOPLE)
+    assert (done.returncode, done.stdout) == (0, '{"name": "Alice", "age": 31}\n')
+    text = run(shop, "--text", "greet", "-", "!!", stdin="Bob\n")
+    assert (text.returncode, text.stdout) == (0, '"Hello, Bob\\n!!"\n')
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "stderr"),
+    [
+        (
+            ["nope"],
+            2,
+            "unknown function 'nope'; functions: sort_by_age, oldest, greet, "
+            "divide, letters, handle",
+        ),
+        (
+            [],
+            2,
+            "no function given; functions: sort_by_age, oldest, greet, divide, letters, "
+            "handle (see --help)",
+        ),
+        (["--verbose", "greet"], 2, "unknown option '--verbose' (see --help)"),
+        (
+            ["greet", "Ann"],
+            2,
+            "argument 1 is not JSON: Expecting value: line 1 column 1 "
+            "(char 0); pass --text to give text",
+        ),
+        (["greet"], 2, "greet: missing a required argument: 'name'"),
+        (["divide", "1", "2", "3"], 2, "divide: too many positional arguments"),
+        (["oldest", '[{"name": "Al", "height": 2}]'], 2, "Person has no field 'height'"),
+        (
+            ["oldest", '[{"name": "Al"}]'],
+            2,
+            "Person.__init__() missing 1 required positional argument: 'age'",
+        ),
+        (["greet", "-", "-"], 2, "only one argument can be read from stdin ('-')"),
+        (["--serve", "http"], 2, "--serve needs a port number from 0 to 65535, not 'http'"),
+        (["--serve", "0", "greet"], 2, "--serve takes no --text, function or arguments"),
+        (["divide", "1", "0"], 1, "divide raised ZeroDivisionError: division by zero"),
+        (["oldest", "[1]"], 1, "oldest raised AttributeError: 'int' object has no attribute 'age'"),
+        (["handle", '"x"'], 1, "handle returned what JSON cannot hold: a value of type object"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(
+    shop: Path, args: list[str], status: int, stderr: str
+) -> None:
+    done = run(shop, *args)
+    assert (done.returncode, done.stdout, done.stderr) == (status, "", f"shop: error: {stderr}\n")
+
+
+def test_bad_json_on_stdin_names_stdin(shop: Path) -> None:
+    done = run(shop, "oldest", "-", stdin="[{")
+    expected = (
+        "shop: error: argument 1 (stdin) is not JSON: Expecting property name enclosed in "
+        "double quotes: line 1 column 3 (char 2); pass --text to give text\n"
+    )
+    assert (done.returncode, done.stderr) == (2, expected)
+
+
+def test_importing_the_module_runs_nothing_and_binds_nothing(shop: Path) -> None:
+    probe = "import shop; print(sorted(n for n in vars(shop) if n.startswith('_main')))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=shop, capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
+
+
+def test_block_lists_only_the_spec_functions() -> None:
+    block = main_block(_module())
+    names = '        "sort_by_age",\n        "oldest",\n        "greet",\n'
+    assert block.startswith('if __name__ == "__main__":\n')
+    assert f"    _MAIN_FUNCTIONS = (\n{names}" in block
+    compile(block, "<main block>", "exec")
+
+
+def test_a_module_without_functions_gets_no_block() -> None:
+    module = _module("# type Person\nname, age\nAl, 3\n")
+    assert main_block(module) == ""
+    assert append_main("x = 1\n", module) == "x = 1\n"
+
+
+def test_append_main_leaves_two_blank_lines(shop: Path) -> None:
+    source = (shop / "shop.py").read_text(encoding="utf-8")
+    assert '    raise NotImplementedError\n\n\nif __name__ == "__main__":\n' not in source
+    assert '    return object()\n\n\nif __name__ == "__main__":\n' in source
+
+
+def test_generated_module_is_ruff_clean(shop: Path) -> None:
+    config = ["--line-length", "100", "--target-version", "py311", "--no-cache"]
+    lint = ["check", "--select", "B,E,F,I,UP,W", "--isolated", *config]
+    fmt = ["format", "--check", "--isolated", *config]
+    for args in (lint, fmt):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, "shop.py"],
+            cwd=shop,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --serve: a real server on a free port, real HTTP requests.
+
+
+@pytest.fixture(scope="module")
+def server(shop: Path) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shop", "--serve", "0"],
+        cwd=shop,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _first_line(proc)
+        assert line.startswith("serving on http://127.0.0.1:"), line
+        yield line.split()[2]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+
+
+def _first_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        assert selector.select(timeout=30), "the server did not announce itself"
+    return proc.stderr.readline()
+
+
+def post(url: str, body: bytes) -> tuple[int, object]:
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "answer"),
+    [
+        (
+            "/sort_by_age",
+            f"[{PEOPLE}]",
+            200,
+            [{"name": "Bob", "age": 27}, {"name": "Alice", "age": 31}],
+        ),
+        ("/greet", '["Ann", "?"]', 200, "Hello, Ann?"),
+        ("/oldest", "[[]]", 200, None),
+        ("/nope", "[]", 404, {"error": "unknown function 'nope'"}),
+        ("/greet", '"Ann"', 400, {"error": "request body must be a JSON array of arguments"}),
+        (
+            "/greet",
+            "[",
+            400,
+            {"error": "request body is not JSON: Expecting value: line 1 column 2 (char 1)"},
+        ),
+        ("/greet", "[]", 400, {"error": "greet: missing a required argument: 'name'"}),
+        ("/oldest", '[[{"age": 1, "x": 2}]]', 400, {"error": "Person has no field 'x'"}),
+        (
+            "/divide",
+            "[1, 0]",
+            500,
+            {
+                "error": "divide raised ZeroDivisionError: division by zero",
+                "type": "ZeroDivisionError",
+                "message": "division by zero",
+            },
+        ),
+        (
+            "/handle",
+            '["x"]',
+            500,
+            {"error": "handle returned what JSON cannot hold: a value of type object"},
+        ),
+    ],
+)
+def test_serve_answers_post(server: str, path: str, body: str, status: int, answer: object) -> None:
+    assert post(server + path, body.encode()) == (status, answer)
+
+
+def test_serve_refuses_get(server: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(server + "/greet", timeout=30)
+    assert caught.value.code == 405
+    assert caught.value.headers["Allow"] == "POST"
+    assert json.loads(caught.value.read()) == {"error": "use POST /FUNC"}
+
+
+def test_serve_reports_a_taken_port(shop: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run(shop, "--serve", str(port))
+    assert done.returncode == 1
+    assert done.stderr == f"shop: error: cannot serve on 127.0.0.1:{port}: Address already in use\n"

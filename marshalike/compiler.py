@@ -22,6 +22,7 @@ from marshalike.output import file_hash, write_atomic, write_if_changed
 from marshalike.plan import Plan, Unit, make_plan
 from marshalike.prompts import UnitContext
 from marshalike.spec import Module
+from marshalike.uses import Used
 
 Progress = Callable[[str], None]
 
@@ -47,11 +48,14 @@ class SpecReport:
     written: tuple[str, ...] = ()
     failed_file: str | None = None
     stale: tuple[str, ...] = ()  # units that --frozen refused to compile
+    problem: str | None = None  # a reason the spec could not be compiled at all
+    exports: Used = field(default_factory=Used)  # what a spec that uses this one gets
 
     @property
     def ok(self) -> bool:
         return (
             not self.stale
+            and self.problem is None
             and not any(d.is_error for d in self.diagnostics)
             and all(u.status != "failed" for u in self.units)
         )
@@ -74,11 +78,13 @@ class CachedUnit:
 
 @dataclass
 class SharedBackend:
-    """The one backend of a compile, created on first need: a local model loads once."""
+    """The one backend of a compile, created on first need: a local model loads once.
+    It also remembers the specs compiled in this session, so a used spec compiles once."""
 
     job: CompileJob
     _backend: Backend | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    reports: dict[Path, SpecReport] = field(default_factory=dict)
 
     def backend(self) -> Backend:
         with self._lock:
@@ -90,12 +96,25 @@ class SharedBackend:
 def compile_path(
     path: Path, job: CompileJob, progress: Progress, shared: SharedBackend | None = None
 ) -> SpecReport:
+    shared = shared or SharedBackend(job)
+    key = path.resolve()
+    if key not in shared.reports:
+        shared.reports[key] = _compile_spec(path, job, progress, shared)
+    return shared.reports[key]
+
+
+def _compile_spec(
+    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend
+) -> SpecReport:
     loaded = load_spec(path)
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
     out_dir = job.out or path.parent
-    version = prompts.template_version() + ":" + job.loop.kind
+    used, problem = _compile_uses(path, module, out_dir, job, progress, shared)
+    if problem is not None:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
+    version = f"{prompts.template_version()}:{job.loop.kind}:{used.fingerprint}"
     plan = make_plan(module, model=job.model_id, template_version=version)
     diagnostics = loaded.diagnostics + plan.diagnostics
     if plan.diagnostics:
@@ -109,19 +128,53 @@ def compile_path(
     todo = [u.func.name for u in plan.units if cached[u.func.name] is None]
     if todo and job.frozen:
         return SpecReport(str(path), loaded.source, diagnostics, stale=tuple(todo))
-    outcomes = _run_units(module, plan, cached, job, shared or SharedBackend(job), progress)
-    report = _write(module, loaded.source, path, out_dir, plan, outcomes, lock, job)
+    spec = _Spec(module, plan, used)
+    outcomes = _run_units(spec, cached, job, shared, progress)
+    report = _write(spec, loaded.source, path, out_dir, outcomes, lock, job)
     return replace(report, diagnostics=diagnostics)
 
 
-def _run_units(
+@dataclass(frozen=True)
+class _Spec:
+    """A spec being compiled: its AST, its plan and what its `# use`s provide."""
+
+    module: Module
+    plan: Plan
+    used: Used
+
+
+def _compile_uses(
+    path: Path,
     module: Module,
-    plan: Plan,
+    out_dir: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend,
+) -> tuple[Used, str | None]:
+    used = Used()
+    for use in module.uses:
+        target = (path.parent / use.path).resolve()
+        report = compile_path(target, job, progress, shared)
+        if not report.ok:
+            return used, f"the used spec {use.path} did not compile"
+        where = job.out or target.parent
+        if where.resolve() != out_dir.resolve():
+            return used, (
+                f"the used spec {use.path} compiles into {where}, not {out_dir}: its module "
+                "would not be importable; put the specs in one folder or pass --out DIR"
+            )
+        used = used.merged(report.exports)
+    return used, None
+
+
+def _run_units(
+    spec: _Spec,
     cached: dict[str, LockedUnit | None],
     job: CompileJob,
     shared: SharedBackend,
     progress: Progress,
 ) -> dict[str, UnitOutcome | CachedUnit]:
+    module, plan = spec.module, spec.plan
     results: dict[str, UnitOutcome | CachedUnit] = {}
     sorter = graphlib.TopologicalSorter({u.func.name: u.deps for u in plan.units})
     sorter.prepare()
@@ -141,7 +194,7 @@ def _run_units(
                     continue
                 progress(f"{module.name}.{name}: compiling")
                 unit = plan.unit(name)
-                running[pool.submit(_compile_one, module, plan, unit, results, job, shared)] = name
+                running[pool.submit(_compile_one, spec, unit, results, job, shared)] = name
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -154,33 +207,32 @@ def _run_units(
 
 
 def _compile_one(
-    module: Module,
-    plan: Plan,
+    spec: _Spec,
     unit: Unit,
     results: dict[str, UnitOutcome | CachedUnit],
     job: CompileJob,
     shared: SharedBackend,
 ) -> UnitOutcome:
-    deps = _closure(plan, unit, results)
-    ctx = UnitContext(module=module, func=unit.func, dependencies=deps)
+    module = spec.module
+    deps = _closure(spec.plan, unit, results)
+    ctx = UnitContext(module=module, func=unit.func, dependencies={**spec.used.code, **deps})
     hash_ = emit.spec_hash(unit.func.text)
+    spec_name = f"{module.name}.mrsh"
     tests = emit.test_source(
-        module,
-        module_name=module.name,
-        spec_name=f"{module.name}.mrsh",
-        spec_hash=hash_,
-        only=unit.func.name,
+        module, module_name=module.name, spec_name=spec_name, spec_hash=hash_, only=unit.func.name
     )
+    imports = spec.used.imports
 
     def module_for(code: str) -> str:
+        code_map = {**deps, unit.func.name: code}
         return emit.module_source(
-            module, {**deps, unit.func.name: code}, spec_name=f"{module.name}.mrsh", spec_hash=hash_
+            module, code_map, spec_name=spec_name, spec_hash=hash_, uses=imports
         )
 
     return compile_unit(
         ctx,
         shared.backend(),
-        job.loop,
+        replace(job.loop, support_files=dict(spec.used.files)),
         module_for=module_for,
         test_source=tests,
         module_name=module.name,
@@ -218,15 +270,15 @@ def _blocked(name: str, deps: list[str]) -> UnitOutcome:
 
 
 def _write(
-    module: Module,
+    spec: _Spec,
     source: str,
     path: Path,
     out_dir: Path,
-    plan: Plan,
     outcomes: dict[str, UnitOutcome | CachedUnit],
     lock: Lock,
     job: CompileJob,
 ) -> SpecReport:
+    module, plan, uses = spec.module, spec.plan, spec.used.imports
     spec_name = path.name
     spec_hash = emit.spec_hash(source)
     ordered = tuple(outcomes[u.func.name] for u in plan.units)
@@ -241,11 +293,14 @@ def _write(
     if failed:
         failed_file = out_dir / f"{module.name}.failed.py"
         write_atomic(
-            failed_file, emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash)
+            failed_file,
+            emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses),
         )
         write_lock(lock_path(out_dir, module.name), replace(lock, units=units))
         return SpecReport(str(path), source, units=ordered, failed_file=str(failed_file))
-    module_text = emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash)
+    module_text = emit.module_source(
+        module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
+    )
     tests_text = emit.test_source(
         module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
     )
@@ -256,7 +311,12 @@ def _write(
     if new_lock != lock:
         write_lock(lock_path(out_dir, module.name), new_lock)
     (out_dir / f"{module.name}.failed.py").unlink(missing_ok=True)
-    return SpecReport(str(path), source, units=ordered, written=written)
+    exports = Used(
+        imports={module.name: tuple(f.name for f in module.funcs)},
+        code=code,
+        files={**spec.used.files, f"{module.name}.py": module_text},
+    )
+    return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
 
 
 def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:

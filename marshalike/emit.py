@@ -12,7 +12,7 @@ import ast
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jinja2
@@ -192,15 +192,23 @@ def _or_none(ann: str | None) -> str | None:
 
 
 def module_source(
-    module: Module, code: Mapping[str, str], *, spec_name: str, spec_hash: str
+    module: Module,
+    code: Mapping[str, str],
+    *,
+    spec_name: str,
+    spec_hash: str,
+    uses: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The generated module: header, imports, `__all__`, dataclasses, then each function.
 
     A function is `code[name]` (its verified definition and any helpers) when present,
-    else its stub. Top-level imports of the code are hoisted and merged.
+    else its stub. Top-level imports of the code are hoisted and merged. `uses` maps the
+    module of each `# use`d spec to the functions imported from it.
     """
     imports = ImportSet()
     imports.add(Imported("__future__", "annotations"))
+    for used_module, names in sorted((uses or {}).items()):
+        imports.add(*(Imported(used_module, name) for name in names))
     blocks = [_dataclass(t) for t in module.types]
     for func in module.funcs:
         found, body = split_imports(code[func.name]) if func.name in code else ([], "")

@@ -172,7 +172,7 @@ def use_head(where: Where, report: Report) -> Use | None:
 # included, goes to signature.lark. tests/test_parse.py checks that both paths agree.
 _PLAIN = r"[^\s,()\[\]{}:=\"'#]+"
 _SIMPLE_SIGNATURE = re.compile(
-    r"[ \t]*([^\W\d]\w*)\(([^()\[\]{}\"']*)\)(?:[ \t]*:[ \t]*(\S.*?))?[ \t]*"
+    r"[ \t]*([^\W\d]\w*)\(([^()\[\]{}\"']*)\)(?:[ \t]*:[ \t]*(\S(?:.*\S)?))?[ \t]*"
 )
 _SIMPLE_PARAM = re.compile(
     rf"[ \t]*(?:([^\W\d]\w*)[ \t]*:[ \t]*)?({_PLAIN}(?:[ \t]+{_PLAIN})*)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +37,8 @@ class LoopSettings:
     quick: bool = False
     jobs: int = 4
     limits: Limits = field(default_factory=Limits)
+    # Modules the unit's code may import (the generated modules of `# use`d specs).
+    support_files: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ def _verify_all(
             module_name=module_name,
             expected_tests=names,
             limits=settings.limits,
+            extra_files=settings.support_files,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:

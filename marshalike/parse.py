@@ -14,8 +14,9 @@ Markdown is not context-free, so parsing is line-oriented:
 Headings. `# func`, `# type` and `# use` start sections at any level (`#` to `######`),
 with or without a space (`#func`). A heading that misspells one of them and otherwise looks
 like a section (`# fucn f(x)`, `# Type person`, `# def f()`) is an error with a hint. Any
-other markdown heading is prose: a title before the first section, or a sub-heading inside
-a function's description; inside a type's CSV it is an error.
+other markdown heading is prose: a title before the first section, a sub-heading inside a
+function's description, or, after a type's CSV or a `# use` line, a title that starts prose
+ignored until the next section.
 
 A list item in a function section is an example when it starts with a call (`name(`) and
 contains `=`, `throws` or `raises`; other list items are description.
@@ -167,7 +168,9 @@ class _Reader:
         self.lines, unclosed = _blank_comments(_without_bom(self.raw))
         self.diagnostics: list[Diagnostic] = []
         self.heads: dict[int, FuncHead | TypeHead | Use] = {}
-        self.head_lines: list[int] = []  # the keys of `heads`, ascending
+        # Where each section starts and its token kind, ascending, to word M005 messages.
+        self.starts: list[int] = []
+        self.start_kinds: list[str] = []
         if unclosed is not None:
             line, column = unclosed
             self._error(
@@ -199,7 +202,7 @@ class _Reader:
     def _scan(self) -> list[Token]:
         tokens: list[Token] = []
         fence: tuple[str, int] | None = None
-        prose = True  # outside type sections: before any heading, under func or bad ones
+        prose = True  # outside type sections and `# use`: prose lines merge into one token
         for number, line in enumerate(self.lines, 1):
             if fence is not None:
                 _append(tokens, "CODE", line, number, prose)
@@ -210,8 +213,12 @@ class _Reader:
             if kind == "FENCE":
                 marker = _FENCE.match(line).group(1)  # type: ignore[union-attr]
                 fence, kind = (marker, number), "CODE"
+            if kind == "HEADING" and not prose:
+                kind = "TITLE"  # a markdown heading ends a type's CSV or a `# use` line
             if kind in _HEADS:
-                prose = kind in ("FUNC_HEAD", "BAD_HEAD")
+                prose = kind in _PROSE_HEADS
+                self.starts.append(number)
+                self.start_kinds.append(kind)
             if kind is not None:
                 _append(tokens, kind, line, number, prose)
         if fence is not None:
@@ -274,7 +281,6 @@ class _Reader:
         if head is None:
             return "BAD_HEAD"
         self.heads[number] = head
-        self.head_lines.append(number)
         if isinstance(head, TypeHead) and head.source is not None:
             return "TYPE_FILE_HEAD"
         return _HEAD_TOKENS[word]
@@ -290,16 +296,17 @@ class _Reader:
         self._error("M005", message, _line_span(token), hint)
         return True
 
-    def _section_before(self, number: int) -> FuncHead | TypeHead | Use | None:
-        at = bisect.bisect_left(self.head_lines, number)
-        return self.heads[self.head_lines[at - 1]] if at else None
+    def _section_before(self, number: int) -> str | None:
+        """The token kind of the section heading above line `number`, if any."""
+        at = bisect.bisect_left(self.starts, number)
+        return self.start_kinds[at - 1] if at else None
 
     def _module(self, tree: Tree) -> Module:
         uses: list[Use] = []
         types: list[TypeDef] = []
         funcs: list[Func] = []
         for section in tree.children:
-            if not isinstance(section, Tree) or section.data == "bad":
+            if not isinstance(section, Tree) or section.data in ("bad", "title"):
                 continue
             tokens = [t for t in section.children if isinstance(t, Token)]
             if section.data == "func":
@@ -406,7 +413,8 @@ def _csv_cells(line: str, delimiter: str) -> tuple[str, ...] | None:
 # Lines that are only ever prose; a run of them outside a type section is one TEXT token,
 # which keeps the document parse short (CSV rows stay one token each).
 _PROSE = {"TEXT", "ITEM", "HEADING", "CODE"}
-_HEADS = {"FUNC_HEAD", "TYPE_HEAD", "TYPE_FILE_HEAD", "USE_HEAD", "BAD_HEAD"}
+_HEADS = {"FUNC_HEAD", "TYPE_HEAD", "TYPE_FILE_HEAD", "USE_HEAD", "BAD_HEAD", "TITLE"}
+_PROSE_HEADS = {"FUNC_HEAD", "BAD_HEAD", "TITLE"}
 
 
 def _append(tokens: list[Token], kind: str, line: str, number: int, prose: bool) -> None:
@@ -437,21 +445,19 @@ def _description(lines: list[str], tokens: list[Token]) -> str:
 
 
 _MISPLACED = {
-    "intro": ("example before any '# func' heading", "put examples under the function they test"),
-    "type": ("only CSV lines may follow '# type NAME'", "start a '# func' section for prose"),
-    "type_file": (
+    None: ("example before any '# func' heading", "put examples under the function they test"),
+    "TITLE": ("example outside any function", "put examples under the function they test"),
+    "TYPE_HEAD": ("only CSV lines may follow '# type NAME'", "start a '# func' section for prose"),
+    "TYPE_FILE_HEAD": (
         "a type read from a CSV file takes no lines of its own",
         "put the rows in the file, or drop the file name",
     ),
-    "use": ("'# use' takes no lines of its own", "put prose under a '# func' heading"),
+    "USE_HEAD": ("'# use' takes no lines of its own", "put prose under a '# func' heading"),
 }
 
 
-def _misplaced_message(kind: str, section: object) -> tuple[str, str]:
-    if isinstance(section, TypeHead):
-        return _MISPLACED["type" if section.source is None else "type_file"]
-    if isinstance(section, Use):
-        return _MISPLACED["use"]
-    if section is None and kind == "EXAMPLE":
-        return _MISPLACED["intro"]
+def _misplaced_message(kind: str, section: str | None) -> tuple[str, str]:
+    """Why a `kind` line may not stand in the section that `section` (a head kind) opened."""
+    if section in _MISPLACED and (kind == "EXAMPLE" or section not in (None, "TITLE")):
+        return _MISPLACED[section]
     return (f"unexpected {kind.lower()} line", "start a '# func' section for prose")

@@ -33,6 +33,8 @@ def text(reports: Sequence[SpecReport]) -> str:
 
 
 def _spec_line(report: SpecReport) -> str:
+    if report.problem:
+        return f"{report.path}: not compiled: {report.problem}"
     if report.stale:
         return f"{report.path}: STALE (--frozen): {', '.join(report.stale)} would need the model"
     if any(d.is_error for d in report.diagnostics):
@@ -63,6 +65,7 @@ def _report_dict(report: SpecReport) -> dict[str, Any]:
         "written": list(report.written),
         "failed_file": report.failed_file,
         "stale": list(report.stale),
+        "problem": report.problem,
         "errors": sum(d.is_error for d in report.diagnostics),
         "warnings": sum(not d.is_error for d in report.diagnostics),
         "units": [_unit_dict(u) for u in report.units],

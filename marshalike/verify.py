@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
@@ -69,14 +70,17 @@ def verify(
     module_name: str,
     expected_tests: tuple[str, ...],
     limits: Limits = DEFAULT_LIMITS,
+    extra_files: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Run `test_source` against `module_source` in the sandbox.
 
     `expected_tests` names every test that should run; a test that never reported (because
     collection failed, the run timed out or the process died) gets a non-pass status, so a
-    verdict can never pass by running fewer tests than it should.
+    verdict can never pass by running fewer tests than it should. `extra_files` (name ->
+    text) are modules the candidate imports, e.g. the generated modules of `# use`d specs.
     """
     sandbox_files = {
+        **(extra_files or {}),
         f"{module_name}.py": module_source,
         f"test_{module_name}.py": test_source,
         "conftest.py": _plugin_source(),

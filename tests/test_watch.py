@@ -80,7 +80,13 @@ class Scripted:
         return [Completion(text, 1, 1, "stop")] * sampling.n
 
 
+# quick: one candidate and no sandboxed test run, so a compile takes milliseconds
+QUICK = LoopSettings(kind="chat", candidates=1, attempts=1, quick=True, jobs=1)
+
+
 class Harness:
+    """A session on a folder with the scripted backend; its status lines in `lines`."""
+
     def __init__(self, folder: Path, backend: Scripted, *paths: Path) -> None:
         self.folder = folder
         self.backend = backend
@@ -103,9 +109,6 @@ class Harness:
     def take(self) -> list[str]:
         lines, self.lines[:] = list(self.lines), []
         return lines
-
-
-QUICK = LoopSettings(kind="chat", candidates=1, attempts=1, quick=True, jobs=1)
 
 
 @pytest.fixture
@@ -197,6 +200,28 @@ def test_a_changed_used_spec_recompiles_its_users_after_it(harness: Harness) -> 
     square = harness.folder / "square.mrsh"
     assert harness.session.plan({square}) == Batch(compile=(square, quad))
     assert harness.session.plan({quad}) == Batch(compile=(quad,))
+
+
+def test_a_user_of_a_broken_spec_says_why_it_was_not_compiled(harness: Harness) -> None:
+    quad = harness.write("quad.mrsh", QUAD)
+    harness.session.apply(harness.session.unseen())
+    square = harness.folder / "square.mrsh"
+    square.write_text(SQUARE.replace("(an integer)", "(an integer: x"), encoding="utf-8")
+    harness.take()
+    assert harness.session.apply({square}) == Batch(compile=(square, quad))
+    lines = harness.take()
+    assert lines[:2] == [
+        "square.mrsh: compiling",
+        "square.mrsh: failed: 1 error in the spec; last good output kept",
+    ]
+    assert lines[3:] == [
+        "quad.mrsh: compiling",
+        "quad.mrsh: failed: 1 error in the spec; last good output kept",
+        "quad.mrsh:1:1: error[M036]: used spec 'square.mrsh' has 1 syntax error\n"
+        "    # use square.mrsh\n"
+        "    ^^^^^^^^^^^^^^^^^\n"
+        "  hint: run `marshalike parse square.mrsh` to see them",
+    ]
 
 
 def test_a_syntax_error_keeps_the_last_good_output_until_it_is_fixed(harness: Harness) -> None:
@@ -312,6 +337,13 @@ def test_an_unwritable_output_is_a_status_line_and_leaves_no_temp_file(
     assert harness.session.unseen() == {harness.folder / "square.mrsh"}
 
 
+def test_describe_says_why_a_spec_was_not_compiled() -> None:
+    report = SpecReport("quad.mrsh", QUAD, problem="the used spec square.mrsh did not compile")
+    assert describe(report, "quad.mrsh") == [
+        "quad.mrsh: failed: the used spec square.mrsh did not compile"
+    ]
+
+
 def test_describe_lists_the_failed_functions_and_why() -> None:
     unit = UnitOutcome("square", "failed", None, 3, 12, 2, 0, 0, 1.0, failures=("a", "b"))
     report = SpecReport("square.mrsh", SQUARE, units=(unit,), failed_file="square.failed.py")
@@ -373,12 +405,14 @@ def answer_greeting(request: Request) -> str:
 
 
 class Watcher:
-    """`marshalike watch` as a subprocess; stderr lines collected by a reader thread."""
+    """`marshalike watch` as a subprocess; stderr lines collected by a reader thread.
+
+    `--quick` skips the sandboxed test runs (tests/test_compile.py covers them), which
+    keeps this test fast on a loaded machine."""
 
     def __init__(self, folder: Path, server: FakeOpenAI) -> None:
         argv = [sys.executable, "-m", "marshalike", "watch", str(folder), "--backend", "openai",
-                "--base-url", server.base_url, "--model", "fake-model", "--candidates", "1",
-                "--attempts", "1", "--jobs", "1", "--timeout", "20"]  # fmt: skip
+                "--base-url", server.base_url, "--model", "fake-model", "--quick"]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -422,7 +456,7 @@ def test_watch_recompiles_on_save_and_stops_on_sigint(tmp_path: Path) -> None:
             os.replace(tmp_path / "greet.mrsh.tmp", spec)
             lines = watcher.wait_for("greet.mrsh: ok")
             assert lines.count("greet.mrsh: compiling") == 1
-            assert lines[-1] == "greet.mrsh: ok (wrote greet.py, test_greet.py)"
+            assert lines[-1] == "greet.mrsh: ok, 1 unverified (wrote greet.py, test_greet.py)"
             good = output.read_text()
             assert "return 'Hi, ' + name + '!'" in good
 
@@ -432,9 +466,13 @@ def test_watch_recompiles_on_save_and_stops_on_sigint(tmp_path: Path) -> None:
             assert "greet.mrsh:1:20: error[M001]: unexpected ':' in the parameters" in detail
             assert output.read_text() == good
 
+            spec.write_text(GREET.format(greeting="Hi"), encoding="utf-8")
+            lines = watcher.wait_for("greet.mrsh: ok")
+            assert lines[-1] == "greet.mrsh: ok, 1 unverified (outputs unchanged)"
+
             (tmp_path / "more.mrsh").write_text(GREET.format(greeting="Hi"), encoding="utf-8")
             lines = watcher.wait_for("more.mrsh: ok")
-            assert lines[-1] == "more.mrsh: ok (wrote more.py, test_more.py)"
+            assert lines[-1] == "more.mrsh: ok, 1 unverified (wrote more.py, test_more.py)"
             assert "return 'Hi, ' + name + '!'" in (tmp_path / "more.py").read_text()
         finally:
             watcher.proc.send_signal(signal.SIGINT)

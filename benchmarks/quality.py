@@ -163,15 +163,21 @@ def _judge(task: Task, report: SpecReport, out: Path, limits: Limits) -> tuple[b
         return False, False, "the compiler delivered no module"
     module_text = (out / f"{task.name}.py").read_text(encoding="utf-8")
     examples = (out / f"test_{task.name}.py").read_text(encoding="utf-8")
-    if (
-        run_pytest(task.name, module_text, f"test_{task.name}.py", examples, limits)
-        not in _EXAMPLES_OK
+    # The full loop already ran the examples of every verified unit in the same sandbox;
+    # --quick ran none, so they run here.
+    verified = bool(report.units) and all(u.status == "verified" for u in report.units)
+    if not verified and not _passes(
+        task.name, module_text, f"test_{task.name}.py", examples, limits
     ):
         return False, False, "examples fail"
     hidden = task.hidden.read_text(encoding="utf-8")
     if run_pytest(task.name, module_text, task.hidden.name, hidden, limits) != 0:
         return True, False, "hidden tests fail"
     return True, True, ""
+
+
+def _passes(module: str, module_text: str, test_name: str, test_text: str, limits: Limits) -> bool:
+    return run_pytest(module, module_text, test_name, test_text, limits) in _EXAMPLES_OK
 
 
 def _quiet(message: str) -> None:
@@ -314,6 +320,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--api", choices=("chat", "completions"))
     p.add_argument("--candidates", type=int)
     p.add_argument("--attempts", type=int)
+    p.add_argument("--max-tokens", type=int, help="per candidate [512]")
     p.add_argument("--jobs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--replay-dir")
@@ -343,6 +350,7 @@ def make_job(args: argparse.Namespace) -> CompileJob:
         "api",
         "candidates",
         "attempts",
+        "max_tokens",
         "jobs",
         "seed",
         "replay_dir",
@@ -386,6 +394,7 @@ def _settings(args: argparse.Namespace, job: CompileJob, tasks: int, wall: float
         "prompt_kind": job.loop.kind,
         "candidates": job.loop.candidates,
         "attempts": job.loop.attempts,
+        "max_tokens": job.loop.max_tokens,
         "seed": job.loop.seed,
         "budget_s": args.budget,
         "wall_s": round(wall, 1),
@@ -397,7 +406,8 @@ def _title(s: dict) -> str:
     return (
         f"{s['corpus']} corpus, {s['tasks']} tasks; "
         f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
-        f"full loop: {s['candidates']} candidates x {s['attempts']} attempts; seed {s['seed']}; "
+        f"full loop: {s['candidates']} candidates x {s['attempts']} attempts, "
+        f"{s['max_tokens']} tokens; seed {s['seed']}; "
         f"wall {s['wall_s']} s; {s['date']}"
     )
 

@@ -206,7 +206,7 @@ class _Reader:
         for number, line in enumerate(self.lines, 1):
             if fence is not None:
                 _append(tokens, "CODE", line, number, prose)
-                if line.strip().startswith(fence[0]) and not line.strip().strip(fence[0][0]):
+                if _closes(line, fence[0]):
                     fence = None
                 continue
             kind = self._classify(line, number)
@@ -425,6 +425,12 @@ def _append(tokens: list[Token], kind: str, line: str, number: int, prose: bool)
             return
         kind = "TEXT"
     tokens.append(Token(kind, line, 0, number, 1, number, len(line) + 1, 0))
+
+
+def _closes(line: str, marker: str) -> bool:
+    """A code block closes with a line of its marker's character, at least as long."""
+    stripped = line.strip()
+    return stripped.startswith(marker) and not stripped.strip(marker[0])
 
 
 def _line_span(token: Token) -> Span:

@@ -35,7 +35,6 @@ __all__ = ["MrshLexer"]
 
 Tokens = Iterator[tuple[int, Any, str]]
 
-_OPEN = {"(": ")", "[": "]", "{": "}"}
 _OUTCOME_WORDS = ("throws", "raises")
 
 
@@ -74,7 +73,7 @@ def _top_level(text: str) -> Iterator[int]:
                 quote = ""
         elif char in "'\"":
             quote = char
-        elif char in _OPEN:
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth = max(depth - 1, 0)
@@ -116,10 +115,14 @@ def _outcome(offset: int, text: str) -> Tokens:
         return
     yield offset + lead, Keyword, word
     rest = stripped[len(word) :]
-    if word == "raises" and rest.strip().isidentifier():
-        gap = len(rest) - len(rest.lstrip())
-        yield offset + lead + len(word), Whitespace, rest[:gap]
-        yield offset + lead + len(word) + gap, Name.Exception, rest[gap:]
+    name = rest.strip()
+    if word == "raises" and name.isidentifier():
+        at = offset + lead + len(word)
+        gap = rest.index(name)
+        yield at, Whitespace, rest[:gap]
+        yield at + gap, Name.Exception, name
+        if rest[gap + len(name) :]:
+            yield at + gap + len(name), Whitespace, rest[gap + len(name) :]
     elif rest:
         yield offset + lead + len(word), Text, rest
 

@@ -248,8 +248,32 @@ def test_bad_json_on_stdin_names_stdin(shop: Path) -> None:
     assert (done.returncode, done.stderr) == (2, expected)
 
 
+def test_json_nested_too_deep_is_bad_input(shop: Path) -> None:
+    done = run(shop, "oldest", "-", stdin="[" * 100_000)
+    expected = (
+        "shop: error: argument 1 (stdin) is not JSON: maximum recursion depth exceeded while "
+        "decoding a JSON array from a unicode string; pass --text to give text\n"
+    )
+    assert (done.returncode, done.stderr) == (2, expected)
+
+
+def test_runs_as_a_script_too(shop: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "shop.py", "greet", "Ann"],
+        cwd=shop,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    expected = (
+        "shop.py: error: argument 1 is not JSON: Expecting value: line 1 column 1 (char 0); "
+        "pass --text to give text\n"
+    )
+    assert (done.returncode, done.stderr) == (2, expected)
+
+
 def test_importing_the_module_runs_nothing_and_binds_nothing(shop: Path) -> None:
-    probe = "import shop; print(sorted(n for n in vars(shop) if n.startswith('_main')))"
+    probe = "import shop; print(sorted(n for n in vars(shop) if n.startswith('_mrsh')))"
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=shop, capture_output=True, text=True, timeout=30
     )
@@ -260,7 +284,7 @@ def test_block_lists_only_the_spec_functions() -> None:
     block = main_block(_module())
     names = '        "sort_by_age",\n        "oldest",\n        "greet",\n'
     assert block.startswith('if __name__ == "__main__":\n')
-    assert f"    _MAIN_FUNCTIONS = (\n{names}" in block
+    assert f"    _MRSH_FUNCTIONS = (\n{names}" in block
     compile(block, "<main block>", "exec")
 
 
@@ -374,6 +398,12 @@ def post(url: str, body: bytes) -> tuple[int, object]:
 )
 def test_serve_answers_post(server: str, path: str, body: str, status: int, answer: object) -> None:
     assert post(server + path, body.encode()) == (status, answer)
+
+
+def test_serve_answers_a_too_deep_body_with_400(server: str) -> None:
+    error = "request body is not JSON: maximum recursion depth exceeded while decoding a JSON "
+    error += "array from a unicode string"
+    assert post(server + "/greet", b"[" * 100_000) == (400, {"error": error})
 
 
 def test_serve_refuses_get(server: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from marshalike.diagnostics import Span, render
+from marshalike.examples import normalize
 from marshalike.headings import Where, grammar_signature, grammar_text, simple_signature
 from marshalike.parse import ParseResult, document_parser, parse
 from marshalike.spec import Func, Module, Param, TypeDef, Use
@@ -282,6 +283,13 @@ def test_markdown_title_before_the_first_section_is_allowed() -> None:
     assert [f.name for f in module.funcs] == ["f"]
 
 
+def test_markdown_heading_after_a_type_starts_ignored_prose() -> None:
+    module = module_of("# type P\nname\nBob\n\n## Functions\nSome prose.\n\n# func f(): x\n")
+    assert module.types[0].rows == (("Bob",),)
+    assert module.types[0].text == "# type P\nname\nBob"
+    assert module.funcs[0].description == ""
+
+
 def test_html_comments_single_and_multi_line_are_ignored() -> None:
     module = module_of(
         """
@@ -349,6 +357,21 @@ def test_json_literals_become_python_outside_strings() -> None:
         "# func f(x): y\n* f(true) = {'a': false, 'b': NaN, 'c': 'NaN'}\n"
     ).examples
     assert example.expected == "{'a': False, 'b': float('nan'), 'c': 'NaN'}"
+
+
+@pytest.mark.parametrize(
+    ("source", "python"),
+    [
+        ("[true, false, null]", "[True, False, None]"),
+        ("-Infinity", "-float('inf')"),
+        ("NaN", "float('nan')"),
+        ("obj.null + nullable + true_", "obj.null + nullable + true_"),
+        ("\"true\" + 'null' + f'{NaN}'", "\"true\" + 'null' + f'{NaN}'"),
+        ("'it\\'s true'", "'it\\'s true'"),
+    ],
+)
+def test_normalize_rewrites_json_words_outside_strings_only(source: str, python: str) -> None:
+    assert normalize(source) == python
 
 
 def test_arg_count_keywords_and_star_args() -> None:
@@ -582,6 +605,13 @@ SYNTAX_ERRORS = {
         "    name, age\n"
         "    ^^^^^^^^^\n"
         "  hint: put the rows in the file, or drop the file name",
+    ),
+    "example under a title between sections": (
+        "# use a.mrsh\n## Examples\n* f(1) = 2\n",
+        "t.mrsh:3:1: error[M005]: example outside any function\n"
+        "    * f(1) = 2\n"
+        "    ^^^^^^^^^^\n"
+        "  hint: put examples under the function they test",
     ),
     "prose after use": (
         "# use a.mrsh\nsome text\n",

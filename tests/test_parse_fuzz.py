@@ -141,7 +141,7 @@ ARGUMENT = st.lists(
 CALL_ENDS = st.sampled_from(["", ")", ") = 1", "))", ") raises X", ", )"])
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=300)
 @given(st.lists(ARGUMENT, max_size=4).map(", ".join), CALL_ENDS)
 def test_fast_example_path_agrees_with_ast(inner: str, end: str) -> None:
     text = f"f({inner}{end}"
@@ -166,7 +166,7 @@ PARAMETER = st.lists(
 RETURNS = st.sampled_from(["", ":", ": x", ": a b ", " x", ":\tlist of y", ": (%)", ":\xa0z"])
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=200)
 @given(SIGNATURE_NAMES, st.lists(PARAMETER, max_size=4).map(",".join), RETURNS)
 def test_fast_signature_path_agrees_with_the_grammar(name: str, params: str, ret: str) -> None:
     where = headings.Where(f"{name}({params}){ret}", 1, 7)

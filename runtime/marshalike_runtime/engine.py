@@ -328,16 +328,19 @@ class Engine:
                 buf[: len(keep), :, :filled] = buf[rows, :, :filled]
 
     def _ensure_caches(self, batch: int, length: int) -> None:
-        """Reuse the KV cache when it is big enough; else grow it (never shrink it).
+        """Reuse the KV cache when it fits and is not far too big; else allocate anew.
 
+        Lengths are rounded up so that similar requests share one allocation; a cache over
+        four times what a request needs is released (a long 8-way request can take GBs).
         Allocated outside inference mode, so the model stays usable without the engine.
         """
-        if batch <= self._cache_batch and length <= self._cache_len:
+        rounded = min(-(-length // _CACHE_STEP) * _CACHE_STEP, self.context_length)
+        have = self._cache_batch * self._cache_len
+        fits = batch <= self._cache_batch and length <= self._cache_len
+        if fits and have <= 4 * batch * rounded:
             return
-        rounded = -(-length // _CACHE_STEP) * _CACHE_STEP
-        self._cache_batch = max(batch, self._cache_batch)
-        self._cache_len = min(max(rounded, self._cache_len), self.context_length)
-        self.model.setup_caches(self._cache_batch, self._cache_len)
+        self._cache_batch, self._cache_len = batch, rounded
+        self.model.setup_caches(batch, rounded)
         for cache in self.model.caches():
             # A quantized embedding table is int8; the cache must hold activations.
             if cache.k_cache.dtype != self.dtype:

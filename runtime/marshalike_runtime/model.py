@@ -264,6 +264,12 @@ class Transformer(nn.Module):
             layer.attention.kv_cache = cache.to(device)
         self.max_seq_len = max_seq_len
 
+    def release_caches(self) -> None:
+        """Drop the KV caches: later forwards see only the tokens they are given."""
+        for layer in self.layers:
+            layer.attention.kv_cache = None
+        self.max_seq_len = 0
+
     def caches(self) -> list[KVCache]:
         return [c for layer in self.layers if (c := layer.attention.kv_cache) is not None]
 
@@ -293,6 +299,10 @@ class Transformer(nn.Module):
             # Attend only over the filled prefix of the cache: decoding cost grows with the
             # sequence, not with the preallocated length.
             kv_len = int(input_pos[-1]) + 1
+            if kv_len > self.max_seq_len:
+                raise ValueError(
+                    f"position {kv_len - 1} is past the KV cache ({self.max_seq_len} positions)"
+                )
             kv_pos = torch.arange(kv_len, device=input_pos.device)
         else:
             kv_len, kv_pos = input_pos.numel(), input_pos

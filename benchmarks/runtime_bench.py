@@ -433,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if available(name, opts):
             results[name] = spawn(name, opts)
+            # Raw figures as each engine finishes, so a long run that is cut short keeps them.
+            print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
         else:
             print(f"skipping {name}: not importable", file=sys.stderr)
     print_table(results, opts)

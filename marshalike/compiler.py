@@ -18,6 +18,7 @@ from marshalike.diagnostics import Diagnostic
 from marshalike.load import load_spec
 from marshalike.lock import Lock, LockedUnit, lock_path, read_lock, write_lock
 from marshalike.loop import LoopSettings, UnitOutcome, compile_unit
+from marshalike.module_main import append_main
 from marshalike.output import file_hash, write_atomic, write_if_changed
 from marshalike.plan import Plan, Unit, make_plan
 from marshalike.prompts import UnitContext
@@ -37,6 +38,7 @@ class CompileJob:
     loop: LoopSettings
     out: Path | None = None
     frozen: bool = False
+    main: bool = True  # append the module's own command line (python -m NAME FUNC ARGS)
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,8 @@ def _write(
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
     )
+    if job.main:
+        module_text = append_main(module_text, module)
     tests_text = emit.test_source(
         module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
     )

@@ -30,9 +30,25 @@ RIGHT = "Here you go:\n```python\ndef square(x):\n    return x * x\n```\n"
 
 def compile_(tmp_path: Path, server: FakeOpenAI, *args: str) -> tuple[int, str, str]:
     runner = CliRunner()
-    argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
-            "--model", "fake-model", "--candidates", "2", "--attempts", "2", "--jobs", "2",
-            "--timeout", "5", *args]  # fmt: skip
+    argv = [
+        "compile",
+        str(tmp_path),
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "fake-model",
+        "--candidates",
+        "2",
+        "--attempts",
+        "2",
+        "--jobs",
+        "2",
+        "--timeout",
+        "5",
+        *args,
+    ]
     result = runner.invoke(cli, argv, catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
@@ -170,8 +186,10 @@ def test_spec_errors_exit_2_without_a_request(tmp_path: Path) -> None:
 
 def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
     spec(tmp_path, SQUARE)
-    result = CliRunner().invoke(cli, ["compile", str(tmp_path), "--backend", "openai",
-                                      "--base-url", "http://127.0.0.1:9/v1"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["compile", str(tmp_path), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"],
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("marshalike: error: no model configured for the openai")
 
@@ -257,3 +275,18 @@ def test_a_used_spec_compiles_first_and_its_functions_are_imported(tmp_path: Pat
         status, out, err = compile_(tmp_path, server)
         assert status == 0, out + err
         assert server.count == 4
+
+
+def test_compiled_module_has_its_own_command_line_unless_no_main(tmp_path: Path) -> None:
+    spec(tmp_path, SQUARE)
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        assert compile_(tmp_path, server)[0] == 0
+        run = subprocess.run(
+            [sys.executable, "-m", "square", "square", "7"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert (run.returncode, run.stdout) == (0, "49\n")
+        assert compile_(tmp_path, server, "--no-main")[0] == 0
+    assert "__main__" not in (tmp_path / "square.py").read_text()

@@ -330,8 +330,11 @@ def test_main_against_an_openai_compatible_server(
         "full loop: 1 candidates x 1 attempts, 512 tokens; seed 0;"
     )
     assert "solved (hidden tests pass)             1             1" in stdout
-    assert stderr.splitlines() == [
-        line for line in stderr.splitlines() if line.startswith("team/simple/")
+    lines = stderr.splitlines()
+    assert lines[0].startswith("backend ready in ")
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "team/simple/absolute_difference [quick]",
+        "team/simple/absolute_difference [full]",
     ]
     data = json.loads(out.read_text())
     assert data["summary"]["full"]["solved"] == 1

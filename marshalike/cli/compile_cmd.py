@@ -26,11 +26,13 @@ from marshalike.settings import Settings, resolve
 @compile_options
 @click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def command(paths: tuple[str, ...], quick: bool, frozen: bool, fmt: str, **flags: object) -> None:
+def command(
+    paths: tuple[str, ...], quick: bool, frozen: bool, no_main: bool, fmt: str, **flags: object
+) -> None:
     """Compile .mrsh specs (files or folders) into tested Python."""
     settings = resolve(flags)
     files = _files(paths)
-    job = make_job(settings, quick=quick, frozen=frozen)
+    job = make_job(settings, quick=quick, frozen=frozen, main=not no_main)
     shared = SharedBackend(job)
     reports = [compile_path(path, job, _progress, shared) for path in files]
     _show_diagnostics(reports)
@@ -38,7 +40,7 @@ def command(paths: tuple[str, ...], quick: bool, frozen: bool, fmt: str, **flags
     sys.exit(_status(reports))
 
 
-def make_job(settings: Settings, *, quick: bool, frozen: bool) -> CompileJob:
+def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True) -> CompileJob:
     name = settings.backend_name
     model = _model_id(settings)
     loop = LoopSettings(
@@ -65,7 +67,7 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool) -> CompileJob:
         )
 
     out = Path(settings.out) if settings.out else None
-    return CompileJob(factory, name, model, loop, out=out, frozen=frozen)
+    return CompileJob(factory, name, model, loop, out=out, frozen=frozen, main=main)
 
 
 def _model_id(settings: Settings) -> str:

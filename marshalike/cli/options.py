@@ -24,6 +24,9 @@ _COMPILE_OPTIONS = (
     click.option("--seed", type=int, help="Sampling seed [0]."),
     click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per test run [10]."),
     click.option("--replay-dir", type=click.Path(), help="Recorded responses (--backend replay)."),
+    click.option(
+        "--no-main", "no_main", is_flag=True, help="Leave out the module's own command line."
+    ),
 )
 
 

@@ -16,9 +16,9 @@ from marshalike.settings import resolve
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @compile_options
-def command(paths: tuple[str, ...], quick: bool, **flags: object) -> None:
+def command(paths: tuple[str, ...], quick: bool, no_main: bool, **flags: object) -> None:
     """Compile .mrsh specs, then recompile what changes on every save (Ctrl-C stops)."""
-    job = make_job(resolve(flags), quick=quick, frozen=False)
+    job = make_job(resolve(flags), quick=quick, frozen=False, main=not no_main)
     sys.exit(watch.run(paths, job, _echo))
 
 

@@ -12,7 +12,7 @@ last token. Callers that serve several clients (the HTTP server) must serialise 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -75,7 +75,7 @@ class _Candidate:
     and so is any tail that could be the start of a stop string.
     """
 
-    decode: Any  # Callable[[list[int]], str]
+    decode: Callable[[list[int]], str]
     eos_ids: frozenset[int]
     stop: tuple[str, ...]
     token_ids: list[int] = field(default_factory=list)

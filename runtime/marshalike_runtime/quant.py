@@ -39,7 +39,8 @@ def quantize_per_channel(
 
 
 def _has_int8pack_kernel(device: torch.device) -> bool:
-    return hasattr(torch, "_weight_int8pack_mm") and device.type in ("cpu", "cuda")
+    # CPU only: on a GPU, bf16 weights are the fast path and int8 is not a target.
+    return hasattr(torch, "_weight_int8pack_mm") and device.type == "cpu"
 
 
 class Int8Linear(nn.Module):
@@ -52,6 +53,8 @@ class Int8Linear(nn.Module):
         self.out_features, self.in_features = weight.shape
         self.register_buffer("weight", weight)
         self.register_buffer("scales", scales)
+        # The kernel wants scales in its activation dtype: converted once, not every step.
+        self.register_buffer("kernel_scales", scales.to(torch.bfloat16), persistent=False)
         self.register_buffer("bias", bias)
 
     @classmethod
@@ -64,9 +67,9 @@ class Int8Linear(nn.Module):
         flat = x.reshape(-1, self.in_features)  # [M, K]
         if _has_int8pack_kernel(x.device):
             act = flat.to(torch.bfloat16)
-            y = torch._weight_int8pack_mm(act, self.weight, self.scales.to(act.dtype))
+            y = torch._weight_int8pack_mm(act, self.weight, self.kernel_scales)
         else:
-            y = (flat.float() @ self.weight.T.float()) * self.scales
+            y = (flat @ self.weight.T.to(flat.dtype)) * self.scales.to(flat.dtype)
         y = y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
         return y if self.bias is None else y + self.bias.to(y.dtype)
 

@@ -1,7 +1,7 @@
 """Token sampling: small pure functions over a batch of logits.
 
-Every function takes logits shaped ``[B, V]`` and returns a new tensor; nothing is
-modified in place, so a caller may reuse its logits. Randomness comes only from the
+Every function takes logits shaped ``[B, V]`` and never modifies them in place, so a
+caller may reuse its logits. Randomness comes only from the
 ``torch.Generator`` the caller passes, which makes a request reproducible from its seed.
 """
 

@@ -43,6 +43,10 @@ export PYTHONPATH="$ROOT:$ROOT/runtime${PYTHONPATH:+:$PYTHONPATH}"
     python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__,
 torch.version.cuda, torch.cuda.is_available())'
 } 2>&1 | tee "$OUT/env.txt"
+python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null || {
+    echo "gpu_check: python3 has no torch with a usable CUDA device" | tee -a "$OUT/env.txt"
+    exit 1
+}
 
 # The runtime's tests whose tiny models follow MARSHALIKE_TEST_DEVICE, plus the rest of the
 # runtime's fast tests that do not need the server stack (openai is not installed there).

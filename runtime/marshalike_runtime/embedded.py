@@ -46,12 +46,13 @@ def default_model_path(progress: bool = True, *, stream: TextIO | None = None) -
     """The embedded GGUF, assembled on first use (with a progress line on stderr)."""
     pkg = _package()
     target = Path(pkg.default_output_path())
-    if target.is_file():
-        return target
     total = sum(p.stat().st_size for p in pkg.chunk_paths())
+    # A size mismatch means an assembly was interrupted (it writes in place): redo it.
+    if target.is_file() and target.stat().st_size == total:
+        return target
     out = stream if stream is not None else sys.stderr
     with ThreadPoolExecutor(max_workers=1) as pool:
-        job = pool.submit(pkg.assemble, target)
+        job = pool.submit(pkg.assemble, target, overwrite=True)
         while not job.done():
             if progress:
                 _report(out, target, total)

@@ -66,7 +66,8 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.Simpl
     target = tmp_path / "home" / "model.gguf"
     calls: list[Path] = []
 
-    def assemble(output: Path) -> Path:
+    def assemble(output: Path, overwrite: bool = False) -> Path:
+        assert overwrite
         calls.append(output)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(b"".join(c.read_bytes() for c in chunks))
@@ -103,6 +104,15 @@ def test_later_uses_do_not_assemble_again(fake_package) -> None:
     assert embedded.default_model_path(progress=True, stream=err).is_file()
     assert err.getvalue() == ""
     assert len(fake_package.calls) == 1
+
+
+def test_an_interrupted_assembly_is_redone(fake_package) -> None:
+    target = fake_package.default_output_path()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"GGUF half")
+    path = embedded.default_model_path(progress=False)
+    assert path.stat().st_size == fake_package.size
+    assert fake_package.calls == [target]
 
 
 def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import openai
 import pytest
 from fake_engine import FakeEngine
+
 from marshalike_runtime.server import OpenAIServer, create_server
 
 MODEL = "fake-char"

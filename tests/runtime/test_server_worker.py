@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_engine import FakeEngine
+
 from marshalike_runtime.server_protocol import (
     APIError,
     Choice,

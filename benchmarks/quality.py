@@ -201,7 +201,9 @@ def mode_jobs(job: CompileJob, root: Path) -> dict[str, CompileJob]:
     for mode in MODES:
         out = root / mode
         out.mkdir(parents=True, exist_ok=True)
-        loop = replace(job.loop, quick=mode == "quick")
+        quick = mode == "quick"
+        # As `marshalike compile --quick` does: one greedy candidate, no loop.
+        loop = replace(job.loop, quick=True, temperature=0.0) if quick else job.loop
         jobs[mode] = replace(job, backend_factory=factory, loop=loop, out=out, frozen=False)
     return jobs
 

@@ -22,9 +22,13 @@ from marshalike.backends.base import Prompt, PromptKind
 from marshalike.spec import Example, Func, Module
 from marshalike.verify import ExampleResult
 
-# A base model's completion ends where the next top-level statement would begin. Four at
-# most: the OpenAI API accepts no more.
-COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\n#")
+# A base model's completion ends where the next top-level statement would begin, most
+# useful first: servers that take only four (OpenAI's API) get the first four, and the
+# extractor cuts at the first line back at column 0 anyway.
+COMPLETION_STOPS = (
+    "\ndef ", "\nclass ", "\n\n\n", "\n#", "\nif ", "\nprint", "\n@", "\nassert", "\n>>>",
+    "\n```",
+)  # fmt: skip
 # Modules the completion prompt imports for the model; `with_header_imports` carries the ones
 # a body uses over to the candidate, since the prompt's header is not part of its code.
 _PRELUDE_MODULES = ("math", "re")

@@ -29,7 +29,7 @@ class Settings:
     seed: int = 0
     timeout: float = 10.0
     temperature: float = 0.8
-    max_tokens: int = 512
+    max_tokens: int | None = None  # per prompt kind when unset: see `token_budget`
     request_timeout: float = 120.0
     replay_dir: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -40,6 +40,13 @@ class Settings:
         if self.backend:
             return self.backend
         return "openai" if self.base_url else "local"
+
+    @property
+    def token_budget(self) -> int:
+        """A completion writes only a body; a chat answer writes the whole function."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        return 192 if self.prompt_kind == "completion" else 512
 
     @property
     def prompt_kind(self) -> str:
@@ -143,7 +150,7 @@ def _validate(settings: Settings) -> None:
             choices = ", ".join(sorted(allowed))
             raise ConfigError(f"{where}: {key} must be one of {choices}, got {value!r}")
     for key in ("candidates", "attempts", "jobs", "max_tokens"):
-        if getattr(settings, key) < 1:
+        if (getattr(settings, key) or 1) < 1:
             raise ConfigError(f"{settings.sources.get(key, 'default')}: {key} must be at least 1")
     if settings.timeout <= 0:
         raise ConfigError(f"{settings.sources.get('timeout', 'default')}: timeout must be > 0")

@@ -98,4 +98,5 @@ def test_completion_prompt_ends_with_the_stub_and_stops_at_top_level() -> None:
     text = prompts.first_prompt(contexts()["oldest"], "completion").text
     assert text.rstrip().endswith('"""')
     assert "raise NotImplementedError" not in text
-    assert prompts.stops("completion") == ("\ndef ", "\nclass ", "\nif __name__", "\n#")
+    assert prompts.stops("completion")[:4] == ("\ndef ", "\nclass ", "\n\n\n", "\n#")
+    assert prompts.stops("chat") == ()

@@ -309,7 +309,8 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
     full = quality.summarize(results, "full")
     assert (full.compiled, full.solved, full.false_success) == (2, 1, 1)
     assert full.per_solved(full.prompt_tokens) == 14 + 14 + 28
-    assert not any("assert" in prompt for prompt in backend.prompts)  # hidden tests unseen
+    hidden_calls = ("double(-3)", "shout('')", "mystery(2)")
+    assert not any(call in prompt for prompt in backend.prompts for call in hidden_calls)
 
 
 def test_main_against_an_openai_compatible_server(

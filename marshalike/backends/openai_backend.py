@@ -20,6 +20,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the SDK refuses to start without one.
 PLACEHOLDER_KEY = "no-key"
 
+MAX_STOPS = 4
+
 
 class OpenAIBackend:
     """Asks for `n` candidates in one request; tops up with parallel requests when the
@@ -107,7 +109,8 @@ def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
     }
     # Left out rather than sent empty: some servers reject `stop: []` or `seed: null`.
     if sampling.stop:
-        options["stop"] = list(sampling.stop)
+        # OpenAI's API takes at most four stop sequences; callers order them by value.
+        options["stop"] = list(sampling.stop[:MAX_STOPS])
     if seed is not None:
         options["seed"] = seed
     return options

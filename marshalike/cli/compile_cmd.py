@@ -47,8 +47,8 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
         kind="completion" if settings.prompt_kind == "completion" else "chat",
         candidates=settings.candidates,
         attempts=settings.attempts,
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
+        temperature=_temperature(settings, quick),
+        max_tokens=settings.token_budget,
         seed=settings.seed,
         quick=quick,
         jobs=settings.jobs,
@@ -68,6 +68,14 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
 
     out = Path(settings.out) if settings.out else None
     return CompileJob(factory, name, model, loop, out=out, frozen=frozen, main=main)
+
+
+def _temperature(settings: Settings, quick: bool) -> float:
+    """--quick takes one candidate and no loop: the model's best guess (greedy), not a
+    sample, unless a temperature was configured explicitly."""
+    if quick and "temperature" not in settings.sources:
+        return 0.0
+    return settings.temperature
 
 
 def _model_id(settings: Settings) -> str:

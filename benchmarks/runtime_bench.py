@@ -314,7 +314,10 @@ def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
         forwarded += ["--random-config", opts.random_config]
     cmd = [python, str(Path(__file__).resolve()), "--worker", name, *forwarded]
     print(f"running {name} ...", file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {opts.timeout} s (--timeout)"}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -49,7 +49,10 @@ _Shape = tuple[str | None, int | None, tuple[str, ...]]
 # recognised by these regexes, which accept nothing that is not a Python expression;
 # anything else goes to ast. tests/test_parse_fuzz.py checks both paths agree.
 _KEYWORDS = "|".join(k for k in keyword.kwlist if k not in ("True", "False", "None"))
-_NAME = rf"(?!(?:{_KEYWORDS})\b)[A-Za-z_][A-Za-z0-9_]*"
+# Names may be keywords here: a keyword lookahead inside every name made these patterns
+# take most of a second to compile. A match that holds a keyword goes to ast instead.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_KEYWORD_WORD = re.compile(rf"(?<![\w.])(?:{_KEYWORDS})(?!\w)")
 _STRING_BODY = r"[^{q}\\\r\n\x00\ud800-\udfff]*"
 _ATOM = (
     rf"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|'{_STRING_BODY.format(q=chr(39))}'"
@@ -62,9 +65,15 @@ _DICT = rf"\{{{_S}(?:{_PAIR}(?:{_S},{_S}{_PAIR})*)?{_S}\}}"
 _ELEMENT = rf"(?:{_NAME}\({_S}{_ATOMS}{_S}\)|{_ATOM}|\[{_S}{_ATOMS}{_S}\]|{_DICT})"
 _ELEMENTS = rf"(?:{_ELEMENT}(?:{_S},{_S}{_ELEMENT})*)?"
 _ARGUMENT = rf"(?:\[{_S}{_ELEMENTS}{_S}\]|{_ELEMENT})"
-_SIMPLE_CALL = re.compile(rf"({_NAME})\({_S}((?:{_ARGUMENT}(?:{_S},{_S}{_ARGUMENT})*)?){_S}\)")
-_ARGUMENT_RE = re.compile(_ARGUMENT)
-_SIMPLE_VALUE = re.compile(rf"{_ARGUMENT}{_S}")  # ast rejects leading blanks
+
+
+@functools.cache
+def _fast_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(call, argument, value) patterns, compiled on first use: together they take about a
+    quarter of a second to compile, which commands that never parse should not pay."""
+    call = re.compile(rf"({_NAME})\({_S}((?:{_ARGUMENT}(?:{_S},{_S}{_ARGUMENT})*)?){_S}\)")
+    value = re.compile(rf"{_ARGUMENT}{_S}")  # ast rejects leading blanks
+    return call, re.compile(_ARGUMENT), value
 
 
 def normalize(source: str) -> str:
@@ -89,7 +98,7 @@ def parse_example(text: str, span: Span, column: int) -> Example:
         return _informal(text, span, None, None, None, None)
     name = callee.group(0)
     call_span = Span(span.line, column, span.line, column + len(name))
-    simple = _SIMPLE_CALL.match(text)
+    simple = _keyword_free(_fast_patterns()[0].match(text))
     if simple is not None:
         return _classify(text, simple.end(), _simple_shape(simple), span, call_span)
     scanned = _scan_call(text, len(text) - len(text[callee.end() :].lstrip()))
@@ -198,7 +207,7 @@ def _bare(name: str | None) -> str | None:
 def _simple_shape(simple: re.Match[str]) -> _Shape:
     """The shape of a call the fast path matched; no argument match can start inside
     another or in a separator, so findall meets each top-level argument once."""
-    return simple.group(1), len(_ARGUMENT_RE.findall(simple.group(2))), ()
+    return simple.group(1), len(_fast_patterns()[1].findall(simple.group(2))), ()
 
 
 def _call_facts(call: str, commas: int) -> _Shape | None:
@@ -206,7 +215,7 @@ def _call_facts(call: str, commas: int) -> _Shape | None:
 
     `commas` counts the call's top-level commas, which is all the fast path needs.
     """
-    simple = _SIMPLE_CALL.fullmatch(call)
+    simple = _keyword_free(_fast_patterns()[0].fullmatch(call))
     if simple is not None:
         return simple.group(1), commas + 1 if simple.group(2) else 0, ()
     node = _parse_expression(call)
@@ -225,7 +234,15 @@ def _call_shape(node: ast.Call) -> _Shape:
 @functools.lru_cache(maxsize=4096)
 def is_expression(source: str) -> bool:
     """Cached: expected values repeat a lot (`[]`, `0`, `True`) across a spec."""
-    return _SIMPLE_VALUE.fullmatch(source) is not None or _parse_expression(source) is not None
+    fast = _keyword_free(_fast_patterns()[2].fullmatch(source)) is not None
+    return fast or _parse_expression(source) is not None
+
+
+def _keyword_free(match: re.Match[str] | None) -> re.Match[str] | None:
+    """The fast path's match, unless it holds a keyword (`f(if)`): ast decides those."""
+    if match is None or _KEYWORD_WORD.search(match.group(0)) is not None:
+        return None
+    return match
 
 
 def _parse_expression(source: str) -> ast.expr | None:

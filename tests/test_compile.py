@@ -290,3 +290,59 @@ def test_compiled_module_has_its_own_command_line_unless_no_main(tmp_path: Path)
         assert (run.returncode, run.stdout) == (0, "49\n")
         assert compile_(tmp_path, server, "--no-main")[0] == 0
     assert "__main__" not in (tmp_path / "square.py").read_text()
+
+
+THREE = """\
+# func double(an integer): twice the number
+
+Return the number times two.
+
+* double(2) = 4
+
+# func quadruple(an integer): four times the number
+
+Use double twice.
+
+* quadruple(3) = 12
+
+# func negate(an integer): the number with its sign flipped
+
+Return minus the number.
+
+* negate(5) = -5
+"""
+CODE = {
+    "double": "def double(x):\n    return 2 * x\n",
+    "quadruple": "def quadruple(x):\n    return double(double(x))\n",
+    "negate": "def negate(x):\n    return -x\n",
+}
+
+
+def test_editing_one_function_recompiles_it_and_its_dependents_only(tmp_path: Path) -> None:
+    path = spec(tmp_path, THREE, name="three")
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        name = next(n for n in CODE if f"`{n}`" in text)
+        return f"```python\n{CODE[name]}```"
+
+    def asked(server: FakeOpenAI) -> list[str]:
+        texts = [r.body["messages"][-1]["content"] for r in server.requests]
+        return sorted(n for t in texts for n in CODE if f"Implement the function `{n}`" in t)
+
+    with FakeOpenAI(script=script) as server:
+        assert compile_(tmp_path, server)[0] == 0
+        assert asked(server) == ["double", "negate", "quadruple"]
+        server.requests.clear()
+        path.write_text(THREE.replace("times two.", "times two, exactly."), encoding="utf-8")
+        assert compile_(tmp_path, server)[0] == 0
+        assert asked(server) == ["double", "quadruple"]
+        server.requests.clear()
+        path.write_text(
+            THREE.replace("times two.", "times two, exactly.").replace(
+                "minus the number", "the negative"
+            ),
+            encoding="utf-8",
+        )
+        assert compile_(tmp_path, server)[0] == 0
+        assert asked(server) == ["negate"]

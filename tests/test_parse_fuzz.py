@@ -145,7 +145,7 @@ CALL_ENDS = st.sampled_from(["", ")", ") = 1", "))", ") raises X", ", )"])
 @given(st.lists(ARGUMENT, max_size=4).map(", ".join), CALL_ENDS)
 def test_fast_example_path_agrees_with_ast(inner: str, end: str) -> None:
     text = f"f({inner}{end}"
-    simple = examples._SIMPLE_CALL.match(text)
+    simple = examples._keyword_free(examples._fast_patterns()[0].match(text))
     if simple is not None:
         node = ast.parse(simple.group(0), mode="eval").body
         assert isinstance(node, ast.Call)
@@ -153,7 +153,7 @@ def test_fast_example_path_agrees_with_ast(inner: str, end: str) -> None:
         scanned = examples._scan_call(text, 1)
         assert scanned is not None and scanned[0] == simple.end()
         assert examples._call_facts(simple.group(0), scanned[1]) == examples._call_shape(node)
-    if examples._SIMPLE_VALUE.fullmatch(inner):
+    if examples._keyword_free(examples._fast_patterns()[2].fullmatch(inner)):
         ast.parse(inner, mode="eval")
 
 

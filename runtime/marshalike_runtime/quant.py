@@ -8,6 +8,12 @@ result back to the caller's dtype. Elsewhere the weight is dequantized on the fl
 
 A tied embedding/output head (Gemma) is quantized once and shared: the output head does
 its matmul in int8 and the embedding looks rows up in the same int8 table.
+
+Measured (benchmarks/runtime_bench.py, embedded Gemma 3 270M, 2-core AVX2 CPU without
+VNNI, other jobs running): this mode is SLOWER than fp32 there — prefill 21 vs 335 tok/s,
+decode 1.0 vs 7.2 tok/s, batch-8 7.6 vs 22.8 tok/s — and only 1 of 6 prompts kept its
+first 64 greedy tokens. It stays opt-in (`Engine.load(quant="int8")`), never the default;
+a faster int8 or int4 kernel for such CPUs is still to be found.
 """
 
 from __future__ import annotations

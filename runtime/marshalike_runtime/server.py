@@ -20,6 +20,7 @@ import hmac
 import json
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +90,19 @@ class OpenAIServer(ThreadingHTTPServer):
         self.api_key = api_key
         self.log = log
         self.created = int(time.time())
+        # Open connections and their handler threads, so close() can end both: a keep-alive
+        # client would otherwise hold a thread in recv() past the server's life.
+        self._connections: dict[threading.Thread, socket.socket] = {}
+        self._connections_lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections[threading.current_thread()] = request
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(threading.current_thread(), None)
 
     @property
     def base_url(self) -> str:
@@ -97,9 +111,19 @@ class OpenAIServer(ThreadingHTTPServer):
         return f"http://{shown}:{port}/v1"
 
     def close(self) -> None:
-        """Stop the worker and release the socket (after `shutdown()` if it was serving)."""
+        """Stop the worker, end open connections and release the socket (after
+        `shutdown()` if it was serving)."""
         self.worker.stop(STOP_TIMEOUT_S)
         self.server_close()
+        with self._connections_lock:
+            open_now = list(self._connections.items())
+        for _, connection in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+        for thread, _ in open_now:
+            thread.join(STOP_TIMEOUT_S)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback; a dropped connection is routine for a server.

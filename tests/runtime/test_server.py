@@ -682,3 +682,15 @@ def test_the_embedded_model_through_the_server(embedded_gguf: Path) -> None:
             temperature=0,  # type: ignore[arg-type]
         )
         assert chat.choices[0].message.content == direct_chat.text
+
+
+def test_close_ends_keep_alive_connections_and_their_threads() -> None:
+    # A handler thread left in recv() past the server's life once crashed the interpreter
+    # at exit (a daemon thread killed during finalisation).
+    with running(FakeEngine()) as server:
+        client = _client(server, "k")
+        client.completions.create(model=server.model_name, prompt="abc", max_tokens=2)
+        handlers = [t for t in threading.enumerate() if "process_request" in t.name]
+        assert handlers  # the client keeps its connection, and so a thread, open
+    assert not any(t.is_alive() for t in handlers)
+    client.close()

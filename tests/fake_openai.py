@@ -15,6 +15,7 @@ in `requests`, so tests assert what the client sent and how often.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class FakeOpenAI:
         self.requests: list[Request] = []
         self._queue: deque[Answer] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -99,6 +100,7 @@ class FakeOpenAI:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.end_connections()
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -148,6 +150,37 @@ class FakeOpenAI:
                 "total_tokens": len(request.prompt_text.split()) + completion,
             }
         return body
+
+
+class _Server(ThreadingHTTPServer):
+    """Ends its open (keep-alive) connections on stop, so no handler thread outlives it."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._open: dict[threading.Thread, socket.socket] = {}
+        self._open_lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open[threading.current_thread()] = request
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(threading.current_thread(), None)
+
+    def end_connections(self) -> None:
+        with self._open_lock:
+            still_open = list(self._open.items())
+        for _, connection in still_open:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client closed it first
+        for thread, _ in still_open:
+            thread.join(5)
 
 
 def _choice(index: int, text: str, chat: bool) -> JSON:

@@ -687,10 +687,13 @@ def test_the_embedded_model_through_the_server(embedded_gguf: Path) -> None:
 def test_close_ends_keep_alive_connections_and_their_threads() -> None:
     # A handler thread left in recv() past the server's life once crashed the interpreter
     # at exit (a daemon thread killed during finalisation).
+    before = set(threading.enumerate())  # other tests' servers may have threads of their own
     with running(FakeEngine()) as server:
         client = _client(server, "k")
         client.completions.create(model=server.model_name, prompt="abc", max_tokens=2)
-        handlers = [t for t in threading.enumerate() if "process_request" in t.name]
+        handlers = [
+            t for t in threading.enumerate() if t not in before and "process_request" in t.name
+        ]
         assert handlers  # the client keeps its connection, and so a thread, open
     assert not any(t.is_alive() for t in handlers)
     client.close()

@@ -48,11 +48,26 @@ _Shape = tuple[str | None, int | None, tuple[str, ...]]
 # only from literals, names, flat lists, dicts and calls of those (`f([P('Joe', 20)], 3)`) are
 # recognised by these regexes, which accept nothing that is not a Python expression;
 # anything else goes to ast. tests/test_parse_fuzz.py checks both paths agree.
-_KEYWORDS = "|".join(k for k in keyword.kwlist if k not in ("True", "False", "None"))
+_KEYWORD_LIST = [k for k in keyword.kwlist if k not in ("True", "False", "None")]
+_KEYWORDS = "|".join(_KEYWORD_LIST)
+
+
+def _by_first_letter(words: list[str]) -> str:
+    """`a(?:nd|s|...)|b(?:reak)|...`: the regex engine tries one branch a position rather
+    than every word, which makes the keyword check on each fast-path match twice as fast."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[0], []).append(re.escape(word[1:]))
+    return "|".join(
+        f"{first}(?:{'|'.join(sorted(rests, key=len, reverse=True))})"
+        for first, rests in sorted(groups.items())
+    )
+
+
 # Names may be keywords here: a keyword lookahead inside every name made these patterns
 # take most of a second to compile. A match that holds a keyword goes to ast instead.
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_KEYWORD_WORD = re.compile(rf"(?<![\w.])(?:{_KEYWORDS})(?!\w)")
+_KEYWORD_WORD = re.compile(rf"(?<![\w.])(?:{_by_first_letter(_KEYWORD_LIST)})(?!\w)")
 _STRING_BODY = r"[^{q}\\\r\n\x00\ud800-\udfff]*"
 _ATOM = (
     rf"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|'{_STRING_BODY.format(q=chr(39))}'"

@@ -39,7 +39,7 @@ from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
 
 from marshalike.diagnostics import Diagnostic, Severity, Span, has_errors
-from marshalike.examples import parse_example
+from marshalike.examples import parse_example, warm_fast_path
 from marshalike.headings import (
     FuncHead,
     TypeHead,
@@ -67,10 +67,16 @@ class ParseResult:
         return not has_errors(self.diagnostics)
 
 
+# From this size on, the examples' regex fast path is worth compiling (see examples.py).
+FAST_PATH_LINES = 2_000
+
+
 def parse(text: str, path: str = "<spec>") -> ParseResult:
     """Parse the text of one .mrsh file; never raises on any `str`."""
     # A parse allocates many small objects and no cycles; pausing the cycle collector
     # meanwhile saves 10-20% (benchmarks/parse_bench.py). Its previous state is restored.
+    if text.count("\n") >= FAST_PATH_LINES:
+        warm_fast_path()
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -720,3 +720,17 @@ def test_the_language_reference_example_parses() -> None:
         ("raises", "TypeError"),
         ("raises", "Exception"),
     ]
+
+
+def test_small_specs_do_not_pay_for_the_regex_fast_path() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from marshalike.parse import parse\n"
+        "from marshalike import examples\n"
+        "parse('# func f(x): y\\n\\nDo.\\n\\n* f(1) = 2\\n')\n"
+        "print(examples._fast_patterns.cache_info().currsize)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "0\n"

@@ -96,20 +96,22 @@ def compile_unit(
     tally = _Tally()
     prompt = prompts.first_prompt(ctx, settings.kind)
     budget = 1 if settings.quick else settings.attempts
-    best: Candidate | None = None
+    overall: Candidate | None = None  # the best of all attempts, for the failure report
     for attempt in range(1, budget + 1):
         completions = _sample(backend, prompt, settings, attempt)
         batch = [_candidate(ctx, c, settings, tally) for c in completions]
         if not settings.quick and names:
             batch = _verify_all(batch, settings, tally, module_for, test_source, module_name, names)
-        best = max(batch, key=lambda c: c.score, default=best)
+        best = max(batch, key=lambda c: c.score, default=None)
+        if best is not None and (overall is None or best.score > overall.score):
+            overall = best
         done = _finished(best, settings, names)
         if done is not None:
             return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=())
         if best is not None and attempt < budget:
-            prompt = _repair(ctx, prompt, best, settings)
-    failures = _failures(ctx, best, settings) if best else ("the model returned nothing",)
-    return _outcome(ctx, "failed", best, budget, tally, start, ctx_failures=failures)
+            prompt = _repair(ctx, prompt, best, settings)  # attempt k's best, not the overall
+    failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
+    return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
 
 
 def _sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int) -> list:

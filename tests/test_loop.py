@@ -99,3 +99,12 @@ def test_quick_mode_takes_one_candidate_unverified() -> None:
     assert (outcome.status, outcome.attempts, outcome.candidates) == ("unverified", 1, 1)
     assert backend.samplings[0].n == 1
     assert outcome.note == "not verified (--quick)"
+
+
+def test_a_failure_reports_the_best_candidate_of_all_attempts() -> None:
+    half = "```python\ndef inc(x):\n    return 2 if x == 1 else 5\n```"
+    backend = Scripted(lambda prompt, call: [half] if call == 1 else [BAD])
+    outcome = run(backend)
+    assert outcome.status == "failed"
+    assert "return 2 if x == 1 else 5" in outcome.code
+    assert outcome.failures == ("inc(-1) should return 0, but it returned 5",)

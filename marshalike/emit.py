@@ -33,9 +33,10 @@ _RESERVED = frozenset({"annotations", "dataclass", "Any", "datetime"})
 
 
 @functools.cache
-def environment() -> jinja2.Environment:
+def environment(folder: str = "templates") -> jinja2.Environment:
+    """The Jinja environment for a template folder of the package (prompts use it too)."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("marshalike", "templates"),
+        loader=jinja2.PackageLoader("marshalike", folder),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

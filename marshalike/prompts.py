@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
-import jinja2
-
 from marshalike import emit
 from marshalike.backends.base import Prompt, PromptKind
 from marshalike.spec import Example, Func, Module
@@ -45,18 +43,6 @@ class UnitContext:
     module: Module
     func: Func
     dependencies: Mapping[str, str]
-
-
-@functools.cache
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("marshalike", "prompt_templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
 
 
 @functools.cache
@@ -179,4 +165,4 @@ def _show(example: Example) -> str:
 
 
 def _render(name: str, **variables: object) -> str:
-    return environment().get_template(name).render(**variables)
+    return emit.environment("prompt_templates").get_template(name).render(**variables)

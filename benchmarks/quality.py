@@ -343,6 +343,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--replay-dir")
+    p.add_argument("--rank", choices=("first", "consensus"), help="among passing candidates")
+    p.add_argument(
+        "--holdout",
+        action=argparse.BooleanOptionalAction,
+        help="keep the last of 3+ examples out of the prompts (full loop only)",
+    )
+    p.add_argument("--temperature-step", type=float, help="added per attempt [0]")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -373,6 +380,9 @@ def make_job(args: argparse.Namespace) -> CompileJob:
         "jobs",
         "seed",
         "replay_dir",
+        "rank",
+        "holdout",
+        "temperature_step",
     )
     settings = resolve({key: getattr(args, key) for key in keys})
     return cli_job(settings, quick=False, frozen=False)
@@ -413,6 +423,10 @@ def _settings(args: argparse.Namespace, job: CompileJob, tasks: int, wall: float
         "attempts": job.loop.attempts,
         "max_tokens": job.loop.max_tokens,
         "seed": job.loop.seed,
+        "rank": job.loop.rank,
+        "holdout": job.loop.holdout,
+        "temperature": job.loop.temperature,
+        "temperature_step": job.loop.temperature_step,
         "budget_s": args.budget,
         "wall_s": round(wall, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -424,9 +438,21 @@ def _title(s: dict) -> str:
         f"{s['corpus']} corpus, {s['tasks']} tasks; "
         f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
         f"full loop: {s['candidates']} candidates x {s['attempts']} attempts, "
-        f"{s['max_tokens']} tokens; seed {s['seed']}; "
+        f"{s['max_tokens']} tokens; seed {s['seed']}{_loop_features(s)}; "
         f"wall {s['wall_s']} s; {s['date']}"
     )
+
+
+def _loop_features(s: dict) -> str:
+    """The loop settings that differ from the defaults, so two tables are told apart."""
+    parts = []
+    if s["rank"] != "first":
+        parts.append(f"rank {s['rank']}")
+    if s["holdout"]:
+        parts.append("holdout")
+    if s["temperature_step"]:
+        parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
+    return "".join(f"; {part}" for part in parts)
 
 
 def _stderr(line: str) -> None:

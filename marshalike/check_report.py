@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from xml.etree import ElementTree
 
-from marshalike.freshness import SpecCheck
+from marshalike.freshness import Finding, SpecCheck
 
 
 def text(checks: Sequence[SpecCheck]) -> str:
@@ -49,19 +49,25 @@ def junit(checks: Sequence[SpecCheck]) -> str:
 
 
 def _cases(check: SpecCheck, suite: ElementTree.Element) -> int:
-    failing = {f.message.split(":", 1)[0]: f for f in check.findings if f.kind == "test-failed"}
+    """A test case per generated test, then one per finding about the spec or its files."""
+    failing = {f.test: f for f in check.findings if f.test is not None}
     for result in check.tests:
         case = ElementTree.SubElement(suite, "testcase", classname=check.path, name=result.test)
         if result.test in failing:
-            failure = ElementTree.SubElement(case, "failure", message=failing[result.test].message)
-            failure.text = failing[result.test].message
-    others = [f for f in check.findings if f.kind != "test-failed"]
+            _failure(case, failing[result.test])
+    others = [f for f in check.findings if f.test is None]
     for finding in others:
         case = ElementTree.SubElement(suite, "testcase", classname=check.path, name=finding.kind)
-        ElementTree.SubElement(case, "failure", message=finding.message).text = finding.message
+        _failure(case, finding)
     if not check.tests and not others:
         ElementTree.SubElement(suite, "testcase", classname=check.path, name="outputs")
     return len(check.tests) + len(others) + (0 if check.tests or others else 1)
+
+
+def _failure(case: ElementTree.Element, finding: Finding) -> None:
+    kind = finding.status or finding.kind  # fail, error, timeout, not_run; or stale, edited, …
+    failure = ElementTree.SubElement(case, "failure", message=finding.message, type=kind)
+    failure.text = finding.message
 
 
 def github_annotations(checks: Sequence[SpecCheck]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from marshalike import emit, prompts
 from marshalike.backends.base import Backend
+from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.diagnostics import Diagnostic
 from marshalike.load import load_spec
 from marshalike.lock import Lock, LockedUnit, lock_path, read_lock, write_lock
@@ -100,27 +101,37 @@ class SharedBackend:
 
 
 def compile_path(
-    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend | None = None
+    path: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend | None = None,
+    *,
+    cancel: Cancel | None = None,
 ) -> SpecReport:
+    """Compile the spec at `path` (and the specs it uses). Setting `cancel` while it runs
+    makes it raise `Cancelled` at the next unit or attempt, having written nothing."""
     shared = shared or SharedBackend(job)
     key = path.resolve()
     if key not in shared.reports:
-        shared.reports[key] = _compile_spec(path, job, progress, shared)
+        shared.reports[key] = _compile_spec(path, job, progress, shared, cancel)
     return shared.reports[key]
 
 
 def _compile_spec(
-    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend
+    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend, cancel: Cancel | None
 ) -> SpecReport:
     loaded = load_spec(path)
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
     out_dir = job.out or path.parent
-    used, problem = _compile_uses(path, module, out_dir, job, progress, shared)
+    used, problem = _compile_uses(path, module, out_dir, job, progress, shared, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
-    version = f"{prompts.template_version()}:{job.loop.kind}:{used.fingerprint}"
+    # Settings that change what a prompt shows change the key: holding an example back
+    # gives the model a different prompt.
+    kind = job.loop.kind + job.loop.prompt_variant
+    version = f"{prompts.template_version()}:{kind}:{used.fingerprint}"
     plan = make_plan(module, model=job.model_id, template_version=version)
     diagnostics = loaded.diagnostics + plan.diagnostics
     if plan.diagnostics:
@@ -134,8 +145,9 @@ def _compile_spec(
     todo = [u.func.name for u in plan.units if cached[u.func.name] is None]
     if todo and job.frozen:
         return SpecReport(str(path), loaded.source, diagnostics, stale=tuple(todo))
-    spec = _Spec(module, plan, used)
+    spec = _Spec(module, plan, used, cancel)
     outcomes = _run_units(spec, cached, job, shared, progress)
+    raise_if_cancelled(cancel)  # the last moment: from here on the outputs are written
     report = _write(spec, loaded.source, path, out_dir, outcomes, lock, job)
     return replace(report, diagnostics=diagnostics)
 
@@ -147,6 +159,7 @@ class _Spec:
     module: Module
     plan: Plan
     used: Used
+    cancel: Cancel | None = None
 
 
 def _compile_uses(
@@ -156,11 +169,12 @@ def _compile_uses(
     job: CompileJob,
     progress: Progress,
     shared: SharedBackend,
+    cancel: Cancel | None,
 ) -> tuple[Used, str | None]:
     used = Used()
     for use in module.uses:
         target = (path.parent / use.path).resolve()
-        report = compile_path(target, job, progress, shared)
+        report = compile_path(target, job, progress, shared, cancel=cancel)
         if not report.ok:
             return used, f"the used spec {use.path} did not compile"
         where = job.out or target.parent
@@ -187,6 +201,7 @@ def _run_units(
     with ThreadPoolExecutor(max_workers=max(1, job.loop.jobs)) as pool:
         running: dict[Future, str] = {}
         while sorter.is_active():
+            raise_if_cancelled(spec.cancel)
             for name in sorter.get_ready():
                 hit = cached[name]
                 if hit is not None:
@@ -204,6 +219,7 @@ def _run_units(
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            raise_if_cancelled(spec.cancel)  # before a finished unit is reported
             for future in finished:
                 name = running.pop(future)
                 results[name] = future.result()
@@ -242,6 +258,7 @@ def _compile_one(
         module_for=module_for,
         test_source=tests,
         module_name=module.name,
+        cancel=spec.cancel,
     )
 
 

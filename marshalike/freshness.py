@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marshalike import emit
+from marshalike import emit, verdict_text
 from marshalike.diagnostics import Diagnostic, Span
 from marshalike.load import load_spec
 from marshalike.lock import lock_path, read_lock
 from marshalike.output import file_hash
 from marshalike.sandbox import Limits
+from marshalike.spec import Module
 from marshalike.verify import DEFAULT_LIMITS, ExampleResult, example_tests, verify
 
 _TOP = Span(1, 1, 1, 2)
@@ -30,6 +31,10 @@ class Finding:
     path: str
     line: int = 1
     column: int = 1
+    # A test-failed finding's generated test (test_NAME_INDEX) and its status (fail, error,
+    # timeout, not_run), so reports need not read them back out of the message.
+    test: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,14 +86,9 @@ def check_spec(
         expected_tests=expected,
         limits=limits,
     )
+    tests_file = str(folder / f"test_{module.name}.py")
     failed = tuple(
-        Finding(
-            "test-failed",
-            f"{r.test}: {r.status}{_detail(r)}",
-            str(folder / f"test_{module.name}.py"),
-        )
-        for r in verdict.results
-        if r.status != "pass"
+        _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
     return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
 
@@ -119,9 +119,15 @@ def _output_findings(path: Path, text: str | None, recorded: str | None) -> list
     return []
 
 
-def _detail(result: ExampleResult) -> str:
-    if result.status == "fail":
-        return f" (expected {result.expected}, got {result.actual})"
-    if result.error_type:
-        return f" ({result.error_type}: {result.message})"
-    return f" ({result.message})" if result.message else ""
+def _test_finding(
+    result: ExampleResult, module: Module, tests_file: str, limits: Limits
+) -> Finding:
+    func = module.func(result.func) if result.func else None
+    said = verdict_text.describe(result, func, limits.timeout_s) or result.status
+    return Finding(
+        "test-failed",
+        f"{result.test}: {said}",
+        tests_file,
+        test=result.test,
+        status=result.status,
+    )

@@ -4,6 +4,12 @@ Attempt 1 samples N candidates from the first prompt; each distinct, valid candi
 unit's example tests in the sandbox. The loop stops at the first attempt with a candidate that
 passes every checkable example. Otherwise attempt k+1 is a repair prompt carrying the best
 candidate of attempt k and its failures, until the attempt budget is spent.
+
+Three settings make the loop pickier, each off by default: `rank = "consensus"` chooses among
+several passing candidates by agreement on extra inputs (`consensus`); `holdout` keeps the
+last of three or more checkable examples out of every prompt, so passing it is a test the
+model was not shown; `temperature_step` raises the temperature with each attempt, so repairs
+explore more widely than the first attempt.
 """
 
 from __future__ import annotations
@@ -12,17 +18,23 @@ import ast
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from marshalike import prompts
+from marshalike import consensus, prompts
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
+from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
+from marshalike.mutate import mutated_calls
 from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
+from marshalike.spec import Example, Func
 from marshalike.verify import Verdict, example_tests, verify
 
 Status = Literal["verified", "unverified", "failed"]
+Rank = Literal["first", "consensus"]
+MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
+MAX_TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,23 @@ class LoopSettings:
     limits: Limits = field(default_factory=Limits)
     # Modules the unit's code may import (the generated modules of `# use`d specs).
     support_files: Mapping[str, str] = field(default_factory=dict)
+    rank: Rank = "first"
+    holdout: bool = False
+    temperature_step: float = 0.0
+
+    @property
+    def holds_out(self) -> bool:
+        """Holding an example back only means something when candidates are verified."""
+        return self.holdout and not self.quick
+
+    @property
+    def prompt_variant(self) -> str:
+        """What the settings change in the prompts, for the unit's cache key."""
+        return ":holdout" if self.holds_out else ""
+
+    def temperature_at(self, attempt: int) -> float:
+        raised = self.temperature + self.temperature_step * (attempt - 1)
+        return min(max(raised, 0.0), MAX_TEMPERATURE)
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,17 @@ class UnitOutcome:
 ModuleFor = Callable[[str], str]
 
 
+@dataclass(frozen=True)
+class _Harness:
+    """Where candidates are tested: their module, the unit's tests and what they run."""
+
+    module_for: ModuleFor
+    test_source: str
+    module_name: str
+    names: tuple[str, ...]  # the tests of the unit's checkable examples
+    held: str | None  # the test of the example no prompt shows, if one is held back
+
+
 @dataclass
 class _Tally:
     candidates: int = 0
@@ -90,34 +130,60 @@ def compile_unit(
     module_for: ModuleFor,
     test_source: str,
     module_name: str,
+    cancel: Cancel | None = None,
 ) -> UnitOutcome:
     start = time.monotonic()
+    held = held_out(ctx.func) if settings.holds_out else None
     names = example_tests(ctx.func)
+    harness = _Harness(module_for, test_source, module_name, names, _test_name(ctx.func, held))
+    shown = shown_context(ctx, held)
     tally = _Tally()
-    prompt = prompts.first_prompt(ctx, settings.kind)
+    prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
     for attempt in range(1, budget + 1):
+        raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
         completions = _sample(backend, prompt, settings, attempt)
-        batch = [_candidate(ctx, c, settings, tally) for c in completions]
+        batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
         if not settings.quick and names:
-            batch = _verify_all(batch, settings, tally, module_for, test_source, module_name, names)
-        best = max(batch, key=lambda c: c.score, default=None)
+            batch = _verify_all(batch, settings, tally, harness)
+        best, note = _best(batch, ctx.func, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
         done = _finished(best, settings, names)
         if done is not None:
-            return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=())
+            return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
         if best is not None and attempt < budget:
-            prompt = _repair(ctx, prompt, best, settings)  # attempt k's best, not the overall
+            prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def held_out(func: Func) -> Example | None:
+    """The example kept out of the prompts: the last checkable one, when there are enough
+    left to show (a function with fewer examples needs every one in the prompt)."""
+    checkable = [e for e in func.examples if e.checkable]
+    return checkable[-1] if len(checkable) >= MIN_FOR_HOLDOUT else None
+
+
+def shown_context(ctx: UnitContext, held: Example | None) -> UnitContext:
+    """The context the prompts show: the function without its held-out example."""
+    if held is None:
+        return ctx
+    examples = tuple(e for e in ctx.func.examples if e is not held)
+    return replace(ctx, func=replace(ctx.func, examples=examples))
+
+
+def _test_name(func: Func, example: Example | None) -> str | None:
+    if example is None:
+        return None
+    return f"test_{func.name}_{func.examples.index(example) + 1}"
 
 
 def _sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int) -> list:
     sampling = Sampling(
         n=1 if settings.quick else settings.candidates,
-        temperature=settings.temperature,
+        temperature=settings.temperature_at(attempt),
         top_p=settings.top_p,
         max_tokens=settings.max_tokens,
         stop=prompts.stops(prompt.kind),
@@ -127,12 +193,16 @@ def _sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: i
 
 
 def _candidate(
-    ctx: UnitContext, completion: Completion, settings: LoopSettings, tally: _Tally
+    ctx: UnitContext,
+    shown: UnitContext,
+    completion: Completion,
+    settings: LoopSettings,
+    tally: _Tally,
 ) -> Candidate:
     tally.candidates += 1
     tally.prompt_tokens += completion.prompt_tokens
     tally.completion_tokens += completion.completion_tokens
-    stub = prompts.completion_stub(ctx) if settings.kind == "completion" else None
+    stub = prompts.completion_stub(shown) if settings.kind == "completion" else None
     # The module already defines its types and the unit's dependencies: a candidate's own
     # copies of them are dropped rather than allowed to shadow the real ones.
     known = {t.name for t in ctx.module.types} | set(ctx.dependencies)
@@ -142,17 +212,13 @@ def _candidate(
     code = result.code if result.code else None
     if code is not None and settings.kind == "completion":
         code = prompts.with_header_imports(code)
+        if shown is not ctx:  # the generated docstring lists every example again
+            code = code.replace(stub or "", prompts.completion_stub(ctx), 1)
     return Candidate(completion, code, tuple(result.problems), None)
 
 
 def _verify_all(
-    batch: list[Candidate],
-    settings: LoopSettings,
-    tally: _Tally,
-    module_for: ModuleFor,
-    test_source: str,
-    module_name: str,
-    names: tuple[str, ...],
+    batch: list[Candidate], settings: LoopSettings, tally: _Tally, harness: _Harness
 ) -> list[Candidate]:
     """Verify each distinct valid candidate once; identical code reuses its verdict."""
     todo: dict[str, str] = {}
@@ -162,12 +228,11 @@ def _verify_all(
     todo = {fp: code for fp, code in todo.items() if fp not in tally.seen}
 
     def run(code: str) -> Verdict:
-        source = module_for(code)
         return verify(
-            source,
-            test_source,
-            module_name=module_name,
-            expected_tests=names,
+            harness.module_for(code),
+            harness.test_source,
+            module_name=harness.module_name,
+            expected_tests=harness.names,
             limits=settings.limits,
             extra_files=settings.support_files,
         )
@@ -193,6 +258,42 @@ def _fingerprint(code: str) -> str:
         return code
 
 
+def _best(
+    batch: list[Candidate], func: Func, settings: LoopSettings, harness: _Harness
+) -> tuple[Candidate | None, str | None]:
+    """The attempt's best candidate: the first with the best score, or, with consensus
+    ranking and several distinct candidates passing, the one most others agree with."""
+    best = max(batch, key=lambda c: c.score, default=None)
+    if settings.rank != "consensus" or best is None or not _passes(best):
+        return best, None
+    groups: dict[str, list[Candidate]] = {}
+    for cand in batch:
+        if _passes(cand) and cand.code is not None:
+            groups.setdefault(_fingerprint(cand.code), []).append(cand)
+    calls = mutated_calls(func, seed=settings.seed)
+    if len(groups) < 2 or not calls:
+        return best, None
+    ranking = consensus.rank(
+        [harness.module_for(group[0].code or "") for group in groups.values()],
+        [len(group) for group in groups.values()],
+        calls,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        jobs=settings.jobs,
+    )
+    chosen = list(groups.values())[ranking.chosen][0]
+    note = (
+        f"chosen by agreement on {len(calls)} extra inputs: {ranking.support} of "
+        f"{ranking.total} passing candidates agree"
+    )
+    return chosen, note
+
+
+def _passes(cand: Candidate) -> bool:
+    return cand.verdict is not None and cand.verdict.ok and not cand.problems
+
+
 def _finished(
     best: Candidate | None, settings: LoopSettings, names: Sequence[str]
 ) -> Status | None:
@@ -203,17 +304,31 @@ def _finished(
     return "verified" if best.verdict is not None and best.verdict.ok else None
 
 
-def _repair(ctx: UnitContext, prompt: Prompt, best: Candidate, settings: LoopSettings) -> Prompt:
+def _repair(
+    ctx: UnitContext,
+    shown: UnitContext,
+    prompt: Prompt,
+    best: Candidate,
+    settings: LoopSettings,
+    held: str | None,
+) -> Prompt:
+    """The repair prompt shows the failures of the examples the prompts show; a failing
+    held-out example is only said to exist, so its expected value stays unseen."""
     verdict = best.verdict
-    total = len(verdict.results) if verdict else 0
-    failures = _failures(ctx, best, settings) if verdict else ()
+    results = tuple(r for r in verdict.results if r.test != held) if verdict else ()
+    shown_verdict = replace(verdict, results=results) if verdict else None
+    failures = _failures(ctx, replace(best, verdict=shown_verdict), settings) if verdict else ()
+    held_failed = verdict is not None and any(
+        r.test == held and r.status != "pass" for r in verdict.results
+    )
     return prompts.repair_prompt(
-        ctx,
+        shown,
         prompt,
         code=best.code or best.completion.text,
         problems=best.problems,
         failures=failures,
-        total=total,
+        total=len(results),
+        held_out_failed=held_failed,
     )
 
 
@@ -239,8 +354,8 @@ def _outcome(
     start: float,
     *,
     ctx_failures: tuple[str, ...],
+    note: str | None = None,
 ) -> UnitOutcome:
-    note = None
     if status == "unverified":
         note = "not verified (--quick)" if best and best.verdict is None else None
         if not any(e.checkable for e in ctx.func.examples):

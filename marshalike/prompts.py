@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
-from marshalike import emit
+from marshalike import emit, verdict_text
 from marshalike.backends.base import Prompt, PromptKind
 from marshalike.spec import Example, Func, Module
 from marshalike.verify import ExampleResult
@@ -34,6 +34,10 @@ _HEADER_IMPORTS = "from __future__ import annotations\n\n" + "\n".join(
     f"import {name}" for name in _PRELUDE_MODULES
 )
 _DATACLASS_IMPORT = "from dataclasses import dataclass"
+HELD_OUT_NOTE = (
+    "it fails a further example of the specification that is not shown here; "
+    "follow the description in every case, not only in the examples shown"
+)
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,23 @@ def repair_prompt(
     problems: Sequence[str],
     failures: Sequence[str],
     total: int,
+    held_out_failed: bool = False,
 ) -> Prompt:
-    """Attempt k+1: the best candidate of attempt k and what was wrong with it."""
+    """Attempt k+1: the best candidate of attempt k and what was wrong with it.
+
+    `held_out_failed`: the candidate failed an example the prompts do not show; the
+    prompt says so without saying which example, so that passing it stays a real test."""
     if previous.kind == "completion":
-        notes = [*problems, *failures]
+        notes = [*problems, *failures, *([HELD_OUT_NOTE] if held_out_failed else [])]
         return Prompt("completion", text=_completion_text(ctx, failures=notes))
     answer = f"```python\n{code.rstrip()}\n```"
-    feedback = _render("repair.j2", problems=problems, failures=failures, total=total)
+    feedback = _render(
+        "repair.j2",
+        problems=problems,
+        failures=failures,
+        total=total,
+        held_out_failed=held_out_failed,
+    )
     first_two = previous.messages[:2]
     return Prompt("chat", messages=(*first_two, ("assistant", answer), ("user", feedback)))
 
@@ -103,26 +117,7 @@ def with_header_imports(code: str) -> str:
 
 def describe_failure(result: ExampleResult, func: Func, timeout_s: float) -> str | None:
     """One line a model (or a person) can act on; None for a passing example."""
-    example = _example(func, result.index)
-    call = example.call if example and example.call else result.test
-    if result.status == "pass":
-        return None
-    if result.status == "fail":
-        return f"{call} should return {result.expected}, but it returned {result.actual}"
-    if result.status == "timeout":
-        return f"{call} did not finish within {timeout_s:g} s"
-    if result.status == "not_run":
-        return f"{call} was not run: {result.message}"
-    if result.error_type == "Failed" and example and example.outcome == "raises":
-        return f"{call} should raise {example.exception}, but it did not"
-    detail = f"{result.error_type}: {result.message}" if result.message else result.error_type
-    return f"{call} raised {detail}"
-
-
-def _example(func: Func, index: int | None) -> Example | None:
-    if index is None or not 1 <= index <= len(func.examples):
-        return None
-    return func.examples[index - 1]
+    return verdict_text.describe(result, func, timeout_s)
 
 
 def _chat_vars(ctx: UnitContext) -> dict[str, object]:

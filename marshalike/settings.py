@@ -32,6 +32,9 @@ class Settings:
     max_tokens: int | None = None  # per prompt kind when unset: see `token_budget`
     request_timeout: float = 120.0
     replay_dir: str | None = None
+    rank: str = "first"  # or "consensus": see marshalike/consensus.py
+    holdout: bool = False
+    temperature_step: float = 0.0
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -60,6 +63,7 @@ class Settings:
 FILE_KEYS = {
     "backend", "model", "base_url", "api", "candidates", "attempts", "out", "jobs",
     "seed", "timeout", "temperature", "max_tokens", "request_timeout", "replay_dir",
+    "rank", "holdout", "temperature_step",
 }  # fmt: skip
 ENV_KEYS = {
     "OPENAI_BASE_URL": "base_url",
@@ -68,7 +72,13 @@ ENV_KEYS = {
     **{f"MARSHALIKE_{k.upper()}": k for k in FILE_KEYS},
     "MARSHALIKE_API_KEY": "api_key",
 }
-CHOICES = {"backend": {"local", "openai", "replay"}, "api": {"chat", "completions"}}
+CHOICES = {
+    "backend": {"local", "openai", "replay"},
+    "api": {"chat", "completions"},
+    "rank": {"first", "consensus"},
+}
+# How a flag written in the environment or a file says yes or no.
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
@@ -132,6 +142,8 @@ def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settin
 
 
 def _convert(key: str, value: Any, kind: str, source: str) -> Any:
+    if kind == "bool":
+        return _boolean(key, value, source)
     try:
         if "int" in kind and not isinstance(value, bool):
             return int(value)
@@ -140,6 +152,14 @@ def _convert(key: str, value: Any, kind: str, source: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}") from None
     return None if value is None else str(value)
+
+
+def _boolean(key: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
 
 
 def _validate(settings: Settings) -> None:
@@ -154,3 +174,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{settings.sources.get(key, 'default')}: {key} must be at least 1")
     if settings.timeout <= 0:
         raise ConfigError(f"{settings.sources.get('timeout', 'default')}: timeout must be > 0")
+    if not -2 <= settings.temperature_step <= 2:
+        # Each attempt adds the step and the result is clamped to [0, 2]: a step outside
+        # [-2, 2] would only ever hit a bound.
+        where = settings.sources.get("temperature_step", "default")
+        raise ConfigError(f"{where}: temperature_step must be between -2 and 2")

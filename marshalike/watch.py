@@ -7,30 +7,35 @@ is tested without a file watcher; `run` is the thin loop around watchfiles. Reco
 whole spec on each save is cheap: the lock makes every function whose text did not change
 free, and one backend (one loaded local model) serves the whole session.
 
-Stopping: SIGINT and SIGTERM end the session with status 0. A compile waiting on its
-functions is abandoned at once (nothing is written before they all finish); one that is
-loading its spec or writing its outputs is left to finish, so a module, its tests and its
-lock never disagree. Outputs are written atomically (`marshalike.output`), so no temp file
-is left behind either way.
+The file watcher runs in a thread of its own, so a change is seen while a compile runs:
+a change to the spec being compiled, or to a file it reads, cancels that compile (through
+its `marshalike.cancel.Cancel`), and the next batch compiles it again with what is left of
+the cancelled batch.
+
+Stopping: SIGINT and SIGTERM end the session with status 0; they cancel a running compile
+the same way. A cancelled compile stops at its next unit or attempt, once the model calls
+already running return, and writes nothing; one already writing its outputs finishes, so a
+module, its tests and its lock never disagree. Outputs are written atomically
+(`marshalike.output`), so no temp file is left behind either way.
 """
 
 from __future__ import annotations
 
 import graphlib
 import os
+import queue
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from marshalike import compiler
-from marshalike.backends.base import Backend, Completion, Prompt, Sampling
+from marshalike.cancel import Cancel, Cancelled
 from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.diagnostics import render_all
-from marshalike.errors import BackendError, MarshalikeError
+from marshalike.errors import MarshalikeError
 from marshalike.parse import parse
 
 Echo = Callable[[str], None]
@@ -50,16 +55,22 @@ IGNORED_FOLDERS = frozenset(
 )
 
 
-class Interrupted(KeyboardInterrupt):
-    """Raised in the main thread to abandon a compile when the session is told to stop."""
-
-
 @dataclass(frozen=True)
 class Batch:
     """What one batch of file changes asks for: specs to compile, in order, and deletions."""
 
     compile: tuple[Path, ...] = ()
     deleted: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The compile in progress, as the watcher thread sees it."""
+
+    spec: Path
+    text: str | None  # the spec's text when the compile started
+    reads: frozenset[Path]
+    cancel: Cancel
 
 
 class Session:
@@ -74,12 +85,18 @@ class Session:
         self.files = frozenset(p for p in targets if not p.is_dir())
         self.echo = echo
         self.stop = stop
-        self.shared = SharedBackend(replace(job, backend_factory=_stop_aware(job, stop)))
-        self.job = self.shared.job
+        self.job = job
+        self.shared = SharedBackend(job)
         # spec -> the files it reads (CSV files of its types, the specs it uses)
         self.reads: dict[Path, frozenset[Path]] = {}
         # spec -> the text its last compile read (None: that compile failed to run)
         self.compiled: dict[Path, str | None] = {}
+        # specs of a batch cut short by a newer change; the next batch compiles them
+        self.carried: set[Path] = set()
+        # What the watcher thread reads while the main thread compiles: replaced whole,
+        # never changed in place, so that thread never sees a dict change under it.
+        self._running: _Running | None = None
+        self._known: tuple[frozenset[Path], frozenset[Path]] = (frozenset(), frozenset())
 
     # --- what to watch -----------------------------------------------------------------
 
@@ -102,10 +119,11 @@ class Session:
         candidate = Path(path)
         if _ignored(candidate):
             return False
-        if candidate.suffix == SPEC_SUFFIX or candidate in self._read_files():
+        compiled, read_files = self._known
+        if candidate.suffix == SPEC_SUFFIX or candidate in read_files:
             return True
         # a folder created or moved in may hold specs; one removed may have held some
-        return candidate.is_dir() or any(_below(s, candidate) for s in self.compiled)
+        return candidate.is_dir() or any(_below(s, candidate) for s in compiled)
 
     def is_spec(self, path: Path) -> bool:
         if path.suffix != SPEC_SUFFIX or _ignored(path):
@@ -162,7 +180,8 @@ class Session:
         return spec not in self.compiled or self.compiled[spec] != _text(spec)
 
     def apply(self, changed: Iterable[Path]) -> Batch:
-        batch = self.plan(changed)
+        carried, self.carried = self.carried, set()
+        batch = self.plan({*changed, *carried})
         self.apply_batch(batch)
         return batch
 
@@ -174,35 +193,67 @@ class Session:
             self.reads.pop(path, None)
             self.compiled.pop(path, None)
             self.echo(f"{display(path)}: deleted; its outputs are left as they are")
-        for path in batch.compile:
+        self._publish()
+        for index, path in enumerate(batch.compile):
             if self.stop.is_set():
                 return
-            self.compile(path)
+            try:
+                self.compile(path)
+            except Cancelled:
+                # The rest of the batch waits for the change that cancelled it, which the
+                # watcher hands over next: compiling it now could be wasted too.
+                self.carried.update(batch.compile[index:])
+                return
 
     def compile(self, path: Path) -> SpecReport | None:
+        """Compile one spec and say how it went; raises `Cancelled` (having said so) when a
+        newer change or a stop request cancels it."""
         shown = display(path)
         self.reads[path] = _reads(path, self.reads.get(path, frozenset()))
         self.echo(f"{shown}: compiling")
         self.compiled[path] = None
+        self._publish()
+        cancel = Cancel(self.stop)
+        self._running = _Running(path, _text(path), self.reads[path], cancel)
         try:
-            report = compile_path(Path(shown), self.job, self._progress, self.shared)
-        except Interrupted:
-            self.echo(f"{shown}: interrupted; its outputs are left as they were")
+            report = compile_path(Path(shown), self.job, self._progress, self.shared, cancel=cancel)
+        except Cancelled:
+            why = "interrupted" if self.stop.is_set() else "cancelled by a newer change"
+            self.echo(f"{shown}: {why}; its outputs are left as they were")
             raise
         except MarshalikeError as exc:
-            if self.stop.is_set():
-                self.echo(f"{shown}: interrupted; its outputs are left as they were")
-                raise Interrupted from None
             self.echo(f"{shown}: failed: {exc}")
             return None
         except OSError as exc:
             # e.g. an output folder that is not writable: the outputs stay as they were
             self.echo(f"{shown}: failed: {_os_reason(exc)}")
             return None
+        finally:
+            self._running = None
         self.compiled[path] = report.source
+        self._publish()
         for line in describe(report, shown):
             self.echo(line)
         return report
+
+    @property
+    def busy(self) -> bool:
+        """Whether a compile is running (and so a stop request has to wait for it)."""
+        return self._running is not None
+
+    def notice(self, changed: Iterable[Path]) -> None:
+        """Cancel the running compile if `changed` makes it stale: the spec's text changed
+        or a file it reads did. Called from the watcher thread as each batch arrives."""
+        running = self._running
+        if running is None:
+            return
+        touched = {absolute(p) for p in changed}
+        edited = running.spec in touched and _text(running.spec) != running.text
+        if edited or not running.reads.isdisjoint(touched):
+            running.cancel.set()
+
+    def _publish(self) -> None:
+        self._known = (frozenset(self.compiled), frozenset(self._read_files()))
 
     def _progress(self, message: str) -> None:
         self.echo(f"  {message}")
@@ -233,44 +284,94 @@ def describe(report: SpecReport, shown: str) -> list[str]:
 
 def run(paths: Sequence[str | Path], job: CompileJob, echo: Echo) -> int:
     """Compile, then watch until SIGINT or SIGTERM; returns the exit status (0)."""
-    stop = StopSignal()
-    session = Session(paths, job, echo, stop.event)
-    with stop.installed():
-        try:
-            _watch(session, stop.event)
-        except Interrupted:
-            pass
+    stop = threading.Event()
+    session = Session(paths, job, echo, stop)
+    with StopSignal(stop, lambda: session.busy).installed():
+        _watch(session, stop)
     echo("marshalike: stopped")
     return 0
 
 
 def _watch(session: Session, stop: threading.Event) -> None:
-    import watchfiles  # only watch mode pays for the file watcher
-
     while not stop.is_set():
         roots = session.roots()
-        changes = watchfiles.watch(
-            *roots,
-            watch_filter=session.accepts,
-            debounce=GROUP_MS,
-            step=QUIET_MS,
-            stop_event=stop,
-            rust_timeout=READY_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        )
-        for number, batch in enumerate(changes):
-            changed = {Path(path) for _, path in batch}
-            if number == 0:
-                session.apply(changed | session.unseen())
-                shown = ", ".join(display(r) for r in roots)
-                session.echo(f"watching {shown} for changes (Ctrl-C to stop)")
-            elif not changed:
-                continue  # the watcher's idle report
-            else:
-                session.apply(changed)
-            if session.roots() != roots:
-                break  # a spec now reads a file outside the watched folders
+        with Changes(session, roots, stop) as changes:
+            for number, changed in enumerate(changes):
+                if number == 0:
+                    session.apply(changed | session.unseen())
+                    if not stop.is_set():
+                        shown = ", ".join(display(r) for r in roots)
+                        session.echo(f"watching {shown} for changes (Ctrl-C to stop)")
+                else:
+                    session.apply(changed)
+                if stop.is_set() or session.roots() != roots:
+                    break  # stopping, or a spec now reads a file outside the watched folders
+
+
+class Changes:
+    """watchfiles in a thread of its own: each batch of changes goes to `session.notice`
+    at once (so a compile it makes stale is cancelled) and is queued for the main thread,
+    which iterates over them. The first batch comes within READY_MS, empty if nothing
+    changed; later empty ones (the watcher's idle reports) are dropped."""
+
+    def __init__(self, session: Session, roots: tuple[Path, ...], stop: threading.Event) -> None:
+        self._session = session
+        self._roots = roots
+        self._stop = stop
+        self._closed = threading.Event()
+        self._queue: queue.Queue[set[Path] | Exception | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="marshalike-watch", daemon=True)
+
+    def __enter__(self) -> Changes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closed.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[set[Path]]:
+        while True:
+            try:
+                # A timeout, so the main thread runs now and then: Python runs signal
+                # handlers only in the main thread, between its bytecodes.
+                item = self._queue.get(timeout=QUIET_MS / 1000)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def is_set(self) -> bool:
+        """watchfiles' stop event: the session is stopping or this watcher is closed."""
+        return self._stop.is_set() or self._closed.is_set()
+
+    def _run(self) -> None:
+        import watchfiles  # only watch mode pays for the file watcher
+
+        try:
+            changes = watchfiles.watch(
+                *self._roots,
+                watch_filter=self._session.accepts,
+                debounce=GROUP_MS,
+                step=QUIET_MS,
+                stop_event=self,
+                rust_timeout=READY_MS,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            )
+            for number, batch in enumerate(changes):
+                changed = {Path(path) for _, path in batch}
+                if number and not changed:
+                    continue
+                self._session.notice(changed)
+                self._queue.put(changed)
+        except Exception as exc:  # handed to the main thread, which raises it
+            self._queue.put(exc)
+        finally:
+            self._queue.put(None)
 
 
 _STOPPING = (
@@ -279,11 +380,12 @@ _STOPPING = (
 
 
 class StopSignal:
-    """SIGINT and SIGTERM set `event`; a compile waiting on its functions is abandoned."""
+    """SIGINT and SIGTERM set `event`, which cancels a running compile; a second one
+    quits at once, for a model call the user does not want to wait for."""
 
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self._raised = False
+    def __init__(self, event: threading.Event, busy: Callable[[], bool]) -> None:
+        self.event = event
+        self.busy = busy
 
     @contextmanager
     def installed(self) -> Iterator[StopSignal]:
@@ -296,50 +398,13 @@ class StopSignal:
                 signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._raised:
-            # Asked twice while waiting for a model call to return: the user wants out now.
+        # os.write, not click.echo: the handler may have interrupted a write to stderr
+        if self.event.is_set():
             os.write(2, b"marshalike: stopped at once\n")
             os._exit(128 + signum)
         self.event.set()
-        if _waiting_on_units(frame):
-            self._raised = True
-            # os.write, not click.echo: the handler may have interrupted a write to stderr
+        if self.busy():
             os.write(2, _STOPPING)
-            raise Interrupted
-
-
-# The compiler's scheduler: while the main thread is in it, no output has been written yet.
-_SCHEDULER = compiler._run_units.__code__
-
-
-def _waiting_on_units(frame: FrameType | None) -> bool:
-    while frame is not None:
-        if frame.f_code is _SCHEDULER:
-            return True
-        frame = frame.f_back
-    return False
-
-
-class _StopAwareBackend:
-    """Refuses new model calls once the session is stopping, so running functions end soon."""
-
-    def __init__(self, inner: Backend, stop: threading.Event) -> None:
-        self.inner = inner
-        self.stop = stop
-        self.name = inner.name
-        self.model = inner.model
-
-    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
-        if self.stop.is_set():
-            raise BackendError("watch is stopping; no new model calls")
-        return self.inner.generate(prompt, sampling)
-
-
-def _stop_aware(job: CompileJob, stop: threading.Event) -> Callable[[], Backend]:
-    def factory() -> Backend:
-        return _StopAwareBackend(job.backend_factory(), stop)
-
-    return factory
 
 
 # --- paths ---------------------------------------------------------------------------

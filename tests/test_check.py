@@ -56,7 +56,7 @@ def test_corpus_is_large_and_reports_an_error_or_warning_for_each_case() -> None
 def test_corpus_covers_every_check_and_load_code() -> None:
     text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.expected"))
     found = set(re.findall(r"\[(M\d{3})\]", text))
-    wanted = {f"M{n:03d}" for n in [*range(10, 26), *range(30, 37)]}
+    wanted = {f"M{n:03d}" for n in [*range(10, 27), *range(30, 37)]}
     assert wanted - found == set()
 
 
@@ -76,6 +76,11 @@ def module(text: str) -> Module:
 
 def render(found: list[Diagnostic], text: str) -> str:
     return render_all(found, {"t.mrsh": text})
+
+
+def checked(m: Module, **kwargs: object) -> list[Diagnostic]:
+    """check() without M026: the small specs of these tests have few examples on purpose."""
+    return [d for d in check(m, **kwargs) if d.code != "M026"]  # type: ignore[arg-type]
 
 
 SORT_BY_AGE = """\
@@ -101,8 +106,8 @@ def test_marsha_style_spec_has_no_findings() -> None:
 def test_functions_of_used_specs_are_callable_and_their_arity_checked() -> None:
     text = "# func twice(n: int): int\n\nTwice n.\n\n* twice(2) = 4\n* half(4, 1) = 2\n"
     helper = module("# func half(n: int): int\n\nHalf of n.\n\n* half(4) = 2\n").funcs[0]
-    assert check(module(text)) != []
-    found = check(module(text), extra_functions={"half": helper})
+    assert checked(module(text)) != []
+    found = checked(module(text), extra_functions={"half": helper})
     assert render(found, text) == (
         "t.mrsh:6:3: error[M014]: example passes 2 arguments to 'half', which takes 1 "
         "argument\n"
@@ -115,7 +120,7 @@ def test_functions_of_used_specs_are_callable_and_their_arity_checked() -> None:
 def test_a_local_function_shadows_a_used_one() -> None:
     text = "# func half(n: int, d: int): int\n\nn / d.\n\n* half(4, 2) = 2\n"
     helper = module("# func half(n: int): int\n\nHalf of n.\n\n* half(4) = 2\n").funcs[0]
-    assert check(module(text), extra_functions={"half": helper}) == []
+    assert checked(module(text), extra_functions={"half": helper}) == []
 
 
 def test_builtins_and_library_classes_are_not_undeclared_types() -> None:
@@ -132,7 +137,7 @@ def test_builtins_and_library_classes_are_not_undeclared_types() -> None:
 
 def test_an_example_calling_a_builtin_is_not_an_unknown_function() -> None:
     text = "# func words(s: str): list of str\n\nSplit s.\n\n* len(words('a b')) = 2\n"
-    assert check(module(text)) == []
+    assert checked(module(text)) == []
 
 
 def test_arity_of_a_wrong_call_meant_to_fail_is_not_checked() -> None:
@@ -145,7 +150,7 @@ def test_arity_of_a_wrong_call_meant_to_fail_is_not_checked() -> None:
 
 def test_keyword_arguments_fill_required_parameters() -> None:
     text = "# func f(a: int, b: int): int\n\nSum.\n\n* f(1, b=2) = 3\n* f(b=2, a=1) = 3\n"
-    assert check(module(text)) == []
+    assert checked(module(text)) == []
 
 
 def test_findings_are_collected_and_sorted_by_position() -> None:
@@ -155,7 +160,7 @@ def test_findings_are_collected_and_sorted_by_position() -> None:
         "* f(1, 2) = 1\n"
         "\n# func f(y: int): int\n\nAgain.\n\n* f(1) = 1\n"
     )
-    found = check(module(text))
+    found = checked(module(text))
     assert [(d.code, d.span.line) for d in found] == [
         ("M020", 1),
         ("M012", 3),
@@ -171,7 +176,7 @@ def test_suggestions_stop_after_the_first_distinct_names(monkeypatch: pytest.Mon
         "# type Point\nx, y\n1, 2\n\n# func f(p: Point): Point\n\nSame p.\n\n"
         "* f(Pont(1, 2)) = Pont(1, 2)\n* f(Poit(1, 2)) = Point(1, 2)\n"
     )
-    assert [d.hint for d in check(module(text))] == [
+    assert [d.hint for d in checked(module(text))] == [
         "did you mean 'Point'?",
         "declare it with `# type Poit` and a CSV header line",
     ]
@@ -219,3 +224,55 @@ def test_check_never_raises_and_locates_inside_the_text(text: str) -> None:
         span = found.span
         assert 1 <= span.line <= line_count and span.column >= 1
         assert (span.end_line, span.end_column) > (span.line, span.column)
+
+
+# --- M026: too few examples ----------------------------------------------------------
+
+
+def test_too_few_examples_names_what_no_example_pins_down() -> None:
+    text = (
+        "# func first(items: list of int, n: int): int\n\n"
+        "The first item; raises IndexError when there is none.\n\n"
+        "* first([3, 4], 1) = 3\n"
+    )
+    assert render(check(module(text)), text) == (
+        "t.mrsh:1:8: warning[M026]: function 'first' has only 1 checkable example, too few to "
+        "trust the code that passes them: no example with an empty list for `items`; no "
+        "example with zero or a negative number for `n`; the description says it raises "
+        "IndexError but no example shows it\n"
+        "    # func first(items: list of int, n: int): int\n"
+        "           ^^^^^\n"
+        "  hint: add examples until 3 or more are checkable, covering these cases"
+    )
+
+
+def test_too_few_examples_without_a_named_gap_still_warns() -> None:
+    text = "# func answer(): int\n\nForty-two.\n\n* answer() = 42\n* answer() = 42\n"
+    assert [(d.severity, d.code, d.message, d.hint) for d in check(module(text))] == [
+        (
+            "warning",
+            "M026",
+            "function 'answer' has only 2 checkable examples, too few to trust the code that "
+            "passes them",
+            "add examples until 3 or more are checkable",
+        )
+    ]
+
+
+def test_three_checkable_examples_are_enough_and_informal_ones_do_not_count() -> None:
+    three = "# func inc(n: int): int\n\nn + 1.\n\n* inc(1) = 2\n* inc(2) = 3\n* inc(3) = 4\n"
+    assert check(module(three)) == []
+    informal = three.replace("* inc(3) = 4", "* inc(3) = the number four")
+    assert [d.code for d in check(module(informal))] == ["M026", "M022"]
+
+
+def test_a_function_without_checkable_examples_gets_m021_or_m023_not_m026() -> None:
+    text = "# func f(n: int): int\n\nx.\n\n* f(1) = the one\n\n# func g(n: int): int\n\ny.\n"
+    assert [d.code for d in check(module(text))] == ["M023", "M022", "M021"]
+
+
+def test_many_gaps_are_cut_short() -> None:
+    params = ", ".join(f"p{i}: str" for i in range(6))
+    text = f"# func f({params}): int\n\nx.\n\n* f('a', 'b', 'c', 'd', 'e', 'f') = 1\n"
+    (found,) = check(module(text))
+    assert found.message.endswith("no example with an empty string for `p3`; and 2 more")

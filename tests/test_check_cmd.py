@@ -92,7 +92,15 @@ def test_failing_generated_tests_fail_the_check(compiled) -> None:
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert [t["status"] for t in report[0]["tests"]] == ["fail", "fail"]
-    assert report[0]["findings"][0]["message"] == "test_square_1: fail (expected 4, got 0)"
+    assert report[0]["findings"][0] == {
+        "kind": "test-failed",
+        "message": "test_square_1: square(2) should return 4, but it returned 0",
+        "path": str(folder / "test_square.py"),
+        "line": 1,
+        "column": 1,
+        "test": "test_square_1",
+        "status": "fail",
+    }
     assert server.requests == []
 
 
@@ -104,5 +112,7 @@ def test_junit_and_github_annotations(compiled) -> None:
     suites = ElementTree.fromstring(result.stdout.split("\n", 1)[1])
     cases = suites.findall("./testsuite/testcase")
     assert [c.get("name") for c in cases] == ["test_square_1", "test_square_2"]
-    assert cases[0].find("failure").get("message") == "test_square_1: fail (expected 4, got 0)"
+    failure = cases[0].find("failure")
+    assert failure.get("message") == "test_square_1: square(2) should return 4, but it returned 0"
+    assert failure.get("type") == "fail"
     assert f"::error file={folder / 'test_square.py'},line=1,col=1::test_square_1" in result.stderr

@@ -45,9 +45,14 @@ def test_summary_on_stdout_and_warnings_on_stderr(specs: Path) -> None:
     result = run("specs/sort.mrsh")
     assert result.exit_code == 0
     assert result.stdout == (
-        "specs/sort.mrsh: 1 type, 1 function, 3 examples (2 checkable); 1 warning\n"
+        "specs/sort.mrsh: 1 type, 1 function, 3 examples (2 checkable); 2 warnings\n"
     )
     assert result.stderr == (
+        "specs/sort.mrsh:5:8: warning[M026]: function 'sort_by_age' has only 2 checkable "
+        "examples, too few to trust the code that passes them\n"
+        "    # func sort_by_age(people: list of person, ascending: bool = True): list of person\n"
+        "           ^^^^^^^^^^^\n"
+        "  hint: add examples until 3 or more are checkable\n"
         "specs/sort.mrsh:11:1: warning[M022]: example is not checkable, shown to the model only\n"
         "    * sort_by_age() = throws a no list received error\n"
         "    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
@@ -60,16 +65,17 @@ def test_an_error_exits_2_after_reporting_every_spec(specs: Path) -> None:
     result = run("specs")
     assert result.exit_code == 2
     assert result.stdout == (
-        "specs/broken.mrsh: 0 types, 1 function, 1 example (1 checkable); 1 error\n"
-        "specs/sort.mrsh: 1 type, 1 function, 3 examples (2 checkable); 1 warning\n"
+        "specs/broken.mrsh: 0 types, 1 function, 1 example (1 checkable); 1 error, 1 warning\n"
+        "specs/sort.mrsh: 1 type, 1 function, 3 examples (2 checkable); 2 warnings\n"
     )
-    assert result.stderr.startswith(
+    assert result.stderr.startswith("specs/broken.mrsh:1:8: warning[M026]: ")
+    assert (
         "specs/broken.mrsh:5:3: error[M012]: example calls unknown function 'g'\n"
         "    * g(1) = 1\n"
         "      ^\n"
         "  hint: did you mean 'f', the function these examples are under?\n"
-        "specs/sort.mrsh:11:1: warning[M022]: "
-    )
+        "specs/sort.mrsh:5:8: warning[M026]: "
+    ) in result.stderr
 
 
 def test_json_prints_the_ast_with_spans(specs: Path) -> None:
@@ -77,7 +83,7 @@ def test_json_prints_the_ast_with_spans(specs: Path) -> None:
     assert result.exit_code == 0
     (spec,) = json.loads(result.stdout)["specs"]
     assert spec["path"] == "specs/sort.mrsh"
-    assert [d["code"] for d in spec["diagnostics"]] == ["M022"]
+    assert [d["code"] for d in spec["diagnostics"]] == ["M026", "M022"]
     module = spec["module"]
     assert module["name"] == "sort"
     assert module["types"][0]["columns"] == ["name", "age"]
@@ -87,7 +93,7 @@ def test_json_prints_the_ast_with_spans(specs: Path) -> None:
     assert [p["default"] for p in func["params"]] == [None, "True"]
     assert [e["checkable"] for e in func["examples"]] == [True, True, False]
     assert func["examples"][1]["arg_count"] == 2
-    assert result.stderr.startswith("specs/sort.mrsh:11:1: warning[M022]")
+    assert result.stderr.startswith("specs/sort.mrsh:5:8: warning[M026]")
 
 
 def test_json_of_a_spec_that_does_not_parse_has_no_module(specs: Path) -> None:
@@ -123,6 +129,8 @@ def test_the_installed_command_runs_without_a_traceback(specs: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert done.stdout == "broken.mrsh: 0 types, 1 function, 1 example (1 checkable); 1 error\n"
+    assert done.stdout == (
+        "broken.mrsh: 0 types, 1 function, 1 example (1 checkable); 1 error, 1 warning\n"
+    )
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("broken.mrsh:5:3: error[M012]")
+    assert "\nbroken.mrsh:5:3: error[M012]" in done.stderr

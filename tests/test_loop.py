@@ -108,3 +108,133 @@ def test_a_failure_reports_the_best_candidate_of_all_attempts() -> None:
     assert outcome.status == "failed"
     assert "return 2 if x == 1 else 5" in outcome.code
     assert outcome.failures == ("inc(-1) should return 0, but it returned 5",)
+
+
+# --- ranking by consensus ------------------------------------------------------------
+
+# Three distinct candidates that pass both examples; the first is wrong at 0, which the
+# examples never show. inc's mutated inputs are inc(2), inc(0) and inc(-2).
+ODD = "```python\ndef inc(x):\n    return x + 1 if x != 0 else 5\n```"
+GOOD_TOO = "```python\ndef inc(x):\n    return 1 + x\n```"
+
+
+def test_consensus_picks_the_candidate_the_others_agree_with() -> None:
+    backend = Scripted(lambda prompt, call: [ODD, GOOD, GOOD_TOO])
+    first = run(backend)
+    assert "x != 0" in first.code and first.note is None
+    outcome = run(Scripted(lambda prompt, call: [ODD, GOOD, GOOD_TOO]), rank="consensus")
+    assert (outcome.status, outcome.attempts) == ("verified", 1)
+    assert "return x + 1\n" in outcome.code
+    assert outcome.note == "chosen by agreement on 3 extra inputs: 2 of 3 passing candidates agree"
+
+
+def test_consensus_counts_repeated_samples() -> None:
+    outcome = run(Scripted(lambda prompt, call: [ODD, ODD, GOOD]), rank="consensus")
+    assert "x != 0" in outcome.code
+    assert outcome.note == "chosen by agreement on 3 extra inputs: 2 of 3 passing candidates agree"
+
+
+def test_consensus_with_one_distinct_passing_candidate_keeps_it() -> None:
+    outcome = run(Scripted(lambda prompt, call: [BAD, GOOD, GOOD]), rank="consensus")
+    assert "return x + 1" in outcome.code and outcome.note is None
+
+
+# --- holding an example back ---------------------------------------------------------
+
+HELD_SPEC = SPEC + "* inc(10) = 11\n"
+SMALL = "```python\ndef inc(x):\n    return x + 1 if x < 5 else 0\n```"
+
+
+def run_spec(text: str, backend: Scripted, kind: str = "chat", **overrides: object):
+    module = parse(text, "inc.mrsh").module
+    assert module is not None
+    settings = LoopSettings(kind=kind, candidates=1, attempts=2, limits=Limits(timeout_s=5),
+                            **overrides)  # type: ignore[arg-type]  # fmt: skip
+    tests = emit.test_source(module, module_name="inc", spec_name="inc.mrsh", spec_hash="h",
+                             only="inc")  # fmt: skip
+
+    def module_for(code: str) -> str:
+        return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
+
+    ctx = UnitContext(module, module.funcs[0], {})
+    return compile_unit(ctx, backend, settings, module_for=module_for, test_source=tests,
+                        module_name="inc")  # fmt: skip
+
+
+def prompt_text(prompt: Prompt) -> str:
+    return prompt.text + "".join(content for _, content in prompt.messages)
+
+
+def test_holdout_keeps_the_last_example_out_of_every_prompt() -> None:
+    backend = Scripted(lambda prompt, call: [SMALL] if call == 1 else [GOOD])
+    outcome = run_spec(HELD_SPEC, backend, holdout=True)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert all("inc(10)" not in prompt_text(p) and "11" not in prompt_text(p)
+               for p in backend.prompts)  # fmt: skip
+    assert "inc(-1) == 0" in prompt_text(backend.prompts[0])
+    assert backend.prompts[1].messages[-1][1] == (
+        "Your code passes the examples shown but fails a further example of the specification "
+        "that is not shown here: follow the description in every case, not only in the "
+        "examples shown.\n"
+        "\n"
+        "Fix the code so that every example holds. Answer with the complete corrected function "
+        "in\n"
+        "one ```python block.\n"
+    )
+
+
+def test_without_holdout_the_same_candidate_is_repaired_with_the_example() -> None:
+    backend = Scripted(lambda prompt, call: [SMALL] if call == 1 else [GOOD])
+    outcome = run_spec(HELD_SPEC, backend)
+    assert outcome.attempts == 2
+    assert "inc(10) should return 11, but it returned 0" in backend.prompts[1].messages[-1][1]
+
+
+def test_a_failed_unit_still_reports_the_held_out_example_to_its_author() -> None:
+    outcome = run_spec(HELD_SPEC, Scripted(lambda prompt, call: [SMALL]), holdout=True)
+    assert outcome.status == "failed"
+    assert outcome.failures == ("inc(10) should return 11, but it returned 0",)
+
+
+def test_holdout_in_a_completion_prompt_and_the_docstring_of_the_code() -> None:
+    # The stub names the parameter after its type: `def inc(integer: int) -> int:`.
+    body = "    return integer + 1 if integer < 5 else 0\n"
+    good = "    return integer + 1\n"
+    backend = Scripted(lambda prompt, call: [body] if call == 1 else [good])
+    outcome = run_spec(HELD_SPEC, backend, kind="completion", holdout=True)
+    assert outcome.status == "verified"
+    assert "inc(10)" not in backend.prompts[0].text
+    assert "#   it fails a further example of the specification" in backend.prompts[1].text
+    assert "inc(10)" not in backend.prompts[1].text
+    assert ">>> inc(10)\n    11\n" in outcome.code  # the module's docstring is the spec's
+
+
+def test_nothing_is_held_back_below_three_examples_or_in_quick_mode() -> None:
+    backend = Scripted(lambda prompt, call: [GOOD])
+    run_spec(SPEC, backend, holdout=True)
+    assert "inc(-1) == 0" in prompt_text(backend.prompts[0])
+    quick = Scripted(lambda prompt, call: [GOOD])
+    run_spec(HELD_SPEC, quick, holdout=True, quick=True)
+    assert "inc(10) == 11" in prompt_text(quick.prompts[0])
+    assert LoopSettings(kind="chat", holdout=True).prompt_variant == ":holdout"
+    assert LoopSettings(kind="chat", holdout=True, quick=True).prompt_variant == ""
+    assert LoopSettings(kind="chat").prompt_variant == ""
+
+
+# --- temperature schedule ------------------------------------------------------------
+
+
+# An answer without code is rejected before the sandbox: these loops cost no test runs.
+NO_CODE = "I cannot do that."
+
+
+def test_the_temperature_rises_per_attempt_within_bounds() -> None:
+    backend = Scripted(lambda prompt, call: [NO_CODE])
+    run(backend, temperature_step=0.5)
+    assert [s.temperature for s in backend.samplings] == [0.8, 1.3, 1.8]
+    steep = Scripted(lambda prompt, call: [NO_CODE])
+    run(steep, temperature_step=1.0)
+    assert [s.temperature for s in steep.samplings] == [0.8, 1.8, 2.0]
+    falling = Scripted(lambda prompt, call: [NO_CODE])
+    run(falling, temperature_step=-0.5)
+    assert [s.temperature for s in falling.samplings] == [0.8, 0.30000000000000004, 0.0]

@@ -78,3 +78,57 @@ def test_config_command_shows_values_and_sources(tmp_path: Path, monkeypatch) ->
     assert f"{'model':<16} = {repr('tiny'):<40} # {tmp_path / 'p' / 'pyproject.toml'}" in lines
     assert f"{'api_key':<16} = {repr('(set)'):<40} # environment" in lines
     assert "sk-never-printed" not in result.stdout
+
+
+def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:
+    start = project(tmp_path, "rank = 'consensus'\nholdout = true\ntemperature_step = 0.25\n")
+    settings = resolve({}, start)
+    assert (settings.rank, settings.holdout, settings.temperature_step) == ("consensus", True, 0.25)
+    monkeypatch.setenv("MARSHALIKE_HOLDOUT", "no")
+    monkeypatch.setenv("MARSHALIKE_TEMPERATURE_STEP", "0.5")
+    settings = resolve({"rank": "first"}, start)
+    assert (settings.rank, settings.holdout, settings.temperature_step) == ("first", False, 0.5)
+    assert settings.sources["holdout"] == "environment"
+
+
+def test_loop_features_are_off_by_default(tmp_path: Path) -> None:
+    settings = resolve({}, tmp_path)
+    assert (settings.rank, settings.holdout, settings.temperature_step) == ("first", False, 0.0)
+
+
+def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({"rank": "vote"}, tmp_path)
+    assert str(info.value) == "flag: rank must be one of consensus, first, got 'vote'"
+    monkeypatch.setenv("MARSHALIKE_HOLDOUT", "sometimes")
+    with pytest.raises(ConfigError) as info:
+        resolve({}, tmp_path)
+    assert str(info.value) == "environment: 'holdout' must be true or false, got 'sometimes'"
+    monkeypatch.delenv("MARSHALIKE_HOLDOUT")
+    with pytest.raises(ConfigError) as info:
+        resolve({"temperature_step": 3}, tmp_path)
+    assert str(info.value) == "flag: temperature_step must be between -2 and 2"
+
+
+def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> None:
+    import click
+
+    from marshalike.cli import compile_cmd
+
+    seen: dict[str, object] = {}
+    real_make_job = compile_cmd.make_job
+
+    def fake_make_job(settings, **kwargs):  # type: ignore[no-untyped-def]
+        seen["loop"] = real_make_job(settings, **kwargs).loop
+        raise click.exceptions.Exit(0)
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.mrsh").write_text("# func f(): int\n\nOne.\n\n* f() = 1\n")
+    monkeypatch.setattr(compile_cmd, "make_job", fake_make_job)
+    from click.testing import CliRunner
+
+    args = ["a.mrsh", "--rank", "consensus", "--holdout", "--temperature-step", "0.3"]
+    result = CliRunner().invoke(compile_cmd.command, args)
+    assert result.exit_code == 0, result.output
+    loop = seen["loop"]
+    assert (loop.rank, loop.holdout, loop.temperature_step) == ("consensus", True, 0.3)

@@ -53,6 +53,9 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
         quick=quick,
         jobs=settings.jobs,
         limits=Limits(timeout_s=settings.timeout),
+        rank="consensus" if settings.rank == "consensus" else "first",
+        holdout=settings.holdout,
+        temperature_step=settings.temperature_step,
     )
 
     def factory():  # type: ignore[no-untyped-def]

@@ -19,6 +19,21 @@ _COMPILE_OPTIONS = (
     click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4]."),
     click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3]."),
     click.option("--quick", is_flag=True, help="One candidate, no repair, no verification."),
+    click.option(
+        "--rank",
+        type=click.Choice(["first", "consensus"]),
+        help="Among passing candidates: the first, or the one most agree with [first].",
+    ),
+    click.option(
+        "--holdout/--no-holdout",
+        default=None,
+        help="Keep the last of 3+ examples out of the prompts, as a final check [no].",
+    ),
+    click.option(
+        "--temperature-step",
+        type=click.FloatRange(min=-2, max=2),
+        help="Added to the temperature at each attempt, clamped to [0, 2] [0].",
+    ),
     click.option("--out", type=click.Path(file_okay=False), help="Write outputs here."),
     click.option("--jobs", type=click.IntRange(min=1), help="Units and tests run at once [4]."),
     click.option("--seed", type=int, help="Sampling seed [0]."),

@@ -12,10 +12,10 @@ Our quantized modes also report their agreement with our fp32 mode: the share of
 
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
-    python benchmarks/runtime_bench.py --engines ours-fp32,ours-int8 \\
+    python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
         --transformers-python .scratch/refvenv/bin/python   # transformers from another venv
 
-Engines: ours-fp32, ours-bf16, ours-int8 (int8 weights, fp32 activations), ours-bf16-int8,
+Engines: ours-fp32, ours-bf16, ours-int4 (the runtime's quantized CPU mode, see quant.py),
 transformers (fp32, `gguf_file=`), llamacpp (the file's own quantization, via
 llama-cpp-python, `use_extra_bufts=False`). This file imports nothing heavy at module level,
 so a worker can run under an interpreter that has only its own engine installed.
@@ -88,8 +88,7 @@ FIRST_TOKENS = 20
 OURS = {
     "ours-fp32": ("fp32", None),
     "ours-bf16": ("bf16", None),
-    "ours-int8": ("fp32", "int8"),
-    "ours-bf16-int8": ("bf16", "int8"),
+    "ours-int4": ("fp32", "int4"),
 }
 ALL_ENGINES = [*OURS, "transformers", "llamacpp"]
 

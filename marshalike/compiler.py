@@ -24,7 +24,7 @@ from marshalike.output import file_hash, write_atomic, write_if_changed
 from marshalike.plan import Plan, Unit, make_plan
 from marshalike.prompts import UnitContext
 from marshalike.spec import Module
-from marshalike.uses import Used
+from marshalike.uses import Used, used_spec
 
 Progress = Callable[[str], None]
 
@@ -173,7 +173,7 @@ def _compile_uses(
 ) -> tuple[Used, str | None]:
     used = Used()
     for use in module.uses:
-        target = (path.parent / use.path).resolve()
+        target = used_spec(path, use)
         report = compile_path(target, job, progress, shared, cancel=cancel)
         if not report.ok:
             return used, f"the used spec {use.path} did not compile"
@@ -354,6 +354,10 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         "max_tokens": loop.max_tokens,
         "seed": loop.seed,
         "quick": loop.quick,
+        # How the code was chosen among candidates and attempts, beyond the sampling itself.
+        "rank": loop.rank,
+        "holdout": loop.holdout,
+        "temperature_step": loop.temperature_step,
     }
     return LockedUnit(
         key=unit.key,

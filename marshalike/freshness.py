@@ -2,7 +2,9 @@
 
 For each spec: the spec must parse and check clean; its lock must exist and record the
 spec's current hash; NAME.py and test_NAME.py must exist with the hashes the lock recorded
-(a hand edit shows up as a mismatch); and the generated tests must pass, run in the sandbox.
+(a hand edit shows up as a mismatch); the generated modules of the specs it uses, at any
+depth, must be in the same folder; and the generated tests must pass, run in the sandbox
+beside those modules.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from marshalike.lock import lock_path, read_lock
 from marshalike.output import file_hash
 from marshalike.sandbox import Limits
 from marshalike.spec import Module
+from marshalike.uses import Absent, generated_modules
 from marshalike.verify import DEFAULT_LIMITS, ExampleResult, example_tests, verify
 
 _TOP = Span(1, 1, 1, 2)
@@ -76,6 +79,8 @@ def check_spec(
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
         texts[name] = _read(folder / name)
         findings.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+    used, absent = generated_modules(path, module, folder)
+    findings.extend(_absent_finding(a, display) for a in absent)
     if findings:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
     expected = tuple(name for func in module.funcs for name in example_tests(func))
@@ -85,6 +90,7 @@ def check_spec(
         module_name=module.name,
         expected_tests=expected,
         limits=limits,
+        extra_files=used,
     )
     tests_file = str(folder / f"test_{module.name}.py")
     failed = tuple(
@@ -117,6 +123,19 @@ def _output_findings(path: Path, text: str | None, recorded: str | None) -> list
             )
         ]
     return []
+
+
+def _absent_finding(absent: Absent, spec: str) -> Finding:
+    """Located at the checked spec's own `# use` line the absent spec is reached through."""
+    if absent.module is None:
+        message = f"the used spec {absent.spec} cannot be read or parsed"
+    else:
+        message = (
+            f"{absent.module} is missing: compile the used spec {absent.spec} "
+            "(the generated tests import its module from this folder)"
+        )
+    span = absent.use.span
+    return Finding("missing", message, spec, span.line, span.column)
 
 
 def _test_finding(

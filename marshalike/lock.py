@@ -18,6 +18,10 @@ from marshalike.errors import MarshalikeError
 from marshalike.output import write_atomic
 
 LOCK_VERSION = 1
+# How a unit's code was chosen, beyond sampling: recorded since these loop settings were
+# added. A lock without them reads as the defaults, the loop's behaviour before them. Kept
+# equal to LoopSettings' defaults by a test, not imported, so reading a lock stays cheap.
+SAMPLING_DEFAULTS: Mapping[str, Any] = {"rank": "first", "holdout": False, "temperature_step": 0.0}
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,7 @@ def read_lock(path: Path, spec: str) -> Lock:
         return Lock(spec=spec)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        units = {
-            name: LockedUnit(**{**unit, "deps": tuple(unit["deps"])})
-            for name, unit in data["units"].items()
-        }
+        units = {name: _unit(unit) for name, unit in data["units"].items()}
         return Lock(
             spec=data["spec"],
             spec_hash=data["spec_hash"],
@@ -76,6 +77,11 @@ def read_lock(path: Path, spec: str) -> Lock:
         raise MarshalikeError(
             f"{path}: the lock file is unreadable ({exc}); delete it to recompile from scratch"
         ) from None
+
+
+def _unit(data: dict[str, Any]) -> LockedUnit:
+    sampling = {**SAMPLING_DEFAULTS, **data["sampling"]}
+    return LockedUnit(**{**data, "deps": tuple(data["deps"]), "sampling": sampling})
 
 
 def write_lock(path: Path, lock: Lock) -> None:

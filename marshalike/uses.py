@@ -7,8 +7,18 @@ that `from other import f` works for the generated code, its tests and the sandb
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshalike.parse import parse
+from marshalike.spec import Module, Use
+
+
+def used_spec(spec: Path, use: Use) -> Path:
+    """The spec file a `# use` names: its path is relative to the using spec's folder."""
+    return (spec.parent / use.path).resolve()
 
 
 @dataclass(frozen=True)
@@ -33,3 +43,60 @@ class Used:
             code={**self.code, **other.code},
             files={**self.files, **other.files},
         )
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A used spec (at any depth) whose generated module is not in the output folder, or
+    whose own uses cannot be followed because it cannot be read or parsed."""
+
+    spec: str  # the used spec, as reached from the checked spec's path
+    module: Path | None  # the generated module that is missing; None: the spec is unreadable
+    use: Use  # the checked spec's own `# use` line this one is reached through
+
+
+def generated_modules(
+    path: Path, module: Module, folder: Path
+) -> tuple[dict[str, str], list[Absent]]:
+    """The generated modules of every spec `module` uses, directly or through others, read
+    from `folder`: compile insists that used modules land beside their users, so that is
+    the one place to look. Returns "name.py" -> text, and what could not be found."""
+    files: dict[str, str] = {}
+    absent: list[Absent] = []
+    seen = {path.resolve()}  # a circle back to the checked spec is load's error, not ours
+    # (file to resolve against, its displayed path, the `# use` to follow, the root `# use`)
+    pending = [(path, str(path), use, use) for use in module.uses]
+    while pending:
+        spec, shown, use, root = pending.pop(0)
+        target = used_spec(spec, use)
+        if target in seen:
+            continue
+        seen.add(target)
+        display = os.path.normpath(os.path.join(os.path.dirname(shown), use.path))
+        used = _parse_file(target)
+        if used is None:
+            absent.append(Absent(display, None, root))
+            continue
+        name = f"{used.name}.py"
+        text = _read(folder / name)
+        if text is None:
+            absent.append(Absent(display, folder / name, root))
+        else:
+            files[name] = text
+        pending.extend((target, display, inner, root) for inner in used.uses)
+    return files, absent
+
+
+def _parse_file(path: Path) -> Module | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return parse(text, str(path)).module
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -176,6 +176,27 @@ def test_dependent_function_compiles_after_its_dependency(tmp_path: Path) -> Non
     assert lock["units"]["double"]["status"] == "verified"
 
 
+def test_the_lock_records_how_the_code_was_chosen(tmp_path: Path) -> None:
+    spec(tmp_path, SQUARE)
+    picky = ("--rank", "consensus", "--holdout", "--temperature-step", "0.25", "--seed", "7")
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = compile_(tmp_path, server, *picky)
+    assert status == 0, out + err
+    lock = json.loads((tmp_path / "square.lock.json").read_text())
+    assert lock["units"]["square"]["sampling"] == {
+        "candidates": 2,
+        "attempts": 2,
+        "temperature": 0.8,
+        "top_p": 0.95,
+        "max_tokens": 512,
+        "seed": 7,
+        "quick": False,
+        "rank": "consensus",
+        "holdout": True,
+        "temperature_step": 0.25,
+    }
+
+
 def test_spec_errors_exit_2_without_a_request(tmp_path: Path) -> None:
     spec(tmp_path, SQUARE.replace("* square(2) = 4", "* sqaure(2) = 4"))
     with FakeOpenAI(script=lambda request: RIGHT) as server:

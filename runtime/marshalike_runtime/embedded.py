@@ -85,9 +85,10 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "marshalike"
 
 
-def weights_cache_path(gguf_path: Path) -> Path | None:
-    """Where the dequantized weights of `gguf_path` are cached; None when it is not the
-    embedded model (other GGUFs are dequantized on every load rather than hashed)."""
+def weights_cache_path(gguf_path: Path, variant: str | None = None) -> Path | None:
+    """Where the dequantized weights of `gguf_path` are cached (a quantized ``variant``'s
+    beside them); None when it is not the embedded model (other GGUFs are dequantized on
+    every load rather than hashed)."""
     try:
         pkg = _package()
     except EmbeddedModelError:
@@ -95,14 +96,17 @@ def weights_cache_path(gguf_path: Path) -> Path | None:
     target = Path(pkg.default_output_path())
     if not target.is_file() or gguf_path.resolve() != target.resolve():
         return None
-    cache = cache_dir() / "weights" / f"{pkg.EXPECTED_SHA256}.safetensors"
+    stem = pkg.EXPECTED_SHA256 if variant is None else f"{pkg.EXPECTED_SHA256}.{variant}"
+    cache = cache_dir() / "weights" / f"{stem}.safetensors"
     # A GGUF re-assembled after the cache was written makes the cache suspect.
     if cache.is_file() and cache.stat().st_mtime < target.stat().st_mtime:
         cache.unlink()
     return cache
 
 
-def save_weights(state: dict[str, Tensor], path: Path) -> None:
+def save_weights(
+    state: dict[str, Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
     """Write `state` to `path` atomically, so a concurrent or killed writer leaves no
     half-written cache behind."""
     from safetensors.torch import save_file
@@ -111,7 +115,7 @@ def save_weights(state: dict[str, Tensor], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".partial")
     os.close(fd)
     try:
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp)
+        save_file({k: v.contiguous() for k, v in state.items()}, tmp, metadata=metadata)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -203,15 +203,20 @@ class Engine:
     ) -> Engine:
         """Load a GGUF file or safetensors folder; None means the embedded default model."""
         from .checkpoint import load_checkpoint
-        from .quant import quantize_model
+        from .quant_load import load_quantized
 
         dev = torch.device(device) if device is not None else default_device()
         if dev.type == "cpu":
             configure_cpu_threads()
         path = _model_path(model, progress)
-        net, metadata = load_checkpoint(path, dtype=resolve_dtype(dtype, dev), device=dev)
-        if quant is not None:
-            quantize_model(net, quant)
+        if quant is None:
+            net, metadata = load_checkpoint(
+                path, dtype=resolve_dtype(dtype, dev), device=dev, progress=progress
+            )
+        else:
+            if resolve_dtype(dtype, dev) != torch.float32:
+                raise ValueError(f"quantization mode {quant!r} keeps activations in float32")
+            net, metadata = load_quantized(path, quant, device=dev, progress=progress)
         return cls.from_checkpoint(net, path, metadata)
 
     @classmethod
@@ -341,11 +346,6 @@ class Engine:
             return
         self._cache_batch, self._cache_len = batch, rounded
         self.model.setup_caches(batch, rounded)
-        for cache in self.model.caches():
-            # A quantized embedding table is int8; the cache must hold activations.
-            if cache.k_cache.dtype != self.dtype:
-                cache.k_cache = torch.zeros_like(cache.k_cache, dtype=self.dtype)
-                cache.v_cache = torch.zeros_like(cache.v_cache, dtype=self.dtype)
 
 
 def _model_path(model: str | Path | None, progress: bool) -> Path:

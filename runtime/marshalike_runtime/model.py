@@ -257,7 +257,9 @@ class Transformer(nn.Module):
 
     def setup_caches(self, max_batch_size: int, max_seq_len: int) -> None:
         """Preallocate every layer's KV cache on the model's device and dtype."""
-        dtype, device = self.tok_embeddings.weight.dtype, self.tok_embeddings.weight.device
+        # The final norm's weight has the activations' dtype in every mode (a quantized
+        # model's embedding table is int8).
+        dtype, device = self.norm.weight.dtype, self.norm.weight.device
         a = self.args
         for layer in self.layers:
             cache = KVCache(max_batch_size, a.n_kv_heads, max_seq_len, a.head_dim, dtype)

@@ -1,126 +1,335 @@
-"""Weight-only int8 quantization: per-output-channel int8 weights, float activations.
+"""The quantized CPU mode `int4`: fewer bytes read per decoded token, on torch's own kernels.
 
-Decoding one token reads every weight once, so on a CPU it is bound by memory bandwidth:
-int8 weights read a quarter of the bytes of fp32. The matmul uses
-``torch._weight_int8pack_mm`` (the kernel gpt-fast uses) where it exists; it is fast only
-with bf16 activations on CPU, so activations are cast to bf16 for the product and the
-result back to the caller's dtype. Elsewhere the weight is dequantized on the fly.
+Decoding reads every weight once per step, and on a small CPU that read is the cost (fp32
+Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). The mode:
 
-A tied embedding/output head (Gemma) is quantized once and shared: the output head does
-its matmul in int8 and the embedding looks rows up in the same int8 table.
+- **Linear layers stored as Q4_K** in the GGUF keep their 4-bit codes: each group of 32 has
+  `w = scale * code + low`, which is exactly the affine form `torch._weight_int4pack_mm_for_cpu`
+  computes (its zero point is `low + 8 * scale`). Only the scales are rounded, to the
+  kernel's bf16, and activations enter the kernel as bf16.
+- **Other linear layers** (Q5_0, Q6_K, Q8_0, or any float checkpoint) are held in fp16: no
+  second 4-bit rounding of weights that were quantized once already (that drifted badly in
+  an earlier trial); fp16 keeps them to ~3 decimal digits and halves fp32's bytes.
+- **The output head is screened**: a 4-bit copy (min/max per group of 32) scores the whole
+  vocabulary cheaply, then the `CANDIDATES` best rows are scored again exactly from an int8
+  table, which for a Q8_0 head is the file's own codes (lossless; the embedding looks its
+  rows up in the same table). Tokens outside the candidates keep their approximate logits,
+  so greedy decoding picks the same token as an exact head unless the true best token is not
+  among the approximate top 64.
 
-Measured (benchmarks/runtime_bench.py, embedded Gemma 3 270M, 2-core AVX2 CPU without
-VNNI, other jobs running): this mode is SLOWER than fp32 there — prefill 21 vs 335 tok/s,
-decode 1.0 vs 7.2 tok/s, batch-8 7.6 vs 22.8 tok/s — and only 1 of 6 prompts kept its
-first 64 greedy tokens. It stays opt-in (`Engine.load(quant="int8")`), never the default;
-a faster int8 or int4 kernel for such CPUs is still to be found.
+Quantizing happens once per model file; `checkpoint.py` caches the result. Agreement with
+fp32 (the share of prompts whose first 64 greedy tokens are identical) is measured by
+benchmarks/runtime_bench.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
-QUANT_MODES = ("int8",)
+from .blocks import GROUP, Groups
 
-
-def quantize_per_channel(
-    weight: torch.Tensor, chunk_rows: int = 8192
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 per output row: ``weight [N, K] -> (int8 [N, K], float32 scales [N])``.
-
-    Rows are converted a chunk at a time so that the float temporaries stay small next to
-    the 262k-row output head.
-    """
-    q = torch.empty(weight.shape, dtype=torch.int8, device=weight.device)
-    scales = torch.empty(weight.shape[0], dtype=torch.float32, device=weight.device)
-    for start in range(0, weight.shape[0], chunk_rows):
-        w = weight[start : start + chunk_rows].detach().float()
-        s = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # [rows]
-        q[start : start + chunk_rows] = torch.round(w / s[:, None]).clamp(-127, 127)
-        scales[start : start + chunk_rows] = s
-    return q, scales
+QUANT_MODES = ("int4",)
+CANDIDATES = 64  # head rows rescored exactly per sampled row
+_PACK_ROWS = 4096  # rows packed at a time: the kernel's packer wants int32 codes
+_HALF_ROWS = 16  # rows (tokens) above which a layer computes in fp32
 
 
-def _has_int8pack_kernel(device: torch.device) -> bool:
-    # CPU only: on a GPU, bf16 weights are the fast path and int8 is not a target.
-    return hasattr(torch, "_weight_int8pack_mm") and device.type == "cpu"
+class QuantError(ValueError):
+    """A quantized mode this torch build or device cannot run."""
 
 
-class Int8Linear(nn.Module):
-    """A bias-optional linear layer holding int8 weights and per-row float scales."""
+def check_supported(mode: str, device: torch.device) -> None:
+    if mode not in QUANT_MODES:
+        raise QuantError(f"unknown quantization mode {mode!r}; expected one of {QUANT_MODES}")
+    if device.type != "cpu" or not hasattr(torch, "_weight_int4pack_mm_for_cpu"):
+        raise QuantError(
+            f"quantization mode {mode!r} runs on CPU with torch's int4 kernel "
+            f"(torch {torch.__version__} on {device.type} does not have it); "
+            "on a GPU the model runs in bf16"
+        )
+
+
+class Int4Linear(nn.Module):
+    """Weights as 4-bit codes with an affine map per group of 32 input columns."""
 
     def __init__(
-        self, weight: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None = None
+        self,
+        packed: Tensor,
+        scale_zero: Tensor,
+        bias: Tensor | None = None,
+        exact: tuple[Tensor, Tensor, Tensor] | None = None,
     ) -> None:
         super().__init__()
+        self.out_features = packed.shape[0]
+        self.in_features = scale_zero.shape[0] * GROUP
+        self.register_buffer("packed", packed)  # [N, K/2] uint8, the kernel's layout
+        self.register_buffer("scale_zero", scale_zero)  # [K/32, N, 2] bf16
+        self.register_buffer("bias", bias)
+        # The codes again, unpacked, with float32 scales: prompts (many rows) compute with
+        # the exact weights in fp32, which is faster there than the kernel.
+        codes, scale, low = exact if exact is not None else (None, None, None)
+        self.register_buffer("codes", codes)  # [N, K] uint8
+        self.register_buffer("scale", scale)  # [N, K/32] float32
+        self.register_buffer("low", low)
+
+    @classmethod
+    def from_codes(
+        cls,
+        codes: Tensor,
+        scale: Tensor,
+        low: Tensor,
+        bias: Tensor | None = None,
+        *,
+        keep_exact: bool = True,
+    ) -> Int4Linear:
+        """``codes`` [N, K] in 0..15, ``scale`` and ``low`` [N, K/32]: w = scale * code + low.
+
+        ``keep_exact`` keeps the unpacked codes too, for prompts (see `forward`)."""
+        packed = torch.cat(
+            [
+                torch._convert_weight_to_int4pack_for_cpu(
+                    codes[i : i + _PACK_ROWS].to(torch.int32).contiguous(), 1
+                )
+                for i in range(0, codes.shape[0], _PACK_ROWS)
+            ]
+        )
+        zero = low + 8 * scale  # the kernel computes (code - 8) * scale + zero
+        scale_zero = torch.stack([scale, zero], dim=-1).transpose(0, 1).contiguous()
+        exact = (codes.to(torch.uint8), scale.float(), low.float()) if keep_exact else None
+        return cls(packed, scale_zero.to(torch.bfloat16), bias, exact)
+
+    @classmethod
+    def from_float(cls, weight: Tensor, bias: Tensor | None = None) -> Int4Linear:
+        """Min/max 4-bit codes per group of 32 (lossy: used only where rescoring follows)."""
+        codes, scale, low = minmax_int4(weight)
+        return cls.from_codes(codes, scale, low, bias, keep_exact=False)
+
+    @classmethod
+    def empty(cls, out_features: int, in_features: int, bias: bool, exact: bool) -> Int4Linear:
+        """Shapes only, on the meta device: filled by `load_state_dict(assign=True)`."""
+        meta = torch.device("meta")
+        n, k, g = out_features, in_features, in_features // GROUP
+        packed = torch.empty(n, k // 2, dtype=torch.uint8, device=meta)
+        scale_zero = torch.empty(g, n, 2, dtype=torch.bfloat16, device=meta)
+        b = torch.empty(n, device=meta) if bias else None
+        codes = torch.empty(n, k, dtype=torch.uint8, device=meta)
+        scales = (codes, torch.empty(n, g, device=meta), torch.empty(n, g, device=meta))
+        return cls(packed, scale_zero, b, scales if exact else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(-1, self.in_features)
+        if self.codes is not None and flat.shape[0] > _HALF_ROWS:
+            y = F.linear(flat, self.weight().to(x.dtype))
+        else:
+            y = torch._weight_int4pack_mm_for_cpu(
+                flat.to(torch.bfloat16), self.packed, GROUP, self.scale_zero
+            ).to(x.dtype)
+        y = y.reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def weight(self) -> Tensor:
+        """The exact float32 weight ``[N, K]`` (only when the codes were kept)."""
+        if self.codes is None:
+            raise ValueError("this layer kept only its packed codes")
+        n, k = self.codes.shape
+        grouped = self.codes.reshape(n, k // GROUP, GROUP).float()
+        return (grouped * self.scale[..., None] + self.low[..., None]).reshape(n, k)
+
+
+def minmax_int4(weight: Tensor, chunk_rows: int = 16384) -> tuple[Tensor, Tensor, Tensor]:
+    """Per group of 32: codes 0..15 spanning [min, max]; returns (codes, scale, low)."""
+    rows, cols = weight.shape
+    codes = torch.empty(rows, cols, dtype=torch.uint8)
+    scale = torch.empty(rows, cols // GROUP)
+    low = torch.empty(rows, cols // GROUP)
+    for i in range(0, rows, chunk_rows):
+        w = weight[i : i + chunk_rows].float().reshape(-1, cols // GROUP, GROUP)
+        lo, hi = w.amin(-1), w.amax(-1)
+        s = ((hi - lo) / 15).clamp(min=1e-12)
+        q = torch.round((w - lo[..., None]) / s[..., None]).clamp(0, 15)
+        codes[i : i + chunk_rows] = q.reshape(-1, cols).to(torch.uint8)
+        scale[i : i + chunk_rows], low[i : i + chunk_rows] = s, lo
+    return codes, scale, low
+
+
+class HalfLinear(nn.Module):
+    """fp16 weights; the product runs in fp16 and comes back in the caller's dtype."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None) -> None:
+        super().__init__()
         self.out_features, self.in_features = weight.shape
-        self.register_buffer("weight", weight)
-        self.register_buffer("scales", scales)
-        # The kernel wants scales in its activation dtype: converted once, not every step.
-        self.register_buffer("kernel_scales", scales.to(torch.bfloat16), persistent=False)
+        self.register_buffer("weight", weight.to(torch.float16))
         self.register_buffer("bias", bias)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> Int8Linear:
-        q, scales = quantize_per_channel(linear.weight)
-        bias = None if linear.bias is None else linear.bias.detach().clone()
-        return cls(q, scales.to(linear.weight.device), bias)
+    def empty(cls, out_features: int, in_features: int, bias: bool) -> HalfLinear:
+        meta = torch.device("meta")
+        b = torch.empty(out_features, device=meta) if bias else None
+        return cls(torch.empty(out_features, in_features, dtype=torch.float16, device=meta), b)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features)  # [M, K]
-        if _has_int8pack_kernel(x.device):
-            act = flat.to(torch.bfloat16)
-            y = torch._weight_int8pack_mm(act, self.weight, self.kernel_scales)
+    def forward(self, x: Tensor) -> Tensor:
+        if x.numel() > _HALF_ROWS * self.in_features:
+            # A prompt: fp16 matrix products are slow on CPUs without fp16 arithmetic, while
+            # fp32 ones are fast and converting the weight costs little next to them.
+            y = F.linear(x, self.weight.to(x.dtype))
         else:
-            y = (flat @ self.weight.T.to(flat.dtype)) * self.scales.to(flat.dtype)
-        y = y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
-        return y if self.bias is None else y + self.bias.to(y.dtype)
+            y = F.linear(x.to(torch.float16), self.weight).to(x.dtype)
+        return y if self.bias is None else y + self.bias
 
 
-class Int8Embedding(nn.Module):
-    """Row lookup in an int8 table (shared with a tied `Int8Linear` head)."""
+class Int8Table(nn.Module):
+    """Rows as int8 codes with one scale per group of 32: `w = scale * code` (Q8_0's form)."""
 
-    def __init__(self, head: Int8Linear, dtype: torch.dtype) -> None:
+    def __init__(self, codes: Tensor, scale: Tensor, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.head = [head]  # a list, so the head is not registered twice as a submodule
         self.dtype = dtype
+        self.register_buffer("codes", codes)  # [V, K] int8
+        self.register_buffer("scale", scale)  # [V, K/32] float32
 
-    @property
-    def weight(self) -> torch.Tensor:
-        """The int8 table (modules that read the embedding's device see the right one)."""
-        return self.head[0].weight
+    @classmethod
+    def from_float(cls, weight: Tensor, chunk_rows: int = 16384) -> Int8Table:
+        """Symmetric int8 per group of 32 (for heads that are not Q8_0 in the file)."""
+        rows, cols = weight.shape
+        codes = torch.empty(rows, cols, dtype=torch.int8)
+        scale = torch.empty(rows, cols // GROUP)
+        for i in range(0, rows, chunk_rows):
+            w = weight[i : i + chunk_rows].float().reshape(-1, cols // GROUP, GROUP)
+            s = (w.abs().amax(-1) / 127).clamp(min=1e-12)
+            q = torch.round(w / s[..., None]).clamp(-127, 127)
+            codes[i : i + chunk_rows] = q.reshape(-1, cols).to(torch.int8)
+            scale[i : i + chunk_rows] = s
+        return cls(codes, scale, weight.dtype)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        head = self.head[0]
-        rows = head.weight[ids].to(self.dtype)  # [..., K]
-        return rows * head.scales[ids].to(self.dtype)[..., None]
+    @classmethod
+    def empty(cls, rows: int, cols: int) -> Int8Table:
+        meta = torch.device("meta")
+        codes = torch.empty(rows, cols, dtype=torch.int8, device=meta)
+        return cls(codes, torch.empty(rows, cols // GROUP, device=meta))
+
+    def rows(self, ids: Tensor) -> Tensor:
+        """Exact rows ``[..., K]`` (float32) for token ids of any shape."""
+        codes = self.codes[ids]
+        grouped = codes.reshape(*codes.shape[:-1], -1, GROUP).float()
+        return (grouped * self.scale[ids][..., None]).reshape(codes.shape)
+
+    def forward(self, ids: Tensor) -> Tensor:  # an embedding lookup
+        return self.rows(ids).to(self.dtype)
 
 
-def quantize_model(model: nn.Module, mode: str = "int8") -> nn.Module:
-    """Replace every `nn.Linear` of ``model`` by an `Int8Linear`, in place; returns ``model``.
+class ScreenedHead(nn.Module):
+    """Output head: approximate logits for all rows, exact ones for the best `CANDIDATES`."""
 
-    An `nn.Embedding` whose weight is tied to a linear layer's weight becomes an
-    `Int8Embedding` reading that layer's int8 table, so the float table can be freed.
+    def __init__(self, approx: Int4Linear, table: Int8Table, candidates: int = CANDIDATES) -> None:
+        super().__init__()
+        self.approx = approx
+        self.table = table
+        self.candidates = min(candidates, approx.out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.approx(x).float()  # [..., V]
+        flat, hidden = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1]).float()
+        ids = flat.topk(self.candidates, dim=-1).indices  # [M, C]
+        exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
+        flat.scatter_(1, ids, exact)
+        return logits
+
+
+class TiedEmbedding(nn.Module):
+    """The embedding of a tied model: looks rows up in its head's table (not a second copy)."""
+
+    def __init__(self, head: ScreenedHead) -> None:
+        super().__init__()
+        self._head = [head]  # a list, so the table is not registered (and saved) twice
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self._head[0].table(ids)
+
+
+# --- whole models ----------------------------------------------------------------------
+
+# What each replaced module became; saved beside a quantized state so that a cached model
+# can be rebuilt from shapes alone (`apply_plan`).
+Plan = dict[str, str]
+
+
+def quantize_model(
+    model: nn.Module, mode: str = "int4", sources: Mapping[str, Groups] | None = None
+) -> Plan:
+    """Replace ``model``'s linear layers and head in place (see the module doc); the plan.
+
+    ``sources`` maps a weight's name (``layers.0.attention.wo.weight``) to the codes the
+    checkpoint stored it in (`blocks.Groups`); Q4_K codes are kept, Q8_0 head codes become the
+    exact table. Weights without a source are quantized from their float values.
     """
-    if mode not in QUANT_MODES:
-        raise ValueError(f"unknown quantization mode {mode!r}; expected one of {QUANT_MODES}")
-    tied: dict[int, Int8Linear] = {}
-    for parent, name, child in list(_children(model)):
-        if isinstance(child, nn.Linear):
-            quantized = Int8Linear.from_linear(child)
-            tied[child.weight.data_ptr()] = quantized
-            setattr(parent, name, quantized)
-    for parent, name, child in list(_children(model)):
-        if isinstance(child, nn.Embedding) and child.weight.data_ptr() in tied:
-            head = tied[child.weight.data_ptr()]
-            setattr(parent, name, Int8Embedding(head, child.weight.dtype))
-    return model
+    check_supported(mode, next(model.parameters()).device)
+    sources = sources or {}
+    plan: Plan = {}
+    tied = model.output.weight is model.tok_embeddings.weight
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.Linear) and name != "output":
+            groups = sources.get(f"{name}.weight")
+            replacement = _linear(module, groups)
+            plan[name] = "int4" if isinstance(replacement, Int4Linear) else "half"
+            _set(model, name, replacement)
+    head = model.output
+    table_source = sources.get("tok_embeddings.weight" if tied else "output.weight")
+    table = _table(head.weight, table_source)
+    model.output = ScreenedHead(Int4Linear.from_float(head.weight.detach()), table)
+    plan["output"] = "head"
+    if tied:
+        model.tok_embeddings = TiedEmbedding(model.output)
+        plan["tok_embeddings"] = "tied"
+    return plan
 
 
-def _children(model: nn.Module) -> Iterator[tuple[nn.Module, str, nn.Module]]:
-    for parent in model.modules():
-        for name, child in parent.named_children():
-            yield parent, name, child
+def _linear(module: nn.Linear, groups: Groups | None) -> nn.Module:
+    bias = None if module.bias is None else module.bias.detach().clone()
+    if groups is not None and groups.low is not None and groups.codes.max() <= 15:
+        return Int4Linear.from_codes(
+            torch.from_numpy(groups.codes),
+            torch.from_numpy(groups.scale),
+            torch.from_numpy(groups.low),
+            bias,
+        )
+    return HalfLinear(module.weight.detach(), bias)
+
+
+def _table(weight: Tensor, source: Groups | None) -> Int8Table:
+    if source is not None and source.low is None:
+        codes = torch.from_numpy(source.codes)
+        return Int8Table(codes, torch.from_numpy(source.scale), weight.dtype)
+    return Int8Table.from_float(weight.detach())
+
+
+def apply_plan(model: nn.Module, plan: Plan) -> None:
+    """Give a model built on the meta device the empty quantized modules of ``plan``."""
+    for name, kind in plan.items():
+        module = model.get_submodule(name)
+        if kind == "tied":
+            continue  # after the head it reads from
+        shape, bias = (module.out_features, module.in_features), module.bias is not None
+        if kind == "int4":
+            _set(model, name, Int4Linear.empty(*shape, bias, exact=True))
+        elif kind == "half":
+            _set(model, name, HalfLinear.empty(*shape, bias))
+        elif kind == "head":
+            rows, cols = module.weight.shape
+            approx = Int4Linear.empty(rows, cols, bias=False, exact=False)
+            _set(model, name, ScreenedHead(approx, Int8Table.empty(rows, cols)))
+    if plan.get("tok_embeddings") == "tied":
+        model.tok_embeddings = TiedEmbedding(model.output)
+
+
+def _set(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """The quantized modules of ``model`` (for tests and reports)."""
+    kinds = (Int4Linear, HalfLinear, ScreenedHead, TiedEmbedding)
+    return ((n, m) for n, m in model.named_modules() if isinstance(m, kinds))

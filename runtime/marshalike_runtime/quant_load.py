@@ -1,0 +1,85 @@
+"""Loading a model in a quantized mode: the checkpoint's own codes, and a cache of the result.
+
+Quantizing the embedded model takes a few seconds and needs its float32 weights in memory
+(over 1 GB); the quantized state is a third of that. So the first load quantizes and writes
+the result beside the float cache (`<sha256>.<mode>-v1.safetensors`, with the module plan in
+the file's metadata), and later loads read only that file into a model built on the meta
+device: no float32 copy is ever made.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import embedded
+from .blocks import Q4_K, Q8_0, Groups, q4_k_groups, q8_0_groups
+from .checkpoint import (
+    _unpermute_fn,
+    gguf_model_args,
+    gguf_tensor_name,
+    load_checkpoint,
+)
+from .gguf_file import GGUFFile
+from .model import ModelArgs, Transformer
+from .quant import apply_plan, check_supported, quantize_model
+
+# Bumped when the cached layout changes, so an old cache is ignored rather than misread.
+CACHE_FORMAT = "v1"
+
+
+def load_quantized(
+    path: Path, mode: str, *, device: torch.device, progress: bool = False
+) -> tuple[Transformer, dict[str, Any]]:
+    """The model at ``path`` in quantization ``mode``, and the checkpoint's metadata."""
+    check_supported(mode, device)
+    is_gguf = path.suffix == ".gguf" and path.is_file()
+    cache = embedded.weights_cache_path(path, variant=f"{mode}-{CACHE_FORMAT}") if is_gguf else None
+    if cache is not None and cache.is_file():
+        return _from_cache(path, cache)
+    model, metadata = load_checkpoint(path, device=device, progress=progress)
+    sources = gguf_sources(path, model.args) if is_gguf else {}
+    plan = quantize_model(model, mode, sources)
+    if cache is not None:
+        state = {k: v for k, v in model.state_dict().items()}
+        embedded.save_weights(state, cache, metadata={"plan": json.dumps(plan)})
+    return model, metadata
+
+
+def gguf_sources(path: Path, args: ModelArgs) -> dict[str, Groups]:
+    """The integer codes of every Q4_K and Q8_0 weight matrix in a GGUF, by our names."""
+    out: dict[str, Groups] = {}
+    with GGUFFile(path) as gguf:
+        unpermute = _unpermute_fn(args) if gguf.architecture == "llama" else None
+        for name, info in gguf.tensors.items():
+            if info.ggml_type not in (Q4_K, Q8_0) or len(info.shape) != 2:
+                continue
+            read = q4_k_groups if info.ggml_type == Q4_K else q8_0_groups
+            groups = read(gguf.raw(name))
+            ours = gguf_tensor_name(name)
+            if unpermute is not None and re.search(r"attention\.w[qk]\.", ours):
+                is_q = ".wq." in ours
+                low = None if groups.low is None else unpermute(groups.low, is_q)
+                groups = Groups(unpermute(groups.codes, is_q), unpermute(groups.scale, is_q), low)
+            out[ours] = groups
+    return out
+
+
+def _from_cache(path: Path, cache: Path) -> tuple[Transformer, dict[str, Any]]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(cache), framework="pt") as f:
+        plan = json.loads((f.metadata() or {})["plan"])
+    state = load_file(cache)
+    with GGUFFile(path) as gguf:
+        args, metadata = gguf_model_args(gguf), dict(gguf.metadata)
+    with torch.device("meta"):
+        model = Transformer(args)
+    apply_plan(model, plan)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval(), metadata

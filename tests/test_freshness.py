@@ -1,0 +1,137 @@
+"""`check_spec` on specs that `# use` others: the sandbox gets the used specs' generated
+modules (at any depth) from the output folder, and a missing one is a finding."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI, Request
+
+from marshalike.cli.main import cli
+from marshalike.freshness import Finding, check_spec
+
+SQ = """\
+# func square(an integer): its square
+
+Multiply the number by itself.
+
+* square(3) = 9
+"""
+QUAD = """\
+# use sq.mrsh
+
+# func fourth(an integer): the number to the fourth power
+
+Square the square.
+
+* fourth(2) = 16
+"""
+# Two levels up: its generated module imports quad, which imports sq. Its `# use` is on
+# line 3, where a finding about anything it reaches points.
+TOP = """\
+
+
+# use ../lib/quad.mrsh
+
+# func eighth(an integer): the number to the eighth power
+
+Square the fourth power.
+
+* eighth(2) = 256
+"""
+# Most dependent first: a prompt may mention the functions it can call.
+ANSWERS = {
+    "`eighth`": "def eighth(x):\n    return fourth(x) * fourth(x)\n",
+    "`fourth`": "def fourth(x):\n    return square(square(x))\n",
+    "`square`": "def square(x):\n    return x * x\n",
+}
+
+
+def answer(request: Request) -> str:
+    text = request.body["messages"][-1]["content"]
+    return next(f"```python\n{code}```" for marker, code in ANSWERS.items() if marker in text)
+
+
+@pytest.fixture(scope="module")
+def compiled_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("uses")
+    (root / "lib").mkdir()
+    (root / "app").mkdir()
+    (root / "lib" / "sq.mrsh").write_text(SQ, encoding="utf-8")
+    (root / "lib" / "quad.mrsh").write_text(QUAD, encoding="utf-8")
+    (root / "app" / "top.mrsh").write_text(TOP, encoding="utf-8")
+    with FakeOpenAI(script=answer) as server:
+        backend = ["--backend", "openai", "--base-url", server.base_url, "--model", "fake-model"]
+        argv = [
+            "compile",
+            str(root / "app"),
+            "--out",
+            str(root / "out"),
+            *backend,
+            "--candidates",
+            "1",
+        ]
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture
+def project(compiled_once: Path, tmp_path: Path) -> Path:
+    """A copy per test, so a test may delete outputs."""
+    shutil.copytree(compiled_once, tmp_path / "p")
+    return tmp_path / "p"
+
+
+def test_used_modules_at_every_depth_reach_the_sandbox(project: Path) -> None:
+    # Compile wrote top's used specs into the same --out folder; check finds them there.
+    assert sorted(p.name for p in (project / "out").glob("*.py")) == [
+        "quad.py",
+        "sq.py",
+        "test_quad.py",
+        "test_sq.py",
+        "test_top.py",
+        "top.py",
+    ]
+    result = check_spec(project / "app" / "top.mrsh", out=project / "out")
+    assert result.findings == ()
+    assert [(t.test, t.status) for t in result.tests] == [("test_eighth_1", "pass")]
+
+
+def test_without_out_the_used_modules_are_looked_for_beside_the_spec(project: Path) -> None:
+    # A spec beside its outputs (no --out); its `# use ../lib/quad.mrsh` still resolves.
+    shutil.copy(project / "app" / "top.mrsh", project / "out" / "top.mrsh")
+    result = check_spec(project / "out" / "top.mrsh")
+    assert result.findings == ()
+    assert [(t.test, t.status) for t in result.tests] == [("test_eighth_1", "pass")]
+
+
+def test_check_command_passes_a_spec_with_uses(project: Path) -> None:
+    argv = ["check", str(project / "app"), str(project / "lib"), "--out", str(project / "out")]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("3 specs checked, 0 failed\n")
+
+
+def test_a_missing_used_module_is_a_finding_at_the_use_line(project: Path) -> None:
+    (project / "out" / "sq.py").unlink()
+    top = project / "app" / "top.mrsh"
+    result = check_spec(top, out=project / "out")
+    used, module = project / "lib" / "sq.mrsh", project / "out" / "sq.py"
+    message = (
+        f"{module} is missing: compile the used spec {used}"
+        " (the generated tests import its module from this folder)"
+    )
+    assert result.findings == (Finding("missing", message, str(top), 3, 1),)
+    assert result.tests == ()  # not run: they could only fail to import
+
+
+def test_an_unreadable_used_spec_is_a_finding(project: Path) -> None:
+    (project / "lib" / "sq.mrsh").write_bytes(b"\xff\xfe not utf-8")
+    top = project / "app" / "top.mrsh"
+    result = check_spec(top, out=project / "out")
+    message = f"the used spec {project / 'lib' / 'sq.mrsh'} cannot be read or parsed"
+    assert result.findings == (Finding("missing", message, str(top), 3, 1),)

@@ -18,6 +18,7 @@ verified at once). A task that runs past its time budget (`--budget`) is finishe
 model call cannot be interrupted midway, and reported in the table.
 
     python benchmarks/quality.py --corpus team --tier simple --limit 8
+    python benchmarks/quality.py --corpus team --tier simple --limit 8 --quant int4
     python benchmarks/quality.py --corpus humaneval --backend openai \\
         --base-url http://127.0.0.1:8000/v1 --model qwen2.5-coder-7b --json out.json
 """
@@ -39,6 +40,7 @@ from marshalike.backends.base import Prompt, Sampling
 from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.errors import MarshalikeError
 from marshalike.sandbox import Limits, run_module
+from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES, Settings, resolve
 
 HERE = Path(__file__).parent
 TEAM_SPECS = HERE / "specs"
@@ -337,6 +339,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--model")
     p.add_argument("--base-url")
     p.add_argument("--api", choices=("chat", "completions"))
+    p.add_argument(
+        "--quant", choices=QUANT_CHOICES, help=f"local backend weights [{DEFAULT_QUANT}]"
+    )
     p.add_argument("--candidates", type=int)
     p.add_argument("--attempts", type=int)
     p.add_argument("--max-tokens", type=int, help="per candidate [512]")
@@ -365,10 +370,8 @@ def select(args: argparse.Namespace) -> list[Task]:
     return tasks[: args.limit] if args.limit is not None else tasks
 
 
-def make_job(args: argparse.Namespace) -> CompileJob:
-    from marshalike.cli.compile_cmd import make_job as cli_job
-    from marshalike.settings import resolve
-
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """The flags given here over the environment and pyproject, as `marshalike compile`."""
     keys = (
         "backend",
         "model",
@@ -383,8 +386,14 @@ def make_job(args: argparse.Namespace) -> CompileJob:
         "rank",
         "holdout",
         "temperature_step",
+        "quant",
     )
-    settings = resolve({key: getattr(args, key) for key in keys})
+    return resolve({key: getattr(args, key) for key in keys})
+
+
+def make_job(settings: Settings) -> CompileJob:
+    from marshalike.cli.compile_cmd import make_job as cli_job
+
     return cli_job(settings, quick=False, frozen=False)
 
 
@@ -394,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks = select(args)
         if missing := missing_hidden(tasks):
             raise MarshalikeError(f"no hidden tests: {missing[0]}")
-        job = make_job(args)
+        resolved = resolve_settings(args)
+        job = make_job(resolved)
         limits = Limits(timeout_s=args.test_timeout)
         start = time.monotonic()
         results = run_benchmark(tasks, job, budget=args.budget, limits=limits, progress=_stderr)
@@ -403,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     summaries = [summarize(results, mode) for mode in MODES]
     wall = time.monotonic() - start
-    settings = _settings(args, job, len(tasks), wall)
+    settings = _settings(args, resolved, job, len(tasks), wall)
     print(_title(settings))
     print(table(summaries, args.budget), end="")
     if args.json:
@@ -411,13 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace, job: CompileJob, tasks: int, wall: float) -> dict:
+def _settings(
+    args: argparse.Namespace, resolved: Settings, job: CompileJob, tasks: int, wall: float
+) -> dict:
     return {
         "corpus": args.corpus,
         "tiers": args.tier or list(TIERS),
         "tasks": tasks,
         "backend": job.backend_name,
         "model": job.model_id,
+        # Only the local backend quantizes here; a server's weights are its own business.
+        "quant": resolved.quant if job.backend_name == "local" else None,
         "prompt_kind": job.loop.kind,
         "candidates": job.loop.candidates,
         "attempts": job.loop.attempts,

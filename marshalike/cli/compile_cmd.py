@@ -10,7 +10,7 @@ import click
 
 from marshalike import report as render
 from marshalike.backends import make_backend
-from marshalike.backends.local import DEFAULT_MODEL
+from marshalike.backends.local import model_id
 from marshalike.cli.options import compile_options
 from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.diagnostics import render_all
@@ -67,6 +67,7 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
             api_key=settings.api_key,
             timeout=settings.request_timeout,
             replay_dir=settings.replay_dir,
+            quant=settings.quant,
         )
 
     out = Path(settings.out) if settings.out else None
@@ -82,10 +83,10 @@ def _temperature(settings: Settings, quick: bool) -> float:
 
 
 def _model_id(settings: Settings) -> str:
+    if settings.backend_name == "local":
+        return model_id(settings.model, settings.quant)
     if settings.model:
         return settings.model
-    if settings.backend_name == "local":
-        return DEFAULT_MODEL
     raise ConfigError(
         f"no model configured for the {settings.backend_name} backend — pass --model, "
         "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import click
 
+from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES
+
 F = TypeVar("F", bound=Callable[..., object])
 
 # In the order `--help` lists them.
@@ -16,6 +18,11 @@ _COMPILE_OPTIONS = (
     click.option("--model", help="Model id (openai) or a GGUF file / safetensors folder (local)."),
     click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
     click.option("--api", type=click.Choice(["chat", "completions"])),
+    click.option(
+        "--quant",
+        type=click.Choice(QUANT_CHOICES),
+        help=f"Local backend: int4 holds the weights as 4-bit codes (CPU only) [{DEFAULT_QUANT}].",
+    ),
     click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4]."),
     click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3]."),
     click.option("--quick", is_flag=True, help="One candidate, no repair, no verification."),

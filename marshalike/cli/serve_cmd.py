@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from marshalike.errors import ConfigError
+from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES
 
 if TYPE_CHECKING:
     from marshalike_runtime.server import OpenAIServer
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
     default=None,
     metavar="PATH",
     help="A GGUF file or safetensors folder. Default: the embedded Gemma 3 270M.",
+)
+@click.option(
+    "--quant",
+    type=click.Choice(QUANT_CHOICES),
+    default=DEFAULT_QUANT,
+    envvar="MARSHALIKE_QUANT",
+    show_default=True,
+    show_envvar=True,
+    help="int4 holds the weights as 4-bit codes (CPU only); clients see the same model id.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -40,23 +50,31 @@ if TYPE_CHECKING:
     show_envvar=True,
     help="Require this key as 'Authorization: Bearer KEY' (the environment keeps it out of ps).",
 )
-def command(model: str | None, host: str, port: int, api_key: str | None) -> None:
+def command(model: str | None, host: str, port: int, api_key: str | None, quant: str) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
     /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM."""
-    click.echo(f"loading {model or 'the embedded model'}", err=True)
-    serve(load_engine(model), host=host, port=port, api_key=api_key)
+    mode = "" if quant == "none" else f" (quant {quant})"
+    click.echo(f"loading {model or 'the embedded model'}{mode}", err=True)
+    serve(load_engine(model, quant), host=host, port=port, api_key=api_key)
 
 
-def load_engine(model: str | None) -> EngineLike:
+def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> EngineLike:
     try:
-        from marshalike_runtime.engine import Engine
+        from marshalike_runtime.engine import Engine, default_device
+        from marshalike_runtime.quant import QuantError, check_supported
     except ImportError as exc:
         raise ConfigError(
             f"the local runtime is not installed ({exc}); install it with "
             "`pip install 'marshalike[local]'`"
         ) from None
     try:
-        return Engine.load(model)
+        if quant != "none":
+            # Before Engine.load, which on a GPU would fail on the dtype first and hide
+            # the real reason (no int4 kernel there).
+            check_supported(quant, default_device())
+        return Engine.load(model, quant=None if quant == "none" else quant)
+    except QuantError as exc:
+        raise ConfigError(f"cannot serve with --quant {quant}: {exc} — use --quant none") from None
     except (OSError, ValueError) as exc:
         # missing files, unsupported architectures, corrupt checkpoints
         raise ConfigError(f"cannot load {model or 'the embedded model'}: {exc}") from None

@@ -186,10 +186,28 @@ class Attention(nn.Module):
         if self.kv_cache is not None:
             k, v = self.kv_cache.update(ctx.input_pos, k, v, ctx.kv_len)  # [B, H_kv, L, D]
         mask = ctx.local_mask if self.local else ctx.causal_mask
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, scale=a.attn_scale, enable_gqa=a.n_kv_heads != a.n_heads
-        )  # [B, H, S, D]
+        if seqlen == 1 and x.device.type == "cpu":
+            out = _decode_attention(q, k, v, mask, a.attn_scale)
+        else:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, scale=a.attn_scale, enable_gqa=a.n_kv_heads != a.n_heads
+            )  # [B, H, S, D]
         return self.wo(out.transpose(1, 2).reshape(bsz, seqlen, a.n_heads * a.head_dim))
+
+
+def _decode_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float) -> Tensor:
+    """Attention of one new token per row (`q` [B, H, 1, D]) over the cache (`k`, `v`
+    [B, H_kv, L, D]) as two batched products: on a CPU this costs a fraction of SDPA's
+    kernel, whose setup dominates when there is one query. Each group of H / H_kv query heads
+    shares its key/value head, as in SDPA's `enable_gqa`."""
+    bsz, heads, _, dim = q.shape
+    kv_heads = k.shape[1]
+    grouped = q.reshape(bsz, kv_heads, heads // kv_heads, dim)  # [B, H_kv, G, D]
+    scores = torch.matmul(grouped, k.transpose(-1, -2)) * scale  # [B, H_kv, G, L]
+    if mask is not None:
+        scores = scores.masked_fill(~mask[-1], float("-inf"))
+    weights = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+    return torch.matmul(weights, v).reshape(bsz, heads, 1, dim)
 
 
 class FeedForward(nn.Module):

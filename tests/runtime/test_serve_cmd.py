@@ -16,6 +16,7 @@ import openai
 import pytest
 from click.testing import CliRunner
 
+import marshalike.cli.serve_cmd as serve_cmd
 from marshalike.cli.main import cli
 
 MODEL = "fake-char"
@@ -37,6 +38,9 @@ Usage: cli serve [OPTIONS]
 Options:
   --model PATH          A GGUF file or safetensors folder. Default: the embedded
                         Gemma 3 270M.
+  --quant [none|int4]   int4 holds the weights as 4-bit codes (CPU only);
+                        clients see the same model id.  [env var:
+                        MARSHALIKE_QUANT; default: none]
   --host TEXT           Address to listen on.  [default: 127.0.0.1]
   --port INTEGER RANGE  Port to listen on; 0 picks a free one.  [default: 8000;
                         0<=x<=65535]
@@ -52,7 +56,7 @@ _CHILD = """
 import sys
 from fake_engine import FakeEngine
 import marshalike.cli.serve_cmd as serve_cmd
-serve_cmd.load_engine = lambda model: FakeEngine()
+serve_cmd.load_engine = lambda model, quant: FakeEngine()
 from marshalike.cli.main import main
 sys.argv = ["marshalike", "serve", *sys.argv[1:]]
 main()
@@ -61,6 +65,7 @@ main()
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env.pop("MARSHALIKE_QUANT", None)
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, *args],
         env=env,
@@ -107,3 +112,52 @@ def test_serve_reports_a_busy_port_in_one_line() -> None:
         "loading the embedded model\n"
         f"marshalike: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
+
+
+def test_serve_loads_the_engine_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[tuple[str | None, str]] = []
+    served: list[object] = []
+    monkeypatch.setattr(
+        serve_cmd, "load_engine", lambda model, quant: loads.append((model, quant)) or "engine"
+    )
+    monkeypatch.setattr(serve_cmd, "serve", lambda engine, **where: served.append(engine))
+    monkeypatch.delenv("MARSHALIKE_QUANT", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--model", "m.gguf", "--quant", "int4"])
+    assert (result.exit_code, result.stderr) == (0, "loading m.gguf (quant int4)\n")
+    monkeypatch.setenv("MARSHALIKE_QUANT", "int4")
+    assert CliRunner().invoke(cli, ["serve"]).stderr == "loading the embedded model (quant int4)\n"
+    assert CliRunner().invoke(cli, ["serve", "--quant", "none"]).exit_code == 0
+    assert loads == [("m.gguf", "int4"), (None, "int4"), (None, "none")]
+    assert served == ["engine"] * 3
+
+
+def test_serve_refuses_a_quant_mode_the_device_cannot_run_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch = pytest.importorskip("torch")
+    engine = pytest.importorskip("marshalike_runtime.engine")
+    # As on a GPU machine, where the runtime has no int4 kernel.
+    monkeypatch.setattr(engine, "default_device", lambda: torch.device("cuda"))
+    result = CliRunner().invoke(cli, ["serve", "--quant", "int4"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "loading the embedded model (quant int4)\n"
+        "marshalike: error: cannot serve with --quant int4: quantization mode 'int4' runs on "
+        f"CPU with torch's int4 kernel (torch {torch.__version__} on cuda does not have it); "
+        "on a GPU the model runs in bf16 — use --quant none\n"
+    )
+
+
+def test_a_quantized_server_keeps_its_model_id() -> None:
+    child = _spawn("--port", "0", "--quant", "int4")
+    try:
+        assert child.stderr is not None
+        assert child.stderr.readline() == "loading the embedded model (quant int4)\n"
+        base_url = child.stderr.readline().split(" on ")[1].strip()
+        client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=10)
+        assert [m.id for m in client.models.list()] == [MODEL]
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=15)
+    finally:
+        child.kill()
+    assert child.returncode == 0

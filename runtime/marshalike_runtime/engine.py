@@ -203,6 +203,7 @@ class Engine:
     ) -> Engine:
         """Load a GGUF file or safetensors folder; None means the embedded default model."""
         from .checkpoint import load_checkpoint
+        from .quant import check_supported
         from .quant_load import load_quantized
 
         dev = torch.device(device) if device is not None else default_device()
@@ -214,6 +215,7 @@ class Engine:
                 path, dtype=resolve_dtype(dtype, dev), device=dev, progress=progress
             )
         else:
+            check_supported(quant, dev)
             if resolve_dtype(dtype, dev) != torch.float32:
                 raise ValueError(f"quantization mode {quant!r} keeps activations in float32")
             net, metadata = load_quantized(path, quant, device=dev, progress=progress)

@@ -20,6 +20,7 @@ from . import embedded
 from .blocks import Q4_K, Q8_0, Groups, q4_k_groups, q8_0_groups
 from .checkpoint import (
     _unpermute_fn,
+    empty_model,
     gguf_model_args,
     gguf_tensor_name,
     load_checkpoint,
@@ -78,8 +79,7 @@ def _from_cache(path: Path, cache: Path) -> tuple[Transformer, dict[str, Any]]:
     state = load_file(cache)
     with GGUFFile(path) as gguf:
         args, metadata = gguf_model_args(gguf), dict(gguf.metadata)
-    with torch.device("meta"):
-        model = Transformer(args)
+    model = empty_model(args)
     apply_plan(model, plan)
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval(), metadata

@@ -13,7 +13,7 @@ Our quantized modes also report their agreement with our fp32 mode: the share of
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
     python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
-        --transformers-python .scratch/refvenv/bin/python   # transformers from another venv
+        --reference-python .scratch/refvenv/bin/python   # transformers, llama.cpp from another venv
 
 Engines: ours-fp32, ours-bf16, ours-int4 (the runtime's quantized CPU mode, see quant.py),
 transformers (fp32, `gguf_file=`), llamacpp (the file's own quantization, via
@@ -234,30 +234,21 @@ def worker_transformers(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker_llamacpp(opts: argparse.Namespace) -> dict[str, Any]:
-    from llama_cpp import Llama
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from llamacpp_runner import LlamaCppRunner
 
     start = time.perf_counter()
-    llm = Llama(
-        model_path=str(opts.model),
-        n_ctx=1024,
-        n_threads=physical_cores(),
-        use_extra_bufts=False,  # the pip build's AMX buffers die with SIGILL on some CPUs
-        verbose=False,
+    n_ctx = opts.prompt_tokens + opts.batch * opts.new_tokens + 64
+    runner = LlamaCppRunner(
+        str(opts.model), n_ctx=n_ctx, n_seq=max(1, opts.batch), threads=physical_cores()
     )
     load_s = time.perf_counter() - start
-    ids = llm.tokenize(PROMPT_TEXT.encode(), add_bos=True)[: opts.prompt_tokens]
+    ids = runner.tokenize(PROMPT_TEXT)[: opts.prompt_tokens]
 
     def generate(batch: int, new: int) -> list[int]:
-        out = []
-        for token in llm.generate(ids, temp=0.0, reset=True):
-            out.append(token)
-            if len(out) == new:
-                return out
-        return out
+        return runner.generate(ids, batch, new)
 
-    # llama-cpp-python's high-level API decodes one sequence at a time: no batch figure.
-    single = argparse.Namespace(**{**vars(opts), "batch": 1})
-    result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), single)}
+    result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), opts)}
     result["first_tokens"] = generate(1, FIRST_TOKENS)
     return result
 
@@ -281,16 +272,14 @@ def available(name: str, opts: argparse.Namespace) -> bool:
     if name in OURS:
         return importlib.util.find_spec("marshalike_runtime") is not None
     if name == "transformers":
-        return (
-            bool(opts.transformers_python) or importlib.util.find_spec("transformers") is not None
-        )
-    return importlib.util.find_spec("llama_cpp") is not None
+        return bool(opts.reference_python) or importlib.util.find_spec("transformers") is not None
+    return bool(opts.reference_python) or importlib.util.find_spec("llama_cpp") is not None
 
 
 def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     python = (
-        opts.transformers_python
-        if name == "transformers" and opts.transformers_python
+        opts.reference_python
+        if name in ("transformers", "llamacpp") and opts.reference_python
         else sys.executable
     )
     forwarded = [
@@ -394,7 +383,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(ALL_ENGINES),
         help=f"comma-separated, from {','.join(ALL_ENGINES)}",
     )
-    parser.add_argument("--transformers-python", help="interpreter that has transformers")
+    parser.add_argument(
+        "--reference-python",
+        "--transformers-python",
+        help="interpreter that has transformers and/or llama-cpp-python",
+    )
     parser.add_argument("--device", help="our runtime's device (default: cuda if present)")
     parser.add_argument(
         "--random-config",

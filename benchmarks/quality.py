@@ -355,6 +355,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="keep the last of 3+ examples out of the prompts (full loop only)",
     )
     p.add_argument("--temperature-step", type=float, help="added per attempt [0]")
+    p.add_argument(
+        "--probe",
+        action=argparse.BooleanOptionalAction,
+        help="reject passing code that crashes on mutated inputs or special-cases examples",
+    )
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -387,6 +392,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "holdout",
         "temperature_step",
         "quant",
+        "probe",
     )
     return resolve({key: getattr(args, key) for key in keys})
 
@@ -441,6 +447,7 @@ def _settings(
         "holdout": job.loop.holdout,
         "temperature": job.loop.temperature,
         "temperature_step": job.loop.temperature_step,
+        "probe": job.loop.probe,
         "budget_s": args.budget,
         "wall_s": round(wall, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -464,6 +471,8 @@ def _loop_features(s: dict) -> str:
         parts.append(f"rank {s['rank']}")
     if s["holdout"]:
         parts.append("holdout")
+    if s.get("probe"):
+        parts.append("probe")
     if s["temperature_step"]:
         parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
     return "".join(f"; {part}" for part in parts)

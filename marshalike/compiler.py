@@ -358,6 +358,7 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         "rank": loop.rank,
         "holdout": loop.holdout,
         "temperature_step": loop.temperature_step,
+        "probe": loop.probe,
     }
     return LockedUnit(
         key=unit.key,

@@ -75,15 +75,18 @@ with open(".marshalike-probe-out.jsonl", "a", encoding="utf-8") as out:
                 if name not in ("antigravity", "this"):
                     namespace[name] = importlib.import_module(name)
         signal.setitimer(signal.ITIMER_REAL, cfg["timeout"])
+        message = ""
         try:
             output = canon(eval(call, dict(namespace)))
         except ProbeTimeout:
             output = "timeout"
         except BaseException as exc:
             output = "raises " + type(exc).__name__
+            message = str(exc)[:200]
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write(json.dumps({"index": index, "output": output[:2000]}) + "\n")
+        record = {"index": index, "output": output[:2000], "message": message}
+        out.write(json.dumps(record) + "\n")
         out.flush()
 """
 
@@ -94,6 +97,12 @@ class Ranking:
     support: int  # samples in the chosen candidate's group
     total: int  # samples ranked
     outputs: tuple[tuple[str, ...], ...]  # per candidate, per input
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    output: str  # canonical value, "raises <Type>", "timeout" or NO_OUTPUT
+    message: str = ""  # the exception's message when it raised
 
 
 def rank(
@@ -137,6 +146,22 @@ def probe(
     extra_files: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     """What the module's calls return (canonical text) or raise, one sandboxed run."""
+    outcomes = probe_outcomes(
+        module_source, module_name=module_name, calls=calls, limits=limits, extra_files=extra_files
+    )
+    return tuple(outcome.output for outcome in outcomes)
+
+
+def probe_outcomes(
+    module_source: str,
+    *,
+    module_name: str,
+    calls: Sequence[str],
+    limits: Limits,
+    extra_files: Mapping[str, str] | None = None,
+) -> tuple[ProbeOutcome, ...]:
+    """As `probe`, with the message of each exception raised (the probe gate shows it to
+    the model; the vote compares outputs alone, since messages vary with the data)."""
     per_call = min(limits.timeout_s, PROBE_TIMEOUT_S)
     config = {"module": module_name, "calls": list(calls), "timeout": per_call}
     files = {
@@ -149,11 +174,11 @@ def probe(
     _, collected = run_module(
         _RUNNER_MODULE, [], files=files, limits=limits, wall_s=wall, collect=(_OUT,)
     )
-    found: dict[int, str] = {}
+    found: dict[int, ProbeOutcome] = {}
     for line in collected[_OUT].splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a kill: that input has no output
-        found[record["index"]] = record["output"]
-    return tuple(found.get(i, NO_OUTPUT) for i in range(len(calls)))
+        found[record["index"]] = ProbeOutcome(record["output"], record.get("message", ""))
+    return tuple(found.get(i, ProbeOutcome(NO_OUTPUT)) for i in range(len(calls)))

@@ -136,7 +136,9 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | dict | set | tuple | str) and len(value) == 0
 
 
-def _raise_gaps(description: str, shown: set[str | None]) -> Iterator[str]:
+def promised_exceptions(description: str) -> list[str]:
+    """The exceptions the description says the function raises, in order: class names
+    such as "ValueError", or "an error" where it names none ("raises an error")."""
     named: list[str] = []
     for match in _RAISES.finditer(description):
         if _NEGATED.search(description[max(0, match.start() - 20) : match.start()]):
@@ -144,7 +146,11 @@ def _raise_gaps(description: str, shown: set[str | None]) -> Iterator[str]:
         name = match["name"] if match["name"][0].isupper() else "an error"
         if name not in named:
             named.append(name)
-    for name in named:
+    return named
+
+
+def _raise_gaps(description: str, shown: set[str | None]) -> Iterator[str]:
+    for name in promised_exceptions(description):
         # Marsha's `= throws an error` example expects any exception: it shows them all.
         if not shown or (name != "an error" and not shown & {name, "Exception"}):
             yield f"the description says it raises {name} but no example shows it"

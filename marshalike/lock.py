@@ -21,7 +21,12 @@ LOCK_VERSION = 1
 # How a unit's code was chosen, beyond sampling: recorded since these loop settings were
 # added. A lock without them reads as the defaults, the loop's behaviour before them. Kept
 # equal to LoopSettings' defaults by a test, not imported, so reading a lock stays cheap.
-SAMPLING_DEFAULTS: Mapping[str, Any] = {"rank": "first", "holdout": False, "temperature_step": 0.0}
+SAMPLING_DEFAULTS: Mapping[str, Any] = {
+    "rank": "first",
+    "holdout": False,
+    "temperature_step": 0.0,
+    "probe": False,
+}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ Three settings make the loop pickier, each off by default: `rank = "consensus"` 
 several passing candidates by agreement on extra inputs (`consensus`); `holdout` keeps the
 last of three or more checkable examples out of every prompt, so passing it is a test the
 model was not shown; `temperature_step` raises the temperature with each attempt, so repairs
-explore more widely than the first attempt.
+explore more widely than the first attempt; `probe` rejects a passing candidate that crashes
+on inputs mutated from the examples or special-cases an example's value (`overfit`): it is
+repaired like a failing one, and a unit whose best candidate is such a one fails.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from marshalike import consensus, prompts
+from marshalike import consensus, overfit, prompts
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
@@ -54,6 +56,12 @@ class LoopSettings:
     rank: Rank = "first"
     holdout: bool = False
     temperature_step: float = 0.0
+    probe: bool = False
+
+    @property
+    def probes(self) -> bool:
+        """The probe gate only judges candidates that passed verification."""
+        return self.probe and not self.quick
 
     @property
     def holds_out(self) -> bool:
@@ -76,11 +84,12 @@ class Candidate:
     code: str | None
     problems: tuple[str, ...]
     verdict: Verdict | None
+    fragile: str | None = None  # why the probe gate rejects it, though it passes
 
     @property
-    def score(self) -> tuple[int, int]:
+    def score(self) -> tuple[bool, int, bool]:
         passed = self.verdict.passed if self.verdict else 0
-        return (self.code is not None and not self.problems, passed)
+        return (self.code is not None and not self.problems, passed, self.fragile is None)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class _Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seen: dict[str, Candidate] = field(default_factory=dict)
+    fragile: dict[str, str | None] = field(default_factory=dict)  # the probe gate's verdicts
 
 
 def compile_unit(
@@ -147,6 +157,8 @@ def compile_unit(
         batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
         if not settings.quick and names:
             batch = _verify_all(batch, settings, tally, harness)
+        if settings.probes:
+            batch = _gate(batch, ctx.func, shown.func, settings, tally, harness)
         best, note = _best(batch, ctx.func, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
@@ -251,6 +263,46 @@ def _verify_all(
     return out
 
 
+def _gate(
+    batch: list[Candidate],
+    func: Func,
+    shown: Func,
+    settings: LoopSettings,
+    tally: _Tally,
+    harness: _Harness,
+) -> list[Candidate]:
+    """Mark the passing candidates the probe gate rejects; each distinct code is judged
+    once. The probe inputs come from the examples the prompts show, since a repair prompt
+    may quote them."""
+    todo: dict[str, str] = {}
+    for cand in batch:
+        if _passes(cand) and cand.code is not None:
+            todo.setdefault(_fingerprint(cand.code), cand.code)
+    todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
+    calls = mutated_calls(shown, seed=settings.seed)
+
+    def judge(code: str) -> str | None:
+        if reason := overfit.special_case(code, func):
+            return reason  # no sandbox run needed
+        if not calls:
+            return None
+        outcomes = consensus.probe_outcomes(
+            harness.module_for(code),
+            module_name=harness.module_name,
+            calls=calls,
+            limits=settings.limits,
+            extra_files=settings.support_files,
+        )
+        return overfit.crash(func, calls, outcomes)
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))
+    return [
+        replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if _passes(c) and c.code else c
+        for c in batch
+    ]
+
+
 def _fingerprint(code: str) -> str:
     try:
         return ast.dump(ast.parse(code))
@@ -291,7 +343,9 @@ def _best(
 
 
 def _passes(cand: Candidate) -> bool:
-    return cand.verdict is not None and cand.verdict.ok and not cand.problems
+    """Passes every checkable example and, with the probe gate, is not rejected by it."""
+    ok = cand.verdict is not None and cand.verdict.ok
+    return ok and not cand.problems and cand.fragile is None
 
 
 def _finished(
@@ -301,7 +355,7 @@ def _finished(
         return None
     if settings.quick or not names:
         return "unverified"
-    return "verified" if best.verdict is not None and best.verdict.ok else None
+    return "verified" if _passes(best) else None
 
 
 def _repair(
@@ -326,15 +380,18 @@ def _repair(
         prompt,
         code=best.code or best.completion.text,
         problems=best.problems,
-        failures=failures,
+        failures=() if best.fragile else failures,
         total=len(results),
         held_out_failed=held_failed,
+        probe_failure=best.fragile,
     )
 
 
 def _failures(ctx: UnitContext, best: Candidate, settings: LoopSettings) -> tuple[str, ...]:
     if best.problems:
         return best.problems
+    if best.fragile:
+        return (best.fragile,)
     if best.verdict is None:
         return ()
     lines = [

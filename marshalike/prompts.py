@@ -76,13 +76,17 @@ def repair_prompt(
     failures: Sequence[str],
     total: int,
     held_out_failed: bool = False,
+    probe_failure: str | None = None,
 ) -> Prompt:
     """Attempt k+1: the best candidate of attempt k and what was wrong with it.
 
     `held_out_failed`: the candidate failed an example the prompts do not show; the
-    prompt says so without saying which example, so that passing it stays a real test."""
+    prompt says so without saying which example, so that passing it stays a real test.
+    `probe_failure`: why the loop's probe gate rejected a candidate that passes (see
+    `overfit`); its input is our own, not a hidden test, so showing it gives nothing away."""
     if previous.kind == "completion":
-        notes = [*problems, *failures, *([HELD_OUT_NOTE] if held_out_failed else [])]
+        notes = [*problems, *failures, *([probe_failure] if probe_failure else [])]
+        notes += [HELD_OUT_NOTE] if held_out_failed else []
         return Prompt("completion", text=_completion_text(ctx, failures=notes))
     answer = f"```python\n{code.rstrip()}\n```"
     feedback = _render(
@@ -91,6 +95,7 @@ def repair_prompt(
         failures=failures,
         total=total,
         held_out_failed=held_out_failed,
+        probe_failure=probe_failure,
     )
     first_two = previous.messages[:2]
     return Prompt("chat", messages=(*first_two, ("assistant", answer), ("user", feedback)))

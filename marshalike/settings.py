@@ -42,6 +42,7 @@ class Settings:
     rank: str = "first"  # or "consensus": see marshalike/consensus.py
     holdout: bool = False
     temperature_step: float = 0.0
+    probe: bool = False  # the loop's probe gate: see marshalike/overfit.py
     quant: str = DEFAULT_QUANT  # local backend only: see `_validate_quant`
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -71,7 +72,7 @@ class Settings:
 FILE_KEYS = {
     "backend", "model", "base_url", "api", "candidates", "attempts", "out", "jobs",
     "seed", "timeout", "temperature", "max_tokens", "request_timeout", "replay_dir",
-    "rank", "holdout", "temperature_step", "quant",
+    "rank", "holdout", "temperature_step", "quant", "probe",
 }  # fmt: skip
 ENV_KEYS = {
     "OPENAI_BASE_URL": "base_url",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshalike.consensus import NO_OUTPUT, choose, probe, rank
+from marshalike.consensus import NO_OUTPUT, ProbeOutcome, choose, probe, probe_outcomes, rank
 from marshalike.sandbox import Limits
 
 LIMITS = Limits(timeout_s=1.0, startup_s=20.0)
@@ -84,3 +84,12 @@ def test_rank_picks_the_candidate_most_others_agree_with() -> None:
     )
     assert (ranking.chosen, ranking.support, ranking.total) == (1, 2, 3)
     assert ranking.outputs == (("1", "2"), ("-1", "2"), ("-1", "2"))
+
+
+def test_probe_outcomes_carry_the_exception_messages() -> None:
+    calls = ["f('raise')", "f(2)", "f(1 / 0)"]
+    assert probe_outcomes(MODULE, module_name="m", calls=calls, limits=LIMITS) == (
+        ProbeOutcome("raises ValueError", "no"),
+        ProbeOutcome("2", ""),
+        ProbeOutcome("raises ZeroDivisionError", "division by zero"),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.gaps import listed, unpinned
+from marshalike.gaps import listed, promised_exceptions, unpinned
 from marshalike.parse import parse
 
 
@@ -104,3 +104,11 @@ def test_listed_cuts_long_lists() -> None:
 def test_a_default_counts_for_the_examples_that_leave_the_parameter_out() -> None:
     text = "# func f(xs: list of int, flag: bool = True): int\n\nx.\n\n* f([]) = 1\n"
     assert gaps(text) == ["no example with False for `flag`"]
+
+
+def test_promised_exceptions_in_order_without_the_negated_ones() -> None:
+    text = ("Raises ValueError for a negative count; it never raises an error otherwise, but "
+            "throws KeyError for an unknown name and raises ValueError again.")  # fmt: skip
+    assert promised_exceptions(text) == ["ValueError", "KeyError"]
+    assert promised_exceptions("It raises an exception when empty.") == ["an error"]
+    assert promised_exceptions("The sum of the numbers.") == []

@@ -23,6 +23,7 @@ SAMPLING = {
     "rank": "consensus",
     "holdout": True,
     "temperature_step": 0.25,
+    "probe": True,
 }
 UNIT = LockedUnit(
     key="k1",
@@ -52,17 +53,18 @@ def test_a_written_lock_reads_back_equal(tmp_path: Path) -> None:
         True,
         0.25,
     )
+    assert sampling["probe"] is True
 
 
 def test_an_old_lock_without_the_loop_settings_reads_them_as_defaults(tmp_path: Path) -> None:
     path = tmp_path / "square.lock.json"
     write_lock(path, LOCK)
     data = json.loads(path.read_text())
-    for key in ("rank", "holdout", "temperature_step"):
+    for key in ("rank", "holdout", "temperature_step", "probe"):
         del data["units"]["square"]["sampling"][key]
     path.write_text(json.dumps(data))
     unit = read_lock(path, "square.mrsh").units["square"]
-    old = {**SAMPLING, "rank": "first", "holdout": False, "temperature_step": 0.0}
+    old = {**SAMPLING, "rank": "first", "holdout": False, "temperature_step": 0.0, "probe": False}
     assert unit == replace(UNIT, sampling=old)
 
 

@@ -238,3 +238,131 @@ def test_the_temperature_rises_per_attempt_within_bounds() -> None:
     falling = Scripted(lambda prompt, call: [NO_CODE])
     run(falling, temperature_step=-0.5)
     assert [s.temperature for s in falling.samplings] == [0.8, 0.30000000000000004, 0.0]
+
+
+# --- the probe gate ------------------------------------------------------------------
+
+AVERAGE = """\
+# func average(a list of numbers): a float
+
+The mean of the numbers; 0.0 for an empty list.
+
+* average([1, 2, 3]) = 2.0
+* average([4]) = 4.0
+"""
+# Passes both examples, raises ZeroDivisionError on average([]), the first mutated input.
+FRAGILE = "```python\ndef average(numbers):\n    return sum(numbers) / len(numbers)\n```"
+STURDY = (
+    "```python\ndef average(numbers):\n"
+    "    return sum(numbers) / len(numbers) if numbers else 0.0\n```"
+)
+CRASH = "average([]) raised ZeroDivisionError: division by zero"
+
+
+def run_func(text: str, backend: Scripted, candidates: int = 1, **overrides: object):
+    """The loop on the spec's only function, two attempts, with the probe gate on."""
+    module = parse(text, "unit.mrsh").module
+    assert module is not None
+    func = module.funcs[0]
+    chosen: dict = {"probe": True, **overrides}
+    settings = LoopSettings(kind="chat", candidates=candidates, attempts=2,
+                            limits=Limits(timeout_s=5), **chosen)  # fmt: skip
+    tests = emit.test_source(module, module_name="unit", spec_name="unit.mrsh", spec_hash="h",
+                             only=func.name)  # fmt: skip
+
+    def module_for(code: str) -> str:
+        return emit.module_source(module, {func.name: code}, spec_name="unit.mrsh", spec_hash="h")
+
+    ctx = UnitContext(module, func, {})
+    return compile_unit(ctx, backend, settings, module_for=module_for, test_source=tests,
+                        module_name="unit")  # fmt: skip
+
+
+def test_a_fragile_candidate_is_repaired_with_the_probe_that_broke_it() -> None:
+    backend = Scripted(lambda prompt, call: [FRAGILE] if call == 1 else [STURDY])
+    outcome = run_func(AVERAGE, backend)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert "if numbers else 0.0" in outcome.code
+    assert backend.prompts[1].messages[-1][1] == (
+        "Your code passes the examples but is wrong on another input that the description "
+        "covers:\n"
+        f"- {CRASH}\n"
+        "\n"
+        "Fix the code so that every example holds. Answer with the complete corrected function "
+        "in\n"
+        "one ```python block.\n"
+    )
+
+
+def test_a_sturdy_candidate_after_a_fragile_one_wins_the_attempt() -> None:
+    outcome = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE, STURDY]), candidates=2)
+    assert (outcome.status, outcome.attempts, outcome.distinct) == ("verified", 1, 2)
+    assert "if numbers else 0.0" in outcome.code
+
+
+def test_only_fragile_candidates_fail_the_unit_with_the_reason() -> None:
+    outcome = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]))
+    assert (outcome.status, outcome.attempts) == ("failed", 2)
+    assert outcome.failures == (CRASH,)
+    assert "return sum(numbers) / len(numbers)\n" in outcome.code  # for NAME.failed.py
+
+
+def test_without_the_probe_gate_a_fragile_candidate_is_accepted_as_before() -> None:
+    backend = Scripted(lambda prompt, call: [FRAGILE])
+    outcome = run_func(AVERAGE, backend, probe=False)
+    assert (outcome.status, outcome.attempts, len(backend.prompts)) == ("verified", 1, 1)
+    assert outcome.failures == () and outcome.note is None
+    quick = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]), quick=True)
+    assert quick.status == "unverified"  # --quick verifies nothing, so probes nothing
+
+
+def test_consensus_votes_among_the_sturdy_candidates_only() -> None:
+    other = STURDY.replace("sum(numbers) / len(numbers)", "sum(numbers) / max(len(numbers), 1)")
+    backend = Scripted(lambda prompt, call: [FRAGILE, FRAGILE, FRAGILE, STURDY, other])
+    outcome = run_func(AVERAGE, backend, candidates=5, rank="consensus")
+    assert outcome.status == "verified"
+    assert "if numbers else 0.0" in outcome.code
+    assert outcome.note == "chosen by agreement on 5 extra inputs: 2 of 2 passing candidates agree"
+
+
+ROOT = """\
+# func root(a number): the square root
+
+{description}
+
+* root(4) = 2.0
+* root(9) = 3.0
+"""
+SQRT = "```python\ndef root(x):\n    import math\n\n    return math.sqrt(x)\n```"
+
+
+def test_a_promised_exception_is_no_crash() -> None:
+    promised = ROOT.format(description="Raises ValueError for a negative number.")
+    assert run_func(promised, Scripted(lambda prompt, call: [SQRT])).status == "verified"
+    silent = ROOT.format(description="The square root of a number.")
+    outcome = run_func(silent, Scripted(lambda prompt, call: [SQRT]))
+    assert outcome.status == "failed"
+    assert outcome.failures == ("root(-4) raised ValueError: math domain error",)
+
+
+def test_a_probe_that_times_out_does_not_reject_the_candidate() -> None:
+    # inc(0) is one of inc's mutated inputs; this loops forever there.
+    loops = "```python\ndef inc(x):\n    while x == 0:\n        pass\n    return x + 1\n```"
+    outcome = run_func(SPEC, Scripted(lambda prompt, call: [loops]))
+    assert (outcome.status, outcome.attempts) == ("verified", 1)
+
+
+def test_a_special_cased_example_value_is_repaired() -> None:
+    spec = (
+        "# func is_even(an integer): whether it is even\n\n"
+        "* is_even(4) = True\n* is_even(7) = False\n"
+    )
+    cased = "```python\ndef is_even(n):\n    return not 7 <= n\n```"
+    right = "```python\ndef is_even(n):\n    return n % 2 == 0\n```"
+    backend = Scripted(lambda prompt, call: [cased] if call == 1 else [right])
+    outcome = run_func(spec, backend)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert (
+        "- it special-cases 7, an argument of the examples: `7 <= n`\n"
+        in (backend.prompts[1].messages[-1][1])
+    )

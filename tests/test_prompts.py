@@ -51,10 +51,16 @@ def rendered() -> dict[str, str]:
         ctx["oldest"], chat, code="def oldest(people):\n    return min(people)\n",
         problems=(), failures=[f for f in failures if f], total=2,
     )  # fmt: skip
+    probed = prompts.repair_prompt(
+        ctx["oldest"], chat, code="def oldest(people):\n    return people[0]\n",
+        problems=(), failures=(), total=2,
+        probe_failure="oldest([]) raised IndexError: list index out of range",
+    )  # fmt: skip
     completion = prompts.first_prompt(ctx["names_by_age"], "completion")
     return {
         "chat.txt": _messages(chat.messages),
         "repair.txt": _messages(repair.messages),
+        "repair_probe.txt": _messages(probed.messages),
         "completion.txt": completion.text,
         "completion_dependent_chat.txt": _messages(
             prompts.first_prompt(ctx["names_by_age"], "chat").messages
@@ -100,3 +106,12 @@ def test_completion_prompt_ends_with_the_stub_and_stops_at_top_level() -> None:
     assert "raise NotImplementedError" not in text
     assert prompts.stops("completion")[:4] == ("\ndef ", "\nclass ", "\n\n\n", "\n#")
     assert prompts.stops("chat") == ()
+
+
+def test_a_completion_repair_notes_the_probe_failure() -> None:
+    ctx = contexts()["oldest"]
+    first = prompts.first_prompt(ctx, "completion")
+    repair = prompts.repair_prompt(ctx, first, code="", problems=(), failures=(), total=2,
+                                   probe_failure="oldest([]) raised IndexError: boom")  # fmt: skip
+    note = "# An earlier version of oldest was wrong:\n#   oldest([]) raised IndexError: boom\n"
+    assert note in repair.text

@@ -356,7 +356,8 @@ def test_main_reports_a_missing_hidden_test(
 
 
 def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MARSHALIKE_RANK", "MARSHALIKE_HOLDOUT", "MARSHALIKE_TEMPERATURE_STEP"):
+    for name in ("MARSHALIKE_RANK", "MARSHALIKE_HOLDOUT", "MARSHALIKE_TEMPERATURE_STEP",
+                 "MARSHALIKE_PROBE"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     common = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     plain_args = quality.parse_args(common)
@@ -367,18 +368,21 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
         False,
         0.0,
     )
-    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4"]
+    assert plain.loop.probe is False
+    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4", "--probe"]
     args = quality.parse_args([*common, *features])
     resolved = quality.resolve_settings(args)
     job = quality.make_job(resolved)
     assert (job.loop.rank, job.loop.holdout, job.loop.temperature_step) == ("consensus", True, 0.4)
+    assert job.loop.probe is True
     settings = quality._settings(args, resolved, job, 3, 1.0)
     assert (settings["rank"], settings["holdout"], settings["temperature_step"]) == (
         "consensus",
         True,
         0.4,
     )
-    assert "; seed 0; rank consensus; holdout; temperature 0.8 +0.4/attempt; wall" in (
+    assert settings["probe"] is True
+    assert "; seed 0; rank consensus; holdout; probe; temperature 0.8 +0.4/attempt; wall" in (
         quality._title(settings)
     )
     plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)

@@ -84,6 +84,10 @@ def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypat
     start = project(tmp_path, "rank = 'consensus'\nholdout = true\ntemperature_step = 0.25\n")
     settings = resolve({}, start)
     assert (settings.rank, settings.holdout, settings.temperature_step) == ("consensus", True, 0.25)
+    monkeypatch.setenv("MARSHALIKE_PROBE", "true")
+    assert resolve({}, start).probe is True
+    assert resolve({"probe": False}, start).sources["probe"] == "flag"
+    monkeypatch.delenv("MARSHALIKE_PROBE")
     monkeypatch.setenv("MARSHALIKE_HOLDOUT", "no")
     monkeypatch.setenv("MARSHALIKE_TEMPERATURE_STEP", "0.5")
     settings = resolve({"rank": "first"}, start)
@@ -94,6 +98,7 @@ def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypat
 def test_loop_features_are_off_by_default(tmp_path: Path) -> None:
     settings = resolve({}, tmp_path)
     assert (settings.rank, settings.holdout, settings.temperature_step) == ("first", False, 0.0)
+    assert settings.probe is False
 
 
 def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> None:
@@ -127,11 +132,12 @@ def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(compile_cmd, "make_job", fake_make_job)
     from click.testing import CliRunner
 
-    args = ["a.mrsh", "--rank", "consensus", "--holdout", "--temperature-step", "0.3"]
+    args = ["a.mrsh", "--rank", "consensus", "--holdout", "--temperature-step", "0.3", "--probe"]
     result = CliRunner().invoke(compile_cmd.command, args)
     assert result.exit_code == 0, result.output
     loop = seen["loop"]
     assert (loop.rank, loop.holdout, loop.temperature_step) == ("consensus", True, 0.3)
+    assert loop.probe is True
 
 
 def test_quant_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:

@@ -56,6 +56,7 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
         rank="consensus" if settings.rank == "consensus" else "first",
         holdout=settings.holdout,
         temperature_step=settings.temperature_step,
+        probe=settings.probe,
     )
 
     def factory():  # type: ignore[no-untyped-def]

@@ -37,6 +37,12 @@ _COMPILE_OPTIONS = (
         help="Keep the last of 3+ examples out of the prompts, as a final check [no].",
     ),
     click.option(
+        "--probe/--no-probe",
+        default=None,
+        help="Reject passing code that crashes on inputs mutated from the examples or "
+        "special-cases an example's value [no].",
+    ),
+    click.option(
         "--temperature-step",
         type=click.FloatRange(min=-2, max=2),
         help="Added to the temperature at each attempt, clamped to [0, 2] [0].",

@@ -1,0 +1,148 @@
+"""Signs that code passing a function's examples was fitted to them rather than to its
+description: the probe gate of the loop (`LoopSettings.probe`).
+
+Two signs, both cheap and neither needing an oracle. A crash: on inputs mutated from the
+examples (`mutate.mutated_calls`) the code raises an exception that only a programming
+error raises (dividing by the length of an empty list, indexing it), one the description
+does not promise. A special case: the code compares a parameter with a value taken from an
+example's arguments (`if 4 < n` next to the example `is_even(4)`), a value the description
+never mentions. Timeouts are no sign: mutated inputs (n = -1) make many correct loops long.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+
+from marshalike.consensus import ProbeOutcome
+from marshalike.gaps import promised_exceptions
+from marshalike.spec import Func
+
+# Exceptions that no description means when it says nothing about errors.
+PROGRAMMING_ERRORS = frozenset(
+    {
+        "ZeroDivisionError", "IndexError", "KeyError", "TypeError", "AttributeError",
+        "NameError", "UnboundLocalError", "RecursionError",
+    }
+)  # fmt: skip
+# ValueError is also what a function raises on purpose; only math's domain error is a bug.
+_MATH_DOMAIN = "math domain error"
+_COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+# Values too common as bounds and base cases to say anything (`n == 0`, `n < 2`, `s == ""`).
+_NEUTRAL_NUMBER = 2
+
+
+def crash(func: Func, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]) -> str | None:
+    """The first probe call that raised a programming error the function does not promise,
+    as "average([]) raised ZeroDivisionError: division by zero"; None when there is none."""
+    allowed = _allowed(func)
+    for call, outcome in zip(calls, outcomes, strict=True):
+        if not outcome.output.startswith("raises "):
+            continue  # a value, a timeout or no output at all
+        name = outcome.output.removeprefix("raises ")
+        if not _is_bug(name, outcome.message) or allowed is None or name in allowed:
+            continue
+        return f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
+    return None
+
+
+def _allowed(func: Func) -> set[str] | None:
+    """The exceptions the function may raise: those its description or its examples name;
+    None when it may raise any ("raises an error", an example expecting Exception)."""
+    names = set(promised_exceptions(func.description))
+    names |= {e.exception for e in func.examples if e.outcome == "raises" and e.exception}
+    return None if names & {"an error", "Exception"} else names
+
+
+def _is_bug(name: str, message: str) -> bool:
+    return name in PROGRAMMING_ERRORS or (name == "ValueError" and message == _MATH_DOMAIN)
+
+
+def special_case(code: str, func: Func) -> str | None:
+    """The first comparison in `code` of a parameter with an example's argument value, as
+    "it special-cases 4, an argument of the examples: `4 < n`"; None when there is none."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    values = _example_values(func)
+    # The heading's parameter and return types describe too ("an integer above 10").
+    prose = " ".join([func.description, func.returns or "", *(p.type for p in func.params)])
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef) or node.name != func.name:
+            continue
+        params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+        for compare, value in _literal_comparisons(node, params):
+            if value in values and not _mentioned(value, prose):
+                shown = ast.unparse(compare)
+                return f"it special-cases {value!r}, an argument of the examples: `{shown}`"
+    return None
+
+
+def _literal_comparisons(
+    func: ast.FunctionDef, params: set[str]
+) -> Iterator[tuple[ast.Compare, object]]:
+    """Each comparison of an expression of parameters alone (no constant in it, so
+    `n % 2 == 0` is arithmetic, not a special case) with a constant."""
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if not isinstance(op, _COMPARISONS):
+                continue
+            for side, other in ((operands[i], operands[i + 1]), (operands[i + 1], operands[i])):
+                value = _constant(side)
+                if value is not None and _of_params(other, params):
+                    yield node, value
+
+
+def _constant(node: ast.expr) -> object | None:
+    """An int, float or str constant (a negative number too); None for anything else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant(node.operand)
+        return -inner if isinstance(inner, int | float) else None
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        if isinstance(node.value, int | float | str):
+            return node.value
+    return None
+
+
+def _of_params(node: ast.expr, params: set[str]) -> bool:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    has_constant = any(isinstance(n, ast.Constant) for n in ast.walk(node))
+    return bool(names & params) and not has_constant
+
+
+def _example_values(func: Func) -> set[object]:
+    """The scalar literal arguments of the function's checkable examples, less the
+    neutral ones (small numbers, empty and one-character strings)."""
+    values: set[object] = set()
+    for example in func.examples:
+        if not example.checkable or example.func != func.name or not example.call:
+            continue
+        try:
+            call = ast.parse(example.call.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if not isinstance(call, ast.Call):
+            continue
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            value = _constant(arg)
+            if value is not None and not _neutral(value):
+                values.add(value)
+    return values
+
+
+def _neutral(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 1
+    return isinstance(value, int | float) and abs(value) <= _NEUTRAL_NUMBER
+
+
+def _mentioned(value: object, description: str) -> bool:
+    if isinstance(value, str):
+        return value in description
+    text = repr(value)
+    return re.search(rf"(?<![\w.]){re.escape(text)}(?![\w]|\.\d)", description) is not None

@@ -1,0 +1,108 @@
+"""The probe gate's two signs of code fitted to its examples: crashes and special cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from marshalike.consensus import NO_OUTPUT, ProbeOutcome
+from marshalike.overfit import crash, special_case
+from marshalike.parse import parse
+from marshalike.spec import Func
+
+
+def func(text: str) -> Func:
+    module = parse(text, "unit.mrsh").module
+    assert module is not None
+    return module.funcs[0]
+
+
+IS_EVEN = func("# func is_even(an integer): whether it is even\n\n* is_even(4) = True\n"
+               "* is_even(7) = False\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("if 4 < n:\n        return False\n    return True",
+         "it special-cases 4, an argument of the examples: `4 < n`"),
+        ("return n != 7", "it special-cases 7, an argument of the examples: `n != 7`"),
+        ("return 0 < n <= 4", "it special-cases 4, an argument of the examples: `0 < n <= 4`"),
+        ("return n + 1 == 7 or n - 1 == 7", None),  # arithmetic with constants: not a case
+        ("return n % 2 == 0", None),
+        ("return n < 0 or n % 2 == 0", None),  # 0 is no example's argument
+        ("return abs(n) == 3", None),
+        ("m = 4\n    return m == n", None),  # a local name, not a constant
+    ],
+)  # fmt: skip
+def test_special_cases_of_example_values(body: str, reason: str | None) -> None:
+    assert special_case(f"def is_even(n):\n    {body}\n", IS_EVEN) == reason
+
+
+def test_a_value_the_description_names_may_be_compared() -> None:
+    spec = "# func big(an integer): whether it is above 10\n\n* big(10) = False\n* big(11) = True\n"
+    assert special_case("def big(n):\n    return n > 10\n", func(spec)) is None
+    unnamed = spec.replace("above 10", "large")
+    assert special_case("def big(n):\n    return n > 10\n", func(unnamed)) == (
+        "it special-cases 10, an argument of the examples: `n > 10`"
+    )
+
+
+def test_neutral_values_strings_and_negatives() -> None:
+    spec = ("# func f(an integer, a string): a string\n\n* f(0, 'a') = 'x'\n* f(-5, 'stop') = 'y'\n"
+            "* f(2, '') = 'z'\n")  # fmt: skip
+    target = func(spec)
+    assert special_case("def f(n, s):\n    return n == 0 or s == '' or n < 2 or s == 'a'\n",
+                        target) is None  # fmt: skip
+    assert special_case("def f(n, s):\n    return s == 'stop'\n", target) == (
+        "it special-cases 'stop', an argument of the examples: `s == 'stop'`"
+    )
+    assert special_case("def f(n, s):\n    return n <= -5\n", target) == (
+        "it special-cases -5, an argument of the examples: `n <= -5`"
+    )
+    assert special_case("def f(n, s):\n    return n <= \n", target) is None  # not Python
+    assert special_case("def g(n, s):\n    return n == -5\n", target) is None  # not f
+
+
+AVERAGE = func("# func average(a list of numbers): a float\n\nThe mean.\n\n* average([2]) = 2.0\n")
+CALLS = ("average([])", "average([3])", "average([2, 2])")
+
+
+def outcomes(*pairs: tuple[str, str]) -> tuple[ProbeOutcome, ...]:
+    return tuple(ProbeOutcome(output, message) for output, message in pairs)
+
+
+def test_the_first_programming_error_is_the_crash() -> None:
+    found = outcomes(("3", ""), ("raises IndexError", "list index out of range"),
+                     ("raises KeyError", "'x'"))  # fmt: skip
+    assert crash(AVERAGE, CALLS, found) == "average([3]) raised IndexError: list index out of range"
+    bare = outcomes(("raises RecursionError", ""), ("3", ""), ("3", ""))
+    assert crash(AVERAGE, CALLS, bare) == "average([]) raised RecursionError"
+
+
+def test_timeouts_values_and_deliberate_errors_are_no_crash() -> None:
+    quiet = outcomes(("timeout", ""), (NO_OUTPUT, ""), ("raises ValueError", "empty list"))
+    assert crash(AVERAGE, CALLS, quiet) is None
+    custom = outcomes(("raises EmptyError", ""), ("raises StopIteration", ""), ("2", ""))
+    assert crash(AVERAGE, CALLS, custom) is None
+
+
+def test_math_domain_errors_unless_the_function_promises_value_errors() -> None:
+    domain = outcomes(("raises ValueError", "math domain error"), ("3", ""), ("2", ""))
+    assert crash(AVERAGE, CALLS, domain) == "average([]) raised ValueError: math domain error"
+    promised = func("# func average(a list of numbers): a float\n\nRaises ValueError when it "
+                    "is empty.\n\n* average([2]) = 2.0\n")  # fmt: skip
+    assert crash(promised, CALLS, domain) is None
+    division = outcomes(("raises ZeroDivisionError", "division by zero"), ("3", ""), ("2", ""))
+    assert (
+        crash(promised, CALLS, division) == "average([]) raised ZeroDivisionError: division by zero"
+    )
+    anything = func("# func average(a list of numbers): a float\n\nIt raises an error for an "
+                    "empty list.\n\n* average([2]) = 2.0\n")  # fmt: skip
+    assert crash(anything, CALLS, division) is None
+
+
+def test_an_example_that_expects_the_exception_allows_it() -> None:
+    shown = func("# func average(a list of numbers): a float\n\nThe mean.\n\n"
+                 "* average([2]) = 2.0\n* average([]) raises ZeroDivisionError\n")  # fmt: skip
+    division = outcomes(("raises ZeroDivisionError", "division by zero"), ("3", ""), ("2", ""))
+    assert crash(shown, CALLS, division) is None

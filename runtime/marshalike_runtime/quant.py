@@ -17,9 +17,12 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
   so greedy decoding picks the same token as an exact head unless the true best token is not
   among the approximate top 64.
 
-Quantizing happens once per model file; `checkpoint.py` caches the result. Agreement with
-fp32 (the share of prompts whose first 64 greedy tokens are identical) is measured by
-benchmarks/runtime_bench.py.
+Quantizing happens once per model file; `quant_load.py` caches the result. Measured with
+benchmarks/runtime_bench.py on the embedded model (2-core AVX2 CPU, 2026-11-29): decode 22.3
+tok/s against fp32's 7.9, batch of 8 48.6 tok/s, prefill 485 tok/s, load 0.91 s, peak RSS
+0.95 GB; 11 of 12 prompts keep fp32's first 64 greedy tokens. Per decoded token the 4-bit
+head pass costs about 17 ms of the ~45: torch's int4 kernel is compute-bound here, so it
+reads its 84 MB at ~5 GB/s where llama.cpp's kernels stream at twice that.
 """
 
 from __future__ import annotations

@@ -471,8 +471,8 @@ def _loop_features(s: dict) -> str:
         parts.append(f"rank {s['rank']}")
     if s["holdout"]:
         parts.append("holdout")
-    if s.get("probe"):
-        parts.append("probe")
+    if s.get("probe") is False:
+        parts.append("no probe")
     if s["temperature_step"]:
         parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
     return "".join(f"; {part}" for part in parts)

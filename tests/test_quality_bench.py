@@ -368,21 +368,21 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
         False,
         0.0,
     )
-    assert plain.loop.probe is False
-    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4", "--probe"]
+    assert plain.loop.probe is True  # the default since it was measured
+    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4", "--no-probe"]
     args = quality.parse_args([*common, *features])
     resolved = quality.resolve_settings(args)
     job = quality.make_job(resolved)
     assert (job.loop.rank, job.loop.holdout, job.loop.temperature_step) == ("consensus", True, 0.4)
-    assert job.loop.probe is True
+    assert job.loop.probe is False
     settings = quality._settings(args, resolved, job, 3, 1.0)
     assert (settings["rank"], settings["holdout"], settings["temperature_step"]) == (
         "consensus",
         True,
         0.4,
     )
-    assert settings["probe"] is True
-    assert "; seed 0; rank consensus; holdout; probe; temperature 0.8 +0.4/attempt; wall" in (
+    assert settings["probe"] is False
+    assert "; seed 0; rank consensus; holdout; no probe; temperature 0.8 +0.4/attempt; wall" in (
         quality._title(settings)
     )
     plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)

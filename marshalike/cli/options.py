@@ -40,7 +40,7 @@ _COMPILE_OPTIONS = (
         "--probe/--no-probe",
         default=None,
         help="Reject passing code that crashes on inputs mutated from the examples or "
-        "special-cases an example's value [no].",
+        "special-cases an example's value [yes].",
     ),
     click.option(
         "--temperature-step",

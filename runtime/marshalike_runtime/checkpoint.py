@@ -159,7 +159,7 @@ def read_gguf_cached(path: Path, *, progress: bool) -> tuple[ModelArgs, StateDic
 def read_gguf(path: Path) -> tuple[ModelArgs, StateDict, dict[str, Any]]:
     with GGUFFile(path) as gguf:
         args = gguf_model_args(gguf)
-        unpermute = _unpermute_fn(args) if gguf.architecture == "llama" else None
+        unpermute = unpermute_fn(args) if gguf.architecture == "llama" else None
         state = {}
         for name in gguf.tensors:
             if name in _GGUF_SKIPPED:
@@ -172,7 +172,7 @@ def read_gguf(path: Path) -> tuple[ModelArgs, StateDict, dict[str, Any]]:
         return args, state, dict(gguf.metadata)
 
 
-def _unpermute_fn(args: ModelArgs) -> Callable[[np.ndarray, bool], np.ndarray]:
+def unpermute_fn(args: ModelArgs) -> Callable[[np.ndarray, bool], np.ndarray]:
     """Undo llama.cpp's Q/K row permutation (interleaved pairs -> rotate-half halves)."""
 
     def unpermute(w: np.ndarray, is_q: bool) -> np.ndarray:

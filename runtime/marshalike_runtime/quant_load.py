@@ -19,11 +19,11 @@ import torch
 from . import embedded
 from .blocks import Q4_K, Q8_0, Groups, q4_k_groups, q8_0_groups
 from .checkpoint import (
-    _unpermute_fn,
     empty_model,
     gguf_model_args,
     gguf_tensor_name,
     load_checkpoint,
+    unpermute_fn,
 )
 from .gguf_file import GGUFFile
 from .model import ModelArgs, Transformer
@@ -41,13 +41,16 @@ def load_quantized(
     is_gguf = path.suffix == ".gguf" and path.is_file()
     cache = embedded.weights_cache_path(path, variant=f"{mode}-{CACHE_FORMAT}") if is_gguf else None
     if cache is not None and cache.is_file():
-        return _from_cache(path, cache)
+        try:
+            return _from_cache(path, cache)
+        except (KeyError, ValueError, RuntimeError, OSError):
+            # Unreadable or from an older layout: quantize again and replace it.
+            cache.unlink(missing_ok=True)
     model, metadata = load_checkpoint(path, device=device, progress=progress)
     sources = gguf_sources(path, model.args) if is_gguf else {}
     plan = quantize_model(model, mode, sources)
     if cache is not None:
-        state = {k: v for k, v in model.state_dict().items()}
-        embedded.save_weights(state, cache, metadata={"plan": json.dumps(plan)})
+        embedded.save_weights(model.state_dict(), cache, metadata={"plan": json.dumps(plan)})
     return model, metadata
 
 
@@ -55,7 +58,7 @@ def gguf_sources(path: Path, args: ModelArgs) -> dict[str, Groups]:
     """The integer codes of every Q4_K and Q8_0 weight matrix in a GGUF, by our names."""
     out: dict[str, Groups] = {}
     with GGUFFile(path) as gguf:
-        unpermute = _unpermute_fn(args) if gguf.architecture == "llama" else None
+        unpermute = unpermute_fn(args) if gguf.architecture == "llama" else None
         for name, info in gguf.tensors.items():
             if info.ggml_type not in (Q4_K, Q8_0) or len(info.shape) != 2:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,13 @@ def test_next_token_logits_stay_close_to_fp32(int4_pair, gemma_model) -> None:
         gap = float((got[top] - want[top]).abs().max())
         print(f"{prompt!r}: largest top-10 logit gap {gap:.3f}")
         assert gap < TOP_LOGIT_TOLERANCE, (prompt, gap)
+
+
+def test_a_broken_cache_is_rebuilt(embedded_gguf: Path, int4_pair) -> None:
+    fresh, _ = int4_pair
+    cache = next(Path(os.environ["MARSHALIKE_CACHE_DIR"]).glob("weights/*.int4-v1.safetensors"))
+    cache.write_bytes(b"not a safetensors file")
+    rebuilt, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
+    ids = [2, 818, 5279, 529, 7001, 563]
+    assert torch.equal(next_logits(rebuilt, ids), next_logits(fresh, ids))
+    assert cache.stat().st_size > 100_000_000  # written again

@@ -327,6 +327,9 @@ def server(shop: Path) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A background job starts with SIGINT ignored, and the child would inherit that;
+        # the test stops the server with SIGINT as a user's Ctrl-C does.
+        preexec_fn=_default_sigint,
     )
     try:
         line = _first_line(proc)
@@ -337,6 +340,10 @@ def server(shop: Path) -> Iterator[str]:
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "Traceback" not in stderr
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _first_line(proc: subprocess.Popen[str]) -> str:

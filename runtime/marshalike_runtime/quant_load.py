@@ -41,9 +41,11 @@ def load_quantized(
     is_gguf = path.suffix == ".gguf" and path.is_file()
     cache = embedded.weights_cache_path(path, variant=f"{mode}-{CACHE_FORMAT}") if is_gguf else None
     if cache is not None and cache.is_file():
+        from safetensors import SafetensorError
+
         try:
             return _from_cache(path, cache)
-        except (KeyError, ValueError, RuntimeError, OSError):
+        except (SafetensorError, KeyError, ValueError, RuntimeError, OSError):
             # Unreadable or from an older layout: quantize again and replace it.
             cache.unlink(missing_ok=True)
     model, metadata = load_checkpoint(path, device=device, progress=progress)

@@ -390,7 +390,7 @@ def test_a_quant_mode_the_device_cannot_run_is_a_backend_error(
     engine = pytest.importorskip("marshalike_runtime.engine")
     # As on a GPU machine: the runtime's own check refuses int4 there.
     monkeypatch.setattr(engine, "default_device", lambda: torch.device("cuda"))
-    monkeypatch.setattr(engine.Engine, "load", _must_not_load)
+    monkeypatch.setattr(engine, "_model_path", _must_not_load)
     with pytest.raises(BackendError) as caught:
         load_engine(None, "int4")
     assert str(caught.value) == (
@@ -419,7 +419,7 @@ def test_the_quant_setting_offers_exactly_the_runtime_modes() -> None:
 
 
 def _must_not_load(*args: object, **kwargs: object) -> None:
-    raise AssertionError("the engine was loaded although its quant mode was refused")
+    raise AssertionError("the model was read although its quant mode was refused")
 
 
 def test_local_backend_without_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,16 +34,12 @@ def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
     """`marshalike_runtime.engine.Engine.load(model, quant=...)`, with a fixable message for
     each way it fails (no runtime, no quantized kernel here, no readable model)."""
     try:
-        from marshalike_runtime.engine import Engine, default_device
-        from marshalike_runtime.quant import QuantError, check_supported
+        from marshalike_runtime.engine import Engine
+        from marshalike_runtime.quant import QuantError
     except ImportError:
         raise BackendError(MISSING_RUNTIME) from None
     name = model or DEFAULT_MODEL
     try:
-        if quant != "none":
-            # Asked first: on a GPU, Engine.load would otherwise fail on the dtype and
-            # hide the real reason (no int4 kernel there).
-            check_supported(quant, default_device())
         return Engine.load(model, quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise BackendError(

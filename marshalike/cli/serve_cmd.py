@@ -60,18 +60,14 @@ def command(model: str | None, host: str, port: int, api_key: str | None, quant:
 
 def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> EngineLike:
     try:
-        from marshalike_runtime.engine import Engine, default_device
-        from marshalike_runtime.quant import QuantError, check_supported
+        from marshalike_runtime.engine import Engine
+        from marshalike_runtime.quant import QuantError
     except ImportError as exc:
         raise ConfigError(
             f"the local runtime is not installed ({exc}); install it with "
             "`pip install 'marshalike[local]'`"
         ) from None
     try:
-        if quant != "none":
-            # Before Engine.load, which on a GPU would fail on the dtype first and hide
-            # the real reason (no int4 kernel there).
-            check_supported(quant, default_device())
         return Engine.load(model, quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise ConfigError(f"cannot serve with --quant {quant}: {exc} — use --quant none") from None

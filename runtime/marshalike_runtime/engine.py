@@ -207,6 +207,10 @@ class Engine:
         from .quant_load import load_quantized
 
         dev = torch.device(device) if device is not None else default_device()
+        if quant is not None:
+            # Before the model file is touched (the embedded one may need assembling), and
+            # before the dtype check, which would hide the real reason on a GPU.
+            check_supported(quant, dev)
         if dev.type == "cpu":
             configure_cpu_threads()
         path = _model_path(model, progress)
@@ -215,7 +219,6 @@ class Engine:
                 path, dtype=resolve_dtype(dtype, dev), device=dev, progress=progress
             )
         else:
-            check_supported(quant, dev)
             if resolve_dtype(dtype, dev) != torch.float32:
                 raise ValueError(f"quantization mode {quant!r} keeps activations in float32")
             net, metadata = load_quantized(path, quant, device=dev, progress=progress)

@@ -171,14 +171,21 @@ class Attention(nn.Module):
         if args.qk_norm:
             self.q_norm = RMSNorm(args.head_dim, args.norm_eps)
             self.k_norm = RMSNorm(args.head_dim, args.norm_eps)
+        # A quantized model may replace wq, wk and wv by one product (quant.py).
+        self.wqkv: nn.Module | None = None
         self.kv_cache: KVCache | None = None
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
         bsz, seqlen, _ = x.shape
         a = self.args
-        q = self.wq(x).view(bsz, seqlen, a.n_heads, a.head_dim)
-        k = self.wk(x).view(bsz, seqlen, a.n_kv_heads, a.head_dim)
-        v = self.wv(x).view(bsz, seqlen, a.n_kv_heads, a.head_dim)
+        q_dim, kv_dim = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
+        if self.wqkv is not None:
+            q, k, v = self.wqkv(x).split((q_dim, kv_dim, kv_dim), dim=-1)
+        else:
+            q, k, v = self.wq(x), self.wk(x), self.wv(x)
+        q = q.unflatten(-1, (a.n_heads, a.head_dim))
+        k = k.unflatten(-1, (a.n_kv_heads, a.head_dim))
+        v = v.unflatten(-1, (a.n_kv_heads, a.head_dim))
         if a.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, S, D]
@@ -218,12 +225,16 @@ class FeedForward(nn.Module):
         self.w1 = nn.Linear(args.dim, args.intermediate_size, bias=False)  # gate
         self.w3 = nn.Linear(args.dim, args.intermediate_size, bias=False)  # up
         self.w2 = nn.Linear(args.intermediate_size, args.dim, bias=False)  # down
+        self.w13: nn.Module | None = None  # gate and up as one product (quant.py)
         self.gelu = args.activation == "gelu_tanh"
 
     def forward(self, x: Tensor) -> Tensor:
-        gate = self.w1(x)
+        if self.w13 is not None:
+            gate, up = self.w13(x).chunk(2, dim=-1)
+        else:
+            gate, up = self.w1(x), self.w3(x)
         gate = F.gelu(gate, approximate="tanh") if self.gelu else F.silu(gate)
-        return self.w2(gate * self.w3(x))
+        return self.w2(gate * up)
 
 
 class TransformerBlock(nn.Module):
@@ -237,8 +248,13 @@ class TransformerBlock(nn.Module):
         if self.sandwich:
             self.post_attention_norm = RMSNorm(args.dim, args.norm_eps)
             self.post_ffw_norm = RMSNorm(args.dim, args.norm_eps)
+        # A quantized model's whole decoding step in one call (quant.FastDecode); it returns
+        # None where it does not apply, and this forward runs instead.
+        self.fast_decode: Any = None
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
+        if self.fast_decode is not None and (out := self.fast_decode(x, rope, ctx)) is not None:
+            return out
         attn = self.attention(self.attention_norm(x), rope, ctx)
         h = x + (self.post_attention_norm(attn) if self.sandwich else attn)
         mlp = self.feed_forward(self.ffn_norm(h))

@@ -1,44 +1,45 @@
-"""The quantized CPU mode `int4`: fewer bytes read per decoded token, on torch's own kernels.
+"""The quantized CPU mode `int4`: fewer bytes read per decoded token.
 
 Decoding reads every weight once per step, and on a small CPU that read is the cost (fp32
 Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). The mode:
 
-- **Linear layers stored as Q4_K** in the GGUF keep their 4-bit codes: each group of 32 has
-  `w = scale * code + low`, which is exactly the affine form `torch._weight_int4pack_mm_for_cpu`
-  computes (its zero point is `low + 8 * scale`). Only the scales are rounded, to the
-  kernel's bf16, and activations enter the kernel as bf16.
-- **Other linear layers** (Q5_0, Q6_K, Q8_0, or any float checkpoint) are held in fp16: no
-  second 4-bit rounding of weights that were quantized once already (that drifted badly in
-  an earlier trial); fp16 keeps them to ~3 decimal digits and halves fp32's bytes.
-- **The output head is screened**: a 4-bit copy (min/max per group of 32) scores the whole
-  vocabulary cheaply, then the `CANDIDATES` best rows are scored again exactly from an int8
-  table, which for a Q8_0 head is the file's own codes (lossless; the embedding looks its
-  rows up in the same table). Tokens outside the candidates keep their approximate logits,
-  so greedy decoding picks the same token as an exact head unless the true best token is not
-  among the approximate top 64.
+- **Linear layers stored quantized** in the GGUF (Q4_K, Q4_1, Q5_0, Q6_K, Q8_0) keep the
+  file's own integer codes and per-group scales (`blocks.py`): nothing is rounded a second
+  time (a naive re-quantization of these weights drifted badly in an earlier trial). 4-bit
+  codes stay 4-bit; 5-, 6- and 8-bit ones are held one per byte. Decoding multiplies them
+  in our C kernels (`qmatmul.c`), which widen the codes in registers and keep activations
+  float32; the query/key/value and the gate/up projections of a layer are fused into one
+  product each, so a step makes four calls per layer.
+- **Other linear layers** (float checkpoints, F16/F32 tensors) are held in fp16.
+- **The output head is screened**: a 4-bit copy (min/max per group of 32, fp16 scales)
+  scores the whole vocabulary, then the `CANDIDATES` best rows are scored again exactly from
+  an int8 table, which for a Q8_0 head is the file's own codes (lossless; the embedding
+  looks its rows up in the same table). Tokens outside the candidates keep their
+  approximate logits, so greedy decoding picks the same token as an exact head unless the
+  true best token is not among the approximate top 64.
 
-Quantizing happens once per model file; `quant_load.py` caches the result. Measured with
-benchmarks/runtime_bench.py on the embedded model (2-core AVX2 CPU, 2026-11-29): decode 22.3
-tok/s against fp32's 7.9, batch of 8 48.6 tok/s, prefill 485 tok/s, load 0.91 s, peak RSS
-0.95 GB; 11 of 12 prompts keep fp32's first 64 greedy tokens. Per decoded token the 4-bit
-head pass costs about 17 ms of the ~45: torch's int4 kernel is compute-bound here, so it
-reads its 84 MB at ~5 GB/s where llama.cpp's kernels stream at twice that.
+Prompts (more than a few rows) compute in fp32 from the same codes, where torch's own
+matrix products are fast. Quantizing happens once per model file; `quant_load.py` caches
+the result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .blocks import GROUP, Groups
+from .cpu_kernels import LayerDesc, QLinear, kernels
 
 QUANT_MODES = ("int4",)
 CANDIDATES = 64  # head rows rescored exactly per sampled row
-_PACK_ROWS = 4096  # rows packed at a time: the kernel's packer wants int32 codes
-_HALF_ROWS = 16  # rows (tokens) above which a layer computes in fp32
+_HALF_ROWS = 16  # rows (tokens) above which a half layer computes in fp32
+_KERNEL_ROWS = 16  # rows up to which a quantized layer uses the C kernels
 
 
 class QuantError(ValueError):
@@ -48,99 +49,142 @@ class QuantError(ValueError):
 def check_supported(mode: str, device: torch.device) -> None:
     if mode not in QUANT_MODES:
         raise QuantError(f"unknown quantization mode {mode!r}; expected one of {QUANT_MODES}")
-    if device.type != "cpu" or not hasattr(torch, "_weight_int4pack_mm_for_cpu"):
-        raise QuantError(
-            f"quantization mode {mode!r} runs on CPU with torch's int4 kernel "
-            f"(torch {torch.__version__} on {device.type} does not have it); "
-            "on a GPU the model runs in bf16"
-        )
+    if device.type != "cpu":
+        raise QuantError(f"quantization mode {mode!r} runs on CPU; on a GPU the model runs in bf16")
 
 
-class Int4Linear(nn.Module):
-    """Weights as 4-bit codes with an affine map per group of 32 input columns."""
+class GroupLinear(nn.Module):
+    """Weights as integer codes with one affine map per group along each row.
+
+    ``w[n, k] = scale[n, g] * code[n, k] + low[n, g]`` with ``g = k // group`` (no ``low``:
+    symmetric). Codes are int8 ``[N, K]``, or two 4-bit codes per byte ``[N, K/2]``
+    (``packed``, groups of 32: byte j of a group holds code j low and code j + 16 high).
+    A few rows (decoding) go through our C kernels; prompts, and machines where the kernels
+    could not be built, compute in fp32 from the same codes.
+    """
 
     def __init__(
         self,
-        packed: Tensor,
-        scale_zero: Tensor,
-        bias: Tensor | None = None,
-        exact: tuple[Tensor, Tensor, Tensor] | None = None,
-    ) -> None:
-        super().__init__()
-        self.out_features = packed.shape[0]
-        self.in_features = scale_zero.shape[0] * GROUP
-        self.register_buffer("packed", packed)  # [N, K/2] uint8, the kernel's layout
-        self.register_buffer("scale_zero", scale_zero)  # [K/32, N, 2] bf16
-        self.register_buffer("bias", bias)
-        # The codes again, unpacked, with float32 scales: prompts (many rows) compute with
-        # the exact weights in fp32, which is faster there than the kernel.
-        codes, scale, low = exact if exact is not None else (None, None, None)
-        self.register_buffer("codes", codes)  # [N, K] uint8
-        self.register_buffer("scale", scale)  # [N, K/32] float32
-        self.register_buffer("low", low)
-
-    @classmethod
-    def from_codes(
-        cls,
         codes: Tensor,
         scale: Tensor,
-        low: Tensor,
-        bias: Tensor | None = None,
-        *,
-        keep_exact: bool = True,
-    ) -> Int4Linear:
-        """``codes`` [N, K] in 0..15, ``scale`` and ``low`` [N, K/32]: w = scale * code + low.
-
-        ``keep_exact`` keeps the unpacked codes too, for prompts (see `forward`)."""
-        packed = torch.cat(
-            [
-                torch._convert_weight_to_int4pack_for_cpu(
-                    codes[i : i + _PACK_ROWS].to(torch.int32).contiguous(), 1
-                )
-                for i in range(0, codes.shape[0], _PACK_ROWS)
-            ]
-        )
-        zero = low + 8 * scale  # the kernel computes (code - 8) * scale + zero
-        scale_zero = torch.stack([scale, zero], dim=-1).transpose(0, 1).contiguous()
-        exact = (codes.to(torch.uint8), scale.float(), low.float()) if keep_exact else None
-        return cls(packed, scale_zero.to(torch.bfloat16), bias, exact)
+        low: Tensor | None,
+        bias: Tensor | None,
+        group: int,
+        packed: bool,
+    ) -> None:
+        super().__init__()
+        self.group, self.packed = group, packed
+        self.out_features = codes.shape[0]
+        self.in_features = codes.shape[1] * (2 if packed else 1)
+        # The kernels walk 16 codes at a time, and 4-bit codes come in groups of 32.
+        if group % 16 or self.in_features % group or (packed and group != GROUP):
+            raise ValueError(f"no kernel for groups of {group} over {self.in_features} inputs")
+        self.register_buffer("codes", codes)
+        self.register_buffer("scale", scale)  # [N, K / group] float32 or float16
+        self.register_buffer("low", low)
+        self.register_buffer("bias", bias)
 
     @classmethod
-    def from_float(cls, weight: Tensor, bias: Tensor | None = None) -> Int4Linear:
-        """Min/max 4-bit codes per group of 32 (lossy: used only where rescoring follows)."""
+    def from_groups(cls, groups: Groups, bias: Tensor | None = None) -> GroupLinear:
+        """The checkpoint's codes as they are: 4-bit ones (0..15, groups of 32) packed."""
+        codes = torch.from_numpy(groups.codes)
+        scale = torch.from_numpy(groups.scale).float()
+        low = None if groups.low is None else torch.from_numpy(groups.low).float()
+        if groups.group == GROUP and int(codes.min()) >= 0 and int(codes.max()) <= 15:
+            return cls(pack_u4(codes), scale, low, bias, GROUP, packed=True)
+        return cls(codes.to(torch.int8), scale, low, bias, groups.group, packed=False)
+
+    @classmethod
+    def screen(cls, weight: Tensor) -> GroupLinear:
+        """Min/max 4-bit codes per group of 32 with fp16 scales (lossy: only where exact
+        rescoring follows)."""
         codes, scale, low = minmax_int4(weight)
-        return cls.from_codes(codes, scale, low, bias, keep_exact=False)
+        return cls(pack_u4(codes), scale.half(), low.half(), None, GROUP, packed=True)
 
     @classmethod
-    def empty(cls, out_features: int, in_features: int, bias: bool, exact: bool) -> Int4Linear:
+    def cat(cls, parts: list[GroupLinear]) -> GroupLinear:
+        """One layer computing all of ``parts``' outputs, concatenated in order."""
+        first = parts[0]
+        low = _cat_optional([(p.low, p.scale.shape) for p in parts])
+        bias = _cat_optional([(p.bias, (p.out_features,)) for p in parts])
+        codes = torch.cat([p.codes for p in parts])
+        scale = torch.cat([p.scale for p in parts])
+        return cls(codes, scale, low, bias, first.group, first.packed)
+
+    def fusable_with(self, other: nn.Module) -> bool:
+        return (
+            isinstance(other, GroupLinear)
+            and (other.group, other.packed, other.in_features)
+            == (self.group, self.packed, self.in_features)
+            and other.scale.dtype == self.scale.dtype
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """What `empty` needs to rebuild this layer's shapes (saved in a quantized cache)."""
+        return {
+            "kind": "group",
+            "shape": [self.out_features, self.in_features],
+            "group": self.group,
+            "packed": self.packed,
+            "low": self.low is not None,
+            "bias": self.bias is not None,
+            "half_scales": self.scale.dtype == torch.float16,
+        }
+
+    @classmethod
+    def empty(cls, spec: Mapping[str, Any]) -> GroupLinear:
         """Shapes only, on the meta device: filled by `load_state_dict(assign=True)`."""
         meta = torch.device("meta")
-        n, k, g = out_features, in_features, in_features // GROUP
-        packed = torch.empty(n, k // 2, dtype=torch.uint8, device=meta)
-        scale_zero = torch.empty(g, n, 2, dtype=torch.bfloat16, device=meta)
-        b = torch.empty(n, device=meta) if bias else None
-        codes = torch.empty(n, k, dtype=torch.uint8, device=meta)
-        scales = (codes, torch.empty(n, g, device=meta), torch.empty(n, g, device=meta))
-        return cls(packed, scale_zero, b, scales if exact else None)
+        (n, k), group, packed = spec["shape"], spec["group"], spec["packed"]
+        codes = torch.empty(
+            n, k // 2 if packed else k, dtype=torch.uint8 if packed else torch.int8, device=meta
+        )
+        dtype = torch.float16 if spec["half_scales"] else torch.float32
+        scale = torch.empty(n, k // group, dtype=dtype, device=meta)
+        low = torch.empty_like(scale) if spec["low"] else None
+        bias = torch.empty(n, device=meta) if spec["bias"] else None
+        return cls(codes, scale, low, bias, group, packed)
 
     def forward(self, x: Tensor) -> Tensor:
-        flat = x.reshape(-1, self.in_features)
-        if self.codes is not None and flat.shape[0] > _HALF_ROWS:
-            y = F.linear(flat, self.weight().to(x.dtype))
+        flat = x.reshape(-1, self.in_features).float()
+        k = kernels() if flat.shape[0] <= _KERNEL_ROWS else None
+        if k is None:
+            y = F.linear(flat, self.weight())
+        elif self.packed:
+            y = k.u4(self.codes, self.scale, self.low, flat)
         else:
-            y = torch._weight_int4pack_mm_for_cpu(
-                flat.to(torch.bfloat16), self.packed, GROUP, self.scale_zero
-            ).to(x.dtype)
-        y = y.reshape(*x.shape[:-1], self.out_features)
+            y = k.i8(self.codes, self.scale, self.low, self.group, flat)
+        y = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return y if self.bias is None else y + self.bias
 
     def weight(self) -> Tensor:
-        """The exact float32 weight ``[N, K]`` (only when the codes were kept)."""
-        if self.codes is None:
-            raise ValueError("this layer kept only its packed codes")
-        n, k = self.codes.shape
-        grouped = self.codes.reshape(n, k // GROUP, GROUP).float()
-        return (grouped * self.scale[..., None] + self.low[..., None]).reshape(n, k)
+        """The float32 weight ``[N, K]`` the codes stand for."""
+        n, k, g = self.out_features, self.in_features, self.group
+        codes = unpack_u4(self.codes) if self.packed else self.codes
+        grouped = codes.reshape(n, k // g, g).float() * self.scale.float()[..., None]
+        if self.low is not None:
+            grouped = grouped + self.low.float()[..., None]
+        return grouped.reshape(n, k)
+
+
+def _cat_optional(parts: list[tuple[Tensor | None, tuple[int, ...]]]) -> Tensor | None:
+    """Concatenate optional tensors (with their shapes), zeros for the missing; None if all are."""
+    if all(t is None for t, _ in parts):
+        return None
+    return torch.cat([torch.zeros(shape) if t is None else t for t, shape in parts])
+
+
+def pack_u4(codes: Tensor) -> Tensor:
+    """``[N, K]`` codes 0..15 -> ``[N, K/2]`` bytes, per group of 32: code j | code j+16 << 4."""
+    n, k = codes.shape
+    grouped = codes.to(torch.uint8).reshape(n, k // GROUP, 2, GROUP // 2)
+    return (grouped[:, :, 0] | (grouped[:, :, 1] << 4)).reshape(n, k // 2).contiguous()
+
+
+def unpack_u4(packed: Tensor) -> Tensor:
+    n, half = packed.shape
+    grouped = packed.reshape(n, half // (GROUP // 2), GROUP // 2)
+    return torch.cat((grouped & 0x0F, grouped >> 4), dim=-1).reshape(n, half * 2)
 
 
 def minmax_int4(weight: Tensor, chunk_rows: int = 16384) -> tuple[Tensor, Tensor, Tensor]:
@@ -173,6 +217,13 @@ class HalfLinear(nn.Module):
         meta = torch.device("meta")
         b = torch.empty(out_features, device=meta) if bias else None
         return cls(torch.empty(out_features, in_features, dtype=torch.float16, device=meta), b)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "kind": "half",
+            "shape": [self.out_features, self.in_features],
+            "bias": self.bias is not None,
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         if x.numel() > _HALF_ROWS * self.in_features:
@@ -226,19 +277,26 @@ class Int8Table(nn.Module):
 class ScreenedHead(nn.Module):
     """Output head: approximate logits for all rows, exact ones for the best `CANDIDATES`."""
 
-    def __init__(self, approx: Int4Linear, table: Int8Table, candidates: int = CANDIDATES) -> None:
+    def __init__(self, approx: GroupLinear, table: Int8Table, candidates: int = CANDIDATES) -> None:
         super().__init__()
         self.approx = approx
         self.table = table
         self.candidates = min(candidates, approx.out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.approx(x).float()  # [..., V]
+        logits = self._screen(x)  # [..., V]
         flat, hidden = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1]).float()
         ids = flat.topk(self.candidates, dim=-1).indices  # [M, C]
         exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
         flat.scatter_(1, ids, exact)
         return logits
+
+    def _screen(self, x: Tensor) -> Tensor:
+        a, flat = self.approx, x.reshape(-1, x.shape[-1]).float()
+        k = kernels() if flat.shape[0] <= _KERNEL_ROWS else None
+        if k is None or a.low is None or a.scale.dtype != torch.float16:
+            return a(x).float()
+        return k.screen(a.codes, a.scale, a.low, flat).reshape(*x.shape[:-1], a.out_features)
 
 
 class TiedEmbedding(nn.Module):
@@ -252,11 +310,109 @@ class TiedEmbedding(nn.Module):
         return self._head[0].table(ids)
 
 
+# --- one decoding step per layer in C --------------------------------------------------
+
+
+class FastDecode:
+    """A layer's decoding step (one new token per row) as one call to `decode_layer` in
+    qmatmul.c, for a layer whose four products are `GroupLinear`s; it computes what
+    `TransformerBlock.forward` computes (tests/runtime/test_quant.py compares them).
+
+    Not an `nn.Module`: it holds no state of its own, only raw pointers into the layer's
+    buffers, rebuilt whenever the KV cache (or a weight) has moved."""
+
+    def __init__(self, block: nn.Module) -> None:
+        self._block = [block]  # a list: no module registered inside itself
+        self._desc: LayerDesc | None = None
+        self._key: tuple[int, ...] = ()
+
+    def __call__(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: Any) -> Tensor | None:
+        block = self._block[0]
+        cache = block.attention.kv_cache
+        k = kernels()
+        if k is None or x.shape[1] != 1 or cache is None or x.dtype != torch.float32:
+            return None
+        key = (cache.k_cache.data_ptr(), cache.v_cache.data_ptr(), *cache.k_cache.shape,
+               block.attention.wqkv.codes.data_ptr())  # fmt: skip
+        if key != self._key:
+            self._desc, self._key = self._describe(block), key
+        out = x.reshape(x.shape[0], -1).contiguous().clone()
+        cos, sin = (t.reshape(-1).float().contiguous() for t in rope)
+        k.decode_layer(self._desc, out, ctx.kv_len - 1, cos, sin)
+        return out.view_as(x)
+
+    @staticmethod
+    def applies_to(block: nn.Module) -> bool:
+        att, ff = block.attention, block.feed_forward
+        layers = (att.wqkv, att.wo, ff.w13, ff.w2)
+        return all(isinstance(m, GroupLinear) for m in layers) and att.args.head_dim % 2 == 0
+
+    @staticmethod
+    def _describe(block: nn.Module) -> LayerDesc:
+        att, ff, a = block.attention, block.feed_forward, block.attention.args
+        cache = att.kv_cache
+        sandwich = block.sandwich
+
+        def ptr(t: Tensor | None) -> int | None:
+            return None if t is None else t.data_ptr()
+
+        def norm(module: nn.Module | None) -> int | None:
+            return None if module is None else ptr(module.weight)
+
+        return LayerDesc(
+            wqkv=_qlinear(att.wqkv), wo=_qlinear(att.wo), w13=_qlinear(ff.w13), w2=_qlinear(ff.w2),
+            attn_norm=norm(block.attention_norm), ffn_norm=norm(block.ffn_norm),
+            post_attn_norm=norm(block.post_attention_norm) if sandwich else None,
+            post_ffw_norm=norm(block.post_ffw_norm) if sandwich else None,
+            q_norm=norm(att.q_norm) if a.qk_norm else None,
+            k_norm=norm(att.k_norm) if a.qk_norm else None,
+            k_cache=ptr(cache.k_cache), v_cache=ptr(cache.v_cache),
+            cache_len=cache.k_cache.shape[2],
+            window=a.sliding_window if att.local and a.sliding_window else 0,
+            dim=a.dim, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, head_dim=a.head_dim,
+            hidden=a.intermediate_size, eps=a.norm_eps, attn_scale=a.attn_scale,
+            gelu=int(a.activation == "gelu_tanh"),
+        )  # fmt: skip
+
+
+def _qlinear(m: GroupLinear) -> QLinear:
+    return QLinear(
+        codes=m.codes.data_ptr(), scale=m.scale.data_ptr(),
+        low=None if m.low is None else m.low.data_ptr(),
+        bias=None if m.bias is None else m.bias.data_ptr(),
+        n=m.out_features, k=m.in_features, group=m.group, packed=int(m.packed),
+        half_scales=int(m.scale.dtype == torch.float16),
+    )  # fmt: skip
+
+
+@contextmanager
+def without_fast_decode(model: nn.Module) -> Iterator[None]:
+    """Decode through the torch modules for a while (to compare the two)."""
+    saved = [block.fast_decode for block in model.layers]
+    for block in model.layers:
+        block.fast_decode = None
+    try:
+        yield
+    finally:
+        for block, fast in zip(model.layers, saved, strict=True):
+            block.fast_decode = fast
+
+
+def enable_fast_decode(model: nn.Module) -> int:
+    """Give every layer that qualifies its `FastDecode`; how many did."""
+    count = 0
+    for block in model.layers:
+        block.fast_decode = FastDecode(block) if FastDecode.applies_to(block) else None
+        count += block.fast_decode is not None
+    return count
+
+
 # --- whole models ----------------------------------------------------------------------
 
-# What each replaced module became; saved beside a quantized state so that a cached model
-# can be rebuilt from shapes alone (`apply_plan`).
-Plan = dict[str, str]
+# What each replaced module became (name -> spec); saved beside a quantized state so that
+# a cached model can be rebuilt from shapes alone (`apply_plan`).
+Plan = dict[str, dict[str, Any]]
+_FUSED = {"attention": ("wqkv", ("wq", "wk", "wv")), "feed_forward": ("w13", ("w1", "w3"))}
 
 
 def quantize_model(
@@ -265,8 +421,8 @@ def quantize_model(
     """Replace ``model``'s linear layers and head in place (see the module doc); the plan.
 
     ``sources`` maps a weight's name (``layers.0.attention.wo.weight``) to the codes the
-    checkpoint stored it in (`blocks.Groups`); Q4_K codes are kept, Q8_0 head codes become the
-    exact table. Weights without a source are quantized from their float values.
+    checkpoint stored it in (`blocks.Groups`); a Q8_0 head's codes become the exact table.
+    Weights without a source are held in fp16.
     """
     check_supported(mode, next(model.parameters()).device)
     sources = sources or {}
@@ -274,57 +430,75 @@ def quantize_model(
     tied = model.output.weight is model.tok_embeddings.weight
     for name, module in list(model.named_modules()):
         if isinstance(module, nn.Linear) and name != "output":
-            groups = sources.get(f"{name}.weight")
-            replacement = _linear(module, groups)
-            plan[name] = "int4" if isinstance(replacement, Int4Linear) else "half"
-            _set(model, name, replacement)
+            _set(model, name, _linear(module, sources.get(f"{name}.weight")))
+    for name, module in list(model.named_modules()):
+        for kind, (fused, parts) in _FUSED.items():
+            if name.endswith(kind) and (layer := _fuse(module, parts)) is not None:
+                setattr(module, fused, layer)
+                plan[f"{name}.{fused}"] = {**layer.spec(), "replaces": list(parts)}
+    for name, module in model.named_modules():
+        if isinstance(module, (GroupLinear, HalfLinear)) and name not in plan:
+            plan[name] = module.spec()
     head = model.output
     table_source = sources.get("tok_embeddings.weight" if tied else "output.weight")
     table = _table(head.weight, table_source)
-    model.output = ScreenedHead(Int4Linear.from_float(head.weight.detach()), table)
-    plan["output"] = "head"
+    model.output = ScreenedHead(GroupLinear.screen(head.weight.detach()), table)
+    plan["output"] = {"kind": "head", "shape": list(head.weight.shape)}
     if tied:
         model.tok_embeddings = TiedEmbedding(model.output)
-        plan["tok_embeddings"] = "tied"
+        plan["tok_embeddings"] = {"kind": "tied"}
+    enable_fast_decode(model)
     return plan
 
 
 def _linear(module: nn.Linear, groups: Groups | None) -> nn.Module:
     bias = None if module.bias is None else module.bias.detach().clone()
-    if groups is not None and groups.low is not None and groups.codes.max() <= 15:
-        return Int4Linear.from_codes(
-            torch.from_numpy(groups.codes),
-            torch.from_numpy(groups.scale),
-            torch.from_numpy(groups.low),
-            bias,
-        )
+    if groups is not None:
+        return GroupLinear.from_groups(groups, bias)
     return HalfLinear(module.weight.detach(), bias)
 
 
+def _fuse(module: nn.Module, parts: tuple[str, ...]) -> GroupLinear | None:
+    """One product for ``parts`` (and those removed from ``module``) when their codes agree."""
+    layers = [getattr(module, p, None) for p in parts]
+    first = layers[0]
+    if not isinstance(first, GroupLinear) or not all(first.fusable_with(m) for m in layers):
+        return None
+    for p in parts:
+        setattr(module, p, None)
+    return GroupLinear.cat(layers)
+
+
 def _table(weight: Tensor, source: Groups | None) -> Int8Table:
-    if source is not None and source.low is None:
-        codes = torch.from_numpy(source.codes)
+    if source is not None and source.low is None and source.group == GROUP:
+        codes = torch.from_numpy(source.codes).to(torch.int8)
         return Int8Table(codes, torch.from_numpy(source.scale), weight.dtype)
     return Int8Table.from_float(weight.detach())
 
 
 def apply_plan(model: nn.Module, plan: Plan) -> None:
     """Give a model built on the meta device the empty quantized modules of ``plan``."""
-    for name, kind in plan.items():
-        module = model.get_submodule(name)
-        if kind == "tied":
-            continue  # after the head it reads from
-        shape, bias = (module.out_features, module.in_features), module.bias is not None
-        if kind == "int4":
-            _set(model, name, Int4Linear.empty(*shape, bias, exact=True))
+    for name, spec in plan.items():
+        kind = spec["kind"]
+        if kind == "group":
+            _set(model, name, GroupLinear.empty(spec))
+            parent = model.get_submodule(name.rpartition(".")[0])
+            for part in spec.get("replaces", ()):
+                setattr(parent, part, None)
         elif kind == "half":
-            _set(model, name, HalfLinear.empty(*shape, bias))
+            _set(model, name, HalfLinear.empty(*spec["shape"], spec["bias"]))
         elif kind == "head":
-            rows, cols = module.weight.shape
-            approx = Int4Linear.empty(rows, cols, bias=False, exact=False)
+            rows, cols = spec["shape"]
+            approx = GroupLinear.empty(
+                {"shape": [rows, cols], "group": GROUP, "packed": True, "low": True,
+                 "bias": False, "half_scales": True}
+            )  # fmt: skip
             _set(model, name, ScreenedHead(approx, Int8Table.empty(rows, cols)))
-    if plan.get("tok_embeddings") == "tied":
+        elif kind != "tied":
+            raise ValueError(f"unknown module kind {kind!r} in a quantized plan")
+    if plan.get("tok_embeddings", {}).get("kind") == "tied":
         model.tok_embeddings = TiedEmbedding(model.output)
+    enable_fast_decode(model)
 
 
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
@@ -334,5 +508,5 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
 
 def modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """The quantized modules of ``model`` (for tests and reports)."""
-    kinds = (Int4Linear, HalfLinear, ScreenedHead, TiedEmbedding)
+    kinds = (GroupLinear, HalfLinear, ScreenedHead, TiedEmbedding)
     return ((n, m) for n, m in model.named_modules() if isinstance(m, kinds))

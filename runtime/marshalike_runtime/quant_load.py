@@ -17,7 +17,19 @@ from typing import Any
 import torch
 
 from . import embedded
-from .blocks import Q4_K, Q8_0, Groups, q4_k_groups, q8_0_groups
+from .blocks import (
+    Q4_1,
+    Q4_K,
+    Q5_0,
+    Q6_K,
+    Q8_0,
+    Groups,
+    q4_1_groups,
+    q4_k_groups,
+    q5_0_groups,
+    q6_k_groups,
+    q8_0_groups,
+)
 from .checkpoint import (
     empty_model,
     gguf_model_args,
@@ -25,12 +37,20 @@ from .checkpoint import (
     load_checkpoint,
     unpermute_fn,
 )
+from .cpu_kernels import kernels
 from .gguf_file import GGUFFile
 from .model import ModelArgs, Transformer
 from .quant import apply_plan, check_supported, quantize_model
 
 # Bumped when the cached layout changes, so an old cache is ignored rather than misread.
-CACHE_FORMAT = "v1"
+CACHE_FORMAT = "v2"
+_READERS = {
+    Q4_1: q4_1_groups,
+    Q4_K: q4_k_groups,
+    Q5_0: q5_0_groups,
+    Q6_K: q6_k_groups,
+    Q8_0: q8_0_groups,
+}
 
 
 def load_quantized(
@@ -38,6 +58,11 @@ def load_quantized(
 ) -> tuple[Transformer, dict[str, Any]]:
     """The model at ``path`` in quantization ``mode``, and the checkpoint's metadata."""
     check_supported(mode, device)
+    if kernels() is None:
+        embedded.announce(
+            f"quant {mode}: no C compiler could build the quantized kernels here "
+            "(set CC to one); decoding runs in torch instead, slower than fp32"
+        )
     is_gguf = path.suffix == ".gguf" and path.is_file()
     cache = embedded.weights_cache_path(path, variant=f"{mode}-{CACHE_FORMAT}") if is_gguf else None
     if cache is not None and cache.is_file():
@@ -57,20 +82,23 @@ def load_quantized(
 
 
 def gguf_sources(path: Path, args: ModelArgs) -> dict[str, Groups]:
-    """The integer codes of every Q4_K and Q8_0 weight matrix in a GGUF, by our names."""
+    """The integer codes of every weight matrix a GGUF stores in a block type we read
+    (`blocks.py`), by our names."""
     out: dict[str, Groups] = {}
     with GGUFFile(path) as gguf:
         unpermute = unpermute_fn(args) if gguf.architecture == "llama" else None
         for name, info in gguf.tensors.items():
-            if info.ggml_type not in (Q4_K, Q8_0) or len(info.shape) != 2:
+            read = _READERS.get(info.ggml_type)
+            if read is None or len(info.shape) != 2:
                 continue
-            read = q4_k_groups if info.ggml_type == Q4_K else q8_0_groups
             groups = read(gguf.raw(name))
             ours = gguf_tensor_name(name)
             if unpermute is not None and re.search(r"attention\.w[qk]\.", ours):
                 is_q = ".wq." in ours
                 low = None if groups.low is None else unpermute(groups.low, is_q)
-                groups = Groups(unpermute(groups.codes, is_q), unpermute(groups.scale, is_q), low)
+                groups = Groups(
+                    unpermute(groups.codes, is_q), unpermute(groups.scale, is_q), low, groups.group
+                )
             out[ours] = groups
     return out
 

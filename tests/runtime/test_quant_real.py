@@ -6,11 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from marshalike_runtime.quant import Int4Linear, ScreenedHead  # noqa: E402
+from marshalike_runtime.quant import (  # noqa: E402
+    GroupLinear,
+    HalfLinear,
+    ScreenedHead,
+    without_fast_decode,
+)
 from marshalike_runtime.quant_load import gguf_sources, load_quantized  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -33,7 +39,7 @@ def int4_pair(embedded_gguf: Path, tmp_path_factory, monkeypatch_module) -> tupl
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch_module.setenv("MARSHALIKE_CACHE_DIR", str(cache))
     fresh, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
-    assert list((cache / "weights").glob("*.int4-v1.safetensors"))
+    assert list((cache / "weights").glob("*.int4-v2.safetensors"))
     cached, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
     return fresh, cached
 
@@ -49,17 +55,42 @@ def next_logits(model: Any, ids: list[int]) -> torch.Tensor:
         return model(torch.tensor([ids]), torch.arange(len(ids)), last_only=True)[0, -1]
 
 
-def test_q4_k_layers_keep_the_files_codes(embedded_gguf: Path, int4_pair) -> None:
+def test_every_layer_keeps_the_files_codes(embedded_gguf: Path, int4_pair) -> None:
     fresh, _ = int4_pair
     sources = gguf_sources(embedded_gguf, fresh.args)
-    int4 = {
-        n: m for n, m in fresh.named_modules() if isinstance(m, Int4Linear) and m.codes is not None
-    }
-    q4_k = {n.removesuffix(".weight") for n, g in sources.items() if g.low is not None}
-    assert set(int4) == q4_k and len(q4_k) == 27  # 18 attn_output + 9 ffn_down
-    name = "layers.0.attention.wo"
-    assert torch.equal(int4[name].codes, torch.from_numpy(sources[f"{name}.weight"].codes))
+    assert not any(isinstance(m, HalfLinear) for m in fresh.modules())
+    layers = {n: m for n, m in fresh.named_modules() if isinstance(m, GroupLinear)}
+    # Per layer: fused q/k/v (Q5_0, and Q8_0 for half the v's), wo (Q4_K), fused gate/up
+    # (Q5_0), w2 (Q4_K in 9 layers, Q6_K in groups of 16 in the other 9).
+    assert len(layers) == 4 * 18 + 1  # and the head's screen
+    assert sum(m.packed for m in layers.values()) == 18 + 9 + 1
+    assert sum(m.group == 16 for m in layers.values()) == 9
+    for name in ("layers.0.attention.wo", "layers.0.feed_forward.w2", "layers.1.feed_forward.w2"):
+        want = torch.from_numpy(sources[f"{name}.weight"].dequantize())
+        assert torch.equal(layers[name].weight(), want), name
+    wqkv = layers["layers.3.attention.wqkv"].weight()
+    parts = [sources[f"layers.3.attention.{w}.weight"].dequantize() for w in ("wq", "wk", "wv")]
+    assert torch.equal(wqkv, torch.from_numpy(np.concatenate(parts)))
     assert isinstance(fresh.output, ScreenedHead)
+    assert all(layer.fast_decode is not None for layer in fresh.layers)
+
+
+def test_decoding_in_c_gives_the_torch_layers_tokens(int4_pair, gemma_model) -> None:
+    from marshalike_runtime.engine import Engine
+    from marshalike_runtime.tokenizer import Tokenizer
+
+    fresh, _ = int4_pair
+    tok = Tokenizer.from_gguf_metadata(gemma_model[1])
+    engine = Engine(fresh, tok, model_name="gemma-int4")
+    prompts = [[2, *tok.encode(p)] for p in PROMPTS[:2]]
+
+    def greedy() -> list[list[int]]:
+        return [engine.generate(p, n=2, max_tokens=32, temperature=0)[0].token_ids for p in prompts]
+
+    runs = [greedy()]
+    with without_fast_decode(fresh):
+        runs.append(greedy())
+    assert runs[0] == runs[1]
 
 
 def test_the_cache_gives_the_same_model(int4_pair) -> None:
@@ -86,7 +117,7 @@ def test_next_token_logits_stay_close_to_fp32(int4_pair, gemma_model) -> None:
 
 def test_a_broken_cache_is_rebuilt(embedded_gguf: Path, int4_pair) -> None:
     fresh, _ = int4_pair
-    cache = next(Path(os.environ["MARSHALIKE_CACHE_DIR"]).glob("weights/*.int4-v1.safetensors"))
+    cache = next(Path(os.environ["MARSHALIKE_CACHE_DIR"]).glob("weights/*.int4-v2.safetensors"))
     cache.write_bytes(b"not a safetensors file")
     rebuilt, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
     ids = [2, 818, 5279, 529, 7001, 563]

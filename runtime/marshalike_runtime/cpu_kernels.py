@@ -1,0 +1,183 @@
+"""Our C kernels for group-quantized matrix products (`qmatmul.c`), built on first use.
+
+torch has no CPU kernel that reads a checkpoint's 4-, 5-, 6- and 8-bit codes at memory
+speed (its int4 kernel is compute-bound on AVX2 and knows one layout), so the quantized
+mode calls a small C library of our own through ctypes. It is compiled once per machine
+with the system's C compiler (`$CC`, else `cc`, `gcc` or `clang`), `-O3 -march=native`, and
+OpenMP when the compiler has it, into `<cache>/kernels/`; the file name carries a hash of the
+source, the flags and the CPU's feature list, so an edited source or another CPU builds
+afresh. Where no compiler works, `kernels()` is None and the callers compute the same
+products with torch (slowly). `MARSHALIKE_NO_KERNELS=1` forces that, for tests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import embedded
+
+SOURCE = Path(__file__).with_name("qmatmul.c")
+_FLAG_SETS = (
+    ["-O3", "-march=native", "-fopenmp"],
+    ["-O3", "-march=native"],
+    ["-O3"],
+)
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+
+
+class QLinear(ctypes.Structure):
+    """`qlinear` in qmatmul.c: one group-quantized layer."""
+
+    _fields_ = [
+        ("codes", _P), ("scale", _P), ("low", _P), ("bias", _P),
+        ("n", _I), ("k", _I),
+        ("group", ctypes.c_int32), ("packed", ctypes.c_int32),
+        ("half_scales", ctypes.c_int32), ("_pad", ctypes.c_int32),
+    ]  # fmt: skip
+
+
+class LayerDesc(ctypes.Structure):
+    """`layer_desc` in qmatmul.c: everything one decoding step of a layer reads."""
+
+    _fields_ = [
+        ("wqkv", QLinear), ("wo", QLinear), ("w13", QLinear), ("w2", QLinear),
+        ("attn_norm", _P), ("ffn_norm", _P), ("post_attn_norm", _P), ("post_ffw_norm", _P),
+        ("q_norm", _P), ("k_norm", _P),
+        ("k_cache", _P), ("v_cache", _P),
+        ("cache_len", _I), ("window", _I),
+        ("dim", _I), ("n_heads", _I), ("n_kv_heads", _I), ("head_dim", _I), ("hidden", _I),
+        ("eps", ctypes.c_float), ("attn_scale", ctypes.c_float),
+        ("gelu", ctypes.c_int32), ("_pad", ctypes.c_int32),
+    ]  # fmt: skip
+
+
+class Kernels:
+    """The loaded library; each product returns a new float32 tensor ``[B, N]``."""
+
+    def __init__(self, lib: ctypes.CDLL, path: Path, flags: list[str]) -> None:
+        self.path, self.flags = path, flags
+        self.avx2 = bool(lib.qmm_has_avx2())
+        self._i8 = {False: lib.qmm_i8_f32, True: lib.qmm_i8_f16}
+        self._u4 = {False: lib.qmm_u4_f32, True: lib.qmm_u4_f16}
+        for fn in self._i8.values():
+            fn.argtypes = [_P, _P, _P, _I, _I, ctypes.c_int, _P, _I, _P]
+            fn.restype = None
+        self._layer = lib.decode_layer
+        self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _I, _P, _P]
+        self._layer.restype = ctypes.c_int
+        self._screen = lib.qmm_screen
+        for fn in (*self._u4.values(), self._screen):
+            fn.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
+            fn.restype = None
+
+    def i8(self, codes: Tensor, scale: Tensor, low: Tensor | None, group: int, x: Tensor) -> Tensor:
+        """``codes`` [N, K] int8, ``scale``/``low`` [N, K/group], ``x`` [B, K] float32."""
+        n, k = codes.shape
+        x = x.contiguous()
+        y = torch.empty(x.shape[0], n)
+        fn = self._i8[scale.dtype == torch.float16]
+        fn(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, x.data_ptr(), x.shape[0],
+           y.data_ptr())  # fmt: skip
+        return y
+
+    def u4(self, codes: Tensor, scale: Tensor, low: Tensor | None, x: Tensor) -> Tensor:
+        """``codes`` [N, K/2] uint8 (two per byte), groups of 32; as `i8` otherwise."""
+        n, k = codes.shape[0], codes.shape[1] * 2
+        x = x.contiguous()
+        y = torch.empty(x.shape[0], n)
+        fn = self._u4[scale.dtype == torch.float16]
+        fn(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(), x.shape[0],
+           y.data_ptr())  # fmt: skip
+        return y
+
+    def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
+        """Approximate `u4` (fp16 ``scale`` and ``low``) with ``x`` rounded to int8 per group
+        of 32: for screening an output head, where the best rows are rescored exactly."""
+        n, k = codes.shape[0], codes.shape[1] * 2
+        x = x.contiguous()
+        y = torch.empty(x.shape[0], n)
+        self._screen(codes.data_ptr(), scale.data_ptr(), low.data_ptr(), n, k, x.data_ptr(),
+                     x.shape[0], y.data_ptr())  # fmt: skip
+        return y
+
+    def decode_layer(self, desc: LayerDesc, x: Tensor, pos: int, cos: Tensor, sin: Tensor) -> None:
+        """One decoding step of a layer, in place on ``x`` [B, dim] (contiguous float32)."""
+        rc = self._layer(ctypes.byref(desc), x.data_ptr(), x.shape[0], pos, cos.data_ptr(),
+                         sin.data_ptr())  # fmt: skip
+        if rc != 0:
+            raise MemoryError("decode_layer could not allocate its scratch memory")
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+@functools.cache
+def kernels() -> Kernels | None:
+    """The compiled kernels, or None where they cannot be built or loaded here."""
+    if os.environ.get("MARSHALIKE_NO_KERNELS"):
+        return None
+    try:
+        return _build()
+    except (OSError, subprocess.SubprocessError, AttributeError):
+        return None
+
+
+def _build() -> Kernels | None:
+    compiler = _compiler()
+    if compiler is None:
+        return None
+    source = SOURCE.read_bytes()
+    out_dir = embedded.cache_dir() / "kernels"
+    for flags in _FLAG_SETS:
+        key = hashlib.sha256(source + " ".join([compiler, *flags, _cpu_id()]).encode())
+        target = out_dir / f"qmatmul-{key.hexdigest()[:16]}.so"
+        if not target.is_file() and not _compile(compiler, flags, target):
+            continue
+        return Kernels(ctypes.CDLL(str(target)), target, flags)
+    return None
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and (found := shutil.which(name)):
+            return found
+    return None
+
+
+def _cpu_id() -> str:
+    """The CPU's model and feature flags: `-march=native` output is only valid on them."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine() + platform.processor()
+    wanted = ("model name", "flags", "Features")
+    return platform.machine() + "".join(sorted({ln for ln in lines if ln.startswith(wanted)}))
+
+
+def _compile(compiler: str, flags: list[str], target: Path) -> bool:
+    """Build ``target`` atomically (a concurrent build or a crash leaves no half file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.partial")
+    os.close(fd)
+    try:
+        cmd = [compiler, *flags, "-std=c11", "-fPIC", "-shared", str(SOURCE), "-o", tmp, "-lm"]
+        done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+        if done.returncode != 0:
+            return False
+        os.replace(tmp, target)
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,496 @@
+/* Matrix products with group-quantized weights, for decoding on a CPU.
+ *
+ * y[b, n] = sum_k w[n, k] * x[b, k], where each group of G weights along a row has its own
+ * affine map: w[n, k] = scale[n, g] * code[n, k] + low[n, g], g = k / G (low may be absent).
+ * Activations stay float32: the weights are widened in registers, so nothing is rounded
+ * beyond the checkpoint's own codes. Two code layouts:
+ *
+ *   i8: one signed byte per weight, G a multiple of 16 (Q8_0, Q5_0 and Q6_K codes);
+ *   u4: two 4-bit codes per byte, G = 32; byte j of a group holds code j in its low nibble
+ *       and code j + 16 in its high nibble (the layout of Q4_0/Q4_1 blocks).
+ *
+ * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
+ * values came from fp16 anyway. Rows of the output are shared among OpenMP threads; built
+ * against torch's libgomp (same soname), the threads are torch's own.
+ *
+ * Built at run time by cpu_kernels.py with the machine's C compiler (-O3 -march=native);
+ * the AVX2 path is used where the compiler targets it, a plain C loop elsewhere.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define QMM_AVX2 1
+#else
+#define QMM_AVX2 0
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+#define MAX_ROWS 8 /* batch rows handled per pass over a weight row */
+#define ROW_CHUNK 16 /* output rows per scheduling unit */
+
+int qmm_has_avx2(void) { return QMM_AVX2; }
+
+INLINE float half_to_float(uint16_t h) {
+#if QMM_AVX2
+    return _cvtsh_ss(h);
+#else
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            bits = sign | (exp << 23) | ((man & 0x3FF) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7F800000 | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+#endif
+}
+
+INLINE float load_scale(const void *p, int64_t i, int f16) {
+    return f16 ? half_to_float(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+#if QMM_AVX2
+INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE __m256 widen_i8(const int8_t *c) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)c)));
+}
+
+/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. */
+INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
+    const int64_t groups = K / G;
+    for (int64_t g = 0; g < groups; g++) {
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
+        for (int j = 0; j < G; j += 16) {
+            const int64_t k = g * G + j;
+            const __m256 w0 = _mm256_fmadd_ps(widen_i8(c + k), vs, vl);
+            const __m256 w1 = _mm256_fmadd_ps(widen_i8(c + k + 8), vs, vl);
+            for (int b = 0; b < nb; b++) {
+                const float *xb = x + b * ldx + k;
+                acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
+                acc2[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc2[b]);
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = hsum(_mm256_add_ps(acc[b], acc2[b]));
+}
+
+/* One weight row of packed u4 codes (G = 32) against nb activation rows. */
+INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t K,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const int64_t groups = K / 32;
+    for (int64_t g = 0; g < groups; g++) {
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
+        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
+        const __m128i lo = _mm_and_si128(q, nibble);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibble);
+        const __m256 w0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), vs, vl);
+        const __m256 w1 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), vs, vl);
+        const __m256 w2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), vs, vl);
+        const __m256 w3 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), vs, vl);
+        for (int b = 0; b < nb; b++) {
+            const float *xb = x + b * ldx + g * 32;
+            acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
+            acc2[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc2[b]);
+            acc[b] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + 16), acc[b]);
+            acc2[b] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), acc2[b]);
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = hsum(_mm256_add_ps(acc[b], acc2[b]));
+}
+#else
+INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    float acc[MAX_ROWS] = {0};
+    for (int64_t g = 0; g < K / G; g++) {
+        const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
+        for (int j = 0; j < G; j++) {
+            const int64_t k = g * G + j;
+            const float w = s * (float)c[k] + l;
+            for (int b = 0; b < nb; b++) acc[b] += w * x[b * ldx + k];
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = acc[b];
+}
+
+INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t K,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    float acc[MAX_ROWS] = {0};
+    for (int64_t g = 0; g < K / 32; g++) {
+        const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
+        for (int j = 0; j < 16; j++) {
+            const uint8_t q = c[g * 16 + j];
+            const float w0 = s * (float)(q & 0x0F) + l, w1 = s * (float)(q >> 4) + l;
+            for (int b = 0; b < nb; b++) {
+                acc[b] += w0 * x[b * ldx + g * 32 + j] + w1 * x[b * ldx + g * 32 + j + 16];
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = acc[b];
+}
+#endif
+
+#if QMM_AVX2
+/* The screening product of an output head (u4 codes, fp16 scale and low, G = 32) with the
+ * activations rounded to int8 per group of 32: 32 products per instruction (maddubs), for
+ * an approximate score that exact rescoring then corrects. xq [nb, K] int8 with xs
+ * [nb, K/32] its scales, xsum [nb, K/32] the exact sums of each group (for the low term). */
+INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *low, int64_t K,
+                       const int8_t *xq, const float *xs, const float *xsum, const int nb,
+                       float *out) {
+    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int64_t groups = K / 32;
+    for (int64_t g = 0; g < groups; g++) {
+        const float s = _cvtsh_ss(scale[g]);
+        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
+        const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
+                                               _mm_and_si128(q, nibble));
+        for (int b = 0; b < nb; b++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
+            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
+            const __m256 f = _mm256_cvtepi32_ps(dot);
+            const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
+            if (g & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
+            else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        const float *t = xsum + b * groups;
+        int64_t g = 0;
+        for (; g + 8 <= groups; g += 8) {
+            const __m256 lw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(low + g)));
+            acc[b] = _mm256_fmadd_ps(lw, _mm256_loadu_ps(t + g), acc[b]);
+        }
+        float total = hsum(_mm256_add_ps(acc[b], acc2[b]));
+        for (; g < groups; g++) total += _cvtsh_ss(low[g]) * t[g];
+        out[b] = total;
+    }
+}
+#endif
+
+/* The batch rows are walked in passes of MAX_ROWS per weight row: the row stays in cache
+ * between passes, so the weights stream from memory once per call. */
+#define DISPATCH(ROW, ...)                                                                   \
+    do {                                                                                     \
+        _Pragma("omp parallel for schedule(static)")                                         \
+        for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {                                      \
+            const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;                       \
+            float out[MAX_ROWS];                                                             \
+            for (int64_t n = n0; n < n1; n++) {                                              \
+                for (int64_t b0 = 0; b0 < B; b0 += MAX_ROWS) {                               \
+                    const int64_t nb = B - b0 < MAX_ROWS ? B - b0 : MAX_ROWS;                \
+                    const float *xb = x + b0 * K;                                            \
+                    switch (nb) {                                                            \
+                        case 1: ROW(__VA_ARGS__, xb, K, 1, f16, out); break;                 \
+                        case 2: ROW(__VA_ARGS__, xb, K, 2, f16, out); break;                 \
+                        case 3: ROW(__VA_ARGS__, xb, K, 3, f16, out); break;                 \
+                        case 4: ROW(__VA_ARGS__, xb, K, 4, f16, out); break;                 \
+                        case 5: ROW(__VA_ARGS__, xb, K, 5, f16, out); break;                 \
+                        case 6: ROW(__VA_ARGS__, xb, K, 6, f16, out); break;                 \
+                        case 7: ROW(__VA_ARGS__, xb, K, 7, f16, out); break;                 \
+                        default: ROW(__VA_ARGS__, xb, K, 8, f16, out); break;                \
+                    }                                                                        \
+                    for (int64_t b = 0; b < nb; b++) y[(b0 + b) * N + n] = out[b];            \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
+#define SCALE_AT(p, i) (f16 ? (const void *)((const uint16_t *)(p) + (i)) \
+                            : (const void *)((const float *)(p) + (i)))
+
+static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
+                   int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
+    const int64_t groups = K / G;
+#define ROW_I8(c, s, l, G_, ...) row_i8(c, s, l, K, G_, __VA_ARGS__)
+    DISPATCH(ROW_I8, codes + n * K, SCALE_AT(scale, n * groups),
+             low ? SCALE_AT(low, n * groups) : NULL, G);
+#undef ROW_I8
+}
+
+static void qmm_u4(const uint8_t *codes, const void *scale, const void *low, int64_t N,
+                   int64_t K, const float *x, int64_t B, float *y, const int f16) {
+    const int64_t groups = K / 32;
+#define ROW_U4(c, s, l, ...) row_u4(c, s, l, K, __VA_ARGS__)
+    DISPATCH(ROW_U4, codes + n * (K / 2), SCALE_AT(scale, n * groups),
+             low ? SCALE_AT(low, n * groups) : NULL);
+#undef ROW_U4
+}
+
+/* Entry points (ctypes): codes [N, K] (i8) or [N, K/2] (u4); scale, low [N, K/G] (low may be
+ * NULL); x [B, K] and y [B, N] float32, contiguous. */
+void qmm_i8_f32(const int8_t *codes, const float *scale, const float *low, int64_t N,
+                int64_t K, int G, const float *x, int64_t B, float *y) {
+    qmm_i8(codes, scale, low, N, K, G, x, B, y, 0);
+}
+
+void qmm_i8_f16(const int8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
+                int64_t K, int G, const float *x, int64_t B, float *y) {
+    qmm_i8(codes, scale, low, N, K, G, x, B, y, 1);
+}
+
+void qmm_u4_f32(const uint8_t *codes, const float *scale, const float *low, int64_t N,
+                int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, scale, low, N, K, x, B, y, 0);
+}
+
+void qmm_u4_f16(const uint8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
+                int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+}
+
+/* Approximate scores of an output head for screening: `qmm_u4_f16` with the activations
+ * rounded to int8 per group of 32 (where AVX2 is available; exact otherwise). */
+void qmm_screen(const uint8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
+                int64_t K, const float *x, int64_t B, float *y) {
+#if QMM_AVX2
+    const int64_t groups = K / 32;
+    int8_t *xq = (int8_t *)malloc((size_t)(B * K));
+    float *xs = (float *)malloc(sizeof(float) * (size_t)(B * groups));
+    float *xsum = (float *)malloc(sizeof(float) * (size_t)(B * groups));
+    if (!xq || !xs || !xsum) {
+        free(xq), free(xs), free(xsum);
+        qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+        return;
+    }
+    for (int64_t i = 0; i < B * groups; i++) {
+        const float *v = x + i * 32;
+        float amax = 0.0f, sum = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            const float a = v[j] < 0 ? -v[j] : v[j];
+            amax = a > amax ? a : amax;
+            sum += v[j];
+        }
+        const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+        for (int j = 0; j < 32; j++) xq[i * 32 + j] = (int8_t)lrintf(v[j] * inv);
+        xs[i] = d;
+        xsum[i] = sum;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        float out[MAX_ROWS];
+        for (int64_t n = n0; n < n1; n++) {
+            for (int64_t b0 = 0; b0 < B; b0 += MAX_ROWS) {
+                const int64_t nb = B - b0 < MAX_ROWS ? B - b0 : MAX_ROWS;
+                const int8_t *q = xq + b0 * K;
+                const float *s = xs + b0 * groups, *t = xsum + b0 * groups;
+                const uint8_t *c = codes + n * (K / 2);
+                const uint16_t *sc = scale + n * groups, *lo = low + n * groups;
+                switch (nb) {
+                    case 1: row_screen(c, sc, lo, K, q, s, t, 1, out); break;
+                    case 2: row_screen(c, sc, lo, K, q, s, t, 2, out); break;
+                    case 3: row_screen(c, sc, lo, K, q, s, t, 3, out); break;
+                    case 4: row_screen(c, sc, lo, K, q, s, t, 4, out); break;
+                    case 5: row_screen(c, sc, lo, K, q, s, t, 5, out); break;
+                    case 6: row_screen(c, sc, lo, K, q, s, t, 6, out); break;
+                    case 7: row_screen(c, sc, lo, K, q, s, t, 7, out); break;
+                    default: row_screen(c, sc, lo, K, q, s, t, 8, out); break;
+                }
+                for (int64_t b = 0; b < nb; b++) y[(b0 + b) * N + n] = out[b];
+            }
+        }
+    }
+    free(xq), free(xs), free(xsum);
+#else
+    qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+#endif
+}
+
+/* ---- one decoding step of a transformer layer ------------------------------------------
+ *
+ * For a quantized model, the ~60 small torch operations of a decoding step per layer cost
+ * more than its matrix products; this runs the whole layer for B rows at one position:
+ *
+ *   h = x + [post_attn_norm] (wo (attention (rope (qk_norm (wqkv (attn_norm (x)))))))
+ *   x = h + [post_ffw_norm] (w2 (act (gate) * up)),  gate | up = w13 (ffn_norm (h))
+ *
+ * with keys and values written to the cache at `pos` (rows 0..B-1), attention over cached
+ * positions [start, pos] (start = pos - window + 1 for a sliding-window layer), rotate-half
+ * RoPE from the given cos/sin of this position, GQA (query head h reads key head h / group).
+ * The caller (quant.py) checks that its torch forward computes the same thing. */
+
+typedef struct {
+    const void *codes;
+    const void *scale;
+    const void *low; /* may be NULL */
+    const float *bias; /* may be NULL */
+    int64_t n, k;
+    int32_t group, packed, half_scales, _pad;
+} qlinear;
+
+typedef struct {
+    qlinear wqkv, wo, w13, w2;
+    const float *attn_norm, *ffn_norm;
+    const float *post_attn_norm, *post_ffw_norm; /* NULL: no sandwich norms */
+    const float *q_norm, *k_norm; /* NULL: no QK norm */
+    float *k_cache, *v_cache; /* [B_max, H_kv, S, D] */
+    int64_t cache_len; /* S */
+    int64_t window; /* 0: global attention */
+    int64_t dim, n_heads, n_kv_heads, head_dim, hidden;
+    float eps, attn_scale;
+    int32_t gelu, _pad;
+} layer_desc;
+
+static void linear(const qlinear *l, const float *x, int64_t B, float *y) {
+    if (l->packed)
+        qmm_u4((const uint8_t *)l->codes, l->scale, l->low, l->n, l->k, x, B, y, l->half_scales);
+    else
+        qmm_i8((const int8_t *)l->codes, l->scale, l->low, l->n, l->k, l->group, x, B, y,
+               l->half_scales);
+    if (l->bias)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < l->n; i++) y[b * l->n + i] += l->bias[i];
+}
+
+static void rmsnorm(const float *x, const float *w, int64_t d, float eps, float *out) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < d; i++) ss += (double)x[i] * x[i];
+    const float r = 1.0f / sqrtf((float)(ss / (double)d) + eps);
+    for (int64_t i = 0; i < d; i++) out[i] = x[i] * r * w[i];
+}
+
+static void rope(float *v, const float *cos, const float *sin, int64_t d) {
+    const int64_t half = d / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const float a = v[i], b = v[i + half];
+        v[i] = a * cos[i] - b * sin[i];
+        v[i + half] = b * cos[i + half] + a * sin[i + half];
+    }
+}
+
+static float dot(const float *a, const float *b, int64_t n) {
+#if QMM_AVX2
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+#else
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+#endif
+}
+
+/* 0 on success, -1 when scratch memory could not be had (nothing was changed then). */
+int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const float *cos,
+                 const float *sin) {
+    const int64_t D = L->head_dim, H = L->n_heads, Hkv = L->n_kv_heads, dim = L->dim;
+    const int64_t qd = H * D, kvd = Hkv * D, qkv_n = qd + 2 * kvd, S = L->cache_len;
+    const int64_t start = L->window > 0 && pos - L->window + 1 > 0 ? pos - L->window + 1 : 0;
+    const int64_t span = pos - start + 1;
+    if (B <= 0) return 0;
+    const int64_t widest = qkv_n > 2 * L->hidden ? qkv_n : 2 * L->hidden;
+    float *h = malloc(sizeof(float) * (size_t)(B * dim));
+    float *big = malloc(sizeof(float) * (size_t)(B * widest));
+    float *mid = malloc(sizeof(float) * (size_t)(B * (qd > L->hidden ? qd : L->hidden)));
+    float *out = malloc(sizeof(float) * (size_t)(B * dim));
+    float *scores = malloc(sizeof(float) * (size_t)(B * H * span));
+    if (!h || !big || !mid || !out || !scores) {
+        free(h), free(big), free(mid), free(out), free(scores);
+        return -1;
+    }
+    /* attention */
+    for (int64_t b = 0; b < B; b++) rmsnorm(x + b * dim, L->attn_norm, dim, L->eps, h + b * dim);
+    linear(&L->wqkv, h, B, big);
+    for (int64_t b = 0; b < B; b++) {
+        float *q = big + b * qkv_n, *k = q + qd, *v = k + kvd;
+        for (int64_t hh = 0; hh < H; hh++) {
+            if (L->q_norm) rmsnorm(q + hh * D, L->q_norm, D, L->eps, q + hh * D);
+            rope(q + hh * D, cos, sin, D);
+        }
+        for (int64_t hh = 0; hh < Hkv; hh++) {
+            if (L->k_norm) rmsnorm(k + hh * D, L->k_norm, D, L->eps, k + hh * D);
+            rope(k + hh * D, cos, sin, D);
+            const int64_t at = ((b * Hkv + hh) * S + pos) * D;
+            memcpy(L->k_cache + at, k + hh * D, sizeof(float) * (size_t)D);
+            memcpy(L->v_cache + at, v + hh * D, sizeof(float) * (size_t)D);
+        }
+    }
+    const int64_t group = H / Hkv;
+#pragma omp parallel for schedule(static) if (B * H * span > 4096)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        const int64_t b = bh / H, hh = bh % H, kh = hh / group;
+        const float *q = big + b * qkv_n + hh * D;
+        const float *kc = L->k_cache + (b * Hkv + kh) * S * D, *vc = L->v_cache + (b * Hkv + kh) * S * D;
+        float *sc = scores + bh * span, *o = mid + b * qd + hh * D;
+        float best = -INFINITY, total = 0.0f;
+        for (int64_t j = 0; j < span; j++) {
+            sc[j] = dot(q, kc + (start + j) * D, D) * L->attn_scale;
+            best = sc[j] > best ? sc[j] : best;
+        }
+        for (int64_t j = 0; j < span; j++) total += (sc[j] = expf(sc[j] - best));
+        memset(o, 0, sizeof(float) * (size_t)D);
+        for (int64_t j = 0; j < span; j++) {
+            const float w = sc[j] / total, *vj = vc + (start + j) * D;
+            for (int64_t i = 0; i < D; i++) o[i] += w * vj[i];
+        }
+    }
+    linear(&L->wo, mid, B, out);
+    for (int64_t b = 0; b < B; b++) {
+        float *o = out + b * dim, *xb = x + b * dim;
+        if (L->post_attn_norm) rmsnorm(o, L->post_attn_norm, dim, L->eps, o);
+        for (int64_t i = 0; i < dim; i++) xb[i] += o[i];
+    }
+    /* feed-forward */
+    for (int64_t b = 0; b < B; b++) rmsnorm(x + b * dim, L->ffn_norm, dim, L->eps, h + b * dim);
+    linear(&L->w13, h, B, big);
+    const int64_t F = L->hidden;
+    for (int64_t b = 0; b < B; b++) {
+        const float *gate = big + b * 2 * F, *up = gate + F;
+        float *act = mid + b * F;
+        for (int64_t i = 0; i < F; i++) {
+            const float g = gate[i];
+            const float a = L->gelu
+                ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
+                : g / (1.0f + expf(-g));
+            act[i] = a * up[i];
+        }
+    }
+    linear(&L->w2, mid, B, out);
+    for (int64_t b = 0; b < B; b++) {
+        float *o = out + b * dim, *xb = x + b * dim;
+        if (L->post_ffw_norm) rmsnorm(o, L->post_ffw_norm, dim, L->eps, o);
+        for (int64_t i = 0; i < dim; i++) xb[i] += o[i];
+    }
+    free(h), free(big), free(mid), free(out), free(scores);
+    return 0;
+}

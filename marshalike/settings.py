@@ -15,11 +15,13 @@ from typing import Any
 from marshalike.errors import ConfigError
 
 # How the local backend holds the model's weights: "none" (as the checkpoint stores them,
-# fp32 on a CPU) or "int4" (runtime/marshalike_runtime/quant.py: 4-bit codes on CPU). The
+# fp32 on a CPU), "int4" (runtime/marshalike_runtime/quant.py: the GGUF's own 4- to 8-bit
+# codes, on CPU), or "auto": int4 where the model runs on a CPU and our kernels can be
+# built, else none (marshalike_runtime/toolchain.py decides, without importing torch). The
 # default is one constant so that measurements (benchmarks/runtime_bench.py, quality.py)
 # can flip it in one place; README's settings table names it too.
-DEFAULT_QUANT = "none"
-QUANT_CHOICES = ("none", "int4")
+DEFAULT_QUANT = "auto"
+QUANT_CHOICES = ("auto", "none", "int4")
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def _validate_quant(settings: Settings) -> None:
     another backend would be silently ignored, so it is an error. From pyproject or the
     environment it is a standing preference, kept for the runs that use the local backend."""
     source = settings.sources.get("quant")
-    if settings.quant == "none" or source != "flag" or settings.backend_name == "local":
+    if settings.quant in ("none", "auto") or source != "flag" or settings.backend_name == "local":
         return
     fix = "drop --quant"
     if settings.backend_name == "openai":

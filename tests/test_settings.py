@@ -154,12 +154,18 @@ def test_bad_quant_values_are_reported(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ConfigError) as info:
         resolve({}, project(tmp_path, "quant = 'int8'\n"))
     assert str(info.value) == (
-        f"{tmp_path / 'pyproject.toml'}: quant must be one of int4, none, got 'int8'"
+        f"{tmp_path / 'pyproject.toml'}: quant must be one of auto, int4, none, got 'int8'"
     )
     monkeypatch.setenv("MARSHALIKE_QUANT", "q4")
     with pytest.raises(ConfigError) as info:
         resolve({}, tmp_path / "specs")
-    assert str(info.value) == "environment: quant must be one of int4, none, got 'q4'"
+    assert str(info.value) == "environment: quant must be one of auto, int4, none, got 'q4'"
+
+
+def test_quant_auto_is_fine_with_any_backend(tmp_path: Path) -> None:
+    # "auto" asks for nothing a server could ignore: it only decides the local backend's mode.
+    settings = resolve({"quant": "auto", "backend": "openai"}, tmp_path)
+    assert (settings.quant, settings.sources["quant"]) == ("auto", "flag")
 
 
 def test_quant_flag_with_another_backend_is_an_error(tmp_path: Path) -> None:

@@ -23,10 +23,23 @@ MISSING_RUNTIME = (
 )
 
 
+def resolve_quant(quant: str) -> str:
+    """The weight format ``quant`` stands for here: "auto" becomes "int4" or "none"
+    (`marshalike_runtime.toolchain.auto_quant`; "none" without the runtime)."""
+    if quant != "auto":
+        return quant
+    try:
+        from marshalike_runtime.toolchain import auto_quant
+    except ImportError:
+        return "none"
+    return auto_quant()
+
+
 def model_id(model: str | None, quant: str) -> str:
     """The model's identity in unit keys and the lock: the same weights quantized write
     different code, so a quantized mode is part of the name (`...+int4`)."""
     name = model or DEFAULT_MODEL
+    quant = resolve_quant(quant)
     return name if quant == "none" else f"{name}+{quant}"
 
 
@@ -38,7 +51,7 @@ def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
         from marshalike_runtime.quant import QuantError
     except ImportError:
         raise BackendError(MISSING_RUNTIME) from None
-    name = model or DEFAULT_MODEL
+    name, quant = model or DEFAULT_MODEL, resolve_quant(quant)
     try:
         return Engine.load(model, quant=None if quant == "none" else quant)
     except QuantError as exc:
@@ -59,8 +72,8 @@ class LocalBackend:
     ) -> None:
         # `model` None means the embedded default; the runtime resolves it.
         self._requested = model
-        self.quant = quant
-        self.model = model_id(model, quant)
+        self.quant = resolve_quant(quant)
+        self.model = model_id(model, self.quant)
         self._loader = loader
         self._engine: Any = None
         self._lock = threading.Lock()

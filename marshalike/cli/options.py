@@ -21,7 +21,8 @@ _COMPILE_OPTIONS = (
     click.option(
         "--quant",
         type=click.Choice(QUANT_CHOICES),
-        help=f"Local backend: int4 holds the weights as 4-bit codes (CPU only) [{DEFAULT_QUANT}].",
+        help="Local backend: int4 keeps the GGUF's 4- to 8-bit codes (CPU only); auto is int4 "
+        f"on a CPU with a C compiler, else none [{DEFAULT_QUANT}].",
     ),
     click.option("--candidates", type=click.IntRange(min=1), help="Candidates per attempt [4]."),
     click.option("--attempts", type=click.IntRange(min=1), help="Attempts, repairs included [3]."),

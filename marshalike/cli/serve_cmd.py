@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     envvar="MARSHALIKE_QUANT",
     show_default=True,
     show_envvar=True,
-    help="int4 holds the weights as 4-bit codes (CPU only); clients see the same model id.",
+    help="int4 keeps the GGUF's 4- to 8-bit codes (CPU only); auto is int4 on a CPU with a C "
+    "compiler, else none. Clients see the same model id.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 def command(model: str | None, host: str, port: int, api_key: str | None, quant: str) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
     /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM."""
+    from marshalike.backends.local import resolve_quant
+
+    quant = resolve_quant(quant)
     mode = "" if quant == "none" else f" (quant {quant})"
     click.echo(f"loading {model or 'the embedded model'}{mode}", err=True)
     serve(load_engine(model, quant), host=host, port=port, api_key=api_key)

@@ -17,7 +17,6 @@ import functools
 import hashlib
 import os
 import platform
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from torch import Tensor
 
 from . import embedded
+from .toolchain import c_compiler
 
 SOURCE = Path(__file__).with_name("qmatmul.c")
 _FLAG_SETS = (
@@ -77,6 +77,9 @@ class Kernels:
         self._layer = lib.decode_layer
         self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _I, _P, _P]
         self._layer.restype = ctypes.c_int
+        self._topk = lib.topk_rows
+        self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
+        self._topk.restype = ctypes.c_int
         self._screen = lib.qmm_screen
         for fn in (*self._u4.values(), self._screen):
             fn.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
@@ -119,6 +122,15 @@ class Kernels:
         if rc != 0:
             raise MemoryError("decode_layer could not allocate its scratch memory")
 
+    def topk_indices(self, y: Tensor, k: int) -> Tensor | None:
+        """Indices of the ``k`` largest values of each row of ``y`` [B, N] (float32), in no
+        particular order; None where the kernel declines (k over 4096)."""
+        y = y.contiguous()
+        out = torch.empty(y.shape[0], k, dtype=torch.int64)
+        if self._topk(y.data_ptr(), y.shape[0], y.shape[1], k, out.data_ptr()) != 0:
+            return None
+        return out
+
 
 def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
@@ -136,7 +148,7 @@ def kernels() -> Kernels | None:
 
 
 def _build() -> Kernels | None:
-    compiler = _compiler()
+    compiler = c_compiler()
     if compiler is None:
         return None
     source = SOURCE.read_bytes()
@@ -147,13 +159,6 @@ def _build() -> Kernels | None:
         if not target.is_file() and not _compile(compiler, flags, target):
             continue
         return Kernels(ctypes.CDLL(str(target)), target, flags)
-    return None
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and (found := shutil.which(name)):
-            return found
     return None
 
 

@@ -282,12 +282,27 @@ class Transformer(nn.Module):
         if args.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
         self.max_seq_len = 0
+        self._rope_cache: dict[tuple[Any, ...], tuple[Tensor, Tensor]] = {}
 
     def _inv_freq(self, theta: float, device: torch.device) -> Tensor:
         # Recomputed per forward (head_dim / 2 values): no buffer to lose when the model is
         # built on the meta device and its weights are assigned afterwards.
         exponents = torch.arange(0, self.args.head_dim, 2, device=device).float()
         return 1.0 / (theta ** (exponents / self.args.head_dim))
+
+    def _rope(self, theta: float, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """cos and sin at ``positions``, looked up in a table of every position so far: each
+        decoding step would otherwise compute them anew (a millisecond per token on a CPU).
+        The table's rows are the same elementwise values `rope_tables` gives."""
+        key = (theta, dtype, positions.device)
+        table = self._rope_cache.get(key)
+        needed = int(positions.max()) + 1
+        if table is None or table[0].shape[0] < needed:
+            length = max(needed, 2 * table[0].shape[0] if table is not None else 1024)
+            steps = torch.arange(length, device=positions.device)
+            table = rope_tables(self._inv_freq(theta, positions.device), steps, dtype)
+            self._rope_cache[key] = table
+        return table[0][positions], table[1][positions]
 
     def setup_caches(self, max_batch_size: int, max_seq_len: int) -> None:
         """Preallocate every layer's KV cache on the model's device and dtype."""
@@ -321,8 +336,8 @@ class Transformer(nn.Module):
             # Gemma rounds the scale to the activation dtype before multiplying.
             x = x * torch.tensor(math.sqrt(a.dim), dtype=x.dtype)
         ctx = self._context(input_pos)
-        rope_global = rope_tables(self._inv_freq(a.rope_theta, x.device), input_pos, x.dtype)
-        rope_local = rope_tables(self._inv_freq(a.rope_local_theta, x.device), input_pos, x.dtype)
+        rope_global = self._rope(a.rope_theta, input_pos, x.dtype)
+        rope_local = self._rope(a.rope_local_theta, input_pos, x.dtype)
         for layer in self.layers:
             rope = rope_local if layer.attention.local else rope_global
             x = layer(x, rope, ctx)

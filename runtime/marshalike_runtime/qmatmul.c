@@ -232,11 +232,121 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
         }                                                                                    \
     } while (0)
 
+#if QMM_AVX2
+/* One activation row (decoding a single sequence): the loops above would leave one chain
+ * of dependent FMAs per output row, so R = 4 weight rows are walked together here, each
+ * group's partial dot product scaled once, and the offsets' share added at the end from
+ * the group sums of x (`xsum`). */
+INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
+                       const int f16) {
+    float total = 0.0f;
+    for (int64_t g = 0; g < groups; g++) total += load_scale(low, at + g, f16) * xsum[g];
+    return total;
+}
+
+INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
+                      int64_t at, const float *x, const float *xsum, const int f16,
+                      const int R, float *out) {
+    const int64_t groups = K / G;
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        __m256 part[4];
+        for (int r = 0; r < R; r++) part[r] = _mm256_setzero_ps();
+        for (int j = 0; j < G; j += 8) {
+            const int64_t k = g * G + j;
+            const __m256 xv = _mm256_loadu_ps(x + k);
+            for (int r = 0; r < R; r++) part[r] = _mm256_fmadd_ps(widen_i8(c + r * K + k), xv, part[r]);
+        }
+        for (int r = 0; r < R; r++) {
+            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm256_fmadd_ps(part[r], vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+
+INLINE void rows_u4_1(const uint8_t *c, int64_t K, const void *scale, const void *low,
+                      int64_t at, const float *x, const float *xsum, const int f16,
+                      const int R, float *out) {
+    const int64_t groups = K / 32;
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        const float *xg = x + g * 32;
+        const __m256 x0 = _mm256_loadu_ps(xg), x1 = _mm256_loadu_ps(xg + 8);
+        const __m256 x2 = _mm256_loadu_ps(xg + 16), x3 = _mm256_loadu_ps(xg + 24);
+        for (int r = 0; r < R; r++) {
+            const __m128i q = _mm_loadu_si128((const __m128i *)(c + r * (K / 2) + g * 16));
+            const __m128i lo = _mm_and_si128(q, nibble);
+            const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibble);
+            __m256 part = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), x0);
+            part = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), x1, part);
+            part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), x2, part);
+            part = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), x3, part);
+            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm256_fmadd_ps(part, vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+
+/* y [N] = W x for one row x, W as i8 (packed = 0) or u4 (packed = 1) codes. */
+static void qmv(const void *codes, const void *scale, const void *low, int64_t N, int64_t K,
+                int G, const float *x, float *y, const int f16, const int packed) {
+    const int64_t groups = K / G;
+    float *xsum = NULL;
+    if (low) {
+        xsum = (float *)malloc(sizeof(float) * (size_t)groups);
+        if (!xsum) {
+            for (int64_t n = 0; n < N; n++) y[n] = 0.0f; /* never reached in practice */
+            return;
+        }
+        for (int64_t g = 0; g < groups; g++) {
+            float t = 0.0f;
+            for (int j = 0; j < G; j++) t += x[g * G + j];
+            xsum[g] = t;
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        for (int64_t n = n0; n < n1;) {
+            const int R = n1 - n >= 4 ? 4 : 1;
+            if (packed) {
+                const uint8_t *c = (const uint8_t *)codes + n * (K / 2);
+                if (R == 4) rows_u4_1(c, K, scale, low, n * groups, x, xsum, f16, 4, y + n);
+                else rows_u4_1(c, K, scale, low, n * groups, x, xsum, f16, 1, y + n);
+            } else {
+                const int8_t *c = (const int8_t *)codes + n * K;
+                if (R == 4) rows_i8_1(c, K, G, scale, low, n * groups, x, xsum, f16, 4, y + n);
+                else rows_i8_1(c, K, G, scale, low, n * groups, x, xsum, f16, 1, y + n);
+            }
+            n += R;
+        }
+    }
+    free(xsum);
+}
+#endif
+
 #define SCALE_AT(p, i) (f16 ? (const void *)((const uint16_t *)(p) + (i)) \
                             : (const void *)((const float *)(p) + (i)))
 
 static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
                    int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
+#if QMM_AVX2
+    if (B == 1) {
+        qmv(codes, scale, low, N, K, G, x, y, f16, 0);
+        return;
+    }
+#endif
     const int64_t groups = K / G;
 #define ROW_I8(c, s, l, G_, ...) row_i8(c, s, l, K, G_, __VA_ARGS__)
     DISPATCH(ROW_I8, codes + n * K, SCALE_AT(scale, n * groups),
@@ -246,6 +356,12 @@ static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int6
 
 static void qmm_u4(const uint8_t *codes, const void *scale, const void *low, int64_t N,
                    int64_t K, const float *x, int64_t B, float *y, const int f16) {
+#if QMM_AVX2
+    if (B == 1) {
+        qmv(codes, scale, low, N, K, 32, x, y, f16, 1);
+        return;
+    }
+#endif
     const int64_t groups = K / 32;
 #define ROW_U4(c, s, l, ...) row_u4(c, s, l, K, __VA_ARGS__)
     DISPATCH(ROW_U4, codes + n * (K / 2), SCALE_AT(scale, n * groups),
@@ -410,6 +526,52 @@ static float dot(const float *a, const float *b, int64_t n) {
 #endif
 }
 
+#if QMM_AVX2
+/* e^x for x in [-87, 87] (callers clamp): 2^(x log2 e) as 2^n * 2^f with |f| <= 1/2, 2^f by
+ * its Taylor series to the 6th power (relative error about 1e-7). */
+INLINE __m256 exp256(__m256 x) {
+    const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.4426950408889634f));
+    const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_mul_ps(_mm256_sub_ps(t, n), _mm256_set1_ps(0.6931471805599453f));
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+#endif
+
+/* act(gate) * up over F values. Both activations are gate * sigmoid(z): tanh-GELU has
+ * z = 2 * sqrt(2/pi) * (g + 0.044715 g^3) (0.5 (1 + tanh(u)) = sigmoid(2u)), SiLU z = g. */
+static void gated(const float *gate, int64_t F, int gelu, float *out) {
+    const float *up = gate + F;
+    int64_t i = 0;
+#if QMM_AVX2
+    const __m256 one = _mm256_set1_ps(1.0f), lim = _mm256_set1_ps(87.0f);
+    for (; i + 8 <= F; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 z = g;
+        if (gelu) {
+            const __m256 g3 = _mm256_mul_ps(_mm256_mul_ps(g, g), g);
+            z = _mm256_mul_ps(_mm256_set1_ps(1.5957691216057308f),
+                              _mm256_fmadd_ps(g3, _mm256_set1_ps(0.044715f), g));
+        }
+        z = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
+        const __m256 a = _mm256_div_ps(g, _mm256_add_ps(one, exp256(z)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(a, _mm256_loadu_ps(up + i)));
+    }
+#endif
+    for (; i < F; i++) {
+        const float g = gate[i];
+        const float z = gelu ? 1.5957691216057308f * (g + 0.044715f * g * g * g) : g;
+        out[i] = g / (1.0f + expf(-z)) * up[i];
+    }
+}
+
 /* 0 on success, -1 when scratch memory could not be had (nothing was changed then). */
 int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const float *cos,
                  const float *sin) {
@@ -446,7 +608,7 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
         }
     }
     const int64_t group = H / Hkv;
-#pragma omp parallel for schedule(static) if (B * H * span > 4096)
+#pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++) {
         const int64_t b = bh / H, hh = bh % H, kh = hh / group;
         const float *q = big + b * qkv_n + hh * D;
@@ -474,17 +636,8 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
     for (int64_t b = 0; b < B; b++) rmsnorm(x + b * dim, L->ffn_norm, dim, L->eps, h + b * dim);
     linear(&L->w13, h, B, big);
     const int64_t F = L->hidden;
-    for (int64_t b = 0; b < B; b++) {
-        const float *gate = big + b * 2 * F, *up = gate + F;
-        float *act = mid + b * F;
-        for (int64_t i = 0; i < F; i++) {
-            const float g = gate[i];
-            const float a = L->gelu
-                ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
-                : g / (1.0f + expf(-g));
-            act[i] = a * up[i];
-        }
-    }
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++) gated(big + b * 2 * F, F, L->gelu, mid + b * F);
     linear(&L->w2, mid, B, out);
     for (int64_t b = 0; b < B; b++) {
         float *o = out + b * dim, *xb = x + b * dim;
@@ -492,5 +645,52 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
         for (int64_t i = 0; i < dim; i++) xb[i] += o[i];
     }
     free(h), free(big), free(mid), free(out), free(scores);
+    return 0;
+}
+
+/* The indices of the k largest values of each row of y [B, N] (in no particular order):
+ * a min-heap of the best k so far, and a scan that compares 8 values at a time with its
+ * smallest, so that most of the row costs one comparison. */
+static void sift_down(float *val, int64_t *idx, int k, int at) {
+    for (;;) {
+        int l = 2 * at + 1, r = l + 1, m = at;
+        if (l < k && val[l] < val[m]) m = l;
+        if (r < k && val[r] < val[m]) m = r;
+        if (m == at) return;
+        float tv = val[at]; val[at] = val[m]; val[m] = tv;
+        int64_t ti = idx[at]; idx[at] = idx[m]; idx[m] = ti;
+        at = m;
+    }
+}
+
+static void heap_offer(float *val, int64_t *idx, int k, float v, int64_t i) {
+    if (!(v > val[0])) return;
+    val[0] = v, idx[0] = i;
+    sift_down(val, idx, k, 0);
+}
+
+int topk_rows(const float *y, int64_t B, int64_t N, int k, int64_t *out) {
+    if (k <= 0 || k > N || k > 4096) return -1; /* the heap lives on the stack */
+#pragma omp parallel for schedule(static) if (B > 1)
+    for (int64_t b = 0; b < B; b++) {
+        const float *row = y + b * N;
+        int64_t *idx = out + b * k;
+        float val[k];
+        for (int i = 0; i < k; i++) val[i] = row[i], idx[i] = i;
+        for (int i = k / 2 - 1; i >= 0; i--) sift_down(val, idx, k, i);
+        int64_t i = k;
+#if QMM_AVX2
+        for (; i + 8 <= N; i += 8) {
+            const __m256 v = _mm256_loadu_ps(row + i);
+            int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[0]), _CMP_GT_OQ));
+            while (mask) {
+                const int j = __builtin_ctz(mask);
+                heap_offer(val, idx, k, row[i + j], i + j);
+                mask &= mask - 1;
+            }
+        }
+#endif
+        for (; i < N; i++) heap_offer(val, idx, k, row[i], i);
+    }
     return 0;
 }

@@ -286,7 +286,10 @@ class ScreenedHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         logits = self._screen(x)  # [..., V]
         flat, hidden = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1]).float()
-        ids = flat.topk(self.candidates, dim=-1).indices  # [M, C]
+        k = kernels()
+        ids = k.topk_indices(flat, self.candidates) if k is not None else None
+        if ids is None:
+            ids = flat.topk(self.candidates, dim=-1).indices  # [M, C]
         exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
         flat.scatter_(1, ids, exact)
         return logits

@@ -36,18 +36,19 @@ Usage: cli serve [OPTIONS]
   /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM.
 
 Options:
-  --model PATH          A GGUF file or safetensors folder. Default: the embedded
-                        Gemma 3 270M.
-  --quant [none|int4]   int4 holds the weights as 4-bit codes (CPU only);
-                        clients see the same model id.  [env var:
-                        MARSHALIKE_QUANT; default: none]
-  --host TEXT           Address to listen on.  [default: 127.0.0.1]
-  --port INTEGER RANGE  Port to listen on; 0 picks a free one.  [default: 8000;
-                        0<=x<=65535]
-  --api-key TEXT        Require this key as 'Authorization: Bearer KEY' (the
-                        environment keeps it out of ps).  [env var:
-                        MARSHALIKE_SERVE_API_KEY]
-  --help                Show this message and exit.
+  --model PATH              A GGUF file or safetensors folder. Default: the
+                            embedded Gemma 3 270M.
+  --quant [auto|none|int4]  int4 keeps the GGUF's 4- to 8-bit codes (CPU only);
+                            auto is int4 on a CPU with a C compiler, else none.
+                            Clients see the same model id.  [env var:
+                            MARSHALIKE_QUANT; default: auto]
+  --host TEXT               Address to listen on.  [default: 127.0.0.1]
+  --port INTEGER RANGE      Port to listen on; 0 picks a free one.  [default:
+                            8000; 0<=x<=65535]
+  --api-key TEXT            Require this key as 'Authorization: Bearer KEY' (the
+                            environment keeps it out of ps).  [env var:
+                            MARSHALIKE_SERVE_API_KEY]
+  --help                    Show this message and exit.
 """
 
 
@@ -61,6 +62,14 @@ from marshalike.cli.main import main
 sys.argv = ["marshalike", "serve", *sys.argv[1:]]
 main()
 """
+
+
+def _loading_line() -> str:
+    """What the child says first: the default quant is "auto", decided by this machine."""
+    from marshalike.backends.local import resolve_quant
+
+    quant = resolve_quant("auto")
+    return "loading the embedded model" + ("" if quant == "none" else f" (quant {quant})") + "\n"
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
@@ -80,7 +89,7 @@ def test_serve_prints_its_url_and_stops_cleanly_on_a_signal(sig: signal.Signals)
     child = _spawn("--port", "0")
     try:
         assert child.stderr is not None
-        assert child.stderr.readline() == "loading the embedded model\n"
+        assert child.stderr.readline() == _loading_line()
         line = child.stderr.readline()
         assert line.startswith("serving fake-char on http://127.0.0.1:")
         base_url = line.split(" on ")[1].strip()
@@ -109,8 +118,8 @@ def test_serve_reports_a_busy_port_in_one_line() -> None:
         out, err = child.communicate(timeout=15)
     assert child.returncode == 1
     assert err == (
-        "loading the embedded model\n"
-        f"marshalike: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        _loading_line()
+        + f"marshalike: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
 
 

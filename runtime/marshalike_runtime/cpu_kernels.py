@@ -80,6 +80,19 @@ class Kernels:
         self._topk = lib.topk_rows
         self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
         self._topk.restype = ctypes.c_int
+        self._dequantize = lib.dequantize
+        self._dequantize.argtypes = [
+            _P,
+            _P,
+            _P,
+            _I,
+            _I,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            _P,
+        ]
+        self._dequantize.restype = None
         self._screen = lib.qmm_screen
         for fn in (*self._u4.values(), self._screen):
             fn.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
@@ -121,6 +134,16 @@ class Kernels:
                          sin.data_ptr())  # fmt: skip
         if rc != 0:
             raise MemoryError("decode_layer could not allocate its scratch memory")
+
+    def dequantize(
+        self, codes: Tensor, scale: Tensor, low: Tensor | None, group: int, packed: bool
+    ) -> Tensor:
+        """The float32 weight ``[N, K]`` of i8 or (``packed``) u4 codes."""
+        n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
+        out = torch.empty(n, k)
+        self._dequantize(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, int(packed),
+                         int(scale.dtype == torch.float16), out.data_ptr())  # fmt: skip
+        return out
 
     def topk_indices(self, y: Tensor, k: int) -> Tensor | None:
         """Indices of the ``k`` largest values of each row of ``y`` [B, N] (float32), in no

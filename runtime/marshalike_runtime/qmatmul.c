@@ -1,20 +1,24 @@
-/* Matrix products with group-quantized weights, for decoding on a CPU.
+/* Our CPU kernels for the quantized mode (quant.py), called through ctypes (cpu_kernels.py).
  *
- * y[b, n] = sum_k w[n, k] * x[b, k], where each group of G weights along a row has its own
- * affine map: w[n, k] = scale[n, g] * code[n, k] + low[n, g], g = k / G (low may be absent).
- * Activations stay float32: the weights are widened in registers, so nothing is rounded
- * beyond the checkpoint's own codes. Two code layouts:
+ * Matrix products with group-quantized weights: y[b, n] = sum_k w[n, k] * x[b, k], where
+ * each group of G weights along a row has its own affine map, w[n, k] = scale[n, g] *
+ * code[n, k] + low[n, g], g = k / G (low may be absent). Activations stay float32: the
+ * weights are widened in registers, so nothing is rounded beyond the checkpoint's own codes
+ * (except in `qmm_screen`, an output head's approximate first pass). Two code layouts:
  *
  *   i8: one signed byte per weight, G a multiple of 16 (Q8_0, Q5_0 and Q6_K codes);
  *   u4: two 4-bit codes per byte, G = 32; byte j of a group holds code j in its low nibble
  *       and code j + 16 in its high nibble (the layout of Q4_0/Q4_1 blocks).
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
- * values came from fp16 anyway. Rows of the output are shared among OpenMP threads; built
- * against torch's libgomp (same soname), the threads are torch's own.
+ * values came from fp16 anyway. Also here: `decode_layer`, a whole transformer layer's
+ * decoding step; `topk_rows`; `dequantize`, for prompts. Rows of the output are shared
+ * among OpenMP threads; built against torch's libgomp (same soname), the threads are
+ * torch's own.
  *
  * Built at run time by cpu_kernels.py with the machine's C compiler (-O3 -march=native);
- * the AVX2 path is used where the compiler targets it, a plain C loop elsewhere.
+ * the AVX2 path is used where the compiler targets it, plain C loops elsewhere (tested by
+ * building without -march, tests/runtime/test_cpu_kernels.py).
  */
 
 #include <math.h>
@@ -176,18 +180,31 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
     const __m128i nibble = _mm_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
     const int64_t groups = K / 32;
-    for (int64_t g = 0; g < groups; g++) {
-        const float s = _cvtsh_ss(scale[g]);
-        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
-        const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
-                                               _mm_and_si128(q, nibble));
+    /* Each group's two scales (weights' and activations') multiplied 8 groups at a time. */
+    float both[MAX_ROWS][8];
+    for (int64_t g0 = 0; g0 < groups; g0 += 8) {
+        const int m = groups - g0 < 8 ? (int)(groups - g0) : 8;
+        uint16_t half[8] = {0};
+        memcpy(half, scale + g0, sizeof(uint16_t) * (size_t)m);
+        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)half));
         for (int b = 0; b < nb; b++) {
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
-            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
-            const __m256 f = _mm256_cvtepi32_ps(dot);
-            const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
-            if (g & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
-            else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
+            float xb[8] = {0};
+            memcpy(xb, xs + b * groups + g0, sizeof(float) * (size_t)m);
+            _mm256_storeu_ps(both[b], _mm256_mul_ps(sv, _mm256_loadu_ps(xb)));
+        }
+        for (int j = 0; j < m; j++) {
+            const int64_t g = g0 + j;
+            const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
+            const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
+                                                   _mm_and_si128(q, nibble));
+            for (int b = 0; b < nb; b++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
+                const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
+                const __m256 f = _mm256_cvtepi32_ps(dot);
+                const __m256 sc = _mm256_broadcast_ss(&both[b][j]);
+                if (j & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
+                else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
+            }
         }
     }
     for (int b = 0; b < nb; b++) {
@@ -693,4 +710,30 @@ int topk_rows(const float *y, int64_t B, int64_t N, int k, int64_t *out) {
         for (; i < N; i++) heap_offer(val, idx, k, row[i], i);
     }
     return 0;
+}
+
+/* The float32 weight [N, K] that i8 (packed = 0) or u4 (packed = 1) codes stand for, in one
+ * pass: prompts multiply many rows at once, which torch's own matrix products do best. */
+void dequantize(const void *codes, const void *scale, const void *low, int64_t N, int64_t K,
+                int G, int packed, int f16, float *out) {
+    const int64_t groups = K / G;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        float *row = out + n * K;
+        for (int64_t g = 0; g < groups; g++) {
+            const float s = load_scale(scale, n * groups + g, f16);
+            const float l = low ? load_scale(low, n * groups + g, f16) : 0.0f;
+            float *w = row + g * G;
+            if (packed) {
+                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
+                for (int j = 0; j < 16; j++) {
+                    w[j] = s * (float)(c[j] & 0x0F) + l;
+                    w[j + 16] = s * (float)(c[j] >> 4) + l;
+                }
+            } else {
+                const int8_t *c = (const int8_t *)codes + n * K + g * G;
+                for (int j = 0; j < G; j++) w[j] = s * (float)c[j] + l;
+            }
+        }
+    }
 }

@@ -159,6 +159,8 @@ class GroupLinear(nn.Module):
 
     def weight(self) -> Tensor:
         """The float32 weight ``[N, K]`` the codes stand for."""
+        if (kernel := kernels()) is not None and self.codes.device.type == "cpu":
+            return kernel.dequantize(self.codes, self.scale, self.low, self.group, self.packed)
         n, k, g = self.out_features, self.in_features, self.group
         codes = unpack_u4(self.codes) if self.packed else self.codes
         grouped = codes.reshape(n, k // g, g).float() * self.scale.float()[..., None]

@@ -68,3 +68,25 @@ def smollm2_model(smollm2_gguf: Path) -> tuple[Any, dict[str, Any]]:
     from marshalike_runtime.checkpoint import load_checkpoint
 
     return load_checkpoint(smollm2_gguf)
+
+
+@pytest.fixture(scope="session")
+def both_builds(tmp_path_factory) -> tuple[Any, Any]:
+    """The kernels as built here (AVX2 where the CPU has it) and their plain C loops."""
+    import ctypes
+
+    from marshalike_runtime import cpu_kernels
+
+    compiler = cpu_kernels.c_compiler()
+    if compiler is None:
+        pytest.skip("no C compiler here")
+    folder = tmp_path_factory.mktemp("kernels")
+    built = []
+    for flags in (["-O3", "-march=native", "-fopenmp"], ["-O3", "-fopenmp"]):
+        target = folder / f"qmatmul-{len(flags)}.so"
+        assert cpu_kernels._compile(compiler, flags, target)
+        built.append(cpu_kernels.Kernels(ctypes.CDLL(str(target)), target, flags))
+    if not built[0].avx2:
+        pytest.skip("this CPU has no AVX2: both builds are the plain loops")
+    assert not built[1].avx2
+    return built[0], built[1]

@@ -59,3 +59,37 @@ def test_topk_indices_pick_the_same_rows_as_torch() -> None:
     want = y.topk(64, dim=-1).indices
     assert [set(r.tolist()) for r in got] == [set(r.tolist()) for r in want]
     assert k.topk_indices(y, 5000) is None  # over the kernel's 4096: the caller uses torch
+
+
+def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
+    import torch
+
+    fast, plain = both_builds
+    g = torch.Generator().manual_seed(1)
+    for group, rows in ((32, 1), (16, 5), (32, 11)):
+        codes = torch.randint(-32, 32, (48, 128), dtype=torch.int8, generator=g)
+        scale, low = torch.rand(48, 128 // group, generator=g), torch.randn(48, 128 // group)
+        x = torch.randn(rows, 128, generator=g)
+        for lo in (None, low):  # the same sums, added in another order
+            torch.testing.assert_close(
+                plain.i8(codes, scale, lo, group, x),
+                fast.i8(codes, scale, lo, group, x),
+                rtol=1e-5,
+                atol=1e-4,
+            )
+        torch.testing.assert_close(
+            plain.dequantize(codes, scale, low, group, False),
+            fast.dequantize(codes, scale, low, group, False),
+        )
+    packed = torch.randint(0, 256, (48, 64), dtype=torch.uint8, generator=g)
+    scale, low = torch.rand(48, 4, generator=g).half(), torch.randn(48, 4, generator=g).half()
+    x = torch.randn(3, 128, generator=g)
+    exact = plain.u4(packed, scale, low, x)
+    torch.testing.assert_close(fast.u4(packed, scale, low, x), exact, rtol=1e-5, atol=1e-4)
+    # The plain screen is exact; the AVX2 one rounds activations to int8.
+    torch.testing.assert_close(plain.screen(packed, scale, low, x), exact, rtol=1e-5, atol=1e-4)
+    assert float((fast.screen(packed, scale, low, x) - exact).norm() / exact.norm()) < 0.02
+    y = torch.randn(2, 3000, generator=g)
+    assert [set(r.tolist()) for r in plain.topk_indices(y, 64)] == [
+        set(r.tolist()) for r in fast.topk_indices(y, 64)
+    ]

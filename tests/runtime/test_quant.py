@@ -332,13 +332,19 @@ def decode_steps(engine: Engine) -> list[torch.Tensor]:
     return logits
 
 
+@pytest.mark.parametrize("build", ["native", "plain"])
 @pytest.mark.parametrize("args", [LLAMA, GEMMA], ids=["llama", "gemma"])
-def test_the_c_decoding_step_computes_what_the_torch_layers_compute(args: ModelArgs) -> None:
+def test_the_c_decoding_step_computes_what_the_torch_layers_compute(
+    args: ModelArgs, build: str, request, monkeypatch
+) -> None:
     """Each decoded position's logits, through `decode_layer` and through the modules, for
     three rows, past the sliding window, and with rows dropped midway (a compacted cache)
     down to a single one."""
     if cpu_kernels.kernels() is None:
         pytest.skip("no C compiler here: the kernels are not built")
+    if build == "plain":  # the loops for CPUs without AVX2
+        plain = request.getfixturevalue("both_builds")[1]
+        monkeypatch.setattr(quant, "kernels", lambda: plain)
     model = tiny_model(args=args)
     quantize_model(model, "int4", coded_sources(model))
     assert all(layer.fast_decode is not None for layer in model.layers)

@@ -180,31 +180,18 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
     const __m128i nibble = _mm_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
     const int64_t groups = K / 32;
-    /* Each group's two scales (weights' and activations') multiplied 8 groups at a time. */
-    float both[MAX_ROWS][8];
-    for (int64_t g0 = 0; g0 < groups; g0 += 8) {
-        const int m = groups - g0 < 8 ? (int)(groups - g0) : 8;
-        uint16_t half[8] = {0};
-        memcpy(half, scale + g0, sizeof(uint16_t) * (size_t)m);
-        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)half));
+    for (int64_t g = 0; g < groups; g++) {
+        const float s = _cvtsh_ss(scale[g]);
+        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
+        const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
+                                               _mm_and_si128(q, nibble));
         for (int b = 0; b < nb; b++) {
-            float xb[8] = {0};
-            memcpy(xb, xs + b * groups + g0, sizeof(float) * (size_t)m);
-            _mm256_storeu_ps(both[b], _mm256_mul_ps(sv, _mm256_loadu_ps(xb)));
-        }
-        for (int j = 0; j < m; j++) {
-            const int64_t g = g0 + j;
-            const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
-            const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
-                                                   _mm_and_si128(q, nibble));
-            for (int b = 0; b < nb; b++) {
-                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
-                const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
-                const __m256 f = _mm256_cvtepi32_ps(dot);
-                const __m256 sc = _mm256_broadcast_ss(&both[b][j]);
-                if (j & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
-                else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
-            }
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
+            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
+            const __m256 f = _mm256_cvtepi32_ps(dot);
+            const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
+            if (g & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
+            else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
         }
     }
     for (int b = 0; b < nb; b++) {

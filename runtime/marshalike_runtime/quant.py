@@ -342,8 +342,9 @@ class FastDecode:
         if key != self._key:
             self._desc, self._key = self._describe(block), key
         out = x.reshape(x.shape[0], -1).contiguous().clone()
-        cos, sin = (t.reshape(-1).float().contiguous() for t in rope)
-        k.decode_layer(self._desc, out, ctx.kv_len - 1, cos, sin)
+        # cos and sin of this one position: [1, head_dim] rows of the model's RoPE table,
+        # contiguous and in x's dtype (float32), as the C side reads them.
+        k.decode_layer(self._desc, out, ctx.kv_len - 1, *rope)
         return out.view_as(x)
 
     @staticmethod
@@ -403,13 +404,10 @@ def without_fast_decode(model: nn.Module) -> Iterator[None]:
             block.fast_decode = fast
 
 
-def enable_fast_decode(model: nn.Module) -> int:
-    """Give every layer that qualifies its `FastDecode`; how many did."""
-    count = 0
+def enable_fast_decode(model: nn.Module) -> None:
+    """Give every layer that qualifies its `FastDecode`."""
     for block in model.layers:
         block.fast_decode = FastDecode(block) if FastDecode.applies_to(block) else None
-        count += block.fast_decode is not None
-    return count
 
 
 # --- whole models ----------------------------------------------------------------------
@@ -448,7 +446,7 @@ def quantize_model(
     table_source = sources.get("tok_embeddings.weight" if tied else "output.weight")
     table = _table(head.weight, table_source)
     model.output = ScreenedHead(GroupLinear.screen(head.weight.detach()), table)
-    plan["output"] = {"kind": "head", "shape": list(head.weight.shape)}
+    plan["output"] = {"kind": "head", "screen": model.output.approx.spec()}
     if tied:
         model.tok_embeddings = TiedEmbedding(model.output)
         plan["tok_embeddings"] = {"kind": "tied"}
@@ -493,12 +491,9 @@ def apply_plan(model: nn.Module, plan: Plan) -> None:
         elif kind == "half":
             _set(model, name, HalfLinear.empty(*spec["shape"], spec["bias"]))
         elif kind == "head":
-            rows, cols = spec["shape"]
-            approx = GroupLinear.empty(
-                {"shape": [rows, cols], "group": GROUP, "packed": True, "low": True,
-                 "bias": False, "half_scales": True}
-            )  # fmt: skip
-            _set(model, name, ScreenedHead(approx, Int8Table.empty(rows, cols)))
+            approx = GroupLinear.empty(spec["screen"])
+            table = Int8Table.empty(approx.out_features, approx.in_features)
+            _set(model, name, ScreenedHead(approx, table))
         elif kind != "tied":
             raise ValueError(f"unknown module kind {kind!r} in a quantized plan")
     if plan.get("tok_embeddings", {}).get("kind") == "tied":

@@ -100,3 +100,35 @@ def test_zero_probability_tokens_are_never_drawn() -> None:
     gen = make_generator(0)
     drawn = {int(sample(logits, temperature=1.0, generator=gen)) for _ in range(300)}
     assert drawn == {0, 2}
+
+
+def _sorted_nucleus(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """The definition, by a full sort: which tokens top-p keeps."""
+    ordered, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(ordered, dim=-1)
+    drop = torch.cumsum(probs, dim=-1) - probs >= p
+    return ~torch.zeros_like(drop).scatter(-1, order, drop)
+
+
+@pytest.mark.parametrize("scale", [30.0, 8.0, 3.0, 0.5, 0.0001])
+def test_top_p_sorts_only_as_wide_as_the_nucleus_and_keeps_what_a_full_sort_keeps(
+    scale: float,
+) -> None:
+    # Sharp rows end inside the first top-k, flat ones need the wider ones or the full sort.
+    gen = make_generator(3)
+    logits = torch.randn(3, 20_000, generator=gen) * scale
+    for p in (0.5, 0.95):
+        kept = torch.isfinite(top_p_filter(logits, p))
+        assert torch.equal(kept, _sorted_nucleus(logits, p))
+        assert torch.equal(top_p_filter(logits, p)[kept], logits[kept])
+
+
+def test_top_p_sampling_draws_in_proportion_inside_the_nucleus() -> None:
+    # Probabilities 0.4, 0.3, 0.2 are the nucleus of p=0.85; the 0.1 tail never appears.
+    logits = torch.tensor([[0.2, 0.4, 0.1, 0.3]]).log().repeat(4000, 1)
+    drawn = sample(logits, temperature=1.0, top_p=0.85, generator=make_generator(1))
+    counts = torch.bincount(drawn, minlength=4).tolist()
+    assert counts[2] == 0
+    shares = [c / 4000 for c in counts]
+    # Renormalised over 0.9 of the mass: 0.222, 0.444, 0, 0.333 (binomial sd < 0.008).
+    assert shares == pytest.approx([0.2 / 0.9, 0.4 / 0.9, 0.0, 0.3 / 0.9], abs=0.03)

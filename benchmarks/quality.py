@@ -6,7 +6,9 @@ the full loop, into temporary folders; runs the emitted example tests and the hi
 against each compiled module in the sandbox; and prints one table:
 
     compiled       the compiler delivered a module and its example tests pass
-    solved         compiled, and the hidden tests pass too
+    unchecked      the compiler delivered a module, but the spec has no checkable example
+                   (nothing could have caught a wrong one; HumanEval 32 and 38 are such)
+    solved         a module was delivered and the hidden tests pass
     false success  compiled, but the hidden tests fail (examples were too weak an oracle)
     per solved     all tokens (and seconds) the mode spent on the corpus / tasks solved
 
@@ -48,8 +50,8 @@ TEAM_HIDDEN = HERE / "hidden"
 TIERS = ("simple", "everyday", "harder")
 MODES = ("quick", "full")
 # pytest exit statuses: 0 all passed, 5 no tests collected (a spec with no checkable
-# examples: nothing to disagree with, as the compiler itself sees it).
-_EXAMPLES_OK = (0, 5)
+# example: nothing to disagree with, as the compiler itself sees it).
+_PASSED, _NO_TESTS = 0, 5
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class TaskResult:
     seconds: float
     over_budget: bool
     note: str = ""
+    unchecked: bool = False  # delivered, but no example could check it (never "compiled")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class ModeSummary:
     mode: str
     tasks: int
     compiled: int
+    unchecked: int
     solved: int
     false_success: int
     prompt_tokens: int
@@ -150,42 +154,50 @@ def run_task(
     seconds = time.monotonic() - start
     prompt = sum(u.prompt_tokens for u in report.units)
     completion = sum(u.completion_tokens for u in report.units)
-    compiled, solved, note = _judge(task, report, job.out or task.spec.parent, limits)
+    judged = _judge(task, report, job.out or task.spec.parent, limits)
     return TaskResult(
         task.name,
         mode,
-        compiled,
-        solved,
+        judged.compiled,
+        judged.solved,
         prompt,
         completion,
         round(seconds, 3),
         seconds > budget,
-        note,
+        judged.note,
+        judged.unchecked,
     )
 
 
-def _judge(task: Task, report: SpecReport, out: Path, limits: Limits) -> tuple[bool, bool, str]:
+@dataclass(frozen=True)
+class _Judged:
+    compiled: bool
+    solved: bool
+    note: str
+    unchecked: bool = False
+
+
+def _judge(task: Task, report: SpecReport, out: Path, limits: Limits) -> _Judged:
     if any(d.is_error for d in report.diagnostics):
-        return False, False, "the spec has errors"
+        return _Judged(False, False, "the spec has errors")
     if report.failed_file or not report.ok:
-        return False, False, "the compiler delivered no module"
+        return _Judged(False, False, "the compiler delivered no module")
     module_text = (out / f"{task.name}.py").read_text(encoding="utf-8")
     examples = (out / f"test_{task.name}.py").read_text(encoding="utf-8")
     # The full loop already ran the examples of every verified unit in the same sandbox;
     # --quick ran none, so they run here.
     verified = bool(report.units) and all(u.status == "verified" for u in report.units)
-    if not verified and not _passes(
+    status = _PASSED if verified else run_pytest(
         task.name, module_text, f"test_{task.name}.py", examples, limits
-    ):
-        return False, False, "examples fail"
+    )  # fmt: skip
+    if status not in (_PASSED, _NO_TESTS):
+        return _Judged(False, False, "examples fail")
     hidden = task.hidden.read_text(encoding="utf-8")
-    if run_pytest(task.name, module_text, task.hidden.name, hidden, limits) != 0:
-        return True, False, "hidden tests fail"
-    return True, True, ""
-
-
-def _passes(module: str, module_text: str, test_name: str, test_text: str, limits: Limits) -> bool:
-    return run_pytest(module, module_text, test_name, test_text, limits) in _EXAMPLES_OK
+    solved = run_pytest(task.name, module_text, task.hidden.name, hidden, limits) == _PASSED
+    if status == _NO_TESTS:
+        verdict = "hidden tests pass" if solved else "hidden tests fail"
+        return _Judged(False, solved, f"no checkable example; {verdict}", unchecked=True)
+    return _Judged(True, solved, "" if solved else "hidden tests fail")
 
 
 def _quiet(message: str) -> None:
@@ -257,21 +269,23 @@ def warm_up(job: CompileJob) -> float:
 
 
 def _progress_line(task: Task, r: TaskResult) -> str:
-    verdict = "solved" if r.solved else ("FALSE SUCCESS" if r.compiled else "not compiled")
+    if r.unchecked:
+        verdict = f"unchecked, {'solved' if r.solved else 'wrong'}"
+    else:
+        verdict = "solved" if r.solved else ("FALSE SUCCESS" if r.compiled else "not compiled")
     late = " OVER BUDGET" if r.over_budget else ""
     return f"{task.corpus}/{task.tier}/{task.name} [{r.mode}]: {verdict} ({r.seconds:.1f} s){late}"
 
 
 def summarize(results: Sequence[TaskResult], mode: str) -> ModeSummary:
     mine = [r for r in results if r.mode == mode]
-    compiled = sum(r.compiled for r in mine)
-    solved = sum(r.solved for r in mine)
     return ModeSummary(
         mode=mode,
         tasks=len(mine),
-        compiled=compiled,
-        solved=solved,
-        false_success=compiled - solved,
+        compiled=sum(r.compiled for r in mine),
+        unchecked=sum(r.unchecked for r in mine),
+        solved=sum(r.solved for r in mine),
+        false_success=sum(r.compiled and not r.solved for r in mine),
         prompt_tokens=sum(r.prompt_tokens for r in mine),
         completion_tokens=sum(r.completion_tokens for r in mine),
         seconds=round(sum(r.seconds for r in mine), 3),
@@ -286,8 +300,9 @@ def table(summaries: Sequence[ModeSummary], budget: float) -> str:
     rows: list[tuple[str, list[str]]] = [
         ("tasks", [str(s.tasks) for s in summaries]),
         ("compiled (examples pass)", [str(s.compiled) for s in summaries]),
+        ("unchecked (no checkable example)", [str(s.unchecked) for s in summaries]),
         ("solved (hidden tests pass)", [str(s.solved) for s in summaries]),
-        ("false success", [_share(s.false_success, s.compiled) for s in summaries]),
+        ("false success (of compiled)", [_share(s.false_success, s.compiled) for s in summaries]),
         ("prompt tokens / solved", [_ratio(s.per_solved(s.prompt_tokens)) for s in summaries]),
         (
             "completion tokens / solved",

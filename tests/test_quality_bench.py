@@ -200,12 +200,16 @@ def test_summary_counts_and_per_solved_ratios() -> None:
         result("a", "full", True, True),
         result("b", "full", True, False),
         result("c", "full", False, False, over_budget=True, seconds=200.0),
+        # No checkable example: right by luck, then wrong; neither is compiled or false.
+        result("d", "full", False, True, unchecked=True),
+        result("e", "full", False, False, unchecked=True),
         result("a", "quick", True, False),
     ]
     full = quality.summarize(results, "full")
-    assert (full.tasks, full.compiled, full.solved, full.false_success) == (3, 2, 1, 1)
-    assert full.per_solved(full.prompt_tokens) == 300
-    assert full.per_solved(full.seconds) == 204.0
+    counts = (full.tasks, full.compiled, full.unchecked, full.solved, full.false_success)
+    assert counts == (5, 2, 2, 2, 1)
+    assert full.per_solved(full.prompt_tokens) == 250
+    assert full.per_solved(full.seconds) == 104.0
     assert full.over_budget == ("c",)
     quick = quality.summarize(results, "quick")
     assert quick.per_solved(quick.prompt_tokens) is None
@@ -220,15 +224,16 @@ def test_table_in_full() -> None:
     ]
     summaries = [quality.summarize(results, mode) for mode in quality.MODES]
     assert quality.table(summaries, 120) == (
-        "                                   quick          full\n"
-        "tasks                                  2             2\n"
-        "compiled (examples pass)               1             2\n"
-        "solved (hidden tests pass)             0             2\n"
-        "false success                   1 (100%)        0 (0%)\n"
-        "prompt tokens / solved                 -           100\n"
-        "completion tokens / solved             -            10\n"
-        "seconds / solved                       -          66.5\n"
-        "over budget (120 s)                    0             1\n"
+        "                                         quick          full\n"
+        "tasks                                        2             2\n"
+        "compiled (examples pass)                     1             2\n"
+        "unchecked (no checkable example)             0             0\n"
+        "solved (hidden tests pass)                   0             2\n"
+        "false success (of compiled)           1 (100%)        0 (0%)\n"
+        "prompt tokens / solved                       -           100\n"
+        "completion tokens / solved                   -            10\n"
+        "seconds / solved                             -          66.5\n"
+        "over budget (120 s)                          0             1\n"
         "over budget in full: b\n"
     )
 
@@ -242,14 +247,18 @@ TINY = {
               "* shout('hi') = 'HI!'\n", "def test_empty():\n    assert shout('') == '!'\n"),
     "mystery": ("# func mystery(n: integer): integer\n\nSomething.\n\n* mystery(1) = 1\n",
                 "def test_two():\n    assert mystery(2) == 2\n"),
+    "vague": ("# func vague(n: integer): integer\n\nOne more than n.\n",
+              "def test_three():\n    assert vague(3) == 4\n"),
 }  # fmt: skip
 
 # Hand-written answers of the test double: `double` right, `shout` right on the example only
-# (a false success), `mystery` never valid Python (not compiled).
+# (a false success), `mystery` never valid Python (not compiled), `vague` right, but its spec
+# has no example that could have said so (unchecked).
 ANSWERS = {
     "double": "def double(n):\n    return n * 2\n",
     "shout": "def shout(text):\n    return 'HI!' if text else ''\n",
     "mystery": "this is not python (\n",
+    "vague": "def vague(n):\n    return n + 1\n",
 }
 
 
@@ -280,7 +289,7 @@ def tiny_tasks(root: Path) -> list[quality.Task]:
             f"from {name} import {name}\n\n\n{hidden}"
         )
     tasks = quality.team_tasks(["simple"], root / "specs", root / "hidden")
-    assert [t.name for t in tasks] == ["double", "mystery", "shout"]
+    assert [t.name for t in tasks] == ["double", "mystery", "shout", "vague"]
     return tasks
 
 
@@ -297,11 +306,14 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
     results = quality.run_benchmark(
         tiny_tasks(tmp_path), job, budget=60.0, limits=Limits(timeout_s=10)
     )
-    outcome = {(r.task, r.mode): (r.compiled, r.solved, r.note) for r in results}
+    outcome = {(r.task, r.mode): (r.compiled, r.solved, r.note, r.unchecked) for r in results}
     for mode in quality.MODES:
-        assert outcome["double", mode] == (True, True, "")
-        assert outcome["shout", mode] == (True, False, "hidden tests fail")
-        assert outcome["mystery", mode] == (False, False, "the compiler delivered no module")
+        assert outcome["double", mode] == (True, True, "", False)
+        assert outcome["shout", mode] == (True, False, "hidden tests fail", False)
+        no_module = (False, False, "the compiler delivered no module", False)
+        assert outcome["mystery", mode] == no_module
+        unchecked = (False, True, "no checkable example; hidden tests pass", True)
+        assert outcome["vague", mode] == unchecked
     assert len(made) == 1  # one backend for both modes: a local model would load once
     tokens = {(r.task, r.mode): (r.prompt_tokens, r.completion_tokens) for r in results}
     # quick: one candidate; full: two candidates per attempt, two attempts for `mystery`
@@ -309,9 +321,9 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
     assert tokens["double", "full"] == (14, 6)
     assert tokens["mystery", "full"] == (28, 12)
     full = quality.summarize(results, "full")
-    assert (full.compiled, full.solved, full.false_success) == (2, 1, 1)
-    assert full.per_solved(full.prompt_tokens) == 14 + 14 + 28
-    hidden_calls = ("double(-3)", "shout('')", "mystery(2)")
+    assert (full.compiled, full.unchecked, full.solved, full.false_success) == (2, 1, 2, 1)
+    assert full.per_solved(full.prompt_tokens) == (14 + 14 + 28 + 14) / 2
+    hidden_calls = ("double(-3)", "shout('')", "mystery(2)", "vague(3)")
     assert not any(call in prompt for prompt in backend.prompts for call in hidden_calls)
 
 
@@ -332,7 +344,7 @@ def test_main_against_an_openai_compatible_server(
         "team corpus, 1 tasks; openai fake-model (chat); "
         "full loop: 1 candidates x 1 attempts, 512 tokens; seed 0;"
     )
-    assert "solved (hidden tests pass)             1             1" in stdout
+    assert "solved (hidden tests pass)                   1             1" in stdout
     lines = stderr.splitlines()
     assert lines[0].startswith("backend ready in ")
     assert [line.split(":")[0] for line in lines[1:]] == [

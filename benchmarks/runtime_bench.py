@@ -7,11 +7,18 @@ peak RSS, and the first greedy tokens (to check the engines agree). Timings are 
 `--repeats` runs after one warm-up. Decode rates exclude the prefill: (new tokens - 1) / (time
 of the whole generation - time of a one-token generation).
 
+This machine's memory bandwidth drifts by tens of percent over minutes, which moves one
+engine's figures and not the other's when they run one after another. `--rounds N` runs the
+engines N times in alternating order (fresh processes each time) and reports, per engine,
+the median of each figure over the rounds, and the range of its decode rates.
+
 Our quantized modes also report their agreement with our fp32 mode: the share of
 `--agreement-prompts` prompts whose first 64 greedy tokens are identical.
 
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
+    python benchmarks/runtime_bench.py --engines ours-int4,llamacpp --rounds 5 \
+        --agreement-prompts 0 --reference-python .scratch/refvenv/bin/python
     python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
         --reference-python .scratch/refvenv/bin/python   # transformers, llama.cpp from another venv
 
@@ -313,6 +320,34 @@ def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One engine's figures over several rounds: the median of each number, the first
+    round's token lists, and the decode rates of every round (for their range). A round
+    that failed makes the whole result that failure."""
+    if failed := next((r for r in rounds if "error" in r), None):
+        return failed
+    merged = dict(rounds[0])
+    for key, value in rounds[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [r[key] for r in rounds if r.get(key) is not None]
+            merged[key] = statistics.median(values) if values else None
+    for key in ("decode_tok_s", "batch_decode_tok_s"):
+        merged[f"{key}_rounds"] = [r.get(key) for r in rounds]
+    return merged
+
+
+def run_rounds(names: list[str], opts: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every engine once per round, in alternating order, merged by `merge_rounds`."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for index in range(opts.rounds):
+        for name in names if index % 2 == 0 else names[::-1]:
+            result = spawn(name, opts)
+            rounds[name].append(result)
+            # Raw figures as each engine finishes, so a long run that is cut short keeps them.
+            print(f"{name} (round {index + 1}): {json.dumps(result)}", file=sys.stderr, flush=True)
+    return {name: merge_rounds(runs) for name, runs in rounds.items()}
+
+
 def agreement(results: dict[str, dict[str, Any]], name: str) -> str:
     base, mine = results.get("ours-fp32", {}), results[name]
     if name == "ours-fp32" or "agreement_ids" not in base or "agreement_ids" not in mine:
@@ -346,10 +381,21 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
         )
     print(
         f"\nprompt {opts.prompt_tokens} tokens, {opts.new_tokens} new tokens greedy, "
-        f"medians of {opts.repeats} after a warm-up; 'same first': first {FIRST_TOKENS} "
+        f"medians of {opts.repeats} after a warm-up"
+        + (f", then of {opts.rounds} rounds" if opts.rounds > 1 else "")
+        + f"; 'same first': first {FIRST_TOKENS} "
         f"greedy tokens equal the first engine's; 'fp32 agree': prompts whose first "
         f"{AGREEMENT_TOKENS} greedy tokens equal ours-fp32's"
     )
+    if opts.rounds > 1:
+        for name, r in results.items():
+            if "error" not in r:
+                print(f"{name} decode by round: {_rates(r, 'decode_tok_s')}; "
+                      f"batch: {_rates(r, 'batch_decode_tok_s')}")  # fmt: skip
+
+
+def _rates(result: dict[str, Any], key: str) -> str:
+    return ", ".join(fmt(v) for v in result.get(f"{key}_rounds", []))
 
 
 def print_ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -397,6 +443,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every engine N times, alternating order"
+    )
     parser.add_argument("--agreement-prompts", type=int, default=len(AGREEMENT_PROMPTS))
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine")
     parser.add_argument(
@@ -407,6 +456,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.repeats, opts.new_tokens, opts.agreement_prompts = 1, 32, 2
+    if opts.rounds < 1 or opts.repeats < 1:
+        parser.error("--rounds and --repeats must be at least 1")
     return opts
 
 
@@ -424,14 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"runtime_bench: error: unknown engines {unknown}", file=sys.stderr)
         return 2
-    results = {}
-    for name in names:
-        if available(name, opts):
-            results[name] = spawn(name, opts)
-            # Raw figures as each engine finishes, so a long run that is cut short keeps them.
-            print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
-        else:
-            print(f"skipping {name}: not importable", file=sys.stderr)
+    for name in [n for n in names if not available(n, opts)]:
+        print(f"skipping {name}: not importable", file=sys.stderr)
+    results = run_rounds([n for n in names if available(n, opts)], opts)
     print_table(results, opts)
     print_ratios(results)
     if opts.json:

@@ -242,14 +242,15 @@ def run_benchmark(
     budget: float,
     limits: Limits,
     progress: Callable[[str], None] = lambda line: None,
+    modes: Sequence[str] = MODES,
 ) -> list[TaskResult]:
     results = []
     with tempfile.TemporaryDirectory(prefix="marshalike-quality-") as tmp:
         jobs = mode_jobs(job, Path(tmp))
         progress(f"backend ready in {warm_up(jobs['full']):.1f} s")
-        shared = {mode: SharedBackend(jobs[mode]) for mode in MODES}
+        shared = {mode: SharedBackend(jobs[mode]) for mode in modes}
         for task in tasks:
-            for mode in MODES:
+            for mode in modes:
                 result = run_task(
                     task, mode, jobs[mode], shared[mode], budget=budget, limits=limits
                 )
@@ -349,6 +350,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--corpus", choices=("team", "humaneval", "both"), default="team")
     p.add_argument("--tier", choices=TIERS, action="append", help="team tiers (repeatable) [all]")
     p.add_argument("--limit", type=int, help="only the first N tasks")
+    p.add_argument(
+        "--mode",
+        choices=(*MODES, "both"),
+        default="both",
+        help="quick, the full loop, or both side by side [both]; one mode when comparing "
+        "loop settings (quick does not depend on them)",
+    )
     p.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
     p.add_argument("--backend", choices=("local", "openai", "replay"))
     p.add_argument("--model")
@@ -428,11 +436,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         job = make_job(resolved)
         limits = Limits(timeout_s=args.test_timeout)
         start = time.monotonic()
-        results = run_benchmark(tasks, job, budget=args.budget, limits=limits, progress=_stderr)
+        modes = MODES if args.mode == "both" else (args.mode,)
+        results = run_benchmark(
+            tasks, job, budget=args.budget, limits=limits, progress=_stderr, modes=modes
+        )
     except MarshalikeError as exc:
         print(f"marshalike: error: {exc}", file=sys.stderr)
         return 1
-    summaries = [summarize(results, mode) for mode in MODES]
+    summaries = [summarize(results, mode) for mode in modes]
     wall = time.monotonic() - start
     settings = _settings(args, resolved, job, len(tasks), wall)
     print(_title(settings))

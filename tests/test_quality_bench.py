@@ -420,3 +420,12 @@ def test_quant_reaches_the_local_backend_the_json_and_the_title(
     )
     with pytest.raises(SystemExit):
         quality.parse_args(["--quant", "int8"])
+
+
+def test_one_mode_alone(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    loop = LoopSettings(kind="chat", candidates=1, attempts=1, jobs=1)
+    job = CompileJob(lambda: backend, "scripted", "scripted", loop)
+    tasks = tiny_tasks(tmp_path)[:1]
+    results = quality.run_benchmark(tasks, job, budget=60.0, limits=Limits(), modes=("full",))
+    assert [(r.task, r.mode, r.solved) for r in results] == [("double", "full", True)]

@@ -27,6 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from marshalike.backends.base import PromptKind
+from marshalike.naming import parse_or_none, quiet_syntax_warnings
 from marshalike.spec import Func
 
 PYTHON_FENCES = ("", "python", "py", "python3", "py3")
@@ -163,10 +164,8 @@ def _best(sources: list[str], name: str) -> str:
 
 
 def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        return None
+    tree = parse_or_none(source, mode="exec")
+    return tree if isinstance(tree, ast.Module) else None
 
 
 def _defined(tree: ast.Module) -> list[str]:
@@ -180,10 +179,13 @@ def validate(
     local_modules: Collection[str] = (),
 ) -> Extracted:
     """Check one piece of code against the declared function; keep what may stay."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return _rejected(f"syntax error on line {exc.lineno}: {exc.msg}")
+    with quiet_syntax_warnings():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            return _rejected(f"syntax error on line {exc.lineno}: {exc.msg}")
+        except (ValueError, MemoryError, RecursionError) as exc:  # a null byte, deep nesting
+            return _rejected(f"not Python: {exc or type(exc).__name__}")
     kept: list[ast.stmt] = []
     problems: list[str] = []
     dropped: list[str] = []

@@ -28,6 +28,7 @@ from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sa
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
 from marshalike.mutate import mutated_calls
+from marshalike.naming import parse_or_none
 from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
 from marshalike.spec import Example, Func
@@ -304,10 +305,8 @@ def _gate(
 
 
 def _fingerprint(code: str) -> str:
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        return code
+    tree = parse_or_none(code, mode="exec")
+    return code if tree is None else ast.dump(tree)
 
 
 def _best(

@@ -106,7 +106,7 @@ def parse_or_none(source: str, mode: str = "eval") -> ast.Module | ast.Expressio
     Beyond SyntaxError, the parser gives up on pathological nesting with MemoryError or
     RecursionError; emit must not crash on any spec text, so those count as "not Python".
     """
-    with _quiet():
+    with quiet_syntax_warnings():
         try:
             return ast.parse(source, mode=mode)
         except _NOT_PYTHON:
@@ -115,7 +115,7 @@ def parse_or_none(source: str, mode: str = "eval") -> ast.Module | ast.Expressio
 
 def compiles(source: str) -> bool:
     """Whether `source` compiles: stricter than parsing (`yield` outside a function)."""
-    with _quiet():
+    with quiet_syntax_warnings():
         try:
             compile(source, "<emit>", "exec")
         except _NOT_PYTHON:
@@ -127,9 +127,10 @@ _NOT_PYTHON = (SyntaxError, ValueError, MemoryError, RecursionError)
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence SyntaxWarning ("invalid decimal literal" for `1if`): spec text is data here,
-    and its problems are the checker's to report, not stray lines on stderr."""
+def quiet_syntax_warnings() -> Iterator[None]:
+    """Silence SyntaxWarning ("invalid decimal literal" for `1if`): spec text and model
+    output are data here, and their problems are the checker's or the loop's to report,
+    not stray lines on stderr."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
         yield

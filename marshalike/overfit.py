@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from marshalike.consensus import ProbeOutcome
 from marshalike.gaps import promised_exceptions
+from marshalike.naming import parse_or_none
 from marshalike.spec import Func
 
 # Exceptions that no description means when it says nothing about errors.
@@ -62,9 +63,8 @@ def _is_bug(name: str, message: str) -> bool:
 def special_case(code: str, func: Func) -> str | None:
     """The first comparison in `code` of a parameter with an example's argument value, as
     "it special-cases 4, an argument of the examples: `4 < n`"; None when there is none."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_or_none(code, mode="exec")
+    if tree is None:
         return None
     values = _example_values(func)
     # The heading's parameter and return types describe too ("an integer above 10").

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -313,3 +314,19 @@ def test_reassemble_needs_the_function_in_the_stub() -> None:
     with pytest.raises(ValueError, match="the completion stub does not define 'add'"):
         reassemble("def other():\n", "    pass\n", "add")
     assert reassemble(HEADER, "    return 1\n\n\nx = 2\n", "add") == HEADER + "    return 1\n"
+
+
+def test_code_python_warns_about_is_judged_without_a_stray_warning() -> None:
+    # `1if` makes the parser warn ("invalid decimal literal"); a compile would print it on
+    # stderr between its own lines.
+    answer = "```python\ndef add(a, b):\n    return 1if a else b\n```\n"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert chat(answer).ok
+        assert not chat("```python\ndef add(a, b):\n    return 1if\n```\n").ok
+    assert [str(w.message) for w in caught] == []
+
+
+def test_a_null_byte_is_rejected_not_raised() -> None:
+    result = chat("```python\ndef add(a, b):\n    return a\x00 + b\n```\n")
+    assert not result.ok

@@ -17,7 +17,7 @@ Our quantized modes also report their agreement with our fp32 mode: the share of
 
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
-    python benchmarks/runtime_bench.py --engines ours-int4,llamacpp --rounds 5 \
+    python benchmarks/runtime_bench.py --engines ours-int4,llamacpp --rounds 5 \\
         --agreement-prompts 0 --reference-python .scratch/refvenv/bin/python
     python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
         --reference-python .scratch/refvenv/bin/python   # transformers, llama.cpp from another venv

@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from marshalike.backends.base import PromptKind
-from marshalike.naming import parse_or_none, quiet_syntax_warnings
+from marshalike.naming import NOT_PYTHON, parse_or_none, quiet_syntax_warnings
 from marshalike.spec import Func
 
 PYTHON_FENCES = ("", "python", "py", "python3", "py3")
@@ -184,7 +184,7 @@ def validate(
             tree = ast.parse(source)
         except SyntaxError as exc:
             return _rejected(f"syntax error on line {exc.lineno}: {exc.msg}")
-        except (ValueError, MemoryError, RecursionError) as exc:  # a null byte, deep nesting
+        except NOT_PYTHON as exc:  # the rest: a null byte, deep nesting
             return _rejected(f"not Python: {exc or type(exc).__name__}")
     kept: list[ast.stmt] = []
     problems: list[str] = []

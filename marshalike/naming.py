@@ -109,7 +109,7 @@ def parse_or_none(source: str, mode: str = "eval") -> ast.Module | ast.Expressio
     with quiet_syntax_warnings():
         try:
             return ast.parse(source, mode=mode)
-        except _NOT_PYTHON:
+        except NOT_PYTHON:
             return None
 
 
@@ -118,12 +118,13 @@ def compiles(source: str) -> bool:
     with quiet_syntax_warnings():
         try:
             compile(source, "<emit>", "exec")
-        except _NOT_PYTHON:
+        except NOT_PYTHON:
             return False
     return True
 
 
-_NOT_PYTHON = (SyntaxError, ValueError, MemoryError, RecursionError)
+# What ast.parse and compile raise for text that is not Python (a null byte, deep nesting).
+NOT_PYTHON = (SyntaxError, ValueError, MemoryError, RecursionError)
 
 
 @contextlib.contextmanager

@@ -182,6 +182,7 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
     const int64_t groups = K / 32;
     for (int64_t g = 0; g < groups; g++) {
         const float s = _cvtsh_ss(scale[g]);
+        if ((g & 3) == 0) _mm_prefetch((const char *)(c + 16 * (K / 2) + g * 16), _MM_HINT_T0);
         const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
         const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
                                                _mm_and_si128(q, nibble));
@@ -257,6 +258,8 @@ INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, cons
     for (int64_t g = 0; g < groups; g++) {
         __m256 part[4];
         for (int r = 0; r < R; r++) part[r] = _mm256_setzero_ps();
+        if (((g * G) & 63) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * K + g * G), _MM_HINT_T0);
         for (int j = 0; j < G; j += 8) {
             const int64_t k = g * G + j;
             const __m256 xv = _mm256_loadu_ps(x + k);
@@ -283,6 +286,8 @@ INLINE void rows_u4_1(const uint8_t *c, int64_t K, const void *scale, const void
         const float *xg = x + g * 32;
         const __m256 x0 = _mm256_loadu_ps(xg), x1 = _mm256_loadu_ps(xg + 8);
         const __m256 x2 = _mm256_loadu_ps(xg + 16), x3 = _mm256_loadu_ps(xg + 24);
+        if ((g & 3) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             const __m128i q = _mm_loadu_si128((const __m128i *)(c + r * (K / 2) + g * 16));
             const __m128i lo = _mm_and_si128(q, nibble);
@@ -515,12 +520,20 @@ static void rope(float *v, const float *cos, const float *sin, int64_t d) {
     }
 }
 
+/* Four accumulators: one chain of dependent FMAs along a 256-wide head would wait on each
+ * addition's latency. */
 static float dot(const float *a, const float *b, int64_t n) {
 #if QMM_AVX2
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum(acc);
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 #else
@@ -528,6 +541,35 @@ static float dot(const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 #endif
+}
+
+/* o [D] = sum_j w[j] v[j] over `span` rows of v (stride D). The output is built 64 values
+ * at a time in registers, each pass streaming over the rows, rather than loaded and stored
+ * again for every row. */
+static void weighted_rows(const float *w, const float *v, int64_t span, int64_t D, float *o) {
+    int64_t c = 0;
+#if QMM_AVX2
+    for (; c + 64 <= D; c += 64) {
+        __m256 acc[8];
+        for (int r = 0; r < 8; r++) acc[r] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < span; j++) {
+            const __m256 wj = _mm256_set1_ps(w[j]);
+            const float *vj = v + j * D + c;
+            for (int r = 0; r < 8; r++) acc[r] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 8 * r), acc[r]);
+        }
+        for (int r = 0; r < 8; r++) _mm256_storeu_ps(o + c + 8 * r, acc[r]);
+    }
+    for (; c + 8 <= D; c += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t j = 0; j < span; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(v + j * D + c), acc);
+        _mm256_storeu_ps(o + c, acc);
+    }
+#endif
+    for (; c < D; c++) {
+        float t = 0.0f;
+        for (int64_t j = 0; j < span; j++) t += w[j] * v[j * D + c];
+        o[c] = t;
+    }
 }
 
 #if QMM_AVX2
@@ -624,11 +666,8 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
             best = sc[j] > best ? sc[j] : best;
         }
         for (int64_t j = 0; j < span; j++) total += (sc[j] = expf(sc[j] - best));
-        memset(o, 0, sizeof(float) * (size_t)D);
-        for (int64_t j = 0; j < span; j++) {
-            const float w = sc[j] / total, *vj = vc + (start + j) * D;
-            for (int64_t i = 0; i < D; i++) o[i] += w * vj[i];
-        }
+        for (int64_t j = 0; j < span; j++) sc[j] /= total;
+        weighted_rows(sc, vc + start * D, span, D, o);
     }
     linear(&L->wo, mid, B, out);
     for (int64_t b = 0; b < B; b++) {

@@ -1,3 +1,4 @@
+import dataclasses
 from contextlib import nullcontext
 
 import numpy as np
@@ -78,6 +79,8 @@ GEMMA = ModelArgs(
     global_layers=(1,),
     rope_theta=1_000_000.0,
 )
+# Heads wide enough for the attention kernel's 64-value blocks and 8-value tail (80 = 64 + 16).
+WIDE_HEADS = dataclasses.replace(GEMMA, n_heads=2, head_dim=80)
 
 
 def tiny_model(seed: int = 0, args: ModelArgs = LLAMA) -> Transformer:
@@ -333,7 +336,7 @@ def decode_steps(engine: Engine) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("build", ["native", "plain"])
-@pytest.mark.parametrize("args", [LLAMA, GEMMA], ids=["llama", "gemma"])
+@pytest.mark.parametrize("args", [LLAMA, GEMMA, WIDE_HEADS], ids=["llama", "gemma", "wide-heads"])
 def test_the_c_decoding_step_computes_what_the_torch_layers_compute(
     args: ModelArgs, build: str, request, monkeypatch
 ) -> None:

@@ -93,6 +93,9 @@ class Kernels:
             _P,
         ]
         self._dequantize.restype = None
+        self._rescore = lib.rescore_rows
+        self._rescore.argtypes = [_P, _P, _I, _P, _I, _I, _P, _P]
+        self._rescore.restype = None
         self._screen = lib.qmm_screen
         for fn in (*self._u4.values(), self._screen):
             fn.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
@@ -119,8 +122,9 @@ class Kernels:
         return y
 
     def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
-        """Approximate `u4` (fp16 ``scale`` and ``low``) with ``x`` rounded to int8 per group
-        of 32: for screening an output head, where the best rows are rescored exactly."""
+        """An output head's approximate scores (`quant.HeadScreen`: u4 codes in groups of
+        64, fp16 ``scale`` and ``low``), ``x`` rounded to int8 per group: for screening,
+        where the best rows are rescored exactly."""
         n, k = codes.shape[0], codes.shape[1] * 2
         x = x.contiguous()
         y = torch.empty(x.shape[0], n)
@@ -143,6 +147,15 @@ class Kernels:
         out = torch.empty(n, k)
         self._dequantize(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, int(packed),
                          int(scale.dtype == torch.float16), out.data_ptr())  # fmt: skip
+        return out
+
+    def rescore(self, codes: Tensor, scale: Tensor, ids: Tensor, x: Tensor) -> Tensor:
+        """Exact scores ``[B, C]`` of the rows ``ids`` [B, C] (int64) of an int8 table
+        (``codes`` [V, K], ``scale`` [V, K/32] float32) against ``x`` [B, K] float32."""
+        ids, x = ids.contiguous(), x.contiguous()
+        out = torch.empty(ids.shape, dtype=torch.float32)
+        self._rescore(codes.data_ptr(), scale.data_ptr(), codes.shape[1], ids.data_ptr(),
+                      ids.shape[0], ids.shape[1], x.data_ptr(), out.data_ptr())  # fmt: skip
         return out
 
     def topk_indices(self, y: Tensor, k: int) -> Tensor | None:

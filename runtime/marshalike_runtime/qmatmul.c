@@ -7,8 +7,9 @@
  * (except in `qmm_screen`, an output head's approximate first pass). Two code layouts:
  *
  *   i8: one signed byte per weight, G a multiple of 16 (Q8_0, Q5_0 and Q6_K codes);
- *   u4: two 4-bit codes per byte, G = 32; byte j of a group holds code j in its low nibble
- *       and code j + 16 in its high nibble (the layout of Q4_0/Q4_1 blocks).
+ *   u4: two 4-bit codes per byte, G = 32 (64 in a head's screen, `qmm_screen`); byte j of
+ *       a group holds code j in its low nibble and code j + G/2 in its high nibble (for
+ *       G = 32, the layout of Q4_0/Q4_1 blocks).
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
  * values came from fp16 anyway. Also here: `decode_layer`, a whole transformer layer's
@@ -167,29 +168,37 @@ INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t
 }
 #endif
 
+/* An output head's screen: 4-bit codes in groups of SG = 64, byte j of a group holding code
+ * j in its low nibble and code j + 32 in its high one, fp16 scale and low per group. Larger
+ * groups than the layers' 32 halve the per-group work and the bytes of scales. */
+#define SG 64
+
 #if QMM_AVX2
-/* The screening product of an output head (u4 codes, fp16 scale and low, G = 32) with the
- * activations rounded to int8 per group of 32: 32 products per instruction (maddubs), for
- * an approximate score that exact rescoring then corrects. xq [nb, K] int8 with xs
- * [nb, K/32] its scales, xsum [nb, K/32] the exact sums of each group (for the low term). */
+/* One screen row against nb activation rows rounded to int8 per group of SG: 32 products
+ * per instruction (maddubs), for an approximate score that exact rescoring then corrects.
+ * xq [nb, K] int8 with xs [nb, K/SG] its scales, xsum [nb, K/SG] the exact sums of each
+ * group (for the low term). Two 16-bit partial sums of at most 2 * 15 * 127 each cannot
+ * overflow. */
 INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *low, int64_t K,
                        const int8_t *xq, const float *xs, const float *xsum, const int nb,
                        float *out) {
     __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
     for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
-    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
-    const int64_t groups = K / 32;
+    const int64_t groups = K / SG;
     for (int64_t g = 0; g < groups; g++) {
         const float s = _cvtsh_ss(scale[g]);
-        if ((g & 3) == 0) _mm_prefetch((const char *)(c + 16 * (K / 2) + g * 16), _MM_HINT_T0);
-        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
-        const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), nibble),
-                                               _mm_and_si128(q, nibble));
+        if ((g & 1) == 0) _mm_prefetch((const char *)(c + 16 * (K / 2) + g * 32), _MM_HINT_T0);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(c + g * 32));
+        const __m256i lo = _mm256_and_si256(q, nibble);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
         for (int b = 0; b < nb; b++) {
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * K + g * 32));
-            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
-            const __m256 f = _mm256_cvtepi32_ps(dot);
+            const int8_t *xb = xq + b * K + g * SG;
+            const __m256i pairs = _mm256_add_epi16(
+                _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xb)),
+                _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb + 32))));
+            const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
             const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
             if (g & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
             else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
@@ -400,30 +409,56 @@ void qmm_u4_f16(const uint8_t *codes, const uint16_t *scale, const uint16_t *low
     qmm_u4(codes, scale, low, N, K, x, B, y, 1);
 }
 
-/* Approximate scores of an output head for screening: `qmm_u4_f16` with the activations
- * rounded to int8 per group of 32 (where AVX2 is available; exact otherwise). */
+/* The screen's scores computed exactly from its codes (float activations): CPUs without
+ * AVX2, and the fallback when scratch memory cannot be had. */
+static void screen_exact(const uint8_t *codes, const uint16_t *scale, const uint16_t *low,
+                         int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    const int64_t groups = K / SG;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t b = 0; b < B; b++) {
+            const float *xb = x + b * K;
+            float total = 0.0f;
+            for (int64_t g = 0; g < groups; g++) {
+                const float s = half_to_float(scale[n * groups + g]);
+                const float l = half_to_float(low[n * groups + g]);
+                const uint8_t *c = codes + n * (K / 2) + g * (SG / 2);
+                const float *xg = xb + g * SG;
+                for (int j = 0; j < SG / 2; j++) {
+                    total += (s * (float)(c[j] & 0x0F) + l) * xg[j];
+                    total += (s * (float)(c[j] >> 4) + l) * xg[j + SG / 2];
+                }
+            }
+            y[b * N + n] = total;
+        }
+    }
+}
+
+/* Approximate scores of an output head's screen (codes [N, K/2], scale and low [N, K/SG]
+ * fp16) for x [B, K]: activations rounded to int8 per group of SG where AVX2 is available,
+ * exact otherwise. */
 void qmm_screen(const uint8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
                 int64_t K, const float *x, int64_t B, float *y) {
 #if QMM_AVX2
-    const int64_t groups = K / 32;
+    const int64_t groups = K / SG;
     int8_t *xq = (int8_t *)malloc((size_t)(B * K));
     float *xs = (float *)malloc(sizeof(float) * (size_t)(B * groups));
     float *xsum = (float *)malloc(sizeof(float) * (size_t)(B * groups));
     if (!xq || !xs || !xsum) {
         free(xq), free(xs), free(xsum);
-        qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+        screen_exact(codes, scale, low, N, K, x, B, y);
         return;
     }
     for (int64_t i = 0; i < B * groups; i++) {
-        const float *v = x + i * 32;
+        const float *v = x + i * SG;
         float amax = 0.0f, sum = 0.0f;
-        for (int j = 0; j < 32; j++) {
+        for (int j = 0; j < SG; j++) {
             const float a = v[j] < 0 ? -v[j] : v[j];
             amax = a > amax ? a : amax;
             sum += v[j];
         }
         const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
-        for (int j = 0; j < 32; j++) xq[i * 32 + j] = (int8_t)lrintf(v[j] * inv);
+        for (int j = 0; j < SG; j++) xq[i * SG + j] = (int8_t)lrintf(v[j] * inv);
         xs[i] = d;
         xsum[i] = sum;
     }
@@ -454,7 +489,7 @@ void qmm_screen(const uint8_t *codes, const uint16_t *scale, const uint16_t *low
     }
     free(xq), free(xs), free(xsum);
 #else
-    qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+    screen_exact(codes, scale, low, N, K, x, B, y);
 #endif
 }
 
@@ -738,6 +773,27 @@ int topk_rows(const float *y, int64_t B, int64_t N, int k, int64_t *out) {
     return 0;
 }
 
+/* Exact scores of chosen rows of an int8 table (w = scale * code, one float32 scale per
+ * group of 32; an output head's Q8_0 codes): out [B, C] = rows ids [B, C] of the table
+ * against x [B, K]. The rescoring that follows a screen. */
+void rescore_rows(const int8_t *codes, const float *scale, int64_t K, const int64_t *ids,
+                  int64_t B, int64_t C, const float *x, float *out) {
+    const int64_t groups = K / 32;
+#pragma omp parallel for schedule(static) if (B * C >= 256)
+    for (int64_t i = 0; i < B * C; i++) {
+        const int64_t row = ids[i];
+        const int8_t *c = codes + row * K;
+        const float *s = scale + row * groups, *xb = x + (i / C) * K;
+        float total = 0.0f;
+        for (int64_t g = 0; g < groups; g++) {
+            float part = 0.0f;
+            for (int j = 0; j < 32; j++) part += (float)c[g * 32 + j] * xb[g * 32 + j];
+            total += part * s[g];
+        }
+        out[i] = total;
+    }
+}
+
 /* The float32 weight [N, K] that i8 (packed = 0) or u4 (packed = 1) codes stand for, in one
  * pass: prompts multiply many rows at once, which torch's own matrix products do best. */
 void dequantize(const void *codes, const void *scale, const void *low, int64_t N, int64_t K,
@@ -751,10 +807,10 @@ void dequantize(const void *codes, const void *scale, const void *low, int64_t N
             const float l = low ? load_scale(low, n * groups + g, f16) : 0.0f;
             float *w = row + g * G;
             if (packed) {
-                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
-                for (int j = 0; j < 16; j++) {
+                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * (G / 2);
+                for (int j = 0; j < G / 2; j++) {
                     w[j] = s * (float)(c[j] & 0x0F) + l;
-                    w[j + 16] = s * (float)(c[j] >> 4) + l;
+                    w[j + G / 2] = s * (float)(c[j] >> 4) + l;
                 }
             } else {
                 const int8_t *c = (const int8_t *)codes + n * K + g * G;

@@ -11,12 +11,12 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
   float32; the query/key/value and the gate/up projections of a layer are fused into one
   product each, so a step makes four calls per layer.
 - **Other linear layers** (float checkpoints, F16/F32 tensors) are held in fp16.
-- **The output head is screened**: a 4-bit copy (min/max per group of 32, fp16 scales)
-  scores the whole vocabulary, then the `CANDIDATES` best rows are scored again exactly from
-  an int8 table, which for a Q8_0 head is the file's own codes (lossless; the embedding
+- **The output head is screened**: a 4-bit copy (`HeadScreen`: min/max per group of 64,
+  fp16 scales) scores the whole vocabulary, then the `CANDIDATES` best rows are scored again
+  exactly from an int8 table, which for a Q8_0 head is the file's own codes (lossless; the embedding
   looks its rows up in the same table). Tokens outside the candidates keep their
   approximate logits, so greedy decoding picks the same token as an exact head unless the
-  true best token is not among the approximate top 64.
+  true best token is not among the approximate top 128.
 
 Prompts (more than a few rows) compute in fp32 from the same codes, where torch's own
 matrix products are fast. Quantizing happens once per model file; `quant_load.py` caches
@@ -37,7 +37,8 @@ from .blocks import GROUP, Groups
 from .cpu_kernels import LayerDesc, QLinear, kernels
 
 QUANT_MODES = ("int4",)
-CANDIDATES = 64  # head rows rescored exactly per sampled row
+CANDIDATES = 128  # head rows rescored exactly per sampled row
+SCREEN_GROUP = 64  # weights per group in a head's screen (qmatmul.c's SG)
 _HALF_ROWS = 16  # rows (tokens) above which a half layer computes in fp32
 _KERNEL_ROWS = 16  # rows up to which a quantized layer uses the C kernels
 
@@ -93,13 +94,6 @@ class GroupLinear(nn.Module):
         if groups.group == GROUP and int(codes.min()) >= 0 and int(codes.max()) <= 15:
             return cls(pack_u4(codes), scale, low, bias, GROUP, packed=True)
         return cls(codes.to(torch.int8), scale, low, bias, groups.group, packed=False)
-
-    @classmethod
-    def screen(cls, weight: Tensor) -> GroupLinear:
-        """Min/max 4-bit codes per group of 32 with fp16 scales (lossy: only where exact
-        rescoring follows)."""
-        codes, scale, low = minmax_int4(weight)
-        return cls(pack_u4(codes), scale.half(), low.half(), None, GROUP, packed=True)
 
     @classmethod
     def cat(cls, parts: list[GroupLinear]) -> GroupLinear:
@@ -176,27 +170,30 @@ def _cat_optional(parts: list[tuple[Tensor | None, tuple[int, ...]]]) -> Tensor 
     return torch.cat([torch.zeros(shape) if t is None else t for t, shape in parts])
 
 
-def pack_u4(codes: Tensor) -> Tensor:
-    """``[N, K]`` codes 0..15 -> ``[N, K/2]`` bytes, per group of 32: code j | code j+16 << 4."""
+def pack_u4(codes: Tensor, group: int = GROUP) -> Tensor:
+    """``[N, K]`` codes 0..15 -> ``[N, K/2]`` bytes; byte j of a group: code j | code j+group/2
+    << 4."""
     n, k = codes.shape
-    grouped = codes.to(torch.uint8).reshape(n, k // GROUP, 2, GROUP // 2)
+    grouped = codes.to(torch.uint8).reshape(n, k // group, 2, group // 2)
     return (grouped[:, :, 0] | (grouped[:, :, 1] << 4)).reshape(n, k // 2).contiguous()
 
 
-def unpack_u4(packed: Tensor) -> Tensor:
+def unpack_u4(packed: Tensor, group: int = GROUP) -> Tensor:
     n, half = packed.shape
-    grouped = packed.reshape(n, half // (GROUP // 2), GROUP // 2)
+    grouped = packed.reshape(n, half // (group // 2), group // 2)
     return torch.cat((grouped & 0x0F, grouped >> 4), dim=-1).reshape(n, half * 2)
 
 
-def minmax_int4(weight: Tensor, chunk_rows: int = 16384) -> tuple[Tensor, Tensor, Tensor]:
-    """Per group of 32: codes 0..15 spanning [min, max]; returns (codes, scale, low)."""
+def minmax_int4(
+    weight: Tensor, group: int = GROUP, chunk_rows: int = 16384
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per group: codes 0..15 spanning [min, max]; returns (codes, scale, low)."""
     rows, cols = weight.shape
     codes = torch.empty(rows, cols, dtype=torch.uint8)
-    scale = torch.empty(rows, cols // GROUP)
-    low = torch.empty(rows, cols // GROUP)
+    scale = torch.empty(rows, cols // group)
+    low = torch.empty(rows, cols // group)
     for i in range(0, rows, chunk_rows):
-        w = weight[i : i + chunk_rows].float().reshape(-1, cols // GROUP, GROUP)
+        w = weight[i : i + chunk_rows].float().reshape(-1, cols // group, group)
         lo, hi = w.amin(-1), w.amax(-1)
         s = ((hi - lo) / 15).clamp(min=1e-12)
         q = torch.round((w - lo[..., None]) / s[..., None]).clamp(0, 15)
@@ -276,10 +273,60 @@ class Int8Table(nn.Module):
         return self.rows(ids).to(self.dtype)
 
 
+class HeadScreen(nn.Module):
+    """A lossy 4-bit copy of an output head, for scoring the whole vocabulary approximately
+    (exact rescoring of the best rows follows): min/max codes per group of `SCREEN_GROUP`
+    with fp16 scale and low, packed two per byte (byte j of a group holds code j and code
+    j + 32). Our C kernel rounds the activations to int8 per group; without it, or for many
+    rows, the product is computed in fp32 from the same codes."""
+
+    def __init__(self, codes: Tensor, scale: Tensor, low: Tensor) -> None:
+        super().__init__()
+        self.out_features, self.in_features = codes.shape[0], codes.shape[1] * 2
+        if self.in_features % SCREEN_GROUP:
+            raise ValueError(f"no screen for {self.in_features} inputs (groups of {SCREEN_GROUP})")
+        self.register_buffer("codes", codes)  # [N, K/2] uint8
+        self.register_buffer("scale", scale)  # [N, K/64] float16
+        self.register_buffer("low", low)
+
+    @classmethod
+    def from_weight(cls, weight: Tensor) -> HeadScreen:
+        codes, scale, low = minmax_int4(weight, SCREEN_GROUP)
+        return cls(pack_u4(codes, SCREEN_GROUP), scale.half(), low.half())
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "screen", "shape": [self.out_features, self.in_features]}
+
+    @classmethod
+    def empty(cls, spec: Mapping[str, Any]) -> HeadScreen:
+        meta = torch.device("meta")
+        n, k = spec["shape"]
+        scale = torch.empty(n, k // SCREEN_GROUP, dtype=torch.float16, device=meta)
+        return cls(torch.empty(n, k // 2, dtype=torch.uint8, device=meta), scale, scale.clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(-1, self.in_features).float()
+        k = kernels() if flat.shape[0] <= _KERNEL_ROWS and self.codes.device.type == "cpu" else None
+        y = (
+            F.linear(flat, self.weight())
+            if k is None
+            else k.screen(self.codes, self.scale, self.low, flat)
+        )
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+    def weight(self) -> Tensor:
+        """The float32 weight ``[N, K]`` the codes stand for."""
+        if (kernel := kernels()) is not None and self.codes.device.type == "cpu":
+            return kernel.dequantize(self.codes, self.scale, self.low, SCREEN_GROUP, True)
+        n, k, g = self.out_features, self.in_features, SCREEN_GROUP
+        codes = unpack_u4(self.codes, g).reshape(n, k // g, g).float()
+        return (codes * self.scale.float()[..., None] + self.low.float()[..., None]).reshape(n, k)
+
+
 class ScreenedHead(nn.Module):
     """Output head: approximate logits for all rows, exact ones for the best `CANDIDATES`."""
 
-    def __init__(self, approx: GroupLinear, table: Int8Table, candidates: int = CANDIDATES) -> None:
+    def __init__(self, approx: HeadScreen, table: Int8Table, candidates: int = CANDIDATES) -> None:
         super().__init__()
         self.approx = approx
         self.table = table
@@ -288,20 +335,19 @@ class ScreenedHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         logits = self._screen(x)  # [..., V]
         flat, hidden = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1]).float()
-        k = kernels()
+        k = kernels() if flat.device.type == "cpu" else None
         ids = k.topk_indices(flat, self.candidates) if k is not None else None
         if ids is None:
             ids = flat.topk(self.candidates, dim=-1).indices  # [M, C]
-        exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
+        if k is not None and self.table.scale.dtype == torch.float32:
+            exact = k.rescore(self.table.codes, self.table.scale, ids, hidden)
+        else:
+            exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
         flat.scatter_(1, ids, exact)
         return logits
 
     def _screen(self, x: Tensor) -> Tensor:
-        a, flat = self.approx, x.reshape(-1, x.shape[-1]).float()
-        k = kernels() if flat.shape[0] <= _KERNEL_ROWS else None
-        if k is None or a.low is None or a.scale.dtype != torch.float16:
-            return a(x).float()
-        return k.screen(a.codes, a.scale, a.low, flat).reshape(*x.shape[:-1], a.out_features)
+        return self.approx(x)
 
 
 class TiedEmbedding(nn.Module):
@@ -445,7 +491,7 @@ def quantize_model(
     head = model.output
     table_source = sources.get("tok_embeddings.weight" if tied else "output.weight")
     table = _table(head.weight, table_source)
-    model.output = ScreenedHead(GroupLinear.screen(head.weight.detach()), table)
+    model.output = ScreenedHead(HeadScreen.from_weight(head.weight.detach()), table)
     plan["output"] = {"kind": "head", "screen": model.output.approx.spec()}
     if tied:
         model.tok_embeddings = TiedEmbedding(model.output)
@@ -491,7 +537,7 @@ def apply_plan(model: nn.Module, plan: Plan) -> None:
         elif kind == "half":
             _set(model, name, HalfLinear.empty(*spec["shape"], spec["bias"]))
         elif kind == "head":
-            approx = GroupLinear.empty(spec["screen"])
+            approx = HeadScreen.empty(spec["screen"])
             table = Int8Table.empty(approx.out_features, approx.in_features)
             _set(model, name, ScreenedHead(approx, table))
         elif kind != "tied":
@@ -508,5 +554,5 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
 
 def modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """The quantized modules of ``model`` (for tests and reports)."""
-    kinds = (GroupLinear, HalfLinear, ScreenedHead, TiedEmbedding)
+    kinds = (GroupLinear, HalfLinear, HeadScreen, ScreenedHead, TiedEmbedding)
     return ((n, m) for n, m in model.named_modules() if isinstance(m, kinds))

@@ -43,7 +43,7 @@ from .model import ModelArgs, Transformer
 from .quant import apply_plan, check_supported, quantize_model
 
 # Bumped when the cached layout changes, so an old cache is ignored rather than misread.
-CACHE_FORMAT = "v2"
+CACHE_FORMAT = "v3"
 _READERS = {
     Q4_1: q4_1_groups,
     Q4_K: q4_k_groups,

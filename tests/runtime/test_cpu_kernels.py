@@ -86,9 +86,28 @@ def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     x = torch.randn(3, 128, generator=g)
     exact = plain.u4(packed, scale, low, x)
     torch.testing.assert_close(fast.u4(packed, scale, low, x), exact, rtol=1e-5, atol=1e-4)
-    # The plain screen is exact; the AVX2 one rounds activations to int8.
+    # A head's screen: groups of 64 (byte j holds codes j and j + 32). The plain one is
+    # exact; the AVX2 one rounds activations to int8.
+    scale, low = scale[:, :2].contiguous(), low[:, :2].contiguous()
+    groups = packed.reshape(48, 2, 32)
+    codes = torch.cat((groups & 0x0F, groups >> 4), dim=2).float()  # [n, group, 64]
+    weight = (codes * scale.float()[..., None] + low.float()[..., None]).reshape(48, 128)
+    exact = x @ weight.T
     torch.testing.assert_close(plain.screen(packed, scale, low, x), exact, rtol=1e-5, atol=1e-4)
     assert float((fast.screen(packed, scale, low, x) - exact).norm() / exact.norm()) < 0.02
+    torch.testing.assert_close(plain.dequantize(packed, scale, low, 64, True), weight)
+    torch.testing.assert_close(fast.dequantize(packed, scale, low, 64, True), weight)
+    table = torch.randint(-127, 128, (300, 128), dtype=torch.int8, generator=g)
+    table_scale = torch.rand(300, 4, generator=g)
+    ids = torch.randint(0, 300, (3, 20), generator=g)
+    rows = (table[ids].reshape(3, 20, 4, 32).float() * table_scale[ids][..., None]).reshape(
+        3, 20, 128
+    )
+    want = torch.einsum("bck,bk->bc", rows, x)
+    for k in (plain, fast):
+        torch.testing.assert_close(
+            k.rescore(table, table_scale, ids, x), want, rtol=1e-5, atol=1e-4
+        )
     y = torch.randn(2, 3000, generator=g)
     assert [set(r.tolist()) for r in plain.topk_indices(y, 64)] == [
         set(r.tolist()) for r in fast.topk_indices(y, 64)

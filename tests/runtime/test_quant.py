@@ -24,6 +24,7 @@ from marshalike_runtime.model import ModelArgs, Transformer  # noqa: E402
 from marshalike_runtime.quant import (  # noqa: E402
     GroupLinear,
     HalfLinear,
+    HeadScreen,
     Int8Table,
     QuantError,
     ScreenedHead,
@@ -241,7 +242,7 @@ def test_screened_head_rescores_its_candidates_exactly() -> None:
     torch.manual_seed(0)
     weight = torch.randn(320, 64)
     table = Int8Table.from_float(weight)
-    head = ScreenedHead(GroupLinear.screen(weight), table, candidates=8)
+    head = ScreenedHead(HeadScreen.from_weight(weight), table, candidates=8)
     x = torch.randn(3, 64)
     logits = head(x)
     exact = x @ table.rows(torch.arange(320)).T
@@ -250,9 +251,12 @@ def test_screened_head_rescores_its_candidates_exactly() -> None:
     torch.testing.assert_close(logits.gather(1, candidates), exact.gather(1, candidates))
     others = torch.ones_like(logits, dtype=torch.bool).scatter_(1, candidates, False)
     torch.testing.assert_close(logits[others], screen[others])  # approximate
-    # The screen rounds the activations to int8 per group of 32: close to the 4-bit product.
-    four_bit = head.approx(x)
+    # The screen rounds the activations to int8 per group of 64: close to the 4-bit product.
+    four_bit = x @ head.approx.weight().T
     assert float((screen - four_bit).norm() / four_bit.norm()) < 0.02
+    # which is a min/max 4-bit copy of the weight: each value within half a step of it.
+    step = (weight.reshape(320, 1, 64).amax(-1) - weight.reshape(320, 1, 64).amin(-1)) / 15
+    assert bool(((head.approx.weight() - weight).abs() <= step * 0.5 + 1e-2).all())
     assert logits.argmax(-1).tolist() == exact.argmax(-1).tolist()
 
 

@@ -17,7 +17,7 @@ from marshalike_runtime.quant import (  # noqa: E402
     ScreenedHead,
     without_fast_decode,
 )
-from marshalike_runtime.quant_load import gguf_sources, load_quantized  # noqa: E402
+from marshalike_runtime.quant_load import CACHE_FORMAT, gguf_sources, load_quantized  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def int4_pair(embedded_gguf: Path, tmp_path_factory, monkeypatch_module) -> tupl
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch_module.setenv("MARSHALIKE_CACHE_DIR", str(cache))
     fresh, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
-    assert list((cache / "weights").glob("*.int4-v2.safetensors"))
+    assert list((cache / "weights").glob(f"*.int4-{CACHE_FORMAT}.safetensors"))
     cached, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
     return fresh, cached
 
@@ -62,8 +62,8 @@ def test_every_layer_keeps_the_files_codes(embedded_gguf: Path, int4_pair) -> No
     layers = {n: m for n, m in fresh.named_modules() if isinstance(m, GroupLinear)}
     # Per layer: fused q/k/v (Q5_0, and Q8_0 for half the v's), wo (Q4_K), fused gate/up
     # (Q5_0), w2 (Q4_K in 9 layers, Q6_K in groups of 16 in the other 9).
-    assert len(layers) == 4 * 18 + 1  # and the head's screen
-    assert sum(m.packed for m in layers.values()) == 18 + 9 + 1
+    assert len(layers) == 4 * 18
+    assert sum(m.packed for m in layers.values()) == 18 + 9
     assert sum(m.group == 16 for m in layers.values()) == 9
     for name in ("layers.0.attention.wo", "layers.0.feed_forward.w2", "layers.1.feed_forward.w2"):
         want = torch.from_numpy(sources[f"{name}.weight"].dequantize())
@@ -117,7 +117,9 @@ def test_next_token_logits_stay_close_to_fp32(int4_pair, gemma_model) -> None:
 
 def test_a_broken_cache_is_rebuilt(embedded_gguf: Path, int4_pair) -> None:
     fresh, _ = int4_pair
-    cache = next(Path(os.environ["MARSHALIKE_CACHE_DIR"]).glob("weights/*.int4-v2.safetensors"))
+    cache = next(
+        Path(os.environ["MARSHALIKE_CACHE_DIR"]).glob(f"weights/*.int4-{CACHE_FORMAT}.safetensors")
+    )
     cache.write_bytes(b"not a safetensors file")
     rebuilt, _ = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
     ids = [2, 818, 5279, 529, 7001, 563]

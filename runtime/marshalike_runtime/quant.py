@@ -283,14 +283,14 @@ class HeadScreen(nn.Module):
     def __init__(self, codes: Tensor, scale: Tensor, low: Tensor) -> None:
         super().__init__()
         self.out_features, self.in_features = codes.shape[0], codes.shape[1] * 2
-        if self.in_features % SCREEN_GROUP:
-            raise ValueError(f"no screen for {self.in_features} inputs (groups of {SCREEN_GROUP})")
+        _check_screen_width(self.in_features)
         self.register_buffer("codes", codes)  # [N, K/2] uint8
         self.register_buffer("scale", scale)  # [N, K/64] float16
         self.register_buffer("low", low)
 
     @classmethod
     def from_weight(cls, weight: Tensor) -> HeadScreen:
+        _check_screen_width(weight.shape[1])
         codes, scale, low = minmax_int4(weight, SCREEN_GROUP)
         return cls(pack_u4(codes, SCREEN_GROUP), scale.half(), low.half())
 
@@ -321,6 +321,15 @@ class HeadScreen(nn.Module):
         n, k, g = self.out_features, self.in_features, SCREEN_GROUP
         codes = unpack_u4(self.codes, g).reshape(n, k // g, g).float()
         return (codes * self.scale.float()[..., None] + self.low.float()[..., None]).reshape(n, k)
+
+
+def _check_screen_width(width: int) -> None:
+    if width % SCREEN_GROUP:
+        raise QuantError(
+            f"quantization mode 'int4' needs a model width that is a multiple of "
+            f"{SCREEN_GROUP} (its output head is screened in groups of {SCREEN_GROUP}); "
+            f"this model's is {width}"
+        )
 
 
 class ScreenedHead(nn.Module):

@@ -377,6 +377,12 @@ def test_quantized_logits_stay_close_to_float() -> None:
     assert out.argmax(-1).tolist() == expected.argmax(-1).tolist()
 
 
+def test_a_width_the_head_screen_cannot_group_is_refused_with_the_reason() -> None:
+    model = tiny_model(args=dataclasses.replace(LLAMA, dim=96, n_heads=6))
+    with pytest.raises(QuantError, match="multiple of 64 .* this model's is 96"):
+        quantize_model(model)
+
+
 def test_unknown_mode_and_other_devices_are_refused() -> None:
     with pytest.raises(QuantError) as err:
         check_supported("int3", torch.device("cpu"))

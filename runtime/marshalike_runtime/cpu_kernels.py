@@ -152,6 +152,7 @@ class Kernels:
     def rescore(self, codes: Tensor, scale: Tensor, ids: Tensor, x: Tensor) -> Tensor:
         """Exact scores ``[B, C]`` of the rows ``ids`` [B, C] (int64) of an int8 table
         (``codes`` [V, K], ``scale`` [V, K/32] float32) against ``x`` [B, K] float32."""
+        codes, scale = codes.contiguous(), scale.contiguous()
         ids, x = ids.contiguous(), x.contiguous()
         out = torch.empty(ids.shape, dtype=torch.float32)
         self._rescore(codes.data_ptr(), scale.data_ptr(), codes.shape[1], ids.data_ptr(),

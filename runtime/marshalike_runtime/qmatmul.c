@@ -250,7 +250,10 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
 /* One activation row (decoding a single sequence): the loops above would leave one chain
  * of dependent FMAs per output row, so R = 4 weight rows are walked together here, each
  * group's partial dot product scaled once, and the offsets' share added at the end from
- * the group sums of x (`xsum`). */
+ * the group sums of x (`xsum`). The codes of the rows 2R further on are prefetched, one
+ * cache line at a time: on the development VM the hardware prefetcher did not keep up with
+ * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
+ * nothing, benchmarks/README.md). */
 INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
                        const int f16) {
     float total = 0.0f;

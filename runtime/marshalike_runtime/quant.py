@@ -12,11 +12,11 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
   product each, so a step makes four calls per layer.
 - **Other linear layers** (float checkpoints, F16/F32 tensors) are held in fp16.
 - **The output head is screened**: a 4-bit copy (`HeadScreen`: min/max per group of 64,
-  fp16 scales) scores the whole vocabulary, then the `CANDIDATES` best rows are scored again
-  exactly from an int8 table, which for a Q8_0 head is the file's own codes (lossless; the embedding
-  looks its rows up in the same table). Tokens outside the candidates keep their
-  approximate logits, so greedy decoding picks the same token as an exact head unless the
-  true best token is not among the approximate top 128.
+  fp16 scales) scores the whole vocabulary, then the `CANDIDATES` best rows are scored
+  again exactly from an int8 table, which for a Q8_0 head is the file's own codes
+  (lossless; the embedding looks its rows up in the same table). Tokens outside the
+  candidates keep their approximate logits, so greedy decoding picks the same token as an
+  exact head unless the true best token is not among the approximate top 128.
 
 Prompts (more than a few rows) compute in fp32 from the same codes, where torch's own
 matrix products are fast. Quantizing happens once per model file; `quant_load.py` caches

@@ -153,14 +153,22 @@ class GroupLinear(nn.Module):
 
     def weight(self) -> Tensor:
         """The float32 weight ``[N, K]`` the codes stand for."""
-        if (kernel := kernels()) is not None and self.codes.device.type == "cpu":
-            return kernel.dequantize(self.codes, self.scale, self.low, self.group, self.packed)
-        n, k, g = self.out_features, self.in_features, self.group
-        codes = unpack_u4(self.codes) if self.packed else self.codes
-        grouped = codes.reshape(n, k // g, g).float() * self.scale.float()[..., None]
-        if self.low is not None:
-            grouped = grouped + self.low.float()[..., None]
-        return grouped.reshape(n, k)
+        return dequantize(self.codes, self.scale, self.low, self.group, self.packed)
+
+
+def dequantize(
+    codes: Tensor, scale: Tensor, low: Tensor | None, group: int, packed: bool
+) -> Tensor:
+    """The float32 weight ``[N, K]`` of i8 codes ``[N, K]`` or (``packed``) u4 codes ``[N, K/2]``
+    with ``scale``/``low`` ``[N, K/group]``: our C kernel on a CPU, torch otherwise."""
+    if (kernel := kernels()) is not None and codes.device.type == "cpu":
+        return kernel.dequantize(codes, scale, low, group, packed)
+    n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
+    wide = unpack_u4(codes, group) if packed else codes
+    grouped = wide.reshape(n, k // group, group).float() * scale.float()[..., None]
+    if low is not None:
+        grouped = grouped + low.float()[..., None]
+    return grouped.reshape(n, k)
 
 
 def _cat_optional(parts: list[tuple[Tensor | None, tuple[int, ...]]]) -> Tensor | None:
@@ -316,11 +324,7 @@ class HeadScreen(nn.Module):
 
     def weight(self) -> Tensor:
         """The float32 weight ``[N, K]`` the codes stand for."""
-        if (kernel := kernels()) is not None and self.codes.device.type == "cpu":
-            return kernel.dequantize(self.codes, self.scale, self.low, SCREEN_GROUP, True)
-        n, k, g = self.out_features, self.in_features, SCREEN_GROUP
-        codes = unpack_u4(self.codes, g).reshape(n, k // g, g).float()
-        return (codes * self.scale.float()[..., None] + self.low.float()[..., None]).reshape(n, k)
+        return dequantize(self.codes, self.scale, self.low, SCREEN_GROUP, packed=True)
 
 
 def _check_screen_width(width: int) -> None:
@@ -342,7 +346,7 @@ class ScreenedHead(nn.Module):
         self.candidates = min(candidates, approx.out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self._screen(x)  # [..., V]
+        logits = self.approx(x)  # [..., V]
         flat, hidden = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1]).float()
         k = kernels() if flat.device.type == "cpu" else None
         ids = k.topk_indices(flat, self.candidates) if k is not None else None
@@ -354,9 +358,6 @@ class ScreenedHead(nn.Module):
             exact = torch.einsum("mck,mk->mc", self.table.rows(ids), hidden)
         flat.scatter_(1, ids, exact)
         return logits
-
-    def _screen(self, x: Tensor) -> Tensor:
-        return self.approx(x)
 
 
 class TiedEmbedding(nn.Module):

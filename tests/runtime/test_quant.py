@@ -246,7 +246,7 @@ def test_screened_head_rescores_its_candidates_exactly() -> None:
     x = torch.randn(3, 64)
     logits = head(x)
     exact = x @ table.rows(torch.arange(320)).T
-    screen = head._screen(x)
+    screen = head.approx(x)
     candidates = screen.topk(8, dim=-1).indices
     torch.testing.assert_close(logits.gather(1, candidates), exact.gather(1, candidates))
     others = torch.ones_like(logits, dtype=torch.bool).scatter_(1, candidates, False)

@@ -10,7 +10,8 @@ several passing candidates by agreement on extra inputs (`consensus`); `holdout`
 last of three or more checkable examples out of every prompt, so passing it is a test the
 model was not shown; `temperature_step` raises the temperature with each attempt, so repairs
 explore more widely than the first attempt; `probe` rejects a passing candidate that crashes
-on inputs mutated from the examples or special-cases an example's value (`overfit`): it is
+on inputs mutated from the examples, refuses them with an error the description does not
+promise, or special-cases an example's value (`overfit`): it is
 repaired like a failing one, and a unit whose best candidate is such a one fails.
 """
 
@@ -294,7 +295,7 @@ def _gate(
             limits=settings.limits,
             extra_files=settings.support_files,
         )
-        return overfit.crash(func, calls, outcomes)
+        return overfit.crash(func, code, calls, outcomes)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
         tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))

@@ -1,12 +1,15 @@
 """Signs that code passing a function's examples was fitted to them rather than to its
 description: the probe gate of the loop (`LoopSettings.probe`).
 
-Two signs, both cheap and neither needing an oracle. A crash: on inputs mutated from the
+Three signs, all cheap and none needing an oracle. A crash: on inputs mutated from the
 examples (`mutate.mutated_calls`) the code raises an exception that only a programming
 error raises (dividing by the length of an empty list, indexing it), one the description
-does not promise. A special case: the code compares a parameter with a value taken from an
-example's arguments (`if 4 < n` next to the example `is_even(4)`), a value the description
-never mentions. Timeouts are no sign: mutated inputs (n = -1) make many correct loops long.
+does not promise. A refusal: the description promises no error and restricts no input, yet
+the code's own `raise` turns a mutated input away (`if a < 0: raise ValueError(...)` in a
+function that adds any two integers). A special case: the code compares a parameter with a
+value taken from an example's arguments (`if 4 < n` next to the example `is_even(4)`), a
+value the description never mentions. Timeouts are no sign: mutated inputs (n = -1) make
+many correct loops long.
 """
 
 from __future__ import annotations
@@ -29,22 +32,38 @@ PROGRAMMING_ERRORS = frozenset(
 )  # fmt: skip
 # ValueError is also what a function raises on purpose; only math's domain error is a bug.
 _MATH_DOMAIN = "math domain error"
+# Words by which a description limits its inputs ("a non-empty list", "assume n is
+# positive"): code may then refuse the inputs outside, and a refusal is no sign.
+_RESTRICTION = re.compile(
+    r"\b(non-?empty|not empty|positive|non-?negative|at least|assum\w*|valid|must|"
+    r"guarantee\w*)\b",
+    re.IGNORECASE,
+)
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 # Values too common as bounds and base cases to say anything (`n == 0`, `n < 2`, `s == ""`).
 _NEUTRAL_NUMBER = 2
 
 
-def crash(func: Func, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]) -> str | None:
-    """The first probe call that raised a programming error the function does not promise,
-    as "average([]) raised ZeroDivisionError: division by zero"; None when there is none."""
+def crash(
+    func: Func, code: str, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]
+) -> str | None:
+    """The first probe call that raised an exception the function does not promise, either a
+    programming error or a refusal by the code's own `raise` where the description allows
+    none, as "average([]) raised ZeroDivisionError: division by zero"; None when none did."""
     allowed = _allowed(func)
+    if allowed is None:
+        return None
+    refused = _raised_names(code) if not allowed and not _restricts(func) else set()
     for call, outcome in zip(calls, outcomes, strict=True):
         if not outcome.output.startswith("raises "):
             continue  # a value, a timeout or no output at all
         name = outcome.output.removeprefix("raises ")
-        if not _is_bug(name, outcome.message) or allowed is None or name in allowed:
+        if name in allowed or not (_is_bug(name, outcome.message) or name in refused):
             continue
-        return f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
+        said = f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
+        if _is_bug(name, outcome.message):
+            return said
+        return f"{said}, though the description promises no error"
     return None
 
 
@@ -54,6 +73,31 @@ def _allowed(func: Func) -> set[str] | None:
     names = set(promised_exceptions(func.description))
     names |= {e.exception for e in func.examples if e.outcome == "raises" and e.exception}
     return None if names & {"an error", "Exception"} else names
+
+
+def _restricts(func: Func) -> bool:
+    return _RESTRICTION.search(_prose(func)) is not None
+
+
+def _prose(func: Func) -> str:
+    """What the spec says of the function in words: the heading's parameter and return
+    types describe too ("an integer above 10")."""
+    return " ".join([func.description, func.returns or "", *(p.type for p in func.params)])
+
+
+def _raised_names(code: str) -> set[str]:
+    """The exception classes the code raises by name (`raise ValueError(...)`)."""
+    tree = parse_or_none(code, mode="exec")
+    if tree is None:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Raise) or node.exc is None:
+            continue
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(exc, ast.Name):
+            names.add(exc.id)
+    return names
 
 
 def _is_bug(name: str, message: str) -> bool:
@@ -67,8 +111,7 @@ def special_case(code: str, func: Func) -> str | None:
     if tree is None:
         return None
     values = _example_values(func)
-    # The heading's parameter and return types describe too ("an integer above 10").
-    prose = " ".join([func.description, func.returns or "", *(p.type for p in func.params)])
+    prose = _prose(func)
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef) or node.name != func.name:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from marshalike import emit
@@ -343,6 +344,28 @@ def test_a_promised_exception_is_no_crash() -> None:
     outcome = run_func(silent, Scripted(lambda prompt, call: [SQRT]))
     assert outcome.status == "failed"
     assert outcome.failures == ("root(-4) raised ValueError: math domain error",)
+
+
+ADD = (
+    "# func add(a: integer, b: integer): integer\n\nThe sum.\n\n* add(1, 2) = 3\n* add(0, 0) = 0\n"
+)
+REFUSES = (
+    "```python\ndef add(a, b):\n    if a < 0 or b < 0:\n"
+    "        raise ValueError('no negatives')\n    return a + b\n```"
+)
+
+
+def test_a_refusal_the_description_does_not_promise_is_repaired() -> None:
+    plain = "```python\ndef add(a, b):\n    return a + b\n```"
+    backend = Scripted(lambda prompt, call: [REFUSES] if call == 1 else [plain])
+    outcome = run_func(ADD, backend)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert "raise" not in outcome.code
+    feedback = backend.prompts[1].messages[-1][1]
+    assert re.search(r"- add\(.*\) raised ValueError: no negatives, though the description "
+                     r"promises no error\n", feedback)  # fmt: skip
+    promised = ADD.replace("The sum.", "The sum. Raises ValueError for a negative number.")
+    assert run_func(promised, Scripted(lambda prompt, call: [REFUSES])).status == "verified"
 
 
 def test_a_probe_that_times_out_does_not_reject_the_candidate() -> None:

@@ -1,4 +1,4 @@
-"""The probe gate's two signs of code fitted to its examples: crashes and special cases."""
+"""The probe gate's signs of code fitted to its examples: crashes, refusals, special cases."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def test_neutral_values_strings_and_negatives() -> None:
 
 AVERAGE = func("# func average(a list of numbers): a float\n\nThe mean.\n\n* average([2]) = 2.0\n")
 CALLS = ("average([])", "average([3])", "average([2, 2])")
+MEAN = "def average(numbers):\n    return sum(numbers) / len(numbers)\n"
 
 
 def outcomes(*pairs: tuple[str, str]) -> tuple[ProbeOutcome, ...]:
@@ -74,35 +75,70 @@ def outcomes(*pairs: tuple[str, str]) -> tuple[ProbeOutcome, ...]:
 def test_the_first_programming_error_is_the_crash() -> None:
     found = outcomes(("3", ""), ("raises IndexError", "list index out of range"),
                      ("raises KeyError", "'x'"))  # fmt: skip
-    assert crash(AVERAGE, CALLS, found) == "average([3]) raised IndexError: list index out of range"
+    assert (
+        crash(AVERAGE, MEAN, CALLS, found)
+        == "average([3]) raised IndexError: list index out of range"
+    )
     bare = outcomes(("raises RecursionError", ""), ("3", ""), ("3", ""))
-    assert crash(AVERAGE, CALLS, bare) == "average([]) raised RecursionError"
+    assert crash(AVERAGE, MEAN, CALLS, bare) == "average([]) raised RecursionError"
 
 
-def test_timeouts_values_and_deliberate_errors_are_no_crash() -> None:
+def test_timeouts_values_and_errors_of_library_calls_are_no_crash() -> None:
     quiet = outcomes(("timeout", ""), (NO_OUTPUT, ""), ("raises ValueError", "empty list"))
-    assert crash(AVERAGE, CALLS, quiet) is None
+    assert crash(AVERAGE, MEAN, CALLS, quiet) is None
     custom = outcomes(("raises EmptyError", ""), ("raises StopIteration", ""), ("2", ""))
-    assert crash(AVERAGE, CALLS, custom) is None
+    assert crash(AVERAGE, MEAN, CALLS, custom) is None
 
 
 def test_math_domain_errors_unless_the_function_promises_value_errors() -> None:
     domain = outcomes(("raises ValueError", "math domain error"), ("3", ""), ("2", ""))
-    assert crash(AVERAGE, CALLS, domain) == "average([]) raised ValueError: math domain error"
+    assert crash(AVERAGE, MEAN, CALLS, domain) == "average([]) raised ValueError: math domain error"
     promised = func("# func average(a list of numbers): a float\n\nRaises ValueError when it "
                     "is empty.\n\n* average([2]) = 2.0\n")  # fmt: skip
-    assert crash(promised, CALLS, domain) is None
+    assert crash(promised, MEAN, CALLS, domain) is None
     division = outcomes(("raises ZeroDivisionError", "division by zero"), ("3", ""), ("2", ""))
     assert (
-        crash(promised, CALLS, division) == "average([]) raised ZeroDivisionError: division by zero"
+        crash(promised, MEAN, CALLS, division)
+        == "average([]) raised ZeroDivisionError: division by zero"
     )
     anything = func("# func average(a list of numbers): a float\n\nIt raises an error for an "
                     "empty list.\n\n* average([2]) = 2.0\n")  # fmt: skip
-    assert crash(anything, CALLS, division) is None
+    assert crash(anything, MEAN, CALLS, division) is None
 
 
 def test_an_example_that_expects_the_exception_allows_it() -> None:
     shown = func("# func average(a list of numbers): a float\n\nThe mean.\n\n"
                  "* average([2]) = 2.0\n* average([]) raises ZeroDivisionError\n")  # fmt: skip
     division = outcomes(("raises ZeroDivisionError", "division by zero"), ("3", ""), ("2", ""))
-    assert crash(shown, CALLS, division) is None
+    assert crash(shown, MEAN, CALLS, division) is None
+
+
+REFUSES = "def average(numbers):\n    if not numbers:\n        raise ValueError('empty list')\n"
+EMPTY = outcomes(("raises ValueError", "empty list"), ("3.0", ""), ("2.0", ""))
+
+
+def test_a_refusal_by_the_codes_own_raise_is_a_sign_where_no_error_is_promised() -> None:
+    assert crash(AVERAGE, REFUSES, CALLS, EMPTY) == (
+        "average([]) raised ValueError: empty list, though the description promises no error"
+    )
+    bare = REFUSES.replace("ValueError('empty list')", "ValueError")  # raised as a bare name
+    assert crash(AVERAGE, bare, CALLS, outcomes(("raises ValueError", ""), ("3", ""), ("2", "")))
+    # The same error from a library call (max([])) is no refusal of the code's own.
+    assert crash(AVERAGE, MEAN, CALLS, EMPTY) is None
+    custom = REFUSES.replace("ValueError('empty list')", "EmptyError()")
+    assert crash(AVERAGE, custom, CALLS, EMPTY) is None  # raises ValueError, not EmptyError
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "Raises ValueError for an empty list.",  # promised
+        "The mean of a non-empty list.",  # its inputs are restricted
+        "The mean. Assume the list has numbers.",
+        "The mean; the list must hold one number at least.",
+    ],
+)
+def test_a_refusal_is_allowed_where_the_description_promises_or_restricts(description: str) -> None:
+    spec = func(f"# func average(a list of numbers): a float\n\n{description}\n\n"
+                "* average([2]) = 2.0\n")  # fmt: skip
+    assert crash(spec, REFUSES, CALLS, EMPTY) is None

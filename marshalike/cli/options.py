@@ -40,8 +40,9 @@ _COMPILE_OPTIONS = (
     click.option(
         "--probe/--no-probe",
         default=None,
-        help="Reject passing code that crashes on inputs mutated from the examples or "
-        "special-cases an example's value [yes].",
+        help="Reject passing code that crashes on inputs mutated from the examples, "
+        "refuses them with an error the spec does not promise, or special-cases an "
+        "example's value [yes].",
     ),
     click.option(
         "--temperature-step",

@@ -9,6 +9,7 @@ cores, reading the cache ~0.3 s. The package states the sha256, so no load hashe
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -119,6 +120,19 @@ def save_weights(
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    _drop_older_formats(path)
+
+
+def _drop_older_formats(path: Path) -> None:
+    """A cache file written in a new format (`<sha>.int4-v3.safetensors`) replaces those of
+    the same variant in older formats (`...int4-v2...`): nothing reads them any more."""
+    versioned = re.fullmatch(r"(.+-v)\d+\.safetensors", path.name)
+    if versioned is None:
+        return
+    same_variant = re.compile(re.escape(versioned[1]) + r"\d+\.safetensors")
+    for other in path.parent.iterdir():
+        if other.name != path.name and same_variant.fullmatch(other.name):
+            other.unlink(missing_ok=True)
 
 
 def announce(message: str, stream: TextIO | None = None) -> None:

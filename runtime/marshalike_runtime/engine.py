@@ -12,7 +12,7 @@ last token. Callers that serve several clients (the HTTP server) must serialise 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -226,7 +226,7 @@ class Engine:
 
     @classmethod
     def from_checkpoint(
-        cls, model: torch.nn.Module, path: str | Path, metadata: dict[str, Any]
+        cls, model: torch.nn.Module, path: str | Path, metadata: Mapping[str, Any]
     ) -> Engine:
         """An engine around a model already loaded from ``path`` (which holds its tokenizer)."""
         path = Path(path)
@@ -364,15 +364,16 @@ def _model_path(model: str | Path | None, progress: bool) -> Path:
     return path
 
 
-def _tokenizer_and_chat(path: Path, metadata: dict[str, Any]) -> tuple[Any, Any]:
+def _tokenizer_and_chat(path: Path, metadata: Mapping[str, Any]) -> tuple[Any, Any]:
     """The checkpoint's own tokenizer, and a function rendering chats with its template."""
+    from . import tokenizer_cache
     from .chat import ChatTemplate
     from .tokenizer import Tokenizer
 
     if path.is_dir():
         tokenizer = Tokenizer.from_tokenizer_json(path / "tokenizer.json")
     else:
-        tokenizer = Tokenizer.from_gguf_metadata(metadata)
+        tokenizer = tokenizer_cache.cached(path, lambda: Tokenizer.from_gguf_metadata(metadata))
     return tokenizer, _EngineChat(ChatTemplate.for_tokenizer(tokenizer))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -262,3 +263,27 @@ class GGUFFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LazyMetadata(Mapping[str, Any]):
+    """A GGUF file's metadata, read from the file on first access: a load that finds all
+    it needs in caches never walks a header holding a 262k-entry vocabulary."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._data: dict[str, Any] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        if self._data is None:
+            with GGUFFile(self._path) as gguf:
+                self._data = dict(gguf.metadata)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._read()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())

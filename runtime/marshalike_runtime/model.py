@@ -7,8 +7,9 @@ job. Norm weights are always used as plain multipliers: checkpoints whose norms 
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import torch
@@ -53,6 +54,15 @@ class ModelArgs:
     @property
     def attn_scale(self) -> float:
         return self.query_scale if self.query_scale is not None else self.head_dim**-0.5
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelArgs:
+        """The inverse of `to_json` (JSON has lists where the fields hold tuples)."""
+        fields = json.loads(text)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> ModelArgs:

@@ -135,7 +135,9 @@ class GroupLinear(nn.Module):
         )
         dtype = torch.float16 if spec["half_scales"] else torch.float32
         scale = torch.empty(n, k // group, dtype=dtype, device=meta)
-        low = torch.empty_like(scale) if spec["low"] else None
+        # torch.empty rather than empty_like: on the meta device empty_like goes through
+        # torch's reference implementations, whose first use imports sympy (0.3 s a load).
+        low = torch.empty(scale.shape, dtype=dtype, device=meta) if spec["low"] else None
         bias = torch.empty(n, device=meta) if spec["bias"] else None
         return cls(codes, scale, low, bias, group, packed)
 

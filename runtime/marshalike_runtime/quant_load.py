@@ -2,15 +2,16 @@
 
 Quantizing the embedded model takes a few seconds and needs its float32 weights in memory
 (over 1 GB); the quantized state is a third of that. So the first load quantizes and writes
-the result beside the float cache (`<sha256>.<mode>-v1.safetensors`, with the module plan in
-the file's metadata), and later loads read only that file into a model built on the meta
-device: no float32 copy is ever made.
+the result beside the float cache (`<sha256>.<mode>-v3.safetensors`, with the module plan
+and the model's arguments in the file's metadata), and later loads read only that file into
+a model built on the meta device: no float32 copy is ever made, and the GGUF is not opened.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +33,17 @@ from .blocks import (
 )
 from .checkpoint import (
     empty_model,
-    gguf_model_args,
     gguf_tensor_name,
     load_checkpoint,
     unpermute_fn,
 )
 from .cpu_kernels import kernels
-from .gguf_file import GGUFFile
+from .gguf_file import GGUFFile, LazyMetadata
 from .model import ModelArgs, Transformer
 from .quant import apply_plan, check_supported, quantize_model
 
-# Bumped when the cached layout changes, so an old cache is ignored rather than misread.
+# Bumped when the cached layout changes, so an old cache is ignored rather than misread (a
+# cache without a key `_from_cache` reads is replaced too, as one that cannot be read).
 CACHE_FORMAT = "v3"
 _READERS = {
     Q4_1: q4_1_groups,
@@ -55,7 +56,7 @@ _READERS = {
 
 def load_quantized(
     path: Path, mode: str, *, device: torch.device, progress: bool = False
-) -> tuple[Transformer, dict[str, Any]]:
+) -> tuple[Transformer, Mapping[str, Any]]:
     """The model at ``path`` in quantization ``mode``, and the checkpoint's metadata."""
     check_supported(mode, device)
     if kernels() is None:
@@ -77,7 +78,8 @@ def load_quantized(
     sources = gguf_sources(path, model.args) if is_gguf else {}
     plan = quantize_model(model, mode, sources)
     if cache is not None:
-        embedded.save_weights(model.state_dict(), cache, metadata={"plan": json.dumps(plan)})
+        saved = {"plan": json.dumps(plan), "args": model.args.to_json()}
+        embedded.save_weights(model.state_dict(), cache, metadata=saved)
     return model, metadata
 
 
@@ -103,15 +105,17 @@ def gguf_sources(path: Path, args: ModelArgs) -> dict[str, Groups]:
     return out
 
 
-def _from_cache(path: Path, cache: Path) -> tuple[Transformer, dict[str, Any]]:
+def _from_cache(path: Path, cache: Path) -> tuple[Transformer, Mapping[str, Any]]:
+    """The model from its cache alone: the GGUF's metadata is read only if asked for (the
+    tokenizer has a cache of its own)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     with safe_open(str(cache), framework="pt") as f:
-        plan = json.loads((f.metadata() or {})["plan"])
+        saved = f.metadata() or {}
+    plan, args = json.loads(saved["plan"]), ModelArgs.from_json(saved["args"])
     state = load_file(cache)
-    with GGUFFile(path) as gguf:
-        args, metadata = gguf_model_args(gguf), dict(gguf.metadata)
+    metadata = LazyMetadata(path)
     model = empty_model(args)
     apply_plan(model, plan)
     model.load_state_dict(state, strict=True, assign=True)

@@ -30,7 +30,7 @@ import codecs
 import json
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ class Tokenizer:
         eos_ids: frozenset[int],
         add_bos: bool,
         chat_template: str | None = None,
+        proto: bytes | None = None,
     ) -> None:
         self._encoder = encoder
         self._tokens = tokens
@@ -110,6 +111,9 @@ class Tokenizer:
         self.eos_ids = eos_ids
         self.add_bos = add_bos
         self.chat_template = chat_template
+        # A sentencepiece vocabulary's model proto: all `from_proto` needs to rebuild the
+        # encoder (tokenizer_cache.py saves it). None for other vocabularies.
+        self.proto = proto
         self._special_ids = frozenset(special.values())
 
     @cached_property
@@ -119,7 +123,7 @@ class Tokenizer:
         return re.compile("|".join(map(re.escape, longest_first)) or "(?!)")
 
     @classmethod
-    def from_gguf_metadata(cls, meta: dict[str, Any]) -> Tokenizer:
+    def from_gguf_metadata(cls, meta: Mapping[str, Any]) -> Tokenizer:
         """The tokenizer a GGUF file's `tokenizer.*` metadata describes."""
         kind = meta.get("tokenizer.ggml.model")
         builders = {"llama": _sentencepiece_bpe, "gpt2": _byte_level_bpe}
@@ -129,7 +133,7 @@ class Tokenizer:
         types = _as_list(meta.get("tokenizer.ggml.token_type")) or [NORMAL] * len(tokens)
         if len(types) != len(tokens):
             raise TokenizerError(f"{len(tokens)} tokens but {len(types)} token types")
-        encoder, pieces = builders[kind](meta, tokens, types)
+        encoder, pieces, proto = builders[kind](meta, tokens, types)
         special = {t: i for i, (t, k) in enumerate(zip(tokens, types, strict=True)) if k == CONTROL}
         bos = meta.get("tokenizer.ggml.bos_token_id")
         eos = [meta.get(f"tokenizer.ggml.{key}_token_id") for key in ("eos", "eot", "eom")]
@@ -142,7 +146,21 @@ class Tokenizer:
             eos_ids=_eos_ids(eos, special),
             add_bos=bool(meta.get("tokenizer.ggml.add_bos_token", bos is not None)),
             chat_template=meta.get("tokenizer.chat_template"),
+            proto=proto,
         )
+
+    @classmethod
+    def from_proto(
+        cls,
+        proto: bytes,
+        tokens: Sequence[str],
+        pieces: Sequence[bytes],
+        special: dict[str, int],
+        **settings: Any,
+    ) -> Tokenizer:
+        """A sentencepiece tokenizer from its model proto and what `from_gguf_metadata`
+        derived beside it; `settings` are the constructor's keywords."""
+        return cls(_sentencepiece_encoder(proto), tokens, pieces, special, proto=proto, **settings)
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path) -> Tokenizer:
@@ -245,8 +263,8 @@ def byte_level_piece(token: str) -> bytes:
 
 
 def _sentencepiece_bpe(
-    meta: dict[str, Any], tokens: list[str], types: list[int]
-) -> tuple[Encoder, list[bytes]]:
+    meta: Mapping[str, Any], tokens: list[str], types: list[int]
+) -> tuple[Encoder, list[bytes], bytes]:
     scores = _as_list(meta.get("tokenizer.ggml.scores")) or [0.0] * len(tokens)
     unk = meta.get("tokenizer.ggml.unknown_token_id")
     if unk is None:
@@ -258,18 +276,23 @@ def _sentencepiece_bpe(
         unk_id=int(unk),
         add_space_prefix=bool(meta.get("tokenizer.ggml.add_space_prefix", False)),
     )
+    kinds = zip(tokens, types, strict=True)
+    pieces = [byte_piece(t) if k == BYTE else _spaced(t) for t, k in kinds]
+    return _sentencepiece_encoder(proto), pieces, proto
+
+
+def _sentencepiece_encoder(proto: bytes) -> Encoder:
     processor = SentencePieceProcessor()
     try:
         processor.LoadFromSerializedProto(proto)
     except (RuntimeError, OSError) as exc:
         raise TokenizerError(f"sentencepiece rejected the vocabulary: {exc}") from None
-    kinds = zip(tokens, types, strict=True)
-    return processor.encode, [byte_piece(t) if k == BYTE else _spaced(t) for t, k in kinds]
+    return processor.encode
 
 
 def _byte_level_bpe(
-    meta: dict[str, Any], tokens: list[str], types: list[int]
-) -> tuple[Encoder, list[bytes]]:
+    meta: Mapping[str, Any], tokens: list[str], types: list[int]
+) -> tuple[Encoder, list[bytes], None]:
     pre = meta.get("tokenizer.ggml.pre", "default")
     if pre not in _BYTE_LEVEL_SPLITS:
         known = ", ".join(sorted(_BYTE_LEVEL_SPLITS))
@@ -283,7 +306,7 @@ def _byte_level_bpe(
     encoder.add_tokens([AddedToken(t, normalized=False, special=False) for t in user])
     kinds = zip(tokens, types, strict=True)
     pieces = [t.encode() if k == CONTROL else byte_level_piece(t) for t, k in kinds]
-    return _plain_ids(encoder), pieces
+    return _plain_ids(encoder), pieces, None
 
 
 def _plain_ids(encoder: HFTokenizer) -> Encoder:

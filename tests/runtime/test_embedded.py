@@ -155,3 +155,16 @@ def test_a_cache_older_than_the_gguf_is_dropped(fake_package, tmp_path: Path) ->
     os.utime(cache, (0, 0))
     assert embedded.weights_cache_path(path) == cache
     assert not cache.exists()
+
+
+def test_writing_a_new_format_drops_the_older_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    older = [folder / f"{'f' * 64}.int4-v{n}.safetensors" for n in (1, 2)]
+    kept = [folder / f"{'f' * 64}.tokenizer-v1.safetensors", folder / f"{'f' * 64}.safetensors"]
+    for path in (*older, *kept):
+        path.write_bytes(b"old")
+    embedded.save_weights({"w": torch.zeros(2)}, folder / f"{'f' * 64}.int4-v3.safetensors")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{'f' * 64}.int4-v3.safetensors", *(p.name for p in kept)]
+    )

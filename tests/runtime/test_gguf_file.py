@@ -11,7 +11,7 @@ gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as QT  # noqa: E402
 from gguf import GGUFValueType as VT  # noqa: E402
 
-from marshalike_runtime.gguf_file import GGUFFile, GGUFFormatError  # noqa: E402
+from marshalike_runtime.gguf_file import GGUFFile, GGUFFormatError, LazyMetadata  # noqa: E402
 
 SCALARS = {
     "t.u8": (200, VT.UINT8),
@@ -80,6 +80,17 @@ def test_array_metadata_round_trips(tiny) -> None:
         assert f.metadata["t.ints"].tolist() == [1, -2, 3]
         assert f.metadata["t.floats"].tolist() == [0.25, -1.5]
         assert f.metadata["t.bools"].tolist() == [True, False, True]
+
+
+def test_lazy_metadata_reads_the_file_on_first_access(tiny, tmp_path: Path) -> None:
+    path = tmp_path / "later.gguf"
+    lazy = LazyMetadata(path)  # no file yet: nothing is read
+    path.write_bytes(tiny[0].read_bytes())
+    with GGUFFile(path) as f:
+        assert list(lazy) == list(f.metadata) and len(lazy) == len(f.metadata)
+    assert lazy["t.strings"][2] == "▁the" and lazy["t.ints"].tolist() == [1, -2, 3]
+    with pytest.raises(FileNotFoundError):
+        LazyMetadata(tmp_path / "missing.gguf")["general.architecture"]
 
 
 def test_tensor_infos_and_data(tiny) -> None:

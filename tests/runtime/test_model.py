@@ -164,3 +164,11 @@ def test_config_table() -> None:
     with pytest.raises(KeyError) as err:
         ModelArgs.from_name("gpt-5")
     assert err.value.args[0] == "unknown model config 'gpt-5' (known: gemma3-270m, smollm2-135m)"
+
+
+@pytest.mark.parametrize("name", ["gemma3-270m", "smollm2-135m"])
+def test_model_args_survive_json(name: str) -> None:
+    """The int4 cache stores them so that a load need not open the GGUF."""
+    args = ModelArgs.from_name(name)
+    assert ModelArgs.from_json(args.to_json()) == args
+    assert ModelArgs.from_json(args.to_json()).global_layers == args.global_layers

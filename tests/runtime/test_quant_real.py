@@ -115,6 +115,21 @@ def test_next_token_logits_stay_close_to_fp32(int4_pair, gemma_model) -> None:
         assert gap < TOP_LOGIT_TOLERANCE, (prompt, gap)
 
 
+def test_a_cached_load_reads_the_gguf_only_when_its_metadata_is_asked_for(
+    embedded_gguf: Path, int4_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marshalike_runtime import gguf_file
+
+    fresh, _ = int4_pair
+    opened: list[Path] = []
+    real = gguf_file.GGUFFile
+    monkeypatch.setattr(gguf_file, "GGUFFile", lambda path: opened.append(path) or real(path))
+    model, metadata = load_quantized(embedded_gguf, "int4", device=torch.device("cpu"))
+    assert (model.args, opened) == (fresh.args, [])
+    assert metadata["general.architecture"] == "gemma3"
+    assert opened == [embedded_gguf]
+
+
 def test_a_broken_cache_is_rebuilt(embedded_gguf: Path, int4_pair) -> None:
     fresh, _ = int4_pair
     cache = next(

@@ -278,6 +278,25 @@ def test_streaming_the_corpus_gives_the_decoded_text(
 
 
 @pytest.mark.slow
+def test_the_saved_gemma_tokenizer_is_the_same(
+    gemma: Tokenizer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """What tokenizer_cache.py reads back gives the same ids, pieces and settings."""
+    from marshalike_runtime import tokenizer_cache
+
+    tokenizer_cache.write(gemma, tmp_path / "gemma.safetensors")
+    saved = tokenizer_cache.read(tmp_path / "gemma.safetensors")
+    ids = range(gemma.vocab_size)
+    assert [saved.token_bytes(i) for i in ids] == [gemma.token_bytes(i) for i in ids]
+    assert [saved.token_text(i) for i in ids] == [gemma.token_text(i) for i in ids]
+    assert (saved.special, saved.bos_id, saved.eos_ids, saved.add_bos, saved.chat_template) == (
+        gemma.special, gemma.bos_id, gemma.eos_ids, gemma.add_bos, gemma.chat_template
+    )  # fmt: skip
+    corpus = reference["corpus"]
+    assert [saved.encode(t) for t in corpus] == [gemma.encode(t) for t in corpus]
+
+
+@pytest.mark.slow
 def test_gemma_special_tokens(gemma: Tokenizer) -> None:
     assert (gemma.vocab_size, gemma.bos_id, gemma.eos_ids) == (262144, 2, frozenset({1, 106}))
     ids = gemma.encode("<start_of_turn>user\nHi<end_of_turn>\n", allow_special=True)

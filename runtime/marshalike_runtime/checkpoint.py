@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from torch.nn import init
 
 from marshalike.errors import MarshalikeError
 
-from .gguf_file import GGUFFile
+from .gguf_file import GGUFFile, LazyMetadata
 from .model import CONFIGS, ModelArgs, Transformer, gemma3_global_layers
 
 StateDict = dict[str, Tensor]
@@ -38,7 +38,7 @@ def load_checkpoint(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     progress: bool = False,
-) -> tuple[Transformer, dict[str, Any]]:
+) -> tuple[Transformer, Mapping[str, Any]]:
     """The model and the checkpoint's metadata (GGUF key/values, or config.json).
 
     `progress` reports on stderr when a GGUF is dequantized into the weight cache.
@@ -137,7 +137,9 @@ def gguf_tensor_name(name: str) -> str:
     raise CheckpointError(f"unknown GGUF tensor {name!r}")
 
 
-def read_gguf_cached(path: Path, *, progress: bool) -> tuple[ModelArgs, StateDict, dict[str, Any]]:
+def read_gguf_cached(
+    path: Path, *, progress: bool
+) -> tuple[ModelArgs, StateDict, Mapping[str, Any]]:
     """`read_gguf`, through the dequantized-weight cache when the file has one."""
     from . import embedded
 
@@ -145,14 +147,19 @@ def read_gguf_cached(path: Path, *, progress: bool) -> tuple[ModelArgs, StateDic
     if cache is None:
         return read_gguf(path)
     if cache.is_file():
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
-        with GGUFFile(path) as gguf:
+        with safe_open(str(cache), framework="pt") as f:
+            saved = (f.metadata() or {}).get("args")
+        if saved is not None:  # the GGUF is read only if its metadata is asked for
+            return ModelArgs.from_json(saved), load_file(cache), LazyMetadata(path)
+        with GGUFFile(path) as gguf:  # a cache from before the arguments were saved in it
             return gguf_model_args(gguf), load_file(cache), dict(gguf.metadata)
     if progress:
         embedded.announce(f"dequantizing {path.name} once (cached in {cache.parent})")
     args, state, metadata = read_gguf(path)
-    embedded.save_weights(state, cache)
+    embedded.save_weights(state, cache, metadata={"args": args.to_json()})
     return args, state, metadata
 
 

@@ -147,6 +147,23 @@ def test_dequantized_weights_are_cached_and_reused(fake_package, tmp_path: Path)
         torch.testing.assert_close(second(ids, torch.arange(4)), first(ids, torch.arange(4)))
 
 
+def test_a_cached_load_opens_the_gguf_only_for_its_metadata(
+    fake_package, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marshalike_runtime import gguf_file
+
+    path = embedded.default_model_path(progress=False)
+    first, _ = checkpoint.load_checkpoint(path)  # writes the cache, with the model's arguments
+    opened: list[Path] = []
+    real = gguf_file.GGUFFile
+    opening = lambda p: opened.append(Path(p)) or real(p)  # noqa: E731
+    monkeypatch.setattr(gguf_file, "GGUFFile", opening)
+    monkeypatch.setattr(checkpoint, "GGUFFile", opening)
+    second, metadata = checkpoint.load_checkpoint(path)
+    assert (second.args, opened) == (first.args, [])
+    assert metadata["general.architecture"] == "gemma3" and opened == [path]
+
+
 def test_a_cache_older_than_the_gguf_is_dropped(fake_package, tmp_path: Path) -> None:
     path = embedded.default_model_path(progress=False)
     cache = embedded.weights_cache_path(path)

@@ -5,14 +5,16 @@ unit's example tests in the sandbox. The loop stops at the first attempt with a 
 passes every checkable example. Otherwise attempt k+1 is a repair prompt carrying the best
 candidate of attempt k and its failures, until the attempt budget is spent.
 
-Three settings make the loop pickier, each off by default: `rank = "consensus"` chooses among
-several passing candidates by agreement on extra inputs (`consensus`); `holdout` keeps the
+Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
+by agreement on extra inputs (`consensus`), and does not stop at a candidate no other sample
+agrees with while attempts are left: it samples the same prompt again for a second opinion;
+`holdout` keeps the
 last of three or more checkable examples out of every prompt, so passing it is a test the
 model was not shown; `temperature_step` raises the temperature with each attempt, so repairs
 explore more widely than the first attempt; `probe` rejects a passing candidate that crashes
 on inputs mutated from the examples, refuses them with an error the description does not
-promise, or special-cases an example's value (`overfit`): it is
-repaired like a failing one, and a unit whose best candidate is such a one fails.
+promise, or special-cases an example's value (`overfit`): it is repaired like a failing
+one, and a unit whose best candidate is such a one fails. Only `probe` is on by default.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ Status = Literal["verified", "unverified", "failed"]
 Rank = Literal["first", "consensus"]
 MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
 MAX_TEMPERATURE = 2.0
+# Consensus ranking stops once this many passing samples agree (or the attempts run out).
+CONFIRMATIONS = 2
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ def compile_unit(
     prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
+    pool: dict[str, list[Candidate]] = {}  # consensus: the passing candidates of all attempts
     for attempt in range(1, budget + 1):
         raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
         completions = _sample(backend, prompt, settings, attempt)
@@ -161,10 +166,14 @@ def compile_unit(
             batch = _verify_all(batch, settings, tally, harness)
         if settings.probes:
             batch = _gate(batch, ctx.func, shown.func, settings, tally, harness)
-        best, note = _best(batch, ctx.func, settings, harness)
+        best, note, support = _best(batch, pool, ctx.func, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
         done = _finished(best, settings, names)
+        if done == "verified" and 0 < support < CONFIRMATIONS:
+            if attempt < budget:
+                continue  # no other sample agrees yet: the same prompt again, for a second
+            note = "no second candidate agreed with it on the extra inputs"
         if done is not None:
             return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
         if best is not None and attempt < budget:
@@ -311,35 +320,41 @@ def _fingerprint(code: str) -> str:
 
 
 def _best(
-    batch: list[Candidate], func: Func, settings: LoopSettings, harness: _Harness
-) -> tuple[Candidate | None, str | None]:
-    """The attempt's best candidate: the first with the best score, or, with consensus
-    ranking and several distinct candidates passing, the one most others agree with."""
+    batch: list[Candidate],
+    pool: dict[str, list[Candidate]],
+    func: Func,
+    settings: LoopSettings,
+    harness: _Harness,
+) -> tuple[Candidate | None, str | None, int]:
+    """The attempt's best candidate, a note on how it was chosen, and how many samples
+    support it (0 when that was not asked). Ranked first, the first with the best score;
+    by consensus, once one has passed, the one that most passing candidates of all attempts
+    so far (`pool`, added to here) agree with, even in an attempt where none passed."""
     best = max(batch, key=lambda c: c.score, default=None)
-    if settings.rank != "consensus" or best is None or not _passes(best):
-        return best, None
-    groups: dict[str, list[Candidate]] = {}
-    for cand in batch:
+    for cand in batch if settings.rank == "consensus" else ():
         if _passes(cand) and cand.code is not None:
-            groups.setdefault(_fingerprint(cand.code), []).append(cand)
+            pool.setdefault(_fingerprint(cand.code), []).append(cand)
+    if not pool:  # ranked first, or nothing has passed yet
+        return best, None, 0
+    groups = list(pool.values())
     calls = mutated_calls(func, seed=settings.seed)
     if len(groups) < 2 or not calls:
-        return best, None
+        heaviest = max(groups, key=len)
+        return heaviest[0], None, len(heaviest)
     ranking = consensus.rank(
-        [harness.module_for(group[0].code or "") for group in groups.values()],
-        [len(group) for group in groups.values()],
+        [harness.module_for(group[0].code or "") for group in groups],
+        [len(group) for group in groups],
         calls,
         module_name=harness.module_name,
         limits=settings.limits,
         extra_files=settings.support_files,
         jobs=settings.jobs,
     )
-    chosen = list(groups.values())[ranking.chosen][0]
     note = (
         f"chosen by agreement on {len(calls)} extra inputs: {ranking.support} of "
         f"{ranking.total} passing candidates agree"
     )
-    return chosen, note
+    return groups[ranking.chosen][0], note, ranking.support
 
 
 def _passes(cand: Candidate) -> bool:

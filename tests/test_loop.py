@@ -140,6 +140,26 @@ def test_consensus_with_one_distinct_passing_candidate_keeps_it() -> None:
     assert "return x + 1" in outcome.code and outcome.note is None
 
 
+def test_consensus_samples_again_for_a_lone_passing_candidate() -> None:
+    # Attempt 1: only ODD passes. Attempt 2, the same prompt: two right ones outvote it.
+    backend = Scripted(lambda prompt, call: [ODD, BAD, BAD] if call == 1 else [GOOD, GOOD_TOO])
+    outcome = run(backend, rank="consensus")
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert "return x + 1\n" in outcome.code
+    assert backend.prompts[1] == backend.prompts[0]  # not a repair: nothing failed
+    assert outcome.note == "chosen by agreement on 3 extra inputs: 2 of 3 passing candidates agree"
+
+
+def test_consensus_keeps_a_candidate_no_other_sample_confirms_at_the_end() -> None:
+    backend = Scripted(lambda prompt, call: [ODD, BAD] if call == 1 else [BAD])
+    outcome = run(backend, rank="consensus")
+    assert (outcome.status, outcome.attempts, len(backend.prompts)) == ("verified", 3, 3)
+    assert "x != 0" in outcome.code
+    assert outcome.note == "no second candidate agreed with it on the extra inputs"
+    first = run(Scripted(lambda prompt, call: [ODD, BAD] if call == 1 else [BAD]))
+    assert (first.status, first.attempts) == ("verified", 1)  # ranked first: no second look
+
+
 # --- holding an example back ---------------------------------------------------------
 
 HELD_SPEC = SPEC + "* inc(10) = 11\n"

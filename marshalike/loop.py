@@ -6,15 +6,15 @@ passes every checkable example. Otherwise attempt k+1 is a repair prompt carryin
 candidate of attempt k and its failures, until the attempt budget is spent.
 
 Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
-by agreement on extra inputs (`consensus`), and does not stop at a candidate no other sample
-agrees with while attempts are left: it samples the same prompt again for a second opinion;
-`holdout` keeps the
-last of three or more checkable examples out of every prompt, so passing it is a test the
-model was not shown; `temperature_step` raises the temperature with each attempt, so repairs
-explore more widely than the first attempt; `probe` rejects a passing candidate that crashes
-on inputs mutated from the examples, refuses them with an error the description does not
-promise, or special-cases an example's value (`overfit`): it is repaired like a failing
-one, and a unit whose best candidate is such a one fails. Only `probe` is on by default.
+by agreement on extra inputs (`consensus`), and while attempts are left it does not stop at
+a candidate no other sample agrees with: it samples the same prompt again for a second
+opinion; `holdout` keeps the last of three or more checkable examples out of every prompt,
+so passing it is a test the model was not shown; `temperature_step` raises the temperature
+with each attempt, so repairs explore more widely than the first attempt; `probe` rejects a
+passing candidate that crashes on inputs mutated from the examples, refuses them with an
+error the description does not promise, or special-cases an example's value (`overfit`):
+it is repaired like a failing one, and a unit whose best candidate is such a one fails.
+Only `probe` is on by default.
 """
 
 from __future__ import annotations

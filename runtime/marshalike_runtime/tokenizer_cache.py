@@ -39,7 +39,10 @@ def cached(path: Path, build: Callable[[], Tokenizer]) -> Tokenizer:
             file.unlink(missing_ok=True)  # unreadable: build it again and replace it
     tokenizer = build()
     if file is not None and tokenizer.proto is not None:
-        write(tokenizer, file)
+        try:
+            write(tokenizer, file)
+        except OSError as exc:  # a cache that cannot be written only slows the next load
+            embedded.announce(f"could not save the tokenizer in {file.parent}: {exc}")
     return tokenizer
 
 

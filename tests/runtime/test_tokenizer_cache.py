@@ -81,3 +81,19 @@ def test_other_tokenizers_and_other_checkpoints_are_not_saved(
     built = Tokenizer.from_gguf_metadata(sentencepiece_meta())
     assert tokenizer_cache.cached(Path("other.gguf"), lambda: built) is built
     assert not cache_file.exists()
+
+
+def test_a_cache_that_cannot_be_written_does_not_stop_the_load(
+    cache_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tokenizer_cache.embedded, "save_weights", refuse)
+    built = Tokenizer.from_gguf_metadata(sentencepiece_meta())
+    assert tokenizer_cache.cached(Path("model.gguf"), lambda: built) is built
+    assert not cache_file.exists()
+    assert capsys.readouterr().err == (
+        f"marshalike: could not save the tokenizer in {cache_file.parent}: "
+        "[Errno 13] Permission denied\n"
+    )

@@ -152,9 +152,13 @@ def read_gguf_cached(
 
         with safe_open(str(cache), framework="pt") as f:
             saved = (f.metadata() or {}).get("args")
-        if saved is not None:  # the GGUF is read only if its metadata is asked for
-            return ModelArgs.from_json(saved), load_file(cache), LazyMetadata(path)
-        with GGUFFile(path) as gguf:  # a cache from before the arguments were saved in it
+        try:  # the GGUF is read only if its metadata is asked for
+            args = ModelArgs.from_json(saved) if saved is not None else None
+        except ValueError:
+            args = None  # written by another version: the GGUF says
+        if args is not None:
+            return args, load_file(cache), LazyMetadata(path)
+        with GGUFFile(path) as gguf:  # a cache without the model's arguments in it
             return gguf_model_args(gguf), load_file(cache), dict(gguf.metadata)
     if progress:
         embedded.announce(f"dequantizing {path.name} once (cached in {cache.parent})")

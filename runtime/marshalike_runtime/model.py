@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import torch
@@ -60,9 +60,16 @@ class ModelArgs:
 
     @classmethod
     def from_json(cls, text: str) -> ModelArgs:
-        """The inverse of `to_json` (JSON has lists where the fields hold tuples)."""
-        fields = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        """The inverse of `to_json` (JSON has lists where the fields hold tuples); ValueError
+        for text another version wrote, with fields this one does not have or lacks."""
+        saved = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        if not isinstance(saved, dict) or set(saved) - known:
+            raise ValueError(f"not the model arguments of this version: {text[:200]}")
+        try:
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+        except TypeError as exc:  # a field without a default is missing
+            raise ValueError(f"incomplete model arguments: {exc}") from None
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> ModelArgs:

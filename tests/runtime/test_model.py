@@ -172,3 +172,13 @@ def test_model_args_survive_json(name: str) -> None:
     args = ModelArgs.from_name(name)
     assert ModelArgs.from_json(args.to_json()) == args
     assert ModelArgs.from_json(args.to_json()).global_layers == args.global_layers
+
+
+def test_model_args_from_another_version_are_refused() -> None:
+    text = ModelArgs.from_name("gemma3-270m").to_json()
+    with pytest.raises(ValueError, match="not the model arguments of this version"):
+        ModelArgs.from_json(text[:-1] + ', "new_field": 1}')
+    with pytest.raises(ValueError, match="incomplete model arguments"):
+        ModelArgs.from_json('{"arch": "gemma3"}')
+    with pytest.raises(ValueError):
+        ModelArgs.from_json("[1, 2]")

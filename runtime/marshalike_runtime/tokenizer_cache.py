@@ -22,7 +22,9 @@ import torch
 from . import embedded
 from .tokenizer import Tokenizer, TokenizerError
 
-# Bumped when what is saved changes, so an old file is ignored rather than misread.
+# Bumped when what is saved changes, so an old file is ignored rather than misread, and
+# when tokenizer.py comes to build a different tokenizer from the same metadata: a saved
+# one would otherwise keep the old behaviour.
 VARIANT = "tokenizer-v1"
 
 
@@ -36,7 +38,7 @@ def cached(path: Path, build: Callable[[], Tokenizer]) -> Tokenizer:
         try:
             return read(file)
         except (SafetensorError, KeyError, ValueError, TokenizerError, OSError):
-            file.unlink(missing_ok=True)  # unreadable: build it again and replace it
+            pass  # unreadable: built again below, and the file replaced
     tokenizer = build()
     if file is not None and tokenizer.proto is not None:
         try:

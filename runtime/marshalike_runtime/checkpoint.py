@@ -147,19 +147,15 @@ def read_gguf_cached(
     if cache is None:
         return read_gguf(path)
     if cache.is_file():
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        with safe_open(str(cache), framework="pt") as f:
-            saved = (f.metadata() or {}).get("args")
+        state, saved = embedded.load_weights(cache)
         try:  # the GGUF is read only if its metadata is asked for
-            args = ModelArgs.from_json(saved) if saved is not None else None
+            args = ModelArgs.from_json(saved["args"]) if "args" in saved else None
         except ValueError:
             args = None  # written by another version: the GGUF says
         if args is not None:
-            return args, load_file(cache), LazyMetadata(path)
+            return args, state, LazyMetadata(path)
         with GGUFFile(path) as gguf:  # a cache without the model's arguments in it
-            return gguf_model_args(gguf), load_file(cache), dict(gguf.metadata)
+            return gguf_model_args(gguf), state, dict(gguf.metadata)
     if progress:
         embedded.announce(f"dequantizing {path.name} once (cached in {cache.parent})")
     args, state, metadata = read_gguf(path)

@@ -123,6 +123,14 @@ def save_weights(
     _drop_older_formats(path)
 
 
+def load_weights(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """What `save_weights` wrote: the tensors and the metadata, from one opening of the file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return {name: f.get_tensor(name) for name in f.keys()}, f.metadata() or {}
+
+
 def _drop_older_formats(path: Path) -> None:
     """A cache file written in a new format (`<sha>.int4-v3.safetensors`) replaces those of
     the same variant in older formats (`...int4-v2...`): nothing reads them any more."""

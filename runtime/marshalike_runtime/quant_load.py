@@ -108,13 +108,8 @@ def gguf_sources(path: Path, args: ModelArgs) -> dict[str, Groups]:
 def _from_cache(path: Path, cache: Path) -> tuple[Transformer, Mapping[str, Any]]:
     """The model from its cache alone: the GGUF's metadata is read only if asked for (the
     tokenizer has a cache of its own)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(cache), framework="pt") as f:
-        saved = f.metadata() or {}
+    state, saved = embedded.load_weights(cache)
     plan, args = json.loads(saved["plan"]), ModelArgs.from_json(saved["args"])
-    state = load_file(cache)
     metadata = LazyMetadata(path)
     model = empty_model(args)
     apply_plan(model, plan)

@@ -77,12 +77,9 @@ def write(tokenizer: Tokenizer, file: Path) -> None:
 
 def read(file: Path) -> Tokenizer:
     """The tokenizer `write` saved in `file`."""
-    from safetensors import safe_open
-    from safetensors.numpy import load_file
-
-    with safe_open(str(file), framework="np") as f:
-        settings = json.loads((f.metadata() or {})["settings"])
-    arrays = load_file(str(file))
+    state, saved = embedded.load_weights(file)
+    settings = json.loads(saved["settings"])
+    arrays = {name: tensor.numpy() for name, tensor in state.items()}
     texts = _split(arrays["text"], arrays["text_ends"])
     tokens = [t.decode("utf-8", "surrogateescape") for t in texts]
     pieces = _split(arrays["pieces"], arrays["piece_ends"])

@@ -41,7 +41,7 @@ class QLinear(ctypes.Structure):
     """`qlinear` in qmatmul.c: one group-quantized layer."""
 
     _fields_ = [
-        ("codes", _P), ("scale", _P), ("low", _P), ("bias", _P),
+        ("codes", _P), ("high", _P), ("scale", _P), ("low", _P), ("bias", _P),
         ("n", _I), ("k", _I),
         ("group", ctypes.c_int32), ("packed", ctypes.c_int32),
         ("half_scales", ctypes.c_int32), ("_pad", ctypes.c_int32),
@@ -81,25 +81,18 @@ class Kernels:
         self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
         self._topk.restype = ctypes.c_int
         self._dequantize = lib.dequantize
-        self._dequantize.argtypes = [
-            _P,
-            _P,
-            _P,
-            _I,
-            _I,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-            _P,
-        ]
+        self._dequantize.argtypes = [_P, _P, _P, _P, _I, _I, ctypes.c_int, ctypes.c_int,
+                                     ctypes.c_int, _P]  # fmt: skip
         self._dequantize.restype = None
         self._rescore = lib.rescore_rows
         self._rescore.argtypes = [_P, _P, _I, _P, _I, _I, _P, _P]
         self._rescore.restype = None
-        self._screen = lib.qmm_screen
-        for fn in (*self._u4.values(), self._screen):
-            fn.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
+        for fn in self._u4.values():
+            fn.argtypes = [_P, _P, _P, _P, _I, _I, _P, _I, _P]
             fn.restype = None
+        self._screen = lib.qmm_screen
+        self._screen.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
+        self._screen.restype = None
 
     def i8(self, codes: Tensor, scale: Tensor, low: Tensor | None, group: int, x: Tensor) -> Tensor:
         """``codes`` [N, K] int8, ``scale``/``low`` [N, K/group], ``x`` [B, K] float32."""
@@ -111,14 +104,22 @@ class Kernels:
            y.data_ptr())  # fmt: skip
         return y
 
-    def u4(self, codes: Tensor, scale: Tensor, low: Tensor | None, x: Tensor) -> Tensor:
-        """``codes`` [N, K/2] uint8 (two per byte), groups of 32; as `i8` otherwise."""
+    def u4(
+        self,
+        codes: Tensor,
+        scale: Tensor,
+        low: Tensor | None,
+        x: Tensor,
+        high: Tensor | None = None,
+    ) -> Tensor:
+        """``codes`` [N, K/2] uint8 (two per byte), groups of 32; with ``high`` [N, K/8]
+        (their fifth bits) u5 codes -16..15; as `i8` otherwise."""
         n, k = codes.shape[0], codes.shape[1] * 2
         x = x.contiguous()
         y = torch.empty(x.shape[0], n)
         fn = self._u4[scale.dtype == torch.float16]
-        fn(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(), x.shape[0],
-           y.data_ptr())  # fmt: skip
+        fn(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(),
+           x.shape[0], y.data_ptr())  # fmt: skip
         return y
 
     def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
@@ -140,13 +141,20 @@ class Kernels:
             raise MemoryError("decode_layer could not allocate its scratch memory")
 
     def dequantize(
-        self, codes: Tensor, scale: Tensor, low: Tensor | None, group: int, packed: bool
+        self,
+        codes: Tensor,
+        scale: Tensor,
+        low: Tensor | None,
+        group: int,
+        packed: bool,
+        high: Tensor | None = None,
     ) -> Tensor:
-        """The float32 weight ``[N, K]`` of i8 or (``packed``) u4 codes."""
+        """The float32 weight ``[N, K]`` of i8 or (``packed``) u4 codes, u5 with ``high``."""
         n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
         out = torch.empty(n, k)
-        self._dequantize(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, int(packed),
-                         int(scale.dtype == torch.float16), out.data_ptr())  # fmt: skip
+        half = int(scale.dtype == torch.float16)
+        self._dequantize(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, group,
+                         int(packed), half, out.data_ptr())  # fmt: skip
         return out
 
     def rescore(self, codes: Tensor, scale: Tensor, ids: Tensor, x: Tensor) -> Tensor:

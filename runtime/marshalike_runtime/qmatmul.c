@@ -6,10 +6,14 @@
  * weights are widened in registers, so nothing is rounded beyond the checkpoint's own codes
  * (except in `qmm_screen`, an output head's approximate first pass). Two code layouts:
  *
- *   i8: one signed byte per weight, G a multiple of 16 (Q8_0, Q5_0 and Q6_K codes);
+ *   i8: one signed byte per weight, G a multiple of 16 (Q8_0 and Q6_K codes);
  *   u4: two 4-bit codes per byte, G = 32 (64 in a head's screen, `qmm_screen`); byte j of
  *       a group holds code j in its low nibble and code j + G/2 in its high nibble (for
- *       G = 32, the layout of Q4_0/Q4_1 blocks).
+ *       G = 32, the layout of Q4_0/Q4_1 blocks);
+ *   u5: u4 nibbles plus a plane of fifth bits `high` (4 bytes per group of 32: bit j of the
+ *       little-endian word is code j's), the code standing for (nibble | bit << 4) - 16,
+ *       -16..15: Q5_0's codes in 5/8 of a byte each instead of one. The u4 entry points
+ *       take `high` (NULL: u4).
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
  * values came from fp16 anyway. Also here: `decode_layer`, a whole transformer layer's
@@ -72,6 +76,12 @@ INLINE float load_scale(const void *p, int64_t i, int f16) {
     return f16 ? half_to_float(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
+/* Code j (0..31) of a u4 group, or of a u5 group (`hb` its 4 bytes of fifth bits). */
+INLINE int group_code(const uint8_t *c, const uint8_t *hb, int j) {
+    const int nib = j < 16 ? c[j] & 0x0F : c[j - 16] >> 4;
+    return hb ? (nib | ((hb[j / 8] >> (j % 8)) & 1) << 4) - 16 : nib;
+}
+
 #if QMM_AVX2
 INLINE float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -84,11 +94,43 @@ INLINE __m256 widen_i8(const int8_t *c) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)c)));
 }
 
-/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. */
+/* The 32 codes of a u4 group (`hb` NULL) or u5 group as bytes: codes 0..15 in `lo`,
+ * 16..31 in `hi`; unsigned 0..15 for u4, signed -16..15 for u5. A u5 code is its nibble
+ * minus 16 where its fifth bit is clear: the bits are spread to bytes (each byte of the
+ * word copied 8 times, tested against one bit each). */
+INLINE void group_bytes(const uint8_t *c, const uint8_t *hb, __m128i *lo, __m128i *hi) {
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m128i q = _mm_loadu_si128((const __m128i *)c);
+    *lo = _mm_and_si128(q, nibble);
+    *hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibble);
+    if (hb) {
+        uint32_t m;
+        memcpy(&m, hb, sizeof m);
+        const __m128i word = _mm_set1_epi32((int)m);
+        const __m128i bits = _mm_set1_epi64x((long long)0x8040201008040201ULL);
+        const __m128i sixteen = _mm_set1_epi8(16);
+        const __m128i spread_lo = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        const __m128i spread_hi = _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        const __m128i set_lo = _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(word, spread_lo), bits), bits);
+        const __m128i set_hi = _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(word, spread_hi), bits), bits);
+        *lo = _mm_sub_epi8(*lo, _mm_andnot_si128(set_lo, sixteen));
+        *hi = _mm_sub_epi8(*hi, _mm_andnot_si128(set_hi, sixteen));
+    }
+}
+
+/* 8 bytes of `v` (the low ones, or after a byte shift) widened to floats: signed for u5. */
+INLINE __m256 widen_bytes(__m128i v, const int is_signed) {
+    return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
+}
+
+/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. One accumulator per
+ * activation row: two each (to break the chain of dependent FMAs) would take all 16 AVX2
+ * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step,
+ * benchmarks/README.md). */
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
                    const float *x, int64_t ldx, const int nb, const int f16, float *out) {
-    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
+    __m256 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const int64_t groups = K / G;
     for (int64_t g = 0; g < groups; g++) {
         const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
@@ -100,41 +142,39 @@ INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t 
             for (int b = 0; b < nb; b++) {
                 const float *xb = x + b * ldx + k;
                 acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
-                acc2[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc2[b]);
+                acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
             }
         }
     }
-    for (int b = 0; b < nb; b++) out[b] = hsum(_mm256_add_ps(acc[b], acc2[b]));
+    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
 }
 
-/* One weight row of packed u4 codes (G = 32) against nb activation rows. */
-INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t K,
-                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
-    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
-    const __m128i nibble = _mm_set1_epi8(0x0F);
+/* One weight row of packed u4 or u5 codes (G = 32) against nb activation rows. */
+INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
+                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
+                   float *out) {
+    __m256 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const int64_t groups = K / 32;
+    const int five = hb != NULL;
     for (int64_t g = 0; g < groups; g++) {
         const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
         const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
-        const __m128i q = _mm_loadu_si128((const __m128i *)(c + g * 16));
-        const __m128i lo = _mm_and_si128(q, nibble);
-        const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibble);
-        const __m256 w0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), vs, vl);
-        const __m256 w1 = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), vs, vl);
-        const __m256 w2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), vs, vl);
-        const __m256 w3 = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), vs, vl);
+        __m128i lo, hi;
+        group_bytes(c + g * 16, five ? hb + g * 4 : NULL, &lo, &hi);
+        const __m256 w0 = _mm256_fmadd_ps(widen_bytes(lo, five), vs, vl);
+        const __m256 w1 = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(lo, 8), five), vs, vl);
+        const __m256 w2 = _mm256_fmadd_ps(widen_bytes(hi, five), vs, vl);
+        const __m256 w3 = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(hi, 8), five), vs, vl);
         for (int b = 0; b < nb; b++) {
             const float *xb = x + b * ldx + g * 32;
             acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
-            acc2[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc2[b]);
+            acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
             acc[b] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + 16), acc[b]);
-            acc2[b] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), acc2[b]);
+            acc[b] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), acc[b]);
         }
     }
-    for (int b = 0; b < nb; b++) out[b] = hsum(_mm256_add_ps(acc[b], acc2[b]));
+    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
 }
 #else
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
@@ -151,14 +191,16 @@ INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t 
     for (int b = 0; b < nb; b++) out[b] = acc[b];
 }
 
-INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t K,
-                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
+                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
+                   float *out) {
     float acc[MAX_ROWS] = {0};
     for (int64_t g = 0; g < K / 32; g++) {
         const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
+        const uint8_t *hg = hb ? hb + g * 4 : NULL;
         for (int j = 0; j < 16; j++) {
-            const uint8_t q = c[g * 16 + j];
-            const float w0 = s * (float)(q & 0x0F) + l, w1 = s * (float)(q >> 4) + l;
+            const float w0 = s * (float)group_code(c + g * 16, hg, j) + l;
+            const float w1 = s * (float)group_code(c + g * 16, hg, j + 16) + l;
             for (int b = 0; b < nb; b++) {
                 acc[b] += w0 * x[b * ldx + g * 32 + j] + w1 * x[b * ldx + g * 32 + j + 16];
             }
@@ -182,8 +224,8 @@ INLINE void row_u4(const uint8_t *c, const void *scale, const void *low, int64_t
 INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *low, int64_t K,
                        const int8_t *xq, const float *xs, const float *xsum, const int nb,
                        float *out) {
-    __m256 acc[MAX_ROWS], acc2[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = acc2[b] = _mm256_setzero_ps();
+    __m256 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
     const int64_t groups = K / SG;
@@ -200,8 +242,7 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb + 32))));
             const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
             const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
-            if (g & 1) acc2[b] = _mm256_fmadd_ps(f, sc, acc2[b]);
-            else acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
+            acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
         }
     }
     for (int b = 0; b < nb; b++) {
@@ -211,7 +252,7 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
             const __m256 lw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(low + g)));
             acc[b] = _mm256_fmadd_ps(lw, _mm256_loadu_ps(t + g), acc[b]);
         }
-        float total = hsum(_mm256_add_ps(acc[b], acc2[b]));
+        float total = hsum(acc[b]);
         for (; g < groups; g++) total += _cvtsh_ss(low[g]) * t[g];
         out[b] = total;
     }
@@ -287,11 +328,11 @@ INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, cons
     }
 }
 
-INLINE void rows_u4_1(const uint8_t *c, int64_t K, const void *scale, const void *low,
-                      int64_t at, const float *x, const float *xsum, const int f16,
-                      const int R, float *out) {
+INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void *scale,
+                      const void *low, int64_t at, const float *x, const float *xsum,
+                      const int f16, const int R, float *out) {
     const int64_t groups = K / 32;
-    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const int five = hb != NULL;
     __m256 acc[4];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < groups; g++) {
@@ -300,16 +341,15 @@ INLINE void rows_u4_1(const uint8_t *c, int64_t K, const void *scale, const void
         const __m256 x2 = _mm256_loadu_ps(xg + 16), x3 = _mm256_loadu_ps(xg + 24);
         if ((g & 3) == 0)
             for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
+        if (five && (g & 15) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
-            const __m128i q = _mm_loadu_si128((const __m128i *)(c + r * (K / 2) + g * 16));
-            const __m128i lo = _mm_and_si128(q, nibble);
-            const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibble);
-            __m256 part = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), x0);
-            part = _mm256_fmadd_ps(
-                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), x1, part);
-            part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), x2, part);
-            part = _mm256_fmadd_ps(
-                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), x3, part);
+            __m128i lo, hi;
+            group_bytes(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, &lo, &hi);
+            __m256 part = _mm256_mul_ps(widen_bytes(lo, five), x0);
+            part = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(lo, 8), five), x1, part);
+            part = _mm256_fmadd_ps(widen_bytes(hi, five), x2, part);
+            part = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(hi, 8), five), x3, part);
             const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
             acc[r] = _mm256_fmadd_ps(part, vs, acc[r]);
         }
@@ -319,9 +359,10 @@ INLINE void rows_u4_1(const uint8_t *c, int64_t K, const void *scale, const void
     }
 }
 
-/* y [N] = W x for one row x, W as i8 (packed = 0) or u4 (packed = 1) codes. */
-static void qmv(const void *codes, const void *scale, const void *low, int64_t N, int64_t K,
-                int G, const float *x, float *y, const int f16, const int packed) {
+/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes. */
+static void qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
+                int64_t N, int64_t K, int G, const float *x, float *y, const int f16,
+                const int packed) {
     const int64_t groups = K / G;
     float *xsum = NULL;
     if (low) {
@@ -343,8 +384,9 @@ static void qmv(const void *codes, const void *scale, const void *low, int64_t N
             const int R = n1 - n >= 4 ? 4 : 1;
             if (packed) {
                 const uint8_t *c = (const uint8_t *)codes + n * (K / 2);
-                if (R == 4) rows_u4_1(c, K, scale, low, n * groups, x, xsum, f16, 4, y + n);
-                else rows_u4_1(c, K, scale, low, n * groups, x, xsum, f16, 1, y + n);
+                const uint8_t *hb = high ? high + n * (K / 8) : NULL;
+                if (R == 4) rows_u4_1(c, hb, K, scale, low, n * groups, x, xsum, f16, 4, y + n);
+                else rows_u4_1(c, hb, K, scale, low, n * groups, x, xsum, f16, 1, y + n);
             } else {
                 const int8_t *c = (const int8_t *)codes + n * K;
                 if (R == 4) rows_i8_1(c, K, G, scale, low, n * groups, x, xsum, f16, 4, y + n);
@@ -364,7 +406,7 @@ static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int6
                    int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
 #if QMM_AVX2
     if (B == 1) {
-        qmv(codes, scale, low, N, K, G, x, y, f16, 0);
+        qmv(codes, NULL, scale, low, N, K, G, x, y, f16, 0);
         return;
     }
 #endif
@@ -375,23 +417,24 @@ static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int6
 #undef ROW_I8
 }
 
-static void qmm_u4(const uint8_t *codes, const void *scale, const void *low, int64_t N,
-                   int64_t K, const float *x, int64_t B, float *y, const int f16) {
+static void qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
+                   const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
+                   const int f16) {
 #if QMM_AVX2
     if (B == 1) {
-        qmv(codes, scale, low, N, K, 32, x, y, f16, 1);
+        qmv(codes, high, scale, low, N, K, 32, x, y, f16, 1);
         return;
     }
 #endif
     const int64_t groups = K / 32;
-#define ROW_U4(c, s, l, ...) row_u4(c, s, l, K, __VA_ARGS__)
-    DISPATCH(ROW_U4, codes + n * (K / 2), SCALE_AT(scale, n * groups),
-             low ? SCALE_AT(low, n * groups) : NULL);
+#define ROW_U4(c, h, s, l, ...) row_u4(c, h, s, l, K, __VA_ARGS__)
+    DISPATCH(ROW_U4, codes + n * (K / 2), high ? high + n * (K / 8) : NULL,
+             SCALE_AT(scale, n * groups), low ? SCALE_AT(low, n * groups) : NULL);
 #undef ROW_U4
 }
 
-/* Entry points (ctypes): codes [N, K] (i8) or [N, K/2] (u4); scale, low [N, K/G] (low may be
- * NULL); x [B, K] and y [B, N] float32, contiguous. */
+/* Entry points (ctypes): codes [N, K] (i8) or [N, K/2] (u4, u5), high [N, K/8] (u5; NULL:
+ * u4); scale, low [N, K/G] (low may be NULL); x [B, K] and y [B, N] float32, contiguous. */
 void qmm_i8_f32(const int8_t *codes, const float *scale, const float *low, int64_t N,
                 int64_t K, int G, const float *x, int64_t B, float *y) {
     qmm_i8(codes, scale, low, N, K, G, x, B, y, 0);
@@ -402,14 +445,14 @@ void qmm_i8_f16(const int8_t *codes, const uint16_t *scale, const uint16_t *low,
     qmm_i8(codes, scale, low, N, K, G, x, B, y, 1);
 }
 
-void qmm_u4_f32(const uint8_t *codes, const float *scale, const float *low, int64_t N,
-                int64_t K, const float *x, int64_t B, float *y) {
-    qmm_u4(codes, scale, low, N, K, x, B, y, 0);
+void qmm_u4_f32(const uint8_t *codes, const uint8_t *high, const float *scale,
+                const float *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, high, scale, low, N, K, x, B, y, 0);
 }
 
-void qmm_u4_f16(const uint8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
-                int64_t K, const float *x, int64_t B, float *y) {
-    qmm_u4(codes, scale, low, N, K, x, B, y, 1);
+void qmm_u4_f16(const uint8_t *codes, const uint8_t *high, const uint16_t *scale,
+                const uint16_t *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, high, scale, low, N, K, x, B, y, 1);
 }
 
 /* The screen's scores computed exactly from its codes (float activations): CPUs without
@@ -511,6 +554,7 @@ void qmm_screen(const uint8_t *codes, const uint16_t *scale, const uint16_t *low
 
 typedef struct {
     const void *codes;
+    const uint8_t *high; /* u5's fifth bits; NULL otherwise */
     const void *scale;
     const void *low; /* may be NULL */
     const float *bias; /* may be NULL */
@@ -533,7 +577,8 @@ typedef struct {
 
 static void linear(const qlinear *l, const float *x, int64_t B, float *y) {
     if (l->packed)
-        qmm_u4((const uint8_t *)l->codes, l->scale, l->low, l->n, l->k, x, B, y, l->half_scales);
+        qmm_u4((const uint8_t *)l->codes, l->high, l->scale, l->low, l->n, l->k, x, B, y,
+               l->half_scales);
     else
         qmm_i8((const int8_t *)l->codes, l->scale, l->low, l->n, l->k, l->group, x, B, y,
                l->half_scales);
@@ -797,10 +842,11 @@ void rescore_rows(const int8_t *codes, const float *scale, int64_t K, const int6
     }
 }
 
-/* The float32 weight [N, K] that i8 (packed = 0) or u4 (packed = 1) codes stand for, in one
- * pass: prompts multiply many rows at once, which torch's own matrix products do best. */
-void dequantize(const void *codes, const void *scale, const void *low, int64_t N, int64_t K,
-                int G, int packed, int f16, float *out) {
+/* The float32 weight [N, K] that i8 (packed = 0) or u4/u5 (packed = 1; u5 where `high` is
+ * given) codes stand for, in one pass: prompts multiply many rows at once, which torch's
+ * own matrix products do best. */
+void dequantize(const void *codes, const uint8_t *high, const void *scale, const void *low,
+                int64_t N, int64_t K, int G, int packed, int f16, float *out) {
     const int64_t groups = K / G;
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
@@ -809,7 +855,11 @@ void dequantize(const void *codes, const void *scale, const void *low, int64_t N
             const float s = load_scale(scale, n * groups + g, f16);
             const float l = low ? load_scale(low, n * groups + g, f16) : 0.0f;
             float *w = row + g * G;
-            if (packed) {
+            if (packed && high) { /* G = 32 */
+                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
+                const uint8_t *hb = high + n * (K / 8) + g * 4;
+                for (int j = 0; j < 32; j++) w[j] = s * (float)group_code(c, hb, j) + l;
+            } else if (packed) {
                 const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * (G / 2);
                 for (int j = 0; j < G / 2; j++) {
                     w[j] = s * (float)(c[j] & 0x0F) + l;

@@ -6,7 +6,9 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
 - **Linear layers stored quantized** in the GGUF (Q4_K, Q4_1, Q5_0, Q6_K, Q8_0) keep the
   file's own integer codes and per-group scales (`blocks.py`): nothing is rounded a second
   time (a naive re-quantization of these weights drifted badly in an earlier trial). 4-bit
-  codes stay 4-bit; 5-, 6- and 8-bit ones are held one per byte. Decoding multiplies them
+  codes stay 4-bit, Q5_0's 5-bit ones take 5 bits (4-bit codes plus a plane of fifth bits),
+  6- and 8-bit ones are held one per byte; scales are fp16 where that is exact (those of
+  Q5_0, Q8_0 and Q4_1 blocks), float32 otherwise. Decoding multiplies them
   in our C kernels (`qmatmul.c`), which widen the codes in registers and keep activations
   float32; the query/key/value and the gate/up projections of a layer are fused into one
   product each, so a step makes four calls per layer.
@@ -59,7 +61,9 @@ class GroupLinear(nn.Module):
 
     ``w[n, k] = scale[n, g] * code[n, k] + low[n, g]`` with ``g = k // group`` (no ``low``:
     symmetric). Codes are int8 ``[N, K]``, or two 4-bit codes per byte ``[N, K/2]``
-    (``packed``, groups of 32: byte j of a group holds code j low and code j + 16 high).
+    (``packed``, groups of 32: byte j of a group holds code j low and code j + 16 high),
+    0..15; or, with ``high`` ``[N, K/8]`` (a fifth bit per code, little-endian within each
+    byte), 5-bit codes standing for ``(nibble | bit << 4) - 16``, -16..15 (Q5_0's).
     A few rows (decoding) go through our C kernels; prompts, and machines where the kernels
     could not be built, compute in fp32 from the same codes.
     """
@@ -72,6 +76,7 @@ class GroupLinear(nn.Module):
         bias: Tensor | None,
         group: int,
         packed: bool,
+        high: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.group, self.packed = group, packed
@@ -80,19 +85,30 @@ class GroupLinear(nn.Module):
         # The kernels walk 16 codes at a time, and 4-bit codes come in groups of 32.
         if group % 16 or self.in_features % group or (packed and group != GROUP):
             raise ValueError(f"no kernel for groups of {group} over {self.in_features} inputs")
+        bits_shape = (self.out_features, self.in_features // 8)
+        if high is not None and (not packed or high.shape != bits_shape):
+            raise ValueError("fifth bits belong to packed codes, one bit per code")
         self.register_buffer("codes", codes)
+        self.register_buffer("high", high)
         self.register_buffer("scale", scale)  # [N, K / group] float32 or float16
         self.register_buffer("low", low)
         self.register_buffer("bias", bias)
 
     @classmethod
     def from_groups(cls, groups: Groups, bias: Tensor | None = None) -> GroupLinear:
-        """The checkpoint's codes as they are: 4-bit ones (0..15, groups of 32) packed."""
+        """The checkpoint's codes as they are, in groups of 32: 0..15 as u4, -16..15 without
+        offsets (Q5_0) as u5; others one per byte. Scales in fp16 where that is exact."""
         codes = torch.from_numpy(groups.codes)
-        scale = torch.from_numpy(groups.scale).float()
-        low = None if groups.low is None else torch.from_numpy(groups.low).float()
-        if groups.group == GROUP and int(codes.min()) >= 0 and int(codes.max()) <= 15:
+        scale, low = torch.from_numpy(groups.scale).float(), groups.low
+        low = None if low is None else torch.from_numpy(low).float()
+        if _half_exact(scale) and (low is None or _half_exact(low)):
+            scale, low = scale.half(), None if low is None else low.half()
+        lo, hi = int(codes.min()), int(codes.max())
+        if groups.group == GROUP and lo >= 0 and hi <= 15:
             return cls(pack_u4(codes), scale, low, bias, GROUP, packed=True)
+        if groups.group == GROUP and low is None and lo >= -16 and hi <= 15:
+            nibbles, high = pack_u5(codes)
+            return cls(nibbles, scale, low, bias, GROUP, packed=True, high=high)
         return cls(codes.to(torch.int8), scale, low, bias, groups.group, packed=False)
 
     @classmethod
@@ -103,14 +119,27 @@ class GroupLinear(nn.Module):
         bias = _cat_optional([(p.bias, (p.out_features,)) for p in parts])
         codes = torch.cat([p.codes for p in parts])
         scale = torch.cat([p.scale for p in parts])
-        return cls(codes, scale, low, bias, first.group, first.packed)
+        high = None if first.high is None else torch.cat([p.high for p in parts])
+        return cls(codes, scale, low, bias, first.group, first.packed, high)
 
     def fusable_with(self, other: nn.Module) -> bool:
         return (
             isinstance(other, GroupLinear)
-            and (other.group, other.packed, other.in_features)
-            == (self.group, self.packed, self.in_features)
+            and (other.group, other.packed, other.in_features, other.high is None)
+            == (self.group, self.packed, self.in_features, self.high is None)
             and other.scale.dtype == self.scale.dtype
+        )
+
+    def widened(self) -> GroupLinear:
+        """The same weights with one int8 code per weight and float32 scales (lossless):
+        a form every layer of the same group size can be fused with."""
+        if self.packed:
+            codes = unpack_u4(self.codes) if self.high is None else unpack_u5(self.codes, self.high)
+        else:
+            codes = self.codes
+        low = None if self.low is None else self.low.float()
+        return GroupLinear(
+            codes.to(torch.int8), self.scale.float(), low, self.bias, self.group, packed=False
         )
 
     def spec(self) -> dict[str, Any]:
@@ -120,6 +149,7 @@ class GroupLinear(nn.Module):
             "shape": [self.out_features, self.in_features],
             "group": self.group,
             "packed": self.packed,
+            "high": self.high is not None,
             "low": self.low is not None,
             "bias": self.bias is not None,
             "half_scales": self.scale.dtype == torch.float16,
@@ -139,7 +169,8 @@ class GroupLinear(nn.Module):
         # torch's reference implementations, whose first use imports sympy (0.3 s a load).
         low = torch.empty(scale.shape, dtype=dtype, device=meta) if spec["low"] else None
         bias = torch.empty(n, device=meta) if spec["bias"] else None
-        return cls(codes, scale, low, bias, group, packed)
+        high = torch.empty(n, k // 8, dtype=torch.uint8, device=meta) if spec["high"] else None
+        return cls(codes, scale, low, bias, group, packed, high)
 
     def forward(self, x: Tensor) -> Tensor:
         flat = x.reshape(-1, self.in_features).float()
@@ -147,7 +178,7 @@ class GroupLinear(nn.Module):
         if k is None:
             y = F.linear(flat, self.weight())
         elif self.packed:
-            y = k.u4(self.codes, self.scale, self.low, flat)
+            y = k.u4(self.codes, self.scale, self.low, flat, self.high)
         else:
             y = k.i8(self.codes, self.scale, self.low, self.group, flat)
         y = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
@@ -155,18 +186,32 @@ class GroupLinear(nn.Module):
 
     def weight(self) -> Tensor:
         """The float32 weight ``[N, K]`` the codes stand for."""
-        return dequantize(self.codes, self.scale, self.low, self.group, self.packed)
+        return dequantize(self.codes, self.scale, self.low, self.group, self.packed, self.high)
+
+
+def _half_exact(values: Tensor) -> bool:
+    """Whether float32 ``values`` are all fp16 numbers (so storing them in fp16 loses nothing)."""
+    return bool(torch.equal(values.half().float(), values))
 
 
 def dequantize(
-    codes: Tensor, scale: Tensor, low: Tensor | None, group: int, packed: bool
+    codes: Tensor,
+    scale: Tensor,
+    low: Tensor | None,
+    group: int,
+    packed: bool,
+    high: Tensor | None = None,
 ) -> Tensor:
     """The float32 weight ``[N, K]`` of i8 codes ``[N, K]`` or (``packed``) u4 codes ``[N, K/2]``
-    with ``scale``/``low`` ``[N, K/group]``: our C kernel on a CPU, torch otherwise."""
+    (u5 with ``high``) with ``scale``/``low`` ``[N, K/group]``: our C kernel on a CPU, torch
+    otherwise."""
     if (kernel := kernels()) is not None and codes.device.type == "cpu":
-        return kernel.dequantize(codes, scale, low, group, packed)
+        return kernel.dequantize(codes, scale, low, group, packed, high)
     n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
-    wide = unpack_u4(codes, group) if packed else codes
+    if packed:
+        wide = unpack_u4(codes, group) if high is None else unpack_u5(codes, high)
+    else:
+        wide = codes
     grouped = wide.reshape(n, k // group, group).float() * scale.float()[..., None]
     if low is not None:
         grouped = grouped + low.float()[..., None]
@@ -192,6 +237,25 @@ def unpack_u4(packed: Tensor, group: int = GROUP) -> Tensor:
     n, half = packed.shape
     grouped = packed.reshape(n, half // (group // 2), group // 2)
     return torch.cat((grouped & 0x0F, grouped >> 4), dim=-1).reshape(n, half * 2)
+
+
+def pack_u5(codes: Tensor) -> tuple[Tensor, Tensor]:
+    """``[N, K]`` codes -16..15 (groups of 32) -> their low 4 bits as `pack_u4` packs them, and
+    their fifth bits ``[N, K/8]`` (code k's is bit k % 8 of byte k // 8)."""
+    n, k = codes.shape
+    biased = (codes.to(torch.int16) + 16).to(torch.uint8)
+    bits = (biased >> 4).reshape(n, k // 8, 8)
+    weights = torch.tensor([1 << i for i in range(8)], dtype=torch.uint8)
+    high = (bits * weights).sum(-1, dtype=torch.int32).to(torch.uint8)
+    return pack_u4(biased & 0x0F), high
+
+
+def unpack_u5(packed: Tensor, high: Tensor) -> Tensor:
+    """The int8 codes -16..15 `pack_u5` packed."""
+    n, half = packed.shape
+    shifts = torch.arange(8, dtype=torch.uint8)
+    bits = ((high[..., None] >> shifts) & 1).reshape(n, half * 2)
+    return (unpack_u4(packed) | (bits << 4)).to(torch.int8) - 16
 
 
 def minmax_int4(
@@ -441,7 +505,8 @@ class FastDecode:
 
 def _qlinear(m: GroupLinear) -> QLinear:
     return QLinear(
-        codes=m.codes.data_ptr(), scale=m.scale.data_ptr(),
+        codes=m.codes.data_ptr(), high=None if m.high is None else m.high.data_ptr(),
+        scale=m.scale.data_ptr(),
         low=None if m.low is None else m.low.data_ptr(),
         bias=None if m.bias is None else m.bias.data_ptr(),
         n=m.out_features, k=m.in_features, group=m.group, packed=int(m.packed),
@@ -520,11 +585,17 @@ def _linear(module: nn.Linear, groups: Groups | None) -> nn.Module:
 
 
 def _fuse(module: nn.Module, parts: tuple[str, ...]) -> GroupLinear | None:
-    """One product for ``parts`` (and those removed from ``module``) when their codes agree."""
+    """One product for ``parts`` (and those removed from ``module``) when their codes agree in
+    group size, in the narrowest layout all of them fit (Gemma's Q5_0 queries and keys go
+    with a Q8_0 value as int8)."""
     layers = [getattr(module, p, None) for p in parts]
     first = layers[0]
-    if not isinstance(first, GroupLinear) or not all(first.fusable_with(m) for m in layers):
+    if not all(isinstance(m, GroupLinear) for m in layers):
         return None
+    if not all(first.fusable_with(m) for m in layers):
+        if any((m.group, m.in_features) != (first.group, first.in_features) for m in layers):
+            return None
+        layers = [m.widened() for m in layers]
     for p in parts:
         setattr(module, p, None)
     return GroupLinear.cat(layers)

@@ -2,7 +2,7 @@
 
 Quantizing the embedded model takes a few seconds and needs its float32 weights in memory
 (over 1 GB); the quantized state is a third of that. So the first load quantizes and writes
-the result beside the float cache (`<sha256>.<mode>-v3.safetensors`, with the module plan
+the result beside the float cache (`<sha256>.<mode>-v4.safetensors`, with the module plan
 and the model's arguments in the file's metadata), and later loads read only that file into
 a model built on the meta device: no float32 copy is ever made, and the GGUF is not opened.
 """
@@ -44,7 +44,7 @@ from .quant import apply_plan, check_supported, quantize_model
 
 # Bumped when the cached layout changes, so an old cache is ignored rather than misread (a
 # cache without a key `_from_cache` reads is replaced too, as one that cannot be read).
-CACHE_FORMAT = "v3"
+CACHE_FORMAT = "v4"
 _READERS = {
     Q4_1: q4_1_groups,
     Q4_K: q4_k_groups,

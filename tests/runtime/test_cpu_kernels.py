@@ -86,6 +86,16 @@ def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     x = torch.randn(3, 128, generator=g)
     exact = plain.u4(packed, scale, low, x)
     torch.testing.assert_close(fast.u4(packed, scale, low, x), exact, rtol=1e-5, atol=1e-4)
+    high = torch.randint(0, 256, (48, 16), dtype=torch.uint8, generator=g)  # u5's fifth bits
+    for rows in (1, 3, 9):
+        xr = torch.randn(rows, 128, generator=g)
+        exact = plain.u4(packed, scale, None, xr, high)
+        got = fast.u4(packed, scale, None, xr, high)
+        torch.testing.assert_close(got, exact, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(
+        plain.dequantize(packed, scale, low, 32, True, high),
+        fast.dequantize(packed, scale, low, 32, True, high),
+    )
     # A head's screen: groups of 64 (byte j holds codes j and j + 32). The plain one is
     # exact; the AVX2 one rounds activations to int8.
     scale, low = scale[:, :2].contiguous(), low[:, :2].contiguous()

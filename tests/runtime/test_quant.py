@@ -33,8 +33,10 @@ from marshalike_runtime.quant import (  # noqa: E402
     check_supported,
     minmax_int4,
     pack_u4,
+    pack_u5,
     quantize_model,
     unpack_u4,
+    unpack_u5,
     without_fast_decode,
 )
 
@@ -80,8 +82,12 @@ GEMMA = ModelArgs(
     global_layers=(1,),
     rope_theta=1_000_000.0,
 )
-# Heads wide enough for the attention kernel's 64-value blocks and 8-value tail (80 = 64 + 16).
+# Heads wide enough for the attention kernel's 16-value blocks, with a tail (80 = 4 x 16 + 16).
 WIDE_HEADS = dataclasses.replace(GEMMA, n_heads=2, head_dim=80)
+# Six query heads on one key/value head (the kernel takes 4 at a time); heads of 20 values
+# (a 16-value block and a tail of 4).
+MANY_HEADS = dataclasses.replace(GEMMA, n_heads=6, head_dim=16)
+ODD_HEADS = dataclasses.replace(GEMMA, n_heads=8, n_kv_heads=2, head_dim=20)
 
 
 def tiny_model(seed: int = 0, args: ModelArgs = LLAMA) -> Transformer:
@@ -140,32 +146,44 @@ def test_block_codes_reproduce_gguf_dequantize_bit_for_bit(qtype: str) -> None:
 # --- modules -------------------------------------------------------------------------------
 
 
-def random_groups(rows: int, cols: int, *, group: int = 32, four_bit: bool, affine: bool,
-                  seed: int = 0) -> Groups:  # fmt: skip
+LAYOUT_RANGES = {"u4": (0, 16), "u5": (-16, 16), "i8": (-32, 32)}
+
+
+def random_groups(rows: int, cols: int, *, group: int = 32, codes: str, affine: bool,
+                  half: bool = False, seed: int = 0) -> Groups:  # fmt: skip
+    """Random codes in the range of ``codes``'s layout; ``half``: scales fp16 numbers."""
     rng = np.random.default_rng(seed)
-    if four_bit:
-        codes = rng.integers(0, 16, size=(rows, cols), dtype=np.uint8)
-    else:
-        codes = rng.integers(-32, 32, size=(rows, cols)).astype(np.int8)
+    values = rng.integers(*LAYOUT_RANGES[codes], size=(rows, cols))
+    values = values.astype(np.uint8 if codes == "u4" else np.int8)
     scale = rng.uniform(0.001, 0.02, size=(rows, cols // group)).astype(np.float32)
     low = -rng.uniform(0, 0.1, size=(rows, cols // group)).astype(np.float32) if affine else None
-    return Groups(codes, scale, low, group)
+    if half:
+        scale = scale.astype(np.float16).astype(np.float32)
+        low = None if low is None else low.astype(np.float16).astype(np.float32)
+    return Groups(values, scale, low, group)
 
 
-LAYOUTS = [  # (four_bit, affine, group)
-    (True, True, 32),  # Q4_K, Q4_1
-    (False, False, 32),  # Q5_0, Q8_0
-    (False, False, 16),  # Q6_K
-    (False, True, 16),
+LAYOUTS = [  # (codes, affine, group, fp16-exact scales)
+    ("u4", True, 32, False),  # Q4_K
+    ("u4", True, 32, True),  # Q4_1
+    ("u5", False, 32, True),  # Q5_0
+    ("i8", False, 32, True),  # Q8_0
+    ("i8", False, 16, False),  # Q6_K
+    ("i8", True, 16, False),
 ]
 
 
-@pytest.mark.parametrize(("four_bit", "affine", "group"), LAYOUTS)
-def test_group_linear_products_follow_the_codes(four_bit: bool, affine: bool, group: int) -> None:
-    groups = random_groups(96, 128, group=group, four_bit=four_bit, affine=affine)
+@pytest.mark.parametrize(("codes", "affine", "group", "half"), LAYOUTS)
+def test_group_linear_products_follow_the_codes(
+    codes: str, affine: bool, group: int, half: bool
+) -> None:
+    groups = random_groups(96, 128, group=group, codes=codes, affine=affine, half=half)
     bias = torch.randn(96)
     layer = GroupLinear.from_groups(groups, bias)
-    assert layer.packed == four_bit and layer.group == group
+    assert layer.packed == (codes != "i8") and (layer.high is not None) == (codes == "u5")
+    assert layer.group == group
+    # fp16 scales exactly where they hold the checkpoint's values exactly
+    assert layer.scale.dtype == (torch.float16 if half else torch.float32)
     weight = torch.from_numpy(groups.dequantize())
     torch.testing.assert_close(layer.weight(), weight, rtol=0, atol=0)
     for rows in (1, 3, 9, 16):  # the C kernels (batches of 8 and their remainders)
@@ -176,18 +194,20 @@ def test_group_linear_products_follow_the_codes(four_bit: bool, affine: bool, gr
 
 
 def test_without_kernels_the_same_products_come_from_torch(monkeypatch) -> None:
-    groups = random_groups(40, 64, four_bit=True, affine=True)
-    layer = GroupLinear.from_groups(groups)
-    x = torch.randn(2, 64)
-    with_kernels = layer(x)
-    monkeypatch.setattr(quant, "kernels", lambda: None)
-    torch.testing.assert_close(layer(x), with_kernels, rtol=1e-5, atol=1e-4)
+    for codes, affine in (("u4", True), ("u5", False)):
+        layer = GroupLinear.from_groups(random_groups(40, 64, codes=codes, affine=affine))
+        x = torch.randn(2, 64)
+        with_kernels, weight = layer(x), layer.weight()
+        with monkeypatch.context() as patch:
+            patch.setattr(quant, "kernels", lambda: None)
+            torch.testing.assert_close(layer(x), with_kernels, rtol=1e-5, atol=1e-4)
+            assert torch.equal(layer.weight(), weight)  # torch's unpacking, the C one's values
 
 
 def test_fused_layers_compute_their_parts_outputs_in_order() -> None:
-    a = GroupLinear.from_groups(random_groups(24, 64, four_bit=False, affine=False, seed=1))
+    a = GroupLinear.from_groups(random_groups(24, 64, codes="i8", affine=False, seed=1))
     b = GroupLinear.from_groups(
-        random_groups(8, 64, four_bit=False, affine=True, seed=2), bias=torch.randn(8)
+        random_groups(8, 64, codes="i8", affine=True, seed=2), bias=torch.randn(8)
     )
     fused = GroupLinear.cat([a, b])
     assert fused.out_features == 32 and fused.low is not None and fused.bias is not None
@@ -205,6 +225,34 @@ def test_four_bit_codes_pack_two_per_byte_and_back() -> None:
     # Byte j of a group: code j in the low nibble, code j + 16 in the high one.
     assert int(packed[0, 3]) == int(codes[0, 3]) | int(codes[0, 19]) << 4
     assert torch.equal(unpack_u4(packed), codes)
+
+
+def test_five_bit_codes_pack_as_nibbles_and_a_plane_of_fifth_bits() -> None:
+    codes = torch.randint(-16, 16, (5, 64), dtype=torch.int8)
+    nibbles, high = pack_u5(codes)
+    assert nibbles.shape == (5, 32) and high.shape == (5, 8)
+    biased = codes.to(torch.int16) + 16
+    assert int(nibbles[1, 2]) == int(biased[1, 2]) & 15 | (int(biased[1, 18]) & 15) << 4
+    # Code k's fifth bit is bit k % 8 of byte k // 8 (Q5_0's mask, read little-endian).
+    assert (int(high[1, 2]) >> 3) & 1 == int(biased[1, 19]) >> 4
+    assert torch.equal(unpack_u5(nibbles, high), codes)
+
+
+def test_fusing_layers_of_different_layouts_widens_them_to_int8() -> None:
+    """Gemma's GGUF stores queries and keys in Q5_0 and some values in Q8_0: fused, losslessly."""
+    q = GroupLinear.from_groups(random_groups(24, 64, codes="u5", affine=False, half=True))
+    v = GroupLinear.from_groups(random_groups(8, 64, codes="i8", affine=False, half=True, seed=3))
+    attention = nn.Module()
+    attention.wq, attention.wk, attention.wv = q, q, v
+    fused = quant._fuse(attention, ("wq", "wk", "wv"))
+    assert fused is not None and not fused.packed and fused.scale.dtype == torch.float32
+    assert attention.wq is None and attention.wv is None
+    torch.testing.assert_close(
+        fused.weight(), torch.cat([q.weight(), q.weight(), v.weight()]), rtol=0, atol=0
+    )
+    other_group = GroupLinear.from_groups(random_groups(8, 64, group=16, codes="i8", affine=False))
+    attention.wq, attention.wk = q, other_group
+    assert quant._fuse(attention, ("wq", "wk")) is None  # another group size: kept apart
 
 
 def test_minmax_int4_spans_each_group() -> None:
@@ -265,18 +313,21 @@ def test_screened_head_rescores_its_candidates_exactly() -> None:
 
 def coded_sources(model: Transformer, seed: int = 0) -> dict[str, Groups]:
     """Codes for every linear layer of ``model``, in the block types the embedded GGUF uses:
-    5-bit for q/k/v/gate/up, Q4_K-like for wo, Q6_K-like (groups of 16) for w2."""
+    Q5_0-like for q/k/v/gate/up (Q8_0-like for layer 0's v), Q4_K-like for wo, Q6_K-like
+    (groups of 16) for w2."""
     out: dict[str, Groups] = {}
     for i, (name, module) in enumerate(model.named_modules()):
         if not isinstance(module, nn.Linear) or name == "output":
             continue
         rows, cols = module.weight.shape
         if name.endswith("wo"):
-            kind = {"four_bit": True, "affine": True}
+            kind = {"codes": "u4", "affine": True}
         elif name.endswith("w2"):
-            kind = {"group": 16, "four_bit": False, "affine": False}
+            kind = {"group": 16, "codes": "i8", "affine": False}
+        elif name == "layers.0.attention.wv":  # a Q8_0 value beside Q5_0 queries and keys
+            kind = {"codes": "i8", "affine": False, "half": True}
         else:
-            kind = {"four_bit": False, "affine": False}
+            kind = {"codes": "u5", "affine": False, "half": True}
         out[f"{name}.weight"] = random_groups(rows, cols, seed=seed + i, **kind)
     return out
 
@@ -340,7 +391,11 @@ def decode_steps(engine: Engine) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("build", ["native", "plain"])
-@pytest.mark.parametrize("args", [LLAMA, GEMMA, WIDE_HEADS], ids=["llama", "gemma", "wide-heads"])
+@pytest.mark.parametrize(
+    "args",
+    [LLAMA, GEMMA, WIDE_HEADS, MANY_HEADS, ODD_HEADS],
+    ids=["llama", "gemma", "wide-heads", "six-heads", "odd-heads"],
+)
 def test_the_c_decoding_step_computes_what_the_torch_layers_compute(
     args: ModelArgs, build: str, request, monkeypatch
 ) -> None:

@@ -60,10 +60,13 @@ def test_every_layer_keeps_the_files_codes(embedded_gguf: Path, int4_pair) -> No
     sources = gguf_sources(embedded_gguf, fresh.args)
     assert not any(isinstance(m, HalfLinear) for m in fresh.modules())
     layers = {n: m for n, m in fresh.named_modules() if isinstance(m, GroupLinear)}
-    # Per layer: fused q/k/v (Q5_0, and Q8_0 for half the v's), wo (Q4_K), fused gate/up
-    # (Q5_0), w2 (Q4_K in 9 layers, Q6_K in groups of 16 in the other 9).
+    # Per layer: fused q/k/v (Q5_0, and Q8_0 for half the v's: those 9 are widened to
+    # int8), wo (Q4_K), fused gate/up (Q5_0), w2 (Q4_K in 9 layers, Q6_K in groups of 16 in
+    # the other 9).
     assert len(layers) == 4 * 18
-    assert sum(m.packed for m in layers.values()) == 18 + 9
+    u5 = [n for n, m in layers.items() if m.high is not None]
+    assert sum(n.endswith("w13") for n in u5) == 18 and sum(n.endswith("wqkv") for n in u5) == 9
+    assert sum(m.packed and m.high is None for m in layers.values()) == 18 + 9
     assert sum(m.group == 16 for m in layers.values()) == 9
     for name in ("layers.0.attention.wo", "layers.0.feed_forward.w2", "layers.1.feed_forward.w2"):
         want = torch.from_numpy(sources[f"{name}.weight"].dequantize())

@@ -192,7 +192,11 @@ class Attention(nn.Module):
         self.wqkv: nn.Module | None = None
         self.kv_cache: KVCache | None = None
 
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext, last_only: bool = False
+    ) -> Tensor:
+        """Keys and values of every position written to the cache; the output of every
+        position, or (``last_only``) of the last one alone."""
         bsz, seqlen, _ = x.shape
         a = self.args
         q_dim, kv_dim = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
@@ -210,6 +214,9 @@ class Attention(nn.Module):
         if self.kv_cache is not None:
             k, v = self.kv_cache.update(ctx.input_pos, k, v, ctx.kv_len)  # [B, H_kv, L, D]
         mask = ctx.local_mask if self.local else ctx.causal_mask
+        if last_only and seqlen > 1:
+            q, seqlen = q[:, :, -1:], 1
+            mask = None if mask is None else mask[-1:]
         if seqlen == 1 and x.device.type == "cpu":
             out = _decode_attention(q, k, v, mask, a.attn_scale)
         else:
@@ -269,10 +276,14 @@ class TransformerBlock(nn.Module):
         # None where it does not apply, and this forward runs instead.
         self.fast_decode: Any = None
 
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext) -> Tensor:
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext, last_only: bool = False
+    ) -> Tensor:
         if self.fast_decode is not None and (out := self.fast_decode(x, rope, ctx)) is not None:
             return out
-        attn = self.attention(self.attention_norm(x), rope, ctx)
+        attn = self.attention(self.attention_norm(x), rope, ctx, last_only)
+        if last_only:
+            x = x[:, -1:]
         h = x + (self.post_attention_norm(attn) if self.sandwich else attn)
         mlp = self.feed_forward(self.ffn_norm(h))
         return h + (self.post_ffw_norm(mlp) if self.sandwich else mlp)
@@ -355,9 +366,13 @@ class Transformer(nn.Module):
         ctx = self._context(input_pos)
         rope_global = self._rope(a.rope_theta, input_pos, x.dtype)
         rope_local = self._rope(a.rope_local_theta, input_pos, x.dtype)
-        for layer in self.layers:
+        # With `last_only`, nothing reads the other positions' outputs of the last layer: it
+        # writes their keys and values, and computes the rest for the last position alone
+        # (4-5% of a prompt's work for an 18-layer model).
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
             rope = rope_local if layer.attention.local else rope_global
-            x = layer(x, rope, ctx)
+            x = layer(x, rope, ctx, last_only and i == last)
         if last_only:
             x = x[:, -1:]
         return self.output(self.norm(x)).float()  # [B, S, V]

@@ -585,9 +585,9 @@ def _linear(module: nn.Linear, groups: Groups | None) -> nn.Module:
 
 
 def _fuse(module: nn.Module, parts: tuple[str, ...]) -> GroupLinear | None:
-    """One product for ``parts`` (and those removed from ``module``) when their codes agree in
-    group size, in the narrowest layout all of them fit (Gemma's Q5_0 queries and keys go
-    with a Q8_0 value as int8)."""
+    """One product for ``parts`` (and those removed from ``module``) when their groups have
+    the same size: in their own layout when they share it, else all as int8 (Gemma's Q5_0
+    queries and keys with a Q8_0 value)."""
     layers = [getattr(module, p, None) for p in parts]
     first = layers[0]
     if not all(isinstance(m, GroupLinear) for m in layers):

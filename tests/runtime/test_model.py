@@ -77,6 +77,17 @@ def test_last_only_returns_the_last_position() -> None:
         last = model(ids, torch.arange(9), last_only=True)
     assert last.shape == (2, 1, 97)
     torch.testing.assert_close(last, full[:, -1:], atol=1e-6, rtol=1e-6)
+    # With caches: the last layer still writes every position's keys and values, so the
+    # steps after a last-only prompt see what a full forward sees.
+    more = tokens(12, batch=2)
+    more[:, :9] = ids
+    with torch.inference_mode():
+        expected = full_logits(model, more)
+        model.setup_caches(max_batch_size=2, max_seq_len=16)
+        first = model(ids, torch.arange(9), last_only=True)
+        steps = [model(more[:, i : i + 1], torch.tensor([i])) for i in range(9, 12)]
+    torch.testing.assert_close(first, expected[:, 8:9], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.cat(steps, dim=1), expected[:, 9:], atol=1e-5, rtol=1e-5)
 
 
 def test_sliding_window_limits_what_local_layers_see() -> None:

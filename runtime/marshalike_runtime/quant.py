@@ -133,10 +133,7 @@ class GroupLinear(nn.Module):
     def widened(self) -> GroupLinear:
         """The same weights with one int8 code per weight and float32 scales (lossless):
         a form every layer of the same group size can be fused with."""
-        if self.packed:
-            codes = unpack_u4(self.codes) if self.high is None else unpack_u5(self.codes, self.high)
-        else:
-            codes = self.codes
+        codes = one_per_weight(self.codes, self.group, self.packed, self.high)
         low = None if self.low is None else self.low.float()
         return GroupLinear(
             codes.to(torch.int8), self.scale.float(), low, self.bias, self.group, packed=False
@@ -208,10 +205,7 @@ def dequantize(
     if (kernel := kernels()) is not None and codes.device.type == "cpu":
         return kernel.dequantize(codes, scale, low, group, packed, high)
     n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
-    if packed:
-        wide = unpack_u4(codes, group) if high is None else unpack_u5(codes, high)
-    else:
-        wide = codes
+    wide = one_per_weight(codes, group, packed, high)
     grouped = wide.reshape(n, k // group, group).float() * scale.float()[..., None]
     if low is not None:
         grouped = grouped + low.float()[..., None]
@@ -223,6 +217,13 @@ def _cat_optional(parts: list[tuple[Tensor | None, tuple[int, ...]]]) -> Tensor 
     if all(t is None for t, _ in parts):
         return None
     return torch.cat([torch.zeros(shape) if t is None else t for t, shape in parts])
+
+
+def one_per_weight(codes: Tensor, group: int, packed: bool, high: Tensor | None) -> Tensor:
+    """``[N, K]`` codes, one per weight, of any layout: i8 as they are, u4 and u5 unpacked."""
+    if not packed:
+        return codes
+    return unpack_u4(codes, group) if high is None else unpack_u5(codes, high)
 
 
 def pack_u4(codes: Tensor, group: int = GROUP) -> Tensor:

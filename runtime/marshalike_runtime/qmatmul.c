@@ -842,6 +842,53 @@ void rescore_rows(const int8_t *codes, const float *scale, int64_t K, const int6
     }
 }
 
+#if QMM_AVX2
+/* scale * code + low rounded twice, as the checkpoint's own dequantization computes it
+ * (one fused multiply-add would differ in the last bit where low is not 0). */
+INLINE __m256 affine(__m256 code, __m256 scale, __m256 low) {
+    return _mm256_add_ps(_mm256_mul_ps(code, scale), low);
+}
+#endif
+
+/* Group g of row n's weights, w = scale * code + low, into `w` (G floats). */
+INLINE void dequantize_group(const void *codes, const uint8_t *high, float s, float l,
+                             int64_t n, int64_t g, int64_t K, int G, int packed, float *w) {
+#if QMM_AVX2
+    const __m256 vs = _mm256_set1_ps(s), vl = _mm256_set1_ps(l);
+    if (packed && G == 32) {
+        const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
+        const uint8_t *hb = high ? high + n * (K / 8) + g * 4 : NULL;
+        const int five = hb != NULL;
+        __m128i lo, hi;
+        group_bytes(c, hb, &lo, &hi);
+        _mm256_storeu_ps(w, affine(widen_bytes(lo, five), vs, vl));
+        _mm256_storeu_ps(w + 8, affine(widen_bytes(_mm_srli_si128(lo, 8), five), vs, vl));
+        _mm256_storeu_ps(w + 16, affine(widen_bytes(hi, five), vs, vl));
+        _mm256_storeu_ps(w + 24, affine(widen_bytes(_mm_srli_si128(hi, 8), five), vs, vl));
+        return;
+    }
+    if (!packed) {
+        const int8_t *c = (const int8_t *)codes + n * K + g * G;
+        for (int j = 0; j < G; j += 8) _mm256_storeu_ps(w + j, affine(widen_i8(c + j), vs, vl));
+        return;
+    }
+#endif
+    if (packed && high) { /* G = 32 */
+        const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
+        const uint8_t *hb = high + n * (K / 8) + g * 4;
+        for (int j = 0; j < 32; j++) w[j] = s * (float)group_code(c, hb, j) + l;
+    } else if (packed) { /* any even G: byte j holds codes j and j + G/2 */
+        const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * (G / 2);
+        for (int j = 0; j < G / 2; j++) {
+            w[j] = s * (float)(c[j] & 0x0F) + l;
+            w[j + G / 2] = s * (float)(c[j] >> 4) + l;
+        }
+    } else {
+        const int8_t *c = (const int8_t *)codes + n * K + g * G;
+        for (int j = 0; j < G; j++) w[j] = s * (float)c[j] + l;
+    }
+}
+
 /* The float32 weight [N, K] that i8 (packed = 0) or u4/u5 (packed = 1; u5 where `high` is
  * given) codes stand for, in one pass: prompts multiply many rows at once, which torch's
  * own matrix products do best. */
@@ -850,25 +897,10 @@ void dequantize(const void *codes, const uint8_t *high, const void *scale, const
     const int64_t groups = K / G;
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
-        float *row = out + n * K;
         for (int64_t g = 0; g < groups; g++) {
             const float s = load_scale(scale, n * groups + g, f16);
             const float l = low ? load_scale(low, n * groups + g, f16) : 0.0f;
-            float *w = row + g * G;
-            if (packed && high) { /* G = 32 */
-                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
-                const uint8_t *hb = high + n * (K / 8) + g * 4;
-                for (int j = 0; j < 32; j++) w[j] = s * (float)group_code(c, hb, j) + l;
-            } else if (packed) {
-                const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * (G / 2);
-                for (int j = 0; j < G / 2; j++) {
-                    w[j] = s * (float)(c[j] & 0x0F) + l;
-                    w[j + G / 2] = s * (float)(c[j] >> 4) + l;
-                }
-            } else {
-                const int8_t *c = (const int8_t *)codes + n * K + g * G;
-                for (int j = 0; j < G; j++) w[j] = s * (float)c[j] + l;
-            }
+            dequantize_group(codes, high, s, l, n, g, K, G, packed, out + n * K + g * G);
         }
     }
 }

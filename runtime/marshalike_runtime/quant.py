@@ -43,6 +43,7 @@ CANDIDATES = 128  # head rows rescored exactly per sampled row
 SCREEN_GROUP = 64  # weights per group in a head's screen (qmatmul.c's SG)
 _HALF_ROWS = 16  # rows (tokens) above which a half layer computes in fp32
 _KERNEL_ROWS = 16  # rows up to which a quantized layer uses the C kernels
+_BLOCK_WEIGHTS = 1 << 18  # weights dequantized at a time for a prompt's product (1 MB)
 
 
 class QuantError(ValueError):
@@ -173,7 +174,7 @@ class GroupLinear(nn.Module):
         flat = x.reshape(-1, self.in_features).float()
         k = kernels() if flat.shape[0] <= _KERNEL_ROWS else None
         if k is None:
-            y = F.linear(flat, self.weight())
+            y = self._in_row_blocks(flat)
         elif self.packed:
             y = k.u4(self.codes, self.scale, self.low, flat, self.high)
         else:
@@ -181,9 +182,28 @@ class GroupLinear(nn.Module):
         y = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return y if self.bias is None else y + self.bias
 
-    def weight(self) -> Tensor:
-        """The float32 weight ``[N, K]`` the codes stand for."""
-        return dequantize(self.codes, self.scale, self.low, self.group, self.packed, self.high)
+    def weight(self, start: int = 0, stop: int | None = None) -> Tensor:
+        """The float32 weight ``[N, K]`` the codes stand for (rows ``start:stop`` of it)."""
+        rows = slice(start, stop)
+
+        def part(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[rows]
+
+        return dequantize(
+            self.codes[rows], self.scale[rows], part(self.low), self.group, self.packed,
+            part(self.high),
+        )  # fmt: skip
+
+    def _in_row_blocks(self, flat: Tensor) -> Tensor:
+        """``flat @ W.T`` in fp32, dequantizing `_BLOCK_WEIGHTS` weights at a time: each block
+        is still in cache when torch multiplies it, and torch's products are faster on the
+        narrower shapes (the fused gate/up product of a 207-token prompt: 78 GFLOP/s whole,
+        105 in blocks of 512 rows)."""
+        rows = max(1, _BLOCK_WEIGHTS // self.in_features)
+        if rows >= self.out_features:
+            return F.linear(flat, self.weight())
+        blocks = range(0, self.out_features, rows)
+        return torch.cat([F.linear(flat, self.weight(n, n + rows)) for n in blocks], dim=1)
 
 
 def _half_exact(values: Tensor) -> bool:

@@ -175,7 +175,7 @@ LAYOUTS = [  # (codes, affine, group, fp16-exact scales)
 
 @pytest.mark.parametrize(("codes", "affine", "group", "half"), LAYOUTS)
 def test_group_linear_products_follow_the_codes(
-    codes: str, affine: bool, group: int, half: bool
+    codes: str, affine: bool, group: int, half: bool, monkeypatch
 ) -> None:
     groups = random_groups(96, 128, group=group, codes=codes, affine=affine, half=half)
     bias = torch.randn(96)
@@ -190,6 +190,9 @@ def test_group_linear_products_follow_the_codes(
         x = torch.randn(rows, 128)
         torch.testing.assert_close(layer(x), x @ weight.T + bias, rtol=1e-5, atol=1e-4)
     prompt = torch.randn(2, 20, 128)  # over 16 rows: torch, from the same codes
+    torch.testing.assert_close(layer(prompt), prompt @ weight.T + bias, rtol=1e-5, atol=1e-4)
+    assert torch.equal(layer.weight(40, 70), weight[40:70])
+    monkeypatch.setattr(quant, "_BLOCK_WEIGHTS", 20 * 128)  # 20 rows a block: 5 blocks
     torch.testing.assert_close(layer(prompt), prompt @ weight.T + bias, rtol=1e-5, atol=1e-4)
 
 

@@ -77,6 +77,9 @@ class Kernels:
         self._layer = lib.decode_layer
         self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _I, _P, _P]
         self._layer.restype = ctypes.c_int
+        self._layers = lib.decode_layers
+        self._layers.argtypes = [ctypes.POINTER(LayerDesc), _I, _P, _P, _I, _I, _P, _P, _P, _P]
+        self._layers.restype = ctypes.c_int
         self._topk = lib.topk_rows
         self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
         self._topk.restype = ctypes.c_int
@@ -139,6 +142,24 @@ class Kernels:
                          sin.data_ptr())  # fmt: skip
         if rc != 0:
             raise MemoryError("decode_layer could not allocate its scratch memory")
+
+    def decode_layers(
+        self,
+        descs: ctypes.Array[LayerDesc],
+        local: ctypes.Array[ctypes.c_uint8],
+        x: Tensor,
+        pos: int,
+        rope_global: tuple[Tensor, Tensor],
+        rope_local: tuple[Tensor, Tensor],
+    ) -> None:
+        """A decoding step of every layer in ``descs``, in order, in place on ``x`` [B, dim];
+        layer i takes the local RoPE table (cos, sin: contiguous [1, head_dim] float32 rows
+        of this position) where ``local[i]`` is set."""
+        ropes = [t.data_ptr() for t in (*rope_global, *rope_local)]
+        rc = self._layers(descs, len(descs), ctypes.addressof(local), x.data_ptr(), x.shape[0],
+                          pos, *ropes)  # fmt: skip
+        if rc != 0:
+            raise MemoryError("decode_layers could not allocate a layer's scratch memory")
 
     def dequantize(
         self,

@@ -311,6 +311,9 @@ class Transformer(nn.Module):
             self.output.weight = self.tok_embeddings.weight
         self.max_seq_len = 0
         self._rope_cache: dict[tuple[Any, ...], tuple[Tensor, Tensor]] = {}
+        # A quantized model's decoding step through every layer in one call
+        # (quant.FastStack); it returns None where it does not apply, and the layers run.
+        self.fast_step: Any = None
 
     def _inv_freq(self, theta: float, device: torch.device) -> Tensor:
         # Recomputed per forward (head_dim / 2 values): no buffer to lose when the model is
@@ -370,9 +373,13 @@ class Transformer(nn.Module):
         # writes their keys and values, and computes the rest for the last position alone
         # (4-5% of a prompt's work for an 18-layer model).
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            rope = rope_local if layer.attention.local else rope_global
-            x = layer(x, rope, ctx, last_only and i == last)
+        fast = self.fast_step
+        if fast is not None and (out := fast(x, rope_global, rope_local, ctx)) is not None:
+            x = out
+        else:
+            for i, layer in enumerate(self.layers):
+                rope = rope_local if layer.attention.local else rope_global
+                x = layer(x, rope, ctx, last_only and i == last)
         if last_only:
             x = x[:, -1:]
         return self.output(self.norm(x)).float()  # [B, S, V]

@@ -17,7 +17,7 @@
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
  * values came from fp16 anyway. Also here: `decode_layer`, a whole transformer layer's
- * decoding step; `topk_rows`; `dequantize`, for prompts. Rows of the output are shared
+ * decoding step, and `decode_layers`, a stack of them; `topk_rows`; `dequantize`, for prompts. Rows of the output are shared
  * among OpenMP threads; built against torch's libgomp (same soname), the threads are
  * torch's own.
  *
@@ -771,6 +771,21 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
         for (int64_t i = 0; i < dim; i++) xb[i] += o[i];
     }
     free(h), free(big), free(mid), free(out), free(scores);
+    return 0;
+}
+
+/* A whole decoding step of n layers, one call instead of one per layer (the embedded
+ * model's 18 calls from Python: a step x1.035 faster at batch 1, x1.07 at 8). Layer i uses the local RoPE table where
+ * local[i] is set, else the global one. 0 on success, -1 when a layer's scratch memory
+ * could not be had (the layers before it have run). */
+int decode_layers(const layer_desc *L, int64_t n, const uint8_t *local, float *x, int64_t B,
+                  int64_t pos, const float *cos_global, const float *sin_global,
+                  const float *cos_local, const float *sin_local) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *cos = local[i] ? cos_local : cos_global;
+        const float *sin = local[i] ? sin_local : sin_global;
+        if (decode_layer(L + i, x, B, pos, cos, sin) != 0) return -1;
+    }
     return 0;
 }
 

@@ -27,6 +27,7 @@ the result.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -475,20 +476,26 @@ class FastDecode:
         self._key: tuple[int, ...] = ()
 
     def __call__(self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: Any) -> Tensor | None:
+        k = kernels()
+        if k is None or not _one_float_row(x) or (desc := self.current()) is None:
+            return None
+        out = x.reshape(x.shape[0], -1).contiguous().clone()
+        # cos and sin of this one position: [1, head_dim] rows of the model's RoPE table,
+        # contiguous and in x's dtype (float32), as the C side reads them.
+        k.decode_layer(desc, out, ctx.kv_len - 1, *rope)
+        return out.view_as(x)
+
+    def current(self) -> LayerDesc | None:
+        """The layer's description as its buffers are now (None without a KV cache)."""
         block = self._block[0]
         cache = block.attention.kv_cache
-        k = kernels()
-        if k is None or x.shape[1] != 1 or cache is None or x.dtype != torch.float32:
+        if cache is None:
             return None
         key = (cache.k_cache.data_ptr(), cache.v_cache.data_ptr(), *cache.k_cache.shape,
                block.attention.wqkv.codes.data_ptr())  # fmt: skip
         if key != self._key:
             self._desc, self._key = self._describe(block), key
-        out = x.reshape(x.shape[0], -1).contiguous().clone()
-        # cos and sin of this one position: [1, head_dim] rows of the model's RoPE table,
-        # contiguous and in x's dtype (float32), as the C side reads them.
-        k.decode_layer(self._desc, out, ctx.kv_len - 1, *rope)
-        return out.view_as(x)
+        return self._desc
 
     @staticmethod
     def applies_to(block: nn.Module) -> bool:
@@ -524,6 +531,43 @@ class FastDecode:
         )  # fmt: skip
 
 
+class FastStack:
+    """Every layer's decoding step in one call to `decode_layers` (qmatmul.c), for a model
+    whose layers all have a `FastDecode`: it computes what the layers' own calls compute,
+    without a trip through Python between them."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._model = [model]  # a list: not registered as a submodule
+        self._layers: list[FastDecode] = [block.fast_decode for block in model.layers]
+        self._local = (ctypes.c_uint8 * len(self._layers))(
+            *(int(block.attention.local) for block in model.layers)
+        )
+        self._descs: list[LayerDesc | None] = [None] * len(self._layers)
+        self._array: ctypes.Array[LayerDesc] | None = None
+
+    def __call__(
+        self, x: Tensor, rope_global: tuple[Tensor, Tensor], rope_local: tuple[Tensor, Tensor],
+        ctx: Any,
+    ) -> Tensor | None:  # fmt: skip
+        k = kernels()
+        if k is None or not _one_float_row(x):
+            return None
+        descs = [layer.current() for layer in self._layers]
+        if any(d is None for d in descs):
+            return None
+        # The old descriptions are held until replaced, so `is` cannot mistake a new one.
+        if any(a is not b for a, b in zip(descs, self._descs, strict=True)):
+            self._descs, self._array = descs, (LayerDesc * len(descs))(*descs)
+        out = x.reshape(x.shape[0], -1).contiguous().clone()
+        k.decode_layers(self._array, self._local, out, ctx.kv_len - 1, rope_global, rope_local)
+        return out.view_as(x)
+
+
+def _one_float_row(x: Tensor) -> bool:
+    """Whether ``x`` [B, S, dim] is one float32 position per row (a decoding step)."""
+    return x.shape[1] == 1 and x.dtype == torch.float32
+
+
 def _qlinear(m: GroupLinear) -> QLinear:
     return QLinear(
         codes=m.codes.data_ptr(), high=None if m.high is None else m.high.data_ptr(),
@@ -538,20 +582,25 @@ def _qlinear(m: GroupLinear) -> QLinear:
 @contextmanager
 def without_fast_decode(model: nn.Module) -> Iterator[None]:
     """Decode through the torch modules for a while (to compare the two)."""
-    saved = [block.fast_decode for block in model.layers]
+    saved, stack = [block.fast_decode for block in model.layers], model.fast_step
     for block in model.layers:
         block.fast_decode = None
+    model.fast_step = None
     try:
         yield
     finally:
         for block, fast in zip(model.layers, saved, strict=True):
             block.fast_decode = fast
+        model.fast_step = stack
 
 
 def enable_fast_decode(model: nn.Module) -> None:
-    """Give every layer that qualifies its `FastDecode`."""
+    """Give every layer that qualifies its `FastDecode`, and the model a `FastStack` where
+    they all do."""
     for block in model.layers:
         block.fast_decode = FastDecode(block) if FastDecode.applies_to(block) else None
+    every = all(block.fast_decode is not None for block in model.layers)
+    model.fast_step = FastStack(model) if every else None
 
 
 # --- whole models ----------------------------------------------------------------------

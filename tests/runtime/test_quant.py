@@ -1,5 +1,4 @@
 import dataclasses
-from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -358,6 +357,7 @@ def test_quantize_model_keeps_codes_fuses_projections_and_ties_the_head() -> Non
     assert "output.table.codes" in model.state_dict()
     assert not any(k.startswith("tok_embeddings") for k in model.state_dict())
     assert model.layers[0].fast_decode is not None and model.layers[1].fast_decode is None
+    assert model.fast_step is None  # not every layer can decode in C: the layers run
 
 
 @pytest.mark.parametrize("args", [LLAMA, GEMMA], ids=["llama", "gemma"])
@@ -402,9 +402,9 @@ def decode_steps(engine: Engine) -> list[torch.Tensor]:
 def test_the_c_decoding_step_computes_what_the_torch_layers_compute(
     args: ModelArgs, build: str, request, monkeypatch
 ) -> None:
-    """Each decoded position's logits, through `decode_layer` and through the modules, for
-    three rows, past the sliding window, and with rows dropped midway (a compacted cache)
-    down to a single one."""
+    """Each decoded position's logits, through `decode_layers` (every layer in one call),
+    `decode_layer` (one call a layer) and the modules, for three rows, past the sliding
+    window, and with rows dropped midway (a compacted cache) down to a single one."""
     if cpu_kernels.kernels() is None:
         pytest.skip("no C compiler here: the kernels are not built")
     if build == "plain":  # the loops for CPUs without AVX2
@@ -413,13 +413,19 @@ def test_the_c_decoding_step_computes_what_the_torch_layers_compute(
     model = tiny_model(args=args)
     quantize_model(model, "int4", coded_sources(model))
     assert all(layer.fast_decode is not None for layer in model.layers)
+    assert model.fast_step is not None
     engine = Engine(model, Chars(), model_name="tiny")
-    steps = []
-    for use_kernel in (True, False):
-        with nullcontext() if use_kernel else without_fast_decode(model):
-            steps.append(decode_steps(engine))
-    for got, want in zip(*steps, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    stacked = decode_steps(engine)
+    with monkeypatch.context() as patch:
+        patch.setattr(model, "fast_step", None)
+        layer_by_layer = decode_steps(engine)
+    with without_fast_decode(model):
+        assert model.fast_step is None
+        modules = decode_steps(engine)
+    assert model.fast_step is not None
+    for one_call, per_layer, torch_layers in zip(stacked, layer_by_layer, modules, strict=True):
+        assert torch.equal(one_call, per_layer)  # the same C code, in the same order
+        torch.testing.assert_close(per_layer, torch_layers, rtol=1e-4, atol=1e-4)
 
 
 def test_quantized_logits_stay_close_to_float() -> None:

@@ -11,7 +11,8 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
   Q5_0, Q8_0 and Q4_1 blocks), float32 otherwise. Decoding multiplies them
   in our C kernels (`qmatmul.c`), which widen the codes in registers and keep activations
   float32; the query/key/value and the gate/up projections of a layer are fused into one
-  product each, so a step makes four calls per layer.
+  product each, so a layer makes four products a step; a step runs every layer in one C
+  call (`FastStack`, or one call a layer, `FastDecode`, where not every layer qualifies).
 - **Other linear layers** (float checkpoints, F16/F32 tensors) are held in fp16.
 - **The output head is screened**: a 4-bit copy (`HeadScreen`: min/max per group of 64,
   fp16 scales) scores the whole vocabulary, then the `CANDIDATES` best rows are scored
@@ -20,9 +21,9 @@ Gemma 3 270M moves 1.07 GB per token, 63% of it the tied 262k-row output head). 
   candidates keep their approximate logits, so greedy decoding picks the same token as an
   exact head unless the true best token is not among the approximate top 128.
 
-Prompts (more than a few rows) compute in fp32 from the same codes, where torch's own
-matrix products are fast. Quantizing happens once per model file; `quant_load.py` caches
-the result.
+Prompts (more than a few rows) compute in fp32 from the same codes, dequantized a block
+of rows at a time, where torch's own matrix products are fast. Quantizing happens once per
+model file; `quant_load.py` caches the result.
 """
 
 from __future__ import annotations

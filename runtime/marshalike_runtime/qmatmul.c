@@ -359,18 +359,17 @@ INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void
     }
 }
 
-/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes. */
-static void qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
-                int64_t N, int64_t K, int G, const float *x, float *y, const int f16,
-                const int packed) {
+/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; -1, with
+ * nothing written, when its scratch memory cannot be had (the caller then takes the batch
+ * kernels, which need none). */
+static int qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
+               int64_t N, int64_t K, int G, const float *x, float *y, const int f16,
+               const int packed) {
     const int64_t groups = K / G;
     float *xsum = NULL;
     if (low) {
         xsum = (float *)malloc(sizeof(float) * (size_t)groups);
-        if (!xsum) {
-            for (int64_t n = 0; n < N; n++) y[n] = 0.0f; /* never reached in practice */
-            return;
-        }
+        if (!xsum) return -1;
         for (int64_t g = 0; g < groups; g++) {
             float t = 0.0f;
             for (int j = 0; j < G; j++) t += x[g * G + j];
@@ -396,6 +395,7 @@ static void qmv(const void *codes, const uint8_t *high, const void *scale, const
         }
     }
     free(xsum);
+    return 0;
 }
 #endif
 
@@ -405,10 +405,7 @@ static void qmv(const void *codes, const uint8_t *high, const void *scale, const
 static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
                    int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
 #if QMM_AVX2
-    if (B == 1) {
-        qmv(codes, NULL, scale, low, N, K, G, x, y, f16, 0);
-        return;
-    }
+    if (B == 1 && qmv(codes, NULL, scale, low, N, K, G, x, y, f16, 0) == 0) return;
 #endif
     const int64_t groups = K / G;
 #define ROW_I8(c, s, l, G_, ...) row_i8(c, s, l, K, G_, __VA_ARGS__)
@@ -421,10 +418,7 @@ static void qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
                    const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
                    const int f16) {
 #if QMM_AVX2
-    if (B == 1) {
-        qmv(codes, high, scale, low, N, K, 32, x, y, f16, 1);
-        return;
-    }
+    if (B == 1 && qmv(codes, high, scale, low, N, K, 32, x, y, f16, 1) == 0) return;
 #endif
     const int64_t groups = K / 32;
 #define ROW_U4(c, h, s, l, ...) row_u4(c, h, s, l, K, __VA_ARGS__)

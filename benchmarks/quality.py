@@ -371,7 +371,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--replay-dir")
-    p.add_argument("--rank", choices=("first", "consensus"), help="among passing candidates")
+    p.add_argument(
+        "--rank", choices=("first", "consensus", "shortest"), help="among passing candidates"
+    )
     p.add_argument(
         "--holdout",
         action=argparse.BooleanOptionalAction,

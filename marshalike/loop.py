@@ -8,8 +8,9 @@ candidate of attempt k and its failures, until the attempt budget is spent.
 Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
 by agreement on extra inputs (`consensus`), and while attempts are left it does not stop at
 a candidate no other sample agrees with: it samples the same prompt again for a second
-opinion; `holdout` keeps the last of three or more checkable examples out of every prompt,
-so passing it is a test the model was not shown; `temperature_step` raises the temperature
+opinion (`rank = "shortest"` takes the passing candidate with the least code instead);
+`holdout` keeps the last of three or more checkable examples out of every prompt, so
+passing it is a test the model was not shown; `temperature_step` raises the temperature
 with each attempt, so repairs explore more widely than the first attempt; `probe` rejects a
 passing candidate that crashes on inputs mutated from the examples, refuses them with an
 error the description does not promise, or special-cases an example's value (`overfit`):
@@ -38,7 +39,7 @@ from marshalike.spec import Example, Func
 from marshalike.verify import Verdict, example_tests, verify
 
 Status = Literal["verified", "unverified", "failed"]
-Rank = Literal["first", "consensus"]
+Rank = Literal["first", "consensus", "shortest"]
 MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
 MAX_TEMPERATURE = 2.0
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
@@ -329,8 +330,14 @@ def _best(
     """The attempt's best candidate, a note on how it was chosen, and how many samples
     support it (0 when that was not asked). Ranked first, the first with the best score;
     by consensus, once one has passed, the one that most passing candidates of all attempts
-    so far (`pool`, added to here) agree with, even in an attempt where none passed."""
-    best = max(batch, key=lambda c: c.score, default=None)
+    so far (`pool`, added to here) agree with, even in an attempt where none passed;
+    shortest, of those with the best score the one with the fewest syntax nodes (the
+    simplest reading of the examples: a wrong candidate that passes them usually adds a
+    condition they do not exercise)."""
+    if settings.rank == "shortest":
+        best = max(batch, key=lambda c: (c.score, -_size(c.code)), default=None)
+    else:
+        best = max(batch, key=lambda c: c.score, default=None)
     for cand in batch if settings.rank == "consensus" else ():
         if _passes(cand) and cand.code is not None:
             pool.setdefault(_fingerprint(cand.code), []).append(cand)
@@ -355,6 +362,12 @@ def _best(
         f"{ranking.total} passing candidates agree"
     )
     return groups[ranking.chosen][0], note, ranking.support
+
+
+def _size(code: str | None) -> int:
+    """Syntax nodes in ``code`` (its length where it does not parse)."""
+    tree = parse_or_none(code or "", mode="exec")
+    return len(code or "") if tree is None else sum(1 for _ in ast.walk(tree))
 
 
 def _passes(cand: Candidate) -> bool:

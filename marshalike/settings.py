@@ -41,7 +41,7 @@ class Settings:
     max_tokens: int | None = None  # per prompt kind when unset: see `token_budget`
     request_timeout: float = 120.0
     replay_dir: str | None = None
-    rank: str = "first"  # or "consensus": see marshalike/consensus.py
+    rank: str = "first"  # or "consensus" (marshalike/consensus.py), or "shortest"
     holdout: bool = False
     temperature_step: float = 0.0
     # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on since it
@@ -88,7 +88,7 @@ ENV_KEYS = {
 CHOICES = {
     "backend": {"local", "openai", "replay"},
     "api": {"chat", "completions"},
-    "rank": {"first", "consensus"},
+    "rank": {"first", "consensus", "shortest"},
     "quant": set(QUANT_CHOICES),
 }
 # How a flag written in the environment or a file says yes or no.

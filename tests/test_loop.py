@@ -129,6 +129,15 @@ def test_consensus_picks_the_candidate_the_others_agree_with() -> None:
     assert outcome.note == "chosen by agreement on 3 extra inputs: 2 of 3 passing candidates agree"
 
 
+def test_shortest_takes_the_passing_candidate_with_the_least_code() -> None:
+    outcome = run(Scripted(lambda prompt, call: [ODD, GOOD, BAD]), rank="shortest")
+    assert (outcome.status, outcome.attempts) == ("verified", 1)
+    assert "return x + 1\n" in outcome.code and "x != 0" not in outcome.code
+    # Passing comes first: a shorter candidate that fails loses to a longer one that passes.
+    outcome = run(Scripted(lambda prompt, call: [BAD, ODD]), rank="shortest")
+    assert "x != 0" in outcome.code
+
+
 def test_consensus_counts_repeated_samples() -> None:
     outcome = run(Scripted(lambda prompt, call: [ODD, ODD, GOOD]), rank="consensus")
     assert "x != 0" in outcome.code

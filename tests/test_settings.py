@@ -104,7 +104,7 @@ def test_loop_feature_defaults(tmp_path: Path) -> None:
 def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ConfigError) as info:
         resolve({"rank": "vote"}, tmp_path)
-    assert str(info.value) == "flag: rank must be one of consensus, first, got 'vote'"
+    assert str(info.value) == "flag: rank must be one of consensus, first, shortest, got 'vote'"
     monkeypatch.setenv("MARSHALIKE_HOLDOUT", "sometimes")
     with pytest.raises(ConfigError) as info:
         resolve({}, tmp_path)
@@ -138,6 +138,9 @@ def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> N
     loop = seen["loop"]
     assert (loop.rank, loop.holdout, loop.temperature_step) == ("consensus", True, 0.3)
     assert loop.probe is True
+    result = CliRunner().invoke(compile_cmd.command, ["a.mrsh", "--rank", "shortest"])
+    assert result.exit_code == 0, result.output
+    assert seen["loop"].rank == "shortest"
 
 
 def test_quant_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:

@@ -16,7 +16,7 @@ from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_p
 from marshalike.diagnostics import render_all
 from marshalike.errors import ConfigError, MarshalikeError
 from marshalike.load import spec_paths
-from marshalike.loop import LoopSettings
+from marshalike.loop import LoopSettings, Rank
 from marshalike.sandbox import Limits
 from marshalike.settings import Settings, resolve
 
@@ -53,7 +53,7 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
         quick=quick,
         jobs=settings.jobs,
         limits=Limits(timeout_s=settings.timeout),
-        rank="consensus" if settings.rank == "consensus" else "first",
+        rank=_rank(settings.rank),
         holdout=settings.holdout,
         temperature_step=settings.temperature_step,
         probe=settings.probe,
@@ -73,6 +73,13 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
 
     out = Path(settings.out) if settings.out else None
     return CompileJob(factory, name, model, loop, out=out, frozen=frozen, main=main)
+
+
+def _rank(value: str) -> Rank:
+    """The setting's rank, checked against the loop's (settings.py allows only these)."""
+    if value == "consensus" or value == "shortest":
+        return value
+    return "first"
 
 
 def _temperature(settings: Settings, quick: bool) -> float:

@@ -29,8 +29,9 @@ _COMPILE_OPTIONS = (
     click.option("--quick", is_flag=True, help="One candidate, no repair, no verification."),
     click.option(
         "--rank",
-        type=click.Choice(["first", "consensus"]),
-        help="Among passing candidates: the first, or the one most agree with [first].",
+        type=click.Choice(["first", "consensus", "shortest"]),
+        help="Among passing candidates: the first, the one most agree with, or the one with "
+        "the least code [first].",
     ),
     click.option(
         "--holdout/--no-holdout",

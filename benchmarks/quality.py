@@ -495,7 +495,7 @@ def _title(s: dict) -> str:
 def _loop_features(s: dict) -> str:
     """The loop settings that differ from the defaults, so two tables are told apart."""
     parts = []
-    if s["rank"] != "first":
+    if s["rank"] != Settings.rank:
         parts.append(f"rank {s['rank']}")
     if s["holdout"]:
         parts.append("holdout")

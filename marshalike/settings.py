@@ -41,7 +41,10 @@ class Settings:
     max_tokens: int | None = None  # per prompt kind when unset: see `token_budget`
     request_timeout: float = 120.0
     replay_dir: str | None = None
-    rank: str = "first"  # or "consensus" (marshalike/consensus.py), or "shortest"
+    # Among passing candidates: "shortest" (the least code) since it took false successes on
+    # the simple tier from 11 to 8 over three seeds, solving one more; or "first", or
+    # "consensus" (marshalike/consensus.py). benchmarks/README.md has the figures.
+    rank: str = "shortest"
     holdout: bool = False
     temperature_step: float = 0.0
     # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on since it

@@ -376,7 +376,7 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     plain_settings = quality.resolve_settings(plain_args)
     plain = quality.make_job(plain_settings)
     assert (plain.loop.rank, plain.loop.holdout, plain.loop.temperature_step) == (
-        "first",
+        "shortest",
         False,
         0.0,
     )

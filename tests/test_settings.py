@@ -97,7 +97,11 @@ def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypat
 
 def test_loop_feature_defaults(tmp_path: Path) -> None:
     settings = resolve({}, tmp_path)
-    assert (settings.rank, settings.holdout, settings.temperature_step) == ("first", False, 0.0)
+    assert (settings.rank, settings.holdout, settings.temperature_step) == (
+        "shortest",
+        False,
+        0.0,
+    )
     assert settings.probe is True  # measured to earn its cost: benchmarks/README.md
 
 

@@ -31,7 +31,7 @@ _COMPILE_OPTIONS = (
         "--rank",
         type=click.Choice(["first", "consensus", "shortest"]),
         help="Among passing candidates: the first, the one most agree with, or the one with "
-        "the least code [first].",
+        "the least code [shortest].",
     ),
     click.option(
         "--holdout/--no-holdout",

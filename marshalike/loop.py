@@ -15,7 +15,8 @@ with each attempt, so repairs explore more widely than the first attempt; `probe
 passing candidate that crashes on inputs mutated from the examples, refuses them with an
 error the description does not promise, or special-cases an example's value (`overfit`):
 it is repaired like a failing one, and a unit whose best candidate is such a one fails.
-Only `probe` is on by default.
+The compiler's settings turn `probe` and `rank = "shortest"` on (`LoopSettings`' own
+defaults are the plain loop).
 """
 
 from __future__ import annotations

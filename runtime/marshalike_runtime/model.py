@@ -372,11 +372,11 @@ class Transformer(nn.Module):
         # With `last_only`, nothing reads the other positions' outputs of the last layer: it
         # writes their keys and values, and computes the rest for the last position alone
         # (4-5% of a prompt's work for an 18-layer model).
-        last = len(self.layers) - 1
         fast = self.fast_step
         if fast is not None and (out := fast(x, rope_global, rope_local, ctx)) is not None:
             x = out
         else:
+            last = len(self.layers) - 1
             for i, layer in enumerate(self.layers):
                 rope = rope_local if layer.attention.local else rope_global
                 x = layer(x, rope, ctx, last_only and i == last)

@@ -17,9 +17,9 @@
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
  * values came from fp16 anyway. Also here: `decode_layer`, a whole transformer layer's
- * decoding step, and `decode_layers`, a stack of them; `topk_rows`; `dequantize`, for prompts. Rows of the output are shared
- * among OpenMP threads; built against torch's libgomp (same soname), the threads are
- * torch's own.
+ * decoding step, and `decode_layers`, a stack of them; `topk_rows`; `dequantize`, for
+ * prompts. Rows of the output are shared among OpenMP threads; built against torch's libgomp
+ * (same soname), the threads are torch's own.
  *
  * Built at run time by cpu_kernels.py with the machine's C compiler (-O3 -march=native);
  * the AVX2 path is used where the compiler targets it, plain C loops elsewhere (tested by
@@ -123,6 +123,17 @@ INLINE __m256 widen_bytes(__m128i v, const int is_signed) {
     return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
 }
 
+/* The 32 codes of a u4 (`hb` NULL) or u5 group as floats, codes 8j..8j+7 in v[j]. */
+INLINE void group_floats(const uint8_t *c, const uint8_t *hb, __m256 v[4]) {
+    const int five = hb != NULL;
+    __m128i lo, hi;
+    group_bytes(c, hb, &lo, &hi);
+    v[0] = widen_bytes(lo, five);
+    v[1] = widen_bytes(_mm_srli_si128(lo, 8), five);
+    v[2] = widen_bytes(hi, five);
+    v[3] = widen_bytes(_mm_srli_si128(hi, 8), five);
+}
+
 /* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. One accumulator per
  * activation row: two each (to break the chain of dependent FMAs) would take all 16 AVX2
  * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step,
@@ -160,12 +171,10 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
     for (int64_t g = 0; g < groups; g++) {
         const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
         const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
-        __m128i lo, hi;
-        group_bytes(c + g * 16, five ? hb + g * 4 : NULL, &lo, &hi);
-        const __m256 w0 = _mm256_fmadd_ps(widen_bytes(lo, five), vs, vl);
-        const __m256 w1 = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(lo, 8), five), vs, vl);
-        const __m256 w2 = _mm256_fmadd_ps(widen_bytes(hi, five), vs, vl);
-        const __m256 w3 = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(hi, 8), five), vs, vl);
+        __m256 v[4];
+        group_floats(c + g * 16, five ? hb + g * 4 : NULL, v);
+        const __m256 w0 = _mm256_fmadd_ps(v[0], vs, vl), w1 = _mm256_fmadd_ps(v[1], vs, vl);
+        const __m256 w2 = _mm256_fmadd_ps(v[2], vs, vl), w3 = _mm256_fmadd_ps(v[3], vs, vl);
         for (int b = 0; b < nb; b++) {
             const float *xb = x + b * ldx + g * 32;
             acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
@@ -344,12 +353,12 @@ INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void
         if (five && (g & 15) == 0)
             for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
-            __m128i lo, hi;
-            group_bytes(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, &lo, &hi);
-            __m256 part = _mm256_mul_ps(widen_bytes(lo, five), x0);
-            part = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(lo, 8), five), x1, part);
-            part = _mm256_fmadd_ps(widen_bytes(hi, five), x2, part);
-            part = _mm256_fmadd_ps(widen_bytes(_mm_srli_si128(hi, 8), five), x3, part);
+            __m256 v[4];
+            group_floats(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
+            __m256 part = _mm256_mul_ps(v[0], x0);
+            part = _mm256_fmadd_ps(v[1], x1, part);
+            part = _mm256_fmadd_ps(v[2], x2, part);
+            part = _mm256_fmadd_ps(v[3], x3, part);
             const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
             acc[r] = _mm256_fmadd_ps(part, vs, acc[r]);
         }
@@ -769,8 +778,8 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
 }
 
 /* A whole decoding step of n layers, one call instead of one per layer (the embedded
- * model's 18 calls from Python: a step x1.035 faster at batch 1, x1.07 at 8). Layer i uses the local RoPE table where
- * local[i] is set, else the global one. 0 on success, -1 when a layer's scratch memory
+ * model's 18 calls from Python: a step x1.035 faster at batch 1, x1.07 at 8). Layer i uses
+ * the local RoPE table where local[i] is set, else the global one. 0 on success, -1 when a layer's scratch memory
  * could not be had (the layers before it have run). */
 int decode_layers(const layer_desc *L, int64_t n, const uint8_t *local, float *x, int64_t B,
                   int64_t pos, const float *cos_global, const float *sin_global,
@@ -866,14 +875,9 @@ INLINE void dequantize_group(const void *codes, const uint8_t *high, float s, fl
     const __m256 vs = _mm256_set1_ps(s), vl = _mm256_set1_ps(l);
     if (packed && G == 32) {
         const uint8_t *c = (const uint8_t *)codes + n * (K / 2) + g * 16;
-        const uint8_t *hb = high ? high + n * (K / 8) + g * 4 : NULL;
-        const int five = hb != NULL;
-        __m128i lo, hi;
-        group_bytes(c, hb, &lo, &hi);
-        _mm256_storeu_ps(w, affine(widen_bytes(lo, five), vs, vl));
-        _mm256_storeu_ps(w + 8, affine(widen_bytes(_mm_srli_si128(lo, 8), five), vs, vl));
-        _mm256_storeu_ps(w + 16, affine(widen_bytes(hi, five), vs, vl));
-        _mm256_storeu_ps(w + 24, affine(widen_bytes(_mm_srli_si128(hi, 8), five), vs, vl));
+        __m256 v[4];
+        group_floats(c, high ? high + n * (K / 8) + g * 4 : NULL, v);
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(w + 8 * j, affine(v[j], vs, vl));
         return;
     }
     if (!packed) {

@@ -12,8 +12,9 @@ opinion (`rank = "shortest"` takes the passing candidate with the least code ins
 `holdout` keeps the last of three or more checkable examples out of every prompt, so
 passing it is a test the model was not shown; `temperature_step` raises the temperature
 with each attempt, so repairs explore more widely than the first attempt; `probe` rejects a
-passing candidate that crashes on inputs mutated from the examples, refuses them with an
-error the description does not promise, or special-cases an example's value (`overfit`):
+passing candidate that crashes on inputs mutated from the examples (those the description
+does not rule out: no empty list where it says non-empty), refuses them with an error the
+description does not promise, or special-cases an example's value (`overfit`):
 it is repaired like a failing one, and a unit whose best candidate is such a one fails.
 The compiler's settings turn `probe` and `rank = "shortest"` on (`LoopSettings`' own
 defaults are the plain loop).
@@ -28,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from marshalike import consensus, overfit, prompts
+from marshalike import consensus, domain, overfit, prompts
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
@@ -292,7 +293,7 @@ def _gate(
         if _passes(cand) and cand.code is not None:
             todo.setdefault(_fingerprint(cand.code), cand.code)
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
-    calls = mutated_calls(shown, seed=settings.seed)
+    calls = probe_calls(shown, settings.seed)
 
     def judge(code: str) -> str | None:
         if reason := overfit.special_case(code, func):
@@ -314,6 +315,12 @@ def _gate(
         replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if _passes(c) and c.code else c
         for c in batch
     ]
+
+
+def probe_calls(func: Func, seed: int) -> tuple[str, ...]:
+    """The extra inputs candidates run on: mutations of the examples that the description
+    does not rule out (`domain`)."""
+    return mutated_calls(func, seed=seed, keep=domain.admits(func))
 
 
 def _fingerprint(code: str) -> str:
@@ -345,7 +352,7 @@ def _best(
     if not pool:  # ranked first, or nothing has passed yet
         return best, None, 0
     groups = list(pool.values())
-    calls = mutated_calls(func, seed=settings.seed)
+    calls = probe_calls(func, settings.seed)
     if len(groups) < 2 or not calls:
         heaviest = max(groups, key=len)
         return heaviest[0], None, len(heaviest)

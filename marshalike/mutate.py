@@ -23,8 +23,15 @@ DEFAULT_LIMIT = 8
 _MAX_SOURCE = 2_000
 
 
-def mutated_calls(func: Func, *, seed: int, limit: int = DEFAULT_LIMIT) -> tuple[str, ...]:
-    """Up to `limit` call expressions of `func` that no example makes, in a fixed order."""
+def mutated_calls(
+    func: Func,
+    *,
+    seed: int,
+    limit: int = DEFAULT_LIMIT,
+    keep: Callable[[str], bool] | None = None,
+) -> tuple[str, ...]:
+    """Up to `limit` call expressions of `func` that no example makes, in a fixed order;
+    with `keep`, only calls it accepts are chosen from."""
     calls = [e.call for e in func.examples if e.checkable and e.call and e.func == func.name]
     seen = {_normal(call) for call in calls}
     found: list[str] = []
@@ -33,7 +40,8 @@ def mutated_calls(func: Func, *, seed: int, limit: int = DEFAULT_LIMIT) -> tuple
             key = _normal(variant)
             if key not in seen:
                 seen.add(key)
-                found.append(variant)
+                if keep is None or keep(variant):
+                    found.append(variant)
     if len(found) <= limit:
         return tuple(found)
     picked = sorted(random.Random(seed).sample(range(len(found)), limit))

@@ -355,6 +355,29 @@ def test_consensus_votes_among_the_sturdy_candidates_only() -> None:
     assert outcome.note == "chosen by agreement on 5 extra inputs: 2 of 2 passing candidates agree"
 
 
+LARGEST = """\
+# func largest(numbers: list of integer): integer
+
+The largest number of {which} list.
+
+* largest([1, 5, 3]) = 5
+* largest([2, 9]) = 9
+"""
+INDEXES = (
+    "```python\ndef largest(numbers):\n    best = numbers[0]\n    for n in numbers:\n"
+    "        best = max(best, n)\n    return best\n```"
+)
+
+
+def test_an_input_the_description_rules_out_is_not_probed() -> None:
+    """Indexing the first item is right for a non-empty list: `largest([])` is no probe."""
+    promised = run_func(LARGEST.format(which="a non-empty"), Scripted(lambda p, c: [INDEXES]))
+    assert (promised.status, promised.attempts) == ("verified", 1)
+    open_ended = run_func(LARGEST.format(which="a"), Scripted(lambda p, c: [INDEXES]))
+    assert open_ended.status == "failed"
+    assert open_ended.failures == ("largest([]) raised IndexError: list index out of range",)
+
+
 ROOT = """\
 # func root(a number): the square root
 

@@ -385,6 +385,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         help="reject passing code that crashes on mutated inputs or special-cases examples",
     )
+    p.add_argument(
+        "--repair",
+        action=argparse.BooleanOptionalAction,
+        help="attempts after the first repair the best candidate (else: sample afresh)",
+    )
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -418,6 +423,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "temperature_step",
         "quant",
         "probe",
+        "repair",
     )
     return resolve({key: getattr(args, key) for key in keys})
 
@@ -476,6 +482,7 @@ def _settings(
         "temperature": job.loop.temperature,
         "temperature_step": job.loop.temperature_step,
         "probe": job.loop.probe,
+        "repair": job.loop.repair,
         "budget_s": args.budget,
         "wall_s": round(wall, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -501,6 +508,8 @@ def _loop_features(s: dict) -> str:
         parts.append("holdout")
     if s.get("probe") is False:
         parts.append("no probe")
+    if s.get("repair") is False:
+        parts.append("no repair: fresh samples")
     if s["temperature_step"]:
         parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
     return "".join(f"; {part}" for part in parts)

@@ -359,6 +359,7 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         "holdout": loop.holdout,
         "temperature_step": loop.temperature_step,
         "probe": loop.probe,
+        "repair": loop.repair,
     }
     return LockedUnit(
         key=unit.key,

@@ -26,6 +26,7 @@ SAMPLING_DEFAULTS: Mapping[str, Any] = {
     "holdout": False,
     "temperature_step": 0.0,
     "probe": False,
+    "repair": True,
 }
 
 

@@ -3,7 +3,9 @@
 Attempt 1 samples N candidates from the first prompt; each distinct, valid candidate runs the
 unit's example tests in the sandbox. The loop stops at the first attempt with a candidate that
 passes every checkable example. Otherwise attempt k+1 is a repair prompt carrying the best
-candidate of attempt k and its failures, until the attempt budget is spent.
+candidate of attempt k and its failures, until the attempt budget is spent. Without
+`repair`, attempt k+1 samples the first prompt again with the next seed instead: fresh
+candidates, none of them shown a failing one.
 
 Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
 by agreement on extra inputs (`consensus`), and while attempts are left it does not stop at
@@ -66,6 +68,7 @@ class LoopSettings:
     holdout: bool = False
     temperature_step: float = 0.0
     probe: bool = False
+    repair: bool = True
 
     @property
     def probes(self) -> bool:
@@ -179,7 +182,7 @@ def compile_unit(
             note = "no second candidate agreed with it on the extra inputs"
         if done is not None:
             return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
-        if best is not None and attempt < budget:
+        if best is not None and attempt < budget and settings.repair:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)

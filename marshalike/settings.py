@@ -50,6 +50,7 @@ class Settings:
     # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on since it
     # cut false successes from 56% to 17% of compiled tasks (benchmarks/README.md).
     probe: bool = True
+    repair: bool = True
     quant: str = DEFAULT_QUANT  # local backend only: see `_validate_quant`
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -79,7 +80,7 @@ class Settings:
 FILE_KEYS = {
     "backend", "model", "base_url", "api", "candidates", "attempts", "out", "jobs",
     "seed", "timeout", "temperature", "max_tokens", "request_timeout", "replay_dir",
-    "rank", "holdout", "temperature_step", "quant", "probe",
+    "rank", "holdout", "temperature_step", "quant", "probe", "repair",
 }  # fmt: skip
 ENV_KEYS = {
     "OPENAI_BASE_URL": "base_url",

@@ -179,7 +179,7 @@ def test_dependent_function_compiles_after_its_dependency(tmp_path: Path) -> Non
 def test_the_lock_records_how_the_code_was_chosen(tmp_path: Path) -> None:
     spec(tmp_path, SQUARE)
     picky = ("--rank", "consensus", "--holdout", "--temperature-step", "0.25", "--seed", "7",
-             "--probe")  # fmt: skip
+             "--probe", "--no-repair")  # fmt: skip
     with FakeOpenAI(script=lambda request: RIGHT) as server:
         status, out, err = compile_(tmp_path, server, *picky)
     assert status == 0, out + err
@@ -196,6 +196,7 @@ def test_the_lock_records_how_the_code_was_chosen(tmp_path: Path) -> None:
         "holdout": True,
         "temperature_step": 0.25,
         "probe": True,
+        "repair": False,
     }
 
 

@@ -24,6 +24,7 @@ SAMPLING = {
     "holdout": True,
     "temperature_step": 0.25,
     "probe": True,
+    "repair": False,
 }
 UNIT = LockedUnit(
     key="k1",
@@ -60,11 +61,12 @@ def test_an_old_lock_without_the_loop_settings_reads_them_as_defaults(tmp_path: 
     path = tmp_path / "square.lock.json"
     write_lock(path, LOCK)
     data = json.loads(path.read_text())
-    for key in ("rank", "holdout", "temperature_step", "probe"):
+    for key in ("rank", "holdout", "temperature_step", "probe", "repair"):
         del data["units"]["square"]["sampling"][key]
     path.write_text(json.dumps(data))
     unit = read_lock(path, "square.mrsh").units["square"]
-    old = {**SAMPLING, "rank": "first", "holdout": False, "temperature_step": 0.0, "probe": False}
+    old = {**SAMPLING, "rank": "first", "holdout": False, "temperature_step": 0.0, "probe": False,
+           "repair": True}  # fmt: skip
     assert unit == replace(UNIT, sampling=old)
 
 

@@ -77,6 +77,19 @@ def test_repairs_with_the_failures_of_the_best_candidate() -> None:
     assert [s.seed for s in backend.samplings] == [0, 1]
 
 
+def test_without_repair_later_attempts_sample_the_first_prompt_afresh() -> None:
+    backend = Scripted(lambda prompt, call: [GOOD] if call == 3 else [BAD])
+    outcome = run(backend, repair=False)
+    assert (outcome.status, outcome.attempts) == ("verified", 3)
+    assert backend.prompts[1] == backend.prompts[0] == backend.prompts[2]
+    assert "return x - 1" not in str(backend.prompts)  # no failing code shown
+    assert [s.seed for s in backend.samplings] == [0, 1, 2]  # new samples each attempt
+    assert outcome.distinct == 2  # the wrong candidate of every attempt ran once
+    repaired = Scripted(lambda prompt, call: [GOOD] if call == 3 else [BAD])
+    run(repaired)
+    assert repaired.prompts[1] != repaired.prompts[0]
+
+
 def test_fails_after_the_budget_with_the_best_candidates_failures() -> None:
     backend = Scripted(lambda prompt, call: [BAD])
     outcome = run(backend)

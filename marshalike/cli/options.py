@@ -46,6 +46,12 @@ _COMPILE_OPTIONS = (
         "example's value [yes].",
     ),
     click.option(
+        "--repair/--no-repair",
+        default=None,
+        help="Attempts after the first show the model its failing code; without, they "
+        "sample the first prompt again [yes].",
+    ),
+    click.option(
         "--temperature-step",
         type=click.FloatRange(min=-2, max=2),
         help="Added to the temperature at each attempt, clamped to [0, 2] [0].",

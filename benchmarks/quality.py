@@ -508,8 +508,8 @@ def _loop_features(s: dict) -> str:
         parts.append("holdout")
     if s.get("probe") is False:
         parts.append("no probe")
-    if s.get("repair") is False:
-        parts.append("no repair: fresh samples")
+    if "repair" in s:  # its default follows the prompt kind, so it is always said
+        parts.append("repairs" if s["repair"] else "fresh samples, no repairs")
     if s["temperature_step"]:
         parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
     return "".join(f"; {part}" for part in parts)

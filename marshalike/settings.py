@@ -50,7 +50,9 @@ class Settings:
     # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on since it
     # cut false successes from 56% to 17% of compiled tasks (benchmarks/README.md).
     probe: bool = True
-    repair: bool = True
+    # Whether attempts after the first show the model its failing code; None: by prompt
+    # kind (see `repairs`).
+    repair: bool | None = None
     quant: str = DEFAULT_QUANT  # local backend only: see `_validate_quant`
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -67,6 +69,16 @@ class Settings:
         if self.max_tokens is not None:
             return self.max_tokens
         return 192 if self.prompt_kind == "completion" else 512
+
+    @property
+    def repairs(self) -> bool:
+        """A base model (completion prompts) samples the first prompt afresh: with the
+        embedded model, in the same build and seeds, repairs gave 15 compiled / 11 solved /
+        4 false successes, fresh samples 13 / 11 / 2 (benchmarks/README.md, session 9).
+        Chat models repair: published work found repairs pay for capable models."""
+        if self.repair is not None:
+            return self.repair
+        return self.prompt_kind == "chat"
 
     @property
     def prompt_kind(self) -> str:
@@ -160,7 +172,7 @@ def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settin
 
 
 def _convert(key: str, value: Any, kind: str, source: str) -> Any:
-    if kind == "bool":
+    if kind in ("bool", "bool | None"):
         return _boolean(key, value, source)
     try:
         if "int" in kind and not isinstance(value, bool):

@@ -369,7 +369,7 @@ def test_main_reports_a_missing_hidden_test(
 
 def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MARSHALIKE_RANK", "MARSHALIKE_HOLDOUT", "MARSHALIKE_TEMPERATURE_STEP",
-                 "MARSHALIKE_PROBE"):  # fmt: skip
+                 "MARSHALIKE_PROBE", "MARSHALIKE_REPAIR"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     common = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     plain_args = quality.parse_args(common)
@@ -381,12 +381,14 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
         0.0,
     )
     assert plain.loop.probe is True  # the default since it was measured
-    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4", "--no-probe"]
+    assert plain.loop.repair is True  # a chat prompt: repairs, by the default
+    features = ["--rank", "consensus", "--holdout", "--temperature-step", "0.4", "--no-probe",
+                "--no-repair"]  # fmt: skip
     args = quality.parse_args([*common, *features])
     resolved = quality.resolve_settings(args)
     job = quality.make_job(resolved)
     assert (job.loop.rank, job.loop.holdout, job.loop.temperature_step) == ("consensus", True, 0.4)
-    assert job.loop.probe is False
+    assert (job.loop.probe, job.loop.repair) == (False, False)
     settings = quality._settings(args, resolved, job, 3, 1.0)
     assert (settings["rank"], settings["holdout"], settings["temperature_step"]) == (
         "consensus",
@@ -394,11 +396,12 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
         0.4,
     )
     assert settings["probe"] is False
-    assert "; seed 0; rank consensus; holdout; no probe; temperature 0.8 +0.4/attempt; wall" in (
-        quality._title(settings)
-    )
+    assert (
+        "; seed 0; rank consensus; holdout; no probe; fresh samples, no repairs; "
+        "temperature 0.8 +0.4/attempt; wall"
+    ) in quality._title(settings)
     plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)
-    assert "; seed 0; wall" in quality._title(plain_info)
+    assert "; seed 0; repairs; wall" in quality._title(plain_info)
     assert plain_info["quant"] is None  # a server's weights are not ours to describe
 
 

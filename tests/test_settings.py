@@ -105,6 +105,21 @@ def test_loop_feature_defaults(tmp_path: Path) -> None:
     assert settings.probe is True  # measured to earn its cost: benchmarks/README.md
 
 
+def test_repair_follows_the_prompt_kind_unless_set(tmp_path: Path, monkeypatch) -> None:
+    local = resolve({}, tmp_path)
+    assert (local.repair, local.prompt_kind, local.repairs) == (None, "completion", False)
+    served = resolve({"base_url": "http://127.0.0.1:1/v1"}, tmp_path)
+    assert (served.prompt_kind, served.repairs) == ("chat", True)
+    assert resolve({"api": "completions", "backend": "openai"}, tmp_path).repairs is False
+    assert resolve({"repair": True}, tmp_path).repairs is True
+    monkeypatch.setenv("MARSHALIKE_REPAIR", "no")
+    assert resolve({"base_url": "http://127.0.0.1:1/v1"}, tmp_path).repairs is False
+    monkeypatch.setenv("MARSHALIKE_REPAIR", "later")
+    with pytest.raises(ConfigError) as info:
+        resolve({}, tmp_path)
+    assert str(info.value) == "environment: 'repair' must be true or false, got 'later'"
+
+
 def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ConfigError) as info:
         resolve({"rank": "vote"}, tmp_path)
@@ -142,9 +157,10 @@ def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> N
     loop = seen["loop"]
     assert (loop.rank, loop.holdout, loop.temperature_step) == ("consensus", True, 0.3)
     assert loop.probe is True
-    result = CliRunner().invoke(compile_cmd.command, ["a.mrsh", "--rank", "shortest"])
+    assert loop.repair is False  # the local model takes completion prompts
+    result = CliRunner().invoke(compile_cmd.command, ["a.mrsh", "--rank", "shortest", "--repair"])
     assert result.exit_code == 0, result.output
-    assert seen["loop"].rank == "shortest"
+    assert (seen["loop"].rank, seen["loop"].repair) == ("shortest", True)
 
 
 def test_quant_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:

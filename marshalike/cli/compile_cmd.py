@@ -57,7 +57,7 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
         holdout=settings.holdout,
         temperature_step=settings.temperature_step,
         probe=settings.probe,
-        repair=settings.repair,
+        repair=settings.repairs,
     )
 
     def factory():  # type: ignore[no-untyped-def]

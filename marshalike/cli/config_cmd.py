@@ -22,3 +22,5 @@ def command() -> None:
         source = settings.sources.get(item.name, "default")
         click.echo(f"{item.name:<16} = {value!r:<40} # {source}")
     click.echo(f"{'backend (used)':<16} = {settings.backend_name!r:<40} # derived")
+    if settings.repair is None:
+        click.echo(f"{'repair (used)':<16} = {settings.repairs!r:<40} # derived: prompt kind")

@@ -49,7 +49,7 @@ _COMPILE_OPTIONS = (
         "--repair/--no-repair",
         default=None,
         help="Attempts after the first show the model its failing code; without, they "
-        "sample the first prompt again [yes].",
+        "sample the first prompt again [yes with chat prompts, no with completion prompts].",
     ),
     click.option(
         "--temperature-step",

@@ -73,9 +73,9 @@ class Settings:
     @property
     def repairs(self) -> bool:
         """A base model (completion prompts) samples the first prompt afresh: with the
-        embedded model, in the same build and seeds, repairs gave 18 compiled / 14 solved /
-        4 false successes, fresh samples 17 / 14 / 3, with 24% fewer prompt tokens
-        (benchmarks/README.md, session 9).
+        embedded model, in the same build and seeds, repairs gave 27 compiled / 20 solved /
+        7 false successes, fresh samples 25 / 21 / 4, with 24% fewer prompt tokens on
+        HumanEval (benchmarks/README.md, session 9).
         Chat models repair: published work found repairs pay for capable models."""
         if self.repair is not None:
             return self.repair

@@ -3,15 +3,15 @@
 The probe gate runs candidates on inputs mutated from the examples (`mutate`), and an empty
 list is one of the mutations. A function documented for non-empty lists may index its first
 item; that it fails on `[]` says nothing against it, and rejecting it for that throws away a
-right answer. So calls with an argument the description excludes are dropped before any
-candidate runs them. Only phrases that name an input count: "the square of a negative number
+right answer. So mutated values the description excludes are never drawn as probe
+inputs. Only phrases that name an input count: "the square of a negative number
 is positive" or "return only positive numbers" limits nothing, "given a positive number"
-does.
+does. The test is on the mutated value itself: an argument an example gives is never
+judged, since the example shows that input is meant.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
 
@@ -32,38 +32,18 @@ _POSITIVE = re.compile(rf"{_ONE}(?:strictly )?positive {_NOUNS}\b", re.IGNORECAS
 _NON_NEGATIVE = re.compile(rf"{_ONE}(?:non-?negative|natural) {_NOUNS}\b", re.IGNORECASE)
 
 
-def admits(func: Func) -> Callable[[str], bool]:
-    """A test of a call expression of `func`: False when one of its literal arguments is
-    an input the description rules out."""
+def admits(func: Func) -> Callable[[object], bool]:
+    """A test of one argument value of `func`: False when the description rules it out."""
     prose = " ".join([func.description, *(p.type for p in func.params)])
     non_empty = _NON_EMPTY.search(prose) is not None
     positive = _POSITIVE.search(prose) is not None
     non_negative = _NON_NEGATIVE.search(prose) is not None
-    return lambda call: not _excluded(call, non_empty, positive, non_negative)
+    return lambda value: not _excluded(value, non_empty, positive, non_negative)
 
 
-def _excluded(call: str, non_empty: bool, positive: bool, non_negative: bool) -> bool:
-    for value in _literal_arguments(call):
-        if non_empty and isinstance(value, str | list | tuple | dict | set) and not value:
-            return True
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if (positive and value <= 0) or (non_negative and value < 0):
-            return True
-    return False
-
-
-def _literal_arguments(call: str) -> list[object]:
-    try:
-        tree = ast.parse(call.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    if not isinstance(tree, ast.Call):
-        return []
-    values = []
-    for node in (*tree.args, *(k.value for k in tree.keywords)):
-        try:
-            values.append(ast.literal_eval(node))
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            continue  # not a literal: nothing to judge
-    return values
+def _excluded(value: object, non_empty: bool, positive: bool, non_negative: bool) -> bool:
+    if non_empty and isinstance(value, str | list | tuple | dict | set):
+        return not value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (positive and value <= 0) or (non_negative and value < 0)

@@ -133,6 +133,8 @@ class _Harness:
     module_name: str
     names: tuple[str, ...]  # the tests of the unit's checkable examples
     held: str | None  # the test of the example no prompt shows, if one is held back
+    gate_calls: tuple[str, ...]  # probe inputs from the examples the prompts show
+    rank_calls: tuple[str, ...]  # consensus inputs from all the examples
 
 
 @dataclass
@@ -157,8 +159,16 @@ def compile_unit(
     start = time.monotonic()
     held = held_out(ctx.func) if settings.holds_out else None
     names = example_tests(ctx.func)
-    harness = _Harness(module_for, test_source, module_name, names, _test_name(ctx.func, held))
     shown = shown_context(ctx, held)
+    harness = _Harness(
+        module_for,
+        test_source,
+        module_name,
+        names,
+        _test_name(ctx.func, held),
+        gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
+        rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
+    )
     tally = _Tally()
     prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
@@ -171,8 +181,8 @@ def compile_unit(
         if not settings.quick and names:
             batch = _verify_all(batch, settings, tally, harness)
         if settings.probes:
-            batch = _gate(batch, ctx.func, shown.func, settings, tally, harness)
-        best, note, support = _best(batch, pool, ctx.func, settings, harness)
+            batch = _gate(batch, ctx.func, settings, tally, harness)
+        best, note, support = _best(batch, pool, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
         done = _finished(best, settings, names)
@@ -283,7 +293,6 @@ def _verify_all(
 def _gate(
     batch: list[Candidate],
     func: Func,
-    shown: Func,
     settings: LoopSettings,
     tally: _Tally,
     harness: _Harness,
@@ -296,7 +305,7 @@ def _gate(
         if _passes(cand) and cand.code is not None:
             todo.setdefault(_fingerprint(cand.code), cand.code)
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
-    calls = probe_calls(shown, settings.seed)
+    calls = harness.gate_calls
 
     def judge(code: str) -> str | None:
         if reason := overfit.special_case(code, func):
@@ -334,7 +343,6 @@ def _fingerprint(code: str) -> str:
 def _best(
     batch: list[Candidate],
     pool: dict[str, list[Candidate]],
-    func: Func,
     settings: LoopSettings,
     harness: _Harness,
 ) -> tuple[Candidate | None, str | None, int]:
@@ -355,7 +363,7 @@ def _best(
     if not pool:  # ranked first, or nothing has passed yet
         return best, None, 0
     groups = list(pool.values())
-    calls = probe_calls(func, settings.seed)
+    calls = harness.rank_calls
     if len(groups) < 2 or not calls:
         heaviest = max(groups, key=len)
         return heaviest[0], None, len(heaviest)

@@ -28,28 +28,31 @@ def mutated_calls(
     *,
     seed: int,
     limit: int = DEFAULT_LIMIT,
-    keep: Callable[[str], bool] | None = None,
+    keep: Callable[[Any], bool] | None = None,
 ) -> tuple[str, ...]:
     """Up to `limit` call expressions of `func` that no example makes, in a fixed order;
-    with `keep`, only calls it accepts are chosen from."""
+    with `keep`, only mutated values it accepts are chosen from."""
     calls = [e.call for e in func.examples if e.checkable and e.call and e.func == func.name]
     seen = {_normal(call) for call in calls}
     found: list[str] = []
     for call in calls:
-        for variant in _variants(call):
+        for variant in _variants(call, keep or _any):
             key = _normal(variant)
             if key not in seen:
                 seen.add(key)
-                if keep is None or keep(variant):
-                    found.append(variant)
+                found.append(variant)
     if len(found) <= limit:
         return tuple(found)
     picked = sorted(random.Random(seed).sample(range(len(found)), limit))
     return tuple(found[i] for i in picked)
 
 
-def _variants(call: str) -> Iterator[str]:
-    """Each call that differs from `call` in one mutated literal argument."""
+def _any(value: Any) -> bool:
+    return True
+
+
+def _variants(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
+    """Each call that differs from `call` in one mutated literal argument `keep` accepts."""
     tree = _call(call)
     if tree is None:
         return
@@ -57,10 +60,10 @@ def _variants(call: str) -> Iterator[str]:
     args = [ast.unparse(a) for a in tree.args]
     keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
     for i, node in enumerate(tree.args):
-        for source in _mutations(node):
+        for source in _mutations(node, keep):
             yield _render(callee, [*args[:i], source, *args[i + 1 :]], keywords)
     for i, keyword in enumerate(tree.keywords):
-        for source in _mutations(keyword.value):
+        for source in _mutations(keyword.value, keep):
             changed = [*keywords[:i], (keyword.arg, source), *keywords[i + 1 :]]
             yield _render(callee, args, changed)
 
@@ -87,8 +90,8 @@ def _normal(call: str) -> str:
     return ast.dump(tree) if tree is not None else call.strip()
 
 
-def _mutations(node: ast.expr) -> Iterator[str]:
-    """Sources of values of the literal's own type that differ from it."""
+def _mutations(node: ast.expr, keep: Callable[[Any], bool]) -> Iterator[str]:
+    """Sources of values of the literal's own type that differ from it and `keep` accepts."""
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -97,7 +100,7 @@ def _mutations(node: ast.expr) -> Iterator[str]:
     if mutate is None:
         return
     emitted = {repr(value)}
-    for new in mutate(value):
+    for new in filter(keep, mutate(value)):
         source = repr(new)
         if source not in emitted and len(source) <= _MAX_SOURCE and _reparses(source):
             emitted.add(source)

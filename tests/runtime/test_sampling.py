@@ -102,12 +102,16 @@ def test_zero_probability_tokens_are_never_drawn() -> None:
     assert drawn == {0, 2}
 
 
-def _sorted_nucleus(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """The definition, by a full sort: which tokens top-p keeps."""
-    ordered, order = torch.sort(logits, dim=-1, descending=True)
+def _sorted_nucleus(logits: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The definition, by a full sort in float64: which tokens top-p keeps, and which lie
+    so close to the edge (mass before them within 1e-5 of p) that float32 rounding, which
+    differs between CPUs' vectorised sums, may put them either side."""
+    ordered, order = torch.sort(logits.double(), dim=-1, descending=True)
     probs = torch.softmax(ordered, dim=-1)
-    drop = torch.cumsum(probs, dim=-1) - probs >= p
-    return ~torch.zeros_like(drop).scatter(-1, order, drop)
+    before = torch.cumsum(probs, dim=-1) - probs
+    drop, edge = before >= p, (before - p).abs() < 1e-5
+    kept = ~torch.zeros_like(drop).scatter(-1, order, drop)
+    return kept, torch.zeros_like(edge).scatter(-1, order, edge)
 
 
 @pytest.mark.parametrize("scale", [30.0, 8.0, 3.0, 0.5, 0.0001])
@@ -119,7 +123,9 @@ def test_top_p_sorts_only_as_wide_as_the_nucleus_and_keeps_what_a_full_sort_keep
     logits = torch.randn(3, 20_000, generator=gen) * scale
     for p in (0.5, 0.95):
         kept = torch.isfinite(top_p_filter(logits, p))
-        assert torch.equal(kept, _sorted_nucleus(logits, p))
+        expected, edge = _sorted_nucleus(logits, p)
+        assert torch.equal(kept[~edge], expected[~edge])
+        assert int(edge.sum()) <= 3  # at most a token a row is too close to call
         assert torch.equal(top_p_filter(logits, p)[kept], logits[kept])
 
 

@@ -12,8 +12,11 @@ engine's figures and not the other's when they run one after another. `--rounds 
 engines N times in alternating order (fresh processes each time) and reports, per engine,
 the median of each figure over the rounds, and the range of its decode rates.
 
-Our quantized modes also report their agreement with our fp32 mode: the share of
-`--agreement-prompts` prompts whose first 64 greedy tokens are identical.
+Our quantized modes also report their agreement with our fp32 mode: the share of prompts
+whose first 64 greedy tokens are identical, over `--agreement-prompts` short prompts (16
+tokens or fewer: decoded by our C kernels from the first token) and `--agreement-specs`
+prompts made of the first 200 tokens of the specs in benchmarks/specs (long enough that
+their prefill runs through torch's products, bf16 where the CPU has them; see quant.py).
 
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
@@ -91,6 +94,8 @@ AGREEMENT_PROMPTS = [
     "Q: What is the capital of France?\nA:",
 ]
 AGREEMENT_TOKENS = 64
+SPEC_PROMPT_TOKENS = 200
+SPECS = Path(__file__).resolve().parent / "specs"
 FIRST_TOKENS = 20
 OURS = {
     "ours-fp32": ("fp32", None),
@@ -193,10 +198,12 @@ def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), opts)}
     result["first_tokens"] = generate(1, FIRST_TOKENS)
     if not opts.random_config:  # agreement means nothing for random weights
-        prompts = [engine.tokenizer.encode(p) for p in AGREEMENT_PROMPTS[: opts.agreement_prompts]]
-        result["agreement_ids"] = [
-            engine.generate(p, max_tokens=AGREEMENT_TOKENS)[0].token_ids for p in prompts
-        ]
+        short = [engine.tokenizer.encode(p) for p in AGREEMENT_PROMPTS[: opts.agreement_prompts]]
+        specs = [engine.tokenizer.encode(t)[:SPEC_PROMPT_TOKENS] for t in spec_texts(opts)]
+        for key, prompts in (("agreement_ids", short), ("agreement_spec_ids", specs)):
+            result[key] = [
+                engine.generate(p, max_tokens=AGREEMENT_TOKENS)[0].token_ids for p in prompts
+            ]
     result["threads"] = torch.get_num_threads()
     result["device"] = str(engine.device)
     if engine.device.type == "cuda":
@@ -260,6 +267,12 @@ def worker_llamacpp(opts: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def spec_texts(opts: argparse.Namespace) -> list[str]:
+    """The texts of the first `--agreement-specs` specs of benchmarks/specs, by path."""
+    paths = sorted(SPECS.rglob("*.mrsh"))[: opts.agreement_specs]
+    return [path.read_text(encoding="utf-8") for path in paths]
+
+
 def run_worker(opts: argparse.Namespace) -> None:
     name = opts.worker
     if name in OURS:
@@ -302,6 +315,8 @@ def spawn(name: str, opts: argparse.Namespace) -> dict[str, Any]:
         str(opts.repeats),
         "--agreement-prompts",
         str(opts.agreement_prompts),
+        "--agreement-specs",
+        str(opts.agreement_specs),
     ]
     if opts.device:
         forwarded += ["--device", opts.device]
@@ -349,12 +364,15 @@ def run_rounds(names: list[str], opts: argparse.Namespace) -> dict[str, dict[str
 
 
 def agreement(results: dict[str, dict[str, Any]], name: str) -> str:
+    """'short/specs' counts of prompts whose greedy tokens equal ours-fp32's, e.g. 12/12 37/40."""
     base, mine = results.get("ours-fp32", {}), results[name]
-    if name == "ours-fp32" or "agreement_ids" not in base or "agreement_ids" not in mine:
-        return ""
-    pairs = list(zip(base["agreement_ids"], mine["agreement_ids"], strict=True))
-    same = sum(a == b for a, b in pairs)
-    return f"{same}/{len(pairs)}"
+    counts = []
+    for key in ("agreement_ids", "agreement_spec_ids"):
+        if name == "ours-fp32" or key not in base or key not in mine or not mine[key]:
+            continue
+        pairs = list(zip(base[key], mine[key], strict=True))
+        counts.append(f"{sum(a == b for a, b in pairs)}/{len(pairs)}")
+    return " ".join(counts)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -366,7 +384,7 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
     header = (
         f"{'engine':<16}{'load s':>8}{'prefill t/s':>13}{'decode t/s':>12}"
         f"{f'batch-{opts.batch} t/s':>14}{'peak RSS GB':>13}{'same first':>12}"
-        f"{'fp32 agree':>12}"
+        f"{'fp32 agree':>14}"
     )
     print(header)
     for name, r in results.items():
@@ -377,7 +395,7 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
         print(
             f"{name:<16}{fmt(r['load_s'], 2):>8}{fmt(r['prefill_tok_s'], 0):>13}"
             f"{fmt(r['decode_tok_s']):>12}{fmt(r.get('batch_decode_tok_s')):>14}"
-            f"{fmt(r['peak_rss_gb'], 2):>13}{same:>12}{agreement(results, name):>12}"
+            f"{fmt(r['peak_rss_gb'], 2):>13}{same:>12}{agreement(results, name):>14}"
         )
     print(
         f"\nprompt {opts.prompt_tokens} tokens, {opts.new_tokens} new tokens greedy, "
@@ -385,7 +403,8 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
         + (f", then of {opts.rounds} rounds" if opts.rounds > 1 else "")
         + f"; 'same first': first {FIRST_TOKENS} "
         f"greedy tokens equal the first engine's; 'fp32 agree': prompts whose first "
-        f"{AGREEMENT_TOKENS} greedy tokens equal ours-fp32's"
+        f"{AGREEMENT_TOKENS} greedy tokens equal ours-fp32's, short ones then spec ones "
+        f"(first {SPEC_PROMPT_TOKENS} tokens of a spec)"
     )
     if opts.rounds > 1:
         for name, r in results.items():
@@ -447,15 +466,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=1, help="run every engine N times, alternating order"
     )
     parser.add_argument("--agreement-prompts", type=int, default=len(AGREEMENT_PROMPTS))
+    parser.add_argument(
+        "--agreement-specs", type=int, default=40, help="specs of benchmarks/specs as prompts"
+    )
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per engine")
     parser.add_argument(
-        "--quick", action="store_true", help="1 repeat, 32 new tokens, 2 agreement prompts"
+        "--quick", action="store_true", help="1 repeat, 32 new tokens, 2 + 2 agreement prompts"
     )
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.quick:
-        opts.repeats, opts.new_tokens, opts.agreement_prompts = 1, 32, 2
+        opts.repeats, opts.new_tokens, opts.agreement_prompts, opts.agreement_specs = 1, 32, 2, 2
     if opts.rounds < 1 or opts.repeats < 1:
         parser.error("--rounds and --repeats must be at least 1")
     return opts

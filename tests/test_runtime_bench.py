@@ -49,3 +49,24 @@ def test_rounds_alternate_the_order_of_the_engines(monkeypatch: pytest.MonkeyPat
 def test_rounds_must_be_positive() -> None:
     with pytest.raises(SystemExit):
         runtime_bench.parse_args(["--rounds", "0"])
+
+
+def test_agreement_counts_short_and_spec_prompts_apart() -> None:
+    results = {
+        "ours-fp32": {"agreement_ids": [[1, 2], [3]], "agreement_spec_ids": [[4], [5], [6]]},
+        "ours-int4": {"agreement_ids": [[1, 2], [3]], "agreement_spec_ids": [[4], [9], [6]]},
+        "llamacpp": {"first_tokens": [1]},
+    }
+    assert runtime_bench.agreement(results, "ours-int4") == "2/2 2/3"
+    assert runtime_bench.agreement(results, "ours-fp32") == ""
+    assert runtime_bench.agreement(results, "llamacpp") == ""
+    results["ours-int4"]["agreement_spec_ids"] = []  # --agreement-specs 0
+    assert runtime_bench.agreement(results, "ours-int4") == "2/2"
+
+
+def test_spec_prompts_are_the_corpus_specs_in_path_order() -> None:
+    texts = runtime_bench.spec_texts(runtime_bench.parse_args(["--agreement-specs", "3"]))
+    every = sorted((BENCHMARKS / "specs").rglob("*.mrsh"))
+    assert len(every) >= 40
+    assert texts == [path.read_text(encoding="utf-8") for path in every[:3]]
+    assert runtime_bench.parse_args(["--quick"]).agreement_specs == 2

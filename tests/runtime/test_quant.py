@@ -188,11 +188,56 @@ def test_group_linear_products_follow_the_codes(
     for rows in (1, 3, 9, 16):  # the C kernels (batches of 8 and their remainders)
         x = torch.randn(rows, 128)
         torch.testing.assert_close(layer(x), x @ weight.T + bias, rtol=1e-5, atol=1e-4)
+    monkeypatch.setattr(quant, "prompt_dtype", lambda: torch.float32)
     prompt = torch.randn(2, 20, 128)  # over 16 rows: torch, from the same codes
     torch.testing.assert_close(layer(prompt), prompt @ weight.T + bias, rtol=1e-5, atol=1e-4)
     assert torch.equal(layer.weight(40, 70), weight[40:70])
-    monkeypatch.setattr(quant, "_BLOCK_WEIGHTS", 20 * 128)  # 20 rows a block: 5 blocks
+    blocks = {torch.float32: 20 * 128}  # 20 rows a block: 5 blocks
+    monkeypatch.setattr(quant, "_BLOCK_WEIGHTS", blocks)
     torch.testing.assert_close(layer(prompt), prompt @ weight.T + bias, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("block_rows", [96, 20])
+def test_prompts_multiply_in_bf16_where_the_cpu_does(block_rows: int, monkeypatch) -> None:
+    layer = GroupLinear.from_groups(random_groups(96, 128, codes="u4", affine=True))
+    bias = torch.randn(96)
+    layer.bias = bias
+    weight = layer.weight()
+    monkeypatch.setattr(quant, "prompt_dtype", lambda: torch.bfloat16)
+    monkeypatch.setattr(quant, "_BLOCK_WEIGHTS", {torch.bfloat16: block_rows * 128})
+    prompt = torch.randn(2, 20, 128)
+    got = layer(prompt)
+    assert got.dtype == torch.float32
+    # the product of the bf16-rounded operands, not the fp32 one
+    rounded = prompt.bfloat16().float() @ weight.bfloat16().float().T + bias
+    torch.testing.assert_close(got, rounded, rtol=1e-2, atol=1e-2)
+    exact = prompt @ weight.T + bias
+    assert not torch.allclose(got, exact, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(got, exact, rtol=0.05, atol=0.1)
+    decode = torch.randn(3, 128)  # a few rows still go through the fp32 kernels
+    torch.testing.assert_close(layer(decode), decode @ weight.T + bias, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("flags", "dtype"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_bf16", torch.bfloat16),
+        ("fpu sse2 avx2 amx_bf16 amx_tile", torch.bfloat16),
+        ("fpu sse2 avx2 avx512f avx512bw", torch.float32),  # bf16 emulated: fp32 is faster
+    ],
+)
+def test_the_prompt_dtype_follows_the_cpu_flags(flags: str, dtype, tmp_path, monkeypatch) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    monkeypatch.setattr(quant, "CPUINFO", cpuinfo)
+    quant.prompt_dtype.cache_clear()
+    try:
+        assert quant.prompt_dtype() == dtype
+        monkeypatch.setattr(quant, "CPUINFO", tmp_path / "missing")
+        quant.prompt_dtype.cache_clear()
+        assert quant.prompt_dtype() == torch.float32
+    finally:
+        quant.prompt_dtype.cache_clear()
 
 
 def test_without_kernels_the_same_products_come_from_torch(monkeypatch) -> None:

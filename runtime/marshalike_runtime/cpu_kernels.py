@@ -85,7 +85,7 @@ class Kernels:
         self._topk.restype = ctypes.c_int
         self._dequantize = lib.dequantize
         self._dequantize.argtypes = [_P, _P, _P, _P, _I, _I, ctypes.c_int, ctypes.c_int,
-                                     ctypes.c_int, _P]  # fmt: skip
+                                     ctypes.c_int, ctypes.c_int, _P]  # fmt: skip
         self._dequantize.restype = None
         self._rescore = lib.rescore_rows
         self._rescore.argtypes = [_P, _P, _I, _P, _I, _I, _P, _P]
@@ -169,13 +169,17 @@ class Kernels:
         group: int,
         packed: bool,
         high: Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> Tensor:
-        """The float32 weight ``[N, K]`` of i8 or (``packed``) u4 codes, u5 with ``high``."""
+        """The weight ``[N, K]`` of i8 or (``packed``) u4 codes, u5 with ``high``, in float32
+        or bfloat16 (rounded from the float32 values as torch rounds them)."""
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"dequantize writes float32 or bfloat16, not {dtype}")
         n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
-        out = torch.empty(n, k)
-        half = int(scale.dtype == torch.float16)
+        out = torch.empty(n, k, dtype=dtype)
+        half, bf16 = int(scale.dtype == torch.float16), int(dtype == torch.bfloat16)
         self._dequantize(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, group,
-                         int(packed), half, out.data_ptr())  # fmt: skip
+                         int(packed), half, bf16, out.data_ptr())  # fmt: skip
         return out
 
     def rescore(self, codes: Tensor, scale: Tensor, ids: Tensor, x: Tensor) -> Tensor:

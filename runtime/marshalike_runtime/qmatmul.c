@@ -902,18 +902,34 @@ INLINE void dequantize_group(const void *codes, const uint8_t *high, float s, fl
     }
 }
 
-/* The float32 weight [N, K] that i8 (packed = 0) or u4/u5 (packed = 1; u5 where `high` is
- * given) codes stand for, in one pass: prompts multiply many rows at once, which torch's
- * own matrix products do best. */
+/* fp32 to bf16 as torch rounds it: to nearest, ties to even (the weights hold no NaNs). */
+INLINE uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* The weight [N, K] that i8 (packed = 0) or u4/u5 (packed = 1; u5 where `high` is given)
+ * codes stand for, in one pass: prompts multiply many rows at once, which torch's own matrix
+ * products do best. float32, or (bf16 = 1) bfloat16 rounded from the same float32 values:
+ * half the bytes written, and no second pass to convert them. */
 void dequantize(const void *codes, const uint8_t *high, const void *scale, const void *low,
-                int64_t N, int64_t K, int G, int packed, int f16, float *out) {
+                int64_t N, int64_t K, int G, int packed, int f16, int bf16, void *out) {
     const int64_t groups = K / G;
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
+        float w[G]; /* one group, for bf16 */
         for (int64_t g = 0; g < groups; g++) {
             const float s = load_scale(scale, n * groups + g, f16);
             const float l = low ? load_scale(low, n * groups + g, f16) : 0.0f;
-            dequantize_group(codes, high, s, l, n, g, K, G, packed, out + n * K + g * G);
+            const int64_t at = n * K + g * G;
+            if (!bf16) {
+                dequantize_group(codes, high, s, l, n, g, K, G, packed, (float *)out + at);
+                continue;
+            }
+            dequantize_group(codes, high, s, l, n, g, K, G, packed, w);
+            uint16_t *o = (uint16_t *)out + at;
+            for (int j = 0; j < G; j++) o[j] = to_bf16(w[j]);
         }
     }
 }

@@ -50,9 +50,9 @@ SCREEN_GROUP = 64  # weights per group in a head's screen (qmatmul.c's SG)
 _HALF_ROWS = 16  # rows (tokens) above which a half layer computes in fp32
 _KERNEL_ROWS = 16  # rows up to which a quantized layer uses the C kernels
 CPUINFO = Path("/proc/cpuinfo")  # where `prompt_dtype` reads the CPU's features
-# Weights dequantized at a time for a prompt's product, by its dtype (1 MB of fp32, 8 MB
-# of fp32 turned into 4 MB of bf16): the fastest of 2^17 to 2^21 and whole layers here.
-_BLOCK_WEIGHTS = {torch.float32: 1 << 18, torch.bfloat16: 1 << 21}
+# Weights dequantized at a time for a prompt's product, by its dtype (1 MB of fp32, 2 MB of
+# bf16): the fastest of 2^17 to 2^21 (and whole layers, for bf16) on the development machine.
+_BLOCK_WEIGHTS = {torch.float32: 1 << 18, torch.bfloat16: 1 << 20}
 
 
 class QuantError(ValueError):
@@ -192,8 +192,11 @@ class GroupLinear(nn.Module):
         y = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return y if self.bias is None else y + self.bias
 
-    def weight(self, start: int = 0, stop: int | None = None) -> Tensor:
-        """The float32 weight ``[N, K]`` the codes stand for (rows ``start:stop`` of it)."""
+    def weight(
+        self, start: int = 0, stop: int | None = None, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
+        """The weight ``[N, K]`` the codes stand for (rows ``start:stop`` of it), in float32
+        or bfloat16."""
         rows = slice(start, stop)
 
         def part(t: Tensor | None) -> Tensor | None:
@@ -201,7 +204,7 @@ class GroupLinear(nn.Module):
 
         return dequantize(
             self.codes[rows], self.scale[rows], part(self.low), self.group, self.packed,
-            part(self.high),
+            part(self.high), dtype,
         )  # fmt: skip
 
     def _in_row_blocks(self, flat: Tensor, dtype: torch.dtype) -> Tensor:
@@ -212,7 +215,7 @@ class GroupLinear(nn.Module):
         x = flat.to(dtype)
         rows = max(1, _BLOCK_WEIGHTS[dtype] // self.in_features)
         blocks = range(0, self.out_features, rows)
-        parts = [F.linear(x, self.weight(n, n + rows).to(dtype)) for n in blocks]
+        parts = [F.linear(x, self.weight(n, n + rows, dtype)) for n in blocks]
         return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).float()
 
 
@@ -249,18 +252,19 @@ def dequantize(
     group: int,
     packed: bool,
     high: Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """The float32 weight ``[N, K]`` of i8 codes ``[N, K]`` or (``packed``) u4 codes ``[N, K/2]``
-    (u5 with ``high``) with ``scale``/``low`` ``[N, K/group]``: our C kernel on a CPU, torch
-    otherwise."""
+    """The weight ``[N, K]`` of i8 codes ``[N, K]`` or (``packed``) u4 codes ``[N, K/2]``
+    (u5 with ``high``) with ``scale``/``low`` ``[N, K/group]``, in float32 or bfloat16 (the
+    float32 values rounded): our C kernel on a CPU, torch otherwise."""
     if (kernel := kernels()) is not None and codes.device.type == "cpu":
-        return kernel.dequantize(codes, scale, low, group, packed, high)
+        return kernel.dequantize(codes, scale, low, group, packed, high, dtype)
     n, k = codes.shape[0], codes.shape[1] * (2 if packed else 1)
     wide = one_per_weight(codes, group, packed, high)
     grouped = wide.reshape(n, k // group, group).float() * scale.float()[..., None]
     if low is not None:
         grouped = grouped + low.float()[..., None]
-    return grouped.reshape(n, k)
+    return grouped.reshape(n, k).to(dtype)
 
 
 def _cat_optional(parts: list[tuple[Tensor | None, tuple[int, ...]]]) -> Tensor | None:

@@ -118,7 +118,8 @@ def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     rows = (table[ids].reshape(3, 20, 4, 32).float() * table_scale[ids][..., None]).reshape(
         3, 20, 128
     )
-    want = torch.einsum("bck,bk->bc", rows, x)
+    # float64: torch's float32 einsum (MKL) may add in another order from run to run
+    want = torch.einsum("bck,bk->bc", rows.double(), x.double()).float()
     for k in (plain, fast):
         torch.testing.assert_close(
             k.rescore(table, table_scale, ids, x), want, rtol=1e-5, atol=1e-4
@@ -127,3 +128,41 @@ def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     assert [set(r.tolist()) for r in plain.topk_indices(y, 64)] == [
         set(r.tolist()) for r in fast.topk_indices(y, 64)
     ]
+
+
+@pytest.mark.parametrize("layout", ["i8", "u4", "u5"])
+def test_bf16_weights_round_the_float32_ones_as_torch_does(both_builds, layout: str) -> None:
+    import torch
+
+    g = torch.Generator().manual_seed(2)
+    if layout == "i8":
+        codes = torch.randint(-128, 128, (40, 96), dtype=torch.int8, generator=g)
+        group, packed, high = 16, False, None
+    else:
+        codes = torch.randint(0, 256, (40, 48), dtype=torch.uint8, generator=g)
+        group, packed = 32, True
+        high = torch.randint(0, 256, (40, 12), dtype=torch.uint8, generator=g)
+        high = high if layout == "u5" else None
+    scale = torch.rand(40, 96 // group, generator=g)
+    low = torch.randn(40, 96 // group, generator=g)
+    # weight [0, 0] = (1 + 2^-8) * 1 + 0, halfway between the bf16 numbers 1 and 1 + 2^-7:
+    # the tie goes to the even one, 1
+    scale[0, 0], low[0, 0] = 1.0 + 2.0**-8, 0.0
+    if layout == "i8":
+        codes[0, 0] = 1
+    else:  # the low nibble of byte 0; u5's fifth bit makes (1 | 1 << 4) - 16 = 1
+        codes[0, 0] = (codes[0, 0] & 0xF0) | 1
+        if high is not None:
+            high[0, 0] |= 1
+    for kernels in both_builds:
+        want = kernels.dequantize(codes, scale, low, group, packed, high).bfloat16()
+        got = kernels.dequantize(codes, scale, low, group, packed, high, torch.bfloat16)
+        assert got.dtype == torch.bfloat16 and got.shape == want.shape
+        assert torch.equal(got.view(torch.int16), want.view(torch.int16))
+        assert float(want[0, 0]) == 1.0
+    assert (
+        float(both_builds[0].dequantize(codes, scale, low, group, packed, high)[0, 0])
+        == 1.0 + 2.0**-8
+    )
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        both_builds[0].dequantize(codes, scale, low, group, packed, high, torch.float16)

@@ -249,6 +249,8 @@ def test_without_kernels_the_same_products_come_from_torch(monkeypatch) -> None:
             patch.setattr(quant, "kernels", lambda: None)
             torch.testing.assert_close(layer(x), with_kernels, rtol=1e-5, atol=1e-4)
             assert torch.equal(layer.weight(), weight)  # torch's unpacking, the C one's values
+            assert torch.equal(layer.weight(dtype=torch.bfloat16), weight.bfloat16())
+        assert torch.equal(layer.weight(dtype=torch.bfloat16), weight.bfloat16())
 
 
 def test_fused_layers_compute_their_parts_outputs_in_order() -> None:

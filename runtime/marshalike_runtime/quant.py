@@ -224,9 +224,11 @@ def prompt_dtype() -> torch.dtype:
     """The dtype of a prompt's products in a quantized layer: bf16 where the CPU multiplies
     bf16 in hardware (AVX512-BF16 or AMX-BF16, as /proc/cpuinfo lists them), fp32 elsewhere,
     where torch emulates bf16. With hardware support torch's bf16 products run 2.3-3x its
-    fp32 ones (Gemma 3 270M's shapes, a 207-token prompt, 2-core AMD EPYC); activations
-    and weights then carry 8 mantissa bits into the product, fewer than fp32's 24 and as
-    many as the 8-bit activations llama.cpp multiplies its quantized weights by."""
+    fp32 ones (Gemma 3 270M's shapes, a 207-token prompt, 2-core AMD EPYC). Activations and
+    weights then enter the product with 8 significant bits instead of fp32's 24, about the
+    precision of the 8-bit activations llama.cpp multiplies its quantized weights by; the
+    sums are still kept in fp32. Decoding is not affected: its few rows stay in our fp32
+    kernels."""
     return torch.bfloat16 if _cpu_flags() & {"avx512_bf16", "amx_bf16"} else torch.float32
 
 

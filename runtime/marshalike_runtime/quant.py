@@ -226,8 +226,9 @@ def prompt_dtype() -> torch.dtype:
     where torch emulates bf16. With hardware support torch's bf16 products run 2.3-3x its
     fp32 ones (Gemma 3 270M's shapes, a 207-token prompt, 2-core AMD EPYC). Activations and
     weights then enter the product with 8 significant bits instead of fp32's 24, about the
-    precision of the 8-bit activations llama.cpp multiplies its quantized weights by; the
-    sums are still kept in fp32. Decoding is not affected: its few rows stay in our fp32
+    precision of the 8-bit activations llama.cpp multiplies its quantized weights by; torch
+    adds the products in fp32 and rounds each result to bf16 (on a CPU it has no bf16
+    product with an fp32 result). Decoding is not affected: its few rows stay in our fp32
     kernels."""
     return torch.bfloat16 if _cpu_flags() & {"avx512_bf16", "amx_bf16"} else torch.float32
 

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ from . import embedded
 from .toolchain import c_compiler
 
 SOURCE = Path(__file__).with_name("qmatmul.c")
+CPUINFO = Path("/proc/cpuinfo")  # the CPU's model and features, where Linux lists them
 _FLAG_SETS = (
     ["-O3", "-march=native", "-fopenmp"],
     ["-O3", "-march=native"],
@@ -235,11 +237,21 @@ def _build() -> Kernels | None:
 def _cpu_id() -> str:
     """The CPU's model and feature flags: `-march=native` output is only valid on them."""
     try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        lines = CPUINFO.read_text().splitlines()
     except OSError:
         return platform.machine() + platform.processor()
     wanted = ("model name", "flags", "Features")
     return platform.machine() + "".join(sorted({ln for ln in lines if ln.startswith(wanted)}))
+
+
+def cpu_flags() -> set[str]:
+    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none)."""
+    try:
+        cpuinfo = CPUINFO.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return set()
+    found = re.search(r"^flags\s*:(.*)$", cpuinfo, re.MULTILINE)
+    return set(found.group(1).split()) if found else set()
 
 
 def _compile(compiler: str, flags: list[str], target: Path) -> bool:

@@ -229,11 +229,11 @@ def test_prompts_multiply_in_bf16_where_the_cpu_does(block_rows: int, monkeypatc
 def test_the_prompt_dtype_follows_the_cpu_flags(flags: str, dtype, tmp_path, monkeypatch) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: fpu\n")
-    monkeypatch.setattr(quant, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(cpu_kernels, "CPUINFO", cpuinfo)
     quant.prompt_dtype.cache_clear()
     try:
         assert quant.prompt_dtype() == dtype
-        monkeypatch.setattr(quant, "CPUINFO", tmp_path / "missing")
+        monkeypatch.setattr(cpu_kernels, "CPUINFO", tmp_path / "missing")
         quant.prompt_dtype.cache_clear()
         assert quant.prompt_dtype() == torch.float32
     finally:

@@ -125,20 +125,21 @@ ModuleFor = Callable[[str], str]
 
 
 @dataclass(frozen=True)
-class _Harness:
+class Harness:
     """Where candidates are tested: their module, the unit's tests and what they run."""
 
     module_for: ModuleFor
     test_source: str
     module_name: str
     names: tuple[str, ...]  # the tests of the unit's checkable examples
-    held: str | None  # the test of the example no prompt shows, if one is held back
+    held_example: Example | None  # the example no prompt shows, if one is held back
+    held: str | None  # its test
     gate_calls: tuple[str, ...]  # probe inputs from the examples the prompts show
     rank_calls: tuple[str, ...]  # consensus inputs from all the examples
 
 
 @dataclass
-class _Tally:
+class Tally:
     candidates: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -157,31 +158,20 @@ def compile_unit(
     cancel: Cancel | None = None,
 ) -> UnitOutcome:
     start = time.monotonic()
-    held = held_out(ctx.func) if settings.holds_out else None
-    names = example_tests(ctx.func)
-    shown = shown_context(ctx, held)
-    harness = _Harness(
-        module_for,
-        test_source,
-        module_name,
-        names,
-        _test_name(ctx.func, held),
-        gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
-        rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
+    harness = make_harness(
+        ctx, settings, module_for=module_for, test_source=test_source, module_name=module_name
     )
-    tally = _Tally()
+    names = harness.names
+    shown = shown_context(ctx, harness.held_example)
+    tally = Tally()
     prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
     pool: dict[str, list[Candidate]] = {}  # consensus: the passing candidates of all attempts
     for attempt in range(1, budget + 1):
         raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
-        completions = _sample(backend, prompt, settings, attempt)
-        batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
-        if not settings.quick and names:
-            batch = _verify_all(batch, settings, tally, harness)
-        if settings.probes:
-            batch = _gate(batch, ctx.func, settings, tally, harness)
+        completions = sample(backend, prompt, settings, attempt)
+        batch = judge(ctx, shown, completions, settings, tally, harness)
         best, note, support = _best(batch, pool, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
@@ -196,6 +186,48 @@ def compile_unit(
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def make_harness(
+    ctx: UnitContext,
+    settings: LoopSettings,
+    *,
+    module_for: ModuleFor,
+    test_source: str,
+    module_name: str,
+) -> Harness:
+    """Where the unit's candidates are tested, with the example held back (if any) and the
+    probe inputs the settings ask for."""
+    held = held_out(ctx.func) if settings.holds_out else None
+    shown = shown_context(ctx, held)
+    return Harness(
+        module_for,
+        test_source,
+        module_name,
+        example_tests(ctx.func),
+        held_example=held,
+        held=_test_name(ctx.func, held),
+        gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
+        rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
+    )
+
+
+def judge(
+    ctx: UnitContext,
+    shown: UnitContext,
+    completions: Sequence[Completion],
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+) -> list[Candidate]:
+    """One attempt's completions as candidates: extracted, verified against the examples
+    (each distinct code once) and, with the probe gate, judged by it."""
+    batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
+    if not settings.quick and harness.names:
+        batch = _verify_all(batch, settings, tally, harness)
+    if settings.probes:
+        batch = _gate(batch, ctx.func, settings, tally, harness)
+    return batch
 
 
 def held_out(func: Func) -> Example | None:
@@ -219,7 +251,7 @@ def _test_name(func: Func, example: Example | None) -> str | None:
     return f"test_{func.name}_{func.examples.index(example) + 1}"
 
 
-def _sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int) -> list:
+def sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int) -> list:
     sampling = Sampling(
         n=1 if settings.quick else settings.candidates,
         temperature=settings.temperature_at(attempt),
@@ -236,7 +268,7 @@ def _candidate(
     shown: UnitContext,
     completion: Completion,
     settings: LoopSettings,
-    tally: _Tally,
+    tally: Tally,
 ) -> Candidate:
     tally.candidates += 1
     tally.prompt_tokens += completion.prompt_tokens
@@ -257,7 +289,7 @@ def _candidate(
 
 
 def _verify_all(
-    batch: list[Candidate], settings: LoopSettings, tally: _Tally, harness: _Harness
+    batch: list[Candidate], settings: LoopSettings, tally: Tally, harness: Harness
 ) -> list[Candidate]:
     """Verify each distinct valid candidate once; identical code reuses its verdict."""
     todo: dict[str, str] = {}
@@ -294,15 +326,15 @@ def _gate(
     batch: list[Candidate],
     func: Func,
     settings: LoopSettings,
-    tally: _Tally,
-    harness: _Harness,
+    tally: Tally,
+    harness: Harness,
 ) -> list[Candidate]:
     """Mark the passing candidates the probe gate rejects; each distinct code is judged
     once. The probe inputs come from the examples the prompts show, since a repair prompt
     may quote them."""
     todo: dict[str, str] = {}
     for cand in batch:
-        if _passes(cand) and cand.code is not None:
+        if passes(cand) and cand.code is not None:
             todo.setdefault(_fingerprint(cand.code), cand.code)
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
     calls = harness.gate_calls
@@ -324,7 +356,7 @@ def _gate(
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
         tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))
     return [
-        replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if _passes(c) and c.code else c
+        replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if passes(c) and c.code else c
         for c in batch
     ]
 
@@ -344,7 +376,7 @@ def _best(
     batch: list[Candidate],
     pool: dict[str, list[Candidate]],
     settings: LoopSettings,
-    harness: _Harness,
+    harness: Harness,
 ) -> tuple[Candidate | None, str | None, int]:
     """The attempt's best candidate, a note on how it was chosen, and how many samples
     support it (0 when that was not asked). Ranked first, the first with the best score;
@@ -354,11 +386,11 @@ def _best(
     simplest reading of the examples: a wrong candidate that passes them usually adds a
     condition they do not exercise)."""
     if settings.rank == "shortest":
-        best = max(batch, key=lambda c: (c.score, -_size(c.code)), default=None)
+        best = max(batch, key=lambda c: (c.score, -size(c.code)), default=None)
     else:
         best = max(batch, key=lambda c: c.score, default=None)
     for cand in batch if settings.rank == "consensus" else ():
-        if _passes(cand) and cand.code is not None:
+        if passes(cand) and cand.code is not None:
             pool.setdefault(_fingerprint(cand.code), []).append(cand)
     if not pool:  # ranked first, or nothing has passed yet
         return best, None, 0
@@ -383,13 +415,13 @@ def _best(
     return groups[ranking.chosen][0], note, ranking.support
 
 
-def _size(code: str | None) -> int:
+def size(code: str | None) -> int:
     """Syntax nodes in ``code`` (its length where it does not parse)."""
     tree = parse_or_none(code or "", mode="exec")
     return len(code or "") if tree is None else sum(1 for _ in ast.walk(tree))
 
 
-def _passes(cand: Candidate) -> bool:
+def passes(cand: Candidate) -> bool:
     """Passes every checkable example and, with the probe gate, is not rejected by it."""
     ok = cand.verdict is not None and cand.verdict.ok
     return ok and not cand.problems and cand.fragile is None
@@ -402,7 +434,7 @@ def _finished(
         return None
     if settings.quick or not names:
         return "unverified"
-    return "verified" if _passes(best) else None
+    return "verified" if passes(best) else None
 
 
 def _repair(
@@ -454,7 +486,7 @@ def _outcome(
     status: Status,
     best: Candidate | None,
     attempts: int,
-    tally: _Tally,
+    tally: Tally,
     start: float,
     *,
     ctx_failures: tuple[str, ...],

@@ -1,0 +1,177 @@
+"""benchmarks/sample_study.py: drawing a judged pool per task, and replaying loop policies
+on pools. No model runs here: the backend below is a test double whose answers are written
+in this file, and the pools are made up."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from marshalike.backends.base import Completion, Prompt, Sampling
+from marshalike.loop import LoopSettings
+from marshalike.sandbox import Limits
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import quality  # noqa: E402
+import sample_study  # noqa: E402
+from sample_study import Policy  # noqa: E402
+
+
+def pool(*samples: tuple[bool, int, bool]) -> list[dict]:
+    """Samples as (passes the examples, size, passes the hidden tests)."""
+    return [
+        {"passes": p, "size": size, "hidden": right, "code": f"code{i}" if p else None}
+        for i, (p, size, right) in enumerate(samples)
+    ]
+
+
+# --- replay --------------------------------------------------------------------------------
+
+
+def test_a_pool_where_nothing_passes_spends_every_attempt() -> None:
+    expected = sample_study.replay_task(
+        pool((False, 5, False)), Policy(4, 3, "shortest"), 50, random.Random(0)
+    )
+    assert (expected.compiled, expected.solved, expected.samples) == (0, 0, 12)
+
+
+def test_a_pool_where_everything_passes_stops_after_one_attempt() -> None:
+    expected = sample_study.replay_task(
+        pool((True, 5, True), (True, 7, True)), Policy(4, 3, "first"), 50, random.Random(0)
+    )
+    assert (expected.compiled, expected.solved, expected.samples) == (1, 1, 4)
+
+
+def test_shortest_prefers_the_short_right_sample_and_first_takes_the_draw() -> None:
+    # Half the draws are a short right sample, half a long wrong one; both pass the examples.
+    samples = pool((True, 5, True), (True, 9, False))
+    shortest = sample_study.replay_task(samples, Policy(4, 1, "shortest"), 4000, random.Random(1))
+    first = sample_study.replay_task(samples, Policy(4, 1, "first"), 4000, random.Random(1))
+    # Shortest is wrong only when all four draws are the long one: 1/16.
+    assert shortest.solved == pytest.approx(15 / 16, abs=0.02)
+    assert shortest.false_success == pytest.approx(1 / 16, abs=0.02)
+    assert first.solved == pytest.approx(0.5, abs=0.03)
+
+
+def test_more_attempts_compile_more_of_a_rarely_passing_task() -> None:
+    samples = pool((True, 5, True), *[(False, 5, False)] * 9)  # one in ten passes
+    one = sample_study.replay_task(samples, Policy(4, 1, "shortest"), 4000, random.Random(2))
+    three = sample_study.replay_task(samples, Policy(4, 3, "shortest"), 4000, random.Random(2))
+    assert one.compiled == pytest.approx(1 - 0.9**4, abs=0.03)
+    assert three.compiled == pytest.approx(1 - 0.9**12, abs=0.03)
+    assert 4 < three.samples < 12
+
+
+def test_plurality_takes_the_code_drawn_most_often() -> None:
+    passing = [
+        {"code": "a", "size": 3, "hidden": False},
+        {"code": "b", "size": 9, "hidden": True},
+        {"code": "b", "size": 9, "hidden": True},
+    ]
+    assert sample_study.choose(passing, "plurality")["code"] == "b"
+    assert sample_study.choose(passing, "shortest")["code"] == "a"
+    assert sample_study.choose(passing, "first")["code"] == "a"
+
+
+def test_replay_table_sums_expected_outcomes_over_tasks() -> None:
+    pools = [
+        {"task": "right", "tier": "simple", "samples": pool((True, 5, True))},
+        {"task": "wrong", "tier": "simple", "samples": pool((True, 5, False))},
+        {"task": "never", "tier": "simple", "samples": pool((False, 5, False))},
+    ]
+    results = sample_study.replay(pools, [Policy(2, 2, "shortest")], rounds=10, seed=0)
+    assert sample_study.table(results) == (
+        "| policy | tasks | compiled | solved | false success | of compiled | samples a task |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| 2x2:shortest | 3 | 2.00 | 1.00 | 1.00 | 50% | 2.7 |\n"
+    )
+    assert sample_study.false_prone(results) == (
+        "| task | 2x2:shortest |\n|---|---|\n| wrong | 0.00 / 1.00 |\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["4x3:best", "4:shortest", "0x3", "ax3", "4x0:first"])
+def test_a_malformed_policy_is_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a policy"):
+        Policy.parse(text)
+
+
+def test_a_policy_without_a_rank_takes_the_shortest() -> None:
+    assert Policy.parse("8x2") == Policy(8, 2, "shortest")
+    assert str(Policy.parse("12x1:plurality")) == "12x1:plurality"
+
+
+# --- draw ----------------------------------------------------------------------------------
+
+SPECS = {
+    "double": "# func double(n: integer): integer\n\nTwice n, for negative n too.\n\n"
+    "* double(2) = 4\n",
+    "pair": "# func one(n: integer): integer\n\nn.\n\n* one(1) = 1\n\n"
+    "# func two(n: integer): integer\n\nTwice one(n).\n\n* two(1) = 2\n",
+    "vague": "# func vague(n: integer): integer\n\nOne more than n.\n",
+}
+# The test double's answers, in turn: right; right on the example only (`n + 2`); not
+# Python; right again, written otherwise.
+DOUBLE = (
+    "def double(n):\n    return n * 2\n",
+    "def double(n):\n    return n + 2\n",
+    "this is not python (\n",
+    "def double(n):\n    return n + n\n",
+)
+
+
+class Alternating:
+    name = "scripted"
+    model = "scripted"
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
+        self.prompts.append(prompt.text + "".join(c for _, c in prompt.messages))
+        return [
+            Completion(f"```python\n{DOUBLE[i % len(DOUBLE)]}```", 8, 4, "stop")
+            for i in range(sampling.n)
+        ]
+
+
+def tasks(root: Path) -> dict[str, quality.Task]:
+    for tier in ("specs", "hidden"):
+        (root / tier / "simple").mkdir(parents=True)
+    for name, spec in SPECS.items():
+        (root / "specs" / "simple" / f"{name}.mrsh").write_text(spec)
+        (root / "hidden" / "simple" / f"{name}_hidden.py").write_text(
+            f"from {name} import *\n\n\ndef test_negative():\n    assert double(-3) == -6\n"
+        )
+    found = quality.team_tasks(["simple"], root / "specs", root / "hidden")
+    return {t.name: t for t in found}
+
+
+def test_draw_judges_every_sample_and_runs_hidden_tests_on_passing_code(tmp_path: Path) -> None:
+    backend = Alternating()
+    settings = LoopSettings(kind="chat", probe=True, jobs=2, repair=False)
+    found = tasks(tmp_path)
+    result = sample_study.draw_task(found["double"], backend, settings, 8, Limits(timeout_s=10))
+    assert isinstance(result, dict)
+    samples = result["samples"]
+    assert [s["passes"] for s in samples] == [True, True, False, True] * 2
+    assert [s.get("hidden") for s in samples] == [True, False, None, True] * 2
+    assert result["prompt_tokens"] == 64 and samples[0]["completion_tokens"] == 4
+    assert "double(-3)" not in backend.prompts[0]  # the hidden test never reaches a prompt
+    assert len(backend.prompts) == 1  # one call for the whole pool
+
+
+def test_draw_leaves_out_what_the_replay_cannot_model(tmp_path: Path) -> None:
+    found = tasks(tmp_path)
+    settings = LoopSettings(kind="chat", repair=False)
+    limits = Limits(timeout_s=10)
+    pair = sample_study.draw_task(found["pair"], Alternating(), settings, 2, limits)
+    assert pair == "more than one function or a # use"
+    vague = sample_study.draw_task(found["vague"], Alternating(), settings, 2, limits)
+    assert vague == "no checkable example"

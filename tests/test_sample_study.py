@@ -132,12 +132,16 @@ class Alternating:
 
     def __init__(self) -> None:
         self.prompts: list[str] = []
+        self.calls: list[tuple[int, int | None]] = []  # (n, seed)
+        self.drawn = 0
 
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         self.prompts.append(prompt.text + "".join(c for _, c in prompt.messages))
+        self.calls.append((sampling.n, sampling.seed))
+        first, self.drawn = self.drawn, self.drawn + sampling.n
         return [
             Completion(f"```python\n{DOUBLE[i % len(DOUBLE)]}```", 8, 4, "stop")
-            for i in range(sampling.n)
+            for i in range(first, self.drawn)
         ]
 
 
@@ -164,7 +168,18 @@ def test_draw_judges_every_sample_and_runs_hidden_tests_on_passing_code(tmp_path
     assert [s.get("hidden") for s in samples] == [True, False, None, True] * 2
     assert result["prompt_tokens"] == 64 and samples[0]["completion_tokens"] == 4
     assert "double(-3)" not in backend.prompts[0]  # the hidden test never reaches a prompt
-    assert len(backend.prompts) == 1  # one call for the whole pool
+    assert backend.calls == [(8, 0)]  # eight samples a call
+
+
+def test_draw_samples_in_batches_with_the_seeds_attempts_have(tmp_path: Path) -> None:
+    backend = Alternating()
+    settings = LoopSettings(kind="chat", jobs=2, repair=False, seed=5)
+    limits = Limits(timeout_s=10)
+    result = sample_study.draw_task(tasks(tmp_path)["double"], backend, settings, 7, limits, 3)
+    assert isinstance(result, dict)
+    assert backend.calls == [(3, 5), (3, 6), (1, 7)]
+    passes = [True, True, False, True, True, True, False]  # the answers in turn, twice
+    assert [s["passes"] for s in result["samples"]] == passes
 
 
 def test_draw_leaves_out_what_the_replay_cannot_model(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ from marshalike import emit, loop, prompts
 from marshalike.backends.base import Backend
 from marshalike.errors import MarshalikeError
 from marshalike.load import load_spec
+from marshalike.output import write_atomic
 from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
 from marshalike.settings import resolve
@@ -135,21 +136,7 @@ def draw(args: argparse.Namespace) -> int:
         raise MarshalikeError("the replay needs fresh samples at one temperature, no holdout")
     backend = job.backend_factory()
     limits = Limits(timeout_s=args.test_timeout)
-    pools, left_out = [], {}
-    for task in tasks:
-        result = draw_task(task, backend, job.loop, args.samples, limits, args.batch)
-        if isinstance(result, str):
-            left_out[task.name] = result
-            _stderr(f"{task.name}: left out ({result})")
-            continue
-        pools.append(result)
-        passing = [s for s in result["samples"] if s["passes"]]
-        right = sum(1 for s in passing if s["hidden"])
-        _stderr(
-            f"{task.name}: {len(passing)}/{args.samples} pass the examples, {right} of them "
-            f"the hidden tests ({result['generate_s']} s + {result['judge_s']} s)"
-        )
-    data = {
+    header = {
         "model": job.model_id,
         "seed": args.seed,
         "samples": args.samples,
@@ -160,11 +147,29 @@ def draw(args: argparse.Namespace) -> int:
             "probe": job.loop.probe,
             "kind": job.loop.kind,
         },
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "left_out": left_out,
-        "tasks": pools,
     }
-    args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    pools: list[dict[str, Any]] = []
+    left_out: dict[str, str] = {}
+    for task in tasks:
+        result = draw_task(task, backend, job.loop, args.samples, limits, args.batch)
+        if isinstance(result, str):
+            left_out[task.name] = result
+            _stderr(f"{task.name}: left out ({result})")
+        else:
+            pools.append(result)
+            passing = [s for s in result["samples"] if s["passes"]]
+            right = sum(1 for s in passing if s["hidden"])
+            _stderr(
+                f"{task.name}: {len(passing)}/{args.samples} pass the examples, {right} of "
+                f"them the hidden tests ({result['generate_s']} s + {result['judge_s']} s)"
+            )
+        # After every task, atomically: a long draw stopped midway keeps what it drew.
+        data = header | {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "left_out": left_out,
+            "tasks": pools,
+        }
+        write_atomic(args.json, json.dumps(data, indent=1) + "\n")
     return 0
 
 

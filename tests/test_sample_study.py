@@ -5,6 +5,7 @@ in this file, and the pools are made up."""
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from marshalike.backends.base import Completion, Prompt, Sampling
+from marshalike.compiler import CompileJob
 from marshalike.loop import LoopSettings
 from marshalike.sandbox import Limits
 
@@ -190,3 +192,36 @@ def test_draw_leaves_out_what_the_replay_cannot_model(tmp_path: Path) -> None:
     assert pair == "more than one function or a # use"
     vague = sample_study.draw_task(found["vague"], Alternating(), settings, 2, limits)
     assert vague == "no checkable example"
+
+
+def test_draw_command_writes_the_pools_and_what_it_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = tasks(tmp_path / "corpus")
+    monkeypatch.setattr(sample_study, "team_tasks", lambda tiers: list(found.values()))
+    loop = LoopSettings(kind="chat", jobs=2, repair=False)
+    job = CompileJob(Alternating, "scripted", "scripted", loop)
+    monkeypatch.setattr(sample_study, "make_job", lambda settings: job)
+    out = tmp_path / "pool.json"
+    assert sample_study.main(["draw", "--samples", "4", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [p["task"] for p in data["tasks"]] == ["double"]
+    assert data["left_out"] == {
+        "pair": "more than one function or a # use",
+        "vague": "no checkable example",
+    }
+    assert "double: 3/4 pass the examples, 2 of them the hidden tests" in capsys.readouterr().err
+    assert sample_study.main(["replay", str(out), "--policy", "4x1", "--rounds", "20"]) == 0
+    assert "| 4x1:shortest | 1 |" in capsys.readouterr().out
+
+
+def test_draw_refuses_settings_the_replay_cannot_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loop = LoopSettings(kind="chat", repair=True)
+    monkeypatch.setattr(
+        sample_study, "make_job", lambda settings: CompileJob(Alternating, "s", "s", loop)
+    )
+    args = ["draw", "--json", str(tmp_path / "p.json"), "--limit", "0"]
+    assert sample_study.main(args) == 1
+    assert "the replay needs fresh samples" in capsys.readouterr().err

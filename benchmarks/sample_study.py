@@ -63,8 +63,9 @@ def draw_task(
     batch_size: int = 8,
 ) -> dict[str, Any] | str:
     """The task's pool, or why it is left out. Samples are drawn `batch_size` a call, as
-    attempts draw them (seed, seed + 1, ...): the runtime decodes a batch of 8 at about three
-    times the rate of 32 at once on the development machine."""
+    attempts draw them (seed, seed + 1, ...); a call of more than 16 would also decode
+    slowly in the runtime's int4 mode, whose C kernels take up to 16 rows a step (more go
+    the prompt's way, dequantizing every weight each step)."""
     loaded = load_spec(task.spec)
     module = loaded.module
     if module is None or loaded.has_errors:

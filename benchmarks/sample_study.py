@@ -38,7 +38,7 @@ from typing import Any
 
 from quality import HERE, TIERS, Task, humaneval_tasks, make_job, run_pytest, team_tasks
 
-from marshalike import emit, loop, prompts
+from marshalike import emit, loop, overfit, prompts
 from marshalike.backends.base import Backend
 from marshalike.errors import MarshalikeError
 from marshalike.load import load_spec
@@ -117,6 +117,7 @@ def draw_task(
     return {
         "task": task.name,
         "tier": task.tier,
+        "spec": str(task.spec),
         "prompt_tokens": sum(c.prompt_tokens for c in completions),
         "generate_s": round(generated, 2),
         "judge_s": round(judged, 2),
@@ -308,6 +309,37 @@ def false_prone(results: dict[str, dict[str, Expected]], floor: float = 0.05) ->
     return "\n".join(lines) + "\n"
 
 
+def regate(pools: Sequence[dict[str, Any]], specs: dict[str, Path]) -> list[str]:
+    """Apply today's `overfit.special_case` to every passing sample again (a pool keeps its
+    code), so a change to that static check is measured without drawing anew. Returns a
+    line for each distinct code it now rejects."""
+    lines = []
+    for pool in pools:
+        module = load_spec(specs[pool["task"]]).module
+        if module is None:
+            raise MarshalikeError(f"{specs[pool['task']]}: the spec no longer loads")
+        rejected: dict[str, str] = {}
+        for sample in pool["samples"]:
+            code = sample["code"]
+            if not sample["passes"] or code is None:
+                continue
+            if code not in rejected and (why := overfit.special_case(code, module.funcs[0])):
+                rejected[code] = why
+                right = "right" if sample["hidden"] else "wrong"
+                lines.append(f"{pool['task']}: a {right} sample rejected: {why}")
+            if code in rejected:
+                sample["passes"] = False
+    return lines
+
+
+def spec_paths(pools: Sequence[dict[str, Any]], humaneval_dir: Path) -> dict[str, Path]:
+    """Each pool's spec: as recorded, else found by task name in the corpora."""
+    known = {t.name: t.spec for t in team_tasks(TIERS)}
+    if any("spec" not in p and p["tier"] == "humaneval" for p in pools):
+        known |= {t.name: t.spec for t in humaneval_tasks(humaneval_dir)}
+    return {p["task"]: Path(p["spec"]) if "spec" in p else known[p["task"]] for p in pools}
+
+
 def replay_cmd(args: argparse.Namespace) -> int:
     pools: list[dict[str, Any]] = []
     for path in args.pools:
@@ -315,6 +347,9 @@ def replay_cmd(args: argparse.Namespace) -> int:
         pools += data["tasks"]
     if args.tier:
         pools = [p for p in pools if p["tier"] in args.tier]
+    if args.regate:
+        for line in regate(pools, spec_paths(pools, args.humaneval_dir)):
+            print(line)
     policies = args.policy or [Policy.parse(p) for p in DEFAULT_POLICIES]
     results = replay(pools, policies, args.rounds, args.seed)
     print(f"{len(pools)} task pools from {', '.join(str(p) for p in args.pools)}; "
@@ -347,6 +382,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     r.add_argument("pools", type=Path, nargs="+")
     r.add_argument("--policy", type=Policy.parse, action="append", help="e.g. 8x3:shortest")
     r.add_argument("--tier", action="append", help="only these tiers ('humaneval' too)")
+    r.add_argument(
+        "--regate",
+        action="store_true",
+        help="apply the current special-case check to the pools' passing code again",
+    )
+    r.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
     r.add_argument("--rounds", type=int, default=2000)
     r.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)

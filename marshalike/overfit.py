@@ -8,7 +8,9 @@ does not promise. A refusal: the description promises no error and restricts no 
 the code's own `raise` turns a mutated input away (`if a < 0: raise ValueError(...)` in a
 function that adds any two integers). A special case: the code compares a parameter with a
 value taken from an example's arguments (`if 4 < n` next to the example `is_even(4)`), a
-value the description never mentions. Timeouts are no sign: mutated inputs (n = -1) make
+value the description never mentions, or searches a string parameter for a piece of an
+example's string argument (`address.startswith('no-at')` next to
+`is_valid_email('no-at-sign')`). Timeouts are no sign: mutated inputs (n = -1) make
 many correct loops long.
 """
 
@@ -40,6 +42,13 @@ _RESTRICTION = re.compile(
     re.IGNORECASE,
 )
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+# A shorter piece of an example's string (" a", "ab") is too likely a coincidence.
+_MIN_PIECE = 3
+# String methods that search their receiver for their first argument.
+_SEARCHES = frozenset(
+    {"startswith", "endswith", "find", "rfind", "index", "rindex", "count", "removeprefix",
+     "removesuffix"}
+)  # fmt: skip
 # Values too common as bounds and base cases to say anything (`n == 0`, `n < 2`, `s == ""`).
 _NEUTRAL_NUMBER = 2
 
@@ -105,12 +114,15 @@ def _is_bug(name: str, message: str) -> bool:
 
 
 def special_case(code: str, func: Func) -> str | None:
-    """The first comparison in `code` of a parameter with an example's argument value, as
-    "it special-cases 4, an argument of the examples: `4 < n`"; None when there is none."""
+    """The first test in `code` of a parameter against an example's argument value, as
+    "it special-cases 4, an argument of the examples: `4 < n`", or for a piece of a string
+    argument, as "it looks for 'no-at', part of an argument of the examples:
+    `address.startswith('no-at')`"; None when there is none."""
     tree = parse_or_none(code, mode="exec")
     if tree is None:
         return None
     values = _example_values(func)
+    strings = [v for v in values if isinstance(v, str)]
     prose = _prose(func)
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef) or node.name != func.name:
@@ -120,7 +132,41 @@ def special_case(code: str, func: Func) -> str | None:
             if value in values and not _mentioned(value, prose):
                 shown = ast.unparse(compare)
                 return f"it special-cases {value!r}, an argument of the examples: `{shown}`"
+        for test, piece in _substring_tests(node, params):
+            if _mentioned(piece, prose) or _neutral(piece):
+                continue
+            if piece in values:
+                shown = ast.unparse(test)
+                return f"it special-cases {piece!r}, an argument of the examples: `{shown}`"
+            if len(piece) >= _MIN_PIECE and any(piece in s for s in strings):
+                shown = ast.unparse(test)
+                return f"it looks for {piece!r}, part of an argument of the examples: `{shown}`"
     return None
+
+
+def _substring_tests(func: ast.FunctionDef, params: set[str]) -> Iterator[tuple[ast.expr, str]]:
+    """Each search of a string of parameters alone for a string constant: `'x' in s`,
+    `s.startswith('x')` (a tuple of prefixes too), `s.find('x')`, `s.count('x')`, ..."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for i, op in enumerate(node.ops):
+                piece = _constant(operands[i])
+                if isinstance(op, ast.In | ast.NotIn) and isinstance(piece, str):
+                    if _of_params(operands[i + 1], params):
+                        yield node, piece
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _SEARCHES
+            and _of_params(node.func.value, params)
+            and node.args
+        ):
+            first = node.args[0]
+            pieces = first.elts if isinstance(first, ast.Tuple) else [first]
+            for element in pieces:
+                if isinstance(piece := _constant(element), str):
+                    yield node, piece
 
 
 def _literal_comparisons(

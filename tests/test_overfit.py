@@ -142,3 +142,47 @@ def test_a_refusal_is_allowed_where_the_description_promises_or_restricts(descri
     spec = func(f"# func average(a list of numbers): a float\n\n{description}\n\n"
                 "* average([2]) = 2.0\n")  # fmt: skip
     assert crash(spec, REFUSES, CALLS, EMPTY) is None
+
+
+EMAIL = func(
+    "# func is_valid_email(a string): a boolean\n\nTrue when the address has exactly one @ and a"
+    " dot in its domain.\n\n* is_valid_email('ann@example.com') = True\n"
+    "* is_valid_email('no-at-sign') = False\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("return not address.startswith('no-at')",
+         "it looks for 'no-at', part of an argument of the examples: "
+         "`address.startswith('no-at')`"),
+        ("return 'example' in address",
+         "it looks for 'example', part of an argument of the examples: "
+         "`'example' in address`"),
+        ("return address.lower().endswith(('.org', '.com'))",
+         "it looks for '.com', part of an argument of the examples: "
+         "`address.lower().endswith(('.org', '.com'))`"),
+        ("return address.find('no-at-sign') < 0",
+         "it special-cases 'no-at-sign', an argument of the examples: "
+         "`address.find('no-at-sign')`"),
+        ("return address.count('@') == 1 and '.' in address.split('@')[-1]", None),
+        ("return 'an' in address", None),  # two characters: too likely a coincidence
+        ("return 'xyz' in address", None),  # in no example
+        ("suffix = 'sign'\n    return not address.endswith(suffix)", None),  # not a constant
+        ("return 'no-at' in 'no-at-sign'", None),  # searches no parameter
+    ],
+)  # fmt: skip
+def test_searches_for_pieces_of_example_strings(body: str, reason: str | None) -> None:
+    assert special_case(f"def is_valid_email(address):\n    {body}\n", EMAIL) == reason
+
+
+def test_a_piece_the_description_names_may_be_searched_for() -> None:
+    spec = ("# func is_secure(a string): a boolean\n\nTrue when the link starts with https.\n\n"
+            "* is_secure('https://a.io') = True\n* is_secure('http://a.io') = False\n")  # fmt: skip
+    code = "def is_secure(link):\n    return link.startswith('https')\n"
+    assert special_case(code, func(spec)) is None
+    unnamed = spec.replace("starts with https", "is encrypted")
+    assert special_case(code, func(unnamed)) == (
+        "it looks for 'https', part of an argument of the examples: `link.startswith('https')`"
+    )

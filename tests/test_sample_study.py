@@ -225,3 +225,26 @@ def test_draw_refuses_settings_the_replay_cannot_model(
     args = ["draw", "--json", str(tmp_path / "p.json"), "--limit", "0"]
     assert sample_study.main(args) == 1
     assert "the replay needs fresh samples" in capsys.readouterr().err
+
+
+def test_regate_rejects_passing_code_the_special_case_check_now_flags(tmp_path: Path) -> None:
+    spec = tmp_path / "words.mrsh"
+    spec.write_text(
+        "# func words(text: string): integer\n\nHow many words.\n\n"
+        "* words('hello') = 1\n* words('a b c') = 3\n"
+    )
+    fitted = "def words(text):\n    return 1 if text.startswith('hello') else 3\n"
+    right = "def words(text):\n    return len(text.split())\n"
+    samples = [
+        {"passes": True, "code": fitted, "size": 9, "hidden": False},
+        {"passes": True, "code": right, "size": 12, "hidden": True},
+        {"passes": True, "code": fitted, "size": 9, "hidden": False},
+        {"passes": False, "code": None, "size": 3},
+    ]
+    pools = [{"task": "words", "tier": "simple", "spec": str(spec), "samples": samples}]
+    lines = sample_study.regate(pools, sample_study.spec_paths(pools, tmp_path))
+    assert lines == [
+        "words: a wrong sample rejected: it special-cases 'hello', an argument of the "
+        "examples: `text.startswith('hello')`"
+    ]
+    assert [s["passes"] for s in samples] == [False, True, False, False]

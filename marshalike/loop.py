@@ -251,7 +251,11 @@ def _test_name(func: Func, example: Example | None) -> str | None:
     return f"test_{func.name}_{func.examples.index(example) + 1}"
 
 
-def sample(backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int) -> list:
+def sample(
+    backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int
+) -> list[Completion]:
+    """The completions of one attempt: its own seed (the setting's plus the attempt's
+    number less one) and temperature."""
     sampling = Sampling(
         n=1 if settings.quick else settings.candidates,
         temperature=settings.temperature_at(attempt),

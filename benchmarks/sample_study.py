@@ -31,12 +31,21 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from quality import HERE, TIERS, Task, humaneval_tasks, make_job, run_pytest, team_tasks
+from quality import (
+    HERE,
+    TIERS,
+    Task,
+    humaneval_tasks,
+    make_job,
+    run_pytest,
+    select,
+    team_tasks,
+)
 
 from marshalike import emit, loop, overfit, prompts
 from marshalike.backends.base import Backend
@@ -101,18 +110,16 @@ def draw_task(
     batch = loop.judge(ctx, shown, completions, drawing, loop.Tally(), harness)
     judged = time.monotonic() - start - generated
     hidden = task.hidden.read_text(encoding="utf-8")
-    codes: dict[str, dict[str, Any]] = {}
+    right: dict[str, bool] = {}  # each distinct passing code's hidden verdict
     pool = []
     for cand in batch:
-        passing = loop.passes(cand) and cand.code is not None
-        entry = {"passes": passing, "size": loop.size(cand.code), "code": None}
-        if passing and cand.code is not None:
-            if cand.code not in codes:
-                status = run_pytest(
-                    module.name, module_for(cand.code), task.hidden.name, hidden, limits
-                )
-                codes[cand.code] = {"hidden": status == 0}
-            entry |= {"code": cand.code, "hidden": codes[cand.code]["hidden"]}
+        code = cand.code if loop.passes(cand) else None
+        entry = {"passes": code is not None, "size": loop.size(cand.code), "code": code}
+        if code is not None:
+            if code not in right:
+                status = run_pytest(module.name, module_for(code), task.hidden.name, hidden, limits)
+                right[code] = status == 0
+            entry["hidden"] = right[code]
         pool.append(entry | {"completion_tokens": cand.completion.completion_tokens})
     return {
         "task": task.name,
@@ -126,12 +133,7 @@ def draw_task(
 
 
 def draw(args: argparse.Namespace) -> int:
-    tasks: list[Task] = []
-    if args.corpus in ("team", "both"):
-        tasks += team_tasks(args.tier or TIERS)
-    if args.corpus in ("humaneval", "both"):
-        tasks += humaneval_tasks(args.humaneval_dir)
-    tasks = tasks[: args.limit] if args.limit is not None else tasks
+    tasks = select(args)
     flags = {"seed": args.seed, "quant": args.quant, "max_tokens": args.max_tokens}
     job = make_job(resolve(flags))
     if job.loop.repair or job.loop.temperature_step or job.loop.holdout:
@@ -259,14 +261,13 @@ def replay(
     policies: Sequence[Policy],
     rounds: int,
     seed: int,
-    tasks: Callable[[dict[str, Any]], bool] = lambda pool: True,
 ) -> dict[str, dict[str, Expected]]:
     """Each policy's expected outcome on each task, with one random stream per policy."""
     out: dict[str, dict[str, Expected]] = {}
     for policy in policies:
         rng = random.Random(seed)
         out[str(policy)] = {
-            p["task"]: replay_task(p["samples"], policy, rounds, rng) for p in pools if tasks(p)
+            p["task"]: replay_task(p["samples"], policy, rounds, rng) for p in pools
         }
     return out
 
@@ -311,8 +312,9 @@ def false_prone(results: dict[str, dict[str, Expected]], floor: float = 0.05) ->
 
 def regate(pools: Sequence[dict[str, Any]], specs: dict[str, Path]) -> list[str]:
     """Apply today's `overfit.special_case` to every passing sample again (a pool keeps its
-    code), so a change to that static check is measured without drawing anew. Returns a
-    line for each distinct code it now rejects."""
+    code), so a change to that static check is measured without drawing anew. The samples
+    it rejects are marked as not passing in `pools`; returns a line for each distinct code
+    it now rejects."""
     lines = []
     for pool in pools:
         module = load_spec(specs[pool["task"]]).module

@@ -198,7 +198,7 @@ def test_draw_command_writes_the_pools_and_what_it_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     found = tasks(tmp_path / "corpus")
-    monkeypatch.setattr(sample_study, "team_tasks", lambda tiers: list(found.values()))
+    monkeypatch.setattr(quality, "team_tasks", lambda tiers: list(found.values()))
     loop = LoopSettings(kind="chat", jobs=2, repair=False)
     job = CompileJob(Alternating, "scripted", "scripted", loop)
     monkeypatch.setattr(sample_study, "make_job", lambda settings: job)

@@ -311,8 +311,8 @@ def false_prone(results: dict[str, dict[str, Expected]], floor: float = 0.05) ->
 
 
 def regate(pools: Sequence[dict[str, Any]], specs: dict[str, Path]) -> list[str]:
-    """Apply today's `overfit.special_case` to every passing sample again (a pool keeps its
-    code), so a change to that static check is measured without drawing anew. The samples
+    """Apply today's `overfit.static_sign` to every passing sample again (a pool keeps its
+    code), so a change to those static checks is measured without drawing anew. The samples
     it rejects are marked as not passing in `pools`; returns a line for each distinct code
     it now rejects."""
     lines = []
@@ -325,7 +325,7 @@ def regate(pools: Sequence[dict[str, Any]], specs: dict[str, Path]) -> list[str]
             code = sample["code"]
             if not sample["passes"] or code is None:
                 continue
-            if code not in rejected and (why := overfit.special_case(code, module.funcs[0])):
+            if code not in rejected and (why := overfit.static_sign(code, module.funcs[0])):
                 rejected[code] = why
                 right = "right" if sample["hidden"] else "wrong"
                 lines.append(f"{pool['task']}: a {right} sample rejected: {why}")
@@ -342,11 +342,33 @@ def spec_paths(pools: Sequence[dict[str, Any]], humaneval_dir: Path) -> dict[str
     return {p["task"]: Path(p["spec"]) if "spec" in p else known[p["task"]] for p in pools}
 
 
+def merge(files: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One pool a task from several draws (their samples joined, in file order). Draws
+    whose calls share a seed would repeat samples, so they are refused."""
+    calls: dict[int, str] = {}
+    for name, data in files:
+        batch = data.get("batch", 8)
+        for seed in range(data["seed"], data["seed"] + -(-data["samples"] // batch)):
+            if seed in calls:
+                raise MarshalikeError(
+                    f"{calls[seed]} and {name} both drew with seed {seed}: their samples "
+                    "repeat each other (draw with seeds further apart)"
+                )
+            calls[seed] = name
+    pools: dict[str, dict[str, Any]] = {}
+    for _name, data in files:
+        for pool in data["tasks"]:
+            if pool["task"] in pools:
+                joined = pools[pool["task"]]
+                joined["samples"] = joined["samples"] + pool["samples"]
+            else:
+                pools[pool["task"]] = dict(pool)
+    return list(pools.values())
+
+
 def replay_cmd(args: argparse.Namespace) -> int:
-    pools: list[dict[str, Any]] = []
-    for path in args.pools:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        pools += data["tasks"]
+    files = [(str(p), json.loads(p.read_text(encoding="utf-8"))) for p in args.pools]
+    pools = merge(files)
     if args.tier:
         pools = [p for p in pools if p["tier"] in args.tier]
     if args.regate:
@@ -354,7 +376,7 @@ def replay_cmd(args: argparse.Namespace) -> int:
             print(line)
     policies = args.policy or [Policy.parse(p) for p in DEFAULT_POLICIES]
     results = replay(pools, policies, args.rounds, args.seed)
-    print(f"{len(pools)} task pools from {', '.join(str(p) for p in args.pools)}; "
+    print(f"{len(pools)} task pools from {', '.join(name for name, _ in files)}; "
           f"{args.rounds} replays a task and policy")  # fmt: skip
     print(table(results))
     print("solved / false success, expected, where some policy is wrong 5% of the time or more:")
@@ -387,7 +409,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     r.add_argument(
         "--regate",
         action="store_true",
-        help="apply the current special-case check to the pools' passing code again",
+        help="apply the current static checks of the gate to the pools' passing code again",
     )
     r.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
     r.add_argument("--rounds", type=int, default=2000)

@@ -344,7 +344,7 @@ def _gate(
     calls = harness.gate_calls
 
     def judge(code: str) -> str | None:
-        if reason := overfit.special_case(code, func):
+        if reason := overfit.static_sign(code, func):
             return reason  # no sandbox run needed
         if not calls:
             return None

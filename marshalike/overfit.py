@@ -1,7 +1,7 @@
 """Signs that code passing a function's examples was fitted to them rather than to its
 description: the probe gate of the loop (`LoopSettings.probe`).
 
-Three signs, all cheap and none needing an oracle. A crash: on inputs mutated from the
+Four signs, all cheap and none needing an oracle. A crash: on inputs mutated from the
 examples (`mutate.mutated_calls`) the code raises an exception that only a programming
 error raises (dividing by the length of an empty list, indexing it), one the description
 does not promise. A refusal: the description promises no error and restricts no input, yet
@@ -10,8 +10,11 @@ function that adds any two integers). A special case: the code compares a parame
 value taken from an example's arguments (`if 4 < n` next to the example `is_even(4)`), a
 value the description never mentions, or searches a string parameter for a piece of an
 example's string argument (`address.startswith('no-at')` next to
-`is_valid_email('no-at-sign')`). Timeouts are no sign: mutated inputs (n = -1) make
-many correct loops long.
+`is_valid_email('no-at-sign')`). A canned answer: the code returns an example's output
+as a constant (`output = "100"` ... `return output` next to `string_xor('010', '110') =
+'100'`), a value the description never mentions. Timeouts are no sign: mutated inputs
+(n = -1) make many correct loops long. `static_sign` joins the checks that need no run to
+the promises of the description (`promises.unkept`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ast
 import re
 from collections.abc import Iterator, Sequence
 
+from marshalike import promises
 from marshalike.consensus import ProbeOutcome
 from marshalike.gaps import promised_exceptions
 from marshalike.naming import parse_or_none
@@ -122,6 +126,7 @@ def special_case(code: str, func: Func) -> str | None:
     if tree is None:
         return None
     values = _example_values(func)
+    outputs = _example_outputs(func)
     strings = [v for v in values if isinstance(v, str)]
     prose = _prose(func)
     for node in ast.walk(tree):
@@ -141,7 +146,17 @@ def special_case(code: str, func: Func) -> str | None:
             if len(piece) >= _MIN_PIECE and any(piece in s for s in strings):
                 shown = ast.unparse(test)
                 return f"it looks for {piece!r}, part of an argument of the examples: `{shown}`"
+        for statement, value in _returned_constants(node, params):
+            if value in outputs and not _mentioned(value, prose):
+                shown = ast.unparse(statement)
+                return f"it returns {value!r}, an output of the examples, as is: `{shown}`"
     return None
+
+
+def static_sign(code: str, func: Func) -> str | None:
+    """The gate's signs that need no run: a special case of the examples, or a promise of
+    the description the code cannot keep (`promises.unkept`)."""
+    return special_case(code, func) or promises.unkept(code, func)
 
 
 def _substring_tests(func: ast.FunctionDef, params: set[str]) -> Iterator[tuple[ast.expr, str]]:
@@ -187,6 +202,36 @@ def _literal_comparisons(
                     yield node, value
 
 
+def _returned_constants(
+    func: ast.FunctionDef, params: set[str]
+) -> Iterator[tuple[ast.Return, object]]:
+    """Each `return` of a constant: a literal, or a local name only ever bound to one
+    (`output = "100"` ... `return output`)."""
+    bound: dict[str, set[object]] = {}  # each local name's values; None: not a constant
+    direct: set[int] = set()  # the Name nodes an assignment binds to a constant
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            value = _constant(node.value)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and value is not None:
+                    bound.setdefault(target.id, set()).add(value)
+                    direct.add(id(target))
+    for node in ast.walk(func):
+        stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        if stored and id(node) not in direct:
+            bound.setdefault(node.id, set()).add(None)  # a loop variable, `+=`, unpacking
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Return) or node.value is None:
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id not in params:
+            values = bound.get(node.value.id, {None})
+            if len(values) == 1 and None not in values:
+                yield node, next(iter(values))
+        elif (value := _constant(node.value)) is not None:
+            yield node, value
+
+
 def _constant(node: ast.expr) -> object | None:
     """An int, float or str constant (a negative number too); None for anything else."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -221,6 +266,23 @@ def _example_values(func: Func) -> set[object]:
             value = _constant(arg)
             if value is not None and not _neutral(value):
                 values.add(value)
+    return values
+
+
+def _example_outputs(func: Func) -> set[object]:
+    """The scalar literal outputs of the function's examples that return, less the neutral
+    ones."""
+    values: set[object] = set()
+    for example in func.examples:
+        if example.outcome != "returns" or example.func != func.name or not example.expected:
+            continue
+        try:
+            expected = ast.parse(example.expected.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        value = _constant(expected)
+        if value is not None and not _neutral(value):
+            values.add(value)
     return values
 
 

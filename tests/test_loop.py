@@ -454,3 +454,16 @@ def test_a_special_cased_example_value_is_repaired() -> None:
         "- it special-cases 7, an argument of the examples: `7 <= n`\n"
         in (backend.prompts[1].messages[-1][1])
     )
+
+
+def test_a_broken_promise_of_the_description_is_repaired() -> None:
+    spec = (
+        "# func same(a string): a boolean\n\nWhether the word is a palindrome, ignoring case.\n\n"
+        "* same('level') = True\n* same('hello') = False\n"
+    )
+    verbatim = "```python\ndef same(w):\n    return w == w[::-1]\n```"
+    folded = "```python\ndef same(w):\n    w = w.lower()\n    return w == w[::-1]\n```"
+    backend = Scripted(lambda prompt, call: [verbatim] if call == 1 else [folded])
+    outcome = run_func(spec, backend)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert "never changes case" in backend.prompts[1].messages[-1][1]

@@ -1,11 +1,12 @@
-"""The probe gate's signs of code fitted to its examples: crashes, refusals, special cases."""
+"""The probe gate's signs of code fitted to its examples: crashes, refusals, special cases,
+returns of example outputs; and `static_sign`, which adds the description's promises."""
 
 from __future__ import annotations
 
 import pytest
 
 from marshalike.consensus import NO_OUTPUT, ProbeOutcome
-from marshalike.overfit import crash, special_case
+from marshalike.overfit import crash, special_case, static_sign
 from marshalike.parse import parse
 from marshalike.spec import Func
 
@@ -186,3 +187,51 @@ def test_a_piece_the_description_names_may_be_searched_for() -> None:
     assert special_case(code, func(unnamed)) == (
         "it looks for 'https', part of an argument of the examples: `link.startswith('https')`"
     )
+
+
+XOR = func("# func string_xor(a string, a string): a string\n\nBinary XOR of two strings of "
+           "1s and 0s.\n\n* string_xor('010', '110') = '100'\n"
+           "* string_xor('1', '1') = '0'\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("return '100'", "it returns '100', an output of the examples, as is: `return '100'`"),
+        ("output = '100'\n    if a:\n        return output\n    return ''",
+         "it returns '100', an output of the examples, as is: `return output`"),
+        ("return '0'", None),  # one character: neutral
+        ("return '111'", None),  # no example's output
+        ("out = '100'\n    out += a\n    return out", None),  # not a constant any more
+        ("out = '100'\n    out = a\n    return out", None),
+        ("for out in (a, b):\n        pass\n    return out", None),
+        ("return ''.join('1' if x != y else '0' for x, y in zip(a, b))", None),
+    ],
+)  # fmt: skip
+def test_returns_of_example_outputs(body: str, reason: str | None) -> None:
+    assert special_case(f"def string_xor(a, b):\n    {body}\n", XOR) == reason
+
+
+def test_an_output_the_description_names_may_be_returned() -> None:
+    spec = ("# func fizz(an integer): a string\n\n'Fizz' for multiples of three, else the "
+            "number.\n\n* fizz(3) = 'Fizz'\n* fizz(4) = '4'\n")  # fmt: skip
+    code = "def fizz(n):\n    if n % 3 == 0:\n        return 'Fizz'\n    return str(n)\n"
+    assert special_case(code, func(spec)) is None
+    assert special_case(code, func(spec.replace("'Fizz' for", "A word for"))) == (
+        "it returns 'Fizz', an output of the examples, as is: `return 'Fizz'`"
+    )
+
+
+def test_static_sign_adds_the_description_s_promises() -> None:
+    spec = ("# func same(a string): a boolean\n\nTrue when the word is a palindrome, ignoring "
+            "case.\n\n* same('level') = True\n* same('hello') = False\n")  # fmt: skip
+    verbatim = "def same(w):\n    return w == w[::-1]\n"
+    assert special_case(verbatim, func(spec)) is None
+    assert static_sign(verbatim, func(spec)) == (
+        "the description says case does not matter, and the code never changes case"
+    )
+    assert static_sign("def same(w):\n    return w != 'hello'\n", func(spec)) == (
+        "it special-cases 'hello', an argument of the examples: `w != 'hello'`"
+    )
+    assert static_sign("def same(w):\n    w = w.lower()\n    return w == w[::-1]\n",
+                       func(spec)) is None  # fmt: skip

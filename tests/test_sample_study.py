@@ -248,3 +248,29 @@ def test_regate_rejects_passing_code_the_special_case_check_now_flags(tmp_path: 
         "examples: `text.startswith('hello')`"
     ]
     assert [s["passes"] for s in samples] == [False, True, False, False]
+
+
+def draw_file(seed: int, samples: int, tasks: dict[str, list[dict]]) -> dict:
+    return {
+        "seed": seed,
+        "samples": samples,
+        "batch": 8,
+        "tasks": [{"task": t, "tier": "simple", "samples": s} for t, s in tasks.items()],
+    }
+
+
+def test_merge_joins_the_samples_of_each_task_across_draws() -> None:
+    first = draw_file(0, 16, {"a": pool((True, 3, True)), "b": pool((False, 1, False))})
+    second = draw_file(2, 16, {"b": pool((True, 4, False)), "c": pool((True, 5, True))})
+    merged = sample_study.merge([("s0.json", first), ("s2.json", second)])
+    assert [(p["task"], len(p["samples"])) for p in merged] == [("a", 1), ("b", 2), ("c", 1)]
+    assert [s["passes"] for s in merged[1]["samples"]] == [False, True]
+    assert len(first["tasks"][1]["samples"]) == 1  # the draws themselves are left as read
+
+
+def test_merge_refuses_draws_that_share_a_seed() -> None:
+    # 32 samples at 8 a call: seeds 0-3; a draw from seed 1 repeats three of its calls.
+    first = draw_file(0, 32, {"a": pool((True, 3, True))})
+    with pytest.raises(sample_study.MarshalikeError, match="both drew with seed 1"):
+        sample_study.merge([("s0.json", first), ("s1.json", draw_file(1, 32, {}))])
+    assert len(sample_study.merge([("s0.json", first), ("s4.json", draw_file(4, 32, {}))])) == 1

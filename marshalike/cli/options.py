@@ -42,8 +42,9 @@ _COMPILE_OPTIONS = (
         "--probe/--no-probe",
         default=None,
         help="Reject passing code that crashes on inputs mutated from the examples, "
-        "refuses them with an error the spec does not promise, or special-cases an "
-        "example's value [yes].",
+        "refuses them with an error the spec does not promise, special-cases an "
+        "example's value or returns its output, or ignores a promise of the description "
+        "(case blindness) [yes].",
     ),
     click.option(
         "--repair/--no-repair",

@@ -232,7 +232,7 @@ def _returned_constants(
             yield node, value
 
 
-def _constant(node: ast.expr) -> object | None:
+def _constant(node: ast.expr | None) -> object | None:
     """An int, float or str constant (a negative number too); None for anything else."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _constant(node.operand)
@@ -254,36 +254,57 @@ def _example_values(func: Func) -> set[object]:
     neutral ones (small numbers, empty and one-character strings)."""
     values: set[object] = set()
     for example in func.examples:
-        if not example.checkable or example.func != func.name or not example.call:
-            continue
-        try:
-            call = ast.parse(example.call.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        if not isinstance(call, ast.Call):
-            continue
-        for arg in (*call.args, *(k.value for k in call.keywords)):
-            value = _constant(arg)
-            if value is not None and not _neutral(value):
-                values.add(value)
+        if example.checkable and example.func == func.name:
+            for arg in _arguments(example.call):
+                value = _constant(arg)
+                if value is not None and not _neutral(value):
+                    values.add(value)
     return values
 
 
 def _example_outputs(func: Func) -> set[object]:
     """The scalar literal outputs of the function's examples that return, less the neutral
-    ones."""
+    ones and those of base cases (examples whose arguments are all neutral: `words(0) =
+    'zero'` is an answer code may well spell out)."""
     values: set[object] = set()
     for example in func.examples:
-        if example.outcome != "returns" or example.func != func.name or not example.expected:
+        if example.outcome != "returns" or example.func != func.name:
             continue
-        try:
-            expected = ast.parse(example.expected.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        arguments = _arguments(example.call)
+        if all(_neutral_argument(a) for a in arguments):
             continue
-        value = _constant(expected)
+        value = _constant(_parsed(example.expected)) if example.expected else None
         if value is not None and not _neutral(value):
             values.add(value)
     return values
+
+
+def _arguments(call: str | None) -> list[ast.expr]:
+    node = _parsed(call) if call else None
+    if not isinstance(node, ast.Call):
+        return []
+    return [*node.args, *(k.value for k in node.keywords)]
+
+
+def _parsed(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _neutral_argument(node: ast.expr) -> bool:
+    """A small number, a short string, True, False, None or an empty collection."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool)):
+        return True
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return not node.elts
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    if isinstance(node, ast.Call):  # `set()`, `dict()`
+        return not node.args and not node.keywords
+    value = _constant(node)
+    return value is not None and _neutral(value)
 
 
 def _neutral(value: object) -> bool:

@@ -235,3 +235,15 @@ def test_static_sign_adds_the_description_s_promises() -> None:
     )
     assert static_sign("def same(w):\n    w = w.lower()\n    return w == w[::-1]\n",
                        func(spec)) is None  # fmt: skip
+
+
+def test_the_output_of_a_base_case_may_be_returned() -> None:
+    spec = ("# func words(an integer, a list of strings, a boolean): a string\n\nThe number in "
+            "English words.\n\n* words(0, [], False) = 'zero'\n* words(21, ['x'], True) = "
+            "'twenty-one'\n")  # fmt: skip
+    base = "def words(n, extra, loud):\n    if n == 0:\n        return 'zero'\n    return str(n)\n"
+    assert special_case(base, func(spec)) is None  # every argument of words(0, ...) is neutral
+    canned = "def words(n, extra, loud):\n    return 'twenty-one'\n"
+    assert special_case(canned, func(spec)) == (
+        "it returns 'twenty-one', an output of the examples, as is: `return 'twenty-one'`"
+    )

@@ -47,7 +47,7 @@ from quality import (
     team_tasks,
 )
 
-from marshalike import emit, loop, overfit, prompts
+from marshalike import emit, loop, prompts
 from marshalike.backends.base import Backend
 from marshalike.errors import MarshalikeError
 from marshalike.load import load_spec
@@ -55,12 +55,52 @@ from marshalike.output import write_atomic
 from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
 from marshalike.settings import resolve
+from marshalike.spec import Module
 
 RANKS = ("shortest", "first", "plurality")
 DEFAULT_POLICIES = ("4x3:shortest", "4x3:first", "8x3:shortest", "8x2:shortest", "12x1:shortest")
 
 
 # --- draw ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A single-function task's spec, set up as the loop judges its candidates."""
+
+    module: Module
+    ctx: UnitContext
+    harness: loop.Harness
+
+    def module_for(self, code: str) -> str:
+        return self.harness.module_for(code)
+
+
+def unit_for(spec: Path, settings: loop.LoopSettings) -> Unit | str:
+    """The spec's only function with its tests and probes, or why the study leaves it out."""
+    loaded = load_spec(spec)
+    module = loaded.module
+    if module is None or loaded.has_errors:
+        return "the spec has errors"
+    if len(module.funcs) != 1 or module.uses:
+        return "more than one function or a # use"
+    func = module.funcs[0]
+    ctx = UnitContext(module=module, func=func, dependencies={})
+    spec_hash = emit.spec_hash(func.text)
+    tests = emit.test_source(module, module_name=module.name, spec_name=spec.name,
+                             spec_hash=spec_hash)  # fmt: skip
+
+    def module_for(code: str) -> str:
+        return emit.module_source(
+            module, {func.name: code}, spec_name=spec.name, spec_hash=spec_hash
+        )
+
+    harness = loop.make_harness(
+        ctx, settings, module_for=module_for, test_source=tests, module_name=module.name
+    )
+    if not harness.names:
+        return "no checkable example"
+    return Unit(module, ctx, harness)
 
 
 def draw_task(
@@ -75,30 +115,11 @@ def draw_task(
     attempts draw them (seed, seed + 1, ...); a call of more than 16 would also decode
     slowly in the runtime's int4 mode, whose C kernels take up to 16 rows a step (more go
     the prompt's way, dequantizing every weight each step)."""
-    loaded = load_spec(task.spec)
-    module = loaded.module
-    if module is None or loaded.has_errors:
-        return "the spec has errors"
-    if len(module.funcs) != 1 or module.uses:
-        return "more than one function or a # use"
-    func = module.funcs[0]
-    ctx = UnitContext(module=module, func=func, dependencies={})
-    spec_hash = emit.spec_hash(func.text)
-    tests = emit.test_source(
-        module, module_name=module.name, spec_name=task.spec.name, spec_hash=spec_hash
-    )
-
-    def module_for(code: str) -> str:
-        return emit.module_source(
-            module, {func.name: code}, spec_name=task.spec.name, spec_hash=spec_hash
-        )
-
     drawing = replace(settings, candidates=batch_size, attempts=1, quick=False)
-    harness = loop.make_harness(
-        ctx, drawing, module_for=module_for, test_source=tests, module_name=module.name
-    )
-    if not harness.names:
-        return "no checkable example"
+    unit = unit_for(task.spec, drawing)
+    if isinstance(unit, str):
+        return unit
+    ctx, harness, module = unit.ctx, unit.harness, unit.module
     shown = loop.shown_context(ctx, harness.held_example)
     prompt = prompts.first_prompt(shown, drawing.kind)
     start = time.monotonic()
@@ -117,7 +138,8 @@ def draw_task(
         entry = {"passes": code is not None, "size": loop.size(cand.code), "code": code}
         if code is not None:
             if code not in right:
-                status = run_pytest(module.name, module_for(code), task.hidden.name, hidden, limits)
+                source = unit.module_for(code)
+                status = run_pytest(module.name, source, task.hidden.name, hidden, limits)
                 right[code] = status == 0
             entry["hidden"] = right[code]
         pool.append(entry | {"completion_tokens": cand.completion.completion_tokens})
@@ -310,26 +332,30 @@ def false_prone(results: dict[str, dict[str, Expected]], floor: float = 0.05) ->
     return "\n".join(lines) + "\n"
 
 
-def regate(pools: Sequence[dict[str, Any]], specs: dict[str, Path]) -> list[str]:
-    """Apply today's `overfit.static_sign` to every passing sample again (a pool keeps its
-    code), so a change to those static checks is measured without drawing anew. The samples
-    it rejects are marked as not passing in `pools`; returns a line for each distinct code
-    it now rejects."""
+def regate(
+    pools: Sequence[dict[str, Any]], specs: dict[str, Path], settings: loop.LoopSettings
+) -> list[str]:
+    """Judge every passing sample by today's probe gate again (`loop.gate_reason`: its
+    static checks, and its probes run in the sandbox), since a pool keeps its code: a change
+    to the gate is measured without drawing anew. The samples it rejects are marked as not
+    passing in `pools`; returns a line for each distinct code it now rejects."""
     lines = []
     for pool in pools:
-        module = load_spec(specs[pool["task"]]).module
-        if module is None:
-            raise MarshalikeError(f"{specs[pool['task']]}: the spec no longer loads")
-        rejected: dict[str, str] = {}
+        unit = unit_for(specs[pool["task"]], settings)
+        if isinstance(unit, str):
+            raise MarshalikeError(f"{specs[pool['task']]}: no longer in the study: {unit}")
+        verdicts: dict[str, str | None] = {}
         for sample in pool["samples"]:
             code = sample["code"]
             if not sample["passes"] or code is None:
                 continue
-            if code not in rejected and (why := overfit.static_sign(code, module.funcs[0])):
-                rejected[code] = why
-                right = "right" if sample["hidden"] else "wrong"
-                lines.append(f"{pool['task']}: a {right} sample rejected: {why}")
-            if code in rejected:
+            if code not in verdicts:
+                why = loop.gate_reason(code, unit.ctx.func, settings, unit.harness)
+                verdicts[code] = why
+                if why:
+                    right = "right" if sample["hidden"] else "wrong"
+                    lines.append(f"{pool['task']}: a {right} sample rejected: {why}")
+            if verdicts[code]:
                 sample["passes"] = False
     return lines
 
@@ -372,7 +398,10 @@ def replay_cmd(args: argparse.Namespace) -> int:
     if args.tier:
         pools = [p for p in pools if p["tier"] in args.tier]
     if args.regate:
-        for line in regate(pools, spec_paths(pools, args.humaneval_dir)):
+        # The probe inputs depend on the seed: the first draw's, as its attempts had them.
+        settings = make_job(resolve({"seed": files[0][1]["seed"]})).loop
+        settings = replace(settings, limits=Limits(timeout_s=args.test_timeout))
+        for line in regate(pools, spec_paths(pools, args.humaneval_dir), settings):
             print(line)
     policies = args.policy or [Policy.parse(p) for p in DEFAULT_POLICIES]
     results = replay(pools, policies, args.rounds, args.seed)
@@ -409,8 +438,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     r.add_argument(
         "--regate",
         action="store_true",
-        help="apply the current static checks of the gate to the pools' passing code again",
+        help="judge the pools' passing code by the current probe gate again",
     )
+    r.add_argument("--test-timeout", type=float, default=20.0)
     r.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
     r.add_argument("--rounds", type=int, default=2000)
     r.add_argument("--seed", type=int, default=0)

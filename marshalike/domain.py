@@ -21,9 +21,13 @@ _NOUNS = (
     r"(?:integers?|ints?|numbers?|whole numbers?|floats?|floating[- ]point numbers?|values?|"
     r"amounts?|counts?|sizes?|lengths?)"
 )
-_NON_EMPTY = re.compile(
-    r"\b(?:non-?empty|not empty|never empty)\b|"
-    r"\bat least one (?:element|item|number|value|character|char|word|entry|letter)\b",
+_NON_EMPTY = re.compile(r"\b(?:non-?empty|not empty|never empty)\b", re.IGNORECASE)
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4}
+# "at least two numbers", "of length at least 2": a smallest size for collections and texts.
+_AT_LEAST = re.compile(
+    r"\b(?:(?:of\s+)?(?:length|size)\s+(?:of\s+)?at\s+least\s+(?P<n1>one|two|three|four|\d+)|"
+    r"at\s+least\s+(?P<n2>one|two|three|four|\d+)\s+(?:elements?|items?|numbers?|values?|"
+    r"characters?|chars?|words?|entries|entry|letters?|strings?|integers?|floats?)\b)",
     re.IGNORECASE,
 )
 # "a positive number" is an input; "return only positive numbers" speaks of the output.
@@ -35,15 +39,24 @@ _NON_NEGATIVE = re.compile(rf"{_ONE}(?:non-?negative|natural) {_NOUNS}\b", re.IG
 def admits(func: Func) -> Callable[[object], bool]:
     """A test of one argument value of `func`: False when the description rules it out."""
     prose = " ".join([func.description, *(p.type for p in func.params)])
-    non_empty = _NON_EMPTY.search(prose) is not None
+    smallest = _smallest_size(prose)
     positive = _POSITIVE.search(prose) is not None
     non_negative = _NON_NEGATIVE.search(prose) is not None
-    return lambda value: not _excluded(value, non_empty, positive, non_negative)
+    return lambda value: not _excluded(value, smallest, positive, non_negative)
 
 
-def _excluded(value: object, non_empty: bool, positive: bool, non_negative: bool) -> bool:
-    if non_empty and isinstance(value, str | list | tuple | dict | set):
-        return not value
+def _smallest_size(prose: str) -> int:
+    """The fewest items (or characters) the description allows a collection or text."""
+    sizes = [1] if _NON_EMPTY.search(prose) else [0]
+    for match in _AT_LEAST.finditer(prose):
+        word = (match["n1"] or match["n2"]).lower()
+        sizes.append(_COUNTS[word] if word in _COUNTS else int(word))
+    return max(sizes)
+
+
+def _excluded(value: object, smallest: int, positive: bool, non_negative: bool) -> bool:
+    if isinstance(value, str | list | tuple | dict | set):
+        return len(value) < smallest
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return (positive and value <= 0) or (non_negative and value < 0)

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from marshalike import consensus, domain, overfit, prompts
+from marshalike import consensus, domain, overfit, prompts, return_kinds
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
@@ -40,6 +40,7 @@ from marshalike.naming import parse_or_none
 from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
 from marshalike.spec import Example, Func
+from marshalike.typemap import ANY, annotation
 from marshalike.verify import Verdict, example_tests, verify
 
 Status = Literal["verified", "unverified", "failed"]
@@ -136,6 +137,7 @@ class Harness:
     held: str | None  # its test
     gate_calls: tuple[str, ...]  # probe inputs from the examples the prompts show
     rank_calls: tuple[str, ...]  # consensus inputs from all the examples
+    returns: str = ANY  # the declared return type's annotation
 
 
 @dataclass
@@ -209,7 +211,16 @@ def make_harness(
         held=_test_name(ctx.func, held),
         gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
         rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
+        returns=_declared_return(ctx),
     )
+
+
+def _declared_return(ctx: UnitContext) -> str:
+    """The annotation of the return type the spec states in words; ANY where it states none
+    (the stub's annotation may be inferred from the examples, which promise nothing)."""
+    if not ctx.func.returns:
+        return ANY
+    return annotation(ctx.func.returns, {t.name for t in ctx.module.types})
 
 
 def judge(
@@ -326,6 +337,28 @@ def _verify_all(
     return out
 
 
+def gate_reason(code: str, func: Func, settings: LoopSettings, harness: Harness) -> str | None:
+    """Why the probe gate rejects `code`, which passes the examples; None if it does not:
+    a sign that needs no run (`overfit.static_sign`), else on the probe inputs a crash or
+    refusal (`overfit.crash`) or a value of another type than the declared one
+    (`return_kinds.mistyped`)."""
+    if reason := overfit.static_sign(code, func):
+        return reason  # no sandbox run needed
+    calls = harness.gate_calls
+    if not calls:
+        return None
+    outcomes = consensus.probe_outcomes(
+        harness.module_for(code),
+        module_name=harness.module_name,
+        calls=calls,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+    )
+    return overfit.crash(func, code, calls, outcomes) or return_kinds.mistyped(
+        calls, outcomes, harness.returns, func.description
+    )
+
+
 def _gate(
     batch: list[Candidate],
     func: Func,
@@ -341,21 +374,9 @@ def _gate(
         if passes(cand) and cand.code is not None:
             todo.setdefault(_fingerprint(cand.code), cand.code)
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
-    calls = harness.gate_calls
 
     def judge(code: str) -> str | None:
-        if reason := overfit.static_sign(code, func):
-            return reason  # no sandbox run needed
-        if not calls:
-            return None
-        outcomes = consensus.probe_outcomes(
-            harness.module_for(code),
-            module_name=harness.module_name,
-            calls=calls,
-            limits=settings.limits,
-            extra_files=settings.support_files,
-        )
-        return overfit.crash(func, code, calls, outcomes)
+        return gate_reason(code, func, settings, harness)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
         tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))

@@ -3,8 +3,9 @@ without running it: part of the loop's probe gate (`overfit.static_sign`).
 
 One promise so far, the one examples rarely pin down: a description that says case does
 not matter ("ignoring the difference between upper and lower case", "case-insensitive",
-"without regard to case") promises code that changes case or matches without it
-(`lower`, `casefold`, `re.IGNORECASE`, ...). Examples shown in lower case alone pass code
+"without regard to case", "vowels in upper or lower case") promises code that changes case,
+matches without it (`lower`, `casefold`, `re.IGNORECASE`, ...) or spells both cases out
+(`'aeiouAEIOU'`, `'a' <= c <= 'z' or 'A' <= c <= 'Z'`). Examples shown in lower case alone pass code
 that compares verbatim. Code that calls a function it does not define (a helper of the
 spec, say) may keep the promise there, so it is given the benefit of the doubt.
 """
@@ -23,7 +24,7 @@ _CASE_BLIND = re.compile(
     r"\b(?:ignor\w*|regardless\s+of|without\s+regard\s+to|irrespective\s+of|disregard\w*)"
     r"\b[^.;:]{0,40}?\bcase\b"
     r"|\bcase[- ]insensitiv\w*"
-    r"|\bin\s+any\s+case\b",
+    r"|\b(?:upper|lower)[\s-]+(?:case\s+)?(?:or|and)\s+(?:upper|lower)[\s-]*case\b",
     re.IGNORECASE,
 )
 # "it does not ignore case", "never regardless of case": the opposite promise.
@@ -53,7 +54,24 @@ def unkept(code: str, func: Func) -> str | None:
     tree = parse_or_none(code, mode="exec")
     if tree is None or _calls_unknown(tree) or _words(tree) & _CASE_WORDS:
         return None
+    if _both_cases("".join(_strings(tree))):
+        return None  # `c in 'aeiouAEIOU'`, `{'I': 1, 'i': 1}` spell the cases out
     return "the description says case does not matter, and the code never changes case"
+
+
+def _strings(tree: ast.AST) -> list[str]:
+    """The code's string constants, less docstrings and other bare string statements."""
+    bare = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in bare
+    ]
+
+
+def _both_cases(text: str) -> bool:
+    """Whether the text holds some letter in upper and in lower case."""
+    return any(c.islower() and c.upper() in text for c in text)
 
 
 def _words(tree: ast.AST) -> set[str]:

@@ -27,6 +27,17 @@ def test_a_non_empty_description_rules_out_empty_values() -> None:
     assert not at_least([])
 
 
+def test_a_smallest_size_rules_out_shorter_values() -> None:
+    two = admits(func("From a supplied list of numbers (of length at least two) select two."))
+    assert [two(v) for v in ([], [1.0], [1.0, 2.0], "a", "ab", 1)] == [
+        False, False, True, False, True, True
+    ]  # fmt: skip
+    three = admits(func("Given at least 3 numbers, the median."))
+    assert not three([1, 2]) and three([1, 2, 3])
+    assert admits(func("A list with at least one word, and non-empty."))(["a"])
+    assert admits(func("Returns the pairs: a list, possibly empty."))([])
+
+
 def test_positive_and_non_negative_numbers() -> None:
     positive = admits(func("n is a positive integer."))
     assert [positive(n) for n in (2, 0, -2)] == [True, False, False]

@@ -467,3 +467,18 @@ def test_a_broken_promise_of_the_description_is_repaired() -> None:
     outcome = run_func(spec, backend)
     assert (outcome.status, outcome.attempts) == ("verified", 2)
     assert "never changes case" in backend.prompts[1].messages[-1][1]
+
+
+def test_a_value_of_another_type_than_the_declared_one_is_repaired() -> None:
+    gives_up = (
+        "```python\ndef add(a, b):\n    if a < 0 or b < 0:\n        return None\n"
+        "    return a + b\n```"
+    )
+    plain = "```python\ndef add(a, b):\n    return a + b\n```"
+    backend = Scripted(lambda prompt, call: [gives_up] if call == 1 else [plain])
+    outcome = run_func(ADD, backend)
+    assert (outcome.status, outcome.attempts) == ("verified", 2)
+    assert re.search(r"- add\(-?\d+, -?\d+\) returned None, not an int as the spec declares\n",
+                     backend.prompts[1].messages[-1][1])  # fmt: skip
+    untyped = ADD.replace("): integer", ")")  # no declared type: nothing to hold it to
+    assert run_func(untyped, Scripted(lambda prompt, call: [gives_up])).status == "verified"

@@ -20,10 +20,15 @@ UNKEPT = "the description says case does not matter, and the code never changes 
         ("Words are compared case insensitively.", True),
         ("Counted without regard to case: the keys are lower case.", True),
         ("Distinct characters, regardless of case.", True),
-        ("Letters in any case are accepted.", True),
+        ("In any case, return 0.", False),  # "in any case": anyway
+        ("A character that is not a letter (in either case) is returned unchanged.", False),
         ("Ignore upper/lower case.", True),
         ("The comparison does not ignore case.", False),
-        ("Vowels in upper or lower case.", False),  # says both count, not that case is lost
+        ("Vowels (a, e, i, o, u) in upper or lower case.", True),
+        ("Letters in upper- or lower-case.", True),
+        ("Letters in upper and lower case alike.", True),
+        ("The name in upper case.", False),
+        ("Upper case letters or lower case digits.", False),
         ("The name in title case.", False),
         ("Ignore spaces. The result is lower case.", False),  # the sentence ends before
         ("In this case return 0.", False),
@@ -47,6 +52,7 @@ BLIND = func("A palindrome, ignoring case.")
     ("code", "reason"),
     [
         ("def same(w):\n    return w == w[::-1]\n", UNKEPT),
+        ('def same(w):\n    """Ignoring Case."""\n    return w == w[::-1]\n', UNKEPT),
         ("def same(w):\n    return w.lower() == w[::-1].lower()\n", None),
         ("def same(w):\n    w = w.casefold()\n    return w == w[::-1]\n", None),
         ("def same(w):\n    return str.upper(w) == str.upper(w)[::-1]\n", None),
@@ -60,6 +66,10 @@ BLIND = func("A palindrome, ignoring case.")
         # a standard library function is no helper of the spec
         ("from operator import eq\ndef same(w):\n    return eq(w, w[::-1])\n", UNKEPT),
         ("def same(w:\n", None),  # not Python: other checks say so
+        ("def same(w):\n    return sum(c in 'aeiouAEIOU' for c in w) > 0\n", None),
+        ("def same(w):\n    return sum(c in 'aeiou' for c in w) > 0\n", UNKEPT),
+        ("def same(w):\n    return all('a' <= c <= 'z' or 'A' <= c <= 'Z' for c in w)\n", None),
+        ("def same(w):\n    return w in ('Xyz', 'Qrs')\n", UNKEPT),  # no letter in both
     ],
 )  # fmt: skip
 def test_unkept_case_blindness(code: str, reason: str | None) -> None:

@@ -227,27 +227,31 @@ def test_draw_refuses_settings_the_replay_cannot_model(
     assert "the replay needs fresh samples" in capsys.readouterr().err
 
 
-def test_regate_rejects_passing_code_the_special_case_check_now_flags(tmp_path: Path) -> None:
+def test_regate_judges_passing_code_by_today_s_gate(tmp_path: Path) -> None:
     spec = tmp_path / "words.mrsh"
     spec.write_text(
         "# func words(text: string): integer\n\nHow many words.\n\n"
         "* words('hello') = 1\n* words('a b c') = 3\n"
     )
     fitted = "def words(text):\n    return 1 if text.startswith('hello') else 3\n"
+    untyped = "def words(text):\n    return len(text.split()) if text else None\n"
     right = "def words(text):\n    return len(text.split())\n"
     samples = [
         {"passes": True, "code": fitted, "size": 9, "hidden": False},
         {"passes": True, "code": right, "size": 12, "hidden": True},
         {"passes": True, "code": fitted, "size": 9, "hidden": False},
         {"passes": False, "code": None, "size": 3},
+        {"passes": True, "code": untyped, "size": 14, "hidden": False},
     ]
     pools = [{"task": "words", "tier": "simple", "spec": str(spec), "samples": samples}]
-    lines = sample_study.regate(pools, sample_study.spec_paths(pools, tmp_path))
+    settings = LoopSettings(kind="chat", probe=True, limits=Limits(timeout_s=10))
+    lines = sample_study.regate(pools, sample_study.spec_paths(pools, tmp_path), settings)
     assert lines == [
         "words: a wrong sample rejected: it special-cases 'hello', an argument of the "
-        "examples: `text.startswith('hello')`"
+        "examples: `text.startswith('hello')`",
+        "words: a wrong sample rejected: words('') returned None, not an int as the spec declares",
     ]
-    assert [s["passes"] for s in samples] == [False, True, False, False]
+    assert [s["passes"] for s in samples] == [False, True, False, False, False]
 
 
 def draw_file(seed: int, samples: int, tasks: dict[str, list[dict]]) -> dict:

@@ -5,9 +5,10 @@ One promise so far, the one examples rarely pin down: a description that says ca
 not matter ("ignoring the difference between upper and lower case", "case-insensitive",
 "without regard to case", "vowels in upper or lower case") promises code that changes case,
 matches without it (`lower`, `casefold`, `re.IGNORECASE`, ...) or spells both cases out
-(`'aeiouAEIOU'`, `'a' <= c <= 'z' or 'A' <= c <= 'Z'`). Examples shown in lower case alone pass code
-that compares verbatim. Code that calls a function it does not define (a helper of the
-spec, say) may keep the promise there, so it is given the benefit of the doubt.
+(`'aeiouAEIOU'`, `'a' <= c <= 'z' or 'A' <= c <= 'Z'`). Examples shown in lower case
+alone pass code that compares verbatim. Code that calls a function it does not define (a
+helper of the spec, say) may keep the promise there, so it is given the benefit of the
+doubt.
 """
 
 from __future__ import annotations

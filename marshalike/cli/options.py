@@ -42,7 +42,8 @@ _COMPILE_OPTIONS = (
         "--probe/--no-probe",
         default=None,
         help="Reject passing code that crashes on inputs mutated from the examples, "
-        "refuses them with an error the spec does not promise, special-cases an "
+        "refuses them with an error the spec does not promise or returns a value of "
+        "another type than the declared one there, special-cases an "
         "example's value or returns its output, or ignores a promise of the description "
         "(case blindness) [yes].",
     ),

@@ -29,7 +29,7 @@ _CASE_BLIND = re.compile(
     re.IGNORECASE,
 )
 # "it does not ignore case", "never regardless of case": the opposite promise.
-_NEGATION = re.compile(r"\b(?:not|never|n't|no longer)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_NEGATION = re.compile(r"(?:\bnot|\bnever|n't|\bno longer)\s+(?:\w+\s+)?$", re.IGNORECASE)
 # Names and attributes by which code changes case or matches without it.
 _CASE_WORDS = frozenset(
     {"lower", "upper", "casefold", "swapcase", "capitalize", "title", "islower", "isupper",

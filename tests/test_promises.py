@@ -24,6 +24,7 @@ UNKEPT = "the description says case does not matter, and the code never changes 
         ("A character that is not a letter (in either case) is returned unchanged.", False),
         ("Ignore upper/lower case.", True),
         ("The comparison does not ignore case.", False),
+        ("The comparison doesn't ignore case.", False),
         ("Vowels (a, e, i, o, u) in upper or lower case.", True),
         ("Letters in upper- or lower-case.", True),
         ("Letters in upper and lower case alike.", True),

@@ -72,9 +72,6 @@ class Unit:
     ctx: UnitContext
     harness: loop.Harness
 
-    def module_for(self, code: str) -> str:
-        return self.harness.module_for(code)
-
 
 def unit_for(spec: Path, settings: loop.LoopSettings) -> Unit | str:
     """The spec's only function with its tests and probes, or why the study leaves it out."""
@@ -138,7 +135,7 @@ def draw_task(
         entry = {"passes": code is not None, "size": loop.size(cand.code), "code": code}
         if code is not None:
             if code not in right:
-                source = unit.module_for(code)
+                source = harness.module_for(code)
                 status = run_pytest(module.name, source, task.hidden.name, hidden, limits)
                 right[code] = status == 0
             entry["hidden"] = right[code]

@@ -287,10 +287,8 @@ def _arguments(call: str | None) -> list[ast.expr]:
 
 
 def _parsed(text: str) -> ast.expr | None:
-    try:
-        return ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    tree = parse_or_none(text.strip())
+    return tree.body if isinstance(tree, ast.Expression) else None
 
 
 def _neutral_argument(node: ast.expr) -> bool:

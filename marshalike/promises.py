@@ -14,11 +14,10 @@ doubt.
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 import sys
 
-from marshalike.naming import parse_or_none
+from marshalike.naming import BUILTIN_NAMES, parse_or_none
 from marshalike.spec import Func
 
 _CASE_BLIND = re.compile(
@@ -35,7 +34,6 @@ _CASE_WORDS = frozenset(
     {"lower", "upper", "casefold", "swapcase", "capitalize", "title", "islower", "isupper",
      "IGNORECASE", "I", "ascii_lowercase", "ascii_uppercase", "ascii_letters"}
 )  # fmt: skip
-_BUILTINS = frozenset(dir(builtins))
 
 
 def case_blind(description: str) -> bool:
@@ -90,7 +88,7 @@ def _words(tree: ast.AST) -> set[str]:
 def _calls_unknown(tree: ast.AST) -> bool:
     """Whether the code calls, by bare name, a function it neither defines nor gets from
     Python's builtins or standard library: one whose body it cannot see."""
-    defined = set(_BUILTINS)
+    defined = set(BUILTIN_NAMES)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             defined.add(node.name)

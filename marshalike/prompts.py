@@ -3,7 +3,8 @@
 Two forms: a chat form for instruct models (the answer is one fenced python block) and a
 completion form for base models (module header, types, the stub with its docstring and
 doctests; the model continues with the body). The templates' hash is part of every unit's
-cache key, so editing a template recompiles what it produced.
+cache key, so editing a template recompiles what it produced. A repair prompt carries what a
+candidate returned, so it is sent with the compiler's secrets redacted (`redact`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib.resources import files
 
 from marshalike import emit, verdict_text
 from marshalike.backends.base import Prompt, PromptKind
+from marshalike.redact import redact
 from marshalike.spec import Example, Func, Module
 from marshalike.verify import ExampleResult
 
@@ -87,7 +89,7 @@ def repair_prompt(
     if previous.kind == "completion":
         notes = [*problems, *failures, *([probe_failure] if probe_failure else [])]
         notes += [HELD_OUT_NOTE] if held_out_failed else []
-        return Prompt("completion", text=_completion_text(ctx, failures=notes))
+        return Prompt("completion", text=redact(_completion_text(ctx, failures=notes)))
     answer = f"```python\n{code.rstrip()}\n```"
     feedback = _render(
         "repair.j2",
@@ -98,7 +100,8 @@ def repair_prompt(
         probe_failure=probe_failure,
     )
     first_two = previous.messages[:2]
-    return Prompt("chat", messages=(*first_two, ("assistant", answer), ("user", feedback)))
+    reply = (("assistant", redact(answer)), ("user", redact(feedback)))
+    return Prompt("chat", messages=(*first_two, *reply))
 
 
 def stops(kind: PromptKind) -> tuple[str, ...]:

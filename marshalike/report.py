@@ -1,4 +1,7 @@
-"""Render compile reports: a table per spec for people, JSON for tools."""
+"""Render compile reports: a table per spec for people, JSON for tools.
+
+Both pass through `redact`: a failure shows what a candidate returned, and that must never
+be a secret of the compiler's environment."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshalike.compiler import SpecReport
+from marshalike.redact import redact
 
 _MARK = {"verified": "ok", "unverified": "UNVERIFIED", "failed": "FAILED"}
 
@@ -29,7 +33,7 @@ def text(reports: Sequence[SpecReport]) -> str:
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
         f"{totals['seconds']:.1f} s"
     )
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines) + "\n")
 
 
 def _spec_line(report: SpecReport) -> str:
@@ -65,7 +69,7 @@ def _report_dict(report: SpecReport) -> dict[str, Any]:
         "written": list(report.written),
         "failed_file": report.failed_file,
         "stale": list(report.stale),
-        "problem": report.problem,
+        "problem": redact(report.problem) if report.problem else report.problem,
         "errors": sum(d.is_error for d in report.diagnostics),
         "warnings": sum(not d.is_error for d in report.diagnostics),
         "units": [_unit_dict(u) for u in report.units],
@@ -76,6 +80,7 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
     keys = ("name", "status", "attempts", "candidates", "distinct", "prompt_tokens",
             "completion_tokens", "note")  # fmt: skip
     data = {key: getattr(unit, key) for key in keys}
+    data["note"] = redact(unit.note) if unit.note else unit.note
     data["seconds"] = round(unit.seconds, 3)
-    data["failures"] = list(unit.failures)
+    data["failures"] = [redact(failure) for failure in unit.failures]
     return data

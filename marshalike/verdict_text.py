@@ -1,9 +1,11 @@
 """What one example's test result means, said once: the repair prompt (a model reads it)
 and `marshalike check` (a person reads it) use the same words, so a failure reads the same
-in the compile loop and in CI."""
+in the compile loop and in CI. Values a candidate returned or raised are shown with any
+secret of the compiler's environment redacted (`redact`)."""
 
 from __future__ import annotations
 
+from marshalike.redact import redact
 from marshalike.spec import Example, Func
 from marshalike.verify import ExampleResult
 
@@ -14,6 +16,11 @@ def describe(result: ExampleResult, func: Func | None, timeout_s: float) -> str 
     `func` is the function whose example the test checks (None when it is not known: the
     line then names the test instead of the call); `timeout_s` is the per-example limit.
     """
+    line = _line(result, func, timeout_s)
+    return redact(line) if line is not None else None
+
+
+def _line(result: ExampleResult, func: Func | None, timeout_s: float) -> str | None:
     if result.status == "pass":
         return None
     example = _example(func, result.index)

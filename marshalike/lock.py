@@ -67,27 +67,122 @@ def lock_path(output_dir: Path, module_name: str) -> Path:
     return output_dir / f"{module_name}.lock.json"
 
 
+class LockError(MarshalikeError):
+    """A lock file that cannot be read or does not have the lock's shape."""
+
+    exit_code = 2
+
+
 def read_lock(path: Path, spec: str) -> Lock:
     if not path.exists():
         return Lock(spec=spec)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        units = {name: _unit(unit) for name, unit in data["units"].items()}
-        return Lock(
-            spec=data["spec"],
-            spec_hash=data["spec_hash"],
-            units=units,
-            outputs=data.get("outputs", {}),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MarshalikeError(
-            f"{path}: the lock file is unreadable ({exc}); delete it to recompile from scratch"
-        ) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _malformed(path, f"it cannot be read as JSON ({_reason(exc)})") from None
+    try:
+        return _lock(data)
+    except _Shape as exc:
+        raise _malformed(path, str(exc)) from None
 
 
-def _unit(data: dict[str, Any]) -> LockedUnit:
-    sampling = {**SAMPLING_DEFAULTS, **data["sampling"]}
-    return LockedUnit(**{**data, "deps": tuple(data["deps"]), "sampling": sampling})
+class _Shape(Exception):
+    """A value of the wrong JSON type, with the dotted key it sits at."""
+
+
+# A unit's keys and the JSON types each must have; `sampling` is checked on its own.
+_UNIT_FIELDS: Mapping[str, type | tuple[type, ...]] = {
+    "key": str,
+    "code": str,
+    "status": str,
+    "backend": str,
+    "model": str,
+    "prompt_template": str,
+    "attempts": int,
+    "candidates": int,
+    "prompt_tokens": int,
+    "completion_tokens": int,
+    "seconds": (int, float),
+}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
+               float: "a number", bool: "true or false", type(None): "null"}  # fmt: skip
+
+
+def _lock(data: object) -> Lock:
+    data = _get(data, None, dict, "")
+    version = data.get("version", LOCK_VERSION)
+    _check("version", version, int)
+    if version > LOCK_VERSION:
+        raise _Shape(f"version {version} is newer than this marshalike reads ({LOCK_VERSION})")
+    units = _get(data, "units", dict)
+    outputs = _get(data, "outputs", dict, default={})
+    for name, value in outputs.items():
+        _check(f"outputs.{_key(name)}", value, str)
+    return Lock(
+        spec=_get(data, "spec", str),
+        spec_hash=_get(data, "spec_hash", str),
+        units={name: _unit(unit, f"units.{_key(name)}") for name, unit in units.items()},
+        outputs=outputs,
+    )
+
+
+def _unit(data: object, where: str) -> LockedUnit:
+    data = _get(data, None, dict, where)
+    fields = {key: _get(data, key, kind, where) for key, kind in _UNIT_FIELDS.items()}
+    if fields["status"] not in ("verified", "unverified"):
+        raise _Shape(f'{where}.status should be "verified" or "unverified"')
+    deps = _get(data, "deps", list, where)
+    for index, dep in enumerate(deps):
+        _check(f"{where}.deps[{index}]", dep, str)
+    sampling = _get(data, "sampling", dict, where)
+    return LockedUnit(**fields, deps=tuple(deps), sampling={**SAMPLING_DEFAULTS, **sampling})
+
+
+def _get(
+    data: Any,
+    key: str | None,
+    kind: type | tuple[type, ...],
+    where: str = "",
+    default: Any = None,
+) -> Any:
+    """`data[key]` (or `data` itself when `key` is None), which must be of JSON type `kind`."""
+    dotted = ".".join(part for part in (where, key) if part) or "the top level"
+    if key is None:
+        value = data
+    elif key in data:
+        value = data[key]
+    elif default is not None:
+        return default
+    else:
+        raise _Shape(f"{dotted} is missing")
+    _check(dotted, value, kind)
+    return value
+
+
+def _check(dotted: str, value: object, kind: type | tuple[type, ...]) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON's true and false are Python bools, which are ints; a count is never one.
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        wanted = " or ".join(_JSON_NAMES[k] for k in kinds)
+        raise _Shape(f"{dotted} should be {wanted}, not {_JSON_NAMES.get(type(value), 'that')}")
+
+
+def _key(name: str) -> str:
+    """A key as a dotted path shows it: quoted when it is not a plain name, so a message
+    stays on one line whatever the file holds."""
+    return name if name.isidentifier() else json.dumps(name)
+
+
+def _malformed(path: Path, why: str) -> LockError:
+    return LockError(
+        f"{path}: the lock file is malformed: {why}; delete it to recompile from scratch"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def write_lock(path: Path, lock: Lock) -> None:

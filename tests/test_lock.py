@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from marshalike.errors import MarshalikeError
-from marshalike.lock import SAMPLING_DEFAULTS, Lock, LockedUnit, read_lock, write_lock
+from marshalike.cli.main import cli
+from marshalike.lock import (
+    SAMPLING_DEFAULTS,
+    Lock,
+    LockedUnit,
+    LockError,
+    read_lock,
+    write_lock,
+)
 from marshalike.loop import LoopSettings
 
 SAMPLING = {
@@ -81,9 +92,173 @@ def test_a_lock_with_a_broken_unit_is_a_clear_error(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     data["units"]["square"]["sampling"] = ["not", "a", "mapping"]
     path.write_text(json.dumps(data))
-    with pytest.raises(MarshalikeError) as caught:
+    with pytest.raises(LockError) as caught:
         read_lock(path, "square.mrsh")
     assert str(caught.value) == (
-        f"{path}: the lock file is unreadable ('list' object is not a mapping); "
+        f"{path}: the lock file is malformed: units.square.sampling should be an object, "
+        "not an array; delete it to recompile from scratch"
+    )
+    assert caught.value.exit_code == 2
+
+
+# (JSON path to change, the value put there, what the message says about it)
+SHAPES = [
+    ((), [], "the top level should be an object, not an array"),
+    (("units",), [], "units should be an object, not an array"),
+    (("units", "square", "code"), 5, "units.square.code should be a string, not an integer"),
+    (("units", "square", "key"), None, "units.square.key should be a string, not null"),
+    (("spec_hash",), 1.5, "spec_hash should be a string, not a number"),
+    (("outputs", "square.py"), {}, 'outputs."square.py" should be a string, not an object'),
+    (("units", "square", "attempts"), True, "units.square.attempts should be an integer, "
+     "not true or false"),
+    (("units", "square", "deps", 0), 7, "units.square.deps[0] should be a string, not an integer"),
+    (("units", "square", "status"), "passed", 'units.square.status should be "verified" or '
+     '"unverified"'),
+    (("units", "square", "seconds"), "0.5", "units.square.seconds should be an integer or a "
+     "number, not a string"),
+    (("version",), 99, "version 99 is newer than this marshalike reads (1)"),
+    (("units", "a\nb"), 0, 'units."a\\nb" should be an object, not an integer'),
+]  # fmt: skip
+
+
+def _put(data: Any, where: tuple[Any, ...], value: Any) -> Any:
+    if not where:
+        return value
+    head, *rest = where
+    data[head] = _put(data.get(head) if isinstance(data, dict) else data[head], tuple(rest), value)
+    return data
+
+
+@pytest.mark.parametrize(("where", "value", "said"), SHAPES)
+def test_a_value_of_the_wrong_json_type_names_its_key(
+    tmp_path: Path, where: tuple[Any, ...], value: Any, said: str
+) -> None:
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    path.write_text(json.dumps(_put(json.loads(path.read_text()), where, value)))
+    with pytest.raises(LockError) as caught:
+        read_lock(path, "square.mrsh")
+    assert str(caught.value) == (
+        f"{path}: the lock file is malformed: {said}; delete it to recompile from scratch"
+    )
+
+
+@pytest.mark.parametrize("key", ["spec", "spec_hash", "units"])
+def test_a_missing_top_level_key_is_named(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    data = json.loads(path.read_text())
+    del data[key]
+    path.write_text(json.dumps(data))
+    with pytest.raises(LockError, match=f"malformed: {key} is missing;"):
+        read_lock(path, "square.mrsh")
+
+
+@pytest.mark.parametrize("key", sorted(json.loads(json.dumps(asdict(UNIT)))))
+def test_a_missing_unit_key_is_named(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    data = json.loads(path.read_text())
+    del data["units"]["square"][key]
+    path.write_text(json.dumps(data))
+    with pytest.raises(LockError, match=f"malformed: units.square.{key} is missing;"):
+        read_lock(path, "square.mrsh")
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"{", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        (b"", "Expecting value: line 1 column 1 (char 0)"),
+        (b"\xff\xfe", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_lock_that_is_not_json_is_a_clear_error(tmp_path: Path, raw: bytes, said: str) -> None:
+    path = tmp_path / "square.lock.json"
+    path.write_bytes(raw)
+    with pytest.raises(LockError) as caught:
+        read_lock(path, "square.mrsh")
+    assert str(caught.value) == (
+        f"{path}: the lock file is malformed: it cannot be read as JSON ({said}); "
         "delete it to recompile from scratch"
+    )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    children = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, child in children:
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_any_value_anywhere_reads_or_is_a_one_line_lock_error(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    lock = json.loads(path.read_text())
+    if data.draw(st.booleans(), label="delete a key"):
+        where = data.draw(
+            st.sampled_from([p for p in _paths(lock) if p and isinstance(p[-1], str)])
+        )
+        parent = lock
+        for key in where[:-1]:
+            parent = parent[key]
+        del parent[where[-1]]
+    else:
+        where = data.draw(st.sampled_from(_paths(lock)))
+        lock = _put(lock, where, data.draw(JSON, label="value"))
+    path.write_text(json.dumps(lock))
+    try:
+        read_lock(path, "square.mrsh")
+    except LockError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: the lock file is malformed: ")
+        assert "\n" not in message
+
+
+SQUARE = """\
+# func square(an integer): its square
+
+Multiply the number by itself.
+
+* square(2) = 4
+"""
+NOWHERE = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+
+
+@pytest.mark.parametrize("command", [["compile", *NOWHERE], ["compile", "--frozen", *NOWHERE],
+                                     ["check"]])  # fmt: skip
+def test_commands_report_a_malformed_lock_in_one_line_with_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "square.mrsh").write_text(SQUARE)
+    (tmp_path / "square.py").write_text("")
+    (tmp_path / "square.lock.json").write_text('{"spec": "square.mrsh", "units": []}')
+    result = CliRunner().invoke(cli, [command[0], str(tmp_path / "square.mrsh"), *command[1:]])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"marshalike: error: {tmp_path / 'square.lock.json'}: the lock file is malformed: "
+        "units should be an object, not an array; delete it to recompile from scratch\n"
     )

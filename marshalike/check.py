@@ -15,6 +15,7 @@ Codes (the parser owns M001-M009, `load` owns M030-M039):
   M023 function with only informal examples, M024 spec with nothing in it (warnings)
 - M025 a function, type or parameter named by a Python keyword
 - M026 function with fewer than 3 checkable examples, naming what none pins down (warning)
+- M027 example nested too deeply to check
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from marshalike.diagnostics import Diagnostic, Span, sort_key
+from marshalike.examples import MAX_EXPRESSION_DEPTH, too_deep
 from marshalike.gaps import listed, unpinned
 from marshalike.spec import Example, Func, Module, Param, TypeDef
 
@@ -315,6 +317,15 @@ def _check_example_count(func: Func, scope: _Scope) -> Iterator[Diagnostic]:
 
 
 def _check_example(example: Example, func: Func, scope: _Scope) -> Iterator[Diagnostic]:
+    if not example.checkable and _too_deep(example):
+        yield _error(
+            scope.path,
+            "M027",
+            f"example nests more than {MAX_EXPRESSION_DEPTH} levels deep",
+            example.span,
+            "split it into smaller examples",
+        )
+        return
     if not example.checkable:
         yield _warning(
             scope.path,
@@ -325,6 +336,11 @@ def _check_example(example: Example, func: Func, scope: _Scope) -> Iterator[Diag
         )
     yield from _check_arity(example, func, scope)
     yield from _undeclared_constructors(example, scope)
+
+
+def _too_deep(example: Example) -> bool:
+    parts = [p for p in (example.call, example.expected) if p is not None]
+    return any(too_deep(part) for part in parts or [example.text])
 
 
 # --- calls ---------------------------------------------------------------------------

@@ -40,6 +40,10 @@ _CALLEE = re.compile(r"[^\W\d][\w.]*")
 _RAISES = re.compile(r"(?:throws|raises)\b")
 _RAISED_CLASS = re.compile(r"(?:throws|raises)\s+(?:an?\s+)?([^\W\d][\w.]*?)\s*\.?\s*")
 _GENERIC_ERRORS = {"error", "exception"}
+# Deeper expressions stay informal (and marshalike.check makes them an error): code that
+# walks an example's syntax tree recursively, ours or Python's compiler, would otherwise hit
+# the recursion limit. A real example nests a few levels.
+MAX_EXPRESSION_DEPTH = 100
 
 # (called name, positional argument count, keyword names)
 _Shape = tuple[str | None, int | None, tuple[str, ...]]
@@ -274,13 +278,58 @@ def _keyword_free(match: re.Match[str] | None) -> re.Match[str] | None:
 
 
 def _parse_expression(source: str) -> ast.expr | None:
-    """The expression's AST, or None where `source` is not one Python expression."""
+    """The expression's AST, or None where `source` is not one Python expression (or one
+    nested more than MAX_EXPRESSION_DEPTH deep)."""
     try:
-        return ast.parse(source, mode="eval").body
+        tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         # ValueError: NUL bytes; RecursionError/MemoryError: absurd nesting. Either way
         # the text is not an expression we can turn into a test, so it stays informal.
         return None
+    # Short sources cannot nest that deep: most examples skip the walk.
+    if len(source) > MAX_EXPRESSION_DEPTH // 4 and _depth(tree) > MAX_EXPRESSION_DEPTH:
+        return None
+    return tree.body
+
+
+def too_deep(source: str) -> bool:
+    """Whether `source` nests brackets or operators more than MAX_EXPRESSION_DEPTH deep."""
+    if _bracket_depth(source) > MAX_EXPRESSION_DEPTH:
+        return True
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        return True
+    except SyntaxError as exc:
+        # Python's own limits on nesting: "too many nested parentheses", "too complex".
+        return "nested" in str(exc.msg) or "too complex" in str(exc.msg)
+    except ValueError:
+        return False
+    return _depth(tree) > MAX_EXPRESSION_DEPTH
+
+
+def _depth(tree: ast.AST) -> int:
+    """The depth of a syntax tree, walked without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest bracket of `text`, string literals skipped."""
+    deepest = level = 0
+    for token in _CALL_TOKENS.finditer(text):
+        kind = token.group(0)
+        if kind in _OPENERS:
+            level += 1
+            deepest = max(deepest, level)
+        elif kind in _CLOSERS:
+            level -= 1
+    return deepest
 
 
 def _scan_call(text: str, start: int) -> tuple[int, int] | None:

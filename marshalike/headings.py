@@ -24,6 +24,7 @@ from lark.exceptions import UnexpectedInput, UnexpectedToken
 from marshalike.diagnostics import Severity, Span
 from marshalike.examples import is_expression, normalize
 from marshalike.spec import Param, Use
+from marshalike.typemap import MAX_TYPE_DEPTH, type_depth
 
 KEYWORDS = ("func", "type", "use")
 
@@ -182,7 +183,29 @@ _SIMPLE_PARAM = re.compile(
 
 def func_head(where: Where, report: Report) -> FuncHead | None:
     """`NAME(PARAMS): RETURN`, `NAME(PARAMS)` for a void function."""
-    return simple_signature(where) or grammar_signature(where, report)
+    head = simple_signature(where) or grammar_signature(where, report)
+    if head is None or not _types_too_deep(head, where, report):
+        return head
+    return None
+
+
+def _types_too_deep(head: FuncHead, where: Where, report: Report) -> bool:
+    """Report a parameter or return type nested past what the type reader can follow."""
+    typed = [(f"parameter type '{_short(p.type)}'", p.type, p.span) for p in head.params]
+    if head.returns is not None:
+        start = where.text.rindex(head.returns)
+        span = where.span(start, start + len(head.returns))
+        typed.append((f"return type '{_short(head.returns)}'", head.returns, span))
+    for what, text, span in typed:
+        if type_depth(text) > MAX_TYPE_DEPTH:
+            message = f"{what} nests more than {MAX_TYPE_DEPTH} levels deep"
+            report("M001", message, span, "name an inner part with its own `# type`")
+            return True
+    return False
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def simple_signature(where: Where) -> FuncHead | None:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from marshalike.naming import identifier, parse_or_none
 
 ANY = "Any"
+# Each "of", "or", "as" and bracket is a level of recursion in the reader; no real phrase
+# comes near this many, and Python's own recursion limit is not far above it.
+MAX_TYPE_DEPTH = 64
 
 _SCALARS = {
     "int": "int",
@@ -77,6 +80,7 @@ _QUALIFIERS = frozenset(
     "where that which whose ordered sorted with in for by representing separated "
     "without if when".split()
 )
+_NESTING_WORDS = _OF_WORDS | {"or", "as"}
 _OPTIONAL_WORDS = frozenset({"optional", "nullable", "maybe"})
 _PHRASES = (
     ("date and time", "datetime"),
@@ -93,11 +97,27 @@ _PY_NAMES = frozenset(
 
 def annotation(phrase: str, known_types: set[str]) -> str:
     """The Python annotation for an English (or already Pythonic) type phrase."""
+    if type_depth(phrase) > MAX_TYPE_DEPTH:
+        return ANY  # the parser reports such a heading (M001); never recurse that deep
     lookup = {name.lower(): identifier(name) for name in known_types}
     python = _python_annotation(phrase, lookup)
     if python is not None:
         return python
     return _Reader(_tokens(phrase), lookup).whole()
+
+
+def type_depth(phrase: str) -> int:
+    """An upper bound on how deeply the phrase nests: its nesting words ("of", "or", "as",
+    ...) plus its deepest bracket."""
+    words = sum(1 for token in _TOKEN.findall(phrase.lower()) if token in _NESTING_WORDS)
+    deepest = level = 0
+    for char in phrase:
+        if char in "[(":
+            level += 1
+            deepest = max(deepest, level)
+        elif char in "])":
+            level -= 1
+    return words + deepest
 
 
 def infer_column_type(values: list[str]) -> str:

@@ -56,7 +56,7 @@ def test_corpus_is_large_and_reports_an_error_or_warning_for_each_case() -> None
 def test_corpus_covers_every_check_and_load_code() -> None:
     text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.expected"))
     found = set(re.findall(r"\[(M\d{3})\]", text))
-    wanted = {f"M{n:03d}" for n in [*range(10, 27), *range(30, 37)]}
+    wanted = {f"M{n:03d}" for n in [*range(10, 28), *range(30, 37)]}
     assert wanted - found == set()
 
 
@@ -276,3 +276,40 @@ def test_many_gaps_are_cut_short() -> None:
     text = f"# func f({params}): int\n\nx.\n\n* f('a', 'b', 'c', 'd', 'e', 'f') = 1\n"
     (found,) = check(module(text))
     assert found.message.endswith("no example with an empty string for `p3`; and 2 more")
+
+
+# --- M027: nesting ---------------------------------------------------------------------------
+
+DEEP = 2_000
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "[" * DEEP + "]" * DEEP,
+        "(" * DEEP + "1" + ")" * DEEP,
+        "-" * DEEP + "1",
+        "+".join(["1"] * DEEP),
+        "x" + "[0]" * DEEP,
+        "not " * DEEP + "x",
+    ],
+)
+def test_an_example_nested_thousands_deep_is_an_error_not_a_crash(argument: str) -> None:
+    text = f"# func f(x: int): int\n\nx.\n\n* f({argument}) = 1\n* f(1) = 1\n"
+    (found,) = checked(module(text))
+    line = f"* f({argument}) = 1"
+    span = Span(5, 1, 5, len(line) + 1)
+    assert (found.severity, found.code, found.span) == ("error", "M027", span)
+    assert found.message == "example nests more than 100 levels deep"
+    assert found.hint == "split it into smaller examples"
+
+
+def test_an_expected_value_nested_too_deep_is_an_error_too() -> None:
+    text = f"# func f(x: int): list\n\nx.\n\n* f(1) = {'[' * DEEP}{']' * DEEP}\n* f(2) = []\n"
+    assert [d.code for d in checked(module(text))] == ["M027"]
+
+
+def test_redundant_parentheses_do_not_count_as_nesting() -> None:
+    text = f"# func f(x: int): int\n\nx.\n\n* f({'(' * 150}1{')' * 150}) = 1\n"
+    (example,) = module(text).funcs[0].examples
+    assert example.checkable

@@ -120,6 +120,21 @@ def test_a_file_that_is_not_utf8_is_a_diagnostic(specs: Path) -> None:
     assert result.stderr.startswith("latin.mrsh:1:1: error[M030]: spec is not UTF-8 text")
 
 
+def test_a_type_nested_2000_deep_is_a_diagnostic_not_an_internal_error(specs: Path) -> None:
+    heading = f"# func f({'list of ' * 2000}integer): integer"
+    (specs / "deep.mrsh").write_text(f"{heading}\n\nReturn 1.\n\n* f([]) = 1\n", "utf-8")
+    result = run("deep.mrsh")
+    assert result.exit_code == 2
+    assert result.stdout == "deep.mrsh: not parsed; 1 error\n"
+    first, source, caret, hint = result.stderr.splitlines()
+    assert first == (
+        "deep.mrsh:1:10: error[M001]: parameter type 'list of list of list of list of list "
+        "...' nests more than 64 levels deep"
+    )
+    assert (source, caret.strip("^ ")) == (f"    {heading}", "")
+    assert hint == "  hint: name an inner part with its own `# type`"
+
+
 def test_the_installed_command_runs_without_a_traceback(specs: Path) -> None:
     (specs / "broken.mrsh").write_text(BROKEN, encoding="utf-8")
     done = subprocess.run(

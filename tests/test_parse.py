@@ -686,6 +686,38 @@ def test_byte_order_mark_is_ignored() -> None:
     assert module.funcs[0].name_span == Span(1, 9, 1, 10)
 
 
+# --- nesting past what the type reader follows ----------------------------------------------
+
+DEEP = 2_000
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "column"),
+    [
+        ("parameter", f"{'list of ' * DEEP}integer", 10),
+        ("parameter", f"x: {'list[' * DEEP}int{']' * DEEP}", 10),
+        ("parameter", " or ".join(["integer"] * DEEP), 10),
+        ("return", f"{'list of ' * DEEP}integer", 20),
+    ],
+)
+def test_a_type_nested_thousands_deep_is_a_located_error(
+    kind: str, typed: str, column: int
+) -> None:
+    heading = f"f(integer): {typed}" if kind == "return" else f"f({typed}): integer"
+    result = parse(f"# func {heading}\n\nReturn 1.\n\n* f(1) = 1\n", "t.mrsh")
+    assert result.module is None
+    (found,) = result.diagnostics
+    assert (found.code, found.span.line, found.span.column) == ("M001", 1, column)
+    shown = typed.split(": ", 1)[-1][:37]
+    assert found.message == f"{kind} type '{shown}...' nests more than 64 levels deep"
+    assert found.hint == "name an inner part with its own `# type`"
+
+
+def test_a_type_nested_64_deep_still_parses() -> None:
+    func = only_func(f"# func f({'list of ' * 63}integer): integer\n\nReturn 1.\n")
+    assert func.params[0].type.count("list of") == 63
+
+
 # --- the grammar files ---------------------------------------------------------------------
 
 

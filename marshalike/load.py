@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from marshalike.errors import SpecError
 from marshalike.parse import ParseResult, parse
 from marshalike.spec import Func, Module, TypeDef, Use
 
+SPEC_SUFFIX = ".mrsh"
 # A CSV-backed type keeps this many rows as samples (for field types and the prompt); the
 # rest of the file is only checked for shape.
 MAX_SAMPLE_ROWS = 50
@@ -45,36 +47,92 @@ class LoadResult:
 
 
 def load_spec(path: str | Path) -> LoadResult:
-    """Read, parse and check one spec; raises SpecError only when the file can't be read."""
+    """Read, parse and check one spec; raises SpecError only when the file can't be read,
+    or when a file not named `*.mrsh` does not read as a spec without errors."""
     file = Path(path)
     display = str(path)
     raw = _read_bytes(file, display)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        _insist_on_spec(file, display, "it is not UTF-8 text")
         return LoadResult(display, None, (_not_utf8(raw, exc, display),), _lossy(raw))
     parsed = parse(text, display)
     if parsed.module is None:
+        _insist_on_spec(file, display, "it has syntax errors")
         return LoadResult(display, None, tuple(sorted(parsed.diagnostics, key=sort_key)), text)
+    if not parsed.module.funcs and not parsed.module.types:
+        _insist_on_spec(file, display, "it declares no `# func` or `# type`")
     module, found = _resolve(parsed.module, file)
     found.extend(parsed.diagnostics)
+    if has_errors(found):
+        _insist_on_spec(file, display, "it has errors")
     return LoadResult(display, module, tuple(sorted(found, key=sort_key)), text)
 
 
+def _insist_on_spec(file: Path, display: str, why: str) -> None:
+    """A file named `*.mrsh` is a spec, errors and all; any other file named on the command
+    line is one only when it reads as one, so a stray argument never gets outputs written
+    next to it."""
+    if file.suffix != SPEC_SUFFIX:
+        raise SpecError(
+            f"{display}: not a {SPEC_SUFFIX} file, and {why}; "
+            f"name the spec with the {SPEC_SUFFIX} suffix"
+        )
+
+
 def spec_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders expanded to every `*.mrsh` below them (sorted), no repeats."""
+    """Files as given, folders expanded to every `*.mrsh` below them (sorted), no repeats.
+
+    Anything else (a FIFO, a device, a socket) is refused before it is opened: reading one
+    could block forever or never end.
+    """
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            specs = sorted(p for p in path.rglob("*.mrsh") if p.is_file())
+            specs = sorted(p for p in path.rglob(f"*{SPEC_SUFFIX}") if p.is_file())
             if not specs:
-                raise SpecError(f"no .mrsh files under {path}")
+                raise SpecError(f"no {SPEC_SUFFIX} files under {path}")
             found.extend(specs)
-        elif path.exists():
-            found.append(path)
         else:
-            raise SpecError(f"{path}: no such file or directory")
+            check_spec_file(path)
+            found.append(path)
     return list(dict.fromkeys(found))
+
+
+def check_spec_file(path: Path) -> None:
+    """Raise SpecError unless `path` is a folder or a regular file (symlinks followed)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {_reason(exc)}") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise SpecError(f"{path}: not a regular file ({_kind(mode)}); give a {SPEC_SUFFIX} file")
+
+
+def read_regular(file: Path) -> bytes:
+    """The bytes of a regular file. The file is opened without blocking and checked once
+    open, so a FIFO or device put in its place is refused (OSError), never waited on."""
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(file))
+        if not stat.S_ISREG(mode):
+            raise OSError(0, f"not a regular file ({_kind(mode)})", str(file))
+        return handle.read()
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
@@ -100,7 +158,7 @@ def _resolve(module: Module, file: Path) -> tuple[Module, list[Diagnostic]]:
 
 def _read_bytes(file: Path, display: str) -> bytes:
     try:
-        return file.read_bytes()
+        return read_regular(file)
     except IsADirectoryError:
         raise SpecError(f"{display}: is a directory, not a .mrsh file") from None
     except FileNotFoundError:
@@ -164,8 +222,7 @@ def _read_csv_text(file: Path, typedef: TypeDef, span: Span, path: str) -> str |
     """The file's text (a byte-order mark dropped), or why it could not be read."""
     name = _csv_name(typedef)
     try:
-        with file.open(encoding="utf-8-sig", newline="") as handle:
-            return handle.read()
+        return read_regular(file).decode("utf-8-sig")
     except FileNotFoundError:
         hint = "the path is relative to the spec's folder"
         return _csv_diag("M031", f"cannot find {name}", span, path, hint)
@@ -243,7 +300,7 @@ def _resolve_uses(module: Module, file: Path) -> tuple[dict[str, Func], list[Dia
         target = (file.parent / use.path).resolve()
         result = _parse_cached(target, parsed)
         if result is None:
-            verb = "read" if target.is_file() else "find"
+            verb = "read" if target.exists() else "find"
             found.append(_use_diag("M034", f"cannot {verb} used spec '{use.path}'", use, module))
             continue
         cycle = _path_back(target, root, parsed)
@@ -263,7 +320,7 @@ def _resolve_uses(module: Module, file: Path) -> tuple[dict[str, Func], list[Dia
 def _parse_cached(target: Path, cache: dict[Path, ParseResult | None]) -> ParseResult | None:
     if target not in cache:
         try:
-            cache[target] = parse(target.read_text(encoding="utf-8"), str(target))
+            cache[target] = parse(read_regular(target).decode("utf-8"), str(target))
         except (OSError, UnicodeDecodeError):
             cache[target] = None
     return cache[target]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from marshalike.load import read_regular
 from marshalike.parse import parse
 from marshalike.spec import Module, Use
 
@@ -88,15 +89,15 @@ def generated_modules(
 
 
 def _parse_file(path: Path) -> Module | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    return parse(text, str(path)).module
+    text = _read(path)
+    return None if text is None else parse(text, str(path)).module
 
 
 def _read(path: Path) -> str | None:
+    """The text with newlines translated, as `Path.read_text` gives it; None for anything
+    but a readable regular UTF-8 file (a FIFO is never waited on)."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")

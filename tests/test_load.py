@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,75 @@ def test_load_paths_loads_each_spec(tmp_path: Path) -> None:
     results = load_paths([tmp_path])
     assert [Path(r.path).name for r in results] == ["one.mrsh", "two.mrsh"]
     assert [r.module.funcs[0].name for r in results if r.module] == ["area", "size"]
+
+
+# --- what counts as a spec file --------------------------------------------------------------
+
+SPEC = "# func f(x: int): int\n\nx.\n\n* f(1) = 1\n"
+
+
+def test_a_fifo_is_refused_at_once_never_opened_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.mrsh"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError) as raised:
+        spec_paths([fifo])
+    assert str(raised.value) == f"{fifo}: not a regular file (a FIFO); give a .mrsh file"
+    # load_spec opens without blocking and checks what it opened
+    with pytest.raises(SpecError) as raised:
+        load_spec(fifo)
+    assert str(raised.value) == f"{fifo}: cannot read: not a regular file (a FIFO)"
+
+
+def test_a_device_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as raised:
+        spec_paths(["/dev/zero"])
+    assert (
+        str(raised.value) == "/dev/zero: not a regular file (a character device); give a .mrsh file"
+    )
+
+
+def test_a_folder_walk_takes_only_regular_mrsh_files(tmp_path: Path) -> None:
+    write(tmp_path, "a.mrsh", SPEC)
+    write(tmp_path, "b.txt", SPEC)
+    os.mkfifo(tmp_path / "c.mrsh")
+    assert spec_paths([tmp_path]) == [tmp_path / "a.mrsh"]
+
+
+def test_a_fifo_as_csv_file_or_used_spec_is_a_diagnostic(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "rows.csv")
+    os.mkfifo(tmp_path / "other.mrsh")
+    text = "# use other.mrsh\n\n# type T rows.csv\n\n" + SPEC
+    result = load_spec(write(tmp_path, "s.mrsh", text))
+    assert [(d.code, d.message) for d in findings(result)] == [
+        ("M034", "cannot read used spec 'other.mrsh'"),
+        ("M031", "cannot read CSV file 'rows.csv' of type 'T': not a regular file (a FIFO)"),
+    ]
+
+
+def test_a_file_named_otherwise_is_a_spec_when_it_reads_as_one(tmp_path: Path) -> None:
+    result = load_spec(write(tmp_path, "spec.txt", SPEC))
+    assert result.module is not None and result.module.funcs[0].name == "f"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("root:x:0:0:root:/root:/bin/bash\n", "it declares no `# func` or `# type`"),
+        ("# func f(\n", "it has syntax errors"),
+        ("# func f(x: int): int\n\nx.\n\n* g(1) = 1\n", "it has errors"),
+    ],
+)
+def test_a_file_named_otherwise_that_is_no_spec_is_refused(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    path = write(tmp_path, "passwd", text)
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert str(raised.value) == (
+        f"{path}: not a .mrsh file, and {why}; name the spec with the .mrsh suffix"
+    )
+
+
+def test_a_mrsh_file_with_errors_is_diagnosed_not_refused(tmp_path: Path) -> None:
+    result = load_spec(write(tmp_path, "s.mrsh", "# func f(\n"))
+    assert result.module is None and result.has_errors

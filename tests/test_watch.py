@@ -484,8 +484,8 @@ def test_a_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     argv = ["watch", str(tmp_path / "nope"), "--backend", "openai", "--model", "m",
             "--base-url", "http://127.0.0.1:9/v1"]  # fmt: skip
     result = CliRunner().invoke(cli, argv)
-    assert result.exit_code == 1
-    assert result.stderr == f"marshalike: error: no such file or directory: {tmp_path / 'nope'}\n"
+    assert result.exit_code == 2
+    assert result.stderr == f"marshalike: error: {tmp_path / 'nope'}: no such file or directory\n"
 
 
 # --- the real command ----------------------------------------------------------------

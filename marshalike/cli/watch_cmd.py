@@ -4,12 +4,14 @@ and diagnostics go to stderr; Ctrl-C (or SIGTERM) stops with status 0."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from marshalike import watch
 from marshalike.cli.compile_cmd import make_job
 from marshalike.cli.options import compile_options
+from marshalike.load import check_spec_file
 from marshalike.settings import resolve
 
 
@@ -18,6 +20,8 @@ from marshalike.settings import resolve
 @compile_options
 def command(paths: tuple[str, ...], quick: bool, no_main: bool, **flags: object) -> None:
     """Compile .mrsh specs, then recompile what changes on every save (Ctrl-C stops)."""
+    for path in paths:
+        check_spec_file(Path(path))  # a missing path or a FIFO is refused before any work
     job = make_job(resolve(flags), quick=quick, frozen=False, main=not no_main)
     sys.exit(watch.run(paths, job, _echo))
 

@@ -9,10 +9,14 @@ with `ast` before anything runs it:
   "__main__":` blocks, top-level `print(...)` calls and asserts) is dropped, since it can
   define nothing the function needs; anything else that would run on import rejects the
   candidate;
+- the code its definitions run on import (decorators, default values, annotations, class
+  bodies) only builds values (`import_time`);
+- it does not sense or tamper with the harness that tests it: the call stack, other
+  loaded modules, processes, the environment (`tampering`);
 - every module it imports must be importable here (stdlib, installed, or a sibling module).
 
-Not checked: class bodies and decorators run on import too; they are trusted, because
-models rarely put side effects there and the sandbox, not this module, is the safety net.
+These checks read the code, so code that builds what it runs at run time gets past them;
+the sandbox and a verdict decided outside the candidate's process are the safety net.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import textwrap
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from marshalike import import_time, tampering
 from marshalike.backends.base import PromptKind
+from marshalike.import_time import constant, dotted
 from marshalike.naming import NOT_PYTHON, parse_or_none, quiet_syntax_warnings
 from marshalike.spec import Func
 
@@ -34,12 +40,6 @@ PYTHON_FENCES = ("", "python", "py", "python3", "py3")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*$")
 # A line that plausibly starts code in an answer without fences.
 _CODE_START = re.compile(r"^(def |async def |class |import |from \S+ import |@)")
-# Calls that only build a value, allowed on the right of a top-level assignment.
-SAFE_CALLS = frozenset(
-    "frozenset set tuple list dict float int str bytes range re.compile namedtuple "
-    "collections.namedtuple TypeVar typing.TypeVar NewType typing.NewType Decimal "
-    "decimal.Decimal Fraction fractions.Fraction".split()
-)
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,8 @@ def validate(
             dropped.append(f"line {_first_line(node)}: {verdict}")
         else:
             problems.append(f"line {_first_line(node)}: {verdict}")
+    problems += import_time.problems(kept)
+    problems += tampering.problems(ast.Module(body=kept, type_ignores=[]))
     problems += _function_problems(kept, func)
     problems += _import_problems(kept, local_modules)
     code = _assemble(source, tree.body, kept)
@@ -231,41 +233,13 @@ def _allowed(node: ast.stmt) -> bool:
     if isinstance(node, ast.Expr):
         return isinstance(node.value, ast.Constant)
     if isinstance(node, ast.Assign | ast.AnnAssign):
-        return node.value is None or _constant(node.value)
+        return node.value is None or constant(node.value)
     if isinstance(node, ast.Try):
         # `try: import x except ImportError: x = None` only defines things.
         parts = [*node.body, *node.orelse, *node.finalbody]
         parts += [stmt for handler in node.handlers for stmt in handler.body]
         return all(_allowed(stmt) for stmt in parts)
     return False
-
-
-def _constant(expr: ast.expr) -> bool:
-    """A value built from literals, names and operators; no call but a few constructors."""
-    if isinstance(expr, ast.Lambda):
-        # The body runs only when called; the defaults run now.
-        return all(_constant(d) for d in [*expr.args.defaults, *expr.args.kw_defaults] if d)
-    if isinstance(expr, ast.Call):
-        return (
-            _dotted(expr.func) in SAFE_CALLS
-            and all(_constant(a) for a in expr.args)
-            and all(_constant(k.value) for k in expr.keywords)
-        )
-    if isinstance(expr, ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom):
-        return False
-    if isinstance(expr, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-        return False
-    return all(
-        _constant(child) for child in ast.iter_child_nodes(expr) if isinstance(child, ast.expr)
-    )
-
-
-def _dotted(expr: ast.expr) -> str:
-    if isinstance(expr, ast.Name):
-        return expr.id
-    if isinstance(expr, ast.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr}"
-    return ""
 
 
 def _is_main_block(node: ast.stmt) -> bool:
@@ -281,7 +255,7 @@ def _is_print(node: ast.stmt) -> bool:
     return (
         isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Call)
-        and _dotted(node.value.func) == "print"
+        and dotted(node.value.func) == "print"
     )
 
 

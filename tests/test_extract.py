@@ -330,3 +330,241 @@ def test_code_python_warns_about_is_judged_without_a_stray_warning() -> None:
 def test_a_null_byte_is_rejected_not_raised() -> None:
     result = chat("```python\ndef add(a, b):\n    return a\x00 + b\n```\n")
     assert not result.ok
+
+
+IMPORT_TAIL = " runs code on import — use only constants, names and containers there"
+DECORATOR_TAIL = (
+    " runs code on import — only functools.cache, lru_cache, wraps, cached_property and "
+    "total_ordering, dataclass, staticmethod, classmethod, property, overload and "
+    "abstractmethod may decorate; call a helper inside the function instead"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (
+            "def _go():\n    return 0\n\ndef add(a, b, _x=_go()):\n    return a + b\n",
+            f"line 4: a default value of 'add' (_go()){IMPORT_TAIL}",
+        ),
+        (
+            "def add(a, b, *, _x=[print(1)]):\n    return a + b\n",
+            f"line 1: a default value of 'add' ([print(1)]){IMPORT_TAIL}",
+        ),
+        (
+            "def add(a: setup(), b):\n    return a + b\n",
+            f"line 1: an annotation of 'add' (setup()){IMPORT_TAIL}",
+        ),
+        (
+            "def hook(f):\n    return f\n\n@hook\ndef add(a, b):\n    return a + b\n",
+            f"line 4: decorator @hook{DECORATOR_TAIL}",
+        ),
+        (
+            "import functools\n\n@functools.lru_cache(maxsize=setup())\n"
+            "def add(a, b):\n    return a + b\n",
+            f"line 3: decorator @functools.lru_cache(maxsize=setup()){DECORATOR_TAIL}",
+        ),
+        (
+            "def cache(f):\n    return f\n\n@cache\ndef add(a, b):\n    return a + b\n",
+            f"line 4: decorator @cache{DECORATOR_TAIL}",
+        ),
+        (
+            "class Patch:\n    setup()\n\ndef add(a, b):\n    return a + b\n",
+            "line 2: a class body's call to setup() runs code on import — keep only "
+            "definitions and constant attributes in a class body",
+        ),
+        (
+            "class Patch:\n    x = setup()\n\ndef add(a, b):\n    return a + b\n",
+            f"line 2: the class attribute (setup()){IMPORT_TAIL}",
+        ),
+        (
+            "class Patch(make_base()):\n    pass\n\ndef add(a, b):\n    return a + b\n",
+            f"line 1: a base class of 'Patch' (make_base()){IMPORT_TAIL}",
+        ),
+        (
+            "class Patch(flag=setup()):\n    pass\n\ndef add(a, b):\n    return a + b\n",
+            f"line 1: a keyword of class 'Patch' (setup()){IMPORT_TAIL}",
+        ),
+        (
+            "class Meta(type):\n    pass\n\nclass Patch(metaclass=Meta):\n    pass\n\n"
+            "def add(a, b):\n    return a + b\n",
+            "line 4: the metaclass of 'Patch' runs code on import — a class may only use "
+            "metaclass=ABCMeta",
+        ),
+        (
+            "class Base:\n    def __init_subclass__(cls):\n        pass\n\n"
+            "def add(a, b):\n    return a + b\n",
+            "line 2: 'Base.__init_subclass__' runs code on import when a class or annotation "
+            "uses 'Base' — define ordinary methods only",
+        ),
+        (
+            "class Box:\n    def size(self, n=setup()):\n        return n\n\n"
+            "def add(a, b):\n    return a + b\n",
+            f"line 2: a default value of 'size' (setup()){IMPORT_TAIL}",
+        ),
+        (
+            "class Box:\n    class Inner:\n        setup()\n\ndef add(a, b):\n    return a + b\n",
+            "line 3: a class body's call to setup() runs code on import — keep only "
+            "definitions and constant attributes in a class body",
+        ),
+    ],
+)
+def test_code_that_runs_on_import_inside_definitions_is_refused(code: str, problem: str) -> None:
+    result = chat(f"```python\n{code}```")
+    assert result.problems == (problem,)
+    assert not result.ok
+
+
+def test_definitions_that_only_build_values_are_kept() -> None:
+    code = (
+        "import abc\n"
+        "import functools\n"
+        "from collections import namedtuple\n"
+        "from dataclasses import dataclass, field\n"
+        "from enum import Enum, auto\n"
+        "from typing import Optional\n"
+        "\n\n@dataclass(frozen=True)\nclass Point:\n"
+        '    """A point."""\n\n    x: int = 0\n    tags: list[str] = field(default_factory=list)\n'
+        "\n\nclass Color(Enum):\n    RED = auto()\n"
+        "\n\nclass Pair(namedtuple('Pair', 'a b')):\n    pass\n"
+        "\n\nclass Shape(metaclass=abc.ABCMeta):\n    @property\n    def area(self) -> int:\n"
+        "        return 0\n\n    @area.setter\n    def area(self, value: int) -> None:\n"
+        "        pass\n\n    @staticmethod\n    def unit(n: Optional[int] = None) -> int:\n"
+        "        return 1\n"
+        "\n\n@functools.lru_cache(maxsize=None)\n"
+        "def add(a: int, b: int, scale: float = -1.0, *, keys=frozenset({1})) -> int | None:\n"
+        "    return a + b\n"
+    )
+    assert chat(f"```python\n{code}```") == Extracted(True, code, ())
+
+
+TAMPER_TAIL = "; a function may only compute its result from its arguments"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (
+            "import sys\n    return sys._getframe(1).f_locals['expected']",
+            [
+                "line 2: `sys._getframe` reads the call stack",
+                "line 2: `.f_locals` reads the call stack",
+            ],
+        ),
+        (
+            "import inspect\n    return inspect.stack()",
+            ["line 1: imports inspect, which reads the call stack and the tests' source"],
+        ),
+        (
+            "import sys\n    sys.modules['x'] = None",
+            ["line 2: `sys.modules` reaches the other loaded modules"],
+        ),
+        (
+            "import sys as s\n    s.settrace(None)",
+            ["line 2: `sys.settrace` traces the test harness"],
+        ),
+        ("from sys import _getframe", ["line 1: `from sys import _getframe` reads the call stack"]),
+        ("import gc", ["line 1: imports gc, which reaches every object of the test process"]),
+        ("import ctypes", ["line 1: imports ctypes, which writes the test process's memory"]),
+        ("import atexit", ["line 1: imports atexit, which runs code after the function returned"]),
+        ("import posix", ["line 1: imports posix, which forks and signals processes"]),
+        ("import os\n    os.fork()", ["line 2: `os.fork` forks, signals or ends the test process"]),
+        (
+            "import os\n    os._exit(0)",
+            ["line 2: `os._exit` forks, signals or ends the test process"],
+        ),
+        (
+            "import os\n    os.kill(1, 9)",
+            ["line 2: `os.kill` forks, signals or ends the test process"],
+        ),
+        (
+            "import os\n    os.setsid()",
+            ["line 2: `os.setsid` forks, signals or ends the test process"],
+        ),
+        (
+            "import os\n    return os.environ['OPENAI_API_KEY']",
+            ["line 2: `os.environ` reads the environment"],
+        ),
+        (
+            "from os import getenv\n    return getenv('HOME')",
+            ["line 1: `from os import getenv` reads the environment"],
+        ),
+        (
+            "import builtins",
+            ["line 1: imports builtins, which can replace functions the tests rely on"],
+        ),
+        (
+            "__builtins__['len'] = None",
+            ["line 1: `__builtins__` can replace functions the tests rely on"],
+        ),
+        ("return globals()", ["line 1: `globals` reads or rewrites the module's globals"]),
+        (
+            "import math\n    return vars(math)",
+            ["line 2: `vars(math)` reads or rewrites a module's globals"],
+        ),
+        ("return __import__('os')", ["line 1: `__import__` imports modules by name"]),
+        ("import importlib", ["line 1: imports importlib, which loads modules by name"]),
+        ("import _pytest.reports", ["line 1: imports _pytest, which reaches the test harness"]),
+        ("from pytest import approx", ["line 1: imports pytest, which reaches the test harness"]),
+        (
+            "import signal",
+            ["line 1: imports signal, which changes how the test process handles its time limit"],
+        ),
+        ("import subprocess", ["line 1: imports subprocess, which starts other programs"]),
+        (
+            "import multiprocessing",
+            ["line 1: imports multiprocessing, which starts other processes"],
+        ),
+        (
+            "import threading",
+            ["line 1: imports threading, which runs code after the function returned"],
+        ),
+        (
+            "import faulthandler",
+            ["line 1: imports faulthandler, which dumps the test process's state"],
+        ),
+        (
+            "from marshalike import verify_plugin",
+            ["line 1: imports marshalike, which reaches the compiler that checks this code"],
+        ),
+        (
+            "return open('/proc/1/environ').read()",
+            ["line 1: a string names /proc, where the test process can be read"],
+        ),
+        (
+            "return ().__class__.__base__.__subclasses__()",
+            [
+                "line 1: `.__base__` reaches classes of the test process",
+                "line 1: `.__subclasses__` reaches every class of the test process",
+            ],
+        ),
+        (
+            "return add.__globals__",
+            ["line 1: `.__globals__` reaches a module's globals through a function"],
+        ),
+        ("add.__code__ = None", ["line 1: `.__code__` reads or replaces a function's code"]),
+        (
+            "return a.__class__.__dict__",
+            ["line 1: `.__dict__` on an object's internals reaches classes of the test process"],
+        ),
+        (
+            "import sys\n    return sys.__dict__",
+            ["line 2: `sys.__dict__` reads or rewrites the module's globals"],
+        ),
+        ("a.__class__ = int", ["line 1: assigning `__class__` disguises a value's type"]),
+    ],
+)
+def test_code_that_reaches_its_harness_is_refused(body: str, why: list[str]) -> None:
+    code = f"def add(a, b):\n    {body}\n    return a + b\n"
+    result = chat(f"```python\n{code}```")
+    assert result.problems == tuple(f"line {int(w[5]) + 1}{w[6:]}{TAMPER_TAIL}" for w in why)
+
+
+def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
+    code = (
+        "import os\nimport sys\n\n\ndef add(a, b):\n"
+        "    sys.setrecursionlimit(10000)\n"
+        "    name = os.path.join('a', 'b') + a.__class__.__name__ + type(a).__qualname__\n"
+        "    return vars(a) if hasattr(a, '__dict__') else a + b + sys.maxsize * 0\n"
+    )
+    assert chat(f"```python\n{code}```") == Extracted(True, code, ())

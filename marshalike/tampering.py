@@ -1,0 +1,202 @@
+"""Code that senses or tampers with the harness that tests it, refused by name.
+
+A function the spec asks for computes its result from its arguments. Code that reads the
+call stack (to find the expected value), reaches other loaded modules (to patch the test
+recorder), forks, ends the process, registers exit handlers, reads the environment or
+`/proc` is trying to pass its tests without being right, so `extract` rejects it with a
+problem that says why, and the loop repairs or drops the candidate.
+
+The check reads names, so code that builds a name at run time (`getattr(sys, "_get" +
+"frame")`, `eval`) gets past it: the sandbox and a verdict decided outside the candidate's
+process are what hold then. This makes the common attempts fail early, with a message a
+model can act on.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+# Top-level modules, and why importing one is refused.
+MODULES = {
+    "inspect": "reads the call stack and the tests' source",
+    "gc": "reaches every object of the test process",
+    "ctypes": "writes the test process's memory",
+    "_ctypes": "writes the test process's memory",
+    "atexit": "runs code after the function returned",
+    "posix": "forks and signals processes",
+    "nt": "starts and signals processes",
+    "_posixsubprocess": "starts other programs",
+    "pty": "forks the process",
+    "builtins": "can replace functions the tests rely on",
+    "importlib": "loads modules by name",
+    "_pytest": "reaches the test harness",
+    "pytest": "reaches the test harness",
+    "signal": "changes how the test process handles its time limit",
+    "_signal": "changes how the test process handles its time limit",
+    "subprocess": "starts other programs",
+    "multiprocessing": "starts other processes",
+    "threading": "runs code after the function returned",
+    "_thread": "runs code after the function returned",
+    "faulthandler": "dumps the test process's state",
+    "marshalike": "reaches the compiler that checks this code",
+}
+_FRAMES = "reads the call stack"
+_PROCESSES = "forks, signals or ends the test process"
+_ENVIRONMENT = "reads the environment"
+# Attributes of `sys` and `os`, and why using one is refused.
+MODULE_ATTRIBUTES = {
+    "sys": {
+        "_getframe": _FRAMES,
+        "_current_frames": _FRAMES,
+        "modules": "reaches the other loaded modules",
+        "settrace": "traces the test harness",
+        "setprofile": "traces the test harness",
+        "gettrace": "traces the test harness",
+        "getprofile": "traces the test harness",
+        "addaudithook": "hooks into the test process",
+    },
+    "os": {
+        **dict.fromkeys(("environ", "environb", "getenv", "putenv", "unsetenv"), _ENVIRONMENT),
+        **dict.fromkeys(
+            (
+                "fork",
+                "forkpty",
+                "_exit",
+                "abort",
+                "kill",
+                "killpg",
+                "setsid",
+                "setpgid",
+                "setpgrp",
+                "system",
+                "popen",
+                "execv",
+                "execve",
+                "execl",
+                "execle",
+                "execlp",
+                "execvp",
+                "execvpe",
+                "spawnv",
+                "spawnl",
+                "posix_spawn",
+                "posix_spawnp",
+                "register_at_fork",
+            ),
+            _PROCESSES,
+        ),  # fmt: skip
+    },
+}
+# Attribute names that mean tampering on whatever object they are read from.
+ATTRIBUTES = {
+    "_getframe": _FRAMES,
+    "f_back": _FRAMES,
+    "f_globals": _FRAMES,
+    "f_locals": _FRAMES,
+    "f_builtins": _FRAMES,
+    "tb_frame": _FRAMES,
+    "gi_frame": _FRAMES,
+    "cr_frame": _FRAMES,
+    "ag_frame": _FRAMES,
+    "settrace": "traces the test harness",
+    "setprofile": "traces the test harness",
+    "environ": _ENVIRONMENT,
+    "getenv": _ENVIRONMENT,
+    "__subclasses__": "reaches every class of the test process",
+    "__globals__": "reaches a module's globals through a function",
+    "__code__": "reads or replaces a function's code",
+    "__closure__": "reads a function's closure",
+    "__builtins__": "can replace functions the tests rely on",
+    "__bases__": "reaches classes of the test process",
+    "__base__": "reaches classes of the test process",
+    "__mro__": "reaches classes of the test process",
+}
+# Names that mean tampering wherever they are used.
+NAMES = {
+    "__import__": "imports modules by name",
+    "__builtins__": "can replace functions the tests rely on",
+    "globals": "reads or rewrites the module's globals",
+    "breakpoint": "starts a debugger",
+}
+_PROC = "names /proc, where the test process can be read"
+_TAIL = "; a function may only compute its result from its arguments"
+
+
+def problems(tree: ast.AST) -> list[str]:
+    """One line per use of the harness, in source order, each saying why it is refused."""
+    aliases = _module_aliases(tree)
+    found: dict[tuple[int, int, int, str], None] = {}
+    for node in ast.walk(tree):
+        where = [getattr(node, key, 0) or 0 for key in ("lineno", "col_offset", "end_col_offset")]
+        for why in _reasons(node, aliases):
+            found[(where[0], where[1], where[2], why)] = None
+    lines = dict.fromkeys(f"line {line}: {why}{_TAIL}" for line, _, _, why in sorted(found))
+    return list(lines)
+
+
+def _module_aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> module, for `import sys`, `import os as o`, `import os.path`."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.partition(".")[0]
+                aliases[local] = alias.name if alias.asname else local
+    return aliases
+
+
+def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield from _module_reason(alias.name)
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        yield from _module_reason(node.module)
+        table = MODULE_ATTRIBUTES.get(node.module, {})
+        for alias in node.names:
+            if alias.name in table:
+                yield f"`from {node.module} import {alias.name}` {table[alias.name]}"
+    elif isinstance(node, ast.Attribute):
+        yield from _attribute_reason(node, aliases)
+    elif isinstance(node, ast.Name) and node.id in NAMES:
+        yield f"`{node.id}` {NAMES[node.id]}"
+    elif isinstance(node, ast.Call):
+        yield from _call_reason(node, aliases)
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+        text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+        if "/proc" in text:
+            yield f"a string {_PROC}"
+
+
+def _module_reason(name: str) -> Iterator[str]:
+    top = name.partition(".")[0]
+    if top in MODULES:
+        yield f"imports {top}, which {MODULES[top]}"
+
+
+def _attribute_reason(node: ast.Attribute, aliases: dict[str, str]) -> Iterator[str]:
+    owner = aliases.get(node.value.id) if isinstance(node.value, ast.Name) else None
+    table = MODULE_ATTRIBUTES.get(owner or "", {})
+    if node.attr in table:
+        yield f"`{owner}.{node.attr}` {table[node.attr]}"
+    elif node.attr in ATTRIBUTES:
+        yield f"`.{node.attr}` {ATTRIBUTES[node.attr]}"
+    elif node.attr in ("__dict__", "__class__") and _is_dunder_chain(node.value):
+        yield f"`.{node.attr}` on an object's internals reaches classes of the test process"
+    elif node.attr == "__dict__" and owner is not None:
+        yield f"`{owner}.__dict__` reads or rewrites the module's globals"
+    elif node.attr == "__class__" and isinstance(node.ctx, ast.Store):
+        yield "assigning `__class__` disguises a value's type"
+
+
+def _is_dunder_chain(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr.startswith("__")
+
+
+def _call_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
+    """`vars(sys)` reads a module's globals; `vars(person)` of a record is fine."""
+    if not (isinstance(node.func, ast.Name) and node.func.id == "vars" and node.args):
+        return
+    argument = node.args[0]
+    if isinstance(argument, ast.Name) and argument.id in aliases:
+        yield f"`vars({argument.id})` reads or rewrites a module's globals"

@@ -93,7 +93,7 @@ def unit_for(spec: Path, settings: loop.LoopSettings) -> Unit | str:
         )
 
     harness = loop.make_harness(
-        ctx, settings, module_for=module_for, test_source=tests, module_name=module.name
+        ctx, settings, module_for=module_for, module_name=module.name
     )
     if not harness.names:
         return "no checkable example"

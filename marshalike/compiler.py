@@ -240,9 +240,6 @@ def _compile_one(
     ctx = UnitContext(module=module, func=unit.func, dependencies={**spec.used.code, **deps})
     hash_ = emit.spec_hash(unit.func.text)
     spec_name = f"{module.name}.mrsh"
-    tests = emit.test_source(
-        module, module_name=module.name, spec_name=spec_name, spec_hash=hash_, only=unit.func.name
-    )
     imports = spec.used.imports
 
     def module_for(code: str) -> str:
@@ -256,7 +253,6 @@ def _compile_one(
         shared.backend(),
         replace(job.loop, support_files=dict(spec.used.files)),
         module_for=module_for,
-        test_source=tests,
         module_name=module.name,
         cancel=spec.cancel,
     )

@@ -1,4 +1,8 @@
-"""The exceptions marshalike raises; the CLI turns each into a one-line message."""
+"""The exceptions marshalike raises; the CLI turns each into a one-line message.
+
+`exit_code` follows the convention of every command (README, "Exit status"): 1 when the
+work ran and did not succeed, 2 when the input or the settings are wrong.
+"""
 
 
 class MarshalikeError(Exception):
@@ -19,6 +23,8 @@ class SpecError(MarshalikeError):
 
 class ConfigError(MarshalikeError):
     """Settings are missing, unknown or contradictory."""
+
+    exit_code = 2
 
 
 class BackendError(MarshalikeError):

@@ -20,7 +20,7 @@ from marshalike.output import file_hash
 from marshalike.sandbox import Limits
 from marshalike.spec import Module
 from marshalike.uses import Absent, generated_modules
-from marshalike.verify import DEFAULT_LIMITS, ExampleResult, example_tests, verify
+from marshalike.verify import DEFAULT_LIMITS, ExampleResult, verify_module
 
 _TOP = Span(1, 1, 1, 2)
 
@@ -83,12 +83,10 @@ def check_spec(
     findings.extend(_absent_finding(a, display) for a in absent)
     if findings:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
-    expected = tuple(name for func in module.funcs for name in example_tests(func))
-    verdict = verify(
+    verdict = verify_module(
+        module,
         texts[f"{module.name}.py"] or "",
-        texts[f"test_{module.name}.py"] or "",
         module_name=module.name,
-        expected_tests=expected,
         limits=limits,
         extra_files=used,
     )

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from marshalike import consensus, domain, overfit, prompts, return_kinds
+from marshalike import consensus, domain, emit, overfit, prompts, return_kinds
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.extract import extract
@@ -41,7 +41,7 @@ from marshalike.prompts import UnitContext
 from marshalike.sandbox import Limits
 from marshalike.spec import Example, Func
 from marshalike.typemap import ANY, annotation
-from marshalike.verify import Verdict, example_tests, verify
+from marshalike.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
 
 Status = Literal["verified", "unverified", "failed"]
 Rank = Literal["first", "consensus", "shortest"]
@@ -130,7 +130,7 @@ class Harness:
     """Where candidates are tested: their module, the unit's tests and what they run."""
 
     module_for: ModuleFor
-    test_source: str
+    oracle: Oracle  # the unit's examples and their expected values
     module_name: str
     names: tuple[str, ...]  # the tests of the unit's checkable examples
     held_example: Example | None  # the example no prompt shows, if one is held back
@@ -155,14 +155,11 @@ def compile_unit(
     settings: LoopSettings,
     *,
     module_for: ModuleFor,
-    test_source: str,
     module_name: str,
     cancel: Cancel | None = None,
 ) -> UnitOutcome:
     start = time.monotonic()
-    harness = make_harness(
-        ctx, settings, module_for=module_for, test_source=test_source, module_name=module_name
-    )
+    harness = make_harness(ctx, settings, module_for=module_for, module_name=module_name)
     names = harness.names
     shown = shown_context(ctx, harness.held_example)
     tally = Tally()
@@ -195,16 +192,25 @@ def make_harness(
     settings: LoopSettings,
     *,
     module_for: ModuleFor,
-    test_source: str,
     module_name: str,
 ) -> Harness:
     """Where the unit's candidates are tested, with the example held back (if any) and the
-    probe inputs the settings ask for."""
+    probe inputs the settings ask for. The expected values come from the module with a
+    stub in place of the unit's function (`verify.Oracle`)."""
     held = held_out(ctx.func) if settings.holds_out else None
     shown = shown_context(ctx, held)
+    types = [t.name for t in ctx.module.types]
+    oracle = Oracle(
+        cases_of(ctx.func, types),
+        module_for(emit.stub_source(ctx.module, ctx.func)),
+        module_name=module_name,
+        limits=settings.limits,
+        records=records_of(ctx.module, module_name, settings.support_files),
+        extra_files=settings.support_files,
+    )
     return Harness(
         module_for,
-        test_source,
+        oracle,
         module_name,
         example_tests(ctx.func),
         held_example=held,
@@ -314,14 +320,7 @@ def _verify_all(
     todo = {fp: code for fp, code in todo.items() if fp not in tally.seen}
 
     def run(code: str) -> Verdict:
-        return verify(
-            harness.module_for(code),
-            harness.test_source,
-            module_name=harness.module_name,
-            expected_tests=harness.names,
-            limits=settings.limits,
-            extra_files=settings.support_files,
-        )
+        return verify(harness.module_for(code), harness.oracle)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
         verdicts = dict(zip(todo, pool.map(run, todo.values()), strict=True))
@@ -353,9 +352,14 @@ def gate_reason(code: str, func: Func, settings: LoopSettings, harness: Harness)
         calls=calls,
         limits=settings.limits,
         extra_files=settings.support_files,
+        records=harness.oracle.records,
     )
-    return overfit.crash(func, code, calls, outcomes) or return_kinds.mistyped(
-        calls, outcomes, harness.returns, func.description
+    pairs = zip(calls, outcomes, strict=True)
+    foreign = next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None)
+    return (
+        foreign
+        or overfit.crash(func, code, calls, outcomes)
+        or return_kinds.mistyped(calls, outcomes, harness.returns, func.description)
     )
 
 
@@ -431,6 +435,7 @@ def _best(
         module_name=harness.module_name,
         limits=settings.limits,
         extra_files=settings.support_files,
+        records=harness.oracle.records,
         jobs=settings.jobs,
     )
     note = (

@@ -1,44 +1,125 @@
-"""Run untrusted, model-written Python in a child process with limits.
+"""Run untrusted, model-written Python in an isolated child process.
 
-What it does: the child is `python -I` (no user site, no PYTHON* variables), started in a
-fresh temporary directory as its working directory, in its own session and process group,
-with stdin closed and an environment built from nothing (PATH, LANG and HOME/TMPDIR pointing
-into the temp dir: no API keys, tokens or secrets of ours reach it). Inside the child, before
-any untrusted code is imported, a bootstrap sets resource limits (address space, CPU seconds,
-file size, no core dumps, and a process count: RLIMIT_NPROC at the user's current count plus
-`max_procs`). Root ignores RLIMIT_NPROC, so when we run as root the bootstrap instead refuses
-process creation through Python's own APIs (os.fork, os.system, subprocess, ...). A wall-clock
-timeout kills the whole process group; the group is killed after a normal exit too, so
-stragglers do not outlive the run. Output is written to files, and only a bounded amount of it
-is read back.
+Every run gets a fresh temporary folder, a child whose environment is built from nothing
+(no API key, token or other variable of the compiler's reaches it), stdin closed unless the
+caller talks to the child over a pipe, and resource limits set before any untrusted code
+is imported: address space, CPU seconds, file size, no core dumps, open files, processes.
+What else it gets depends on the platform (`isolation()` says which level is in force):
 
-What it does NOT protect against: code that deliberately escapes (it is not a container, a
-seccomp filter or a VM); reading world-readable files on this machine; network access;
-processes that call setsid() to leave the process group before the timeout; a process made
-as root through a raw system call (ctypes) rather than Python's APIs; sandboxes running at
-once share the user's process-count budget; and tampering with the
-test harness that runs inside the same child process. The threat it is built for is a model
-that writes infinite loops, huge allocations, fork loops or code that reads the environment,
-not an adversary.
+- **Linux, `namespaces`** (the default wherever `unshare` from util-linux can create
+  namespaces: as root, or as any user where unprivileged user namespaces are enabled).
+  The child runs in new PID, mount, network, IPC and UTS namespaces. Its filesystem is a
+  fresh read-only root holding only the system's program folders (/usr, /bin, /lib ...),
+  the Python installation and its site-packages (read-only), /dev/null, /dev/zero and
+  /dev/urandom, and the run's own folder at /sandbox, the only place it can write (/tmp
+  points there). The compiler's folders, the spec, the home folder and /proc are not
+  there; the old root is detached (pivot_root), so no path leads back to it. It has no
+  network interface but a loopback that is down. Run as root, the child then drops to an
+  unprivileged user id of its own before the untrusted code starts, with no capabilities
+  and no_new_privs, so RLIMIT_NPROC binds; run by another user, it stays the root of its
+  own user namespace (no power outside it) and its process count is bounded by that
+  namespace's RLIMIT_NPROC. The child is PID 1 of its namespace: when the run ends, the
+  kernel kills every process it started, including those that called setsid().
+- **Linux without namespaces** (a container that forbids them). Run as root, the child
+  drops to an unprivileged user id when the Python installation is readable by others, so
+  it cannot read the compiler's /proc entries (its environment) and RLIMIT_NPROC binds;
+  otherwise Python's own process-creating functions are replaced by ones that refuse.
+  Files readable by every user stay readable, world-writable folders (/tmp) stay
+  writable, the network is reachable, and a process that leaves the process group with
+  setsid() can outlive the run.
+- **macOS and other POSIX systems**: the resource limits, the scrubbed environment, the
+  private working folder and a process-group kill, nothing more: files readable by the
+  user are readable, the network is reachable.
+- **Windows**: the resource module does not exist; sandboxed runs are not supported.
+
+What no level protects against: a kernel exploit; reading what the system's program
+folders and the Python installation hold (they are world-readable anyway); spending the
+whole CPU time and memory budget the limits allow. The threat model is in
+docs/security.md.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
+import platform
+import select
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-# Runs inside the child before anything untrusted: limits first, then drop privileges.
+Isolation = Literal["namespaces", "unprivileged user", "process limits"]
+SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
+_UID_BASE, _UID_SPAN = 200_000, 60_000  # unprivileged user ids the root-run child takes
+_uids = itertools.count()
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+# Runs inside the child before anything untrusted: the filesystem view (with namespaces),
+# limits, then the drop of privileges, then exec of the real command. It uses the
+# standard library only and runs with -S, so no site-packages code runs before it.
 _BOOTSTRAP = r"""
-import json, os, resource, runpy, sys
+import ctypes, json, os, resource, sys
 cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                       ctypes.c_char_p]
+RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+NOATIME, NODIRATIME, RELATIME = 1024, 2048, 1 << 21
+def fail(what):
+    err = ctypes.get_errno()
+    sys.stderr.write("marshalike sandbox: %s: %s\n" % (what, os.strerror(err)))
+    os._exit(125)
+def mount(src, dst, fstype, flags, data=None):
+    enc = lambda s: None if s is None else s.encode()
+    if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
+        fail("mount " + dst)
+def locked(path):
+    f = os.statvfs(path).f_flag
+    bits = ((1, NOSUID), (2, NODEV), (8, NOEXEC), (1024, NOATIME), (2048, NODIRATIME),
+            (4096, RELATIME))
+    return sum(m for s, m in bits if f & s)
+def bind(src, dst, writable=False):
+    mount(src, dst, None, BIND | REC)
+    mount(None, dst, None, BIND | REMOUNT | NOSUID | locked(src) | (0 if writable else RDONLY))
+if cfg["namespaces"]:
+    mount(None, "/", None, REC | PRIVATE)
+    new = cfg["root"]
+    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "size=4m,mode=755")
+    for path in cfg["read_only"]:
+        target = new + path
+        if os.path.islink(path) and os.path.dirname(path) == "/":
+            os.symlink(os.readlink(path), target)
+            continue
+        os.makedirs(target, exist_ok=True)
+        bind(path, target)
+    os.makedirs(new + "/dev")
+    for node in ("null", "zero", "urandom", "random"):
+        open(new + "/dev/" + node, "w").close()
+        mount("/dev/" + node, new + "/dev/" + node, None, BIND)
+    os.makedirs(new + cfg["home"])
+    bind(cfg["workdir"], new + cfg["home"], writable=True)
+    os.symlink(cfg["home"], new + "/tmp")
+    os.makedirs(new + "/.old")
+    os.chdir(new)
+    if libc.syscall(cfg["pivot_root"], b".", b".old") != 0:
+        fail("pivot_root")
+    os.chdir("/")
+    if libc.umount2(b"/.old", 2) != 0:
+        fail("umount the old root")
+    os.rmdir("/.old")
+    mount(None, "/", None, REMOUNT | RDONLY | NOSUID | NODEV)
+os.chdir(cfg["home"])
 def cap(kind, value):
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
@@ -48,20 +129,46 @@ cap(resource.RLIMIT_AS, cfg["memory_bytes"])
 cap(resource.RLIMIT_CPU, cfg["cpu_seconds"])
 cap(resource.RLIMIT_FSIZE, cfg["file_bytes"])
 cap(resource.RLIMIT_CORE, 0)
+cap(resource.RLIMIT_NOFILE, 256)
+uid = cfg["uid"]
+if uid is not None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        os._exit(125)
 if cfg["nproc"] is not None:
     cap(resource.RLIMIT_NPROC, cfg["nproc"])
-else:
-    def refuse(*args, **kwargs):
-        raise PermissionError("creating processes is not allowed in the marshalike sandbox")
-    import subprocess
-    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen"):
-        if hasattr(os, name):
-            setattr(os, name, refuse)
-    subprocess.Popen._execute_child = refuse
-sys.argv = [cfg["module"]] + cfg["args"]
-sys.path.insert(0, os.getcwd())
-runpy.run_module(cfg["module"], run_name="__main__", alter_sys=True)
+libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+if cfg["namespaces"]:
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies
+argv = [sys.executable, "-I", "-B"] + cfg["argv"]
+if cfg["refuse_processes"]:
+    argv = [sys.executable, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
+os.execve(sys.executable, argv, cfg["env"])
 """
+
+# The last resort where the process count cannot be bounded by the kernel: Python's own
+# ways to start a process refuse, then the real command runs.
+_REFUSER = r"""
+import os, subprocess, sys
+def refuse(*args, **kwargs):
+    raise PermissionError("creating processes is not allowed in the marshalike sandbox")
+for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen"):
+    if hasattr(os, name):
+        setattr(os, name, refuse)
+subprocess.Popen._execute_child = refuse
+args = sys.argv[1:]
+sys.argv = ["-c"] + args[2:]
+exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+# `python -I -m` leaves the working folder off sys.path; the run's modules are there.
+_RUN_MODULE = (
+    "import os, runpy, sys; sys.argv = sys.argv[1:]; sys.path.insert(0, os.getcwd()); "
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +176,7 @@ class Limits:
     timeout_s: float = 10.0
     startup_s: float = 15.0  # interpreter and harness start-up, on top of the timeouts
     memory_mb: int = 2048
-    max_procs: int = 256
+    max_procs: int = 64
     file_mb: int = 64
     output_bytes: int = 256_000
 
@@ -86,20 +193,193 @@ class RunResult:
     def signal_name(self) -> str | None:
         if self.returncode is None or self.returncode >= 0:
             return None
-        return signal.Signals(-self.returncode).name
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:
+            return f"signal {-self.returncode}"
 
 
-def scrubbed_env(workdir: Path) -> dict[str, str]:
+def scrubbed_env(home: str) -> dict[str, str]:
     """A fresh environment: nothing of ours is inherited except a safe PATH and locale."""
     return {
         "PATH": os.defpath,
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir),
+        "HOME": home,
+        "TMPDIR": home,
         "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
+
+
+def isolation() -> Isolation:
+    """The isolation level sandboxed runs get on this machine (see the module docstring)."""
+    if _namespaces_work():
+        return "namespaces"
+    if os.name == "posix" and os.getuid() == 0 and _python_readable_by_others():
+        return "unprivileged user"
+    return "process limits"
+
+
+class Child:
+    """A sandboxed Python process that runs `argv` (after `python -I`) in a fresh folder
+    holding `files`, and talks over its stdin and stdout; its stderr goes to a file.
+
+    Use as a context manager: leaving it kills the child and everything it started and
+    removes its folder."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        files: Mapping[str, str],
+        limits: Limits,
+        cpu_seconds: float,
+        env: Mapping[str, str] | None = None,
+        pipes: bool = True,
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="marshalike-sandbox-")
+        base = Path(self._tmp.name)
+        self.workdir = base / "work"
+        self.workdir.mkdir()
+        for name, text in files.items():
+            (self.workdir / name).write_text(text, encoding="utf-8")
+        level = isolation()
+        home = SANDBOX_DIR if level == "namespaces" else str(self.workdir)
+        uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
+        if uid is not None:
+            os.chmod(base, 0o711)  # the child's user passes through to its own folder
+            _give(self.workdir, uid)
+        config = {
+            "namespaces": level == "namespaces",
+            "root": str(base / "root"),
+            "workdir": str(self.workdir),
+            "home": home,
+            "read_only": _read_only_paths() if level == "namespaces" else [],
+            "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
+            "memory_bytes": limits.memory_mb * 1024 * 1024,
+            "cpu_seconds": max(int(cpu_seconds) + 1, 1),
+            "file_bytes": limits.file_mb * 1024 * 1024,
+            "uid": uid,
+            "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
+            "refuse_processes": level == "process limits" and os.getuid() == 0,
+            "refuser": _REFUSER,
+            "argv": list(argv),
+            "env": {**scrubbed_env(home), **(env or {})},
+        }
+        if level == "namespaces":
+            (base / "root").mkdir()
+        command = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+        self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
+        self._stdout = None if pipes else open(base / "stdout", "wb")  # noqa: SIM115
+        self.started = time.monotonic()
+        self._proc = subprocess.Popen(
+            [*command, json.dumps(config)],
+            cwd=self.workdir,
+            env=scrubbed_env(home),
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else self._stdout,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
+        self._buffer = b""
+        self._closed = False
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def send(self, message: Mapping[str, object]) -> bool:
+        """Write one JSON line to the child; False if it no longer listens."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+    def receive(self, deadline: float, limit: int) -> bytes | None:
+        """One line from the child (without its newline) by `deadline` (monotonic), of at
+        most `limit` bytes; None when the child closed its end, ran out of time or sent a
+        longer line."""
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > limit:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line if len(line) <= limit else None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the child to exit by itself; False if it is still running."""
+        try:
+            self._proc.wait(timeout=max(timeout, 0.0))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll()
+
+    def stderr(self, limit: int) -> str:
+        self._stderr.flush()
+        return _read_bounded(Path(self._stderr.name), limit)
+
+    def stdout_file(self, limit: int) -> str:
+        if self._stdout is not None:
+            self._stdout.flush()
+        return _read_bounded(Path(self._tmp.name) / "stdout", limit)
+
+    def read(self, name: str, limit: int) -> str:
+        """A file the child left in its folder (bounded; "" if there is none). Files that
+        are links are not followed."""
+        path = self.workdir / name
+        if path.is_symlink() or not path.is_file():
+            return ""
+        return _read_bounded(path, limit)
+
+    def kill(self) -> None:
+        """Kill the child and every process it started."""
+        _kill_tree(self._proc.pid)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+        if self._stdout is not None:
+            self._stdout.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_module(
@@ -112,70 +392,155 @@ def run_module(
     env: Mapping[str, str] | None = None,
     collect: Sequence[str] = (),
 ) -> tuple[RunResult, dict[str, str]]:
-    """Write `files` into a fresh temp dir, run `python -I -m module args` there under
-    `limits`, and return the result plus the text of the files named in `collect`.
+    """Write `files` into a fresh folder, run `python -I -m module args` there in the
+    sandbox under `limits`, and return the result plus the text of the files named in
+    `collect` (files the child left; links are not followed).
 
     `wall_s` (default `limits.timeout_s`) bounds the whole run; `env` adds variables of our
     own choosing to the scrubbed environment."""
     wall = limits.timeout_s if wall_s is None else wall_s
-    with tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
-        workdir = Path(tmp)
-        for name, text in files.items():
-            (workdir / name).write_text(text, encoding="utf-8")
-        config = {
-            "module": module,
-            "args": list(args),
-            "memory_bytes": limits.memory_mb * 1024 * 1024,
-            "cpu_seconds": max(int(wall) + 1, 1),
-            "file_bytes": limits.file_mb * 1024 * 1024,
-            "nproc": _process_budget(limits.max_procs),
-        }
-        argv = [sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config)]
-        environment = {**scrubbed_env(workdir), **(env or {})}
-        result = _run(argv, workdir, environment, wall, limits.output_bytes)
-        collected = {
-            name: _read_bounded(workdir / name, 4 * limits.output_bytes) for name in collect
-        }
+    with Child(
+        ["-c", _RUN_MODULE, module, *args],
+        files=files,
+        limits=limits,
+        cpu_seconds=wall,
+        env=env,
+        pipes=False,
+    ) as child:
+        timed_out = not child.wait(wall)
+        child.kill()
+        seconds = time.monotonic() - child.started
+        code = child.returncode
+        result = RunResult(
+            returncode=None if timed_out else code,
+            stdout=child.stdout_file(limits.output_bytes),
+            stderr=child.stderr(limits.output_bytes),
+            timed_out=timed_out,
+            seconds=seconds,
+        )
+        collected = {name: child.read(name, 4 * limits.output_bytes) for name in collect}
     return result, collected
 
 
-def _run(
-    argv: list[str], workdir: Path, env: dict[str, str], wall: float, output: int
-) -> RunResult:
-    out_path, err_path = workdir / ".stdout", workdir / ".stderr"
-    start = time.monotonic()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            argv,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-        timed_out = False
+def _launcher(level: Isolation) -> list[str]:
+    if level != "namespaces":
+        return []
+    unshare = shutil.which("unshare") or "unshare"
+    spaces = ["--pid", "--fork", "--kill-child", "--mount", "--net", "--ipc", "--uts"]
+    user = [] if os.getuid() == 0 else ["--user", "--map-root-user"]
+    return [unshare, *user, *spaces, "--"]
+
+
+_probe_lock = threading.Lock()
+
+
+@functools.cache
+def _namespaces_work() -> bool:
+    """Whether a namespaced child starts and runs Python here (tried once per process)."""
+    if sys.platform != "linux" or _PIVOT_ROOT.get(platform.machine()) is None:
+        return False
+    if os.environ.get("MARSHALIKE_SANDBOX") == "no-namespaces":  # to test the fallbacks
+        return False
+    if shutil.which("unshare") is None:
+        return False
+    with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
+        base = Path(tmp)
+        (base / "work").mkdir()
+        (base / "root").mkdir()
+        config = {
+            "namespaces": True,
+            "root": str(base / "root"),
+            "workdir": str(base / "work"),
+            "home": SANDBOX_DIR,
+            "read_only": _read_only_paths(),
+            "pivot_root": _PIVOT_ROOT[platform.machine()],
+            "memory_bytes": 1 << 30,
+            "cpu_seconds": 10,
+            "file_bytes": 1 << 20,
+            "uid": None,
+            "nproc": None,
+            "refuse_processes": False,
+            "refuser": "",
+            "argv": ["-c", "import os; print(os.getcwd())"],
+            "env": scrubbed_env(SANDBOX_DIR),
+        }
         try:
-            proc.wait(timeout=wall)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            _kill_group(proc.pid)
-            proc.wait()
-    seconds = time.monotonic() - start
-    return RunResult(
-        returncode=None if timed_out else proc.returncode,
-        stdout=_read_bounded(out_path, output),
-        stderr=_read_bounded(err_path, output),
-        timed_out=timed_out,
-        seconds=seconds,
-    )
+            done = subprocess.run(
+                [*_launcher("namespaces"), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+                + [json.dumps(config)],
+                env=scrubbed_env(SANDBOX_DIR),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return done.returncode == 0 and done.stdout.strip() == SANDBOX_DIR.encode()
 
 
-def _kill_group(pgid: int) -> None:
+@functools.cache
+def _read_only_paths() -> list[str]:
+    """What the child's filesystem holds besides its own folder: the system's program
+    folders and the Python installation with its site-packages, nothing else."""
+    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    executable = Path(sys.executable)
+    prefixes |= {str(executable.parent.parent), str(executable.resolve().parent.parent)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        prefixes.add(sysconfig.get_paths()[key])
+    found = sorted(p for p in paths | prefixes if p and os.path.lexists(p))
+    # A folder inside another one on the list comes with it.
+    kept: list[str] = []
+    for path in found:
+        if not any(path.startswith(k.rstrip("/") + "/") for k in kept if not os.path.islink(k)):
+            kept.append(path)
+    return kept
+
+
+def _python_readable_by_others() -> bool:
+    """Whether another user can run this interpreter: every folder on the way to it and to
+    its standard library is searchable by others."""
+    for path in (Path(sys.executable).resolve(), Path(sysconfig.get_paths()["stdlib"])):
+        for folder in [path, *path.parents]:
+            try:
+                mode = folder.stat().st_mode
+            except OSError:
+                return False
+            if not mode & 0o001 and folder.is_dir():
+                return False
+    return True
+
+
+def _sandbox_uid() -> int:
+    """An unprivileged user id for one run: each run its own, so runs at the same time do
+    not share a process budget."""
+    return _UID_BASE + (os.getpid() * 977 + next(_uids)) % _UID_SPAN
+
+
+def _give(folder: Path, uid: int) -> None:
+    os.chown(folder, uid, uid)
+    for entry in folder.iterdir():
+        os.chown(entry, uid, uid, follow_symlinks=False)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the launcher's process group and the children of the launcher (the PID 1 of
+    the child's namespace, whose death ends every process in it)."""
+    children = []
     try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    for child in children:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
         pass
 
 
@@ -183,29 +548,23 @@ def _read_bounded(path: Path, limit: int) -> str:
     try:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
-    except FileNotFoundError:
+    except OSError:
         return ""
     text = data[:limit].decode("utf-8", errors="replace")
     return text + ("\n[output truncated]" if len(data) > limit else "")
 
 
-def _process_budget(max_procs: int) -> int | None:
-    """RLIMIT_NPROC counts every task of the user, so allow what runs now plus max_procs.
-    None for root, which the kernel exempts from the limit."""
-    uid = os.getuid()
-    if uid == 0:
+def _process_budget(limits: Limits) -> int | None:
+    """Without namespaces, RLIMIT_NPROC counts every process of the user, so allow what
+    runs now plus max_procs. None for root, which the kernel exempts from the limit."""
+    if os.name != "posix" or os.getuid() == 0:
         return None
-    return _tasks_of(uid) + max_procs
-
-
-def _tasks_of(uid: int) -> int:
     count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry.name}/task"))
-        except OSError:
-            continue
-    return count
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == os.getuid():
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count + limits.max_procs

@@ -132,7 +132,11 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def _from_file(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read: {reason}") from None
     try:
         table = tomllib.loads(text).get("tool", {}).get("marshalike", {})
     except tomllib.TOMLDecodeError as exc:

@@ -1,20 +1,33 @@
-"""Verification: run a candidate module against its example tests in the sandbox and return
-a structured verdict per example (pass, fail with expected/actual, error, timeout)."""
+"""Verification: run a candidate module on its examples' calls in the sandbox and decide,
+outside the sandbox, a verdict per example (pass, fail with expected/actual, error,
+timeout).
+
+The candidate's process gets the examples' calls and nothing else (`channel`). The
+expected values are computed apart, in a sandboxed process of their own that imports a
+module holding the spec's types, the verified code of the unit's dependencies and a stub
+that raises for the function under test (`Oracle`); an expected value that calls the
+function under test itself (`is_even(2) = not is_odd(2)`) is the one the candidate's own
+process computes. Values are compared by exact type and value (`channel.same`).
+"""
 
 from __future__ import annotations
 
-import json
+import ast
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import Literal
 
-from marshalike.sandbox import Limits, RunResult, run_module
-from marshalike.spec import Func
+from marshalike import channel
+from marshalike.channel import Answer
+from marshalike.naming import parse_or_none
+from marshalike.sandbox import Limits
+from marshalike.spec import Func, Module
+from marshalike.typemap import annotation
 
 Status = Literal["pass", "fail", "error", "timeout", "not_run"]
-_RESULTS = ".marshalike-results.jsonl"
 DEFAULT_LIMITS = Limits()
 _TEST_NAME = re.compile(r"^test_(?P<func>\w+)_(?P<index>\d+)$")
 
@@ -22,9 +35,44 @@ _TEST_NAME = re.compile(r"^test_(?P<func>\w+)_(?P<index>\d+)$")
 def example_tests(func: Func) -> tuple[str, ...]:
     """The names emit gives the tests of `func`'s checkable examples (1-based, all examples
     counted, so a name always points at the same bullet)."""
-    return tuple(
-        f"test_{func.name}_{i}" for i, example in enumerate(func.examples, 1) if example.checkable
-    )
+    return tuple(case.test for case in cases_of(func))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One checkable example as the verifier runs it."""
+
+    test: str  # test_<func>_<n>, the name of its test in the generated test file
+    call: str
+    outcome: Literal["returns", "raises"]
+    expected: str | None  # the expected value's expression, for "returns"
+    exception: str | None  # the exception's name, for "raises"
+    float_ok: bool = False  # the spec declares a float: a float may stand for an int
+
+
+def cases_of(func: Func, types: Sequence[str] = ()) -> tuple[Case, ...]:
+    """The checkable examples of `func`; `types` are the module's declared type names (to
+    read the declared return type)."""
+    returns = annotation(func.returns, set(types)) if func.returns else ""
+    float_ok = "float" in returns
+    cases = []
+    for number, example in enumerate(func.examples, start=1):
+        if not example.checkable:
+            continue
+        outcome: Literal["returns", "raises"] = (
+            "raises" if example.outcome == "raises" else "returns"
+        )
+        cases.append(
+            Case(
+                test=f"test_{func.name}_{number}",
+                call=(example.call or "").strip(),
+                outcome=outcome,
+                expected=(example.expected or "").strip() if outcome == "returns" else None,
+                exception=(example.exception or "Exception") if outcome == "raises" else None,
+                float_ok=float_ok,
+            )
+        )
+    return tuple(cases)
 
 
 @dataclass(frozen=True)
@@ -63,122 +111,228 @@ class Verdict:
         return self.problem is None and bool(self.results) and self.passed == len(self.results)
 
 
-def verify(
+def records_of(module: Module, module_name: str, extra_files: Mapping[str, str]) -> tuple[str, ...]:
+    """The classes whose instances are compared as records: the spec's declared types and
+    the dataclasses of the generated modules it uses."""
+    names = [f"{module_name}.{t.name}" for t in module.types]
+    for file_name, text in extra_files.items():
+        tree = parse_or_none(text, "exec")
+        if tree is None or not file_name.endswith(".py"):
+            continue
+        names += [
+            f"{file_name[:-3]}.{node.name}"
+            for node in tree.body  # type: ignore[attr-defined]
+            if isinstance(node, ast.ClassDef)
+        ]
+    return tuple(names)
+
+
+class Oracle:
+    """The expected values of some cases, computed once (in the sandbox, from a module
+    without the code under test) and shared by every candidate verified against them."""
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        reference_source: str,
+        *,
+        module_name: str,
+        limits: Limits,
+        records: Sequence[str] = (),
+        extra_files: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cases = tuple(cases)
+        self.module_name = module_name
+        self.limits = limits
+        self.records = tuple(records)
+        self.extra_files = dict(extra_files or {})
+        self._reference = reference_source
+        self._lock = threading.Lock()
+        self._expected: tuple[Answer | None, ...] | None = None
+        self._problem: str | None = None
+
+    def expected(self) -> tuple[tuple[Answer | None, ...], str | None]:
+        """Per case, the expected value's answer (None for a "raises" case, or where the
+        expected value calls the function under test: the candidate computes it), and
+        the reason the reference module could not be imported, if it could not."""
+        with self._lock:
+            if self._expected is None:
+                self._expected, self._problem = self._compute()
+            return self._expected, self._problem
+
+    def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
+        todo = [(i, c.expected) for i, c in enumerate(self.cases) if c.expected is not None]
+        answers, problem = channel.run_calls(
+            self._reference,
+            [text for _, text in todo if text],
+            module_name=self.module_name,
+            limits=self.limits,
+            per_call_s=self.limits.timeout_s,
+            records=self.records,
+            extra_files=self.extra_files,
+        )
+        found: list[Answer | None] = [None] * len(self.cases)
+        given = iter(answers)
+        for index, text in todo:
+            answer = next(given) if text else None
+            stub = answer is not None and answer.raised is not None
+            found[index] = None if stub and answer.raised.is_a("NotImplementedError") else answer
+        return tuple(found), problem
+
+
+def verify(module_source: str, oracle: Oracle) -> Verdict:
+    """Run every case of `oracle` against `module_source` in the sandbox; one result per
+    case, in order. A case whose call did not run gets a non-pass status, so a verdict can
+    never pass by running fewer examples than it should."""
+    start = time.monotonic()
+    expected, reference_problem = oracle.expected()
+    calls: list[str] = []
+    where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
+    for case, want in zip(oracle.cases, expected, strict=True):
+        if not _is_expression(case.call) or (
+            case.expected is not None and not _is_expression(case.expected)
+        ):
+            where.append((None, None))
+            continue
+        own = None
+        if case.outcome == "returns" and want is None:
+            own = len(calls) + 1
+        where.append((len(calls), own))
+        calls.append(case.call)
+        if own is not None:
+            calls.append(case.expected or "")
+    answers, problem = channel.run_calls(
+        module_source,
+        calls,
+        module_name=oracle.module_name,
+        limits=oracle.limits,
+        per_call_s=oracle.limits.timeout_s,
+        records=oracle.records,
+        extra_files=oracle.extra_files,
+    )
+    results = []
+    for case, want, (at, own) in zip(oracle.cases, expected, where, strict=True):
+        if at is None:
+            results.append(
+                ExampleResult(case.test, "error", error_type="InvalidExample",
+                              message="the example is not a valid Python expression")
+            )  # fmt: skip
+            continue
+        if problem is not None:
+            results.append(
+                ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
+            )
+            continue
+        reference = answers[own] if own is not None else want
+        results.append(_judge(case, answers[at], reference, reference_problem))
+    return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
+
+
+def verify_module(
+    module: Module,
     module_source: str,
-    test_source: str,
     *,
     module_name: str,
-    expected_tests: tuple[str, ...],
     limits: Limits = DEFAULT_LIMITS,
     extra_files: Mapping[str, str] | None = None,
+    uses: Mapping[str, Sequence[str]] | None = None,
 ) -> Verdict:
-    """Run `test_source` against `module_source` in the sandbox.
+    """Verify a whole generated module (every function's examples) against its spec:
+    what `check` and a compile that takes code from the lock do. `uses` maps the module
+    of each `# use`d spec to the names imported from it."""
+    from marshalike import emit  # emit builds on verify's neighbours; import when needed
 
-    `expected_tests` names every test that should run; a test that never reported (because
-    collection failed, the run timed out or the process died) gets a non-pass status, so a
-    verdict can never pass by running fewer tests than it should. `extra_files` (name ->
-    text) are modules the candidate imports, e.g. the generated modules of `# use`d specs.
-    """
-    sandbox_files = {
-        **(extra_files or {}),
-        f"{module_name}.py": module_source,
-        f"test_{module_name}.py": test_source,
-        "conftest.py": _plugin_source(),
-    }
-    args = [
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "addopts=",
-        "--rootdir",
-        ".",
-        f"test_{module_name}.py",
-    ]
-    # Each example gets `limits.timeout_s` (an alarm inside the child); the whole run is
-    # bounded too, for code that a signal cannot interrupt.
-    wall = limits.startup_s + limits.timeout_s * max(1, len(expected_tests))
-    env = {"MARSHALIKE_EXAMPLE_TIMEOUT": str(limits.timeout_s)}
-    run, collected = run_module(
-        "pytest",
-        args,
-        files=sandbox_files,
+    types = [t.name for t in module.types]
+    cases = tuple(c for func in module.funcs for c in cases_of(func, types))
+    reference = emit.module_source(
+        module, {}, spec_name=f"{module_name}.mrsh", spec_hash="", uses=uses
+    )
+    oracle = Oracle(
+        cases,
+        reference,
+        module_name=module_name,
         limits=limits,
-        wall_s=wall,
-        env=env,
-        collect=(_RESULTS,),
+        records=records_of(module, module_name, extra_files or {}),
+        extra_files=extra_files,
     )
-    return _verdict(_events(collected[_RESULTS]), run, expected_tests)
+    return verify(module_source, oracle)
 
 
-def _plugin_source() -> str:
-    return files("marshalike").joinpath("verify_plugin.py").read_text(encoding="utf-8")
-
-
-def _events(text: str) -> list[dict]:
-    events = []
-    for line in text.splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill; the test it belonged to stays unreported
-    return events
-
-
-def _verdict(events: list[dict], run: RunResult, expected: tuple[str, ...]) -> Verdict:
-    results: dict[str, ExampleResult] = {}
-    started: list[str] = []
-    collect_error = None
-    for event in events:
-        if event.get("event") == "start":
-            started.append(event["test"])
-        elif event.get("event") == "result" and event.get("test") in expected:
-            results[event["test"]] = _result(event)
-        elif event.get("event") == "collect_error":
-            collect_error = event.get("message", "")
-    problem = _problem(run, collect_error)
-    hung = started[-1] if run.timed_out and started and started[-1] not in results else None
-    ordered = tuple(
-        results.get(name) or _missing(name, hung, problem, collect_error) for name in expected
-    )
-    return Verdict(results=ordered, problem=problem, seconds=run.seconds)
-
-
-def _result(event: dict) -> ExampleResult:
-    if event.get("error_type") == "ExampleTimeout":
-        return ExampleResult(event["test"], "timeout", message=event.get("message"))
-    return ExampleResult(
-        test=event["test"],
-        status=event["status"],
-        expected=event.get("expected"),
-        actual=event.get("actual"),
-        error_type=event.get("error_type"),
-        message=event.get("message"),
-        traceback=event.get("traceback"),
-    )
-
-
-def _missing(
-    name: str, hung: str | None, problem: str | None, collect: str | None
+def _judge(
+    case: Case, got: Answer, want: Answer | None, reference_problem: str | None
 ) -> ExampleResult:
-    if name == hung:
-        return ExampleResult(name, "timeout", message=problem)
-    if collect is not None:
-        return ExampleResult(name, "error", error_type="CollectionError", message=_tail(collect))
-    return ExampleResult(name, "not_run", message=problem or "the test did not run")
+    if got.kind == "timeout":
+        return ExampleResult(case.test, "timeout", message="the call did not finish in time")
+    if got.kind == "died":
+        return ExampleResult(case.test, "error", error_type="ProcessDied", message=got.detail)
+    if case.outcome == "raises":
+        named = case.exception or "Exception"
+        if got.raised is not None:
+            if got.raised.is_a(named):
+                return ExampleResult(case.test, "pass")
+            return _error(case, got)
+        return ExampleResult(
+            case.test,
+            "error",
+            error_type="Failed",
+            message=f"DID NOT RAISE {named}",
+            actual=channel.render(got.value) if got.value is not None else None,
+        )
+    if got.raised is not None:
+        return _error(case, got)
+    assert got.value is not None
+    if want is None or want.value is None:
+        return _broken(case, want, reference_problem)
+    why = channel.mismatch(got.value, want.value, int_as_float=case.float_ok)
+    if why is None:
+        return ExampleResult(case.test, "pass")
+    return ExampleResult(
+        case.test,
+        "fail",
+        expected=channel.render(want.value),
+        actual=channel.render(got.value),
+        message=why,
+    )
 
 
-def _problem(run: RunResult, collect_error: str | None) -> str | None:
-    if run.timed_out:
-        return f"timed out after {run.seconds:.1f} s"
-    if run.signal_name:
-        return f"killed by {run.signal_name} (a resource limit: memory, CPU time or file size)"
-    if collect_error is not None:
-        return "the module or its tests could not be imported: " + _tail(collect_error)
-    if run.returncode not in (0, 1):
-        return f"pytest exited with status {run.returncode}: {_tail(run.stdout + run.stderr)}"
-    return None
+def _error(case: Case, got: Answer) -> ExampleResult:
+    raised = got.raised
+    assert raised is not None
+    return ExampleResult(
+        case.test,
+        "error",
+        error_type=raised.type,
+        message=raised.message,
+        traceback=raised.traceback,
+    )
 
 
-def _tail(text: str, lines: int = 6) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
+def _broken(case: Case, want: Answer | None, reference_problem: str | None) -> ExampleResult:
+    """The example's own expected value could not be computed: the spec's fault."""
+    if reference_problem is not None:
+        said = reference_problem
+    elif want is not None and want.raised is not None:
+        said = f"{want.raised.type}: {want.raised.message}"
+    elif want is not None and want.kind == "timeout":
+        said = "it did not finish in time"
+    else:
+        said = want.detail if want is not None else "it has no value"
+    return ExampleResult(
+        case.test,
+        "error",
+        error_type="InvalidExample",
+        message=f"the expected value {case.expected} could not be computed: {said}",
+    )
+
+
+def _is_expression(text: str) -> bool:
+    tree = parse_or_none(text.strip()) if text.strip() else None
+    if not isinstance(tree, ast.Expression):
+        return False
+    return not any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree))
+
+
+def _problem(problem: str | None) -> str | None:
+    if problem is None:
+        return None
+    return problem if problem.startswith("the module") else f"the module: {problem}"

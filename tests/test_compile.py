@@ -214,7 +214,7 @@ def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
         cli,
         ["compile", str(tmp_path), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("marshalike: error: no model configured for the openai")
 
 

@@ -51,12 +51,12 @@ def test_probe_canonical_outputs() -> None:
         "f('raise')",
         "f('exit')",
     ]
-    assert probe(MODULE, module_name="m", calls=calls, limits=LIMITS) == (
+    assert probe(MODULE, module_name="m", calls=calls, limits=LIMITS, records=("m.P",)) == (
         "set{'a','b','c'}",
         "dict{'x':2,'y':1}",
         "list[2,0.3,0]",
         "P('Joe',20)",
-        "<m.Opaque object>",
+        "object of class m.Opaque",
         "tuple[1,'a']",
         "2",
         "raises ValueError",

@@ -55,7 +55,7 @@ def run(backend: Scripted, **overrides: object):
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
 
     ctx = UnitContext(module, func, {})
-    return compile_unit(ctx, backend, settings, module_for=module_for, test_source=tests,
+    return compile_unit(ctx, backend, settings, module_for=module_for,
                         module_name="inc")  # fmt: skip
 
 
@@ -200,7 +200,7 @@ def run_spec(text: str, backend: Scripted, kind: str = "chat", **overrides: obje
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
 
     ctx = UnitContext(module, module.funcs[0], {})
-    return compile_unit(ctx, backend, settings, module_for=module_for, test_source=tests,
+    return compile_unit(ctx, backend, settings, module_for=module_for,
                         module_name="inc")  # fmt: skip
 
 
@@ -317,7 +317,7 @@ def run_func(text: str, backend: Scripted, candidates: int = 1, **overrides: obj
         return emit.module_source(module, {func.name: code}, spec_name="unit.mrsh", spec_hash="h")
 
     ctx = UnitContext(module, func, {})
-    return compile_unit(ctx, backend, settings, module_for=module_for, test_source=tests,
+    return compile_unit(ctx, backend, settings, module_for=module_for,
                         module_name="unit")  # fmt: skip
 
 

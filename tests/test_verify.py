@@ -1,4 +1,5 @@
-"""The sandboxed verifier, attacked on purpose: loops, allocations, fork loops, secrets."""
+"""The sandboxed verifier, attacked on purpose: loops, allocations, fork loops, secrets,
+values that lie about their type, and tampering with the verdict channel."""
 
 from __future__ import annotations
 
@@ -6,31 +7,30 @@ import os
 
 import pytest
 
-from marshalike.sandbox import Limits
-from marshalike.verify import verify
+from marshalike.sandbox import Limits, isolation
+from marshalike.verify import Case, Oracle, Verdict, verify
 
-TESTS = """\
-import pytest
-from cand import f
-
-
-def test_f_1():
-    actual = f(2)
-    expected = 4
-    assert actual == expected
-
-
-def test_f_2():
-    actual = f(3)
-    expected = 9
-    assert actual == expected
-"""
+CASES = (
+    Case("test_f_1", "f(2)", "returns", "4", None),
+    Case("test_f_2", "f(3)", "returns", "9", None),
+)
 NAMES = ("test_f_1", "test_f_2")
 FAST = Limits(timeout_s=5.0, memory_mb=1024)
+REFERENCE = "def f(x):\n    raise NotImplementedError\n"
 
 
-def run(body: str, tests: str = TESTS, names: tuple[str, ...] = NAMES, limits: Limits = FAST):
-    return verify(body, tests, module_name="cand", expected_tests=names, limits=limits)
+def run(
+    body: str, cases: tuple[Case, ...] = CASES, limits: Limits = FAST, records: tuple = ()
+) -> Verdict:
+    oracle = Oracle(cases, REFERENCE, module_name="cand", limits=limits, records=records)
+    return verify(body, oracle)
+
+
+def expecting(*values: str) -> tuple[Case, ...]:
+    return tuple(
+        Case(f"test_f_{i}", call, "returns", value, None)
+        for i, (call, value) in enumerate(zip(("f(2)", "f(3)"), values, strict=True), 1)
+    )
 
 
 def test_correct_candidate_passes() -> None:
@@ -62,17 +62,17 @@ def test_import_error_fails_every_example() -> None:
     assert "not_a_module_anywhere" in verdict.problem
 
 
-def test_missing_tests_never_count_as_passing() -> None:
-    verdict = run("def f(x):\n    return x * x\n", names=(*NAMES, "test_f_3"))
+def test_an_example_that_is_not_python_never_counts_as_passing() -> None:
+    cases = (*CASES, Case("test_f_3", "f(", "returns", "1", None))
+    verdict = run("def f(x):\n    return x * x\n", cases=cases)
     assert not verdict.ok
-    assert verdict.results[2].status == "not_run"
+    assert verdict.results[2].status == "error"
 
 
 def test_infinite_loop_is_timed_out_and_names_the_example() -> None:
     body = "def f(x):\n    if x == 3:\n        while True:\n            pass\n    return x * x\n"
     verdict = run(body, limits=Limits(timeout_s=2.0, memory_mb=1024))
     assert [r.status for r in verdict.results] == ["pass", "timeout"]
-    assert verdict.results[1].message == "did not finish within 2 s"
     assert verdict.problem is None
 
 
@@ -91,9 +91,7 @@ def test_a_hang_that_ignores_the_alarm_is_killed_by_the_wall_clock() -> None:
         "    while True:\n        pass\n"
     )
     verdict = run(body, limits=Limits(timeout_s=1.0, startup_s=4.0, memory_mb=1024))
-    assert verdict.results[0].status == "timeout"
-    assert verdict.results[1].status == "not_run"
-    assert verdict.problem.startswith("timed out after")
+    assert [r.status for r in verdict.results] == ["timeout", "timeout"]
 
 
 def test_huge_allocation_is_stopped() -> None:
@@ -113,22 +111,133 @@ def test_fork_loop_is_stopped() -> None:
 def test_secrets_do_not_reach_generated_code(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-of-the-compiler")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-secret")
-    tests = TESTS.replace("expected = 4", "expected = None")
     body = (
         "import os\n\ndef f(x):\n"
         "    if x == 2:\n        return os.environ.get('OPENAI_API_KEY')\n"
         "    return [k for k in os.environ if 'KEY' in k or 'TOKEN' in k or 'SECRET' in k]\n"
     )
-    verdict = run(body, tests=tests.replace("expected = 9", "expected = []"))
+    verdict = run(body, cases=expecting("None", "[]"))
     assert os.environ["OPENAI_API_KEY"] == "sk-secret-of-the-compiler"
     assert [r.status for r in verdict.results] == ["pass", "pass"]
 
 
-def test_runs_in_a_fresh_temp_dir() -> None:
-    tests = TESTS.replace("expected = 4", "expected = True")
+def test_runs_in_a_folder_of_its_own() -> None:
+    body = "import os\n\ndef f(x):\n    return sorted(os.listdir('.'))\n"
+    verdict = run(body, cases=expecting("['cand.py']", "['cand.py']"))
+    assert verdict.ok, verdict.results
+
+
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("class A:\n    def __eq__(self, o): return True\n\ndef f(x):\n    return A()", "A"),
+        ("class I(int):\n    def __eq__(self, o): return True\n\ndef f(x):\n    return I(0)",
+         "subclass of int"),
+        ("class I(int):\n    def __repr__(self): return '4'\n\ndef f(x):\n    return I(4)",
+         "subclass of int"),
+    ],
+)  # fmt: skip
+def test_values_that_lie_about_their_type_fail(body: str, why: str) -> None:
+    verdict = run(body)
+    assert not verdict.ok
+    assert all(r.status == "fail" for r in verdict.results)
+    assert why in (verdict.results[0].message or "")
+
+
+def test_true_is_not_one_and_nan_is_nothing() -> None:
+    verdict = run("def f(x):\n    return True", cases=expecting("1", "True"))
+    assert [r.status for r in verdict.results] == ["fail", "pass"]
+    nan = run("def f(x):\n    return float('nan')", cases=expecting("float('nan')", "1.5"))
+    assert [r.status for r in nan.results] == ["fail", "fail"]
+
+
+def test_floats_match_within_the_tolerance_and_ints_stand_for_floats() -> None:
+    verdict = run("def f(x):\n    return 0.1 + 0.2 if x == 2 else 9", cases=expecting("0.3", "9.0"))
+    assert verdict.ok, verdict.results
+    strict = run("def f(x):\n    return 4.0 if x == 2 else 9", cases=expecting("4", "9"))
+    assert [r.status for r in strict.results] == ["fail", "pass"]
+
+
+def test_the_expected_value_never_reaches_the_candidate() -> None:
     body = (
-        "import os\n\ndef f(x):\n"
-        "    return os.getcwd().split('/')[-1].startswith('marshalike-sandbox-') or x * x\n"
+        "import sys, gc\n\ndef f(x):\n"
+        "    seen = [repr(o) for o in gc.get_objects() if isinstance(o, (int, str))]\n"
+        "    frame = sys._getframe(1)\n"
+        "    found = [v for v in frame.f_locals.values() if v in (4, 9, '4', '9')]\n"
+        "    return found[0] if found else -1\n"
     )
-    verdict = run(body, tests=tests.replace("expected = 9", "expected = True"))
-    assert verdict.ok
+    verdict = run(body)
+    assert [r.status for r in verdict.results] == ["fail", "fail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # forged answers for the calls to come, then an exit
+        "import os, sys, json\n\ndef f(x):\n"
+        "    for i in range(5):\n"
+        '        os.write(1, b\'{"id": "x", "returned": ["int", "4"]}\\n\')\n'
+        "    os._exit(0)\n",
+        # the runner's encoder replaced through sys.modules
+        "import sys\n\ndef f(x):\n"
+        "    sys.modules['__main__'].encode = lambda v, d, b: ['int', '4']\n    return 0\n",
+        # a child that answers after its parent exits
+        "import os, time\n\ndef f(x):\n    if os.fork() == 0:\n        time.sleep(0.5)\n"
+        "        os.write(1, b'x')\n        os._exit(0)\n    os._exit(0)\n",
+        # an atexit handler
+        "import atexit, os\n\ndef f(x):\n"
+        "    atexit.register(lambda: os.write(1, b'ok'))\n    raise SystemExit(0)\n",
+    ],
+)
+def test_tampering_with_the_channel_never_passes(body: str) -> None:
+    verdict = run(body)
+    assert not verdict.ok
+    assert verdict.results[1].status != "pass"
+
+
+@pytest.mark.skipif(isolation() != "namespaces", reason="needs Linux namespaces")
+def test_the_compilers_files_environment_and_network_are_out_of_reach() -> None:
+    here = os.path.abspath(__file__)
+    body = (
+        "import os, socket\n\ndef f(x):\n"
+        "    found = []\n"
+        f"    for p in ({here!r}, '/proc/1/environ', '/etc/passwd'):\n"
+        "        found.append(os.path.exists(p))\n"
+        "    for p in ('/usr/x', '/x', '/var/tmp/x'):\n"
+        "        try:\n            open(p, 'w').close()\n            found.append(True)\n"
+        "        except OSError:\n            found.append(False)\n"
+        "    try:\n        socket.create_connection(('127.0.0.1', 1), timeout=1)\n"
+        "        found.append(True)\n"
+        "    except OSError as e:\n        found.append(e.errno != 101)\n"
+        "    return found\n"
+    )
+    none = repr([False] * 7)
+    verdict = run(body, cases=expecting(none, none))
+    assert verdict.ok, verdict.results
+
+
+@pytest.mark.skipif(isolation() != "namespaces", reason="needs Linux namespaces")
+def test_no_process_outlives_the_run(tmp_path) -> None:
+    body = (
+        "import os, time\n\ndef f(x):\n"
+        "    for _ in range(3):\n"
+        "        if os.fork() == 0:\n            os.setsid()\n            time.sleep(60)\n"
+        "            os._exit(0)\n"
+        "    return x * x\n"
+    )
+    before = _sandbox_processes()
+    run(body)
+    assert _sandbox_processes() <= before
+
+
+def _sandbox_processes() -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if b"time.sleep(60)" in handle.read() or b"_marshalike" in handle.read():
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found

@@ -11,8 +11,7 @@ import click
 
 from marshalike import check_report
 from marshalike.diagnostics import render_all
-from marshalike.errors import MarshalikeError
-from marshalike.freshness import check_spec
+from marshalike.freshness import SpecCheck, check_spec
 from marshalike.load import spec_paths
 from marshalike.sandbox import Limits
 from marshalike.settings import resolve
@@ -27,13 +26,11 @@ RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": chec
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDER)), default="text")
 def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str) -> None:
     """Check that generated code is current and its tests pass (no model calls)."""
+    specs = spec_paths(paths)  # missing or unreadable inputs: exit 2
     settings = resolve({"out": out, "timeout": timeout})
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise MarshalikeError(f"no such file or directory: {missing[0]}")
     folder = Path(settings.out) if settings.out else None
     limits = Limits(timeout_s=settings.timeout)
-    checks = [check_spec(path, out=folder, limits=limits) for path in spec_paths(paths)]
+    checks = [check_spec(path, out=folder, limits=limits) for path in specs]
     for check in checks:
         if check.diagnostics:
             click.echo(render_all(check.diagnostics, {check.path: check.source}), err=True)
@@ -41,4 +38,12 @@ def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt:
         # On stderr, so stdout stays valid JSON or XML; the runner reads both streams.
         click.echo(check_report.github_annotations(checks), nl=False, err=True)
     click.echo(RENDER[fmt](checks), nl=False)
-    sys.exit(0 if all(c.ok for c in checks) else 1)
+    sys.exit(_status(checks))
+
+
+def _status(checks: list[SpecCheck]) -> int:
+    """2 when a spec has errors, 1 when anything else was found, else 0 (README, "Exit
+    status")."""
+    if any(any(d.is_error for d in c.diagnostics) for c in checks):
+        return 2
+    return 0 if all(c.ok for c in checks) else 1

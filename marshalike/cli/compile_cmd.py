@@ -14,7 +14,7 @@ from marshalike.backends.local import model_id
 from marshalike.cli.options import compile_options
 from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.diagnostics import render_all
-from marshalike.errors import ConfigError, MarshalikeError
+from marshalike.errors import ConfigError
 from marshalike.load import spec_paths
 from marshalike.loop import LoopSettings, Rank
 from marshalike.sandbox import Limits
@@ -30,8 +30,8 @@ def command(
     paths: tuple[str, ...], quick: bool, frozen: bool, no_main: bool, fmt: str, **flags: object
 ) -> None:
     """Compile .mrsh specs (files or folders) into tested Python."""
+    files = spec_paths(paths)  # missing or unreadable inputs first: exit 2, nothing asked
     settings = resolve(flags)
-    files = _files(paths)
     job = make_job(settings, quick=quick, frozen=frozen, main=not no_main)
     shared = SharedBackend(job)
     reports = [compile_path(path, job, _progress, shared) for path in files]
@@ -102,16 +102,6 @@ def _model_id(settings: Settings) -> str:
     )
 
 
-def _files(paths: tuple[str, ...]) -> list[Path]:
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise MarshalikeError(f"no such file or directory: {missing[0]}")
-    files = spec_paths(paths)
-    if not files:
-        raise MarshalikeError(f"no .mrsh files in {', '.join(paths)}")
-    return files
-
-
 def _progress(message: str) -> None:
     click.echo(message, err=True)
 
@@ -123,6 +113,7 @@ def _show_diagnostics(reports: list[SpecReport]) -> None:
 
 
 def _status(reports: list[SpecReport]) -> int:
+    """2 when a spec has errors, 1 when a function failed, else 0 (README, "Exit status")."""
     if any(any(d.is_error for d in r.diagnostics) for r in reports):
         return 2
     return 0 if all(r.ok for r in reports) else 1

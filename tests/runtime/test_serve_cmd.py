@@ -116,7 +116,7 @@ def test_serve_reports_a_busy_port_in_one_line() -> None:
         port = taken.getsockname()[1]
         child = _spawn("--port", str(port))
         out, err = child.communicate(timeout=15)
-    assert child.returncode == 1
+    assert child.returncode == 2
     assert err == (
         _loading_line()
         + f"marshalike: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
@@ -148,7 +148,7 @@ def test_serve_refuses_a_quant_mode_the_device_cannot_run_in_one_line(
     # As on a GPU machine, where the int4 mode does not run.
     monkeypatch.setattr(engine, "default_device", lambda: torch.device("cuda"))
     result = CliRunner().invoke(cli, ["serve", "--quant", "int4"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         "loading the embedded model (quant int4)\n"
         "marshalike: error: cannot serve with --quant int4: quantization mode 'int4' runs on "

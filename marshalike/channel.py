@@ -1,0 +1,575 @@
+"""The verdict channel: calls go into a sandboxed process, plain values come back out.
+
+The process that imports model-written code is told only what to call (`add(1, 2)`), one
+call at a time, each with a fresh random id; it answers with what the call returned or
+raised, encoded as plain tagged data, and the next call is sent only after that answer.
+It never sees an expected value, a test, the spec or whether a call is an example or a
+probe input: every run — examples, probe inputs, expected values — goes through the same
+runner. Whatever the code under test does inside its process (patch the runner, write
+extra lines, fork, exit), what reaches the verifier is at most one answer per call, and an
+answer is only ever a value: forging one means knowing the right value.
+
+Values are rebuilt here from the tags alone — never unpickled, never an object of the
+candidate's — and compared by exact type and value (`same`): `True` is not `1`, an `int`
+subclass is not an `int`, a float matches within `REL_TOL`/`ABS_TOL`, NaN equals nothing.
+An answer that is missing, malformed, late or has the wrong id fails that call; a process
+that exits or is killed fails the call it was on, and a fresh process takes the rest.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from marshalike.sandbox import Child, Limits
+
+REL_TOL = 1e-6  # a float matches an expected float within this relative tolerance,
+ABS_TOL = 1e-12  # or within this absolute one (near zero)
+ANSWER_BYTES = 4_000_000  # the longest answer line read back
+GRACE_S = 2.0  # on top of a call's own timeout, before the process is killed
+_SHOWN = 600  # characters of a value a message shows
+
+# The runner: imports the module under test, then answers calls read from stdin. It runs
+# inside the sandbox, so it imports nothing from marshalike.
+_RUNNER = r"""
+import dataclasses, importlib, json, os, re, signal, sys, traceback
+
+cfg = json.loads(sys.argv[1])
+requests = os.fdopen(os.dup(0), "rb")
+answers = os.fdopen(os.dup(1), "wb")
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, 0)
+os.dup2(2, 1)
+sys.path.insert(0, os.getcwd())
+VALUES = {"decimal.Decimal", "fractions.Fraction", "datetime.date", "datetime.datetime",
+          "datetime.time", "datetime.timedelta", "uuid.UUID"}
+DICTS = {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
+RECORDS = set(cfg["records"])
+
+
+class CallTimeout(BaseException):
+    pass
+
+
+def alarm(signum, frame):
+    raise CallTimeout()
+
+
+def name_of(t):
+    return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
+
+
+def encode(v, depth, budget):
+    budget[0] -= 1
+    if depth > 200 or budget[0] < 0:
+        return ["too-large"]
+    t = type(v)
+    if v is None:
+        return ["None"]
+    if t is bool:
+        return ["bool", v]
+    if t is int:
+        return ["int", format(v, "x")]
+    if t is float:
+        return ["float", v.hex()]
+    if t is complex:
+        return ["complex", v.real.hex(), v.imag.hex()]
+    if t is str:
+        return ["str", v]
+    if t is bytes or t is bytearray:
+        return [t.__name__, v.hex()]
+    if t is list or t is tuple or t is set or t is frozenset:
+        return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
+    if t is dict or name_of(t) in DICTS:
+        return ["dict", [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)]
+                         for k, x in dict.items(v)]]
+    if name_of(t) in RECORDS and dataclasses.is_dataclass(t):
+        fields = [[f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
+                  for f in dataclasses.fields(t)]
+        return ["record", t.__qualname__, fields]
+    if name_of(t) in VALUES:
+        return ["value", name_of(t), repr(v)[:2000]]
+    bases = [name_of(b) for b in t.__mro__[1:] if b.__module__ == "builtins"]
+    return ["object", name_of(t), bases[0] if bases else "builtins.object"]
+
+
+def raised(exc):
+    t = type(exc)
+    try:
+        message = str(exc)[:2000]
+    except BaseException:
+        message = ""
+    tail = "".join(traceback.format_exception(t, exc, exc.__traceback__)).splitlines()[-8:]
+    return {"type": t.__qualname__, "module": t.__module__,
+            "mro": [name_of(b) for b in t.__mro__], "message": message, "traceback": tail}
+
+
+def send(record):
+    answers.write(json.dumps(record).encode() + b"\n")
+    answers.flush()
+
+
+signal.signal(signal.SIGALRM, alarm)
+try:
+    signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
+    module = importlib.import_module(cfg["module"])
+    signal.setitimer(signal.ITIMER_REAL, 0)
+except BaseException as exc:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    send({"id": cfg["hello"], "import_error": raised(exc)})
+    sys.exit(0)
+namespace = dict(vars(module))
+send({"id": cfg["hello"], "ready": True})
+for line in requests:
+    request = json.loads(line)
+    call = request["call"]
+    scope = dict(namespace)
+    for name in set(re.findall(r"[A-Za-z_]\w*", call)):
+        if name not in scope and name in sys.stdlib_module_names:
+            if name not in ("antigravity", "this"):
+                try:
+                    scope[name] = importlib.import_module(name)
+                except BaseException:
+                    pass
+    answer = {"id": request["id"]}
+    signal.setitimer(signal.ITIMER_REAL, request["timeout"])
+    try:
+        value = eval(call, scope)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        answer["returned"] = encode(value, 0, [200000])
+    except CallTimeout:
+        answer["timeout"] = True
+    except BaseException as exc:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        answer["raised"] = raised(exc)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    send(answer)
+"""
+
+Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", "P", [...]]
+
+
+@dataclass(frozen=True)
+class Raised:
+    type: str  # the exception class's qualified name (`ValueError`, `MyError`)
+    module: str  # its module (`builtins` for the built-in ones)
+    lineage: tuple[str, ...]  # "module.qualname" of each class it derives from, itself first
+    message: str
+    traceback: str
+
+    def is_a(self, name: str) -> bool:
+        """Whether it is an instance of the exception the spec names: a built-in one
+        (`ValueError`; `Exception` for "throws an error"), a standard library one by its
+        dotted name (`json.JSONDecodeError`), or, for a name neither knows, any ordinary
+        error (as the generated test file checks it)."""
+        if name in _BUILTIN_EXCEPTIONS:
+            return f"builtins.{name}" in self.lineage
+        root, _, last = name.rpartition(".")
+        if root and root.split(".")[0] in sys.stdlib_module_names:
+            return any(m.startswith(root.split(".")[0] + ".") and m.endswith("." + last)
+                       for m in self.lineage)  # fmt: skip
+        return "builtins.Exception" in self.lineage
+
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one call did, as the verifier saw it."""
+
+    kind: str  # "returned", "raised", "timeout", "died" (no answer: the process ended)
+    value: Plain | None = None
+    raised: Raised | None = None
+    detail: str = ""  # for "died": why there was no answer
+
+
+def run_calls(
+    module_source: str,
+    calls: Sequence[str],
+    *,
+    module_name: str,
+    limits: Limits,
+    per_call_s: float,
+    records: Sequence[str] = (),
+    extra_files: Mapping[str, str] | None = None,
+) -> tuple[tuple[Answer, ...], str | None]:
+    """Run each call against the module in a sandboxed process, one at a time; the
+    answers in order, and the import error (a one-line text) if the module cannot be
+    imported (every call then "died").
+
+    `records` names the classes (`module.Qualname`) whose instances come back as records:
+    the spec's declared types. A call that gets no answer in time kills the process; the
+    calls after it run in a fresh one."""
+    files = {**(extra_files or {}), f"{module_name}.py": module_source}
+    answers: list[Answer] = []
+    while len(answers) < len(calls):
+        result, import_error = _session(
+            files, calls[len(answers) :], module_name, limits, per_call_s, records
+        )
+        if import_error is not None:
+            dead = Answer("died", detail=import_error)
+            return tuple(answers + [dead] * (len(calls) - len(answers))), import_error
+        answers.extend(result)
+    return tuple(answers), None
+
+
+def _session(
+    files: Mapping[str, str],
+    calls: Sequence[str],
+    module_name: str,
+    limits: Limits,
+    per_call_s: float,
+    records: Sequence[str],
+) -> tuple[list[Answer], str | None]:
+    """One process: answers to a prefix of `calls` (at least one), or an import error."""
+    hello = secrets.token_hex(16)
+    config = {
+        "module": module_name,
+        "hello": hello,
+        "import_timeout": limits.startup_s,
+        "records": list(records),
+    }
+    cpu = limits.startup_s + (per_call_s + GRACE_S) * len(calls)
+    answers: list[Answer] = []
+    with Child(
+        ["-c", _RUNNER, json.dumps(config)], files=files, limits=limits, cpu_seconds=cpu
+    ) as child:
+        first = _read(child, hello, time.monotonic() + limits.startup_s + GRACE_S)
+        if first is None or not first.get("ready"):
+            if first is not None and isinstance(first.get("import_error"), dict):
+                return [], _import_error(first["import_error"])
+            return [], "the module could not be imported: " + _ended(child, limits)
+        for call in calls:
+            ident = secrets.token_hex(16)
+            sent = child.send({"id": ident, "call": call, "timeout": per_call_s})
+            deadline = time.monotonic() + per_call_s + GRACE_S
+            record = _read(child, ident, deadline) if sent else None
+            answer = _answer(record) if record is not None else None
+            if answer is None:
+                late = child.returncode is None
+                answers.append(
+                    Answer("timeout") if late and time.monotonic() >= deadline
+                    else Answer("died", detail=_ended(child, limits))
+                )  # fmt: skip
+                return answers, None
+            answers.append(answer)
+    return answers, None
+
+
+def _read(child: Child, ident: str, deadline: float) -> dict | None:
+    """The answer with this id; None if the next line is anything else, or none comes."""
+    line = child.receive(deadline, ANSWER_BYTES)
+    if line is None:
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("id") != ident:
+        return None
+    return record
+
+
+def _answer(record: dict) -> Answer | None:
+    if record.get("timeout") is True:
+        return Answer("timeout")
+    if "returned" in record:
+        value = record["returned"]
+        return Answer("returned", value=value) if _well_formed(value) else None
+    raised = record.get("raised")
+    if isinstance(raised, dict):
+        try:
+            return Answer("raised", raised=_raised(raised))
+        except (TypeError, ValueError, KeyError):
+            return None
+    return None
+
+
+def _raised(data: dict) -> Raised:
+    tail = data.get("traceback", [])
+    return Raised(
+        type=str(data["type"])[:200],
+        module=str(data["module"])[:200],
+        lineage=tuple(str(m)[:300] for m in data["mro"])[:64],
+        message=str(data.get("message", ""))[:2000],
+        traceback="\n".join(str(t) for t in tail[-8:]) if isinstance(tail, list) else "",
+    )
+
+
+def _import_error(data: dict) -> str:
+    try:
+        raised = _raised(data)
+    except (TypeError, ValueError, KeyError):
+        return "the module could not be imported"
+    lines = "\n".join(raised.traceback.splitlines()[-6:])
+    return f"the module could not be imported: {raised.type}: {raised.message}\n{lines}".strip()
+
+
+def _ended(child: Child, limits: Limits) -> str:
+    child.wait(0.5)
+    code = child.returncode
+    tail = child.stderr(2000).strip().splitlines()[-4:]
+    said = ("\n" + "\n".join(tail)) if tail else ""
+    if code is None:
+        return "it gave no answer" + said
+    if code < 0:
+        return (
+            f"the process was killed by signal {-code} "
+            "(a resource limit: memory, CPU time or file size)" + said
+        )
+    return f"the process ended (exit status {code}) instead of answering" + said
+
+
+def _well_formed(value: object, depth: int = 0) -> bool:
+    """Whether `value` is a tagged value `same`, `render` and `canonical` can read."""
+    if depth > 250 or not isinstance(value, list) or not value or not isinstance(value[0], str):
+        return False
+    tag, rest = value[0], value[1:]
+    if tag in ("None", "too-large"):
+        return not rest
+    if tag == "bool":
+        return len(rest) == 1 and isinstance(rest[0], bool)
+    if tag in ("int", "float", "str", "bytes", "bytearray"):
+        return len(rest) == 1 and isinstance(rest[0], str) and _number_ok(tag, rest[0])
+    if tag == "complex":
+        return len(rest) == 2 and all(isinstance(x, str) and _number_ok("float", x) for x in rest)
+    if tag in ("list", "tuple", "set", "frozenset"):
+        return (
+            len(rest) == 1 and isinstance(rest[0], list)
+            and all(_well_formed(x, depth + 1) for x in rest[0])
+        )  # fmt: skip
+    if tag == "dict":
+        return (
+            len(rest) == 1 and isinstance(rest[0], list)
+            and all(isinstance(p, list) and len(p) == 2
+                    and all(_well_formed(x, depth + 1) for x in p) for p in rest[0])
+        )  # fmt: skip
+    if tag == "record":
+        return (
+            len(rest) == 2 and isinstance(rest[0], str) and isinstance(rest[1], list)
+            and all(isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
+                    and _well_formed(f[1], depth + 1) for f in rest[1])
+        )  # fmt: skip
+    if tag in ("value", "object"):
+        return len(rest) == 2 and all(isinstance(x, str) for x in rest)
+    return False
+
+
+def _number_ok(tag: str, text: str) -> bool:
+    try:
+        if tag == "int":
+            int(text, 16)
+        elif tag == "float":
+            float.fromhex(text)
+        elif tag in ("bytes", "bytearray"):
+            bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- reading values ---------------------------------------------------------------------
+
+
+def _int(value: Plain) -> int:
+    return int(value[1], 16)
+
+
+def _float(text: str) -> float:
+    return float.fromhex(text)
+
+
+def same(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> bool:
+    """Whether `actual` is `expected`: the same type and value, recursively. An int matches
+    an expected float (as a number); a float matches an expected int only where
+    `int_as_float` (the spec declares a float). Floats match within the tolerances; NaN
+    matches nothing."""
+    return _mismatch(actual, expected, int_as_float) is None
+
+
+def mismatch(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> str | None:
+    """Why `actual` is not `expected` (one line), or None if it is."""
+    return _mismatch(actual, expected, int_as_float)
+
+
+def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
+    tag, want = actual[0], expected[0]
+    if tag == "object":
+        return foreign(actual)
+    if tag == "too-large":
+        return "the value is too large or too deeply nested to compare"
+    numbers = {tag, want} <= {"int", "float"}
+    if numbers and tag != want:
+        if want == "float" or int_as_float:
+            return None if _close(_number(actual), _number(expected)) else "a different number"
+        return f"a {_TYPE_WORDS[tag]}, not a {_TYPE_WORDS[want]}"
+    if tag != want:
+        return f"a {_TYPE_WORDS.get(tag, tag)}, not a {_TYPE_WORDS.get(want, want)}"
+    if tag == "float":
+        return None if _close(_float(actual[1]), _float(expected[1])) else "a different number"
+    if tag == "complex":
+        pairs = zip(actual[1:], expected[1:], strict=True)
+        ok = all(_close(_float(a), _float(b)) for a, b in pairs)
+        return None if ok else "a different number"
+    if tag in ("list", "tuple"):
+        items, wanted = actual[1], expected[1]
+        if len(items) != len(wanted):
+            return f"{len(items)} items, not {len(wanted)}"
+        for a, b in zip(items, wanted, strict=True):
+            if (why := _mismatch(a, b, int_as_float)) is not None:
+                return why
+        return None
+    if tag in ("set", "frozenset"):
+        keys_a = sorted(_key(x) for x in actual[1])
+        keys_b = sorted(_key(x) for x in expected[1])
+        return None if keys_a == keys_b else "different members"
+    if tag == "dict":
+        have = {_key(k): v for k, v in actual[1]}
+        want_map = {_key(k): v for k, v in expected[1]}
+        if set(have) != set(want_map):
+            return "different keys"
+        for key, value in want_map.items():
+            if (why := _mismatch(have[key], value, int_as_float)) is not None:
+                return why
+        return None
+    if tag == "record":
+        if actual[1] != expected[1] or [f for f, _ in actual[2]] != [f for f, _ in expected[2]]:
+            return f"a {actual[1]}, not a {expected[1]}"
+        for (_, a), (_, b) in zip(actual[2], expected[2], strict=True):
+            if (why := _mismatch(a, b, int_as_float)) is not None:
+                return why
+        return None
+    return None if actual[1:] == expected[1:] else "a different value"
+
+
+def foreign(value: Plain) -> str:
+    """The message for a value of a class the spec does not declare."""
+    cls, base = value[1], value[2]
+    if base != "builtins.object":
+        return (
+            f"an instance of {cls}, a subclass of {base.removeprefix('builtins.')}: "
+            f"only an exact {base.removeprefix('builtins.')} is accepted"
+        )
+    return f"an instance of {cls}, which is neither a plain value nor a type the spec declares"
+
+
+_TYPE_WORDS = {
+    "None": "None", "bool": "bool", "int": "int", "float": "float", "complex": "complex",
+    "str": "str", "bytes": "bytes", "bytearray": "bytearray", "list": "list",
+    "tuple": "tuple", "set": "set", "frozenset": "frozenset", "dict": "dict",
+    "record": "record", "value": "value", "object": "object",
+}  # fmt: skip
+
+
+def _number(value: Plain) -> float:
+    return float(_int(value)) if value[0] == "int" else _float(value[1])
+
+
+def _close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+def _key(value: Plain) -> str:
+    """An exact key for set members and dict keys (no tolerance: hashing has none)."""
+    if value[0] == "float":
+        number = _float(value[1])
+        if number.is_integer():
+            return json.dumps(["int", format(int(number), "x")])
+    return json.dumps(value)
+
+
+def render(value: Plain, limit: int = _SHOWN) -> str:
+    """The value as Python would print it, built from the tags (never the candidate's
+    own repr)."""
+    text = _render(value, 0)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _render(value: Plain, depth: int) -> str:
+    tag = value[0]
+    if depth > 50:
+        return "..."
+    if tag == "None":
+        return "None"
+    if tag == "bool":
+        return repr(value[1])
+    if tag == "int":
+        number = _int(value)
+        return str(number) if abs(number) < 10**300 else f"<an int of {number.bit_length()} bits>"
+    if tag == "float":
+        return repr(_float(value[1]))
+    if tag == "complex":
+        return repr(complex(_float(value[1]), _float(value[2])))
+    if tag == "str":
+        return repr(value[1])
+    if tag in ("bytes", "bytearray"):
+        shown = repr(bytes.fromhex(value[1]))
+        return shown if tag == "bytes" else f"bytearray({shown})"
+    if tag in ("list", "tuple", "set", "frozenset"):
+        inner = ", ".join(_render(x, depth + 1) for x in value[1])
+        if tag == "list":
+            return f"[{inner}]"
+        if tag == "tuple":
+            return f"({inner},)" if len(value[1]) == 1 else f"({inner})"
+        if not value[1]:
+            return f"{tag}()"
+        return f"{{{inner}}}" if tag == "set" else f"frozenset({{{inner}}})"
+    if tag == "dict":
+        pairs = (f"{_render(k, depth + 1)}: {_render(v, depth + 1)}" for k, v in value[1])
+        return "{" + ", ".join(pairs) + "}"
+    if tag == "record":
+        fields = (f"{name}={_render(v, depth + 1)}" for name, v in value[2])
+        return f"{value[1]}({', '.join(fields)})"
+    if tag == "value":
+        return value[2]
+    if tag == "object":
+        return f"<{value[1]} object>"
+    return "<a value too large to show>"
+
+
+def canonical(value: Plain) -> str:
+    """A text for comparing outputs across candidates (the probe gate and consensus):
+    numbers rounded (floats with no fraction read as ints), sets and dicts sorted."""
+    return _canon(value, 0)
+
+
+def _canon(value: Plain, depth: int) -> str:
+    tag = value[0]
+    if depth > 30:
+        return "..."
+    if tag == "float":
+        rounded = round(_float(value[1]), 9) + 0.0 if math.isfinite(_float(value[1])) else None
+        if rounded is None:
+            return repr(_float(value[1]))
+        if rounded.is_integer() and abs(rounded) < 1e15:
+            return repr(int(rounded))
+        return repr(rounded)
+    if tag in ("list", "tuple"):
+        return tag + "[" + ",".join(_canon(x, depth + 1) for x in value[1]) + "]"
+    if tag in ("set", "frozenset"):
+        return "set{" + ",".join(sorted(_canon(x, depth + 1) for x in value[1])) + "}"
+    if tag == "dict":
+        pairs = (_canon(k, depth + 1) + ":" + _canon(v, depth + 1) for k, v in value[1])
+        return "dict{" + ",".join(sorted(pairs)) + "}"
+    if tag == "record":
+        return value[1] + "(" + ",".join(_canon(v, depth + 1) for _, v in value[2]) + ")"
+    if tag == "object":
+        return f"object of class {value[1]}"
+    return _render(value, depth)

@@ -140,7 +140,7 @@ def run_pytest(
     it ran out of time."""
     files = {f"{module}.py": module_text, test_name: test_text}
     args = ["-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".", test_name]
-    run, _ = run_module(
+    run = run_module(
         "pytest", args, files=files, limits=limits, wall_s=limits.startup_s + limits.timeout_s
     )
     return None if run.timed_out else run.returncode

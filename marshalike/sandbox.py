@@ -11,9 +11,11 @@ What else it gets depends on the platform (`isolation()` says which level is in 
   The child runs in new PID, mount, network, IPC and UTS namespaces. Its filesystem is a
   fresh read-only root holding only the system's program folders (/usr, /bin, /lib ...),
   the Python installation and its site-packages (read-only), /dev/null, /dev/zero and
-  /dev/urandom, and the run's own folder at /sandbox, the only place it can write (/tmp
-  points there). The compiler's folders, the spec, the home folder and /proc are not
-  there; the old root is detached (pivot_root), so no path leads back to it. It has no
+  /dev/urandom, and the run's own folder at /sandbox: a memory filesystem of
+  `Limits.disk_mb`, holding a copy of the run's files, the only place it can write (/tmp
+  points there), gone when the run ends. The compiler's folders, the spec, the home
+  folder and /proc are not there; the old root is detached (pivot_root), so no path leads
+  back to it. It has no
   network interface but a loopback that is down. Run as root, the child then drops to an
   unprivileged user id of its own before the untrusted code starts, with no capabilities
   and no_new_privs, so RLIMIT_NPROC binds; run by another user, it stays the root of its
@@ -107,8 +109,16 @@ if cfg["namespaces"]:
     for node in ("null", "zero", "urandom", "random"):
         open(new + "/dev/" + node, "w").close()
         mount("/dev/" + node, new + "/dev/" + node, None, BIND)
-    os.makedirs(new + cfg["home"])
-    bind(cfg["workdir"], new + cfg["home"], writable=True)
+    home = new + cfg["home"]
+    os.makedirs(home)
+    mount("tmpfs", home, "tmpfs", NOSUID | NODEV, "size=%d,mode=700" % cfg["disk_bytes"])
+    for name in os.listdir(cfg["workdir"]):
+        with open(os.path.join(cfg["workdir"], name), "rb") as src:
+            with open(os.path.join(home, name), "wb") as dst:
+                dst.write(src.read())
+    for name in [""] + os.listdir(home):
+        if cfg["uid"] is not None:
+            os.chown(os.path.join(home, name), cfg["uid"], cfg["uid"])
     os.symlink(cfg["home"], new + "/tmp")
     os.makedirs(new + "/.old")
     os.chdir(new)
@@ -151,12 +161,15 @@ os.execve(sys.executable, argv, cfg["env"])
 # The last resort where the process count cannot be bounded by the kernel: Python's own
 # ways to start a process refuse, then the real command runs.
 _REFUSER = r"""
-import os, subprocess, sys
+import _posixsubprocess, os, posix, subprocess, sys
 def refuse(*args, **kwargs):
     raise PermissionError("creating processes is not allowed in the marshalike sandbox")
-for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen"):
-    if hasattr(os, name):
-        setattr(os, name, refuse)
+for module in (os, posix):
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen",
+                 "execv", "execve", "execvp", "execvpe", "register_at_fork"):
+        if hasattr(module, name):
+            setattr(module, name, refuse)
+_posixsubprocess.fork_exec = refuse
 subprocess.Popen._execute_child = refuse
 args = sys.argv[1:]
 sys.argv = ["-c"] + args[2:]
@@ -177,7 +190,8 @@ class Limits:
     startup_s: float = 15.0  # interpreter and harness start-up, on top of the timeouts
     memory_mb: int = 2048
     max_procs: int = 64
-    file_mb: int = 64
+    file_mb: int = 64  # the largest file the child may write
+    disk_mb: int = 64  # all it may write, with namespaces (its folder is in memory)
     output_bytes: int = 256_000
 
 
@@ -214,8 +228,9 @@ def scrubbed_env(home: str) -> dict[str, str]:
 
 
 def isolation() -> Isolation:
-    """The isolation level sandboxed runs get on this machine (see the module docstring)."""
-    if _namespaces_work():
+    """The isolation level sandboxed runs get on this machine (see the module docstring).
+    MARSHALIKE_SANDBOX=no-namespaces leaves namespaces out, to test the fallbacks."""
+    if os.environ.get("MARSHALIKE_SANDBOX") != "no-namespaces" and _namespaces_work():
         return "namespaces"
     if os.name == "posix" and os.getuid() == 0 and _python_readable_by_others():
         return "unprivileged user"
@@ -248,7 +263,7 @@ class Child:
         level = isolation()
         home = SANDBOX_DIR if level == "namespaces" else str(self.workdir)
         uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
-        if uid is not None:
+        if uid is not None and level != "namespaces":
             os.chmod(base, 0o711)  # the child's user passes through to its own folder
             _give(self.workdir, uid)
         config = {
@@ -261,6 +276,7 @@ class Child:
             "memory_bytes": limits.memory_mb * 1024 * 1024,
             "cpu_seconds": max(int(cpu_seconds) + 1, 1),
             "file_bytes": limits.file_mb * 1024 * 1024,
+            "disk_bytes": limits.disk_mb * 1024 * 1024,
             "uid": uid,
             "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
             "refuse_processes": level == "process limits" and os.getuid() == 0,
@@ -343,14 +359,6 @@ class Child:
             self._stdout.flush()
         return _read_bounded(Path(self._tmp.name) / "stdout", limit)
 
-    def read(self, name: str, limit: int) -> str:
-        """A file the child left in its folder (bounded; "" if there is none). Files that
-        are links are not followed."""
-        path = self.workdir / name
-        if path.is_symlink() or not path.is_file():
-            return ""
-        return _read_bounded(path, limit)
-
     def kill(self) -> None:
         """Kill the child and every process it started."""
         _kill_tree(self._proc.pid)
@@ -390,11 +398,9 @@ def run_module(
     limits: Limits,
     wall_s: float | None = None,
     env: Mapping[str, str] | None = None,
-    collect: Sequence[str] = (),
-) -> tuple[RunResult, dict[str, str]]:
+) -> RunResult:
     """Write `files` into a fresh folder, run `python -I -m module args` there in the
-    sandbox under `limits`, and return the result plus the text of the files named in
-    `collect` (files the child left; links are not followed).
+    sandbox under `limits`, and return how it ended and what it printed.
 
     `wall_s` (default `limits.timeout_s`) bounds the whole run; `env` adds variables of our
     own choosing to the scrubbed environment."""
@@ -418,8 +424,7 @@ def run_module(
             timed_out=timed_out,
             seconds=seconds,
         )
-        collected = {name: child.read(name, 4 * limits.output_bytes) for name in collect}
-    return result, collected
+    return result
 
 
 def _launcher(level: Isolation) -> list[str]:
@@ -439,8 +444,6 @@ def _namespaces_work() -> bool:
     """Whether a namespaced child starts and runs Python here (tried once per process)."""
     if sys.platform != "linux" or _PIVOT_ROOT.get(platform.machine()) is None:
         return False
-    if os.environ.get("MARSHALIKE_SANDBOX") == "no-namespaces":  # to test the fallbacks
-        return False
     if shutil.which("unshare") is None:
         return False
     with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
@@ -457,6 +460,7 @@ def _namespaces_work() -> bool:
             "memory_bytes": 1 << 30,
             "cpu_seconds": 10,
             "file_bytes": 1 << 20,
+            "disk_bytes": 1 << 20,
             "uid": None,
             "nproc": None,
             "refuse_processes": False,

@@ -78,6 +78,9 @@ def test_config_command_shows_values_and_sources(tmp_path: Path, monkeypatch) ->
     assert f"{'model':<16} = {repr('tiny'):<40} # {tmp_path / 'p' / 'pyproject.toml'}" in lines
     assert f"{'api_key':<16} = {repr('(set)'):<40} # environment" in lines
     assert "sk-never-printed" not in result.stdout
+    from marshalike.sandbox import isolation
+
+    assert any(line.startswith("sandbox ") and repr(isolation()) in line for line in lines)
 
 
 def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:

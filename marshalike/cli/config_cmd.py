@@ -6,6 +6,7 @@ from dataclasses import fields
 
 import click
 
+from marshalike.sandbox import isolation
 from marshalike.settings import Settings, resolve
 
 
@@ -24,3 +25,4 @@ def command() -> None:
     click.echo(f"{'backend (used)':<16} = {settings.backend_name!r:<40} # derived")
     if settings.repair is None:
         click.echo(f"{'repair (used)':<16} = {settings.repairs!r:<40} # derived: prompt kind")
+    click.echo(f"{'sandbox':<16} = {isolation()!r:<40} # this machine (docs/security.md)")

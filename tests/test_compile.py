@@ -231,10 +231,13 @@ def test_json_report(tmp_path: Path, fmt: str) -> None:
 
 HOSTILE = {
     "allocates 10 GB": ("    return len(bytearray(10 * 1024**3))", "raised MemoryError"),
-    "forks in a loop": ("    import os\n    while True:\n        os.fork()", "raised"),
+    "forks in a loop": (
+        "    import os\n    while True:\n        os.fork()",
+        "`os.fork` forks, signals or ends the test process",
+    ),
     "reads the API key": (
         "    import os\n    return os.environ.get('OPENAI_API_KEY')",
-        "should return 4, but it returned None",
+        "`os.environ` reads the environment",
     ),
 }
 

@@ -17,10 +17,18 @@ from marshalike.backends.base import Backend
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.diagnostics import Diagnostic
 from marshalike.load import load_spec
-from marshalike.lock import Lock, LockedUnit, lock_path, read_lock, write_lock
+from marshalike.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
 from marshalike.loop import LoopSettings, UnitOutcome, compile_unit
 from marshalike.module_main import append_main
-from marshalike.output import file_hash, write_atomic, write_if_changed
+from marshalike.output import (
+    OutputError,
+    cannot_write,
+    ensure_writable,
+    file_hash,
+    spec_lock,
+    write_atomic,
+    write_unit,
+)
 from marshalike.plan import Plan, Unit, make_plan
 from marshalike.prompts import UnitContext
 from marshalike.spec import Module
@@ -125,6 +133,7 @@ def _compile_spec(
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
     out_dir = job.out or path.parent
+    ensure_writable(out_dir)  # before any model is asked for anything
     used, problem = _compile_uses(path, module, out_dir, job, progress, shared, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
@@ -136,20 +145,42 @@ def _compile_spec(
     diagnostics = loaded.diagnostics + plan.diagnostics
     if plan.diagnostics:
         return SpecReport(str(path), loaded.source, diagnostics)
-    lock_file = lock_path(out_dir, module.name)
-    lock = read_lock(lock_file, path.name)
+
+    def waiting() -> None:
+        progress(f"{module.name}: waiting for another compile of it to finish")
+
+    # From reading the lock to writing it, one compile of this spec at a time: the second
+    # then finds the first one's work in the lock.
+    with spec_lock(out_dir, module.name, waiting):
+        spec = _Spec(module, plan, used, cancel)
+        report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
+    return replace(report, diagnostics=diagnostics)
+
+
+def _compile_locked(
+    spec: _Spec,
+    path: Path,
+    source: str,
+    out_dir: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend,
+) -> SpecReport:
+    lock = read_lock(lock_path(out_dir, spec.module.name), path.name)
     need_verified = not job.loop.quick
     cached = {
-        u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified) for u in plan.units
+        u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified)
+        for u in spec.plan.units
     }
-    todo = [u.func.name for u in plan.units if cached[u.func.name] is None]
+    todo = [u.func.name for u in spec.plan.units if cached[u.func.name] is None]
     if todo and job.frozen:
-        return SpecReport(str(path), loaded.source, diagnostics, stale=tuple(todo))
-    spec = _Spec(module, plan, used, cancel)
+        return SpecReport(str(path), source, stale=tuple(todo))
     outcomes = _run_units(spec, cached, job, shared, progress)
-    raise_if_cancelled(cancel)  # the last moment: from here on the outputs are written
-    report = _write(spec, loaded.source, path, out_dir, outcomes, lock, job)
-    return replace(report, diagnostics=diagnostics)
+    raise_if_cancelled(spec.cancel)  # the last moment: from here on the outputs are written
+    try:
+        return _write(spec, source, path, out_dir, outcomes, lock, job)
+    except OSError as exc:
+        raise OutputError(cannot_write(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -308,8 +339,9 @@ def _write(
         if isinstance(outcome, UnitOutcome) and outcome.status != "failed" and outcome.code:
             units[unit.func.name] = _locked(unit, outcome, job)
     units = {name: u for name, u in units.items() if module.func(name) is not None}
-    failed = any(o.status == "failed" for o in ordered)
-    if failed:
+    if any(o.status == "failed" for o in ordered):
+        # The best attempt beside the last good output, never over it; the lock keeps what
+        # did pass, with the hashes of the outputs still in place.
         failed_file = out_dir / f"{module.name}.failed.py"
         write_atomic(
             failed_file,
@@ -326,11 +358,13 @@ def _write(
         module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
     )
     files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
-    written = tuple(name for name, text in files.items() if write_if_changed(out_dir / name, text))
     outputs = {name: file_hash(text) for name, text in files.items()}
     new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs)
-    if new_lock != lock:
-        write_lock(lock_path(out_dir, module.name), new_lock)
+    # The lock first: if the files after it are never written, the next compile finds
+    # their code in it and needs no model call to write them.
+    lock_name = lock_path(out_dir, module.name).name
+    texts = {lock_name: lock_text(new_lock), **files}
+    written = tuple(name for name in write_unit(out_dir, module.name, texts) if name in files)
     (out_dir / f"{module.name}.failed.py").unlink(missing_ok=True)
     exports = Used(
         imports={module.name: tuple(f.name for f in module.funcs)},

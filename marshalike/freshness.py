@@ -2,7 +2,8 @@
 
 For each spec: the spec must parse and check clean; its lock must exist and record the
 spec's current hash; NAME.py and test_NAME.py must exist with the hashes the lock recorded
-(a hand edit shows up as a mismatch); the generated modules of the specs it uses, at any
+(a hand edit shows up as a mismatch, unless the marker of an interrupted write says the
+files were left out of step by a crash); the generated modules of the specs it uses, at any
 depth, must be in the same folder; and the generated tests must pass, run in the sandbox
 beside those modules.
 """
@@ -16,7 +17,7 @@ from marshalike import emit, verdict_text
 from marshalike.diagnostics import Diagnostic, Span
 from marshalike.load import load_spec
 from marshalike.lock import lock_path, read_lock
-from marshalike.output import file_hash
+from marshalike.output import file_hash, interrupted, marker_file
 from marshalike.sandbox import Limits
 from marshalike.spec import Module
 from marshalike.uses import Absent, generated_modules
@@ -29,7 +30,7 @@ _TOP = Span(1, 1, 1, 2)
 class Finding:
     """One reason a spec fails the check, located in a file when we can."""
 
-    kind: str  # spec-error | stale | missing | edited | test-failed
+    kind: str  # spec-error | stale | missing | edited | interrupted | test-failed
     message: str
     path: str
     line: int = 1
@@ -67,6 +68,13 @@ def check_spec(
     module = loaded.module
     folder = out or path.parent
     lock_file = lock_path(folder, module.name)
+    if interrupted(folder, module.name):
+        # A crash between the files: a mismatch here is not a hand edit.
+        message = (
+            f"an interrupted write left the outputs of {path.name} in {folder} out of step "
+            f"({marker_file(folder, module.name).name} is still there): recompile the spec"
+        )
+        return _only(display, loaded.source, "interrupted", message)
     if not lock_file.exists():
         return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
     lock = read_lock(lock_file, path.name)

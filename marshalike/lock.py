@@ -186,6 +186,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def write_lock(path: Path, lock: Lock) -> None:
+    write_atomic(path, lock_text(lock))
+
+
+def lock_text(lock: Lock) -> str:
     data = {
         "version": LOCK_VERSION,
         "spec": lock.spec,
@@ -193,7 +197,7 @@ def write_lock(path: Path, lock: Lock) -> None:
         "outputs": dict(sorted(lock.outputs.items())),
         "units": {name: _unit_dict(u) for name, u in sorted(lock.units.items())},
     }
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def _unit_dict(unit: LockedUnit) -> dict[str, Any]:

@@ -1,23 +1,41 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Writing outputs: a reader sees the old file or the new one, never half of either.
+
+A spec's outputs (`NAME.py`, `test_NAME.py`, `NAME.lock.json`) are written as one unit:
+`spec_lock` serialises compiles of one spec into one folder (an advisory `flock` on
+`.NAME.marshalike.lock`, held from reading the lock to writing it), and `writing` leaves a
+marker, `.NAME.marshalike.writing`, for the time the files are out of step, so a crash
+between them is reported as an interrupted write rather than as a hand edit.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import stat
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+
+from marshalike.errors import MarshalikeError
+
+try:
+    import fcntl
+except ImportError:  # Windows: compiles of one spec are not serialised there
+    fcntl = None  # type: ignore[assignment]
+
+
+class OutputError(MarshalikeError):
+    """The output folder cannot be written."""
+
+    exit_code = 2
 
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _stage(path, text)
     try:
-        # mkstemp makes the file 0600; give it the mode a plain open() would have.
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -53,3 +71,151 @@ def write_if_changed(path: Path, text: str) -> bool:
         pass
     write_atomic(path, text)
     return True
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create `folder` if need be and prove a file can be made in it, before any model is
+    asked for anything: permission bits say nothing for root, so this tries for real."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write to the output folder {folder}: it is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".marshalike-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise OutputError(f"cannot write to the output folder {folder}: {why}") from None
+
+
+def cannot_write(exc: OSError) -> str:
+    """A failed write in one line: the file it was for and why."""
+    target = exc.filename2 or exc.filename
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return f"cannot write {target}: {reason}" if target else f"cannot write the outputs: {reason}"
+
+
+def lock_file(folder: Path, module_name: str) -> Path:
+    return folder / f".{module_name}.marshalike.lock"
+
+
+def marker_file(folder: Path, module_name: str) -> Path:
+    return folder / f".{module_name}.marshalike.writing"
+
+
+@contextlib.contextmanager
+def spec_lock(folder: Path, module_name: str, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Hold the spec's output lock; `on_wait` is called once if another compile holds it.
+    The lock file is removed on release, so it is left behind only by a killed compile."""
+    if fcntl is None:
+        yield
+        return
+    path = lock_file(folder, module_name)
+    fd = _acquire(path, on_wait)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still held: see _acquire
+        os.close(fd)  # closing releases the flock
+
+
+def _acquire(path: Path, on_wait: Callable[[], None]) -> int:
+    told = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not told:
+                    on_wait()
+                    told = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            # The compile before us removes the file as it finishes; if it did so after we
+            # opened it, we hold a lock on a file no later compile will open: try again.
+            if _same_file(fd, path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
+
+
+def write_unit(folder: Path, module_name: str, files: Mapping[str, str]) -> tuple[str, ...]:
+    """Write the files (name -> text) that differ from what is on disk, as one unit.
+
+    Every new text is first written in full beside its target, so a full disk or a
+    permission error changes nothing; then the marker, the renames in the given order, and
+    the marker's removal. Returns the names written."""
+    changed = {name: text for name, text in files.items() if _differs(folder / name, text)}
+    if not changed:
+        return ()
+    for name in changed:
+        _refuse_non_file(folder / name)
+    staged: dict[str, str] = {}
+    try:
+        for name, text in changed.items():
+            staged[name] = _stage(folder / name, text)
+        with writing(folder, module_name):
+            for name, tmp in staged.items():
+                os.replace(tmp, folder / name)
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+    return tuple(changed)
+
+
+def _differs(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") != text
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
+def _refuse_non_file(path: Path) -> None:
+    """A folder (or anything but a file) where an output goes: refused before any write."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+        raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
+
+
+def _stage(path: Path, text: str) -> str:
+    """`text` written and synced to a temp file beside `path`; returns the temp file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would have.
+        os.fchmod(fd, _mode_for(path))
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+@contextlib.contextmanager
+def writing(folder: Path, module_name: str) -> Iterator[None]:
+    """Mark the spec's outputs as being written; the marker stays if the block fails."""
+    marker = marker_file(folder, module_name)
+    write_atomic(marker, "marshalike is writing these outputs; if this file stays, recompile\n")
+    yield
+    marker.unlink(missing_ok=True)
+
+
+def interrupted(folder: Path, module_name: str) -> bool:
+    return marker_file(folder, module_name).exists()

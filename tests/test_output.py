@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from marshalike.output import write_atomic, write_if_changed
+from marshalike import output
+from marshalike.output import (
+    OutputError,
+    ensure_writable,
+    interrupted,
+    spec_lock,
+    write_atomic,
+    write_if_changed,
+    write_unit,
+)
 
 
 def test_writes_atomically_with_a_normal_mode(tmp_path: Path) -> None:
@@ -35,3 +48,121 @@ def test_write_if_changed_keeps_mtime(tmp_path: Path) -> None:
     assert not write_if_changed(target, "a\n")
     assert target.stat().st_mtime_ns == before
     assert write_if_changed(target, "b\n")
+
+
+def test_write_unit_writes_what_changed_in_order_and_leaves_no_marker(tmp_path: Path) -> None:
+    (tmp_path / "b.py").write_text("same\n")
+    assert write_unit(tmp_path, "m", {"a.json": "1\n", "b.py": "same\n", "c.py": "3\n"}) == (
+        "a.json",
+        "c.py",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.py", "c.py"]
+    assert write_unit(tmp_path, "m", {"a.json": "1\n"}) == ()
+    assert not interrupted(tmp_path, "m")
+
+
+def test_a_file_that_cannot_be_staged_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.json", "b.py"):
+        (tmp_path / name).write_text("old\n")
+    real = output._stage
+
+    def full_disk(path: Path, text: str) -> str:
+        if path.name == "b.py":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(output, "_stage", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_unit(tmp_path, "m", {"a.json": "new\n", "b.py": "new\n"})
+    assert [(p.name, p.read_text()) for p in sorted(tmp_path.iterdir())] == [
+        ("a.json", "old\n"),
+        ("b.py", "old\n"),
+    ]
+
+
+def test_a_crash_between_renames_leaves_the_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renamed: list[str] = []
+    real = os.replace
+
+    def crash_before_the_module(src: str, dst: Path) -> None:
+        if Path(dst).name == "m.py":
+            raise OSError(errno.EIO, "simulated crash")
+        renamed.append(Path(dst).name)
+        real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", crash_before_the_module)
+    with pytest.raises(OSError):
+        write_unit(tmp_path, "m", {"m.lock.json": "{}\n", "m.py": "x = 1\n"})
+    assert renamed == [".m.marshalike.writing", "m.lock.json"]
+    assert interrupted(tmp_path, "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.marshalike.writing", "m.lock.json"]
+
+
+def test_a_folder_where_an_output_goes_is_refused_before_any_write(tmp_path: Path) -> None:
+    (tmp_path / "m.py").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_unit(tmp_path, "m", {"m.lock.json": "{}\n", "m.py": "x = 1\n"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.py"]
+
+
+def test_the_spec_lock_excludes_a_second_holder_and_is_removed(tmp_path: Path) -> None:
+    waits: list[str] = []
+    with spec_lock(tmp_path, "m", lambda: waits.append("first")):
+        assert [p.name for p in tmp_path.iterdir()] == [".m.marshalike.lock"]
+        fd = os.open(tmp_path / ".m.marshalike.lock", os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+    assert list(tmp_path.iterdir()) == []
+    assert waits == []
+
+
+def test_a_waiting_holder_is_told_and_gets_the_lock_when_it_is_released(tmp_path: Path) -> None:
+    waits: list[str] = []
+    order: list[str] = []
+    with spec_lock(tmp_path, "m", lambda: None):
+        thread = threading.Thread(target=_hold, args=(tmp_path, waits, order))
+        thread.start()
+        while not waits:
+            time.sleep(0.01)
+        order.append("first released")
+    thread.join(10)
+    assert order == ["first released", "second held"]
+
+
+def _hold(folder: Path, waits: list[str], order: list[str]) -> None:
+    with spec_lock(folder, "m", lambda: waits.append("waiting")):
+        order.append("second held")
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError) as caught:
+        ensure_writable(tmp_path / "file")
+    assert str(caught.value) == (
+        f"cannot write to the output folder {tmp_path / 'file'}: it is not a folder"
+    )
+
+
+def test_an_output_folder_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError) as caught:
+        ensure_writable(tmp_path / "file" / "out")
+    assert str(caught.value) == (
+        f"cannot write to the output folder {tmp_path / 'file' / 'out'}: Not a directory"
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_no_one_can_write_is_refused_even_for_root() -> None:
+    with pytest.raises(OutputError, match=r"^cannot write to the output folder /proc/self: "):
+        ensure_writable(Path("/proc/self"))
+
+
+def test_a_writable_folder_is_created_and_left_empty(tmp_path: Path) -> None:
+    ensure_writable(tmp_path / "new" / "out")
+    assert list((tmp_path / "new" / "out").iterdir()) == []

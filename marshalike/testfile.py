@@ -1,16 +1,22 @@
 """The pytest file's parts: one test per checkable example, informal ones as comments.
 
-Value examples are written in one fixed shape, because the verifier reads the locals of
-a failing test (`actual`, `expected`) to report what went wrong:
+Value examples are written in one fixed shape, so that a reader sees the call and the
+value it should return:
 
     def test_add_1():
         actual = add(1, 2)
         expected = 3
-        assert actual == expected
+        assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
 
-When the expected value is a float, or a flat list, tuple, set or dict of numbers with a
-float among them, the assertion is `actual == pytest.approx(expected)`: float arithmetic
-rarely reproduces a literal exactly, and `approx` does not accept nested structures.
+`_same`, defined once in each file that has a value test, compares the way the verifier
+does, so that running plain `pytest` on the file is not fooled by a value that only claims
+to be equal (an object whose `__eq__` always returns True, an `int` subclass, a lying
+`repr`): by exact type and value, recursively. `True` is not `1`; lists, tuples, dicts,
+sets, frozensets and the spec's records (field by field) are compared item by item, dicts
+and sets in any order; floats match within a relative tolerance of 1e-6 or an absolute one
+of 1e-12, and NaN matches nothing; an int may stand for an expected float, and a float for
+an expected int only where the function is declared to return a float (`float_ok=True`);
+any other value is compared with `==`, and only when its type is exactly the expected one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from marshalike.imports import Imported, ImportSet
 from marshalike.naming import identifier, parse_or_none
 from marshalike.spec import Example, Func, Module
+from marshalike.typemap import annotation
 
 _BUILTIN_EXCEPTIONS = frozenset(
     name
@@ -31,6 +38,43 @@ _BUILTIN_EXCEPTIONS = frozenset(
     if isinstance(value, type) and issubclass(value, BaseException)
 )
 
+
+_MESSAGE = 'f"{actual!r} ({type(actual).__name__}) is not {expected!r}"'
+SAME_HELPER = '''\
+def _same(actual, expected, float_ok=False):
+    """Whether actual is expected: the same type and value, recursively (True is not 1,
+    an int subclass is not an int). Floats match within rel 1e-6 or abs 1e-12, NaN matches
+    nothing; an int may stand for a float, a float for an int only with float_ok."""
+    import dataclasses
+    import math
+
+    kinds = {type(actual), type(expected)}
+    if kinds == {int, float} and (type(expected) is float or float_ok):
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(actual) is not type(expected):
+        return False
+    if type(expected) is float:
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(expected) in (list, tuple):
+        pairs = zip(actual, expected)
+        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+    if type(expected) in (set, frozenset):
+        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+    if type(expected) is dict:
+        have = {_same_key(key): value for key, value in actual.items()}
+        want = {_same_key(key): value for key, value in expected.items()}
+        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+    if dataclasses.is_dataclass(expected):
+        names = [field.name for field in dataclasses.fields(expected)]
+        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+    return actual == expected
+
+
+def _same_key(value):
+    """A set member or dict key as a hashable value that tells True from 1."""
+    if type(value) in (tuple, frozenset):
+        return type(value), type(value)(_same_key(item) for item in value)
+    return type(value), value'''
 
 # Importing these does something (opens a browser, prints a poem): never for a bare name.
 _NEVER_IMPORT = frozenset({"antigravity", "this"})
@@ -42,6 +86,7 @@ class _Needs:
 
     names: set[str] = field(default_factory=set)
     pytest: bool = False
+    same: bool = False  # a value test uses `_same`
 
 
 def file_parts(
@@ -50,14 +95,19 @@ def file_parts(
     """The import groups and the test blocks of the pytest file."""
     needs = _Needs()
     blocks: list[str] = []
+    types = {t.name for t in module.types}
     for func in module.funcs:
         if only is None or func.name == only:
+            float_ok = bool(func.returns) and "float" in annotation(func.returns, types)
             for number, example in enumerate(func.examples, start=1):
-                blocks.append(_block(func, number, example, spec_name, needs))
-    return _import_groups(module, module_name, needs), blocks
+                blocks.append(_block(func, number, example, spec_name, needs, float_ok))
+    helpers = [SAME_HELPER] if needs.same else []
+    return _import_groups(module, module_name, needs), helpers + blocks
 
 
-def _block(func: Func, number: int, example: Example, spec_name: str, needs: _Needs) -> str:
+def _block(
+    func: Func, number: int, example: Example, spec_name: str, needs: _Needs, float_ok: bool
+) -> str:
     where = f"# {spec_name}:{example.span.line}:"
     text = one_line(example.text)
     if not example.checkable:
@@ -76,7 +126,8 @@ def _block(func: Func, number: int, example: Example, spec_name: str, needs: _Ne
         needs.names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     if example.outcome == "raises":
         return head + _raises(example, lines[0], needs)
-    return head + _returns(lines[0], lines[1], trees[1], needs)
+    needs.same = True
+    return head + _returns(lines[0], lines[1], float_ok)
 
 
 def _parsed(source: str) -> tuple[str, ast.Expression] | None:
@@ -93,11 +144,9 @@ def _parsed(source: str) -> tuple[str, ast.Expression] | None:
     return (line, tree) if _expression(line) is not None else None
 
 
-def _returns(call: str, expected: str, tree: ast.Expression, needs: _Needs) -> str:
-    approx = _wants_approx(tree)
-    needs.pytest = needs.pytest or approx
-    check = "pytest.approx(expected)" if approx else "expected"
-    return f"    actual = {call}\n    expected = {expected}\n    assert actual == {check}"
+def _returns(call: str, expected: str, float_ok: bool) -> str:
+    same = "_same(actual, expected, float_ok=True)" if float_ok else "_same(actual, expected)"
+    return f"    actual = {call}\n    expected = {expected}\n    assert {same}, {_MESSAGE}"
 
 
 def _raises(example: Example, call: str, needs: _Needs) -> str:
@@ -132,26 +181,6 @@ def _expression(source: str) -> ast.Expression | None:
     if any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree)):
         return None
     return tree
-
-
-def _wants_approx(tree: ast.AST) -> bool:
-    body = tree.body if isinstance(tree, ast.Expression) else tree
-    if isinstance(body, ast.List | ast.Tuple | ast.Set):
-        items = body.elts
-    elif isinstance(body, ast.Dict):
-        items = body.values
-    else:
-        items = [body]
-    numbers = [_number(item) for item in items]
-    return bool(numbers) and all(n is not None for n in numbers) and float in numbers
-
-
-def _number(node: ast.expr) -> type | None:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        node = node.operand
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return type(node.value)
-    return None
 
 
 def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]:

@@ -26,6 +26,7 @@ from marshalike import emit
 from marshalike.diagnostics import Span
 from marshalike.load import load_spec
 from marshalike.spec import Example, Func, Module, Param, TypeDef
+from marshalike.testfile import SAME_HELPER
 
 GOLDEN = Path(__file__).parent / "golden" / "emit"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / f"{p.name}.mrsh").is_file())
@@ -260,11 +261,15 @@ def test_only_limits_tests_to_one_function_and_its_imports() -> None:
         "from m import g\n"
         "\n"
         "\n"
+        f"{SAME_HELPER}\n"
+        "\n"
+        "\n"
         "# m.mrsh:3: g(1) = math.pi\n"
         "def test_g_1():\n"
         "    actual = g(1)\n"
         "    expected = math.pi\n"
-        "    assert actual == expected\n"
+        '    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not '
+        '{expected!r}"\n'
     )
 
 

@@ -8,11 +8,47 @@ import pytest
 from errors import parse_age
 
 
+def _same(actual, expected, float_ok=False):
+    """Whether actual is expected: the same type and value, recursively (True is not 1,
+    an int subclass is not an int). Floats match within rel 1e-6 or abs 1e-12, NaN matches
+    nothing; an int may stand for a float, a float for an int only with float_ok."""
+    import dataclasses
+    import math
+
+    kinds = {type(actual), type(expected)}
+    if kinds == {int, float} and (type(expected) is float or float_ok):
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(actual) is not type(expected):
+        return False
+    if type(expected) is float:
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(expected) in (list, tuple):
+        pairs = zip(actual, expected)
+        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+    if type(expected) in (set, frozenset):
+        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+    if type(expected) is dict:
+        have = {_same_key(key): value for key, value in actual.items()}
+        want = {_same_key(key): value for key, value in expected.items()}
+        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+    if dataclasses.is_dataclass(expected):
+        names = [field.name for field in dataclasses.fields(expected)]
+        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+    return actual == expected
+
+
+def _same_key(value):
+    """A set member or dict key as a hashable value that tells True from 1."""
+    if type(value) in (tuple, frozenset):
+        return type(value), type(value)(_same_key(item) for item in value)
+    return type(value), value
+
+
 # errors.mrsh:5: parse_age('42') = 42
 def test_parse_age_1():
     actual = parse_age('42')
     expected = 42
-    assert actual == expected
+    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
 
 
 # errors.mrsh:6: parse_age('-1') = raises ValueError

@@ -1,0 +1,161 @@
+"""The generated test file, run with plain pytest, is not fooled by a value that only claims
+to be equal, and accepts what the verifier accepts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marshalike import emit
+from marshalike.parse import parse
+from marshalike.testfile import SAME_HELPER
+
+SPEC = """\
+# func add(integer, integer): integer
+
+Add them.
+
+* add(1, 2) = 3
+
+# func mean(list of numbers): float
+
+The mean.
+
+* mean([1, 2]) = 1.5
+* mean([2]) = 2
+
+# func counts(string): dict of string to integer
+
+How often each letter occurs.
+
+* counts('aab') = {'b': 1, 'a': 2}
+"""
+RIGHT = """\
+def add(a, b):
+    return a + b
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def counts(s):
+    return {c: s.count(c) for c in s}
+"""
+FOOLS = {
+    "always equal": (
+        "class _Any:\n    def __init__(self, value):\n        pass\n\n"
+        "    def __eq__(self, other):\n        return True\n\n"
+        "    def __repr__(self):\n        return '3'\n"
+    ),
+    "int subclass": (
+        "class _Any(int):\n    def __eq__(self, other):\n        return True\n\n"
+        "    __hash__ = int.__hash__\n\n    def __repr__(self):\n        return '3'\n"
+    ),
+}
+
+
+def run(tmp_path: Path, module: str) -> subprocess.CompletedProcess[str]:
+    parsed = parse(SPEC, "calc.mrsh")
+    assert parsed.module is not None
+    tests = emit.test_source(
+        parsed.module, module_name="calc", spec_name="calc.mrsh", spec_hash=emit.spec_hash(SPEC)
+    )
+    (tmp_path / "calc.py").write_text(module, encoding="utf-8")
+    (tmp_path / "test_calc.py").write_text(tests, encoding="utf-8")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_calc.py"]
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_the_right_answer_passes(tmp_path: Path) -> None:
+    result = run(tmp_path, RIGHT)
+    assert result.returncode == 0, result.stdout
+    assert "4 passed" in result.stdout
+
+
+@pytest.mark.parametrize("fool", sorted(FOOLS))
+def test_a_value_equal_to_everything_fails(tmp_path: Path, fool: str) -> None:
+    module = RIGHT.replace("return a + b", "return _Any(a + b)") + "\n\n" + FOOLS[fool]
+    result = run(tmp_path, module)
+    assert result.returncode == 1
+    assert "AssertionError: 3 (_Any) is not 3" in result.stdout
+    assert "3 passed" in result.stdout
+
+
+def test_true_is_not_one(tmp_path: Path) -> None:
+    module = RIGHT.replace("return {c: s.count(c) for c in s}", "return {'a': 2, 'b': True}")
+    result = run(tmp_path, module)
+    assert "AssertionError: {'a': 2, 'b': True} (dict) is not {'b': 1, 'a': 2}" in result.stdout
+    assert "3 passed" in result.stdout
+
+
+def test_numbers_match_as_the_verifier_matches_them(tmp_path: Path) -> None:
+    # an int where a float is expected, and a float where the declared float return
+    # type has an int example, both pass; a float from an integer function does not
+    module = RIGHT.replace("return sum(xs) / len(xs)", "return 2 if xs == [2] else 1.5000001")
+    module = module.replace("return a + b", "return float(a + b)")
+    result = run(tmp_path, module)
+    assert "AssertionError: 3.0 (float) is not 3" in result.stdout
+    assert "3 passed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "float_ok", "same"),
+    [
+        (1, 1, False, True),
+        (True, 1, False, False),
+        (1, True, False, False),
+        (1, 1.0, False, True),
+        (1.0, 1, False, False),
+        (1.0, 1, True, True),
+        (0.1 + 0.2, 0.3, False, True),
+        (1e-13, 0.0, False, True),
+        (1.001, 1.0, False, False),
+        (float("nan"), float("nan"), False, False),
+        (float("inf"), float("inf"), False, True),
+        (float("-inf"), float("inf"), False, False),
+        ([1, (2, 3.0)], [1, (2, 3.0)], False, True),
+        ([1, [2, 3]], [1, (2, 3)], False, False),
+        ([1, 2], [1, 2, 3], False, False),
+        ({"b": 1, "a": [2]}, {"a": [2], "b": 1}, False, True),
+        ({1: "x"}, {True: "x"}, False, False),
+        ({1, 2}, {2, 1}, False, True),
+        ({1, 2}, {True, 2}, False, False),
+        (frozenset({(1, 2)}), frozenset({(1, 2)}), False, True),
+        ({1, 2}, frozenset({1, 2}), False, False),
+        (None, None, False, True),
+        ("a", b"a", False, False),
+    ],
+)
+def test_same(actual: object, expected: object, float_ok: bool, same: bool) -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(emit_helper(), "<helper>", "exec"), namespace)
+    assert namespace["_same"](actual, expected, float_ok) is same  # type: ignore[operator]
+
+
+def test_records_compare_field_by_field() -> None:
+    namespace: dict[str, object] = {}
+    exec(
+        compile(
+            "from dataclasses import dataclass\n\n@dataclass\nclass P:\n    x: float\n"
+            "\n\n@dataclass\nclass Q:\n    x: float\n\n" + emit_helper(),
+            "<helper>",
+            "exec",
+        ),
+        namespace,
+    )
+    same, p, q = namespace["_same"], namespace["P"], namespace["Q"]
+    assert same(p(1.0000000001), p(1.0))  # type: ignore[operator]
+    assert not same(p(True), p(1))  # type: ignore[operator]
+    assert not same(q(1.0), p(1.0))  # type: ignore[operator]
+
+
+def emit_helper() -> str:
+    return SAME_HELPER + "\n"

@@ -18,9 +18,10 @@ from marshalike.diagnostics import Diagnostic, Span
 from marshalike.load import load_spec
 from marshalike.lock import lock_path, read_lock
 from marshalike.output import file_hash, interrupted, marker_file
+from marshalike.parse import parse
 from marshalike.sandbox import Limits
 from marshalike.spec import Module
-from marshalike.uses import Absent, generated_modules
+from marshalike.uses import Absent, generated_modules, used_spec
 from marshalike.verify import DEFAULT_LIMITS, ExampleResult, verify_module
 
 _TOP = Span(1, 1, 1, 2)
@@ -91,18 +92,33 @@ def check_spec(
     findings.extend(_absent_finding(a, display) for a in absent)
     if findings:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
+    # The examples run against the module in the sandbox the way a compile verifies code
+    # (code taken from a lock included), not by trusting the test file beside it.
     verdict = verify_module(
         module,
         texts[f"{module.name}.py"] or "",
         module_name=module.name,
         limits=limits,
         extra_files=used,
+        uses=_imports(path, module),
     )
     tests_file = str(folder / f"test_{module.name}.py")
     failed = tuple(
         _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
     return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
+
+
+def _imports(path: Path, module: Module) -> dict[str, tuple[str, ...]]:
+    """What the generated module imports from each spec it uses directly, as compile had it
+    (a used spec that cannot be read is already a finding, so it is never reached here)."""
+    imports = {}
+    for use in module.uses:
+        target = used_spec(path, use)
+        used = parse(target.read_text(encoding="utf-8"), str(target)).module
+        if used is not None:
+            imports[used.name] = tuple(f.name for f in used.funcs)
+    return imports
 
 
 def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
 from marshalike.cli.main import cli
+from marshalike.output import file_hash
 
 SPEC = """\
 # func square(an integer): its square
@@ -22,19 +23,26 @@ Multiply the number by itself.
 """
 
 
-def answer(flag: Path) -> str:
-    # A test double whose behaviour depends on a file outside the sandbox, so a test can
-    # make generated code fail later without touching any generated file.
-    return (
-        "```python\nimport os\n\ndef square(x):\n"
-        f"    if os.path.exists({str(flag)!r}):\n        return 0\n    return x * x\n```"
-    )
+def answer(request: object) -> str:
+    return "```python\ndef square(x):\n    return x * x\n```"
+
+
+def tamper(folder: Path) -> None:
+    """Make the generated code wrong and rewrite the lock to match, as a hostile process
+    could: the hashes then agree, so only running the examples can catch it."""
+    module = folder / "square.py"
+    text = module.read_text().replace("return x * x", "return 0")
+    module.write_text(text)
+    lock = json.loads((folder / "square.lock.json").read_text())
+    lock["outputs"]["square.py"] = file_hash(text)
+    lock["units"]["square"]["code"] = "def square(x):\n    return 0\n"
+    (folder / "square.lock.json").write_text(json.dumps(lock))
 
 
 @pytest.fixture
 def compiled(tmp_path: Path) -> tuple[Path, FakeOpenAI]:
     (tmp_path / "square.mrsh").write_text(SPEC, encoding="utf-8")
-    server = FakeOpenAI(script=lambda request: answer(tmp_path / "flag")).start()
+    server = FakeOpenAI(script=answer).start()
     argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
             "--model", "fake-model", "--candidates", "1"]  # fmt: skip
     result = CliRunner().invoke(cli, argv)
@@ -87,7 +95,7 @@ def test_missing_output_is_reported(compiled) -> None:
 
 def test_failing_generated_tests_fail_the_check(compiled) -> None:
     folder, server = compiled
-    (folder / "flag").write_text("")
+    tamper(folder)
     result = check(folder, "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
@@ -106,7 +114,7 @@ def test_failing_generated_tests_fail_the_check(compiled) -> None:
 
 def test_junit_and_github_annotations(compiled) -> None:
     folder, _ = compiled
-    (folder / "flag").write_text("")
+    tamper(folder)
     result = check(folder, "--format", "junit", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     suites = ElementTree.fromstring(result.stdout.split("\n", 1)[1])

@@ -135,3 +135,43 @@ def test_an_unreadable_used_spec_is_a_finding(project: Path) -> None:
     result = check_spec(top, out=project / "out")
     message = f"the used spec {project / 'lib' / 'sq.mrsh'} cannot be read or parsed"
     assert result.findings == (Finding("missing", message, str(top), 3, 1),)
+
+
+LIB = """\
+# func double(an integer): twice the number
+
+Return the number times two.
+
+* double(2) = 4
+"""
+APP = """\
+# use lib.mrsh
+
+# func quadruple(an integer): four times the number
+
+Call double twice.
+
+* quadruple(3) = double(6)
+"""
+
+
+def test_an_expected_value_may_call_a_used_function(tmp_path: Path) -> None:
+    (tmp_path / "lib.mrsh").write_text(LIB, encoding="utf-8")
+    (tmp_path / "app.mrsh").write_text(APP, encoding="utf-8")
+    answers = {
+        "`quadruple`": "def quadruple(x):\n    return double(double(x))\n",
+        "`double`": "def double(x):\n    return 2 * x\n",
+    }
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        return next(f"```python\n{code}```" for key, code in answers.items() if key in text)
+
+    with FakeOpenAI(script=script) as server:
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+                "--model", "fake-model", "--candidates", "1"]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    checked = check_spec(tmp_path / "app.mrsh")
+    assert checked.findings == ()
+    assert [(t.test, t.status) for t in checked.tests] == [("test_quadruple_1", "pass")]

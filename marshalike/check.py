@@ -16,6 +16,7 @@ Codes (the parser owns M001-M009, `load` owns M030-M039):
 - M025 a function, type or parameter named by a Python keyword
 - M026 function with fewer than 3 checkable examples, naming what none pins down (warning)
 - M027 example nested too deeply to check
+- M028 checkable example calls a function nothing declares (inside its arguments or value)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import builtins
 import difflib
 import keyword
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -51,6 +53,7 @@ _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 # (Marsha's `f() = throws an error`), so its argument count is not checked.
 _ARITY_EXEMPT_EXCEPTIONS = frozenset({"Exception", "BaseException", "TypeError"})
 _CAPITALISED_CALL = re.compile(r"(?<![\w.])([A-Z]\w*)\s*\(")
+_NAMED_CALL = re.compile(r"(?<![\w.])([^\W\d]\w*)\s*\(")
 # Fewer checkable examples than this leave most wrong code passing (with one example, two
 # thirds of passing candidates were wrong in CodeT's measurements; with five, a quarter).
 TRUSTED_EXAMPLES = 3
@@ -336,6 +339,7 @@ def _check_example(example: Example, func: Func, scope: _Scope) -> Iterator[Diag
         )
     yield from _check_arity(example, func, scope)
     yield from _undeclared_constructors(example, scope)
+    yield from _undeclared_calls(example, scope)
 
 
 def _too_deep(example: Example) -> bool:
@@ -504,8 +508,7 @@ def _is_known_class(name: str, scope: _Scope) -> bool:
 
 def _locate(example: Example, name: str) -> Span:
     """The span of `name(` in the example's source text, or the whole example."""
-    calls = _CAPITALISED_CALL.finditer(example.text)
-    match = next((m for m in calls if m.group(1) == name), None)
+    match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", example.text)
     if match is None:
         return example.span
     before = example.text[: match.start()]
@@ -513,5 +516,78 @@ def _locate(example: Example, name: str) -> Span:
     if "\n" in before:
         column = match.start() - before.rindex("\n")
     else:
-        column = example.span.column + match.start()
+        # The text starts after the bullet marker, where the called name's span starts.
+        start = example.call_span.column if example.call_span else example.span.column
+        column = start + match.start()
     return Span(line, column, line, column + len(name))
+
+
+# --- calls inside an example -----------------------------------------------------------
+
+
+def _undeclared_calls(example: Example, scope: _Scope) -> Iterator[Diagnostic]:
+    """Calls of lowercase names nothing declares, in a checkable example's arguments or
+    value (`oldest([persn('Jane', 50)])`): its test would only ever fail with a NameError.
+    The called function itself is M012's, capitalised names M015's."""
+    if not example.checkable:
+        return
+    reported: set[str] = set()
+    for source in (example.call, example.expected):
+        if source is None or not _may_call_unknown(source, scope):
+            continue
+        for name in _called_names(source):
+            if name in reported or name == example.func or not _undeclared(name, scope):
+                continue
+            reported.add(name)
+            close = scope.closest(name)
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else f"declare it with `# func {name}(...)`, or `# use` the spec that does"
+            )
+            message = f"example calls undeclared function '{name}'"
+            yield _error(scope.path, "M028", message, _locate(example, name), hint)
+
+
+def _undeclared(name: str, scope: _Scope) -> bool:
+    return not (
+        name[:1].isupper()
+        or name in scope.funcs
+        or name in scope.types
+        or name in _BUILTIN_NAMES
+        or name in sys.stdlib_module_names
+        or name in KNOWN_CLASSES
+    )
+
+
+def _may_call_unknown(source: str, scope: _Scope) -> bool:
+    # The same textual pre-pass as for constructors: the tree is built only when a called
+    # name is unknown, which almost no example has.
+    return any(_undeclared(name, scope) for name in _NAMED_CALL.findall(source))
+
+
+def _called_names(source: str) -> list[str]:
+    """Names called as `name(...)` in source order, except names the expression binds
+    itself (a lambda's parameters, comprehension and `:=` targets)."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    nodes = list(ast.walk(tree))
+    bound = {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in _args(node)}
+    bound |= {
+        name.id
+        for node in nodes
+        if isinstance(node, ast.comprehension | ast.NamedExpr)
+        for name in ast.walk(node.target)
+        if isinstance(name, ast.Name)
+    }
+    calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
+    return [name for name in names if name not in bound]
+
+
+def _args(node: ast.arguments) -> list[ast.arg]:
+    extra = [a for a in (node.vararg, node.kwarg) if a is not None]
+    return [*node.posonlyargs, *node.args, *node.kwonlyargs, *extra]

@@ -56,7 +56,7 @@ def test_corpus_is_large_and_reports_an_error_or_warning_for_each_case() -> None
 def test_corpus_covers_every_check_and_load_code() -> None:
     text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.expected"))
     found = set(re.findall(r"\[(M\d{3})\]", text))
-    wanted = {f"M{n:03d}" for n in [*range(10, 28), *range(30, 37)]}
+    wanted = {f"M{n:03d}" for n in [*range(10, 29), *range(30, 37)]}
     assert wanted - found == set()
 
 
@@ -313,3 +313,77 @@ def test_redundant_parentheses_do_not_count_as_nesting() -> None:
     text = f"# func f(x: int): int\n\nx.\n\n* f({'(' * 150}1{')' * 150}) = 1\n"
     (example,) = module(text).funcs[0].examples
     assert example.checkable
+
+
+# --- M028: calls of undeclared functions inside an example -----------------------------------
+
+PEOPLE = """\
+# type person
+name, age
+Joe, 20
+
+# func oldest(people: list of person): person
+
+Return the oldest person.
+
+"""
+
+
+def test_a_misspelt_constructor_inside_an_argument_is_an_error_with_a_hint() -> None:
+    text = PEOPLE + "* oldest([persn('Jane', 50)]) = person('Jane', 50)\n"
+    assert render(checked(module(text)), text) == (
+        "t.mrsh:9:11: error[M028]: example calls undeclared function 'persn'\n"
+        "    * oldest([persn('Jane', 50)]) = person('Jane', 50)\n"
+        "              ^^^^^\n"
+        "  hint: did you mean 'person'?"
+    )
+
+
+def test_an_undeclared_call_in_the_expected_value_is_an_error() -> None:
+    text = "# func add(a: int, b: int): int\n\nAdd.\n\n* add(1, 2) = ad(2, 1)\n"
+    (found,) = checked(module(text))
+    assert (found.code, found.message, found.hint) == (
+        "M028",
+        "example calls undeclared function 'ad'",
+        "did you mean 'add'?",
+    )
+    assert found.span == Span(5, 15, 5, 17)
+
+
+def test_a_name_like_nothing_declared_gets_a_hint_to_declare_it() -> None:
+    text = "# func add(a: int, b: int): int\n\nAdd.\n\n* add(zzz(1), 2) = 3\n"
+    (found,) = checked(module(text))
+    assert found.hint == "declare it with `# func zzz(...)`, or `# use` the spec that does"
+
+
+def test_the_called_function_itself_is_m012s_not_reported_twice() -> None:
+    text = "# func add(a: int, b: int): int\n\nAdd.\n\n* ad(ad(1, 2), 3) = 6\n"
+    assert [d.code for d in checked(module(text))] == ["M012"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "add(len([1]), abs(-2))",  # builtins
+        "add(int('1'), round(1.2))",
+        "add(math.floor(1.5), 1)",  # a module's function: an attribute, not a name
+        "add(decimal(1), 1)",  # a stdlib module's name
+        "add(helper(1), 1)",  # a function of a used spec
+        "add(add(1, 0), 1)",  # a declared function
+        "add((lambda x: x)(1), 1)",
+        "add(sum(f(1) for f in [abs]), 1)",  # names the expression binds itself
+        "add((g := abs)(1), g(1))",
+    ],
+)
+def test_known_and_locally_bound_names_are_not_undeclared(call: str) -> None:
+    from marshalike.spec import Func
+
+    text = f"# func add(a: int, b: int): int\n\nAdd.\n\n* {call} = 2\n"
+    used = module("# func helper(x: int): int\n\nx.\n\n* helper(1) = 1\n").funcs[0]
+    assert checked(module(text), extra_functions={"helper": used}) == [], call
+    assert isinstance(used, Func)
+
+
+def test_an_informal_example_is_not_checked_for_undeclared_calls() -> None:
+    text = "# func add(a: int, b: int): int\n\nAdd.\n\n* add(zzz(1), 2) = about three\n"
+    assert [d.code for d in checked(module(text))] == ["M023", "M022"]

@@ -1,0 +1,115 @@
+"""The verdict channel's values: exact comparison, rendering and canonical text, read from
+tagged plain data only."""
+
+from __future__ import annotations
+
+import pytest
+
+from marshalike import channel
+from marshalike.channel import Raised, canonical, mismatch, render, same
+from marshalike.sandbox import Limits
+
+
+def i(n: int) -> list:
+    return ["int", format(n, "x")]
+
+
+def f(x: float) -> list:
+    return ["float", x.hex()]
+
+
+def s(text: str) -> list:
+    return ["str", text]
+
+
+@pytest.mark.parametrize(
+    "actual, expected, equal",
+    [
+        (i(3), i(3), True),
+        (i(-3), i(3), False),
+        (["bool", True], i(1), False),
+        (i(1), ["bool", True], False),
+        (f(0.1 + 0.2), f(0.3), True),
+        (f(float("nan")), f(float("nan")), False),
+        (f(float("inf")), f(float("inf")), True),
+        (i(3), f(3.0), True),  # an int stands for a float
+        (f(3.0), i(3), False),  # not the other way round, unless the spec declares a float
+        (["list", [i(1), i(2)]], ["list", [i(1), i(2)]], True),
+        (["tuple", [i(1), i(2)]], ["list", [i(1), i(2)]], False),
+        (["list", [i(1)]], ["list", [i(1), i(2)]], False),
+        (["set", [s("b"), s("a")]], ["set", [s("a"), s("b")]], True),
+        (["frozenset", [s("a")]], ["set", [s("a")]], False),
+        (["dict", [[s("x"), f(1.0000000001)]]], ["dict", [[s("x"), f(1.0)]]], True),
+        (["dict", [[s("x"), i(1)]]], ["dict", [[s("y"), i(1)]]], False),
+        (["record", "P", [["a", i(1)]]], ["record", "P", [["a", i(1)]]], True),
+        (["record", "Q", [["a", i(1)]]], ["record", "P", [["a", i(1)]]], False),
+        (["object", "m.Eq", "builtins.object"], i(3), False),
+        (["object", "m.MyInt", "builtins.int"], i(3), False),
+        (["None"], ["None"], True),
+        (["None"], i(0), False),
+    ],
+)
+def test_same_is_exact_type_and_value(actual: list, expected: list, equal: bool) -> None:
+    assert same(actual, expected) is equal
+
+
+def test_a_float_stands_for_an_int_where_the_spec_declares_a_float() -> None:
+    assert same(f(3.0), i(3), int_as_float=True)
+    assert not same(f(3.5), i(3), int_as_float=True)
+
+
+def test_mismatch_names_a_subclass_and_a_foreign_class() -> None:
+    assert "subclass of int" in (mismatch(["object", "m.MyInt", "builtins.int"], i(3)) or "")
+    assert "m.Eq" in (mismatch(["object", "m.Eq", "builtins.object"], i(3)) or "")
+
+
+def test_render_is_built_from_the_tags() -> None:
+    value = ["list", [i(1), f(2.5), s("a'b"), ["tuple", [i(1)]], ["set", []], ["None"]]]
+    assert render(value) == '[1, 2.5, "a\'b", (1,), set(), None]'
+    assert render(["record", "P", [["name", s("Jo")], ["age", i(3)]]]) == "P(name='Jo', age=3)"
+    assert render(["object", "m.Eq", "builtins.object"]) == "<m.Eq object>"
+
+
+def test_canonical_rounds_floats_and_sorts_sets_and_dicts() -> None:
+    assert canonical(f(2.0)) == "2"
+    assert canonical(["set", [s("b"), s("a")]]) == "set{'a','b'}"
+    assert canonical(["dict", [[s("y"), i(1)], [s("x"), f(2.0)]]]) == "dict{'x':2,'y':1}"
+
+
+def test_raised_matches_the_named_exception() -> None:
+    lineage = ("builtins.KeyError", "builtins.LookupError", "builtins.Exception")
+    error = Raised("KeyError", "builtins", lineage, "", "")
+    assert error.is_a("KeyError") and error.is_a("LookupError") and error.is_a("Exception")
+    assert not error.is_a("ValueError")
+    own = Raised("ValueError", "cand", ("cand.ValueError", "builtins.Exception"), "", "")
+    assert not own.is_a("ValueError")  # a class of its own that only borrows the name
+    exit_ = Raised("SystemExit", "builtins", ("builtins.SystemExit", "builtins.BaseException"),
+                   "", "")  # fmt: skip
+    assert not exit_.is_a("Exception")
+
+
+def test_malformed_answers_are_refused() -> None:
+    assert not channel._well_formed(["int", "zz"])
+    assert not channel._well_formed(["list", [["int"]]])
+    assert not channel._well_formed(["record", "P", [["a"]]])
+    assert not channel._well_formed("3")
+    assert channel._well_formed(["dict", [[s("a"), ["list", [i(1)]]]]])
+
+
+def test_run_calls_answers_in_order_and_survives_a_death() -> None:
+    source = "import os\n\ndef f(x):\n    if x == 2:\n        os._exit(3)\n    return x\n"
+    answers, problem = channel.run_calls(
+        source, ["f(1)", "f(2)", "f(3)"], module_name="m", limits=Limits(), per_call_s=2
+    )
+    assert problem is None
+    assert [a.kind for a in answers] == ["returned", "died", "returned"]
+    assert answers[2].value == i(3)
+
+
+def test_an_import_error_fails_every_call() -> None:
+    answers, problem = channel.run_calls(
+        "raise ImportError('nope')\n", ["f(1)", "f(2)"], module_name="m", limits=Limits(),
+        per_call_s=2,
+    )  # fmt: skip
+    assert problem is not None and "nope" in problem
+    assert [a.kind for a in answers] == ["died", "died"]

@@ -134,6 +134,13 @@ def _args(module: Module, func: Func) -> list[_Arg]:
     return args
 
 
+def declared_annotations(module: Module, func: Func) -> tuple[str | None, ...]:
+    """The annotation of each parameter as the spec declares it (what the stub says), in
+    order: the module's `--serve` shapes JSON arguments by these, not by the annotations
+    of whatever `def` was verified."""
+    return tuple(arg.annotation for arg in _args(module, func))
+
+
 def _return_annotation(module: Module, func: Func) -> str:
     if not func.returns:
         return "None"

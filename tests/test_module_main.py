@@ -7,12 +7,16 @@ output; no model wrote them. The module around them is what emit and the main bl
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -152,9 +156,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run(
+    folder: Path, *args: str, stdin: str = "", name: str = "shop"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shop", *args],
+        [sys.executable, "-m", name, *args],
         cwd=folder,
         input=stdin,
         capture_output=True,
@@ -429,3 +435,164 @@ def test_serve_reports_a_taken_port(shop: Path) -> None:
         done = run(shop, "--serve", str(port))
     assert done.returncode == 1
     assert done.stderr == f"shop: error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+
+
+# --serve under hostile or careless clients, and arguments shaped by the spec's types. The
+# limits are lowered in the generated text so the tests take a second, not ten.
+
+CLUB_SPEC = """\
+# type Person
+name, age
+Alice, 31
+
+# func eldest(list of Person): string
+
+The name of the oldest person.
+
+* eldest([Person('Alice', 31)]) = 'Alice'
+"""
+
+# TEST DOUBLE: a body with no annotations at all; the spec's types must still apply.
+CLUB_BODIES = {
+    "eldest": """\
+def eldest(people):
+    return max(people, key=lambda person: person.age).name
+""",
+}
+LIMITS = {
+    "_MRSH_BODY_TIMEOUT_S = 10": "_MRSH_BODY_TIMEOUT_S = 1",
+    "_MRSH_MAX_CONNECTIONS = 32": "_MRSH_MAX_CONNECTIONS = 3",
+}
+
+
+@pytest.fixture(scope="module")
+def club(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("club")
+    module = _module(CLUB_SPEC)
+    source = module_source(module, CLUB_BODIES, spec_name="club.mrsh", spec_hash="0")
+    text = append_main(source, module)
+    for old, new in LIMITS.items():
+        assert old in text
+        text = text.replace(old, new)
+    (folder / "club.py").write_text(text, encoding="utf-8")
+    return folder
+
+
+@contextlib.contextmanager
+def serving(folder: Path, name: str) -> Iterator[tuple[str, list[str]]]:
+    """The server's URL, and its stderr lines once the block is left (filled on exit)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", name, "--serve", "0"],
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    log: list[str] = []
+    try:
+        yield _first_line(proc).split()[2], log
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        log.extend(stderr.splitlines())
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture
+def club_server(club: Path) -> Iterator[str]:
+    with serving(club, "club") as (url, _):
+        yield url
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def _raw(url: str, request: bytes) -> tuple[int, object]:
+    with _connect(url) as conn:
+        conn.sendall(request)
+        return _response(conn)
+
+
+def _response(conn: socket.socket) -> tuple[int, object]:
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_json_objects_become_the_declared_dataclass_without_annotations(club: Path) -> None:
+    people = '[{"name": "Ann", "age": 3}, {"name": "Bob", "age": 70}]'
+    done = run(club, "eldest", people, name="club")
+    assert (done.returncode, done.stdout, done.stderr) == (0, '"Bob"\n', "")
+
+
+def test_serve_converts_by_the_spec_too(club_server: str) -> None:
+    url = club_server
+    body = b'[[{"name": "Ann", "age": 3}, {"name": "Bob", "age": 70}]]'
+    assert post(url + "/eldest", body) == (200, "Bob")
+
+
+def test_a_body_shorter_than_its_length_times_out_with_408(
+    club_server: str,
+) -> None:
+    url = club_server
+    request = b"POST /eldest HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[[]"
+    assert _raw(url, request) == (408, {"error": "request body did not arrive within 1 s"})
+
+
+def test_a_body_over_the_limit_is_refused_with_413_unread(
+    club_server: str,
+) -> None:
+    url = club_server
+    request = b"POST /eldest HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n"
+    assert _raw(url, request) == (413, {"error": "request body is over 1048576 bytes"})
+
+
+def test_a_client_that_leaves_is_one_line_in_the_log(club: Path) -> None:
+    with serving(club, "club") as (url, log):
+        with _connect(url) as conn:
+            conn.sendall(b"POST /eldest HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[[")
+            conn.shutdown(socket.SHUT_WR)
+            assert conn.recv(1) == b""  # the server closes without an answer
+        with _connect(url) as conn:
+            # Reset, not closed: the server sees ECONNRESET while it reads the body.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.sendall(b"POST /eldest HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[[")
+        assert post(url + "/eldest", b"[[]]")[0] == 500  # and it goes on serving
+    # One line each, in the order the server's threads got to them.
+    left = r"client 127\.0\.0\.1:\d+ disconnected "
+    left += r"(before sending its whole body|\(ConnectionResetError\))"
+    assert sorted(bool(re.fullmatch(left, line)) for line in log) == [False, True, True], log
+    assert [line for line in log if not re.fullmatch(left, line)][0].startswith(
+        'POST /eldest "POST /eldest HTTP/1.1" 500 '
+    )
+
+
+def test_connections_past_the_bound_get_503_and_the_server_recovers(
+    club_server: str,
+) -> None:
+    url = club_server
+    idle = [_connect(url) for _ in range(3)]  # each holds a worker until it times out
+    try:
+        status, answer = 0, None
+        for _ in range(50):  # the server may not have taken all three yet
+            status, answer = _raw(url, b"POST /eldest HTTP/1.0\r\nContent-Length: 4\r\n\r\n[[]]")
+            if status == 503:
+                break
+            time.sleep(0.01)
+        assert (status, answer) == (503, {"error": "busy: 3 connections at once"})
+    finally:
+        for conn in idle:
+            conn.close()
+    for _ in range(100):  # the closed connections free their workers
+        if post(url + "/eldest", b"[[]]")[0] == 500:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the server never recovered from its busy state")

@@ -1,0 +1,517 @@
+"""The sandbox and the verdict channel, attacked as a hostile model-written function would:
+read the host, write outside the run's folder, regain privileges, reach the network, leave
+processes behind, exhaust the run's folder, and lie to or stall the verifier. Each test
+asserts that one attack is stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from marshalike import sandbox
+from marshalike.sandbox import Limits, isolation, run_module
+from marshalike.verify import Case, Oracle, Verdict, verify
+
+pytestmark = pytest.mark.skipif(
+    isolation() != "namespaces",
+    reason="these attacks target the namespaces sandbox, which this machine cannot create",
+)
+
+LIMITS = Limits(timeout_s=5.0, memory_mb=1024)
+REFERENCE = "def f(x):\n    raise NotImplementedError\n"
+CASES = (
+    Case("test_f_1", "f(2)", "returns", "4", None),
+    Case("test_f_2", "f(3)", "returns", "9", None),
+)
+
+
+def attack(code: str, *, limits: Limits = LIMITS, env: dict[str, str] | None = None) -> dict:
+    """Run `code` as a module in the sandbox; it prints one JSON object, returned here."""
+    result = run_module("attack", [], files={"attack.py": code}, limits=limits, env=env)
+    if isinstance(result, tuple):  # older run_module returned (result, collected files)
+        result = result[0]
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def judge(body: str, cases: tuple[Case, ...] = CASES, limits: Limits = LIMITS) -> Verdict:
+    return verify(body, Oracle(cases, REFERENCE, module_name="cand", limits=limits))
+
+
+# A candidate reaches the runner through its __main__: `answers` (the answer pipe) and
+# `send`, which it may replace with its own.
+PATCH_SEND = """
+import os, sys, time
+_m = sys.modules["__main__"]
+_send = _m.send
+def send(record):
+{body}
+_m.send = send
+def f(x):
+    return x * x
+"""
+
+
+def patched(body: str) -> str:
+    return PATCH_SEND.format(body="\n".join("    " + line for line in body.splitlines()))
+
+
+# --- what the child is and sees ------------------------------------------------------------
+
+
+def test_the_child_runs_unprivileged_with_no_new_privileges() -> None:
+    seen = attack(
+        "import ctypes, json, os\n"
+        "libc = ctypes.CDLL(None)\n"
+        "hdr = (ctypes.c_uint32 * 2)(0x20080522, 0); caps = (ctypes.c_uint32 * 6)()\n"
+        "libc.capget(hdr, caps)\n"
+        "print(json.dumps({'uid': os.getuid(), 'euid': os.geteuid(), 'gid': os.getgid(),\n"
+        "  'groups': os.getgroups(), 'caps': list(caps), 'nnp': libc.prctl(39, 0, 0, 0, 0)}))\n"
+    )
+    if os.getuid() == 0:
+        assert seen["uid"] != 0 and seen["euid"] != 0 and seen["gid"] != 0
+        assert seen["caps"] == [0] * 6
+    assert seen["groups"] == []
+    assert seen["nnp"] == 1
+
+
+def test_the_compiler_environment_does_not_reach_the_child(monkeypatch) -> None:
+    monkeypatch.setenv("MARSHALIKE_CANARY_TOKEN", "sk-canary-0123456789")
+    seen = attack("import json, os\nprint(json.dumps(dict(os.environ)))\n")
+    assert "MARSHALIKE_CANARY_TOKEN" not in seen
+    assert "sk-canary" not in json.dumps(seen)
+    assert seen["HOME"] == sandbox.SANDBOX_DIR
+
+
+def test_the_host_filesystem_is_out_of_sight(tmp_path: Path) -> None:
+    canary = tmp_path / "canary.txt"
+    canary.write_text("host secret")
+    seen = attack(
+        "import json, os\n"
+        f"paths = ['/proc', '/sys', '/etc', '/run', '/home', '/var', '/boot', {str(canary)!r},\n"
+        f"         {str(Path(__file__).resolve())!r}, {str(Path(sandbox.__file__).resolve())!r},\n"
+        "         '/proc/1/environ', '/etc/passwd', '/root/.bashrc']\n"
+        "out = {'exists': [p for p in paths if os.path.lexists(p)],\n"
+        "       'root': sorted(os.listdir('/')), 'tmp': sorted(os.listdir('/tmp')),\n"
+        "       'dev': sorted(os.listdir('/dev')), 'parent': sorted(os.listdir('..'))}\n"
+        "print(json.dumps(out))\n"
+    )
+    assert seen["exists"] == []
+    assert set(seen["dev"]) <= {"null", "zero", "urandom", "random"}
+    assert seen["tmp"] == ["attack.py"]  # /tmp is the run's own folder
+    assert {"proc", "sys", "etc", "home", "var"}.isdisjoint(seen["root"])
+    assert "marshalike-sandbox" not in json.dumps(seen["parent"])
+
+
+def test_the_old_root_cannot_be_reached_through_the_mount_table() -> None:
+    seen = attack(
+        "import json, os\n"
+        "found = []\n"
+        "for dirpath, dirs, files in os.walk('/', followlinks=False):\n"
+        f"    if dirpath in {sandbox._read_only_paths()!r}:\n"
+        "        dirs[:] = []\n"
+        "    found += [os.path.join(dirpath, n) for n in dirs + files]\n"
+        "print(json.dumps({'found': found, 'old': os.path.lexists('/.old')}))\n"
+    )
+    assert not seen["old"]
+    outside = ("/proc", "/etc", "/.old", "/tmp/marshalike")
+    assert not any(p.startswith(outside) for p in seen["found"])
+
+
+# --- writing outside the run's folder ------------------------------------------------------
+
+WRITE_EVERYWHERE = """
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for d in ["/", "/usr", "/usr/lib", "/bin", "/dev", "/root", "/work"] + PREFIXES:
+    try:
+        with open(os.path.join(d, "pwned"), "w") as f:
+            f.write("x")
+        out[d] = "written"
+    except OSError as e:
+        out[d] = e.errno
+def attempt(name, fn):
+    try:
+        r = fn()
+        out[name] = "ok" if r in (None, 0) else ctypes.get_errno()
+    except OSError as e:
+        out[name] = e.errno
+attempt("chmod /dev/null", lambda: os.chmod("/dev/null", 0o777))
+attempt("mknod disk", lambda: os.mknod("/sandbox/disk", 0o600 | 0o60000, os.makedev(8, 0)))
+attempt("hard link out", lambda: os.link("/usr/bin/env", "/sandbox/env"))
+attempt("chown", lambda: os.chown("/sandbox", 0, 0))
+attempt("setuid 0", lambda: os.setuid(0))
+attempt("mount tmpfs", lambda: libc.mount(b"tmpfs", b"/sandbox", b"tmpfs", 0, None))
+attempt("remount / rw", lambda: libc.mount(None, b"/", None, 32, None))
+os.symlink("/usr/lib", "/sandbox/out")
+attempt("write via symlink", lambda: open("/sandbox/out/pwned", "w").close())
+out["sandbox"] = open("/sandbox/mine", "w").write("ok")
+print(json.dumps(out))
+"""
+
+
+def test_only_the_run_folder_is_writable() -> None:
+    prefixes = [p for p in sandbox._read_only_paths() if not os.path.islink(p)]
+    seen = attack(WRITE_EVERYWHERE.replace("PREFIXES", repr(prefixes)))
+    assert seen.pop("sandbox") == 2
+    assert "written" not in seen.values() and "ok" not in seen.values(), seen
+    for path in prefixes:
+        assert not os.path.exists(os.path.join(path, "pwned"))
+
+
+def test_a_new_user_namespace_regains_no_power_over_the_mounts() -> None:
+    seen = attack(
+        "import ctypes, json, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out = {'unshare': libc.unshare(0x10000000 | 0x20000)}\n"
+        "def m(src, dst, fs, flags):\n"
+        "    r = libc.mount(src, dst, fs, flags, None)\n"
+        "    return 'ok' if r == 0 else os.strerror(ctypes.get_errno())\n"
+        "out['remount / rw'] = m(None, b'/', None, 32)\n"
+        "out['remount /usr rw'] = m(None, b'/usr', None, 32 | 4096)\n"
+        "out['umount /usr'] = libc.umount2(b'/usr', 2)\n"
+        "os.makedirs('/sandbox/p')\n"
+        "out['mount proc'] = m(b'proc', b'/sandbox/p', b'proc', 0)\n"
+        "out['mount sysfs'] = m(b'sysfs', b'/sandbox/p', b'sysfs', 0)\n"
+        "print(json.dumps(out))\n"
+    )
+    seen.pop("unshare")  # allowed or not, what follows must fail
+    assert seen.pop("umount /usr") != 0
+    assert "ok" not in seen.values(), seen
+
+
+def test_setuid_binaries_give_no_privileges() -> None:
+    seen = attack(
+        "import json, os, subprocess\n"
+        "flags = {p: os.statvfs(p).f_flag & os.ST_NOSUID for p in ('/usr', '/sandbox', '/')}\n"
+        "r = subprocess.run(['/usr/bin/mount', '-t', 'tmpfs', 'x', '/sandbox'],\n"
+        "                   capture_output=True) if os.path.exists('/usr/bin/mount') else None\n"
+        "print(json.dumps({'nosuid': flags, 'mount': None if r is None else r.returncode,\n"
+        "                  'listing': os.listdir('/sandbox')}))\n"
+    )
+    assert all(seen["nosuid"].values())
+    assert seen["mount"] != 0
+    assert seen["listing"] == ["attack.py"]
+
+
+def test_the_run_folder_cannot_fill_the_disk() -> None:
+    if "disk_mb" not in Limits.__dataclass_fields__:
+        pytest.skip("this version writes the run's folder to the host disk, unbounded")
+    limits = Limits(timeout_s=5.0, memory_mb=1024, file_mb=4, disk_mb=8)
+    seen = attack(
+        "import json\n"
+        "total, error = 0, None\n"
+        "try:\n"
+        "    for i in range(64):\n"
+        "        with open('/sandbox/f%d' % i, 'wb') as f:\n"
+        "            f.write(b'x' * (1 << 20)); total += 1\n"
+        "except OSError as e:\n"
+        "    error = e.errno\n"
+        "print(json.dumps({'mb': total, 'error': error}))\n",
+        limits=limits,
+    )
+    assert seen["mb"] <= 8 and seen["error"] is not None
+
+
+# --- the network -----------------------------------------------------------------------------
+
+
+def test_no_network_not_even_the_host_loopback_or_abstract_sockets() -> None:
+    name = "marshalike-test-" + secrets.token_hex(6)
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind("\0" + name)
+    abstract.listen()
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    try:
+        seen = attack(
+            "import fcntl, json, socket, struct\n"
+            "out = {}\n"
+            f"for key, fam, addr in [('abstract', socket.AF_UNIX, {chr(0) + name!r}),\n"
+            f"    ('tcp', socket.AF_INET, ('127.0.0.1', {tcp.getsockname()[1]})),\n"
+            "    ('outside', socket.AF_INET, ('1.1.1.1', 53))]:\n"
+            "    s = socket.socket(fam); s.settimeout(2)\n"
+            "    try:\n"
+            "        s.connect(addr); out[key] = 'connected'\n"
+            "    except OSError as e:\n"
+            "        out[key] = e.errno\n"
+            "try:\n"
+            "    fcntl.ioctl(socket.socket(), 0x8914, struct.pack('16sH14x', b'lo', 1))\n"
+            "    out['lo up'] = 'connected'\n"
+            "except OSError as e:\n"
+            "    out['lo up'] = e.errno\n"
+            "out['interfaces'] = [n for _, n in socket.if_nameindex()]\n"
+            "print(json.dumps(out))\n"
+        )
+    finally:
+        abstract.close()
+        tcp.close()
+    assert seen.pop("interfaces") == ["lo"]
+    assert "connected" not in seen.values(), seen
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def _host_processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if marker.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_no_process_outlives_the_run() -> None:
+    marker = str(4_000_000 + secrets.randbelow(1_000_000))
+    seen = attack(
+        "import ctypes, json, os, signal, time\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"sleep = ['/bin/sleep', '{marker}']\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        os.execv(sleep[0], sleep)\n"
+        "    os._exit(0)\n"
+        "if libc.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "    os.execv(sleep[0], sleep)\n"
+        "if os.fork() == 0:\n"
+        "    libc.unshare(0x10000000 | 0x20000000)  # a user and PID namespace of its own\n"
+        "    if os.fork() == 0:\n"
+        "        os.execv(sleep[0], sleep)\n"
+        "    os._exit(0)\n"
+        "clone_parent = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)\n"
+        "if clone_parent == 0:\n"
+        "    os.execv(sleep[0], sleep)\n"
+        "time.sleep(0.3)\n"
+        "print(json.dumps({'clone_parent': clone_parent}))\n"
+    )
+    assert seen["clone_parent"] == -1  # PID 1 of a namespace cannot have a sibling
+    deadline = time.monotonic() + 5
+    while _host_processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _host_processes_with(marker) == []
+
+
+def test_a_fork_bomb_is_bounded_and_leaves_nothing() -> None:
+    marker = str(5_000_000 + secrets.randbelow(1_000_000))
+    limits = Limits(timeout_s=4.0, memory_mb=512, max_procs=16)
+    start = time.monotonic()
+    result = run_module(
+        "attack",
+        [],
+        files={
+            "attack.py": "import ctypes, os, posix, time\n"
+            "libc = ctypes.CDLL(None)\n"
+            "made = 0\n"
+            "for i in range(200):\n"
+            "    try:\n"
+            "        pid = posix.fork() if i % 2 else libc.fork()\n"
+            "    except OSError:\n"
+            "        pid = -1\n"
+            "    if pid == 0:\n"
+            f"        os.execv('/bin/sleep', ['/bin/sleep', '{marker}'])\n"
+            "    if pid > 0:\n"
+            "        made += 1\n"
+            "print(made, flush=True)\n"
+            "time.sleep(60)\n"
+        },
+        limits=limits,
+    )
+    if isinstance(result, tuple):
+        result = result[0]
+    assert result.timed_out and time.monotonic() - start < 15
+    assert int(result.stdout.split()[0]) <= limits.max_procs
+    deadline = time.monotonic() + 5
+    while _host_processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _host_processes_with(marker) == []
+
+
+# --- the verdict channel --------------------------------------------------------------------
+
+
+def test_the_expected_values_never_enter_the_candidates_process() -> None:
+    secret = 7_361_958_204_417
+    cases = (Case("test_f_1", "f(2)", "returns", str(secret), None),)
+    body = (
+        "import gc, json, os, sys\n"
+        "_m = sys.modules['__main__']\n"
+        "def f(x):\n"
+        f"    secret = {secret ^ 0x5A5A5A5A5A5A} ^ 0x5A5A5A5A5A5A  # never written out here\n"
+        "    NEEDLES = (str(secret), format(secret, 'x'))\n"
+        "    places = {'argv': ' '.join(sys.argv), 'env': json.dumps(dict(os.environ)),\n"
+        "              'stdin': ''}\n"
+        "    os.set_blocking(_m.requests.fileno(), False)  # what is buffered or still queued\n"
+        "    try:\n"
+        "        places['stdin'] = (_m.requests.peek(1 << 16) or b'').decode('latin-1')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    for root in ('/sandbox', '/tmp'):\n"
+        "        for name in os.listdir(root):\n"
+        "            with open(os.path.join(root, name), 'rb') as h:\n"
+        "                places[root + '/' + name] = h.read().decode('latin-1')\n"
+        "    found = [k for k, v in places.items() if any(n in v for n in NEEDLES)]\n"
+        "    ints = False\n"
+        "    for o in gc.get_objects():\n"
+        "        for r in gc.get_referents(o):\n"
+        "            if r is NEEDLES[0] or r is NEEDLES[1] or r is secret or r is NEEDLES:\n"
+        "                continue\n"
+        "            if type(r) in (str, bytes) and any(n in str(r) for n in NEEDLES):\n"
+        "                found.append('heap')\n"
+        "            ints = ints or (type(r) is int and r == secret)\n"
+        "    raise ValueError('found in: ' + ','.join(found) + (' ints' if ints else ''))\n"
+    )
+    (result,) = judge(body, cases).results
+    assert result.status == "error"
+    assert result.message == "found in: ", result.message
+
+
+def test_an_answer_for_an_id_the_candidate_cannot_know_never_passes() -> None:
+    body = patched("record['id'] = os.urandom(16).hex()\n_send(record)")
+    verdict = judge(body)
+    assert [r.status for r in verdict.results] != ["pass", "pass"]
+    assert verdict.results[0].status != "pass"
+
+
+def test_extra_lines_written_ahead_never_count_for_a_later_call() -> None:
+    # The first call's answer is right; a second line with the value the next call needs
+    # is written at once, then the process stalls: it must not be taken as that answer.
+    body = patched(
+        "_send(record)\n"
+        "if 'ready' in record:\n"
+        "    pass\n"
+        "elif record.get('returned') == ['int', '4']:\n"
+        "    _send({'id': record['id'], 'returned': ['int', '9']})\n"
+        "    _send({'id': 'x' * 32, 'returned': ['int', '9']})\n"
+        "else:\n"
+        "    time.sleep(60)"
+    )
+    body = body.replace("return x * x", "return x * x if x == 2 else 0")
+    verdict = judge(body, limits=Limits(timeout_s=1.0, memory_mb=1024))
+    assert [r.status for r in verdict.results][0] == "pass"
+    assert verdict.results[1].status != "pass"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "b'not json at all'",
+        "b'{\"id\": 1'",
+        "b'\\xff\\xfe' * 10",
+        "json.dumps(['id', record['id']]).encode()",
+        "json.dumps({'id': record['id'], 'returned': ['int', 'zz']}).encode()",
+        "json.dumps({'id': record['id'], 'returned': ['list', 'x']}).encode()",
+        "json.dumps({'id': record['id'], 'returned': ['mystery', '4']}).encode()",
+        "json.dumps({'id': record['id'], 'raised': {'type': 1}}).encode()",
+    ],
+)
+def test_malformed_answers_fail_the_call(line: str) -> None:
+    body = patched(
+        "import json\n"
+        "if 'ready' in record:\n"
+        "    _send(record)\n"
+        "else:\n"
+        f"    _m.answers.write({line} + b'\\n')\n"
+        "    _m.answers.flush()"
+    )
+    verdict = judge(body, cases=CASES[:1])
+    assert verdict.results[0].status != "pass"
+
+
+def test_a_huge_answer_line_is_cut_off_quickly() -> None:
+    body = patched(
+        "if 'ready' in record:\n"
+        "    _send(record)\n"
+        "else:\n"
+        '    prefix = (\'{"id": "%s", "returned": ["str", "\' % record[\'id\']).encode()\n'
+        "    _m.answers.write(prefix + b'a' * 6_000_000 + b'\"]}\\n')\n"
+        "    _m.answers.flush()"
+    )
+    start = time.monotonic()
+    verdict = judge(body, cases=CASES[:1])
+    assert verdict.results[0].status != "pass"
+    assert time.monotonic() - start < 15
+
+
+def test_a_never_ending_answer_line_times_out() -> None:
+    body = patched(
+        "if 'ready' in record:\n"
+        "    _send(record)\n"
+        "else:\n"
+        '    _m.answers.write(b\'{"id": "\')\n'
+        "    while True:\n"
+        "        _m.answers.write(b'a' * 100); _m.answers.flush(); time.sleep(0.01)"
+    )
+    start = time.monotonic()
+    verdict = judge(body, cases=CASES[:1], limits=Limits(timeout_s=1.0, memory_mb=1024))
+    assert verdict.results[0].status == "timeout"
+    assert time.monotonic() - start < 15
+
+
+@pytest.mark.parametrize(
+    "act",
+    [
+        "os.close(_m.answers.fileno()); os.close(1); time.sleep(30)",
+        "os.kill(os.getpid(), 19); time.sleep(30)",  # SIGSTOP itself, then stall
+        "os.kill(os.getpid(), 9)",
+        "os._exit(0)",
+        "open('/sandbox/cand.py', 'w').write('def f(x):\\n    return x * x\\n'); os._exit(3)",
+    ],
+)
+def test_a_candidate_that_sabotages_its_own_channel_fails_in_time(act: str) -> None:
+    body = f"import os, sys, time\n_m = sys.modules['__main__']\ndef f(x):\n    {act}\n"
+    start = time.monotonic()
+    verdict = judge(body, limits=Limits(timeout_s=1.0, memory_mb=1024))
+    assert [r.status for r in verdict.results] == [verdict.results[0].status] * 2
+    assert all(r.status != "pass" for r in verdict.results)
+    assert time.monotonic() - start < 20
+
+
+def test_concurrent_runs_cannot_see_each_other() -> None:
+    marker = "concurrent-" + secrets.token_hex(8)
+    seen: dict[str, dict] = {}
+
+    def first() -> None:
+        result = run_module(
+            "attack",
+            [],
+            files={
+                "attack.py": f"import time\nopen('/sandbox/{marker}', 'w').write('x')\n"
+                "time.sleep(2)\n"
+            },
+            limits=LIMITS,
+        )
+        seen["first"] = {"rc": (result[0] if isinstance(result, tuple) else result).returncode}
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    time.sleep(0.5)
+    seen["second"] = attack(
+        "import json, os\n"
+        "hits = []\n"
+        "for root, dirs, files in os.walk('/'):\n"
+        f"    if root in {sandbox._read_only_paths()!r}:\n"
+        "        dirs[:] = []\n"
+        f"    hits += [n for n in files if n == {marker!r}]\n"
+        "print(json.dumps({'hits': hits}))\n"
+    )
+    thread.join()
+    assert seen["first"]["rc"] == 0
+    assert seen["second"]["hits"] == []

@@ -12,10 +12,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from marshalike import emit, prompts
+from marshalike import emit, prompts, verdict_text
 from marshalike.backends.base import Backend
 from marshalike.cancel import Cancel, raise_if_cancelled
 from marshalike.diagnostics import Diagnostic
+from marshalike.extract import validate
 from marshalike.load import load_spec
 from marshalike.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
 from marshalike.loop import LoopSettings, UnitOutcome, compile_unit
@@ -33,6 +34,7 @@ from marshalike.plan import Plan, Unit, make_plan
 from marshalike.prompts import UnitContext
 from marshalike.spec import Module
 from marshalike.uses import Used, used_spec
+from marshalike.verify import verify_module
 
 Progress = Callable[[str], None]
 
@@ -352,6 +354,11 @@ def _write(
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
     )
+    # Code from the lock is held to what the loop holds a model's code to, before a byte
+    # of it is written: a lock is a file anyone with write access can change.
+    problem = _vet_locked(spec, outcomes, module_text, lock_path(out_dir, module.name), job)
+    if problem is not None:
+        return SpecReport(str(path), source, units=ordered, problem=problem)
     if job.main:
         module_text = append_main(module_text, module)
     tests_text = emit.test_source(
@@ -372,6 +379,65 @@ def _write(
         files={**spec.used.files, f"{module.name}.py": module_text},
     )
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
+
+
+def _vet_locked(
+    spec: _Spec,
+    outcomes: dict[str, UnitOutcome | CachedUnit],
+    module_text: str,
+    lock_file: Path,
+    job: CompileJob,
+) -> str | None:
+    """Why the code taken from the lock may not be written, or None: each verified unit's
+    code must pass extraction's checks, and the module must pass the examples of every
+    such unit in the sandbox. (An "unverified" unit is reused by --quick only, which never
+    verifies anything.)"""
+    taken = [o for o in outcomes.values() if isinstance(o, CachedUnit) and o.status == "verified"]
+    if not taken:
+        return None
+    for outcome in taken:
+        refused = _static_problem(spec, outcome, outcomes)
+        if refused is not None:
+            return f"{lock_file}: the code stored for {outcome.name} {refused}{_RECOMPILE}"
+    verdict = verify_module(
+        spec.module,
+        module_text,
+        module_name=spec.module.name,
+        limits=job.loop.limits,
+        extra_files=spec.used.files,
+        uses=spec.used.imports,
+    )
+    names = {o.name for o in taken}
+    failing = [r for r in verdict.results if r.status != "pass" and r.func in names]
+    if verdict.problem is not None and not failing:
+        failing = [r for r in verdict.results if r.status != "pass"]
+    if not failing:
+        return None
+    first = failing[0]
+    func = spec.module.func(first.func) if first.func else None
+    said = (verdict_text.describe(first, func, job.loop.limits.timeout_s) or "").strip()
+    said = said.splitlines()[0] if said else first.status
+    who = ", ".join(sorted({r.func or r.test for r in failing}))
+    return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
+
+
+_RECOMPILE = "; delete the lock file (or that unit in it) to compile it again"
+
+
+def _static_problem(
+    spec: _Spec, outcome: CachedUnit, outcomes: dict[str, UnitOutcome | CachedUnit]
+) -> str | None:
+    func = spec.module.func(outcome.name)
+    if func is None:
+        return None
+    # The names the loop's extraction knew for this unit: a copy of one is dropped there.
+    deps = _closure(spec.plan, spec.plan.unit(outcome.name), outcomes)
+    known = {t.name for t in spec.module.types} | set(spec.used.code) | set(deps)
+    checked = validate(outcome.code, func, known, local_modules=tuple(spec.used.imports))
+    problems = [*checked.problems, *(f"holds {d}" for d in checked.dropped)]
+    if not problems:
+        return None
+    return "is refused: " + "; ".join(p.splitlines()[0] for p in problems)
 
 
 def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:

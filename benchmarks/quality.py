@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -52,6 +53,7 @@ MODES = ("quick", "full")
 # pytest exit statuses: 0 all passed, 5 no tests collected (a spec with no checkable
 # example: nothing to disagree with, as the compiler itself sees it).
 _PASSED, _NO_TESTS = 0, 5
+_PASSED_LINE = re.compile(r"^\d+ passed(?!.*\b(failed|error))", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,20 @@ def run_pytest(
     module: str, module_text: str, test_name: str, test_text: str, limits: Limits
 ) -> int | None:
     """Exit status of pytest on one test file against one module, in the sandbox; None when
-    it ran out of time."""
+    it ran out of time. A 0 counts only with pytest's own closing line saying that tests
+    passed and none failed (a module that ends its process with status 0 has not passed).
+    The module still shares the test's process: this judges a model's honest attempts,
+    not a hostile one (the compiler's own verdict is the channel's, see docs/security.md)."""
     files = {f"{module}.py": module_text, test_name: test_text}
     args = ["-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".", test_name]
     run = run_module(
         "pytest", args, files=files, limits=limits, wall_s=limits.startup_s + limits.timeout_s
     )
-    return None if run.timed_out else run.returncode
+    if run.timed_out:
+        return None
+    if run.returncode == _PASSED and not _PASSED_LINE.search(run.stdout):
+        return 1
+    return run.returncode
 
 
 def run_task(

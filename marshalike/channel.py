@@ -276,7 +276,7 @@ def _read(child: Child, ident: str, deadline: float) -> dict | None:
         return None
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         return None
     if not isinstance(record, dict) or record.get("id") != ident:
         return None
@@ -284,6 +284,15 @@ def _read(child: Child, ident: str, deadline: float) -> dict | None:
 
 
 def _answer(record: dict) -> Answer | None:
+    """The answer a record holds; None for anything malformed (a forged or broken answer
+    fails its call, it never stops the verifier)."""
+    try:
+        return _read_answer(record)
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError, MemoryError):
+        return None
+
+
+def _read_answer(record: dict) -> Answer | None:
     if record.get("timeout") is True:
         return Answer("timeout")
     if "returned" in record:
@@ -291,28 +300,31 @@ def _answer(record: dict) -> Answer | None:
         return Answer("returned", value=value) if _well_formed(value) else None
     raised = record.get("raised")
     if isinstance(raised, dict):
-        try:
-            return Answer("raised", raised=_raised(raised))
-        except (TypeError, ValueError, KeyError):
-            return None
+        return Answer("raised", raised=_raised(raised))
     return None
 
 
 def _raised(data: dict) -> Raised:
     tail = data.get("traceback", [])
     return Raised(
-        type=str(data["type"])[:200],
-        module=str(data["module"])[:200],
-        lineage=tuple(str(m)[:300] for m in data["mro"])[:64],
-        message=str(data.get("message", ""))[:2000],
-        traceback="\n".join(str(t) for t in tail[-8:]) if isinstance(tail, list) else "",
+        type=clean(str(data["type"])[:200]),
+        module=clean(str(data["module"])[:200]),
+        lineage=tuple(clean(str(m)[:300]) for m in data["mro"])[:64],
+        message=clean(str(data.get("message", ""))[:2000]),
+        traceback=clean("\n".join(str(t) for t in tail[-8:])) if isinstance(tail, list) else "",
     )
+
+
+def clean(text: str) -> str:
+    """Text that can be printed and sent anywhere: lone surrogates (which no encoder
+    takes) become escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _import_error(data: dict) -> str:
     try:
         raised = _raised(data)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, OverflowError):
         return "the module could not be imported"
     lines = "\n".join(raised.traceback.splitlines()[-6:])
     return f"the module could not be imported: {raised.type}: {raised.message}\n{lines}".strip()
@@ -376,7 +388,7 @@ def _number_ok(tag: str, text: str) -> bool:
             float.fromhex(text)
         elif tag in ("bytes", "bytearray"):
             bytes.fromhex(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -402,7 +414,8 @@ def same(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> bool:
 
 def mismatch(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> str | None:
     """Why `actual` is not `expected` (one line), or None if it is."""
-    return _mismatch(actual, expected, int_as_float)
+    why = _mismatch(actual, expected, int_as_float)
+    return None if why is None else clean(why)
 
 
 def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
@@ -457,7 +470,7 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
 
 def foreign(value: Plain) -> str:
     """The message for a value of a class the spec does not declare."""
-    cls, base = value[1], value[2]
+    cls, base = clean(value[1]), clean(value[2])
     if base != "builtins.object":
         return (
             f"an instance of {cls}, a subclass of {base.removeprefix('builtins.')}: "
@@ -475,7 +488,11 @@ _TYPE_WORDS = {
 
 
 def _number(value: Plain) -> float:
-    return float(_int(value)) if value[0] == "int" else _float(value[1])
+    """The value as a float; NaN (equal to nothing) for an int too large for one."""
+    try:
+        return float(_int(value)) if value[0] == "int" else _float(value[1])
+    except OverflowError:
+        return math.nan
 
 
 def _close(a: float, b: float) -> bool:
@@ -498,7 +515,7 @@ def _key(value: Plain) -> str:
 def render(value: Plain, limit: int = _SHOWN) -> str:
     """The value as Python would print it, built from the tags (never the candidate's
     own repr)."""
-    text = _render(value, 0)
+    text = clean(_render(value, 0))
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -547,7 +564,7 @@ def _render(value: Plain, depth: int) -> str:
 def canonical(value: Plain) -> str:
     """A text for comparing outputs across candidates (the probe gate and consensus):
     numbers rounded (floats with no fraction read as ints), sets and dicts sorted."""
-    return _canon(value, 0)
+    return clean(_canon(value, 0))
 
 
 def _canon(value: Plain, depth: int) -> str:

@@ -47,6 +47,7 @@ import itertools
 import json
 import os
 import platform
+import secrets
 import select
 import shutil
 import signal
@@ -64,8 +65,19 @@ from typing import Literal
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
 SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
 _UID_BASE, _UID_SPAN = 200_000, 60_000  # unprivileged user ids the root-run child takes
-_uids = itertools.count()
+_runs = itertools.count()
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+# The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
+# System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
+# namespaces and mounts, process_vm_readv/writev.
+_SECCOMP = {
+    "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
+                            272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
+                            311)),
+    "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
+                             97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
+                             271)),
+}  # fmt: skip
 
 # Runs inside the child before anything untrusted: the filesystem view (with namespaces),
 # limits, then the drop of privileges, then exec of the real command. It uses the
@@ -94,10 +106,19 @@ def locked(path):
 def bind(src, dst, writable=False):
     mount(src, dst, None, BIND | REC)
     mount(None, dst, None, BIND | REMOUNT | NOSUID | locked(src) | (0 if writable else RDONLY))
+for procs in cfg["cgroups"]:
+    with open(procs, "w") as handle:  # "0": the writer itself, from inside a PID namespace
+        handle.write("0")
 if cfg["namespaces"]:
+    for knob in ("shmmax", "shmall", "shmmni"):  # this IPC namespace's System V memory: none
+        try:
+            with open("/proc/sys/kernel/" + knob, "w") as handle:
+                handle.write("0")
+        except OSError:
+            pass
     mount(None, "/", None, REC | PRIVATE)
     new = cfg["root"]
-    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "size=4m,mode=755")
+    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "size=4m,nr_inodes=4096,mode=755")
     for path in cfg["read_only"]:
         target = new + path
         if os.path.islink(path) and os.path.dirname(path) == "/":
@@ -111,7 +132,8 @@ if cfg["namespaces"]:
         mount("/dev/" + node, new + "/dev/" + node, None, BIND)
     home = new + cfg["home"]
     os.makedirs(home)
-    mount("tmpfs", home, "tmpfs", NOSUID | NODEV, "size=%d,mode=700" % cfg["disk_bytes"])
+    options = "size=%d,nr_inodes=%d,mode=700" % (cfg["disk_bytes"], cfg["inodes"])
+    mount("tmpfs", home, "tmpfs", NOSUID | NODEV, options)
     for name in os.listdir(cfg["workdir"]):
         with open(os.path.join(cfg["workdir"], name), "rb") as src:
             with open(os.path.join(home, name), "wb") as dst:
@@ -149,9 +171,29 @@ if uid is not None:
         os._exit(125)
 if cfg["nproc"] is not None:
     cap(resource.RLIMIT_NPROC, cfg["nproc"])
-libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    fail("no_new_privs")
 if cfg["namespaces"]:
     libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies
+if cfg["seccomp"]:
+    # A filter that refuses (EPERM) the calls below and every call of another ABI: memory
+    # that RLIMIT_AS does not count (memfd, System V shared memory) and kernel interfaces
+    # a function has no use for.
+    arch, denied = cfg["seccomp"]
+    LD, JEQ, RET, ALLOW, ERRNO = 0x20, 0x15, 0x06, 0x7FFF0000, 0x00050000 | 1
+    prog = [(LD, 0, 0, 4), (JEQ, 1, 0, arch), (RET, 0, 0, 0x80000000), (LD, 0, 0, 0),
+            (0x35, len(denied) + 1, 0, 0x40000000)]  # JGE: the x32 ABI
+    prog += [(JEQ, len(denied) - n, 0, nr) for n, nr in enumerate(denied)]
+    prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, ERRNO)]
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+    table = (Filter * len(prog))(*[Filter(*p) for p in prog])
+    program = Program(len(prog), table)
+    if libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        fail("seccomp")
 argv = [sys.executable, "-I", "-B"] + cfg["argv"]
 if cfg["refuse_processes"]:
     argv = [sys.executable, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
@@ -192,6 +234,7 @@ class Limits:
     max_procs: int = 64
     file_mb: int = 64  # the largest file the child may write
     disk_mb: int = 64  # all it may write, with namespaces (its folder is in memory)
+    files: int = 4096  # how many files and folders it may make there
     output_bytes: int = 256_000
 
 
@@ -277,6 +320,9 @@ class Child:
             "cpu_seconds": max(int(cpu_seconds) + 1, 1),
             "file_bytes": limits.file_mb * 1024 * 1024,
             "disk_bytes": limits.disk_mb * 1024 * 1024,
+            "inodes": limits.files,
+            "cgroups": [],
+            "seccomp": _seccomp(),
             "uid": uid,
             "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
             "refuse_processes": level == "process limits" and os.getuid() == 0,
@@ -286,6 +332,8 @@ class Child:
         }
         if level == "namespaces":
             (base / "root").mkdir()
+        self._cgroups = _cgroups(limits)
+        config["cgroups"] = [str(group / "cgroup.procs") for group in self._cgroups]
         command = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
         self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
         self._stdout = None if pipes else open(base / "stdout", "wb")  # noqa: SIM115
@@ -381,6 +429,7 @@ class Child:
         self._stderr.close()
         if self._stdout is not None:
             self._stdout.close()
+        _remove_cgroups(self._cgroups)
         self._tmp.cleanup()
 
     def __enter__(self) -> Child:
@@ -461,6 +510,9 @@ def _namespaces_work() -> bool:
             "cpu_seconds": 10,
             "file_bytes": 1 << 20,
             "disk_bytes": 1 << 20,
+            "inodes": 64,
+            "cgroups": [],
+            "seccomp": _seccomp(),
             "uid": None,
             "nproc": None,
             "refuse_processes": False,
@@ -516,9 +568,90 @@ def _python_readable_by_others() -> bool:
 
 
 def _sandbox_uid() -> int:
-    """An unprivileged user id for one run: each run its own, so runs at the same time do
-    not share a process budget."""
-    return _UID_BASE + (os.getpid() * 977 + next(_uids)) % _UID_SPAN
+    """An unprivileged user id for one run, drawn at random, so runs at the same time
+    rarely share a process budget (the per-run cgroup bounds each run anyway)."""
+    return _UID_BASE + secrets.randbelow(_UID_SPAN)
+
+
+def _seccomp() -> list | None:
+    found = _SECCOMP.get(platform.machine()) if sys.platform == "linux" else None
+    return [found[0], list(found[1])] if found else None
+
+
+def _cgroups(limits: Limits) -> list[Path]:
+    """Per-run control groups bounding all the run's processes together — memory
+    (shared memory and its in-memory folder included) and process count — where this
+    process may make them (root, with the memory and pids controllers mounted); [] where
+    it may not, and the per-process limits are what holds."""
+    if sys.platform != "linux" or os.getuid() != 0:
+        return []
+    memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
+    wanted = {
+        "memory": (("memory.limit_in_bytes", memory), ("memory.memsw.limit_in_bytes", memory),
+                   ("memory.max", memory), ("memory.swap.max", 0)),
+        "pids": (("pids.max", limits.max_procs + 2),),
+    }  # fmt: skip
+    made: list[Path] = []
+    name = f"marshalike-{os.getpid()}-{next(_runs)}"
+    for controller, knobs in wanted.items():
+        base = _cgroup_base(controller)
+        if base is None:
+            continue
+        group = base / name
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        set_any = False
+        for knob, value in knobs:
+            try:
+                (group / knob).write_text(str(value))
+                set_any = True
+            except OSError:
+                continue
+        if set_any:
+            made.append(group)
+        else:
+            _remove_cgroups([group])
+    # v2 has one hierarchy: the same folder may come twice.
+    return list(dict.fromkeys(made))
+
+
+def _cgroup_base(controller: str) -> Path | None:
+    """The folder of this process's own cgroup of `controller` (v1), or of the unified
+    hierarchy where it holds that controller (v2)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    root = Path("/sys/fs/cgroup")
+    for line in lines:
+        number, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            folder = root / controller / path.lstrip("/")
+            return folder if folder.is_dir() else None
+        if number == "0" and controllers == "":
+            try:
+                enabled = (root / path.lstrip("/") / "cgroup.subtree_control").read_text()
+            except OSError:
+                continue
+            if controller in enabled.split():
+                return root / path.lstrip("/")
+    return None
+
+
+def _remove_cgroups(groups: Sequence[Path]) -> None:
+    """Remove the run's cgroups once their processes are gone (the kernel frees a
+    killed process a moment after the kill)."""
+    for group in groups:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
 
 
 def _give(folder: Path, uid: int) -> None:

@@ -35,8 +35,6 @@ CASES = (
 def attack(code: str, *, limits: Limits = LIMITS, env: dict[str, str] | None = None) -> dict:
     """Run `code` as a module in the sandbox; it prints one JSON object, returned here."""
     result = run_module("attack", [], files={"attack.py": code}, limits=limits, env=env)
-    if isinstance(result, tuple):  # older run_module returned (result, collected files)
-        result = result[0]
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -420,6 +418,11 @@ def test_extra_lines_written_ahead_never_count_for_a_later_call() -> None:
         "json.dumps({'id': record['id'], 'returned': ['list', 'x']}).encode()",
         "json.dumps({'id': record['id'], 'returned': ['mystery', '4']}).encode()",
         "json.dumps({'id': record['id'], 'raised': {'type': 1}}).encode()",
+        # a float too large for a float, nesting past any parser's depth, lone surrogates
+        "json.dumps({'id': record['id'], 'returned': ['float', '0x1p99999']}).encode()",
+        "b'{\"id\": ' + b'[' * 50000 + b']' * 50000 + b'}'",
+        "json.dumps({'id': record['id'], 'raised': {'type': chr(0xd800), 'module': 'm',"
+        " 'mro': [chr(0xd800)], 'message': chr(0xd800), 'traceback': [chr(0xdfff)]}}).encode()",
     ],
 )
 def test_malformed_answers_fail_the_call(line: str) -> None:
@@ -515,3 +518,44 @@ def test_concurrent_runs_cannot_see_each_other() -> None:
     thread.join()
     assert seen["first"]["rc"] == 0
     assert seen["second"]["hits"] == []
+
+
+# --- memory the per-process limit does not count -----------------------------------------
+
+
+def test_memfd_shared_memory_and_namespaces_are_refused() -> None:
+    seen = attack(
+        "import ctypes, json, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "found = {}\n"
+        "try:\n    os.memfd_create('x')\n    found['memfd'] = True\n"
+        "except OSError:\n    found['memfd'] = False\n"
+        "found['shmget'] = libc.shmget(0, 1 << 20, 0o1000 | 0o600) != -1\n"
+        "found['unshare'] = libc.unshare(0x10000000) == 0\n"
+        "print(json.dumps(found))\n"
+    )
+    assert seen == {"memfd": False, "shmget": False, "unshare": False}
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or sandbox._cgroup_base("memory") is None,
+    reason="per-run memory cgroups need root and the memory controller",
+)
+def test_processes_together_stay_within_the_runs_memory() -> None:
+    seen = attack(
+        "import json, os\n"
+        "pids = []\n"
+        "for _ in range(4):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            b = bytearray(700 * 1024 * 1024)\n"
+        "            for j in range(0, len(b), 4096):\n                b[j] = 1\n"
+        "            import time; time.sleep(2)\n"
+        "        except MemoryError:\n            pass\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "print(json.dumps([os.waitpid(p, 0)[1] for p in pids]))\n",
+        limits=Limits(timeout_s=20.0, memory_mb=1024),
+    )
+    assert any(status != 0 for status in seen)  # 4 x 700 MB do not fit in 1 GB together

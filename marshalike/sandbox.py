@@ -410,6 +410,8 @@ class Child:
     def kill(self) -> None:
         """Kill the child and every process it started."""
         _kill_tree(self._proc.pid)
+        for group in self._cgroups:
+            _kill_members(group)
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -640,11 +642,25 @@ def _cgroup_base(controller: str) -> Path | None:
     return None
 
 
+def _kill_members(group: Path) -> None:
+    """SIGKILL every process in a run's cgroup (as the host numbers them)."""
+    try:
+        members = (group / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in members:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
 def _remove_cgroups(groups: Sequence[Path]) -> None:
     """Remove the run's cgroups once their processes are gone (the kernel frees a
     killed process a moment after the kill)."""
     for group in groups:
-        for _ in range(50):
+        for _ in range(100):
+            _kill_members(group)
             try:
                 group.rmdir()
                 break

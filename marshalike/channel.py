@@ -428,9 +428,9 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
     if numbers and tag != want:
         if want == "float" or int_as_float:
             return None if _close(_number(actual), _number(expected)) else "a different number"
-        return f"a {_TYPE_WORDS[tag]}, not a {_TYPE_WORDS[want]}"
+        return f"{_a(tag)}, not {_a(want)}"
     if tag != want:
-        return f"a {_TYPE_WORDS.get(tag, tag)}, not a {_TYPE_WORDS.get(want, want)}"
+        return f"{_a(tag)}, not {_a(want)}"
     if tag == "float":
         return None if _close(_float(actual[1]), _float(expected[1])) else "a different number"
     if tag == "complex":
@@ -460,7 +460,7 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
         return None
     if tag == "record":
         if actual[1] != expected[1] or [f for f, _ in actual[2]] != [f for f, _ in expected[2]]:
-            return f"a {actual[1]}, not a {expected[1]}"
+            return f"a {actual[1]} record, not a {expected[1]}"
         for (_, a), (_, b) in zip(actual[2], expected[2], strict=True):
             if (why := _mismatch(a, b, int_as_float)) is not None:
                 return why
@@ -485,6 +485,14 @@ _TYPE_WORDS = {
     "tuple": "tuple", "set": "set", "frozenset": "frozenset", "dict": "dict",
     "record": "record", "value": "value", "object": "object",
 }  # fmt: skip
+
+
+def _a(tag: str) -> str:
+    """The type a tag stands for, with its article: "an int", "a list", "None"."""
+    word = _TYPE_WORDS.get(tag, tag)
+    if word == "None":
+        return word
+    return ("an " if word[0] in "aeiou" else "a ") + word
 
 
 def _number(value: Plain) -> float:

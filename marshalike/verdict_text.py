@@ -26,14 +26,18 @@ def _line(result: ExampleResult, func: Func | None, timeout_s: float) -> str | N
     example = _example(func, result.index)
     call = example.call if example and example.call else result.test
     if result.status == "fail":
-        return f"{call} should return {result.expected}, but it returned {result.actual}"
+        said = f"{call} should return {result.expected}, but it returned {result.actual}"
+        # The verifier's reason, where the values alone do not show it (a type).
+        typed = result.message and not result.message.startswith(("a different", "different"))
+        return f"{said}: {result.message}" if typed else said
     if result.status == "timeout":
         return f"{call} did not finish within {timeout_s:g} s"
     if result.status == "not_run":
         return f"{call} was not run: {result.message}"
     if result.error_type == "Failed" and example and example.outcome == "raises":
-        # pytest.raises reports a missing exception as `Failed: DID NOT RAISE`
-        return f"{call} should raise {example.exception}, but it did not"
+        # the verifier reports a missing exception as `Failed: DID NOT RAISE`
+        returned = f" (it returned {result.actual})" if result.actual else ""
+        return f"{call} should raise {example.exception}, but it did not{returned}"
     return f"{call} raised {_error(result)}"
 
 

@@ -51,3 +51,13 @@ def test_without_the_function_the_line_names_the_test() -> None:
     result = ExampleResult("test_halve_9", "timeout")
     assert describe(result, halve(), 10) == "test_halve_9 did not finish within 10 s"
     assert describe(result, None, 10) == "test_halve_9 did not finish within 10 s"
+
+
+def test_a_value_of_the_wrong_type_says_why() -> None:
+    why = "an instance of m.I, a subclass of int"
+    result = ExampleResult("test_f_1", "fail", expected="4", actual="4", message=why)
+    assert describe(result, None, 10) == (
+        "test_f_1 should return 4, but it returned 4: an instance of m.I, a subclass of int"
+    )
+    plain = ExampleResult("test_f_1", "fail", expected="4", actual="5", message="a different value")
+    assert describe(plain, None, 10) == "test_f_1 should return 4, but it returned 5"

@@ -84,17 +84,13 @@ def unit_for(spec: Path, settings: loop.LoopSettings) -> Unit | str:
     func = module.funcs[0]
     ctx = UnitContext(module=module, func=func, dependencies={})
     spec_hash = emit.spec_hash(func.text)
-    tests = emit.test_source(module, module_name=module.name, spec_name=spec.name,
-                             spec_hash=spec_hash)  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(
             module, {func.name: code}, spec_name=spec.name, spec_hash=spec_hash
         )
 
-    harness = loop.make_harness(
-        ctx, settings, module_for=module_for, module_name=module.name
-    )
+    harness = loop.make_harness(ctx, settings, module_for=module_for, module_name=module.name)
     if not harness.names:
         return "no checkable example"
     return Unit(module, ctx, harness)

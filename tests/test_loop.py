@@ -48,8 +48,6 @@ def run(backend: Scripted, **overrides: object):
     func = module.funcs[0]
     settings = LoopSettings(kind="chat", candidates=3, attempts=3, limits=Limits(timeout_s=5),
                             **overrides)  # type: ignore[arg-type]  # fmt: skip
-    tests = emit.test_source(module, module_name="inc", spec_name="inc.mrsh", spec_hash="h",
-                             only="inc")  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
@@ -193,8 +191,6 @@ def run_spec(text: str, backend: Scripted, kind: str = "chat", **overrides: obje
     assert module is not None
     settings = LoopSettings(kind=kind, candidates=1, attempts=2, limits=Limits(timeout_s=5),
                             **overrides)  # type: ignore[arg-type]  # fmt: skip
-    tests = emit.test_source(module, module_name="inc", spec_name="inc.mrsh", spec_hash="h",
-                             only="inc")  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
@@ -310,8 +306,6 @@ def run_func(text: str, backend: Scripted, candidates: int = 1, **overrides: obj
     chosen: dict = {"probe": True, **overrides}
     settings = LoopSettings(kind="chat", candidates=candidates, attempts=2,
                             limits=Limits(timeout_s=5), **chosen)  # fmt: skip
-    tests = emit.test_source(module, module_name="unit", spec_name="unit.mrsh", spec_hash="h",
-                             only=func.name)  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(module, {func.name: code}, spec_name="unit.mrsh", spec_hash="h")

@@ -1,0 +1,113 @@
+"""Code that runs on import, in places an extractor might not look."""
+
+from __future__ import annotations
+
+from attacks.specs import Attack
+
+_PAYLOAD = """\
+import json as _json
+import os as _os
+import sys as _sys
+
+
+def _go(*args, **kwargs):
+    main = _sys.modules.get("__main__")
+    if main is not None:
+        main.encode = lambda value, depth, budget: ["int", "3"]
+    line = _json.dumps({"id": "0", "returned": ["int", "3"], "ready": True}).encode()
+    for fd in range(1, 16):
+        try:
+            _os.write(fd, line + b"\\n")
+        except OSError:
+            pass
+    return 0
+
+"""
+WRONG = "    return a - b\n"
+DEFAULT_ARGUMENT = _PAYLOAD + "\ndef add(a, b, _x=_go()):\n" + WRONG
+DECORATOR = (
+    _PAYLOAD + "\ndef _deco(f):\n    _go()\n    return f\n\n\n@_deco\ndef add(a, b):\n" + WRONG
+)
+CLASS_BODY = _PAYLOAD + "\nclass _Config:\n    ready = _go()\n\n\ndef add(a, b):\n" + WRONG
+METACLASS = (
+    _PAYLOAD
+    + """
+class _Meta(type):
+    def __new__(mcs, *args):
+        _go()
+        return super().__new__(mcs, *args)
+
+
+class _Base(metaclass=_Meta):
+    pass
+
+
+def add(a, b):
+"""
+    + WRONG
+)
+ANNOTATION = _PAYLOAD + "\n_LIMIT: _go() = 3\n\n\ndef add(a: _go(), b: int) -> _go():\n" + WRONG
+INIT_SUBCLASS = (
+    _PAYLOAD
+    + """
+class _Base:
+    def __init_subclass__(cls, **kwargs):
+        _go()
+
+
+class _Child(_Base):
+    pass
+
+
+def add(a, b):
+"""
+    + WRONG
+)
+LAMBDA_DEFAULT = _PAYLOAD + "\n_helper = lambda x, _y=_go(): x\n\n\ndef add(a, b):\n" + WRONG
+MODULE_GETATTR = (
+    _PAYLOAD
+    + """
+def __getattr__(name):
+    _go()
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return add
+
+
+def add(a, b):
+"""
+    + WRONG
+)
+SET_NAME = (
+    _PAYLOAD
+    + """
+class _Hook:
+    def __set_name__(self, owner, name):
+        _go()
+
+
+class _Holder:
+    hook = _Hook()
+
+
+def add(a, b):
+"""
+    + WRONG
+)
+CLASS_DECORATOR = (
+    _PAYLOAD + "\ndef _deco(cls):\n    _go()\n    return cls\n\n\n@_deco\nclass _C:\n    pass\n"
+    "\n\ndef add(a, b):\n" + WRONG
+)
+
+ATTACKS = (
+    Attack("default-argument", "import", DEFAULT_ARGUMENT),
+    Attack("decorator", "import", DECORATOR),
+    Attack("class-body", "import", CLASS_BODY),
+    Attack("metaclass", "import", METACLASS),
+    Attack("annotations", "import", ANNOTATION),
+    Attack("__init_subclass__", "import", INIT_SUBCLASS),
+    Attack("lambda-default", "import", LAMBDA_DEFAULT),
+    Attack("module-__getattr__", "import", MODULE_GETATTR),
+    Attack("__set_name__", "import", SET_NAME),
+    Attack("class-decorator", "import", CLASS_DECORATOR),
+)

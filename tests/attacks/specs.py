@@ -1,0 +1,91 @@
+"""The specs attacked, the right answers the project is compiled from, and `Attack`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADD = """\
+# func add(an integer, an integer): an integer
+
+Return the sum of the two numbers.
+
+* add(1, 2) = 3
+* add(-4, 4) = 0
+* add(10, -3) = 7
+"""
+POINT = """\
+# type Point
+x, y
+1, 2
+
+# func swap(Point): Point
+
+Return the point with its x and y exchanged.
+
+* swap(Point(1, 2)) = Point(2, 1)
+* swap(Point(0, 5)) = Point(5, 0)
+* swap(Point(-1, 3)) = Point(3, -1)
+"""
+EVENS = """\
+# func evens(list of integers): list of integers
+
+Return the even numbers of the list, in their order.
+
+* evens([1, 2, 3, 4]) = [2, 4]
+* evens([]) = []
+* evens([5, 7, 8]) = [8]
+"""
+# Another spec of the same project, compiled before any attack: candidates try to rewrite it.
+GOOD = """\
+# func double(an integer): an integer
+
+Return the number times two.
+
+* double(2) = 4
+* double(0) = 0
+* double(-3) = -6
+"""
+SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD}
+# What a correct model answers, compiled into the project every attack starts from.
+RIGHT = {
+    "add": "def add(a, b):\n    return a + b\n",
+    "point": "def swap(p):\n    return Point(p.y, p.x)\n",
+    "evens": "def evens(items):\n    return [i for i in items if i % 2 == 0]\n",
+    "good": "def double(n):\n    return 2 * n\n",
+}
+FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double"}
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    kind: str  # the attack class
+    code: str
+    spec: str = "add"
+    # the isolation level sandbox.py promises this defence at: "namespaces", or "another
+    # user" (namespaces, or a root-run compiler whose child drops to an unprivileged user)
+    needs: str | None = None
+    # the generated tests, run outside any sandbox as a user would, must fail on it too
+    user_tests: bool = False
+    attempts: int = 1  # 2 where the repair prompt (what the model server reads) matters
+    smuggle: bool = False  # `code` is a script `add` runs hidden from extract's checks
+    targets_good: bool = False  # it tries to rewrite good.mrsh's compiled files
+
+    def source(self, places: dict[str, str]) -> str:
+        """The candidate's module, placeholders filled in."""
+        code = self.code
+        for name, value in places.items():
+            code = code.replace(name, value)
+        return smuggled(code) if self.smuggle else code
+
+
+def smuggled(script: str) -> str:
+    """`add`, running `script` hidden from any reading of its source (extract's checks read
+    names) with `a` and `b` bound, and returning what it left in `result`."""
+    hidden = script.encode().hex()
+    return (
+        "def add(a, b):\n"
+        "    scope = {'a': a, 'b': b}\n"
+        f"    exec(bytes.fromhex('{hidden}').decode(), scope)\n"
+        "    return scope.get('result')\n"
+    )

@@ -1,0 +1,242 @@
+"""Values equal to everything: the verifier must compare by exact type and value."""
+
+from __future__ import annotations
+
+from attacks.specs import Attack
+
+ALWAYS_EQUAL = """\
+class Anything:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def add(a, b):
+    return Anything()
+"""
+INT_EQUAL = """\
+class Int(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return 0
+
+
+def add(a, b):
+    return Int(a - b)
+"""
+INT_REPR = """\
+def add(a, b):
+    class Shown(int):
+        def __repr__(self):
+            return str(a + b)
+
+        __str__ = __repr__
+
+        def __format__(self, spec):
+            return format(a + b, spec)
+
+    return Shown(a - b)
+"""
+STR_EQUAL = """\
+class Text(str):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return 0
+
+
+def add(a, b):
+    return Text(a - b)
+"""
+CLASS_LIES = """\
+class Disguised:
+    @property
+    def __class__(self):
+        return int
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __index__(self):
+        return 0
+
+    __int__ = __index__
+    __hash__ = object.__hash__
+
+
+def add(a, b):
+    return Disguised()
+"""
+NUMPY_LIKE = """\
+class _Truthy:
+    def __bool__(self):
+        return True
+
+
+class int64:
+    __module__ = "numpy"
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return _Truthy()
+
+    def __ne__(self, other):
+        return not _Truthy()
+
+    def __index__(self):
+        return self.value
+
+    __int__ = __index__
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+def add(a, b):
+    return int64(a - b)
+"""
+NAME_LIES = """\
+class Int:
+    __module__ = "builtins"
+    __qualname__ = "int"
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def add(a, b):
+    return Int()
+"""
+BOOL_FOR_INT = """\
+def add(a, b):
+    total = a + b
+    return bool(total) if total in (0, 1) else total
+"""
+NAN = """\
+def add(a, b):
+    return float("nan")
+"""
+DICT_RECORD = """\
+class Record(dict):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __getattr__(self, name):
+        return self[name]
+
+    __hash__ = object.__hash__
+
+
+def swap(p):
+    return Record(x=p.x, y=p.y)
+"""
+LIST_EQUAL = """\
+class Items(list):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __len__(self):
+        return 0
+
+    def __iter__(self):
+        return iter(())
+
+
+def evens(items):
+    return Items(items)
+"""
+LIST_OF_ANYTHING = """\
+class Anything:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def evens(items):
+    return [Anything() for _ in items[: len(items) // 2]]
+"""
+RECORD_IMPOSTOR = """\
+from dataclasses import dataclass
+
+
+@dataclass
+class Impostor:
+    __module__ = "point"
+    __qualname__ = "Point"
+    x: int
+    y: int
+
+    def __eq__(self, other):
+        return True
+
+
+def swap(p):
+    return Impostor(p.y, p.x)
+"""
+TYPE_SHADOWING = """\
+from dataclasses import dataclass
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+    def __post_init__(self):
+        self.x, self.y = self.y, self.x
+
+
+def swap(p):
+    return p
+"""
+
+ATTACKS = (
+    Attack("always-equal-object", "values", ALWAYS_EQUAL, user_tests=True),
+    Attack("int-subclass-equal-to-all", "values", INT_EQUAL, user_tests=True),
+    Attack("int-subclass-lying-repr", "values", INT_REPR, user_tests=True),
+    Attack("str-subclass-equal-to-all", "values", STR_EQUAL, user_tests=True),
+    Attack("__class__-property-says-int", "values", CLASS_LIES, user_tests=True),
+    Attack("numpy-like-scalar", "values", NUMPY_LIKE, user_tests=True),
+    Attack("class-named-builtins.int", "values", NAME_LIES, user_tests=True),
+    Attack("bool-for-int", "values", BOOL_FOR_INT, user_tests=True),
+    Attack("nan", "values", NAN, user_tests=True),
+    Attack("dict-subclass-for-record", "values", DICT_RECORD, "point", user_tests=True),
+    Attack("list-subclass-equal-to-all", "values", LIST_EQUAL, "evens", user_tests=True),
+    Attack("list-of-always-equal", "values", LIST_OF_ANYTHING, "evens", user_tests=True),
+    Attack("record-impostor", "values", RECORD_IMPOSTOR, "point", user_tests=True),
+    Attack("declared-type-shadowed", "values", TYPE_SHADOWING, "point", user_tests=True),
+)

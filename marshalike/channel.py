@@ -52,7 +52,7 @@ sys.path.insert(0, os.getcwd())
 VALUES = {"decimal.Decimal", "fractions.Fraction", "datetime.date", "datetime.datetime",
           "datetime.time", "datetime.timedelta", "uuid.UUID"}
 DICTS = {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
-RECORDS = set(cfg["records"])
+RECORDS = {}  # the declared classes themselves (by identity), once the module is imported
 
 
 class CallTimeout(BaseException):
@@ -91,10 +91,10 @@ def encode(v, depth, budget):
     if t is dict or name_of(t) in DICTS:
         return ["dict", [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)]
                          for k, x in dict.items(v)]]
-    if name_of(t) in RECORDS and dataclasses.is_dataclass(t):
+    if t in RECORDS and dataclasses.is_dataclass(t):
         fields = [[f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
                   for f in dataclasses.fields(t)]
-        return ["record", t.__qualname__, fields]
+        return ["record", RECORDS[t], fields]
     if name_of(t) in VALUES:
         return ["value", name_of(t), repr(v)[:2000]]
     bases = [name_of(b) for b in t.__mro__[1:] if b.__module__ == "builtins"]
@@ -122,6 +122,11 @@ try:
     signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
     module = importlib.import_module(cfg["module"])
     signal.setitimer(signal.ITIMER_REAL, 0)
+    for record in cfg["records"]:
+        owner, _, qualname = record.rpartition(".")
+        cls = getattr(importlib.import_module(owner), qualname, None)
+        if isinstance(cls, type):
+            RECORDS[cls] = qualname
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})
@@ -212,8 +217,9 @@ def run_calls(
     imported (every call then "died").
 
     `records` names the classes (`module.Qualname`) whose instances come back as records:
-    the spec's declared types. A call that gets no answer in time kills the process; the
-    calls after it run in a fresh one."""
+    the spec's declared types, taken by identity once the module is imported (a class of
+    the candidate's that only borrows the name is an "object"). A call that gets no answer
+    in time kills the process; the calls after it run in a fresh one."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     answers: list[Answer] = []
     while len(answers) < len(calls):

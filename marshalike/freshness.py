@@ -15,8 +15,10 @@ from pathlib import Path
 
 from marshalike import emit, verdict_text
 from marshalike.diagnostics import Diagnostic, Span
+from marshalike.extract import validate
 from marshalike.load import load_spec
-from marshalike.lock import lock_path, read_lock
+from marshalike.lock import Lock, lock_path, read_lock
+from marshalike.module_main import append_main
 from marshalike.output import file_hash, interrupted, marker_file
 from marshalike.parse import parse
 from marshalike.sandbox import Limits
@@ -92,21 +94,53 @@ def check_spec(
     findings.extend(_absent_finding(a, display) for a in absent)
     if findings:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
+    imports = _imports(path, module)
+    # A lock and a module rewritten to agree pass the hashes: the module must also be what
+    # the lock's code makes, and that code must pass the checks a model's code passes.
+    module_file = folder / f"{module.name}.py"
+    if (
+        why := _not_from_lock(module, lock, texts[module_file.name] or "", imports, path)
+    ) is not None:
+        finding = Finding("edited", f"{module_file} {why}; recompile the spec", str(module_file))
+        return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # The examples run against the module in the sandbox the way a compile verifies code
     # (code taken from a lock included), not by trusting the test file beside it.
     verdict = verify_module(
         module,
-        texts[f"{module.name}.py"] or "",
+        texts[module_file.name] or "",
         module_name=module.name,
         limits=limits,
         extra_files=used,
-        uses=_imports(path, module),
+        uses=imports,
     )
     tests_file = str(folder / f"test_{module.name}.py")
     failed = tuple(
         _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
     return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
+
+
+def _not_from_lock(
+    module: Module, lock: Lock, text: str, imports: dict[str, tuple[str, ...]], path: Path
+) -> str | None:
+    """Why `text` is not the module compile writes from the lock's code, or why that code
+    would be refused (`extract.validate`); None when it is and would not."""
+    code = {name: unit.code for name, unit in lock.units.items() if module.func(name)}
+    made = emit.module_source(
+        module, code, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports
+    )
+    if text not in (made, append_main(made, module)):
+        return "is not what the code in the lock makes (edited by hand, or the lock was)"
+    known = {t.name for t in module.types} | {f.name for f in module.funcs}
+    known |= {name for names in imports.values() for name in names}
+    for name, unit in sorted(lock.units.items()):
+        func = module.func(name)
+        if func is None or unit.status != "verified":
+            continue
+        checked = validate(unit.code, func, known, local_modules=tuple(imports))
+        if checked.problems:
+            return f"holds code for {name} that the compiler refuses: {checked.problems[0]}"
+    return None
 
 
 def _imports(path: Path, module: Module) -> dict[str, tuple[str, ...]]:

@@ -44,6 +44,7 @@ MODULES = {
 _FRAMES = "reads the call stack"
 _PROCESSES = "forks, signals or ends the test process"
 _ENVIRONMENT = "reads the environment"
+_WHERE = "reads where or how the process runs, which tells a test from a program"
 # Attributes of `sys` and `os`, and why using one is refused.
 MODULE_ATTRIBUTES = {
     "sys": {
@@ -111,6 +112,16 @@ ATTRIBUTES = {
     "__bases__": "reaches classes of the test process",
     "__base__": "reaches classes of the test process",
     "__mro__": "reaches classes of the test process",
+    # Where and how the process runs: only a test harness differs there from a program.
+    "argv": _WHERE,
+    "orig_argv": _WHERE,
+    "getcwd": _WHERE,
+    "getcwdb": _WHERE,
+    "cwd": _WHERE,
+    "getpid": _WHERE,
+    "getppid": _WHERE,
+    "getpgrp": _WHERE,
+    "getsid": _WHERE,
 }
 # Names that mean tampering wherever they are used.
 NAMES = {

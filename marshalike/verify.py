@@ -147,6 +147,7 @@ class Oracle:
         self.records = tuple(records)
         self.extra_files = dict(extra_files or {})
         self._reference = reference_source
+        self.declared = _class_shapes(reference_source, self.records, module_name)
         self._lock = threading.Lock()
         self._expected: tuple[Answer | None, ...] | None = None
         self._problem: str | None = None
@@ -185,6 +186,13 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
     case, in order. A case whose call did not run gets a non-pass status, so a verdict can
     never pass by running fewer examples than it should."""
     start = time.monotonic()
+    if (changed := redefined_types(module_source, oracle.declared)) is not None:
+        problem = f"the module {changed}: the spec's types are the compiler's, not the code's"
+        failed = tuple(
+            ExampleResult(c.test, "error", error_type="TypeRedefined", message=problem)
+            for c in oracle.cases
+        )
+        return Verdict(failed, problem, time.monotonic() - start)
     expected, reference_problem = oracle.expected()
     calls: list[str] = []
     where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
@@ -256,6 +264,58 @@ def verify_module(
         extra_files=extra_files,
     )
     return verify(module_source, oracle)
+
+
+def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict[str, str]:
+    """The declared types of the module under test as the compiler emits them: name ->
+    the dump of its class definition."""
+    tree = parse_or_none(source, "exec")
+    own = {r.removeprefix(f"{module_name}.") for r in records if r.startswith(f"{module_name}.")}
+    if tree is None:
+        return {}
+    return {
+        node.name: ast.dump(node)
+        for node in tree.body  # type: ignore[attr-defined]
+        if isinstance(node, ast.ClassDef) and node.name in own
+    }
+
+
+def redefined_types(source: str, declared: Mapping[str, str]) -> str | None:
+    """How `source` changes a declared type, if it does: a definition that differs from the
+    emitted one, or any other binding of its name (an assignment, a def, an import, a
+    `global`); None when every declared type is as emitted and bound once."""
+    if not declared:
+        return None
+    tree = parse_or_none(source, "exec")
+    if tree is None:
+        return None  # it cannot be imported either: the run says so
+    seen: dict[str, int] = dict.fromkeys(declared, 0)
+    for node in tree.body:  # type: ignore[attr-defined]
+        if isinstance(node, ast.ClassDef) and node.name in declared:
+            if ast.dump(node) != declared[node.name]:
+                return f"redefines the declared type {node.name}"
+            seen[node.name] += 1
+    top = set(map(id, tree.body))  # type: ignore[attr-defined]
+    for node in ast.walk(tree):
+        for name in _bound_names(node):
+            if name in declared and not (isinstance(node, ast.ClassDef) and id(node) in top):
+                return f"rebinds the declared type {name}"
+    twice = [name for name, count in seen.items() if count != 1]
+    return f"defines the declared type {twice[0]} {seen[twice[0]]} times" if twice else None
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return [node.id]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.alias):
+        return [(node.asname or node.name).split(".")[0]]
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return list(node.names)
+    if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+        return [node.name]
+    return []
 
 
 def _judge(

@@ -188,44 +188,35 @@ def assert_contained(scene: Scene | None, texts: list[str], before: dict[Path, d
             scene.listener.accept()[0].close()  # anything that connected
 
 
-# Attacks that succeed today, reported to the owner of sandbox.py, channel.py and verify.py
-# (issue 21). A mark goes as soon as its defence lands (strict: an attack that starts
-# failing makes its test fail until the mark is removed).
+# What the verifier alone cannot tell: code that is right only where it senses a test
+# running (the folder it runs in, how the process was started, its process id). Compile
+# and check refuse it by name (tampering.py) before it runs; the bare verifier, given such
+# a module, runs it as it is, and the code computes the right values there. docs/security.md
+# lists this under what is not protected. Strict: a sniffer the verifier starts to catch
+# makes its test fail until its mark goes.
 _SNIFF = (
-    "the candidate is right only where it senses the verifier ({}), so compile, check and "
-    "verify all pass it while the generated tests fail outside the sandbox"
+    "right only where it senses the verifier ({}); compile and check refuse it by name, "
+    "the verifier alone cannot tell"
 )
-KNOWN_HOLES = {
-    "record-impostor": (
-        "a dataclass of the candidate's own that sets __module__ = 'point' and "
-        "__qualname__ = 'Point' (with __eq__ always True) passes as the declared record: "
-        "compile writes it as verified, check and verify pass it; the generated tests fail"
-    ),
-    "declared-type-shadowed": (
-        "a module that redefines the declared dataclass Point (its __post_init__ swaps x "
-        "and y) with swap(p) = p: extract drops the redefinition, so compile refuses it, "
-        "but check and verify run the examples' Point(...) with the candidate's class and "
-        "pass it; the generated tests fail"
-    ),
-    "sniff-runner-module": _SNIFF.format("__main__ has an `encode`; compile refuses "
-                                         "sys.modules by name, check and verify do not"),
+VERIFIER_HOLES = {
+    "sniff-runner-module": _SNIFF.format("__main__ has an `encode`"),
     "sniff-working-folder": _SNIFF.format("os.getcwd() == '/sandbox'"),
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
-}  # fmt: skip
+}
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)
 NAMESPACES_ONLY = {"sniff-runner-module", "sniff-working-folder", "sniff-pid-namespace"}
 LEVELS = {"namespaces": {"namespaces"}, "another user": {"namespaces", "unprivileged user"}}
 
 
-def cases(attacks: tuple[Attack, ...] = ATTACKS) -> list:
+def cases(attacks: tuple[Attack, ...] = ATTACKS, holes: dict[str, str] | None = None) -> list:
     params = []
     for attack in attacks:
         marks = []
-        if attack.name in KNOWN_HOLES:
+        if holes and attack.name in holes:
             hole = attack.name not in NAMESPACES_ONLY or isolation() == "namespaces"
-            marks.append(pytest.mark.xfail(hole, reason=KNOWN_HOLES[attack.name], strict=True))
+            marks.append(pytest.mark.xfail(hole, reason=holes[attack.name], strict=True))
         if attack.needs is not None and isolation() not in LEVELS[attack.needs]:
             reason = f"sandbox.py promises this defence only with {attack.needs} isolation"
             marks.append(pytest.mark.skip(reason=reason))
@@ -339,7 +330,7 @@ def oracles(template: Path) -> dict[str, Oracle]:
     return found
 
 
-@pytest.mark.parametrize("attack", cases())
+@pytest.mark.parametrize("attack", cases(holes=VERIFIER_HOLES))
 def test_the_verifier_alone_is_not_fooled(
     attack: Attack, oracles: dict[str, Oracle], scene: Scene
 ) -> None:

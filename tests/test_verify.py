@@ -3,6 +3,7 @@ values that lie about their type, and tampering with the verdict channel."""
 
 from __future__ import annotations
 
+import ast
 import os
 
 import pytest
@@ -241,3 +242,44 @@ def _sandbox_processes() -> set[int]:
             except OSError:
                 continue
     return found
+
+
+POINT = "from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n"
+
+
+@pytest.mark.parametrize(
+    "added, why",
+    [
+        ("class Point:\n    pass\n", "redefines the declared type Point"),
+        (POINT.split("\n\n\n")[1], "defines the declared type Point 2 times"),
+        ("Point = tuple\n", "rebinds the declared type Point"),
+        ("def f():\n    global Point\n", "rebinds the declared type Point"),
+        ("from collections import namedtuple as Point\n", "rebinds the declared type Point"),
+    ],
+)
+def test_a_module_that_changes_a_declared_type_is_caught(added: str, why: str) -> None:
+    from marshalike.verify import redefined_types
+
+    declared = {"Point": ast.dump(ast.parse(POINT).body[1])}
+    assert redefined_types(POINT, declared) is None
+    assert redefined_types(POINT + added, declared) == why
+    changed = POINT.replace("y: int", "y: int\n\n    def __eq__(self, other):\n        return True")
+    assert redefined_types(changed, declared) == "redefines the declared type Point"
+
+
+def test_a_record_of_the_candidates_own_class_is_not_the_declared_one() -> None:
+    cases = (Case("test_f_1", "f(2)", "returns", "P(2)", None),)
+    reference = (
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass P:\n    v: int\n\n\n"
+        "def f(x):\n    raise NotImplementedError\n"
+    )
+    impostor = reference.replace(
+        "def f(x):\n    raise NotImplementedError\n",
+        "@dataclass\nclass Q:\n    __module__ = 'cand'\n    __qualname__ = 'P'\n    v: int\n\n\n"
+        "def f(x):\n    return Q(x)\n",
+    )
+    oracle = Oracle(cases, reference, module_name="cand", limits=FAST, records=("cand.P",))
+    assert verify(reference.replace("raise NotImplementedError", "return P(x)"), oracle).ok
+    verdict = verify(impostor, oracle)
+    assert verdict.results[0].status == "fail"
+    assert "nor a type the spec declares" in (verdict.results[0].message or "")

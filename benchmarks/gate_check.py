@@ -27,11 +27,15 @@ from marshalike import loop
 from marshalike.errors import MarshalikeError
 from marshalike.sandbox import Limits
 from marshalike.settings import resolve
+from marshalike.verdict_text import describe
+from marshalike.verify import verify
 
 
 def judge(tasks: Sequence[dict], settings: loop.LoopSettings, work: Path) -> dict[str, str]:
     """Each task's verdict: "" when the gate accepts its canonical solution, the gate's
-    reason when it rejects it, "left out: ..." when the study cannot judge it."""
+    reason when it rejects it, "examples: ..." when the verifier finds it failing its own
+    examples (a right answer the exact comparison turns away), "left out: ..." when the
+    study cannot judge it."""
     verdicts = {}
     for task in tasks:
         converted = convert(task)
@@ -42,6 +46,12 @@ def judge(tasks: Sequence[dict], settings: loop.LoopSettings, work: Path) -> dic
             verdicts[task["task_id"]] = f"left out: {unit}"
             continue
         code = task["prompt"] + task["canonical_solution"]
+        verdict = verify(unit.harness.module_for(code), unit.harness.oracle)
+        if not verdict.ok:
+            first = next(r for r in verdict.results if r.status != "pass")
+            said = describe(first, unit.ctx.func, settings.limits.timeout_s) or first.status
+            verdicts[task["task_id"]] = f"examples: {said}"
+            continue
         reason = loop.gate_reason(code, unit.ctx.func, settings, unit.harness)
         verdicts[task["task_id"]] = reason or ""
     return verdicts
@@ -67,13 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         verdicts = judge(tasks, settings, Path(work))
     judged = {k: v for k, v in verdicts.items() if not v.startswith("left out")}
-    rejected = {k: v for k, v in judged.items() if v}
-    for task_id, reason in rejected.items():
+    failing = {k: v for k, v in judged.items() if v.startswith("examples: ")}
+    rejected = {k: v for k, v in judged.items() if v and k not in failing}
+    for task_id, reason in {**failing, **rejected}.items():
         print(f"{task_id}: {reason}")
     share = len(rejected) / len(judged) if judged else 0.0
     print(
         f"{len(judged)} canonical solutions judged ({len(verdicts) - len(judged)} tasks left "
-        f"out), {len(rejected)} rejected by the gate ({share:.0%})"
+        f"out), {len(failing)} failing their own examples, {len(rejected)} rejected by the "
+        f"gate ({share:.0%})"
     )
     return 0
 

@@ -152,11 +152,16 @@ if cfg["namespaces"]:
     os.rmdir("/.old")
     mount(None, "/", None, REMOUNT | RDONLY | NOSUID | NODEV)
 os.chdir(cfg["home"])
+LINUX = sys.platform.startswith("linux")
 def cap(kind, value):
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    resource.setrlimit(kind, (value, value))
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        if LINUX:  # elsewhere some limits do not exist (RLIMIT_AS on macOS)
+            raise
 cap(resource.RLIMIT_AS, cfg["memory_bytes"])
 cap(resource.RLIMIT_CPU, cfg["cpu_seconds"])
 cap(resource.RLIMIT_FSIZE, cfg["file_bytes"])
@@ -171,7 +176,7 @@ if uid is not None:
         os._exit(125)
 if cfg["nproc"] is not None:
     cap(resource.RLIMIT_NPROC, cfg["nproc"])
-if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+if LINUX and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
     fail("no_new_privs")
 if cfg["namespaces"]:
     libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies

@@ -141,7 +141,8 @@ if cfg["namespaces"]:
     for name in [""] + os.listdir(home):
         if cfg["uid"] is not None:
             os.chown(os.path.join(home, name), cfg["uid"], cfg["uid"])
-    os.symlink(cfg["home"], new + "/tmp")
+    if not os.path.lexists(new + "/tmp"):  # a Python installed under /tmp brings its own
+        os.symlink(cfg["home"], new + "/tmp")
     os.makedirs(new + "/.old")
     os.chdir(new)
     if libc.syscall(cfg["pivot_root"], b".", b".old") != 0:
@@ -213,7 +214,7 @@ def refuse(*args, **kwargs):
     raise PermissionError("creating processes is not allowed in the marshalike sandbox")
 for module in (os, posix):
     for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen",
-                 "execv", "execve", "execvp", "execvpe", "register_at_fork"):
+                 "execv", "execve", "execvp", "execvpe"):
         if hasattr(module, name):
             setattr(module, name, refuse)
 _posixsubprocess.fork_exec = refuse
@@ -495,13 +496,28 @@ def _launcher(level: Isolation) -> list[str]:
 _probe_lock = threading.Lock()
 
 
-@functools.cache
+def weaker_isolation() -> str | None:
+    """On Linux, why runs get less than namespaces here (one line for a warning); None
+    where they get namespaces, or where the platform has none to give."""
+    if sys.platform != "linux" or isolation() == "namespaces":
+        return None
+    if os.environ.get("MARSHALIKE_SANDBOX") == "no-namespaces":
+        return "MARSHALIKE_SANDBOX=no-namespaces is set"
+    return _namespaces_problem() or "namespaces cannot be created here"
+
+
 def _namespaces_work() -> bool:
-    """Whether a namespaced child starts and runs Python here (tried once per process)."""
+    return _namespaces_problem() is None
+
+
+@functools.cache
+def _namespaces_problem() -> str | None:
+    """Why a namespaced child does not start and run Python here, or None if it does
+    (tried once per process)."""
     if sys.platform != "linux" or _PIVOT_ROOT.get(platform.machine()) is None:
-        return False
+        return f"no namespaces on {sys.platform} {platform.machine()}"
     if shutil.which("unshare") is None:
-        return False
+        return "`unshare` (util-linux) is not installed"
     with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
         base = Path(tmp)
         (base / "work").mkdir()
@@ -536,9 +552,12 @@ def _namespaces_work() -> bool:
                 capture_output=True,
                 timeout=30,
             )
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-    return done.returncode == 0 and done.stdout.strip() == SANDBOX_DIR.encode()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"`unshare` did not run: {exc}"
+    if done.returncode == 0 and done.stdout.strip() == SANDBOX_DIR.encode():
+        return None
+    said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return f"`unshare` failed: {said[-1] if said else f'exit status {done.returncode}'}"
 
 
 @functools.cache

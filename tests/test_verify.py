@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 
 import pytest
 
@@ -283,3 +284,40 @@ def test_a_record_of_the_candidates_own_class_is_not_the_declared_one() -> None:
     verdict = verify(impostor, oracle)
     assert verdict.results[0].status == "fail"
     assert "nor a type the spec declares" in (verdict.results[0].message or "")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux's")
+def test_compile_and_check_warn_when_the_sandbox_has_no_namespaces(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from marshalike.cli.main import cli
+
+    spec = tmp_path / "one.mrsh"
+    spec.write_text("# func one(): an integer\n\nReturn 1.\n\n* one() = 1\n", encoding="utf-8")
+    monkeypatch.setenv("MARSHALIKE_SANDBOX", "no-namespaces")
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert "warning: the sandbox runs without namespaces" in result.stderr
+    assert "MARSHALIKE_SANDBOX=no-namespaces" in result.stderr
+    monkeypatch.delenv("MARSHALIKE_SANDBOX")
+    if isolation() == "namespaces":
+        assert "without namespaces" not in CliRunner().invoke(cli, ["check", str(spec)]).stderr
+
+
+@pytest.mark.skipif(isolation() != "namespaces", reason="needs Linux namespaces")
+def test_namespaces_work_with_a_python_installed_under_tmp(tmp_path) -> None:
+    import subprocess
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(tmp_path / "venv")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    probe = (
+        f"import sys; sys.path.insert(0, {repo!r}); from marshalike import sandbox; "
+        "print(sandbox.isolation(), sandbox.weaker_isolation())"
+    )
+    done = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", probe],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["namespaces", "None"], done.stderr

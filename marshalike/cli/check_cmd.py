@@ -13,7 +13,7 @@ from marshalike import check_report
 from marshalike.diagnostics import render_all
 from marshalike.freshness import SpecCheck, check_spec
 from marshalike.load import spec_paths
-from marshalike.sandbox import Limits
+from marshalike.sandbox import Limits, weaker_isolation
 from marshalike.settings import resolve
 
 RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": check_report.junit}
@@ -27,6 +27,9 @@ RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": chec
 def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str) -> None:
     """Check that generated code is current and its tests pass (no model calls)."""
     specs = spec_paths(paths)  # missing or unreadable inputs: exit 2
+    if (weaker := weaker_isolation()) is not None:
+        click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
+                   "see docs/security.md", err=True)  # fmt: skip
     settings = resolve({"out": out, "timeout": timeout})
     folder = Path(settings.out) if settings.out else None
     limits = Limits(timeout_s=settings.timeout)

@@ -17,7 +17,7 @@ from marshalike.diagnostics import render_all
 from marshalike.errors import ConfigError
 from marshalike.load import spec_paths
 from marshalike.loop import LoopSettings, Rank
-from marshalike.sandbox import Limits
+from marshalike.sandbox import Limits, weaker_isolation
 from marshalike.settings import Settings, resolve
 
 
@@ -31,6 +31,9 @@ def command(
 ) -> None:
     """Compile .mrsh specs (files or folders) into tested Python."""
     files = spec_paths(paths)  # missing or unreadable inputs first: exit 2, nothing asked
+    if (weaker := weaker_isolation()) is not None:
+        click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
+                   "see docs/security.md", err=True)  # fmt: skip
     settings = resolve(flags)
     job = make_job(settings, quick=quick, frozen=frozen, main=not no_main)
     shared = SharedBackend(job)

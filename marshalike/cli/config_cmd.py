@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import click
 
-from marshalike.sandbox import isolation
+from marshalike.sandbox import isolation, weaker_isolation
 from marshalike.settings import Settings, resolve
 
 
@@ -25,4 +25,6 @@ def command() -> None:
     click.echo(f"{'backend (used)':<16} = {settings.backend_name!r:<40} # derived")
     if settings.repair is None:
         click.echo(f"{'repair (used)':<16} = {settings.repairs!r:<40} # derived: prompt kind")
-    click.echo(f"{'sandbox':<16} = {isolation()!r:<40} # this machine (docs/security.md)")
+    weaker = weaker_isolation()
+    why = f"this machine: {weaker}" if weaker else "this machine (docs/security.md)"
+    click.echo(f"{'sandbox':<16} = {isolation()!r:<40} # {why}")

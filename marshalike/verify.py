@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from marshalike import channel
+from marshalike import channel, emit
 from marshalike.channel import Answer
 from marshalike.naming import parse_or_none
 from marshalike.sandbox import Limits
@@ -248,8 +248,6 @@ def verify_module(
     """Verify a whole generated module (every function's examples) against its spec:
     what `check` and a compile that takes code from the lock do. `uses` maps the module
     of each `# use`d spec to the names imported from it."""
-    from marshalike import emit  # emit builds on verify's neighbours; import when needed
-
     types = [t.name for t in module.types]
     cases = tuple(c for func in module.funcs for c in cases_of(func, types))
     reference = emit.module_source(

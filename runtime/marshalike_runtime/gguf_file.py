@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from marshalike.errors import MarshalikeError
+from marshalike_runtime.errors import ModelFileError
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -69,7 +69,7 @@ _PLAIN_TENSOR_DTYPES: dict[int, np.dtype[Any]] = {
 _BF16 = 30
 
 
-class GGUFFormatError(MarshalikeError):
+class GGUFFormatError(ModelFileError):
     """The file is not a GGUF file this reader understands."""
 
 

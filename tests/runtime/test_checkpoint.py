@@ -19,13 +19,13 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 gguf = pytest.importorskip("gguf")
 
-from marshalike.errors import MarshalikeError  # noqa: E402
 from marshalike_runtime.checkpoint import (  # noqa: E402
     CheckpointError,
     gguf_tensor_name,
     hf_tensor_name,
     load_checkpoint,
 )
+from marshalike_runtime.errors import ModelFileError  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_ATOL = 1e-4
@@ -180,7 +180,7 @@ def test_unsupported_inputs_are_reported(tmp_path: Path) -> None:
     assert str(err.value) == (
         f"{tmp_path / 'model.bin'}: not a .gguf file or a folder with config.json and *.safetensors"
     )
-    assert isinstance(err.value, MarshalikeError)
+    assert isinstance(err.value, ModelFileError)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(tmp_path)
     assert str(err.value) == f"{tmp_path}: expected config.json and *.safetensors"

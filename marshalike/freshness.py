@@ -81,19 +81,19 @@ def check_spec(
     if not lock_file.exists():
         return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
     lock = read_lock(lock_file, path.name)
-    findings = []
+    found: list[Finding] = []
     if lock.spec_hash != emit.spec_hash(loaded.source):
-        findings.append(
+        found.append(
             Finding("stale", "the spec changed since it was compiled: recompile it", display)
         )
     texts = {}
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
         texts[name] = _read(folder / name)
-        findings.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+        found.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
     used, absent = generated_modules(path, module, folder)
-    findings.extend(_absent_finding(a, display) for a in absent)
-    if findings:
-        return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(findings))
+    found.extend(_absent_finding(a, display) for a in absent)
+    if found:
+        return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
     imports = _imports(path, module)
     # A lock and a module rewritten to agree pass the hashes: the module must also be what
     # the lock's code makes, and that code must pass the checks a model's code passes.

@@ -108,8 +108,8 @@ _JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an in
                float: "a number", bool: "true or false", type(None): "null"}  # fmt: skip
 
 
-def _lock(data: object) -> Lock:
-    data = _get(data, None, dict, "")
+def _lock(given: object) -> Lock:
+    data: dict[str, Any] = _get(given, None, dict, "")
     version = data.get("version", LOCK_VERSION)
     _check("version", version, int)
     if version > LOCK_VERSION:

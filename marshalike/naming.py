@@ -108,9 +108,10 @@ def parse_or_none(source: str, mode: str = "eval") -> ast.Module | ast.Expressio
     """
     with quiet_syntax_warnings():
         try:
-            return ast.parse(source, mode=mode)
+            tree = ast.parse(source, mode=mode)
         except NOT_PYTHON:
             return None
+    return tree if isinstance(tree, ast.Module | ast.Expression) else None
 
 
 def compiles(source: str) -> bool:

@@ -219,7 +219,7 @@ def _returned_constants(
                     direct.add(id(target))
     for node in ast.walk(func):
         stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-        if stored and id(node) not in direct:
+        if stored and isinstance(node, ast.Name) and id(node) not in direct:
             bound.setdefault(node.id, set()).add(None)  # a loop variable, `+=`, unpacking
     for node in ast.walk(func):
         if not isinstance(node, ast.Return) or node.value is None:

@@ -168,7 +168,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
-    types = {f.name: f.type for f in fields(Settings)}
+    types = {f.name: str(f.type) for f in fields(Settings)}  # annotations are text here
     converted: dict[str, Any] = {}
     for key, value in values.items():
         converted[key] = _convert(key, value, types[key], source)

@@ -98,7 +98,7 @@ def file_parts(
     types = {t.name for t in module.types}
     for func in module.funcs:
         if only is None or func.name == only:
-            float_ok = bool(func.returns) and "float" in annotation(func.returns, types)
+            float_ok = bool(func.returns) and "float" in annotation(func.returns or "", types)
             for number, example in enumerate(func.examples, start=1):
                 blocks.append(_block(func, number, example, spec_name, needs, float_ok))
     helpers = [SAME_HELPER] if needs.same else []

@@ -117,12 +117,10 @@ def records_of(module: Module, module_name: str, extra_files: Mapping[str, str])
     names = [f"{module_name}.{t.name}" for t in module.types]
     for file_name, text in extra_files.items():
         tree = parse_or_none(text, "exec")
-        if tree is None or not file_name.endswith(".py"):
+        if not isinstance(tree, ast.Module) or not file_name.endswith(".py"):
             continue
         names += [
-            f"{file_name[:-3]}.{node.name}"
-            for node in tree.body  # type: ignore[attr-defined]
-            if isinstance(node, ast.ClassDef)
+            f"{file_name[:-3]}.{node.name}" for node in tree.body if isinstance(node, ast.ClassDef)
         ]
     return tuple(names)
 
@@ -176,8 +174,9 @@ class Oracle:
         given = iter(answers)
         for index, text in todo:
             answer = next(given) if text else None
-            stub = answer is not None and answer.raised is not None
-            found[index] = None if stub and answer.raised.is_a("NotImplementedError") else answer
+            raised = answer.raised if answer is not None else None
+            stub = raised is not None and raised.is_a("NotImplementedError")
+            found[index] = None if stub else answer
         return tuple(found), problem
 
 
@@ -187,12 +186,12 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
     never pass by running fewer examples than it should."""
     start = time.monotonic()
     if (changed := redefined_types(module_source, oracle.declared)) is not None:
-        problem = f"the module {changed}: the spec's types are the compiler's, not the code's"
+        said = f"the module {changed}: the spec's types are the compiler's, not the code's"
         failed = tuple(
-            ExampleResult(c.test, "error", error_type="TypeRedefined", message=problem)
+            ExampleResult(c.test, "error", error_type="TypeRedefined", message=said)
             for c in oracle.cases
         )
-        return Verdict(failed, problem, time.monotonic() - start)
+        return Verdict(failed, said, time.monotonic() - start)
     expected, reference_problem = oracle.expected()
     calls: list[str] = []
     where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
@@ -202,7 +201,7 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         ):
             where.append((None, None))
             continue
-        own = None
+        own: int | None = None
         if case.outcome == "returns" and want is None:
             own = len(calls) + 1
         where.append((len(calls), own))
@@ -269,11 +268,11 @@ def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict
     the dump of its class definition."""
     tree = parse_or_none(source, "exec")
     own = {r.removeprefix(f"{module_name}.") for r in records if r.startswith(f"{module_name}.")}
-    if tree is None:
+    if not isinstance(tree, ast.Module):
         return {}
     return {
         node.name: ast.dump(node)
-        for node in tree.body  # type: ignore[attr-defined]
+        for node in tree.body
         if isinstance(node, ast.ClassDef) and node.name in own
     }
 
@@ -285,18 +284,18 @@ def redefined_types(source: str, declared: Mapping[str, str]) -> str | None:
     if not declared:
         return None
     tree = parse_or_none(source, "exec")
-    if tree is None:
+    if not isinstance(tree, ast.Module):
         return None  # it cannot be imported either: the run says so
     seen: dict[str, int] = dict.fromkeys(declared, 0)
-    for node in tree.body:  # type: ignore[attr-defined]
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name in declared:
             if ast.dump(node) != declared[node.name]:
                 return f"redefines the declared type {node.name}"
             seen[node.name] += 1
-    top = set(map(id, tree.body))  # type: ignore[attr-defined]
-    for node in ast.walk(tree):
-        for name in _bound_names(node):
-            if name in declared and not (isinstance(node, ast.ClassDef) and id(node) in top):
+    top = set(map(id, tree.body))
+    for walked in ast.walk(tree):
+        for name in _bound_names(walked):
+            if name in declared and not (isinstance(walked, ast.ClassDef) and id(walked) in top):
                 return f"rebinds the declared type {name}"
     twice = [name for name, count in seen.items() if count != 1]
     return f"defines the declared type {twice[0]} {seen[twice[0]]} times" if twice else None

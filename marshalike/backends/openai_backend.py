@@ -8,8 +8,9 @@ compiler can render the matching prompt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import openai
 
@@ -85,7 +86,7 @@ class OpenAIBackend:
         try:
             if prompt.kind == "chat":
                 response = self._client.chat.completions.create(
-                    model=self.model, messages=chat_messages(prompt), **options
+                    model=self.model, messages=cast(Any, chat_messages(prompt)), **options
                 )
                 texts = [(c.message.content or "", c.finish_reason) for c in response.choices]
             else:
@@ -116,7 +117,7 @@ def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
     return options
 
 
-def _completions(texts: list[tuple[str, str | None]], usage: Any) -> list[Completion]:
+def _completions(texts: Sequence[tuple[str, str | None]], usage: Any) -> list[Completion]:
     prompt_total = getattr(usage, "prompt_tokens", None) or 0
     completion_total = getattr(usage, "completion_tokens", None) or 0
     prompt_shares = share(prompt_total, len(texts))

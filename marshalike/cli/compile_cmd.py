@@ -81,8 +81,10 @@ def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True
 
 def _rank(value: str) -> Rank:
     """The setting's rank, checked against the loop's (settings.py allows only these)."""
-    if value == "consensus" or value == "shortest":
-        return value
+    if value == "consensus":
+        return "consensus"
+    if value == "shortest":
+        return "shortest"
     return "first"
 
 

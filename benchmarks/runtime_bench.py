@@ -21,9 +21,9 @@ their prefill runs through torch's products, bf16 where the CPU has them; see qu
     python benchmarks/runtime_bench.py                      # everything importable
     python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
     python benchmarks/runtime_bench.py --engines ours-int4,llamacpp --rounds 5 \\
-        --agreement-prompts 0 --reference-python .scratch/refvenv/bin/python
+        --agreement-prompts 0 --reference-python /path/to/reference-venv/bin/python
     python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
-        --reference-python .scratch/refvenv/bin/python   # transformers, llama.cpp from another venv
+        --reference-python /path/to/reference-venv/bin/python   # the peers from another venv
 
 Engines: ours-fp32, ours-bf16, ours-int4 (the runtime's quantized CPU mode, see quant.py),
 transformers (fp32, `gguf_file=`), llamacpp (the file's own quantization, via

@@ -75,7 +75,7 @@ class Settings:
         """A base model (completion prompts) samples the first prompt afresh: with the
         embedded model, in the same build and seeds, repairs gave 27 compiled / 20 solved /
         7 false successes, fresh samples 25 / 21 / 4, with 24% fewer prompt tokens on
-        HumanEval (benchmarks/README.md, session 9).
+        HumanEval.
         Chat models repair: published work found repairs pay for capable models."""
         if self.repair is not None:
             return self.repair

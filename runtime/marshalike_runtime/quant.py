@@ -48,7 +48,7 @@ SCREEN_GROUP = 64  # weights per group in a head's screen (qmatmul.c's SG)
 _HALF_ROWS = 16  # rows (tokens) above which a half layer computes in fp32
 _KERNEL_ROWS = 16  # rows up to which a quantized layer uses the C kernels
 # Weights dequantized at a time for a prompt's product, by its dtype (1 MB of fp32, 2 MB of
-# bf16): the fastest of 2^17 to 2^21 (and whole layers, for bf16) on the development machine.
+# bf16): the fastest of 2^17 to 2^21 (and whole layers, for bf16) on a 2-core AMD EPYC.
 _BLOCK_WEIGHTS = {torch.float32: 1 << 18, torch.bfloat16: 1 << 20}
 
 

@@ -41,14 +41,14 @@ class Settings:
     max_tokens: int | None = None  # per prompt kind when unset: see `token_budget`
     request_timeout: float = 120.0
     replay_dir: str | None = None
-    # Among passing candidates: "shortest" (the least code) since it took false successes on
-    # the simple tier from 11 to 8 over three seeds, solving one more; or "first", or
-    # "consensus" (marshalike/consensus.py). benchmarks/README.md has the figures.
+    # Among passing candidates: "shortest" (the least code), "first", or "consensus"
+    # (marshalike/consensus.py); the shortest made fewer false successes on the quality
+    # benchmark, at no cost in solved tasks.
     rank: str = "shortest"
     holdout: bool = False
     temperature_step: float = 0.0
-    # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on since it
-    # cut false successes from 56% to 17% of compiled tasks (benchmarks/README.md).
+    # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on, since it
+    # cuts false successes far more than it costs (docs/benchmarks.md, gate_check).
     probe: bool = True
     # Whether attempts after the first show the model its failing code; None: by prompt
     # kind (see `repairs`).

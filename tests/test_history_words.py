@@ -16,7 +16,7 @@ HISTORY = re.compile(
     "|".join(
         [
             r"\bsess" + r"ions? \d+",
-            "develop" + "ment machine",
+            "develop" + r"ment (machine|vm)\b",
             r"\.scr" + r"atch/",
             "work per" + "iods?",
         ]

@@ -105,7 +105,7 @@ def test_loop_feature_defaults(tmp_path: Path) -> None:
         False,
         0.0,
     )
-    assert settings.probe is True  # measured to earn its cost: benchmarks/README.md
+    assert settings.probe is True  # measured to earn its cost: docs/benchmarks.md
 
 
 def test_repair_follows_the_prompt_kind_unless_set(tmp_path: Path, monkeypatch) -> None:

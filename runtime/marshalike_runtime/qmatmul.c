@@ -136,8 +136,8 @@ INLINE void group_floats(const uint8_t *c, const uint8_t *hb, __m256 v[4]) {
 
 /* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. One accumulator per
  * activation row: two each (to break the chain of dependent FMAs) would take all 16 AVX2
- * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step,
- * benchmarks/README.md). */
+ * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step
+ * as measured). */
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
                    const float *x, int64_t ldx, const int nb, const int f16, float *out) {
     __m256 acc[MAX_ROWS];
@@ -301,9 +301,9 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
  * of dependent FMAs per output row, so R = 4 weight rows are walked together here, each
  * group's partial dot product scaled once, and the offsets' share added at the end from
  * the group sums of x (`xsum`). The codes of the rows 2R further on are prefetched, one
- * cache line at a time: on the development VM the hardware prefetcher did not keep up with
+ * cache line at a time: on a 2-core AMD EPYC the hardware prefetcher did not keep up with
  * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
- * nothing, benchmarks/README.md). */
+ * nothing). */
 INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
                        const int f16) {
     float total = 0.0f;

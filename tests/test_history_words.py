@@ -1,6 +1,6 @@
 """The tree speaks of what the project is and does; how it was built lives in git log. A
-tracked text file that tells its own making (numbered work periods, the machine it was
-developed on, a scratch folder) fails this test, the way a style error fails ruff."""
+tracked text file that tells its own making (its numbered stages, the machine it was
+built on, a scratch folder) fails this test, the way a style error fails ruff."""
 
 from __future__ import annotations
 

@@ -58,10 +58,13 @@ class Settings:
 
     @property
     def backend_name(self) -> str:
-        """The local runtime unless a server is configured."""
+        """The backend setting; unset, the local runtime unless a server URL was given to
+        marshalike itself (a flag or pyproject.toml). OPENAI_BASE_URL, which other tools
+        read too, gives the openai backend its URL but never switches to it."""
         if self.backend:
             return self.backend
-        return "openai" if self.base_url else "local"
+        from_env = self.sources.get("base_url", "").startswith("environment")
+        return "openai" if self.base_url and not from_env else "local"
 
     @property
     def token_budget(self) -> int:
@@ -117,7 +120,8 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
     pyproject = find_pyproject(start or Path.cwd())
     if pyproject is not None:
         settings = _apply(settings, _from_file(pyproject), f"{pyproject}")
-    settings = _apply(settings, _from_env(os.environ), "environment")
+    for name, key in _env_names(os.environ).items():
+        settings = _apply(settings, {key: os.environ[name]}, f"environment: {name}")
     settings = _apply(settings, {k: v for k, v in flags.items() if v is not None}, "flag")
     _validate(settings)
     return settings
@@ -163,8 +167,10 @@ def _locate_key(text: str, key: str) -> tuple[int, int]:
     return 1, 1
 
 
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    return {ENV_KEYS[name]: value for name, value in environ.items() if name in ENV_KEYS}
+def _env_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `environ` marshalike reads, each with its setting, in the
+    environment's order (a later one wins: MARSHALIKE_API_KEY over OPENAI_API_KEY)."""
+    return {name: ENV_KEYS[name] for name in environ if name in ENV_KEYS}
 
 
 def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:

@@ -36,14 +36,29 @@ def test_flags_beat_environment_beat_pyproject(tmp_path: Path, monkeypatch) -> N
     settings = resolve({"model": "from-flag", "seed": None}, start)
     assert (settings.model, settings.candidates, settings.attempts) == ("from-flag", 3, 5)
     assert settings.sources["model"] == "flag"
-    assert settings.sources["candidates"] == "environment"
+    assert settings.sources["candidates"] == "environment: MARSHALIKE_CANDIDATES"
     assert settings.sources["attempts"] == str(tmp_path / "pyproject.toml")
 
 
 def test_a_base_url_selects_the_openai_backend_and_chat(tmp_path: Path, monkeypatch) -> None:
+    settings = resolve({"base_url": "http://127.0.0.1:8000/v1"}, tmp_path)
+    assert (settings.backend_name, settings.prompt_kind) == ("openai", "chat")
+    start = project(tmp_path / "p", "base_url = 'http://127.0.0.1:8000/v1'\n")
+    assert resolve({}, start).backend_name == "openai"
+
+
+def test_openai_base_url_in_the_environment_never_switches_the_backend(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Other tools read OPENAI_BASE_URL too: having it set must not move compiles off the
+    # local model; it still gives the openai backend its URL.
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
     settings = resolve({}, tmp_path)
-    assert (settings.backend_name, settings.prompt_kind) == ("openai", "chat")
+    assert (settings.backend_name, settings.sources["base_url"]) == (
+        "local", "environment: OPENAI_BASE_URL"
+    )  # fmt: skip
+    chosen = resolve({"backend": "openai"}, tmp_path)
+    assert (chosen.backend_name, chosen.base_url) == ("openai", "http://127.0.0.1:8000/v1")
 
 
 def test_unknown_key_is_located(tmp_path: Path) -> None:
@@ -76,7 +91,7 @@ def test_config_command_shows_values_and_sources(tmp_path: Path, monkeypatch) ->
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert f"{'model':<16} = {repr('tiny'):<40} # {tmp_path / 'p' / 'pyproject.toml'}" in lines
-    assert f"{'api_key':<16} = {repr('(set)'):<40} # environment" in lines
+    assert f"{'api_key':<16} = {repr('(set)'):<40} # environment: OPENAI_API_KEY" in lines
     assert "sk-never-printed" not in result.stdout
     from marshalike.sandbox import isolation
 
@@ -95,7 +110,7 @@ def test_loop_features_from_file_environment_and_flags(tmp_path: Path, monkeypat
     monkeypatch.setenv("MARSHALIKE_TEMPERATURE_STEP", "0.5")
     settings = resolve({"rank": "first"}, start)
     assert (settings.rank, settings.holdout, settings.temperature_step) == ("first", False, 0.5)
-    assert settings.sources["holdout"] == "environment"
+    assert settings.sources["holdout"] == "environment: MARSHALIKE_HOLDOUT"
 
 
 def test_loop_feature_defaults(tmp_path: Path) -> None:
@@ -120,7 +135,9 @@ def test_repair_follows_the_prompt_kind_unless_set(tmp_path: Path, monkeypatch) 
     monkeypatch.setenv("MARSHALIKE_REPAIR", "later")
     with pytest.raises(ConfigError) as info:
         resolve({}, tmp_path)
-    assert str(info.value) == "environment: 'repair' must be true or false, got 'later'"
+    assert str(info.value) == (
+        "environment: MARSHALIKE_REPAIR: 'repair' must be true or false, got 'later'"
+    )
 
 
 def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> None:
@@ -130,7 +147,9 @@ def test_bad_loop_feature_values_are_reported(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setenv("MARSHALIKE_HOLDOUT", "sometimes")
     with pytest.raises(ConfigError) as info:
         resolve({}, tmp_path)
-    assert str(info.value) == "environment: 'holdout' must be true or false, got 'sometimes'"
+    assert str(info.value) == (
+        "environment: MARSHALIKE_HOLDOUT: 'holdout' must be true or false, got 'sometimes'"
+    )
     monkeypatch.delenv("MARSHALIKE_HOLDOUT")
     with pytest.raises(ConfigError) as info:
         resolve({"temperature_step": 3}, tmp_path)
@@ -185,7 +204,9 @@ def test_bad_quant_values_are_reported(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MARSHALIKE_QUANT", "q4")
     with pytest.raises(ConfigError) as info:
         resolve({}, tmp_path / "specs")
-    assert str(info.value) == "environment: quant must be one of auto, int4, none, got 'q4'"
+    assert str(info.value) == (
+        "environment: MARSHALIKE_QUANT: quant must be one of auto, int4, none, got 'q4'"
+    )
 
 
 def test_quant_auto_is_fine_with_any_backend(tmp_path: Path) -> None:
@@ -216,6 +237,7 @@ def test_quant_from_file_or_environment_waits_for_the_local_backend(
     # A standing preference: a run against a server ignores it rather than failing.
     start = project(tmp_path, "quant = 'int4'\n")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("MARSHALIKE_BACKEND", "openai")
     settings = resolve({}, start)
     assert (settings.backend_name, settings.quant) == ("openai", "int4")
     monkeypatch.setenv("MARSHALIKE_QUANT", "int4")

@@ -20,7 +20,7 @@ def text(checks: Sequence[SpecCheck]) -> str:
         lines.append(f"{check.path}: FAILED")
         lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
     failed = sum(not c.ok for c in checks)
-    lines.append(f"{len(checks)} specs checked, {failed} failed")
+    lines.append(f"{len(checks)} spec{'' if len(checks) == 1 else 's'} checked, {failed} failed")
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,7 @@ def text(reports: Sequence[SpecReport]) -> str:
             totals["completion"] += unit.completion_tokens
             totals["seconds"] += unit.seconds
     lines.append(
-        f"total: {totals['units']} functions, {totals['failed']} failed, "
+        f"total: {_count(totals['units'], 'function')}, {totals['failed']} failed, "
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
         f"{totals['seconds']:.1f} s"
     )
@@ -84,3 +84,8 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
     data["seconds"] = round(unit.seconds, 3)
     data["failures"] = [redact(failure) for failure in unit.failures]
     return data
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 function", "2 functions"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

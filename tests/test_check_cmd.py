@@ -62,7 +62,7 @@ def test_fresh_output_passes_without_calling_a_model(compiled) -> None:
     assert result.exit_code == 0, result.output
     assert (
         result.stdout
-        == f"{folder / 'square.mrsh'}: ok (2 tests passed)\n1 specs checked, 0 failed\n"
+        == f"{folder / 'square.mrsh'}: ok (2 tests passed)\n1 spec checked, 0 failed\n"
     )
     assert server.requests == []
 

@@ -23,3 +23,18 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch) -> None:
         "marshalike: internal error: RuntimeError: boom (rerun with MARSHALIKE_DEBUG=1 for the "
         "traceback, and please report it)\n"
     )
+
+
+def test_dash_h_is_help_and_every_choice_option_says_what_it_is() -> None:
+    from click.testing import CliRunner
+
+    from marshalike.cli.main import cli
+
+    for args in (["-h"], ["compile", "-h"], ["check", "-h"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0 and result.stdout.startswith("Usage:"), args
+    helped = CliRunner().invoke(cli, ["compile", "--help"]).stdout
+    for option in ("--backend", "--api", "--format"):
+        line = next(line for line in helped.splitlines() if line.strip().startswith(option))
+        at = helped.index(line)
+        assert len(helped[at : helped.index("\n  --", at + 1)].split()) > 3, option

@@ -169,7 +169,7 @@ def test_an_interrupted_write_is_reported_as_such_and_a_recompile_mends_it(
             f"{folder / 'square.mrsh'}: FAILED\n"
             f"  interrupted: an interrupted write left the outputs of square.mrsh in {folder} "
             "out of step (.square.marshalike.writing is still there): recompile the spec\n"
-            "1 specs checked, 1 failed\n"
+            "1 spec checked, 1 failed\n"
         )
         assert "edited by hand" not in check.output
         asked = server.count

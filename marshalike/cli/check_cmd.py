@@ -23,7 +23,10 @@ RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": chec
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), help="Where the outputs were written.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per example [10].")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDER)), default="text")
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(RENDER)), default="text",
+    help="The report on stdout: for people, JSON, or JUnit XML for CI. [text]",
+)  # fmt: skip
 def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str) -> None:
     """Check that generated code is current and its tests pass (no model calls)."""
     specs = spec_paths(paths)  # missing or unreadable inputs: exit 2

@@ -25,7 +25,10 @@ from marshalike.settings import Settings, resolve
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @compile_options
 @click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+    help="The report on stdout: for people, or JSON for tools. [text]",
+)  # fmt: skip
 def command(
     paths: tuple[str, ...], quick: bool, frozen: bool, no_main: bool, fmt: str, **flags: object
 ) -> None:

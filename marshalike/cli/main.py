@@ -60,7 +60,7 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(f"marshalike.cli.{COMMANDS[name]}") is not None
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="marshalike")
 def cli() -> None:
     """Compile .mrsh specs into tested Python."""

@@ -14,10 +14,19 @@ F = TypeVar("F", bound=Callable[..., object])
 
 # In the order `--help` lists them.
 _COMPILE_OPTIONS = (
-    click.option("--backend", type=click.Choice(["local", "openai", "replay"])),
+    click.option(
+        "--backend",
+        type=click.Choice(["local", "openai", "replay"]),
+        help="Who writes the bodies: the bundled runtime, an OpenAI-compatible server, or "
+        "recorded responses (tests only). [local]",
+    ),
     click.option("--model", help="Model id (openai) or a GGUF file / safetensors folder (local)."),
     click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
-    click.option("--api", type=click.Choice(["chat", "completions"])),
+    click.option(
+        "--api",
+        type=click.Choice(["chat", "completions"]),
+        help="The openai backend's API: chat for instruct models, completions for base models.",
+    ),
     click.option(
         "--quant",
         type=click.Choice(QUANT_CHOICES),

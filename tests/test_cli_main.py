@@ -1,3 +1,5 @@
+import re
+
 from click.testing import CliRunner
 
 from marshalike.cli.main import cli
@@ -34,7 +36,7 @@ def test_dash_h_is_help_and_every_choice_option_says_what_it_is() -> None:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and result.stdout.startswith("Usage:"), args
     helped = CliRunner().invoke(cli, ["compile", "--help"]).stdout
+    blocks = re.split(r"\n(?=  -)", helped)  # one block per option, with its help text
     for option in ("--backend", "--api", "--format"):
-        line = next(line for line in helped.splitlines() if line.strip().startswith(option))
-        at = helped.index(line)
-        assert len(helped[at : helped.index("\n  --", at + 1)].split()) > 3, option
+        block = next(b for b in blocks if b.strip().startswith(option))
+        assert len(block.split()) > 4, block

@@ -29,7 +29,7 @@ def text(reports: Sequence[SpecReport]) -> str:
             totals["completion"] += unit.completion_tokens
             totals["seconds"] += unit.seconds
     lines.append(
-        f"total: {_count(totals['units'], 'function')}, {totals['failed']} failed, "
+        f"total: {_count(int(totals['units']), 'function')}, {totals['failed']} failed, "
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
         f"{totals['seconds']:.1f} s"
     )

@@ -48,7 +48,7 @@ Options:
   --api-key TEXT            Require this key as 'Authorization: Bearer KEY' (the
                             environment keeps it out of ps).  [env var:
                             MARSHALIKE_SERVE_API_KEY]
-  --help                    Show this message and exit.
+  -h, --help                Show this message and exit.
 """
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from marshalike import channel
+from marshalike import channel, values
 from marshalike.sandbox import Limits
 
 # An extra input runs code that no example exercised, where loops that never end are
@@ -129,5 +129,5 @@ def _outcome(answer: channel.Answer) -> ProbeOutcome:
         return ProbeOutcome("raises " + answer.raised.type, answer.raised.message[:200])
     if answer.value is None:
         return ProbeOutcome(NO_OUTPUT)
-    foreign = channel.foreign(answer.value) if answer.value[0] == "object" else None
-    return ProbeOutcome(channel.canonical(answer.value)[:2000], foreign=foreign)
+    foreign = values.foreign(answer.value) if answer.value[0] == "object" else None
+    return ProbeOutcome(values.canonical(answer.value)[:2000], foreign=foreign)

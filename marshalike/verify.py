@@ -7,7 +7,7 @@ expected values are computed apart, in a sandboxed process of their own that imp
 module holding the spec's types, the verified code of the unit's dependencies and a stub
 that raises for the function under test (`Oracle`); an expected value that calls the
 function under test itself (`is_even(2) = not is_odd(2)`) is the one the candidate's own
-process computes. Values are compared by exact type and value (`channel.same`).
+process computes. Values are compared by exact type and value (`values.same`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from marshalike import channel, emit
+from marshalike import channel, emit, values
 from marshalike.channel import Answer
 from marshalike.naming import parse_or_none
 from marshalike.sandbox import Limits
@@ -333,21 +333,21 @@ def _judge(
             "error",
             error_type="Failed",
             message=f"DID NOT RAISE {named}",
-            actual=channel.render(got.value) if got.value is not None else None,
+            actual=values.render(got.value) if got.value is not None else None,
         )
     if got.raised is not None:
         return _error(case, got)
     assert got.value is not None
     if want is None or want.value is None:
         return _broken(case, want, reference_problem)
-    why = channel.mismatch(got.value, want.value, int_as_float=case.float_ok)
+    why = values.mismatch(got.value, want.value, int_as_float=case.float_ok)
     if why is None:
         return ExampleResult(case.test, "pass")
     return ExampleResult(
         case.test,
         "fail",
-        expected=channel.render(want.value),
-        actual=channel.render(got.value),
+        expected=values.render(want.value),
+        actual=values.render(got.value),
         message=why,
     )
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from marshalike import channel
-from marshalike.channel import Raised, canonical, mismatch, render, same
+from marshalike.channel import Raised
 from marshalike.sandbox import Limits
+from marshalike.values import canonical, mismatch, render, same, well_formed
 
 
 def i(n: int) -> list:
@@ -89,11 +90,11 @@ def test_raised_matches_the_named_exception() -> None:
 
 
 def test_malformed_answers_are_refused() -> None:
-    assert not channel._well_formed(["int", "zz"])
-    assert not channel._well_formed(["list", [["int"]]])
-    assert not channel._well_formed(["record", "P", [["a"]]])
-    assert not channel._well_formed("3")
-    assert channel._well_formed(["dict", [[s("a"), ["list", [i(1)]]]]])
+    assert not well_formed(["int", "zz"])
+    assert not well_formed(["list", [["int"]]])
+    assert not well_formed(["record", "P", [["a"]]])
+    assert not well_formed("3")
+    assert well_formed(["dict", [[s("a"), ["list", [i(1)]]]]])
 
 
 def test_run_calls_answers_in_order_and_survives_a_death() -> None:

@@ -1,0 +1,278 @@
+"""Tagged plain values, as the verdict channel carries them: read, compared, shown.
+
+A value crosses from the sandbox as JSON lists whose first item names its exact type
+(`["int", "1f"]`, `["list", [...]]`, `["record", "Person", [["name", ...], ...]]`,
+`["object", "m.Eq", "builtins.object"]` for anything the spec does not allow). Nothing here
+rebuilds a Python object of the candidate's: values are compared, rendered and
+canonicalised from the tags alone (`channel` says how they are made and carried).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+REL_TOL = 1e-6  # a float matches an expected float within this relative tolerance,
+ABS_TOL = 1e-12  # or within this absolute one (near zero)
+_SHOWN = 600  # characters of a value a message shows
+
+Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", "P", [...]]
+
+
+def clean(text: str) -> str:
+    """Text that can be printed and sent anywhere: lone surrogates (which no encoder
+    takes) become escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def well_formed(value: object, depth: int = 0) -> bool:
+    """Whether `value` is a tagged value `same`, `render` and `canonical` can read."""
+    if depth > 250 or not isinstance(value, list) or not value or not isinstance(value[0], str):
+        return False
+    tag, rest = value[0], value[1:]
+    if tag in ("None", "too-large"):
+        return not rest
+    if tag == "bool":
+        return len(rest) == 1 and isinstance(rest[0], bool)
+    if tag in ("int", "float", "str", "bytes", "bytearray"):
+        return len(rest) == 1 and isinstance(rest[0], str) and _number_ok(tag, rest[0])
+    if tag == "complex":
+        return len(rest) == 2 and all(isinstance(x, str) and _number_ok("float", x) for x in rest)
+    if tag in ("list", "tuple", "set", "frozenset"):
+        return (
+            len(rest) == 1 and isinstance(rest[0], list)
+            and all(well_formed(x, depth + 1) for x in rest[0])
+        )  # fmt: skip
+    if tag == "dict":
+        return (
+            len(rest) == 1 and isinstance(rest[0], list)
+            and all(isinstance(p, list) and len(p) == 2
+                    and all(well_formed(x, depth + 1) for x in p) for p in rest[0])
+        )  # fmt: skip
+    if tag == "record":
+        return (
+            len(rest) == 2 and isinstance(rest[0], str) and isinstance(rest[1], list)
+            and all(isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
+                    and well_formed(f[1], depth + 1) for f in rest[1])
+        )  # fmt: skip
+    if tag in ("value", "object"):
+        return len(rest) == 2 and all(isinstance(x, str) for x in rest)
+    return False
+
+
+def _number_ok(tag: str, text: str) -> bool:
+    try:
+        if tag == "int":
+            int(text, 16)
+        elif tag == "float":
+            float.fromhex(text)
+        elif tag in ("bytes", "bytearray"):
+            bytes.fromhex(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _int(value: Plain) -> int:
+    return int(value[1], 16)
+
+
+def _float(text: str) -> float:
+    return float.fromhex(text)
+
+
+def same(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> bool:
+    """Whether `actual` is `expected`: the same type and value, recursively. An int matches
+    an expected float (as a number); a float matches an expected int only where
+    `int_as_float` (the spec declares a float). Floats match within the tolerances; NaN
+    matches nothing."""
+    return _mismatch(actual, expected, int_as_float) is None
+
+
+def mismatch(actual: Plain, expected: Plain, *, int_as_float: bool = False) -> str | None:
+    """Why `actual` is not `expected` (one line), or None if it is."""
+    why = _mismatch(actual, expected, int_as_float)
+    return None if why is None else clean(why)
+
+
+def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
+    tag, want = actual[0], expected[0]
+    if tag == "object":
+        return foreign(actual)
+    if tag == "too-large":
+        return "the value is too large or too deeply nested to compare"
+    numbers = {tag, want} <= {"int", "float"}
+    if numbers and tag != want:
+        if want == "float" or int_as_float:
+            return None if _close(_number(actual), _number(expected)) else "a different number"
+        return f"{_a(tag)}, not {_a(want)}"
+    if tag != want:
+        return f"{_a(tag)}, not {_a(want)}"
+    if tag == "float":
+        return None if _close(_float(actual[1]), _float(expected[1])) else "a different number"
+    if tag == "complex":
+        pairs = zip(actual[1:], expected[1:], strict=True)
+        ok = all(_close(_float(a), _float(b)) for a, b in pairs)
+        return None if ok else "a different number"
+    if tag in ("list", "tuple"):
+        items, wanted = actual[1], expected[1]
+        if len(items) != len(wanted):
+            return f"{len(items)} items, not {len(wanted)}"
+        for a, b in zip(items, wanted, strict=True):
+            if (why := _mismatch(a, b, int_as_float)) is not None:
+                return why
+        return None
+    if tag in ("set", "frozenset"):
+        keys_a = sorted(_key(x) for x in actual[1])
+        keys_b = sorted(_key(x) for x in expected[1])
+        return None if keys_a == keys_b else "different members"
+    if tag == "dict":
+        have = {_key(k): v for k, v in actual[1]}
+        want_map = {_key(k): v for k, v in expected[1]}
+        if set(have) != set(want_map):
+            return "different keys"
+        for key, value in want_map.items():
+            if (why := _mismatch(have[key], value, int_as_float)) is not None:
+                return why
+        return None
+    if tag == "record":
+        if actual[1] != expected[1] or [f for f, _ in actual[2]] != [f for f, _ in expected[2]]:
+            return f"a {actual[1]} record, not a {expected[1]}"
+        for (_, a), (_, b) in zip(actual[2], expected[2], strict=True):
+            if (why := _mismatch(a, b, int_as_float)) is not None:
+                return why
+        return None
+    return None if actual[1:] == expected[1:] else "a different value"
+
+
+def foreign(value: Plain) -> str:
+    """The message for a value of a class the spec does not declare."""
+    cls, base = clean(value[1]), clean(value[2])
+    if base != "builtins.object":
+        return (
+            f"an instance of {cls}, a subclass of {base.removeprefix('builtins.')}: "
+            f"only an exact {base.removeprefix('builtins.')} is accepted"
+        )
+    return f"an instance of {cls}, which is neither a plain value nor a type the spec declares"
+
+
+_TYPE_WORDS = {
+    "None": "None", "bool": "bool", "int": "int", "float": "float", "complex": "complex",
+    "str": "str", "bytes": "bytes", "bytearray": "bytearray", "list": "list",
+    "tuple": "tuple", "set": "set", "frozenset": "frozenset", "dict": "dict",
+    "record": "record", "value": "value", "object": "object",
+}  # fmt: skip
+
+
+def _a(tag: str) -> str:
+    """The type a tag stands for, with its article: "an int", "a list", "None"."""
+    word = _TYPE_WORDS.get(tag, tag)
+    if word == "None":
+        return word
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _number(value: Plain) -> float:
+    """The value as a float; NaN (equal to nothing) for an int too large for one."""
+    try:
+        return float(_int(value)) if value[0] == "int" else _float(value[1])
+    except OverflowError:
+        return math.nan
+
+
+def _close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+def _key(value: Plain) -> str:
+    """An exact key for set members and dict keys (no tolerance: hashing has none)."""
+    if value[0] == "float":
+        number = _float(value[1])
+        if number.is_integer():
+            return json.dumps(["int", format(int(number), "x")])
+    return json.dumps(value)
+
+
+def render(value: Plain, limit: int = _SHOWN) -> str:
+    """The value as Python would print it, built from the tags (never the candidate's
+    own repr)."""
+    text = clean(_render(value, 0))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _render(value: Plain, depth: int) -> str:
+    tag = value[0]
+    if depth > 50:
+        return "..."
+    if tag == "None":
+        return "None"
+    if tag == "bool":
+        return repr(value[1])
+    if tag == "int":
+        number = _int(value)
+        return str(number) if abs(number) < 10**300 else f"<an int of {number.bit_length()} bits>"
+    if tag == "float":
+        return repr(_float(value[1]))
+    if tag == "complex":
+        return repr(complex(_float(value[1]), _float(value[2])))
+    if tag == "str":
+        return repr(value[1])
+    if tag in ("bytes", "bytearray"):
+        shown = repr(bytes.fromhex(value[1]))
+        return shown if tag == "bytes" else f"bytearray({shown})"
+    if tag in ("list", "tuple", "set", "frozenset"):
+        inner = ", ".join(_render(x, depth + 1) for x in value[1])
+        if tag == "list":
+            return f"[{inner}]"
+        if tag == "tuple":
+            return f"({inner},)" if len(value[1]) == 1 else f"({inner})"
+        if not value[1]:
+            return f"{tag}()"
+        return f"{{{inner}}}" if tag == "set" else f"frozenset({{{inner}}})"
+    if tag == "dict":
+        pairs = (f"{_render(k, depth + 1)}: {_render(v, depth + 1)}" for k, v in value[1])
+        return "{" + ", ".join(pairs) + "}"
+    if tag == "record":
+        fields = (f"{name}={_render(v, depth + 1)}" for name, v in value[2])
+        return f"{value[1]}({', '.join(fields)})"
+    if tag == "value":
+        return value[2]
+    if tag == "object":
+        return f"<{value[1]} object>"
+    return "<a value too large to show>"
+
+
+def canonical(value: Plain) -> str:
+    """A text for comparing outputs across candidates (the probe gate and consensus):
+    numbers rounded (floats with no fraction read as ints), sets and dicts sorted."""
+    return clean(_canon(value, 0))
+
+
+def _canon(value: Plain, depth: int) -> str:
+    tag = value[0]
+    if depth > 30:
+        return "..."
+    if tag == "float":
+        rounded = round(_float(value[1]), 9) + 0.0 if math.isfinite(_float(value[1])) else None
+        if rounded is None:
+            return repr(_float(value[1]))
+        if rounded.is_integer() and abs(rounded) < 1e15:
+            return repr(int(rounded))
+        return repr(rounded)
+    if tag in ("list", "tuple"):
+        return tag + "[" + ",".join(_canon(x, depth + 1) for x in value[1]) + "]"
+    if tag in ("set", "frozenset"):
+        return "set{" + ",".join(sorted(_canon(x, depth + 1) for x in value[1])) + "}"
+    if tag == "dict":
+        pairs = (_canon(k, depth + 1) + ":" + _canon(v, depth + 1) for k, v in value[1])
+        return "dict{" + ",".join(sorted(pairs)) + "}"
+    if tag == "record":
+        return value[1] + "(" + ",".join(_canon(v, depth + 1) for _, v in value[2]) + ")"
+    if tag == "object":
+        return f"object of class {value[1]}"
+    return _render(value, depth)

@@ -43,7 +43,6 @@ docs/security.md.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import os
 import platform
@@ -62,22 +61,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from marshalike import confine
+
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
 SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
 _UID_BASE, _UID_SPAN = 200_000, 60_000  # unprivileged user ids the root-run child takes
-_runs = itertools.count()
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
-# The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
-# System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
-# namespaces and mounts, process_vm_readv/writev.
-_SECCOMP = {
-    "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
-                            272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311)),
-    "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
-                             97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271)),
-}  # fmt: skip
 
 # Runs inside the child before anything untrusted: the filesystem view (with namespaces),
 # limits, then the drop of privileges, then exec of the real command. It uses the
@@ -328,7 +317,7 @@ class Child:
             "disk_bytes": limits.disk_mb * 1024 * 1024,
             "inodes": limits.files,
             "cgroups": [],
-            "seccomp": _seccomp(),
+            "seccomp": confine.seccomp_filter(),
             "uid": uid,
             "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
             "refuse_processes": level == "process limits" and os.getuid() == 0,
@@ -338,7 +327,8 @@ class Child:
         }
         if level == "namespaces":
             (base / "root").mkdir()
-        self._cgroups = _cgroups(limits)
+        memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
+        self._cgroups = confine.make_cgroups(memory, limits.max_procs + 2)
         config["cgroups"] = [str(group / "cgroup.procs") for group in self._cgroups]
         command = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
         self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
@@ -417,7 +407,7 @@ class Child:
         """Kill the child and every process it started."""
         _kill_tree(self._proc.pid)
         for group in self._cgroups:
-            _kill_members(group)
+            confine.kill_members(group)
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -437,7 +427,7 @@ class Child:
         self._stderr.close()
         if self._stdout is not None:
             self._stdout.close()
-        _remove_cgroups(self._cgroups)
+        confine.remove_cgroups(self._cgroups)
         self._tmp.cleanup()
 
     def __enter__(self) -> Child:
@@ -535,7 +525,7 @@ def _namespaces_problem() -> str | None:
             "disk_bytes": 1 << 20,
             "inodes": 64,
             "cgroups": [],
-            "seccomp": _seccomp(),
+            "seccomp": confine.seccomp_filter(),
             "uid": None,
             "nproc": None,
             "refuse_processes": False,
@@ -597,101 +587,6 @@ def _sandbox_uid() -> int:
     """An unprivileged user id for one run, drawn at random, so runs at the same time
     rarely share a process budget (the per-run cgroup bounds each run anyway)."""
     return _UID_BASE + secrets.randbelow(_UID_SPAN)
-
-
-def _seccomp() -> list | None:
-    found = _SECCOMP.get(platform.machine()) if sys.platform == "linux" else None
-    return [found[0], list(found[1])] if found else None
-
-
-def _cgroups(limits: Limits) -> list[Path]:
-    """Per-run control groups bounding all the run's processes together — memory
-    (shared memory and its in-memory folder included) and process count — where this
-    process may make them (root, with the memory and pids controllers mounted); [] where
-    it may not, and the per-process limits are what holds."""
-    if sys.platform != "linux" or os.getuid() != 0:
-        return []
-    memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
-    wanted = {
-        "memory": (("memory.limit_in_bytes", memory), ("memory.memsw.limit_in_bytes", memory),
-                   ("memory.max", memory), ("memory.swap.max", 0)),
-        "pids": (("pids.max", limits.max_procs + 2),),
-    }  # fmt: skip
-    made: list[Path] = []
-    name = f"marshalike-{os.getpid()}-{next(_runs)}"
-    for controller, knobs in wanted.items():
-        base = _cgroup_base(controller)
-        if base is None:
-            continue
-        group = base / name
-        try:
-            group.mkdir()
-        except OSError:
-            continue
-        set_any = False
-        for knob, value in knobs:
-            try:
-                (group / knob).write_text(str(value))
-                set_any = True
-            except OSError:
-                continue
-        if set_any:
-            made.append(group)
-        else:
-            _remove_cgroups([group])
-    # v2 has one hierarchy: the same folder may come twice.
-    return list(dict.fromkeys(made))
-
-
-def _cgroup_base(controller: str) -> Path | None:
-    """The folder of this process's own cgroup of `controller` (v1), or of the unified
-    hierarchy where it holds that controller (v2)."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    root = Path("/sys/fs/cgroup")
-    for line in lines:
-        number, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            folder = root / controller / path.lstrip("/")
-            return folder if folder.is_dir() else None
-        if number == "0" and controllers == "":
-            try:
-                enabled = (root / path.lstrip("/") / "cgroup.subtree_control").read_text()
-            except OSError:
-                continue
-            if controller in enabled.split():
-                return root / path.lstrip("/")
-    return None
-
-
-def _kill_members(group: Path) -> None:
-    """SIGKILL every process in a run's cgroup (as the host numbers them)."""
-    try:
-        members = (group / "cgroup.procs").read_text().split()
-    except OSError:
-        return
-    for pid in members:
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-
-def _remove_cgroups(groups: Sequence[Path]) -> None:
-    """Remove the run's cgroups once their processes are gone (the kernel frees a
-    killed process a moment after the kill)."""
-    for group in groups:
-        for _ in range(100):
-            _kill_members(group)
-            try:
-                group.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.02)
 
 
 def _give(folder: Path, uid: int) -> None:

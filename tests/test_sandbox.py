@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from marshalike import sandbox
+from marshalike import confine, sandbox
 from marshalike.sandbox import Limits, isolation, run_module
 from marshalike.verify import Case, Oracle, Verdict, verify
 
@@ -544,7 +544,7 @@ def test_memfd_shared_memory_and_namespaces_are_refused() -> None:
 
 
 @pytest.mark.skipif(
-    os.getuid() != 0 or sandbox._cgroup_base("memory") is None,
+    os.getuid() != 0 or confine.cgroup_base("memory") is None,
     reason="per-run memory cgroups need root and the memory controller",
 )
 def test_processes_together_stay_within_the_runs_memory() -> None:

@@ -1,0 +1,127 @@
+"""Bounds for a sandboxed run that the kernel keeps beyond its namespaces (Linux only):
+per-run control groups (the memory and the process count of all the run's processes
+together, shared memory and its in-memory folder included) and the table of the seccomp
+filter the sandbox's bootstrap installs. The sandbox (`sandbox.py`) uses both; where they
+cannot be had, the per-process limits are what holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_runs = itertools.count()
+# The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
+# System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
+# namespaces and mounts, process_vm_readv/writev.
+_SECCOMP = {
+    "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
+                            272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
+                            311)),
+    "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
+                             97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
+                             271)),
+}  # fmt: skip
+
+
+def seccomp_filter() -> list | None:
+    """The bootstrap's seccomp filter for this machine: its audit architecture and the
+    calls it refuses; None where there is none."""
+    found = _SECCOMP.get(platform.machine()) if sys.platform == "linux" else None
+    return [found[0], list(found[1])] if found else None
+
+
+def make_cgroups(memory_bytes: int, processes: int) -> list[Path]:
+    """Per-run control groups bounding all the run's processes together — memory
+    (shared memory and its in-memory folder included) and process count — where this
+    process may make them (root, with the memory and pids controllers mounted); [] where
+    it may not, and the per-process limits are what holds."""
+    if sys.platform != "linux" or os.getuid() != 0:
+        return []
+    memory = memory_bytes
+    wanted = {
+        "memory": (("memory.limit_in_bytes", memory), ("memory.memsw.limit_in_bytes", memory),
+                   ("memory.max", memory), ("memory.swap.max", 0)),
+        "pids": (("pids.max", processes),),
+    }  # fmt: skip
+    made: list[Path] = []
+    name = f"marshalike-{os.getpid()}-{next(_runs)}"
+    for controller, knobs in wanted.items():
+        base = cgroup_base(controller)
+        if base is None:
+            continue
+        group = base / name
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        set_any = False
+        for knob, value in knobs:
+            try:
+                (group / knob).write_text(str(value))
+                set_any = True
+            except OSError:
+                continue
+        if set_any:
+            made.append(group)
+        else:
+            remove_cgroups([group])
+    # v2 has one hierarchy: the same folder may come twice.
+    return list(dict.fromkeys(made))
+
+
+def cgroup_base(controller: str) -> Path | None:
+    """The folder of this process's own cgroup of `controller` (v1), or of the unified
+    hierarchy where it holds that controller (v2)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    root = Path("/sys/fs/cgroup")
+    for line in lines:
+        number, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            folder = root / controller / path.lstrip("/")
+            return folder if folder.is_dir() else None
+        if number == "0" and controllers == "":
+            try:
+                enabled = (root / path.lstrip("/") / "cgroup.subtree_control").read_text()
+            except OSError:
+                continue
+            if controller in enabled.split():
+                return root / path.lstrip("/")
+    return None
+
+
+def kill_members(group: Path) -> None:
+    """SIGKILL every process in a run's cgroup (as the host numbers them)."""
+    try:
+        members = (group / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in members:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def remove_cgroups(groups: Sequence[Path]) -> None:
+    """Remove the run's cgroups once their processes are gone (the kernel frees a
+    killed process a moment after the kill)."""
+    for group in groups:
+        for _ in range(100):
+            kill_members(group)
+            try:
+                group.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)

@@ -299,43 +299,22 @@ class Child:
         for name, text in files.items():
             (self.workdir / name).write_text(text, encoding="utf-8")
         level = isolation()
-        home = SANDBOX_DIR if level == "namespaces" else str(self.workdir)
         uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
         if uid is not None and level != "namespaces":
             os.chmod(base, 0o711)  # the child's user passes through to its own folder
             _give(self.workdir, uid)
-        config = {
-            "namespaces": level == "namespaces",
-            "root": str(base / "root"),
-            "workdir": str(self.workdir),
-            "home": home,
-            "read_only": _read_only_paths() if level == "namespaces" else [],
-            "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
-            "memory_bytes": limits.memory_mb * 1024 * 1024,
-            "cpu_seconds": max(int(cpu_seconds) + 1, 1),
-            "file_bytes": limits.file_mb * 1024 * 1024,
-            "disk_bytes": limits.disk_mb * 1024 * 1024,
-            "inodes": limits.files,
-            "cgroups": [],
-            "seccomp": confine.seccomp_filter(),
-            "uid": uid,
-            "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
-            "refuse_processes": level == "process limits" and os.getuid() == 0,
-            "refuser": _REFUSER,
-            "argv": list(argv),
-            "env": {**scrubbed_env(home), **(env or {})},
-        }
-        if level == "namespaces":
-            (base / "root").mkdir()
         memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
         self._cgroups = confine.make_cgroups(memory, limits.max_procs + 2)
-        config["cgroups"] = [str(group / "cgroup.procs") for group in self._cgroups]
-        command = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+        command = _bootstrap(
+            level, base, limits=limits, cpu_seconds=cpu_seconds, argv=argv, env=env, uid=uid,
+            cgroups=self._cgroups,
+        )  # fmt: skip
+        home = _home(level, base)
         self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
         self._stdout = None if pipes else open(base / "stdout", "wb")  # noqa: SIM115
         self.started = time.monotonic()
         self._proc = subprocess.Popen(
-            [*command, json.dumps(config)],
+            command,
             cwd=self.workdir,
             env=scrubbed_env(home),
             stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
@@ -474,6 +453,56 @@ def run_module(
     return result
 
 
+def _home(level: Isolation, base: Path) -> str:
+    """The run's folder as the child sees it."""
+    return SANDBOX_DIR if level == "namespaces" else str(base / "work")
+
+
+def _bootstrap(
+    level: Isolation,
+    base: Path,
+    *,
+    limits: Limits,
+    cpu_seconds: float,
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    uid: int | None,
+    cgroups: Sequence[Path],
+) -> list[str]:
+    """The command that starts a child at `level` in `base` (which holds `work/`): the
+    launcher, then the bootstrap with its settings, which runs `python -I -B argv`."""
+    home = _home(level, base)
+    if level == "namespaces":
+        (base / "root").mkdir()
+    config = {
+        "namespaces": level == "namespaces",
+        "root": str(base / "root"),
+        "workdir": str(base / "work"),
+        "home": home,
+        "read_only": _read_only_paths() if level == "namespaces" else [],
+        "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
+        "memory_bytes": limits.memory_mb * 1024 * 1024,
+        "cpu_seconds": max(int(cpu_seconds) + 1, 1),
+        "file_bytes": limits.file_mb * 1024 * 1024,
+        "disk_bytes": limits.disk_mb * 1024 * 1024,
+        "inodes": limits.files,
+        "cgroups": [str(group / "cgroup.procs") for group in cgroups],
+        "seccomp": confine.seccomp_filter(),
+        "uid": uid,
+        "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
+        "refuse_processes": level == "process limits" and os.getuid() == 0,
+        "refuser": _REFUSER,
+        "argv": list(argv),
+        "env": {**scrubbed_env(home), **(env or {})},
+    }
+    launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+    return [*launch, json.dumps(config)]
+
+
+# A namespaced child that only says where it runs, to learn whether namespaces work here.
+_PROBE_LIMITS = Limits(memory_mb=1024, file_mb=1, disk_mb=1, files=64)
+
+
 def _launcher(level: Isolation) -> list[str]:
     if level != "namespaces":
         return []
@@ -511,32 +540,13 @@ def _namespaces_problem() -> str | None:
     with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
         base = Path(tmp)
         (base / "work").mkdir()
-        (base / "root").mkdir()
-        config = {
-            "namespaces": True,
-            "root": str(base / "root"),
-            "workdir": str(base / "work"),
-            "home": SANDBOX_DIR,
-            "read_only": _read_only_paths(),
-            "pivot_root": _PIVOT_ROOT[platform.machine()],
-            "memory_bytes": 1 << 30,
-            "cpu_seconds": 10,
-            "file_bytes": 1 << 20,
-            "disk_bytes": 1 << 20,
-            "inodes": 64,
-            "cgroups": [],
-            "seccomp": confine.seccomp_filter(),
-            "uid": None,
-            "nproc": None,
-            "refuse_processes": False,
-            "refuser": "",
-            "argv": ["-c", "import os; print(os.getcwd())"],
-            "env": scrubbed_env(SANDBOX_DIR),
-        }
+        command = _bootstrap(
+            "namespaces", base, limits=_PROBE_LIMITS, cpu_seconds=10,
+            argv=["-c", "import os; print(os.getcwd())"], env=None, uid=None, cgroups=(),
+        )  # fmt: skip
         try:
             done = subprocess.run(
-                [*_launcher("namespaces"), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
-                + [json.dumps(config)],
+                command,
                 env=scrubbed_env(SANDBOX_DIR),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,

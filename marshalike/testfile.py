@@ -137,11 +137,11 @@ def _parsed(source: str) -> tuple[str, ast.Expression] | None:
     it is unparsed, and checked again: `ｃlass` parses as the keyword's NFKC form.
     """
     text = source.strip()
-    tree = _expression(text)
+    tree = plain_expression(text)
     if tree is None or ("\n" not in text and "\r" not in text):
         return (text, tree) if tree else None
     line = ast.unparse(tree)
-    return (line, tree) if _expression(line) is not None else None
+    return (line, tree) if plain_expression(line) is not None else None
 
 
 def _returns(call: str, expected: str, float_ok: bool) -> str:
@@ -161,7 +161,7 @@ def _exception(named: str, needs: _Needs) -> tuple[str, str]:
     if named in _BUILTIN_EXCEPTIONS:
         return named, ""
     root = named.split(".")[0]
-    if "." in named and root in sys.stdlib_module_names and _expression(named) is not None:
+    if "." in named and root in sys.stdlib_module_names and plain_expression(named) is not None:
         needs.names.add(root)
         return named, ""
     return "Exception", f"  # the spec names {named}"
@@ -172,7 +172,7 @@ def one_line(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
-def _expression(source: str) -> ast.Expression | None:
+def plain_expression(source: str) -> ast.Expression | None:
     """The expression, if it can stand on the right of `actual = ` in a plain test."""
     tree = parse_or_none(source.strip())
     if not isinstance(tree, ast.Expression):

@@ -25,6 +25,7 @@ from marshalike.channel import Answer
 from marshalike.naming import parse_or_none
 from marshalike.sandbox import Limits
 from marshalike.spec import Func, Module
+from marshalike.testfile import plain_expression
 from marshalike.typemap import annotation
 
 Status = Literal["pass", "fail", "error", "timeout", "not_run"]
@@ -146,6 +147,13 @@ class Oracle:
         self.extra_files = dict(extra_files or {})
         self._reference = reference_source
         self.declared = _class_shapes(reference_source, self.records, module_name)
+        # Whether each case can run at all (its call and expected value are expressions a
+        # test can hold), decided once for every candidate verified against them.
+        self.runnable = tuple(
+            plain_expression(c.call) is not None
+            and (c.expected is None or plain_expression(c.expected) is not None)
+            for c in self.cases
+        )
         self._lock = threading.Lock()
         self._expected: tuple[Answer | None, ...] | None = None
         self._problem: str | None = None
@@ -195,10 +203,8 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
     expected, reference_problem = oracle.expected()
     calls: list[str] = []
     where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
-    for case, want in zip(oracle.cases, expected, strict=True):
-        if not _is_expression(case.call) or (
-            case.expected is not None and not _is_expression(case.expected)
-        ):
+    for case, want, runnable in zip(oracle.cases, expected, oracle.runnable, strict=True):
+        if not runnable:
             where.append((None, None))
             continue
         own: int | None = None
@@ -380,13 +386,6 @@ def _broken(case: Case, want: Answer | None, reference_problem: str | None) -> E
         error_type="InvalidExample",
         message=f"the expected value {case.expected} could not be computed: {said}",
     )
-
-
-def _is_expression(text: str) -> bool:
-    tree = parse_or_none(text.strip()) if text.strip() else None
-    if not isinstance(tree, ast.Expression):
-        return False
-    return not any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree))
 
 
 def _problem(problem: str | None) -> str | None:

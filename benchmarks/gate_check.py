@@ -23,12 +23,12 @@ from humaneval import convert, load_tasks
 from quality import make_job
 from sample_study import unit_for
 
-from marshalike import loop
 from marshalike.errors import MarshalikeError
-from marshalike.sandbox import Limits
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import verify
 from marshalike.settings import resolve
-from marshalike.verdict_text import describe
-from marshalike.verify import verify
+from marshalike.synth import loop
+from marshalike.synth.verdict_text import describe
 
 
 def judge(tasks: Sequence[dict], settings: loop.LoopSettings, work: Path) -> dict[str, str]:

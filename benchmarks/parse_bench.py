@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from marshalike import examples
-from marshalike.parse import parse
+from marshalike.language import examples
+from marshalike.language.parse import parse
 
 
 def _type(i: int) -> list[str]:

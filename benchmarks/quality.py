@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from marshalike.backends.base import Prompt, Sampling
-from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.errors import MarshalikeError
-from marshalike.sandbox import Limits, run_module
+from marshalike.sandbox.isolation import Limits, run_module
 from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES, Settings, resolve
 
 HERE = Path(__file__).parent

@@ -47,15 +47,16 @@ from quality import (
     team_tasks,
 )
 
-from marshalike import emit, loop, prompts
 from marshalike.backends.base import Backend
+from marshalike.build.output import write_atomic
+from marshalike.codegen import emit
 from marshalike.errors import MarshalikeError
-from marshalike.load import load_spec
-from marshalike.output import write_atomic
-from marshalike.prompts import UnitContext
-from marshalike.sandbox import Limits
+from marshalike.language.load import load_spec
+from marshalike.language.spec import Module
+from marshalike.sandbox.isolation import Limits
 from marshalike.settings import resolve
-from marshalike.spec import Module
+from marshalike.synth import loop, prompts
+from marshalike.synth.prompts import UnitContext
 
 RANKS = ("shortest", "first", "plurality")
 DEFAULT_POLICIES = ("4x3:shortest", "4x3:first", "8x3:shortest", "8x2:shortest", "12x1:shortest")

@@ -42,12 +42,12 @@ class Settings:
     request_timeout: float = 120.0
     replay_dir: str | None = None
     # Among passing candidates: "shortest" (the least code), "first", or "consensus"
-    # (marshalike/consensus.py); the shortest made fewer false successes on the quality
+    # (marshalike/gate/consensus.py); the shortest made fewer false successes on the quality
     # benchmark, at no cost in solved tasks.
     rank: str = "shortest"
     holdout: bool = False
     temperature_step: float = 0.0
-    # The loop's probe gate (marshalike/overfit.py, consensus.probe_outcomes): on, since it
+    # The loop's probe gate (marshalike/gate/overfit.py, consensus.probe_outcomes): on, since it
     # cuts false successes far more than it costs (docs/benchmarks.md, gate_check).
     probe: bool = True
     # Whether attempts after the first show the model its failing code; None: by prompt

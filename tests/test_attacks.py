@@ -33,12 +33,12 @@ from attacks import ATTACKS, FUNCTIONS, RIGHT, SPECS, Attack
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
-from marshalike import emit
+from marshalike.build.output import file_hash
 from marshalike.cli.main import cli
-from marshalike.load import load_spec
-from marshalike.output import file_hash
-from marshalike.sandbox import Limits, isolation
-from marshalike.verify import Oracle, cases_of, records_of, verify
+from marshalike.codegen import emit
+from marshalike.language.load import load_spec
+from marshalike.sandbox.isolation import Limits, isolation
+from marshalike.sandbox.verify import Oracle, cases_of, records_of, verify
 
 TOKEN = secrets.token_hex(6)  # this run's tag: files and processes a candidate leaves carry it
 TAG = f"m{TOKEN}"  # a process name (at most 15 bytes)

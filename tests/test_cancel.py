@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.cancel import Cancel, Cancelled, raise_if_cancelled
-from marshalike.compiler import CompileJob, compile_path
-from marshalike.loop import LoopSettings
+from marshalike.build.compiler import CompileJob, compile_path
+from marshalike.synth.cancel import Cancel, Cancelled, raise_if_cancelled
+from marshalike.synth.loop import LoopSettings
 
 TWO = """\
 # func square(an integer): its square

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike import channel
-from marshalike.channel import Raised
-from marshalike.sandbox import Limits
-from marshalike.values import canonical, mismatch, render, same, well_formed
+from marshalike.sandbox import channel
+from marshalike.sandbox.channel import Raised
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.values import canonical, mismatch, render, same, well_formed
 
 
 def i(n: int) -> list:

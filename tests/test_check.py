@@ -20,11 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marshalike.check import check
-from marshalike.diagnostics import Diagnostic, Span, render_all
-from marshalike.load import load_spec
-from marshalike.parse import parse
-from marshalike.spec import Module
+from marshalike.language.diagnostics import Diagnostic, Span, render_all
+from marshalike.language.load import load_spec
+from marshalike.language.parse import parse
+from marshalike.language.semantics import check
+from marshalike.language.spec import Module
 
 CORPUS = Path(__file__).resolve().parent / "malformed"
 CASES = sorted(p.stem for p in CORPUS.glob("*.mrsh"))
@@ -171,7 +171,7 @@ def test_findings_are_collected_and_sorted_by_position() -> None:
 
 
 def test_suggestions_stop_after_the_first_distinct_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("marshalike.check.MAX_SUGGESTED_NAMES", 1)
+    monkeypatch.setattr("marshalike.language.semantics.MAX_SUGGESTED_NAMES", 1)
     text = (
         "# type Point\nx, y\n1, 2\n\n# func f(p: Point): Point\n\nSame p.\n\n"
         "* f(Pont(1, 2)) = Pont(1, 2)\n* f(Poit(1, 2)) = Point(1, 2)\n"
@@ -376,7 +376,7 @@ def test_the_called_function_itself_is_m012s_not_reported_twice() -> None:
     ],
 )
 def test_known_and_locally_bound_names_are_not_undeclared(call: str) -> None:
-    from marshalike.spec import Func
+    from marshalike.language.spec import Func
 
     text = f"# func add(a: int, b: int): int\n\nAdd.\n\n* {call} = 2\n"
     used = module("# func helper(x: int): int\n\nx.\n\n* helper(1) = 1\n").funcs[0]

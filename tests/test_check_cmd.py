@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
+from marshalike.build.output import file_hash
 from marshalike.cli.main import cli
-from marshalike.output import file_hash
 
 SPEC = """\
 # func square(an integer): its square

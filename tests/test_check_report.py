@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
-from marshalike import check_report
-from marshalike.freshness import Finding, SpecCheck
-from marshalike.verify import ExampleResult
+from marshalike.build import check_report
+from marshalike.build.freshness import Finding, SpecCheck
+from marshalike.sandbox.verify import ExampleResult
 
 # A message that does not start with its test's name: reports must not parse it.
 ODD = Finding(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.diagnostics import Span
-from marshalike.parse import ParseResult, parse
+from marshalike.language.diagnostics import Span
+from marshalike.language.parse import ParseResult, parse
 
 COMPAT = Path(__file__).resolve().parents[2] / "shared" / "compat" / "marsha"
 SPECS = sorted(COMPAT.rglob("*.mrsh")) if COMPAT.is_dir() else []

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.diagnostics import render_all
-from marshalike.load import load_spec
+from marshalike.language.diagnostics import render_all
+from marshalike.language.load import load_spec
 
 MARSHA = Path(__file__).resolve().parents[2] / "shared" / "compat" / "marsha"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from marshalike.consensus import NO_OUTPUT, ProbeOutcome, choose, probe, probe_outcomes, rank
-from marshalike.sandbox import Limits
+from marshalike.gate.consensus import NO_OUTPUT, ProbeOutcome, choose, probe, probe_outcomes, rank
+from marshalike.sandbox.isolation import Limits
 
 LIMITS = Limits(timeout_s=1.0, startup_s=20.0)
 MODULE = """\

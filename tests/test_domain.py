@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from marshalike.domain import admits
-from marshalike.loop import probe_calls
-from marshalike.mutate import mutated_calls
-from marshalike.parse import parse
-from marshalike.spec import Func
+from marshalike.gate.domain import admits
+from marshalike.gate.mutate import mutated_calls
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
+from marshalike.synth.loop import probe_calls
 
 
 def func(

@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marshalike import emit
-from marshalike.diagnostics import Span
-from marshalike.load import load_spec
-from marshalike.spec import Example, Func, Module, Param, TypeDef
-from marshalike.testfile import SAME_HELPER
+from marshalike.codegen import emit
+from marshalike.codegen.testfile import SAME_HELPER
+from marshalike.language.diagnostics import Span
+from marshalike.language.load import load_spec
+from marshalike.language.spec import Example, Func, Module, Param, TypeDef
 
 GOLDEN = Path(__file__).parent / "golden" / "emit"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / f"{p.name}.mrsh").is_file())

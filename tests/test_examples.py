@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.load import load_spec
+from marshalike.language.load import load_spec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EMBEDDED = EXAMPLES / "embedded"

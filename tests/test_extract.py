@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from marshalike.diagnostics import Span
-from marshalike.extract import Extracted, extract, fenced_blocks, installed, reassemble
-from marshalike.spec import Func, Param
+from marshalike.language.diagnostics import Span
+from marshalike.language.spec import Func, Param
+from marshalike.synth.extract import Extracted, extract, fenced_blocks, installed, reassemble
 
 SPAN = Span(1, 1, 1, 2)
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Request
 
+from marshalike.build.freshness import Finding, check_spec
 from marshalike.cli.main import cli
-from marshalike.freshness import Finding, check_spec
 
 SQ = """\
 # func square(an integer): its square

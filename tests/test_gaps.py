@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.gaps import listed, promised_exceptions, unpinned
-from marshalike.parse import parse
+from marshalike.language.gaps import listed, promised_exceptions, unpinned
+from marshalike.language.parse import parse
 
 
 def gaps(text: str, types: frozenset[str] = frozenset()) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from marshalike.loop import LoopSettings
-from marshalike.sandbox import Limits
+from marshalike.sandbox.isolation import Limits
+from marshalike.synth.loop import LoopSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.diagnostics import Diagnostic, render_all
 from marshalike.errors import SpecError
-from marshalike.load import MAX_SAMPLE_ROWS, LoadResult, load_paths, load_spec, spec_paths
+from marshalike.language.diagnostics import Diagnostic, render_all
+from marshalike.language.load import MAX_SAMPLE_ROWS, LoadResult, load_paths, load_spec, spec_paths
 
 FUNC = "# func count(items: list of Item): int\n\nHow many items.\n\n* count([]) = 0\n"
 

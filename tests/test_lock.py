@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marshalike.cli.main import cli
-from marshalike.lock import (
+from marshalike.build.lock import (
     SAMPLING_DEFAULTS,
     Lock,
     LockedUnit,
@@ -21,7 +20,8 @@ from marshalike.lock import (
     read_lock,
     write_lock,
 )
-from marshalike.loop import LoopSettings
+from marshalike.cli.main import cli
+from marshalike.synth.loop import LoopSettings
 
 SAMPLING = {
     "candidates": 4,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from marshalike import emit
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.loop import LoopSettings, compile_unit
-from marshalike.parse import parse
-from marshalike.prompts import UnitContext
-from marshalike.sandbox import Limits
+from marshalike.codegen import emit
+from marshalike.language.parse import parse
+from marshalike.sandbox.isolation import Limits
+from marshalike.synth.loop import LoopSettings, compile_unit
+from marshalike.synth.prompts import UnitContext
 
 SPEC = """\
 # func inc(an integer): the next integer

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.emit import module_source, spec_hash
-from marshalike.module_main import append_main, main_block
-from marshalike.parse import parse
-from marshalike.spec import Module
+from marshalike.codegen.emit import module_source, spec_hash
+from marshalike.codegen.module_main import append_main, main_block
+from marshalike.language.parse import parse
+from marshalike.language.spec import Module
 
 SPEC = """\
 # type Person

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshalike.mutate import mutated_calls
-from marshalike.parse import parse
-from marshalike.spec import Func
+from marshalike.gate.mutate import mutated_calls
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
 
 
 def func(text: str) -> Func:

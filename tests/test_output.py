@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from marshalike import output
-from marshalike.output import (
+from marshalike.build import output
+from marshalike.build.output import (
     OutputError,
     ensure_writable,
     interrupted,

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Reply, Request
 
-from marshalike import output
+from marshalike.build import output
+from marshalike.build.compiler import CompileJob, compile_path
+from marshalike.build.output import OutputError, file_hash, spec_lock
 from marshalike.cli.main import cli
-from marshalike.compiler import CompileJob, compile_path
-from marshalike.loop import LoopSettings
-from marshalike.output import OutputError, file_hash, spec_lock
+from marshalike.synth.loop import LoopSettings
 
 SQUARE = """\
 # func square(an integer): its square

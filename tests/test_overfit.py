@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.consensus import NO_OUTPUT, ProbeOutcome
-from marshalike.overfit import crash, special_case, static_sign
-from marshalike.parse import parse
-from marshalike.spec import Func
+from marshalike.gate.consensus import NO_OUTPUT, ProbeOutcome
+from marshalike.gate.overfit import crash, special_case, static_sign
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
 
 
 def func(text: str) -> Func:

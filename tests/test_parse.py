@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.diagnostics import Span, render
-from marshalike.examples import normalize
-from marshalike.headings import Where, grammar_signature, grammar_text, simple_signature
-from marshalike.parse import ParseResult, document_parser, parse
-from marshalike.spec import Func, Module, Param, TypeDef, Use
+from marshalike.language.diagnostics import Span, render
+from marshalike.language.examples import normalize
+from marshalike.language.headings import Where, grammar_signature, grammar_text, simple_signature
+from marshalike.language.parse import ParseResult, document_parser, parse
+from marshalike.language.spec import Func, Module, Param, TypeDef, Use
 
 
 def spec(text: str) -> str:
@@ -729,7 +729,7 @@ def test_grammar_is_read_from_the_repository_in_an_editable_install() -> None:
 
 def test_no_grammar_is_built_at_import_time() -> None:
     code = (
-        "import marshalike.parse as p, marshalike.headings as h;"
+        "import marshalike.language.parse as p, marshalike.language.headings as h;"
         "print(p.document_parser.cache_info().currsize, h.signature_parser.cache_info().currsize)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -759,8 +759,8 @@ def test_small_specs_do_not_pay_for_the_regex_fast_path() -> None:
     import sys
 
     code = (
-        "from marshalike.parse import parse\n"
-        "from marshalike import examples\n"
+        "from marshalike.language.parse import parse\n"
+        "from marshalike.language import examples\n"
         "parse('# func f(x): y\\n\\nDo.\\n\\n* f(1) = 2\\n')\n"
         "print(examples._fast_patterns.cache_info().currsize)\n"
     )

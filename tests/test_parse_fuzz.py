@@ -15,10 +15,10 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marshalike import examples, headings
-from marshalike.diagnostics import Span, render
-from marshalike.parse import ParseResult, parse
-from marshalike.spec import Module
+from marshalike.language import examples, headings
+from marshalike.language.diagnostics import Span, render
+from marshalike.language.parse import ParseResult, parse
+from marshalike.language.spec import Module
 
 FUZZ = settings(
     deadline=None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.parse import parse
-from marshalike.promises import case_blind, unkept
-from marshalike.spec import Func
+from marshalike.gate.promises import case_blind, unkept
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
 
 UNKEPT = "the description says case does not matter, and the code never changes case"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from marshalike import prompts
-from marshalike.parse import parse
-from marshalike.prompts import UnitContext
-from marshalike.spec import Module
-from marshalike.verify import ExampleResult
+from marshalike.language.parse import parse
+from marshalike.language.spec import Module
+from marshalike.sandbox.verify import ExampleResult
+from marshalike.synth import prompts
+from marshalike.synth.prompts import UnitContext
 
 GOLDEN = Path(__file__).parent / "golden" / "prompts"
 UPDATE = os.environ.get("MARSHALIKE_UPDATE_GOLDEN") == "1"

@@ -23,7 +23,7 @@ from pygments.token import (
     Text,
 )
 
-from marshalike.pygments_lexer import MrshLexer
+from marshalike.language.pygments_lexer import MrshLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPAT = ROOT.parent / "shared" / "compat" / "marsha"

@@ -12,10 +12,10 @@ import pytest
 from fake_openai import FakeOpenAI, Request
 
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.compiler import CompileJob
-from marshalike.load import load_spec
-from marshalike.loop import LoopSettings
-from marshalike.sandbox import Limits
+from marshalike.build.compiler import CompileJob
+from marshalike.language.load import load_spec
+from marshalike.sandbox.isolation import Limits
+from marshalike.synth.loop import LoopSettings
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -177,7 +177,7 @@ def test_team_specs_parse_without_diagnostics_but_the_few_examples_warning() -> 
 
 
 def test_harder_specs_have_functions_that_call_each_other() -> None:
-    from marshalike.plan import make_plan
+    from marshalike.build.plan import make_plan
 
     for task in quality.team_tasks(["harder"]):
         module = load_spec(task.spec).module

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from marshalike import prompts, report
-from marshalike.compiler import CachedUnit, SpecReport
-from marshalike.parse import parse
-from marshalike.prompts import UnitContext
-from marshalike.redact import redact
-from marshalike.verify import ExampleResult
+from marshalike.build import report
+from marshalike.build.compiler import CachedUnit, SpecReport
+from marshalike.language.parse import parse
+from marshalike.sandbox.verify import ExampleResult
+from marshalike.synth import prompts
+from marshalike.synth.prompts import UnitContext
+from marshalike.synth.redact import redact
 
 KEY = "sk-test-4f9c2a7e1b"
 SPEC = "# func add(integer, integer): integer\n\nAdd them.\n\n* add(1, 2) = 3\n"

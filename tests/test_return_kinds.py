@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.consensus import NO_OUTPUT, ProbeOutcome
-from marshalike.return_kinds import accepted, mistyped, output_kind
+from marshalike.gate.consensus import NO_OUTPUT, ProbeOutcome
+from marshalike.gate.return_kinds import accepted, mistyped, output_kind
 
 
 @pytest.mark.parametrize(

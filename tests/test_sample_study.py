@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.compiler import CompileJob
-from marshalike.loop import LoopSettings
-from marshalike.sandbox import Limits
+from marshalike.build.compiler import CompileJob
+from marshalike.sandbox.isolation import Limits
+from marshalike.synth.loop import LoopSettings
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

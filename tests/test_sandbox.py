@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from marshalike import confine, sandbox
-from marshalike.sandbox import Limits, isolation, run_module
-from marshalike.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox import confine
+from marshalike.sandbox import isolation as sandbox
+from marshalike.sandbox.isolation import Limits, isolation, run_module
+from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
 
 pytestmark = pytest.mark.skipif(
     isolation() != "namespaces",

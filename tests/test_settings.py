@@ -93,7 +93,7 @@ def test_config_command_shows_values_and_sources(tmp_path: Path, monkeypatch) ->
     assert f"{'model':<16} = {repr('tiny'):<40} # {tmp_path / 'p' / 'pyproject.toml'}" in lines
     assert f"{'api_key':<16} = {repr('(set)'):<40} # environment: OPENAI_API_KEY" in lines
     assert "sk-never-printed" not in result.stdout
-    from marshalike.sandbox import isolation
+    from marshalike.sandbox.isolation import isolation
 
     assert any(line.startswith("sandbox ") and repr(isolation()) in line for line in lines)
 
@@ -245,9 +245,9 @@ def test_quant_from_file_or_environment_waits_for_the_local_backend(
 
 
 def test_the_quant_mode_is_part_of_the_local_model_id_and_the_unit_keys(tmp_path: Path) -> None:
+    from marshalike.build.plan import make_plan
     from marshalike.cli.compile_cmd import make_job
-    from marshalike.load import load_spec
-    from marshalike.plan import make_plan
+    from marshalike.language.load import load_spec
 
     spec = tmp_path / "a.mrsh"
     spec.write_text("# func f(): int\n\nOne.\n\n* f() = 1\n")

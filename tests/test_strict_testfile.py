@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from marshalike import emit
-from marshalike.parse import parse
-from marshalike.testfile import SAME_HELPER
+from marshalike.codegen import emit
+from marshalike.codegen.testfile import SAME_HELPER
+from marshalike.language.parse import parse
 
 SPEC = """\
 # func add(integer, integer): integer

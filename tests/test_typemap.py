@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marshalike.typemap import annotation, infer_column_type, infer_literal_type
+from marshalike.language.typemap import annotation, infer_column_type, infer_literal_type
 
 KNOWN = {"Person", "student", "task", "EmployeeSkills", "Persön"}
 

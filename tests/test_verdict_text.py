@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.parse import parse
-from marshalike.spec import Func
-from marshalike.verdict_text import describe
-from marshalike.verify import ExampleResult
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
+from marshalike.sandbox.verify import ExampleResult
+from marshalike.synth.verdict_text import describe
 
 SPEC = """\
 # func halve(an even integer): half of it

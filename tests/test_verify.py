@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from marshalike.sandbox import Limits, isolation
-from marshalike.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox.isolation import Limits, isolation
+from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
 
 CASES = (
     Case("test_f_1", "f(2)", "returns", "4", None),
@@ -259,7 +259,7 @@ POINT = "from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x:
     ],
 )
 def test_a_module_that_changes_a_declared_type_is_caught(added: str, why: str) -> None:
-    from marshalike.verify import redefined_types
+    from marshalike.sandbox.verify import redefined_types
 
     declared = {"Point": ast.dump(ast.parse(POINT).body[1])}
     assert redefined_types(POINT, declared) is None
@@ -313,8 +313,9 @@ def test_namespaces_work_with_a_python_installed_under_tmp(tmp_path) -> None:
     venv.EnvBuilder(with_pip=False, symlinks=True).create(tmp_path / "venv")
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     probe = (
-        f"import sys; sys.path.insert(0, {repo!r}); from marshalike import sandbox; "
-        "print(sandbox.isolation(), sandbox.weaker_isolation())"
+        f"import sys; sys.path.insert(0, {repo!r});"
+        " from marshalike.sandbox import isolation as sandbox;"
+        " print(sandbox.isolation(), sandbox.weaker_isolation())"
     )
     done = subprocess.run(
         [str(tmp_path / "venv" / "bin" / "python"), "-c", probe],

@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Request
 
 from marshalike.backends.base import Completion, Prompt, Sampling
+from marshalike.build.compiler import CompileJob, SpecReport
+from marshalike.build.watch import Batch, Session, _watch, describe, run
 from marshalike.cli.main import cli
-from marshalike.compiler import CompileJob, SpecReport
 from marshalike.errors import BackendError
-from marshalike.loop import LoopSettings, UnitOutcome
-from marshalike.watch import Batch, Session, _watch, describe, run
+from marshalike.synth.loop import LoopSettings, UnitOutcome
 
 SQUARE = """\
 # func square(an integer): its square

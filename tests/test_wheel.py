@@ -58,7 +58,8 @@ def test_wheel_installs_and_parses_without_the_source_tree(tmp_path: Path) -> No
         [
             str(python),
             "-c",
-            "import marshalike.cli.main, marshalike.compiler, sys; print('torch' in sys.modules)",
+            "import marshalike.cli.main, marshalike.build.compiler, sys;"
+            " print('torch' in sys.modules)",
         ],
         cwd=tmp_path,
         capture_output=True,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from marshalike import check_report
-from marshalike.diagnostics import render_all
-from marshalike.freshness import SpecCheck, check_spec
-from marshalike.load import spec_paths
-from marshalike.sandbox import Limits, weaker_isolation
+from marshalike.build import check_report
+from marshalike.build.freshness import SpecCheck, check_spec
+from marshalike.language.diagnostics import render_all
+from marshalike.language.load import spec_paths
+from marshalike.sandbox.isolation import Limits, weaker_isolation
 from marshalike.settings import resolve
 
 RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": check_report.junit}

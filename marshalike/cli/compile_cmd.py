@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from marshalike import report as render
 from marshalike.backends import make_backend
 from marshalike.backends.local import model_id
+from marshalike.build import report as render
+from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.cli.options import compile_options
-from marshalike.compiler import CompileJob, SharedBackend, SpecReport, compile_path
-from marshalike.diagnostics import render_all
 from marshalike.errors import ConfigError
-from marshalike.load import spec_paths
-from marshalike.loop import LoopSettings, Rank
-from marshalike.sandbox import Limits, weaker_isolation
+from marshalike.language.diagnostics import render_all
+from marshalike.language.load import spec_paths
+from marshalike.sandbox.isolation import Limits, weaker_isolation
 from marshalike.settings import Settings, resolve
+from marshalike.synth.loop import LoopSettings, Rank
 
 
 @click.command()

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import click
 
-from marshalike.sandbox import isolation, weaker_isolation
+from marshalike.sandbox.isolation import isolation, weaker_isolation
 from marshalike.settings import Settings, resolve
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 
-from marshalike.diagnostics import render_all
 from marshalike.errors import SpecError
-from marshalike.load import LoadResult, load_paths
-from marshalike.spec import Module
-from marshalike.spec_json import diagnostic_to_dict, module_to_dict
+from marshalike.language.diagnostics import render_all
+from marshalike.language.load import LoadResult, load_paths
+from marshalike.language.spec import Module
+from marshalike.language.spec_json import diagnostic_to_dict, module_to_dict
 
 
 @click.command()

@@ -1,0 +1,1 @@
+"""Building specs: the plan, the lock, compiling, checking, watching and reporting."""

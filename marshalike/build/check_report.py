@@ -1,0 +1,80 @@
+"""Render `marshalike check` results: text for people, JSON for tools, JUnit XML for CI
+dashboards, and GitHub Actions annotations when running there."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from xml.etree import ElementTree
+
+from marshalike.build.freshness import Finding, SpecCheck
+
+
+def text(checks: Sequence[SpecCheck]) -> str:
+    lines = []
+    for check in checks:
+        passed = sum(r.status == "pass" for r in check.tests)
+        if check.ok:
+            lines.append(f"{check.path}: ok ({passed} tests passed)")
+            continue
+        lines.append(f"{check.path}: FAILED")
+        lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
+    failed = sum(not c.ok for c in checks)
+    lines.append(f"{len(checks)} spec{'' if len(checks) == 1 else 's'} checked, {failed} failed")
+    return "\n".join(lines) + "\n"
+
+
+def as_json(checks: Sequence[SpecCheck]) -> str:
+    data = [
+        {
+            "path": c.path,
+            "ok": c.ok,
+            "findings": [vars(f) for f in c.findings],
+            "tests": [{"test": r.test, "status": r.status} for r in c.tests],
+        }
+        for c in checks
+    ]
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def junit(checks: Sequence[SpecCheck]) -> str:
+    suites = ElementTree.Element("testsuites", name="marshalike check")
+    for check in checks:
+        suite = ElementTree.SubElement(suites, "testsuite", name=check.path)
+        cases = _cases(check, suite)
+        suite.set("tests", str(cases))
+        suite.set("failures", str(len(check.findings)))
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _cases(check: SpecCheck, suite: ElementTree.Element) -> int:
+    """A test case per generated test, then one per finding about the spec or its files."""
+    failing = {f.test: f for f in check.findings if f.test is not None}
+    for result in check.tests:
+        case = ElementTree.SubElement(suite, "testcase", classname=check.path, name=result.test)
+        if result.test in failing:
+            _failure(case, failing[result.test])
+    others = [f for f in check.findings if f.test is None]
+    for finding in others:
+        case = ElementTree.SubElement(suite, "testcase", classname=check.path, name=finding.kind)
+        _failure(case, finding)
+    if not check.tests and not others:
+        ElementTree.SubElement(suite, "testcase", classname=check.path, name="outputs")
+    return len(check.tests) + len(others) + (0 if check.tests or others else 1)
+
+
+def _failure(case: ElementTree.Element, finding: Finding) -> None:
+    kind = finding.status or finding.kind  # fail, error, timeout, not_run; or stale, edited, …
+    failure = ElementTree.SubElement(case, "failure", message=finding.message, type=kind)
+    failure.text = finding.message
+
+
+def github_annotations(checks: Sequence[SpecCheck]) -> str:
+    """`::error file=…,line=…,col=…::message` lines, which GitHub Actions shows on the diff."""
+    lines = []
+    for check in checks:
+        for f in check.findings:
+            message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            lines.append(f"::error file={f.path},line={f.line},col={f.column}::{message}")
+    return "".join(line + "\n" for line in lines)

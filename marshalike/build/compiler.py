@@ -1,0 +1,475 @@
+"""Compile one spec: load, plan, reuse what the lock has, run the loop for the rest in
+dependency order (independent units concurrently), then write the module, its tests and the
+lock. Only code that passed its examples reaches NAME.py; a failure leaves the last good
+output alone and writes the best attempt to NAME.failed.py."""
+
+from __future__ import annotations
+
+import graphlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from marshalike.backends.base import Backend
+from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
+from marshalike.build.output import (
+    OutputError,
+    cannot_write,
+    ensure_writable,
+    file_hash,
+    spec_lock,
+    write_atomic,
+    write_unit,
+)
+from marshalike.build.plan import Plan, Unit, make_plan
+from marshalike.build.uses import Used, used_spec
+from marshalike.codegen import emit
+from marshalike.codegen.module_main import append_main
+from marshalike.language.diagnostics import Diagnostic
+from marshalike.language.load import load_spec
+from marshalike.language.spec import Module
+from marshalike.sandbox.verify import verify_module
+from marshalike.synth import prompts, verdict_text
+from marshalike.synth.cancel import Cancel, raise_if_cancelled
+from marshalike.synth.extract import validate
+from marshalike.synth.loop import LoopSettings, UnitOutcome, compile_unit
+from marshalike.synth.prompts import UnitContext
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """What the CLI resolved: how to get a backend, which model id keys the lock."""
+
+    backend_factory: Callable[[], Backend]
+    backend_name: str
+    model_id: str
+    loop: LoopSettings
+    out: Path | None = None
+    frozen: bool = False
+    main: bool = True  # append the module's own command line (python -m NAME FUNC ARGS)
+
+
+@dataclass(frozen=True)
+class SpecReport:
+    path: str
+    source: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    units: tuple[UnitOutcome | CachedUnit, ...] = ()
+    written: tuple[str, ...] = ()
+    failed_file: str | None = None
+    stale: tuple[str, ...] = ()  # units that --frozen refused to compile
+    problem: str | None = None  # a reason the spec could not be compiled at all
+    exports: Used = field(default_factory=Used)  # what a spec that uses this one gets
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.stale
+            and self.problem is None
+            and not any(d.is_error for d in self.diagnostics)
+            and all(u.status != "failed" for u in self.units)
+        )
+
+
+@dataclass(frozen=True)
+class CachedUnit:
+    name: str
+    status: str
+    code: str
+    attempts: int = 0
+    candidates: int = 0
+    distinct: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    failures: tuple[str, ...] = ()
+    note: str | None = "unchanged (from the lock)"
+
+
+@dataclass
+class SharedBackend:
+    """The one backend of a compile, created on first need: a local model loads once.
+    It also remembers the specs compiled in this session, so a used spec compiles once."""
+
+    job: CompileJob
+    _backend: Backend | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    reports: dict[Path, SpecReport] = field(default_factory=dict)
+
+    def forget_reports(self) -> None:
+        """Start a new batch: specs compile again (the lock still makes unchanged units free)."""
+        self.reports.clear()
+
+    def backend(self) -> Backend:
+        with self._lock:
+            if self._backend is None:
+                self._backend = self.job.backend_factory()
+            return self._backend
+
+
+def compile_path(
+    path: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend | None = None,
+    *,
+    cancel: Cancel | None = None,
+) -> SpecReport:
+    """Compile the spec at `path` (and the specs it uses). Setting `cancel` while it runs
+    makes it raise `Cancelled` at the next unit or attempt, having written nothing."""
+    shared = shared or SharedBackend(job)
+    key = path.resolve()
+    if key not in shared.reports:
+        shared.reports[key] = _compile_spec(path, job, progress, shared, cancel)
+    return shared.reports[key]
+
+
+def _compile_spec(
+    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend, cancel: Cancel | None
+) -> SpecReport:
+    loaded = load_spec(path)
+    if loaded.module is None or loaded.has_errors:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics)
+    module = loaded.module
+    out_dir = job.out or path.parent
+    ensure_writable(out_dir)  # before any model is asked for anything
+    used, problem = _compile_uses(path, module, out_dir, job, progress, shared, cancel)
+    if problem is not None:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
+    # Settings that change what a prompt shows change the key: holding an example back
+    # gives the model a different prompt.
+    kind = job.loop.kind + job.loop.prompt_variant
+    version = f"{prompts.template_version()}:{kind}:{used.fingerprint}"
+    plan = make_plan(module, model=job.model_id, template_version=version)
+    diagnostics = loaded.diagnostics + plan.diagnostics
+    if plan.diagnostics:
+        return SpecReport(str(path), loaded.source, diagnostics)
+
+    def waiting() -> None:
+        progress(f"{module.name}: waiting for another compile of it to finish")
+
+    # From reading the lock to writing it, one compile of this spec at a time: the second
+    # then finds the first one's work in the lock.
+    with spec_lock(out_dir, module.name, waiting):
+        spec = _Spec(module, plan, used, cancel)
+        report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
+    return replace(report, diagnostics=diagnostics)
+
+
+def _compile_locked(
+    spec: _Spec,
+    path: Path,
+    source: str,
+    out_dir: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend,
+) -> SpecReport:
+    lock = read_lock(lock_path(out_dir, spec.module.name), path.name)
+    need_verified = not job.loop.quick
+    cached = {
+        u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified)
+        for u in spec.plan.units
+    }
+    todo = [u.func.name for u in spec.plan.units if cached[u.func.name] is None]
+    if todo and job.frozen:
+        return SpecReport(str(path), source, stale=tuple(todo))
+    outcomes = _run_units(spec, cached, job, shared, progress)
+    raise_if_cancelled(spec.cancel)  # the last moment: from here on the outputs are written
+    try:
+        return _write(spec, source, path, out_dir, outcomes, lock, job)
+    except OSError as exc:
+        raise OutputError(cannot_write(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A spec being compiled: its AST, its plan and what its `# use`s provide."""
+
+    module: Module
+    plan: Plan
+    used: Used
+    cancel: Cancel | None = None
+
+
+def _compile_uses(
+    path: Path,
+    module: Module,
+    out_dir: Path,
+    job: CompileJob,
+    progress: Progress,
+    shared: SharedBackend,
+    cancel: Cancel | None,
+) -> tuple[Used, str | None]:
+    used = Used()
+    for use in module.uses:
+        target = used_spec(path, use)
+        report = compile_path(target, job, progress, shared, cancel=cancel)
+        if not report.ok:
+            return used, f"the used spec {use.path} did not compile"
+        where = job.out or target.parent
+        if where.resolve() != out_dir.resolve():
+            return used, (
+                f"the used spec {use.path} compiles into {where}, not {out_dir}: its module "
+                "would not be importable; put the specs in one folder or pass --out DIR"
+            )
+        used = used.merged(report.exports)
+    return used, None
+
+
+def _run_units(
+    spec: _Spec,
+    cached: dict[str, LockedUnit | None],
+    job: CompileJob,
+    shared: SharedBackend,
+    progress: Progress,
+) -> dict[str, UnitOutcome | CachedUnit]:
+    module, plan = spec.module, spec.plan
+    results: dict[str, UnitOutcome | CachedUnit] = {}
+    sorter = graphlib.TopologicalSorter({u.func.name: u.deps for u in plan.units})
+    sorter.prepare()
+    with ThreadPoolExecutor(max_workers=max(1, job.loop.jobs)) as pool:
+        running: dict[Future, str] = {}
+        while sorter.is_active():
+            raise_if_cancelled(spec.cancel)
+            for name in sorter.get_ready():
+                hit = cached[name]
+                if hit is not None:
+                    results[name] = CachedUnit(name, hit.status, hit.code)
+                    sorter.done(name)
+                    continue
+                blocked = [d for d in plan.unit(name).deps if results[d].status == "failed"]
+                if blocked:
+                    results[name] = _blocked(name, blocked)
+                    sorter.done(name)
+                    continue
+                progress(f"{module.name}.{name}: compiling")
+                unit = plan.unit(name)
+                running[pool.submit(_compile_one, spec, unit, results, job, shared)] = name
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            raise_if_cancelled(spec.cancel)  # before a finished unit is reported
+            for future in finished:
+                name = running.pop(future)
+                results[name] = future.result()
+                progress(f"{module.name}.{name}: {results[name].status}")
+                sorter.done(name)
+    return results
+
+
+def _compile_one(
+    spec: _Spec,
+    unit: Unit,
+    results: dict[str, UnitOutcome | CachedUnit],
+    job: CompileJob,
+    shared: SharedBackend,
+) -> UnitOutcome:
+    module = spec.module
+    deps = _closure(spec.plan, unit, results)
+    ctx = UnitContext(module=module, func=unit.func, dependencies={**spec.used.code, **deps})
+    hash_ = emit.spec_hash(unit.func.text)
+    spec_name = f"{module.name}.mrsh"
+    imports = spec.used.imports
+
+    def module_for(code: str) -> str:
+        code_map = {**deps, unit.func.name: code}
+        return emit.module_source(
+            module, code_map, spec_name=spec_name, spec_hash=hash_, uses=imports
+        )
+
+    return compile_unit(
+        ctx,
+        shared.backend(),
+        replace(job.loop, support_files=dict(spec.used.files)),
+        module_for=module_for,
+        module_name=module.name,
+        cancel=spec.cancel,
+    )
+
+
+def _closure(
+    plan: Plan, unit: Unit, results: dict[str, UnitOutcome | CachedUnit]
+) -> dict[str, str]:
+    """The code of the unit's dependencies and of what they depend on, all compiled."""
+    names: set[str] = set()
+    pending = list(unit.deps)
+    while pending:
+        name = pending.pop()
+        if name not in names:
+            names.add(name)
+            pending.extend(plan.unit(name).deps)
+    return {name: code for name in sorted(names) if (code := results[name].code) is not None}
+
+
+def _blocked(name: str, deps: list[str]) -> UnitOutcome:
+    because = ", ".join(deps)
+    return UnitOutcome(
+        name,
+        "failed",
+        None,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+        failures=(f"not compiled: it depends on {because}, which failed",),
+    )
+
+
+def _write(
+    spec: _Spec,
+    source: str,
+    path: Path,
+    out_dir: Path,
+    outcomes: dict[str, UnitOutcome | CachedUnit],
+    lock: Lock,
+    job: CompileJob,
+) -> SpecReport:
+    module, plan, uses = spec.module, spec.plan, spec.used.imports
+    spec_name = path.name
+    spec_hash = emit.spec_hash(source)
+    ordered = tuple(outcomes[u.func.name] for u in plan.units)
+    code = {o.name: o.code for o in ordered if o.code is not None}
+    units = dict(lock.units)
+    for unit in plan.units:
+        outcome = outcomes[unit.func.name]
+        if isinstance(outcome, UnitOutcome) and outcome.status != "failed" and outcome.code:
+            units[unit.func.name] = _locked(unit, outcome, job)
+    units = {name: u for name, u in units.items() if module.func(name) is not None}
+    if any(o.status == "failed" for o in ordered):
+        # The best attempt beside the last good output, never over it; the lock keeps what
+        # did pass, with the hashes of the outputs still in place.
+        failed_file = out_dir / f"{module.name}.failed.py"
+        write_atomic(
+            failed_file,
+            emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses),
+        )
+        write_lock(lock_path(out_dir, module.name), replace(lock, units=units))
+        return SpecReport(str(path), source, units=ordered, failed_file=str(failed_file))
+    module_text = emit.module_source(
+        module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
+    )
+    # Code from the lock is held to what the loop holds a model's code to, before a byte
+    # of it is written: a lock is a file anyone with write access can change.
+    problem = _vet_locked(spec, outcomes, module_text, lock_path(out_dir, module.name), job)
+    if problem is not None:
+        return SpecReport(str(path), source, units=ordered, problem=problem)
+    if job.main:
+        module_text = append_main(module_text, module)
+    tests_text = emit.test_source(
+        module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
+    )
+    files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
+    outputs = {name: file_hash(text) for name, text in files.items()}
+    new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs)
+    # The lock first: if the files after it are never written, the next compile finds
+    # their code in it and needs no model call to write them.
+    lock_name = lock_path(out_dir, module.name).name
+    texts = {lock_name: lock_text(new_lock), **files}
+    written = tuple(name for name in write_unit(out_dir, module.name, texts) if name in files)
+    (out_dir / f"{module.name}.failed.py").unlink(missing_ok=True)
+    exports = Used(
+        imports={module.name: tuple(f.name for f in module.funcs)},
+        code=code,
+        files={**spec.used.files, f"{module.name}.py": module_text},
+    )
+    return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
+
+
+def _vet_locked(
+    spec: _Spec,
+    outcomes: dict[str, UnitOutcome | CachedUnit],
+    module_text: str,
+    lock_file: Path,
+    job: CompileJob,
+) -> str | None:
+    """Why the code taken from the lock may not be written, or None: each verified unit's
+    code must pass extraction's checks, and the module must pass the examples of every
+    such unit in the sandbox. (An "unverified" unit is reused by --quick only, which never
+    verifies anything.)"""
+    taken = [o for o in outcomes.values() if isinstance(o, CachedUnit) and o.status == "verified"]
+    if not taken:
+        return None
+    for outcome in taken:
+        refused = _static_problem(spec, outcome, outcomes)
+        if refused is not None:
+            return f"{lock_file}: the code stored for {outcome.name} {refused}{_RECOMPILE}"
+    verdict = verify_module(
+        spec.module,
+        module_text,
+        module_name=spec.module.name,
+        limits=job.loop.limits,
+        extra_files=spec.used.files,
+        uses=spec.used.imports,
+    )
+    names = {o.name for o in taken}
+    failing = [r for r in verdict.results if r.status != "pass" and r.func in names]
+    if verdict.problem is not None and not failing:
+        failing = [r for r in verdict.results if r.status != "pass"]
+    if not failing:
+        return None
+    first = failing[0]
+    func = spec.module.func(first.func) if first.func else None
+    said = (verdict_text.describe(first, func, job.loop.limits.timeout_s) or "").strip()
+    said = said.splitlines()[0] if said else first.status
+    who = ", ".join(sorted({r.func or r.test for r in failing}))
+    return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
+
+
+_RECOMPILE = "; delete the lock file (or that unit in it) to compile it again"
+
+
+def _static_problem(
+    spec: _Spec, outcome: CachedUnit, outcomes: dict[str, UnitOutcome | CachedUnit]
+) -> str | None:
+    func = spec.module.func(outcome.name)
+    if func is None:
+        return None
+    # The names the loop's extraction knew for this unit: a copy of one is dropped there.
+    deps = _closure(spec.plan, spec.plan.unit(outcome.name), outcomes)
+    known = {t.name for t in spec.module.types} | set(spec.used.code) | set(deps)
+    checked = validate(outcome.code, func, known, local_modules=tuple(spec.used.imports))
+    problems = [*checked.problems, *(f"holds {d}" for d in checked.dropped)]
+    if not problems:
+        return None
+    return "is refused: " + "; ".join(p.splitlines()[0] for p in problems)
+
+
+def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
+    loop = job.loop
+    sampling = {
+        "candidates": loop.candidates,
+        "attempts": loop.attempts,
+        "temperature": loop.temperature,
+        "top_p": loop.top_p,
+        "max_tokens": loop.max_tokens,
+        "seed": loop.seed,
+        "quick": loop.quick,
+        # How the code was chosen among candidates and attempts, beyond the sampling itself.
+        "rank": loop.rank,
+        "holdout": loop.holdout,
+        "temperature_step": loop.temperature_step,
+        "probe": loop.probe,
+        "repair": loop.repair,
+    }
+    return LockedUnit(
+        key=unit.key,
+        code=outcome.code or "",
+        status=outcome.status,
+        deps=unit.deps,
+        backend=job.backend_name,
+        model=job.model_id,
+        prompt_template=prompts.template_version(),
+        sampling=sampling,
+        attempts=outcome.attempts,
+        candidates=outcome.candidates,
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        seconds=round(outcome.seconds, 3),
+    )

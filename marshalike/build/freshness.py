@@ -1,0 +1,209 @@
+"""CI mode: is every spec's generated code current, untouched and passing? No model calls.
+
+For each spec: the spec must parse and check clean; its lock must exist and record the
+spec's current hash; NAME.py and test_NAME.py must exist with the hashes the lock recorded
+(a hand edit shows up as a mismatch, unless the marker of an interrupted write says the
+files were left out of step by a crash); the generated modules of the specs it uses, at any
+depth, must be in the same folder; and the generated tests must pass, run in the sandbox
+beside those modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshalike.build.lock import Lock, lock_path, read_lock
+from marshalike.build.output import file_hash, interrupted, marker_file
+from marshalike.build.uses import Absent, generated_modules, used_spec
+from marshalike.codegen import emit
+from marshalike.codegen.module_main import append_main
+from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.load import load_spec
+from marshalike.language.parse import parse
+from marshalike.language.spec import Module
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
+from marshalike.synth import verdict_text
+from marshalike.synth.extract import validate
+
+_TOP = Span(1, 1, 1, 2)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a spec fails the check, located in a file when we can."""
+
+    kind: str  # spec-error | stale | missing | edited | interrupted | test-failed
+    message: str
+    path: str
+    line: int = 1
+    column: int = 1
+    # A test-failed finding's generated test (test_NAME_INDEX) and its status (fail, error,
+    # timeout, not_run), so reports need not read them back out of the message.
+    test: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecCheck:
+    path: str
+    source: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    tests: tuple[ExampleResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def check_spec(
+    path: Path, *, out: Path | None = None, limits: Limits = DEFAULT_LIMITS
+) -> SpecCheck:
+    loaded = load_spec(path)
+    display = str(path)
+    if loaded.module is None or loaded.has_errors:
+        errors = [d for d in loaded.diagnostics if d.is_error]
+        findings = tuple(
+            Finding("spec-error", d.message, d.path, d.span.line, d.span.column) for d in errors
+        )
+        return SpecCheck(display, loaded.source, loaded.diagnostics, findings)
+    module = loaded.module
+    folder = out or path.parent
+    lock_file = lock_path(folder, module.name)
+    if interrupted(folder, module.name):
+        # A crash between the files: a mismatch here is not a hand edit.
+        message = (
+            f"an interrupted write left the outputs of {path.name} in {folder} out of step "
+            f"({marker_file(folder, module.name).name} is still there): recompile the spec"
+        )
+        return _only(display, loaded.source, "interrupted", message)
+    if not lock_file.exists():
+        return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
+    lock = read_lock(lock_file, path.name)
+    found: list[Finding] = []
+    if lock.spec_hash != emit.spec_hash(loaded.source):
+        found.append(
+            Finding("stale", "the spec changed since it was compiled: recompile it", display)
+        )
+    texts = {}
+    for name in (f"{module.name}.py", f"test_{module.name}.py"):
+        texts[name] = _read(folder / name)
+        found.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+    used, absent = generated_modules(path, module, folder)
+    found.extend(_absent_finding(a, display) for a in absent)
+    if found:
+        return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
+    imports = _imports(path, module)
+    # A lock and a module rewritten to agree pass the hashes: the module must also be what
+    # the lock's code makes, and that code must pass the checks a model's code passes.
+    module_file = folder / f"{module.name}.py"
+    if (
+        why := _not_from_lock(module, lock, texts[module_file.name] or "", imports, path)
+    ) is not None:
+        finding = Finding("edited", f"{module_file} {why}; recompile the spec", str(module_file))
+        return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
+    # The examples run against the module in the sandbox the way a compile verifies code
+    # (code taken from a lock included), not by trusting the test file beside it.
+    verdict = verify_module(
+        module,
+        texts[module_file.name] or "",
+        module_name=module.name,
+        limits=limits,
+        extra_files=used,
+        uses=imports,
+    )
+    tests_file = str(folder / f"test_{module.name}.py")
+    failed = tuple(
+        _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
+    )
+    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
+
+
+def _not_from_lock(
+    module: Module, lock: Lock, text: str, imports: dict[str, tuple[str, ...]], path: Path
+) -> str | None:
+    """Why `text` is not the module compile writes from the lock's code, or why that code
+    would be refused (`extract.validate`); None when it is and would not."""
+    code = {name: unit.code for name, unit in lock.units.items() if module.func(name)}
+    made = emit.module_source(
+        module, code, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports
+    )
+    if text not in (made, append_main(made, module)):
+        return "is not what the code in the lock makes (edited by hand, or the lock was)"
+    known = {t.name for t in module.types} | {f.name for f in module.funcs}
+    known |= {name for names in imports.values() for name in names}
+    for name, unit in sorted(lock.units.items()):
+        func = module.func(name)
+        if func is None or unit.status != "verified":
+            continue
+        checked = validate(unit.code, func, known, local_modules=tuple(imports))
+        if checked.problems:
+            return f"holds code for {name} that the compiler refuses: {checked.problems[0]}"
+    return None
+
+
+def _imports(path: Path, module: Module) -> dict[str, tuple[str, ...]]:
+    """What the generated module imports from each spec it uses directly, as compile had it
+    (a used spec that cannot be read is already a finding, so it is never reached here)."""
+    imports = {}
+    for use in module.uses:
+        target = used_spec(path, use)
+        used = parse(target.read_text(encoding="utf-8"), str(target)).module
+        if used is not None:
+            imports[used.name] = tuple(f.name for f in used.funcs)
+    return imports
+
+
+def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:
+    return SpecCheck(path, source, findings=(Finding(kind, message, path),))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def _output_findings(path: Path, text: str | None, recorded: str | None) -> list[Finding]:
+    if text is None:
+        return [Finding("missing", f"{path} is missing: compile the spec", str(path))]
+    if recorded is None or file_hash(text) != recorded:
+        return [
+            Finding(
+                "edited",
+                f"{path} was edited by hand (it no longer matches the lock); "
+                "edit the spec and recompile instead",
+                str(path),
+            )
+        ]
+    return []
+
+
+def _absent_finding(absent: Absent, spec: str) -> Finding:
+    """Located at the checked spec's own `# use` line the absent spec is reached through."""
+    if absent.module is None:
+        message = f"the used spec {absent.spec} cannot be read or parsed"
+    else:
+        message = (
+            f"{absent.module} is missing: compile the used spec {absent.spec} "
+            "(the generated tests import its module from this folder)"
+        )
+    span = absent.use.span
+    return Finding("missing", message, spec, span.line, span.column)
+
+
+def _test_finding(
+    result: ExampleResult, module: Module, tests_file: str, limits: Limits
+) -> Finding:
+    func = module.func(result.func) if result.func else None
+    said = verdict_text.describe(result, func, limits.timeout_s) or result.status
+    return Finding(
+        "test-failed",
+        f"{result.test}: {said}",
+        tests_file,
+        test=result.test,
+        status=result.status,
+    )

@@ -1,0 +1,207 @@
+"""The lock: what was compiled from which spec text, by which model, and at what cost.
+
+One lock per spec (`NAME.lock.json` beside `NAME.py`), not one per project: specs compile
+independently, CI shards write disjoint files, and editing one spec never produces a merge
+conflict in another's lock. Sorted-key JSON, never pickles. Keys exclude credentials and
+base URLs, so the same spec compiled through another server of the same model is a hit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshalike.build.output import write_atomic
+from marshalike.errors import MarshalikeError
+
+LOCK_VERSION = 1
+# How a unit's code was chosen, beyond sampling: recorded since these loop settings were
+# added. A lock without them reads as the defaults, the loop's behaviour before them. Kept
+# equal to LoopSettings' defaults by a test, not imported, so reading a lock stays cheap.
+SAMPLING_DEFAULTS: Mapping[str, Any] = {
+    "rank": "first",
+    "holdout": False,
+    "temperature_step": 0.0,
+    "probe": False,
+    "repair": True,
+}
+
+
+@dataclass(frozen=True)
+class LockedUnit:
+    key: str
+    code: str
+    status: str  # "verified" | "unverified" (--quick)
+    deps: tuple[str, ...]
+    backend: str
+    model: str
+    prompt_template: str
+    sampling: Mapping[str, Any]
+    attempts: int
+    candidates: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Lock:
+    spec: str
+    spec_hash: str = ""
+    units: Mapping[str, LockedUnit] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    def hit(self, name: str, key: str, *, need_verified: bool) -> LockedUnit | None:
+        unit = self.units.get(name)
+        if unit is None or unit.key != key:
+            return None
+        if need_verified and unit.status != "verified":
+            return None
+        return unit
+
+
+def lock_path(output_dir: Path, module_name: str) -> Path:
+    return output_dir / f"{module_name}.lock.json"
+
+
+class LockError(MarshalikeError):
+    """A lock file that cannot be read or does not have the lock's shape."""
+
+    exit_code = 2
+
+
+def read_lock(path: Path, spec: str) -> Lock:
+    if not path.exists():
+        return Lock(spec=spec)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _malformed(path, f"it cannot be read as JSON ({_reason(exc)})") from None
+    try:
+        return _lock(data)
+    except _Shape as exc:
+        raise _malformed(path, str(exc)) from None
+
+
+class _Shape(Exception):
+    """A value of the wrong JSON type, with the dotted key it sits at."""
+
+
+# A unit's keys and the JSON types each must have; `sampling` is checked on its own.
+_UNIT_FIELDS: Mapping[str, type | tuple[type, ...]] = {
+    "key": str,
+    "code": str,
+    "status": str,
+    "backend": str,
+    "model": str,
+    "prompt_template": str,
+    "attempts": int,
+    "candidates": int,
+    "prompt_tokens": int,
+    "completion_tokens": int,
+    "seconds": (int, float),
+}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
+               float: "a number", bool: "true or false", type(None): "null"}  # fmt: skip
+
+
+def _lock(given: object) -> Lock:
+    data: dict[str, Any] = _get(given, None, dict, "")
+    version = data.get("version", LOCK_VERSION)
+    _check("version", version, int)
+    if version > LOCK_VERSION:
+        raise _Shape(f"version {version} is newer than this marshalike reads ({LOCK_VERSION})")
+    units = _get(data, "units", dict)
+    outputs = _get(data, "outputs", dict, default={})
+    for name, value in outputs.items():
+        _check(f"outputs.{_key(name)}", value, str)
+    return Lock(
+        spec=_get(data, "spec", str),
+        spec_hash=_get(data, "spec_hash", str),
+        units={name: _unit(unit, f"units.{_key(name)}") for name, unit in units.items()},
+        outputs=outputs,
+    )
+
+
+def _unit(data: object, where: str) -> LockedUnit:
+    data = _get(data, None, dict, where)
+    fields = {key: _get(data, key, kind, where) for key, kind in _UNIT_FIELDS.items()}
+    if fields["status"] not in ("verified", "unverified"):
+        raise _Shape(f'{where}.status should be "verified" or "unverified"')
+    deps = _get(data, "deps", list, where)
+    for index, dep in enumerate(deps):
+        _check(f"{where}.deps[{index}]", dep, str)
+    sampling = _get(data, "sampling", dict, where)
+    return LockedUnit(**fields, deps=tuple(deps), sampling={**SAMPLING_DEFAULTS, **sampling})
+
+
+def _get(
+    data: Any,
+    key: str | None,
+    kind: type | tuple[type, ...],
+    where: str = "",
+    default: Any = None,
+) -> Any:
+    """`data[key]` (or `data` itself when `key` is None), which must be of JSON type `kind`."""
+    dotted = ".".join(part for part in (where, key) if part) or "the top level"
+    if key is None:
+        value = data
+    elif key in data:
+        value = data[key]
+    elif default is not None:
+        return default
+    else:
+        raise _Shape(f"{dotted} is missing")
+    _check(dotted, value, kind)
+    return value
+
+
+def _check(dotted: str, value: object, kind: type | tuple[type, ...]) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON's true and false are Python bools, which are ints; a count is never one.
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        wanted = " or ".join(_JSON_NAMES[k] for k in kinds)
+        raise _Shape(f"{dotted} should be {wanted}, not {_JSON_NAMES.get(type(value), 'that')}")
+
+
+def _key(name: str) -> str:
+    """A key as a dotted path shows it: quoted when it is not a plain name, so a message
+    stays on one line whatever the file holds."""
+    return name if name.isidentifier() else json.dumps(name)
+
+
+def _malformed(path: Path, why: str) -> LockError:
+    return LockError(
+        f"{path}: the lock file is malformed: {why}; delete it to recompile from scratch"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def write_lock(path: Path, lock: Lock) -> None:
+    write_atomic(path, lock_text(lock))
+
+
+def lock_text(lock: Lock) -> str:
+    data = {
+        "version": LOCK_VERSION,
+        "spec": lock.spec,
+        "spec_hash": lock.spec_hash,
+        "outputs": dict(sorted(lock.outputs.items())),
+        "units": {name: _unit_dict(u) for name, u in sorted(lock.units.items())},
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _unit_dict(unit: LockedUnit) -> dict[str, Any]:
+    data = asdict(unit)
+    data["deps"] = list(unit.deps)
+    data["sampling"] = dict(unit.sampling)
+    return data

@@ -1,0 +1,91 @@
+"""Render compile reports: a table per spec for people, JSON for tools.
+
+Both pass through `redact`: a failure shows what a candidate returned, and that must never
+be a secret of the compiler's environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from marshalike.build.compiler import SpecReport
+from marshalike.synth.redact import redact
+
+_MARK = {"verified": "ok", "unverified": "UNVERIFIED", "failed": "FAILED"}
+
+
+def text(reports: Sequence[SpecReport]) -> str:
+    lines: list[str] = []
+    totals = {"units": 0, "failed": 0, "prompt": 0, "completion": 0, "seconds": 0.0}
+    for report in reports:
+        lines.append(_spec_line(report))
+        for unit in report.units:
+            lines.append(_unit_line(unit))
+            lines.extend(f"      {failure}" for failure in unit.failures)
+            totals["units"] += 1
+            totals["failed"] += unit.status == "failed"
+            totals["prompt"] += unit.prompt_tokens
+            totals["completion"] += unit.completion_tokens
+            totals["seconds"] += unit.seconds
+    lines.append(
+        f"total: {_count(int(totals['units']), 'function')}, {totals['failed']} failed, "
+        f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
+        f"{totals['seconds']:.1f} s"
+    )
+    return redact("\n".join(lines) + "\n")
+
+
+def _spec_line(report: SpecReport) -> str:
+    if report.problem:
+        return f"{report.path}: not compiled: {report.problem}"
+    if report.stale:
+        return f"{report.path}: STALE (--frozen): {', '.join(report.stale)} would need the model"
+    if any(d.is_error for d in report.diagnostics):
+        return f"{report.path}: not compiled (errors in the spec)"
+    if report.failed_file:
+        return f"{report.path}: FAILED, best attempt in {report.failed_file}"
+    wrote = ", ".join(report.written) if report.written else "outputs unchanged"
+    return f"{report.path}: ok ({wrote})"
+
+
+def _unit_line(unit: Any) -> str:
+    status = _MARK.get(unit.status, unit.status)
+    note = f"  [{unit.note}]" if unit.note else ""
+    return (
+        f"  {unit.name:<24} {status:<10} attempts {unit.attempts}  candidates {unit.candidates}"
+        f"  tokens {unit.prompt_tokens}+{unit.completion_tokens}  {unit.seconds:.1f} s{note}"
+    )
+
+
+def as_json(reports: Sequence[SpecReport]) -> str:
+    return json.dumps([_report_dict(r) for r in reports], indent=2, sort_keys=True) + "\n"
+
+
+def _report_dict(report: SpecReport) -> dict[str, Any]:
+    return {
+        "path": report.path,
+        "ok": report.ok,
+        "written": list(report.written),
+        "failed_file": report.failed_file,
+        "stale": list(report.stale),
+        "problem": redact(report.problem) if report.problem else report.problem,
+        "errors": sum(d.is_error for d in report.diagnostics),
+        "warnings": sum(not d.is_error for d in report.diagnostics),
+        "units": [_unit_dict(u) for u in report.units],
+    }
+
+
+def _unit_dict(unit: Any) -> dict[str, Any]:
+    keys = ("name", "status", "attempts", "candidates", "distinct", "prompt_tokens",
+            "completion_tokens", "note")  # fmt: skip
+    data = {key: getattr(unit, key) for key in keys}
+    data["note"] = redact(unit.note) if unit.note else unit.note
+    data["seconds"] = round(unit.seconds, 3)
+    data["failures"] = [redact(failure) for failure in unit.failures]
+    return data
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 function", "2 functions"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

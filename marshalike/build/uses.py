@@ -1,0 +1,103 @@
+"""What a spec gets from the specs it `# use`s: their functions, importable.
+
+A used spec is compiled first; its generated module must land in the same output folder so
+that `from other import f` works for the generated code, its tests and the sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshalike.language.load import read_regular
+from marshalike.language.parse import parse
+from marshalike.language.spec import Module, Use
+
+
+def used_spec(spec: Path, use: Use) -> Path:
+    """The spec file a `# use` names: its path is relative to the using spec's folder."""
+    return (spec.parent / use.path).resolve()
+
+
+@dataclass(frozen=True)
+class Used:
+    """The used modules: names to import, code to show the model, files for the sandbox."""
+
+    imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # module -> funcs
+    code: Mapping[str, str] = field(default_factory=dict)  # func -> verified code
+    files: Mapping[str, str] = field(default_factory=dict)  # "other.py" -> its text
+
+    @property
+    def fingerprint(self) -> str:
+        """Part of every unit's key: a change in a used module recompiles its users."""
+        digest = hashlib.sha256()
+        for name, text in sorted(self.files.items()):
+            digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        return digest.hexdigest() if self.files else ""
+
+    def merged(self, other: Used) -> Used:
+        return Used(
+            imports={**self.imports, **other.imports},
+            code={**self.code, **other.code},
+            files={**self.files, **other.files},
+        )
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A used spec (at any depth) whose generated module is not in the output folder, or
+    whose own uses cannot be followed because it cannot be read or parsed."""
+
+    spec: str  # the used spec, as reached from the checked spec's path
+    module: Path | None  # the generated module that is missing; None: the spec is unreadable
+    use: Use  # the checked spec's own `# use` line this one is reached through
+
+
+def generated_modules(
+    path: Path, module: Module, folder: Path
+) -> tuple[dict[str, str], list[Absent]]:
+    """The generated modules of every spec `module` uses, directly or through others, read
+    from `folder`: compile insists that used modules land beside their users, so that is
+    the one place to look. Returns "name.py" -> text, and what could not be found."""
+    files: dict[str, str] = {}
+    absent: list[Absent] = []
+    seen = {path.resolve()}  # a circle back to the checked spec is load's error, not ours
+    # (file to resolve against, its displayed path, the `# use` to follow, the root `# use`)
+    pending = [(path, str(path), use, use) for use in module.uses]
+    while pending:
+        spec, shown, use, root = pending.pop(0)
+        target = used_spec(spec, use)
+        if target in seen:
+            continue
+        seen.add(target)
+        display = os.path.normpath(os.path.join(os.path.dirname(shown), use.path))
+        used = _parse_file(target)
+        if used is None:
+            absent.append(Absent(display, None, root))
+            continue
+        name = f"{used.name}.py"
+        text = _read(folder / name)
+        if text is None:
+            absent.append(Absent(display, folder / name, root))
+        else:
+            files[name] = text
+        pending.extend((target, display, inner, root) for inner in used.uses)
+    return files, absent
+
+
+def _parse_file(path: Path) -> Module | None:
+    text = _read(path)
+    return None if text is None else parse(text, str(path)).module
+
+
+def _read(path: Path) -> str | None:
+    """The text with newlines translated, as `Path.read_text` gives it; None for anything
+    but a readable regular UTF-8 file (a FIFO is never waited on)."""
+    try:
+        text = read_regular(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,0 +1,1 @@
+"""Deterministic code generation: everything in the generated files that needs no model."""

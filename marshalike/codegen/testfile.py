@@ -1,0 +1,213 @@
+"""The pytest file's parts: one test per checkable example, informal ones as comments.
+
+Value examples are written in one fixed shape, so that a reader sees the call and the
+value it should return:
+
+    def test_add_1():
+        actual = add(1, 2)
+        expected = 3
+        assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+
+`_same`, defined once in each file that has a value test, compares the way the verifier
+does, so that running plain `pytest` on the file is not fooled by a value that only claims
+to be equal (an object whose `__eq__` always returns True, an `int` subclass, a lying
+`repr`): by exact type and value, recursively. `True` is not `1`; lists, tuples, dicts,
+sets, frozensets and the spec's records (field by field) are compared item by item, dicts
+and sets in any order; floats match within a relative tolerance of 1e-6 or an absolute one
+of 1e-12, and NaN matches nothing; an int may stand for an expected float, and a float for
+an expected int only where the function is declared to return a float (`float_ok=True`);
+any other value is compared with `==`, and only when its type is exactly the expected one.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import sys
+from dataclasses import dataclass, field
+
+from marshalike.codegen.imports import Imported, ImportSet
+from marshalike.language.naming import identifier, parse_or_none
+from marshalike.language.spec import Example, Func, Module
+from marshalike.language.typemap import annotation
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+_MESSAGE = 'f"{actual!r} ({type(actual).__name__}) is not {expected!r}"'
+SAME_HELPER = '''\
+def _same(actual, expected, float_ok=False):
+    """Whether actual is expected: the same type and value, recursively (True is not 1,
+    an int subclass is not an int). Floats match within rel 1e-6 or abs 1e-12, NaN matches
+    nothing; an int may stand for a float, a float for an int only with float_ok."""
+    import dataclasses
+    import math
+
+    kinds = {type(actual), type(expected)}
+    if kinds == {int, float} and (type(expected) is float or float_ok):
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(actual) is not type(expected):
+        return False
+    if type(expected) is float:
+        return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
+    if type(expected) in (list, tuple):
+        pairs = zip(actual, expected)
+        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+    if type(expected) in (set, frozenset):
+        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+    if type(expected) is dict:
+        have = {_same_key(key): value for key, value in actual.items()}
+        want = {_same_key(key): value for key, value in expected.items()}
+        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+    if dataclasses.is_dataclass(expected):
+        names = [field.name for field in dataclasses.fields(expected)]
+        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+    return actual == expected
+
+
+def _same_key(value):
+    """A set member or dict key as a hashable value that tells True from 1."""
+    if type(value) in (tuple, frozenset):
+        return type(value), type(value)(_same_key(item) for item in value)
+    return type(value), value'''
+
+# Importing these does something (opens a browser, prints a poem): never for a bare name.
+_NEVER_IMPORT = frozenset({"antigravity", "this"})
+
+
+@dataclass
+class _Needs:
+    """What the tests written so far refer to, so the file imports exactly that."""
+
+    names: set[str] = field(default_factory=set)
+    pytest: bool = False
+    same: bool = False  # a value test uses `_same`
+
+
+def file_parts(
+    module: Module, *, module_name: str, spec_name: str, only: str | None
+) -> tuple[list[str], list[str]]:
+    """The import groups and the test blocks of the pytest file."""
+    needs = _Needs()
+    blocks: list[str] = []
+    types = {t.name for t in module.types}
+    for func in module.funcs:
+        if only is None or func.name == only:
+            float_ok = bool(func.returns) and "float" in annotation(func.returns or "", types)
+            for number, example in enumerate(func.examples, start=1):
+                blocks.append(_block(func, number, example, spec_name, needs, float_ok))
+    helpers = [SAME_HELPER] if needs.same else []
+    return _import_groups(module, module_name, needs), helpers + blocks
+
+
+def _block(
+    func: Func, number: int, example: Example, spec_name: str, needs: _Needs, float_ok: bool
+) -> str:
+    where = f"# {spec_name}:{example.span.line}:"
+    text = one_line(example.text)
+    if not example.checkable:
+        return f"{where} informal example, not a test: {text}"
+    head = f"{where} {text}\ndef test_{identifier(func.name)}_{number}():\n"
+    sources = [example.call or ""]
+    if example.outcome == "returns":
+        sources.append(example.expected or "")
+    parsed = [_parsed(s) for s in sources]
+    if any(p is None for p in parsed):
+        needs.pytest = True
+        return head + f"    pytest.fail({f'example is not valid Python: {text}'!r})"
+    lines = [p[0] for p in parsed if p]
+    trees = [p[1] for p in parsed if p]
+    for tree in trees:
+        needs.names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    if example.outcome == "raises":
+        return head + _raises(example, lines[0], needs)
+    needs.same = True
+    return head + _returns(lines[0], lines[1], float_ok)
+
+
+def _parsed(source: str) -> tuple[str, ast.Expression] | None:
+    """One line of Python for the example text, and its tree; None if it is not Python.
+
+    The text is kept as written unless it spans lines (a `#` comment, a line break), when
+    it is unparsed, and checked again: `ｃlass` parses as the keyword's NFKC form.
+    """
+    text = source.strip()
+    tree = plain_expression(text)
+    if tree is None or ("\n" not in text and "\r" not in text):
+        return (text, tree) if tree else None
+    line = ast.unparse(tree)
+    return (line, tree) if plain_expression(line) is not None else None
+
+
+def _returns(call: str, expected: str, float_ok: bool) -> str:
+    same = "_same(actual, expected, float_ok=True)" if float_ok else "_same(actual, expected)"
+    return f"    actual = {call}\n    expected = {expected}\n    assert {same}, {_MESSAGE}"
+
+
+def _raises(example: Example, call: str, needs: _Needs) -> str:
+    needs.pytest = True
+    named = one_line(example.exception or "Exception")
+    exception, note = _exception(named, needs)
+    return f"    with pytest.raises({exception}):{note}\n        {call}"
+
+
+def _exception(named: str, needs: _Needs) -> tuple[str, str]:
+    """A raisable name for pytest.raises; names the test cannot import become Exception."""
+    if named in _BUILTIN_EXCEPTIONS:
+        return named, ""
+    root = named.split(".")[0]
+    if "." in named and root in sys.stdlib_module_names and plain_expression(named) is not None:
+        needs.names.add(root)
+        return named, ""
+    return "Exception", f"  # the spec names {named}"
+
+
+def one_line(text: str) -> str:
+    """Text safe inside a `#` comment: one line, no control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def plain_expression(source: str) -> ast.Expression | None:
+    """The expression, if it can stand on the right of `actual = ` in a plain test."""
+    tree = parse_or_none(source.strip())
+    if not isinstance(tree, ast.Expression):
+        return None
+    # `yield` would turn the test into a generator, `await` does not compile in it.
+    if any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree)):
+        return None
+    return tree
+
+
+def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]:
+    declared = {identifier(t.name) for t in module.types} | {
+        identifier(f.name) for f in module.funcs
+    }
+    ours = sorted(needs.names & declared)
+    by_path = bool(ours) and not _importable_name(module_name)
+    stdlib = {
+        n
+        for n in needs.names - declared
+        if n in sys.stdlib_module_names and not hasattr(builtins, n) and n not in _NEVER_IMPORT
+    } | ({"importlib"} if by_path else set())
+    groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
+    if needs.pytest:
+        groups.append("import pytest")
+    if by_path:
+        # `from query-builder import f` is a syntax error; the import system takes any name.
+        load = f"_generated = importlib.import_module({module_name!r})"
+        groups.append("\n".join([load, *(f"{n} = _generated.{n}" for n in ours)]))
+    elif ours:
+        imports = ImportSet()
+        imports.add(*(Imported(module_name, n) for n in ours))
+        groups.extend(imports.groups())
+    return groups
+
+
+def _importable_name(module_name: str) -> bool:
+    parts = module_name.split(".")
+    return all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)

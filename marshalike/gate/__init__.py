@@ -1,0 +1,1 @@
+"""Judging code that already passes its examples: the probe gate and its oracles."""

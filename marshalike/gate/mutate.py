@@ -1,0 +1,157 @@
+"""Extra inputs for a function, derived from its examples by mutation.
+
+Candidates that all pass the examples can still disagree elsewhere; running them on inputs
+near the examples' (an integer one off, an empty list, a reversed string) shows where. Each
+mutation changes one literal argument of one example call and keeps its type, so the new
+call is one the spec's author could have written. Arguments that are not literals (a
+constructed record, a name) are kept as written. The choice among the mutations is random
+but seeded, so one seed always gives the same inputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from marshalike.language.spec import Func
+
+DEFAULT_LIMIT = 8
+# A mutated value whose source is longer than this is dropped: doubling a long list again
+# and again would only make the probe slow.
+_MAX_SOURCE = 2_000
+
+
+def mutated_calls(
+    func: Func,
+    *,
+    seed: int,
+    limit: int = DEFAULT_LIMIT,
+    keep: Callable[[Any], bool] | None = None,
+) -> tuple[str, ...]:
+    """Up to `limit` call expressions of `func` that no example makes, in a fixed order;
+    with `keep`, only mutated values it accepts are chosen from."""
+    calls = [e.call for e in func.examples if e.checkable and e.call and e.func == func.name]
+    seen = {_normal(call) for call in calls}
+    found: list[str] = []
+    for call in calls:
+        for variant in _variants(call, keep or _any):
+            key = _normal(variant)
+            if key not in seen:
+                seen.add(key)
+                found.append(variant)
+    if len(found) <= limit:
+        return tuple(found)
+    picked = sorted(random.Random(seed).sample(range(len(found)), limit))
+    return tuple(found[i] for i in picked)
+
+
+def _any(value: Any) -> bool:
+    return True
+
+
+def _variants(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
+    """Each call that differs from `call` in one mutated literal argument `keep` accepts."""
+    tree = _call(call)
+    if tree is None:
+        return
+    callee = ast.unparse(tree.func)
+    args = [ast.unparse(a) for a in tree.args]
+    keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
+    for i, node in enumerate(tree.args):
+        for source in _mutations(node, keep):
+            yield _render(callee, [*args[:i], source, *args[i + 1 :]], keywords)
+    for i, keyword in enumerate(tree.keywords):
+        for source in _mutations(keyword.value, keep):
+            changed = [*keywords[:i], (keyword.arg, source), *keywords[i + 1 :]]
+            yield _render(callee, args, changed)
+
+
+def _call(source: str) -> ast.Call | None:
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if not isinstance(tree, ast.Call) or any(isinstance(a, ast.Starred) for a in tree.args):
+        return None
+    if any(k.arg is None for k in tree.keywords):  # **kwargs: its keys are unknown here
+        return None
+    return tree
+
+
+def _render(callee: str, args: Sequence[str], keywords: Sequence[tuple[str | None, str]]) -> str:
+    parts = [*args, *(f"{name}={value}" for name, value in keywords)]
+    return f"{callee}({', '.join(parts)})"
+
+
+def _normal(call: str) -> str:
+    tree = _call(call)
+    return ast.dump(tree) if tree is not None else call.strip()
+
+
+def _mutations(node: ast.expr, keep: Callable[[Any], bool]) -> Iterator[str]:
+    """Sources of values of the literal's own type that differ from it and `keep` accepts."""
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return  # not a literal: kept as written
+    mutate = _MUTATORS.get(type(value))
+    if mutate is None:
+        return
+    emitted = {repr(value)}
+    for new in filter(keep, mutate(value)):
+        source = repr(new)
+        if source not in emitted and len(source) <= _MAX_SOURCE and _reparses(source):
+            emitted.add(source)
+            yield source
+
+
+def _reparses(source: str) -> bool:
+    """False for values whose repr is no literal (`inf`, `nan`)."""
+    try:
+        ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
+def _ints(n: int) -> list[int]:
+    return [n + 1, n - 1, 0, -n]
+
+
+def _floats(x: float) -> list[float]:
+    return [x + 1.0, 0.0, -x]
+
+
+def _strings(s: str) -> list[str]:
+    return ["", s[::-1], s.swapcase(), f" {s} "]
+
+
+def _lists(items: list[Any]) -> list[list[Any]]:
+    return [[], items[:1], items[::-1], items + items]
+
+
+def _tuples(items: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    # Tuples are often records of a fixed length (a point, a pair): their length stays.
+    return [items[::-1]]
+
+
+def _dicts(mapping: dict[Any, Any]) -> list[dict[Any, Any]]:
+    return [{}, dict(list(mapping.items())[:1])]
+
+
+def _sets(items: set[Any]) -> list[set[Any]]:
+    return [set()]
+
+
+_MUTATORS: dict[type, Callable[[Any], list[Any]]] = {
+    bool: lambda b: [not b],
+    int: _ints,
+    float: _floats,
+    str: _strings,
+    list: _lists,
+    tuple: _tuples,
+    dict: _dicts,
+    set: _sets,
+}

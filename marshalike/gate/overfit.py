@@ -1,0 +1,318 @@
+"""Signs that code passing a function's examples was fitted to them rather than to its
+description: the probe gate of the loop (`LoopSettings.probe`).
+
+Four signs, all cheap and none needing an oracle. A crash: on inputs mutated from the
+examples (`mutate.mutated_calls`) the code raises an exception that only a programming
+error raises (dividing by the length of an empty list, indexing it), one the description
+does not promise. A refusal: the description promises no error and restricts no input, yet
+the code's own `raise` turns a mutated input away (`if a < 0: raise ValueError(...)` in a
+function that adds any two integers). A special case: the code compares a parameter with a
+value taken from an example's arguments (`if 4 < n` next to the example `is_even(4)`), a
+value the description never mentions, or searches a string parameter for a piece of an
+example's string argument (`address.startswith('no-at')` next to
+`is_valid_email('no-at-sign')`). A canned answer: the code returns an example's output
+as a constant (`output = "100"` ... `return output` next to `string_xor('010', '110') =
+'100'`), a value the description never mentions. Timeouts are no sign: mutated inputs
+(n = -1) make many correct loops long. `static_sign` joins the checks that need no run to
+the promises of the description (`promises.unkept`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+
+from marshalike.gate import promises
+from marshalike.gate.consensus import ProbeOutcome
+from marshalike.language.gaps import promised_exceptions
+from marshalike.language.naming import parse_or_none
+from marshalike.language.spec import Func
+
+# Exceptions that no description means when it says nothing about errors.
+PROGRAMMING_ERRORS = frozenset(
+    {
+        "ZeroDivisionError", "IndexError", "KeyError", "TypeError", "AttributeError",
+        "NameError", "UnboundLocalError", "RecursionError",
+    }
+)  # fmt: skip
+# ValueError is also what a function raises on purpose; only math's domain error is a bug.
+_MATH_DOMAIN = "math domain error"
+# Words by which a description limits its inputs ("a non-empty list", "assume n is
+# positive"): code may then refuse the inputs outside, and a refusal is no sign.
+_RESTRICTION = re.compile(
+    r"\b(non-?empty|not empty|positive|non-?negative|at least|assum\w*|valid|must|"
+    r"guarantee\w*)\b",
+    re.IGNORECASE,
+)
+_COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+# A shorter piece of an example's string (" a", "ab") is too likely a coincidence.
+_MIN_PIECE = 3
+# String methods that search their receiver for their first argument.
+_SEARCHES = frozenset(
+    {"startswith", "endswith", "find", "rfind", "index", "rindex", "count", "removeprefix",
+     "removesuffix"}
+)  # fmt: skip
+# Values too common as bounds and base cases to say anything (`n == 0`, `n < 2`, `s == ""`).
+_NEUTRAL_NUMBER = 2
+
+
+def crash(
+    func: Func, code: str, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]
+) -> str | None:
+    """The first probe call that raised an exception the function does not promise, either a
+    programming error or a refusal by the code's own `raise` where the description allows
+    none, as "average([]) raised ZeroDivisionError: division by zero"; None when none did."""
+    allowed = _allowed(func)
+    if allowed is None:
+        return None
+    refused = _raised_names(code) if not allowed and not _restricts(func) else set()
+    for call, outcome in zip(calls, outcomes, strict=True):
+        if not outcome.output.startswith("raises "):
+            continue  # a value, a timeout or no output at all
+        name = outcome.output.removeprefix("raises ")
+        if name in allowed or not (_is_bug(name, outcome.message) or name in refused):
+            continue
+        said = f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
+        if _is_bug(name, outcome.message):
+            return said
+        return f"{said}, though the description promises no error"
+    return None
+
+
+def _allowed(func: Func) -> set[str] | None:
+    """The exceptions the function may raise: those its description or its examples name;
+    None when it may raise any ("raises an error", an example expecting Exception)."""
+    names = set(promised_exceptions(func.description))
+    names |= {e.exception for e in func.examples if e.outcome == "raises" and e.exception}
+    return None if names & {"an error", "Exception"} else names
+
+
+def _restricts(func: Func) -> bool:
+    return _RESTRICTION.search(_prose(func)) is not None
+
+
+def _prose(func: Func) -> str:
+    """What the spec says of the function in words: the heading's parameter and return
+    types describe too ("an integer above 10")."""
+    return " ".join([func.description, func.returns or "", *(p.type for p in func.params)])
+
+
+def _raised_names(code: str) -> set[str]:
+    """The exception classes the code raises by name (`raise ValueError(...)`)."""
+    tree = parse_or_none(code, mode="exec")
+    if tree is None:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Raise) or node.exc is None:
+            continue
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(exc, ast.Name):
+            names.add(exc.id)
+    return names
+
+
+def _is_bug(name: str, message: str) -> bool:
+    return name in PROGRAMMING_ERRORS or (name == "ValueError" and message == _MATH_DOMAIN)
+
+
+def special_case(code: str, func: Func) -> str | None:
+    """The first test in `code` of a parameter against an example's argument value, as
+    "it special-cases 4, an argument of the examples: `4 < n`", or for a piece of a string
+    argument, as "it looks for 'no-at', part of an argument of the examples:
+    `address.startswith('no-at')`"; None when there is none."""
+    tree = parse_or_none(code, mode="exec")
+    if tree is None:
+        return None
+    values = _example_values(func)
+    outputs = _example_outputs(func)
+    strings = [v for v in values if isinstance(v, str)]
+    prose = _prose(func)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef) or node.name != func.name:
+            continue
+        params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+        for compare, value in _literal_comparisons(node, params):
+            if value in values and not _mentioned(value, prose):
+                shown = ast.unparse(compare)
+                return f"it special-cases {value!r}, an argument of the examples: `{shown}`"
+        for test, piece in _substring_tests(node, params):
+            if _mentioned(piece, prose) or _neutral(piece):
+                continue
+            if piece in values:
+                shown = ast.unparse(test)
+                return f"it special-cases {piece!r}, an argument of the examples: `{shown}`"
+            if len(piece) >= _MIN_PIECE and any(piece in s for s in strings):
+                shown = ast.unparse(test)
+                return f"it looks for {piece!r}, part of an argument of the examples: `{shown}`"
+        for statement, value in _returned_constants(node, params):
+            if value in outputs and not _mentioned(value, prose):
+                shown = ast.unparse(statement)
+                return f"it returns {value!r}, an output of the examples, as is: `{shown}`"
+    return None
+
+
+def static_sign(code: str, func: Func) -> str | None:
+    """The gate's signs that need no run: a special case of the examples, or a promise of
+    the description the code cannot keep (`promises.unkept`)."""
+    return special_case(code, func) or promises.unkept(code, func)
+
+
+def _substring_tests(func: ast.FunctionDef, params: set[str]) -> Iterator[tuple[ast.expr, str]]:
+    """Each search of a string of parameters alone for a string constant: `'x' in s`,
+    `s.startswith('x')` (a tuple of prefixes too), `s.find('x')`, `s.count('x')`, ..."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for i, op in enumerate(node.ops):
+                piece = _constant(operands[i])
+                if isinstance(op, ast.In | ast.NotIn) and isinstance(piece, str):
+                    if _of_params(operands[i + 1], params):
+                        yield node, piece
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _SEARCHES
+            and _of_params(node.func.value, params)
+            and node.args
+        ):
+            first = node.args[0]
+            pieces = first.elts if isinstance(first, ast.Tuple) else [first]
+            for element in pieces:
+                if isinstance(piece := _constant(element), str):
+                    yield node, piece
+
+
+def _literal_comparisons(
+    func: ast.FunctionDef, params: set[str]
+) -> Iterator[tuple[ast.Compare, object]]:
+    """Each comparison of an expression of parameters alone (no constant in it, so
+    `n % 2 == 0` is arithmetic, not a special case) with a constant."""
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if not isinstance(op, _COMPARISONS):
+                continue
+            for side, other in ((operands[i], operands[i + 1]), (operands[i + 1], operands[i])):
+                value = _constant(side)
+                if value is not None and _of_params(other, params):
+                    yield node, value
+
+
+def _returned_constants(
+    func: ast.FunctionDef, params: set[str]
+) -> Iterator[tuple[ast.Return, object]]:
+    """Each `return` of a constant: a literal, or a local name only ever bound to one
+    (`output = "100"` ... `return output`)."""
+    bound: dict[str, set[object]] = {}  # each local name's values; None: not a constant
+    direct: set[int] = set()  # the Name nodes an assignment binds to a constant
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            value = _constant(node.value)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and value is not None:
+                    bound.setdefault(target.id, set()).add(value)
+                    direct.add(id(target))
+    for node in ast.walk(func):
+        stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        if stored and isinstance(node, ast.Name) and id(node) not in direct:
+            bound.setdefault(node.id, set()).add(None)  # a loop variable, `+=`, unpacking
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Return) or node.value is None:
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id not in params:
+            values = bound.get(node.value.id, {None})
+            if len(values) == 1 and None not in values:
+                yield node, next(iter(values))
+        elif (value := _constant(node.value)) is not None:
+            yield node, value
+
+
+def _constant(node: ast.expr | None) -> object | None:
+    """An int, float or str constant (a negative number too); None for anything else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant(node.operand)
+        return -inner if isinstance(inner, int | float) else None
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        if isinstance(node.value, int | float | str):
+            return node.value
+    return None
+
+
+def _of_params(node: ast.expr, params: set[str]) -> bool:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    has_constant = any(isinstance(n, ast.Constant) for n in ast.walk(node))
+    return bool(names & params) and not has_constant
+
+
+def _example_values(func: Func) -> set[object]:
+    """The scalar literal arguments of the function's checkable examples, less the
+    neutral ones (small numbers, empty and one-character strings)."""
+    values: set[object] = set()
+    for example in func.examples:
+        if example.checkable and example.func == func.name:
+            for arg in _arguments(example.call):
+                value = _constant(arg)
+                if value is not None and not _neutral(value):
+                    values.add(value)
+    return values
+
+
+def _example_outputs(func: Func) -> set[object]:
+    """The scalar literal outputs of the function's examples that return, less the neutral
+    ones and those of base cases (examples whose arguments are all neutral: `words(0) =
+    'zero'` is an answer code may well spell out)."""
+    values: set[object] = set()
+    for example in func.examples:
+        if example.outcome != "returns" or example.func != func.name:
+            continue
+        arguments = _arguments(example.call)
+        if all(_neutral_argument(a) for a in arguments):
+            continue
+        value = _constant(_parsed(example.expected)) if example.expected else None
+        if value is not None and not _neutral(value):
+            values.add(value)
+    return values
+
+
+def _arguments(call: str | None) -> list[ast.expr]:
+    node = _parsed(call) if call else None
+    if not isinstance(node, ast.Call):
+        return []
+    return [*node.args, *(k.value for k in node.keywords)]
+
+
+def _parsed(text: str) -> ast.expr | None:
+    tree = parse_or_none(text.strip())
+    return tree.body if isinstance(tree, ast.Expression) else None
+
+
+def _neutral_argument(node: ast.expr) -> bool:
+    """A small number, a short string, True, False, None or an empty collection."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool)):
+        return True
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return not node.elts
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    if isinstance(node, ast.Call):  # `set()`, `dict()`
+        return not node.args and not node.keywords
+    value = _constant(node)
+    return value is not None and _neutral(value)
+
+
+def _neutral(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 1
+    return isinstance(value, int | float) and abs(value) <= _NEUTRAL_NUMBER
+
+
+def _mentioned(value: object, description: str) -> bool:
+    if isinstance(value, str):
+        return value in description
+    text = repr(value)
+    return re.search(rf"(?<![\w.]){re.escape(text)}(?![\w]|\.\d)", description) is not None

@@ -1,0 +1,1 @@
+"""The spec language: reading, parsing and checking .mrsh text, and its diagnostics."""

@@ -1,0 +1,364 @@
+"""Loading a spec from disk: read, parse, resolve CSV-backed types and `# use`, check.
+
+This is the one place that touches the file system for a spec; parse and check stay pure.
+Codes (check owns M010-M029):
+
+- M030 spec is not UTF-8
+- M031 CSV file missing or unreadable, M032 CSV file empty, M033 CSV rows that do not
+  match the header
+- M034 used spec missing or unreadable, M035 circular use, M036 used spec has errors
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshalike.errors import SpecError
+from marshalike.language.diagnostics import Diagnostic, Span, has_errors, sort_key
+from marshalike.language.parse import ParseResult, parse
+from marshalike.language.semantics import check
+from marshalike.language.spec import Func, Module, TypeDef, Use
+
+SPEC_SUFFIX = ".mrsh"
+# A CSV-backed type keeps this many rows as samples (for field types and the prompt); the
+# rest of the file is only checked for shape.
+MAX_SAMPLE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """A loaded spec. `module` is None when the text could not be parsed at all."""
+
+    path: str
+    module: Module | None
+    diagnostics: tuple[Diagnostic, ...]
+    source: str
+
+    @property
+    def has_errors(self) -> bool:
+        return has_errors(self.diagnostics)
+
+
+def load_spec(path: str | Path) -> LoadResult:
+    """Read, parse and check one spec; raises SpecError only when the file can't be read,
+    or when a file not named `*.mrsh` does not read as a spec without errors."""
+    file = Path(path)
+    display = str(path)
+    raw = _read_bytes(file, display)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _insist_on_spec(file, display, "it is not UTF-8 text")
+        return LoadResult(display, None, (_not_utf8(raw, exc, display),), _lossy(raw))
+    parsed = parse(text, display)
+    if parsed.module is None:
+        _insist_on_spec(file, display, "it has syntax errors")
+        return LoadResult(display, None, tuple(sorted(parsed.diagnostics, key=sort_key)), text)
+    if not parsed.module.funcs and not parsed.module.types:
+        _insist_on_spec(file, display, "it declares no `# func` or `# type`")
+    module, found = _resolve(parsed.module, file)
+    found.extend(parsed.diagnostics)
+    if has_errors(found):
+        _insist_on_spec(file, display, "it has errors")
+    return LoadResult(display, module, tuple(sorted(found, key=sort_key)), text)
+
+
+def _insist_on_spec(file: Path, display: str, why: str) -> None:
+    """A file named `*.mrsh` is a spec, errors and all; any other file named on the command
+    line is one only when it reads as one, so a stray argument never gets outputs written
+    next to it."""
+    if file.suffix != SPEC_SUFFIX:
+        raise SpecError(
+            f"{display}: not a {SPEC_SUFFIX} file, and {why}; "
+            f"name the spec with the {SPEC_SUFFIX} suffix"
+        )
+
+
+def spec_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders expanded to every `*.mrsh` below them (sorted), no repeats.
+
+    Anything else (a FIFO, a device, a socket) is refused before it is opened: reading one
+    could block forever or never end.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            specs = sorted(p for p in path.rglob(f"*{SPEC_SUFFIX}") if p.is_file())
+            if not specs:
+                raise SpecError(f"no {SPEC_SUFFIX} files under {path}")
+            found.extend(specs)
+        else:
+            check_spec_file(path)
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def check_spec_file(path: Path) -> None:
+    """Raise SpecError unless `path` is a folder or a regular file (symlinks followed)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {_reason(exc)}") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise SpecError(f"{path}: not a regular file ({_kind(mode)}); give a {SPEC_SUFFIX} file")
+
+
+def read_regular(file: Path) -> bytes:
+    """The bytes of a regular file. The file is opened without blocking and checked once
+    open, so a FIFO or device put in its place is refused (OSError), never waited on."""
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(file))
+        if not stat.S_ISREG(mode):
+            raise OSError(0, f"not a regular file ({_kind(mode)})", str(file))
+        return handle.read()
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
+    return [load_spec(path) for path in spec_paths(paths)]
+
+
+def _resolve(module: Module, file: Path) -> tuple[Module, list[Diagnostic]]:
+    found: list[Diagnostic] = []
+    types = []
+    for typedef in module.types:
+        filled, problems = _fill_csv_type(typedef, file.parent, module.path)
+        types.append(filled)
+        found.extend(problems)
+    module = dataclasses.replace(module, types=tuple(types))
+    extra, problems = _resolve_uses(module, file)
+    found.extend(problems)
+    found.extend(check(module, extra_functions=extra))
+    return module, found
+
+
+# --- reading the spec ----------------------------------------------------------------
+
+
+def _read_bytes(file: Path, display: str) -> bytes:
+    try:
+        return read_regular(file)
+    except IsADirectoryError:
+        raise SpecError(f"{display}: is a directory, not a .mrsh file") from None
+    except FileNotFoundError:
+        raise SpecError(f"{display}: no such file") from None
+    except OSError as exc:
+        raise SpecError(f"{display}: cannot read: {_reason(exc)}") from None
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError, display: str) -> Diagnostic:
+    before = raw[: exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    return Diagnostic(
+        "error",
+        "M030",
+        f"spec is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+        Span(line, column, line, column + 1),
+        display,
+        "save the file as UTF-8",
+    )
+
+
+def _reason(exc: OSError) -> str:
+    """`Permission denied` -> `permission denied`, to read as part of our sentence."""
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def _lossy(raw: bytes) -> str:
+    # Shown under the diagnostic only; one replacement character per bad byte keeps the
+    # caret's column right for the common case of Latin-1 text.
+    return raw.decode("utf-8", errors="replace")
+
+
+# --- CSV-backed types ----------------------------------------------------------------
+
+
+def _fill_csv_type(typedef: TypeDef, folder: Path, path: str) -> tuple[TypeDef, list[Diagnostic]]:
+    if typedef.source is None:
+        return typedef, []
+    span = _source_span(typedef)
+    text = _read_csv_text(folder / typedef.source, typedef, span, path)
+    if isinstance(text, Diagnostic):
+        return typedef, [text]
+    try:
+        table = list(_csv_rows(text))
+    except csv.Error as exc:
+        return typedef, [_csv_diag("M031", f"cannot parse {_csv_name(typedef)}: {exc}", span, path)]
+    if not table:
+        message = f"{_csv_name(typedef)} is empty"
+        hint = "its first line must be the header, e.g. `name, age`"
+        return typedef, [_csv_diag("M032", message, span, path, hint)]
+    (_, header), body = table[0], table[1:]
+    columns = tuple(header)
+    rows = tuple(row for _, row in body[:MAX_SAMPLE_ROWS])
+    filled = dataclasses.replace(typedef, columns=columns, rows=rows)
+    return filled, list(_ragged_file_rows(typedef, columns, body, span, path))
+
+
+def _read_csv_text(file: Path, typedef: TypeDef, span: Span, path: str) -> str | Diagnostic:
+    """The file's text (a byte-order mark dropped), or why it could not be read."""
+    name = _csv_name(typedef)
+    try:
+        return read_regular(file).decode("utf-8-sig")
+    except FileNotFoundError:
+        hint = "the path is relative to the spec's folder"
+        return _csv_diag("M031", f"cannot find {name}", span, path, hint)
+    except UnicodeDecodeError:
+        return _csv_diag("M031", f"{name} is not UTF-8 text", span, path)
+    except OSError as exc:
+        return _csv_diag("M031", f"cannot read {name}: {_reason(exc)}", span, path)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(line number, stripped fields) for every non-blank row."""
+    first = text.split("\n", 1)[0]
+    # Marsha's files pad fields with spaces and tabs after the comma; a header with tabs
+    # and no commas is a TSV file.
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    for row in reader:
+        fields = tuple(field.strip() for field in row)
+        if any(fields):
+            yield reader.line_num, fields
+
+
+def _ragged_file_rows(
+    typedef: TypeDef,
+    columns: tuple[str, ...],
+    body: list[tuple[int, tuple[str, ...]]],
+    span: Span,
+    path: str,
+) -> Iterator[Diagnostic]:
+    # One diagnostic per file: the first bad row, and how many there are in all.
+    bad = [(line, row) for line, row in body if len(row) != len(columns)]
+    if not bad:
+        return
+    line, row = bad[0]
+    message = (
+        f"{typedef.source}:{line}: row has {_plural(len(row), 'field')} but the header has "
+        f"{_plural(len(columns), 'column')} ({', '.join(columns)})"
+    )
+    if len(bad) > 1:
+        message += f"; {len(bad)} rows do not match"
+    yield _csv_diag("M033", message, span, path)
+
+
+def _source_span(typedef: TypeDef) -> Span:
+    """The span of the file name in `# type NAME file.csv`."""
+    heading = typedef.text.split("\n", 1)[0]
+    index = heading.rfind(typedef.source or "")
+    if not typedef.source or index < 0:
+        return typedef.name_span
+    line = typedef.span.line
+    column = typedef.span.column + index
+    return Span(line, column, line, column + len(typedef.source))
+
+
+def _csv_name(typedef: TypeDef) -> str:
+    return f"CSV file '{typedef.source}' of type '{typedef.name}'"
+
+
+def _csv_diag(
+    code: str, message: str, span: Span, path: str, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic("error", code, message, span, path, hint)
+
+
+# --- `# use other.mrsh` --------------------------------------------------------------
+
+
+def _resolve_uses(module: Module, file: Path) -> tuple[dict[str, Func], list[Diagnostic]]:
+    """Functions the used specs declare, and what went wrong resolving them."""
+    extra: dict[str, Func] = {}
+    found: list[Diagnostic] = []
+    parsed: dict[Path, ParseResult | None] = {}
+    root = file.resolve()
+    for use in module.uses:
+        target = (file.parent / use.path).resolve()
+        result = _parse_cached(target, parsed)
+        if result is None:
+            verb = "read" if target.exists() else "find"
+            found.append(_use_diag("M034", f"cannot {verb} used spec '{use.path}'", use, module))
+            continue
+        cycle = _path_back(target, root, parsed)
+        if cycle is not None:
+            chain = " -> ".join(_relative(p, root.parent) for p in [root, *cycle])
+            found.append(_use_diag("M035", f"circular use: {chain}", use, module))
+        errors = sum(1 for d in result.diagnostics if d.is_error)
+        if errors:
+            message = f"used spec '{use.path}' has {_plural(errors, 'syntax error')}"
+            found.append(_use_diag("M036", message, use, module))
+        if result.module is not None:
+            for func in result.module.funcs:
+                extra.setdefault(func.name, func)
+    return extra, found
+
+
+def _parse_cached(target: Path, cache: dict[Path, ParseResult | None]) -> ParseResult | None:
+    if target not in cache:
+        try:
+            cache[target] = parse(read_regular(target).decode("utf-8"), str(target))
+        except (OSError, UnicodeDecodeError):
+            cache[target] = None
+    return cache[target]
+
+
+def _path_back(start: Path, root: Path, cache: dict[Path, ParseResult | None]) -> list[Path] | None:
+    """The chain of uses from `start` back to `root`, if there is one (depth-first)."""
+    stack: list[tuple[Path, list[Path]]] = [(start, [start])]
+    seen: set[Path] = set()
+    while stack:
+        current, chain = stack.pop()
+        if current == root:
+            return chain
+        if current in seen:
+            continue
+        seen.add(current)
+        result = _parse_cached(current, cache)
+        if result is None or result.module is None:
+            continue
+        for use in reversed(result.module.uses):
+            target = (current.parent / use.path).resolve()
+            stack.append((target, [*chain, target]))
+    return None
+
+
+def _use_diag(code: str, message: str, use: Use, module: Module) -> Diagnostic:
+    hint = {
+        "M034": "the path is relative to this spec's folder",
+        "M035": "specs may not use each other in a circle; move the shared functions "
+        "into a third spec",
+        "M036": f"run `marshalike parse {use.path}` to see them",
+    }[code]
+    return Diagnostic("error", code, message, use.span, module.path, hint)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return Path(os.path.relpath(path, folder)).as_posix()
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

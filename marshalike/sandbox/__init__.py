@@ -1,0 +1,1 @@
+"""Running untrusted code in isolation, and the verdict channel that judges it."""

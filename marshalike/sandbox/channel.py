@@ -1,0 +1,344 @@
+"""The verdict channel: calls go into a sandboxed process, plain values come back out.
+
+The process that imports model-written code is told only what to call (`add(1, 2)`), one
+call at a time, each with a fresh random id; it answers with what the call returned or
+raised, encoded as plain tagged data, and the next call is sent only after that answer.
+It never sees an expected value, a test, the spec or whether a call is an example or a
+probe input: every run — examples, probe inputs, expected values — goes through the same
+runner. Whatever the code under test does inside its process (patch the runner, write
+extra lines, fork, exit), what reaches the verifier is at most one answer per call, and an
+answer is only ever a value: forging one means knowing the right value.
+
+Values are rebuilt from the tags alone — never unpickled, never an object of the
+candidate's — and compared by exact type and value (`values.same`): `True` is not `1`, an
+`int` subclass is not an `int`, a float matches within a stated tolerance, NaN equals
+nothing.
+An answer that is missing, malformed, late or has the wrong id fails that call; a process
+that exits or is killed fails the call it was on, and a fresh process takes the rest.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from marshalike.sandbox.isolation import Child, Limits
+from marshalike.sandbox.values import Plain, clean, well_formed
+
+ANSWER_BYTES = 4_000_000  # the longest answer line read back
+GRACE_S = 2.0  # on top of a call's own timeout, before the process is killed
+SHORT_GRACE_S = 0.25  # the same, where a shorter limit than the process's alarm applies
+
+# The runner: imports the module under test, then answers calls read from stdin. It runs
+# inside the sandbox, so it imports nothing from marshalike.
+_RUNNER = r"""
+import dataclasses, importlib, json, os, re, signal, sys, traceback
+
+cfg = json.loads(sys.argv[1])
+requests = os.fdopen(os.dup(0), "rb")
+answers = os.fdopen(os.dup(1), "wb")
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, 0)
+os.dup2(2, 1)
+sys.path.insert(0, os.getcwd())
+VALUES = {"decimal.Decimal", "fractions.Fraction", "datetime.date", "datetime.datetime",
+          "datetime.time", "datetime.timedelta", "uuid.UUID"}
+DICTS = {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
+RECORDS = {}  # the declared classes themselves (by identity), once the module is imported
+
+
+class CallTimeout(BaseException):
+    pass
+
+
+def alarm(signum, frame):
+    raise CallTimeout()
+
+
+def name_of(t):
+    return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
+
+
+def encode(v, depth, budget):
+    budget[0] -= 1
+    if depth > 200 or budget[0] < 0:
+        return ["too-large"]
+    t = type(v)
+    if v is None:
+        return ["None"]
+    if t is bool:
+        return ["bool", v]
+    if t is int:
+        return ["int", format(v, "x")]
+    if t is float:
+        return ["float", v.hex()]
+    if t is complex:
+        return ["complex", v.real.hex(), v.imag.hex()]
+    if t is str:
+        return ["str", v]
+    if t is bytes or t is bytearray:
+        return [t.__name__, v.hex()]
+    if t is list or t is tuple or t is set or t is frozenset:
+        return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
+    if t is dict or name_of(t) in DICTS:
+        return ["dict", [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)]
+                         for k, x in dict.items(v)]]
+    if t in RECORDS and dataclasses.is_dataclass(t):
+        fields = [[f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
+                  for f in dataclasses.fields(t)]
+        return ["record", RECORDS[t], fields]
+    if name_of(t) in VALUES:
+        return ["value", name_of(t), repr(v)[:2000]]
+    bases = [name_of(b) for b in t.__mro__[1:] if b.__module__ == "builtins"]
+    return ["object", name_of(t), bases[0] if bases else "builtins.object"]
+
+
+def raised(exc):
+    t = type(exc)
+    try:
+        message = str(exc)[:2000]
+    except BaseException:
+        message = ""
+    tail = "".join(traceback.format_exception(t, exc, exc.__traceback__)).splitlines()[-8:]
+    return {"type": t.__qualname__, "module": t.__module__,
+            "mro": [name_of(b) for b in t.__mro__], "message": message, "traceback": tail}
+
+
+def send(record):
+    answers.write(json.dumps(record).encode() + b"\n")
+    answers.flush()
+
+
+signal.signal(signal.SIGALRM, alarm)
+try:
+    signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
+    module = importlib.import_module(cfg["module"])
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for record in cfg["records"]:
+        owner, _, qualname = record.rpartition(".")
+        cls = getattr(importlib.import_module(owner), qualname, None)
+        if isinstance(cls, type):
+            RECORDS[cls] = qualname
+except BaseException as exc:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    send({"id": cfg["hello"], "import_error": raised(exc)})
+    sys.exit(0)
+namespace = dict(vars(module))
+send({"id": cfg["hello"], "ready": True})
+for line in requests:
+    request = json.loads(line)
+    call = request["call"]
+    scope = dict(namespace)
+    for name in set(re.findall(r"[A-Za-z_]\w*", call)):
+        if name not in scope and name in sys.stdlib_module_names:
+            if name not in ("antigravity", "this"):
+                try:
+                    scope[name] = importlib.import_module(name)
+                except BaseException:
+                    pass
+    answer = {"id": request["id"]}
+    signal.setitimer(signal.ITIMER_REAL, request["timeout"])
+    try:
+        value = eval(call, scope)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        answer["returned"] = encode(value, 0, [200000])
+    except CallTimeout:
+        answer["timeout"] = True
+    except BaseException as exc:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        answer["raised"] = raised(exc)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    send(answer)
+"""
+
+
+@dataclass(frozen=True)
+class Raised:
+    type: str  # the exception class's qualified name (`ValueError`, `MyError`)
+    module: str  # its module (`builtins` for the built-in ones)
+    lineage: tuple[str, ...]  # "module.qualname" of each class it derives from, itself first
+    message: str
+    traceback: str
+
+    def is_a(self, name: str) -> bool:
+        """Whether it is an instance of the exception the spec names: a built-in one
+        (`ValueError`; `Exception` for "throws an error"), a standard library one by its
+        dotted name (`json.JSONDecodeError`), or, for a name neither knows, any ordinary
+        error (as the generated test file checks it)."""
+        if name in _BUILTIN_EXCEPTIONS:
+            return f"builtins.{name}" in self.lineage
+        root, _, last = name.rpartition(".")
+        if root and root.split(".")[0] in sys.stdlib_module_names:
+            return any(m.startswith(root.split(".")[0] + ".") and m.endswith("." + last)
+                       for m in self.lineage)  # fmt: skip
+        return "builtins.Exception" in self.lineage
+
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one call did, as the verifier saw it."""
+
+    kind: str  # "returned", "raised", "timeout", "died" (no answer: the process ended)
+    value: Plain | None = None
+    raised: Raised | None = None
+    detail: str = ""  # for "died": why there was no answer
+
+
+def run_calls(
+    module_source: str,
+    calls: Sequence[str],
+    *,
+    module_name: str,
+    limits: Limits,
+    per_call_s: float,
+    records: Sequence[str] = (),
+    extra_files: Mapping[str, str] | None = None,
+) -> tuple[tuple[Answer, ...], str | None]:
+    """Run each call against the module in a sandboxed process, one at a time; the
+    answers in order, and the import error (a one-line text) if the module cannot be
+    imported (every call then "died").
+
+    `records` names the classes (`module.Qualname`) whose instances come back as records:
+    the spec's declared types, taken by identity once the module is imported (a class of
+    the candidate's that only borrows the name is an "object"). A call that gets no answer
+    in time kills the process; the calls after it run in a fresh one."""
+    files = {**(extra_files or {}), f"{module_name}.py": module_source}
+    answers: list[Answer] = []
+    while len(answers) < len(calls):
+        result, import_error = _session(
+            files, calls[len(answers) :], module_name, limits, per_call_s, records
+        )
+        if import_error is not None:
+            dead = Answer("died", detail=import_error)
+            return tuple(answers + [dead] * (len(calls) - len(answers))), import_error
+        answers.extend(result)
+    return tuple(answers), None
+
+
+def _session(
+    files: Mapping[str, str],
+    calls: Sequence[str],
+    module_name: str,
+    limits: Limits,
+    per_call_s: float,
+    records: Sequence[str],
+) -> tuple[list[Answer], str | None]:
+    """One process: answers to a prefix of `calls` (at least one), or an import error."""
+    hello = secrets.token_hex(16)
+    config = {
+        "module": module_name,
+        "hello": hello,
+        "import_timeout": limits.startup_s,
+        "records": list(records),
+    }
+    cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
+    # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a
+    # probe (a shorter limit) from an example: a shorter limit is kept from outside.
+    wait = per_call_s + (GRACE_S if per_call_s >= limits.timeout_s else SHORT_GRACE_S)
+    answers: list[Answer] = []
+    with Child(
+        ["-c", _RUNNER, json.dumps(config)], files=files, limits=limits, cpu_seconds=cpu
+    ) as child:
+        first = _read(child, hello, time.monotonic() + limits.startup_s + GRACE_S)
+        if first is None or not first.get("ready"):
+            if first is not None and isinstance(first.get("import_error"), dict):
+                return [], _import_error(first["import_error"])
+            return [], "the module could not be imported: " + _ended(child, limits)
+        for call in calls:
+            ident = secrets.token_hex(16)
+            sent = child.send({"id": ident, "call": call, "timeout": limits.timeout_s})
+            deadline = time.monotonic() + wait
+            record = _read(child, ident, deadline) if sent else None
+            answer = _answer(record) if record is not None else None
+            if answer is None:
+                late = child.returncode is None
+                answers.append(
+                    Answer("timeout") if late and time.monotonic() >= deadline
+                    else Answer("died", detail=_ended(child, limits))
+                )  # fmt: skip
+                return answers, None
+            answers.append(answer)
+    return answers, None
+
+
+def _read(child: Child, ident: str, deadline: float) -> dict | None:
+    """The answer with this id; None if the next line is anything else, or none comes."""
+    line = child.receive(deadline, ANSWER_BYTES)
+    if line is None:
+        return None
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    if not isinstance(record, dict) or record.get("id") != ident:
+        return None
+    return record
+
+
+def _answer(record: dict) -> Answer | None:
+    """The answer a record holds; None for anything malformed (a forged or broken answer
+    fails its call, it never stops the verifier)."""
+    try:
+        return _read_answer(record)
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError, MemoryError):
+        return None
+
+
+def _read_answer(record: dict) -> Answer | None:
+    if record.get("timeout") is True:
+        return Answer("timeout")
+    if "returned" in record:
+        value = record["returned"]
+        return Answer("returned", value=value) if well_formed(value) else None
+    raised = record.get("raised")
+    if isinstance(raised, dict):
+        return Answer("raised", raised=_raised(raised))
+    return None
+
+
+def _raised(data: dict) -> Raised:
+    tail = data.get("traceback", [])
+    return Raised(
+        type=clean(str(data["type"])[:200]),
+        module=clean(str(data["module"])[:200]),
+        lineage=tuple(clean(str(m)[:300]) for m in data["mro"])[:64],
+        message=clean(str(data.get("message", ""))[:2000]),
+        traceback=clean("\n".join(str(t) for t in tail[-8:])) if isinstance(tail, list) else "",
+    )
+
+
+def _import_error(data: dict) -> str:
+    try:
+        raised = _raised(data)
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return "the module could not be imported"
+    lines = "\n".join(raised.traceback.splitlines()[-6:])
+    return f"the module could not be imported: {raised.type}: {raised.message}\n{lines}".strip()
+
+
+def _ended(child: Child, limits: Limits) -> str:
+    child.wait(0.5)
+    code = child.returncode
+    tail = child.stderr(2000).strip().splitlines()[-4:]
+    said = ("\n" + "\n".join(tail)) if tail else ""
+    if code is None:
+        return "it gave no answer" + said
+    if code < 0:
+        return (
+            f"the process was killed by signal {-code} "
+            "(a resource limit: memory, CPU time or file size)" + said
+        )
+    return f"the process ended (exit status {code}) instead of answering" + said

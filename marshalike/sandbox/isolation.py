@@ -1,0 +1,652 @@
+"""Run untrusted, model-written Python in an isolated child process.
+
+Every run gets a fresh temporary folder, a child whose environment is built from nothing
+(no API key, token or other variable of the compiler's reaches it), stdin closed unless the
+caller talks to the child over a pipe, and resource limits set before any untrusted code
+is imported: address space, CPU seconds, file size, no core dumps, open files, processes.
+What else it gets depends on the platform (`isolation()` says which level is in force):
+
+- **Linux, `namespaces`** (the default wherever `unshare` from util-linux can create
+  namespaces: as root, or as any user where unprivileged user namespaces are enabled).
+  The child runs in new PID, mount, network, IPC and UTS namespaces. Its filesystem is a
+  fresh read-only root holding only the system's program folders (/usr, /bin, /lib ...),
+  the Python installation and its site-packages (read-only), /dev/null, /dev/zero and
+  /dev/urandom, and the run's own folder at /sandbox: a memory filesystem of
+  `Limits.disk_mb`, holding a copy of the run's files, the only place it can write (/tmp
+  points there), gone when the run ends. The compiler's folders, the spec, the home
+  folder and /proc are not there; the old root is detached (pivot_root), so no path leads
+  back to it. It has no
+  network interface but a loopback that is down. Run as root, the child then drops to an
+  unprivileged user id of its own before the untrusted code starts, with no capabilities
+  and no_new_privs, so RLIMIT_NPROC binds; run by another user, it stays the root of its
+  own user namespace (no power outside it) and its process count is bounded by that
+  namespace's RLIMIT_NPROC. The child is PID 1 of its namespace: when the run ends, the
+  kernel kills every process it started, including those that called setsid().
+- **Linux without namespaces** (a container that forbids them). Run as root, the child
+  drops to an unprivileged user id when the Python installation is readable by others, so
+  it cannot read the compiler's /proc entries (its environment) and RLIMIT_NPROC binds;
+  otherwise Python's own process-creating functions are replaced by ones that refuse.
+  Files readable by every user stay readable, world-writable folders (/tmp) stay
+  writable, the network is reachable, and a process that leaves the process group with
+  setsid() can outlive the run.
+- **macOS and other POSIX systems**: the resource limits, the scrubbed environment, the
+  private working folder and a process-group kill, nothing more: files readable by the
+  user are readable, the network is reachable.
+- **Windows**: the resource module does not exist; sandboxed runs are not supported.
+
+What no level protects against: a kernel exploit; reading what the system's program
+folders and the Python installation hold (they are world-readable anyway); spending the
+whole CPU time and memory budget the limits allow. The threat model is in
+docs/security.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from marshalike.sandbox import confine
+
+Isolation = Literal["namespaces", "unprivileged user", "process limits"]
+SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
+_UID_BASE, _UID_SPAN = 200_000, 60_000  # unprivileged user ids the root-run child takes
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+# Runs inside the child before anything untrusted: the filesystem view (with namespaces),
+# limits, then the drop of privileges, then exec of the real command. It uses the
+# standard library only and runs with -S, so no site-packages code runs before it.
+_BOOTSTRAP = r"""
+import ctypes, json, os, resource, sys
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                       ctypes.c_char_p]
+RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+NOATIME, NODIRATIME, RELATIME = 1024, 2048, 1 << 21
+def fail(what):
+    err = ctypes.get_errno()
+    sys.stderr.write("marshalike sandbox: %s: %s\n" % (what, os.strerror(err)))
+    os._exit(125)
+def mount(src, dst, fstype, flags, data=None):
+    enc = lambda s: None if s is None else s.encode()
+    if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
+        fail("mount " + dst)
+def locked(path):
+    f = os.statvfs(path).f_flag
+    bits = ((1, NOSUID), (2, NODEV), (8, NOEXEC), (1024, NOATIME), (2048, NODIRATIME),
+            (4096, RELATIME))
+    return sum(m for s, m in bits if f & s)
+def bind(src, dst, writable=False):
+    mount(src, dst, None, BIND | REC)
+    mount(None, dst, None, BIND | REMOUNT | NOSUID | locked(src) | (0 if writable else RDONLY))
+for procs in cfg["cgroups"]:
+    with open(procs, "w") as handle:  # "0": the writer itself, from inside a PID namespace
+        handle.write("0")
+if cfg["namespaces"]:
+    for knob in ("shmmax", "shmall", "shmmni"):  # this IPC namespace's System V memory: none
+        try:
+            with open("/proc/sys/kernel/" + knob, "w") as handle:
+                handle.write("0")
+        except OSError:
+            pass
+    mount(None, "/", None, REC | PRIVATE)
+    new = cfg["root"]
+    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "size=4m,nr_inodes=4096,mode=755")
+    for path in cfg["read_only"]:
+        target = new + path
+        if os.path.islink(path) and os.path.dirname(path) == "/":
+            os.symlink(os.readlink(path), target)
+            continue
+        os.makedirs(target, exist_ok=True)
+        bind(path, target)
+    os.makedirs(new + "/dev")
+    for node in ("null", "zero", "urandom", "random"):
+        open(new + "/dev/" + node, "w").close()
+        mount("/dev/" + node, new + "/dev/" + node, None, BIND)
+    home = new + cfg["home"]
+    os.makedirs(home)
+    options = "size=%d,nr_inodes=%d,mode=700" % (cfg["disk_bytes"], cfg["inodes"])
+    mount("tmpfs", home, "tmpfs", NOSUID | NODEV, options)
+    for name in os.listdir(cfg["workdir"]):
+        with open(os.path.join(cfg["workdir"], name), "rb") as src:
+            with open(os.path.join(home, name), "wb") as dst:
+                dst.write(src.read())
+    for name in [""] + os.listdir(home):
+        if cfg["uid"] is not None:
+            os.chown(os.path.join(home, name), cfg["uid"], cfg["uid"])
+    if not os.path.lexists(new + "/tmp"):  # a Python installed under /tmp brings its own
+        os.symlink(cfg["home"], new + "/tmp")
+    os.makedirs(new + "/.old")
+    os.chdir(new)
+    if libc.syscall(cfg["pivot_root"], b".", b".old") != 0:
+        fail("pivot_root")
+    os.chdir("/")
+    if libc.umount2(b"/.old", 2) != 0:
+        fail("umount the old root")
+    os.rmdir("/.old")
+    mount(None, "/", None, REMOUNT | RDONLY | NOSUID | NODEV)
+os.chdir(cfg["home"])
+LINUX = sys.platform.startswith("linux")
+def cap(kind, value):
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        if LINUX:  # elsewhere some limits do not exist (RLIMIT_AS on macOS)
+            raise
+cap(resource.RLIMIT_AS, cfg["memory_bytes"])
+cap(resource.RLIMIT_CPU, cfg["cpu_seconds"])
+cap(resource.RLIMIT_FSIZE, cfg["file_bytes"])
+cap(resource.RLIMIT_CORE, 0)
+cap(resource.RLIMIT_NOFILE, 256)
+uid = cfg["uid"]
+if uid is not None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        os._exit(125)
+if cfg["nproc"] is not None:
+    cap(resource.RLIMIT_NPROC, cfg["nproc"])
+if LINUX and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    fail("no_new_privs")
+if cfg["namespaces"]:
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies
+if cfg["seccomp"]:
+    # A filter that refuses (EPERM) the calls below and every call of another ABI: memory
+    # that RLIMIT_AS does not count (memfd, System V shared memory) and kernel interfaces
+    # a function has no use for.
+    arch, denied = cfg["seccomp"]
+    LD, JEQ, RET, ALLOW, ERRNO = 0x20, 0x15, 0x06, 0x7FFF0000, 0x00050000 | 1
+    prog = [(LD, 0, 0, 4), (JEQ, 1, 0, arch), (RET, 0, 0, 0x80000000), (LD, 0, 0, 0),
+            (0x35, len(denied) + 1, 0, 0x40000000)]  # JGE: the x32 ABI
+    prog += [(JEQ, len(denied) - n, 0, nr) for n, nr in enumerate(denied)]
+    prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, ERRNO)]
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+    table = (Filter * len(prog))(*[Filter(*p) for p in prog])
+    program = Program(len(prog), table)
+    if libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        fail("seccomp")
+argv = [sys.executable, "-I", "-B"] + cfg["argv"]
+if cfg["refuse_processes"]:
+    argv = [sys.executable, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
+os.execve(sys.executable, argv, cfg["env"])
+"""
+
+# The last resort where the process count cannot be bounded by the kernel: Python's own
+# ways to start a process refuse, then the real command runs.
+_REFUSER = r"""
+import _posixsubprocess, os, posix, subprocess, sys
+def refuse(*args, **kwargs):
+    raise PermissionError("creating processes is not allowed in the marshalike sandbox")
+for module in (os, posix):
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen",
+                 "execv", "execve", "execvp", "execvpe"):
+        if hasattr(module, name):
+            setattr(module, name, refuse)
+_posixsubprocess.fork_exec = refuse
+subprocess.Popen._execute_child = refuse
+args = sys.argv[1:]
+sys.argv = ["-c"] + args[2:]
+exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+# `python -I -m` leaves the working folder off sys.path; the run's modules are there.
+_RUN_MODULE = (
+    "import os, runpy, sys; sys.argv = sys.argv[1:]; sys.path.insert(0, os.getcwd()); "
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 10.0
+    startup_s: float = 15.0  # interpreter and harness start-up, on top of the timeouts
+    memory_mb: int = 2048
+    max_procs: int = 64
+    file_mb: int = 64  # the largest file the child may write
+    disk_mb: int = 64  # all it may write, with namespaces (its folder is in memory)
+    files: int = 4096  # how many files and folders it may make there
+    output_bytes: int = 256_000
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    seconds: float
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.returncode is None or self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:
+            return f"signal {-self.returncode}"
+
+
+def scrubbed_env(home: str) -> dict[str, str]:
+    """A fresh environment: nothing of ours is inherited except a safe PATH and locale."""
+    return {
+        "PATH": os.defpath,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+
+
+def isolation() -> Isolation:
+    """The isolation level sandboxed runs get on this machine (see the module docstring).
+    MARSHALIKE_SANDBOX=no-namespaces leaves namespaces out, to test the fallbacks."""
+    if os.environ.get("MARSHALIKE_SANDBOX") != "no-namespaces" and _namespaces_work():
+        return "namespaces"
+    if os.name == "posix" and os.getuid() == 0 and _python_readable_by_others():
+        return "unprivileged user"
+    return "process limits"
+
+
+class Child:
+    """A sandboxed Python process that runs `argv` (after `python -I`) in a fresh folder
+    holding `files`, and talks over its stdin and stdout; its stderr goes to a file.
+
+    Use as a context manager: leaving it kills the child and everything it started and
+    removes its folder."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        files: Mapping[str, str],
+        limits: Limits,
+        cpu_seconds: float,
+        env: Mapping[str, str] | None = None,
+        pipes: bool = True,
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="marshalike-sandbox-")
+        base = Path(self._tmp.name)
+        self.workdir = base / "work"
+        self.workdir.mkdir()
+        for name, text in files.items():
+            (self.workdir / name).write_text(text, encoding="utf-8")
+        level = isolation()
+        uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
+        if uid is not None and level != "namespaces":
+            os.chmod(base, 0o711)  # the child's user passes through to its own folder
+            _give(self.workdir, uid)
+        memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
+        self._cgroups = confine.make_cgroups(memory, limits.max_procs + 2)
+        command = _bootstrap(
+            level, base, limits=limits, cpu_seconds=cpu_seconds, argv=argv, env=env, uid=uid,
+            cgroups=self._cgroups,
+        )  # fmt: skip
+        home = _home(level, base)
+        self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
+        self._stdout = None if pipes else open(base / "stdout", "wb")  # noqa: SIM115
+        self.started = time.monotonic()
+        self._proc = subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            env=scrubbed_env(home),
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else self._stdout,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
+        self._buffer = b""
+        self._closed = False
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def send(self, message: Mapping[str, object]) -> bool:
+        """Write one JSON line to the child; False if it no longer listens."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+    def receive(self, deadline: float, limit: int) -> bytes | None:
+        """One line from the child (without its newline) by `deadline` (monotonic), of at
+        most `limit` bytes; None when the child closed its end, ran out of time or sent a
+        longer line."""
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > limit:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line if len(line) <= limit else None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the child to exit by itself; False if it is still running."""
+        try:
+            self._proc.wait(timeout=max(timeout, 0.0))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll()
+
+    def stderr(self, limit: int) -> str:
+        self._stderr.flush()
+        return _read_bounded(Path(self._stderr.name), limit)
+
+    def stdout_file(self, limit: int) -> str:
+        if self._stdout is not None:
+            self._stdout.flush()
+        return _read_bounded(Path(self._tmp.name) / "stdout", limit)
+
+    def kill(self) -> None:
+        """Kill the child and every process it started."""
+        _kill_tree(self._proc.pid)
+        for group in self._cgroups:
+            confine.kill_members(group)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+        if self._stdout is not None:
+            self._stdout.close()
+        confine.remove_cgroups(self._cgroups)
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    files: Mapping[str, str],
+    limits: Limits,
+    wall_s: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Write `files` into a fresh folder, run `python -I -m module args` there in the
+    sandbox under `limits`, and return how it ended and what it printed.
+
+    `wall_s` (default `limits.timeout_s`) bounds the whole run; `env` adds variables of our
+    own choosing to the scrubbed environment."""
+    wall = limits.timeout_s if wall_s is None else wall_s
+    with Child(
+        ["-c", _RUN_MODULE, module, *args],
+        files=files,
+        limits=limits,
+        cpu_seconds=wall,
+        env=env,
+        pipes=False,
+    ) as child:
+        timed_out = not child.wait(wall)
+        child.kill()
+        seconds = time.monotonic() - child.started
+        code = child.returncode
+        result = RunResult(
+            returncode=None if timed_out else code,
+            stdout=child.stdout_file(limits.output_bytes),
+            stderr=child.stderr(limits.output_bytes),
+            timed_out=timed_out,
+            seconds=seconds,
+        )
+    return result
+
+
+def _home(level: Isolation, base: Path) -> str:
+    """The run's folder as the child sees it."""
+    return SANDBOX_DIR if level == "namespaces" else str(base / "work")
+
+
+def _bootstrap(
+    level: Isolation,
+    base: Path,
+    *,
+    limits: Limits,
+    cpu_seconds: float,
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    uid: int | None,
+    cgroups: Sequence[Path],
+) -> list[str]:
+    """The command that starts a child at `level` in `base` (which holds `work/`): the
+    launcher, then the bootstrap with its settings, which runs `python -I -B argv`."""
+    home = _home(level, base)
+    if level == "namespaces":
+        (base / "root").mkdir()
+    config = {
+        "namespaces": level == "namespaces",
+        "root": str(base / "root"),
+        "workdir": str(base / "work"),
+        "home": home,
+        "read_only": _read_only_paths() if level == "namespaces" else [],
+        "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
+        "memory_bytes": limits.memory_mb * 1024 * 1024,
+        "cpu_seconds": max(int(cpu_seconds) + 1, 1),
+        "file_bytes": limits.file_mb * 1024 * 1024,
+        "disk_bytes": limits.disk_mb * 1024 * 1024,
+        "inodes": limits.files,
+        "cgroups": [str(group / "cgroup.procs") for group in cgroups],
+        "seccomp": confine.seccomp_filter(),
+        "uid": uid,
+        "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
+        "refuse_processes": level == "process limits" and os.getuid() == 0,
+        "refuser": _REFUSER,
+        "argv": list(argv),
+        "env": {**scrubbed_env(home), **(env or {})},
+    }
+    launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+    return [*launch, json.dumps(config)]
+
+
+# A namespaced child that only says where it runs, to learn whether namespaces work here.
+_PROBE_LIMITS = Limits(memory_mb=1024, file_mb=1, disk_mb=1, files=64)
+
+
+def _launcher(level: Isolation) -> list[str]:
+    if level != "namespaces":
+        return []
+    unshare = shutil.which("unshare") or "unshare"
+    spaces = ["--pid", "--fork", "--kill-child", "--mount", "--net", "--ipc", "--uts"]
+    user = [] if os.getuid() == 0 else ["--user", "--map-root-user"]
+    return [unshare, *user, *spaces, "--"]
+
+
+_probe_lock = threading.Lock()
+
+
+def weaker_isolation() -> str | None:
+    """On Linux, why runs get less than namespaces here (one line for a warning); None
+    where they get namespaces, or where the platform has none to give."""
+    if sys.platform != "linux" or isolation() == "namespaces":
+        return None
+    if os.environ.get("MARSHALIKE_SANDBOX") == "no-namespaces":
+        return "MARSHALIKE_SANDBOX=no-namespaces is set"
+    return _namespaces_problem() or "namespaces cannot be created here"
+
+
+def _namespaces_work() -> bool:
+    return _namespaces_problem() is None
+
+
+@functools.cache
+def _namespaces_problem() -> str | None:
+    """Why a namespaced child does not start and run Python here, or None if it does
+    (tried once per process)."""
+    if sys.platform != "linux" or _PIVOT_ROOT.get(platform.machine()) is None:
+        return f"no namespaces on {sys.platform} {platform.machine()}"
+    if shutil.which("unshare") is None:
+        return "`unshare` (util-linux) is not installed"
+    with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
+        base = Path(tmp)
+        (base / "work").mkdir()
+        command = _bootstrap(
+            "namespaces", base, limits=_PROBE_LIMITS, cpu_seconds=10,
+            argv=["-c", "import os; print(os.getcwd())"], env=None, uid=None, cgroups=(),
+        )  # fmt: skip
+        try:
+            done = subprocess.run(
+                command,
+                env=scrubbed_env(SANDBOX_DIR),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"`unshare` did not run: {exc}"
+    if done.returncode == 0 and done.stdout.strip() == SANDBOX_DIR.encode():
+        return None
+    said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return f"`unshare` failed: {said[-1] if said else f'exit status {done.returncode}'}"
+
+
+@functools.cache
+def _read_only_paths() -> list[str]:
+    """What the child's filesystem holds besides its own folder: the system's program
+    folders and the Python installation with its site-packages, nothing else."""
+    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    executable = Path(sys.executable)
+    prefixes |= {str(executable.parent.parent), str(executable.resolve().parent.parent)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        prefixes.add(sysconfig.get_paths()[key])
+    found = sorted(p for p in paths | prefixes if p and os.path.lexists(p))
+    # A folder inside another one on the list comes with it.
+    kept: list[str] = []
+    for path in found:
+        if not any(path.startswith(k.rstrip("/") + "/") for k in kept if not os.path.islink(k)):
+            kept.append(path)
+    return kept
+
+
+def _python_readable_by_others() -> bool:
+    """Whether another user can run this interpreter: every folder on the way to it and to
+    its standard library is searchable by others."""
+    for path in (Path(sys.executable).resolve(), Path(sysconfig.get_paths()["stdlib"])):
+        for folder in [path, *path.parents]:
+            try:
+                mode = folder.stat().st_mode
+            except OSError:
+                return False
+            if not mode & 0o001 and folder.is_dir():
+                return False
+    return True
+
+
+def _sandbox_uid() -> int:
+    """An unprivileged user id for one run, drawn at random, so runs at the same time
+    rarely share a process budget (the per-run cgroup bounds each run anyway)."""
+    return _UID_BASE + secrets.randbelow(_UID_SPAN)
+
+
+def _give(folder: Path, uid: int) -> None:
+    os.chown(folder, uid, uid)
+    for entry in folder.iterdir():
+        os.chown(entry, uid, uid, follow_symlinks=False)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the launcher's process group and the children of the launcher (the PID 1 of
+    the child's namespace, whose death ends every process in it)."""
+    children = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    for child in children:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _read_bounded(path: Path, limit: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", errors="replace")
+    return text + ("\n[output truncated]" if len(data) > limit else "")
+
+
+def _process_budget(limits: Limits) -> int | None:
+    """Without namespaces, RLIMIT_NPROC counts every process of the user, so allow what
+    runs now plus max_procs. None for root, which the kernel exempts from the limit."""
+    if os.name != "posix" or os.getuid() == 0:
+        return None
+    count = 0
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == os.getuid():
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count + limits.max_procs

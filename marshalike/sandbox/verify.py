@@ -1,0 +1,395 @@
+"""Verification: run a candidate module on its examples' calls in the sandbox and decide,
+outside the sandbox, a verdict per example (pass, fail with expected/actual, error,
+timeout).
+
+The candidate's process gets the examples' calls and nothing else (`channel`). The
+expected values are computed apart, in a sandboxed process of their own that imports a
+module holding the spec's types, the verified code of the unit's dependencies and a stub
+that raises for the function under test (`Oracle`); an expected value that calls the
+function under test itself (`is_even(2) = not is_odd(2)`) is the one the candidate's own
+process computes. Values are compared by exact type and value (`values.same`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from marshalike.codegen import emit
+from marshalike.codegen.testfile import plain_expression
+from marshalike.language.naming import parse_or_none
+from marshalike.language.spec import Func, Module
+from marshalike.language.typemap import annotation
+from marshalike.sandbox import channel, values
+from marshalike.sandbox.channel import Answer
+from marshalike.sandbox.isolation import Limits
+
+Status = Literal["pass", "fail", "error", "timeout", "not_run"]
+DEFAULT_LIMITS = Limits()
+_TEST_NAME = re.compile(r"^test_(?P<func>\w+)_(?P<index>\d+)$")
+
+
+def example_tests(func: Func) -> tuple[str, ...]:
+    """The names emit gives the tests of `func`'s checkable examples (1-based, all examples
+    counted, so a name always points at the same bullet)."""
+    return tuple(case.test for case in cases_of(func))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One checkable example as the verifier runs it."""
+
+    test: str  # test_<func>_<n>, the name of its test in the generated test file
+    call: str
+    outcome: Literal["returns", "raises"]
+    expected: str | None  # the expected value's expression, for "returns"
+    exception: str | None  # the exception's name, for "raises"
+    float_ok: bool = False  # the spec declares a float: a float may stand for an int
+
+
+def cases_of(func: Func, types: Sequence[str] = ()) -> tuple[Case, ...]:
+    """The checkable examples of `func`; `types` are the module's declared type names (to
+    read the declared return type)."""
+    returns = annotation(func.returns, set(types)) if func.returns else ""
+    float_ok = "float" in returns
+    cases = []
+    for number, example in enumerate(func.examples, start=1):
+        if not example.checkable:
+            continue
+        outcome: Literal["returns", "raises"] = (
+            "raises" if example.outcome == "raises" else "returns"
+        )
+        cases.append(
+            Case(
+                test=f"test_{func.name}_{number}",
+                call=(example.call or "").strip(),
+                outcome=outcome,
+                expected=(example.expected or "").strip() if outcome == "returns" else None,
+                exception=(example.exception or "Exception") if outcome == "raises" else None,
+                float_ok=float_ok,
+            )
+        )
+    return tuple(cases)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    test: str
+    status: Status
+    expected: str | None = None
+    actual: str | None = None
+    error_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+
+    @property
+    def func(self) -> str | None:
+        match = _TEST_NAME.match(self.test)
+        return match["func"] if match else None
+
+    @property
+    def index(self) -> int | None:
+        match = _TEST_NAME.match(self.test)
+        return int(match["index"]) if match else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    results: tuple[ExampleResult, ...]
+    problem: str | None
+    seconds: float
+
+    @property
+    def passed(self) -> int:
+        return sum(r.status == "pass" for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and bool(self.results) and self.passed == len(self.results)
+
+
+def records_of(module: Module, module_name: str, extra_files: Mapping[str, str]) -> tuple[str, ...]:
+    """The classes whose instances are compared as records: the spec's declared types and
+    the dataclasses of the generated modules it uses."""
+    names = [f"{module_name}.{t.name}" for t in module.types]
+    for file_name, text in extra_files.items():
+        tree = parse_or_none(text, "exec")
+        if not isinstance(tree, ast.Module) or not file_name.endswith(".py"):
+            continue
+        names += [
+            f"{file_name[:-3]}.{node.name}" for node in tree.body if isinstance(node, ast.ClassDef)
+        ]
+    return tuple(names)
+
+
+class Oracle:
+    """The expected values of some cases, computed once (in the sandbox, from a module
+    without the code under test) and shared by every candidate verified against them."""
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        reference_source: str,
+        *,
+        module_name: str,
+        limits: Limits,
+        records: Sequence[str] = (),
+        extra_files: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cases = tuple(cases)
+        self.module_name = module_name
+        self.limits = limits
+        self.records = tuple(records)
+        self.extra_files = dict(extra_files or {})
+        self._reference = reference_source
+        self.declared = _class_shapes(reference_source, self.records, module_name)
+        # Whether each case can run at all (its call and expected value are expressions a
+        # test can hold), decided once for every candidate verified against them.
+        self.runnable = tuple(
+            plain_expression(c.call) is not None
+            and (c.expected is None or plain_expression(c.expected) is not None)
+            for c in self.cases
+        )
+        self._lock = threading.Lock()
+        self._expected: tuple[Answer | None, ...] | None = None
+        self._problem: str | None = None
+
+    def expected(self) -> tuple[tuple[Answer | None, ...], str | None]:
+        """Per case, the expected value's answer (None for a "raises" case, or where the
+        expected value calls the function under test: the candidate computes it), and
+        the reason the reference module could not be imported, if it could not."""
+        with self._lock:
+            if self._expected is None:
+                self._expected, self._problem = self._compute()
+            return self._expected, self._problem
+
+    def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
+        todo = [(i, c.expected) for i, c in enumerate(self.cases) if c.expected is not None]
+        answers, problem = channel.run_calls(
+            self._reference,
+            [text for _, text in todo if text],
+            module_name=self.module_name,
+            limits=self.limits,
+            per_call_s=self.limits.timeout_s,
+            records=self.records,
+            extra_files=self.extra_files,
+        )
+        found: list[Answer | None] = [None] * len(self.cases)
+        given = iter(answers)
+        for index, text in todo:
+            answer = next(given) if text else None
+            raised = answer.raised if answer is not None else None
+            stub = raised is not None and raised.is_a("NotImplementedError")
+            found[index] = None if stub else answer
+        return tuple(found), problem
+
+
+def verify(module_source: str, oracle: Oracle) -> Verdict:
+    """Run every case of `oracle` against `module_source` in the sandbox; one result per
+    case, in order. A case whose call did not run gets a non-pass status, so a verdict can
+    never pass by running fewer examples than it should."""
+    start = time.monotonic()
+    if (changed := redefined_types(module_source, oracle.declared)) is not None:
+        said = f"the module {changed}: the spec's types are the compiler's, not the code's"
+        failed = tuple(
+            ExampleResult(c.test, "error", error_type="TypeRedefined", message=said)
+            for c in oracle.cases
+        )
+        return Verdict(failed, said, time.monotonic() - start)
+    expected, reference_problem = oracle.expected()
+    calls: list[str] = []
+    where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
+    for case, want, runnable in zip(oracle.cases, expected, oracle.runnable, strict=True):
+        if not runnable:
+            where.append((None, None))
+            continue
+        own: int | None = None
+        if case.outcome == "returns" and want is None:
+            own = len(calls) + 1
+        where.append((len(calls), own))
+        calls.append(case.call)
+        if own is not None:
+            calls.append(case.expected or "")
+    answers, problem = channel.run_calls(
+        module_source,
+        calls,
+        module_name=oracle.module_name,
+        limits=oracle.limits,
+        per_call_s=oracle.limits.timeout_s,
+        records=oracle.records,
+        extra_files=oracle.extra_files,
+    )
+    results = []
+    for case, want, (at, own) in zip(oracle.cases, expected, where, strict=True):
+        if at is None:
+            results.append(
+                ExampleResult(case.test, "error", error_type="InvalidExample",
+                              message="the example is not a valid Python expression")
+            )  # fmt: skip
+            continue
+        if problem is not None:
+            results.append(
+                ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
+            )
+            continue
+        reference = answers[own] if own is not None else want
+        results.append(_judge(case, answers[at], reference, reference_problem))
+    return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
+
+
+def verify_module(
+    module: Module,
+    module_source: str,
+    *,
+    module_name: str,
+    limits: Limits = DEFAULT_LIMITS,
+    extra_files: Mapping[str, str] | None = None,
+    uses: Mapping[str, Sequence[str]] | None = None,
+) -> Verdict:
+    """Verify a whole generated module (every function's examples) against its spec:
+    what `check` and a compile that takes code from the lock do. `uses` maps the module
+    of each `# use`d spec to the names imported from it."""
+    types = [t.name for t in module.types]
+    cases = tuple(c for func in module.funcs for c in cases_of(func, types))
+    reference = emit.module_source(
+        module, {}, spec_name=f"{module_name}.mrsh", spec_hash="", uses=uses
+    )
+    oracle = Oracle(
+        cases,
+        reference,
+        module_name=module_name,
+        limits=limits,
+        records=records_of(module, module_name, extra_files or {}),
+        extra_files=extra_files,
+    )
+    return verify(module_source, oracle)
+
+
+def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict[str, str]:
+    """The declared types of the module under test as the compiler emits them: name ->
+    the dump of its class definition."""
+    tree = parse_or_none(source, "exec")
+    own = {r.removeprefix(f"{module_name}.") for r in records if r.startswith(f"{module_name}.")}
+    if not isinstance(tree, ast.Module):
+        return {}
+    return {
+        node.name: ast.dump(node)
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name in own
+    }
+
+
+def redefined_types(source: str, declared: Mapping[str, str]) -> str | None:
+    """How `source` changes a declared type, if it does: a definition that differs from the
+    emitted one, or any other binding of its name (an assignment, a def, an import, a
+    `global`); None when every declared type is as emitted and bound once."""
+    if not declared:
+        return None
+    tree = parse_or_none(source, "exec")
+    if not isinstance(tree, ast.Module):
+        return None  # it cannot be imported either: the run says so
+    seen: dict[str, int] = dict.fromkeys(declared, 0)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in declared:
+            if ast.dump(node) != declared[node.name]:
+                return f"redefines the declared type {node.name}"
+            seen[node.name] += 1
+    top = set(map(id, tree.body))
+    for walked in ast.walk(tree):
+        for name in _bound_names(walked):
+            if name in declared and not (isinstance(walked, ast.ClassDef) and id(walked) in top):
+                return f"rebinds the declared type {name}"
+    twice = [name for name, count in seen.items() if count != 1]
+    return f"defines the declared type {twice[0]} {seen[twice[0]]} times" if twice else None
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return [node.id]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.alias):
+        return [(node.asname or node.name).split(".")[0]]
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return list(node.names)
+    if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+        return [node.name]
+    return []
+
+
+def _judge(
+    case: Case, got: Answer, want: Answer | None, reference_problem: str | None
+) -> ExampleResult:
+    if got.kind == "timeout":
+        return ExampleResult(case.test, "timeout", message="the call did not finish in time")
+    if got.kind == "died":
+        return ExampleResult(case.test, "error", error_type="ProcessDied", message=got.detail)
+    if case.outcome == "raises":
+        named = case.exception or "Exception"
+        if got.raised is not None:
+            if got.raised.is_a(named):
+                return ExampleResult(case.test, "pass")
+            return _error(case, got)
+        return ExampleResult(
+            case.test,
+            "error",
+            error_type="Failed",
+            message=f"DID NOT RAISE {named}",
+            actual=values.render(got.value) if got.value is not None else None,
+        )
+    if got.raised is not None:
+        return _error(case, got)
+    assert got.value is not None
+    if want is None or want.value is None:
+        return _broken(case, want, reference_problem)
+    why = values.mismatch(got.value, want.value, int_as_float=case.float_ok)
+    if why is None:
+        return ExampleResult(case.test, "pass")
+    return ExampleResult(
+        case.test,
+        "fail",
+        expected=values.render(want.value),
+        actual=values.render(got.value),
+        message=why,
+    )
+
+
+def _error(case: Case, got: Answer) -> ExampleResult:
+    raised = got.raised
+    assert raised is not None
+    return ExampleResult(
+        case.test,
+        "error",
+        error_type=raised.type,
+        message=raised.message,
+        traceback=raised.traceback,
+    )
+
+
+def _broken(case: Case, want: Answer | None, reference_problem: str | None) -> ExampleResult:
+    """The example's own expected value could not be computed: the spec's fault."""
+    if reference_problem is not None:
+        said = reference_problem
+    elif want is not None and want.raised is not None:
+        said = f"{want.raised.type}: {want.raised.message}"
+    elif want is not None and want.kind == "timeout":
+        said = "it did not finish in time"
+    else:
+        said = want.detail if want is not None else "it has no value"
+    return ExampleResult(
+        case.test,
+        "error",
+        error_type="InvalidExample",
+        message=f"the expected value {case.expected} could not be computed: {said}",
+    )
+
+
+def _problem(problem: str | None) -> str | None:
+    if problem is None:
+        return None
+    return problem if problem.startswith("the module") else f"the module: {problem}"

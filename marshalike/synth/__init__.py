@@ -1,0 +1,1 @@
+"""Synthesis: prompts, the model's answers, and the repair loop for one function."""

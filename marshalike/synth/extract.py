@@ -1,0 +1,368 @@
+"""From a model's answer to one function's code: find it, parse it, check it.
+
+A chat answer holds the code in a fenced block (or, from a careless model, bare); a raw
+completion is the body of a stub the prompt ended with. Either way the result is checked
+with `ast` before anything runs it:
+- it must define the declared function, not async, callable with the spec's arguments;
+- its top level may only define things: imports, functions, classes, docstrings and
+  assignments of constant values. Demo code that models like to append (`if __name__ ==
+  "__main__":` blocks, top-level `print(...)` calls and asserts) is dropped, since it can
+  define nothing the function needs; anything else that would run on import rejects the
+  candidate;
+- the code its definitions run on import (decorators, default values, annotations, class
+  bodies) only builds values (`import_time`);
+- it does not sense or tamper with the harness that tests it: the call stack, other
+  loaded modules, processes, the environment (`tampering`);
+- every module it imports must be importable here (stdlib, installed, or a sibling module).
+
+These checks read the code, so code that builds what it runs at run time gets past them;
+the sandbox and a verdict decided outside the candidate's process are the safety net.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import re
+import sys
+import textwrap
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from marshalike.backends.base import PromptKind
+from marshalike.language.naming import NOT_PYTHON, parse_or_none, quiet_syntax_warnings
+from marshalike.language.spec import Func
+from marshalike.synth import import_time, tampering
+from marshalike.synth.import_time import constant, dotted
+
+PYTHON_FENCES = ("", "python", "py", "python3", "py3")
+_FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*$")
+# A line that plausibly starts code in an answer without fences.
+_CODE_START = re.compile(r"^(def |async def |class |import |from \S+ import |@)")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """`code` is the normalised source of the kept top-level statements (empty when the
+    answer held no parseable code); `problems` say why a candidate is rejected, in words
+    fit for a repair prompt; `dropped` lists demo code that was removed."""
+
+    ok: bool
+    code: str
+    problems: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+
+
+def extract(
+    text: str,
+    func: Func,
+    *,
+    prompt_kind: PromptKind,
+    stub: str | None = None,
+    known_names: Collection[str] = (),
+    local_modules: Collection[str] = (),
+) -> Extracted:
+    """Extract and validate `func` from a model's answer.
+
+    `stub` is the text a completion prompt ended with (the whole prompt will do): the code
+    is its last `def NAME(` onwards plus the completion. `known_names` are names the module
+    already defines (the spec's types, verified functions); redefinitions are dropped.
+    `local_modules` are importable siblings (other generated modules).
+    """
+    sources = fenced_blocks(text)
+    if prompt_kind == "completion":
+        if stub is None:
+            raise ValueError("a completion is extracted with the stub its prompt ended with")
+        code = reassemble(stub, text, func.name)
+        if code.strip() != _header(stub, func.name).strip():
+            sources.insert(0, code)
+        elif not sources:
+            return _rejected("the completion is empty: no function body follows the stub")
+    elif not sources:
+        sources = [_bare_code(text)]
+    sources = [s for s in sources if s.strip()]
+    if not sources:
+        return _rejected("the answer holds no Python code")
+    return validate(_best(sources, func.name), func, known_names, local_modules)
+
+
+def _rejected(problem: str) -> Extracted:
+    return Extracted(False, "", (problem,))
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """The contents of ```python (or unlabelled) blocks, in order; an unclosed last block
+    runs to the end (answers cut off by max_tokens or a stop string)."""
+    blocks: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i])
+        # ```like this``` on one line is inline code in prose, not a block.
+        if not opening or opening["fence"] in lines[i].strip()[len(opening["fence"]) :]:
+            i += 1
+            continue
+        fence = opening["fence"]
+        end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], fence)), len(lines))
+        if opening["lang"].lower() in PYTHON_FENCES:
+            blocks.append(textwrap.dedent("\n".join(lines[i + 1 : end])) + "\n")
+        i = end + 1
+    return blocks
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(fence) and stripped == stripped[0] * len(stripped)
+
+
+def _bare_code(text: str) -> str:
+    """An answer without fences: from the first line that starts code to the longest end
+    (at a line back at column 0) that still parses, which leaves trailing prose out."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _CODE_START.match(line)), None)
+    if start is None:
+        return ""
+    ends = [i for i in range(start + 1, len(lines)) if lines[i][:1].strip()]
+    for end in [len(lines), *reversed(ends)]:
+        code = "\n".join(lines[start:end]) + "\n"
+        if _parse(code) is not None:
+            return code
+    return "\n".join(lines[start:]) + "\n"
+
+
+def reassemble(stub: str, completion: str, name: str) -> str:
+    """The stub's `def NAME(...)` header and docstring, then the completion's body up to the
+    first non-blank line back at column 0 (the model went on to other code)."""
+    header = _header(stub, name)
+    lines = (header + completion).splitlines()
+    first = header.count("\n") + (0 if header.endswith("\n") else 1)
+    end = next(
+        (i for i in range(first, len(lines)) if lines[i].strip() and not lines[i][0].isspace()),
+        len(lines),
+    )
+    return "\n".join(lines[:end]).rstrip() + "\n"
+
+
+def _header(stub: str, name: str) -> str:
+    lines = stub.splitlines(keepends=True)
+    pattern = re.compile(rf"(async\s+)?def\s+{re.escape(name)}\s*\(")
+    starts = [i for i, line in enumerate(lines) if pattern.match(line)]
+    if not starts:
+        raise ValueError(f"the completion stub does not define {name!r}")
+    return "".join(lines[starts[-1] :])
+
+
+def _best(sources: list[str], name: str) -> str:
+    """The first source that parses and defines `name`, else the first that parses, else
+    the first (whose syntax error is then reported)."""
+    parsed = [(s, _parse(s)) for s in sources]
+    for source, tree in parsed:
+        if tree is not None and name in _defined(tree):
+            return source
+    return next((s for s, tree in parsed if tree is not None), sources[0])
+
+
+def _parse(source: str) -> ast.Module | None:
+    tree = parse_or_none(source, mode="exec")
+    return tree if isinstance(tree, ast.Module) else None
+
+
+def _defined(tree: ast.Module) -> list[str]:
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def validate(
+    source: str,
+    func: Func,
+    known_names: Collection[str] = (),
+    local_modules: Collection[str] = (),
+) -> Extracted:
+    """Check one piece of code against the declared function; keep what may stay."""
+    with quiet_syntax_warnings():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            return _rejected(f"syntax error on line {exc.lineno}: {exc.msg}")
+        except NOT_PYTHON as exc:  # the rest: a null byte, deep nesting
+            return _rejected(f"not Python: {exc or type(exc).__name__}")
+    kept: list[ast.stmt] = []
+    problems: list[str] = []
+    dropped: list[str] = []
+    for node in tree.body:
+        verdict = _verdict(node, set(known_names) - {func.name})
+        if verdict is None:
+            kept.append(node)
+        elif verdict.startswith("dropped"):
+            dropped.append(f"line {_first_line(node)}: {verdict}")
+        else:
+            problems.append(f"line {_first_line(node)}: {verdict}")
+    problems += import_time.problems(kept)
+    problems += tampering.problems(ast.Module(body=kept, type_ignores=[]))
+    problems += _function_problems(kept, func)
+    problems += _import_problems(kept, local_modules)
+    code = _assemble(source, tree.body, kept)
+    return Extracted(not problems, code, tuple(problems), tuple(dropped))
+
+
+def _verdict(node: ast.stmt, known: set[str]) -> str | None:
+    """None to keep the statement, "dropped ..." to remove it, else why it is rejected."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        if node.name in known:
+            return f"dropped a redefinition of '{node.name}', which the module already provides"
+        return None
+    if _is_main_block(node):
+        return 'dropped the `if __name__ == "__main__":` block'
+    if isinstance(node, ast.Assert):
+        return "dropped a top-level assert"
+    if _is_print(node):
+        return "dropped a top-level call to print()"
+    if _allowed(node):
+        return None
+    return (
+        f"top-level {_describe(node)} would run on import — keep only imports, definitions "
+        f"and constant assignments at the top level"
+    )
+
+
+def _allowed(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.Pass):
+        return True
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant)
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        return node.value is None or constant(node.value)
+    if isinstance(node, ast.Try):
+        # `try: import x except ImportError: x = None` only defines things.
+        parts = [*node.body, *node.orelse, *node.finalbody]
+        parts += [stmt for handler in node.handlers for stmt in handler.body]
+        return all(_allowed(stmt) for stmt in parts)
+    return False
+
+
+def _is_main_block(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    names = {s.id for s in sides if isinstance(s, ast.Name)}
+    values = {s.value for s in sides if isinstance(s, ast.Constant)}
+    return names == {"__name__"} and values == {"__main__"}
+
+
+def _is_print(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and dotted(node.value.func) == "print"
+    )
+
+
+def _describe(node: ast.stmt) -> str:
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return f"call to {ast.unparse(node.value.func)}()"
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return f"assignment of a computed value to {', '.join(ast.unparse(t) for t in targets)}"
+    names = {
+        ast.For: "for loop", ast.AsyncFor: "for loop", ast.While: "while loop",
+        ast.If: "if statement", ast.With: "with statement", ast.AsyncWith: "with statement",
+        ast.Try: "try statement", ast.Expr: "expression", ast.Return: "return statement",
+    }  # fmt: skip
+    return names.get(type(node), f"{type(node).__name__.lower()} statement")
+
+
+def _function_problems(kept: list[ast.stmt], func: Func) -> list[str]:
+    defs = [n for n in kept if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    # Python keeps the last definition of a name, so that is the one to check.
+    target = next((d for d in reversed(defs) if d.name == func.name), None)
+    if target is None:
+        others = ", ".join(f"'{d.name}'" for d in defs)
+        suffix = f" (it defines {others})" if others else ""
+        return [f"the code does not define function '{func.name}'{suffix}"]
+    if isinstance(target, ast.AsyncFunctionDef):
+        return [f"'{func.name}' is async; the spec needs a plain function"]
+    return _signature_problems(target, func)
+
+
+def _signature_problems(node: ast.FunctionDef, func: Func) -> list[str]:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    declared = len(func.params)
+    problems = []
+    if required > declared or (len(positional) < declared and args.vararg is None):
+        takes = str(required) if required == len(positional) else f"{required} to {len(positional)}"
+        problems.append(
+            f"'{func.name}' takes {takes} parameter{'' if takes == '1' else 's'}; "
+            f"the spec declares {declared}"
+        )
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        if default is None:
+            problems.append(f"'{func.name}' requires keyword-only parameter '{arg.arg}'")
+    for index, (param, arg) in enumerate(zip(func.params, positional, strict=False), 1):
+        if param.name is not None and param.name != arg.arg:
+            problems.append(
+                f"parameter {index} of '{func.name}' is named '{arg.arg}'; "
+                f"the spec names it '{param.name}'"
+            )
+    return problems
+
+
+def _import_problems(kept: list[ast.stmt], local_modules: Collection[str]) -> list[str]:
+    problems = []
+    for node in (n for stmt in kept for n in ast.walk(stmt)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            problems.append(
+                f"line {node.lineno}: relative imports cannot work in a generated module"
+            )
+            continue
+        if isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        for top in dict.fromkeys(m.partition(".")[0] for m in modules):
+            if top not in local_modules and not installed(top):
+                problems.append(f"line {node.lineno}: module '{top}' is not installed")
+    return problems
+
+
+@functools.cache
+def installed(module: str) -> bool:
+    """Whether a top-level module can be imported here, without importing it."""
+    if module in sys.stdlib_module_names or module == "__future__":
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _assemble(source: str, body: list[ast.stmt], kept: list[ast.stmt]) -> str:
+    """The kept statements' own source lines (comments inside them survive), two blank
+    lines around definitions as PEP 8 has it."""
+    lines = source.splitlines()
+    spans = [(_first_line(n), n.end_lineno or n.lineno) for n in body]
+    parts: list[str] = []
+    previous: ast.stmt | None = None
+    for node in kept:
+        start, end = _first_line(node), node.end_lineno or node.lineno
+        shared = sum(1 for s, e in spans if s <= end and e >= start) > 1
+        text = ast.unparse(node) if shared else "\n".join(lines[start - 1 : end])
+        if previous is not None:
+            parts.append("\n\n\n" if _is_definition(previous) or _is_definition(node) else "\n")
+        parts.append(text)
+        previous = node
+    return "".join(parts) + "\n" if parts else ""
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)

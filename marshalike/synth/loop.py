@@ -1,0 +1,543 @@
+"""The verification and repair loop for one unit (one function).
+
+Attempt 1 samples N candidates from the first prompt; each distinct, valid candidate runs the
+unit's example tests in the sandbox. The loop stops at the first attempt with a candidate that
+passes every checkable example. Otherwise attempt k+1 is a repair prompt carrying the best
+candidate of attempt k and its failures, until the attempt budget is spent. Without
+`repair`, attempt k+1 samples the first prompt again with the next seed instead: fresh
+candidates, none of them shown a failing one.
+
+Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
+by agreement on extra inputs (`consensus`), and while attempts are left it does not stop at
+a candidate no other sample agrees with: it samples the same prompt again for a second
+opinion (`rank = "shortest"` takes the passing candidate with the least code instead);
+`holdout` keeps the last of three or more checkable examples out of every prompt, so
+passing it is a test the model was not shown; `temperature_step` raises the temperature
+with each attempt, so repairs explore more widely than the first attempt; `probe` rejects a
+passing candidate that crashes on inputs mutated from the examples (those the description
+does not rule out: no empty list where it says non-empty), refuses them with an error the
+description does not promise, or special-cases an example's value (`overfit`):
+it is repaired like a failing one, and a unit whose best candidate is such a one fails.
+The compiler's settings turn `probe` and `rank = "shortest"` on (`LoopSettings`' own
+defaults are the plain loop).
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
+from marshalike.codegen import emit
+from marshalike.gate import consensus, domain, overfit, return_kinds
+from marshalike.gate.mutate import mutated_calls
+from marshalike.language.naming import parse_or_none
+from marshalike.language.spec import Example, Func
+from marshalike.language.typemap import ANY, annotation
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
+from marshalike.synth import prompts
+from marshalike.synth.cancel import Cancel, raise_if_cancelled
+from marshalike.synth.extract import extract
+from marshalike.synth.prompts import UnitContext
+
+Status = Literal["verified", "unverified", "failed"]
+Rank = Literal["first", "consensus", "shortest"]
+MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
+MAX_TEMPERATURE = 2.0
+# Consensus ranking stops once this many passing samples agree (or the attempts run out).
+CONFIRMATIONS = 2
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    kind: PromptKind
+    candidates: int = 4
+    attempts: int = 3
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int = 0
+    quick: bool = False
+    jobs: int = 4
+    limits: Limits = field(default_factory=Limits)
+    # Modules the unit's code may import (the generated modules of `# use`d specs).
+    support_files: Mapping[str, str] = field(default_factory=dict)
+    rank: Rank = "first"
+    holdout: bool = False
+    temperature_step: float = 0.0
+    probe: bool = False
+    repair: bool = True
+
+    @property
+    def probes(self) -> bool:
+        """The probe gate only judges candidates that passed verification."""
+        return self.probe and not self.quick
+
+    @property
+    def holds_out(self) -> bool:
+        """Holding an example back only means something when candidates are verified."""
+        return self.holdout and not self.quick
+
+    @property
+    def prompt_variant(self) -> str:
+        """What the settings change in the prompts, for the unit's cache key."""
+        return ":holdout" if self.holds_out else ""
+
+    def temperature_at(self, attempt: int) -> float:
+        raised = self.temperature + self.temperature_step * (attempt - 1)
+        return min(max(raised, 0.0), MAX_TEMPERATURE)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    completion: Completion
+    code: str | None
+    problems: tuple[str, ...]
+    verdict: Verdict | None
+    fragile: str | None = None  # why the probe gate rejects it, though it passes
+
+    @property
+    def score(self) -> tuple[bool, int, bool]:
+        passed = self.verdict.passed if self.verdict else 0
+        return (self.code is not None and not self.problems, passed, self.fragile is None)
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    name: str
+    status: Status
+    code: str | None
+    attempts: int
+    candidates: int
+    distinct: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    failures: tuple[str, ...] = ()
+    note: str | None = None
+
+
+# Builds the module a candidate is tested in: the module's types, the verified code of the
+# unit's dependencies and the candidate itself.
+ModuleFor = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Harness:
+    """Where candidates are tested: their module, the unit's tests and what they run."""
+
+    module_for: ModuleFor
+    oracle: Oracle  # the unit's examples and their expected values
+    module_name: str
+    names: tuple[str, ...]  # the tests of the unit's checkable examples
+    held_example: Example | None  # the example no prompt shows, if one is held back
+    held: str | None  # its test
+    gate_calls: tuple[str, ...]  # probe inputs from the examples the prompts show
+    rank_calls: tuple[str, ...]  # consensus inputs from all the examples
+    returns: str = ANY  # the declared return type's annotation
+
+
+@dataclass
+class Tally:
+    candidates: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seen: dict[str, Candidate] = field(default_factory=dict)
+    fragile: dict[str, str | None] = field(default_factory=dict)  # the probe gate's verdicts
+
+
+def compile_unit(
+    ctx: UnitContext,
+    backend: Backend,
+    settings: LoopSettings,
+    *,
+    module_for: ModuleFor,
+    module_name: str,
+    cancel: Cancel | None = None,
+) -> UnitOutcome:
+    start = time.monotonic()
+    harness = make_harness(ctx, settings, module_for=module_for, module_name=module_name)
+    names = harness.names
+    shown = shown_context(ctx, harness.held_example)
+    tally = Tally()
+    prompt = prompts.first_prompt(shown, settings.kind)
+    budget = 1 if settings.quick else settings.attempts
+    overall: Candidate | None = None  # the best of all attempts, for the failure report
+    pool: dict[str, list[Candidate]] = {}  # consensus: the passing candidates of all attempts
+    for attempt in range(1, budget + 1):
+        raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
+        completions = sample(backend, prompt, settings, attempt)
+        batch = judge(ctx, shown, completions, settings, tally, harness)
+        best, note, support = _best(batch, pool, settings, harness)
+        if best is not None and (overall is None or best.score > overall.score):
+            overall = best
+        done = _finished(best, settings, names)
+        if done == "verified" and 0 < support < CONFIRMATIONS:
+            if attempt < budget:
+                continue  # no other sample agrees yet: the same prompt again, for a second
+            note = "no second candidate agreed with it on the extra inputs"
+        if done is not None:
+            return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
+        if best is not None and attempt < budget and settings.repair:
+            prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
+    failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
+    return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def make_harness(
+    ctx: UnitContext,
+    settings: LoopSettings,
+    *,
+    module_for: ModuleFor,
+    module_name: str,
+) -> Harness:
+    """Where the unit's candidates are tested, with the example held back (if any) and the
+    probe inputs the settings ask for. The expected values come from the module with a
+    stub in place of the unit's function (`verify.Oracle`)."""
+    held = held_out(ctx.func) if settings.holds_out else None
+    shown = shown_context(ctx, held)
+    types = [t.name for t in ctx.module.types]
+    oracle = Oracle(
+        cases_of(ctx.func, types),
+        module_for(emit.stub_source(ctx.module, ctx.func)),
+        module_name=module_name,
+        limits=settings.limits,
+        records=records_of(ctx.module, module_name, settings.support_files),
+        extra_files=settings.support_files,
+    )
+    return Harness(
+        module_for,
+        oracle,
+        module_name,
+        example_tests(ctx.func),
+        held_example=held,
+        held=_test_name(ctx.func, held),
+        gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
+        rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
+        returns=_declared_return(ctx),
+    )
+
+
+def _declared_return(ctx: UnitContext) -> str:
+    """The annotation of the return type the spec states in words; ANY where it states none
+    (the stub's annotation may be inferred from the examples, which promise nothing)."""
+    if not ctx.func.returns:
+        return ANY
+    return annotation(ctx.func.returns, {t.name for t in ctx.module.types})
+
+
+def judge(
+    ctx: UnitContext,
+    shown: UnitContext,
+    completions: Sequence[Completion],
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+) -> list[Candidate]:
+    """One attempt's completions as candidates: extracted, verified against the examples
+    (each distinct code once) and, with the probe gate, judged by it."""
+    batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
+    if not settings.quick and harness.names:
+        batch = _verify_all(batch, settings, tally, harness)
+    if settings.probes:
+        batch = _gate(batch, ctx.func, settings, tally, harness)
+    return batch
+
+
+def held_out(func: Func) -> Example | None:
+    """The example kept out of the prompts: the last checkable one, when there are enough
+    left to show (a function with fewer examples needs every one in the prompt)."""
+    checkable = [e for e in func.examples if e.checkable]
+    return checkable[-1] if len(checkable) >= MIN_FOR_HOLDOUT else None
+
+
+def shown_context(ctx: UnitContext, held: Example | None) -> UnitContext:
+    """The context the prompts show: the function without its held-out example."""
+    if held is None:
+        return ctx
+    examples = tuple(e for e in ctx.func.examples if e is not held)
+    return replace(ctx, func=replace(ctx.func, examples=examples))
+
+
+def _test_name(func: Func, example: Example | None) -> str | None:
+    if example is None:
+        return None
+    return f"test_{func.name}_{func.examples.index(example) + 1}"
+
+
+def sample(
+    backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int
+) -> list[Completion]:
+    """The completions of one attempt: its own seed (the setting's plus the attempt's
+    number less one) and temperature."""
+    sampling = Sampling(
+        n=1 if settings.quick else settings.candidates,
+        temperature=settings.temperature_at(attempt),
+        top_p=settings.top_p,
+        max_tokens=settings.max_tokens,
+        stop=prompts.stops(prompt.kind),
+        seed=settings.seed + attempt - 1,
+    )
+    return backend.generate(prompt, sampling)
+
+
+def _candidate(
+    ctx: UnitContext,
+    shown: UnitContext,
+    completion: Completion,
+    settings: LoopSettings,
+    tally: Tally,
+) -> Candidate:
+    tally.candidates += 1
+    tally.prompt_tokens += completion.prompt_tokens
+    tally.completion_tokens += completion.completion_tokens
+    stub = prompts.completion_stub(shown) if settings.kind == "completion" else None
+    # The module already defines its types and the unit's dependencies: a candidate's own
+    # copies of them are dropped rather than allowed to shadow the real ones.
+    known = {t.name for t in ctx.module.types} | set(ctx.dependencies)
+    result = extract(
+        completion.text, ctx.func, prompt_kind=settings.kind, stub=stub, known_names=known
+    )
+    code = result.code if result.code else None
+    if code is not None and settings.kind == "completion":
+        code = prompts.with_header_imports(code)
+        if shown is not ctx:  # the generated docstring lists every example again
+            code = code.replace(stub or "", prompts.completion_stub(ctx), 1)
+    return Candidate(completion, code, tuple(result.problems), None)
+
+
+def _verify_all(
+    batch: list[Candidate], settings: LoopSettings, tally: Tally, harness: Harness
+) -> list[Candidate]:
+    """Verify each distinct valid candidate once; identical code reuses its verdict."""
+    todo: dict[str, str] = {}
+    for cand in batch:
+        if cand.code is not None and not cand.problems:
+            todo.setdefault(_fingerprint(cand.code), cand.code)
+    todo = {fp: code for fp, code in todo.items() if fp not in tally.seen}
+
+    def run(code: str) -> Verdict:
+        return verify(harness.module_for(code), harness.oracle)
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        verdicts = dict(zip(todo, pool.map(run, todo.values()), strict=True))
+    out = []
+    for cand in batch:
+        if cand.code is None or cand.problems:
+            out.append(cand)
+            continue
+        fp = _fingerprint(cand.code)
+        if fp in verdicts:
+            tally.seen[fp] = Candidate(cand.completion, cand.code, (), verdicts[fp])
+        out.append(tally.seen[fp])
+    return out
+
+
+def gate_reason(code: str, func: Func, settings: LoopSettings, harness: Harness) -> str | None:
+    """Why the probe gate rejects `code`, which passes the examples; None if it does not:
+    a sign that needs no run (`overfit.static_sign`), else on the probe inputs a crash or
+    refusal (`overfit.crash`) or a value of another type than the declared one
+    (`return_kinds.mistyped`)."""
+    if reason := overfit.static_sign(code, func):
+        return reason  # no sandbox run needed
+    calls = harness.gate_calls
+    if not calls:
+        return None
+    outcomes = consensus.probe_outcomes(
+        harness.module_for(code),
+        module_name=harness.module_name,
+        calls=calls,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
+    )
+    pairs = zip(calls, outcomes, strict=True)
+    foreign = next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None)
+    return (
+        foreign
+        or overfit.crash(func, code, calls, outcomes)
+        or return_kinds.mistyped(calls, outcomes, harness.returns, func.description)
+    )
+
+
+def _gate(
+    batch: list[Candidate],
+    func: Func,
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+) -> list[Candidate]:
+    """Mark the passing candidates the probe gate rejects; each distinct code is judged
+    once. The probe inputs come from the examples the prompts show, since a repair prompt
+    may quote them."""
+    todo: dict[str, str] = {}
+    for cand in batch:
+        if passes(cand) and cand.code is not None:
+            todo.setdefault(_fingerprint(cand.code), cand.code)
+    todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
+
+    def judge(code: str) -> str | None:
+        return gate_reason(code, func, settings, harness)
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))
+    return [
+        replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if passes(c) and c.code else c
+        for c in batch
+    ]
+
+
+def probe_calls(func: Func, seed: int) -> tuple[str, ...]:
+    """The extra inputs candidates run on: mutations of the examples that the description
+    does not rule out (`domain`)."""
+    return mutated_calls(func, seed=seed, keep=domain.admits(func))
+
+
+def _fingerprint(code: str) -> str:
+    tree = parse_or_none(code, mode="exec")
+    return code if tree is None else ast.dump(tree)
+
+
+def _best(
+    batch: list[Candidate],
+    pool: dict[str, list[Candidate]],
+    settings: LoopSettings,
+    harness: Harness,
+) -> tuple[Candidate | None, str | None, int]:
+    """The attempt's best candidate, a note on how it was chosen, and how many samples
+    support it (0 when that was not asked). Ranked first, the first with the best score;
+    by consensus, once one has passed, the one that most passing candidates of all attempts
+    so far (`pool`, added to here) agree with, even in an attempt where none passed;
+    shortest, of those with the best score the one with the fewest syntax nodes (the
+    simplest reading of the examples: a wrong candidate that passes them usually adds a
+    condition they do not exercise)."""
+    if settings.rank == "shortest":
+        best = max(batch, key=lambda c: (c.score, -size(c.code)), default=None)
+    else:
+        best = max(batch, key=lambda c: c.score, default=None)
+    for cand in batch if settings.rank == "consensus" else ():
+        if passes(cand) and cand.code is not None:
+            pool.setdefault(_fingerprint(cand.code), []).append(cand)
+    if not pool:  # ranked first, or nothing has passed yet
+        return best, None, 0
+    groups = list(pool.values())
+    calls = harness.rank_calls
+    if len(groups) < 2 or not calls:
+        heaviest = max(groups, key=len)
+        return heaviest[0], None, len(heaviest)
+    ranking = consensus.rank(
+        [harness.module_for(group[0].code or "") for group in groups],
+        [len(group) for group in groups],
+        calls,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
+        jobs=settings.jobs,
+    )
+    note = (
+        f"chosen by agreement on {len(calls)} extra inputs: {ranking.support} of "
+        f"{ranking.total} passing candidates agree"
+    )
+    return groups[ranking.chosen][0], note, ranking.support
+
+
+def size(code: str | None) -> int:
+    """Syntax nodes in ``code`` (its length where it does not parse)."""
+    tree = parse_or_none(code or "", mode="exec")
+    return len(code or "") if tree is None else sum(1 for _ in ast.walk(tree))
+
+
+def passes(cand: Candidate) -> bool:
+    """Passes every checkable example and, with the probe gate, is not rejected by it."""
+    ok = cand.verdict is not None and cand.verdict.ok
+    return ok and not cand.problems and cand.fragile is None
+
+
+def _finished(
+    best: Candidate | None, settings: LoopSettings, names: Sequence[str]
+) -> Status | None:
+    if best is None or best.code is None or best.problems:
+        return None
+    if settings.quick or not names:
+        return "unverified"
+    return "verified" if passes(best) else None
+
+
+def _repair(
+    ctx: UnitContext,
+    shown: UnitContext,
+    prompt: Prompt,
+    best: Candidate,
+    settings: LoopSettings,
+    held: str | None,
+) -> Prompt:
+    """The repair prompt shows the failures of the examples the prompts show; a failing
+    held-out example is only said to exist, so its expected value stays unseen."""
+    verdict = best.verdict
+    results = tuple(r for r in verdict.results if r.test != held) if verdict else ()
+    shown_verdict = replace(verdict, results=results) if verdict else None
+    failures = _failures(ctx, replace(best, verdict=shown_verdict), settings) if verdict else ()
+    held_failed = verdict is not None and any(
+        r.test == held and r.status != "pass" for r in verdict.results
+    )
+    return prompts.repair_prompt(
+        shown,
+        prompt,
+        code=best.code or best.completion.text,
+        problems=best.problems,
+        failures=() if best.fragile else failures,
+        total=len(results),
+        held_out_failed=held_failed,
+        probe_failure=best.fragile,
+    )
+
+
+def _failures(ctx: UnitContext, best: Candidate, settings: LoopSettings) -> tuple[str, ...]:
+    if best.problems:
+        return best.problems
+    if best.fragile:
+        return (best.fragile,)
+    if best.verdict is None:
+        return ()
+    lines = [
+        prompts.describe_failure(r, ctx.func, settings.limits.timeout_s)
+        for r in best.verdict.results
+    ]
+    problem = (best.verdict.problem,) if best.verdict.problem else ()
+    return problem + tuple(line for line in lines if line)
+
+
+def _outcome(
+    ctx: UnitContext,
+    status: Status,
+    best: Candidate | None,
+    attempts: int,
+    tally: Tally,
+    start: float,
+    *,
+    ctx_failures: tuple[str, ...],
+    note: str | None = None,
+) -> UnitOutcome:
+    if status == "unverified":
+        note = "not verified (--quick)" if best and best.verdict is None else None
+        if not any(e.checkable for e in ctx.func.examples):
+            note = "not verified: the function has no checkable examples"
+    return UnitOutcome(
+        name=ctx.func.name,
+        status=status,
+        code=best.code if best else None,
+        attempts=attempts,
+        candidates=tally.candidates,
+        distinct=len(tally.seen),
+        prompt_tokens=tally.prompt_tokens,
+        completion_tokens=tally.completion_tokens,
+        seconds=time.monotonic() - start,
+        failures=ctx_failures,
+        note=note,
+    )

@@ -61,157 +61,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from marshalike.sandbox import confine
+from marshalike.sandbox import confine, scripts
 
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
 SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
 _UID_BASE, _UID_SPAN = 200_000, 60_000  # unprivileged user ids the root-run child takes
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
-
-# Runs inside the child before anything untrusted: the filesystem view (with namespaces),
-# limits, then the drop of privileges, then exec of the real command. It uses the
-# standard library only and runs with -S, so no site-packages code runs before it.
-_BOOTSTRAP = r"""
-import ctypes, json, os, resource, sys
-cfg = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                       ctypes.c_char_p]
-RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-NOATIME, NODIRATIME, RELATIME = 1024, 2048, 1 << 21
-def fail(what):
-    err = ctypes.get_errno()
-    sys.stderr.write("marshalike sandbox: %s: %s\n" % (what, os.strerror(err)))
-    os._exit(125)
-def mount(src, dst, fstype, flags, data=None):
-    enc = lambda s: None if s is None else s.encode()
-    if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
-        fail("mount " + dst)
-def locked(path):
-    f = os.statvfs(path).f_flag
-    bits = ((1, NOSUID), (2, NODEV), (8, NOEXEC), (1024, NOATIME), (2048, NODIRATIME),
-            (4096, RELATIME))
-    return sum(m for s, m in bits if f & s)
-def bind(src, dst, writable=False):
-    mount(src, dst, None, BIND | REC)
-    mount(None, dst, None, BIND | REMOUNT | NOSUID | locked(src) | (0 if writable else RDONLY))
-for procs in cfg["cgroups"]:
-    with open(procs, "w") as handle:  # "0": the writer itself, from inside a PID namespace
-        handle.write("0")
-if cfg["namespaces"]:
-    for knob in ("shmmax", "shmall", "shmmni"):  # this IPC namespace's System V memory: none
-        try:
-            with open("/proc/sys/kernel/" + knob, "w") as handle:
-                handle.write("0")
-        except OSError:
-            pass
-    mount(None, "/", None, REC | PRIVATE)
-    new = cfg["root"]
-    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "size=4m,nr_inodes=4096,mode=755")
-    for path in cfg["read_only"]:
-        target = new + path
-        if os.path.islink(path) and os.path.dirname(path) == "/":
-            os.symlink(os.readlink(path), target)
-            continue
-        os.makedirs(target, exist_ok=True)
-        bind(path, target)
-    os.makedirs(new + "/dev")
-    for node in ("null", "zero", "urandom", "random"):
-        open(new + "/dev/" + node, "w").close()
-        mount("/dev/" + node, new + "/dev/" + node, None, BIND)
-    home = new + cfg["home"]
-    os.makedirs(home)
-    options = "size=%d,nr_inodes=%d,mode=700" % (cfg["disk_bytes"], cfg["inodes"])
-    mount("tmpfs", home, "tmpfs", NOSUID | NODEV, options)
-    for name in os.listdir(cfg["workdir"]):
-        with open(os.path.join(cfg["workdir"], name), "rb") as src:
-            with open(os.path.join(home, name), "wb") as dst:
-                dst.write(src.read())
-    for name in [""] + os.listdir(home):
-        if cfg["uid"] is not None:
-            os.chown(os.path.join(home, name), cfg["uid"], cfg["uid"])
-    if not os.path.lexists(new + "/tmp"):  # a Python installed under /tmp brings its own
-        os.symlink(cfg["home"], new + "/tmp")
-    os.makedirs(new + "/.old")
-    os.chdir(new)
-    if libc.syscall(cfg["pivot_root"], b".", b".old") != 0:
-        fail("pivot_root")
-    os.chdir("/")
-    if libc.umount2(b"/.old", 2) != 0:
-        fail("umount the old root")
-    os.rmdir("/.old")
-    mount(None, "/", None, REMOUNT | RDONLY | NOSUID | NODEV)
-os.chdir(cfg["home"])
-LINUX = sys.platform.startswith("linux")
-def cap(kind, value):
-    soft, hard = resource.getrlimit(kind)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    try:
-        resource.setrlimit(kind, (value, value))
-    except (ValueError, OSError):
-        if LINUX:  # elsewhere some limits do not exist (RLIMIT_AS on macOS)
-            raise
-cap(resource.RLIMIT_AS, cfg["memory_bytes"])
-cap(resource.RLIMIT_CPU, cfg["cpu_seconds"])
-cap(resource.RLIMIT_FSIZE, cfg["file_bytes"])
-cap(resource.RLIMIT_CORE, 0)
-cap(resource.RLIMIT_NOFILE, 256)
-uid = cfg["uid"]
-if uid is not None:
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    if os.getuid() != uid or os.geteuid() != uid:
-        os._exit(125)
-if cfg["nproc"] is not None:
-    cap(resource.RLIMIT_NPROC, cfg["nproc"])
-if LINUX and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-    fail("no_new_privs")
-if cfg["namespaces"]:
-    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies
-if cfg["seccomp"]:
-    # A filter that refuses (EPERM) the calls below and every call of another ABI: memory
-    # that RLIMIT_AS does not count (memfd, System V shared memory) and kernel interfaces
-    # a function has no use for.
-    arch, denied = cfg["seccomp"]
-    LD, JEQ, RET, ALLOW, ERRNO = 0x20, 0x15, 0x06, 0x7FFF0000, 0x00050000 | 1
-    prog = [(LD, 0, 0, 4), (JEQ, 1, 0, arch), (RET, 0, 0, 0x80000000), (LD, 0, 0, 0),
-            (0x35, len(denied) + 1, 0, 0x40000000)]  # JGE: the x32 ABI
-    prog += [(JEQ, len(denied) - n, 0, nr) for n, nr in enumerate(denied)]
-    prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, ERRNO)]
-    class Filter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
-                    ("k", ctypes.c_uint)]
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
-    table = (Filter * len(prog))(*[Filter(*p) for p in prog])
-    program = Program(len(prog), table)
-    if libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
-        fail("seccomp")
-argv = [sys.executable, "-I", "-B"] + cfg["argv"]
-if cfg["refuse_processes"]:
-    argv = [sys.executable, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
-os.execve(sys.executable, argv, cfg["env"])
-"""
-
-# The last resort where the process count cannot be bounded by the kernel: Python's own
-# ways to start a process refuse, then the real command runs.
-_REFUSER = r"""
-import _posixsubprocess, os, posix, subprocess, sys
-def refuse(*args, **kwargs):
-    raise PermissionError("creating processes is not allowed in the marshalike sandbox")
-for module in (os, posix):
-    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen",
-                 "execv", "execve", "execvp", "execvpe"):
-        if hasattr(module, name):
-            setattr(module, name, refuse)
-_posixsubprocess.fork_exec = refuse
-subprocess.Popen._execute_child = refuse
-args = sys.argv[1:]
-sys.argv = ["-c"] + args[2:]
-exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
-"""
 
 
 # `python -I -m` leaves the working folder off sys.path; the run's modules are there.
@@ -491,11 +346,11 @@ def _bootstrap(
         "uid": uid,
         "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
         "refuse_processes": level == "process limits" and os.getuid() == 0,
-        "refuser": _REFUSER,
+        "refuser": scripts.source("refuser"),
         "argv": list(argv),
         "env": {**scrubbed_env(home), **(env or {})},
     }
-    launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", _BOOTSTRAP]
+    launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", scripts.source("bootstrap")]
     return [*launch, json.dumps(config)]
 
 

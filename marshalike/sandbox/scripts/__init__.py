@@ -1,0 +1,15 @@
+"""Code that runs inside the sandbox, kept as real files so tools read, lint and type-check
+it like the rest. The compiler never imports these modules: it reads their text and starts
+them with `python -I -c`, so nothing of marshalike is importable or on a path the child
+sees."""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+
+
+@functools.cache
+def source(name: str) -> str:
+    """The text of `scripts/NAME.py`, as `python -c` runs it."""
+    return files(__name__).joinpath(name + ".py").read_text(encoding="utf-8")

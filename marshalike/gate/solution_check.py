@@ -1,0 +1,76 @@
+"""One given solution judged as the loop judges a candidate: first against its spec's
+examples (the verifier, exact comparison), then, when it passes them all, by the probe gate
+on the inputs mutated from the examples (`synth.loop.gate_reason`). Code known to be right
+that this turns away is a right answer the compiler would throw away, so it measures the
+gate's price; code a person wrote can be checked the same way.
+
+Only a spec with one function and no `# use` is judged: elsewhere a function's test module
+holds the code its dependencies compiled to, which a lone solution does not bring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from marshalike.codegen import emit
+from marshalike.language.load import load_spec
+from marshalike.language.spec import Module
+from marshalike.sandbox.verify import verify
+from marshalike.synth import loop
+from marshalike.synth.prompts import UnitContext
+from marshalike.synth.verdict_text import describe
+
+Outcome = Literal["accepted", "failing", "rejected", "unjudged"]
+
+
+@dataclass(frozen=True)
+class SolutionVerdict:
+    """`accepted`: passes the examples and the gate; `failing`: fails an example;
+    `rejected`: passes the examples, but the gate turns it away; `unjudged`: the spec is
+    not one this can judge. `reason` says why for all but `accepted`."""
+
+    outcome: Outcome
+    reason: str = ""
+
+
+def check_solution(spec: Path, code: str, settings: loop.LoopSettings) -> SolutionVerdict:
+    """The verdict on `code` (the function's whole definition, with any imports it needs)
+    as a candidate for the only function of the spec at `spec`. `settings` decide what the
+    loop would: the probe gate (`probe`), its inputs' seed, a held-back example, limits."""
+    loaded = load_spec(spec)
+    module = loaded.module
+    if module is None or loaded.has_errors:
+        return SolutionVerdict("unjudged", "the spec has errors")
+    if len(module.funcs) != 1 or module.uses:
+        return SolutionVerdict("unjudged", "more than one function or a # use")
+    func = module.funcs[0]
+    ctx = UnitContext(module=module, func=func, dependencies={})
+    harness = loop.make_harness(
+        ctx, settings, module_for=_module_for(spec, module), module_name=module.name
+    )
+    if not harness.names:
+        return SolutionVerdict("unjudged", "no checkable example")
+    verdict = verify(harness.module_for(code), harness.oracle)
+    if not verdict.ok:
+        failed = next((r for r in verdict.results if r.status != "pass"), None)
+        said = describe(failed, func, settings.limits.timeout_s) if failed else None
+        return SolutionVerdict("failing", verdict.problem or said or "no example ran")
+    if not settings.probes:
+        return SolutionVerdict("accepted")
+    reason = loop.gate_reason(code, func, settings, harness)
+    return SolutionVerdict("rejected", reason) if reason else SolutionVerdict("accepted")
+
+
+def _module_for(spec: Path, module: Module) -> loop.ModuleFor:
+    """The generated module around a candidate, as the compiler writes it."""
+    func = module.funcs[0]
+    spec_hash = emit.spec_hash(func.text)
+
+    def module_for(code: str) -> str:
+        return emit.module_source(
+            module, {func.name: code}, spec_name=spec.name, spec_hash=spec_hash
+        )
+
+    return module_for

@@ -1,0 +1,72 @@
+"""`check_solution`: one given solution judged by the examples, then by the probe gate, as
+the loop judges a candidate. The solutions are written here; no model runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marshalike.gate.solution_check import SolutionVerdict, check_solution
+from marshalike.sandbox.isolation import Limits
+from marshalike.synth.loop import LoopSettings
+
+HALF = (
+    "# func half(n: integer): integer\n\nHalf of n, rounded down.\n\n* half(8) = 4\n* half(9) = 4\n"
+)
+PROBING = LoopSettings(kind="completion", probe=True, limits=Limits(timeout_s=10))
+
+
+def spec(tmp_path: Path, text: str, name: str = "half") -> Path:
+    path = tmp_path / f"{name}.mrsh"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_right_code_is_accepted(tmp_path: Path) -> None:
+    code = "def half(n: int) -> int:\n    return n // 2\n"
+    assert check_solution(spec(tmp_path, HALF), code, PROBING) == SolutionVerdict("accepted")
+
+
+def test_code_that_fails_an_example_says_which(tmp_path: Path) -> None:
+    code = "def half(n: int) -> int:\n    return n / 2\n"
+    verdict = check_solution(spec(tmp_path, HALF), code, PROBING)
+    assert verdict.outcome == "failing"
+    assert verdict.reason.startswith("half(8) should return 4, but it returned 4.0")
+
+
+def test_code_the_gate_turns_away_gives_the_gate_s_reason(tmp_path: Path) -> None:
+    code = "def half(n: int) -> int:\n    return 4 if 8 <= n <= 9 else n // 2\n"
+    verdict = check_solution(spec(tmp_path, HALF), code, PROBING)
+    assert verdict == SolutionVerdict(
+        "rejected", "it special-cases 8, an argument of the examples: `8 <= n <= 9`"
+    )
+
+
+def test_a_crash_on_a_probe_input_is_a_rejection(tmp_path: Path) -> None:
+    code = "def half(n: int) -> int:\n    if n > 0:\n        return n // 2\n"
+    verdict = check_solution(spec(tmp_path, HALF), code, PROBING)
+    assert verdict.outcome == "rejected"
+    assert verdict.reason.endswith("returned None, not an int as the spec declares")
+
+
+def test_without_the_probe_gate_passing_the_examples_is_enough(tmp_path: Path) -> None:
+    code = "def half(n: int) -> int:\n    return 4 if 8 <= n <= 9 else n // 2\n"
+    plain = LoopSettings(kind="completion", probe=False, limits=Limits(timeout_s=10))
+    assert check_solution(spec(tmp_path, HALF), code, plain) == SolutionVerdict("accepted")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("# func half(n: integer): integer\n\nHalf of n.\n", "no checkable example"),
+        (HALF + "\n# func twice(n: integer): integer\n\nTwice n.\n\n* twice(2) = 4\n",
+         "more than one function or a # use"),
+        ("# func half(n: integer): integer\n\n* nope(8) = 4\n", "the spec has errors"),
+    ],
+)  # fmt: skip
+def test_specs_it_cannot_judge(tmp_path: Path, text: str, reason: str) -> None:
+    code = "def half(n: int) -> int:\n    return n // 2\n"
+    assert check_solution(spec(tmp_path, text), code, PROBING) == SolutionVerdict(
+        "unjudged", reason
+    )

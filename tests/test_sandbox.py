@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.sandbox import confine
+from marshalike.sandbox import confine, view
 from marshalike.sandbox import isolation as sandbox
 from marshalike.sandbox.isolation import Limits, isolation, run_module
 from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
@@ -107,7 +107,7 @@ def test_the_host_filesystem_is_out_of_sight(tmp_path: Path) -> None:
     # /tmp is the run's own folder, unless Python itself is installed under /tmp: then it
     # holds only (read-only) the way to that installation
     python_under_tmp = sorted(
-        {p.split("/")[2] for p in sandbox._read_only_paths() if p.startswith("/tmp/")}
+        {p.split("/")[2] for p in view.read_only_paths() if p.startswith("/tmp/")}
     )
     assert seen["tmp"] == (python_under_tmp or ["attack.py"])
     assert {"proc", "sys", "etc", "home", "var"}.isdisjoint(seen["root"])
@@ -119,7 +119,7 @@ def test_the_old_root_cannot_be_reached_through_the_mount_table() -> None:
         "import json, os\n"
         "found = []\n"
         "for dirpath, dirs, files in os.walk('/', followlinks=False):\n"
-        f"    if dirpath in {sandbox._read_only_paths()!r}:\n"
+        f"    if dirpath in {view.read_only_paths()!r}:\n"
         "        dirs[:] = []\n"
         "    found += [os.path.join(dirpath, n) for n in dirs + files]\n"
         "print(json.dumps({'found': found, 'old': os.path.lexists('/.old')}))\n"
@@ -163,7 +163,7 @@ print(json.dumps(out))
 
 
 def test_only_the_run_folder_is_writable() -> None:
-    prefixes = [p for p in sandbox._read_only_paths() if not os.path.islink(p)]
+    prefixes = [p for p in view.read_only_paths() if not os.path.islink(p)]
     seen = attack(WRITE_EVERYWHERE.replace("PREFIXES", repr(prefixes)))
     assert seen.pop("sandbox") == 2
     assert "written" not in seen.values() and "ok" not in seen.values(), seen
@@ -517,7 +517,7 @@ def test_concurrent_runs_cannot_see_each_other() -> None:
         "import json, os\n"
         "hits = []\n"
         "for root, dirs, files in os.walk('/'):\n"
-        f"    if root in {sandbox._read_only_paths()!r}:\n"
+        f"    if root in {view.read_only_paths()!r}:\n"
         "        dirs[:] = []\n"
         f"    hits += [n for n in files if n == {marker!r}]\n"
         "print(json.dumps({'hits': hits}))\n"

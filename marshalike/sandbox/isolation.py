@@ -52,7 +52,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -61,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from marshalike.sandbox import confine, scripts
+from marshalike.sandbox import confine, scripts, view
 
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
 SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
@@ -125,7 +124,7 @@ def isolation() -> Isolation:
     MARSHALIKE_SANDBOX=no-namespaces leaves namespaces out, to test the fallbacks."""
     if os.environ.get("MARSHALIKE_SANDBOX") != "no-namespaces" and _namespaces_work():
         return "namespaces"
-    if os.name == "posix" and os.getuid() == 0 and _python_readable_by_others():
+    if os.name == "posix" and os.getuid() == 0 and view.python_readable_by_others():
         return "unprivileged user"
     return "process limits"
 
@@ -334,7 +333,7 @@ def _bootstrap(
         "root": str(base / "root"),
         "workdir": str(base / "work"),
         "home": home,
-        "read_only": _read_only_paths() if level == "namespaces" else [],
+        "read_only": view.read_only_paths() if level == "namespaces" else [],
         "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
         "memory_bytes": limits.memory_mb * 1024 * 1024,
         "cpu_seconds": max(int(cpu_seconds) + 1, 1),
@@ -413,39 +412,6 @@ def _namespaces_problem() -> str | None:
         return None
     said = done.stderr.decode("utf-8", "replace").strip().splitlines()
     return f"`unshare` failed: {said[-1] if said else f'exit status {done.returncode}'}"
-
-
-@functools.cache
-def _read_only_paths() -> list[str]:
-    """What the child's filesystem holds besides its own folder: the system's program
-    folders and the Python installation with its site-packages, nothing else."""
-    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    executable = Path(sys.executable)
-    prefixes |= {str(executable.parent.parent), str(executable.resolve().parent.parent)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        prefixes.add(sysconfig.get_paths()[key])
-    found = sorted(p for p in paths | prefixes if p and os.path.lexists(p))
-    # A folder inside another one on the list comes with it.
-    kept: list[str] = []
-    for path in found:
-        if not any(path.startswith(k.rstrip("/") + "/") for k in kept if not os.path.islink(k)):
-            kept.append(path)
-    return kept
-
-
-def _python_readable_by_others() -> bool:
-    """Whether another user can run this interpreter: every folder on the way to it and to
-    its standard library is searchable by others."""
-    for path in (Path(sys.executable).resolve(), Path(sysconfig.get_paths()["stdlib"])):
-        for folder in [path, *path.parents]:
-            try:
-                mode = folder.stat().st_mode
-            except OSError:
-                return False
-            if not mode & 0o001 and folder.is_dir():
-                return False
-    return True
 
 
 def _sandbox_uid() -> int:

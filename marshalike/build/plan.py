@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.spec import Func, Module
 
@@ -68,7 +69,7 @@ def _order(module: Module, graph: dict[str, tuple[str, ...]]) -> tuple[list[str]
         names = " -> ".join(cycle)
         diagnostic = Diagnostic(
             "error",
-            "M040",
+            Code.FUNCTION_CYCLE,
             f"functions refer to each other in a cycle ({names}); their compile order is undefined",
             func.name_span,
             path=module.path,

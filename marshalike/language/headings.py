@@ -21,6 +21,7 @@ from typing import Protocol
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
+from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Severity, Span
 from marshalike.language.examples import is_expression, normalize
 from marshalike.language.spec import Param, Use
@@ -130,7 +131,7 @@ def type_head(where: Where, report: Report) -> TypeHead | None:
         found = f"'{words[0]}' is not a valid type name" if words else "missing type name"
         width = len(words[0]) if words else 1
         report(
-            "M002",
+            Code.TYPE_HEADING,
             f"{found} after '# type'",
             where.span(start, start + width),
             "write '# type NAME' followed by CSV lines, or '# type NAME file.csv'",
@@ -140,7 +141,7 @@ def type_head(where: Where, report: Report) -> TypeHead | None:
     if len(words) > 2 or (len(words) == 2 and not words[1].lower().endswith(".csv")):
         extra = where.text.index(words[1], start + len(words[0]))
         report(
-            "M002",
+            Code.TYPE_HEADING,
             f"unexpected '{' '.join(words[1:])}' after the type name",
             where.span(extra, len(where.text.rstrip())),
             "only a CSV file name may follow: '# type NAME file.csv'",
@@ -156,7 +157,7 @@ def use_head(where: Where, report: Report) -> Use | None:
     end = len(where.text.rstrip())
     if len(words) != 1 or not words[0].endswith(".mrsh"):
         report(
-            "M003",
+            Code.USE_HEADING,
             "'# use' takes one .mrsh file name",
             where.span(start, end),
             "write '# use other.mrsh'",
@@ -199,7 +200,7 @@ def _types_too_deep(head: FuncHead, where: Where, report: Report) -> bool:
     for what, text, span in typed:
         if type_depth(text) > MAX_TYPE_DEPTH:
             message = f"{what} nests more than {MAX_TYPE_DEPTH} levels deep"
-            report("M001", message, span, "name an inner part with its own `# type`")
+            report(Code.FUNC_HEADING, message, span, "name an inner part with its own `# type`")
             return True
     return False
 
@@ -276,7 +277,7 @@ def _returns(tree: Tree, where: Where, report: Report) -> str | None:
     text = str(token).strip()
     if node.data == "bare_returns":
         report(
-            "M008",
+            Code.RETURN_WITHOUT_COLON,
             "missing ':' before the return type",
             where.span(_start(token), _start(token) + len(text)),
             f"write '): {text}'",
@@ -291,7 +292,7 @@ def _param(node: Tree, where: Where, report: Report) -> Param | None:
     span = where.span(node.meta.start_pos, node.meta.end_pos)
     if name is not None and _IDENTIFIER.fullmatch(name) is None:
         report(
-            "M001",
+            Code.FUNC_HEADING,
             f"parameter name '{name}' is not a Python identifier",
             span,
             "write 'name: type', or just the type",
@@ -304,7 +305,7 @@ def _param(node: Tree, where: Where, report: Report) -> Param | None:
         default = normalize(_slice(where.text, default_node.children).strip())
         if not is_expression(default):
             report(
-                "M001",
+                Code.FUNC_HEADING,
                 f"default value '{default}' is not a Python expression",
                 span,
                 "write a Python literal, e.g. 'flag: boolean = True'",
@@ -324,7 +325,7 @@ def _signature_error(error: UnexpectedInput, where: Where, report: Report) -> No
     else:
         position = error.pos_in_stream or 0
         span = where.span(position, position + 1)
-    report("M001", message, span, hint)
+    report(Code.FUNC_HEADING, message, span, hint)
 
 
 # --- messages ------------------------------------------------------------------------------

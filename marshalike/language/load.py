@@ -1,12 +1,7 @@
 """Loading a spec from disk: read, parse, resolve CSV-backed types and `# use`, check.
 
 This is the one place that touches the file system for a spec; parse and check stay pure.
-Codes (check owns M010-M029):
-
-- M030 spec is not UTF-8
-- M031 CSV file missing or unreadable, M032 CSV file empty, M033 CSV rows that do not
-  match the header
-- M034 used spec missing or unreadable, M035 circular use, M036 used spec has errors
+Its codes are M030-M039 of `marshalike.language.codes`.
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marshalike.errors import SpecError
+from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Span, has_errors, sort_key
 from marshalike.language.parse import ParseResult, parse
 from marshalike.language.semantics import check
@@ -173,7 +169,7 @@ def _not_utf8(raw: bytes, exc: UnicodeDecodeError, display: str) -> Diagnostic:
     column = exc.start - (before.rfind(b"\n") + 1) + 1
     return Diagnostic(
         "error",
-        "M030",
+        Code.NOT_UTF8,
         f"spec is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
         Span(line, column, line, column + 1),
         display,
@@ -206,11 +202,13 @@ def _fill_csv_type(typedef: TypeDef, folder: Path, path: str) -> tuple[TypeDef, 
     try:
         table = list(_csv_rows(text))
     except csv.Error as exc:
-        return typedef, [_csv_diag("M031", f"cannot parse {_csv_name(typedef)}: {exc}", span, path)]
+        return typedef, [
+            _csv_diag(Code.CSV_UNREADABLE, f"cannot parse {_csv_name(typedef)}: {exc}", span, path)
+        ]
     if not table:
         message = f"{_csv_name(typedef)} is empty"
         hint = "its first line must be the header, e.g. `name, age`"
-        return typedef, [_csv_diag("M032", message, span, path, hint)]
+        return typedef, [_csv_diag(Code.CSV_EMPTY, message, span, path, hint)]
     (_, header), body = table[0], table[1:]
     columns = tuple(header)
     rows = tuple(row for _, row in body[:MAX_SAMPLE_ROWS])
@@ -225,11 +223,11 @@ def _read_csv_text(file: Path, typedef: TypeDef, span: Span, path: str) -> str |
         return read_regular(file).decode("utf-8-sig")
     except FileNotFoundError:
         hint = "the path is relative to the spec's folder"
-        return _csv_diag("M031", f"cannot find {name}", span, path, hint)
+        return _csv_diag(Code.CSV_UNREADABLE, f"cannot find {name}", span, path, hint)
     except UnicodeDecodeError:
-        return _csv_diag("M031", f"{name} is not UTF-8 text", span, path)
+        return _csv_diag(Code.CSV_UNREADABLE, f"{name} is not UTF-8 text", span, path)
     except OSError as exc:
-        return _csv_diag("M031", f"cannot read {name}: {_reason(exc)}", span, path)
+        return _csv_diag(Code.CSV_UNREADABLE, f"cannot read {name}: {_reason(exc)}", span, path)
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -263,7 +261,7 @@ def _ragged_file_rows(
     )
     if len(bad) > 1:
         message += f"; {len(bad)} rows do not match"
-    yield _csv_diag("M033", message, span, path)
+    yield _csv_diag(Code.CSV_RAGGED_ROWS, message, span, path)
 
 
 def _source_span(typedef: TypeDef) -> Span:
@@ -301,16 +299,18 @@ def _resolve_uses(module: Module, file: Path) -> tuple[dict[str, Func], list[Dia
         result = _parse_cached(target, parsed)
         if result is None:
             verb = "read" if target.exists() else "find"
-            found.append(_use_diag("M034", f"cannot {verb} used spec '{use.path}'", use, module))
+            found.append(
+                _use_diag(Code.USE_UNREADABLE, f"cannot {verb} used spec '{use.path}'", use, module)
+            )
             continue
         cycle = _path_back(target, root, parsed)
         if cycle is not None:
             chain = " -> ".join(_relative(p, root.parent) for p in [root, *cycle])
-            found.append(_use_diag("M035", f"circular use: {chain}", use, module))
+            found.append(_use_diag(Code.CIRCULAR_USE, f"circular use: {chain}", use, module))
         errors = sum(1 for d in result.diagnostics if d.is_error)
         if errors:
             message = f"used spec '{use.path}' has {_plural(errors, 'syntax error')}"
-            found.append(_use_diag("M036", message, use, module))
+            found.append(_use_diag(Code.USE_HAS_ERRORS, message, use, module))
         if result.module is not None:
             for func in result.module.funcs:
                 extra.setdefault(func.name, func)
@@ -346,12 +346,12 @@ def _path_back(start: Path, root: Path, cache: dict[Path, ParseResult | None]) -
     return None
 
 
-def _use_diag(code: str, message: str, use: Use, module: Module) -> Diagnostic:
+def _use_diag(code: Code, message: str, use: Use, module: Module) -> Diagnostic:
     hint = {
-        "M034": "the path is relative to this spec's folder",
-        "M035": "specs may not use each other in a circle; move the shared functions "
+        Code.USE_UNREADABLE: "the path is relative to this spec's folder",
+        Code.CIRCULAR_USE: "specs may not use each other in a circle; move the shared functions "
         "into a third spec",
-        "M036": f"run `marshalike parse {use.path}` to see them",
+        Code.USE_HAS_ERRORS: f"run `marshalike parse {use.path}` to see them",
     }[code]
     return Diagnostic("error", code, message, use.span, module.path, hint)
 

@@ -38,6 +38,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
 
+from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Severity, Span, has_errors
 from marshalike.language.examples import parse_example, warm_fast_path
 from marshalike.language.headings import (
@@ -180,7 +181,7 @@ class _Reader:
         if unclosed is not None:
             line, column = unclosed
             self._error(
-                "M007",
+                Code.UNCLOSED_BLOCK,
                 "unclosed HTML comment",
                 Span(line, column, line, column + 4),
                 "close it with '-->'",
@@ -248,7 +249,7 @@ class _Reader:
     def _unclosed_fence(self, marker: str, number: int) -> None:
         column = self.lines[number - 1].index(marker) + 1
         self._error(
-            "M007",
+            Code.UNCLOSED_BLOCK,
             "unclosed code block",
             Span(number, column, number, column + len(marker)),
             f"close it with a line of {marker}",
@@ -267,7 +268,7 @@ class _Reader:
         if keyword is not None:
             span = Span(number, column, number, column + len(word))
             self._error(
-                "M004",
+                Code.UNKNOWN_SECTION,
                 f"unknown section '{match.group(1)} {word}'",
                 span,
                 f"did you mean '{match.group(1)} {keyword}'?",
@@ -299,7 +300,7 @@ class _Reader:
             return False
         token = error.token
         message, hint = _misplaced_message(token.type, self._section_before(token.line))
-        self._error("M005", message, _line_span(token), hint)
+        self._error(Code.MISPLACED_LINE, message, _line_span(token), hint)
         return True
 
     def _section_before(self, number: int) -> str | None:
@@ -360,7 +361,7 @@ class _Reader:
         spans = tuple(_line_span(t) for t in tokens[2:])
         if head.source is None and not rows:
             self._error(
-                "M009",
+                Code.TYPE_WITHOUT_HEADER,
                 f"type '{head.name}' has no CSV header",
                 head.name_span,
                 f"add a header line such as 'name, age' and sample rows, "
@@ -377,7 +378,7 @@ class _Reader:
         if cells is None:
             column = token.value.find('"') + 1
             self._error(
-                "M006",
+                Code.OPEN_QUOTE,
                 "unterminated quoted field in CSV row",
                 Span.point(token.line, max(column, 1)),  # type: ignore[arg-type]
                 "close the quote, or write the field without the '\"'",

@@ -1,22 +1,8 @@
 """Semantic checks over a parsed spec: what parses but cannot compile as written.
 
 Every finding is a `Diagnostic`, collected rather than raised, so one run reports them all.
-Codes (the parser owns M001-M009, `load` owns M030-M039):
-
-- M010 duplicate function, M011 duplicate type
-- M012 example calls an unknown function
-- M013 a name declared as both a type and a function
-- M014 example argument count or keywords no declaration allows
-- M015 constructor call of an undeclared type
-- M016 CSV row that does not match its header, M017 duplicate column
-- M018 duplicate parameter, M019 parameter without a default after one with a default
-- M020 empty description
-- M021 function without examples, M022 informal example,
-  M023 function with only informal examples, M024 spec with nothing in it (warnings)
-- M025 a function, type or parameter named by a Python keyword
-- M026 function with fewer than 3 checkable examples, naming what none pins down (warning)
-- M027 example nested too deeply to check
-- M028 checkable example calls a function nothing declares (inside its arguments or value)
+Its codes are M010-M029 of `marshalike.language.codes`, where each is listed with its
+severity; docs/language.md explains each one with an example.
 """
 
 from __future__ import annotations
@@ -30,6 +16,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Span, sort_key
 from marshalike.language.examples import MAX_EXPRESSION_DEPTH, too_deep
 from marshalike.language.gaps import listed, unpinned
@@ -118,7 +105,7 @@ def _empty_spec(module: Module) -> Iterator[Diagnostic]:
     if not module.funcs and not module.types:
         yield _warning(
             module.path,
-            "M024",
+            Code.EMPTY_SPEC,
             "spec declares no functions or types",
             Span(1, 1, 1, 2),
             "start a section with `# func NAME(PARAMS): RETURN` or `# type NAME`",
@@ -135,7 +122,7 @@ def _duplicates(module: Module) -> Iterator[Diagnostic]:
             line = first_func[func.name].name_span.line
             yield _error(
                 module.path,
-                "M010",
+                Code.DUPLICATE_FUNCTION,
                 f"duplicate function '{func.name}' (first declared on line {line})",
                 func.name_span,
                 "rename one of them or merge their examples",
@@ -148,7 +135,7 @@ def _duplicates(module: Module) -> Iterator[Diagnostic]:
             line = first_type[typedef.name].name_span.line
             yield _error(
                 module.path,
-                "M011",
+                Code.DUPLICATE_TYPE,
                 f"duplicate type '{typedef.name}' (first declared on line {line})",
                 typedef.name_span,
             )
@@ -164,7 +151,7 @@ def _keyword_names(module: Module) -> Iterator[Diagnostic]:
     for kind, name, span in named:
         if keyword.iskeyword(name):
             message = f"{kind} name '{name}' is a Python keyword"
-            yield _error(module.path, "M025", message, span, "choose another name")
+            yield _error(module.path, Code.KEYWORD_NAME, message, span, "choose another name")
 
 
 def _type_function_clashes(
@@ -180,7 +167,7 @@ def _type_function_clashes(
         )
         yield _error(
             path,
-            "M013",
+            Code.TYPE_AND_FUNCTION,
             f"'{name}' is declared as both a type and a function (other one on line "
             f"{earlier.line})",
             later,
@@ -206,7 +193,7 @@ def _duplicate_columns(typedef: TypeDef, path: str) -> Iterator[Diagnostic]:
             if typedef.source is not None:
                 message += f" (header of {typedef.source})"
             span = typedef.name_span if typedef.source else _header_span(typedef)
-            yield _error(path, "M017", message, span)
+            yield _error(path, Code.DUPLICATE_COLUMN, message, span)
         seen.add(column)
 
 
@@ -218,7 +205,7 @@ def _ragged_rows(typedef: TypeDef, path: str) -> Iterator[Diagnostic]:
         span = typedef.row_spans[index] if index < len(typedef.row_spans) else typedef.span
         yield _error(
             path,
-            "M016",
+            Code.RAGGED_ROW,
             f"row has {_count(len(row), 'field')} but the header of '{typedef.name}' has "
             f"{_count(width, 'column')} ({', '.join(typedef.columns)})",
             span,
@@ -260,10 +247,10 @@ def _check_params(func: Func, path: str) -> Iterator[Diagnostic]:
             continue
         if param.name in seen:
             message = f"'{func.name}' has two parameters named '{param.name}'"
-            yield _error(path, "M018", message, param.span)
+            yield _error(path, Code.DUPLICATE_PARAMETER, message, param.span)
         elif keyword.iskeyword(param.name):
             message = f"parameter name '{param.name}' is a Python keyword"
-            yield _error(path, "M025", message, param.span, "choose another name")
+            yield _error(path, Code.KEYWORD_NAME, message, param.span, "choose another name")
         if param.default is not None:
             defaulted = defaulted or param
         elif defaulted is not None:
@@ -272,7 +259,7 @@ def _check_params(func: Func, path: str) -> Iterator[Diagnostic]:
                 "which has one"
             )
             hint = f"give '{param.name}' a default, or move it before '{defaulted.name}'"
-            yield _error(path, "M019", message, param.span, hint)
+            yield _error(path, Code.DEFAULT_ORDER, message, param.span, hint)
         seen.setdefault(param.name, param)
 
 
@@ -280,7 +267,7 @@ def _check_description(func: Func, path: str) -> Iterator[Diagnostic]:
     if not func.description.strip():
         yield _error(
             path,
-            "M020",
+            Code.NO_DESCRIPTION,
             f"function '{func.name}' has no description",
             func.name_span,
             "write a paragraph under the heading that says what the function does",
@@ -291,7 +278,7 @@ def _check_example_presence(func: Func, path: str) -> Iterator[Diagnostic]:
     if not func.examples:
         yield _warning(
             path,
-            "M021",
+            Code.NO_EXAMPLES,
             f"function '{func.name}' has no examples, so nothing will test its code",
             func.name_span,
             f"add examples such as `* {func.name}(...) = ...`",
@@ -299,7 +286,7 @@ def _check_example_presence(func: Func, path: str) -> Iterator[Diagnostic]:
     elif not any(example.checkable for example in func.examples):
         yield _warning(
             path,
-            "M023",
+            Code.ONLY_INFORMAL_EXAMPLES,
             f"function '{func.name}' has only informal examples, so nothing will test its code",
             func.name_span,
         )
@@ -316,14 +303,14 @@ def _check_example_count(func: Func, scope: _Scope) -> Iterator[Diagnostic]:
     )
     hint = f"add examples until {TRUSTED_EXAMPLES} or more are checkable"
     hint += ", covering these cases" if gaps else ""
-    yield _warning(scope.path, "M026", message, func.name_span, hint)
+    yield _warning(scope.path, Code.FEW_EXAMPLES, message, func.name_span, hint)
 
 
 def _check_example(example: Example, func: Func, scope: _Scope) -> Iterator[Diagnostic]:
     if not example.checkable and _too_deep(example):
         yield _error(
             scope.path,
-            "M027",
+            Code.EXAMPLE_TOO_DEEP,
             f"example nests more than {MAX_EXPRESSION_DEPTH} levels deep",
             example.span,
             "split it into smaller examples",
@@ -332,7 +319,7 @@ def _check_example(example: Example, func: Func, scope: _Scope) -> Iterator[Diag
     if not example.checkable:
         yield _warning(
             scope.path,
-            "M022",
+            Code.INFORMAL_EXAMPLE,
             "example is not checkable, shown to the model only",
             example.span,
             "write it as `CALL = VALUE`, `CALL = throws an error` or `CALL raises ValueError`",
@@ -366,7 +353,9 @@ def _unknown_calls(func: Func, scope: _Scope) -> Iterator[Diagnostic]:
             else f"{len(examples)} examples call unknown function '{name}'"
         )
         span = first.call_span or first.span
-        yield _error(scope.path, "M012", message, span, _unknown_hint(name, func, scope))
+        yield _error(
+            scope.path, Code.UNKNOWN_FUNCTION, message, span, _unknown_hint(name, func, scope)
+        )
 
 
 def _is_known_callable(name: str, scope: _Scope) -> bool:
@@ -395,7 +384,7 @@ def _check_arity(example: Example, under: Func, scope: _Scope) -> Iterator[Diagn
         return
     yield _error(
         scope.path,
-        "M014",
+        Code.ARGUMENTS_MISMATCH,
         problems[0],
         example.call_span or example.span,
         f"declared as `{_heading(declarations[0])}`",
@@ -465,7 +454,7 @@ def _undeclared_constructors(example: Example, scope: _Scope) -> Iterator[Diagno
             )
             yield _error(
                 scope.path,
-                "M015",
+                Code.UNDECLARED_TYPE,
                 f"example constructs undeclared type '{name}'",
                 _locate(example, name),
                 hint,
@@ -546,7 +535,7 @@ def _undeclared_calls(example: Example, scope: _Scope) -> Iterator[Diagnostic]:
                 else f"declare it with `# func {name}(...)`, or `# use` the spec that does"
             )
             message = f"example calls undeclared function '{name}'"
-            yield _error(scope.path, "M028", message, _locate(example, name), hint)
+            yield _error(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
 
 
 def _undeclared(name: str, scope: _Scope) -> bool:

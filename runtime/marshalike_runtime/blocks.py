@@ -14,7 +14,7 @@ weights along a row (32, or 16 for Q6_K) with one affine map per group:
   bits plus 2 high bits), int8 `sc` per group, fp16 `d`;
 - Q8_0 (blocks of 32): `w = scale * code` with codes -128..127 and an fp16 scale per block.
 
-All reproduce `gguf.quants.dequantize` bit for bit in float32 (tests/runtime/test_quant.py):
+All reproduce `gguf.quants.dequantize` bit for bit in float32 (tests/runtime/test_quant_codes.py):
 every product of a scale and a code is exact in float32.
 """
 

@@ -44,6 +44,7 @@ def load_checkpoint(
     `progress` reports on stderr when a GGUF is dequantized into the weight cache.
     """
     path = Path(path)
+    metadata: Mapping[str, Any]
     if path.is_dir():
         args, state, metadata = read_safetensors_folder(path)
     elif path.suffix == ".gguf" and path.is_file():

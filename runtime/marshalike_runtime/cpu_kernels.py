@@ -128,7 +128,7 @@ class Kernels:
         return y
 
     def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
-        """An output head's approximate scores (`quant.HeadScreen`: u4 codes in groups of
+        """An output head's approximate scores (`quant_head.HeadScreen`: u4 codes in groups of
         64, fp16 ``scale`` and ``low``), ``x`` rounded to int8 per group: for screening,
         where the best rows are rescored exactly."""
         n, k = codes.shape[0], codes.shape[1] * 2

@@ -15,11 +15,14 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from .sampling import candidate_generators, sample
+
+if TYPE_CHECKING:  # the model's module is imported when a model is loaded
+    from .model import Transformer
 
 FinishReason = Literal["stop", "length"]
 StreamEvent = tuple[int, str]
@@ -174,7 +177,7 @@ class Engine:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: Transformer,
         tokenizer: Any,
         *,
         model_name: str,
@@ -226,7 +229,7 @@ class Engine:
 
     @classmethod
     def from_checkpoint(
-        cls, model: torch.nn.Module, path: str | Path, metadata: Mapping[str, Any]
+        cls, model: Transformer, path: str | Path, metadata: Mapping[str, Any]
     ) -> Engine:
         """An engine around a model already loaded from ``path`` (which holds its tokenizer)."""
         path = Path(path)

@@ -6,3 +6,7 @@ into its own messages."""
 class ModelFileError(Exception):
     """A model's files are missing, malformed, or of a kind the runtime does not run: the
     error a user fixes by pointing at another model or reinstalling one."""
+
+
+class QuantError(ValueError):
+    """A quantized mode this torch build or device cannot run."""

@@ -110,7 +110,8 @@ class _Cursor:
         return raw.decode("utf-8", "surrogateescape")
 
     def string_array(self, count: int) -> list[str]:
-        buf, pos, out = self.buf, self.pos, []
+        buf, pos = self.buf, self.pos
+        out: list[str] = []
         unpack_len = struct.Struct("<Q").unpack_from
         append = out.append
         for _ in range(count):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -66,8 +67,11 @@ class ModelArgs:
         known = {f.name for f in fields(cls)}
         if not isinstance(saved, dict) or set(saved) - known:
             raise ValueError(f"not the model arguments of this version: {text[:200]}")
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()
+        }
         try:
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+            return cls(**values)
         except TypeError as exc:  # a field without a default is missing
             raise ValueError(f"incomplete model arguments: {exc}") from None
 
@@ -131,6 +135,9 @@ CONFIGS: dict[str, ModelArgs] = {
 class KVCache(nn.Module):
     """Preallocated keys and values of one layer: `[B, H_kv, S_max, D]` each."""
 
+    k_cache: Tensor  # buffers, declared for the type checker
+    v_cache: Tensor
+
     def __init__(
         self, batch: int, n_kv_heads: int, max_seq_len: int, head_dim: int, dtype: torch.dtype
     ) -> None:
@@ -193,7 +200,7 @@ class Attention(nn.Module):
         self.kv_cache: KVCache | None = None
 
     def forward(
-        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext, last_only: bool = False
+        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: StepContext, last_only: bool = False
     ) -> Tensor:
         """Keys and values of every position written to the cache; the output of every
         position, or (``last_only``) of the last one alone."""
@@ -272,12 +279,12 @@ class TransformerBlock(nn.Module):
         if self.sandwich:
             self.post_attention_norm = RMSNorm(args.dim, args.norm_eps)
             self.post_ffw_norm = RMSNorm(args.dim, args.norm_eps)
-        # A quantized model's whole decoding step in one call (quant.FastDecode); it returns
-        # None where it does not apply, and this forward runs instead.
-        self.fast_decode: Any = None
+        # A quantized model's whole decoding step in one call (fast_decode.FastDecode); it
+        # returns None where it does not apply, and this forward runs instead.
+        self.fast_decode: LayerStep | None = None
 
     def forward(
-        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: _StepContext, last_only: bool = False
+        self, x: Tensor, rope: tuple[Tensor, Tensor], ctx: StepContext, last_only: bool = False
     ) -> Tensor:
         if self.fast_decode is not None and (out := self.fast_decode(x, rope, ctx)) is not None:
             return out
@@ -290,7 +297,7 @@ class TransformerBlock(nn.Module):
 
 
 @dataclass(frozen=True)
-class _StepContext:
+class StepContext:
     """Per-forward values shared by all layers: positions and attention masks."""
 
     input_pos: Tensor
@@ -299,21 +306,35 @@ class _StepContext:
     local_mask: Tensor | None
 
 
+# A decoding step through one layer (x, its RoPE cos and sin, the context) or through every
+# layer (x, the global and the local RoPE tables, the context) in one call: the output, or
+# None where the step does not apply and the modules must run.
+LayerStep = Callable[[Tensor, tuple[Tensor, Tensor], StepContext], Tensor | None]
+StackStep = Callable[
+    [Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor], StepContext], Tensor | None
+]
+
+
 class Transformer(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.args = args
-        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        # The quantized mode replaces the head and a tied embedding by its own modules (quant.py).
+        self.tok_embeddings: nn.Module = nn.Embedding(args.vocab_size, args.dim)
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, args.norm_eps)
-        self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.output: nn.Module = nn.Linear(args.dim, args.vocab_size, bias=False)
         if args.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
         self.max_seq_len = 0
         self._rope_cache: dict[tuple[Any, ...], tuple[Tensor, Tensor]] = {}
         # A quantized model's decoding step through every layer in one call
-        # (quant.FastStack); it returns None where it does not apply, and the layers run.
-        self.fast_step: Any = None
+        # (fast_decode.FastStack); it returns None where it does not apply, and the layers run.
+        self.fast_step: StackStep | None = None
+
+    def blocks(self) -> Iterator[TransformerBlock]:
+        """The layers in order, as what they are (a `ModuleList` yields plain modules)."""
+        return cast("Iterator[TransformerBlock]", iter(self.layers))
 
     def _inv_freq(self, theta: float, device: torch.device) -> Tensor:
         # Recomputed per forward (head_dim / 2 values): no buffer to lose when the model is
@@ -341,19 +362,19 @@ class Transformer(nn.Module):
         # model's embedding table is int8).
         dtype, device = self.norm.weight.dtype, self.norm.weight.device
         a = self.args
-        for layer in self.layers:
+        for layer in self.blocks():
             cache = KVCache(max_batch_size, a.n_kv_heads, max_seq_len, a.head_dim, dtype)
             layer.attention.kv_cache = cache.to(device)
         self.max_seq_len = max_seq_len
 
     def release_caches(self) -> None:
         """Drop the KV caches: later forwards see only the tokens they are given."""
-        for layer in self.layers:
+        for layer in self.blocks():
             layer.attention.kv_cache = None
         self.max_seq_len = 0
 
     def caches(self) -> list[KVCache]:
-        return [c for layer in self.layers if (c := layer.attention.kv_cache) is not None]
+        return [c for layer in self.blocks() if (c := layer.attention.kv_cache) is not None]
 
     def forward(self, tokens: Tensor, input_pos: Tensor, *, last_only: bool = False) -> Tensor:
         """Logits (float32) for `tokens` [B, S] at positions `input_pos` [S].
@@ -377,14 +398,14 @@ class Transformer(nn.Module):
             x = out
         else:
             last = len(self.layers) - 1
-            for i, layer in enumerate(self.layers):
+            for i, layer in enumerate(self.blocks()):
                 rope = rope_local if layer.attention.local else rope_global
                 x = layer(x, rope, ctx, last_only and i == last)
         if last_only:
             x = x[:, -1:]
         return self.output(self.norm(x)).float()  # [B, S, V]
 
-    def _context(self, input_pos: Tensor) -> _StepContext:
+    def _context(self, input_pos: Tensor) -> StepContext:
         if self.max_seq_len:
             # Attend only over the filled prefix of the cache: decoding cost grows with the
             # sequence, not with the preallocated length.
@@ -401,4 +422,4 @@ class Transformer(nn.Module):
         local = None
         if self.args.sliding_window is not None and self.args.global_layers is not None:
             local = causal & (delta < self.args.sliding_window)
-        return _StepContext(input_pos, kv_len, causal, local)
+        return StepContext(input_pos, kv_len, causal, local)

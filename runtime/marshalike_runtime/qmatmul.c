@@ -553,7 +553,7 @@ void qmm_screen(const uint8_t *codes, const uint16_t *scale, const uint16_t *low
  * with keys and values written to the cache at `pos` (rows 0..B-1), attention over cached
  * positions [start, pos] (start = pos - window + 1 for a sliding-window layer), rotate-half
  * RoPE from the given cos/sin of this position, GQA (query head h reads key head h / group).
- * The caller (quant.py) checks that its torch forward computes the same thing. */
+ * The caller (fast_decode.py) checks that its torch forward computes the same thing. */
 
 typedef struct {
     const void *codes;

@@ -107,7 +107,8 @@ class OpenAIServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        name = str(host)
+        shown = f"[{name}]" if ":" in name else name
         return f"http://{shown}:{port}/v1"
 
     def close(self) -> None:

@@ -260,8 +260,9 @@ def _message_text(where: str, content: Any, role: str) -> str:
     if content is None and role == "assistant":
         return ""
     if isinstance(content, list):
-        texts = [part.get("text") for part in content if isinstance(part, dict)]
-        if len(texts) == len(content) and all(isinstance(text, str) for text in texts):
+        values = [part.get("text") for part in content if isinstance(part, dict)]
+        texts = [text for text in values if isinstance(text, str)]
+        if len(texts) == len(content):
             return "".join(texts)
         message = f"'{where}.content' parts must all be text parts ({{'type': 'text', 'text'}})"
         raise APIError(400, message, param=f"{where}.content", code="invalid_type")

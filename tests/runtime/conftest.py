@@ -90,3 +90,14 @@ def both_builds(tmp_path_factory) -> tuple[Any, Any]:
         pytest.skip("this CPU has no AVX2: both builds are the plain loops")
     assert not built[1].avx2
     return built[0], built[1]
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Any:
+    """Tiny matmuls gain nothing from threads, and lose a lot when the cores are shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

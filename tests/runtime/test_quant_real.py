@@ -11,12 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from marshalike_runtime.quant import (  # noqa: E402
-    GroupLinear,
-    HalfLinear,
-    ScreenedHead,
-    without_fast_decode,
-)
+from marshalike_runtime.fast_decode import without_fast_decode  # noqa: E402
+from marshalike_runtime.quant_head import ScreenedHead  # noqa: E402
+from marshalike_runtime.quant_linear import GroupLinear, HalfLinear  # noqa: E402
 from marshalike_runtime.quant_load import CACHE_FORMAT, gguf_sources, load_quantized  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -161,10 +158,10 @@ def test_a_broken_cache_is_rebuilt(embedded_gguf: Path, int4_pair) -> None:
 def test_long_prompts_keep_the_best_token_in_either_product_dtype(
     dtype: str, int4_pair, gemma_model, monkeypatch
 ) -> None:
-    from marshalike_runtime import quant
+    from marshalike_runtime import quant_linear
     from marshalike_runtime.tokenizer import Tokenizer
 
-    monkeypatch.setattr(quant, "prompt_dtype", lambda: getattr(torch, dtype))
+    monkeypatch.setattr(quant_linear, "prompt_dtype", lambda: getattr(torch, dtype))
     fresh, _ = int4_pair
     fp32, metadata = gemma_model
     tok = Tokenizer.from_gguf_metadata(metadata)

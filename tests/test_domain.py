@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshalike.gate.domain import admits
 from marshalike.gate.mutate import mutated_calls
+from marshalike.gate.probe import probe_calls
 from marshalike.language.parse import parse
 from marshalike.language.spec import Func
-from marshalike.synth.loop import probe_calls
 
 
 def func(

@@ -4,22 +4,14 @@ Attempt 1 samples N candidates from the first prompt; each distinct, valid candi
 unit's example tests in the sandbox. The loop stops at the first attempt with a candidate that
 passes every checkable example. Otherwise attempt k+1 is a repair prompt carrying the best
 candidate of attempt k and its failures, until the attempt budget is spent. Without
-`repair`, attempt k+1 samples the first prompt again with the next seed instead: fresh
-candidates, none of them shown a failing one.
+`repair`, attempt k+1 samples the first prompt again with the next seed instead.
 
-Four settings make the loop pickier: `rank = "consensus"` chooses among passing candidates
-by agreement on extra inputs (`consensus`), and while attempts are left it does not stop at
-a candidate no other sample agrees with: it samples the same prompt again for a second
-opinion (`rank = "shortest"` takes the passing candidate with the least code instead);
-`holdout` keeps the last of three or more checkable examples out of every prompt, so
-passing it is a test the model was not shown; `temperature_step` raises the temperature
-with each attempt, so repairs explore more widely than the first attempt; `probe` rejects a
-passing candidate that crashes on inputs mutated from the examples (those the description
-does not rule out: no empty list where it says non-empty), refuses them with an error the
-description does not promise, or special-cases an example's value (`overfit`):
-it is repaired like a failing one, and a unit whose best candidate is such a one fails.
-The compiler's settings turn `probe` and `rank = "shortest"` on (`LoopSettings`' own
-defaults are the plain loop).
+Settings that make the loop pickier: `rank` chooses among passing candidates ("consensus":
+by agreement on extra inputs, sampling again for a second opinion while attempts are left;
+"shortest": the least code); `holdout` keeps the last of three or more checkable examples
+out of every prompt; `temperature_step` raises the temperature with each attempt; `probe`
+turns on the probe gate (`gate.probe`): a passing candidate it rejects is repaired like a
+failing one, and a unit whose best candidate is such a one fails.
 """
 
 from __future__ import annotations
@@ -33,11 +25,10 @@ from typing import Literal
 
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.codegen import emit
-from marshalike.gate import consensus, domain, overfit, return_kinds
-from marshalike.gate.mutate import mutated_calls
+from marshalike.gate import consensus
+from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example, Func
-from marshalike.language.typemap import ANY, annotation
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
 from marshalike.synth import prompts
@@ -137,9 +128,9 @@ class Harness:
     names: tuple[str, ...]  # the tests of the unit's checkable examples
     held_example: Example | None  # the example no prompt shows, if one is held back
     held: str | None  # its test
-    gate_calls: tuple[str, ...]  # probe inputs from the examples the prompts show
+    # The probe gate, its inputs drawn from the examples the prompts show (None: off).
+    gate: ProbeGate | None
     rank_calls: tuple[str, ...]  # consensus inputs from all the examples
-    returns: str = ANY  # the declared return type's annotation
 
 
 @dataclass
@@ -210,6 +201,16 @@ def make_harness(
         records=records_of(ctx.module, module_name, settings.support_files),
         extra_files=settings.support_files,
     )
+    gate = ProbeGate(
+        ctx.func,
+        module_for,
+        module_name,
+        calls=probe_calls(shown.func, settings.seed),
+        returns=declared_return(ctx.module, ctx.func),
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=oracle.records,
+    )
     return Harness(
         module_for,
         oracle,
@@ -217,18 +218,9 @@ def make_harness(
         example_tests(ctx.func),
         held_example=held,
         held=_test_name(ctx.func, held),
-        gate_calls=probe_calls(shown.func, settings.seed) if settings.probes else (),
+        gate=gate if settings.probes else None,
         rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
-        returns=_declared_return(ctx),
     )
-
-
-def _declared_return(ctx: UnitContext) -> str:
-    """The annotation of the return type the spec states in words; ANY where it states none
-    (the stub's annotation may be inferred from the examples, which promise nothing)."""
-    if not ctx.func.returns:
-        return ANY
-    return annotation(ctx.func.returns, {t.name for t in ctx.module.types})
 
 
 def judge(
@@ -244,8 +236,8 @@ def judge(
     batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
     if not settings.quick and harness.names:
         batch = _verify_all(batch, settings, tally, harness)
-    if settings.probes:
-        batch = _gate(batch, ctx.func, settings, tally, harness)
+    if harness.gate is not None:
+        batch = _gate(batch, harness.gate, settings, tally)
     return batch
 
 
@@ -338,39 +330,8 @@ def _verify_all(
     return out
 
 
-def gate_reason(code: str, func: Func, settings: LoopSettings, harness: Harness) -> str | None:
-    """Why the probe gate rejects `code`, which passes the examples; None if it does not:
-    a sign that needs no run (`overfit.static_sign`), else on the probe inputs a crash or
-    refusal (`overfit.crash`) or a value of another type than the declared one
-    (`return_kinds.mistyped`)."""
-    if reason := overfit.static_sign(code, func):
-        return reason  # no sandbox run needed
-    calls = harness.gate_calls
-    if not calls:
-        return None
-    outcomes = consensus.probe_outcomes(
-        harness.module_for(code),
-        module_name=harness.module_name,
-        calls=calls,
-        limits=settings.limits,
-        extra_files=settings.support_files,
-        records=harness.oracle.records,
-    )
-    pairs = zip(calls, outcomes, strict=True)
-    foreign = next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None)
-    return (
-        foreign
-        or overfit.crash(func, code, calls, outcomes)
-        or return_kinds.mistyped(calls, outcomes, harness.returns, func.description)
-    )
-
-
 def _gate(
-    batch: list[Candidate],
-    func: Func,
-    settings: LoopSettings,
-    tally: Tally,
-    harness: Harness,
+    batch: list[Candidate], gate: ProbeGate, settings: LoopSettings, tally: Tally
 ) -> list[Candidate]:
     """Mark the passing candidates the probe gate rejects; each distinct code is judged
     once. The probe inputs come from the examples the prompts show, since a repair prompt
@@ -381,21 +342,12 @@ def _gate(
             todo.setdefault(_fingerprint(cand.code), cand.code)
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
 
-    def judge(code: str) -> str | None:
-        return gate_reason(code, func, settings, harness)
-
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        tally.fragile.update(zip(todo, pool.map(judge, todo.values()), strict=True))
+        tally.fragile.update(zip(todo, pool.map(gate.reason, todo.values()), strict=True))
     return [
         replace(c, fragile=tally.fragile[_fingerprint(c.code)]) if passes(c) and c.code else c
         for c in batch
     ]
-
-
-def probe_calls(func: Func, seed: int) -> tuple[str, ...]:
-    """The extra inputs candidates run on: mutations of the examples that the description
-    does not rule out (`domain`)."""
-    return mutated_calls(func, seed=seed, keep=domain.admits(func))
 
 
 def _fingerprint(code: str) -> str:

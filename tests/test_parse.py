@@ -737,17 +737,17 @@ def test_no_grammar_is_built_at_import_time() -> None:
 
 
 def test_the_language_reference_example_parses() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "grammar" / "README.md").read_text("utf-8")
-    example = readme.split("```md\n", 1)[1].split("```", 1)[0]
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "language.md").read_text("utf-8")
+    example = docs.split("```md\n", 1)[1].split("```", 1)[0]
     module = module_of(example)
-    assert [u.path for u in module.uses] == ["helpers.mrsh"]
-    assert [(t.name, t.source) for t in module.types] == [
-        ("person", None),
-        ("Department", "departments.csv"),
+    assert [(t.name, t.columns, t.source) for t in module.types] == [
+        ("Person", ("name", "age"), None)
     ]
     (func,) = module.funcs
-    assert func.params[1] == Param("ascending", "boolean", "True", Span(9, 36, 9, 61))
+    assert func.params[1] == Param("ascending", "boolean", "True", Span(10, 44, 10, 69))
     assert [(e.outcome, e.exception) for e in func.examples] == [
+        ("returns", None),
+        ("returns", None),
         ("returns", None),
         ("raises", "TypeError"),
         ("raises", "Exception"),

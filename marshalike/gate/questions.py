@@ -1,0 +1,162 @@
+"""Questions for a spec's author: inputs no example covers, on which code that passes every
+example gives different answers.
+
+Every passing candidate runs on the same inputs (in the sandbox, through the verdict
+channel, as the examples do). Where two candidates disagree, the examples do not decide
+what the function should do there, so that input is a question. A question whose answers
+split the candidates evenly says the most about the spec, so questions are ranked by how
+evenly they split (Gini impurity of the weighted answers), then by the order of the inputs.
+Each distinct answer keeps how many candidates gave it (a candidate sampled k times counts
+k times) and, where it can be one, the text an example bullet writes after `=`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from marshalike.gate.consensus import PROBE_TIMEOUT_S
+from marshalike.sandbox import channel, values
+from marshalike.sandbox.isolation import Limits
+
+DEFAULT_KEPT = 3  # questions kept per function
+_LONGEST_ANSWER = 500  # characters of an answer written into an example bullet
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One distinct answer to a question."""
+
+    shown: str  # as a person reads it: `-1`, `raises ValueError`, `no answer in time`
+    support: int  # candidates (weighted by samples) that gave it
+    expected: str | None  # what an example bullet writes after `=`; None: it cannot be one
+
+    def to_json(self) -> dict[str, Any]:
+        return {"shown": self.shown, "support": self.support, "expected": self.expected}
+
+
+@dataclass(frozen=True)
+class Question:
+    """An input the examples leave open, with the candidates' distinct answers, the most
+    supported first."""
+
+    call: str
+    replies: tuple[Reply, ...]
+
+    @property
+    def spread(self) -> float:
+        """How evenly the answers split the candidates: 0 when all agree, near 1 when each
+        gives its own."""
+        total = sum(r.support for r in self.replies)
+        return 1.0 - sum((r.support / total) ** 2 for r in self.replies) if total else 0.0
+
+    def shown(self) -> str:
+        """`largest([-3, -1])`: `-1` (2 candidates) or `0` (1 candidate)"""
+        said = [
+            f"`{r.shown}` ({r.support} candidate{'s' * (r.support != 1)})" for r in self.replies
+        ]
+        return f"`{self.call}`: " + " or ".join(said)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"call": self.call, "replies": [r.to_json() for r in self.replies]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Question:
+        """The inverse of `to_json`; ValueError where `data` is not one."""
+        try:
+            replies = tuple(
+                Reply(str(r["shown"]), int(r["support"]), _optional_str(r["expected"]))
+                for r in data["replies"]
+            )
+            return cls(str(data["call"]), replies)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a question: {exc}") from None
+
+
+def ask(
+    sources: Sequence[str],
+    weights: Sequence[int],
+    calls: Sequence[str],
+    *,
+    module_name: str,
+    limits: Limits,
+    extra_files: Mapping[str, str] | None = None,
+    records: Sequence[str] = (),
+    jobs: int = 4,
+    keep: int = DEFAULT_KEPT,
+) -> tuple[Question, ...]:
+    """The inputs among `calls` on which the candidate modules in `sources` (each standing
+    for `weights[i]` samples) disagree, best first, at most `keep`."""
+    if len(sources) < 2 or not calls or keep <= 0:
+        return ()
+
+    def run(source: str) -> tuple[channel.Answer, ...]:
+        answers, _ = channel.run_calls(
+            source,
+            calls,
+            module_name=module_name,
+            limits=limits,
+            per_call_s=min(limits.timeout_s, PROBE_TIMEOUT_S),
+            records=records,
+            extra_files=extra_files,
+        )
+        return answers
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = list(pool.map(run, sources))
+    found = []
+    for i, call in enumerate(calls):
+        groups: dict[str, Reply] = {}
+        for answers, weight in zip(runs, weights, strict=True):
+            key, reply = _reply(answers[i], weight)
+            known = groups.get(key)
+            groups[key] = reply if known is None else _more(known, weight)
+        if len(groups) > 1:
+            replies = sorted(groups.values(), key=lambda r: -r.support)
+            found.append(Question(call, tuple(replies)))
+    ranked = sorted(enumerate(found), key=lambda pair: (-pair[1].spread, pair[0]))
+    return tuple(question for _, question in ranked[:keep])
+
+
+def _more(reply: Reply, weight: int) -> Reply:
+    return Reply(reply.shown, reply.support + weight, reply.expected)
+
+
+def _reply(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
+    """The answer's grouping key and its reply."""
+    if answer.kind == "timeout":
+        return "timeout", Reply("no answer in time", weight, None)
+    if answer.raised is not None:
+        said = f"raises {answer.raised.type}"
+        return said, Reply(said, weight, said if answer.raised.module == "builtins" else None)
+    if answer.value is None:
+        return "no output", Reply("no answer (the process ended)", weight, None)
+    key = "value " + values.canonical(answer.value)
+    shown = values.render(answer.value)
+    if answer.value[0] == "object":
+        return key, Reply(shown, weight, None)
+    full = values.render(answer.value, limit=_LONGEST_ANSWER + 1)
+    return key, Reply(shown, weight, full if _writable(full) else None)
+
+
+def _writable(source: str) -> bool:
+    """Whether `source` can stand after `=` in an example bullet: one line, a Python
+    expression, not too long."""
+    if len(source) > _LONGEST_ANSWER or "\n" in source:
+        return False
+    try:
+        ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _candidates(n: int) -> str:
+    return f"{n} candidate" if n == 1 else f"{n} candidates"
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,61 @@
+"""Adding an example to a spec keeps every other byte of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marshalike.language.edit import add_example
+from marshalike.language.parse import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "examples").rglob("*.mrsh"))
+
+
+def _added_line(before: str, after: str) -> str:
+    """The one line `after` has that `before` lacks, asserting nothing else changed."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    for i, line in enumerate(new):
+        if i >= len(old) or old[i] != line:
+            rest = new[:i] + new[i + 1 :]
+            if "".join(rest) == before:
+                return line
+            # A blank line set the bullet off from a description.
+            assert line.strip() == "" and "".join(new[:i] + new[i + 2 :]) == before
+            return new[i + 1]
+    raise AssertionError("nothing was added")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
+def test_an_added_example_is_the_only_change_and_parses_as_an_example(spec: Path) -> None:
+    text = spec.read_bytes().decode("utf-8")
+    module = parse(text).module
+    assert module is not None
+    if not module.funcs:
+        pytest.skip("no function")
+    func = module.funcs[-1]
+    call = f"{func.name}({', '.join('0' for _ in func.params)})"
+    edited = add_example(text, func.name, call, "42")
+    assert _added_line(text, edited).strip()[2:] == f"{call} = 42"
+    again = parse(edited).module
+    assert again is not None
+    examples = next(f for f in again.funcs if f.name == func.name).examples
+    assert len(examples) == len(func.examples) + 1
+    assert any(e.call == call and e.expected == "42" for e in examples)
+    others = [f.examples for f in again.funcs if f.name != func.name]
+    assert others == [f.examples for f in module.funcs if f.name != func.name]
+
+
+def test_line_endings_markers_and_a_missing_final_newline_are_the_file_s_own() -> None:
+    text = "# func f(x): int\r\n\r\nDouble.\r\n\r\n- f(1) = 2\r\n- f(2) = 4"
+    assert add_example(text, "f", "f(0)", "0") == text + "\r\n- f(0) = 0\r\n"
+    bare = "# func g(x): int\n\nDouble.\n\n\n# func h(): int\n"
+    assert add_example(bare, "g", "g(1)", "2") == (
+        "# func g(x): int\n\nDouble.\n\n* g(1) = 2\n\n\n# func h(): int\n"
+    )
+
+
+def test_a_function_the_spec_does_not_have_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no function 'nope'"):
+        add_example("# func f(x): int\n\nDo.\n", "nope", "nope()", "1")

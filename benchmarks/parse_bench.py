@@ -1,6 +1,6 @@
 """Parse a generated 10,000-line spec and print lines per second (median of a few runs).
 
-    python benchmarks/parse_bench.py [--lines N] [--runs R]
+    python -m benchmarks.parse_bench [--lines N] [--runs R]
 
 The spec mixes what real specs hold: types with CSV rows, file-backed types, functions with
 multi-paragraph descriptions, and examples of every form (returns, throws, informal).

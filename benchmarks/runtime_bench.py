@@ -18,11 +18,11 @@ tokens or fewer: decoded by our C kernels from the first token) and `--agreement
 prompts made of the first 200 tokens of the specs in benchmarks/specs (long enough that
 their prefill runs through torch's products, bf16 where the CPU has them; see quant.py).
 
-    python benchmarks/runtime_bench.py                      # everything importable
-    python benchmarks/runtime_bench.py --quick              # 1 repeat, 32 tokens, 2 prompts
-    python benchmarks/runtime_bench.py --engines ours-int4,llamacpp --rounds 5 \\
+    python -m benchmarks.runtime_bench                      # everything importable
+    python -m benchmarks.runtime_bench --quick              # 1 repeat, 32 tokens, 2 prompts
+    python -m benchmarks.runtime_bench --engines ours-int4,llamacpp --rounds 5 \\
         --agreement-prompts 0 --reference-python /path/to/reference-venv/bin/python
-    python benchmarks/runtime_bench.py --engines ours-fp32,ours-int4 \\
+    python -m benchmarks.runtime_bench --engines ours-fp32,ours-int4 \\
         --reference-python /path/to/reference-venv/bin/python   # the peers from another venv
 
 Engines: ours-fp32, ours-bf16, ours-int4 (the runtime's quantized CPU mode, see quant.py),
@@ -248,7 +248,7 @@ def worker_transformers(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker_llamacpp(opts: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    # A worker runs this file as a script (`spawn`), so its folder is on sys.path.
     from llamacpp_runner import LlamaCppRunner
 
     start = time.perf_counter()

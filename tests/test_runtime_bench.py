@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
+from benchmarks import runtime_bench
 
-import runtime_bench  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def test_rounds_merge_to_medians_and_keep_each_decode_rate() -> None:

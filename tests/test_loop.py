@@ -113,6 +113,15 @@ def test_quick_mode_takes_one_candidate_unverified() -> None:
     assert outcome.note == "not verified (--quick)"
 
 
+def test_quick_mode_never_takes_a_stub() -> None:
+    stub = "```python\ndef inc(x):\n    raise NotImplementedError\n```"
+    outcome = run(Scripted(lambda prompt, call: [stub]), quick=True)
+    assert outcome.status == "failed"
+    assert outcome.failures == (
+        "'inc' is a stub (its body does nothing); the spec wants a value back",
+    )
+
+
 def test_a_failure_reports_the_best_candidate_of_all_attempts() -> None:
     half = "```python\ndef inc(x):\n    return 2 if x == 1 else 5\n```"
     backend = Scripted(lambda prompt, call: [half] if call == 1 else [BAD])

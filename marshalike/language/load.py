@@ -1,6 +1,8 @@
-"""Loading a spec from disk: read, parse, resolve CSV-backed types and `# use`, check.
+"""Loading a spec: its parse (from the spec graph), CSV-backed types filled from their
+files, `# use`s resolved, then the checks.
 
-This is the one place that touches the file system for a spec; parse and check stay pure.
+Spec files are read by `files.read_spec`, through `graph.SpecGraph`; CSV files are read
+here; parse and check stay pure.
 Its codes are M030-M039 of `marshalike.language.codes`.
 """
 
@@ -18,7 +20,8 @@ from pathlib import Path
 from marshalike.errors import SpecError
 from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Span, has_errors, sort_key
-from marshalike.language.parse import ParseResult, parse
+from marshalike.language.files import file_kind, os_reason, read_regular
+from marshalike.language.graph import SpecFile, SpecGraph
 from marshalike.language.semantics import check
 from marshalike.language.spec import Func, Module, TypeDef, Use
 
@@ -42,28 +45,33 @@ class LoadResult:
         return has_errors(self.diagnostics)
 
 
-def load_spec(path: str | Path) -> LoadResult:
+def load_spec(path: str | Path, graph: SpecGraph | None = None) -> LoadResult:
     """Read, parse and check one spec; raises SpecError only when the file can't be read,
-    or when a file not named `*.mrsh` does not read as a spec without errors."""
+    or when a file not named `*.mrsh` does not read as a spec without errors. The spec
+    and the specs it uses are read through `graph` (a new one when None), which keeps
+    them for the next spec of the run."""
+    graph = graph or SpecGraph()
     file = Path(path)
     display = str(path)
-    raw = _read_bytes(file, display)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
+    spec = graph.file(file)
+    if spec.error is not None:
+        raise _unreadable(spec.error, display)
+    not_utf8 = spec.content.not_utf8(display) if spec.content is not None else None
+    if not_utf8 is not None:
         _insist_on_spec(file, display, "it is not UTF-8 text")
-        return LoadResult(display, None, (_not_utf8(raw, exc, display),), _lossy(raw))
-    parsed = parse(text, display)
+        return LoadResult(display, None, (not_utf8,), spec.source)
+    parsed = spec.parsed_as(display)
     if parsed.module is None:
         _insist_on_spec(file, display, "it has syntax errors")
-        return LoadResult(display, None, tuple(sorted(parsed.diagnostics, key=sort_key)), text)
+        diagnostics = tuple(sorted(parsed.diagnostics, key=sort_key))
+        return LoadResult(display, None, diagnostics, spec.source)
     if not parsed.module.funcs and not parsed.module.types:
         _insist_on_spec(file, display, "it declares no `# func` or `# type`")
-    module, found = _resolve(parsed.module, file)
+    module, found = _resolve(parsed.module, file, graph)
     found.extend(parsed.diagnostics)
     if has_errors(found):
         _insist_on_spec(file, display, "it has errors")
-    return LoadResult(display, module, tuple(sorted(found, key=sort_key)), text)
+    return LoadResult(display, module, tuple(sorted(found, key=sort_key)), spec.source)
 
 
 def _insist_on_spec(file: Path, display: str, why: str) -> None:
@@ -103,39 +111,18 @@ def check_spec_file(path: Path) -> None:
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file or directory") from None
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {_reason(exc)}") from None
+        raise SpecError(f"{path}: cannot read: {os_reason(exc)}") from None
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        raise SpecError(f"{path}: not a regular file ({_kind(mode)}); give a {SPEC_SUFFIX} file")
-
-
-def read_regular(file: Path) -> bytes:
-    """The bytes of a regular file. The file is opened without blocking and checked once
-    open, so a FIFO or device put in its place is refused (OSError), never waited on."""
-    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(descriptor, "rb") as handle:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(21, "Is a directory", str(file))
-        if not stat.S_ISREG(mode):
-            raise OSError(0, f"not a regular file ({_kind(mode)})", str(file))
-        return handle.read()
-
-
-def _kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a file")
+        kind = file_kind(mode)
+        raise SpecError(f"{path}: not a regular file ({kind}); give a {SPEC_SUFFIX} file")
 
 
 def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
-    return [load_spec(path) for path in spec_paths(paths)]
+    graph = SpecGraph()
+    return [load_spec(path, graph) for path in spec_paths(paths)]
 
 
-def _resolve(module: Module, file: Path) -> tuple[Module, list[Diagnostic]]:
+def _resolve(module: Module, file: Path, graph: SpecGraph) -> tuple[Module, list[Diagnostic]]:
     found: list[Diagnostic] = []
     types = []
     for typedef in module.types:
@@ -143,50 +130,18 @@ def _resolve(module: Module, file: Path) -> tuple[Module, list[Diagnostic]]:
         types.append(filled)
         found.extend(problems)
     module = dataclasses.replace(module, types=tuple(types))
-    extra, problems = _resolve_uses(module, file)
+    extra, problems = _resolve_uses(module, file, graph)
     found.extend(problems)
     found.extend(check(module, extra_functions=extra))
     return module, found
 
 
-# --- reading the spec ----------------------------------------------------------------
-
-
-def _read_bytes(file: Path, display: str) -> bytes:
-    try:
-        return read_regular(file)
-    except IsADirectoryError:
-        raise SpecError(f"{display}: is a directory, not a .mrsh file") from None
-    except FileNotFoundError:
-        raise SpecError(f"{display}: no such file") from None
-    except OSError as exc:
-        raise SpecError(f"{display}: cannot read: {_reason(exc)}") from None
-
-
-def _not_utf8(raw: bytes, exc: UnicodeDecodeError, display: str) -> Diagnostic:
-    before = raw[: exc.start]
-    line = before.count(b"\n") + 1
-    column = exc.start - (before.rfind(b"\n") + 1) + 1
-    return Diagnostic(
-        "error",
-        Code.NOT_UTF8,
-        f"spec is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-        Span(line, column, line, column + 1),
-        display,
-        "save the file as UTF-8",
-    )
-
-
-def _reason(exc: OSError) -> str:
-    """`Permission denied` -> `permission denied`, to read as part of our sentence."""
-    reason = exc.strerror or str(exc)
-    return reason[:1].lower() + reason[1:]
-
-
-def _lossy(raw: bytes) -> str:
-    # Shown under the diagnostic only; one replacement character per bad byte keeps the
-    # caret's column right for the common case of Latin-1 text.
-    return raw.decode("utf-8", errors="replace")
+def _unreadable(exc: OSError, display: str) -> SpecError:
+    if isinstance(exc, IsADirectoryError):
+        return SpecError(f"{display}: is a directory, not a .mrsh file")
+    if isinstance(exc, FileNotFoundError):
+        return SpecError(f"{display}: no such file")
+    return SpecError(f"{display}: cannot read: {os_reason(exc)}")
 
 
 # --- CSV-backed types ----------------------------------------------------------------
@@ -227,7 +182,7 @@ def _read_csv_text(file: Path, typedef: TypeDef, span: Span, path: str) -> str |
     except UnicodeDecodeError:
         return _csv_diag(Code.CSV_UNREADABLE, f"{name} is not UTF-8 text", span, path)
     except OSError as exc:
-        return _csv_diag(Code.CSV_UNREADABLE, f"cannot read {name}: {_reason(exc)}", span, path)
+        return _csv_diag(Code.CSV_UNREADABLE, f"cannot read {name}: {os_reason(exc)}", span, path)
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -288,62 +243,38 @@ def _csv_diag(
 # --- `# use other.mrsh` --------------------------------------------------------------
 
 
-def _resolve_uses(module: Module, file: Path) -> tuple[dict[str, Func], list[Diagnostic]]:
+def _resolve_uses(
+    module: Module, file: Path, graph: SpecGraph
+) -> tuple[dict[str, Func], list[Diagnostic]]:
     """Functions the used specs declare, and what went wrong resolving them."""
     extra: dict[str, Func] = {}
     found: list[Diagnostic] = []
-    parsed: dict[Path, ParseResult | None] = {}
-    root = file.resolve()
+    root = graph.key(file)
     for use in module.uses:
-        target = (file.parent / use.path).resolve()
-        result = _parse_cached(target, parsed)
-        if result is None:
-            verb = "read" if target.exists() else "find"
+        target = graph.target(file, use)
+        used = graph.file(target)
+        if used.parsed is None:
+            verb = "find" if _missing(used) else "read"
             found.append(
                 _use_diag(Code.USE_UNREADABLE, f"cannot {verb} used spec '{use.path}'", use, module)
             )
             continue
-        cycle = _path_back(target, root, parsed)
+        cycle = graph.chain(target, root)
         if cycle is not None:
             chain = " -> ".join(_relative(p, root.parent) for p in [root, *cycle])
             found.append(_use_diag(Code.CIRCULAR_USE, f"circular use: {chain}", use, module))
-        errors = sum(1 for d in result.diagnostics if d.is_error)
+        errors = sum(1 for d in used.parsed.diagnostics if d.is_error)
         if errors:
             message = f"used spec '{use.path}' has {_plural(errors, 'syntax error')}"
             found.append(_use_diag(Code.USE_HAS_ERRORS, message, use, module))
-        if result.module is not None:
-            for func in result.module.funcs:
+        if used.module is not None:
+            for func in used.module.funcs:
                 extra.setdefault(func.name, func)
     return extra, found
 
 
-def _parse_cached(target: Path, cache: dict[Path, ParseResult | None]) -> ParseResult | None:
-    if target not in cache:
-        try:
-            cache[target] = parse(read_regular(target).decode("utf-8"), str(target))
-        except (OSError, UnicodeDecodeError):
-            cache[target] = None
-    return cache[target]
-
-
-def _path_back(start: Path, root: Path, cache: dict[Path, ParseResult | None]) -> list[Path] | None:
-    """The chain of uses from `start` back to `root`, if there is one (depth-first)."""
-    stack: list[tuple[Path, list[Path]]] = [(start, [start])]
-    seen: set[Path] = set()
-    while stack:
-        current, chain = stack.pop()
-        if current == root:
-            return chain
-        if current in seen:
-            continue
-        seen.add(current)
-        result = _parse_cached(current, cache)
-        if result is None or result.module is None:
-            continue
-        for use in reversed(result.module.uses):
-            target = (current.parent / use.path).resolve()
-            stack.append((target, [*chain, target]))
-    return None
+def _missing(spec: SpecFile) -> bool:
+    return isinstance(spec.error, FileNotFoundError | NotADirectoryError)
 
 
 def _use_diag(code: Code, message: str, use: Use, module: Module) -> Diagnostic:

@@ -44,6 +44,16 @@ Square the square.
 * quad(2) = 16
 """
 
+OCTO = """\
+# use quad.mrsh
+
+# func octo(an integer): the number to the eighth power
+
+Take the fourth power of the fourth power.
+
+* octo(2) = 256
+"""
+
 OLDEST = """\
 # type Person people.csv
 
@@ -55,6 +65,7 @@ Pick the person with the largest age.
 """
 
 CODE = {
+    "octo": "def octo(x):\n    return quad(quad(x))\n",
     "square": "def square(x):\n    return x * x\n",
     "quad": "def quad(x):\n    return square(square(x))\n",
     "oldest": "def oldest(people):\n    return max(people, key=lambda p: p.age).name\n",
@@ -200,6 +211,15 @@ def test_a_changed_used_spec_recompiles_its_users_after_it(harness: Harness) -> 
     square = harness.folder / "square.mrsh"
     assert harness.session.plan({square}) == Batch(compile=(square, quad))
     assert harness.session.plan({quad}) == Batch(compile=(quad,))
+
+
+def test_a_changed_spec_recompiles_the_users_of_its_users(harness: Harness) -> None:
+    quad = harness.write("quad.mrsh", QUAD)
+    octo = harness.write("octo.mrsh", OCTO)
+    harness.session.apply(harness.session.unseen())
+    assert harness.take()[-1] == "octo.mrsh: ok, 1 unverified (wrote octo.py, test_octo.py)"
+    square = harness.folder / "square.mrsh"
+    assert harness.session.plan({square}) == Batch(compile=(square, quad, octo))
 
 
 def test_a_user_of_a_broken_spec_says_why_it_was_not_compiled(harness: Harness) -> None:

@@ -24,10 +24,11 @@ from marshalike.build.output import (
     write_unit,
 )
 from marshalike.build.plan import Plan, Unit, make_plan
-from marshalike.build.uses import Used, used_spec
+from marshalike.build.uses import Used
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
 from marshalike.language.diagnostics import Diagnostic
+from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
 from marshalike.sandbox.verify import verify_module
@@ -92,23 +93,46 @@ class CachedUnit:
 
 @dataclass
 class SharedBackend:
-    """The one backend of a compile, created on first need: a local model loads once.
-    It also remembers the specs compiled in this session, so a used spec compiles once."""
+    """The one backend of a compile, created on first need: a local model loads once."""
 
     job: CompileJob
     _backend: Backend | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    reports: dict[Path, SpecReport] = field(default_factory=dict)
-
-    def forget_reports(self) -> None:
-        """Start a new batch: specs compile again (the lock still makes unchanged units free)."""
-        self.reports.clear()
 
     def backend(self) -> Backend:
         with self._lock:
             if self._backend is None:
                 self._backend = self.job.backend_factory()
             return self._backend
+
+
+class CompileRun:
+    """One compile of some specs: each spec, and each spec they use, compiles at most once
+    in a run, a used spec before its users. The run holds its reports and reads specs
+    through its graph, so a new run (watch mode starts one per batch) compiles every spec
+    it is asked for again; the lock makes the unchanged units free."""
+
+    def __init__(
+        self,
+        job: CompileJob,
+        progress: Progress,
+        shared: SharedBackend | None = None,
+        graph: SpecGraph | None = None,
+    ) -> None:
+        self.job = job
+        self.progress = progress
+        self.shared = shared or SharedBackend(job)
+        self.graph = graph or SpecGraph()
+        self.reports: dict[Path, SpecReport] = {}
+
+    def compile(self, path: Path, *, cancel: Cancel | None = None) -> SpecReport:
+        """Compile the spec at `path` (and, first, the specs it uses) unless this run has.
+        Setting `cancel` while it runs makes it raise `Cancelled` at the next unit or
+        attempt, having written nothing."""
+        key = self.graph.key(path)
+        if key not in self.reports:
+            self.reports[key] = _compile_spec(path, self, cancel)
+        return self.reports[key]
 
 
 def compile_path(
@@ -119,25 +143,19 @@ def compile_path(
     *,
     cancel: Cancel | None = None,
 ) -> SpecReport:
-    """Compile the spec at `path` (and the specs it uses). Setting `cancel` while it runs
-    makes it raise `Cancelled` at the next unit or attempt, having written nothing."""
-    shared = shared or SharedBackend(job)
-    key = path.resolve()
-    if key not in shared.reports:
-        shared.reports[key] = _compile_spec(path, job, progress, shared, cancel)
-    return shared.reports[key]
+    """Compile the spec at `path` (and the specs it uses) in a run of its own."""
+    return CompileRun(job, progress, shared).compile(path, cancel=cancel)
 
 
-def _compile_spec(
-    path: Path, job: CompileJob, progress: Progress, shared: SharedBackend, cancel: Cancel | None
-) -> SpecReport:
-    loaded = load_spec(path)
+def _compile_spec(path: Path, run: CompileRun, cancel: Cancel | None) -> SpecReport:
+    job, progress, shared = run.job, run.progress, run.shared
+    loaded = load_spec(path, run.graph)
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
-    used, problem = _compile_uses(path, module, out_dir, job, progress, shared, cancel)
+    used, problem = _compile_uses(path, module, out_dir, run, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
     # Settings that change what a prompt shows change the key: holding an example back
@@ -197,21 +215,18 @@ class _Spec:
 
 
 def _compile_uses(
-    path: Path,
-    module: Module,
-    out_dir: Path,
-    job: CompileJob,
-    progress: Progress,
-    shared: SharedBackend,
-    cancel: Cancel | None,
+    path: Path, module: Module, out_dir: Path, run: CompileRun, cancel: Cancel | None
 ) -> tuple[Used, str | None]:
+    """What the specs `module` uses give it, each compiled in `run` first. A used spec
+    compiles only once a spec that uses it has loaded clean, so a spec with errors costs
+    no model call for the specs it uses."""
     used = Used()
     for use in module.uses:
-        target = used_spec(path, use)
-        report = compile_path(target, job, progress, shared, cancel=cancel)
+        target = run.graph.target(path, use)
+        report = run.compile(target, cancel=cancel)
         if not report.ok:
             return used, f"the used spec {use.path} did not compile"
-        where = job.out or target.parent
+        where = run.job.out or target.parent
         if where.resolve() != out_dir.resolve():
             return used, (
                 f"the used spec {use.path} compiles into {where}, not {out_dir}: its module "

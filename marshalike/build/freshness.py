@@ -15,12 +15,12 @@ from pathlib import Path
 
 from marshalike.build.lock import Lock, lock_path, read_lock
 from marshalike.build.output import file_hash, interrupted, marker_file
-from marshalike.build.uses import Absent, generated_modules, used_spec
+from marshalike.build.uses import Absent, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
 from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
-from marshalike.language.parse import parse
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
@@ -59,9 +59,16 @@ class SpecCheck:
 
 
 def check_spec(
-    path: Path, *, out: Path | None = None, limits: Limits = DEFAULT_LIMITS
+    path: Path,
+    *,
+    out: Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    graph: SpecGraph | None = None,
 ) -> SpecCheck:
-    loaded = load_spec(path)
+    """Check one spec's outputs. The spec and the specs it uses are read through `graph`
+    (a new one when None), which keeps them for the next spec of the run."""
+    graph = graph or SpecGraph()
+    loaded = load_spec(path, graph)
     display = str(path)
     if loaded.module is None or loaded.has_errors:
         errors = [d for d in loaded.diagnostics if d.is_error]
@@ -91,11 +98,11 @@ def check_spec(
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
         texts[name] = _read(folder / name)
         found.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
-    used, absent = generated_modules(path, module, folder)
+    used, absent = generated_modules(graph, path, folder)
     found.extend(_absent_finding(a, display) for a in absent)
     if found:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
-    imports = _imports(path, module)
+    imports = _imports(graph, path)
     # A lock and a module rewritten to agree pass the hashes: the module must also be what
     # the lock's code makes, and that code must pass the checks a model's code passes.
     module_file = folder / f"{module.name}.py"
@@ -144,13 +151,12 @@ def _not_from_lock(
     return None
 
 
-def _imports(path: Path, module: Module) -> dict[str, tuple[str, ...]]:
+def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
     """What the generated module imports from each spec it uses directly, as compile had it
     (a used spec that cannot be read is already a finding, so it is never reached here)."""
     imports = {}
-    for use in module.uses:
-        target = used_spec(path, use)
-        used = parse(target.read_text(encoding="utf-8"), str(target)).module
+    for target in graph.uses(path):
+        used = graph.file(target).module
         if used is not None:
             imports[used.name] = tuple(f.name for f in used.funcs)
     return imports

@@ -12,14 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marshalike.language.load import read_regular
-from marshalike.language.parse import parse
-from marshalike.language.spec import Module, Use
-
-
-def used_spec(spec: Path, use: Use) -> Path:
-    """The spec file a `# use` names: its path is relative to the using spec's folder."""
-    return (spec.parent / use.path).resolve()
+from marshalike.language.files import read_regular
+from marshalike.language.graph import Reached, SpecGraph
+from marshalike.language.spec import Use
 
 
 @dataclass(frozen=True)
@@ -57,43 +52,39 @@ class Absent:
 
 
 def generated_modules(
-    path: Path, module: Module, folder: Path
+    graph: SpecGraph, path: Path, folder: Path
 ) -> tuple[dict[str, str], list[Absent]]:
-    """The generated modules of every spec `module` uses, directly or through others, read
-    from `folder`: compile insists that used modules land beside their users, so that is
-    the one place to look. Returns "name.py" -> text, and what could not be found."""
+    """The generated modules of every spec the spec at `path` uses, directly or through
+    others, read from `folder`: compile insists that used modules land beside their users,
+    so that is the one place to look. Returns "name.py" -> text, and what could not be
+    found."""
     files: dict[str, str] = {}
     absent: list[Absent] = []
-    seen = {path.resolve()}  # a circle back to the checked spec is load's error, not ours
-    # (file to resolve against, its displayed path, the `# use` to follow, the root `# use`)
-    pending = [(path, str(path), use, use) for use in module.uses]
-    while pending:
-        spec, shown, use, root = pending.pop(0)
-        target = used_spec(spec, use)
-        if target in seen:
-            continue
-        seen.add(target)
-        display = os.path.normpath(os.path.join(os.path.dirname(shown), use.path))
-        used = _parse_file(target)
+    for reached in graph.reached(path):
+        shown = _shown(path, reached)
+        root = reached.via[0][0]
+        used = graph.file(reached.path).module
         if used is None:
-            absent.append(Absent(display, None, root))
+            absent.append(Absent(shown, None, root))
             continue
         name = f"{used.name}.py"
-        text = _read(folder / name)
+        text = _module_text(folder / name)
         if text is None:
-            absent.append(Absent(display, folder / name, root))
+            absent.append(Absent(shown, folder / name, root))
         else:
             files[name] = text
-        pending.extend((target, display, inner, root) for inner in used.uses)
     return files, absent
 
 
-def _parse_file(path: Path) -> Module | None:
-    text = _read(path)
-    return None if text is None else parse(text, str(path)).module
+def _shown(path: Path, reached: Reached) -> str:
+    """The reached spec's path as seen from the checked spec's path, one `# use` a step."""
+    shown = str(path)
+    for use, _ in reached.via:
+        shown = os.path.normpath(os.path.join(os.path.dirname(shown), use.path))
+    return shown
 
 
-def _read(path: Path) -> str | None:
+def _module_text(path: Path) -> str | None:
     """The text with newlines translated, as `Path.read_text` gives it; None for anything
     but a readable regular UTF-8 file (a FIFO is never waited on)."""
     try:

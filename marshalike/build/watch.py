@@ -2,10 +2,11 @@
 
 `Session` holds the decisions: which specs a set of changed paths asks to recompile (the
 specs themselves, and the specs whose `# type NAME file.csv` or `# use other.mrsh` read a
-changed file), which were deleted, and what to print. It takes plain sets of paths, so it
-is tested without a file watcher; `run` is the thin loop around watchfiles. Recompiling a
-whole spec on each save is cheap: the lock makes every function whose text did not change
-free, and one backend (one loaded local model) serves the whole session.
+changed file, at any depth: the session's `SpecGraph` knows), which were deleted, and what
+to print. It takes plain sets of paths, so it is tested without a file watcher; `run` is
+the thin loop around watchfiles. Recompiling a whole spec on each save is cheap: the lock
+makes every function whose text did not change free, and one backend (one loaded local
+model) serves the whole session; each batch is one `CompileRun`.
 
 The file watcher runs in a thread of its own, so a change is seen while a compile runs:
 a change to the spec being compiled, or to a file it reads, cancels that compile (through
@@ -21,7 +22,6 @@ module, its tests and its lock never disagree. Outputs are written atomically
 
 from __future__ import annotations
 
-import graphlib
 import os
 import queue
 import signal
@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.build.compiler import CompileJob, CompileRun, SharedBackend, SpecReport
 from marshalike.errors import MarshalikeError
 from marshalike.language.diagnostics import render_all
-from marshalike.language.parse import parse
+from marshalike.language.files import read_spec
+from marshalike.language.graph import SpecGraph
 from marshalike.synth.cancel import Cancel, Cancelled
 
 Echo = Callable[[str], None]
@@ -69,7 +70,7 @@ class _Running:
 
     spec: Path
     text: str | None  # the spec's text when the compile started
-    reads: frozenset[Path]
+    reads: frozenset[Path]  # what the compile reads besides the spec, as the graph names it
     cancel: Cancel
 
 
@@ -87,8 +88,8 @@ class Session:
         self.stop = stop
         self.job = job
         self.shared = SharedBackend(job)
-        # spec -> the files it reads (CSV files of its types, the specs it uses)
-        self.reads: dict[Path, frozenset[Path]] = {}
+        # the specs read so far, what they read and use; told what changes
+        self.graph = SpecGraph()
         # spec -> the text its last compile read (None: that compile failed to run)
         self.compiled: dict[Path, str | None] = {}
         # specs of a batch cut short by a newer change; the next batch compiles them
@@ -110,7 +111,7 @@ class Session:
         """The folders to watch: the given ones, those of the given files, and those of the
         files a spec reads from outside them."""
         wanted = {*self.folders, *(f.parent for f in self.files)}
-        wanted.update(dep.parent for deps in self.reads.values() for dep in deps)
+        wanted.update(read.parent for read in self.graph.all_reads())
         existing = sorted(p for p in wanted if p.is_dir())
         return tuple(p for p in existing if not any(_below(p, q) for q in existing if q != p))
 
@@ -120,7 +121,7 @@ class Session:
         if _ignored(candidate):
             return False
         compiled, read_files = self._known
-        if candidate.suffix == SPEC_SUFFIX or candidate in read_files:
+        if candidate.suffix == SPEC_SUFFIX or SpecGraph.key(candidate) in read_files:
             return True
         # a folder created or moved in may hold specs; one removed may have held some
         return candidate.is_dir() or any(_below(s, candidate) for s in compiled)
@@ -134,11 +135,13 @@ class Session:
 
     def plan(self, changed: Iterable[Path]) -> Batch:
         """The specs to recompile and the specs deleted, given the paths that changed."""
+        touched: set[Path] = set()
         todo: set[Path] = set()
         deleted: set[Path] = set()
         for path in map(absolute, changed):
             if _ignored(path):
                 continue
+            touched.add(path)
             if path.is_dir():
                 # a folder's own event (created, moved in, touched) names no spec: compile
                 # the ones below it that were never compiled as they are now
@@ -148,24 +151,18 @@ class Session:
                 todo.update([path] if self.is_spec(path) else [])
             else:
                 deleted.update(s for s in self.compiled if _below(s, path))
-            todo.update(user for user in self._users_of(path) if user.is_file())
+        # The graph reads the changed specs again, and names every spec that reads a
+        # changed file; of those, the compiled ones are ours to recompile.
+        changes = self.graph.changed(touched | todo | deleted)
+        names = {SpecGraph.key(spec): spec for spec in self.compiled}
+        todo.update(names[k] for k in changes.recompile if k in names)
         todo = {p for p in todo if p.is_file()}
         return Batch(self._ordered(todo), tuple(sorted(deleted)))
 
-    def _users_of(self, path: Path) -> list[Path]:
-        return [spec for spec, reads in self.reads.items() if path in reads]
-
-    def _read_files(self) -> set[Path]:
-        return {dep for deps in self.reads.values() for dep in deps}
-
     def _ordered(self, specs: set[Path]) -> tuple[Path, ...]:
         """Used specs before the specs that use them; otherwise by path."""
-        reads = {s: _reads(s, self.reads.get(s, frozenset())) for s in specs}
-        graph = {s: sorted(reads[s] & specs) for s in sorted(specs)}
-        try:
-            return tuple(graphlib.TopologicalSorter(graph).static_order())
-        except graphlib.CycleError:
-            return tuple(sorted(specs))  # the compile reports the circle as a diagnostic
+        names = {SpecGraph.key(spec): spec for spec in specs}
+        return tuple(names[k] for k in self.graph.order(names) if k in names)
 
     # --- acting ------------------------------------------------------------------------
 
@@ -186,11 +183,10 @@ class Session:
         return batch
 
     def apply_batch(self, batch: Batch) -> None:
-        # The shared backend remembers the reports of one compile so a used spec compiles
-        # once; in watch mode that memory must last one batch, or an edit is never seen.
-        self.shared.forget_reports()
+        # One run per batch: a spec that several of the batch's specs use compiles once.
+        run = CompileRun(self.job, self._progress, self.shared, self.graph)
         for path in batch.deleted:
-            self.reads.pop(path, None)
+            self.graph.forget(path)
             self.compiled.pop(path, None)
             self.echo(f"{display(path)}: deleted; its outputs are left as they are")
         self._publish()
@@ -198,25 +194,25 @@ class Session:
             if self.stop.is_set():
                 return
             try:
-                self.compile(path)
+                self.compile(path, run)
             except Cancelled:
                 # The rest of the batch waits for the change that cancelled it, which the
                 # watcher hands over next: compiling it now could be wasted too.
                 self.carried.update(batch.compile[index:])
                 return
 
-    def compile(self, path: Path) -> SpecReport | None:
-        """Compile one spec and say how it went; raises `Cancelled` (having said so) when a
-        newer change or a stop request cancels it."""
+    def compile(self, path: Path, run: CompileRun) -> SpecReport | None:
+        """Compile one spec in `run` and say how it went; raises `Cancelled` (having said
+        so) when a newer change or a stop request cancels it."""
         shown = display(path)
-        self.reads[path] = _reads(path, self.reads.get(path, frozenset()))
+        reads = self.graph.reads_of(path)
         self.echo(f"{shown}: compiling")
         self.compiled[path] = None
         self._publish()
         cancel = Cancel(self.stop)
-        self._running = _Running(path, _text(path), self.reads[path], cancel)
+        self._running = _Running(path, _text(path), reads, cancel)
         try:
-            report = compile_path(Path(shown), self.job, self._progress, self.shared, cancel=cancel)
+            report = run.compile(Path(shown), cancel=cancel)
         except Cancelled:
             why = "interrupted" if self.stop.is_set() else "cancelled by a newer change"
             self.echo(f"{shown}: {why}; its outputs are left as they were")
@@ -249,11 +245,11 @@ class Session:
             return
         touched = {absolute(p) for p in changed}
         edited = running.spec in touched and _text(running.spec) != running.text
-        if edited or not running.reads.isdisjoint(touched):
+        if edited or not running.reads.isdisjoint(map(SpecGraph.key, touched)):
             running.cancel.set()
 
     def _publish(self) -> None:
-        self._known = (frozenset(self.compiled), frozenset(self._read_files()))
+        self._known = (frozenset(self.compiled), self.graph.all_reads())
 
     def _progress(self, message: str) -> None:
         self.echo(f"  {message}")
@@ -410,23 +406,11 @@ class StopSignal:
 # --- paths ---------------------------------------------------------------------------
 
 
-def _reads(spec: Path, before: frozenset[Path]) -> frozenset[Path]:
-    """The files a spec reads; what it read before when it cannot be parsed now."""
-    try:
-        module = parse(spec.read_text(encoding="utf-8"), str(spec)).module
-    except (OSError, UnicodeDecodeError):
-        return before
-    if module is None:
-        return before
-    csv_files = [t.source for t in module.types if t.source]
-    used = [u.path for u in module.uses]
-    return frozenset(absolute(spec.parent / name) for name in [*csv_files, *used])
-
-
 def _text(path: Path) -> str | None:
-    """The text as the compiler reads it (no newline translation, bad bytes replaced)."""
+    """The text as the compiler reads it (`read_spec`: no newline translation, bad bytes
+    shown as replacement characters)."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
+        return read_spec(path).source
     except OSError:
         return None
 

@@ -12,6 +12,7 @@ import click
 from marshalike.build import check_report
 from marshalike.build.freshness import SpecCheck, check_spec
 from marshalike.language.diagnostics import render_all
+from marshalike.language.graph import SpecGraph
 from marshalike.language.load import spec_paths
 from marshalike.sandbox.isolation import Limits, weaker_isolation
 from marshalike.settings import resolve
@@ -36,7 +37,8 @@ def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt:
     settings = resolve({"out": out, "timeout": timeout})
     folder = Path(settings.out) if settings.out else None
     limits = Limits(timeout_s=settings.timeout)
-    checks = [check_spec(path, out=folder, limits=limits) for path in specs]
+    graph = SpecGraph()
+    checks = [check_spec(path, out=folder, limits=limits, graph=graph) for path in specs]
     for check in checks:
         if check.diagnostics:
             click.echo(render_all(check.diagnostics, {check.path: check.source}), err=True)

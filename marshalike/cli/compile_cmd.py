@@ -11,7 +11,7 @@ import click
 from marshalike.backends import make_backend
 from marshalike.backends.local import model_id
 from marshalike.build import report as render
-from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.build.compiler import CompileJob, CompileRun, SpecReport
 from marshalike.cli.options import compile_options
 from marshalike.errors import ConfigError
 from marshalike.language.diagnostics import render_all
@@ -39,8 +39,8 @@ def command(
                    "see docs/security.md", err=True)  # fmt: skip
     settings = resolve(flags)
     job = make_job(settings, quick=quick, frozen=frozen, main=not no_main)
-    shared = SharedBackend(job)
-    reports = [compile_path(path, job, _progress, shared) for path in files]
+    run = CompileRun(job, _progress)
+    reports = [run.compile(path) for path in files]
     _show_diagnostics(reports)
     click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
     sys.exit(_status(reports))

@@ -16,7 +16,7 @@ Our quantized modes also report their agreement with our fp32 mode: the share of
 whose first 64 greedy tokens are identical, over `--agreement-prompts` short prompts (16
 tokens or fewer: decoded by our C kernels from the first token) and `--agreement-specs`
 prompts made of the first 200 tokens of the specs in benchmarks/specs (long enough that
-their prefill runs through torch's products, bf16 where the CPU has them; see quant.py).
+their prefill runs through torch's products, bf16 where the CPU has them; see quant_linear.py).
 
     python -m benchmarks.runtime_bench                      # everything importable
     python -m benchmarks.runtime_bench --quick              # 1 repeat, 32 tokens, 2 prompts

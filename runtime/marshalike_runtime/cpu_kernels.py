@@ -1,13 +1,16 @@
-"""Our C kernels for group-quantized matrix products (`qmatmul.c`), built on first use.
+"""Our C kernels for group-quantized matrix products (`csrc/`), built on first use.
 
 torch has no CPU kernel that reads a checkpoint's 4-, 5-, 6- and 8-bit codes at memory
 speed (its int4 kernel is compute-bound on AVX2 and knows one layout), so the quantized
 mode calls a small C library of our own through ctypes. It is compiled once per machine
 with the system's C compiler (`$CC`, else `cc`, `gcc` or `clang`), `-O3 -march=native`, and
-OpenMP when the compiler has it, into `<cache>/kernels/`; the file name carries a hash of the
-source, the flags and the CPU's feature list, so an edited source or another CPU builds
-afresh. Where no compiler works, `kernels()` is None and the callers compute the same
-products with torch (slowly). `MARSHALIKE_NO_KERNELS=1` forces that, for tests.
+OpenMP when the compiler has it, into `<cache>/kernels/`. The source is split by what each
+part does, and `csrc/qmatmul.c` includes the other parts, so one compiler invocation builds
+one translation unit (helpers inline across parts). The library's file name carries a hash
+of every file in `csrc/`, the flags and the CPU's feature list, so an edit to any part or
+another CPU builds afresh. Where no compiler works, `kernels()` is None and the callers
+compute the same products with torch (slowly). `MARSHALIKE_NO_KERNELS=1` forces that, for
+tests.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from torch import Tensor
 from . import embedded
 from .toolchain import c_compiler
 
-SOURCE = Path(__file__).with_name("qmatmul.c")
+CSRC = Path(__file__).with_name("csrc")
+SOURCE = CSRC / "qmatmul.c"  # includes every other part of CSRC
 CPUINFO = Path("/proc/cpuinfo")  # the CPU's model and features, where Linux lists them
 _FLAG_SETS = (
     ["-O3", "-march=native", "-fopenmp"],
@@ -40,7 +44,7 @@ _I = ctypes.c_int64
 
 
 class QLinear(ctypes.Structure):
-    """`qlinear` in qmatmul.c: one group-quantized layer."""
+    """`qlinear` in csrc/decode.c: one group-quantized layer."""
 
     _fields_ = [
         ("codes", _P), ("high", _P), ("scale", _P), ("low", _P), ("bias", _P),
@@ -51,7 +55,7 @@ class QLinear(ctypes.Structure):
 
 
 class LayerDesc(ctypes.Structure):
-    """`layer_desc` in qmatmul.c: everything one decoding step of a layer reads."""
+    """`layer_desc` in csrc/decode.c: everything one decoding step of a layer reads."""
 
     _fields_ = [
         ("wqkv", QLinear), ("wo", QLinear), ("w13", QLinear), ("w2", QLinear),
@@ -223,7 +227,7 @@ def _build() -> Kernels | None:
     compiler = c_compiler()
     if compiler is None:
         return None
-    source = SOURCE.read_bytes()
+    source = sources_digest()
     out_dir = embedded.cache_dir() / "kernels"
     for flags in _FLAG_SETS:
         key = hashlib.sha256(source + " ".join([compiler, *flags, _cpu_id()]).encode())
@@ -232,6 +236,16 @@ def _build() -> Kernels | None:
             continue
         return Kernels(ctypes.CDLL(str(target)), target, flags)
     return None
+
+
+def sources_digest() -> bytes:
+    """A hash of every source file in `csrc/`, with its name: the build's input, whichever
+    part an edit touched."""
+    digest = hashlib.sha256()
+    for path in sorted(CSRC.glob("*.[ch]")):
+        data = path.read_bytes()
+        digest.update(f"{path.name}\0{len(data)}\0".encode() + data)
+    return digest.digest()
 
 
 def _cpu_id() -> str:

@@ -3,7 +3,7 @@ layer in one call (`FastStack`) where they all qualify.
 
 A layer qualifies when its four products (the fused query/key/value and gate/up ones, the
 attention output and the down projection) are `GroupLinear`s; the C side (`decode_layer`
-and `decode_layers` in qmatmul.c) then computes what the torch modules compute for one new
+and `decode_layers` in csrc/decode.c) then computes what the torch modules compute for one new
 token per row, without a trip through Python between products or layers. Where a step does
 not apply (no kernels, a prompt, no KV cache) it returns None and the modules run.
 """
@@ -24,7 +24,7 @@ from .quant_linear import GroupLinear
 
 class FastDecode:
     """A layer's decoding step (one new token per row) as one call to `decode_layer` in
-    qmatmul.c, for a layer whose four products are `GroupLinear`s; it computes what
+    csrc/decode.c, for a layer whose four products are `GroupLinear`s; it computes what
     `TransformerBlock.forward` computes (tests/runtime/test_fast_decode.py compares them).
 
     Not an `nn.Module`: it holds no state of its own, only raw pointers into the layer's
@@ -96,7 +96,7 @@ class FastDecode:
 
 
 class FastStack:
-    """Every layer's decoding step in one call to `decode_layers` (qmatmul.c), for a model
+    """Every layer's decoding step in one call to `decode_layers` (csrc/decode.c), for a model
     whose layers all have a `FastDecode` (``layers``, in order): it computes what the
     layers' own calls compute, without a trip through Python between them."""
 

@@ -25,7 +25,7 @@ from .quant_codes import dequantize, minmax_int4, pack_u4
 from .quant_linear import KERNEL_ROWS
 
 CANDIDATES = 128  # head rows rescored exactly per sampled row
-SCREEN_GROUP = 64  # weights per group in a head's screen (qmatmul.c's SG)
+SCREEN_GROUP = 64  # weights per group in a head's screen (csrc/head.c's SG)
 
 
 class Int8Table(nn.Module):

@@ -5,7 +5,7 @@ A `GroupLinear` keeps the file's codes and per-group scales as they are (`quant_
 describes the layouts): 4-bit codes stay 4-bit, Q5_0's 5-bit ones take 5 bits, 6- and 8-bit
 ones are held one per byte; scales are fp16 where that is exact (those of Q5_0, Q8_0 and
 Q4_1 blocks), float32 otherwise. A few rows (decoding) are multiplied in our C kernels
-(`qmatmul.c`), which widen the codes in registers and keep activations float32. Prompts
+(`csrc/matmul.c`), which widen the codes in registers and keep activations float32. Prompts
 (more than a few rows) go through torch's own matrix products, fast on many rows, from the
 same codes dequantized a block of rows at a time: in bf16 where the CPU multiplies bf16 in
 hardware (`prompt_dtype`; 2.3-3x fp32's speed there), in fp32 elsewhere.

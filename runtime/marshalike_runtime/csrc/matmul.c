@@ -1,0 +1,284 @@
+/* Matrix products of group-quantized weights with float32 activations: i8, u4 and u5
+ * codes, float32 or float16 scales. Batches walk each weight row once for up to MAX_ROWS
+ * activation rows; a single row (decoding one sequence) walks four weight rows at once.
+ *
+ * Compiled as part of qmatmul.c, in one translation unit with the other parts.
+ */
+
+#include "common.h"
+
+#if QMM_AVX2
+/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. One accumulator per
+ * activation row: two each (to break the chain of dependent FMAs) would take all 16 AVX2
+ * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step
+ * as measured). */
+INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    __m256 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
+    const int64_t groups = K / G;
+    for (int64_t g = 0; g < groups; g++) {
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
+        for (int j = 0; j < G; j += 16) {
+            const int64_t k = g * G + j;
+            const __m256 w0 = _mm256_fmadd_ps(widen_i8(c + k), vs, vl);
+            const __m256 w1 = _mm256_fmadd_ps(widen_i8(c + k + 8), vs, vl);
+            for (int b = 0; b < nb; b++) {
+                const float *xb = x + b * ldx + k;
+                acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
+                acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
+}
+
+/* One weight row of packed u4 or u5 codes (G = 32) against nb activation rows. */
+INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
+                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
+                   float *out) {
+    __m256 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
+    const int64_t groups = K / 32;
+    const int five = hb != NULL;
+    for (int64_t g = 0; g < groups; g++) {
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
+        __m256 v[4];
+        group_floats(c + g * 16, five ? hb + g * 4 : NULL, v);
+        const __m256 w0 = _mm256_fmadd_ps(v[0], vs, vl), w1 = _mm256_fmadd_ps(v[1], vs, vl);
+        const __m256 w2 = _mm256_fmadd_ps(v[2], vs, vl), w3 = _mm256_fmadd_ps(v[3], vs, vl);
+        for (int b = 0; b < nb; b++) {
+            const float *xb = x + b * ldx + g * 32;
+            acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
+            acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
+            acc[b] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + 16), acc[b]);
+            acc[b] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), acc[b]);
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
+}
+#else
+INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
+                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+    float acc[MAX_ROWS] = {0};
+    for (int64_t g = 0; g < K / G; g++) {
+        const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
+        for (int j = 0; j < G; j++) {
+            const int64_t k = g * G + j;
+            const float w = s * (float)c[k] + l;
+            for (int b = 0; b < nb; b++) acc[b] += w * x[b * ldx + k];
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = acc[b];
+}
+
+INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
+                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
+                   float *out) {
+    float acc[MAX_ROWS] = {0};
+    for (int64_t g = 0; g < K / 32; g++) {
+        const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
+        const uint8_t *hg = hb ? hb + g * 4 : NULL;
+        for (int j = 0; j < 16; j++) {
+            const float w0 = s * (float)group_code(c + g * 16, hg, j) + l;
+            const float w1 = s * (float)group_code(c + g * 16, hg, j + 16) + l;
+            for (int b = 0; b < nb; b++) {
+                acc[b] += w0 * x[b * ldx + g * 32 + j] + w1 * x[b * ldx + g * 32 + j + 16];
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) out[b] = acc[b];
+}
+#endif
+
+/* The batch rows are walked in passes of MAX_ROWS per weight row: the row stays in cache
+ * between passes, so the weights stream from memory once per call. */
+#define DISPATCH(ROW, ...)                                                                   \
+    do {                                                                                     \
+        _Pragma("omp parallel for schedule(static)")                                         \
+        for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {                                      \
+            const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;                       \
+            float out[MAX_ROWS];                                                             \
+            for (int64_t n = n0; n < n1; n++) {                                              \
+                for (int64_t b0 = 0; b0 < B; b0 += MAX_ROWS) {                               \
+                    const int64_t nb = B - b0 < MAX_ROWS ? B - b0 : MAX_ROWS;                \
+                    const float *xb = x + b0 * K;                                            \
+                    switch (nb) {                                                            \
+                        case 1: ROW(__VA_ARGS__, xb, K, 1, f16, out); break;                 \
+                        case 2: ROW(__VA_ARGS__, xb, K, 2, f16, out); break;                 \
+                        case 3: ROW(__VA_ARGS__, xb, K, 3, f16, out); break;                 \
+                        case 4: ROW(__VA_ARGS__, xb, K, 4, f16, out); break;                 \
+                        case 5: ROW(__VA_ARGS__, xb, K, 5, f16, out); break;                 \
+                        case 6: ROW(__VA_ARGS__, xb, K, 6, f16, out); break;                 \
+                        case 7: ROW(__VA_ARGS__, xb, K, 7, f16, out); break;                 \
+                        default: ROW(__VA_ARGS__, xb, K, 8, f16, out); break;                \
+                    }                                                                        \
+                    for (int64_t b = 0; b < nb; b++) y[(b0 + b) * N + n] = out[b];            \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
+#if QMM_AVX2
+/* One activation row (decoding a single sequence): the loops above would leave one chain
+ * of dependent FMAs per output row, so R = 4 weight rows are walked together here, each
+ * group's partial dot product scaled once, and the offsets' share added at the end from
+ * the group sums of x (`xsum`). The codes of the rows 2R further on are prefetched, one
+ * cache line at a time: on a 2-core AMD EPYC the hardware prefetcher did not keep up with
+ * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
+ * nothing). */
+INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
+                       const int f16) {
+    float total = 0.0f;
+    for (int64_t g = 0; g < groups; g++) total += load_scale(low, at + g, f16) * xsum[g];
+    return total;
+}
+
+INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
+                      int64_t at, const float *x, const float *xsum, const int f16,
+                      const int R, float *out) {
+    const int64_t groups = K / G;
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        __m256 part[4];
+        for (int r = 0; r < R; r++) part[r] = _mm256_setzero_ps();
+        if (((g * G) & 63) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * K + g * G), _MM_HINT_T0);
+        for (int j = 0; j < G; j += 8) {
+            const int64_t k = g * G + j;
+            const __m256 xv = _mm256_loadu_ps(x + k);
+            for (int r = 0; r < R; r++) part[r] = _mm256_fmadd_ps(widen_i8(c + r * K + k), xv, part[r]);
+        }
+        for (int r = 0; r < R; r++) {
+            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm256_fmadd_ps(part[r], vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+
+INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void *scale,
+                      const void *low, int64_t at, const float *x, const float *xsum,
+                      const int f16, const int R, float *out) {
+    const int64_t groups = K / 32;
+    const int five = hb != NULL;
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        const float *xg = x + g * 32;
+        const __m256 x0 = _mm256_loadu_ps(xg), x1 = _mm256_loadu_ps(xg + 8);
+        const __m256 x2 = _mm256_loadu_ps(xg + 16), x3 = _mm256_loadu_ps(xg + 24);
+        if ((g & 3) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
+        if (five && (g & 15) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m256 v[4];
+            group_floats(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
+            __m256 part = _mm256_mul_ps(v[0], x0);
+            part = _mm256_fmadd_ps(v[1], x1, part);
+            part = _mm256_fmadd_ps(v[2], x2, part);
+            part = _mm256_fmadd_ps(v[3], x3, part);
+            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm256_fmadd_ps(part, vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+
+/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; -1, with
+ * nothing written, when its scratch memory cannot be had (the caller then takes the batch
+ * kernels, which need none). */
+static int qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
+               int64_t N, int64_t K, int G, const float *x, float *y, const int f16,
+               const int packed) {
+    const int64_t groups = K / G;
+    float *xsum = NULL;
+    if (low) {
+        xsum = (float *)malloc(sizeof(float) * (size_t)groups);
+        if (!xsum) return -1;
+        for (int64_t g = 0; g < groups; g++) {
+            float t = 0.0f;
+            for (int j = 0; j < G; j++) t += x[g * G + j];
+            xsum[g] = t;
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        for (int64_t n = n0; n < n1;) {
+            const int R = n1 - n >= 4 ? 4 : 1;
+            if (packed) {
+                const uint8_t *c = (const uint8_t *)codes + n * (K / 2);
+                const uint8_t *hb = high ? high + n * (K / 8) : NULL;
+                if (R == 4) rows_u4_1(c, hb, K, scale, low, n * groups, x, xsum, f16, 4, y + n);
+                else rows_u4_1(c, hb, K, scale, low, n * groups, x, xsum, f16, 1, y + n);
+            } else {
+                const int8_t *c = (const int8_t *)codes + n * K;
+                if (R == 4) rows_i8_1(c, K, G, scale, low, n * groups, x, xsum, f16, 4, y + n);
+                else rows_i8_1(c, K, G, scale, low, n * groups, x, xsum, f16, 1, y + n);
+            }
+            n += R;
+        }
+    }
+    free(xsum);
+    return 0;
+}
+#endif
+
+#define SCALE_AT(p, i) (f16 ? (const void *)((const uint16_t *)(p) + (i)) \
+                            : (const void *)((const float *)(p) + (i)))
+
+static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
+                   int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
+#if QMM_AVX2
+    if (B == 1 && qmv(codes, NULL, scale, low, N, K, G, x, y, f16, 0) == 0) return;
+#endif
+    const int64_t groups = K / G;
+#define ROW_I8(c, s, l, G_, ...) row_i8(c, s, l, K, G_, __VA_ARGS__)
+    DISPATCH(ROW_I8, codes + n * K, SCALE_AT(scale, n * groups),
+             low ? SCALE_AT(low, n * groups) : NULL, G);
+#undef ROW_I8
+}
+
+static void qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
+                   const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
+                   const int f16) {
+#if QMM_AVX2
+    if (B == 1 && qmv(codes, high, scale, low, N, K, 32, x, y, f16, 1) == 0) return;
+#endif
+    const int64_t groups = K / 32;
+#define ROW_U4(c, h, s, l, ...) row_u4(c, h, s, l, K, __VA_ARGS__)
+    DISPATCH(ROW_U4, codes + n * (K / 2), high ? high + n * (K / 8) : NULL,
+             SCALE_AT(scale, n * groups), low ? SCALE_AT(low, n * groups) : NULL);
+#undef ROW_U4
+}
+
+/* Entry points (ctypes): codes [N, K] (i8) or [N, K/2] (u4, u5), high [N, K/8] (u5; NULL:
+ * u4); scale, low [N, K/G] (low may be NULL); x [B, K] and y [B, N] float32, contiguous. */
+void qmm_i8_f32(const int8_t *codes, const float *scale, const float *low, int64_t N,
+                int64_t K, int G, const float *x, int64_t B, float *y) {
+    qmm_i8(codes, scale, low, N, K, G, x, B, y, 0);
+}
+
+void qmm_i8_f16(const int8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
+                int64_t K, int G, const float *x, int64_t B, float *y) {
+    qmm_i8(codes, scale, low, N, K, G, x, B, y, 1);
+}
+
+void qmm_u4_f32(const uint8_t *codes, const uint8_t *high, const float *scale,
+                const float *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, high, scale, low, N, K, x, B, y, 0);
+}
+
+void qmm_u4_f16(const uint8_t *codes, const uint8_t *high, const uint16_t *scale,
+                const uint16_t *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    qmm_u4(codes, high, scale, low, N, K, x, B, y, 1);
+}

@@ -21,11 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.humaneval import SPLITS, convert, load_tasks
-from benchmarks.quality import make_job
+from marshalike.build.job import make_job
 from marshalike.errors import MarshalikeError
 from marshalike.gate.solution_check import SolutionVerdict, check_solution
 from marshalike.sandbox.isolation import Limits
-from marshalike.settings import resolve
+from marshalike.settings import add_arguments, default, resolve
 from marshalike.synth.loop import LoopSettings
 
 
@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--split", choices=tuple(SPLITS), action="append", help="(repeatable) [dev and heldout]"
     )
-    p.add_argument("--seed", type=int, default=0, help="the probe inputs' seed [0]")
-    p.add_argument("--test-timeout", type=float, default=10.0)
+    add_arguments(p, ["seed"])  # the probe inputs' seed
+    p.add_argument("--test-timeout", type=float, default=default("timeout"))
     args = p.parse_args(argv)
     try:
         settings = make_job(resolve({"seed": args.seed})).loop

@@ -46,9 +46,10 @@ from typing import Any
 from benchmarks import humaneval
 from marshalike.backends.base import Prompt, Sampling
 from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.build.job import make_job
 from marshalike.errors import MarshalikeError
 from marshalike.sandbox.isolation import Limits, run_module
-from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES, Settings, resolve
+from marshalike.settings import Settings, add_arguments, flag_values, resolve
 
 HERE = Path(__file__).parent
 TEAM_SPECS = HERE / "specs"
@@ -355,6 +356,14 @@ def as_json(results: Sequence[TaskResult], summaries: Sequence[ModeSummary], set
 # --- command line --------------------------------------------------------------------------
 
 
+# The settings this benchmark takes as flags, spelled and explained as `marshalike compile`
+# spells them; unset, pyproject.toml or the environment decides, as for the compiler.
+SETTING_FLAGS = (
+    "backend", "model", "base_url", "api", "quant", "candidates", "attempts", "max_tokens",
+    "jobs", "seed", "replay_dir", "rank", "holdout", "temperature_step", "probe", "repair",
+)  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Compile a corpus, run its hidden tests, print one table."
@@ -386,38 +395,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="the split's converted tasks [benchmarks/.humaneval/SPLIT]",
     )
-    p.add_argument("--backend", choices=("local", "openai", "replay"))
-    p.add_argument("--model")
-    p.add_argument("--base-url")
-    p.add_argument("--api", choices=("chat", "completions"))
-    p.add_argument(
-        "--quant", choices=QUANT_CHOICES, help=f"local backend weights [{DEFAULT_QUANT}]"
-    )
-    p.add_argument("--candidates", type=int)
-    p.add_argument("--attempts", type=int)
-    p.add_argument("--max-tokens", type=int, help="per candidate [512]")
-    p.add_argument("--jobs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--replay-dir")
-    p.add_argument(
-        "--rank", choices=("first", "consensus", "shortest"), help="among passing candidates"
-    )
-    p.add_argument(
-        "--holdout",
-        action=argparse.BooleanOptionalAction,
-        help="keep the last of 3+ examples out of the prompts (full loop only)",
-    )
-    p.add_argument("--temperature-step", type=float, help="added per attempt [0]")
-    p.add_argument(
-        "--probe",
-        action=argparse.BooleanOptionalAction,
-        help="reject passing code that crashes on mutated inputs or special-cases examples",
-    )
-    p.add_argument(
-        "--repair",
-        action=argparse.BooleanOptionalAction,
-        help="attempts after the first repair the best candidate (else: sample afresh)",
-    )
+    add_arguments(p, SETTING_FLAGS)
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -439,31 +417,7 @@ def select(args: argparse.Namespace) -> list[Task]:
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """The flags given here over the environment and pyproject, as `marshalike compile`."""
-    keys = (
-        "backend",
-        "model",
-        "base_url",
-        "api",
-        "candidates",
-        "attempts",
-        "max_tokens",
-        "jobs",
-        "seed",
-        "replay_dir",
-        "rank",
-        "holdout",
-        "temperature_step",
-        "quant",
-        "probe",
-        "repair",
-    )
-    return resolve({key: getattr(args, key) for key in keys})
-
-
-def make_job(settings: Settings) -> CompileJob:
-    from marshalike.cli.compile_cmd import make_job as cli_job
-
-    return cli_job(settings, quick=False, frozen=False)
+    return resolve(flag_values(args, SETTING_FLAGS))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from marshalike.backends.replay import (
     request_key,
 )
 from marshalike.errors import BackendError
-from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES
+from marshalike.settings import choices, default
 
 CHAT = Prompt("chat", messages=(("system", "You write Python."), ("user", "Write add(a, b).")))
 STUB = Prompt("completion", text='def add(a, b):\n    """Add."""\n')
@@ -345,7 +345,7 @@ def test_local_backend_drives_the_engine() -> None:
     completions = local.generate(CHAT, sampling)
     local.generate(STUB, sampling)
     # Loaded once, as the embedded default, in the mode "auto" stands for here.
-    assert loads == [(None, resolve_quant(DEFAULT_QUANT))]
+    assert loads == [(None, resolve_quant(default("quant")))]
     (chat_ids, settings), (stub_ids, stub_settings) = engine.calls
     assert "".join(map(chr, chat_ids)) == "<system>You write Python.<user>Write add(a, b)."
     assert "".join(map(chr, stub_ids)) == STUB.text
@@ -415,7 +415,7 @@ def test_the_engine_is_loaded_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPa
 def test_the_quant_setting_offers_exactly_the_runtime_modes() -> None:
     quant = pytest.importorskip("marshalike_runtime.quant")
     # The setting cannot import the runtime (torch) to ask it, so it keeps its own list.
-    assert QUANT_CHOICES == ("auto", "none", *quant.QUANT_MODES)
+    assert choices("quant") == ("auto", "none", *quant.QUANT_MODES)
 
 
 def _must_not_load(*args: object, **kwargs: object) -> None:

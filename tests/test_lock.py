@@ -21,7 +21,7 @@ from marshalike.build.lock import (
     write_lock,
 )
 from marshalike.cli.main import cli
-from marshalike.synth.loop import LoopSettings
+from marshalike.settings import OLDER_LOCKS
 
 SAMPLING = {
     "candidates": 4,
@@ -81,9 +81,8 @@ def test_an_old_lock_without_the_loop_settings_reads_them_as_defaults(tmp_path: 
     assert unit == replace(UNIT, sampling=old)
 
 
-def test_the_defaults_are_the_loops_defaults() -> None:
-    loop = LoopSettings(kind="chat")
-    assert SAMPLING_DEFAULTS == {key: getattr(loop, key) for key in SAMPLING_DEFAULTS}
+def test_an_old_lock_reads_as_the_loop_before_each_setting_was_recorded() -> None:
+    assert SAMPLING_DEFAULTS == OLDER_LOCKS
 
 
 def test_a_lock_with_a_broken_unit_is_a_clear_error(tmp_path: Path) -> None:

@@ -42,12 +42,16 @@ class Scripted:
         return [Completion(text, 10, 5, "stop") for text in texts]
 
 
+# The plain loop, whatever the settings' defaults: each test turns on what it tests.
+PLAIN = {"rank": "first", "probe": False, "repair": True}
+
+
 def run(backend: Scripted, **overrides: object):
     module = parse(SPEC, "inc.mrsh").module
     assert module is not None
     func = module.funcs[0]
     settings = LoopSettings(kind="chat", candidates=3, attempts=3, limits=Limits(timeout_s=5),
-                            **overrides)  # type: ignore[arg-type]  # fmt: skip
+                            **{**PLAIN, **overrides})  # type: ignore[arg-type]  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")
@@ -199,7 +203,7 @@ def run_spec(text: str, backend: Scripted, kind: str = "chat", **overrides: obje
     module = parse(text, "inc.mrsh").module
     assert module is not None
     settings = LoopSettings(kind=kind, candidates=1, attempts=2, limits=Limits(timeout_s=5),
-                            **overrides)  # type: ignore[arg-type]  # fmt: skip
+                            **{**PLAIN, **overrides})  # type: ignore[arg-type]  # fmt: skip
 
     def module_for(code: str) -> str:
         return emit.module_source(module, {"inc": code}, spec_name="inc.mrsh", spec_hash="h")

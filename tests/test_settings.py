@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from marshalike.errors import ConfigError
-from marshalike.settings import DEFAULT_QUANT, resolve
+from marshalike.settings import default, resolve
 
 
 @pytest.fixture(autouse=True)
@@ -186,7 +186,7 @@ def test_compile_flags_reach_the_loop_settings(tmp_path: Path, monkeypatch) -> N
 
 
 def test_quant_from_file_environment_and_flags(tmp_path: Path, monkeypatch) -> None:
-    assert resolve({}, tmp_path).quant == DEFAULT_QUANT
+    assert resolve({}, tmp_path).quant == default("quant")
     start = project(tmp_path, "quant = 'int4'\n")
     assert resolve({}, start).quant == "int4"
     monkeypatch.setenv("MARSHALIKE_QUANT", "none")
@@ -245,8 +245,8 @@ def test_quant_from_file_or_environment_waits_for_the_local_backend(
 
 
 def test_the_quant_mode_is_part_of_the_local_model_id_and_the_unit_keys(tmp_path: Path) -> None:
+    from marshalike.build.job import make_job
     from marshalike.build.plan import make_plan
-    from marshalike.cli.compile_cmd import make_job
     from marshalike.language.load import load_spec
 
     spec = tmp_path / "a.mrsh"

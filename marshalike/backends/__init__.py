@@ -7,7 +7,7 @@ from pathlib import Path
 
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.errors import BackendError
-from marshalike.settings import DEFAULT_QUANT
+from marshalike.settings import default
 
 __all__ = ["Backend", "Completion", "Prompt", "Sampling", "BACKENDS", "make_backend"]
 
@@ -19,16 +19,16 @@ def make_backend(
     *,
     model: str | None = None,
     base_url: str | None = None,
-    api: str = "chat",
+    api: str = default("api"),
     api_key: str | None = None,
-    timeout: float = 120.0,
+    timeout: float = default("request_timeout"),
     max_retries: int = 3,
     replay_dir: str | Path | None = None,
     record_dir: str | Path | None = None,
-    quant: str = DEFAULT_QUANT,
+    quant: str = default("quant"),
 ) -> Backend:
     """The backend called `name`; with `record_dir`, every answer is also recorded there.
-    `quant` is the local backend's weight format (settings.QUANT_CHOICES)."""
+    `quant` is the local backend's weight format."""
     backend = _make(name, model, base_url, api, api_key, timeout, max_retries, replay_dir, quant)
     if record_dir is None:
         return backend

@@ -13,9 +13,9 @@ it, otherwise the request's total split the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-PromptKind = Literal["chat", "completion"]
+from marshalike.settings import PromptKind
 
 
 @dataclass(frozen=True)

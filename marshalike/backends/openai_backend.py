@@ -16,6 +16,7 @@ import openai
 
 from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
 from marshalike.errors import BackendError
+from marshalike.settings import choices, default
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the SDK refuses to start without one.
@@ -36,8 +37,8 @@ class OpenAIBackend:
         model: str | None,
         base_url: str | None = None,
         api_key: str | None = None,
-        api: str = "chat",
-        timeout: float = 120.0,
+        api: str = default("api"),
+        timeout: float = default("request_timeout"),
         max_retries: int = 3,
         parallel: int = 8,
     ) -> None:
@@ -45,8 +46,9 @@ class OpenAIBackend:
             raise BackendError(
                 "no model configured — pass --model or set model in [tool.marshalike]"
             )
-        if api not in ("chat", "completions"):
-            raise BackendError(f"unknown API {api!r} — pass --api chat or --api completions")
+        if api not in choices("api"):
+            passes = " or ".join(f"--api {name}" for name in choices("api"))
+            raise BackendError(f"unknown API {api!r} — pass {passes}")
         self.model = model
         self.api = api
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")

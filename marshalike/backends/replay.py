@@ -19,6 +19,7 @@ from typing import Any
 
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.errors import BackendError
+from marshalike.settings import default
 
 HAND_WRITTEN = "hand-written"
 FIXTURE_LABEL = "fixture: written by hand for pipeline tests"
@@ -77,7 +78,9 @@ class ReplayBackend:
 
     name = "replay"
 
-    def __init__(self, directory: str | Path, *, model: str | None, api: str = "chat") -> None:
+    def __init__(
+        self, directory: str | Path, *, model: str | None, api: str = default("api")
+    ) -> None:
         if not model:
             raise BackendError("no model configured — pass --model (replay files are keyed by it)")
         self.directory = Path(directory)
@@ -129,7 +132,7 @@ class RecordingBackend:
         self.directory = Path(directory)
         self.name = inner.name
         self.model = inner.model
-        self.api = getattr(inner, "api", "chat")
+        self.api = getattr(inner, "api", default("api"))
 
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         completions = self.inner.generate(prompt, sampling)

@@ -457,22 +457,6 @@ def _static_problem(
 
 
 def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
-    loop = job.loop
-    sampling = {
-        "candidates": loop.candidates,
-        "attempts": loop.attempts,
-        "temperature": loop.temperature,
-        "top_p": loop.top_p,
-        "max_tokens": loop.max_tokens,
-        "seed": loop.seed,
-        "quick": loop.quick,
-        # How the code was chosen among candidates and attempts, beyond the sampling itself.
-        "rank": loop.rank,
-        "holdout": loop.holdout,
-        "temperature_step": loop.temperature_step,
-        "probe": loop.probe,
-        "repair": loop.repair,
-    }
     return LockedUnit(
         key=unit.key,
         code=outcome.code or "",
@@ -481,7 +465,7 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         backend=job.backend_name,
         model=job.model_id,
         prompt_template=prompts.template_version(),
-        sampling=sampling,
+        sampling=job.loop.recorded(),
         attempts=outcome.attempts,
         candidates=outcome.candidates,
         prompt_tokens=outcome.prompt_tokens,

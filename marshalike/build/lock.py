@@ -16,18 +16,13 @@ from typing import Any
 
 from marshalike.build.output import write_atomic
 from marshalike.errors import MarshalikeError
+from marshalike.settings import OLDER_LOCKS
 
 LOCK_VERSION = 1
-# How a unit's code was chosen, beyond sampling: recorded since these loop settings were
-# added. A lock without them reads as the defaults, the loop's behaviour before them. Kept
-# equal to LoopSettings' defaults by a test, not imported, so reading a lock stays cheap.
-SAMPLING_DEFAULTS: Mapping[str, Any] = {
-    "rank": "first",
-    "holdout": False,
-    "temperature_step": 0.0,
-    "probe": False,
-    "repair": True,
-}
+# How a unit's code was chosen, beyond sampling: some settings are recorded only since they
+# were added. A lock without one reads as the loop's behaviour before it (the schema's
+# `older_locks`).
+SAMPLING_DEFAULTS: Mapping[str, Any] = OLDER_LOCKS
 
 
 @dataclass(frozen=True)

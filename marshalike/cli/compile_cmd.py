@@ -4,21 +4,17 @@ the report on stdout."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from marshalike.backends import make_backend
-from marshalike.backends.local import model_id
 from marshalike.build import report as render
-from marshalike.build.compiler import CompileJob, CompileRun, SpecReport
+from marshalike.build.compiler import CompileRun, SpecReport
+from marshalike.build.job import make_job
 from marshalike.cli.options import compile_options
-from marshalike.errors import ConfigError
 from marshalike.language.diagnostics import render_all
 from marshalike.language.load import spec_paths
-from marshalike.sandbox.isolation import Limits, weaker_isolation
-from marshalike.settings import Settings, resolve
-from marshalike.synth.loop import LoopSettings, Rank
+from marshalike.sandbox.isolation import weaker_isolation
+from marshalike.settings import resolve
 
 
 @click.command()
@@ -44,70 +40,6 @@ def command(
     _show_diagnostics(reports)
     click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
     sys.exit(_status(reports))
-
-
-def make_job(settings: Settings, *, quick: bool, frozen: bool, main: bool = True) -> CompileJob:
-    name = settings.backend_name
-    model = _model_id(settings)
-    loop = LoopSettings(
-        kind="completion" if settings.prompt_kind == "completion" else "chat",
-        candidates=settings.candidates,
-        attempts=settings.attempts,
-        temperature=_temperature(settings, quick),
-        max_tokens=settings.token_budget,
-        seed=settings.seed,
-        quick=quick,
-        jobs=settings.jobs,
-        limits=Limits(timeout_s=settings.timeout),
-        rank=_rank(settings.rank),
-        holdout=settings.holdout,
-        temperature_step=settings.temperature_step,
-        probe=settings.probe,
-        repair=settings.repairs,
-    )
-
-    def factory():  # type: ignore[no-untyped-def]
-        return make_backend(
-            name,
-            model=settings.model,
-            base_url=settings.base_url,
-            api=settings.api,
-            api_key=settings.api_key,
-            timeout=settings.request_timeout,
-            replay_dir=settings.replay_dir,
-            quant=settings.quant,
-        )
-
-    out = Path(settings.out) if settings.out else None
-    return CompileJob(factory, name, model, loop, out=out, frozen=frozen, main=main)
-
-
-def _rank(value: str) -> Rank:
-    """The setting's rank, checked against the loop's (settings.py allows only these)."""
-    if value == "consensus":
-        return "consensus"
-    if value == "shortest":
-        return "shortest"
-    return "first"
-
-
-def _temperature(settings: Settings, quick: bool) -> float:
-    """--quick takes one candidate and no loop: the model's best guess (greedy), not a
-    sample, unless a temperature was configured explicitly."""
-    if quick and "temperature" not in settings.sources:
-        return 0.0
-    return settings.temperature
-
-
-def _model_id(settings: Settings) -> str:
-    if settings.backend_name == "local":
-        return model_id(settings.model, settings.quant)
-    if settings.model:
-        return settings.model
-    raise ConfigError(
-        f"no model configured for the {settings.backend_name} backend — pass --model, "
-        "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"
-    )
 
 
 def _progress(message: str) -> None:

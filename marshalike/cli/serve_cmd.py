@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from marshalike.errors import ConfigError
-from marshalike.settings import DEFAULT_QUANT, QUANT_CHOICES
+from marshalike.settings import SETTINGS, choices, default
 
 if TYPE_CHECKING:
     from marshalike_runtime.server import OpenAIServer
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--quant",
-    type=click.Choice(QUANT_CHOICES),
-    default=DEFAULT_QUANT,
-    envvar="MARSHALIKE_QUANT",
+    type=click.Choice(choices("quant")),
+    default=default("quant"),
+    envvar=SETTINGS["quant"].env_names,
     show_default=True,
     show_envvar=True,
     help="int4 keeps the GGUF's 4- to 8-bit codes (CPU only); auto is int4 on a CPU with a C "
@@ -62,7 +62,7 @@ def command(model: str | None, host: str, port: int, api_key: str | None, quant:
     serve(load_engine(model, quant), host=host, port=port, api_key=api_key)
 
 
-def load_engine(model: str | None, quant: str = DEFAULT_QUANT) -> EngineLike:
+def load_engine(model: str | None, quant: str = default("quant")) -> EngineLike:
     try:
         from marshalike_runtime.engine import Engine
         from marshalike_runtime.errors import ModelFileError

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from marshalike.build import watch
-from marshalike.cli.compile_cmd import make_job
+from marshalike.build.job import make_job
 from marshalike.cli.options import compile_options
 from marshalike.language.load import check_spec_file
 from marshalike.settings import resolve

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
 from marshalike.codegen import emit
@@ -31,38 +31,59 @@ from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example, Func
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
+from marshalike.settings import LOCKED, Rank, default, repairs, token_budget
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.extract import extract
 from marshalike.synth.prompts import UnitContext
 
 Status = Literal["verified", "unverified", "failed"]
-Rank = Literal["first", "consensus", "shortest"]
 MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
 MAX_TEMPERATURE = 2.0
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
 CONFIRMATIONS = 2
 
 
+def _limits() -> Limits:
+    return Limits(timeout_s=default("timeout"))
+
+
 @dataclass(frozen=True)
 class LoopSettings:
+    """How the loop runs; the defaults are the settings' (marshalike/settings/schema.py)."""
+
     kind: PromptKind
-    candidates: int = 4
-    attempts: int = 3
-    temperature: float = 0.8
+    candidates: int = default("candidates")
+    attempts: int = default("attempts")
+    temperature: float = default("temperature")
     top_p: float = 0.95
-    max_tokens: int = 512
-    seed: int = 0
+    max_tokens: int | None = default("max_tokens")  # None: by prompt kind (`token_budget`)
+    seed: int = default("seed")
     quick: bool = False
-    jobs: int = 4
-    limits: Limits = field(default_factory=Limits)
+    jobs: int = default("jobs")
+    limits: Limits = field(default_factory=_limits)
     # Modules the unit's code may import (the generated modules of `# use`d specs).
     support_files: Mapping[str, str] = field(default_factory=dict)
-    rank: Rank = "first"
-    holdout: bool = False
-    temperature_step: float = 0.0
-    probe: bool = False
-    repair: bool = True
+    rank: Rank = default("rank")
+    holdout: bool = default("holdout")
+    temperature_step: float = default("temperature_step")
+    probe: bool = default("probe")
+    repair: bool | None = default("repair")  # None: by prompt kind (`repairs`)
+
+    @property
+    def token_budget(self) -> int:
+        return token_budget(self.kind, self.max_tokens)
+
+    @property
+    def repairs(self) -> bool:
+        return repairs(self.kind, self.repair)
+
+    def recorded(self) -> dict[str, Any]:
+        """How a unit's code was chosen, as its lock records it: the settings the lock
+        records (settings.LOCKED) as this loop used them, its top_p and whether it was quick."""
+        used = {name: getattr(self, name) for name in LOCKED}
+        resolved = {"max_tokens": self.token_budget, "repair": self.repairs}
+        return {**used, **resolved, "top_p": self.top_p, "quick": self.quick}
 
     @property
     def probes(self) -> bool:
@@ -174,7 +195,7 @@ def compile_unit(
             note = "no second candidate agreed with it on the extra inputs"
         if done is not None:
             return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
-        if best is not None and attempt < budget and settings.repair:
+        if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
@@ -271,7 +292,7 @@ def sample(
         n=1 if settings.quick else settings.candidates,
         temperature=settings.temperature_at(attempt),
         top_p=settings.top_p,
-        max_tokens=settings.max_tokens,
+        max_tokens=settings.token_budget,
         stop=prompts.stops(prompt.kind),
         seed=settings.seed + attempt - 1,
     )

@@ -1,0 +1,83 @@
+"""What a compile needs from the settings (`make_job`): the loop's settings, the backend's
+factory and the model id that keys the lock. Public: the CLI's `compile` and `watch` and
+the benchmarks build their jobs here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from marshalike.backends import make_backend
+from marshalike.backends.base import Backend
+from marshalike.backends.local import model_id
+from marshalike.build.compiler import CompileJob
+from marshalike.errors import ConfigError
+from marshalike.sandbox.isolation import Limits
+from marshalike.settings import Settings
+from marshalike.synth.loop import LoopSettings
+
+
+def make_job(
+    settings: Settings, *, quick: bool = False, frozen: bool = False, main: bool = True
+) -> CompileJob:
+    """The job `settings` describe; `quick` takes one candidate, unverified, `frozen` fails a
+    unit that would need a model call, `main` appends the module's own command line."""
+    name = settings.backend_name
+
+    def factory() -> Backend:
+        return make_backend(name, **backend_options(settings))
+
+    out = Path(settings.out) if settings.out else None
+    loop = loop_settings(settings, quick=quick)
+    return CompileJob(factory, name, _model_id(settings), loop, out=out, frozen=frozen, main=main)
+
+
+def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
+    return LoopSettings(
+        kind=settings.prompt_kind,
+        candidates=settings.candidates,
+        attempts=settings.attempts,
+        temperature=_temperature(settings, quick),
+        max_tokens=settings.token_budget,
+        seed=settings.seed,
+        quick=quick,
+        jobs=settings.jobs,
+        limits=Limits(timeout_s=settings.timeout),
+        rank=settings.rank,
+        holdout=settings.holdout,
+        temperature_step=settings.temperature_step,
+        probe=settings.probe,
+        repair=settings.repairs,
+    )
+
+
+def backend_options(settings: Settings) -> dict[str, Any]:
+    """What `make_backend` takes of the settings."""
+    return {
+        "model": settings.model,
+        "base_url": settings.base_url,
+        "api": settings.api,
+        "api_key": settings.api_key,
+        "timeout": settings.request_timeout,
+        "replay_dir": settings.replay_dir,
+        "quant": settings.quant,
+    }
+
+
+def _temperature(settings: Settings, quick: bool) -> float:
+    """--quick takes one candidate and no loop: the model's best guess (greedy), not a
+    sample, unless a temperature was configured explicitly."""
+    if quick and "temperature" not in settings.sources:
+        return 0.0
+    return settings.temperature
+
+
+def _model_id(settings: Settings) -> str:
+    if settings.backend_name == "local":
+        return model_id(settings.model, settings.quant)
+    if settings.model:
+        return settings.model
+    raise ConfigError(
+        f"no model configured for the {settings.backend_name} backend — pass --model, "
+        "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"
+    )

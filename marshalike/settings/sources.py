@@ -1,0 +1,134 @@
+"""Where settings come from: `[tool.marshalike]` in the nearest pyproject.toml, then the
+environment (`MARSHALIKE_*`, `OPENAI_*`), then command-line flags; later sources win.
+Each value remembers where it came from, for `marshalike config`."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from marshalike.errors import ConfigError
+from marshalike.settings.schema import ENV_KEYS, FILE_KEYS, SETTINGS, Setting, Settings
+
+# How a flag written in the environment or a file says yes or no.
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
+    settings = Settings()
+    pyproject = find_pyproject(start or Path.cwd())
+    if pyproject is not None:
+        settings = _apply(settings, _from_file(pyproject), f"{pyproject}")
+    for name, key in _env_names(os.environ).items():
+        settings = _apply(settings, {key: os.environ[name]}, f"environment: {name}")
+    settings = _apply(settings, {k: v for k, v in flags.items() if v is not None}, "flag")
+    _validate(settings)
+    return settings
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in [start.resolve(), *start.resolve().parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read: {reason}") from None
+    try:
+        table = tomllib.loads(text).get("tool", {}).get("marshalike", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for key in table:
+        if key not in FILE_KEYS:
+            line, col = _locate_key(text, key)
+            known = ", ".join(sorted(FILE_KEYS))
+            raise ConfigError(
+                f"{path}:{line}:{col}: unknown key '{key}' in [tool.marshalike] (known: {known})"
+            )
+    return dict(table)
+
+
+def _locate_key(text: str, key: str) -> tuple[int, int]:
+    in_table = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.replace(" ", "") == "[tool.marshalike]"
+        match = re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line)
+        if in_table and match:
+            return number, line.index(key[0]) + 1
+    return 1, 1
+
+
+def _env_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `environ` marshalike reads, each with its setting, in the
+    environment's order (a later one wins: MARSHALIKE_API_KEY over OPENAI_API_KEY)."""
+    return {name: ENV_KEYS[name] for name in environ if name in ENV_KEYS}
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
+    converted = {key: _convert(SETTINGS[key], value, source) for key, value in values.items()}
+    sources = {**settings.sources, **{key: source for key in converted}}
+    return replace(settings, **converted, sources=sources)
+
+
+def _convert(about: Setting, value: Any, source: str) -> Any:
+    if about.type is bool:
+        return _boolean(about.name, value, source)
+    if about.type is str:
+        return None if value is None else str(value)
+    try:
+        if isinstance(value, bool):  # TOML's true is no number, though Python's is
+            raise TypeError
+        return about.type(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{about.name}' must be a number, got {value!r}") from None
+
+
+def _boolean(key: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+
+
+def _validate(settings: Settings) -> None:
+    for about in SETTINGS.values():
+        value = getattr(settings, about.name)
+        where = settings.sources.get(about.name, "default")
+        if value is None:
+            continue
+        if about.choices and value not in (allowed := about.allowed):
+            choices = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}: {about.name} must be one of {choices}, got {value!r}")
+        if not about.in_range(value):
+            raise ConfigError(f"{where}: {about.name} must be {about.bounds}")
+    _validate_quant(settings)
+
+
+def _validate_quant(settings: Settings) -> None:
+    """A server already holds its model in memory: `--quant` on the same command line as
+    another backend would be silently ignored, so it is an error. From pyproject or the
+    environment it is a standing preference, kept for the runs that use the local backend."""
+    source = settings.sources.get("quant")
+    if settings.quant in ("none", "auto") or source != "flag" or settings.backend_name == "local":
+        return
+    fix = "drop --quant"
+    if settings.backend_name == "openai":
+        fix += f", or quantize where the model runs (marshalike serve --quant {settings.quant})"
+    raise ConfigError(
+        f"flag: --quant {settings.quant} applies to the local backend only, "
+        f"not {settings.backend_name} — {fix}"
+    )

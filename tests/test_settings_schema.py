@@ -13,6 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from marshalike.backends import BackendOptions, registry
 from marshalike.build.lock import SAMPLING_DEFAULTS
 from marshalike.cli.compile_cmd import command as compile_command
 from marshalike.cli.options import compile_options
@@ -63,6 +64,11 @@ def test_a_flag_not_given_leaves_the_file_and_the_environment_in_place() -> None
     assert {name: seen[name] for name in flagged} == dict.fromkeys(flagged)
 
 
+def test_the_backend_choices_are_the_registered_backends() -> None:
+    assert choices("backend") == registry.names()
+    assert {"local", "openai", "replay"} <= set(registry.names())
+
+
 def test_file_keys_and_environment_variables_come_from_the_schema() -> None:
     assert FILE_KEYS == set(SETTINGS) - {"api_key"}  # a secret never lives in a file
     assert ENV_KEYS["OPENAI_API_KEY"] == ENV_KEYS["MARSHALIKE_API_KEY"] == "api_key"
@@ -92,6 +98,12 @@ def test_the_lock_reads_older_locks_by_the_schema() -> None:
         "rank": "first", "holdout": False, "temperature_step": 0.0, "probe": False,
         "repair": True,
     }  # fmt: skip
+
+
+def test_a_backend_takes_its_defaults_from_the_schema() -> None:
+    options = BackendOptions()
+    assert (options.api, options.quant) == (default("api"), default("quant"))
+    assert options.timeout == default("request_timeout")
 
 
 def test_benchmark_flags_are_the_settings_flags() -> None:
@@ -124,12 +136,7 @@ def _string_sets(tree: ast.AST) -> list[tuple[int, frozenset[str]]]:
 
 
 def test_no_module_but_the_schema_writes_a_settings_choices() -> None:
-    # The backends' names are the backends' own (backends.BACKENDS).
-    lists = {
-        frozenset(choices(name)): name
-        for name, about in SETTINGS.items()
-        if about.choices and not callable(about.choices)
-    }
+    lists = {frozenset(choices(name)): name for name, about in SETTINGS.items() if about.choices}
     sources = [*(ROOT / "marshalike").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
     repeated = [
         f"{path.relative_to(ROOT)}:{line}: the choices of {lists[values]}"

@@ -12,10 +12,11 @@ it, otherwise the request's total split the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-from marshalike.settings import PromptKind
+from marshalike.settings import PromptKind, default
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,21 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What a backend's factory is given (backends/registry.py): the settings a backend may
+    read, already resolved; each backend reads those it needs."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api: str = default("api")
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = default("request_timeout")  # seconds per request
+    max_retries: int = 3
+    replay_dir: str | Path | None = None
+    quant: str = default("quant")  # the local backend's weight format
 
 
 class Backend(Protocol):

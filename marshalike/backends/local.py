@@ -11,7 +11,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
+from marshalike.backends.base import (
+    BackendOptions,
+    Completion,
+    Prompt,
+    Sampling,
+    chat_messages,
+    share,
+)
 from marshalike.errors import BackendError
 from marshalike.settings import default
 
@@ -61,6 +68,11 @@ def load_engine(model: str | None, quant: str = default("quant")) -> Any:
         ) from None
     except (OSError, ValueError, ModelFileError) as exc:
         raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
+
+
+def from_options(options: BackendOptions) -> LocalBackend:
+    """The registered factory of the `local` backend (pyproject.toml's entry points)."""
+    return LocalBackend(options.model, quant=options.quant)
 
 
 class LocalBackend:

@@ -14,7 +14,14 @@ from typing import Any, cast
 
 import openai
 
-from marshalike.backends.base import Completion, Prompt, Sampling, chat_messages, share
+from marshalike.backends.base import (
+    BackendOptions,
+    Completion,
+    Prompt,
+    Sampling,
+    chat_messages,
+    share,
+)
 from marshalike.errors import BackendError
 from marshalike.settings import choices, default
 
@@ -23,6 +30,18 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key"
 
 MAX_STOPS = 4
+
+
+def from_options(options: BackendOptions) -> OpenAIBackend:
+    """The registered factory of the `openai` backend (pyproject.toml's entry points)."""
+    return OpenAIBackend(
+        model=options.model,
+        base_url=options.base_url,
+        api_key=options.api_key,
+        api=options.api,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+    )
 
 
 class OpenAIBackend:

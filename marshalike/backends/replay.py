@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from marshalike.backends.base import Backend, Completion, Prompt, Sampling
+from marshalike.backends.base import Backend, BackendOptions, Completion, Prompt, Sampling
 from marshalike.errors import BackendError
 from marshalike.settings import default
 
@@ -71,6 +71,13 @@ def record_fixture(
     completions = [Completion(text, 0, 0, "stop") for text in texts]
     origin = {"recorded_from": HAND_WRITTEN, "label": FIXTURE_LABEL}
     return record(directory, model, prompt, sampling, completions, **origin)
+
+
+def from_options(options: BackendOptions) -> ReplayBackend:
+    """The registered factory of the `replay` backend (pyproject.toml's entry points)."""
+    if options.replay_dir is None:
+        raise BackendError("the replay backend needs recordings — pass --replay-dir DIR")
+    return ReplayBackend(options.replay_dir, model=options.model, api=options.api)
 
 
 class ReplayBackend:

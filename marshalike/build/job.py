@@ -5,9 +5,8 @@ the benchmarks build their jobs here."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from marshalike.backends import make_backend
+from marshalike.backends import BackendOptions, make_backend
 from marshalike.backends.base import Backend
 from marshalike.backends.local import model_id
 from marshalike.build.compiler import CompileJob
@@ -23,9 +22,10 @@ def make_job(
     """The job `settings` describe; `quick` takes one candidate, unverified, `frozen` fails a
     unit that would need a model call, `main` appends the module's own command line."""
     name = settings.backend_name
+    options = backend_options(settings)
 
     def factory() -> Backend:
-        return make_backend(name, **backend_options(settings))
+        return make_backend(name, options)
 
     out = Path(settings.out) if settings.out else None
     loop = loop_settings(settings, quick=quick)
@@ -51,17 +51,17 @@ def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
     )
 
 
-def backend_options(settings: Settings) -> dict[str, Any]:
-    """What `make_backend` takes of the settings."""
-    return {
-        "model": settings.model,
-        "base_url": settings.base_url,
-        "api": settings.api,
-        "api_key": settings.api_key,
-        "timeout": settings.request_timeout,
-        "replay_dir": settings.replay_dir,
-        "quant": settings.quant,
-    }
+def backend_options(settings: Settings) -> BackendOptions:
+    """What a backend's factory is given of the settings."""
+    return BackendOptions(
+        model=settings.model,
+        base_url=settings.base_url,
+        api=settings.api,
+        api_key=settings.api_key,
+        timeout=settings.request_timeout,
+        replay_dir=settings.replay_dir,
+        quant=settings.quant,
+    )
 
 
 def _temperature(settings: Settings, quick: bool) -> float:

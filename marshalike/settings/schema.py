@@ -45,10 +45,11 @@ def _by_kind(values: Mapping[PromptKind, object]) -> str:
 
 
 def _backend_names() -> tuple[str, ...]:
-    # Imported when asked, never at import: backends/ imports this module.
-    from marshalike.backends import BACKENDS
+    # The registry reads installed packages' metadata: only when a backend is validated or
+    # a flag is built, and never at import (backends/ imports this module).
+    from marshalike.backends.registry import names
 
-    return BACKENDS
+    return names()
 
 
 # `Setting.older_locks` of a setting every lock records.
@@ -289,5 +290,5 @@ def default(name: str) -> Any:
 
 
 def choices(name: str) -> tuple[str, ...]:
-    """The values the setting allows (backends.BACKENDS for `backend`)."""
+    """The values the setting allows (the registered backends for `backend`)."""
     return SETTINGS[name].allowed

@@ -1,5 +1,5 @@
 """How often the probe gate turns right code away: HumanEval's canonical solutions, each
-judged as the loop judges a candidate (`marshalike.gate.solution_check`): against its
+judged as the loop judges a candidate (`marshalike.synth.solution_check`): against its
 converted spec's examples, then by the probe gate.
 
 Every rejection here is a right answer the loop would throw away: the price of the false
@@ -23,10 +23,10 @@ from pathlib import Path
 from benchmarks.humaneval import SPLITS, convert, load_tasks
 from marshalike.build.job import make_job
 from marshalike.errors import MarshalikeError
-from marshalike.gate.solution_check import SolutionVerdict, check_solution
 from marshalike.sandbox.isolation import Limits
 from marshalike.settings import add_arguments, default, resolve
 from marshalike.synth.loop import LoopSettings
+from marshalike.synth.solution_check import SolutionVerdict, check_solution
 
 
 def judge(tasks: Sequence[dict], settings: LoopSettings, work: Path) -> dict[str, SolutionVerdict]:

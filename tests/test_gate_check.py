@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks import gate_check
-from marshalike.gate.solution_check import SolutionVerdict
 from marshalike.sandbox.isolation import Limits
 from marshalike.synth.loop import LoopSettings
+from marshalike.synth.solution_check import SolutionVerdict
 
 
 def task(number: int, name: str, doc: str, body: str) -> dict:

@@ -18,6 +18,7 @@ from marshalike.backends import make_backend, registry
 from marshalike.backends.local import from_options as local_factory
 from marshalike.build.job import make_job
 from marshalike.errors import BackendError
+from marshalike.settings import backends as settings_backends
 from marshalike.settings import choices, resolve
 
 ECHO = """\
@@ -51,9 +52,9 @@ Multiply the number by itself.
 
 @pytest.fixture(autouse=True)
 def fresh_registry() -> Iterator[None]:
-    registry.registered.cache_clear()
+    settings_backends.registered.cache_clear()
     yield
-    registry.registered.cache_clear()
+    settings_backends.registered.cache_clear()
 
 
 @pytest.fixture
@@ -72,14 +73,14 @@ def echo_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_built_in_backends_are_registered() -> None:
-    assert {"local", "openai", "replay"} <= set(registry.names())
+    assert {"local", "openai", "replay"} <= set(settings_backends.names())
     assert registry.factory("local") is local_factory
 
 
 def test_another_packages_backend_is_a_choice_of_the_setting(
     echo_package: Path, tmp_path: Path
 ) -> None:
-    assert "echo" in registry.names() and "echo" in choices("backend")
+    assert "echo" in settings_backends.names() and "echo" in choices("backend")
     settings = resolve({"backend": "echo", "model": "echo-1"}, tmp_path)
     job = make_job(settings)
     backend = job.backend_factory()
@@ -111,7 +112,7 @@ def test_an_unknown_backend_names_the_registered_ones(tmp_path: Path) -> None:
 def test_without_registered_backends_the_error_says_how_to_fix_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(registry, "entry_points", lambda group: ())
+    monkeypatch.setattr(settings_backends, "entry_points", lambda group: ())
     with pytest.raises(BackendError) as caught:
         make_backend("local")
     assert str(caught.value) == (
@@ -123,8 +124,8 @@ def test_without_registered_backends_the_error_says_how_to_fix_it(
 def test_a_backend_that_cannot_be_imported_is_a_one_line_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    broken = EntryPoint("broken", "no_such_module_here:from_options", registry.GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: (broken,))
+    broken = EntryPoint("broken", "no_such_module_here:from_options", settings_backends.GROUP)
+    monkeypatch.setattr(settings_backends, "entry_points", lambda group: (broken,))
     with pytest.raises(BackendError) as caught:
         make_backend("broken")
     assert str(caught.value) == (

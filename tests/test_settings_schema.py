@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from marshalike.backends import BackendOptions, registry
+from marshalike.backends import BackendOptions
 from marshalike.build.lock import SAMPLING_DEFAULTS
 from marshalike.cli.compile_cmd import command as compile_command
 from marshalike.cli.options import compile_options
@@ -31,6 +31,7 @@ from marshalike.settings import (
     repairs,
     token_budget,
 )
+from marshalike.settings import backends as settings_backends
 from marshalike.synth.loop import LoopSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +66,8 @@ def test_a_flag_not_given_leaves_the_file_and_the_environment_in_place() -> None
 
 
 def test_the_backend_choices_are_the_registered_backends() -> None:
-    assert choices("backend") == registry.names()
-    assert {"local", "openai", "replay"} <= set(registry.names())
+    assert choices("backend") == settings_backends.names()
+    assert {"local", "openai", "replay"} <= set(settings_backends.names())
 
 
 def test_file_keys_and_environment_variables_come_from_the_schema() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.gate.solution_check import SolutionVerdict, check_solution
 from marshalike.sandbox.isolation import Limits
 from marshalike.synth.loop import LoopSettings
+from marshalike.synth.solution_check import SolutionVerdict, check_solution
 
 HALF = (
     "# func half(n: integer): integer\n\nHalf of n, rounded down.\n\n* half(8) = 4\n* half(9) = 4\n"

@@ -10,26 +10,13 @@ import, the runtime slower)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from importlib.metadata import EntryPoint, entry_points
+from collections.abc import Callable
 
 from marshalike.backends.base import Backend, BackendOptions
 from marshalike.errors import BackendError
+from marshalike.settings.backends import names, registered
 
-GROUP = "marshalike.backends"
 Factory = Callable[[BackendOptions], Backend]
-
-
-@functools.cache
-def registered() -> Mapping[str, EntryPoint]:
-    """Every installed backend's entry point, read once from the installed packages."""
-    return {point.name: point for point in entry_points(group=GROUP)}
-
-
-def names() -> tuple[str, ...]:
-    """The backends that can be chosen, sorted."""
-    return tuple(sorted(registered()))
 
 
 def factory(name: str) -> Factory:

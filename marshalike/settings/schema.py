@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
+from marshalike.settings import backends
+
 Api = Literal["chat", "completions"]
 Rank = Literal["first", "consensus", "shortest"]
 # How the local backend holds the model's weights: "none" (as the checkpoint stores them,
@@ -45,11 +47,9 @@ def _by_kind(values: Mapping[PromptKind, object]) -> str:
 
 
 def _backend_names() -> tuple[str, ...]:
-    # The registry reads installed packages' metadata: only when a backend is validated or
-    # a flag is built, and never at import (backends/ imports this module).
-    from marshalike.backends.registry import names
-
-    return names()
+    # Installed packages' metadata is read only when a backend is validated or a flag is
+    # built, never at import.
+    return backends.names()
 
 
 # `Setting.older_locks` of a setting every lock records.

@@ -171,7 +171,7 @@ def test_findings_are_collected_and_sorted_by_position() -> None:
 
 
 def test_suggestions_stop_after_the_first_distinct_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("marshalike.language.semantics.MAX_SUGGESTED_NAMES", 1)
+    monkeypatch.setattr("marshalike.language.calls.MAX_SUGGESTED_NAMES", 1)
     text = (
         "# type Point\nx, y\n1, 2\n\n# func f(p: Point): Point\n\nSame p.\n\n"
         "* f(Pont(1, 2)) = Pont(1, 2)\n* f(Poit(1, 2)) = Point(1, 2)\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum, unique
 
-from marshalike.language.diagnostics import Severity
+from marshalike.language.diagnostics import Diagnostic, Severity, Span
 
 
 @unique
@@ -75,3 +75,8 @@ class Code(StrEnum):
 
     # The compiler's plan.
     FUNCTION_CYCLE = "M040", "error", "functions that refer to each other in a cycle"
+
+
+def report(path: str, code: Code, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    """A diagnostic of `code`, with the severity the registry gives it."""
+    return Diagnostic(code.severity, code, message, span, path, hint)

@@ -1,0 +1,317 @@
+"""Checks of what a spec's examples call: functions and classes the spec neither declares
+nor gets from a `# use`, and calls with the wrong number of arguments (codes M012-M019 of
+`marshalike.language.codes`). `Scope` is what an example may call."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from marshalike.language.codes import Code, report
+from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.spec import Example, Func, Module
+
+# Capitalised callables an example may use without declaring them: the standard library's
+# value types that read naturally in examples. Anything ending in Error/Exception/Warning is
+# also accepted (library exceptions), so Marsha's files give no false positives.
+KNOWN_CLASSES = frozenset(
+    "Decimal Fraction Path PurePath PosixPath WindowsPath OrderedDict Counter ChainMap UUID "
+    "IPv4Address IPv6Address IPv4Network IPv6Network Enum IntEnum StrEnum Flag Pattern "
+    "StringIO BytesIO".split()
+)
+# Suggestions cost a difflib scan of every declared name each; a spec with more distinct
+# unknown names than this (seconds of scanning in a big generated spec) gets hints for the
+# first ones only.
+MAX_SUGGESTED_NAMES = 50
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
+# A raised-exception example with one of these may be testing a wrong call on purpose
+# (Marsha's `f() = throws an error`), so its argument count is not checked.
+_ARITY_EXEMPT_EXCEPTIONS = frozenset({"Exception", "BaseException", "TypeError"})
+_CAPITALISED_CALL = re.compile(r"(?<![\w.])([A-Z]\w*)\s*\(")
+_NAMED_CALL = re.compile(r"(?<![\w.])([^\W\d]\w*)\s*\(")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an example may call: this spec's functions and types, plus used specs'."""
+
+    path: str
+    funcs: Mapping[str, tuple[Func, ...]]  # every declaration of a name, this spec's first
+    types: frozenset[str]
+    # difflib is slow next to everything else here, and a misspelt name tends to repeat.
+    _closest: dict[tuple[str, bool], str | None] = field(default_factory=dict)
+
+    def closest(self, name: str, *, types_only: bool = False) -> str | None:
+        """The declared name most like `name`, if one is close enough to suggest."""
+        key = (name, types_only)
+        if key not in self._closest and len(self._closest) >= MAX_SUGGESTED_NAMES:
+            return None
+        if key not in self._closest:
+            names = self.types if types_only else self.types | self.funcs.keys()
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            self._closest[key] = close[0] if close else None
+        return self._closest[key]
+
+
+def unknown_calls(func: Func, scope: Scope) -> Iterator[Diagnostic]:
+    # One diagnostic per unknown name and heading: a misnamed function is usually called by
+    # every example under it, and repeating the same error for each adds nothing.
+    unknown: dict[str, list[Example]] = {}
+    for example in func.examples:
+        name = example.func
+        if name is not None and not _is_known_callable(name, scope):
+            unknown.setdefault(name, []).append(example)
+    for name, examples in unknown.items():
+        first = examples[0]
+        message = (
+            f"example calls unknown function '{name}'"
+            if len(examples) == 1
+            else f"{len(examples)} examples call unknown function '{name}'"
+        )
+        span = first.call_span or first.span
+        yield report(
+            scope.path, Code.UNKNOWN_FUNCTION, message, span, _unknown_hint(name, func, scope)
+        )
+
+
+def _is_known_callable(name: str, scope: Scope) -> bool:
+    return name in scope.funcs or name in scope.types or name in _BUILTIN_NAMES
+
+
+def _unknown_hint(name: str, func: Func, scope: Scope) -> str | None:
+    close = scope.closest(name)
+    if close:
+        return f"did you mean '{close}'?"
+    if not any(example.func == func.name for example in func.examples):
+        return f"did you mean '{func.name}', the function these examples are under?"
+    return None
+
+
+def check_arity(example: Example, under: Func, scope: Scope) -> Iterator[Diagnostic]:
+    if example.func is None or example.arg_count is None or not example.checkable:
+        return
+    if example.outcome == "raises" and example.exception in _ARITY_EXEMPT_EXCEPTIONS:
+        return
+    # With duplicates, name the declaration the example sits under when it is one of them.
+    declarations = sorted(scope.funcs.get(example.func, ()), key=lambda f: f is not under)
+    problems = [_arity_problem(f, example.arg_count, example.keywords) for f in declarations]
+    # Duplicates are reported on their own; the call is wrong only if no declaration fits.
+    if not problems or problems[0] is None or None in problems:
+        return
+    yield report(
+        scope.path,
+        Code.ARGUMENTS_MISMATCH,
+        problems[0],
+        example.call_span or example.span,
+        f"declared as `{_heading(declarations[0])}`",
+    )
+
+
+def _arity_problem(func: Func, arg_count: int, keywords: tuple[str, ...]) -> str | None:
+    names = [param.name for param in func.params]
+    # Marsha's parameters are bare English types: their names (and any defaults the prose
+    # mentions) are unknown, so only the upper bound can be checked for them.
+    all_named = all(names)
+    for word in keywords:
+        if all_named and word not in names:
+            return f"'{func.name}' has no parameter named '{word}'"
+        if word in names[:arg_count]:
+            return f"example passes '{word}' to '{func.name}' both by position and by keyword"
+    passed = arg_count + len(keywords)
+    if passed > len(names):
+        return (
+            f"example passes {counted(passed, 'argument')} to '{func.name}', "
+            f"which takes {_takes(func)}"
+        )
+    missing = [
+        param.name
+        for param in func.params[arg_count:]
+        if param.name and param.default is None and param.name not in keywords
+    ]
+    if missing:
+        return f"example leaves out required parameter '{missing[0]}' of '{func.name}'"
+    return None
+
+
+def _takes(func: Func) -> str:
+    most = len(func.params)
+    least = sum(1 for param in func.params if param.name and param.default is None)
+    if most == 0:
+        return "no arguments"
+    if least == most:
+        return counted(most, "argument")
+    if least == 0:
+        return f"at most {counted(most, 'argument')}"
+    return f"{least} to {most} arguments"
+
+
+def _heading(func: Func) -> str:
+    lines = func.text.strip().splitlines()
+    return lines[0].strip() if lines else func.name
+
+
+# --- constructors --------------------------------------------------------------------
+
+
+def undeclared_constructors(example: Example, scope: Scope) -> Iterator[Diagnostic]:
+    reported: set[str] = set()
+    for source in (example.call, example.expected):
+        if source is None or not _may_call_unknown_class(source, scope):
+            continue
+        for name in _capitalised_calls(source):
+            if name in reported or _is_known_class(name, scope):
+                continue
+            reported.add(name)
+            close = scope.closest(name, types_only=True)
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else f"declare it with `# type {name}` and a CSV header line"
+            )
+            yield report(
+                scope.path,
+                Code.UNDECLARED_TYPE,
+                f"example constructs undeclared type '{name}'",
+                _locate(example, name),
+                hint,
+            )
+
+
+def _may_call_unknown_class(source: str, scope: Scope) -> bool:
+    # A textual pre-pass: almost every example only constructs declared types, and this
+    # costs a fraction of building and walking its syntax tree. It over-approximates (it
+    # also sees `Name(` inside string literals), so the tree has the last word.
+    return any(not _is_known_class(name, scope) for name in _CAPITALISED_CALL.findall(source))
+
+
+def _capitalised_calls(source: str) -> list[str]:
+    """Names of `Name(...)` calls in source order, for capitalised names only."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # not Python: the example is informal and already reported as such
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id[:1].isupper()
+    ]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    return [node.func.id for node in calls if isinstance(node.func, ast.Name)]
+
+
+def _is_known_class(name: str, scope: Scope) -> bool:
+    return (
+        name in scope.types
+        or name in scope.funcs
+        or name in _BUILTIN_NAMES
+        or name in KNOWN_CLASSES
+        or name.endswith(_EXCEPTION_SUFFIXES)
+    )
+
+
+def _locate(example: Example, name: str) -> Span:
+    """The span of `name(` in the example's source text, or the whole example."""
+    match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", example.text)
+    if match is None:
+        return example.span
+    before = example.text[: match.start()]
+    line = example.span.line + before.count("\n")
+    if "\n" in before:
+        column = match.start() - before.rindex("\n")
+    else:
+        # The text starts after the bullet marker, where the called name's span starts.
+        start = example.call_span.column if example.call_span else example.span.column
+        column = start + match.start()
+    return Span(line, column, line, column + len(name))
+
+
+# --- calls inside an example -----------------------------------------------------------
+
+
+def undeclared_calls(example: Example, scope: Scope) -> Iterator[Diagnostic]:
+    """Calls of lowercase names nothing declares, in a checkable example's arguments or
+    value (`oldest([persn('Jane', 50)])`): its test would only ever fail with a NameError.
+    The called function itself is M012's, capitalised names M015's."""
+    if not example.checkable:
+        return
+    reported: set[str] = set()
+    for source in (example.call, example.expected):
+        if source is None or not _may_call_unknown(source, scope):
+            continue
+        for name in _called_names(source):
+            if name in reported or name == example.func or not _undeclared(name, scope):
+                continue
+            reported.add(name)
+            close = scope.closest(name)
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else f"declare it with `# func {name}(...)`, or `# use` the spec that does"
+            )
+            message = f"example calls undeclared function '{name}'"
+            yield report(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
+
+
+def _undeclared(name: str, scope: Scope) -> bool:
+    return not (
+        name[:1].isupper()
+        or name in scope.funcs
+        or name in scope.types
+        or name in _BUILTIN_NAMES
+        or name in sys.stdlib_module_names
+        or name in KNOWN_CLASSES
+    )
+
+
+def _may_call_unknown(source: str, scope: Scope) -> bool:
+    # The same textual pre-pass as for constructors: the tree is built only when a called
+    # name is unknown, which almost no example has.
+    return any(_undeclared(name, scope) for name in _NAMED_CALL.findall(source))
+
+
+def _called_names(source: str) -> list[str]:
+    """Names called as `name(...)` in source order, except names the expression binds
+    itself (a lambda's parameters, comprehension and `:=` targets)."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    nodes = list(ast.walk(tree))
+    bound = {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in _args(node)}
+    bound |= {
+        name.id
+        for node in nodes
+        if isinstance(node, ast.comprehension | ast.NamedExpr)
+        for name in ast.walk(node.target)
+        if isinstance(name, ast.Name)
+    }
+    calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
+    return [name for name in names if name not in bound]
+
+
+def _args(node: ast.arguments) -> list[ast.arg]:
+    extra = [a for a in (node.vararg, node.kwarg) if a is not None]
+    return [*node.posonlyargs, *node.args, *node.kwonlyargs, *extra]
+
+
+def scope_of(module: Module, extra: Mapping[str, Func]) -> Scope:
+    funcs: dict[str, tuple[Func, ...]] = {}
+    for func in module.funcs:
+        funcs[func.name] = (*funcs.get(func.name, ()), func)
+    for name, func in extra.items():
+        funcs.setdefault(name, (func,))
+    return Scope(module.path, funcs, frozenset(t.name for t in module.types))
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -25,7 +25,7 @@ from marshalike.build.job import make_job
 from marshalike.errors import MarshalikeError
 from marshalike.sandbox.isolation import Limits
 from marshalike.settings import add_arguments, default, resolve
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.solution_check import SolutionVerdict, check_solution
 
 

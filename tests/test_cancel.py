@@ -13,7 +13,7 @@ import pytest
 from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.build.compiler import CompileJob, compile_path
 from marshalike.synth.cancel import Cancel, Cancelled, raise_if_cancelled
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 
 TWO = """\
 # func square(an integer): its square

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import gate_check
 from marshalike.sandbox.isolation import Limits
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.solution_check import SolutionVerdict
 
 

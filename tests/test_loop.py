@@ -9,7 +9,8 @@ from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.codegen import emit
 from marshalike.language.parse import parse
 from marshalike.sandbox.isolation import Limits
-from marshalike.synth.loop import LoopSettings, compile_unit
+from marshalike.synth.loop import compile_unit
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
 SPEC = """\

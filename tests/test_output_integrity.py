@@ -20,7 +20,7 @@ from marshalike.build import output
 from marshalike.build.compiler import CompileJob, compile_path
 from marshalike.build.output import OutputError, file_hash, spec_lock
 from marshalike.cli.main import cli
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 
 SQUARE = """\
 # func square(an integer): its square

@@ -15,7 +15,7 @@ from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.build.compiler import CompileJob
 from marshalike.language.load import load_spec
 from marshalike.sandbox.isolation import Limits
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 
 
 @pytest.fixture(scope="module")

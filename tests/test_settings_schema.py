@@ -32,7 +32,7 @@ from marshalike.settings import (
     token_budget,
 )
 from marshalike.settings import backends as settings_backends
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "marshalike" / "settings" / "schema.py"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from marshalike.sandbox.isolation import Limits
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.solution_check import SolutionVerdict, check_solution
 
 HALF = (

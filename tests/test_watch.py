@@ -24,7 +24,8 @@ from marshalike.build.compiler import CompileJob, SpecReport
 from marshalike.build.watch import Batch, Session, _watch, describe, run
 from marshalike.cli.main import cli
 from marshalike.errors import BackendError
-from marshalike.synth.loop import LoopSettings, UnitOutcome
+from marshalike.synth.loop import UnitOutcome
+from marshalike.synth.loop_settings import LoopSettings
 
 SQUARE = """\
 # func square(an integer): its square

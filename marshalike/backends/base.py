@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from marshalike.settings import PromptKind, default
+from marshalike.settings import TOKEN_BUDGETS, TOP_P, PromptKind, default
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Prompt:
 @dataclass(frozen=True)
 class Sampling:
     n: int = 1
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 512
+    temperature: float = default("temperature")
+    top_p: float = TOP_P
+    max_tokens: int = TOKEN_BUDGETS["chat"]
     stop: tuple[str, ...] = ()
     seed: int | None = None
 

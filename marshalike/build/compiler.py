@@ -35,7 +35,8 @@ from marshalike.sandbox.verify import verify_module
 from marshalike.synth import prompts, verdict_text
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.extract import validate
-from marshalike.synth.loop import LoopSettings, UnitOutcome, compile_unit
+from marshalike.synth.loop import UnitOutcome, compile_unit
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
 Progress = Callable[[str], None]

@@ -13,7 +13,7 @@ from marshalike.build.compiler import CompileJob
 from marshalike.errors import ConfigError
 from marshalike.sandbox.isolation import Limits
 from marshalike.settings import Settings
-from marshalike.synth.loop import LoopSettings
+from marshalike.synth.loop_settings import LoopSettings
 
 
 def make_job(

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Literal
 
 from marshalike.sandbox import confine, scripts, view
+from marshalike.settings import default
 
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
 SANDBOX_DIR = "/sandbox"  # the run's own folder, as the child sees it with namespaces
@@ -77,7 +78,7 @@ _RUN_MODULE = (
 
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = 10.0
+    timeout_s: float = default("timeout")
     startup_s: float = 15.0  # interpreter and harness start-up, on top of the timeouts
     memory_mb: int = 2048
     max_procs: int = 64

@@ -9,6 +9,8 @@ from marshalike.settings.schema import (
     LOCKED,
     OLDER_LOCKS,
     SETTINGS,
+    TOKEN_BUDGETS,
+    TOP_P,
     Api,
     PromptKind,
     Quant,
@@ -23,6 +25,8 @@ from marshalike.settings.schema import (
 from marshalike.settings.sources import find_pyproject, resolve
 
 __all__ = [
+    "TOKEN_BUDGETS",
+    "TOP_P",
     "ENV_KEYS",
     "FILE_KEYS",
     "LOCKED",

@@ -31,6 +31,8 @@ TOKEN_BUDGETS: Mapping[PromptKind, int] = {"chat": 512, "completion": 192}
 # successes, fresh samples 25 / 21 / 4, with 24% fewer prompt tokens on HumanEval.
 # Chat models repair: published work found repairs pay for capable models.
 REPAIRS: Mapping[PromptKind, bool] = {"chat": True, "completion": False}
+# Nucleus sampling's p for every request: fixed, not a setting.
+TOP_P = 0.95
 
 
 def _shown(default: object) -> str:

@@ -18,91 +18,28 @@ from __future__ import annotations
 
 import ast
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
-from marshalike.backends.base import Backend, Completion, Prompt, PromptKind, Sampling
+from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.codegen import emit
 from marshalike.gate import consensus
 from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example, Func
-from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
-from marshalike.settings import LOCKED, Rank, default, repairs, token_budget
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.extract import extract
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
 Status = Literal["verified", "unverified", "failed"]
 MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
-MAX_TEMPERATURE = 2.0
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
 CONFIRMATIONS = 2
-
-
-def _limits() -> Limits:
-    return Limits(timeout_s=default("timeout"))
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """How the loop runs; the defaults are the settings' (marshalike/settings/schema.py)."""
-
-    kind: PromptKind
-    candidates: int = default("candidates")
-    attempts: int = default("attempts")
-    temperature: float = default("temperature")
-    top_p: float = 0.95
-    max_tokens: int | None = default("max_tokens")  # None: by prompt kind (`token_budget`)
-    seed: int = default("seed")
-    quick: bool = False
-    jobs: int = default("jobs")
-    limits: Limits = field(default_factory=_limits)
-    # Modules the unit's code may import (the generated modules of `# use`d specs).
-    support_files: Mapping[str, str] = field(default_factory=dict)
-    rank: Rank = default("rank")
-    holdout: bool = default("holdout")
-    temperature_step: float = default("temperature_step")
-    probe: bool = default("probe")
-    repair: bool | None = default("repair")  # None: by prompt kind (`repairs`)
-
-    @property
-    def token_budget(self) -> int:
-        return token_budget(self.kind, self.max_tokens)
-
-    @property
-    def repairs(self) -> bool:
-        return repairs(self.kind, self.repair)
-
-    def recorded(self) -> dict[str, Any]:
-        """How a unit's code was chosen, as its lock records it: the settings the lock
-        records (settings.LOCKED) as this loop used them, its top_p and whether it was quick."""
-        used = {name: getattr(self, name) for name in LOCKED}
-        resolved = {"max_tokens": self.token_budget, "repair": self.repairs}
-        return {**used, **resolved, "top_p": self.top_p, "quick": self.quick}
-
-    @property
-    def probes(self) -> bool:
-        """The probe gate only judges candidates that passed verification."""
-        return self.probe and not self.quick
-
-    @property
-    def holds_out(self) -> bool:
-        """Holding an example back only means something when candidates are verified."""
-        return self.holdout and not self.quick
-
-    @property
-    def prompt_variant(self) -> str:
-        """What the settings change in the prompts, for the unit's cache key."""
-        return ":holdout" if self.holds_out else ""
-
-    def temperature_at(self, attempt: int) -> float:
-        raised = self.temperature + self.temperature_step * (attempt - 1)
-        return min(max(raised, 0.0), MAX_TEMPERATURE)
 
 
 @dataclass(frozen=True)

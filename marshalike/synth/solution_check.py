@@ -19,6 +19,7 @@ from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
 from marshalike.sandbox.verify import verify
 from marshalike.synth import loop
+from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 from marshalike.synth.verdict_text import describe
 
@@ -35,7 +36,7 @@ class SolutionVerdict:
     reason: str = ""
 
 
-def check_solution(spec: Path, code: str, settings: loop.LoopSettings) -> SolutionVerdict:
+def check_solution(spec: Path, code: str, settings: LoopSettings) -> SolutionVerdict:
     """The verdict on `code` (the function's whole definition, with any imports it needs)
     as a candidate for the only function of the spec at `spec`. `settings` decide what the
     loop would: the probe gate (`probe`), its inputs' seed, a held-back example, limits."""

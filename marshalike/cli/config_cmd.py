@@ -6,11 +6,18 @@ import click
 
 from marshalike.sandbox.isolation import isolation, weaker_isolation
 from marshalike.settings import SETTINGS, resolve
+from marshalike.settings.reference import markdown
 
 
 @click.command()
-def command() -> None:
+@click.option(
+    "--reference", is_flag=True, help="Print every setting's reference (Markdown) instead."
+)
+def command(reference: bool) -> None:
     """Print the effective settings (pyproject.toml, then environment, then flags)."""
+    if reference:
+        click.echo(markdown(), nl=False)
+        return
     settings = resolve({})
     for name, about in SETTINGS.items():
         value = getattr(settings, name)

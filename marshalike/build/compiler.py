@@ -34,7 +34,7 @@ from marshalike.language.spec import Module
 from marshalike.sandbox.verify import verify_module
 from marshalike.synth import prompts, verdict_text
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
-from marshalike.synth.extract import validate
+from marshalike.synth.extract import refusal
 from marshalike.synth.loop import UnitOutcome, compile_unit
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
@@ -450,11 +450,8 @@ def _static_problem(
     # The names the loop's extraction knew for this unit: a copy of one is dropped there.
     deps = _closure(spec.plan, spec.plan.unit(outcome.name), outcomes)
     known = {t.name for t in spec.module.types} | set(spec.used.code) | set(deps)
-    checked = validate(outcome.code, func, known, local_modules=tuple(spec.used.imports))
-    problems = [*checked.problems, *(f"holds {d}" for d in checked.dropped)]
-    if not problems:
-        return None
-    return "is refused: " + "; ".join(p.splitlines()[0] for p in problems)
+    why = refusal(outcome.code, func, known, local_modules=tuple(spec.used.imports))
+    return None if why is None else "is refused: " + why
 
 
 def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:

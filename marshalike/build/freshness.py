@@ -25,7 +25,7 @@ from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
 from marshalike.synth import verdict_text
-from marshalike.synth.extract import validate
+from marshalike.synth.extract import refusal
 
 _TOP = Span(1, 1, 1, 2)
 
@@ -132,7 +132,7 @@ def _not_from_lock(
     module: Module, lock: Lock, text: str, imports: dict[str, tuple[str, ...]], path: Path
 ) -> str | None:
     """Why `text` is not the module compile writes from the lock's code, or why that code
-    would be refused (`extract.validate`); None when it is and would not."""
+    would be refused (`extract.refusal`); None when it is and would not."""
     code = {name: unit.code for name, unit in lock.units.items() if module.func(name)}
     made = emit.module_source(
         module, code, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports
@@ -145,9 +145,9 @@ def _not_from_lock(
         func = module.func(name)
         if func is None or unit.status != "verified":
             continue
-        checked = validate(unit.code, func, known, local_modules=tuple(imports))
-        if checked.problems:
-            return f"holds code for {name} that the compiler refuses: {checked.problems[0]}"
+        why = refusal(unit.code, func, known, local_modules=tuple(imports))
+        if why is not None:
+            return f"holds code for {name} that the compiler refuses: {why}"
     return None
 
 

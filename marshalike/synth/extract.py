@@ -87,6 +87,16 @@ def extract(
     return validate(_best(sources, func.name), func, known_names, local_modules)
 
 
+def refusal(
+    code: str, func: Func, known_names: Collection[str], local_modules: Collection[str]
+) -> str | None:
+    """Why code taken from a lock would not have been accepted from a model (`validate`):
+    a problem, or a statement extraction would have dropped; None where it would pass."""
+    checked = validate(code, func, known_names, local_modules=local_modules)
+    problems = [*checked.problems, *(f"holds {d}" for d in checked.dropped)]
+    return "; ".join(p.splitlines()[0] for p in problems) if problems else None
+
+
 def _rejected(problem: str) -> Extracted:
     return Extracted(False, "", (problem,))
 

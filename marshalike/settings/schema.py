@@ -26,10 +26,9 @@ PromptKind = Literal["chat", "completion"]
 # Unset, `max_tokens` and `repair` follow the prompt kind (`token_budget`, `repairs`).
 # A completion writes only a body; a chat answer writes the whole function.
 TOKEN_BUDGETS: Mapping[PromptKind, int] = {"chat": 512, "completion": 192}
-# A base model (completion prompts) samples the first prompt afresh: with the embedded
-# model, in the same build and seeds, repairs gave 27 compiled / 20 solved / 7 false
-# successes, fresh samples 25 / 21 / 4, with 24% fewer prompt tokens on HumanEval.
-# Chat models repair: published work found repairs pay for capable models.
+# A base model (completion prompts) samples the first prompt afresh, which makes fewer
+# false successes than showing it its failing code and spends fewer prompt tokens; chat
+# models repair, which pays for capable models.
 REPAIRS: Mapping[PromptKind, bool] = {"chat": True, "completion": False}
 # Nucleus sampling's p for every request: fixed, not a setting.
 TOP_P = 0.95

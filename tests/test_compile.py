@@ -47,6 +47,9 @@ def compile_(tmp_path: Path, server: FakeOpenAI, *args: str) -> tuple[int, str, 
         "2",
         "--timeout",
         "5",
+        # The scripts count requests; the questions' extra sample is tested on its own.
+        "--questions",
+        "0",
         *args,
     ]
     result = runner.invoke(cli, argv, catch_exceptions=False)

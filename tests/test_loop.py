@@ -44,7 +44,7 @@ class Scripted:
 
 
 # The plain loop, whatever the settings' defaults: each test turns on what it tests.
-PLAIN = {"rank": "first", "probe": False, "repair": True}
+PLAIN = {"rank": "first", "probe": False, "repair": True, "questions": 0}
 
 
 def run(backend: Scripted, **overrides: object):
@@ -69,6 +69,34 @@ def test_stops_at_the_first_attempt_with_a_passing_candidate() -> None:
     assert outcome.distinct == 2  # the two identical wrong candidates ran once
     assert "return x + 1" in outcome.code
     assert (outcome.prompt_tokens, outcome.completion_tokens) == (30, 15)
+
+
+# Passes both examples, but reads inc(0) otherwise than GOOD does.
+ODD_AT_ZERO = "```python\ndef inc(x):\n    return x + 1 if x != 0 else 7\n```"
+
+
+def test_passing_candidates_that_disagree_become_questions() -> None:
+    backend = Scripted(lambda prompt, call: [GOOD, GOOD, ODD_AT_ZERO])
+    outcome = run(backend, questions=3)
+    assert outcome.status == "verified" and len(backend.prompts) == 1
+    (question,) = outcome.questions
+    assert question.shown() == "`inc(0)`: `1` (2 candidates) or `7` (1 candidate)"
+    assert [r.expected for r in question.replies] == ["1", "7"]
+
+
+def test_a_lone_passing_code_draws_one_more_sample_before_it_is_called_unambiguous() -> None:
+    lone = Scripted(lambda prompt, call: [GOOD, BAD, BAD] if call == 1 else [ODD_AT_ZERO])
+    outcome = run(lone, questions=3)
+    assert [s.seed for s in lone.samplings] == [0, 1]
+    assert lone.prompts[1] == lone.prompts[0]  # the first prompt again
+    assert [q.call for q in outcome.questions] == ["inc(0)"]
+    assert "return x + 1\n" in (outcome.code or "")  # the choice was made before asking
+    assert outcome.candidates == 4  # the extra sample is counted
+    agreeing = Scripted(lambda prompt, call: [GOOD])
+    assert run(agreeing, questions=3).questions == ()
+    assert len(agreeing.prompts) == 2
+    never = Scripted(lambda prompt, call: [GOOD])
+    assert run(never, questions=0).questions == () and len(never.prompts) == 1
 
 
 def test_repairs_with_the_failures_of_the_best_candidate() -> None:
@@ -317,7 +345,7 @@ def run_func(text: str, backend: Scripted, candidates: int = 1, **overrides: obj
     module = parse(text, "unit.mrsh").module
     assert module is not None
     func = module.funcs[0]
-    chosen: dict = {"probe": True, **overrides}
+    chosen: dict = {"probe": True, "questions": 0, **overrides}
     settings = LoopSettings(kind="chat", candidates=candidates, attempts=2,
                             limits=Limits(timeout_s=5), **chosen)  # fmt: skip
 

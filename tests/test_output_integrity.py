@@ -36,7 +36,8 @@ POWER = "```python\ndef square(x):\n    return x ** 2\n```"
 
 def argv(folder: Path, server: FakeOpenAI, *extra: str) -> list[str]:
     return ["compile", str(folder / "square.mrsh"), "--backend", "openai", "--base-url",
-            server.base_url, "--model", "fake-model", "--candidates", "1", *extra]  # fmt: skip
+            server.base_url, "--model", "fake-model", "--candidates", "1", "--questions", "0",
+            *extra]  # fmt: skip
 
 
 def compile_(folder: Path, server: FakeOpenAI, *extra: str):

@@ -47,6 +47,7 @@ def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
         holdout=settings.holdout,
         temperature_step=settings.temperature_step,
         probe=settings.probe,
+        questions=settings.questions,
         repair=settings.repairs,
     )
 

@@ -186,6 +186,12 @@ class Settings:
         locked=True,
         older_locks=False,
     )
+    questions: int = _setting(
+        3,
+        "Questions kept per function: inputs no example covers on which code that passes the "
+        "examples gives different answers, for you to settle (0: ask none)",
+        low=0,
+    )
     repair: bool | None = _setting(
         None,
         "Attempts after the first show the model its failing code; without, they sample the "

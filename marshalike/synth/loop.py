@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -25,8 +26,9 @@ from typing import Literal
 
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.codegen import emit
-from marshalike.gate import consensus
+from marshalike.gate import consensus, questions
 from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
+from marshalike.gate.questions import Question
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example, Func
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
@@ -69,6 +71,7 @@ class UnitOutcome:
     seconds: float
     failures: tuple[str, ...] = ()
     note: str | None = None
+    questions: tuple[Question, ...] = ()  # inputs the examples leave open (`gate.questions`)
 
 
 # Builds the module a candidate is tested in: the module's types, the verified code of the
@@ -98,6 +101,7 @@ class Tally:
     completion_tokens: int = 0
     seen: dict[str, Candidate] = field(default_factory=dict)
     fragile: dict[str, str | None] = field(default_factory=dict)  # the probe gate's verdicts
+    samples: Counter[str] = field(default_factory=Counter)  # how often each code was sampled
 
 
 def compile_unit(
@@ -131,11 +135,56 @@ def compile_unit(
                 continue  # no other sample agrees yet: the same prompt again, for a second
             note = "no second candidate agreed with it on the extra inputs"
         if done is not None:
-            return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
+            asked: tuple[Question, ...] = ()
+            if done == "verified" and not settings.quick and settings.questions:
+                asked = _ask(ctx, shown, backend, settings, tally, harness, attempt)
+            outcome = _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
+            return replace(outcome, questions=asked)
         if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def _ask(
+    ctx: UnitContext,
+    shown: UnitContext,
+    backend: Backend,
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+    attempt: int,
+) -> tuple[Question, ...]:
+    """The questions the passing candidates raise by disagreeing on inputs no example
+    covers. Where only one code has passed, one more sample of the first prompt (the next
+    attempt's seed) looks for another reading of the spec before it is called unambiguous."""
+    passing = _passing(tally)
+    if len(passing) < 2:
+        more = sample(backend, prompts.first_prompt(shown, settings.kind), settings, attempt + 1)
+        judge(ctx, shown, more, settings, tally, harness)
+        passing = _passing(tally)
+    calls = probe_calls(ctx.func, settings.seed)
+    return questions.ask(
+        [harness.module_for(code) for code in passing],
+        list(passing.values()),
+        calls,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
+        jobs=settings.jobs,
+        keep=settings.questions,
+    )
+
+
+def _passing(tally: Tally) -> dict[str, int]:
+    """Each distinct code that passes the examples (and the probe gate), with how often it
+    was sampled."""
+    return {
+        cand.code: tally.samples[fp]
+        for fp, cand in tally.seen.items()
+        if cand.code is not None and passes(replace(cand, fragile=tally.fragile.get(fp)))
+    }
 
 
 def make_harness(
@@ -284,6 +333,7 @@ def _verify_all(
         fp = _fingerprint(cand.code)
         if fp in verdicts:
             tally.seen[fp] = Candidate(cand.completion, cand.code, (), verdicts[fp])
+        tally.samples[fp] += 1
         out.append(tally.seen[fp])
     return out
 

@@ -34,6 +34,7 @@ class LoopSettings:
     holdout: bool = default("holdout")
     temperature_step: float = default("temperature_step")
     probe: bool = default("probe")
+    questions: int = default("questions")
     repair: bool | None = default("repair")  # None: by prompt kind (`repairs`)
 
     @property

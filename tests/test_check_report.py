@@ -66,6 +66,7 @@ def test_json_carries_the_structured_fields() -> None:
                 {"test": "test_sq_1", "status": "timeout"},
                 {"test": "test_sq_2", "status": "pass"},
             ],
+            "questions": {},
         }
     ]  # fmt: skip
 

@@ -376,3 +376,36 @@ def test_editing_one_function_recompiles_it_and_its_dependents_only(tmp_path: Pa
         )
         assert compile_(tmp_path, server)[0] == 0
         assert asked(server) == ["negate"]
+
+
+# Passes both examples, but reads square(0) otherwise than RIGHT does.
+ODD_AT_ZERO = "```python\ndef square(x):\n    return x * x if x != 0 else 5\n```"
+
+
+def test_where_passing_candidates_disagree_the_report_lock_and_check_ask(tmp_path: Path) -> None:
+    spec(tmp_path, SQUARE)
+    answers = iter([RIGHT, ODD_AT_ZERO])
+    with FakeOpenAI(script=lambda request: next(answers)) as server:
+        status, out, err = compile_(tmp_path, server, "--questions", "3", "--format", "json")
+    assert status == 0, out + err
+    (unit,) = json.loads(out)[0]["units"]
+    assert unit["status"] == "verified"
+    assert unit["questions"] == [
+        {
+            "call": "square(0)",
+            "replies": [
+                {"shown": "0", "support": 2, "expected": "0"},  # n=2: the server answers twice
+                {"shown": "5", "support": 2, "expected": "5"},
+            ],
+        }
+    ]
+    lock = json.loads((tmp_path / "square.lock.json").read_text())
+    assert lock["units"]["square"]["questions"] == unit["questions"]
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, _ = compile_(tmp_path, server, "--questions", "3")
+        assert server.count == 0  # from the lock: the questions come with it
+    assert "question: `square(0)`: `0` (2 candidates) or `5` (2 candidates)" in out
+    assert "1 question the examples leave open" in out
+    checked = CliRunner().invoke(cli, ["check", str(tmp_path), "--format", "json"])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)[0]["questions"] == {"square": unit["questions"]}

@@ -153,7 +153,8 @@ def test_a_missing_top_level_key_is_named(tmp_path: Path, key: str) -> None:
         read_lock(path, "square.mrsh")
 
 
-@pytest.mark.parametrize("key", sorted(json.loads(json.dumps(asdict(UNIT)))))
+# Every key a unit must have: `questions` is optional (a unit without any omits it).
+@pytest.mark.parametrize("key", sorted(set(json.loads(json.dumps(asdict(UNIT)))) - {"questions"}))
 def test_a_missing_unit_key_is_named(tmp_path: Path, key: str) -> None:
     path = tmp_path / "square.lock.json"
     write_lock(path, LOCK)
@@ -261,3 +262,19 @@ def test_commands_report_a_malformed_lock_in_one_line_with_exit_2(
         f"marshalike: error: {tmp_path / 'square.lock.json'}: the lock file is malformed: "
         "units should be an object, not an array; delete it to recompile from scratch\n"
     )
+
+
+def test_questions_are_recorded_only_where_there_are_some(tmp_path: Path) -> None:
+    from marshalike.gate.questions import Question, Reply
+
+    asked = Question("square(0)", (Reply("0", 2, "0"), Reply("no answer in time", 1, None)))
+    path = tmp_path / "square.lock.json"
+    write_lock(path, replace(LOCK, units={"square": replace(UNIT, questions=(asked,))}))
+    assert read_lock(path, "square.mrsh").units["square"].questions == (asked,)
+    write_lock(path, LOCK)
+    assert "questions" not in json.loads(path.read_text())["units"]["square"]
+    data = json.loads(path.read_text())
+    data["units"]["square"]["questions"] = [{"call": "square(0)"}]
+    path.write_text(json.dumps(data))
+    with pytest.raises(LockError, match=r"units\.square\.questions: not a question"):
+        read_lock(path, "square.mrsh")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from xml.etree import ElementTree
 
 from marshalike.build.freshness import Finding, SpecCheck
+from marshalike.synth.redact import redact_question
 
 
 def text(checks: Sequence[SpecCheck]) -> str:
@@ -31,6 +32,9 @@ def as_json(checks: Sequence[SpecCheck]) -> str:
             "ok": c.ok,
             "findings": [vars(f) for f in c.findings],
             "tests": [{"test": r.test, "status": r.status} for r in c.tests],
+            "questions": {
+                name: [redact_question(q) for q in asked] for name, asked in c.questions.items()
+            },
         }
         for c in checks
     ]

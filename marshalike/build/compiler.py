@@ -27,6 +27,7 @@ from marshalike.build.plan import Plan, Unit, make_plan
 from marshalike.build.uses import Used
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
+from marshalike.gate.questions import Question
 from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -90,6 +91,7 @@ class CachedUnit:
     seconds: float = 0.0
     failures: tuple[str, ...] = ()
     note: str | None = "unchanged (from the lock)"
+    questions: tuple[Question, ...] = ()
 
 
 @dataclass
@@ -255,7 +257,7 @@ def _run_units(
             for name in sorter.get_ready():
                 hit = cached[name]
                 if hit is not None:
-                    results[name] = CachedUnit(name, hit.status, hit.code)
+                    results[name] = CachedUnit(name, hit.status, hit.code, questions=hit.questions)
                     sorter.done(name)
                     continue
                 blocked = [d for d in plan.unit(name).deps if results[d].status == "failed"]
@@ -469,4 +471,5 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,
         seconds=round(outcome.seconds, 3),
+        questions=outcome.questions,
     )

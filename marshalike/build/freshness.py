@@ -10,6 +10,7 @@ beside those modules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from marshalike.build.output import file_hash, interrupted, marker_file
 from marshalike.build.uses import Absent, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
+from marshalike.gate.questions import Question
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -52,6 +54,8 @@ class SpecCheck:
     diagnostics: tuple[Diagnostic, ...] = ()
     findings: tuple[Finding, ...] = ()
     tests: tuple[ExampleResult, ...] = field(default_factory=tuple)
+    # Per function, the questions its lock records: inputs its examples leave open.
+    questions: Mapping[str, tuple[Question, ...]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -125,7 +129,8 @@ def check_spec(
     failed = tuple(
         _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
-    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results)
+    asked = {name: unit.questions for name, unit in sorted(lock.units.items()) if unit.questions}
+    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results, asked)
 
 
 def _not_from_lock(

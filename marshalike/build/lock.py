@@ -16,6 +16,7 @@ from typing import Any
 
 from marshalike.build.output import write_atomic
 from marshalike.errors import MarshalikeError
+from marshalike.gate.questions import Question
 from marshalike.settings import OLDER_LOCKS
 
 LOCK_VERSION = 1
@@ -40,6 +41,8 @@ class LockedUnit:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    # Inputs the examples leave open, on which the passing candidates disagreed.
+    questions: tuple[Question, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,17 @@ def _unit(data: object, where: str) -> LockedUnit:
     for index, dep in enumerate(deps):
         _check(f"{where}.deps[{index}]", dep, str)
     sampling = _get(data, "sampling", dict, where)
-    return LockedUnit(**fields, deps=tuple(deps), sampling={**SAMPLING_DEFAULTS, **sampling})
+    asked = _get(data, "questions", list, where, default=[])
+    try:
+        questions = tuple(Question.from_json(_get(q, None, dict, where)) for q in asked)
+    except ValueError as exc:
+        raise _Shape(f"{where}.questions: {exc}") from None
+    return LockedUnit(
+        **fields,
+        deps=tuple(deps),
+        sampling={**SAMPLING_DEFAULTS, **sampling},
+        questions=questions,
+    )
 
 
 def _get(
@@ -199,4 +212,7 @@ def _unit_dict(unit: LockedUnit) -> dict[str, Any]:
     data = asdict(unit)
     data["deps"] = list(unit.deps)
     data["sampling"] = dict(unit.sampling)
+    data["questions"] = [q.to_json() for q in unit.questions]
+    if not unit.questions:
+        del data["questions"]  # a unit without questions reads as before they were recorded
     return data

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshalike.build.compiler import SpecReport
-from marshalike.synth.redact import redact
+from marshalike.synth.redact import redact, redact_question
 
 _MARK = {"verified": "ok", "unverified": "UNVERIFIED", "failed": "FAILED"}
 
@@ -23,11 +23,18 @@ def text(reports: Sequence[SpecReport]) -> str:
         for unit in report.units:
             lines.append(_unit_line(unit))
             lines.extend(f"      {failure}" for failure in unit.failures)
+            lines.extend(f"      question: {q.shown()}" for q in unit.questions)
             totals["units"] += 1
             totals["failed"] += unit.status == "failed"
             totals["prompt"] += unit.prompt_tokens
             totals["completion"] += unit.completion_tokens
             totals["seconds"] += unit.seconds
+    asked = sum(len(unit.questions) for report in reports for unit in report.units)
+    if asked:
+        lines.append(
+            f"{_count(asked, 'question')} the examples leave open: answer with "
+            "`marshalike clarify`, or add examples that settle them"
+        )
     lines.append(
         f"total: {_count(int(totals['units']), 'function')}, {totals['failed']} failed, "
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
@@ -83,6 +90,7 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
     data["note"] = redact(unit.note) if unit.note else unit.note
     data["seconds"] = round(unit.seconds, 3)
     data["failures"] = [redact(failure) for failure in unit.failures]
+    data["questions"] = [redact_question(q) for q in unit.questions]
     return data
 
 

@@ -17,6 +17,9 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
+
+from marshalike.gate.questions import Question
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 MIN_LENGTH = 6
@@ -43,3 +46,13 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
         return text
     pattern = re.compile("|".join(re.escape(value) for value in names))
     return pattern.sub(lambda match: f"[redacted {names[match[0]]}]", text)
+
+
+def redact_question(question: Question) -> dict[str, Any]:
+    """A question as JSON, with nothing secret in what the candidates answered."""
+    data = question.to_json()
+    data["call"] = redact(data["call"])
+    for reply in data["replies"]:
+        reply["shown"] = redact(reply["shown"])
+        reply["expected"] = redact(reply["expected"]) if reply["expected"] else None
+    return data

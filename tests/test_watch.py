@@ -379,6 +379,18 @@ def test_describe_lists_the_failed_functions_and_why() -> None:
     ]
 
 
+def test_describe_lists_the_questions_a_compiled_spec_left_open() -> None:
+    from marshalike.gate.questions import Question, Reply
+
+    asked = Question("square(0)", (Reply("0", 2, "0"), Reply("5", 1, "5")))
+    unit = UnitOutcome("square", "verified", "code", 1, 4, 2, 0, 0, 1.0, questions=(asked,))
+    report = SpecReport("square.mrsh", SQUARE, units=(unit,), written=("square.py",))
+    assert describe(report, "square.mrsh") == [
+        "square.mrsh: ok (wrote square.py)",
+        "    square: question: `square(0)`: `0` (2 candidates) or `5` (1 candidate)",
+    ]
+
+
 # --- cancelling a running compile --------------------------------------------------------
 
 CANCELLED = "square.mrsh: cancelled by a newer change; its outputs are left as they were"

@@ -272,7 +272,8 @@ def describe(report: SpecReport, shown: str) -> list[str]:
     unverified = sum(u.status == "unverified" for u in report.units)
     wrote = "wrote " + ", ".join(report.written) if report.written else "outputs unchanged"
     note = f", {unverified} unverified" if unverified else ""
-    return [f"{shown}: ok{note} ({wrote})"]
+    asked = [f"    {u.name}: question: {q.shown()}" for u in report.units for q in u.questions]
+    return [f"{shown}: ok{note} ({wrote})", *asked]
 
 
 # --- the loop ------------------------------------------------------------------------

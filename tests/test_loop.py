@@ -138,12 +138,14 @@ def test_invalid_answers_are_repaired_with_the_extraction_problems() -> None:
     assert "rejected before it ran" in backend.prompts[1].messages[-1][1]
 
 
-def test_quick_mode_takes_one_candidate_unverified() -> None:
+def test_quick_mode_takes_one_candidate_and_still_runs_its_examples() -> None:
     backend = Scripted(lambda prompt, call: [BAD])
     outcome = run(backend, quick=True)
-    assert (outcome.status, outcome.attempts, outcome.candidates) == ("unverified", 1, 1)
+    assert (outcome.status, outcome.attempts, outcome.candidates) == ("failed", 1, 1)
     assert backend.samplings[0].n == 1
-    assert outcome.note == "not verified (--quick)"
+    assert any("inc(1)" in failure for failure in outcome.failures)
+    passing = run(Scripted(lambda prompt, call: [GOOD]), quick=True)
+    assert (passing.status, passing.attempts, passing.candidates) == ("verified", 1, 1)
 
 
 def test_quick_mode_never_takes_a_stub() -> None:
@@ -392,7 +394,7 @@ def test_without_the_probe_gate_a_fragile_candidate_is_accepted_as_before() -> N
     assert (outcome.status, outcome.attempts, len(backend.prompts)) == ("verified", 1, 1)
     assert outcome.failures == () and outcome.note is None
     quick = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]), quick=True)
-    assert quick.status == "unverified"  # --quick verifies nothing, so probes nothing
+    assert quick.status == "verified"  # --quick runs the examples, never the probe gate
 
 
 def test_consensus_votes_among_the_sturdy_candidates_only() -> None:

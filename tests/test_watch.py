@@ -50,7 +50,7 @@ OCTO = """\
 
 # func octo(an integer): the number to the eighth power
 
-Take the fourth power of the fourth power.
+Multiply the fourth power by itself.
 
 * octo(2) = 256
 """
@@ -66,7 +66,7 @@ Pick the person with the largest age.
 """
 
 CODE = {
-    "octo": "def octo(x):\n    return quad(quad(x))\n",
+    "octo": "def octo(x):\n    return quad(x) * quad(x)\n",
     "square": "def square(x):\n    return x * x\n",
     "quad": "def quad(x):\n    return square(square(x))\n",
     "oldest": "def oldest(people):\n    return max(people, key=lambda p: p.age).name\n",
@@ -92,7 +92,7 @@ class Scripted:
         return [Completion(text, 1, 1, "stop")] * sampling.n
 
 
-# quick: one candidate and no sandboxed test run, so a compile takes milliseconds
+# quick: one candidate, one attempt, no probe gate: a compile is one sandboxed run
 QUICK = LoopSettings(kind="chat", candidates=1, attempts=1, quick=True, jobs=1)
 
 
@@ -137,12 +137,12 @@ def test_first_batch_compiles_every_spec_with_one_backend(harness: Harness) -> N
     assert harness.take() == [
         "square.mrsh: compiling",
         "  square.square: compiling",
-        "  square.square: unverified",
-        "square.mrsh: ok, 1 unverified (wrote square.py, test_square.py)",
+        "  square.square: verified",
+        "square.mrsh: ok (wrote square.py, test_square.py)",
         "quad.mrsh: compiling",
         "  quad.quad: compiling",
-        "  quad.quad: unverified",
-        "quad.mrsh: ok, 1 unverified (wrote quad.py, test_quad.py)",
+        "  quad.quad: verified",
+        "quad.mrsh: ok (wrote quad.py, test_quad.py)",
     ]
     assert (harness.created, harness.backend.calls) == (1, 2)
     assert "return square(square(x))" in (harness.folder / "quad.py").read_text()
@@ -156,7 +156,7 @@ def test_an_unchanged_spec_recompiles_without_a_model_call(harness: Harness) -> 
     harness.session.apply({harness.folder / "square.mrsh"})
     assert harness.take() == [
         "square.mrsh: compiling",
-        "square.mrsh: ok, 1 unverified (outputs unchanged)",
+        "square.mrsh: ok (outputs unchanged)",
     ]
     assert (harness.created, harness.backend.calls) == (1, 1)
     assert (harness.folder / "square.py").stat().st_mtime_ns == mtime
@@ -218,7 +218,7 @@ def test_a_changed_spec_recompiles_the_users_of_its_users(harness: Harness) -> N
     quad = harness.write("quad.mrsh", QUAD)
     octo = harness.write("octo.mrsh", OCTO)
     harness.session.apply(harness.session.unseen())
-    assert harness.take()[-1] == "octo.mrsh: ok, 1 unverified (wrote octo.py, test_octo.py)"
+    assert harness.take()[-1] == "octo.mrsh: ok (wrote octo.py, test_octo.py)"
     square = harness.folder / "square.mrsh"
     assert harness.session.plan({square}) == Batch(compile=(square, quad, octo))
 
@@ -267,7 +267,7 @@ def test_a_syntax_error_keeps_the_last_good_output_until_it_is_fixed(harness: Ha
     assert (harness.folder / "square.py").read_bytes() == good
     square.write_text(SQUARE.replace("by itself", "by itself once"), encoding="utf-8")
     harness.session.apply({square})
-    fixed = "square.mrsh: ok, 1 unverified (wrote square.py, test_square.py)"
+    fixed = "square.mrsh: ok (wrote square.py, test_square.py)"
     assert harness.take()[-1] == fixed
     assert harness.backend.calls == 2  # the description changed, so the unit's key did
 
@@ -346,8 +346,8 @@ def test_a_backend_error_is_a_status_line_and_the_session_goes_on(harness: Harne
         "square.mrsh: failed: the server answered 503",
         "zz.mrsh: compiling",
         "  zz.square: compiling",
-        "  zz.square: unverified",
-        "zz.mrsh: ok, 1 unverified (wrote zz.py, test_zz.py)",
+        "  zz.square: verified",
+        "zz.mrsh: ok (wrote zz.py, test_zz.py)",
     ]
     assert harness.session.unseen() == {harness.folder / "square.mrsh"}
 
@@ -414,8 +414,8 @@ def test_a_newer_edit_cancels_the_compile_and_the_next_batch_redoes_the_rest(
     assert harness.session.carried == {square, later}
     assert harness.session.apply({square}) == Batch(compile=(square, later))
     assert harness.take()[3::4] == [
-        "square.mrsh: ok, 1 unverified (wrote square.py, test_square.py)",
-        "zz.mrsh: ok, 1 unverified (wrote zz.py, test_zz.py)",
+        "square.mrsh: ok (wrote square.py, test_square.py)",
+        "zz.mrsh: ok (wrote zz.py, test_zz.py)",
     ]
     assert harness.session.unseen() == set()  # compiled as the spec reads now
     assert harness.session.carried == set()
@@ -442,7 +442,7 @@ def test_changes_that_leave_the_compile_current_do_not_cancel_it(harness: Harnes
 
     harness.backend.before = save_unchanged
     harness.session.apply({square})
-    assert harness.take()[-1] == "square.mrsh: ok, 1 unverified (wrote square.py, test_square.py)"
+    assert harness.take()[-1] == "square.mrsh: ok (wrote square.py, test_square.py)"
     assert harness.session.carried == set()
 
 
@@ -482,8 +482,8 @@ def test_the_watcher_thread_cancels_a_compile_whose_spec_is_saved(harness: Harne
         "watching . for changes (Ctrl-C to stop)",
         "square.mrsh: compiling",
         "  square.square: compiling",
-        "  square.square: unverified",
-        "square.mrsh: ok, 1 unverified (wrote square.py, test_square.py)",
+        "  square.square: verified",
+        "square.mrsh: ok (wrote square.py, test_square.py)",
     ]
 
 
@@ -590,7 +590,7 @@ def test_watch_recompiles_on_save_and_stops_on_sigint(tmp_path: Path) -> None:
             os.replace(tmp_path / "greet.mrsh.tmp", spec)
             lines = watcher.wait_for("greet.mrsh: ok")
             assert lines.count("greet.mrsh: compiling") == 1
-            assert lines[-1] == "greet.mrsh: ok, 1 unverified (wrote greet.py, test_greet.py)"
+            assert lines[-1] == "greet.mrsh: ok (wrote greet.py, test_greet.py)"
             good = output.read_text()
             assert "return 'Hi, ' + name + '!'" in good
 
@@ -602,11 +602,11 @@ def test_watch_recompiles_on_save_and_stops_on_sigint(tmp_path: Path) -> None:
 
             spec.write_text(GREET.format(greeting="Hi"), encoding="utf-8")
             lines = watcher.wait_for("greet.mrsh: ok")
-            assert lines[-1] == "greet.mrsh: ok, 1 unverified (outputs unchanged)"
+            assert lines[-1] == "greet.mrsh: ok (outputs unchanged)"
 
             (tmp_path / "more.mrsh").write_text(GREET.format(greeting="Hi"), encoding="utf-8")
             lines = watcher.wait_for("more.mrsh: ok")
-            assert lines[-1] == "more.mrsh: ok, 1 unverified (wrote more.py, test_more.py)"
+            assert lines[-1] == "more.mrsh: ok (wrote more.py, test_more.py)"
             assert "return 'Hi, ' + name + '!'" in (tmp_path / "more.py").read_text()
         finally:
             watcher.proc.send_signal(signal.SIGINT)

@@ -19,7 +19,7 @@ from marshalike.synth.loop_settings import LoopSettings
 def make_job(
     settings: Settings, *, quick: bool = False, frozen: bool = False, main: bool = True
 ) -> CompileJob:
-    """The job `settings` describe; `quick` takes one candidate, unverified, `frozen` fails a
+    """The job `settings` describe; `quick` takes one candidate in one attempt, `frozen` fails a
     unit that would need a model call, `main` appends the module's own command line."""
     name = settings.backend_name
     options = backend_options(settings)

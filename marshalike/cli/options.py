@@ -42,7 +42,11 @@ def _options() -> list[Callable[[F], F]]:
     """In the order `--help` lists them: the settings', then the run's own."""
     return [
         *(setting_option(about) for about in SETTINGS.values() if about.flag),
-        click.option("--quick", is_flag=True, help="One candidate, no repair, no verification."),
+        click.option(
+            "--quick",
+            is_flag=True,
+            help="One candidate, one attempt, no probe gate; its examples still run.",
+        ),
         click.option(
             "--no-main", "no_main", is_flag=True, help="Leave out the module's own command line."
         ),

@@ -241,7 +241,7 @@ def judge(
     """One attempt's completions as candidates: extracted, verified against the examples
     (each distinct code once) and, with the probe gate, judged by it."""
     batch = [_candidate(ctx, shown, c, settings, tally) for c in completions]
-    if not settings.quick and harness.names:
+    if harness.names:
         batch = _verify_all(batch, settings, tally, harness)
     if harness.gate is not None:
         batch = _gate(batch, harness.gate, settings, tally)
@@ -424,7 +424,7 @@ def _finished(
 ) -> Status | None:
     if best is None or best.code is None or best.problems:
         return None
-    if settings.quick or not names:
+    if not names:
         return "unverified"
     return "verified" if passes(best) else None
 
@@ -485,9 +485,7 @@ def _outcome(
     note: str | None = None,
 ) -> UnitOutcome:
     if status == "unverified":
-        note = "not verified (--quick)" if best and best.verdict is None else None
-        if not any(e.checkable for e in ctx.func.examples):
-            note = "not verified: the function has no checkable examples"
+        note = "not verified: the function has no checkable examples"
     return UnitOutcome(
         name=ctx.func.name,
         status=status,

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "parse": "parse_cmd",
     "compile": "compile_cmd",
     "check": "check_cmd",
+    "clarify": "clarify_cmd",
     "watch": "watch_cmd",
     "serve": "serve_cmd",
     "config": "config_cmd",

@@ -1,0 +1,376 @@
+"""Answering the questions a compile leaves open (`gate.questions`): each answer becomes an
+example bullet under its function (`language.edit.add_example`), and the next compile holds
+the code to it.
+
+A spec's questions are read from its lock, and only while the lock is current: once the
+spec has changed since it was compiled they may no longer be what its examples leave open.
+Answers come from a person at a terminal (`converse`) or from a JSON file (`read_answers`);
+either way each one must read back as the example it was meant to be before a spec is
+written, and a spec is written whole (`output.write_atomic`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marshalike.build.lock import lock_path, read_lock
+from marshalike.build.output import interrupted, write_atomic
+from marshalike.codegen import emit
+from marshalike.errors import MarshalikeError
+from marshalike.gate.questions import Question, Reply
+from marshalike.language.edit import add_example
+from marshalike.language.graph import SpecGraph
+from marshalike.language.load import load_spec
+from marshalike.language.parse import parse
+from marshalike.language.spec import Example
+from marshalike.synth.redact import redact
+
+Ask = Callable[[str], str]  # shows a prompt, returns the line typed
+Say = Callable[[str], None]
+
+_RAISES = re.compile(r"raises ([^\W\d]\w*(?:\.[^\W\d]\w*)*)")
+
+
+class ClarifyError(MarshalikeError):
+    """Questions that cannot be asked, or answers that cannot become examples."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Open:
+    """A question the lock of `spec` records for its function `func`."""
+
+    spec: Path
+    func: str
+    question: Question
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An example to add to `spec`: `* CALL = EXPECTED` under `func`."""
+
+    spec: Path
+    func: str
+    call: str
+    expected: str
+
+
+def open_questions(paths: Sequence[Path], out: Path | None, graph: SpecGraph) -> list[Open]:
+    """The questions the locks of `paths` record, spec by spec, each function's best first.
+    ClarifyError, naming every such spec, where one has errors or changed since it was
+    compiled (its outputs are in `out`, or beside it when None)."""
+    found: list[Open] = []
+    problems: list[str] = []
+    specs: dict[Path, Path] = {}
+    for path in paths:  # one file given twice (`a.mrsh ./a.mrsh`) is asked about once
+        specs.setdefault(graph.key(path), path)
+    for path in specs.values():
+        asked = _locked_questions(path, out, graph)
+        if isinstance(asked, str):
+            problems.append(asked)
+        else:
+            found.extend(asked)
+    if problems:
+        them = "it" if len(problems) == 1 else "them"
+        raise ClarifyError(f"{'; '.join(problems)}: compile {them} first")
+    return found
+
+
+def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Open] | str:
+    """The spec's open questions, or why its lock does not tell them."""
+    loaded = load_spec(path, graph)
+    if loaded.module is None or loaded.has_errors:
+        return f"{path} has errors"
+    module = loaded.module
+    folder = out or path.parent
+    lock_file = lock_path(folder, module.name)
+    if interrupted(folder, module.name):
+        return f"{path} has outputs in {folder} that an interrupted write left out of step"
+    if not lock_file.exists():
+        return f"{path} was never compiled (there is no {lock_file})"
+    lock = read_lock(lock_file, path.name)
+    if lock.spec_hash != emit.spec_hash(loaded.source):
+        return f"{path} changed since it was compiled"
+    return [
+        Open(path, func.name, question)
+        for func in module.funcs
+        if (unit := lock.units.get(func.name)) is not None
+        for question in unit.questions
+    ]
+
+
+def answer_problem(text: str) -> str | None:
+    """Why `text` cannot stand after `=` in an example bullet; None when it can."""
+    if not text:
+        return "the answer is empty"
+    if "\n" in text or "\r" in text:
+        return "an answer is one line"
+    if _RAISES.fullmatch(text):
+        return None
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return f"`{text}` is neither a Python expression nor `raises NameOfError`"
+    return None
+
+
+def with_answers(text: str, answers: Iterable[Answer]) -> str:
+    """`text` with each answer's example added. ClarifyError where an answer is not a valid
+    one, or does not read back from the new text as the example it was meant to be."""
+    for answer in answers:
+        problem = answer_problem(answer.expected)
+        if problem is None:
+            try:
+                text = add_example(text, answer.func, answer.call, answer.expected)
+            except ValueError as exc:
+                raise ClarifyError(f"{answer.spec}: {exc}") from None
+            if not _has_example(text, answer):
+                problem = f"`{answer.expected}` does not read back as an example's answer"
+        if problem is not None:
+            raise ClarifyError(f"{answer.spec}: {answer.call}: {problem}")
+    return text
+
+
+def record(answers: Sequence[Answer]) -> list[Path]:
+    """Add each answer's example to its spec. Every spec's new text is made and checked
+    before any spec is written; returns the specs written, in the answers' order."""
+    grouped: dict[Path, list[Answer]] = {}
+    for answer in answers:
+        grouped.setdefault(answer.spec, []).append(answer)
+    texts = {spec: with_answers(_read(spec), group) for spec, group in grouped.items()}
+    for spec, text in texts.items():
+        try:
+            write_atomic(spec.resolve(), text)
+        except OSError as exc:
+            raise ClarifyError(f"{spec}: cannot write: {exc.strerror or exc}") from None
+    return list(texts)
+
+
+def to_recompile(paths: Sequence[Path], written: Sequence[Path], graph: SpecGraph) -> list[Path]:
+    """The specs among `paths` that were written, or use one that was, in `paths`' order.
+    `graph` reads the written specs again."""
+    again = graph.changed(written).recompile
+    return [path for path in paths if graph.key(path) in again]
+
+
+# --- answers from a file -------------------------------------------------------------------
+
+
+def read_answers(file: Path, paths: Sequence[Path], asked: Sequence[Open]) -> list[Answer]:
+    """The answers `file` gives (the format is the `clarify` command's help). ClarifyError,
+    before anything is written, where the file is not of that shape, an answer is not
+    valid, or a key names no spec among `paths` and no open question of that spec. A call
+    the spec already has as an example with the same answer is left out, so a file can be
+    given again."""
+    data = _json_object(file)
+    specs: dict[Path, Path] = {}
+    for path in paths:  # the first of two names for one file, as `open_questions` has it
+        specs.setdefault(path.resolve(), path)
+    answers: list[Answer] = []
+    problems: list[str] = []
+    for key, calls in data.items():
+        spec = specs.get(Path(key).resolve())
+        if spec is None:
+            problems.append(f"{json.dumps(key)} is not one of the specs given")
+            continue
+        if not isinstance(calls, dict):
+            problems.append(f"{json.dumps(key)} should map calls to answers")
+            continue
+        for call, said in calls.items():
+            found, problem = _file_answer(spec, call, said, asked)
+            answers.extend(found)
+            problems.extend([] if problem is None else [problem])
+    if problems:
+        raise ClarifyError(f"{file}: {'; '.join(problems)}")
+    return answers
+
+
+def _json_object(file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ClarifyError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClarifyError(f"{file}: cannot be read as JSON ({why})") from None
+    if not isinstance(data, dict):
+        raise ClarifyError(f"{file}: should be a JSON object mapping specs to their answers")
+    return data
+
+
+def _file_answer(
+    spec: Path, call: str, said: object, asked: Sequence[Open]
+) -> tuple[list[Answer], str | None]:
+    """The answer one entry gives (none for null), or why it gives none."""
+    where = f"{spec}: {json.dumps(call)}"
+    if said is not None and not isinstance(said, str):
+        return [], f"{where} should be answered by a string or null"
+    question = next(
+        (o for o in asked if o.spec == spec and _normal(o.question.call) == _normal(call)), None
+    )
+    if question is None:
+        return [], _not_asked(spec, call, said, where)
+    if said is None:
+        return [], None
+    expected = said.strip()
+    problem = answer_problem(expected)
+    if problem is not None:
+        return [], f"{where}: {problem}"
+    return [Answer(spec, question.func, question.question.call, expected)], None
+
+
+def _not_asked(spec: Path, call: str, said: str | None, where: str) -> str | None:
+    """None where the spec already has the call as an example with the same answer."""
+    module = parse(_read(spec)).module
+    examples = [e for f in (module.funcs if module else ()) for e in f.examples]
+    same = [e for e in examples if e.call is not None and _normal(e.call) == _normal(call)]
+    if not same:
+        return f"{where} is not an open question of that spec"
+    if said is None or any(_outcome(e) == _said(said.strip()) for e in same):
+        return None
+    return f"{where} is already an example of that spec, with another answer"
+
+
+# --- answers from a person -----------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """The person asked to stop answering."""
+
+
+def converse(asked: Sequence[Open], ask: Ask, say: Say) -> list[Path]:
+    """Ask each question in turn through `ask` and `say`, writing each answer into its spec
+    as it is given; `q` stops the asking. Returns the specs written, each once."""
+    written: list[Path] = []
+    for item in asked:
+        try:
+            expected = choose(item, ask, say)
+        except _Stop:
+            break
+        if expected is not None:
+            record([Answer(item.spec, item.func, item.question.call, expected)])
+            written.extend([] if item.spec in written else [item.spec])
+    return written
+
+
+def choose(item: Open, ask: Ask, say: Say) -> str | None:
+    """The answer a person picks for one question: one of the candidates' answers that can
+    be an example, one they type, or None to skip it. Anything else is asked again."""
+    offered = _offered(item.question.replies)
+    other, skip = len(offered) + 1, len(offered) + 2
+    for line in _menu(item, offered):
+        say(line)
+    while True:
+        said = ask(f"choice [1-{skip}, q to stop]").strip()
+        if said == "q":
+            raise _Stop
+        if not (said.isdecimal() and 1 <= int(said) <= skip):
+            say(f"  type a number from 1 to {skip}, or q to stop")
+            continue
+        if int(said) == skip:
+            return None
+        if int(said) == other:
+            typed = _typed(item, ask, say)
+            if typed is not None:
+                return typed
+            continue
+        problem = _example_problem(item, offered[int(said) - 1])
+        if problem is None:
+            return offered[int(said) - 1]
+        say(f"  {problem}")
+
+
+def _typed(item: Open, ask: Ask, say: Say) -> str | None:
+    """An answer the person types, asked again until it can be an example; None (an empty
+    line) goes back to the choices."""
+    while True:
+        typed = ask("answer (a Python expression, or raises NameOfError; empty to go back)")
+        if not typed.strip():
+            return None
+        problem = _example_problem(item, typed.strip())
+        if problem is None:
+            return typed.strip()
+        say(f"  {problem}")
+
+
+def _offered(replies: Sequence[Reply]) -> list[str]:
+    """The replies that can be written as an example's answer and hold nothing secret."""
+    return [
+        r.expected for r in replies if r.expected is not None and redact(r.expected) == r.expected
+    ]
+
+
+def _menu(item: Open, offered: Sequence[str]) -> list[str]:
+    question = item.question
+    lines = [
+        "",
+        f"{item.spec}: {item.func}: the examples leave `{redact(question.call)}` open; "
+        "code that passes them answers:",
+    ]
+    for reply in question.replies:
+        support = f"{reply.support} candidate{'s' * (reply.support != 1)}"
+        if reply.expected in offered:
+            lines.append(f"  {offered.index(reply.expected) + 1}. {reply.expected}  ({support})")
+        else:
+            lines.append(f"     {redact(reply.shown)}  ({support}; cannot be an example)")
+    lines.append(f"  {len(offered) + 1}. other: a Python expression, or raises NameOfError")
+    lines.append(f"  {len(offered) + 2}. skip: leave it open")
+    return lines
+
+
+def _example_problem(item: Open, expected: str) -> str | None:
+    """Why `expected` cannot be added to the spec as the question's answer, or None."""
+    answer = Answer(item.spec, item.func, item.question.call, expected)
+    try:
+        with_answers(_read(item.spec), [answer])
+    except ClarifyError as exc:
+        return str(exc).removeprefix(f"{item.spec}: {item.question.call}: ")
+    return None
+
+
+# --- reading examples back -----------------------------------------------------------------
+
+
+def _has_example(text: str, answer: Answer) -> bool:
+    module = parse(text).module
+    func = module.func(answer.func) if module is not None else None
+    want = (_normal(answer.call), _said(answer.expected))
+    return func is not None and any(
+        e.call is not None and (_normal(e.call), _outcome(e)) == want for e in func.examples
+    )
+
+
+def _outcome(example: Example) -> tuple[str, str | None]:
+    if example.outcome == "raises":
+        return ("raises", example.exception)
+    return (example.outcome, _normal(example.expected or ""))
+
+
+def _said(expected: str) -> tuple[str, str | None]:
+    """What an answer says, compared the way `_outcome` reads an example."""
+    raised = _RAISES.fullmatch(expected)
+    return ("raises", raised[1]) if raised else ("returns", _normal(expected))
+
+
+def _normal(source: str) -> str:
+    """A Python expression with its spacing made canonical (`f( 1,2 )` reads `f(1, 2)`)."""
+    try:
+        return ast.unparse(ast.parse(source.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source.strip()
+
+
+def _read(spec: Path) -> str:
+    try:
+        with spec.open(encoding="utf-8", newline="") as handle:  # line endings as they are
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ClarifyError(f"{spec}: cannot read: {why}") from None

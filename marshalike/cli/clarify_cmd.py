@@ -1,0 +1,125 @@
+"""`marshalike clarify`: answer the questions a compile left open, as examples written into
+the specs, then compile the specs that changed. The questions and their menus go to the
+terminal's stdout; progress and diagnostics to stderr, the compile report to stdout."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from marshalike.build import report as render
+from marshalike.build.clarify import (
+    ClarifyError,
+    converse,
+    open_questions,
+    read_answers,
+    record,
+    to_recompile,
+)
+from marshalike.build.compiler import CompileRun, SpecReport
+from marshalike.build.job import make_job
+from marshalike.cli.options import compile_options
+from marshalike.language.diagnostics import render_all
+from marshalike.language.graph import SpecGraph
+from marshalike.language.load import spec_paths
+from marshalike.sandbox.isolation import weaker_isolation
+from marshalike.settings import resolve
+
+EPILOG = """\
+\b
+Each spec must have been compiled since it last changed (its lock holds its
+questions); otherwise nothing is asked or written and the exit status is 2.
+
+\b
+At a terminal, each question lists the answers of the code that passes the
+examples; pick one by number, type your own ("other"), skip it, or q to stop.
+Each answer is written into its spec as it is given.
+
+\b
+With --answers FILE (which is needed without a terminal), the answers come
+from FILE, a JSON object:
+  {"specs/square.mrsh": {"square(0)": "0", "square(-1)": "raises ValueError",
+                         "square(7)": null}}
+- a key names a spec given (or found under a folder given): its path relative
+  to the current folder, or absolute;
+- under it, a key is a question's call as clarify or the compile report shows
+  it (spacing aside), and its value the text an example bullet writes after
+  `=`: a Python expression, or `raises NameOfError`; null leaves it open;
+- a call the spec already has as an example with the same answer is left
+  alone, so a file can be given again;
+- questions the file does not name stay open.
+A key that names no spec given, or no open question of its spec, an answer
+that is not one line of a Python expression or `raises NameOfError`, or a file
+of another shape is an error (exit 2) before any spec is written.
+
+\b
+Then the specs that gained examples, and the specs given that use them, are
+compiled as `marshalike compile` would, and the exit status is its own: 0 all
+compiled, 1 a function failed, 2 errors in a spec. No answer given: exit 0."""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--answers", "answers_file", type=click.Path(dir_okay=False),
+    help="Take the answers from this JSON file instead of asking (format below).",
+)  # fmt: skip
+@compile_options
+def command(
+    paths: tuple[str, ...], answers_file: str | None, quick: bool, no_main: bool, **flags: object
+) -> None:
+    """Answer the questions a compile left open: each answer becomes an example in the
+    spec, and the specs that changed are compiled again."""
+    files = spec_paths(paths)  # missing or unreadable inputs first: exit 2, nothing asked
+    if answers_file is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ClarifyError(
+            "no terminal to ask the questions at: pass --answers FILE to answer them from "
+            "a JSON file (see `marshalike clarify --help`)"
+        )
+    settings = resolve(flags)
+    graph = SpecGraph()
+    asked = open_questions(files, Path(settings.out) if settings.out else None, graph)
+    answers = read_answers(Path(answers_file), files, asked) if answers_file else None
+    if not (asked if answers is None else answers):
+        _nothing(asked)
+    job = make_job(settings, quick=quick, main=not no_main)  # no model: exit 2, nothing asked
+    if answers is None:
+        written = converse(asked, _ask, click.echo)
+    else:
+        written = record(answers)
+    if not written:
+        _nothing(asked)
+    if (weaker := weaker_isolation()) is not None:
+        click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
+                   "see docs/security.md", err=True)  # fmt: skip
+    run = CompileRun(job, _progress, graph=graph)
+    reports = [run.compile(path) for path in to_recompile(files, written, graph)]
+    for report in reports:
+        if report.diagnostics:
+            click.echo(render_all(report.diagnostics, {report.path: report.source}), err=True)
+    click.echo(render.text(reports), nl=False)
+    sys.exit(_status(reports))
+
+
+def _nothing(asked: Sequence[object]) -> None:
+    said = "no spec changed" if asked else "no question is open in the specs given"
+    click.echo(f"marshalike: {said}; nothing to compile", err=True)
+    sys.exit(0)
+
+
+def _ask(prompt: str) -> str:
+    return str(click.prompt(prompt, default="", show_default=False))
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _status(reports: list[SpecReport]) -> int:
+    """As `compile`'s: 2 when a spec has errors, 1 when a function failed, else 0."""
+    if any(any(d.is_error for d in r.diagnostics) for r in reports):
+        return 2
+    return 0 if all(r.ok for r in reports) else 1

@@ -1,0 +1,204 @@
+"""`marshalike clarify`: the questions a compile left open, answered from a file or at a
+terminal, become examples in the spec, and the spec compiles again. The model is the
+scripted OpenAI-compatible server of tests/fake_openai.py; its answers are test doubles."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI
+
+from marshalike.build.clarify import Open, choose
+from marshalike.cli.main import cli
+from marshalike.gate.questions import Question, Reply
+
+SQUARE = """\
+# func square(an integer): its square
+
+Multiply the number by itself.
+
+* square(2) = 4
+* square(-3) = 9
+"""
+RIGHT = "```python\ndef square(x):\n    return x * x\n```"
+ODD_AT_ZERO = "```python\ndef square(x):\n    return x * x if x != 0 else 5\n```"
+
+
+def model_flags(server: FakeOpenAI) -> list[str]:
+    return ["--backend", "openai", "--base-url", server.base_url, "--model", "fake-model",
+            "--candidates", "2", "--attempts", "2", "--jobs", "2", "--timeout", "5"]  # fmt: skip
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(argv), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current folder: paths are given and shown relative to it."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def asked(folder: Path) -> Path:
+    """square.mrsh, compiled by two codes that pass its examples and disagree on square(0)."""
+    spec = folder / "square.mrsh"
+    spec.write_text(SQUARE, encoding="utf-8")
+    answers = iter([RIGHT, ODD_AT_ZERO])
+    with FakeOpenAI(script=lambda request: next(answers)) as server:
+        status, out, err = run("compile", "square.mrsh", *model_flags(server))
+    assert status == 0, out + err
+    assert "question: `square(0)`: `0` (2 candidates) or `5` (2 candidates)" in out
+    return spec
+
+
+def locked_questions(folder: Path) -> list[object]:
+    lock = json.loads((folder / "square.lock.json").read_text(encoding="utf-8"))
+    return lock["units"]["square"].get("questions", [])
+
+
+def test_answers_from_a_file_become_examples_and_the_spec_compiles_again(asked: Path) -> None:
+    answers = asked.parent / "answers.json"
+    answers.write_text(json.dumps({"./square.mrsh": {"square( 0 )": " 0"}}), encoding="utf-8")
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json",
+                               *model_flags(server))  # fmt: skip
+        assert server.count > 0  # the spec changed: its function compiled again
+    assert status == 0, out + err
+    assert asked.read_text(encoding="utf-8") == SQUARE + "* square(0) = 0\n"
+    assert out.startswith("square.mrsh: ok (square.py, test_square.py)\n")
+    tests = (asked.parent / "test_square.py").read_text(encoding="utf-8")
+    assert "# square.mrsh:7: square(0) = 0\ndef test_square_3():\n" in tests
+    assert locked_questions(asked.parent) == []
+    # The same file again: its answer is in the spec already, and nothing is open.
+    status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert (status, out) == (0, "")
+    assert err == "marshalike: no question is open in the specs given; nothing to compile\n"
+    assert asked.read_text(encoding="utf-8") == SQUARE + "* square(0) = 0\n"
+
+
+def test_at_a_terminal_a_candidates_answer_is_picked_by_number(asked: Path) -> None:
+    with FakeOpenAI(script=lambda request: ODD_AT_ZERO) as server:
+        argv = [sys.executable, "-m", "marshalike", "clarify", "square.mrsh", *model_flags(server)]
+        status, screen = _in_a_terminal(argv, asked.parent, {"choice [1-4, q to stop]": "2"})
+    assert status == 0, screen
+    assert "square.mrsh: square: the examples leave `square(0)` open" in screen
+    assert "  1. 0  (2 candidates)\r\n  2. 5  (2 candidates)\r\n" in screen
+    assert "  3. other: a Python expression, or raises NameOfError\r\n" in screen
+    assert asked.read_text(encoding="utf-8") == SQUARE + "* square(0) = 5\n"
+    assert "square.mrsh: ok (square.py, test_square.py)" in screen
+    assert locked_questions(asked.parent) == []
+
+
+def _in_a_terminal(argv: list[str], cwd: Path, answers: dict[str, str]) -> tuple[int, str]:
+    """Run `argv` with a pseudo-terminal as stdin, stdout and stderr, typing the answer to
+    each prompt as it appears; its exit status and everything it showed."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=follower, stdout=follower, stderr=follower,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    os.close(follower)
+    screen, typed = b"", 0
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed: the command has ended
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            prompts = [p for p in answers if f"{p}: ".encode() in screen]
+            if len(prompts) > typed:
+                os.write(leader, (answers[prompts[typed]] + "\n").encode())
+                typed += 1
+        return proc.wait(timeout=30), screen.decode("utf-8", "replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+
+
+def test_without_a_terminal_or_answers_it_says_to_pass_answers(folder: Path) -> None:
+    (folder / "square.mrsh").write_text(SQUARE, encoding="utf-8")
+    status, out, err = run("clarify", "square.mrsh")
+    assert (status, out) == (2, "")
+    assert err == (
+        "marshalike: error: no terminal to ask the questions at: pass --answers FILE to "
+        "answer them from a JSON file (see `marshalike clarify --help`)\n"
+    )
+
+
+def test_an_answer_to_what_nothing_asks_is_refused_before_anything_is_written(
+    asked: Path,
+) -> None:
+    answers = asked.parent / "answers.json"
+    given = {"square.mrsh": {"square(0)": "0", "square(7)": "49"}, "nope.mrsh": {}}
+    answers.write_text(json.dumps(given), encoding="utf-8")
+    status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert (status, out) == (2, "")
+    assert err == (
+        'marshalike: error: answers.json: square.mrsh: "square(7)" is not an open question '
+        'of that spec; "nope.mrsh" is not one of the specs given\n'
+    )
+    assert asked.read_text(encoding="utf-8") == SQUARE
+
+
+def test_an_answer_that_is_not_an_expression_is_refused(asked: Path) -> None:
+    answers = asked.parent / "answers.json"
+    answers.write_text(json.dumps({"square.mrsh": {"square(0)": "zero ("}}), encoding="utf-8")
+    status, _, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert status == 2
+    assert err == (
+        'marshalike: error: answers.json: square.mrsh: "square(0)": `zero (` is neither a '
+        "Python expression nor `raises NameOfError`\n"
+    )
+    assert asked.read_text(encoding="utf-8") == SQUARE
+
+
+def test_a_spec_never_compiled_or_changed_since_must_be_compiled_first(asked: Path) -> None:
+    answers = asked.parent / "answers.json"
+    answers.write_text("{}", encoding="utf-8")
+    (asked.parent / "cube.mrsh").write_text(SQUARE.replace("square", "cube"), encoding="utf-8")
+    asked.write_text(SQUARE + "* square(1) = 1\n", encoding="utf-8")
+    status, out, err = run("clarify", ".", "--answers", "answers.json")
+    assert (status, out) == (2, "")
+    assert err == (
+        "marshalike: error: cube.mrsh was never compiled (there is no cube.lock.json); "
+        "square.mrsh changed since it was compiled: compile them first\n"
+    )
+
+
+def test_a_typed_answer_is_asked_again_until_it_can_be_an_example(folder: Path) -> None:
+    spec = Path("square.mrsh")
+    spec.write_text(SQUARE, encoding="utf-8")
+    question = Question("square(0)", (Reply("0", 2, "0"), Reply("<object>", 1, None)))
+    typed = iter(["5", "x", "2", "zero (", "raises ValueError"])
+    shown: list[str] = []
+    answer = choose(Open(spec, "square", question), lambda prompt: next(typed), shown.append)
+    assert answer == "raises ValueError"
+    assert shown == [
+        "",
+        "square.mrsh: square: the examples leave `square(0)` open; code that passes them answers:",
+        "  1. 0  (2 candidates)",
+        "     <object>  (1 candidate; cannot be an example)",
+        "  2. other: a Python expression, or raises NameOfError",
+        "  3. skip: leave it open",
+        "  type a number from 1 to 3, or q to stop",
+        "  type a number from 1 to 3, or q to stop",
+        "  `zero (` is neither a Python expression nor `raises NameOfError`",
+    ]

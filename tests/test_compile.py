@@ -409,3 +409,30 @@ def test_where_passing_candidates_disagree_the_report_lock_and_check_ask(tmp_pat
     checked = CliRunner().invoke(cli, ["check", str(tmp_path), "--format", "json"])
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.stdout)[0]["questions"] == {"square": unit["questions"]}
+
+
+VAGUE = """\
+# func vague(an integer): something
+
+Do something sensible.
+
+* vague(3) is probably fine
+"""
+
+
+def test_a_function_no_example_can_check_fails_the_compile_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    spec(tmp_path, VAGUE, "vague")
+    body = "```python\ndef vague(x):\n    return x\n```"
+    with FakeOpenAI(script=lambda request: body) as server:
+        status, out, err = compile_(tmp_path, server)
+        assert server.count == 0
+    assert status == 1, out + err
+    assert "unchecked: add examples" in out and not (tmp_path / "vague.py").exists()
+    with FakeOpenAI(script=lambda request: body) as server:
+        status, out, err = compile_(tmp_path, server, "--allow-unchecked")
+    assert status == 0, out + err
+    assert "UNCHECKED" in out
+    lock = json.loads((tmp_path / "vague.lock.json").read_text())
+    assert lock["units"]["vague"]["status"] == "unchecked"

@@ -112,7 +112,7 @@ SHAPES = [
      "not true or false"),
     (("units", "square", "deps", 0), 7, "units.square.deps[0] should be a string, not an integer"),
     (("units", "square", "status"), "passed", 'units.square.status should be "verified" or '
-     '"unverified"'),
+     '"unchecked"'),
     (("units", "square", "seconds"), "0.5", "units.square.seconds should be an integer or a "
      "number, not a string"),
     (("version",), 99, "version 99 is newer than this marshalike reads (1)"),

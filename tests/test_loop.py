@@ -520,3 +520,22 @@ def test_a_value_of_another_type_than_the_declared_one_is_repaired() -> None:
                      backend.prompts[1].messages[-1][1])  # fmt: skip
     untyped = ADD.replace("): integer", ")")  # no declared type: nothing to hold it to
     assert run_func(untyped, Scripted(lambda prompt, call: [gives_up])).status == "verified"
+
+
+VAGUE = """\
+# func vague(an integer): something
+
+Do something sensible.
+
+* vague(3) is probably fine
+"""
+
+
+def test_a_function_with_no_checkable_example_is_refused_unless_allowed() -> None:
+    backend = Scripted(lambda prompt, call: [GOOD.replace("inc", "vague")])
+    outcome = run_func(VAGUE, backend)
+    assert outcome.status == "failed" and backend.prompts == []  # no model call
+    assert outcome.failures[0].startswith("unchecked: add examples — no example of vague")
+    allowed = run_func(VAGUE, backend, allow_unchecked=True)
+    assert allowed.status == "unchecked" and "return x + 1" in (allowed.code or "")
+    assert allowed.note == "unchecked: none of its examples can be checked (--allow-unchecked)"

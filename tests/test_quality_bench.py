@@ -322,7 +322,8 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
         assert outcome["shout", mode] == (True, False, "hidden tests fail", False)
         no_module = (False, False, "the compiler delivered no module", False)
         assert outcome["mystery", mode] == no_module
-        unchecked = (False, True, "no checkable example; hidden tests pass", True)
+        # No checkable example: the compiler refuses it (--allow-unchecked would compile it).
+        unchecked = (False, False, "the compiler delivered no module", False)
         assert outcome["vague", mode] == unchecked
     assert len(made) == 1  # one backend for both modes: a local model would load once
     tokens = {(r.task, r.mode): (r.prompt_tokens, r.completion_tokens) for r in results}
@@ -331,8 +332,9 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
     assert tokens["double", "full"] == (14, 6)
     assert tokens["mystery", "full"] == (28, 12)
     full = quality.summarize(results, "full")
-    assert (full.compiled, full.unchecked, full.solved, full.false_success) == (2, 1, 2, 1)
-    assert full.per_solved(full.prompt_tokens) == (14 + 14 + 28 + 14) / 2
+    assert (full.compiled, full.unchecked, full.solved, full.false_success) == (2, 0, 1, 1)
+    # `vague` is refused before any model call: it spends no tokens.
+    assert full.per_solved(full.prompt_tokens) == (14 + 14 + 28) / 1
     hidden_calls = ("double(-3)", "shout('')", "mystery(2)", "vague(3)")
     assert not any(call in prompt for prompt in backend.prompts for call in hidden_calls)
 

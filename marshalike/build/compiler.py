@@ -191,7 +191,7 @@ def _compile_locked(
     shared: SharedBackend,
 ) -> SpecReport:
     lock = read_lock(lock_path(out_dir, spec.module.name), path.name)
-    need_verified = not job.loop.quick
+    need_verified = not job.loop.allow_unchecked
     cached = {
         u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified)
         for u in spec.plan.units
@@ -409,8 +409,8 @@ def _vet_locked(
 ) -> str | None:
     """Why the code taken from the lock may not be written, or None: each verified unit's
     code must pass extraction's checks, and the module must pass the examples of every
-    such unit in the sandbox. (An "unverified" unit is reused by --quick only, which never
-    verifies anything.)"""
+    such unit in the sandbox. (An "unchecked" unit has no example to run, and is reused only
+    with --allow-unchecked.)"""
     taken = [o for o in outcomes.values() if isinstance(o, CachedUnit) and o.status == "verified"]
     if not taken:
         return None

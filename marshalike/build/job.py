@@ -48,6 +48,7 @@ def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
         temperature_step=settings.temperature_step,
         probe=settings.probe,
         questions=settings.questions,
+        allow_unchecked=settings.allow_unchecked,
         repair=settings.repairs,
     )
 

@@ -30,7 +30,7 @@ SAMPLING_DEFAULTS: Mapping[str, Any] = OLDER_LOCKS
 class LockedUnit:
     key: str
     code: str
-    status: str  # "verified" | "unverified" (--quick)
+    status: str  # "verified" | "unchecked" (no checkable example, --allow-unchecked)
     deps: tuple[str, ...]
     backend: str
     model: str
@@ -127,8 +127,10 @@ def _lock(given: object) -> Lock:
 def _unit(data: object, where: str) -> LockedUnit:
     data = _get(data, None, dict, where)
     fields = {key: _get(data, key, kind, where) for key, kind in _UNIT_FIELDS.items()}
-    if fields["status"] not in ("verified", "unverified"):
-        raise _Shape(f'{where}.status should be "verified" or "unverified"')
+    if fields["status"] == "unverified":  # what locks called "unchecked" before
+        fields["status"] = "unchecked"
+    if fields["status"] not in ("verified", "unchecked"):
+        raise _Shape(f'{where}.status should be "verified" or "unchecked"')
     deps = _get(data, "deps", list, where)
     for index, dep in enumerate(deps):
         _check(f"{where}.deps[{index}]", dep, str)

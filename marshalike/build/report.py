@@ -12,7 +12,7 @@ from typing import Any
 from marshalike.build.compiler import SpecReport
 from marshalike.synth.redact import redact, redact_question
 
-_MARK = {"verified": "ok", "unverified": "UNVERIFIED", "failed": "FAILED"}
+_MARK = {"verified": "ok", "unchecked": "UNCHECKED", "failed": "FAILED"}
 
 
 def text(reports: Sequence[SpecReport]) -> str:

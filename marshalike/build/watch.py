@@ -269,9 +269,9 @@ def describe(report: SpecReport, shown: str) -> list[str]:
         status = f"{shown}: failed: {names} did not pass; best attempt in {report.failed_file}"
         reasons = [f"    {u.name}: {reason}" for u in failed for reason in u.failures]
         return [status, *reasons]
-    unverified = sum(u.status == "unverified" for u in report.units)
+    unchecked = sum(u.status == "unchecked" for u in report.units)
     wrote = "wrote " + ", ".join(report.written) if report.written else "outputs unchanged"
-    note = f", {unverified} unverified" if unverified else ""
+    note = f", {unchecked} unchecked" if unchecked else ""
     asked = [f"    {u.name}: question: {q.shown()}" for u in report.units for q in u.questions]
     return [f"{shown}: ok{note} ({wrote})", *asked]
 

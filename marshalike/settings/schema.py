@@ -192,6 +192,11 @@ class Settings:
         "examples gives different answers, for you to settle (0: ask none)",
         low=0,
     )
+    allow_unchecked: bool = _setting(
+        False,
+        "Compile a function none of whose examples can be checked, marked unchecked, instead "
+        "of failing it",
+    )
     repair: bool | None = _setting(
         None,
         "Attempts after the first show the model its failing code; without, they sample the "

@@ -38,7 +38,7 @@ from marshalike.synth.extract import extract
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
-Status = Literal["verified", "unverified", "failed"]
+Status = Literal["verified", "unchecked", "failed"]
 MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
 CONFIRMATIONS = 2
@@ -118,6 +118,12 @@ def compile_unit(
     names = harness.names
     shown = shown_context(ctx, harness.held_example)
     tally = Tally()
+    if not names and not settings.allow_unchecked:
+        failure = (
+            f"unchecked: add examples — no example of {ctx.func.name} can be checked, so no "
+            "code for it could be verified (--allow-unchecked compiles it unchecked)"
+        )
+        return _outcome(ctx, "failed", None, 0, tally, start, ctx_failures=(failure,))
     prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
@@ -425,7 +431,7 @@ def _finished(
     if best is None or best.code is None or best.problems:
         return None
     if not names:
-        return "unverified"
+        return "unchecked"
     return "verified" if passes(best) else None
 
 
@@ -484,8 +490,8 @@ def _outcome(
     ctx_failures: tuple[str, ...],
     note: str | None = None,
 ) -> UnitOutcome:
-    if status == "unverified":
-        note = "not verified: the function has no checkable examples"
+    if status == "unchecked":
+        note = "unchecked: none of its examples can be checked (--allow-unchecked)"
     return UnitOutcome(
         name=ctx.func.name,
         status=status,

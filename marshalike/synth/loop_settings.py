@@ -35,6 +35,7 @@ class LoopSettings:
     temperature_step: float = default("temperature_step")
     probe: bool = default("probe")
     questions: int = default("questions")
+    allow_unchecked: bool = default("allow_unchecked")
     repair: bool | None = default("repair")  # None: by prompt kind (`repairs`)
 
     @property

@@ -30,16 +30,16 @@ from marshalike.gate import consensus, questions
 from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
 from marshalike.gate.questions import Question
 from marshalike.language.naming import parse_or_none
-from marshalike.language.spec import Example, Func
+from marshalike.language.spec import Example
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.extract import extract
+from marshalike.synth.holdout import held_out, shown_context, test_name
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
 Status = Literal["verified", "unchecked", "failed"]
-MIN_FOR_HOLDOUT = 3  # checkable examples a function needs before one is held back
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
 CONFIRMATIONS = 2
 
@@ -230,7 +230,7 @@ def make_harness(
         module_name,
         example_tests(ctx.func),
         held_example=held,
-        held=_test_name(ctx.func, held),
+        held=test_name(ctx.func, held),
         gate=gate if settings.probes else None,
         rank_calls=probe_calls(ctx.func, settings.seed) if settings.rank == "consensus" else (),
     )
@@ -252,27 +252,6 @@ def judge(
     if harness.gate is not None:
         batch = _gate(batch, harness.gate, settings, tally)
     return batch
-
-
-def held_out(func: Func) -> Example | None:
-    """The example kept out of the prompts: the last checkable one, when there are enough
-    left to show (a function with fewer examples needs every one in the prompt)."""
-    checkable = [e for e in func.examples if e.checkable]
-    return checkable[-1] if len(checkable) >= MIN_FOR_HOLDOUT else None
-
-
-def shown_context(ctx: UnitContext, held: Example | None) -> UnitContext:
-    """The context the prompts show: the function without its held-out example."""
-    if held is None:
-        return ctx
-    examples = tuple(e for e in ctx.func.examples if e is not held)
-    return replace(ctx, func=replace(ctx.func, examples=examples))
-
-
-def _test_name(func: Func, example: Example | None) -> str | None:
-    if example is None:
-        return None
-    return f"test_{func.name}_{func.examples.index(example) + 1}"
 
 
 def sample(

@@ -23,7 +23,7 @@ from marshalike.errors import MarshalikeError
 try:
     import fcntl
 except ImportError:  # Windows: compiles of one spec are not serialised there
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None marks its absence; callers check
 
 
 class OutputError(MarshalikeError):

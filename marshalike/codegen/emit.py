@@ -255,7 +255,7 @@ def test_source(
 
 
 # Its name starts with "test": tell pytest it is not one, should a test module import it.
-test_source.__test__ = False  # type: ignore[attr-defined]
+test_source.__test__ = False  # type: ignore[attr-defined]  # mypy types no function attributes
 
 
 def _add_own_imports(imports: ImportSet, module: Module, body: str) -> None:

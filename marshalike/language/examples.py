@@ -14,7 +14,7 @@ import keyword
 import re
 
 from marshalike.language.diagnostics import Span
-from marshalike.language.spec import Example
+from marshalike.language.spec import Example, Outcome
 
 # A string literal (kept as is) or a JSON-ish word outside one (rewritten to Python).
 _JSONISH = re.compile(
@@ -130,21 +130,22 @@ def parse_example(text: str, span: Span, column: int) -> Example:
     patterns = _ready_patterns()
     simple = _keyword_free(patterns[0].match(text)) if patterns else None
     if simple is not None:
-        return _classify(text, simple.end(), _simple_shape(simple), span, call_span)
+        return _classify(text, simple.end(), _simple_shape(simple), name, span, call_span)
     scanned = _scan_call(text, len(text) - len(text[callee.end() :].lstrip()))
     if scanned is None:
         return _informal(text, span, call_span, None, None, _bare(name))
     end, commas = scanned
     shape = _call_facts(normalize(text[:end]), commas)
-    return _classify(text, end, shape, span, call_span)
+    return _classify(text, end, shape, name, span, call_span)
 
 
 def _classify(
-    text: str, end: int, shape: _Shape | None, span: Span, call_span: Span | None
+    text: str, end: int, shape: _Shape | None, name: str, span: Span, call_span: Span | None
 ) -> Example:
     """Decide the outcome from what follows the call (`= X`, `== X`, `throws ...`).
 
-    `shape` describes the call `text[:end]`, or is None where that is not Python.
+    `shape` describes the call `text[:end]`, or is None where that is not Python; `name` is
+    the callee that `text` starts with.
     """
     call, rest = normalize(text[:end]), text[end:].strip()
     if rest.startswith("=="):
@@ -154,8 +155,7 @@ def _classify(
     elif _RAISES.match(rest) is None:
         rest = ""
     if shape is None:
-        name = _bare(_CALLEE.match(text).group(0))  # type: ignore[union-attr]
-        return _informal(text, span, call_span, text[:end], rest or None, name)
+        return _informal(text, span, call_span, text[:end], rest or None, _bare(name))
     if _RAISES.match(rest):
         exception = _raised_class(rest)
         if exception is None:
@@ -182,7 +182,7 @@ def _raised_class(rest: str) -> str | None:
 
 def _example(
     text: str,
-    outcome: str,
+    outcome: Outcome,
     call: str,
     expected: str | None,
     exception: str | None,
@@ -193,7 +193,7 @@ def _example(
     func, arg_count, keywords = shape
     return Example(
         text=text,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         call=call,
         expected=expected,
         exception=exception,

@@ -261,11 +261,12 @@ def grammar_signature(where: Where, report: Report) -> FuncHead | None:
     name = tree.children[0]
     assert isinstance(name, Token)
     name_span = where.span(_start(name), _end(name))
-    params = [_param(node, where, report) for node in _subtrees(tree, "param")]
-    if any(p is None for p in params):
+    found = [_param(node, where, report) for node in _subtrees(tree, "param")]
+    params = tuple(p for p in found if p is not None)
+    if len(params) < len(found):
         return None
     returns = _returns(tree, where, report)
-    return FuncHead(str(name), name_span, tuple(params), returns)  # type: ignore[arg-type]
+    return FuncHead(str(name), name_span, params, returns)
 
 
 def _returns(tree: Tree, where: Where, report: Report) -> str | None:
@@ -389,8 +390,15 @@ def _slice(text: str, nodes: Sequence[Token | Tree]) -> str:
 
 
 def _start(node: Token | Tree) -> int:
-    return node.start_pos if isinstance(node, Token) else node.meta.start_pos  # type: ignore[return-value]
+    return _position(node.start_pos if isinstance(node, Token) else node.meta.start_pos)
 
 
 def _end(node: Token | Tree) -> int:
-    return node.end_pos if isinstance(node, Token) else node.meta.end_pos  # type: ignore[return-value]
+    return _position(node.end_pos if isinstance(node, Token) else node.meta.end_pos)
+
+
+def _position(offset: int | None) -> int:
+    """Lark's lexer gives each token (and, propagating positions, each tree) its offsets."""
+    if offset is None:
+        raise ValueError("signature node without a position")
+    return offset

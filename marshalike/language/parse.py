@@ -33,10 +33,11 @@ import gc
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
-from lark.lexer import Lexer
+from lark.lexer import Lexer, LexerState
 
 from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Severity, Span, has_errors
@@ -96,11 +97,18 @@ class _TokenFeed(Lexer):
     The input is an iterator, so resuming after a syntax error continues where it stopped.
     """
 
+    # Lark's current lexer interface: `lex` gets the lexer state, whose `text` is whatever
+    # was passed to `parse` (here the iterator of line tokens).
+    __future_interface__ = 2
+
     def __init__(self, lexer_conf: object) -> None:
         pass
 
-    def lex(self, data: Iterator[Token]) -> Iterator[Token]:  # type: ignore[override]
-        return data
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        tokens = lexer_state.text
+        if not isinstance(tokens, Iterator):
+            raise TypeError("the document parser reads an iterator of line tokens")
+        return tokens
 
 
 @functools.cache
@@ -218,8 +226,9 @@ class _Reader:
                 continue
             kind = self._classify(line, number)
             if kind == "FENCE":
-                marker = _FENCE.match(line).group(1)  # type: ignore[union-attr]
-                fence, kind = (marker, number), "CODE"
+                opening = _FENCE.match(line)
+                assert opening is not None  # _classify says FENCE only where it matches
+                fence, kind = (opening.group(1), number), "CODE"
             if kind == "HEADING" and not prose:
                 kind = "TITLE"  # a markdown heading ends a type's CSV or a `# use` line
             if kind in _HEADS:
@@ -319,7 +328,9 @@ class _Reader:
             if section.data == "func":
                 funcs.append(self._func(tokens))
             elif section.data == "use":
-                uses.append(self.heads[tokens[0].line])  # type: ignore[arg-type, index]
+                head = self.heads[_line(tokens[0])]
+                assert isinstance(head, Use)
+                uses.append(head)
             else:
                 types.append(self._type(tokens))
         return Module(self.path, tuple(uses), tuple(types), tuple(funcs), self._whole())
@@ -330,13 +341,13 @@ class _Reader:
         return Span(1, 1, len(self.raw), len(self.raw[-1]) + 1)
 
     def _section_text(self, tokens: list[Token]) -> tuple[str, Span]:
-        first, last = tokens[0].line, tokens[-1].end_line
-        text = "\n".join(self.raw[first - 1 : last])  # type: ignore[operator]
-        end = len(self.raw[last - 1].rstrip()) + 1  # type: ignore[operator]
-        return text, Span(first, 1, last, end)  # type: ignore[arg-type]
+        first, last = _line(tokens[0]), _line(tokens[-1], end=True)
+        text = "\n".join(self.raw[first - 1 : last])
+        end = len(self.raw[last - 1].rstrip()) + 1
+        return text, Span(first, 1, last, end)
 
     def _func(self, tokens: list[Token]) -> Func:
-        head = self.heads[tokens[0].line]  # type: ignore[index]
+        head = self.heads[_line(tokens[0])]
         assert isinstance(head, FuncHead)
         text, span = self._section_text(tokens)
         examples = tuple(self._example(t) for t in tokens if t.type == "EXAMPLE")
@@ -350,11 +361,12 @@ class _Reader:
         assert bullet is not None
         column = bullet.start(1) + 1
         start = len(token.value) - len(token.value.lstrip()) + 1
-        span = Span(token.line, start, token.line, bullet.end(1) + 1)  # type: ignore[arg-type]
+        number = _line(token)
+        span = Span(number, start, number, bullet.end(1) + 1)
         return parse_example(bullet.group(1), span, column)
 
     def _type(self, tokens: list[Token]) -> TypeDef:
-        head = self.heads[tokens[0].line]  # type: ignore[index]
+        head = self.heads[_line(tokens[0])]
         assert isinstance(head, TypeHead)
         text, span = self._section_text(tokens)
         rows = [self._csv_row(t) for t in tokens[1:]]
@@ -380,7 +392,7 @@ class _Reader:
             self._error(
                 Code.OPEN_QUOTE,
                 "unterminated quoted field in CSV row",
-                Span.point(token.line, max(column, 1)),  # type: ignore[arg-type]
+                Span.point(_line(token), max(column, 1)),
                 "close the quote, or write the field without the '\"'",
             )
             return ()
@@ -434,6 +446,14 @@ def _append(tokens: list[Token], kind: str, line: str, number: int, prose: bool)
     tokens.append(Token(kind, line, 0, number, 1, number, len(line) + 1, 0))
 
 
+def _line(token: Token, end: bool = False) -> int:
+    """The line a token starts (or, with `end`, ends) on; `_append` gives every token both."""
+    number = token.end_line if end else token.line
+    if number is None:
+        raise ValueError(f"{token.type} token without a line number")
+    return number
+
+
 def _closes(line: str, marker: str) -> bool:
     """A code block closes with a line of its marker's character, at least as long."""
     stripped = line.strip()
@@ -445,14 +465,15 @@ def _line_span(token: Token) -> Span:
     value = token.value
     column = len(value) - len(value.lstrip()) + 1
     end = max(len(value.rstrip()) + 1, column + 1)
-    return Span(token.line, column, token.line, end)  # type: ignore[arg-type]
+    number = _line(token)
+    return Span(number, column, number, end)
 
 
 def _description(lines: list[str], tokens: list[Token]) -> str:
     """The section's prose without its heading and examples, paragraphs kept."""
     examples = {t.line for t in tokens if t.type == "EXAMPLE"}
-    first, last = tokens[0].line, tokens[-1].end_line
-    kept = [lines[n - 1].rstrip() for n in range(first + 1, last + 1) if n not in examples]  # type: ignore[operator]
+    first, last = _line(tokens[0]), _line(tokens[-1], end=True)
+    kept = [lines[n - 1].rstrip() for n in range(first + 1, last + 1) if n not in examples]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
     return text.strip("\n")
 

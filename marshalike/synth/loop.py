@@ -27,6 +27,7 @@ from typing import Literal
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.codegen import emit
 from marshalike.gate import consensus, questions
+from marshalike.gate.boundary import question_calls
 from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
 from marshalike.gate.questions import Question
 from marshalike.language.naming import parse_or_none
@@ -162,14 +163,15 @@ def _ask(
     attempt: int,
 ) -> tuple[Question, ...]:
     """The questions the passing candidates raise by disagreeing on inputs no example
-    covers. Where only one code has passed, one more sample of the first prompt (the next
-    attempt's seed) looks for another reading of the spec before it is called unambiguous."""
+    covers (the probe inputs and edge values: `gate.boundary`). Where only one code has
+    passed, one more sample of the first prompt (the next attempt's seed) looks for another
+    reading of the spec before it is called unambiguous."""
     passing = _passing(tally)
     if len(passing) < 2:
         more = sample(backend, prompts.first_prompt(shown, settings.kind), settings, attempt + 1)
         judge(ctx, shown, more, settings, tally, harness)
         passing = _passing(tally)
-    calls = probe_calls(ctx.func, settings.seed)
+    calls = question_calls(ctx.func, settings.seed)
     return questions.ask(
         [harness.module_for(code) for code in passing],
         list(passing.values()),

@@ -40,3 +40,19 @@ def test_dash_h_is_help_and_every_choice_option_says_what_it_is() -> None:
     for option in ("--backend", "--api", "--format"):
         block = next(b for b in blocks if b.strip().startswith(option))
         assert len(block.split()) > 4, block
+
+
+def test_ctrl_c_at_a_prompt_is_an_interruption_with_status_130(monkeypatch) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from marshalike.cli import main
+
+    @click.command()
+    def asks() -> None:
+        raise click.Abort()  # what click.prompt raises on Ctrl-C
+
+    monkeypatch.setattr(main.LazyGroup, "get_command", lambda self, ctx, name: asks)
+    result = CliRunner().invoke(main.cli, ["clarify"])
+    assert result.exit_code == 130
+    assert result.stderr == "marshalike: interrupted\n"

@@ -33,7 +33,11 @@ class LazyGroup(click.Group):
             # A one-line message, never a traceback: every command gets this for free.
             click.echo(f"marshalike: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        except click.Abort:
+            # Ctrl-C (or the end of input) at a prompt: click would say "Aborted!" and exit 1.
+            click.echo("marshalike: interrupted", err=True)
+            ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:
             # A bug of ours still ends in one line; MARSHALIKE_DEBUG=1 shows the traceback.

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from marshalike.gate.domain import admits
-from marshalike.gate.mutate import mutated_calls
+from marshalike.gate.mutate import call_key, call_of, mutated_calls, render_call
 from marshalike.language.spec import Func
 
 DEFAULT_LIMIT = 12
@@ -21,16 +21,16 @@ _TEXT = "Ünïcödé ✓"
 def question_calls(func: Func, seed: int, limit: int = DEFAULT_LIMIT) -> tuple[str, ...]:
     """The probe inputs, then edge inputs no example and no probe input makes, in a fixed
     order, at most `limit` in all."""
-    probes = mutated_calls(func, seed=seed, keep=admits(func))
-    seen = {_normal(call) for call in probes}
-    seen |= {_normal(e.call) for e in func.examples if e.call}
-    found = list(probes)
     keep = admits(func)
+    probes = mutated_calls(func, seed=seed, keep=keep)
+    seen = {call_key(call) for call in probes}
+    seen |= {call_key(e.call) for e in func.examples if e.call}
+    found = list(probes)
     for example in func.examples:
         if not (example.checkable and example.call and example.func == func.name):
             continue
         for call in _edges_of(example.call, keep):
-            key = _normal(call)
+            key = call_key(call)
             if key not in seen and len(found) < limit:
                 seen.add(key)
                 found.append(call)
@@ -38,17 +38,16 @@ def question_calls(func: Func, seed: int, limit: int = DEFAULT_LIMIT) -> tuple[s
 
 
 def _edges_of(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
-    tree = _call(call)
+    tree = call_of(call)
     if tree is None:
         return
     callee = ast.unparse(tree.func)
     args = [ast.unparse(a) for a in tree.args]
-    keywords = [f"{k.arg}={ast.unparse(k.value)}" for k in tree.keywords]
+    keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
     for i, node in enumerate(tree.args):
         for edge in _edges(node):
             if keep(edge):
-                changed = [*args[:i], repr(edge), *args[i + 1 :]]
-                yield f"{callee}({', '.join([*changed, *keywords])})"
+                yield render_call(callee, [*args[:i], repr(edge), *args[i + 1 :]], keywords)
 
 
 def _edges(node: ast.expr) -> list[Any]:
@@ -70,18 +69,3 @@ def _edges(node: ast.expr) -> list[Any]:
     if isinstance(value, tuple | set | dict):
         return [type(value)()]
     return []
-
-
-def _call(source: str) -> ast.Call | None:
-    try:
-        tree = ast.parse(source.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    if not isinstance(tree, ast.Call) or any(isinstance(a, ast.Starred) for a in tree.args):
-        return None
-    return tree if all(k.arg is not None for k in tree.keywords) else None
-
-
-def _normal(call: str) -> str:
-    tree = _call(call)
-    return ast.dump(tree) if tree is not None else call.strip()

@@ -108,8 +108,29 @@ def probe_outcomes(
     records: Sequence[str] = (),
 ) -> tuple[ProbeOutcome, ...]:
     """As `probe`, with the message of each exception raised (the probe gate shows it to
-    the model; the vote compares outputs alone, since messages vary with the data). The
-    calls go through the same channel as the examples (`channel.run_calls`)."""
+    the model; the vote compares outputs alone, since messages vary with the data)."""
+    answers = probe_answers(
+        module_source,
+        module_name=module_name,
+        calls=calls,
+        limits=limits,
+        extra_files=extra_files,
+        records=records,
+    )
+    return tuple(_outcome(answer) for answer in answers)
+
+
+def probe_answers(
+    module_source: str,
+    *,
+    module_name: str,
+    calls: Sequence[str],
+    limits: Limits,
+    extra_files: Mapping[str, str] | None = None,
+    records: Sequence[str] = (),
+) -> tuple[channel.Answer, ...]:
+    """What the module's calls did, each bounded by the probe's shorter limit, through the
+    same channel as the examples (`channel.run_calls`)."""
     answers, _ = channel.run_calls(
         module_source,
         calls,
@@ -119,7 +140,7 @@ def probe_outcomes(
         records=records,
         extra_files=extra_files,
     )
-    return tuple(_outcome(answer) for answer in answers)
+    return answers
 
 
 def _outcome(answer: channel.Answer) -> ProbeOutcome:

@@ -33,11 +33,11 @@ def mutated_calls(
     """Up to `limit` call expressions of `func` that no example makes, in a fixed order;
     with `keep`, only mutated values it accepts are chosen from."""
     calls = [e.call for e in func.examples if e.checkable and e.call and e.func == func.name]
-    seen = {_normal(call) for call in calls}
+    seen = {call_key(call) for call in calls}
     found: list[str] = []
     for call in calls:
         for variant in _variants(call, keep or _any):
-            key = _normal(variant)
+            key = call_key(variant)
             if key not in seen:
                 seen.add(key)
                 found.append(variant)
@@ -53,7 +53,7 @@ def _any(value: Any) -> bool:
 
 def _variants(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
     """Each call that differs from `call` in one mutated literal argument `keep` accepts."""
-    tree = _call(call)
+    tree = call_of(call)
     if tree is None:
         return
     callee = ast.unparse(tree.func)
@@ -61,14 +61,16 @@ def _variants(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
     keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
     for i, node in enumerate(tree.args):
         for source in _mutations(node, keep):
-            yield _render(callee, [*args[:i], source, *args[i + 1 :]], keywords)
+            yield render_call(callee, [*args[:i], source, *args[i + 1 :]], keywords)
     for i, keyword in enumerate(tree.keywords):
         for source in _mutations(keyword.value, keep):
             changed = [*keywords[:i], (keyword.arg, source), *keywords[i + 1 :]]
-            yield _render(callee, args, changed)
+            yield render_call(callee, args, changed)
 
 
-def _call(source: str) -> ast.Call | None:
+def call_of(source: str) -> ast.Call | None:
+    """The call `source` makes, where it is one call with plain arguments (no `*args` or
+    `**kwargs`, whose contents are unknown here); None otherwise."""
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -80,13 +82,16 @@ def _call(source: str) -> ast.Call | None:
     return tree
 
 
-def _render(callee: str, args: Sequence[str], keywords: Sequence[tuple[str | None, str]]) -> str:
+def render_call(
+    callee: str, args: Sequence[str], keywords: Sequence[tuple[str | None, str]]
+) -> str:
     parts = [*args, *(f"{name}={value}" for name, value in keywords)]
     return f"{callee}({', '.join(parts)})"
 
 
-def _normal(call: str) -> str:
-    tree = _call(call)
+def call_key(call: str) -> str:
+    """What two spellings of the same call have in common (`f( 1 )` is `f(1)`)."""
+    tree = call_of(call)
     return ast.dump(tree) if tree is not None else call.strip()
 
 

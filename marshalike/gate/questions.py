@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from marshalike.gate.consensus import PROBE_TIMEOUT_S
+from marshalike.gate.consensus import probe_answers
 from marshalike.sandbox import channel, values
 from marshalike.sandbox.isolation import Limits
 
@@ -94,16 +94,14 @@ def ask(
         return ()
 
     def run(source: str) -> tuple[channel.Answer, ...]:
-        answers, _ = channel.run_calls(
+        return probe_answers(
             source,
-            calls,
             module_name=module_name,
+            calls=calls,
             limits=limits,
-            per_call_s=min(limits.timeout_s, PROBE_TIMEOUT_S),
-            records=records,
             extra_files=extra_files,
+            records=records,
         )
-        return answers
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         runs = list(pool.map(run, sources))

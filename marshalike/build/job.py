@@ -4,6 +4,7 @@ the benchmarks build their jobs here."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from marshalike.backends import BackendOptions, make_backend
@@ -12,7 +13,7 @@ from marshalike.backends.local import model_id
 from marshalike.build.compiler import CompileJob
 from marshalike.errors import ConfigError
 from marshalike.sandbox.isolation import Limits
-from marshalike.settings import Settings
+from marshalike.settings import SETTINGS, Settings
 from marshalike.synth.loop_settings import LoopSettings
 
 
@@ -33,24 +34,18 @@ def make_job(
 
 
 def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
-    return LoopSettings(
-        kind=settings.prompt_kind,
-        candidates=settings.candidates,
-        attempts=settings.attempts,
-        temperature=_temperature(settings, quick),
-        max_tokens=settings.token_budget,
-        seed=settings.seed,
-        quick=quick,
-        jobs=settings.jobs,
-        limits=Limits(timeout_s=settings.timeout),
-        rank=settings.rank,
-        holdout=settings.holdout,
-        temperature_step=settings.temperature_step,
-        probe=settings.probe,
-        questions=settings.questions,
-        allow_unchecked=settings.allow_unchecked,
-        repair=settings.repairs,
-    )
+    """The loop's settings: each one the schema holds by the same name, then those the loop
+    takes resolved (prompt kind, token budget, repair, temperature with --quick, limits)."""
+    same = {f.name: getattr(settings, f.name) for f in fields(LoopSettings) if f.name in SETTINGS}
+    resolved = {
+        "kind": settings.prompt_kind,
+        "temperature": _temperature(settings, quick),
+        "max_tokens": settings.token_budget,
+        "repair": settings.repairs,
+        "quick": quick,
+        "limits": Limits(timeout_s=settings.timeout),
+    }
+    return LoopSettings(**{**same, **resolved})
 
 
 def backend_options(settings: Settings) -> BackendOptions:

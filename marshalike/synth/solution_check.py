@@ -18,7 +18,7 @@ from marshalike.codegen import emit
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
 from marshalike.sandbox.verify import verify
-from marshalike.synth import loop
+from marshalike.synth import judge
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 from marshalike.synth.verdict_text import describe
@@ -48,7 +48,7 @@ def check_solution(spec: Path, code: str, settings: LoopSettings) -> SolutionVer
         return SolutionVerdict("unjudged", "more than one function or a # use")
     func = module.funcs[0]
     ctx = UnitContext(module=module, func=func, dependencies={})
-    harness = loop.make_harness(
+    harness = judge.make_harness(
         ctx, settings, module_for=_module_for(spec, module), module_name=module.name
     )
     if not harness.names:
@@ -64,7 +64,7 @@ def check_solution(spec: Path, code: str, settings: LoopSettings) -> SolutionVer
     return SolutionVerdict("rejected", reason) if reason else SolutionVerdict("accepted")
 
 
-def _module_for(spec: Path, module: Module) -> loop.ModuleFor:
+def _module_for(spec: Path, module: Module) -> judge.ModuleFor:
     """The generated module around a candidate, as the compiler writes it."""
     func = module.funcs[0]
     spec_hash = emit.spec_hash(func.text)

@@ -3,7 +3,10 @@ judged as the loop judges a candidate (`marshalike.synth.solution_check`): again
 converted spec's examples, then by the probe gate.
 
 Every rejection here is a right answer the loop would throw away: the price of the false
-successes the gate prevents. Each split is judged and reported apart: `dev` (HumanEval
+successes the gate prevents. A solution the gate objects to only for what it does on an
+input the spec is silent about (a crash on `[]` where the spec never says whether `[]` is
+an input) is not thrown away: the loop accepts it with that input as a question, and it is
+counted apart ("asked"). Each split is judged and reported apart: `dev` (HumanEval
 0-39) is where the gate's rules may be designed and tuned, `heldout` (HumanEval 40-79) only
 measures them. Specs with several functions or no checkable example are left out.
 
@@ -48,16 +51,18 @@ def report(split: str, verdicts: Mapping[str, SolutionVerdict]) -> str:
     lines += [
         f"  {task_id}: {v.outcome}: {v.reason}"
         for task_id, v in verdicts.items()
-        if v.outcome in ("failing", "rejected")
+        if v.outcome in ("failing", "rejected", "asked")
     ]
-    count = {o: sum(v.outcome == o for v in verdicts.values()) for o in ("failing", "rejected")}
+    outcomes = ("failing", "rejected", "asked")
+    count = {o: sum(v.outcome == o for v in verdicts.values()) for o in outcomes}
     judged = sum(v.outcome != "unjudged" for v in verdicts.values())
     gated = judged - count["failing"]  # the solutions that reach the gate
     share = f" ({count['rejected'] / gated:.0%})" if gated else ""
     lines.append(
         f"  {judged} canonical solutions judged ({len(verdicts) - judged} tasks left out): "
         f"{count['failing']} failing their own examples; of the other {gated}, "
-        f"{count['rejected']} rejected by the gate{share}"
+        f"{count['rejected']} rejected by the gate{share}, {count['asked']} accepted with a "
+        "question on an input the spec is silent about"
     )
     return "\n".join(lines) + "\n"
 

@@ -53,13 +53,16 @@ def test_report_in_full() -> None:
         "HumanEval/42": SolutionVerdict("unjudged", "no checkable example"),
         "HumanEval/43": SolutionVerdict("failing", "f(1) should return 2, but it returned 1"),
         "HumanEval/44": SolutionVerdict("accepted"),
+        "HumanEval/45": SolutionVerdict("asked", "g([]) raised IndexError: list index"),
     }
     assert gate_check.report("heldout", verdicts) == (
         "heldout split (HumanEval 40-79):\n"
         "  HumanEval/41: rejected: f([]) raised IndexError: boom\n"
         "  HumanEval/43: failing: f(1) should return 2, but it returned 1\n"
-        "  4 canonical solutions judged (1 tasks left out): 1 failing their own examples; "
-        "of the other 3, 1 rejected by the gate (33%)\n"
+        "  HumanEval/45: asked: g([]) raised IndexError: list index\n"
+        "  5 canonical solutions judged (1 tasks left out): 1 failing their own examples; "
+        "of the other 4, 1 rejected by the gate (25%), 1 accepted with a question on an input "
+        "the spec is silent about\n"
     )
 
 

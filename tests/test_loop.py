@@ -424,9 +424,37 @@ def test_an_input_the_description_rules_out_is_not_probed() -> None:
     """Indexing the first item is right for a non-empty list: `largest([])` is no probe."""
     promised = run_func(LARGEST.format(which="a non-empty"), Scripted(lambda p, c: [INDEXES]))
     assert (promised.status, promised.attempts) == ("verified", 1)
-    open_ended = run_func(LARGEST.format(which="a"), Scripted(lambda p, c: [INDEXES]))
-    assert open_ended.status == "failed"
-    assert open_ended.failures == ("largest([]) raised IndexError: list index out of range",)
+
+
+def test_a_crash_on_an_input_the_spec_is_silent_about_is_asked_not_refused() -> None:
+    """Right code crashes on `largest([])` too where the spec never says whether `[]` is an
+    input: the loop tries again, then accepts it with that input as an open question."""
+    backend = Scripted(lambda p, c: [INDEXES])
+    outcome = run_func(LARGEST.format(which="a"), backend)
+    assert (outcome.status, outcome.attempts, len(backend.prompts)) == ("verified", 2, 2)
+    assert outcome.failures == ()
+    assert outcome.note is not None and "`largest([])`" in outcome.note
+    (question,) = outcome.questions
+    assert question.call == "largest([])"
+    assert question.why == "raised IndexError: list index out of range"
+    assert [(r.shown, r.support, r.expected) for r in question.replies] == [
+        ("raises IndexError", 2, "raises IndexError")
+    ]
+    assert question.shown() == (
+        "`largest([])` raised IndexError: list index out of range: is it a valid input, and "
+        "if so, what should it return? The code that passes the examples: `raises "
+        "IndexError` (2 candidates)"
+    )
+
+
+def test_a_crash_on_an_input_the_description_speaks_of_is_still_refused() -> None:
+    outcome = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]))  # "empty list"
+    assert outcome.status == "failed" and outcome.questions == ()
+    half = "# func half(n: integer): integer\n\nHalf of n, rounded down.\n\n* half(8) = 4\n"
+    half += "* half(9) = 4\n"
+    special = "```python\ndef half(n):\n    return 4 if 8 <= n <= 9 else n // 2\n```"
+    cased = run_func(half, Scripted(lambda p, c: [special]))
+    assert cased.status == "failed" and cased.questions == ()  # a hard sign is never asked
 
 
 ROOT = """\
@@ -445,8 +473,14 @@ def test_a_promised_exception_is_no_crash() -> None:
     assert run_func(promised, Scripted(lambda prompt, call: [SQRT])).status == "verified"
     silent = ROOT.format(description="The square root of a number.")
     outcome = run_func(silent, Scripted(lambda prompt, call: [SQRT]))
-    assert outcome.status == "failed"
-    assert outcome.failures == ("root(-4) raised ValueError: math domain error",)
+    assert outcome.status == "verified"  # with the question the spec leaves open
+    assert [(q.call, q.why) for q in outcome.questions] == [
+        ("root(-4)", "raised ValueError: math domain error")
+    ]
+    spoken = ROOT.format(description="The square root of a number, negative ones too.")
+    refused = run_func(spoken, Scripted(lambda prompt, call: [SQRT]))
+    assert refused.status == "failed"
+    assert refused.failures == ("root(-4) raised ValueError: math domain error",)
 
 
 ADD = (

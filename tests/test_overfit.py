@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from marshalike.gate import overfit
 from marshalike.gate.consensus import NO_OUTPUT, ProbeOutcome
-from marshalike.gate.overfit import crash, special_case, static_sign
+from marshalike.gate.overfit import speaks_of, special_case, static_sign
 from marshalike.language.parse import parse
 from marshalike.language.spec import Func
 
@@ -67,6 +68,30 @@ def test_neutral_values_strings_and_negatives() -> None:
 AVERAGE = func("# func average(a list of numbers): a float\n\nThe mean.\n\n* average([2]) = 2.0\n")
 CALLS = ("average([])", "average([3])", "average([2, 2])")
 MEAN = "def average(numbers):\n    return sum(numbers) / len(numbers)\n"
+
+
+def crash(func: Func, code: str, calls: tuple[str, ...], found: tuple[ProbeOutcome, ...]):
+    """What `overfit.crash` says happened, having checked it names the call it happened on."""
+    crashed = overfit.crash(func, code, calls, found)
+    if crashed is None:
+        return None
+    call, said = crashed
+    assert said.startswith(f"{call} raised ") and call in calls
+    return said
+
+
+def test_the_spec_speaks_of_an_edge_input_where_its_words_name_that_kind() -> None:
+    assert not speaks_of(AVERAGE, "average([])")  # "The mean." says nothing of []
+    said = func("# func average(a list of numbers): a float\n\n0.0 for an empty list.\n\n"
+                "* average([2]) = 2.0\n")  # fmt: skip
+    assert speaks_of(said, "average([])")
+    assert not speaks_of(said, "average([3])")  # not an edge value
+    root = func(
+        "# func root(x: float): float\n\nNegative numbers have none.\n\n* root(4.0) = 2.0\n"
+    )
+    assert speaks_of(root, "root(-4.0)") and not speaks_of(root, "root(0.0)")
+    assert speaks_of(root, "root(x=-1)")  # keywords too
+    assert not speaks_of(root, "root(*xs)")  # not a plain call
 
 
 def outcomes(*pairs: tuple[str, str]) -> tuple[ProbeOutcome, ...]:

@@ -50,6 +50,17 @@ def test_a_crash_on_a_probe_input_is_a_rejection(tmp_path: Path) -> None:
     assert verdict.reason.endswith("returned None, not an int as the spec declares")
 
 
+def test_a_crash_where_the_spec_is_silent_is_a_question_not_a_rejection(tmp_path: Path) -> None:
+    text = (
+        "# func first(items: list of integers): integer\n\nThe first item.\n\n* first([4, 5]) = 4\n"
+    )
+    code = "def first(items: list[int]) -> int:\n    return items[0]\n"
+    verdict = check_solution(spec(tmp_path, text), code, PROBING)
+    assert verdict == SolutionVerdict(
+        "asked", "first([]) raised IndexError: list index out of range"
+    )
+
+
 def test_without_the_probe_gate_passing_the_examples_is_enough(tmp_path: Path) -> None:
     code = "def half(n: int) -> int:\n    return 4 if 8 <= n <= 9 else n // 2\n"
     plain = LoopSettings(kind="completion", probe=False, limits=Limits(timeout_s=10))

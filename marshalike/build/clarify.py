@@ -314,6 +314,12 @@ def _menu(item: Open, offered: Sequence[str]) -> list[str]:
         f"{item.spec}: {item.func}: the examples leave `{redact(question.call)}` open; "
         "code that passes them answers:",
     ]
+    if question.why:
+        lines[-1] = (
+            f"{item.spec}: {item.func}: `{redact(question.call)}` {redact(question.why)}; is "
+            "it a valid input, and if so, what should it return? The code that passes the "
+            "examples answers:"
+        )
     for reply in question.replies:
         support = f"{reply.support} candidate{'s' * (reply.support != 1)}"
         if reply.expected in offered:

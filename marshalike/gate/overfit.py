@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 from marshalike.gate import promises
 from marshalike.gate.consensus import ProbeOutcome
+from marshalike.gate.mutate import call_of
 from marshalike.language.gaps import promised_exceptions
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Func
@@ -59,10 +60,12 @@ _NEUTRAL_NUMBER = 2
 
 def crash(
     func: Func, code: str, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]
-) -> str | None:
+) -> tuple[str, str] | None:
     """The first probe call that raised an exception the function does not promise, either a
     programming error or a refusal by the code's own `raise` where the description allows
-    none, as "average([]) raised ZeroDivisionError: division by zero"; None when none did."""
+    none: the call and what happened, as "average([]) raised ZeroDivisionError: division by
+    zero"; None when none did. The spec says nothing of such an input (the probe inputs are
+    those the description admits), so it is a question as much as a sign."""
     allowed = _allowed(func)
     if allowed is None:
         return None
@@ -75,9 +78,47 @@ def crash(
             continue
         said = f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
         if _is_bug(name, outcome.message):
-            return said
-        return f"{said}, though the description promises no error"
+            return call, said
+        return call, f"{said}, though the description promises no error"
     return None
+
+
+def speaks_of(func: Func, call: str) -> bool:
+    """Whether the description speaks of the kind of edge value `call` passes (an empty
+    collection or text, zero, a negative number): "0.0 for an empty list" settles what
+    `average([])` should do, so a crash there is a sign, not an open question."""
+    tree = call_of(call)
+    if tree is None:
+        return False
+    prose = _prose(func)
+    arguments = [*tree.args, *(k.value for k in tree.keywords)]
+    return any(_EDGE_WORDS[kind].search(prose) for kind in _edge_kinds(arguments))
+
+
+def _edge_kinds(arguments: Sequence[ast.expr]) -> set[str]:
+    kinds = set()
+    for node in arguments:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, str | list | tuple | dict | set) and not value:
+            kinds.add("empty")
+        elif isinstance(value, int | float) and value == 0:
+            kinds.add("zero")
+        elif isinstance(value, int | float) and value < 0:
+            kinds.add("negative")
+    return kinds
+
+
+_EDGE_WORDS = {
+    "empty": re.compile(r"\b(empty|blank|nothing|no (items?|elements?|numbers?|words?|"
+                        r"characters?|values?|entries))\b", re.IGNORECASE),
+    "zero": re.compile(r"\b(zero|0)\b", re.IGNORECASE),
+    "negative": re.compile(r"\b(negative|below zero|less than zero|minus)\b", re.IGNORECASE),
+}  # fmt: skip
 
 
 def _allowed(func: Func) -> set[str] | None:

@@ -3,7 +3,13 @@ covers (mutations of the examples that the description does not rule out) and tu
 when it shows a sign of having been fitted to the examples rather than to the description:
 a sign visible without running it (`overfit.static_sign`), a crash or a refusal the
 description does not promise (`overfit.crash`), a value that is no plain value, or a value
-of another type than the declared one (`return_kinds.mistyped`)."""
+of another type than the declared one (`return_kinds.mistyped`).
+
+A crash is the one sign right code shows too: `max_element([])` raises IndexError in a
+correct solution of a spec that never says whether `[]` is an input. Such a refusal, where
+the description does not speak of that kind of input (`overfit.speaks_of`), keeps its
+input (`Refusal.open_call`), and where it is all that stands between the loop and a
+verified function, the loop asks instead of failing (`synth.loop`)."""
 
 from __future__ import annotations
 
@@ -47,8 +53,15 @@ class ProbeGate:
 
     def reason(self, code: str) -> str | None:
         """Why the gate turns `code` (which passes the examples) away; None if it does not."""
+        refusal = self.refusal(code)
+        return refusal.reason if refusal else None
+
+    def refusal(self, code: str) -> Refusal | None:
+        """Why the gate turns `code` (which passes the examples) away, and, where that is
+        behaviour on an input the spec neither allows nor rules out, the input; None if the
+        gate lets it through."""
         if reason := overfit.static_sign(code, self.func):
-            return reason  # no sandbox run needed
+            return Refusal(reason)  # no sandbox run needed
         if not self.calls:
             return None
         outcomes = consensus.probe_outcomes(
@@ -60,9 +73,20 @@ class ProbeGate:
             records=self.records,
         )
         pairs = zip(self.calls, outcomes, strict=True)
-        foreign = next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None)
-        return (
-            foreign
-            or overfit.crash(self.func, code, self.calls, outcomes)
-            or return_kinds.mistyped(self.calls, outcomes, self.returns, self.func.description)
-        )
+        if foreign := next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None):
+            return Refusal(foreign)
+        if crashed := overfit.crash(self.func, code, self.calls, outcomes):
+            call, said = crashed
+            return Refusal(said, open_call=None if overfit.speaks_of(self.func, call) else call)
+        mistyped = return_kinds.mistyped(self.calls, outcomes, self.returns, self.func.description)
+        return Refusal(mistyped) if mistyped else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the gate turns code away. `open_call` is set where the reason is a crash or a
+    refusal on an input the spec is silent about: not proof of code fitted to the examples
+    (right code crashes there too) but a question for the spec's author."""
+
+    reason: str
+    open_call: str | None = None

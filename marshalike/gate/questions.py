@@ -45,6 +45,9 @@ class Question:
 
     call: str
     replies: tuple[Reply, ...]
+    # What the code did that made the input a question where the candidates did not
+    # disagree: "raised IndexError: list index out of range" (`open_question`).
+    why: str = ""
 
     @property
     def spread(self) -> float:
@@ -58,10 +61,16 @@ class Question:
         said = [
             f"`{r.shown}` ({r.support} candidate{'s' * (r.support != 1)})" for r in self.replies
         ]
+        if self.why:
+            return (
+                f"`{self.call}` {self.why}: is it a valid input, and if so, what should it "
+                f"return? The code that passes the examples: " + " or ".join(said)
+            )
         return f"`{self.call}`: " + " or ".join(said)
 
     def to_json(self) -> dict[str, Any]:
-        return {"call": self.call, "replies": [r.to_json() for r in self.replies]}
+        data: dict[str, Any] = {"call": self.call, "replies": [r.to_json() for r in self.replies]}
+        return data | ({"why": self.why} if self.why else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Question:
@@ -71,7 +80,7 @@ class Question:
                 Reply(str(r["shown"]), int(r["support"]), _optional_str(r["expected"]))
                 for r in data["replies"]
             )
-            return cls(str(data["call"]), replies)
+            return cls(str(data["call"]), replies, str(data.get("why", "")))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a question: {exc}") from None
 
@@ -109,7 +118,7 @@ def ask(
     for i, call in enumerate(calls):
         groups: dict[str, Reply] = {}
         for answers, weight in zip(runs, weights, strict=True):
-            key, reply = _reply(answers[i], weight)
+            key, reply = reply_of(answers[i], weight)
             known = groups.get(key)
             groups[key] = reply if known is None else _more(known, weight)
         if len(groups) > 1:
@@ -119,11 +128,37 @@ def ask(
     return tuple(question for _, question in ranked[:keep])
 
 
+def open_question(
+    source: str,
+    weight: int,
+    call: str,
+    why: str,
+    *,
+    module_name: str,
+    limits: Limits,
+    extra_files: Mapping[str, str] | None = None,
+    records: Sequence[str] = (),
+) -> Question:
+    """The question an input the spec is silent about raises, where the code (standing for
+    `weight` samples) did something there (`why`) that right code might do as well as code
+    fitted to the examples: its answer, run as the examples run, is the one reply."""
+    answers = probe_answers(
+        source,
+        module_name=module_name,
+        calls=(call,),
+        limits=limits,
+        extra_files=extra_files,
+        records=records,
+    )
+    _, reply = reply_of(answers[0], weight)
+    return Question(call, (reply,), why)
+
+
 def _more(reply: Reply, weight: int) -> Reply:
     return Reply(reply.shown, reply.support + weight, reply.expected)
 
 
-def _reply(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
+def reply_of(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
     """The answer's grouping key and its reply."""
     if answer.kind == "timeout":
         return "timeout", Reply("no answer in time", weight, None)
@@ -150,10 +185,6 @@ def _writable(source: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
-
-
-def _candidates(n: int) -> str:
-    return f"{n} candidate" if n == 1 else f"{n} candidates"
 
 
 def _optional_str(value: object) -> str | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from marshalike.gate.consensus import probe_answers
-from marshalike.gate.questions import Question, Reply, _reply
+from marshalike.gate.questions import Question, Reply, reply_of
 from marshalike.sandbox import channel
 from marshalike.sandbox.verify import Oracle, verify
 
@@ -170,8 +170,8 @@ def _questions(
     asked: dict[int, dict[str, Reply]] = {}
     for answers in others:
         for i, (mine, theirs) in enumerate(zip(accepted, answers, strict=True)):
-            key, reply = _reply(theirs, 1)
-            own_key, own_reply = _reply(mine, 1)
+            key, reply = reply_of(theirs, 1)
+            own_key, own_reply = reply_of(mine, 1)
             if key != own_key:
                 asked.setdefault(i, {own_key: own_reply}).setdefault(key, reply)
                 break

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from marshalike.backends.base import Completion
 from marshalike.codegen import emit
-from marshalike.gate.probe import ProbeGate, declared_return, probe_calls
+from marshalike.gate.probe import ProbeGate, Refusal, declared_return, probe_calls
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example
 from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
@@ -33,6 +33,7 @@ class Candidate:
     problems: tuple[str, ...]
     verdict: Verdict | None
     fragile: str | None = None  # why the probe gate rejects it, though it passes
+    open_call: str | None = None  # the input the spec is silent about, where that is why
 
     @property
     def score(self) -> tuple[bool, int, bool]:
@@ -66,7 +67,7 @@ class Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seen: dict[str, Candidate] = field(default_factory=dict)
-    fragile: dict[str, str | None] = field(default_factory=dict)  # the probe gate's verdicts
+    fragile: dict[str, Refusal | None] = field(default_factory=dict)  # the probe gate's verdicts
     samples: Counter[str] = field(default_factory=Counter)  # how often each code was sampled
 
 
@@ -197,11 +198,16 @@ def _gate(
     todo = {fp: code for fp, code in todo.items() if fp not in tally.fragile}
 
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        tally.fragile.update(zip(todo, pool.map(gate.reason, todo.values()), strict=True))
-    return [
-        replace(c, fragile=tally.fragile[fingerprint(c.code)]) if passes(c) and c.code else c
-        for c in batch
-    ]
+        tally.fragile.update(zip(todo, pool.map(gate.refusal, todo.values()), strict=True))
+    return [gated(c, tally) if passes(c) and c.code else c for c in batch]
+
+
+def gated(cand: Candidate, tally: Tally) -> Candidate:
+    """`cand` with the probe gate's verdict on its code, if the gate judged it."""
+    refusal = tally.fragile.get(fingerprint(cand.code or ""))
+    if refusal is None:
+        return replace(cand, fragile=None, open_call=None)
+    return replace(cand, fragile=refusal.reason, open_call=refusal.open_call)
 
 
 def fingerprint(code: str) -> str:

@@ -34,6 +34,7 @@ from marshalike.synth.judge import (
     ModuleFor,
     Tally,
     fingerprint,
+    gated,
     judge,
     make_harness,
     passes,
@@ -107,8 +108,49 @@ def compile_unit(
             return replace(outcome, questions=asked)
         if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
+    if silent := _silent(tally):
+        question = _open_question(silent, settings, tally, harness)
+        note = (
+            f"verified, with an open question: the spec does not say what `{question.call}` "
+            "should do, and the code that passes every example fails there"
+        )
+        outcome = _outcome(
+            ctx, "verified", silent, budget, tally, start, ctx_failures=(), note=note
+        )
+        return replace(outcome, questions=(question,))
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def _silent(tally: Tally) -> Candidate | None:
+    """Of the codes that pass every example but that the probe gate turned away only for
+    what they do on an input the spec is silent about (`ProbeGate.refusal`), the most
+    sampled; None when there is none. Right code fails there too, so the spec's author is
+    asked instead of the function failing."""
+    found = [
+        (tally.samples[fp], gated(cand, tally))
+        for fp, cand in tally.seen.items()
+        if cand.code is not None and cand.verdict is not None and cand.verdict.ok
+    ]
+    silent = [(n, cand) for n, cand in found if cand.open_call and not cand.problems]
+    return max(silent, key=lambda pair: pair[0])[1] if silent else None
+
+
+def _open_question(
+    cand: Candidate, settings: LoopSettings, tally: Tally, harness: Harness
+) -> Question:
+    call, reason = cand.open_call or "", cand.fragile or ""
+    why = reason.removeprefix(call).strip() if reason.startswith(call) else reason
+    return questions.open_question(
+        harness.module_for(cand.code or ""),
+        tally.samples[fingerprint(cand.code or "")],
+        call,
+        why,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
+    )
 
 
 def _ask(
@@ -149,7 +191,7 @@ def _passing(tally: Tally) -> dict[str, int]:
     return {
         cand.code: tally.samples[fp]
         for fp, cand in tally.seen.items()
-        if cand.code is not None and passes(replace(cand, fragile=tally.fragile.get(fp)))
+        if cand.code is not None and passes(gated(cand, tally))
     }
 
 

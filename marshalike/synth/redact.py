@@ -52,6 +52,8 @@ def redact_question(question: Question) -> dict[str, Any]:
     """A question as JSON, with nothing secret in what the candidates answered."""
     data = question.to_json()
     data["call"] = redact(data["call"])
+    if "why" in data:
+        data["why"] = redact(data["why"])
     for reply in data["replies"]:
         reply["shown"] = redact(reply["shown"])
         reply["expected"] = redact(reply["expected"]) if reply["expected"] else None

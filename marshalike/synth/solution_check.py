@@ -23,14 +23,16 @@ from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 from marshalike.synth.verdict_text import describe
 
-Outcome = Literal["accepted", "failing", "rejected", "unjudged"]
+Outcome = Literal["accepted", "asked", "failing", "rejected", "unjudged"]
 
 
 @dataclass(frozen=True)
 class SolutionVerdict:
-    """`accepted`: passes the examples and the gate; `failing`: fails an example;
-    `rejected`: passes the examples, but the gate turns it away; `unjudged`: the spec is
-    not one this can judge. `reason` says why for all but `accepted`."""
+    """`accepted`: passes the examples and the gate; `asked`: passes the examples, and the
+    gate's only objection is what it does on an input the spec is silent about, which the
+    loop turns into a question and accepts; `failing`: fails an example; `rejected`: passes
+    the examples, but the gate turns it away; `unjudged`: the spec is not one this can
+    judge. `reason` says why for all but `accepted`."""
 
     outcome: Outcome
     reason: str = ""
@@ -60,8 +62,10 @@ def check_solution(spec: Path, code: str, settings: LoopSettings) -> SolutionVer
         return SolutionVerdict("failing", verdict.problem or said or "no example ran")
     if not settings.probes:
         return SolutionVerdict("accepted")
-    reason = harness.gate.reason(code) if harness.gate else None
-    return SolutionVerdict("rejected", reason) if reason else SolutionVerdict("accepted")
+    refusal = harness.gate.refusal(code) if harness.gate else None
+    if refusal is None:
+        return SolutionVerdict("accepted")
+    return SolutionVerdict("asked" if refusal.open_call else "rejected", refusal.reason)
 
 
 def _module_for(spec: Path, module: Module) -> judge.ModuleFor:

@@ -15,6 +15,16 @@ against each compiled module in the sandbox; and prints one table:
     false success  compiled, but the hidden tests fail (examples were too weak an oracle)
     per solved     all tokens (and seconds) the mode spent on the corpus / tasks solved
 
+With `--answers 0,1,3,5` a simulated user (benchmarks/simulated_user.py) answers the
+questions each full compile asks (inputs on which the code that passes the examples
+disagrees), the way `marshalike clarify` takes a person's answers: each answer becomes an
+example in a copy of the spec, which is compiled again into the same folder and judged
+again. It answers from the task's reference solution (HumanEval's canonical one, the team
+corpus's in benchmarks/references/), never from the hidden tests. One more table per
+corpus shows the figures after up to 0, 1, 3 and 5 answers, with the questions asked, those
+the reference's reply could not be written for, and model calls per solved task.
+`--seeds 0,1,2,3` runs everything once per seed and pools the figures.
+
 It drives the compiler in process through `compile_path`, with one backend for both modes,
 so the embedded model loads once (a CLI run per task would reload it each time).
 Tasks run one after another: the local model serves one request at a time anyway, and a
@@ -25,6 +35,7 @@ model call cannot be interrupted midway, and reported in the table.
     python -m benchmarks.quality --corpus team --tier simple --limit 8
     python -m benchmarks.quality --corpus team --tier simple --limit 8 --quant int4
     python -m benchmarks.quality --split heldout --json heldout.json
+    python -m benchmarks.quality --mode full --answers 0,1,3,5 --seeds 0,1 --json answers.json
     python -m benchmarks.quality --corpus humaneval --backend openai \\
         --base-url http://127.0.0.1:8000/v1 --model qwen2.5-coder-7b --json out.json
 """
@@ -43,7 +54,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import humaneval
+from benchmarks import humaneval, simulated_user
 from marshalike.backends.base import Prompt, Sampling
 from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
 from marshalike.build.job import make_job
@@ -162,13 +173,20 @@ def run_pytest(
 def run_task(
     task: Task, mode: str, job: CompileJob, shared: SharedBackend, *, budget: float, limits: Limits
 ) -> TaskResult:
+    return compile_task(task, mode, job, shared, budget=budget, limits=limits)[0]
+
+
+def compile_task(
+    task: Task, mode: str, job: CompileJob, shared: SharedBackend, *, budget: float, limits: Limits
+) -> tuple[TaskResult, SpecReport]:
+    """As `run_task`, with the compiler's report (its questions, for the simulated user)."""
     start = time.monotonic()
     report = compile_path(task.spec, job, _quiet, shared)
     seconds = time.monotonic() - start
     prompt = sum(u.prompt_tokens for u in report.units)
     completion = sum(u.completion_tokens for u in report.units)
     judged = _judge(task, report, job.out or task.spec.parent, limits)
-    return TaskResult(
+    result = TaskResult(
         task.name,
         mode,
         judged.compiled,
@@ -180,6 +198,7 @@ def run_task(
         judged.note,
         judged.unchecked,
     )
+    return result, report
 
 
 @dataclass(frozen=True)
@@ -256,19 +275,33 @@ def run_benchmark(
     limits: Limits,
     progress: Callable[[str], None] = lambda line: None,
     modes: Sequence[str] = MODES,
+    user: simulated_user.SimulatedUser | None = None,
 ) -> list[TaskResult]:
+    """Every task in every mode; with a `user`, each full-mode compile is followed by its
+    answers (`simulated_user`), the states after them kept in `user.states`."""
     results = []
     with tempfile.TemporaryDirectory(prefix="marshalike-quality-") as tmp:
+        if user is not None:
+            job = replace(job, backend_factory=user.counter.wrap(job.backend_factory))
         jobs = mode_jobs(job, Path(tmp))
         progress(f"backend ready in {warm_up(jobs['full']):.1f} s")
         shared = {mode: SharedBackend(jobs[mode]) for mode in modes}
         for task in tasks:
             for mode in modes:
-                result = run_task(
-                    task, mode, jobs[mode], shared[mode], budget=budget, limits=limits
-                )
-                results.append(result)
-                progress(_progress_line(task, result))
+
+                def compile_one(t: Task, mode: str = mode) -> tuple[TaskResult, SpecReport]:
+                    return compile_task(
+                        t, mode, jobs[mode], shared[mode], budget=budget, limits=limits
+                    )
+
+                def shown(result: TaskResult, task: Task = task) -> None:
+                    progress(_progress_line(task, result))
+
+                if user is not None and mode == "full":
+                    results.append(user.converse(task, compile_one, Path(tmp), shown))
+                else:
+                    results.append(compile_one(task)[0])
+                    shown(results[-1])
     return results
 
 
@@ -344,12 +377,20 @@ def _ratio(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def as_json(results: Sequence[TaskResult], summaries: Sequence[ModeSummary], settings: dict) -> str:
-    data = {
-        "settings": settings,
-        "summary": {s.mode: asdict(s) for s in summaries},
-        "tasks": [asdict(r) for r in results],
-    }
+def as_json(
+    results: Sequence[TaskResult],
+    summaries: Sequence[ModeSummary],
+    settings: dict,
+    *,
+    seeds: Sequence[int] | None = None,  # each result's seed, where several ran
+    answers: dict | None = None,  # the simulated user's figures (`simulated_user.as_json`)
+) -> str:
+    tasks = [asdict(r) for r in results]
+    if seeds is not None:
+        tasks = [task | {"seed": seed} for task, seed in zip(tasks, seeds, strict=True)]
+    data = {"settings": settings, "summary": {s.mode: asdict(s) for s in summaries}, "tasks": tasks}
+    if answers is not None:
+        data["answers"] = answers
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -399,6 +440,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument(
+        "--answers",
+        type=simulated_user.budgets_of,
+        default=(0,),
+        help="answer budgets, e.g. 0,1,3,5: after each full compile a simulated user answers "
+        "up to the largest number of the compiler's questions from the task's reference "
+        "solution; one more table per corpus shows each budget [0: no answers]",
+    )
+    p.add_argument(
+        "--seeds",
+        type=simulated_user.seeds_of,
+        help="run the whole benchmark once per seed (e.g. 0,1,2,3), every figure pooled over "
+        "them; overrides --seed",
+    )
     return p.parse_args(argv)
 
 
@@ -423,6 +478,8 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.answers[-1] and args.mode == "quick":
+            raise MarshalikeError("--answers needs the full loop: --mode full or both")
         tasks = select(args)
         if missing := missing_hidden(tasks):
             raise MarshalikeError(f"no hidden tests: {missing[0]}")
@@ -431,9 +488,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits = Limits(timeout_s=args.test_timeout)
         start = time.monotonic()
         modes = MODES if args.mode == "both" else (args.mode,)
-        results = run_benchmark(
-            tasks, job, budget=args.budget, limits=limits, progress=_stderr, modes=modes
-        )
+        job = replace(job, backend_factory=_once(job.backend_factory))  # one for every seed
+        results: list[TaskResult] = []
+        seeds: list[int] = []  # each result's
+        states: list[simulated_user.AfterAnswers] = []
+        for seed in args.seeds or (job.loop.seed,):
+            user = None
+            if args.answers[-1]:
+                user = simulated_user.SimulatedUser(
+                    args.answers, limits=limits, seed=seed, progress=_stderr
+                )
+            seeded = replace(job, loop=replace(job.loop, seed=seed))
+            batch = run_benchmark(tasks, seeded, budget=args.budget, limits=limits,
+                                  progress=_stderr, modes=modes, user=user)  # fmt: skip
+            results += batch
+            seeds += [seed] * len(batch)
+            states += user.states if user else []
     except MarshalikeError as exc:
         print(f"marshalike: error: {exc}", file=sys.stderr)
         return 1
@@ -442,8 +512,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings(args, resolved, job, len(tasks), wall)
     print(_title(settings))
     print(table(summaries, args.budget), end="")
+    answered = simulated_user.as_json(states, args.answers) if states else None
+    if states:
+        print("\n" + simulated_user.tables(simulated_user.summarize(states)), end="")
     if args.json:
-        args.json.write_text(as_json(results, summaries, settings), encoding="utf-8")
+        text = as_json(results, summaries, settings, seeds=seeds if args.seeds else None,
+                       answers=answered)  # fmt: skip
+        args.json.write_text(text, encoding="utf-8")
     return 0
 
 
@@ -463,7 +538,9 @@ def _settings(
         "candidates": job.loop.candidates,
         "attempts": job.loop.attempts,
         "max_tokens": job.loop.max_tokens,
-        "seed": job.loop.seed,
+        "seed": args.seeds[0] if args.seeds else job.loop.seed,
+        **({"seeds": list(args.seeds)} if args.seeds else {}),  # pooled: every table sums them
+        **({"answers": list(args.answers)} if args.answers[-1] else {}),
         "rank": job.loop.rank,
         "holdout": job.loop.holdout,
         "temperature": job.loop.temperature,
@@ -481,9 +558,13 @@ def _title(s: dict) -> str:
         f"{s['split']} split, {_corpora(s['corpus'])}, {s['tasks']} tasks; "
         f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
         f"full loop: {s['candidates']} candidates x {s['attempts']} attempts, "
-        f"{s['max_tokens']} tokens; seed {s['seed']}{_loop_features(s)}; "
+        f"{s['max_tokens']} tokens; {_seeds(s)}{_loop_features(s)}; "
         f"wall {s['wall_s']} s; {s['date']}"
     )
+
+
+def _seeds(s: dict) -> str:
+    return f"seeds {','.join(map(str, s['seeds']))} pooled" if "seeds" in s else f"seed {s['seed']}"
 
 
 def _corpora(corpus: str) -> str:

@@ -67,6 +67,7 @@ def test_json_carries_the_structured_fields() -> None:
                 {"test": "test_sq_2", "status": "pass"},
             ],
             "questions": {},
+            "strength": {},
         }
     ]  # fmt: skip
 

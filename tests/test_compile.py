@@ -399,16 +399,21 @@ def test_where_passing_candidates_disagree_the_report_lock_and_check_ask(tmp_pat
             ],
         }
     ]
+    killed, total = unit["strength"]["killed"], unit["strength"]["total"]
+    assert 0 < killed <= total  # x * x: `return 0` cannot pass square(3) = 9
     lock = json.loads((tmp_path / "square.lock.json").read_text())
     assert lock["units"]["square"]["questions"] == unit["questions"]
+    assert lock["units"]["square"]["strength"] == unit["strength"]
     with FakeOpenAI(script=lambda request: RIGHT) as server:
         status, out, _ = compile_(tmp_path, server, "--questions", "3")
         assert server.count == 0  # from the lock: the questions come with it
     assert "question: `square(0)`: `0` (2 candidates) or `5` (2 candidates)" in out
+    assert f"examples pin down {killed}/{total} variants" in out
     assert "1 question the examples leave open" in out
     checked = CliRunner().invoke(cli, ["check", str(tmp_path), "--format", "json"])
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.stdout)[0]["questions"] == {"square": unit["questions"]}
+    assert json.loads(checked.stdout)[0]["strength"] == {"square": unit["strength"]}
 
 
 VAGUE = """\

@@ -21,6 +21,7 @@ from marshalike.build.lock import (
     write_lock,
 )
 from marshalike.cli.main import cli
+from marshalike.gate.strength import Strength
 from marshalike.settings import OLDER_LOCKS
 
 SAMPLING = {
@@ -153,8 +154,12 @@ def test_a_missing_top_level_key_is_named(tmp_path: Path, key: str) -> None:
         read_lock(path, "square.mrsh")
 
 
-# Every key a unit must have: `questions` is optional (a unit without any omits it).
-@pytest.mark.parametrize("key", sorted(set(json.loads(json.dumps(asdict(UNIT)))) - {"questions"}))
+# Every key a unit must have: `questions` and `strength` are optional (a unit without them
+# omits them).
+OPTIONAL = {"questions", "strength"}
+
+
+@pytest.mark.parametrize("key", sorted(set(json.loads(json.dumps(asdict(UNIT)))) - OPTIONAL))
 def test_a_missing_unit_key_is_named(tmp_path: Path, key: str) -> None:
     path = tmp_path / "square.lock.json"
     write_lock(path, LOCK)
@@ -277,4 +282,19 @@ def test_questions_are_recorded_only_where_there_are_some(tmp_path: Path) -> Non
     data["units"]["square"]["questions"] = [{"call": "square(0)"}]
     path.write_text(json.dumps(data))
     with pytest.raises(LockError, match=r"units\.square\.questions: not a question"):
+        read_lock(path, "square.mrsh")
+
+
+def test_the_strength_of_the_examples_round_trips_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "square.lock.json"
+    measured = replace(LOCK, units={"square": replace(UNIT, strength=Strength(9, 12))})
+    write_lock(path, measured)
+    data = json.loads(path.read_text())
+    assert data["units"]["square"]["strength"] == {"killed": 9, "total": 12}
+    assert read_lock(path, "square.mrsh").units["square"].strength == Strength(9, 12)
+    write_lock(path, LOCK)
+    assert "strength" not in json.loads(path.read_text())["units"]["square"]
+    data["units"]["square"]["strength"] = {"killed": 13, "total": 12}
+    path.write_text(json.dumps(data))
+    with pytest.raises(LockError, match="malformed: units.square.strength: "):
         read_lock(path, "square.mrsh")

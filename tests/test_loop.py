@@ -573,3 +573,26 @@ def test_a_function_with_no_checkable_example_is_refused_unless_allowed() -> Non
     allowed = run_func(VAGUE, backend, allow_unchecked=True)
     assert allowed.status == "unchecked" and "return x + 1" in (allowed.code or "")
     assert allowed.note == "unchecked: none of its examples can be checked (--allow-unchecked)"
+
+
+POSITIVE = """\
+# func is_positive(n: integer): boolean
+
+Whether n is above zero.
+
+* is_positive(5) = True
+* is_positive(-5) = False
+"""
+ABOVE = "```python\ndef is_positive(n):\n    return n > 0\n```"
+
+
+def test_a_verified_unit_says_how_strong_its_examples_are_and_asks_what_they_miss() -> None:
+    """`n > 0` and its variant `n >= 0` both pass the examples; they part at 0."""
+    outcome = run_func(POSITIVE, Scripted(lambda p, c: [ABOVE]), questions=3)
+    assert outcome.status == "verified"
+    assert outcome.strength is not None
+    assert 0 < outcome.strength.killed < outcome.strength.total  # `n >= 0` survives
+    asked = {q.call: sorted(r.shown for r in q.replies) for q in outcome.questions}
+    assert asked.get("is_positive(0)") == ["False", "True"]
+    quiet = run_func(POSITIVE, Scripted(lambda p, c: [ABOVE]), questions=0)
+    assert quiet.questions == () and quiet.strength == outcome.strength

@@ -17,6 +17,7 @@ def text(checks: Sequence[SpecCheck]) -> str:
         passed = sum(r.status == "pass" for r in check.tests)
         if check.ok:
             lines.append(f"{check.path}: ok ({passed} tests passed)")
+            lines.extend(f"  {name}: {s.shown()}" for name, s in check.strength.items())
             continue
         lines.append(f"{check.path}: FAILED")
         lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
@@ -35,6 +36,7 @@ def as_json(checks: Sequence[SpecCheck]) -> str:
             "questions": {
                 name: [redact_question(q) for q in asked] for name, asked in c.questions.items()
             },
+            "strength": {name: s.to_json() for name, s in c.strength.items()},
         }
         for c in checks
     ]

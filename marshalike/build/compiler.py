@@ -28,6 +28,7 @@ from marshalike.build.uses import Used
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
 from marshalike.gate.questions import Question
+from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -92,6 +93,7 @@ class CachedUnit:
     failures: tuple[str, ...] = ()
     note: str | None = "unchanged (from the lock)"
     questions: tuple[Question, ...] = ()
+    strength: Strength | None = None
 
 
 @dataclass
@@ -257,7 +259,9 @@ def _run_units(
             for name in sorter.get_ready():
                 hit = cached[name]
                 if hit is not None:
-                    results[name] = CachedUnit(name, hit.status, hit.code, questions=hit.questions)
+                    results[name] = CachedUnit(
+                        name, hit.status, hit.code, questions=hit.questions, strength=hit.strength
+                    )
                     sorter.done(name)
                     continue
                 blocked = [d for d in plan.unit(name).deps if results[d].status == "failed"]
@@ -472,4 +476,5 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         completion_tokens=outcome.completion_tokens,
         seconds=round(outcome.seconds, 3),
         questions=outcome.questions,
+        strength=outcome.strength,
     )

@@ -20,6 +20,7 @@ from marshalike.build.uses import Absent, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import append_main
 from marshalike.gate.questions import Question
+from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -56,6 +57,8 @@ class SpecCheck:
     tests: tuple[ExampleResult, ...] = field(default_factory=tuple)
     # Per function, the questions its lock records: inputs its examples leave open.
     questions: Mapping[str, tuple[Question, ...]] = field(default_factory=dict)
+    # Per function, how many small variants of its code its examples rule out.
+    strength: Mapping[str, Strength] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -129,8 +132,12 @@ def check_spec(
     failed = tuple(
         _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
-    asked = {name: unit.questions for name, unit in sorted(lock.units.items()) if unit.questions}
-    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results, asked)
+    units = sorted(lock.units.items())
+    asked = {name: unit.questions for name, unit in units if unit.questions}
+    strength = {name: unit.strength for name, unit in units if unit.strength is not None}
+    return SpecCheck(
+        display, loaded.source, loaded.diagnostics, failed, verdict.results, asked, strength
+    )
 
 
 def _not_from_lock(

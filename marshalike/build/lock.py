@@ -17,6 +17,7 @@ from typing import Any
 from marshalike.build.output import write_atomic
 from marshalike.errors import MarshalikeError
 from marshalike.gate.questions import Question
+from marshalike.gate.strength import Strength
 from marshalike.settings import OLDER_LOCKS
 
 LOCK_VERSION = 1
@@ -43,6 +44,8 @@ class LockedUnit:
     seconds: float
     # Inputs the examples leave open, on which the passing candidates disagreed.
     questions: tuple[Question, ...] = ()
+    # How many small variants of the code its examples rule out (`gate.strength`).
+    strength: Strength | None = None
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,18 @@ def _unit(data: object, where: str) -> LockedUnit:
         questions = tuple(Question.from_json(_get(q, None, dict, where)) for q in asked)
     except ValueError as exc:
         raise _Shape(f"{where}.questions: {exc}") from None
+    try:
+        present = isinstance(data, dict) and "strength" in data
+        measured = _get(data, "strength", dict, where) if present else None
+        strength = None if measured is None else Strength.from_json(measured)
+    except ValueError as exc:
+        raise _Shape(f"{where}.strength: {exc}") from None
     return LockedUnit(
         **fields,
         deps=tuple(deps),
         sampling={**SAMPLING_DEFAULTS, **sampling},
         questions=questions,
+        strength=strength,
     )
 
 
@@ -217,4 +227,8 @@ def _unit_dict(unit: LockedUnit) -> dict[str, Any]:
     data["questions"] = [q.to_json() for q in unit.questions]
     if not unit.questions:
         del data["questions"]  # a unit without questions reads as before they were recorded
+    if unit.strength is None:
+        del data["strength"]
+    else:
+        data["strength"] = unit.strength.to_json()
     return data

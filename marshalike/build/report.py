@@ -23,6 +23,8 @@ def text(reports: Sequence[SpecReport]) -> str:
         for unit in report.units:
             lines.append(_unit_line(unit))
             lines.extend(f"      {failure}" for failure in unit.failures)
+            if unit.strength is not None:
+                lines.append(f"      {unit.strength.shown()}")
             lines.extend(f"      question: {q.shown()}" for q in unit.questions)
             totals["units"] += 1
             totals["failed"] += unit.status == "failed"
@@ -91,6 +93,7 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
     data["seconds"] = round(unit.seconds, 3)
     data["failures"] = [redact(failure) for failure in unit.failures]
     data["questions"] = [redact_question(q) for q in unit.questions]
+    data["strength"] = unit.strength.to_json() if unit.strength is not None else None
     return data
 
 

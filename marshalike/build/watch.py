@@ -273,6 +273,7 @@ def describe(report: SpecReport, shown: str) -> list[str]:
     wrote = "wrote " + ", ".join(report.written) if report.written else "outputs unchanged"
     note = f", {unchecked} unchecked" if unchecked else ""
     asked = [f"    {u.name}: question: {q.shown()}" for u in report.units for q in u.questions]
+    asked += [f"    {u.name}: {u.strength.shown()}" for u in report.units if u.strength]
     return [f"{shown}: ok{note} ({wrote})", *asked]
 
 

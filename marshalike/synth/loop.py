@@ -24,7 +24,9 @@ from typing import Literal
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.gate import consensus, questions
 from marshalike.gate.boundary import question_calls
+from marshalike.gate.mutate import call_key
 from marshalike.gate.questions import Question
+from marshalike.gate.strength import Strength, measure
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.holdout import shown_context
@@ -62,6 +64,7 @@ class UnitOutcome:
     failures: tuple[str, ...] = ()
     note: str | None = None
     questions: tuple[Question, ...] = ()  # inputs the examples leave open (`gate.questions`)
+    strength: Strength | None = None  # how many variants of the code the examples rule out
 
 
 def compile_unit(
@@ -105,7 +108,9 @@ def compile_unit(
             if done == "verified" and not settings.quick and settings.questions:
                 asked = _ask(ctx, shown, backend, settings, tally, harness, attempt)
             outcome = _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
-            return replace(outcome, questions=asked)
+            if done != "verified" or settings.quick:
+                return replace(outcome, questions=asked)
+            return _with_strength(outcome, asked, ctx, settings, harness)
         if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     if silent := _silent(tally):
@@ -117,9 +122,33 @@ def compile_unit(
         outcome = _outcome(
             ctx, "verified", silent, budget, tally, start, ctx_failures=(), note=note
         )
-        return replace(outcome, questions=(question,))
+        return _with_strength(outcome, (question,), ctx, settings, harness)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def _with_strength(
+    outcome: UnitOutcome,
+    asked: tuple[Question, ...],
+    ctx: UnitContext,
+    settings: LoopSettings,
+    harness: Harness,
+) -> UnitOutcome:
+    """The verified outcome with how strong its examples are (`gate.strength`): the share of
+    small variants of its code they rule out. A surviving variant's distinguishing input
+    is one more question, after those the candidates raised, within the setting's number."""
+    strength, more = measure(
+        outcome.code or "",
+        module_for=harness.module_for,
+        oracle=harness.oracle,
+        calls=question_calls(ctx.func, settings.seed),
+        jobs=settings.jobs,
+        seed=settings.seed,
+    )
+    seen = {call_key(q.call) for q in asked}
+    extra = tuple(q for q in more if call_key(q.call) not in seen)
+    room = max(0, settings.questions - len(asked))
+    return replace(outcome, questions=asked + extra[:room], strength=strength)
 
 
 def _silent(tally: Tally) -> Candidate | None:

@@ -300,11 +300,14 @@ def test_a_used_spec_compiles_first_and_its_functions_are_imported(tmp_path: Pat
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"]
         run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
         assert run.returncode == 0, run.stdout + run.stderr
-        # a change in the used spec recompiles its user
+        # a change in the used spec recompiles its user: the lib's function by the model,
+        # the app's earlier code checked again against the new lib without a model call
         (tmp_path / "lib.mrsh").write_text(LIB.replace("times two", "times 2"))
-        status, out, err = compile_(tmp_path, server)
+        status, out, err = compile_(tmp_path, server, "--format", "json")
         assert status == 0, out + err
-        assert server.count == 4
+        assert server.count == 3
+        notes = {u["name"]: u["note"] for report in json.loads(out) for u in report["units"]}
+        assert any(n and n.startswith("reused code of the last compile") for n in notes.values())
 
 
 def test_compiled_module_has_its_own_command_line_unless_no_main(tmp_path: Path) -> None:
@@ -365,8 +368,14 @@ def test_editing_one_function_recompiles_it_and_its_dependents_only(tmp_path: Pa
         assert asked(server) == ["double", "negate", "quadruple"]
         server.requests.clear()
         path.write_text(THREE.replace("times two.", "times two, exactly."), encoding="utf-8")
-        assert compile_(tmp_path, server)[0] == 0
-        assert asked(server) == ["double", "quadruple"]
+        status, out, _ = compile_(tmp_path, server, "--format", "json")
+        assert status == 0
+        # quadruple is compiled again too, its earlier code checked against the new double
+        # without asking the model (its own description and examples did not change)
+        assert asked(server) == ["double"]
+        units = {u["name"]: u for u in json.loads(out)[0]["units"]}
+        assert units["quadruple"]["note"].startswith("reused code of the last compile")
+        assert units["negate"]["note"] == "unchanged (from the lock)"
         server.requests.clear()
         path.write_text(
             THREE.replace("times two.", "times two, exactly.").replace(

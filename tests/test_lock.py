@@ -154,9 +154,9 @@ def test_a_missing_top_level_key_is_named(tmp_path: Path, key: str) -> None:
         read_lock(path, "square.mrsh")
 
 
-# Every key a unit must have: `questions` and `strength` are optional (a unit without them
-# omits them).
-OPTIONAL = {"questions", "strength"}
+# Every key a unit must have: `questions`, `strength`, `intent` and `alternatives` are
+# optional (a unit without them omits them).
+OPTIONAL = {"questions", "strength", "intent", "alternatives"}
 
 
 @pytest.mark.parametrize("key", sorted(set(json.loads(json.dumps(asdict(UNIT)))) - OPTIONAL))

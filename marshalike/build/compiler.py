@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from marshalike.backends.base import Backend
+from marshalike.backends.base import Backend, Completion, Prompt, Sampling
 from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
 from marshalike.build.output import (
     OutputError,
@@ -103,12 +103,22 @@ class SharedBackend:
     job: CompileJob
     _backend: Backend | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # As a Backend itself, it creates the backend at the first model call, not before: a
+    # unit that reuses an earlier candidate never loads a model.
+    name: str = field(init=False)
+    model: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name, self.model = self.job.backend_name, self.job.model_id
 
     def backend(self) -> Backend:
         with self._lock:
             if self._backend is None:
                 self._backend = self.job.backend_factory()
             return self._backend
+
+    def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
+        return self.backend().generate(prompt, sampling)
 
 
 class CompileRun:
@@ -201,7 +211,8 @@ def _compile_locked(
     todo = [u.func.name for u in spec.plan.units if cached[u.func.name] is None]
     if todo and job.frozen:
         return SpecReport(str(path), source, stale=tuple(todo))
-    outcomes = _run_units(spec, cached, job, shared, progress)
+    earlier = {u.func.name: lock.earlier(u.func.name, u.intent) for u in spec.plan.units}
+    outcomes = _run_units(spec, cached, earlier, job, shared, progress)
     raise_if_cancelled(spec.cancel)  # the last moment: from here on the outputs are written
     try:
         return _write(spec, source, path, out_dir, outcomes, lock, job)
@@ -244,6 +255,7 @@ def _compile_uses(
 def _run_units(
     spec: _Spec,
     cached: dict[str, LockedUnit | None],
+    earlier: dict[str, tuple[str, ...]],
     job: CompileJob,
     shared: SharedBackend,
     progress: Progress,
@@ -271,7 +283,8 @@ def _run_units(
                     continue
                 progress(f"{module.name}.{name}: compiling")
                 unit = plan.unit(name)
-                running[pool.submit(_compile_one, spec, unit, results, job, shared)] = name
+                prior = earlier.get(name, ())
+                running[pool.submit(_compile_one, spec, unit, results, prior, job, shared)] = name
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -288,6 +301,7 @@ def _compile_one(
     spec: _Spec,
     unit: Unit,
     results: dict[str, UnitOutcome | CachedUnit],
+    prior: tuple[str, ...],
     job: CompileJob,
     shared: SharedBackend,
 ) -> UnitOutcome:
@@ -306,11 +320,12 @@ def _compile_one(
 
     return compile_unit(
         ctx,
-        shared.backend(),
+        shared,
         replace(job.loop, support_files=dict(spec.used.files)),
         module_for=module_for,
         module_name=module.name,
         cancel=spec.cancel,
+        prior=prior,
     )
 
 
@@ -477,4 +492,6 @@ def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
         seconds=round(outcome.seconds, 3),
         questions=outcome.questions,
         strength=outcome.strength,
+        intent=unit.intent,
+        alternatives=outcome.alternatives,
     )

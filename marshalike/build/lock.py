@@ -46,6 +46,10 @@ class LockedUnit:
     questions: tuple[Question, ...] = ()
     # How many small variants of the code its examples rule out (`gate.strength`).
     strength: Strength | None = None
+    intent: str = ""  # the plan's intent of the unit: what its code does, less the examples
+    # Other code the model wrote for it that passed the examples, most sampled first: tried
+    # again (in the sandbox, like any candidate) when an answer adds an example.
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,14 @@ class Lock:
     spec_hash: str = ""
     units: Mapping[str, LockedUnit] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    def earlier(self, name: str, intent: str) -> tuple[str, ...]:
+        """The code this lock holds for unit `name`, chosen and alternative, where it was
+        written for the same intent; none otherwise."""
+        unit = self.units.get(name)
+        if unit is None or not intent or unit.intent != intent:
+            return ()
+        return (unit.code, *unit.alternatives) if unit.code else unit.alternatives
 
     def hit(self, name: str, key: str, *, need_verified: bool) -> LockedUnit | None:
         unit = self.units.get(name)
@@ -149,12 +161,18 @@ def _unit(data: object, where: str) -> LockedUnit:
         strength = None if measured is None else Strength.from_json(measured)
     except ValueError as exc:
         raise _Shape(f"{where}.strength: {exc}") from None
+    intent = _get(data, "intent", str, where, default="")
+    alternatives = _get(data, "alternatives", list, where, default=[])
+    for index, code in enumerate(alternatives):
+        _check(f"{where}.alternatives[{index}]", code, str)
     return LockedUnit(
         **fields,
         deps=tuple(deps),
         sampling={**SAMPLING_DEFAULTS, **sampling},
         questions=questions,
         strength=strength,
+        intent=intent,
+        alternatives=tuple(alternatives),
     )
 
 
@@ -227,6 +245,10 @@ def _unit_dict(unit: LockedUnit) -> dict[str, Any]:
     data["questions"] = [q.to_json() for q in unit.questions]
     if not unit.questions:
         del data["questions"]  # a unit without questions reads as before they were recorded
+    data["alternatives"] = list(unit.alternatives)
+    for key in ("intent", "alternatives"):
+        if not data[key]:
+            del data[key]  # as a lock written before they were recorded reads
     if unit.strength is None:
         del data["strength"]
     else:

@@ -3,7 +3,9 @@
 A function depends on another function of its module when it names it in its description
 or its examples. A unit's key hashes what its generated code may depend on: its own spec
 text, the module's types, its dependencies' keys, the model and the prompt templates. The
-lock maps keys to verified code, so an unchanged unit costs nothing.
+lock maps keys to verified code, so an unchanged unit costs nothing. A unit's intent hashes
+the same less the examples: where only examples changed, the candidates an earlier compile
+saw are tried again before the model is asked.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class Unit:
     func: Func
     deps: tuple[str, ...]
     key: str
+    # What the code is asked to do apart from the examples: the signature, the description
+    # and the module's types. Candidates of an earlier compile with the same intent may be
+    # reused once examples are added (the lock's `alternatives`).
+    intent: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,9 @@ def make_plan(module: Module, *, model: str, template_version: str) -> Plan:
         deps = graph[name]
         parts = [func.text, types_text, model, template_version, *(keys[d] for d in deps)]
         keys[name] = _hash(parts)
-        units.append(Unit(func=func, deps=deps, key=keys[name]))
+        intent = _hash([func.name, *(f"{p.name}: {p.type}" for p in func.params),
+                        func.returns or "", func.description, types_text])  # fmt: skip
+        units.append(Unit(func=func, deps=deps, key=keys[name], intent=intent))
     return Plan(units=tuple(units), diagnostics=tuple(diagnostics))
 
 

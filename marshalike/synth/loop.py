@@ -44,6 +44,7 @@ from marshalike.synth.judge import (
 )
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
+from marshalike.synth.reuse import KEPT, passing_again
 
 Status = Literal["verified", "unchecked", "failed"]
 # Consensus ranking stops once this many passing samples agree (or the attempts run out).
@@ -65,6 +66,8 @@ class UnitOutcome:
     note: str | None = None
     questions: tuple[Question, ...] = ()  # inputs the examples leave open (`gate.questions`)
     strength: Strength | None = None  # how many variants of the code the examples rule out
+    # Other codes that passed the examples, most sampled first (`synth.reuse`).
+    alternatives: tuple[str, ...] = ()
 
 
 def compile_unit(
@@ -75,7 +78,11 @@ def compile_unit(
     module_for: ModuleFor,
     module_name: str,
     cancel: Cancel | None = None,
+    prior: Sequence[str] = (),
 ) -> UnitOutcome:
+    """Verified (or unchecked) code for the unit, or its failure. `prior` is code an earlier
+    compile wrote for the same intent (`synth.reuse`): where one passes the examples as they
+    are now, it is taken without a model call."""
     start = time.monotonic()
     harness = make_harness(ctx, settings, module_for=module_for, module_name=module_name)
     names = harness.names
@@ -87,6 +94,9 @@ def compile_unit(
             "code for it could be verified (--allow-unchecked compiles it unchecked)"
         )
         return _outcome(ctx, "failed", None, 0, tally, start, ctx_failures=(failure,))
+    if prior and names and not settings.quick:
+        if again := passing_again(ctx, shown, prior, settings, tally, harness):
+            return _reused(again, ctx, settings, tally, harness, start)
     prompt = prompts.first_prompt(shown, settings.kind)
     budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
@@ -125,6 +135,35 @@ def compile_unit(
         return _with_strength(outcome, (question,), ctx, settings, harness)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def _reused(
+    again: list[Candidate],
+    ctx: UnitContext,
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+    start: float,
+) -> UnitOutcome:
+    """The outcome of a unit whose earlier code passes its examples as they are now: the
+    first such code, the others' disagreements as questions (no new sample is drawn)."""
+    passing = _passing(tally)
+    asked: tuple[Question, ...] = ()
+    if settings.questions and len(passing) > 1:
+        asked = questions.ask(
+            [harness.module_for(code) for code in passing],
+            list(passing.values()),
+            question_calls(ctx.func, settings.seed),
+            module_name=harness.module_name,
+            limits=settings.limits,
+            extra_files=settings.support_files,
+            records=harness.oracle.records,
+            jobs=settings.jobs,
+            keep=settings.questions,
+        )
+    note = "reused code of the last compile that passes the examples as they are now"
+    outcome = _outcome(ctx, "verified", again[0], 0, tally, start, ctx_failures=(), note=note)
+    return _with_strength(outcome, asked, ctx, settings, harness)
 
 
 def _with_strength(
@@ -363,4 +402,18 @@ def _outcome(
         seconds=time.monotonic() - start,
         failures=ctx_failures,
         note=note,
+        alternatives=_alternatives(tally, best.code if best else None),
     )
+
+
+def _alternatives(tally: Tally, chosen: str | None) -> tuple[str, ...]:
+    """The other codes of the unit that passed its examples (the probe gate may have turned
+    them away: it judges them again when they are reused), most sampled first."""
+    ranked = sorted(
+        (
+            (-tally.samples[fp], cand.code)
+            for fp, cand in tally.seen.items()
+            if cand.code and cand.code != chosen and cand.verdict and cand.verdict.ok
+        ),
+    )
+    return tuple(code for _, code in ranked[:KEPT])

@@ -33,3 +33,27 @@ def test_lists_get_empty_single_and_repeated_items_and_the_description_is_respec
         "* largest([3, 1]) = 3\n"
     )
     assert "largest([])" not in question_calls(strict, 0, limit=40)
+
+
+def test_what_the_description_names_comes_first() -> None:
+    func = _func(
+        "# func largest(list of int): int\n\nThe largest of a non-empty list. The numbers may "
+        "all be negative.\n\n* largest([1, 5, 3]) = 5\n"
+    )
+    calls = question_calls(func, seed=0, limit=40)
+    assert calls[0] == "largest([-2, -6, -4])"  # named: all negative
+    assert calls[1:] == question_calls(
+        _func(func.text.replace(" The numbers may all be negative.", "")), 0, limit=39
+    )
+    said = _func(
+        "# func tidy(text): text\n\nTrim the spaces, ignore case and keep unicode.\n\n"
+        "* tidy('Ab') = 'ab'\n"
+    )
+    assert question_calls(said, 0, limit=4) == (
+        "tidy('  Ab ')",
+        "tidy('AB')",
+        "tidy('aB')",
+        "tidy('Ab Ünïcödé ✓')",
+    )
+    quiet = _func("# func tidy(text): text\n\nTidy it.\n\n* tidy('Ab') = 'ab'\n")
+    assert "tidy('  Ab ')" not in question_calls(quiet, 0, limit=40)

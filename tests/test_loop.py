@@ -575,6 +575,26 @@ def test_a_function_with_no_checkable_example_is_refused_unless_allowed() -> Non
     assert allowed.note == "unchecked: none of its examples can be checked (--allow-unchecked)"
 
 
+def test_an_unchecked_function_asks_what_its_candidates_answer_on_typed_inputs() -> None:
+    twice = "```python\ndef vague(x):\n    return 2 * x\n```"
+    backend = Scripted(lambda prompt, call: [GOOD.replace("inc", "vague"), twice, twice])
+    outcome = run_func(VAGUE, backend, candidates=3, questions=3)
+    assert outcome.status == "failed" and len(backend.prompts) == 1  # one attempt, to ask
+    assert outcome.failures[0].startswith("unchecked: add examples")
+    assert outcome.code is None  # nothing is compiled from it
+    asked = [(q.call, [(r.shown, r.support) for r in q.replies]) for q in outcome.questions]
+    assert asked == [
+        ("vague(3)", [("6", 2), ("4", 1)]),
+        ("vague(0)", [("0", 2), ("1", 1)]),
+        ("vague(-2)", [("-4", 2), ("-1", 1)]),
+    ]
+    agreeing = run_func(VAGUE, Scripted(lambda p, c: [twice]), questions=2)
+    assert [(q.call, [r.shown for r in q.replies]) for q in agreeing.questions] == [
+        ("vague(3)", ["6"]),
+        ("vague(0)", ["0"]),
+    ]  # one answer is still a guess no example confirms
+
+
 POSITIVE = """\
 # func is_positive(n: integer): boolean
 

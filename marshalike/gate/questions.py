@@ -96,10 +96,13 @@ def ask(
     records: Sequence[str] = (),
     jobs: int = 4,
     keep: int = DEFAULT_KEPT,
+    agreed: bool = False,
 ) -> tuple[Question, ...]:
     """The inputs among `calls` on which the candidate modules in `sources` (each standing
-    for `weights[i]` samples) disagree, best first, at most `keep`."""
-    if len(sources) < 2 or not calls or keep <= 0:
+    for `weights[i]` samples) disagree, best first, at most `keep`. With `agreed`, inputs
+    on which they all agree are questions too (after those they disagree on): for code no
+    example checks, even one answer is a guess to confirm."""
+    if len(sources) < (1 if agreed else 2) or not calls or keep <= 0:
         return ()
 
     def run(source: str) -> tuple[channel.Answer, ...]:
@@ -121,7 +124,7 @@ def ask(
             key, reply = reply_of(answers[i], weight)
             known = groups.get(key)
             groups[key] = reply if known is None else _more(known, weight)
-        if len(groups) > 1:
+        if len(groups) > 1 or agreed:
             replies = sorted(groups.values(), key=lambda r: -r.support)
             found.append(Question(call, tuple(replies)))
     ranked = sorted(enumerate(found), key=lambda pair: (-pair[1].spread, pair[0]))

@@ -17,6 +17,7 @@ failing one, and a unit whose best candidate is such a one fails.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -27,6 +28,7 @@ from marshalike.gate.boundary import question_calls
 from marshalike.gate.mutate import call_key
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength, measure
+from marshalike.gate.typed_inputs import typed_calls
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.holdout import shown_context
@@ -93,7 +95,10 @@ def compile_unit(
             f"unchecked: add examples — no example of {ctx.func.name} can be checked, so no "
             "code for it could be verified (--allow-unchecked compiles it unchecked)"
         )
-        return _outcome(ctx, "failed", None, 0, tally, start, ctx_failures=(failure,))
+        guesses = _unchecked_questions(ctx, shown, backend, settings, tally, harness)
+        attempts = 1 if tally.candidates else 0
+        outcome = _outcome(ctx, "failed", None, attempts, tally, start, ctx_failures=(failure,))
+        return replace(outcome, questions=guesses)
     if prior and names and not settings.quick:
         if again := passing_again(ctx, shown, prior, settings, tally, harness):
             return _reused(again, ctx, settings, tally, harness, start)
@@ -135,6 +140,38 @@ def compile_unit(
         return _with_strength(outcome, (question,), ctx, settings, harness)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def _unchecked_questions(
+    ctx: UnitContext,
+    shown: UnitContext,
+    backend: Backend,
+    settings: LoopSettings,
+    tally: Tally,
+    harness: Harness,
+) -> tuple[Question, ...]:
+    """For a function no example checks: what one attempt's candidates answer on inputs
+    made from its declared parameter types (`gate.typed_inputs`), each a question whether
+    they agree or not, so the examples to add are one answer away. No model call where the
+    types give no inputs."""
+    calls = typed_calls(ctx.module, ctx.func)
+    if not calls or not settings.questions:
+        return ()
+    completions = sample(backend, prompts.first_prompt(shown, settings.kind), settings, 1)
+    batch = judge(ctx, shown, completions, settings, tally, harness)  # nothing to verify
+    codes = Counter(c.code for c in batch if c.code is not None and not c.problems)
+    return questions.ask(
+        [harness.module_for(code) for code in codes],
+        list(codes.values()),
+        calls,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
+        jobs=settings.jobs,
+        keep=settings.questions,
+        agreed=True,
+    )
 
 
 def _reused(

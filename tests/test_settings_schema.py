@@ -14,10 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from marshalike.backends import BackendOptions
+from marshalike.build.job import backend_options
 from marshalike.build.lock import SAMPLING_DEFAULTS
 from marshalike.cli.compile_cmd import command as compile_command
 from marshalike.cli.options import compile_options
 from marshalike.cli.watch_cmd import command as watch_command
+from marshalike.errors import ConfigError
 from marshalike.settings import (
     ENV_KEYS,
     FILE_KEYS,
@@ -29,6 +31,7 @@ from marshalike.settings import (
     default,
     flag_values,
     repairs,
+    resolve,
     token_budget,
 )
 from marshalike.settings import backends as settings_backends
@@ -105,6 +108,19 @@ def test_a_backend_takes_its_defaults_from_the_schema() -> None:
     options = BackendOptions()
     assert (options.api, options.quant) == (default("api"), default("quant"))
     assert options.timeout == default("request_timeout")
+
+
+def test_request_timeout_is_a_flag_that_reaches_the_backend(tmp_path: Path) -> None:
+    assert "--request-timeout" in _option_names(compile_command)
+    settings = resolve({"request_timeout": 7.5}, start=tmp_path)
+    assert settings.sources["request_timeout"] == "flag"
+    assert backend_options(settings).timeout == 7.5
+    with pytest.raises(ConfigError, match="request_timeout must be > 0"):
+        resolve({"request_timeout": 0}, start=tmp_path)
+
+
+def _option_names(command: click.Command) -> set[str]:
+    return {name for param in command.params for name in getattr(param, "opts", [])}
 
 
 def test_benchmark_flags_are_the_settings_flags() -> None:

@@ -231,7 +231,17 @@ class Settings:
     jobs: int = _setting(4, "Units and tests run at once", low=1)
     seed: int = _setting(0, "Sampling seed", locked=True)
     timeout: float = _setting(10.0, "Seconds per test run", low=0, low_open=True)
-    request_timeout: float = _setting(120.0, "Seconds per model request", flag=False)
+    # Answers stream, so this bounds a silence, not an answer's length: a CPU server that
+    # queues requests (marshalike serve runs one at a time) and reads a long prompt can be
+    # silent for minutes before its first token, then steady.
+    request_timeout: float = _setting(
+        300.0,
+        "Seconds a model server may stay silent: before its first token (waiting in its "
+        "queue and reading the prompt included) and between tokens, however long the whole "
+        "answer takes. Generous, since a CPU server queues requests and is slow to start",
+        low=0,
+        low_open=True,
+    )
     replay_dir: str | None = _setting(None, "Recorded responses (--backend replay)", path="any")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -38,17 +38,21 @@ def load_checkpoint(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    write_cache: bool = True,
 ) -> tuple[Transformer, Mapping[str, Any]]:
     """The model and the checkpoint's metadata (GGUF key/values, or config.json).
 
     `progress` reports on stderr when a GGUF is dequantized into the weight cache.
+    `write_cache=False` reads the embedded model's float cache where there is one but never
+    writes it: a caller that keeps only a quantized copy (quant_load.py) has no use for
+    the float32 file, which is over 1 GB for the embedded model.
     """
     path = Path(path)
     metadata: Mapping[str, Any]
     if path.is_dir():
         args, state, metadata = read_safetensors_folder(path)
     elif path.suffix == ".gguf" and path.is_file():
-        args, state, metadata = read_gguf_cached(path, progress=progress)
+        args, state, metadata = read_gguf_cached(path, progress=progress, write=write_cache)
     else:
         raise CheckpointError(
             f"{path}: not a .gguf file or a folder with config.json and *.safetensors"
@@ -139,9 +143,10 @@ def gguf_tensor_name(name: str) -> str:
 
 
 def read_gguf_cached(
-    path: Path, *, progress: bool
+    path: Path, *, progress: bool, write: bool = True
 ) -> tuple[ModelArgs, StateDict, Mapping[str, Any]]:
-    """`read_gguf`, through the dequantized-weight cache when the file has one."""
+    """`read_gguf`, through the dequantized-weight cache when the file has one; `write`:
+    create that cache when it is missing."""
     from . import embedded
 
     cache = embedded.weights_cache_path(path)
@@ -157,6 +162,8 @@ def read_gguf_cached(
             return args, state, LazyMetadata(path)
         with GGUFFile(path) as gguf:  # a cache without the model's arguments in it
             return gguf_model_args(gguf), state, dict(gguf.metadata)
+    if not write:
+        return read_gguf(path)
     if progress:
         embedded.announce(f"dequantizing {path.name} once (cached in {cache.parent})")
     args, state, metadata = read_gguf(path)

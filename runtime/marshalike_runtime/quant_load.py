@@ -2,7 +2,7 @@
 
 Quantizing the embedded model takes a few seconds and needs its float32 weights in memory
 (over 1 GB); the quantized state is a third of that. So the first load quantizes and writes
-the result beside the float cache (`<sha256>.<mode>-v4.safetensors`, with the module plan
+the result to the weights cache (`<sha256>.<mode>-v4.safetensors`, with the module plan
 and the model's arguments in the file's metadata), and later loads read only that file into
 a model built on the meta device: no float32 copy is ever made, and the GGUF is not opened.
 """
@@ -74,7 +74,9 @@ def load_quantized(
         except (SafetensorError, KeyError, ValueError, RuntimeError, OSError):
             # Unreadable or from an older layout: quantize again and replace it.
             cache.unlink(missing_ok=True)
-    model, metadata = load_checkpoint(path, device=device, progress=progress)
+    # The float32 weights are needed only to build the quantized copy, which is cached:
+    # writing them too would leave a second, larger file nothing reads.
+    model, metadata = load_checkpoint(path, device=device, progress=progress, write_cache=False)
     sources = gguf_sources(path, model.args) if is_gguf else {}
     plan = quantize_model(model, mode, sources)
     if cache is not None:

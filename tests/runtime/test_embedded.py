@@ -6,6 +6,7 @@ import os
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,26 @@ def test_writing_a_new_format_drops_the_older_ones(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [f"{'f' * 64}.int4-v3.safetensors", *(p.name for p in kept)]
     )
+
+
+def test_the_int4_mode_caches_only_its_quantized_weights(
+    fake_package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The float32 weights a quantized load dequantizes are not written to the cache: only
+    the quantized copy, which later loads read, is (the tiny model cannot be quantized, so
+    the plan here is empty; what is cached is the point)."""
+    from marshalike_runtime import quant_load
+
+    def no_quantization(model: Any, mode: str, sources: object) -> dict[str, Any]:
+        # What quantize_model does to the tied head, without quantizing anything.
+        model.output.weight = torch.nn.Parameter(model.output.weight.detach().clone())
+        return {}
+
+    monkeypatch.setattr(quant_load, "quantize_model", no_quantization)
+    path = embedded.default_model_path(progress=False)
+    quant_load.load_quantized(path, "int4", device=torch.device("cpu"))
+    cached = sorted(p.name for p in (tmp_path / "cache" / "weights").iterdir())
+    assert cached == ["f" * 64 + f".int4-{quant_load.CACHE_FORMAT}.safetensors"]
+    # An fp32 load still writes its own cache, and a quantized load then reads it.
+    checkpoint.load_checkpoint(path)
+    assert (tmp_path / "cache" / "weights" / ("f" * 64 + ".safetensors")).is_file()

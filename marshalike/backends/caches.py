@@ -20,6 +20,7 @@ Nothing here imports torch: the inventory works without the `local` extra.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -87,7 +88,8 @@ def inventory() -> list[Entry]:
         entries.append(Entry("other files (not marshalike's)", root, others, removable=False))
     if package is not None:
         chunks = tuple(Path(p) for p in package.chunk_paths())
-        where = Path(package.__file__ or ".").parent
+        # The chunks lie in packages of their own beside it, in site-packages.
+        where = Path(os.path.commonpath(chunks)) if chunks else Path(package.__file__ or ".")
         entries.append(Entry(f"package {MODEL_PACKAGE}", where, chunks, removable=False))
     return entries
 

@@ -1,0 +1,112 @@
+"""`marshalike init [DIR]`: set a project up for marshalike. It adds `[tool.marshalike]`
+to pyproject.toml (appended as text, so the rest of the file keeps its bytes), a first spec,
+a pre-commit hook and a GitHub Actions workflow (cli/scaffold.py), and never overwrites
+a file: what exists is named and left as it is."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import click
+
+from marshalike.cli import scaffold
+from marshalike.errors import ConfigError, MarshalikeError
+
+
+class InitError(MarshalikeError):
+    """A file init must read or write could not be."""
+
+    exit_code = 2
+
+
+@click.command()
+@click.argument("folder", default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--source",
+    metavar="URL",
+    help="Where CI installs marshalike from: git+https://HOST/OWNER/marshalike@COMMIT "
+    "[found from this installation].",
+)
+def command(folder: Path, source: str | None) -> None:
+    """Add marshalike's settings, a first spec, a pre-commit hook and a CI workflow to
+    FOLDER [.], leaving every existing file as it is."""
+    if source is not None and not scaffold.valid_source(source):
+        raise ConfigError(
+            f"--source {source!r}: give a git URL pip can install, such as "
+            "git+https://github.com/OWNER/marshalike@COMMIT"
+        )
+    found = scaffold.Source(source, "--source") if source else scaffold.install_source()
+    _make_folder(folder)
+    _pyproject(folder / "pyproject.toml")
+    _new_file(folder / scaffold.SPEC_PATH, scaffold.SPEC)
+    hook = _new_file(folder / scaffold.PRE_COMMIT_PATH, scaffold.pre_commit(found))
+    ci = _new_file(folder / scaffold.WORKFLOW_PATH, scaffold.workflow(found))
+    if found is not None and (hook or ci):
+        click.echo(f"marshalike for CI: {found.url} (from {found.found})")
+    elif ci:
+        click.echo(
+            "marshalike for CI: unknown; set the repository variable MARSHALIKE_SOURCE "
+            "to git+https://HOST/OWNER/marshalike@COMMIT, or rerun with --source"
+        )
+    click.echo(f"next: marshalike compile {folder / scaffold.SPEC_PATH}, then commit the outputs")
+
+
+def _make_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InitError(f"{folder}: not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InitError(f"{folder}: cannot create the folder: {exc.strerror}") from None
+
+
+def _pyproject(path: Path) -> None:
+    """Append the table to pyproject.toml (created when missing); an existing table stays."""
+    try:
+        old = path.read_bytes() if path.exists() else b""
+    except OSError as exc:
+        raise InitError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = old.decode("utf-8")
+        parsed = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InitError(f"{path}: not valid TOML ({exc}); fix it, then run init again") from None
+    tool = parsed.get("tool")
+    if isinstance(tool, dict) and "marshalike" in tool:
+        click.echo(f"skipped {path}: it has [tool.marshalike] already")
+        return
+    gap = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+    added = gap + scaffold.TOOL_TABLE
+    try:
+        tomllib.loads(text + added)
+    except tomllib.TOMLDecodeError:
+        # `tool = {...}` inline, say: a table cannot be appended to it.
+        raise InitError(
+            f"{path}: cannot append [tool.marshalike] to how this file writes its [tool] "
+            "table; add the table by hand"
+        ) from None
+    try:
+        with path.open("ab") as out:
+            out.write(added.encode("utf-8"))
+    except OSError as exc:
+        raise InitError(f"{path}: cannot write: {exc.strerror}") from None
+    click.echo(f"{'added [tool.marshalike] to' if old else 'wrote'} {path}")
+
+
+def _new_file(path: Path, text: str) -> bool:
+    """Write `path` unless it exists; whether it was written."""
+    if path.exists() or path.is_symlink():
+        click.echo(f"skipped {path}: it exists")
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        click.echo(f"skipped {path}: it exists")
+        return False
+    except OSError as exc:
+        raise InitError(f"{path}: cannot write: {exc.strerror}") from None
+    click.echo(f"wrote {path}")
+    return True

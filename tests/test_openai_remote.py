@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from fake_openai import Chunks, FakeOpenAI, Reply, Request
 
 from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.backends.openai_backend import OpenAIBackend, server_model
 from marshalike.backends.openai_retry import RetryPolicy
-from marshalike.errors import BackendError
+from marshalike.cli.main import cli
+from marshalike.errors import BackendError, ConfigError
 
 CHAT = Prompt("chat", messages=(("user", "Write add(a, b)."),))
 STUB = Prompt("completion", text="def add(a, b):\n")
@@ -148,6 +151,50 @@ def test_a_lone_model_is_the_default() -> None:
 )  # fmt: skip
 def test_several_or_no_models_need_a_choice(models: list[str], listed: str) -> None:
     with FakeOpenAI(models=models) as server:
-        with pytest.raises(BackendError) as caught:
+        with pytest.raises(ConfigError) as caught:
             server_model(server.base_url, None, 5)
-    assert str(caught.value) == f"no model configured, and {server.base_url} {listed}"
+    assert str(caught.value) == (
+        f"no model configured for the openai backend, and {server.base_url} {listed}"
+    )
+
+
+SQUARE = "# func square(an integer): its square\n\nMultiply.\n\n* square(2) = 4\n* square(-3) = 9\n"
+RIGHT = "```python\ndef square(x):\n    return x * x\n```\n"
+
+
+def _compile(tmp_path: Path, server: FakeOpenAI) -> Result:
+    (tmp_path / "square.mrsh").write_text(SQUARE, encoding="utf-8")
+    argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+            "--candidates", "1", "--attempts", "1", "--out", str(tmp_path / "out")]  # fmt: skip
+    return CliRunner().invoke(cli, argv)
+
+
+def test_compile_without_a_model_uses_the_servers_only_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OPENAI_MODEL", "MARSHALIKE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no pyproject.toml of the project's own
+    with FakeOpenAI(lambda request: RIGHT, models=["served-7b"]) as server:
+        result = _compile(tmp_path, server)
+    assert result.exit_code == 0, result.output
+    assert f"marshalike: using model served-7b, the only one {server.base_url} lists\n" in (
+        result.stderr
+    )
+    assert {r.body["model"] for r in server.requests if r.method == "POST"} == {"served-7b"}
+
+
+def test_compile_without_a_model_against_several_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OPENAI_MODEL", "MARSHALIKE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with FakeOpenAI(lambda request: RIGHT, models=["a", "b"]) as server:
+        result = _compile(tmp_path, server)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"marshalike: error: no model configured for the openai backend, and {server.base_url} "
+        "lists several: a, b — pass --model with one of them\n"
+    )
+    assert server.count == 0

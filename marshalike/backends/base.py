@@ -56,6 +56,9 @@ class BackendOptions:
     api: str = default("api")
     api_key: str | None = field(default=None, repr=False)
     timeout: float = default("request_timeout")  # seconds per request
+    # Retries after a failed first try (openai_retry.py): four tries, about 3.5 s of pauses
+    # in all, ride out a server that restarts or is briefly overloaded; more would only
+    # delay the message about one that is down.
     max_retries: int = 3
     replay_dir: str | Path | None = None
     quant: str = default("quant")  # the local backend's weight format

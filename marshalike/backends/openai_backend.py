@@ -31,7 +31,7 @@ from marshalike.backends.base import (
 )
 from marshalike.backends.openai_retry import RetryPolicy, retryable, with_retries
 from marshalike.backends.openai_stream import Answer, read_stream, read_whole
-from marshalike.errors import BackendError
+from marshalike.errors import BackendError, ConfigError
 from marshalike.settings import choices, default
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -153,20 +153,23 @@ def _client(base_url: str, api_key: str | None, timeout: float) -> openai.OpenAI
 
 
 def server_model(base_url: str | None, api_key: str | None, timeout: float) -> str:
-    """The model a server serves when it lists exactly one (`GET /models`); a
-    `BackendError` naming those it lists when it lists several or none."""
+    """The model a server serves when it lists exactly one (`GET /models`). Several or none
+    listed, or no list at all, is a `ConfigError` (exit 2) that says so: the model to use
+    is then the user's to name."""
     url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    missing = "no model configured for the openai backend, and"
     try:
         listed = [model.id for model in _client(url, api_key, timeout).models.list()]
     except openai.OpenAIError as exc:
-        problem = describe_error(exc, url, "", timeout, 1)
-        raise BackendError(f"no model configured, and listing {url}'s failed: {problem}") from None
+        problem = describe_error(exc, url, "", timeout).split(" — ")[0]
+        message = f"{missing} its models could not be listed ({problem}) — pass --model"
+        raise ConfigError(message) from None
     if len(listed) == 1:
         return listed[0]
     if not listed:
-        raise BackendError(f"no model configured, and {url} lists none — pass --model")
-    raise BackendError(
-        f"no model configured, and {url} lists several: {', '.join(sorted(listed))} — "
+        raise ConfigError(f"{missing} {url} lists none — pass --model")
+    raise ConfigError(
+        f"{missing} {url} lists several: {', '.join(sorted(listed))} — "
         "pass --model with one of them"
     )
 

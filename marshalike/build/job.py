@@ -4,7 +4,8 @@ the benchmarks build their jobs here."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+import sys
+from dataclasses import fields, replace
 from pathlib import Path
 
 from marshalike.backends import BackendOptions, make_backend
@@ -23,14 +24,17 @@ def make_job(
     """The job `settings` describe; `quick` takes one candidate in one attempt, `frozen` fails a
     unit that would need a model call, `main` appends the module's own command line."""
     name = settings.backend_name
+    model = _model_id(settings)
     options = backend_options(settings)
+    if name == "openai":  # the model the server lists, where none was configured
+        options = replace(options, model=model)
 
     def factory() -> Backend:
         return make_backend(name, options)
 
     out = Path(settings.out) if settings.out else None
     loop = loop_settings(settings, quick=quick)
-    return CompileJob(factory, name, _model_id(settings), loop, out=out, frozen=frozen, main=main)
+    return CompileJob(factory, name, model, loop, out=out, frozen=frozen, main=main)
 
 
 def loop_settings(settings: Settings, *, quick: bool = False) -> LoopSettings:
@@ -74,7 +78,19 @@ def _model_id(settings: Settings) -> str:
         return model_id(settings.model, settings.quant)
     if settings.model:
         return settings.model
+    if settings.backend_name == "openai":
+        return _served_model(settings)
     raise ConfigError(
         f"no model configured for the {settings.backend_name} backend — pass --model, "
         "set OPENAI_MODEL, or add `model = ...` to [tool.marshalike] in pyproject.toml"
     )
+
+
+def _served_model(settings: Settings) -> str:
+    """The model of a server that lists exactly one, said on stderr; else a BackendError."""
+    from marshalike.backends.openai_backend import DEFAULT_BASE_URL, server_model
+
+    model = server_model(settings.base_url, settings.api_key, settings.request_timeout)
+    server = settings.base_url or DEFAULT_BASE_URL
+    print(f"marshalike: using model {model}, the only one {server} lists", file=sys.stderr)
+    return model

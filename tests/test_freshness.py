@@ -89,6 +89,7 @@ def project(compiled_once: Path, tmp_path: Path) -> Path:
 def test_used_modules_at_every_depth_reach_the_sandbox(project: Path) -> None:
     # Compile wrote top's used specs into the same --out folder; check finds them there.
     assert sorted(p.name for p in (project / "out").glob("*.py")) == [
+        "_marshalike_main.py",
         "quad.py",
         "sq.py",
         "test_quad.py",
@@ -114,6 +115,24 @@ def test_check_command_passes_a_spec_with_uses(project: Path) -> None:
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 0, result.output
     assert result.stdout.endswith("3 specs checked, 0 failed\n")
+
+
+def test_the_support_module_is_recorded_and_a_hand_edit_of_it_is_a_finding(
+    project: Path,
+) -> None:
+    out, top = project / "out", project / "app" / "top.mrsh"
+    support = out / "_marshalike_main.py"
+    assert '"_marshalike_main.py": "sha256:' in (out / "top.lock.json").read_text()
+    support.write_text(support.read_text() + "# edited\n", encoding="utf-8")
+    result = check_spec(top, out=out)
+    message = (
+        f"{support} was edited by hand (it no longer matches the lock); "
+        "edit the spec and recompile instead"
+    )
+    assert result.findings == (Finding("edited", message, str(support)),)
+    support.unlink()
+    missing = check_spec(top, out=out).findings
+    assert missing == (Finding("missing", f"{support} is missing: compile the spec", str(support)),)
 
 
 def test_a_missing_used_module_is_a_finding_at_the_use_line(project: Path) -> None:

@@ -25,7 +25,13 @@ from pathlib import Path
 import pytest
 
 from marshalike.codegen.emit import module_source, spec_hash
-from marshalike.codegen.module_main import append_main, main_block
+from marshalike.codegen.module_main import (
+    SUPPORT_FILE,
+    append_main,
+    main_block,
+    name_clash,
+    support_source,
+)
 from marshalike.language.parse import parse
 from marshalike.language.spec import Module
 
@@ -153,6 +159,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     module = _module()
     source = module_source(module, BODIES, spec_name="shop.mrsh", spec_hash=spec_hash(SPEC))
     (folder / "shop.py").write_text(append_main(source, module), encoding="utf-8")
+    (folder / SUPPORT_FILE).write_text(support_source(), encoding="utf-8")
     return folder
 
 
@@ -234,7 +241,10 @@ def test_reads_one_argument_from_stdin(shop: Path) -> None:
         (["--serve", "http"], 2, "--serve needs a port number from 0 to 65535, not 'http'"),
         (["--serve", "0", "greet"], 2, "--serve takes no --text, function or arguments"),
         (["divide", "1", "0"], 1, "divide raised ZeroDivisionError: division by zero"),
-        (["oldest", "[1]"], 1, "oldest raised AttributeError: 'int' object has no attribute 'age'"),
+        (["oldest", "[1]"], 2, "oldest: argument 1 must be list[Person], not list"),
+        (["divide", '"1"', "2"], 2, "divide: argument 1 must be int, not str"),
+        (["greet", "null"], 2, "greet: argument 1 must be str, not null"),
+        (["oldest", '[{"name": 1, "age": 2}]'], 2, "Person.name must be str"),
         (["handle", '"x"'], 1, "handle returned what JSON cannot hold: a value of type object"),
     ],
 )
@@ -279,7 +289,7 @@ def test_runs_as_a_script_too(shop: Path) -> None:
 
 
 def test_importing_the_module_runs_nothing_and_binds_nothing(shop: Path) -> None:
-    probe = "import shop; print(sorted(n for n in vars(shop) if n.startswith('_mrsh')))"
+    probe = "import shop, sys; print([n for n in (*vars(shop), *sys.modules) if 'marshalike' in n])"
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=shop, capture_output=True, text=True, timeout=30
     )
@@ -288,10 +298,21 @@ def test_importing_the_module_runs_nothing_and_binds_nothing(shop: Path) -> None
 
 def test_block_lists_only_the_spec_functions() -> None:
     block = main_block(_module())
-    names = '        "sort_by_age",\n        "oldest",\n        "greet",\n'
-    assert block.startswith('if __name__ == "__main__":\n')
-    assert f"    _MRSH_FUNCTIONS = (\n{names}" in block
+    assert block.startswith('if __name__ == "__main__":\n    import _marshalike_main\n\n')
+    assert "    _marshalike_main.main(\n        globals(),\n        {\n" in block
+    assert '            "sort_by_age": ("list[Person]",),\n' in block
+    assert '            "greet": ("str", "str"),\n' in block
+    assert block.count(": (") == 6
     compile(block, "<main block>", "exec")
+
+
+def test_a_short_block_is_four_lines() -> None:
+    module = _module("# func add(a: integer, b: integer): integer\n\nAdds.\n\n* add(1, 2) = 3\n")
+    assert main_block(module) == (
+        'if __name__ == "__main__":\n'
+        "    import _marshalike_main\n\n"
+        '    _marshalike_main.main(globals(), {"add": ("int", "int")})\n'
+    )
 
 
 def test_a_module_without_functions_gets_no_block() -> None:
@@ -304,21 +325,6 @@ def test_append_main_leaves_two_blank_lines(shop: Path) -> None:
     source = (shop / "shop.py").read_text(encoding="utf-8")
     assert '    raise NotImplementedError\n\n\nif __name__ == "__main__":\n' not in source
     assert '    return object()\n\n\nif __name__ == "__main__":\n' in source
-
-
-def test_generated_module_is_ruff_clean(shop: Path) -> None:
-    config = ["--line-length", "100", "--target-version", "py311", "--no-cache"]
-    lint = ["check", "--select", "B,E,F,I,UP,W", "--isolated", *config]
-    fmt = ["format", "--check", "--isolated", *config]
-    for args in (lint, fmt):
-        done = subprocess.run(
-            [sys.executable, "-m", "ruff", *args, "shop.py"],
-            cwd=shop,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
 
 
 # --serve: a real server on a free port, real HTTP requests.
@@ -391,6 +397,9 @@ def post(url: str, body: bytes) -> tuple[int, object]:
         ),
         ("/greet", "[]", 400, {"error": "greet: missing a required argument: 'name'"}),
         ("/oldest", '[[{"age": 1, "x": 2}]]', 400, {"error": "Person has no field 'x'"}),
+        ("/greet", '["Ann", "?", "!"]', 400, {"error": "greet: too many positional arguments"}),
+        ("/greet", "[1]", 400, {"error": "greet: argument 1 must be str, not int"}),
+        ("/divide", '[1, "2"]', 400, {"error": "divide: argument 2 must be int, not str"}),
         (
             "/divide",
             "[1, 0]",
@@ -460,8 +469,8 @@ def eldest(people):
 """,
 }
 LIMITS = {
-    "_MRSH_BODY_TIMEOUT_S = 10": "_MRSH_BODY_TIMEOUT_S = 1",
-    "_MRSH_MAX_CONNECTIONS = 32": "_MRSH_MAX_CONNECTIONS = 3",
+    "\nBODY_TIMEOUT_S = 10\n": "\nBODY_TIMEOUT_S = 1\n",
+    "\nMAX_CONNECTIONS = 32\n": "\nMAX_CONNECTIONS = 3\n",
 }
 
 
@@ -470,11 +479,12 @@ def club(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("club")
     module = _module(CLUB_SPEC)
     source = module_source(module, CLUB_BODIES, spec_name="club.mrsh", spec_hash="0")
-    text = append_main(source, module)
+    (folder / "club.py").write_text(append_main(source, module), encoding="utf-8")
+    text = support_source()
     for old, new in LIMITS.items():
         assert old in text
         text = text.replace(old, new)
-    (folder / "club.py").write_text(text, encoding="utf-8")
+    (folder / SUPPORT_FILE).write_text(text, encoding="utf-8")
     return folder
 
 
@@ -564,13 +574,13 @@ def test_a_client_that_leaves_is_one_line_in_the_log(club: Path) -> None:
             # Reset, not closed: the server sees ECONNRESET while it reads the body.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.sendall(b"POST /eldest HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[[")
-        assert post(url + "/eldest", b"[[]]")[0] == 500  # and it goes on serving
+        assert post(url + "/eldest", b"[[]]")[0] == 422  # and it goes on serving
     # One line each, in the order the server's threads got to them.
     left = r"client 127\.0\.0\.1:\d+ disconnected "
     left += r"(before sending its whole body|\(ConnectionResetError\))"
     assert sorted(bool(re.fullmatch(left, line)) for line in log) == [False, True, True], log
     assert [line for line in log if not re.fullmatch(left, line)][0].startswith(
-        'POST /eldest "POST /eldest HTTP/1.1" 500 '
+        'POST /eldest "POST /eldest HTTP/1.1" 422 '
     )
 
 
@@ -591,8 +601,31 @@ def test_connections_past_the_bound_get_503_and_the_server_recovers(
         for conn in idle:
             conn.close()
     for _ in range(100):  # the closed connections free their workers
-        if post(url + "/eldest", b"[[]]")[0] == 500:
+        if post(url + "/eldest", b"[[]]")[0] == 422:
             break
         time.sleep(0.05)
     else:
         pytest.fail("the server never recovered from its busy state")
+
+
+def test_a_value_error_the_function_raises_is_422_with_its_type(club_server: str) -> None:
+    # max() of no people raises ValueError: a well-typed input the function refuses.
+    error = "eldest raised ValueError: max() arg is an empty sequence"
+    answer = {"error": error, "type": "ValueError", "message": "max() arg is an empty sequence"}
+    assert post(club_server + "/eldest", b"[[]]") == (422, answer)
+
+
+def test_a_missing_support_module_is_named(tmp_path: Path) -> None:
+    module = _module()
+    source = module_source(module, BODIES, spec_name="shop.mrsh", spec_hash="0")
+    (tmp_path / "shop.py").write_text(append_main(source, module), encoding="utf-8")
+    done = run(tmp_path, "greet", '"Ann"')
+    assert done.returncode == 1
+    assert "No module named '_marshalike_main'" in done.stderr
+
+
+def test_a_spec_cannot_take_the_support_module_name() -> None:
+    assert name_clash("shop") is None
+    assert name_clash("_marshalike_main") == (
+        "_marshalike_main.py is the support module of the generated modules: rename the spec"
+    )

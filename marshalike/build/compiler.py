@@ -25,8 +25,7 @@ from marshalike.build.output import (
 )
 from marshalike.build.plan import Plan, Unit, make_plan
 from marshalike.build.uses import Used
-from marshalike.codegen import emit
-from marshalike.codegen.module_main import append_main
+from marshalike.codegen import emit, module_main
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic
@@ -168,6 +167,8 @@ def _compile_spec(path: Path, run: CompileRun, cancel: Cancel | None) -> SpecRep
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
+    if (clash := module_main.name_clash(module.name)) is not None:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
     used, problem = _compile_uses(path, module, out_dir, run, cancel)
@@ -398,11 +399,13 @@ def _write(
     if problem is not None:
         return SpecReport(str(path), source, units=ordered, problem=problem)
     if job.main:
-        module_text = append_main(module_text, module)
+        module_text = module_main.append_main(module_text, module)
     tests_text = emit.test_source(
         module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
     )
     files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
+    if job.main and module_main.main_block(module):  # the same text for every spec
+        files[module_main.SUPPORT_FILE] = module_main.support_source()
     outputs = {name: file_hash(text) for name, text in files.items()}
     new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs)
     # The lock first: if the files after it are never written, the next compile finds

@@ -3,9 +3,10 @@
 For each spec: the spec must parse and check clean; its lock must exist and record the
 spec's current hash; NAME.py and test_NAME.py must exist with the hashes the lock recorded
 (a hand edit shows up as a mismatch, unless the marker of an interrupted write says the
-files were left out of step by a crash); the generated modules of the specs it uses, at any
-depth, must be in the same folder; and the generated tests must pass, run in the sandbox
-beside those modules.
+files were left out of step by a crash), and so must `_marshalike_main.py`, the command
+line's support module, where the module has a command line; the generated modules of the
+specs it uses, at any depth, must be in the same folder; and the generated tests must
+pass, run in the sandbox beside those modules.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from marshalike.build.lock import Lock, lock_path, read_lock
 from marshalike.build.output import file_hash, interrupted, marker_file
 from marshalike.build.uses import Absent, generated_modules
 from marshalike.codegen import emit
-from marshalike.codegen.module_main import append_main
+from marshalike.codegen.module_main import SUPPORT_FILE, SUPPORT_MODULE, append_main
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
@@ -105,6 +106,13 @@ def check_spec(
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
         texts[name] = _read(folder / name)
         found.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+    module_text = texts[f"{module.name}.py"] or ""
+    if SUPPORT_FILE in lock.outputs or f"import {SUPPORT_MODULE}\n" in module_text:
+        # The command line's support module, shared by the folder's modules.
+        support = _read(folder / SUPPORT_FILE)
+        found.extend(
+            _output_findings(folder / SUPPORT_FILE, support, lock.outputs.get(SUPPORT_FILE))
+        )
     used, absent = generated_modules(graph, path, folder)
     found.extend(_absent_finding(a, display) for a in absent)
     if found:

@@ -1,22 +1,54 @@
 """The generated module's own command line: `python -m NAME FUNC ARGS...` and `--serve`.
 
-The code comes from one template (`templates/module_main.py.j2`), so every module carries
-the same tested block; only the list of callable functions differs. It is an
-`if __name__ == "__main__":` block: importing the module runs none of it, and it needs
-nothing beyond the standard library.
+The code lives once per output folder, in the support module `_marshalike_main.py`
+(`support_source()`, the same text for every module and folder); each module ends with a
+few lines that hand it its globals and the parameter types its spec declares:
+
+    if __name__ == "__main__":
+        import _marshalike_main
+
+        _marshalike_main.main(globals(), {"add": ("int", "int")})
+
+Importing the module runs none of it, and it needs nothing beyond the standard library.
+The block is laid out as `ruff format` lays it out with its default settings.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import json
 
-from marshalike.codegen.emit import declared_annotations, render
+from marshalike.codegen.emit import declared_annotations
 from marshalike.language.naming import identifier
 from marshalike.language.spec import Module
 
-__all__ = ["append_main", "main_block"]
+__all__ = [
+    "SUPPORT_FILE",
+    "SUPPORT_MODULE",
+    "append_main",
+    "main_block",
+    "name_clash",
+    "support_source",
+]
 
-LINE_LIMIT = 100  # the generated module's, as ruff formats it
+SUPPORT_MODULE = "_marshalike_main"
+SUPPORT_FILE = f"{SUPPORT_MODULE}.py"
+LINE_LIMIT = 88  # ruff format's default
+
+
+@functools.cache
+def support_source() -> str:
+    """The text of the support module the main blocks import."""
+    resource = importlib.resources.files("marshalike.codegen") / "templates"
+    return (resource / f"{SUPPORT_FILE}.txt").read_text(encoding="utf-8")
+
+
+def name_clash(module_name: str) -> str | None:
+    """Why a spec cannot compile to `module_name`: the support module has that name."""
+    if module_name != SUPPORT_MODULE:
+        return None
+    return f"{SUPPORT_FILE} is the support module of the generated modules: rename the spec"
 
 
 def main_block(module: Module) -> str:
@@ -29,22 +61,36 @@ def main_block(module: Module) -> str:
     functions = list(dict.fromkeys(identifier(f.name) for f in module.funcs))
     if not functions:
         return ""
-    declared = [
-        _declared_entry(name, declared_annotations(module, first[name])) for name in functions
-    ]
-    return render("module_main.py.j2", functions=functions, declared=declared)
+    declared = {name: declared_annotations(module, first[name]) for name in functions}
+    head = f'if __name__ == "__main__":\n    import {SUPPORT_MODULE}\n\n'
+    inline = ", ".join(f"{json.dumps(name)}: {_tuple(types)}" for name, types in declared.items())
+    call = f"    {SUPPORT_MODULE}.main(globals(), {{{inline}}})\n"
+    if len(call.rstrip("\n")) <= LINE_LIMIT:
+        return head + call
+    entries = "".join(_entry(name, types) for name, types in declared.items())
+    call = (
+        f"    {SUPPORT_MODULE}.main(\n        globals(),\n        {{\n{entries}        }},\n    )\n"
+    )
+    return head + call
 
 
-def _declared_entry(name: str, annotations: tuple[str | None, ...]) -> str:
-    """`"name": ("list[Person]", None),` as ruff formats it: one line where it fits in 100
-    columns, else one annotation a line."""
-    items = ["None" if a is None else json.dumps(a) for a in annotations]
-    inline = f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    line = f"        {json.dumps(name)}: {inline},"
-    if len(line) <= LINE_LIMIT:
+def _items(annotations: tuple[str | None, ...]) -> list[str]:
+    return ["None" if a is None else json.dumps(a) for a in annotations]
+
+
+def _tuple(annotations: tuple[str | None, ...]) -> str:
+    items = _items(annotations)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def _entry(name: str, annotations: tuple[str | None, ...]) -> str:
+    """`"name": ("list[Person]", None),` as ruff formats it at 12 columns in: one line
+    where it fits, else one annotation a line."""
+    line = f"            {json.dumps(name)}: {_tuple(annotations)},\n"
+    if len(line.rstrip("\n")) <= LINE_LIMIT:
         return line
-    inner = "".join(f"            {item},\n" for item in items)
-    return f"        {json.dumps(name)}: (\n{inner}        ),"
+    inner = "".join(f"                {item},\n" for item in _items(annotations))
+    return f"            {json.dumps(name)}: (\n{inner}            ),\n"
 
 
 def append_main(source: str, module: Module) -> str:

@@ -268,8 +268,9 @@ def test_only_limits_tests_to_one_function_and_its_imports() -> None:
         "def test_g_1():\n"
         "    actual = g(1)\n"
         "    expected = math.pi\n"
-        '    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not '
-        '{expected!r}"\n'
+        "    assert _same(actual, expected), (\n"
+        '        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"\n'
+        "    )\n"
     )
 
 

@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from marshalike.language.naming import parse_or_none
 
-_LINE_LIMIT = 100
+_LINE_LIMIT = 88  # ruff format's default
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ value it should return:
     def test_add_1():
         actual = add(1, 2)
         expected = 3
-        assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+        assert _same(actual, expected), (
+            f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+        )
 
 `_same`, defined once in each file that has a value test, compares the way the verifier
 does, so that running plain `pytest` on the file is not fooled by a value that only claims
@@ -57,16 +59,24 @@ def _same(actual, expected, float_ok=False):
         return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
     if type(expected) in (list, tuple):
         pairs = zip(actual, expected)
-        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+        return len(actual) == len(expected) and all(
+            _same(a, b, float_ok) for a, b in pairs
+        )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+        return {_same_key(item) for item in actual} == {
+            _same_key(item) for item in expected
+        }
     if type(expected) is dict:
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+        return have.keys() == want.keys() and all(
+            _same(have[k], want[k], float_ok) for k in want
+        )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]
-        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+        return all(
+            _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
+        )
     return actual == expected
 
 
@@ -146,13 +156,17 @@ def _parsed(source: str) -> tuple[str, ast.Expression] | None:
 
 def _returns(call: str, expected: str, float_ok: bool) -> str:
     same = "_same(actual, expected, float_ok=True)" if float_ok else "_same(actual, expected)"
-    return f"    actual = {call}\n    expected = {expected}\n    assert {same}, {_MESSAGE}"
+    # The message in parentheses on a line of its own, as `ruff format` lays it out.
+    assert_line = f"    assert {same}, (\n        {_MESSAGE}\n    )"
+    return f"    actual = {call}\n    expected = {expected}\n{assert_line}"
 
 
 def _raises(example: Example, call: str, needs: _Needs) -> str:
     needs.pytest = True
     named = one_line(example.exception or "Exception")
     exception, note = _exception(named, needs)
+    if exception == "Exception" and not note:
+        note = "  # noqa: B017 (the spec names no exception)"
     return f"    with pytest.raises({exception}):{note}\n        {call}"
 
 
@@ -164,7 +178,7 @@ def _exception(named: str, needs: _Needs) -> tuple[str, str]:
     if "." in named and root in sys.stdlib_module_names and plain_expression(named) is not None:
         needs.names.add(root)
         return named, ""
-    return "Exception", f"  # the spec names {named}"
+    return "Exception", f"  # noqa: B017 (the spec names {named})"
 
 
 def one_line(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Employee", "Team", "payroll", "biggest_team"]
+__all__ = ["Employee", "Team", "biggest_team", "payroll"]
 
 
 @dataclass

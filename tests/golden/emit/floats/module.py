@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["mean", "scale", "stats", "pairs"]
+__all__ = ["mean", "pairs", "scale", "stats"]
 
 
 def mean(numbers_list: list[float]) -> float:

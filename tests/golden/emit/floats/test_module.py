@@ -22,16 +22,24 @@ def _same(actual, expected, float_ok=False):
         return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
     if type(expected) in (list, tuple):
         pairs = zip(actual, expected)
-        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+        return len(actual) == len(expected) and all(
+            _same(a, b, float_ok) for a, b in pairs
+        )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+        return {_same_key(item) for item in actual} == {
+            _same_key(item) for item in expected
+        }
     if type(expected) is dict:
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+        return have.keys() == want.keys() and all(
+            _same(have[k], want[k], float_ok) for k in want
+        )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]
-        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+        return all(
+            _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
+        )
     return actual == expected
 
 
@@ -46,21 +54,27 @@ def _same_key(value):
 def test_mean_1():
     actual = mean([1, 2])
     expected = 1.5
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:6: mean([1]) = 1
 def test_mean_2():
     actual = mean([1])
     expected = 1
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:7: mean([-1.5, -0.5]) = -1.0
 def test_mean_3():
     actual = mean([-1.5, -0.5])
     expected = -1.0
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:8: mean([]) = raises ZeroDivisionError
@@ -73,25 +87,33 @@ def test_mean_4():
 def test_scale_1():
     actual = scale([1.0, 2.0], 0.1)
     expected = [0.1, 0.2]
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:15: scale([], 2.0) = []
 def test_scale_2():
     actual = scale([], 2.0)
     expected = []
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:21: stats([1.0, 3.0]) = {'mean': 2.0, 'max': 3.0}
 def test_stats_1():
     actual = stats([1.0, 3.0])
     expected = {'mean': 2.0, 'max': 3.0}
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # floats.mrsh:27: pairs([0.5]) = [(0.5, 0.25)]
 def test_pairs_1():
     actual = pairs([0.5])
     expected = [(0.5, 0.25)]
-    assert _same(actual, expected, float_ok=True), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected, float_ok=True), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )

@@ -20,16 +20,24 @@ def _same(actual, expected, float_ok=False):
         return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
     if type(expected) in (list, tuple):
         pairs = zip(actual, expected)
-        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+        return len(actual) == len(expected) and all(
+            _same(a, b, float_ok) for a, b in pairs
+        )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+        return {_same_key(item) for item in actual} == {
+            _same_key(item) for item in expected
+        }
     if type(expected) is dict:
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+        return have.keys() == want.keys() and all(
+            _same(have[k], want[k], float_ok) for k in want
+        )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]
-        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+        return all(
+            _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
+        )
     return actual == expected
 
 
@@ -44,32 +52,42 @@ def _same_key(value):
 def test_repeat_1():
     actual = repeat('ab')
     expected = 'ab ab'
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # named.mrsh:6: repeat('ab', 3, '-') = 'ab-ab-ab'
 def test_repeat_2():
     actual = repeat('ab', 3, '-')
     expected = 'ab-ab-ab'
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # named.mrsh:7: repeat('ab', times=1) = 'ab'
 def test_repeat_3():
     actual = repeat('ab', times=1)
     expected = 'ab'
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # named.mrsh:13: shout('hi', True, 2) = 'HI!!'
 def test_shout_1():
     actual = shout('hi', True, 2)
     expected = 'HI!!'
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # named.mrsh:14: shout('hi', false, 0) == 'hi'
 def test_shout_2():
     actual = shout('hi', False, 0)
     expected = 'hi'
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["record", "class_", "lookup"]
+__all__ = ["class_", "lookup", "record"]
 
 
 @dataclass

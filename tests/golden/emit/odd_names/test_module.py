@@ -20,16 +20,24 @@ def _same(actual, expected, float_ok=False):
         return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
     if type(expected) in (list, tuple):
         pairs = zip(actual, expected)
-        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+        return len(actual) == len(expected) and all(
+            _same(a, b, float_ok) for a, b in pairs
+        )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+        return {_same_key(item) for item in actual} == {
+            _same_key(item) for item in expected
+        }
     if type(expected) is dict:
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+        return have.keys() == want.keys() and all(
+            _same(have[k], want[k], float_ok) for k in want
+        )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]
-        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+        return all(
+            _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
+        )
     return actual == expected
 
 
@@ -47,4 +55,6 @@ def _same_key(value):
 def test_lookup_1():
     actual = lookup({}, [], 1, 2)
     expected = record('x', 'y', 1, 'a', 'b')
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Person", "sort_by_age", "oldest"]
+__all__ = ["Person", "oldest", "sort_by_age"]
 
 
 @dataclass

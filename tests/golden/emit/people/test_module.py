@@ -20,16 +20,24 @@ def _same(actual, expected, float_ok=False):
         return math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-12)
     if type(expected) in (list, tuple):
         pairs = zip(actual, expected)
-        return len(actual) == len(expected) and all(_same(a, b, float_ok) for a, b in pairs)
+        return len(actual) == len(expected) and all(
+            _same(a, b, float_ok) for a, b in pairs
+        )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {_same_key(item) for item in expected}
+        return {_same_key(item) for item in actual} == {
+            _same_key(item) for item in expected
+        }
     if type(expected) is dict:
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(_same(have[k], want[k], float_ok) for k in want)
+        return have.keys() == want.keys() and all(
+            _same(have[k], want[k], float_ok) for k in want
+        )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]
-        return all(_same(getattr(actual, n), getattr(expected, n), float_ok) for n in names)
+        return all(
+            _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
+        )
     return actual == expected
 
 
@@ -44,21 +52,27 @@ def _same_key(value):
 def test_sort_by_age_1():
     actual = sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)])
     expected = [Person('Joe', 20, True), Person('Jane', 50, False)]
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # people.mrsh:12: sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)], false) = [Person('Jane', 50, False), Person('Joe', 20, True)]
 def test_sort_by_age_2():
     actual = sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)], False)
     expected = [Person('Jane', 50, False), Person('Joe', 20, True)]
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # people.mrsh:13: sort_by_age([]) = []
 def test_sort_by_age_3():
     actual = sort_by_age([])
     expected = []
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # people.mrsh:14: informal example, not a test: sort_by_age() = throws a no list received error
@@ -68,11 +82,15 @@ def test_sort_by_age_3():
 def test_oldest_1():
     actual = oldest([])
     expected = None
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )
 
 
 # people.mrsh:21: oldest([Person('Joe', 20, True), Person('Jane', 50, False)]) = Person('Jane', 50, False)
 def test_oldest_2():
     actual = oldest([Person('Joe', 20, True), Person('Jane', 50, False)])
     expected = Person('Jane', 50, False)
-    assert _same(actual, expected), f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    assert _same(actual, expected), (
+        f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
+    )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["greet", "answer", "log_line"]
+__all__ = ["answer", "greet", "log_line"]
 
 
 def greet(string: str) -> None:

@@ -12,12 +12,19 @@ connection parses and validates; the engine itself belongs to one `EngineWorker`
 
 Routes: GET /v1/models, GET /v1/models/{id}, POST /v1/completions,
 POST /v1/chat/completions. HTTP/1.1 keep-alive; streams use chunked transfer encoding.
+
+A request whose client goes away stops costing the engine: a stream's failed write cancels
+its job, and a handler waiting for a job (queued, reading the prompt, or generating a
+non-streaming answer) looks at its connection every `CLIENT_POLL_S` and cancels the job
+when the client has closed it.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import queue
+import select
 import socket
 import sys
 import threading
@@ -41,12 +48,22 @@ from marshalike_runtime.server_protocol import (
     start_chunk,
     usage_chunk,
 )
-from marshalike_runtime.server_worker import Delta, Done, EngineLike, EngineWorker, Job, Started
+from marshalike_runtime.server_worker import (
+    Delta,
+    Done,
+    EngineLike,
+    EngineWorker,
+    Event,
+    Job,
+    Started,
+)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # how long shutdown waits for a generation in progress before leaving it to die with us
 STOP_TIMEOUT_S = 5.0
 IDLE_TIMEOUT_S = 300.0
+# How often a handler waiting for its job checks that its client is still connected.
+CLIENT_POLL_S = 0.25
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 Log = Callable[[str], None]
@@ -231,7 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = parse_request(parse_json(raw), endpoint)
         _check_model(request.model, self.server.model_name)
         job = self.server.worker.submit(request)
-        first = job.events.get()
+        first = self._wait(job)
+        if first is None:
+            return
         if isinstance(first, APIError):
             raise first
         assert isinstance(first, Started), first
@@ -239,11 +258,24 @@ class _Handler(BaseHTTPRequestHandler):
         if request.stream:
             _Stream(self, job, head).run()
             return
-        done = job.events.get()
+        done = self._wait(job)
+        if done is None:
+            return
         if isinstance(done, APIError):
             raise done
         assert isinstance(done, Done), done
         self._send_json(200, full_response(head, done.choices, done.usage))
+
+    def _wait(self, job: Job) -> Event | None:
+        """The job's next event; None, the job cancelled, once the client has gone."""
+        while True:
+            try:
+                return job.events.get(timeout=CLIENT_POLL_S)
+            except queue.Empty:
+                if _client_gone(self.connection):
+                    job.cancel()
+                    self.close_connection = True
+                    return None
 
     def _send_json(self, status: int, body: dict[str, Any], headers: dict | None = None) -> None:
         data = json.dumps(body).encode()
@@ -264,6 +296,16 @@ class _MethodNotAllowed(APIError):
 
 def _allow_header(err: APIError) -> dict[str, str]:
     return {"Allow": err.allowed} if isinstance(err, _MethodNotAllowed) else {}
+
+
+def _client_gone(connection: socket.socket) -> bool:
+    """Whether the client closed its end: the socket reads as ended, or as reset. Bytes
+    waiting to be read (a next request) mean it is still there; they stay unread."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset, or already closed
+        return True
 
 
 def _check_model(model: str, served: str) -> None:

@@ -8,8 +8,10 @@ Tokenising and chat templating run on the worker too, so no engine state is ever
 
 A job's events, in order: `Started` (the prompt fits), then `Delta`s when streaming, then
 `Done`; or an `APIError` instead of all of them when the request cannot be served. A
-handler whose client went away calls `Job.cancel()`; the worker then closes the engine's
-stream at the next token and moves on.
+handler whose client went away calls `Job.cancel()`, streaming or not: the worker skips a
+job cancelled while it waited its turn, and closes the engine's stream of a running one at
+the next piece of text (every request runs on `engine.stream`, whose deltas only a
+streaming request is sent), so an abandoned request stops costing decode steps.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class EngineWorker:
         while (job := self._jobs.get()) is not None:
             if self._stopping.is_set():
                 job.events.put(_shutting_down())
-            elif not job.cancelled:
+            elif job.cancelled:
+                self._log("client went away before its turn; request skipped")
+            else:
                 self._current = job
                 self._serve(job)
                 self._current = None
@@ -181,16 +185,15 @@ class EngineWorker:
             "stop": self._stops(job.request),
             "seed": sampling.seed,
         }
-        if job.request.stream:
-            generations = self._stream(job, ids, kwargs, offset)
-        else:
-            generations = self.engine.generate(ids, **kwargs)
+        generations = self._stream(job, ids, kwargs, offset)
         return [
             (Choice(offset + i, g.text, g.finish_reason), g.completion_tokens)
             for i, g in enumerate(generations)
         ]
 
     def _stream(self, job: Job, ids: list[int], kwargs: dict[str, Any], offset: int) -> list[Any]:
+        """The engine's generations, run as a stream so that a cancel can stop it between
+        two pieces of text; only a streaming request is sent the pieces."""
         finals: list[Any] = []
         events = self.engine.stream(ids, **kwargs)
         try:
@@ -198,7 +201,8 @@ class EngineWorker:
                 if job.cancelled:
                     raise _Cancelled
                 if _is_delta(item):
-                    job.events.put(Delta(offset + item[0], item[1]))
+                    if job.request.stream:
+                        job.events.put(Delta(offset + item[0], item[1]))
                 else:
                     finals.extend(item if isinstance(item, list) else [item])
         finally:

@@ -114,7 +114,7 @@ def test_sampling_parameters_reach_the_engine(
     assert fake_engine.calls == [
         {
             "prompt": "abc",
-            "stream": False,
+            "stream": True,  # every request runs on engine.stream, so a cancel can stop it
             "n": 2,
             "max_tokens": 5,
             "temperature": 0.5,

@@ -1,5 +1,6 @@
 """`marshalike serve` and its connections: concurrent clients, a client that leaves in the
-middle of a stream, and keep-alive connections at shutdown.
+middle of a stream, in the middle of a non-streaming answer or while its request waits its
+turn, and keep-alive connections at shutdown.
 
 FakeEngine continues a prompt with the prompt reversed ("hello" -> "olleh"), one token per
 character, 64 tokens of context; the chat template is `role:content` lines. See
@@ -13,6 +14,8 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fake_engine import FakeEngine
@@ -65,6 +68,58 @@ def test_client_leaving_mid_stream_does_not_stop_the_server() -> None:
     finally:
         server.shutdown()
         server.close()
+
+
+def test_client_leaving_a_non_streaming_request_stops_its_generation() -> None:
+    engine = FakeEngine(delay=0.1)  # 30 characters: 3 s unless it is cut short
+    logs: list[str] = []
+    server = create_server(engine, port=0, log=logs.append)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        with _sent(server, prompt="z" * 30, stream=False):
+            time.sleep(0.4)  # generating now; then the client closes its connection
+        started = time.monotonic()
+        result = open_client(server, "k").completions.create(
+            model=MODEL, prompt="ok", max_tokens=5, temperature=0
+        )
+        assert result.choices[0].text == "ko"
+        assert time.monotonic() - started < 1.5, "the abandoned generation went on"
+        assert "client went away; generation stopped" in logs
+    finally:
+        server.shutdown()
+        server.close()
+
+
+def test_a_request_whose_client_left_while_queued_is_never_started() -> None:
+    engine = FakeEngine(delay=0.05)  # the first request: 20 characters, 1 s
+    logs: list[str] = []
+    server = create_server(engine, port=0, log=logs.append)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        with _sent(server, prompt="a" * 20, stream=False) as first:
+            time.sleep(0.2)  # the first is running; the second waits behind it, then leaves
+            with _sent(server, prompt="b" * 20, stream=False):
+                time.sleep(0.4)
+            assert first.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(0.3)  # the worker's turn for the second request
+        assert [call["prompt"] for call in engine.calls] == ["a" * 20]
+        assert "client went away before its turn; request skipped" in logs
+    finally:
+        server.shutdown()
+        server.close()
+
+
+@contextmanager
+def _sent(server: OpenAIServer, prompt: str, stream: bool) -> Iterator[socket.socket]:
+    """A connection that has sent a completion request, closed when the block ends."""
+    body = json.dumps({"model": MODEL, "prompt": prompt, "max_tokens": 30, "stream": stream})
+    request = (
+        f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(request.encode())
+        yield sock
 
 
 def _leave_mid_stream(server: OpenAIServer, prompt: str) -> None:

@@ -242,7 +242,7 @@ def test_engine_failure_is_500_and_the_server_carries_on(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(fake_engine, "generate", broken)
+    monkeypatch.setattr(fake_engine, "stream", broken)
     with pytest.raises(openai.InternalServerError) as caught:
         client.completions.create(model=MODEL, prompt="hi")
     message = "the engine failed: RuntimeError: out of memory"

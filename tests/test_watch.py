@@ -138,7 +138,7 @@ def test_first_batch_compiles_every_spec_with_one_backend(harness: Harness) -> N
         "square.mrsh: compiling",
         "  square.square: compiling",
         "  square.square: verified",
-        "square.mrsh: ok (wrote square.py, test_square.py)",
+        "square.mrsh: ok (wrote square.py, test_square.py, _marshalike_main.py)",
         "quad.mrsh: compiling",
         "  quad.quad: compiling",
         "  quad.quad: verified",
@@ -347,7 +347,7 @@ def test_a_backend_error_is_a_status_line_and_the_session_goes_on(harness: Harne
         "zz.mrsh: compiling",
         "  zz.square: compiling",
         "  zz.square: verified",
-        "zz.mrsh: ok (wrote zz.py, test_zz.py)",
+        "zz.mrsh: ok (wrote zz.py, test_zz.py, _marshalike_main.py)",
     ]
     assert harness.session.unseen() == {harness.folder / "square.mrsh"}
 
@@ -414,7 +414,7 @@ def test_a_newer_edit_cancels_the_compile_and_the_next_batch_redoes_the_rest(
     assert harness.session.carried == {square, later}
     assert harness.session.apply({square}) == Batch(compile=(square, later))
     assert harness.take()[3::4] == [
-        "square.mrsh: ok (wrote square.py, test_square.py)",
+        "square.mrsh: ok (wrote square.py, test_square.py, _marshalike_main.py)",
         "zz.mrsh: ok (wrote zz.py, test_zz.py)",
     ]
     assert harness.session.unseen() == set()  # compiled as the spec reads now
@@ -442,7 +442,9 @@ def test_changes_that_leave_the_compile_current_do_not_cancel_it(harness: Harnes
 
     harness.backend.before = save_unchanged
     harness.session.apply({square})
-    assert harness.take()[-1] == "square.mrsh: ok (wrote square.py, test_square.py)"
+    assert harness.take()[-1] == (
+        "square.mrsh: ok (wrote square.py, test_square.py, _marshalike_main.py)"
+    )
     assert harness.session.carried == set()
 
 
@@ -483,7 +485,7 @@ def test_the_watcher_thread_cancels_a_compile_whose_spec_is_saved(harness: Harne
         "square.mrsh: compiling",
         "  square.square: compiling",
         "  square.square: verified",
-        "square.mrsh: ok (wrote square.py, test_square.py)",
+        "square.mrsh: ok (wrote square.py, test_square.py, _marshalike_main.py)",
     ]
 
 
@@ -615,6 +617,6 @@ def test_watch_recompiles_on_save_and_stops_on_sigint(tmp_path: Path) -> None:
     assert watcher.proc.stdout is not None and watcher.proc.stdout.read() == ""
     assert watcher.wait_for("marshalike: stopped", timeout=5)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "greet.lock.json", "greet.mrsh", "greet.py", "more.lock.json", "more.mrsh", "more.py",
-        "test_greet.py", "test_more.py",
+        "_marshalike_main.py", "greet.lock.json", "greet.mrsh", "greet.py", "more.lock.json",
+        "more.mrsh", "more.py", "test_greet.py", "test_more.py",
     ]  # fmt: skip

@@ -35,8 +35,9 @@ from marshalike.language.spec import Module
 from marshalike.sandbox.verify import verify_module
 from marshalike.synth import prompts, verdict_text
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
+from marshalike.synth.events import Observe, SpecObserve, UnitEvent, for_module, ignore
 from marshalike.synth.extract import refusal
-from marshalike.synth.loop import UnitOutcome, compile_unit
+from marshalike.synth.loop import UnitOutcome, blocked_outcome, compile_unit
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
@@ -132,9 +133,11 @@ class CompileRun:
         progress: Progress,
         shared: SharedBackend | None = None,
         graph: SpecGraph | None = None,
+        observe: SpecObserve | None = None,
     ) -> None:
         self.job = job
         self.progress = progress
+        self.observe = observe
         self.shared = shared or SharedBackend(job)
         self.graph = graph or SpecGraph()
         self.reports: dict[Path, SpecReport] = {}
@@ -189,7 +192,7 @@ def _compile_spec(path: Path, run: CompileRun, cancel: Cancel | None) -> SpecRep
     # From reading the lock to writing it, one compile of this spec at a time: the second
     # then finds the first one's work in the lock.
     with spec_lock(out_dir, module.name, waiting):
-        spec = _Spec(module, plan, used, cancel)
+        spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name))
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
 
@@ -229,6 +232,7 @@ class _Spec:
     plan: Plan
     used: Used
     cancel: Cancel | None = None
+    observe: Observe = ignore  # what the loop reports of each unit while it works
 
 
 def _compile_uses(
@@ -275,14 +279,16 @@ def _run_units(
                     results[name] = CachedUnit(
                         name, hit.status, hit.code, questions=hit.questions, strength=hit.strength
                     )
+                    spec.observe(UnitEvent(name, "done", status="unchanged"))
                     sorter.done(name)
                     continue
                 blocked = [d for d in plan.unit(name).deps if results[d].status == "failed"]
                 if blocked:
-                    results[name] = _blocked(name, blocked)
+                    results[name] = blocked_outcome(name, blocked)
                     sorter.done(name)
                     continue
                 progress(f"{module.name}.{name}: compiling")
+                spec.observe(UnitEvent(name, "queued"))
                 unit = plan.unit(name)
                 prior = earlier.get(name, ())
                 running[pool.submit(_compile_one, spec, unit, results, prior, job, shared)] = name
@@ -294,6 +300,7 @@ def _run_units(
                 name = running.pop(future)
                 results[name] = future.result()
                 progress(f"{module.name}.{name}: {results[name].status}")
+                spec.observe(UnitEvent(name, "done", status=results[name].status))
                 sorter.done(name)
     return results
 
@@ -327,6 +334,7 @@ def _compile_one(
         module_name=module.name,
         cancel=spec.cancel,
         prior=prior,
+        observe=spec.observe,
     )
 
 
@@ -342,22 +350,6 @@ def _closure(
             names.add(name)
             pending.extend(plan.unit(name).deps)
     return {name: code for name in sorted(names) if (code := results[name].code) is not None}
-
-
-def _blocked(name: str, deps: list[str]) -> UnitOutcome:
-    because = ", ".join(deps)
-    return UnitOutcome(
-        name,
-        "failed",
-        None,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0.0,
-        failures=(f"not compiled: it depends on {because}, which failed",),
-    )
 
 
 def _write(

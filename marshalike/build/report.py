@@ -100,3 +100,10 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
 def _count(number: int, noun: str) -> str:
     """ "1 function", "2 functions"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def exit_status(reports: Sequence[SpecReport]) -> int:
+    """2 when a spec has errors, 1 when a function failed, else 0 (README, "Exit status")."""
+    if any(any(d.is_error for d in r.diagnostics) for r in reports):
+        return 2
+    return 0 if all(r.ok for r in reports) else 1

@@ -19,7 +19,7 @@ from marshalike.build.clarify import (
     record,
     to_recompile,
 )
-from marshalike.build.compiler import CompileRun, SpecReport
+from marshalike.build.compiler import CompileRun
 from marshalike.build.job import make_job
 from marshalike.cli.options import compile_options
 from marshalike.language.diagnostics import render_all
@@ -101,7 +101,7 @@ def command(
         if report.diagnostics:
             click.echo(render_all(report.diagnostics, {report.path: report.source}), err=True)
     click.echo(render.text(reports), nl=False)
-    sys.exit(_status(reports))
+    sys.exit(render.exit_status(reports))
 
 
 def _nothing(asked: Sequence[object]) -> None:
@@ -116,10 +116,3 @@ def _ask(prompt: str) -> str:
 
 def _progress(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _status(reports: list[SpecReport]) -> int:
-    """As `compile`'s: 2 when a spec has errors, 1 when a function failed, else 0."""
-    if any(any(d.is_error for d in r.diagnostics) for r in reports):
-        return 2
-    return 0 if all(r.ok for r in reports) else 1

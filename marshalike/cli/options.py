@@ -58,3 +58,18 @@ def compile_options(command: F) -> F:
     for option in reversed(_options()):
         command = option(command)
     return command
+
+
+def display_options(command: F) -> F:
+    """Add what the progress display on stderr shows (`cli.display`): the report on stdout
+    is the same whatever they say."""
+    options = [
+        click.option("--no-progress", "no_progress", is_flag=True,
+                     help="Plain timestamped lines instead of the live table at a terminal."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress: warnings and errors only."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="A progress line for every step (sampling, verifying, asking)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -31,6 +31,7 @@ from marshalike.gate.strength import Strength, measure
 from marshalike.gate.typed_inputs import typed_calls
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
+from marshalike.synth.events import Observe, State, UnitEvent, ignore
 from marshalike.synth.holdout import shown_context
 from marshalike.synth.judge import (
     Candidate,
@@ -81,6 +82,7 @@ def compile_unit(
     module_name: str,
     cancel: Cancel | None = None,
     prior: Sequence[str] = (),
+    observe: Observe = ignore,
 ) -> UnitOutcome:
     """Verified (or unchecked) code for the unit, or its failure. `prior` is code an earlier
     compile wrote for the same intent (`synth.reuse`): where one passes the examples as they
@@ -99,17 +101,25 @@ def compile_unit(
         attempts = 1 if tally.candidates else 0
         outcome = _outcome(ctx, "failed", None, attempts, tally, start, ctx_failures=(failure,))
         return replace(outcome, questions=guesses)
+    budget = 1 if settings.quick else settings.attempts
+
+    def tell(state: State, attempt: int = 0) -> None:
+        observe(UnitEvent(ctx.func.name, state, attempt, budget, tally.candidates,
+                          len(_passing(tally)), tally.completion_tokens))  # fmt: skip
+
     if prior and names and not settings.quick:
+        tell("reusing")
         if again := passing_again(ctx, shown, prior, settings, tally, harness):
             return _reused(again, ctx, settings, tally, harness, start)
     prompt = prompts.first_prompt(shown, settings.kind)
-    budget = 1 if settings.quick else settings.attempts
     overall: Candidate | None = None  # the best of all attempts, for the failure report
     pool: dict[str, list[Candidate]] = {}  # consensus: the passing candidates of all attempts
     for attempt in range(1, budget + 1):
         raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
+        tell("sampling", attempt)
         completions = sample(backend, prompt, settings, attempt)
         batch = judge(ctx, shown, completions, settings, tally, harness)
+        tell("verifying", attempt)
         best, note, support = _best(batch, pool, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
             overall = best
@@ -120,11 +130,12 @@ def compile_unit(
             note = "no second candidate agreed with it on the extra inputs"
         if done is not None:
             asked: tuple[Question, ...] = ()
-            if done == "verified" and not settings.quick and settings.questions:
+            if done != "verified" or settings.quick:
+                return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
+            tell("asking")
+            if settings.questions:
                 asked = _ask(ctx, shown, backend, settings, tally, harness, attempt)
             outcome = _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
-            if done != "verified" or settings.quick:
-                return replace(outcome, questions=asked)
             return _with_strength(outcome, asked, ctx, settings, harness)
         if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
@@ -140,6 +151,13 @@ def compile_unit(
         return _with_strength(outcome, (question,), ctx, settings, harness)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
+
+
+def blocked_outcome(name: str, deps: Sequence[str]) -> UnitOutcome:
+    """The outcome of a unit not compiled because a unit it depends on failed."""
+    because = ", ".join(deps)
+    failure = f"not compiled: it depends on {because}, which failed"
+    return UnitOutcome(name, "failed", None, 0, 0, 0, 0, 0, 0.0, failures=(failure,))
 
 
 def _unchecked_questions(

@@ -22,7 +22,9 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -273,12 +275,20 @@ def _compile(compiler: str, flags: list[str], target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.partial")
     os.close(fd)
+    shown = " ".join(flags)
+    print(f"marshalike: building the CPU kernels ({compiler} {shown}), once for this CPU ...",
+          file=sys.stderr, flush=True)  # fmt: skip
+    start = time.monotonic()
     try:
         cmd = [compiler, *flags, "-std=c11", "-fPIC", "-shared", str(SOURCE), "-o", tmp, "-lm"]
         done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
         if done.returncode != 0:
+            print("marshalike: that build failed; trying the next flags, else plain PyTorch",
+                  file=sys.stderr, flush=True)  # fmt: skip
             return False
         os.replace(tmp, target)
+        print(f"marshalike: CPU kernels built in {time.monotonic() - start:.1f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
         return True
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -77,6 +77,22 @@ def test_edited_spec_is_stale(compiled) -> None:
     assert server.requests == []
 
 
+def test_a_spec_whose_last_compile_failed_is_said_so(compiled) -> None:
+    folder, server = compiled
+    server.script = lambda request: "```python\ndef square(x):\n    return x + x\n```"
+    (folder / "square.mrsh").write_text(SPEC.replace("by itself", "by itself."), encoding="utf-8")
+    argv = ["compile", str(folder), "--backend", "openai", "--base-url", server.base_url,
+            "--model", "fake-model", "--candidates", "1", "--attempts", "1"]  # fmt: skip
+    assert CliRunner().invoke(cli, argv).exit_code == 1
+    result = check(folder)
+    assert result.exit_code == 1
+    assert (
+        "stale: the last compile of the spec failed (its best attempt is in square.failed.py), "
+        "so the outputs are from an earlier version of it: fix the spec or its examples and "
+        "compile it"
+    ) in result.stdout
+
+
 def test_hand_edited_output_is_reported(compiled) -> None:
     folder, _ = compiled
     module = folder / "square.py"

@@ -80,7 +80,7 @@ def test_text_and_annotations() -> None:
     assert check_report.text(checks) == (
         "sq.mrsh: FAILED\n"
         "  stale: the spec changed since it was compiled: recompile it\n"
-        "ok.mrsh: ok (1 tests passed)\n"
+        "ok.mrsh: ok (1 test passed)\n"
         "2 specs checked, 1 failed\n"
     )
     multiline = Finding("edited", "50% done\nthen\rgone", "x.py", line=3, column=2)

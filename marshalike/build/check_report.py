@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from xml.etree import ElementTree
 
 from marshalike.build.freshness import Finding, SpecCheck
+from marshalike.build.report import count
 from marshalike.synth.redact import redact_question
 
 
@@ -16,13 +17,13 @@ def text(checks: Sequence[SpecCheck]) -> str:
     for check in checks:
         passed = sum(r.status == "pass" for r in check.tests)
         if check.ok:
-            lines.append(f"{check.path}: ok ({passed} tests passed)")
+            lines.append(f"{check.path}: ok ({count(passed, 'test')} passed)")
             lines.extend(f"  {name}: {s.shown()}" for name, s in check.strength.items())
             continue
         lines.append(f"{check.path}: FAILED")
         lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
     failed = sum(not c.ok for c in checks)
-    lines.append(f"{len(checks)} spec{'' if len(checks) == 1 else 's'} checked, {failed} failed")
+    lines.append(f"{count(len(checks), 'spec')} checked, {failed} failed")
     return "\n".join(lines) + "\n"
 
 

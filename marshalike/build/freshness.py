@@ -98,10 +98,16 @@ def check_spec(
         return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
     lock = read_lock(lock_file, path.name)
     found: list[Finding] = []
-    if lock.spec_hash != emit.spec_hash(loaded.source):
-        found.append(
-            Finding("stale", "the spec changed since it was compiled: recompile it", display)
+    if lock.spec_hash != (current := emit.spec_hash(loaded.source)):
+        attempt = _read(folder / f"{module.name}.failed.py") or ""
+        message = (
+            f"the last compile of the spec failed (its best attempt is in {module.name}"
+            ".failed.py), so the outputs are from an earlier version of it: fix the spec or "
+            "its examples and compile it"
+            if f"# spec-hash: {current}\n" in attempt
+            else "the spec changed since it was compiled: recompile it"
         )
+        found.append(Finding("stale", message, display))
     texts = {}
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
         texts[name] = _read(folder / name)

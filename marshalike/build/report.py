@@ -34,11 +34,11 @@ def text(reports: Sequence[SpecReport]) -> str:
     asked = sum(len(unit.questions) for report in reports for unit in report.units)
     if asked:
         lines.append(
-            f"{_count(asked, 'question')} the examples leave open: answer with "
+            f"{count(asked, 'question')} the examples leave open: answer with "
             "`marshalike clarify`, or add examples that settle them"
         )
     lines.append(
-        f"total: {_count(int(totals['units']), 'function')}, {totals['failed']} failed, "
+        f"total: {count(int(totals['units']), 'function')}, {totals['failed']} failed, "
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
         f"{totals['seconds']:.1f} s"
     )
@@ -97,7 +97,7 @@ def _unit_dict(unit: Any) -> dict[str, Any]:
     return data
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
     """ "1 function", "2 functions"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 

@@ -31,25 +31,22 @@ if TYPE_CHECKING:
     type=click.Choice(choices("quant")),
     default=default("quant"),
     envvar=SETTINGS["quant"].env_names,
-    show_default=True,
-    show_envvar=True,
-    help="int4 keeps the GGUF's 4- to 8-bit codes (CPU only); auto is int4 on a CPU with a C "
-    "compiler, else none. Clients see the same model id.",
+    help=SETTINGS["quant"].help_text
+    + " Clients see the same model id; MARSHALIKE_QUANT sets it too.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", help="Address to listen on [127.0.0.1].")
 @click.option(
     "--port",
     default=8000,
     type=click.IntRange(0, 65535),
-    show_default=True,
-    help="Port to listen on; 0 picks a free one.",
+    help="Port to listen on; 0 picks a free one [8000].",
 )
 @click.option(
     "--api-key",
     default=None,
     envvar="MARSHALIKE_SERVE_API_KEY",
-    show_envvar=True,
-    help="Require this key as 'Authorization: Bearer KEY' (the environment keeps it out of ps).",
+    help="Require this key as 'Authorization: Bearer KEY'; MARSHALIKE_SERVE_API_KEY keeps it "
+    "out of ps.",
 )
 def command(model: str | None, host: str, port: int, api_key: str | None, quant: str) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,

@@ -38,16 +38,15 @@ Usage: cli serve [OPTIONS]
 Options:
   --model PATH              A GGUF file or safetensors folder. Default: the
                             embedded Gemma 3 270M.
-  --quant [auto|none|int4]  int4 keeps the GGUF's 4- to 8-bit codes (CPU only);
-                            auto is int4 on a CPU with a C compiler, else none.
-                            Clients see the same model id.  [env var:
-                            MARSHALIKE_QUANT; default: auto]
-  --host TEXT               Address to listen on.  [default: 127.0.0.1]
-  --port INTEGER RANGE      Port to listen on; 0 picks a free one.  [default:
-                            8000; 0<=x<=65535]
-  --api-key TEXT            Require this key as 'Authorization: Bearer KEY' (the
-                            environment keeps it out of ps).  [env var:
-                            MARSHALIKE_SERVE_API_KEY]
+  --quant [auto|none|int4]  Local backend: int4 keeps the GGUF's 4- to 8-bit
+                            codes (CPU only); auto is int4 on a CPU with a C
+                            compiler, else none [auto]. Clients see the same
+                            model id; MARSHALIKE_QUANT sets it too.
+  --host TEXT               Address to listen on [127.0.0.1].
+  --port INTEGER RANGE      Port to listen on; 0 picks a free one [8000].
+                            [0<=x<=65535]
+  --api-key TEXT            Require this key as 'Authorization: Bearer KEY';
+                            MARSHALIKE_SERVE_API_KEY keeps it out of ps.
   -h, --help                Show this message and exit.
 """
 

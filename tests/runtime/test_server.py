@@ -186,7 +186,6 @@ def test_the_compilers_openai_backend_works_against_the_server(server: OpenAISer
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_the_embedded_model_through_the_server(embedded_gguf: Path) -> None:
     """What the server returns is what the engine generates, token for token."""
     from marshalike_runtime.engine import Engine
@@ -217,3 +216,35 @@ def test_the_embedded_model_through_the_server(embedded_gguf: Path) -> None:
             temperature=0,  # type: ignore[arg-type]
         )
         assert chat.choices[0].message.content == direct_chat.text
+
+
+ADD = """\
+# func add(a: integer, b: integer): integer
+
+The sum of a and b.
+
+* add(1, 2) = 3
+* add(-4, 4) = 0
+* add(10, 5) = 15
+"""
+
+
+@pytest.mark.slow
+def test_compile_through_serve_with_default_settings_and_no_model(tmp_path: Path) -> None:
+    """What a user does first with a server: `marshalike serve` as it starts by default
+    (the embedded model, the default quant), then `compile --backend openai --base-url`
+    with nothing else: the one model the server lists is taken."""
+    from click.testing import CliRunner
+
+    from marshalike.backends.local import resolve_quant
+    from marshalike.cli.main import cli
+    from marshalike.cli.serve_cmd import load_engine
+
+    (tmp_path / "add.mrsh").write_text(ADD, encoding="utf-8")
+    with running(load_engine(None, resolve_quant("auto"))) as server:
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url]
+        result = CliRunner().invoke(cli, argv, env={"OPENAI_API_KEY": None})  # none needed
+    assert result.exit_code == 0, result.output
+    assert "using model " in result.stderr and "the only one" in result.stderr
+    assert "add.mrsh: ok" in result.stdout
+    assert (tmp_path / "add.py").is_file()

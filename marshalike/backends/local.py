@@ -3,7 +3,9 @@
 torch and the runtime are imported on first use, so the rest of marshalike (and every
 other backend) works without the `local` extra. The engine is loaded once per backend and
 used by one request at a time: `--jobs` can run several units at once, but one model on
-one device gains nothing from interleaving requests.
+one device gains nothing from interleaving requests. `--model` takes a GGUF file, a
+safetensors folder, or `hf:OWNER/REPO[/FILE.gguf]`, a GGUF from the Hugging Face Hub kept in
+the cache folder (`marshalike.backends.hub`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from marshalike.backends import hub
 from marshalike.backends.base import (
     BackendOptions,
     Completion,
@@ -60,14 +63,24 @@ def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     except ImportError:
         raise BackendError(MISSING_RUNTIME) from None
     name, quant = model or DEFAULT_MODEL, resolve_quant(quant)
+    path = hub_path(model)
     try:
-        return Engine.load(model, quant=None if quant == "none" else quant)
+        return Engine.load(path, quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise BackendError(
             f"cannot run {name!r} with quant {quant!r}: {exc} — use --quant none"
         ) from None
     except (OSError, ValueError, ModelFileError) as exc:
         raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
+
+
+def hub_path(model: str | None) -> str | None:
+    """`model` as the runtime loads it: a `hf:OWNER/REPO[/FILE.gguf]` becomes the file it
+    names in the cache folder, downloaded on first use (`marshalike.backends.hub`)."""
+    if not hub.is_hub(model):
+        return model
+    assert model is not None
+    return str(hub.resolve(model))
 
 
 def from_options(options: BackendOptions) -> LocalBackend:

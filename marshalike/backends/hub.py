@@ -50,6 +50,8 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 MISSING_HUB = "models from the hub need huggingface_hub: pip install 'marshalike[local]'"
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHUNK = 1 << 20
+# llama.cpp's parts of one model: NAME-00001-of-00003.gguf
+_SPLIT = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,13 @@ def _pick(hub: Any, ref: HubRef) -> str:
     return _choose(ref.repo, ggufs)
 
 
-def _choose(repo: str, ggufs: list[str]) -> str:
+def _choose(repo: str, names: list[str]) -> str:
+    ggufs = [name for name in names if not _SPLIT.search(name)]
+    if names and not ggufs:
+        raise ConfigError(
+            f"{PREFIX}{repo} holds only GGUFs split in parts ({names[0]}, ...): the local "
+            "runtime loads a model in one file; choose a repository that has one"
+        )
     q4 = [name for name in ggufs if "q4_k_m" in name.lower()]
     if len(q4) == 1:
         return q4[0]

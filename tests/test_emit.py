@@ -285,7 +285,7 @@ def test_types_source_is_only_the_dataclasses() -> None:
 def test_unparseable_model_code_is_kept_verbatim() -> None:
     code = {"f": "def f(:\n    pass\n"}
     source = emit.module_source(module_of(func("f")), code, spec_name="m.mrsh", spec_hash=HASH)
-    assert source.endswith('__all__ = ["f"]\n\n\ndef f(:\n    pass\n')
+    assert source.endswith('__all__ = ["f"]\n\n\n# fmt: off\ndef f(:\n    pass\n# fmt: on\n')
 
 
 def test_imports_of_several_functions_are_merged_sorted_and_deduplicated() -> None:
@@ -310,16 +310,20 @@ def test_imports_of_several_functions_are_merged_sorted_and_deduplicated() -> No
         '__all__ = ["f", "g"]\n'
         "\n"
         "\n"
+        "# fmt: off\n"  # the model's code as it wrote it
         "def f(x):\n"
         "    import json\n"
         "    return Counter(re.findall('a', x))\n"
+        "# fmt: on\n"
         "\n"
         "\n"
+        "# fmt: off\n"
         "import os; LIMIT = 3\n"
         "\n"
         "\n"
         "def g(x: Any):\n"
         "    return dd(list)\n"
+        "# fmt: on\n"
     )
 
 

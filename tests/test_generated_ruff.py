@@ -27,8 +27,11 @@ Adds two numbers.
 
 * add(1, 2) = 3
 * add(-1, 1) = 0
+* add( 1,2 ) = 3
+* add(100000000000000, 200000000000000) = 100000000000000 + 200000000000000 + 0 + 0 + 0 + 0
 """,
-        {"add": "def add(a: int, b: int) -> int:\n    return a + b\n"},
+        # as a model may write it: single quotes, its own spacing
+        {"add": "def add(a: int,b: int) -> int:\n    '''The sum.'''\n    return a+b\n"},
     ),
     "people": (
         """\
@@ -52,7 +55,9 @@ Sorts people, youngest first.
 Greets someone by name.
 
 * greet("Bob") = "Hello, Bob!"
-* greet("Bob", "?", 2) = "Hello, Bob?Hello, Bob?"
+* greet('Bob', '?', 2) = 'Hello, Bob?Hello, Bob?'
+* greet(None) raises TypeError
+* greet( 'x' ,times=3 ) raises ValueError
 
 # func average_age_of_a_very_long_list_of_people(people: list of Person, \
 default_value: number = 0.0, rounding_digits: integer = 2): number

@@ -324,7 +324,7 @@ def test_a_module_without_functions_gets_no_block() -> None:
 def test_append_main_leaves_two_blank_lines(shop: Path) -> None:
     source = (shop / "shop.py").read_text(encoding="utf-8")
     assert '    raise NotImplementedError\n\n\nif __name__ == "__main__":\n' not in source
-    assert '    return object()\n\n\nif __name__ == "__main__":\n' in source
+    assert '    return object()\n# fmt: on\n\n\nif __name__ == "__main__":\n' in source
 
 
 # --serve: a real server on a free port, real HTTP requests.

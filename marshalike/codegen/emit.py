@@ -199,6 +199,13 @@ def _or_none(ann: str | None) -> str | None:
     return f"{ann} | None"
 
 
+def _verbatim(code: str) -> str:
+    """The model's code as it wrote it, kept out of `ruff format`'s reach: the lock holds
+    it byte for byte, and `marshalike check` compares the module with what it makes."""
+    code = code.strip("\n")
+    return f"# fmt: off\n{code}\n# fmt: on" if code else code
+
+
 def module_source(
     module: Module,
     code: Mapping[str, str],
@@ -221,7 +228,9 @@ def module_source(
     for func in module.funcs:
         found, body = split_imports(code[func.name]) if func.name in code else ([], "")
         imports.add(*found)
-        blocks.append(body if func.name in code else stub_source(module, func).rstrip("\n"))
+        blocks.append(
+            _verbatim(body) if func.name in code else stub_source(module, func).rstrip("\n")
+        )
     _add_own_imports(imports, module, "\n\n".join(blocks))
     return render(
         "module.py.j2",

@@ -137,7 +137,21 @@ def _block(
     if example.outcome == "raises":
         return head + _raises(example, lines[0], needs)
     needs.same = True
-    return head + _returns(lines[0], lines[1], float_ok)
+    body = _returns(lines[0], lines[1], float_ok)
+    if not all(_formatted(line, tree) for line, tree in zip(lines, trees, strict=True)):
+        # The example's text as the spec writes it, which `ruff format` would respell.
+        head_lines, rest = body.split("\n", 2)[:2], body.split("\n", 2)[2]
+        body = "\n".join(["    # fmt: off", *head_lines, "    # fmt: on", rest])
+    return head + body
+
+
+def _formatted(line: str, tree: ast.Expression) -> bool:
+    """Whether `line`, after `actual = ` or `expected = `, is as `ruff format` writes it:
+    double quotes, its own spacing, within 88 columns. (Unparsing gives the spacing; it
+    writes strings with single quotes, so quotes are compared apart.)"""
+    if "'" in line or len(line) > 88 - len("    expected = "):
+        return False
+    return line.replace('"', "'") == ast.unparse(tree).replace('"', "'")
 
 
 def _parsed(source: str) -> tuple[str, ast.Expression] | None:
@@ -167,6 +181,9 @@ def _raises(example: Example, call: str, needs: _Needs) -> str:
     exception, note = _exception(named, needs)
     if exception == "Exception" and not note:
         note = "  # noqa: B017 (the spec names no exception)"
+    tree = plain_expression(call)
+    if tree is not None and not _formatted(call, tree):
+        call = f"# fmt: off\n        {call}\n        # fmt: on"
     return f"    with pytest.raises({exception}):{note}\n        {call}"
 
 

@@ -59,8 +59,10 @@ def test_payroll_1():
 
 # csv_file.mrsh:13: payroll([Employee(1, 'Bob Stone', 'A', 5200.5, True, None)]) = 5200.5
 def test_payroll_2():
+    # fmt: off
     actual = payroll([Employee(1, 'Bob Stone', 'A', 5200.5, True, None)])
     expected = 5200.5
+    # fmt: on
     assert _same(actual, expected, float_ok=True), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -68,8 +70,10 @@ def test_payroll_2():
 
 # csv_file.mrsh:14: payroll([Employee(2, 'Lisa Park', 'B', 4100.0, False, 1)]) = 0
 def test_payroll_3():
+    # fmt: off
     actual = payroll([Employee(2, 'Lisa Park', 'B', 4100.0, False, 1)])
     expected = 0
+    # fmt: on
     assert _same(actual, expected, float_ok=True), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -77,8 +81,10 @@ def test_payroll_3():
 
 # csv_file.mrsh:20: biggest_team([Team('core', 3), Team('infra', 2)]) = 'core'
 def test_biggest_team_1():
+    # fmt: off
     actual = biggest_team([Team('core', 3), Team('infra', 2)])
     expected = 'core'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

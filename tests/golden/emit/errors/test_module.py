@@ -54,8 +54,10 @@ def _same_key(value):
 
 # errors.mrsh:5: parse_age('42') = 42
 def test_parse_age_1():
+    # fmt: off
     actual = parse_age('42')
     expected = 42
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -64,13 +66,17 @@ def test_parse_age_1():
 # errors.mrsh:6: parse_age('-1') = raises ValueError
 def test_parse_age_2():
     with pytest.raises(ValueError):
+        # fmt: off
         parse_age('-1')
+        # fmt: on
 
 
 # errors.mrsh:7: parse_age('abc') = throws an error
 def test_parse_age_3():
     with pytest.raises(Exception):  # noqa: B017 (the spec names no exception)
+        # fmt: off
         parse_age('abc')
+        # fmt: on
 
 
 # errors.mrsh:8: parse_age(None) raises TypeError
@@ -82,13 +88,17 @@ def test_parse_age_4():
 # errors.mrsh:9: parse_age('{') raises json.JSONDecodeError
 def test_parse_age_5():
     with pytest.raises(json.JSONDecodeError):
+        # fmt: off
         parse_age('{')
+        # fmt: on
 
 
 # errors.mrsh:10: parse_age('x') raises AgeError
 def test_parse_age_6():
     with pytest.raises(Exception):  # noqa: B017 (the spec names AgeError)
+        # fmt: off
         parse_age('x')
+        # fmt: on
 
 
 # errors.mrsh:11: informal example, not a test: parse_age('') = throws a no age received error

@@ -103,8 +103,10 @@ def test_scale_2():
 
 # floats.mrsh:21: stats([1.0, 3.0]) = {'mean': 2.0, 'max': 3.0}
 def test_stats_1():
+    # fmt: off
     actual = stats([1.0, 3.0])
     expected = {'mean': 2.0, 'max': 3.0}
+    # fmt: on
     assert _same(actual, expected, float_ok=True), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

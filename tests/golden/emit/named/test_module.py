@@ -50,8 +50,10 @@ def _same_key(value):
 
 # named.mrsh:5: repeat('ab') = 'ab ab'
 def test_repeat_1():
+    # fmt: off
     actual = repeat('ab')
     expected = 'ab ab'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -59,8 +61,10 @@ def test_repeat_1():
 
 # named.mrsh:6: repeat('ab', 3, '-') = 'ab-ab-ab'
 def test_repeat_2():
+    # fmt: off
     actual = repeat('ab', 3, '-')
     expected = 'ab-ab-ab'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -68,8 +72,10 @@ def test_repeat_2():
 
 # named.mrsh:7: repeat('ab', times=1) = 'ab'
 def test_repeat_3():
+    # fmt: off
     actual = repeat('ab', times=1)
     expected = 'ab'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -77,8 +83,10 @@ def test_repeat_3():
 
 # named.mrsh:13: shout('hi', True, 2) = 'HI!!'
 def test_shout_1():
+    # fmt: off
     actual = shout('hi', True, 2)
     expected = 'HI!!'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -86,8 +94,10 @@ def test_shout_1():
 
 # named.mrsh:14: shout('hi', false, 0) == 'hi'
 def test_shout_2():
+    # fmt: off
     actual = shout('hi', False, 0)
     expected = 'hi'
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

@@ -53,8 +53,10 @@ def _same_key(value):
 
 # odd_names.mrsh:15: lookup({}, [], 1, 2) = record('x', 'y', 1, 'a', 'b')
 def test_lookup_1():
+    # fmt: off
     actual = lookup({}, [], 1, 2)
     expected = record('x', 'y', 1, 'a', 'b')
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

@@ -50,8 +50,10 @@ def _same_key(value):
 
 # people.mrsh:11: sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)]) = [Person('Joe', 20, True), Person('Jane', 50, False)]
 def test_sort_by_age_1():
+    # fmt: off
     actual = sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)])
     expected = [Person('Joe', 20, True), Person('Jane', 50, False)]
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -59,8 +61,10 @@ def test_sort_by_age_1():
 
 # people.mrsh:12: sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)], false) = [Person('Jane', 50, False), Person('Joe', 20, True)]
 def test_sort_by_age_2():
+    # fmt: off
     actual = sort_by_age([Person('Joe', 20, True), Person('Jane', 50, False)], False)
     expected = [Person('Jane', 50, False), Person('Joe', 20, True)]
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -89,8 +93,10 @@ def test_oldest_1():
 
 # people.mrsh:21: oldest([Person('Joe', 20, True), Person('Jane', 50, False)]) = Person('Jane', 50, False)
 def test_oldest_2():
+    # fmt: off
     actual = oldest([Person('Joe', 20, True), Person('Jane', 50, False)])
     expected = Person('Jane', 50, False)
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

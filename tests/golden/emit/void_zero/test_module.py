@@ -50,8 +50,10 @@ def _same_key(value):
 
 # void_zero.mrsh:9: greet('Ada') = None
 def test_greet_1():
+    # fmt: off
     actual = greet('Ada')
     expected = None
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )
@@ -71,8 +73,10 @@ def test_answer_1():
 
 # void_zero.mrsh:22: log_line('info', 'started') = None
 def test_log_line_1():
+    # fmt: off
     actual = log_line('info', 'started')
     expected = None
+    # fmt: on
     assert _same(actual, expected), (
         f"{actual!r} ({type(actual).__name__}) is not {expected!r}"
     )

@@ -204,3 +204,38 @@ def test_a_typed_answer_is_asked_again_until_it_can_be_an_example(folder: Path) 
         "  type a number from 1 to 3, or q to stop",
         "  `zero (` is neither a Python expression nor `raises NameOfError`",
     ]
+
+
+UNCHECKED = """\
+# func triple(an integer): an integer
+
+Three times the number.
+
+* triple(2) is six
+"""
+TRIPLE = "```python\ndef triple(x):\n    return 3 * x\n```"
+
+
+def test_the_questions_of_a_function_no_example_checks_are_answered_too(folder: Path) -> None:
+    """Its compile fails (`unchecked: add examples`), yet the lock keeps what its candidates
+    answered on inputs of its declared type, for this text of the spec: clarify asks them."""
+    spec = folder / "triple.mrsh"
+    spec.write_text(UNCHECKED, encoding="utf-8")
+    with FakeOpenAI(script=lambda request: TRIPLE) as server:
+        status, out, _ = run("compile", "triple.mrsh", *model_flags(server))
+    assert status == 1 and "unchecked: add examples" in out
+    assert "question: `triple(3)`: `9` (2 candidates)" in out
+    pending = json.loads((folder / "triple.lock.json").read_text())["pending"]
+    assert pending["questions"]["triple"][0]["call"] == "triple(3)"
+    answers = folder / "answers.json"
+    answers.write_text(json.dumps({"triple.mrsh": {"triple(3)": "9"}}), encoding="utf-8")
+    with FakeOpenAI(script=lambda request: TRIPLE) as server:
+        status, out, err = run("clarify", "triple.mrsh", "--answers", "answers.json",
+                               *model_flags(server))  # fmt: skip
+    assert status == 0, out + err
+    assert spec.read_text(encoding="utf-8") == UNCHECKED + "\n* triple(3) = 9\n"
+    assert out.startswith("triple.mrsh: ok (")
+    assert "pending" not in json.loads((folder / "triple.lock.json").read_text())
+    # Another text of the spec: the pending questions were asked of the old one.
+    spec.write_text(UNCHECKED.replace("Three", "3"), encoding="utf-8")
+    assert run("clarify", "triple.mrsh", "--answers", "answers.json")[0] == 2

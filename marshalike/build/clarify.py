@@ -96,7 +96,14 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
     if not lock_file.exists():
         return f"{path} was never compiled (there is no {lock_file})"
     lock = read_lock(lock_file, path.name)
-    if lock.spec_hash != emit.spec_hash(loaded.source):
+    current = emit.spec_hash(loaded.source)
+    if lock.pending and lock.pending_hash == current:  # its last compile failed
+        return [
+            Open(path, func.name, question)
+            for func in module.funcs
+            for question in lock.pending.get(func.name, ())
+        ]
+    if lock.spec_hash != current:
         return f"{path} changed since it was compiled"
     return [
         Open(path, func.name, question)

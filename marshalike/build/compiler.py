@@ -380,7 +380,9 @@ def _write(
             failed_file,
             emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses),
         )
-        write_lock(lock_path(out_dir, module.name), replace(lock, units=units))
+        pending = {o.name: o.questions for o in ordered if o.status == "failed" and o.questions}
+        failed_lock = replace(lock, units=units, pending=pending, pending_hash=spec_hash)
+        write_lock(lock_path(out_dir, module.name), failed_lock)
         return SpecReport(str(path), source, units=ordered, failed_file=str(failed_file))
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses

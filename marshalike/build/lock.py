@@ -58,6 +58,11 @@ class Lock:
     spec_hash: str = ""
     units: Mapping[str, LockedUnit] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+    # The questions of functions whose last compile failed (an unchecked one, say), for the
+    # spec text of `pending_hash`: `marshalike clarify` asks them; a compile that succeeds
+    # drops them.
+    pending: Mapping[str, tuple[Question, ...]] = field(default_factory=dict)
+    pending_hash: str = ""
 
     def earlier(self, name: str, intent: str) -> tuple[str, ...]:
         """The code this lock holds for unit `name`, chosen and alternative, where it was
@@ -131,11 +136,22 @@ def _lock(given: object) -> Lock:
     outputs = _get(data, "outputs", dict, default={})
     for name, value in outputs.items():
         _check(f"outputs.{_key(name)}", value, str)
+    pending = _get(data, "pending", dict, default={})
+    asked = _get(pending, "questions", dict, "pending", default={}) if pending else {}
+    try:
+        questions = {
+            name: tuple(Question.from_json(_get(q, None, dict, "pending")) for q in found)
+            for name, found in asked.items()
+        }
+    except ValueError as exc:
+        raise _Shape(f"pending.questions: {exc}") from None
     return Lock(
         spec=_get(data, "spec", str),
         spec_hash=_get(data, "spec_hash", str),
         units={name: _unit(unit, f"units.{_key(name)}") for name, unit in units.items()},
         outputs=outputs,
+        pending=questions,
+        pending_hash=_get(pending, "spec_hash", str, "pending") if questions else "",
     )
 
 
@@ -235,6 +251,13 @@ def lock_text(lock: Lock) -> str:
         "outputs": dict(sorted(lock.outputs.items())),
         "units": {name: _unit_dict(u) for name, u in sorted(lock.units.items())},
     }
+    if lock.pending:
+        data["pending"] = {
+            "spec_hash": lock.pending_hash,
+            "questions": {
+                name: [q.to_json() for q in asked] for name, asked in sorted(lock.pending.items())
+            },
+        }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -62,6 +62,7 @@ class BackendOptions:
     max_retries: int = 3
     replay_dir: str | Path | None = None
     quant: str = default("quant")  # the local backend's weight format
+    jobs: int = default("jobs")  # a remote backend's requests in flight at once, at most
 
 
 class Backend(Protocol):

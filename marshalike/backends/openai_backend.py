@@ -15,6 +15,7 @@ Failed requests are retried by `openai_retry`, never by the SDK.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -52,12 +53,14 @@ def from_options(options: BackendOptions) -> OpenAIBackend:
         api=options.api,
         timeout=options.timeout,
         max_retries=options.max_retries,
+        parallel=options.jobs,
     )
 
 
 class OpenAIBackend:
     """Asks for `n` candidates in one request; tops up with parallel requests when the
-    server returns fewer (many servers ignore or cap `n`)."""
+    server returns fewer (many servers ignore or cap `n`). However many units ask at once,
+    at most `parallel` requests (`--jobs`) are in flight to the server."""
 
     name = "openai"
 
@@ -86,6 +89,7 @@ class OpenAIBackend:
         self.timeout = timeout
         self.retry = RetryPolicy(retries=max(0, max_retries), backoff=backoff)
         self.parallel = max(1, parallel)
+        self._slots = threading.BoundedSemaphore(self.parallel)
         self.streaming = True  # until the server says it cannot
         self._rng = random.Random()
         self._client = _client(self.base_url, api_key, timeout)
@@ -112,7 +116,8 @@ class OpenAIBackend:
     ) -> list[Completion]:
         options = _options(sampling, n, seed)
         try:
-            answer = with_retries(lambda: self._ask(prompt, options), self.retry, rng=self._rng)
+            with self._slots:
+                answer = with_retries(lambda: self._ask(prompt, options), self.retry, rng=self._rng)
         except openai.OpenAIError as exc:
             tries = self.retry.tries if retryable(exc) else 1
             raise BackendError(

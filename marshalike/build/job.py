@@ -62,6 +62,7 @@ def backend_options(settings: Settings) -> BackendOptions:
         timeout=settings.request_timeout,
         replay_dir=settings.replay_dir,
         quant=settings.quant,
+        jobs=settings.jobs,
     )
 
 

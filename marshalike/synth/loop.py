@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -178,18 +178,7 @@ def _unchecked_questions(
     completions = sample(backend, prompts.first_prompt(shown, settings.kind), settings, 1)
     batch = judge(ctx, shown, completions, settings, tally, harness)  # nothing to verify
     codes = Counter(c.code for c in batch if c.code is not None and not c.problems)
-    return questions.ask(
-        [harness.module_for(code) for code in codes],
-        list(codes.values()),
-        calls,
-        module_name=harness.module_name,
-        limits=settings.limits,
-        extra_files=settings.support_files,
-        records=harness.oracle.records,
-        jobs=settings.jobs,
-        keep=settings.questions,
-        agreed=True,
-    )
+    return _ask_about(codes, calls, settings, harness, agreed=True)
 
 
 def _reused(
@@ -205,17 +194,7 @@ def _reused(
     passing = _passing(tally)
     asked: tuple[Question, ...] = ()
     if settings.questions and len(passing) > 1:
-        asked = questions.ask(
-            [harness.module_for(code) for code in passing],
-            list(passing.values()),
-            question_calls(ctx.func, settings.seed),
-            module_name=harness.module_name,
-            limits=settings.limits,
-            extra_files=settings.support_files,
-            records=harness.oracle.records,
-            jobs=settings.jobs,
-            keep=settings.questions,
-        )
+        asked = _ask_about(passing, question_calls(ctx.func, settings.seed), settings, harness)
     note = "reused code of the last compile that passes the examples as they are now"
     outcome = _outcome(ctx, "verified", again[0], 0, tally, start, ctx_failures=(), note=note)
     return _with_strength(outcome, asked, ctx, settings, harness)
@@ -295,9 +274,22 @@ def _ask(
         judge(ctx, shown, more, settings, tally, harness)
         passing = _passing(tally)
     calls = question_calls(ctx.func, settings.seed)
+    return _ask_about(passing, calls, settings, harness)
+
+
+def _ask_about(
+    codes: Mapping[str, int],
+    calls: Sequence[str],
+    settings: LoopSettings,
+    harness: Harness,
+    *,
+    agreed: bool = False,
+) -> tuple[Question, ...]:
+    """`questions.ask` of the unit's codes (each with how often it was sampled), each run in
+    the module the unit's candidates are run in."""
     return questions.ask(
-        [harness.module_for(code) for code in passing],
-        list(passing.values()),
+        [harness.module_for(code) for code in codes],
+        list(codes.values()),
         calls,
         module_name=harness.module_name,
         limits=settings.limits,
@@ -305,6 +297,7 @@ def _ask(
         records=harness.oracle.records,
         jobs=settings.jobs,
         keep=settings.questions,
+        agreed=agreed,
     )
 
 

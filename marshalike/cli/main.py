@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "cache": "cache_cmd",
     "models": "models_cmd",
     "init": "init_cmd",
+    "lsp": "lsp_cmd",
 }
 
 

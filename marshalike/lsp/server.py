@@ -1,0 +1,287 @@
+"""The language server over stdio, on pygls: the protocol's messages in, `Editor` calls,
+protocol values out.
+
+Diagnostics follow typing without falling behind it: a change is analysed at once when the
+last analysis is older than the debounce interval (150 ms), and changes that arrive sooner
+are gathered and analysed together when it has passed. Each analysis publishes the changed
+spec's diagnostics and those of every open spec that uses it. A request about a document
+with changes still waiting analyses them first, so an answer never describes old text.
+
+No handler lets an exception through: a failure is logged to the client
+(`window/logMessage`) and the server carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from marshalike import __version__
+from marshalike.errors import MarshalikeError
+from marshalike.lsp import compiling
+from marshalike.lsp.actions import COMPILE
+from marshalike.lsp.editor import Editor
+from marshalike.lsp.text import uri_to_path
+
+DEBOUNCE_S = 0.15
+R = TypeVar("R")
+
+
+class SpecServer(LanguageServer):
+    def __init__(
+        self,
+        flags: Mapping[str, Any] | None = None,
+        *,
+        quick: bool = False,
+        main: bool = True,
+        debounce_s: float = DEBOUNCE_S,
+    ) -> None:
+        super().__init__(
+            "marshalike",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.editor = Editor(flags=dict(flags or {}))
+        self.quick, self.main = quick, main
+        self.debounce_s = debounce_s
+        self._pending: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._last = float("-inf")
+
+    # diagnostics -------------------------------------------------------------------------
+
+    def schedule(self, uris: list[str], *, at_once: bool = False) -> None:
+        self._pending.update(uris)
+        if self._timer is not None and not at_once:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        wait = 0.0 if at_once else max(0.0, self._last + self.debounce_s - loop.time())
+        self._timer = loop.call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        pending, self._pending = self._pending, set()
+        self._last = asyncio.get_running_loop().time()
+        self.publish(pending)
+
+    def publish(self, uris: set[str] | list[str]) -> None:
+        try:
+            for analysis in self.editor.analyse(uris):
+                self.text_document_publish_diagnostics(self.editor.diagnostics(analysis))
+        except Exception as exc:  # never let one spec stop the server
+            self.log(f"analysis failed: {type(exc).__name__}: {exc}")
+
+    def fresh(self, uri: str) -> None:
+        """Publish a document's waiting changes before answering a request about it."""
+        if uri in self._pending:
+            self.flush()
+
+    def log(self, message: str) -> None:
+        self.window_log_message(types.LogMessageParams(types.MessageType.Error, message))
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(kind, message))
+
+    # compile -----------------------------------------------------------------------------
+
+    async def compile(self, uri: str) -> dict[str, Any]:
+        """Compile the spec at `uri` in a thread, with `$/progress` while it runs; then
+        publish what it found and say how it went."""
+        self.fresh(uri)
+        analysis = self.editor.analysis(uri)
+        if analysis is None:
+            return self._said(False, f"{uri} is not open", types.MessageType.Error)
+        path = uri_to_path(uri)
+        why = compiling.unsaved(path, analysis.text)
+        if why is not None:
+            return self._said(False, why, types.MessageType.Warning)
+        token = str(uuid.uuid4())
+        progress = self._progress(token)
+        if progress:
+            await self.work_done_progress.create_async(token)
+            begin = types.WorkDoneProgressBegin(title=f"Compiling {path.name}", cancellable=False)
+            self.work_done_progress.begin(token, begin)
+        loop = asyncio.get_running_loop()
+
+        def note(message: str) -> None:
+            if progress:
+                report = types.WorkDoneProgressReport(message=message)
+                loop.call_soon_threadsafe(self.work_done_progress.report, token, report)
+
+        run = functools.partial(
+            compiling.compile_spec,
+            path, self.editor.flags, quick=self.quick, main=self.main, note=note,
+        )  # fmt: skip
+        try:
+            report = await loop.run_in_executor(None, run)
+        except MarshalikeError as exc:
+            return self._said(False, compiling.failure(exc), types.MessageType.Error)
+        finally:
+            if progress:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+        self.editor.reports[self.editor.paths.get(uri, path)] = report
+        self.publish([uri])
+        ok, line = compiling.outcome(report, path)
+        return self._said(ok, line, types.MessageType.Info if ok else types.MessageType.Error)
+
+    def _progress(self, token: str) -> bool:
+        window = self.client_capabilities.window
+        return bool(window is not None and window.work_done_progress)
+
+    def _said(self, ok: bool, message: str, kind: types.MessageType) -> dict[str, Any]:
+        self.show(message, kind)
+        return {"ok": ok, "message": message}
+
+
+def _guarded(default: Callable[[], R]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """A handler that answers `default()` instead of raising, and logs why."""
+
+    def wrap(handler: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(handler)
+        def guarded(ls: SpecServer, params: Any) -> R:
+            try:
+                return handler(ls, params)
+            except Exception as exc:
+                ls.log(f"{handler.__name__} failed: {type(exc).__name__}: {exc}")
+                return default()
+
+        return guarded
+
+    return wrap
+
+
+def _nothing() -> Any:
+    return None
+
+
+def make_server(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    quick: bool = False,
+    main: bool = True,
+    debounce_s: float = DEBOUNCE_S,
+) -> SpecServer:
+    server = SpecServer(flags, quick=quick, main=main, debounce_s=debounce_s)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SpecServer, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict):
+            settings = options.get("settings")
+            if isinstance(settings, dict):
+                ls.editor.flags = {**ls.editor.flags, **settings}
+            if isinstance(options.get("quick"), bool):
+                ls.quick = options["quick"]
+            if isinstance(options.get("debounceMs"), int | float):
+                ls.debounce_s = max(0.0, float(options["debounceMs"]) / 1000)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @_guarded(lambda: None)
+    def did_open(ls: SpecServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        ls.editor.open(doc.uri, doc.text, doc.version)
+        ls.schedule([doc.uri], at_once=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @_guarded(lambda: None)
+    def did_change(ls: SpecServer, params: types.DidChangeTextDocumentParams) -> None:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        ls.editor.change(doc.uri, doc.source, params.text_document.version)
+        ls.schedule([doc.uri])
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @_guarded(lambda: None)
+    def did_close(ls: SpecServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls._pending.discard(uri)
+        using = ls.editor.close(uri)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+        if using:
+            ls.schedule(using, at_once=True)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    @_guarded(lambda: None)
+    def files_changed(ls: SpecServer, params: types.DidChangeWatchedFilesParams) -> None:
+        using = ls.editor.files_changed(uri_to_path(change.uri) for change in params.changes)
+        if using:
+            ls.schedule(using, at_once=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @_guarded(list)
+    def symbols(ls: SpecServer, params: types.DocumentSymbolParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        return list(ls.editor.symbols(params.text_document.uri))
+
+    @server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
+    @_guarded(list)
+    def folding(ls: SpecServer, params: types.FoldingRangeParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        return list(ls.editor.folding(params.text_document.uri))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @_guarded(_nothing)
+    def hover(ls: SpecServer, params: types.HoverParams) -> types.Hover | None:
+        ls.fresh(params.text_document.uri)
+        return ls.editor.hover(params.text_document.uri, params.position)
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    @_guarded(list)
+    def definition(ls: SpecServer, params: types.DefinitionParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        return list(ls.editor.definition(params.text_document.uri, params.position))
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    @_guarded(list)
+    def references(ls: SpecServer, params: types.ReferenceParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        declaration = params.context.include_declaration
+        return list(ls.editor.references(params.text_document.uri, params.position, declaration))
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["#", "("])
+    )
+    @_guarded(list)
+    def completion(ls: SpecServer, params: types.CompletionParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        return list(ls.editor.completion(params.text_document.uri, params.position))
+
+    kinds = [types.CodeActionKind.QuickFix, types.CodeActionKind.Source]
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=kinds)
+    )
+    @_guarded(list)
+    def code_action(ls: SpecServer, params: types.CodeActionParams) -> list[Any]:
+        ls.fresh(params.text_document.uri)
+        only = [str(k) for k in params.context.only] if params.context.only else None
+        return list(ls.editor.code_actions(params.text_document.uri, params.range, only))
+
+    @server.command(COMPILE)
+    async def compile_command(ls: SpecServer, *args: Any) -> dict[str, Any]:
+        uri = args[0] if args and isinstance(args[0], str) else None
+        if uri is None:
+            return {"ok": False, "message": f"{COMPILE} takes the spec's URI"}
+        try:
+            return await ls.compile(uri)
+        except Exception as exc:
+            ls.log(f"compile failed: {type(exc).__name__}: {exc}")
+            return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+
+    return server
+
+
+def serve(flags: Mapping[str, Any], *, quick: bool, main: bool) -> None:
+    """Run the server on stdin and stdout until the client says exit."""
+    logging.basicConfig(level=logging.WARNING)  # pygls's own messages, on stderr
+    make_server(flags, quick=quick, main=main).start_io()

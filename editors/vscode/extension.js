@@ -1,0 +1,42 @@
+// The client of the marshalike language server: starts `marshalike lsp` over stdio for
+// .mrsh documents, with the command, arguments and compile settings of the configuration.
+"use strict";
+
+const vscode = require("vscode");
+const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
+
+let client;
+
+function activate(context) {
+  const config = vscode.workspace.getConfiguration("marshalike");
+  const serverOptions = {
+    command: config.get("path", "marshalike"),
+    args: ["lsp", ...config.get("args", [])],
+    transport: TransportKind.stdio,
+  };
+  const clientOptions = {
+    documentSelector: [{ language: "mrsh" }],
+    initializationOptions: { settings: config.get("settings", {}) },
+    synchronize: {
+      fileEvents: vscode.workspace.createFileSystemWatcher("**/*.{mrsh,csv,lock.json}"),
+    },
+  };
+  client = new LanguageClient("marshalike", "Marshalike", serverOptions, clientOptions);
+  context.subscriptions.push(
+    vscode.commands.registerCommand("marshalike.compileSpec", async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor || editor.document.languageId !== "mrsh") {
+        return;
+      }
+      await editor.document.save();
+      return vscode.commands.executeCommand("marshalike.compile", editor.document.uri.toString());
+    }),
+  );
+  return client.start();
+}
+
+function deactivate() {
+  return client ? client.stop() : undefined;
+}
+
+module.exports = { activate, deactivate };

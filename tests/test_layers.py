@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "marshalike"
 # Each phase may import itself and the phases before it.
 LAYERS = (
     "errors", "settings", "language", "codegen", "sandbox", "gate", "backends", "synth",
-    "build", "lsp", "cli", "__main__",
+    "build", "lsp", "decompile", "cli", "__main__",
 )  # fmt: skip
 
 

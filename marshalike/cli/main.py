@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "models": "models_cmd",
     "init": "init_cmd",
     "lsp": "lsp_cmd",
+    "decompile": "decompile_cmd",
 }
 
 

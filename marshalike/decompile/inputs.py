@@ -1,0 +1,269 @@
+"""Candidate inputs for a function being decompiled: calls worth running, never answers.
+
+They come from three places, in this order: the calls in the function's doctests (with
+literal arguments), the constants in its own code (a parameter compared with `0` gets `-1`,
+`0` and `1`; a string it compares with is a string to pass it), and plain values of each
+parameter's type (`typed_inputs.values_of`: a typical one, zero, a negative, empty text and
+collections, one item). A parameter of a record type gets a record built from typical
+values of its fields. The first call passes every parameter its first value (its default,
+else the value its first doctest passes, else its type's typical value); each further call
+changes one parameter to one of its other values. What each call returns is measured in
+the sandbox (`examples`); nothing here runs the function.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from marshalike.decompile.reading import Function, Param, Record
+from marshalike.gate.typed_inputs import values_of
+
+DEFAULT_LIMIT = 40  # calls per function
+_NEIGHBOURS = (-1, 0, 1)
+
+
+def candidate_calls(
+    func: Function, records: Mapping[str, Record], limit: int = DEFAULT_LIMIT
+) -> tuple[str, ...]:
+    """Distinct calls of `func`, doctest calls first, at most `limit`."""
+    calls = list(doctest_calls(func))
+    choices = [_choices(func, i, records) for i in range(len(func.params))]
+    if all(choices):
+        typical = [values[0] for values in choices]
+        calls.append(render_call(func, typical))
+        for i, values in enumerate(choices):
+            for value in values[1:]:
+                calls.append(render_call(func, [*typical[:i], value, *typical[i + 1 :]]))
+    return tuple(dict.fromkeys(calls))[:limit]
+
+
+def doctest_calls(func: Function) -> list[str]:
+    """The calls of `func` in its doctests whose arguments are literals (or records built
+    of literals), as written: `f([1, 2], 3)` from `>>> f([1, 2], 3) == 4` too."""
+    found = []
+    for source in func.doctests:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == func.name
+                and all(_plain(a) for a in node.args)
+                and all(k.arg is not None and _plain(k.value) for k in node.keywords)
+            ):
+                found.append(ast.unparse(node))
+    return found
+
+
+def render_call(func: Function, values: Sequence[str]) -> str:
+    """The call passing `values` (Python sources), one per parameter: by position, by name
+    for keyword-only ones; trailing values equal to their defaults left out."""
+    keep = len(values)
+    while keep and _is_default(func.params[keep - 1], values[keep - 1]):
+        keep -= 1
+    positional, named = [], []
+    for param, value in zip(func.params[:keep], values[:keep], strict=True):
+        if param.keyword_only:
+            named.append(f"{param.name}={value}")
+        else:
+            positional.append(value)
+    return f"{func.name}({', '.join(positional + named)})"
+
+
+def _is_default(param: Param, value: str) -> bool:
+    return param.default is not None and _same_source(param.default, value)
+
+
+def _same_source(a: str, b: str) -> bool:
+    try:
+        return ast.dump(ast.parse(a, mode="eval")) == ast.dump(ast.parse(b, mode="eval"))
+    except SyntaxError:
+        return a == b
+
+
+def _choices(func: Function, index: int, records: Mapping[str, Record]) -> list[str]:
+    """The values (as Python sources) to pass parameter `index`, its first value first."""
+    param = func.params[index]
+    found: list[str] = []
+    if param.default is not None and _plain_source(param.default):
+        found.append(param.default)
+    found += _doctest_arguments(func, index)
+    kind = param.annotation or _kind_of(found)
+    found += _from_code(func, param, kind)
+    found += _typed(kind, records)
+    if kind is not None and kind in records:
+        found += _record_variants(func, param, records[kind])
+    return list(dict.fromkeys(found))
+
+
+def _doctest_arguments(func: Function, index: int) -> list[str]:
+    param = func.params[index]
+    found = []
+    for call in doctest_calls(func):
+        node = ast.parse(call, mode="eval").body
+        assert isinstance(node, ast.Call)
+        if not param.keyword_only and index < len(node.args):
+            found.append(ast.unparse(node.args[index]))
+        found += [ast.unparse(k.value) for k in node.keywords if k.arg == param.name]
+    return found
+
+
+def _kind_of(sources: Sequence[str]) -> str | None:
+    """The annotation shared by literal values, for a parameter with none."""
+    kinds = set()
+    for source in sources:
+        try:
+            value = ast.literal_eval(source)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+        kinds.add(type(value).__name__)
+    if len(kinds) == 1 and kinds <= {"int", "float", "str", "bool", "bytes"}:
+        return kinds.pop()
+    return None
+
+
+def _from_code(func: Function, param: Param, kind: str | None) -> list[str]:
+    """Values next to the constants the function compares this parameter with, then the
+    other constants of its type in the function's code."""
+    if kind not in ("int", "float", "str"):
+        return []
+    try:
+        tree = ast.parse(func.source)
+    except SyntaxError:
+        return []
+    compared: list[Any] = []
+    others: list[Any] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            if any(_names(p, param.name) for p in parts):
+                compared += [c for p in parts if (c := _constant(p)) is not None]
+        elif (value := _constant(node)) is not None:
+            others.append(value)
+        elif kind == "str" and _converts(node, param.name):
+            compared += ["0", "7", "-1", "2.5"]
+    found: list[Any] = []
+    for value in compared:
+        if kind in ("int", "float") and _number(value):
+            found += [value + step for step in _NEIGHBOURS]
+        elif kind == "str" and isinstance(value, str):
+            found.append(value)
+    for value in others:
+        if (kind == "str" and isinstance(value, str) and len(value) < 40) or (
+            kind in ("int", "float") and _number(value)
+        ):
+            found.append(value)
+    if kind == "float":
+        found = [float(v) for v in found]
+    return [repr(v) for v in found][:12]
+
+
+def _typed(kind: str | None, records: Mapping[str, Record]) -> list[str]:
+    if kind is None:
+        return []
+    if kind in records:
+        return [r for r in (_record(records[kind], 0), _record(records[kind], 1)) if r]
+    if kind.startswith("list[") and kind[5:-1] in records:
+        made = [r for r in (_record(records[kind[5:-1]], i) for i in range(3)) if r]
+        return [f"[{', '.join(made)}]", "[]", f"[{made[0]}]"] if made else []
+    optional = kind.endswith(" | None")
+    values = values_of(kind.removesuffix(" | None"))
+    sources = [repr(v) for v in values] + (["None"] if optional else [])
+    if kind == "float":
+        sources += ["1.0", "0.5"]
+    return sources
+
+
+def _record(record: Record, which: int = 0) -> str | None:
+    """A record built from plain values of its fields (the typical ones for `which` 0,
+    the next ones after); None if a field has none."""
+    fields = _record_fields(record, which)
+    return None if fields is None else f"{record.name}({', '.join(fields)})"
+
+
+def _record_fields(record: Record, which: int) -> list[str] | None:
+    values = []
+    for _, annotation in record.fields:
+        found = values_of(annotation) if annotation is not None else []
+        if not found:
+            return None
+        values.append(repr(found[min(which, len(found) - 1)]))
+    return values
+
+
+def _record_variants(func: Function, param: Param, record: Record) -> list[str]:
+    """Records with one numeric field next to a constant the function compares that field
+    with (`p.age >= 18` gives ages 17, 18 and 19)."""
+    base = _record_fields(record, 0)
+    if base is None:
+        return []
+    names = [name for name, _ in record.fields]
+    found = []
+    for node in ast.walk(ast.parse(func.source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        parts = [node.left, *node.comparators]
+        constants = [c for p in parts if _number(c := _constant(p))]
+        for part in parts:
+            if (
+                isinstance(part, ast.Attribute)
+                and isinstance(part.value, ast.Name)
+                and part.value.id == param.name
+                and part.attr in names
+            ):
+                at = names.index(part.attr)
+                for value in constants:
+                    for step in _NEIGHBOURS:
+                        fields = [*base[:at], repr(value + step), *base[at + 1 :]]
+                        found.append(f"{record.name}({', '.join(fields)})")
+    return found[:9]
+
+
+def _constant(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+        return node.value if not isinstance(node.value, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant(node.operand)
+        return -inner if _number(inner) else None
+    return None
+
+
+def _converts(node: ast.AST, name: str) -> bool:
+    """Whether `node` reads the parameter as a number: `int(text)`, `float(text)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("int", "float")
+        and any(isinstance(a, ast.Name) and a.id == name for a in node.args)
+    )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _names(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _plain(node: ast.expr) -> bool:
+    """A literal, or a record (a capitalised call) built of literals."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id[:1].isupper() and all(_plain(a) for a in node.args)
+    try:
+        ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _plain_source(source: str) -> bool:
+    try:
+        return _plain(ast.parse(source, mode="eval").body)
+    except SyntaxError:
+        return False

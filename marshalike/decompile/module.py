@@ -1,0 +1,224 @@
+"""Decompiling one Python module into one spec, with a report line per function and type.
+
+The module is read without running it (`reading`); then, for each function that can be a
+spec, its candidate inputs (`inputs`) run in the sandbox against the module as it is, with
+the other `.py` files of its folder beside it so its imports resolve, and the examples
+that pin its code down are kept (`examples`). Nothing of the user's code ever runs in this
+process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshalike.decompile import writing
+from marshalike.decompile.examples import Measured, Sandbox, measure
+from marshalike.decompile.inputs import candidate_calls
+from marshalike.decompile.phrases import phrase_of
+from marshalike.decompile.reading import Function, Reading, Record, Refusal, read_module
+from marshalike.errors import MarshalikeError
+from marshalike.language.naming import identifier
+from marshalike.language.typemap import infer_literal_type
+from marshalike.sandbox import channel
+from marshalike.sandbox.isolation import Limits
+
+_SIBLING_BYTES = 200_000  # the largest other module of the folder brought along
+_SIBLINGS = 100
+
+
+class DecompileError(MarshalikeError):
+    """A module that cannot be decompiled at all (not Python, not readable)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class FunctionReport:
+    name: str
+    examples: int
+    measured: Measured | None  # None: refused before running
+    refused: str  # why it is prose for a human; "" when it is a `# func`
+    notes: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        if self.refused:
+            return f"{self.name}: not decompiled: {self.refused}"
+        assert self.measured is not None
+        said = f"{self.name}: {self.examples} example{'s' * (self.examples != 1)}"
+        said += f", {self.measured.strength.shown()}"
+        return "; ".join([said, *self.notes])
+
+
+@dataclass(frozen=True)
+class Decompiled:
+    spec: str
+    functions: tuple[FunctionReport, ...]
+    notes: tuple[str, ...]  # about the module and its types
+
+
+def decompile_file(
+    path: Path,
+    *,
+    functions: Sequence[str] = (),
+    limits: Limits | None = None,
+    jobs: int = 2,
+) -> Decompiled:
+    """The spec for the module at `path`; DecompileError where it cannot be read."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DecompileError(f"{path}: cannot be read: {exc}") from None
+    return decompile_source(
+        source,
+        filename=str(path),
+        functions=functions,
+        limits=limits,
+        jobs=jobs,
+        extra_files=_siblings(path),
+    )
+
+
+def decompile_source(
+    source: str,
+    *,
+    filename: str,
+    functions: Sequence[str] = (),
+    limits: Limits | None = None,
+    jobs: int = 2,
+    extra_files: Mapping[str, str] | None = None,
+) -> Decompiled:
+    try:
+        reading = read_module(source, filename)
+    except SyntaxError as exc:
+        raise DecompileError(f"{filename}:{exc.lineno or 0}: not Python: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise DecompileError(f"{filename}: not Python: {exc}") from None
+    wanted = [f for f in reading.functions if not functions or f.name in functions]
+    module_name = identifier(Path(filename).stem.replace("-", "_"), "module")
+    sandbox = Sandbox(
+        module_name,
+        source,
+        limits or Limits(),
+        tuple(f"{module_name}.{name}" for name in reading.records),
+        {k: v for k, v in (extra_files or {}).items() if k != f"{module_name}.py"},
+        jobs,
+    )
+    notes: list[str] = []
+    _, problem = channel.run_calls(
+        source,
+        ["None"],
+        module_name=module_name,
+        limits=sandbox.limits,
+        per_call_s=sandbox.limits.timeout_s,
+        extra_files=dict(sandbox.extra_files),
+    )
+    if problem is not None:
+        notes.append(f"the module cannot be imported in the sandbox ({problem}): no examples")
+    reports: list[FunctionReport] = []
+    sections: list[writing.Section] = []
+    refusals: list[Refusal] = [
+        m for m in reading.methods if not functions or m.name.split(".")[-1] in functions
+    ]
+    for func in wanted:
+        report, section = _function(func, reading, sandbox, problem is None)
+        reports.append(report)
+        if section is None:
+            refusals.append(Refusal(func.name, func.signature, func.docstring, report.refused))
+        else:
+            sections.append(section)
+    reports += [FunctionReport(m.name, 0, None, m.why) for m in reading.methods if m in refusals]
+    types = []
+    for record in _used_records(sections, reading.records):
+        text, note = writing.type_section(record)
+        types.append(text)
+        if record.named_tuple:
+            note = "; ".join(
+                n for n in (note, f"type {record.name}: a NamedTuple, declared as a record") if n
+            )
+        if note:
+            notes.append(note)
+    intro = (
+        (writing.prose(reading.docstring) + "\n\n" if reading.docstring else "")
+        + f"Decompiled from `{Path(filename).name}` by `marshalike decompile`: every example "
+        "below is what the existing code returned, run in the sandbox."
+    )
+    title = f"Decompiled from {Path(filename).name}"
+    text = writing.spec_text(title, intro, refusals, types, sections)
+    return Decompiled(text, tuple(reports), tuple(notes))
+
+
+def _function(
+    func: Function, reading: Reading, sandbox: Sandbox, importable: bool
+) -> tuple[FunctionReport, writing.Section | None]:
+    if func.refused:
+        return FunctionReport(func.name, 0, None, func.refused), None
+    calls = candidate_calls(func, reading.records) if importable else ()
+    measured = measure(func, calls, sandbox)
+    if measured.refused:
+        return FunctionReport(func.name, 0, measured, measured.refused), None
+    notes = []
+    if not calls:
+        notes.append("no inputs to run: examples left for a human")
+    inexact = [p.name for p in func.params if p.annotated and not p.phrase.exact]
+    returns = _returns(func, measured)
+    if func.returns_phrase is not None and not func.returns_phrase.exact:
+        inexact.append("the result")
+    if inexact:
+        notes.append(f"types a phrase cannot say, written as `any`: {', '.join(inexact)}")
+    section = writing.Section(func, writing.heading(func, returns), measured.examples)
+    return FunctionReport(func.name, len(measured.examples), measured, "", tuple(notes)), section
+
+
+def _returns(func: Function, measured: Measured) -> str | None:
+    """The return phrase: the annotation's, else the type every measured value shares;
+    None (returns nothing) where the code says `-> None` or every answer was None."""
+    if func.returns_phrase is not None:
+        return None if func.returns == "None" else func.returns_phrase.text
+    values = [e.expected for e in measured.examples if not e.expected.startswith("raises ")]
+    if values and all(v == "None" for v in values):
+        return None
+    kind = infer_literal_type(values)
+    return phrase_of(kind, set()).text if kind else "any"
+
+
+def _used_records(
+    sections: Sequence[writing.Section], records: Mapping[str, Record]
+) -> list[Record]:
+    """The records the sections' signatures name, and those their fields name, in the
+    module's order."""
+    named: set[str] = set()
+    todo = [
+        annotation
+        for section in sections
+        for annotation in [*(p.annotation for p in section.func.params), section.func.returns]
+        if annotation
+    ]
+    while todo:
+        text = todo.pop()
+        for name, record in records.items():
+            if name not in named and name in _words(text):
+                named.add(name)
+                todo += [a for _, a in record.fields if a]
+    return [record for name, record in records.items() if name in named]
+
+
+def _words(text: str) -> set[str]:
+    return set("".join(c if c.isalnum() or c == "_" else " " for c in text).split())
+
+
+def _siblings(path: Path) -> dict[str, str]:
+    """The other modules of the folder, so the module's imports of them resolve."""
+    found: dict[str, str] = {}
+    try:
+        others = sorted(p for p in path.resolve().parent.glob("*.py") if p.name != path.name)
+    except OSError:
+        return found
+    for other in others[:_SIBLINGS]:
+        try:
+            if other.stat().st_size <= _SIBLING_BYTES:
+                found[other.name] = other.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return found

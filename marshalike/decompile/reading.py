@@ -1,0 +1,288 @@
+"""What a Python module holds, read without running it: its top-level functions (signature
+as type phrases, docstring, doctests, where its text is), the dataclasses and NamedTuples
+their signatures name, and the reasons some of it cannot be a spec.
+
+A function cannot be a spec when what it returns is not the whole of what it does, or not
+the same on every call: it reads or writes files, the console, the network or other
+processes (`open`, `print`, `input`, `os`, `socket`, `subprocess`, `requests`, ...), or
+depends on the clock or on chance (`time`, `random`, `datetime.now`), itself or through the
+module's other functions it calls. Generators, coroutines, functions taking `*args` or
+`**kwargs` and methods of classes are refused too. What this reading cannot see (a
+dependence on chance through another module, say) running the function twice does
+(`examples`).
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from marshalike.decompile.phrases import Phrase, canonical, phrase_of
+
+# Module -> what using it means; "*" is any use, else the attributes that count.
+_EFFECTS: dict[str, tuple[str, frozenset[str]]] = {
+    "os": ("does I/O", frozenset("*")),
+    "io": ("does I/O", frozenset("*")),
+    "shutil": ("does I/O", frozenset("*")),
+    "socket": ("does I/O", frozenset("*")),
+    "subprocess": ("does I/O", frozenset("*")),
+    "requests": ("does I/O", frozenset("*")),
+    "urllib": ("does I/O", frozenset("*")),
+    "http": ("does I/O", frozenset("*")),
+    "sqlite3": ("does I/O", frozenset("*")),
+    "glob": ("does I/O", frozenset("*")),
+    "sys": ("does I/O", frozenset({"stdin", "stdout", "stderr", "argv", "exit"})),
+    "time": ("depends on the time", frozenset("*")),
+    "random": ("depends on randomness", frozenset("*")),
+    "secrets": ("depends on randomness", frozenset("*")),
+    "uuid": ("depends on randomness", frozenset({"uuid1", "uuid4"})),
+    "datetime": ("depends on the time", frozenset({"now", "today", "utcnow"})),
+}
+_IO_BUILTINS = frozenset({"open", "print", "input", "breakpoint"})
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    annotation: str | None  # canonical (`phrases.canonical`); None: none, or unknown
+    phrase: Phrase
+    default: str | None  # Python source of the default
+    keyword_only: bool
+    annotated: bool  # the source gives an annotation (known or not)
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple[Param, ...]
+    returns: str | None  # canonical return annotation
+    returns_phrase: Phrase | None  # None: the source gives no return annotation
+    docstring: str
+    doctests: tuple[str, ...]  # the source of each `>>>` example
+    signature: str  # `def f(x: int) -> int` as written
+    source: str  # the whole definition, decorators included
+    first_line: int  # 1-based, of the first decorator or the `def`
+    last_line: int
+    refused: str  # why it cannot be a spec; "" when it can
+
+
+@dataclass(frozen=True)
+class Record:
+    """A dataclass or NamedTuple: the fields in order, each with its canonical annotation."""
+
+    name: str
+    fields: tuple[tuple[str, str | None], ...]
+    named_tuple: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Something of the module no spec can hold: where, and why."""
+
+    name: str
+    signature: str
+    docstring: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    docstring: str
+    functions: tuple[Function, ...]
+    records: dict[str, Record]
+    methods: tuple[Refusal, ...]
+
+
+def read_module(source: str, filename: str) -> Reading:
+    """The module's functions, records and methods; SyntaxError where it is not Python."""
+    tree = ast.parse(source, filename=filename)
+    records = {r.name: r for r in _records(tree)}
+    imports = _imports(tree)
+    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    lines = source.splitlines(keepends=True)
+    functions = []
+    for node in defs.values():
+        functions.append(_function(node, lines, set(records), _refusal(node, defs, imports)))
+    methods = []
+    for cls in tree.body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for item in cls.body:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                if not (item.name.startswith("__") and item.name.endswith("__")):
+                    methods.append(
+                        Refusal(
+                            f"{cls.name}.{item.name}",
+                            _signature(item),
+                            ast.get_docstring(item) or "",
+                            f"a method of class {cls.name}: a spec holds functions",
+                        )
+                    )
+    return Reading(ast.get_docstring(tree) or "", tuple(functions), records, tuple(methods))
+
+
+def _function(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str], classes: set[str], why: str
+) -> Function:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    params = [_param(a, d, classes, False) for a, d in zip(positional, defaults, strict=True)]
+    params += [
+        _param(a, d, classes, True) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    returns = canonical(node.returns, classes)
+    docstring = ast.get_docstring(node) or ""
+    try:
+        found = doctest.DocTestParser().get_examples(docstring)
+    except ValueError:
+        found = []
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.end_lineno or node.lineno
+    return Function(
+        name=node.name,
+        params=tuple(params),
+        returns=returns,
+        returns_phrase=None if node.returns is None else phrase_of(returns, classes),
+        docstring=docstring,
+        doctests=tuple(example.source.strip() for example in found),
+        signature=_signature(node),
+        source="".join(lines[first - 1 : last]),
+        first_line=first,
+        last_line=last,
+        refused=why,
+    )
+
+
+def _param(arg: ast.arg, default: ast.expr | None, classes: set[str], keyword: bool) -> Param:
+    found = canonical(arg.annotation, classes)
+    return Param(
+        name=arg.arg,
+        annotation=found,
+        phrase=phrase_of(found, classes),
+        default=None if default is None else ast.unparse(default),
+        keyword_only=keyword,
+        annotated=arg.annotation is not None,
+    )
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    returns = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
+    keyword = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+    return f"{keyword} {node.name}({ast.unparse(node.args)}){returns}"
+
+
+def _refusal(
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
+    imports: dict[str, str],
+) -> str:
+    if isinstance(node, ast.AsyncFunctionDef):
+        return "a coroutine (async def): its result is awaited, not returned"
+    if node.args.vararg is not None or node.args.kwarg is not None:
+        return "takes *args or **kwargs, which a spec heading cannot declare"
+    if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _own_nodes(node)):
+        return "a generator: it yields values one at a time instead of returning one"
+    seen: set[str] = set()
+    todo = [node.name]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in defs:
+            continue
+        seen.add(name)
+        effect = _effect(defs[name], imports)
+        if effect:
+            via = "" if name == node.name else f" (through `{name}`)"
+            return f"{effect}{via}: its examples would not be facts"
+        todo += [n.id for n in ast.walk(defs[name]) if isinstance(n, ast.Name)]
+    return ""
+
+
+def _effect(node: ast.AST, imports: dict[str, str]) -> str:
+    """What in the function's body makes its result more than its arguments' function."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+            if sub.func.id in _IO_BUILTINS and sub.func.id not in imports:
+                return f"does I/O (`{sub.func.id}`)"
+        if isinstance(sub, ast.Name) and sub.id in imports:
+            dotted = imports[sub.id]
+            top, _, rest = dotted.partition(".")
+            if top in _EFFECTS:
+                what, names = _EFFECTS[top]
+                attribute = rest.rsplit(".", 1)[-1] if rest else ""
+                if "*" in names or attribute in names:
+                    return f"{what} (`{dotted}`)"
+        if isinstance(sub, ast.Attribute):
+            target = _imported(sub.value, imports)
+            if target is not None and target.split(".")[0] in _EFFECTS:
+                what, names = _EFFECTS[target.split(".")[0]]
+                if "*" not in names and sub.attr in names:
+                    return f"{what} (`{target}.{sub.attr}`)"
+    return ""
+
+
+def _imported(node: ast.expr, imports: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return imports.get(node.id)
+    if isinstance(node, ast.Attribute):
+        head = _imported(node.value, imports)
+        return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the dotted module or module attribute it stands for."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's own body, not of functions or lambdas defined in it."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        yield child
+        yield from _own_nodes(child)
+
+
+def _records(tree: ast.Module) -> Iterator[Record]:
+    found = [(node, _record_kind(node)) for node in tree.body if isinstance(node, ast.ClassDef)]
+    names = {node.name for node, kind in found if kind}
+    for node, kind in found:
+        if not kind:
+            continue
+        fields = []
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                if "ClassVar" not in ast.unparse(item.annotation):
+                    fields.append((item.target.id, canonical(item.annotation, names)))
+        yield Record(node.name, tuple(fields), kind == "NamedTuple")
+
+
+def _record_kind(node: ast.ClassDef) -> str:
+    """`NamedTuple`, `dataclass`, or an empty string for another class."""
+    if any(_last_name(b) == "NamedTuple" for b in node.bases):
+        return "NamedTuple"
+    if any(_last_name(d) == "dataclass" for d in node.decorator_list):
+        return "dataclass"
+    return ""
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""

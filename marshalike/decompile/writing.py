@@ -1,0 +1,121 @@
+"""The text of a decompiled spec: prose made safe to stand in a spec, type sections, function
+sections, and the prose-only sections kept for a human.
+
+Docstrings are prose the spec's reader must not mistake for structure: a line starting with
+`#` would open a section, a list item starting with a call an example, `<!--` a comment, an
+odd fence a code block running to the end. Each is escaped (`\\#`, `\\*`), and doctest
+lines are left out of the description, since the examples say what they said, measured.
+What cannot be a spec goes in the title prose at the top, which the compiler ignores, under
+a heading that says it is for a human.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from marshalike.decompile.examples import Example
+from marshalike.decompile.reading import Function, Record, Refusal
+from marshalike.gate.typed_inputs import values_of
+
+_LIST_CALL = re.compile(r"^(\s*)((?:[*+-]|\d+[.)])\s+[A-Za-z_]\w*\s*\()")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_CSV_SAFE = {"int", "float", "str", "bool"}
+NO_DOCSTRING = (
+    "The code has no docstring: say here what `{name}` does (left for a human by "
+    "`marshalike decompile`; the examples below are what the code returns)."
+)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One function's section: its heading, description and examples."""
+
+    func: Function
+    heading: str
+    examples: tuple[Example, ...]
+
+
+def prose(text: str) -> str:
+    """`text` with doctest lines left out and every line that would be read as structure
+    escaped."""
+    lines: list[str] = []
+    in_doctest = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">>>"):
+            in_doctest = True
+            continue
+        if in_doctest:
+            if stripped and not stripped.startswith("..."):
+                continue  # the doctest's expected output
+            in_doctest = bool(stripped)
+            if stripped:
+                continue
+        if stripped.startswith("#"):
+            line = line.replace("#", "\\#", 1)
+        line = _LIST_CALL.sub(r"\1\\\2", line)
+        lines.append(line.replace("<!--", "&lt;!--").rstrip())
+    if sum(1 for line in lines if _FENCE.match(line)) % 2:
+        lines.append("```")
+    return "\n".join(lines).strip("\n")
+
+
+def heading(func: Function, returns: str | None) -> str:
+    """`# func NAME(PARAMS): RETURN`, the return phrase given (None: returns nothing)."""
+    params = []
+    for param in func.params:
+        said = f"{param.name}: {param.phrase.text}"
+        params.append(said if param.default is None else f"{said} = {param.default}")
+    tail = f": {returns}" if returns is not None else ""
+    return f"# func {func.name}({', '.join(params)}){tail}"
+
+
+def type_section(record: Record) -> tuple[str, str]:
+    """The `# type` section of a record, and a report line where it has no sample row."""
+    header = ", ".join(name for name, _ in record.fields)
+    row = []
+    for name, annotation in record.fields:
+        if annotation not in _CSV_SAFE:
+            return (
+                f"# type {record.name}\n{header}\n",
+                f"type {record.name}: no sample row (field `{name}` is "
+                f"{annotation or 'of no known type'}, which a CSV cell cannot hold)",
+            )
+        row.append(_cell(annotation))
+    return f"# type {record.name}\n{header}\n{', '.join(row)}\n", ""
+
+
+def _cell(annotation: str) -> str:
+    if annotation == "str":
+        return "hello world"  # not read as a number or a truth value
+    value = values_of(annotation)[0]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def spec_text(
+    title: str,
+    intro: str,
+    refusals: Sequence[Refusal],
+    types: Sequence[str],
+    sections: Sequence[Section],
+) -> str:
+    parts = [f"# {title}", intro]
+    if refusals:
+        parts.append("## For a human: not decompiled")
+        parts.append(
+            "These parts of the module cannot be specs as they are; each says why. "
+            "The compiler ignores this prose."
+        )
+        for refusal in refusals:
+            said = f"### `{refusal.name}`\n\n`{refusal.signature}`: {refusal.why}."
+            if refusal.docstring:
+                said += "\n\n" + prose(refusal.docstring)
+            parts.append(said)
+    parts += [t.rstrip("\n") for t in types]
+    for section in sections:
+        body = prose(section.func.docstring) or NO_DOCSTRING.format(name=section.func.name)
+        bullets = "\n".join(example.bullet() for example in section.examples)
+        parts.append("\n\n".join(p for p in (section.heading, body, bullets) if p))
+    return "\n\n".join(p for p in parts if p) + "\n"

@@ -1,0 +1,274 @@
+"""Decompiling Python into specs: type phrases that read back as the same annotation,
+examples measured on the existing code in the sandbox, refusals with reasons, and a round
+trip: the spec parses clean and every example holds for the original module."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marshalike.decompile.examples import MAX_EXAMPLES, MIN_EXAMPLES
+from marshalike.decompile.module import DecompileError, decompile_source
+from marshalike.decompile.phrases import canonical, phrase_of
+from marshalike.decompile.writing import prose
+from marshalike.language.load import load_spec
+from marshalike.language.parse import parse
+from marshalike.language.typemap import _BARE, _CONTAINERS, _SCALARS, annotation
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import Oracle, cases_of, verify
+
+LIMITS = Limits(timeout_s=2.0, startup_s=20.0)
+TYPES = {"Person"}
+# The phrases of docs/language.md's table, and compositions of them.
+TABLE = [
+    "a positive integer", "true or false", "date and time", "json object", "Person",
+    "persons", "list of Person", "Person list", "array of integer", "sequence of string",
+    "set of integer", "tuple of integer and string", "tuple of integer, string",
+    "dict of string to integer", "mapping of string to number", "dictionary of string and Person",
+    "optional integer", "string or None", "integer or string", "H3 index as a string",
+    "list[int]", "dict[str, Person]", "Person | None", "list of list of integer",
+    "dict of string to list of Person", "optional list of tuple of integer and boolean",
+    "string tuple", "tuple[list[int], ...]", "set of tuple of integer and integer",
+]  # fmt: skip
+KNOWN_PHRASES = sorted({*_SCALARS, *_CONTAINERS, *_BARE, *TABLE})
+
+MODULE = '''"""Helpers for people."""
+from dataclasses import dataclass
+from typing import List, Optional
+import random
+
+
+@dataclass
+class Person:
+    name: str
+    age: int
+
+
+def clamp(n: int, low: int = 0, high: int = 10) -> int:
+    """Clamp n into [low, high].
+
+    >>> clamp(15)
+    10
+    """
+    if n < low:
+        return low
+    if n > high:
+        return high
+    return n
+
+
+def oldest(people: List[Person]) -> Optional[Person]:
+    if not people:
+        return None
+    return max(people, key=lambda p: p.age)
+
+
+def greet(p: Person, polite: bool = True) -> str:
+    if p.age >= 18 and polite:
+        return "Dear " + p.name
+    return "Hi " + p.name
+
+
+def parse_age(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise ValueError("negative")
+    return n
+
+
+def roll() -> int:
+    return random.randint(1, 6)
+
+
+def count_up(n: int):
+    for i in range(n):
+        yield i
+
+
+class Counter:
+    def bump(self) -> int:
+        return 1
+'''
+
+
+@pytest.mark.parametrize("phrase", KNOWN_PHRASES)
+def test_every_phrase_the_mapper_knows_reads_back_as_the_same_annotation(phrase: str) -> None:
+    first = annotation(phrase, TYPES)
+    tree = ast.parse(first, mode="eval").body
+    said = phrase_of(canonical(tree, TYPES), TYPES)
+    assert said.exact, (phrase, first, said)
+    assert annotation(said.text, TYPES) == first, (phrase, first, said.text)
+
+
+@pytest.mark.parametrize(
+    ("python", "english"),
+    [
+        ("List[int]", "list of integer"),
+        ("Optional[Dict[str, List[float]]]", "optional dict of string to list of number"),
+        ("Tuple[int, str]", "tuple of integer and string"),
+        ("typing.Sequence[Person]", "list of Person"),
+        ("Union[int, str]", "integer or string"),
+        ("'Person'", "Person"),
+        ("dict", "dict"),
+        ("Callable[[int], int]", "any"),
+    ],
+)
+def test_python_annotations_become_english(python: str, english: str) -> None:
+    tree = ast.parse(python, mode="eval").body
+    assert phrase_of(canonical(tree, TYPES), TYPES).text == english
+
+
+def decompiled(source: str = MODULE, **options: object):
+    return decompile_source(source, filename="people.py", limits=LIMITS, **options)
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory):
+    done = decompiled()
+    folder = tmp_path_factory.mktemp("people")
+    (folder / "people.mrsh").write_text(done.spec, encoding="utf-8")
+    (folder / "people.py").write_text(MODULE, encoding="utf-8")
+    return done, folder
+
+
+def test_the_spec_parses_clean_and_every_example_holds_for_the_original(people) -> None:
+    done, folder = people
+    loaded = load_spec(folder / "people.mrsh")
+    assert [d for d in loaded.diagnostics if d.is_error] == []
+    module = loaded.module
+    assert module is not None
+    assert [f.name for f in module.funcs] == ["clamp", "oldest", "greet", "parse_age"]
+    assert [t.name for t in module.types] == ["Person"]
+    cases = tuple(c for func in module.funcs for c in cases_of(func, ["Person"]))
+    oracle = Oracle(cases, MODULE, module_name="people", limits=LIMITS, records=("people.Person",))
+    verdict = verify(MODULE, oracle)
+    assert verdict.ok, verdict
+    assert len(cases) == sum(f.examples for f in done.functions)
+
+
+def test_headings_keep_names_defaults_and_types(people) -> None:
+    done, _ = people
+    assert "# func clamp(n: integer, low: integer = 0, high: integer = 10): integer" in done.spec
+    assert "# func oldest(people: list of Person): optional Person" in done.spec
+    assert "# func greet(p: Person, polite: boolean = True): string" in done.spec
+    assert "# type Person\nname, age\nhello world, 3\n" in done.spec
+
+
+def test_each_function_gets_three_to_six_examples_and_a_score(people) -> None:
+    done, _ = people
+    kept = [f for f in done.functions if not f.refused]
+    assert len(kept) == 4
+    for report in kept:
+        assert MIN_EXAMPLES <= report.examples <= MAX_EXAMPLES, report
+        assert report.measured is not None and report.measured.strength.total > 0
+        assert "examples pin down" in report.line()
+    greet = next(f for f in kept if f.name == "greet")
+    # The examples reach both sides of `p.age >= 18`, a constant of the code.
+    assert "Dear" in done.spec and "Hi " in done.spec
+    assert greet.measured is not None and greet.measured.strength.killed >= 8
+
+
+def test_the_docstring_is_the_description_without_its_doctests(people) -> None:
+    done, _ = people
+    assert "Clamp n into [low, high]." in done.spec
+    assert ">>>" not in done.spec
+    assert "no docstring: say here what `oldest` does" in done.spec
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("roll", "depends on randomness"),
+        ("count_up", "a generator"),
+        ("Counter.bump", "a method of class Counter"),
+    ],
+)
+def test_what_cannot_be_a_spec_is_prose_for_a_human_with_a_reason(
+    people, name: str, why: str
+) -> None:
+    done, _ = people
+    [report] = [f for f in done.functions if f.name == name]
+    assert why in report.refused and report.line().startswith(f"{name}: not decompiled: ")
+    head, _, _ = done.spec.partition("# type Person")
+    assert f"### `{name}`" in head and why in head
+    assert f"# func {name.split('.')[-1]}(" not in done.spec
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("    with open('x.txt') as f:\n        return f.read()\n", "does I/O (`open`)"),
+        ("    print(n)\n    return n\n", "does I/O (`print`)"),
+        ("    return helper(n)\n\n\ndef helper(n: int) -> int:\n    return time.time()\n",
+         "depends on the time (`time`) (through `helper`)"),
+        ("    return datetime.now().year + n\n", "depends on the time (`datetime.datetime.now`)"),
+        ("    return os.getpid()\n", "does I/O (`os`)"),
+        ("    return hash(str(n))\n", "answered `f(3)` differently on two runs"),
+        ("    return object()\n", "no answer is a value an example can write"),
+    ],
+)  # fmt: skip
+def test_refusals_by_what_the_code_uses_and_by_running_it_twice(body: str, why: str) -> None:
+    source = (
+        "import os\nimport time\nfrom datetime import datetime\n\n\ndef f(n: int) -> int:\n" + body
+    )
+    done = decompiled(source, functions=["f"])
+    [report] = done.functions
+    assert why in report.refused
+    assert "### `f`" in done.spec
+
+
+def test_prose_that_looks_like_structure_is_escaped() -> None:
+    doc = "# Not a section\n* f(1) = 2\n<!-- open\n```\ncode\n>>> f(1)\n1\n\nafter"
+    text = f"# func f(x: integer): integer\n\n{prose(doc)}\n\n* f(1) = 1\n"
+    result = parse(text, "m.mrsh")
+    assert result.diagnostics == ()
+    assert result.module is not None
+    [func] = result.module.funcs
+    assert len(func.examples) == 1 and "Not a section" in func.description
+
+
+def test_a_module_that_is_not_python_is_one_line_naming_file_and_line() -> None:
+    with pytest.raises(DecompileError, match=r"^bad\.py:2: not Python"):
+        decompile_source("x = 1\ndef f(:\n", filename="bad.py")
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "marshalike", "decompile", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_writes_a_spec_and_reports_per_function(tmp_path: Path) -> None:
+    (tmp_path / "people.py").write_text(MODULE, encoding="utf-8")
+    done = run_cli("people.py", "--out", "specs", "--functions", "clamp,roll", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    spec = (tmp_path / "specs" / "people.mrsh").read_text(encoding="utf-8")
+    assert "# func clamp(" in spec and "# func greet(" not in spec
+    assert "clamp: " in done.stdout and "examples pin down" in done.stdout
+    assert "roll: not decompiled: depends on randomness" in done.stdout
+    again = run_cli("people.py", "--out", "specs", cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr == (
+        "marshalike: error: specs/people.mrsh: already there; --force overwrites it\n"
+    )
+
+
+def test_the_command_names_the_file_and_line_of_a_module_that_is_not_python(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "bad.py").write_text("def f(:\n", encoding="utf-8")
+    done = run_cli("bad.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("marshalike: error: bad.py:1: not Python")
+    assert len(done.stderr.splitlines()) == 1
+    missing = run_cli("nothing.py", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr == "marshalike: error: nothing.py: no such file\n"

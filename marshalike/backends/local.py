@@ -1,9 +1,10 @@
 """The bundled runtime (`marshalike_runtime`), in process: the default backend.
 
 torch and the runtime are imported on first use, so the rest of marshalike (and every
-other backend) works without the `local` extra. The engine is loaded once per backend and
-used by one request at a time: `--jobs` can run several units at once, but one model on
-one device gains nothing from interleaving requests. `--model` takes a GGUF file, a
+other backend) works without the `local` extra. The engine is loaded once per backend;
+requests are submitted to its batch thread, so the units `--jobs` runs at once are decoded
+in one batch, each joining and leaving it at a token boundary (an engine without `submit`,
+such as a test's stand-in, serves one request at a time). `--model` takes a GGUF file, a
 safetensors folder, or `hf:OWNER/REPO[/FILE.gguf]`, a GGUF from the Hugging Face Hub kept in
 the cache folder (`marshalike.backends.hub`).
 """
@@ -107,12 +108,17 @@ class LocalBackend:
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         with self._lock:
             engine = self._load()
-            try:
+        batching = callable(getattr(engine, "submit", None))
+        try:
+            if batching:
                 generations = _run(engine, prompt, sampling)
-            except (ValueError, RuntimeError) as exc:
-                # The runtime's own words (a prompt too long for the context, no chat
-                # template) or torch's (out of memory); the compile reports, not crashes.
-                raise BackendError(f"local model {self.model!r}: {exc}") from None
+            else:
+                with self._lock:
+                    generations = _run(engine, prompt, sampling)
+        except (ValueError, RuntimeError) as exc:
+            # The runtime's own words (a prompt too long for the context, no chat
+            # template) or torch's (out of memory); the compile reports, not crashes.
+            raise BackendError(f"local model {self.model!r}: {exc}") from None
         return _completions(generations)
 
     def _load(self) -> Any:
@@ -130,15 +136,18 @@ def _run(engine: Any, prompt: Prompt, sampling: Sampling) -> list[Any]:
         stop += [s for s in engine.chat_stop if s not in stop]
     else:
         ids = engine.tokenizer.encode(prompt.text)
-    return engine.generate(
-        ids,
-        n=sampling.n,
-        max_tokens=sampling.max_tokens,
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        stop=stop,
-        seed=sampling.seed,
-    )
+    settings = {
+        "n": sampling.n,
+        "max_tokens": sampling.max_tokens,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "stop": stop,
+        "seed": sampling.seed,
+    }
+    submit = getattr(engine, "submit", None)
+    if callable(submit):
+        return list(submit(ids, **settings).result())
+    return list(engine.generate(ids, **settings))
 
 
 def _completions(generations: list[Any]) -> list[Completion]:

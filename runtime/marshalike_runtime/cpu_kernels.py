@@ -83,10 +83,10 @@ class Kernels:
             fn.argtypes = [_P, _P, _P, _I, _I, ctypes.c_int, _P, _I, _P]
             fn.restype = None
         self._layer = lib.decode_layer
-        self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _I, _P, _P]
+        self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _P, _P, _P]
         self._layer.restype = ctypes.c_int
         self._layers = lib.decode_layers
-        self._layers.argtypes = [ctypes.POINTER(LayerDesc), _I, _P, _P, _I, _I, _P, _P, _P, _P]
+        self._layers.argtypes = [ctypes.POINTER(LayerDesc), _I, _P, _P, _I, _P, _P, _P, _P, _P]
         self._layers.restype = ctypes.c_int
         self._topk = lib.topk_rows
         self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
@@ -144,10 +144,14 @@ class Kernels:
                      x.shape[0], y.data_ptr())  # fmt: skip
         return y
 
-    def decode_layer(self, desc: LayerDesc, x: Tensor, pos: int, cos: Tensor, sin: Tensor) -> None:
-        """One decoding step of a layer, in place on ``x`` [B, dim] (contiguous float32)."""
-        rc = self._layer(ctypes.byref(desc), x.data_ptr(), x.shape[0], pos, cos.data_ptr(),
-                         sin.data_ptr())  # fmt: skip
+    def decode_layer(
+        self, desc: LayerDesc, x: Tensor, pos: Tensor, cos: Tensor, sin: Tensor
+    ) -> None:
+        """One decoding step of a layer, in place on ``x`` [B, dim] (contiguous float32);
+        row b at position ``pos[b]`` (contiguous int64 [B]) with RoPE rows ``cos[b]``,
+        ``sin[b]`` (contiguous float32 [B, head_dim])."""
+        rc = self._layer(ctypes.byref(desc), x.data_ptr(), x.shape[0], pos.data_ptr(),
+                         cos.data_ptr(), sin.data_ptr())  # fmt: skip
         if rc != 0:
             raise MemoryError("decode_layer could not allocate its scratch memory")
 
@@ -156,16 +160,17 @@ class Kernels:
         descs: ctypes.Array[LayerDesc],
         local: ctypes.Array[ctypes.c_uint8],
         x: Tensor,
-        pos: int,
+        pos: Tensor,
         rope_global: tuple[Tensor, Tensor],
         rope_local: tuple[Tensor, Tensor],
     ) -> None:
-        """A decoding step of every layer in ``descs``, in order, in place on ``x`` [B, dim];
-        layer i takes the local RoPE table (cos, sin: contiguous [1, head_dim] float32 rows
-        of this position) where ``local[i]`` is set."""
+        """A decoding step of every layer in ``descs``, in order, in place on ``x`` [B, dim],
+        row b at position ``pos[b]``; layer i takes the local RoPE table (cos, sin:
+        contiguous [B, head_dim] float32, row b's position in row b) where ``local[i]`` is
+        set."""
         ropes = [t.data_ptr() for t in (*rope_global, *rope_local)]
         rc = self._layers(descs, len(descs), ctypes.addressof(local), x.data_ptr(), x.shape[0],
-                          pos, *ropes)  # fmt: skip
+                          pos.data_ptr(), *ropes)  # fmt: skip
         if rc != 0:
             raise MemoryError("decode_layers could not allocate a layer's scratch memory")
 

@@ -40,9 +40,7 @@ class FastDecode:
         if k is None or not _one_float_row(x) or (desc := self.current()) is None:
             return None
         out = x.reshape(x.shape[0], -1).contiguous().clone()
-        # cos and sin of this one position: [1, head_dim] rows of the model's RoPE table,
-        # contiguous and in x's dtype (float32), as the C side reads them.
-        k.decode_layer(desc, out, ctx.kv_len - 1, *rope)
+        k.decode_layer(desc, out, _positions(ctx, x.shape[0]), *_rows(rope, x.shape[0]))
         return out.view_as(x)
 
     @property
@@ -124,8 +122,27 @@ class FastStack:
             array = (LayerDesc * len(descs))(*descs)
             self._descs, self._array = descs, array
         out = x.reshape(x.shape[0], -1).contiguous().clone()
-        k.decode_layers(array, self._local, out, ctx.kv_len - 1, rope_global, rope_local)
+        rows = x.shape[0]
+        k.decode_layers(array, self._local, out, _positions(ctx, rows), _rows(rope_global, rows),
+                        _rows(rope_local, rows))  # fmt: skip
         return out.view_as(x)
+
+
+def _positions(ctx: StepContext, rows: int) -> Tensor:
+    """Each row's position, contiguous int64 [B]: its own (`Transformer.decode_rows`), or the
+    one position every row is at."""
+    if ctx.row_pos is not None:
+        return ctx.row_pos.to(torch.int64).contiguous()
+    return torch.full((rows,), ctx.kv_len - 1, dtype=torch.int64)
+
+
+def _rows(rope: tuple[Tensor, Tensor], rows: int) -> tuple[Tensor, Tensor]:
+    """cos and sin as the C side reads them: contiguous float32 [B, head_dim], row b's
+    position in row b (the table's rows of one shared position, or of each row's own)."""
+    cos, sin = (t.reshape(-1, t.shape[-1]) for t in rope)
+    if cos.shape[0] != rows:
+        cos, sin = cos.expand(rows, -1), sin.expand(rows, -1)
+    return cos.contiguous(), sin.contiguous()
 
 
 def _one_float_row(x: Tensor) -> bool:

@@ -153,6 +153,25 @@ class KVCache(nn.Module):
         self.v_cache[:batch, :, input_pos] = v
         return self.k_cache[:batch, :, :kv_len], self.v_cache[:batch, :, :kv_len]
 
+    def rows(self, start: int, stop: int) -> KVCache:
+        """A cache of rows ``start..stop-1`` of this one: views, so writes land here."""
+        view = KVCache.__new__(KVCache)
+        nn.Module.__init__(view)
+        view.register_buffer("k_cache", self.k_cache[start:stop], persistent=False)
+        view.register_buffer("v_cache", self.v_cache[start:stop], persistent=False)
+        return view
+
+    def update_rows(
+        self, positions: Tensor, k: Tensor, v: Tensor, kv_len: int
+    ) -> tuple[Tensor, Tensor]:
+        """Write one position per row (``k``, ``v`` [B, H_kv, 1, D], row b at
+        ``positions[b]``); return the first `kv_len` slots of rows 0..B-1."""
+        batch = k.shape[0]
+        rows = torch.arange(batch, device=k.device)
+        self.k_cache[rows, :, positions] = k[:, :, 0]
+        self.v_cache[rows, :, positions] = v[:, :, 0]
+        return self.k_cache[:batch, :, :kv_len], self.v_cache[:batch, :, :kv_len]
+
 
 class RMSNorm(nn.Module):
     """RMSNorm computed in fp32, whatever the activations' dtype."""
@@ -218,7 +237,9 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, S, D]
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        if self.kv_cache is not None:
+        if self.kv_cache is not None and ctx.row_pos is not None:
+            k, v = self.kv_cache.update_rows(ctx.row_pos, k, v, ctx.kv_len)
+        elif self.kv_cache is not None:
             k, v = self.kv_cache.update(ctx.input_pos, k, v, ctx.kv_len)  # [B, H_kv, L, D]
         mask = ctx.local_mask if self.local else ctx.causal_mask
         if last_only and seqlen > 1:
@@ -243,7 +264,8 @@ def _decode_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scal
     grouped = q.reshape(bsz, kv_heads, heads // kv_heads, dim)  # [B, H_kv, G, D]
     scores = torch.matmul(grouped, k.transpose(-1, -2)) * scale  # [B, H_kv, G, L]
     if mask is not None:
-        scores = scores.masked_fill(~mask[-1], float("-inf"))
+        # [S, L]: the last query's row; [B, 1, 1, L]: each row's own (`decode_rows`)
+        scores = scores.masked_fill(~(mask[-1] if mask.dim() == 2 else mask), float("-inf"))
     weights = torch.softmax(scores.float(), dim=-1).to(v.dtype)
     return torch.matmul(weights, v).reshape(bsz, heads, 1, dim)
 
@@ -302,8 +324,9 @@ class StepContext:
 
     input_pos: Tensor
     kv_len: int
-    causal_mask: Tensor  # [S, L] bool, True where attention is allowed
+    causal_mask: Tensor  # [S, L] bool, True where attention is allowed ([B, 1, 1, L] per row)
     local_mask: Tensor | None
+    row_pos: Tensor | None = None  # [B]: one new token per row, each at its own position
 
 
 # A decoding step through one layer (x, its RoPE cos and sin, the context) or through every
@@ -404,6 +427,40 @@ class Transformer(nn.Module):
         if last_only:
             x = x[:, -1:]
         return self.output(self.norm(x)).float()  # [B, S, V]
+
+    def decode_rows(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        """Logits ``[B, V]`` of one new token per row, ``tokens [B]`` at ``positions [B]``,
+        each row of the KV cache a sequence of its own length (a batch that sequences join
+        and leave); each row attends over its own positions only."""
+        a = self.args
+        x = self.tok_embeddings(tokens.view(-1, 1))  # [B, 1, dim]
+        if a.embed_scale:
+            x = x * torch.tensor(math.sqrt(a.dim), dtype=x.dtype)
+        kv_len = int(positions.max()) + 1
+        if kv_len > self.max_seq_len:
+            raise ValueError(f"position {kv_len - 1} is past the KV cache ({self.max_seq_len})")
+        delta = positions[:, None] - torch.arange(kv_len, device=positions.device)  # [B, L]
+        causal = (delta >= 0)[:, None, None, :]
+        local = None
+        if a.sliding_window is not None and a.global_layers is not None:
+            local = causal & (delta < a.sliding_window)[:, None, None, :]
+        ctx = StepContext(positions[-1:], kv_len, causal, local, row_pos=positions)
+        rope_global = self._row_rope(a.rope_theta, positions, x.dtype)
+        rope_local = self._row_rope(a.rope_local_theta, positions, x.dtype)
+        fast = self.fast_step
+        if fast is not None and (out := fast(x, rope_global, rope_local, ctx)) is not None:
+            x = out
+        else:
+            for layer in self.blocks():
+                x = layer(x, rope_local if layer.attention.local else rope_global, ctx)
+        return self.output(self.norm(x)).float()[:, -1]
+
+    def _row_rope(
+        self, theta: float, positions: Tensor, dtype: torch.dtype
+    ) -> tuple[Tensor, Tensor]:
+        """cos and sin of each row's own position, ``[B, 1, 1, D]`` (rows of `_rope`)."""
+        cos, sin = self._rope(theta, positions, dtype)
+        return cos[:, None, None, :], sin[:, None, None, :]
 
     def _context(self, input_pos: Tensor) -> StepContext:
         if self.max_seq_len:

@@ -1,17 +1,19 @@
-"""The one thread that owns the engine in `marshalike serve`.
+"""The worker that hands `marshalike serve`'s requests to the engine.
 
-HTTP handler threads never touch the engine: they submit a `Job` and read its events. The
-worker runs jobs one at a time in arrival order (a FIFO queue, no batching across
-requests): the engine keeps one KV cache and batches only the `n` candidates of a single
-request, so serialising is what keeps concurrent clients from corrupting each other.
-Tokenising and chat templating run on the worker too, so no engine state is ever shared.
+HTTP handler threads never touch the engine: they submit a `Job` and read its events. An
+engine that batches (it has `submit`: `Engine`, whose batch thread decodes every request
+in one batch, each joining and leaving at a token boundary) gets every job as it arrives,
+each relayed by a thread of its own, so concurrent clients share the decoding batch. An
+engine without `submit` runs jobs one at a time in arrival order (a FIFO queue), on the
+worker thread, which keeps concurrent clients from corrupting each other.
 
 A job's events, in order: `Started` (the prompt fits), then `Delta`s when streaming, then
 `Done`; or an `APIError` instead of all of them when the request cannot be served. A
 handler whose client went away calls `Job.cancel()`, streaming or not: the worker skips a
 job cancelled while it waited its turn, and closes the engine's stream of a running one at
 the next piece of text (every request runs on `engine.stream`, whose deltas only a
-streaming request is sent), so an abandoned request stops costing decode steps.
+streaming request is sent; a batched one also leaves the batch at once), so an abandoned
+request stops costing decode steps.
 """
 
 from __future__ import annotations
@@ -74,14 +76,17 @@ class Done:
 Event = Started | Delta | Done | APIError
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     request: GenerationRequest
     events: queue.Queue[Event] = field(default_factory=queue.Queue)
     _cancelled: threading.Event = field(default_factory=threading.Event)
+    _on_cancel: list[Callable[[], None]] = field(default_factory=list)
 
     def cancel(self) -> None:
         self._cancelled.set()
+        for hook in list(self._on_cancel):
+            hook()
 
     @property
     def cancelled(self) -> bool:
@@ -100,6 +105,10 @@ class EngineWorker:
         self._thread = threading.Thread(target=self._run, name="marshalike-engine", daemon=True)
         self._stopping = threading.Event()
         self._current: Job | None = None
+        self._running: set[Job] = set()  # jobs relayed from a batching engine
+        submit = getattr(engine, "submit", None)
+        self._submit: Callable[..., Any] | None = submit if callable(submit) else None
+        self._batching = self._submit is not None
 
     def start(self) -> None:
         self._thread.start()
@@ -116,9 +125,9 @@ class EngineWorker:
         """Refuse queued jobs, cancel the running one, and wait up to `timeout` seconds."""
         self._stopping.set()
         self._jobs.put(None)
-        current = self._current
-        if current is not None:
-            current.cancel()
+        for job in [self._current, *list(self._running)]:
+            if job is not None:
+                job.cancel()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -128,10 +137,20 @@ class EngineWorker:
                 job.events.put(_shutting_down())
             elif job.cancelled:
                 self._log("client went away before its turn; request skipped")
+            elif self._batching:
+                self._running.add(job)
+                relay = threading.Thread(target=self._relay, args=(job,), daemon=True)
+                relay.start()
             else:
                 self._current = job
                 self._serve(job)
                 self._current = None
+
+    def _relay(self, job: Job) -> None:
+        try:
+            self._serve(job)
+        finally:
+            self._running.discard(job)
 
     def _serve(self, job: Job) -> None:
         try:
@@ -195,7 +214,14 @@ class EngineWorker:
         """The engine's generations, run as a stream so that a cancel can stop it between
         two pieces of text; only a streaming request is sent the pieces."""
         finals: list[Any] = []
-        events = self.engine.stream(ids, **kwargs)
+        if self._submit is not None:
+            handle = self._submit(ids, **kwargs)
+            job._on_cancel.append(handle.cancel)
+            if job.cancelled:
+                handle.cancel()
+            events = handle.stream()
+        else:
+            events = self.engine.stream(ids, **kwargs)
         try:
             for item in events:
                 if job.cancelled:

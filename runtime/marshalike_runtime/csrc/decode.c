@@ -6,9 +6,10 @@
  *   h = x + [post_attn_norm] (wo (attention (rope (qk_norm (wqkv (attn_norm (x)))))))
  *   x = h + [post_ffw_norm] (w2 (act (gate) * up)),  gate | up = w13 (ffn_norm (h))
  *
- * with keys and values written to the cache at `pos` (rows 0..B-1), attention over cached
- * positions [start, pos] (start = pos - window + 1 for a sliding-window layer), rotate-half
- * RoPE from the given cos/sin of this position, GQA (query head h reads key head h / group).
+ * with row b's key and value written to the cache at `pos[b]` (rows 0..B-1, each a sequence
+ * of its own length), attention over its cached positions [start, pos[b]] (start =
+ * pos[b] - window + 1 for a sliding-window layer), rotate-half RoPE from row b's cos/sin
+ * (`cos + b * D`), GQA (query head h reads key head h / group).
  * The caller (fast_decode.py) checks that its torch forward computes the same thing.
  *
  * Compiled as part of qmatmul.c, after matmul.c, whose `qmm_i8` and `qmm_u4` it calls.
@@ -166,12 +167,19 @@ static void gated(const float *gate, int64_t F, int gelu, float *out) {
 }
 
 /* 0 on success, -1 when scratch memory could not be had (nothing was changed then). */
-int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const float *cos,
+static int64_t first_position(const layer_desc *L, int64_t pos) {
+    return L->window > 0 && pos - L->window + 1 > 0 ? pos - L->window + 1 : 0;
+}
+
+int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, const float *cos,
                  const float *sin) {
     const int64_t D = L->head_dim, H = L->n_heads, Hkv = L->n_kv_heads, dim = L->dim;
     const int64_t qd = H * D, kvd = Hkv * D, qkv_n = qd + 2 * kvd, S = L->cache_len;
-    const int64_t start = L->window > 0 && pos - L->window + 1 > 0 ? pos - L->window + 1 : 0;
-    const int64_t span = pos - start + 1;
+    int64_t span = 1; /* the widest row's */
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t rows = pos[b] - first_position(L, pos[b]) + 1;
+        span = rows > span ? rows : span;
+    }
     if (B <= 0) return 0;
     const int64_t widest = qkv_n > 2 * L->hidden ? qkv_n : 2 * L->hidden;
     float *h = malloc(sizeof(float) * (size_t)(B * dim));
@@ -190,12 +198,12 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
         float *q = big + b * qkv_n, *k = q + qd, *v = k + kvd;
         for (int64_t hh = 0; hh < H; hh++) {
             if (L->q_norm) rmsnorm(q + hh * D, L->q_norm, D, L->eps, q + hh * D);
-            rope(q + hh * D, cos, sin, D);
+            rope(q + hh * D, cos + b * D, sin + b * D, D);
         }
         for (int64_t hh = 0; hh < Hkv; hh++) {
             if (L->k_norm) rmsnorm(k + hh * D, L->k_norm, D, L->eps, k + hh * D);
-            rope(k + hh * D, cos, sin, D);
-            const int64_t at = ((b * Hkv + hh) * S + pos) * D;
+            rope(k + hh * D, cos + b * D, sin + b * D, D);
+            const int64_t at = ((b * Hkv + hh) * S + pos[b]) * D;
             memcpy(L->k_cache + at, k + hh * D, sizeof(float) * (size_t)D);
             memcpy(L->v_cache + at, v + hh * D, sizeof(float) * (size_t)D);
         }
@@ -206,15 +214,16 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
         const int64_t b = bh / H, hh = bh % H, kh = hh / group;
         const float *q = big + b * qkv_n + hh * D;
         const float *kc = L->k_cache + (b * Hkv + kh) * S * D, *vc = L->v_cache + (b * Hkv + kh) * S * D;
+        const int64_t start = first_position(L, pos[b]), len = pos[b] - start + 1;
         float *sc = scores + bh * span, *o = mid + b * qd + hh * D;
         float best = -INFINITY, total = 0.0f;
-        for (int64_t j = 0; j < span; j++) {
+        for (int64_t j = 0; j < len; j++) {
             sc[j] = dot(q, kc + (start + j) * D, D) * L->attn_scale;
             best = sc[j] > best ? sc[j] : best;
         }
-        for (int64_t j = 0; j < span; j++) total += (sc[j] = expf(sc[j] - best));
-        for (int64_t j = 0; j < span; j++) sc[j] /= total;
-        weighted_rows(sc, vc + start * D, span, D, o);
+        for (int64_t j = 0; j < len; j++) total += (sc[j] = expf(sc[j] - best));
+        for (int64_t j = 0; j < len; j++) sc[j] /= total;
+        weighted_rows(sc, vc + start * D, len, D, o);
     }
     linear(&L->wo, mid, B, out);
     for (int64_t b = 0; b < B; b++) {
@@ -243,7 +252,7 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, int64_t pos, const fl
  * the local RoPE table where local[i] is set, else the global one. 0 on success, -1 when a layer's scratch memory
  * could not be had (the layers before it have run). */
 int decode_layers(const layer_desc *L, int64_t n, const uint8_t *local, float *x, int64_t B,
-                  int64_t pos, const float *cos_global, const float *sin_global,
+                  const int64_t *pos, const float *cos_global, const float *sin_global,
                   const float *cos_local, const float *sin_local) {
     for (int64_t i = 0; i < n; i++) {
         const float *cos = local[i] ? cos_local : cos_global;

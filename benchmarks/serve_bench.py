@@ -1,0 +1,99 @@
+"""Aggregate decoding throughput of one engine with 1 and with N concurrent clients.
+
+Each client asks for a completion of `--tokens` new tokens (greedy, different prompts) from
+a thread of its own, as `marshalike serve`'s handlers and the compiler's `--jobs` units do.
+Two ways of serving them, side by side in one run on one loaded engine:
+
+- `queue`: one request at a time (`Engine.generate` behind a lock), as a FIFO worker runs;
+- `batch`: every request submitted to the engine's batch thread (`Engine.submit`), which
+  decodes them in one batch, each joining and leaving at a token boundary.
+
+For each it prints the aggregate tokens/s (completion tokens of all clients over the wall
+time), the slowest client's first token (`first`) and the slowest client's whole request.
+
+    python -m benchmarks.serve_bench                       # embedded model, int4 on a CPU
+    python -m benchmarks.serve_bench --clients 1,8 --tokens 128 --quant none
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from typing import Any
+
+from marshalike_runtime.engine import Engine
+
+PROMPTS = [
+    "def fibonacci(n: int) -> int:\n",
+    "def is_palindrome(s: str) -> bool:\n",
+    "# Sort a list of people by age, then by name.\ndef sort_people(people):\n",
+    "def parse_csv_line(line: str) -> list[str]:\n",
+    "class Stack:\n    def __init__(self):\n",
+    "import json\n\ndef load_config(path):\n",
+    "def gcd(a: int, b: int) -> int:\n",
+    "def flatten(nested: list) -> list:\n",
+]
+
+
+def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, float]:
+    lock = threading.Lock()
+    firsts: list[float] = []
+    totals: list[float] = []
+    counts: list[int] = []
+    start = time.perf_counter()
+
+    def client(i: int) -> None:
+        ids = engine.tokenizer.encode(PROMPTS[i % len(PROMPTS)])
+        settings = {"max_tokens": tokens, "temperature": 0.0}
+        if mode == "batch":
+            events = engine.submit(ids, **settings).stream()
+        else:
+            lock.acquire()
+            events = engine.stream(ids, **settings)
+        first = None
+        try:
+            for item in events:
+                if first is None:
+                    first = time.perf_counter() - start
+                if not isinstance(item, tuple):
+                    counts.append(item.completion_tokens)
+        finally:
+            if mode != "batch":
+                lock.release()
+        firsts.append(first or 0.0)
+        totals.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    return {"tokens_s": sum(counts) / wall, "first": max(firsts), "last": max(totals)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="GGUF or folder (default: embedded)")
+    parser.add_argument("--quant", default="int4", help="int4 or none (default int4)")
+    parser.add_argument("--clients", default="1,8", help="client counts (default 1,8)")
+    parser.add_argument("--tokens", type=int, default=64, help="new tokens per client")
+    parser.add_argument("--modes", default="queue,batch", help="queue, batch or both")
+    opts = parser.parse_args(argv)
+    engine = Engine.load(opts.model, quant=None if opts.quant == "none" else opts.quant)
+    run_clients(engine, "queue", 1, 8)  # warm up: kernels, caches
+    print(f"model {engine.model_name}, {opts.tokens} new tokens per client (greedy)")
+    print(f"{'mode':6} {'clients':>7} {'tokens/s':>9} {'first s':>8} {'last s':>8}")
+    for clients in (int(c) for c in opts.clients.split(",")):
+        for mode in opts.modes.split(","):
+            r = run_clients(engine, mode, clients, opts.tokens)
+            print(
+                f"{mode:6} {clients:>7} {r['tokens_s']:>9.1f} {r['first']:>8.2f} {r['last']:>8.2f}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,302 @@
+"""Continuous batching: one thread decodes every request an engine has, in one batch.
+
+A request joins the running batch at a token boundary, after one prefill of its prompt
+whose KV rows its n candidates share, and its candidates leave the batch as they finish;
+each request keeps its own sampling settings, seed (a `torch.Generator` per candidate, as
+`Engine.stream` derives them), stop strings and max tokens. The KV cache is one pool of
+rows: row b holds the b-th sequence being decoded, each at its own position
+(`Transformer.decode_rows`), and a sequence that finishes gives its row back (the rows
+after it move up). The pool grows when a request needs more rows or positions than it has.
+
+Fairness: between two decoding steps the loop runs at most one prefill, in arrival order,
+so a request being decoded waits behind at most one prefill of another, and a new request
+waits for at most one decoding step before its prefill starts (when rows are free).
+
+At temperature 0 a request gives the tokens it gives alone (`Engine.generate`): rows are
+computed independently and each row attends over its own positions only; a seeded request
+samples the same whatever else is in the batch.
+
+The batch thread owns the model's KV cache while requests run: do not call `Engine.stream`
+or `Engine.generate` at the same time. Callers on any thread `submit` and read their
+`BatchRequest`'s events.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from .engine import Generation, SamplingParams, StreamEvent, _Candidate
+from .sampling import candidate_generators, sample
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+# Rows of the pool grow to at most this many sequences decoded at once (more wait).
+MAX_ROWS_CPU = 16
+MAX_ROWS_GPU = 64
+_STEP = 256  # positions are allocated in steps of this many
+
+
+class _Finished:
+    """The end of a request's events."""
+
+
+_END = _Finished()
+
+
+class BatchRequest:
+    """One request in the batch: its events are ``(candidate index, text delta)`` pairs as
+    text becomes final, then each candidate's `Generation` in index order."""
+
+    def __init__(self, prompt: list[int], params: SamplingParams, max_new: int) -> None:
+        self.prompt, self.params, self.max_new = prompt, params, max_new
+        self.events: queue.Queue[StreamEvent | Generation | BaseException | _Finished] = (
+            queue.Queue()
+        )
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop decoding it at the next token boundary (its rows are given back)."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def stream(self) -> Iterator[StreamEvent | Generation]:
+        """The events as they come; closing the iterator early cancels the request."""
+        try:
+            while not isinstance(item := self.events.get(), _Finished):
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancel()
+
+    def result(self) -> list[Generation]:
+        return [item for item in self.stream() if isinstance(item, Generation)]
+
+
+@dataclass
+class _Live:
+    """A request being decoded: its candidates and their generators."""
+
+    request: BatchRequest
+    candidates: list[_Candidate]
+    generators: list[torch.Generator]
+
+    @property
+    def finished(self) -> bool:
+        return all(c.finish_reason is not None for c in self.candidates)
+
+
+class Batcher:
+    """The thread that decodes every submitted request together (see the module doc)."""
+
+    def __init__(self, engine: Engine, max_rows: int | None = None) -> None:
+        self.engine = engine
+        self.model = engine.model
+        gpu = engine.device.type == "cuda"
+        self.max_rows = max_rows or (MAX_ROWS_GPU if gpu else MAX_ROWS_CPU)
+        self._threads = torch.get_num_threads()
+        self._inbox: queue.Queue[BatchRequest | None] = queue.Queue()
+        self._pending: list[BatchRequest] = []
+        self._rows: list[tuple[_Live, int]] = []  # the request and candidate of each row
+        self._logits: torch.Tensor | None = None  # [rows, V]: each row's next-token logits
+        self._thread = threading.Thread(target=self._run, name="marshalike-batch", daemon=True)
+        self._thread.start()
+        # A thread still inside torch when the interpreter exits aborts the process.
+        atexit.register(self.close)
+
+    def submit(self, request: BatchRequest) -> BatchRequest:
+        self._inbox.put(request)
+        return request
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._inbox.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        if self.engine.device.type == "cpu":
+            torch.set_num_threads(self._threads)  # a thread's own setting (OpenMP's)
+        while True:
+            block = not self._rows and not self._pending
+            try:
+                while True:
+                    item = self._inbox.get(block=block)
+                    if item is None:
+                        return self._fail_all(RuntimeError("the engine was closed"))
+                    self._pending.append(item)
+                    block = False
+            except queue.Empty:
+                pass
+            try:
+                self._drop_cancelled()
+                self._admit_one()
+                if self._rows:
+                    self._step()
+            except Exception as exc:  # a failure of the model: every request hears of it
+                self._fail_all(exc)
+
+    def _drop_cancelled(self) -> None:
+        self._pending = [r for r in self._pending if not r.cancelled]
+        keep = [b for b, (live, _) in enumerate(self._rows) if not live.request.cancelled]
+        if len(keep) < len(self._rows):
+            for live in {id(live): live for live, _ in self._rows}.values():
+                if live.request.cancelled:
+                    live.request.events.put(_END)
+            self._keep(keep)
+
+    @torch.inference_mode()
+    def _admit_one(self) -> None:
+        """Prefill the first waiting request into new rows at the end of the batch."""
+        if not self._pending:
+            return
+        request = self._pending[0]
+        p, first = request.params, len(self._rows)
+        if self._rows and first + p.n > self.max_rows:
+            return  # it waits for rows; others behind it wait too (arrival order)
+        self._pending.pop(0)
+        try:
+            self._reserve(first + p.n, len(request.prompt) + request.max_new)
+            logits = self._prefill(first, request.prompt, p.n)
+        except Exception as exc:
+            request.events.put(exc)
+            request.events.put(_END)
+            return
+        engine = self.engine
+        live = _Live(
+            request,
+            [_Candidate(engine.tokenizer.decode, engine.eos_ids, p.stop) for _ in range(p.n)],
+            candidate_generators(p.seed, p.n, engine.device),
+        )
+        self._rows += [(live, i) for i in range(p.n)]
+        new = logits.expand(p.n, -1)
+        self._logits = new if self._logits is None else torch.cat([self._logits, new])
+
+    def _prefill(self, row: int, prompt: list[int], n: int) -> torch.Tensor:
+        """The prompt's logits ``[1, V]``, its KV written to rows ``row..row+n-1``."""
+        blocks = list(self.model.blocks())
+        pool = [block.attention.kv_cache for block in blocks]
+        try:
+            for block, cache in zip(blocks, pool, strict=True):
+                assert cache is not None
+                block.attention.kv_cache = cache.rows(row, row + 1)
+            tokens = torch.tensor([prompt], device=self.engine.device)
+            positions = torch.arange(len(prompt), device=self.engine.device)
+            logits = self.model(tokens, positions, last_only=True)[:, -1]
+        finally:
+            for block, cache in zip(blocks, pool, strict=True):
+                block.attention.kv_cache = cache
+        for cache in self.model.caches():
+            for buf in (cache.k_cache, cache.v_cache):
+                buf[row + 1 : row + n, :, : len(prompt)] = buf[row : row + 1, :, : len(prompt)]
+        return logits
+
+    @torch.inference_mode()
+    def _step(self) -> None:
+        """Sample a token for every row, retire what finished, decode the rest one step."""
+        assert self._logits is not None
+        tokens = torch.empty(len(self._rows), dtype=torch.long, device=self._logits.device)
+        for live, rows in self._by_request().values():
+            p = live.request.params
+            tokens[rows] = sample(
+                self._logits[rows],
+                temperature=p.temperature,
+                top_p=p.top_p,
+                top_k=p.top_k,
+                generator=[live.generators[self._rows[r][1]] for r in rows],
+            )
+        keep: list[int] = []
+        for row, token in enumerate(tokens.tolist()):
+            live, index = self._rows[row]
+            candidate = live.candidates[index]
+            last = len(candidate.token_ids) + 1 >= live.request.max_new
+            if delta := candidate.add(token, last=last):
+                live.request.events.put((index, delta))
+            if candidate.finish_reason is None:
+                keep.append(row)
+        for live, _ in self._by_request().values():
+            if live.finished:
+                self._deliver(live)
+        positions = [self._position(b) for b in keep]
+        self._keep(keep)
+        if keep:
+            kept = tokens[keep] if len(keep) < len(tokens) else tokens
+            where = torch.tensor(positions, device=kept.device)
+            self._logits = self.model.decode_rows(kept, where)
+
+    def _position(self, row: int) -> int:
+        """Where the row's latest token goes in its sequence."""
+        live, index = self._rows[row]
+        return len(live.request.prompt) + len(live.candidates[index].token_ids) - 1
+
+    def _deliver(self, live: _Live) -> None:
+        prompt = len(live.request.prompt)
+        for c in live.candidates:
+            reason = c.finish_reason or "length"
+            live.request.events.put(
+                Generation(c.text, c.token_ids, reason, prompt, len(c.token_ids))
+            )
+        live.request.events.put(_END)
+
+    def _by_request(self) -> dict[int, tuple[_Live, list[int]]]:
+        groups: dict[int, tuple[_Live, list[int]]] = {}
+        for row, (live, _) in enumerate(self._rows):
+            groups.setdefault(id(live), (live, []))[1].append(row)
+        return groups
+
+    @torch.inference_mode()
+    def _keep(self, keep: list[int]) -> None:
+        """Keep only rows ``keep`` (in order): their KV rows move up to the front."""
+        if len(keep) == len(self._rows):
+            return
+        first = next((i for i, row in enumerate(keep) if row != i), len(keep))
+        if first < len(keep):
+            filled = max(self._position(b) for b in keep[first:]) + 1
+            rows = torch.tensor(keep[first:], device=self.engine.device)
+            for cache in self.model.caches():
+                for buf in (cache.k_cache, cache.v_cache):
+                    buf[first : len(keep), :, :filled] = buf[rows, :, :filled]
+        if self._logits is not None and keep:
+            self._logits = self._logits[keep]
+        self._rows = [self._rows[b] for b in keep]
+        if not keep:
+            self._logits = None
+
+    def _reserve(self, rows: int, length: int) -> None:
+        """A pool of at least ``rows`` rows and ``length`` positions, the rows in use kept;
+        an idle pool far bigger than needed is released (as `Engine` sizes its cache)."""
+        caches = self.model.caches()
+        have_rows, have_len = (
+            (caches[0].k_cache.shape[0], caches[0].k_cache.shape[2]) if caches else (0, 0)
+        )
+        limit = self.engine.context_length
+        want_len = min(-(-length // _STEP) * _STEP, limit)
+        fits = rows <= have_rows and length <= have_len
+        if fits and (self._rows or have_rows * have_len <= 4 * rows * want_len):
+            return
+        used = len(self._rows)
+        filled = max((self._position(b) for b in range(used)), default=-1) + 1
+        new_rows = max(rows, have_rows if self._rows else rows)
+        new_len = max(want_len, have_len if self._rows else want_len)
+        with torch.inference_mode(False):
+            self.model.setup_caches(new_rows, new_len)
+        for old, new in zip(caches, self.model.caches(), strict=False):
+            for src, dst in ((old.k_cache, new.k_cache), (old.v_cache, new.v_cache)):
+                dst[:used, :, :filled] = src[:used, :, :filled]
+        self.engine.cache_taken(new_rows, new_len)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        lives = {id(live): live for live, _ in self._rows}
+        for request in [*(live.request for live in lives.values()), *self._pending]:
+            request.events.put(exc)
+            request.events.put(_END)
+        self._rows, self._pending, self._logits = [], [], None

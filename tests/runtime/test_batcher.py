@@ -1,0 +1,166 @@
+"""Continuous batching: requests decoded together give what each gives alone."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from quant_fixtures import GEMMA, LLAMA, Chars, coded_sources, tiny_model  # noqa: E402
+from test_engine import CharTokenizer, tiny_engine  # noqa: E402
+
+from marshalike_runtime import cpu_kernels  # noqa: E402
+from marshalike_runtime.engine import Engine, cpu_threads  # noqa: E402
+from marshalike_runtime.model import ModelArgs  # noqa: E402
+from marshalike_runtime.quant import quantize_model  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TOK = CharTokenizer()
+# Prompts of different lengths, each with its own n, stops, limits and sampling.
+REQUESTS = [
+    ("def_f(x):", {"max_tokens": 20}),
+    ("abc", {"max_tokens": 7, "n": 3}),
+    ("long_prompt_here_with_more_text", {"max_tokens": 30, "stop": ["3"]}),
+    ("x", {"max_tokens": 12, "temperature": 0.8, "seed": 5, "n": 2, "top_p": 0.9}),
+    ("return_y", {"max_tokens": 1}),
+    ("k=", {"max_tokens": 25, "temperature": 1.2, "seed": 11, "top_k": 5}),
+]
+
+
+def outcome(generations: list) -> list[tuple]:
+    return [(g.text, g.token_ids, g.finish_reason, g.prompt_tokens) for g in generations]
+
+
+def alone(engine: Engine, requests: list) -> list[list[tuple]]:
+    return [outcome(engine.generate(TOK.encode(p), **kw)) for p, kw in requests]
+
+
+def together(engine: Engine, requests: list) -> list[list[tuple]]:
+    handles = [engine.submit(TOK.encode(p), **kw) for p, kw in requests]
+    return [outcome(h.result()) for h in handles]
+
+
+def test_requests_decoded_together_give_what_each_gives_alone() -> None:
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS)
+    assert together(engine, REQUESTS) == expected
+    # again, in another order, so that others join while a request runs
+    assert together(engine, REQUESTS[::-1]) == expected[::-1]
+
+
+def test_requests_from_many_threads_share_the_batch() -> None:
+    engine = tiny_engine(seed=3)  # with EOS: some candidates end early
+    expected = alone(engine, REQUESTS)
+    results: dict[int, list[tuple]] = {}
+
+    def client(i: int) -> None:
+        prompt, kw = REQUESTS[i]
+        results[i] = outcome(engine.submit(TOK.encode(prompt), **kw).result())
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(REQUESTS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [results[i] for i in range(len(REQUESTS))] == expected
+
+
+def test_streamed_deltas_concatenate_to_the_final_texts() -> None:
+    engine = tiny_engine(eos=frozenset())
+    handles = [engine.submit(TOK.encode(p), **kw) for p, kw in REQUESTS]
+    for handle in handles:
+        texts: dict[int, str] = {}
+        finals = []
+        for item in handle.stream():
+            if isinstance(item, tuple):
+                texts[item[0]] = texts.get(item[0], "") + item[1]
+            else:
+                finals.append(item)
+        assert [texts.get(i, "") for i in range(len(finals))] == [g.text for g in finals]
+
+
+def test_a_cancelled_request_leaves_and_the_others_finish() -> None:
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS[:3])
+    handles = [engine.submit(TOK.encode(p), **kw) for p, kw in REQUESTS[:3]]
+    stream = handles[1].stream()
+    next(stream)
+    stream.close()  # cancels
+    assert outcome(handles[0].result()) == expected[0]
+    assert outcome(handles[2].result()) == expected[2]
+
+
+def test_the_solo_path_still_works_after_the_batch_thread_used_the_cache() -> None:
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS)
+    together(engine, REQUESTS)
+    assert alone(engine, REQUESTS) == expected
+
+
+def test_the_pool_grows_while_requests_run() -> None:
+    engine = tiny_engine(eos=frozenset())
+    small = [("ab", {"max_tokens": 5})]
+    big = [("abcdefgh", {"max_tokens": 50, "n": 4})]
+    expected = alone(engine, small + big)
+    assert together(engine, small) == expected[:1]
+    assert together(engine, small + big) == expected
+
+
+@pytest.mark.parametrize("args", [LLAMA, GEMMA], ids=["llama", "gemma"])
+def test_the_c_decoding_step_batches_rows_at_their_own_positions(args: ModelArgs) -> None:
+    """The quantized model's step in C, past Gemma's sliding window, rows of every length."""
+    if cpu_kernels.kernels() is None:
+        pytest.skip("no C compiler here: the kernels are not built")
+    model = tiny_model(args=args)
+    quantize_model(model, "int4", coded_sources(model))
+    assert model.fast_step is not None
+    engine = Engine(model, Chars(), model_name="tiny")
+    requests = [
+        ([1, 5, 9], {"max_tokens": 40}),
+        ([3] * 20, {"max_tokens": 9, "n": 2}),
+        ([7, 8], {"max_tokens": 30, "temperature": 0.7, "seed": 1}),
+    ]
+    expected = [outcome(engine.generate(ids, **kw)) for ids, kw in requests]
+    handles = [engine.submit(ids, **kw) for ids, kw in requests]
+    assert [outcome(h.result()) for h in handles] == expected
+
+
+def test_threads_leave_the_cores_other_work_keeps_busy() -> None:
+    assert cpu_threads(8, 0.3) == 8
+    assert cpu_threads(8, 2.9) == 6
+    assert cpu_threads(2, 3.7) == 1
+    assert cpu_threads(2, 3.7, "2") == 2
+    assert cpu_threads(4, 0.0, "zero") == 4
+
+
+def test_concurrent_clients_of_the_server_share_the_batch() -> None:
+    """`marshalike serve` on a real (tiny) engine: clients at once, streaming or not, each
+    get what their request gives alone."""
+    from serving import open_client, running
+
+    engine = tiny_engine(eos=frozenset())
+    prompts = ["def_f(x):", "abc", "long_prompt_here", "x=1", "k", "return_value_of"]
+    expected = [
+        alone(engine, [(p, {"max_tokens": 16 + i})])[0][0][0] for i, p in enumerate(prompts)
+    ]
+    texts: dict[int, str] = {}
+    with running(engine) as server:
+        client = open_client(server, "key", timeout=60)
+
+        def ask(i: int) -> None:
+            settings = {"model": "tiny", "prompt": prompts[i], "max_tokens": 16 + i}
+            if i % 2:
+                chunks = client.completions.create(**settings, temperature=0, stream=True)
+                texts[i] = "".join(chunk.choices[0].text for chunk in chunks if chunk.choices)
+            else:
+                texts[i] = client.completions.create(**settings, temperature=0).choices[0].text
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(prompts))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert [texts.get(i) for i in range(len(prompts))] == expected

@@ -95,6 +95,15 @@ _PY_NAMES = frozenset(
 )
 
 
+def phrases() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The words a type phrase may use, for an editor's completion: the plain types
+    ("integer", "date and time"), the collections ("list of"), the optional words."""
+    plain = [w for w in _SCALARS if w.isalpha() and w != "jsonobject"]
+    plain += [phrase for phrase, _ in _PHRASES if not phrase.endswith(" of")]
+    containers = tuple(f"{w} of" for w in _CONTAINERS)
+    return tuple(plain), containers, tuple(sorted(_OPTIONAL_WORDS))
+
+
 def annotation(phrase: str, known_types: set[str]) -> str:
     """The Python annotation for an English (or already Pythonic) type phrase."""
     if type_depth(phrase) > MAX_TYPE_DEPTH:

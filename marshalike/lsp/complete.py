@@ -10,7 +10,7 @@ import re
 from lsprotocol import types
 
 from marshalike.language.load import SPEC_SUFFIX
-from marshalike.language.typemap import _CONTAINERS, _OPTIONAL_WORDS, _PHRASES, _SCALARS
+from marshalike.language.typemap import phrases
 from marshalike.lsp.specs import Analysis, OpenGraph
 
 _KEYWORD_LINE = re.compile(r" {0,3}(#{1,6})?[ \t]*\w*")
@@ -73,10 +73,8 @@ def _keywords(*, hashes: bool) -> list[types.CompletionItem]:
 
 
 def _type_phrases(declared: list[str]) -> list[types.CompletionItem]:
-    words = [w for w in _SCALARS if w.isalpha() and w != "jsonobject"]
-    words += [phrase for phrase, _ in _PHRASES if not phrase.endswith(" of")]
-    containers = [f"{w} of" for w in _CONTAINERS]
-    optional = [f"{w} " for w in sorted(_OPTIONAL_WORDS)]
+    words, containers, optional_words = phrases()
+    optional = [f"{w} " for w in optional_words]
     items = [
         types.CompletionItem(label=name, kind=types.CompletionItemKind.Struct, detail="type")
         for name in declared

@@ -9,7 +9,8 @@ budget (`--answers 0,1,3,5`): it takes the first open question of the last compi
 in spec order, each unit's questions in their ranked order), runs its call against the
 task's reference solution in the sandbox, as the compiler runs a candidate on a question
 (`consensus.probe_answers`, under the probe's limit), and writes the reply as the compiler
-writes one (`* CALL = EXPECTED`, or `= raises ValueError`) into the task's copy of the spec
+writes one (`* CALL = EXPECTED`, `= raises ValueError`, or `= throws an error` where the
+reference crashes with a programming error) into the task's copy of the spec
 (`edit.add_example`). The copy is compiled again into the same output folder, so the lock
 reuses every unit the answer did not change, and judged again. Where the reference's reply
 cannot be written as an example (an object, a value too long, no answer in time) the
@@ -35,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 from benchmarks import humaneval
 from marshalike.build.compiler import SpecReport
 from marshalike.gate.consensus import probe_answers
+from marshalike.gate.overfit import PROGRAMMING_ERRORS
 from marshalike.gate.questions import Question, reply_of
 from marshalike.language.edit import add_example
 from marshalike.language.parse import parse
@@ -102,11 +104,16 @@ def user_reply(
     reference: str, call: str, *, module_name: str, records: Sequence[str], limits: Limits
 ) -> str | None:
     """What an example bullet writes after `=` for `call`, by the reference: the value it
-    returns or `raises NameOfError` (a built-in error); None where that cannot be written.
-    The call runs as the compiler runs a candidate on a question's input."""
+    returns, `raises NameOfError` for an error it raises on purpose, `throws an error`
+    where it crashes (an IndexError on `[]`: the reference was never meant for that input,
+    and its author would say so, not name the accident); None where that cannot be
+    written. The call runs as the compiler runs a candidate on a question's input."""
     (answer,) = probe_answers(
         reference, module_name=module_name, calls=(call,), limits=limits, records=records
     )
+    raised = answer.raised
+    if raised is not None and raised.module == "builtins" and raised.type in PROGRAMMING_ERRORS:
+        return "throws an error"
     _, reply = reply_of(answer, 1)
     return reply.expected
 

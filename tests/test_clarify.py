@@ -239,3 +239,30 @@ def test_the_questions_of_a_function_no_example_checks_are_answered_too(folder: 
     # Another text of the spec: the pending questions were asked of the old one.
     spec.write_text(UNCHECKED.replace("Three", "3"), encoding="utf-8")
     assert run("clarify", "triple.mrsh", "--answers", "answers.json")[0] == 2
+
+
+def test_for_an_input_the_code_crashed_on_not_a_valid_input_is_an_answer(tmp_path: Path) -> None:
+    from marshalike.build.clarify import Answer, record
+    from marshalike.gate.questions import Question, Reply
+    from marshalike.language.parse import parse
+
+    text = "# func first(list of integer): integer\n\nThe first.\n\n* first([4, 5]) = 4\n"
+    spec = tmp_path / "first.mrsh"
+    spec.write_text(text, encoding="utf-8")
+    crash = Reply("raises IndexError", 2, "raises IndexError")
+    item = Open(spec, "first", Question("first([])", (crash,), "raised IndexError: boom"))
+    said: list[str] = []
+    chosen = choose(item, lambda prompt: "2", said.append)
+    assert "`first([])` raised IndexError: boom; is it a valid input" in said[1]
+    assert said[2:5] == [
+        "  1. raises IndexError  (2 candidates)",
+        "  2. throws an error  (not a valid input)",
+        "  3. other: a Python expression, or raises NameOfError",
+    ]
+    assert chosen == "throws an error"
+    record([Answer(spec, "first", "first([])", chosen)])
+    assert spec.read_text(encoding="utf-8") == text + "* first([]) = throws an error\n"
+    module = parse(spec.read_text(), "first.mrsh").module
+    assert module is not None
+    (_, added) = module.funcs[0].examples
+    assert (added.outcome, added.exception) == ("raises", "Exception")

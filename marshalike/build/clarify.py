@@ -23,7 +23,7 @@ from marshalike.build.lock import lock_path, read_lock
 from marshalike.build.output import interrupted, write_atomic
 from marshalike.codegen import emit
 from marshalike.errors import MarshalikeError
-from marshalike.gate.questions import Question, Reply
+from marshalike.gate.questions import Question
 from marshalike.language.edit import add_example
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -35,6 +35,9 @@ Ask = Callable[[str], str]  # shows a prompt, returns the line typed
 Say = Callable[[str], None]
 
 _RAISES = re.compile(r"raises ([^\W\d]\w*(?:\.[^\W\d]\w*)*)")
+# The answer for an input that is no valid input: any error will do (an example's
+# `throws an error`, which expects Exception).
+ANY_ERROR = "throws an error"
 
 
 class ClarifyError(MarshalikeError):
@@ -119,7 +122,7 @@ def answer_problem(text: str) -> str | None:
         return "the answer is empty"
     if "\n" in text or "\r" in text:
         return "an answer is one line"
-    if _RAISES.fullmatch(text):
+    if _RAISES.fullmatch(text) or text == ANY_ERROR:
         return None
     try:
         ast.parse(text, mode="eval")
@@ -270,7 +273,7 @@ def converse(asked: Sequence[Open], ask: Ask, say: Say) -> list[Path]:
 def choose(item: Open, ask: Ask, say: Say) -> str | None:
     """The answer a person picks for one question: one of the candidates' answers that can
     be an example, one they type, or None to skip it. Anything else is asked again."""
-    offered = _offered(item.question.replies)
+    offered = _offered(item.question)
     other, skip = len(offered) + 1, len(offered) + 2
     for line in _menu(item, offered):
         say(line)
@@ -307,11 +310,14 @@ def _typed(item: Open, ask: Ask, say: Say) -> str | None:
         say(f"  {problem}")
 
 
-def _offered(replies: Sequence[Reply]) -> list[str]:
-    """The replies that can be written as an example's answer and hold nothing secret."""
-    return [
+def _offered(question: Question) -> list[str]:
+    """The replies that can be written as an example's answer and hold nothing secret, and
+    for an input the code crashed on, that it is no valid input (any error will do)."""
+    replies = question.replies
+    offered = [
         r.expected for r in replies if r.expected is not None and redact(r.expected) == r.expected
     ]
+    return [*offered, ANY_ERROR] if question.why and ANY_ERROR not in offered else offered
 
 
 def _menu(item: Open, offered: Sequence[str]) -> list[str]:
@@ -333,6 +339,8 @@ def _menu(item: Open, offered: Sequence[str]) -> list[str]:
             lines.append(f"  {offered.index(reply.expected) + 1}. {reply.expected}  ({support})")
         else:
             lines.append(f"     {redact(reply.shown)}  ({support}; cannot be an example)")
+    if ANY_ERROR in offered and ANY_ERROR not in (r.expected for r in question.replies):
+        lines.append(f"  {offered.index(ANY_ERROR) + 1}. {ANY_ERROR}  (not a valid input)")
     lines.append(f"  {len(offered) + 1}. other: a Python expression, or raises NameOfError")
     lines.append(f"  {len(offered) + 2}. skip: leave it open")
     return lines
@@ -368,6 +376,8 @@ def _outcome(example: Example) -> tuple[str, str | None]:
 
 def _said(expected: str) -> tuple[str, str | None]:
     """What an answer says, compared the way `_outcome` reads an example."""
+    if expected == ANY_ERROR:
+        return ("raises", "Exception")
     raised = _RAISES.fullmatch(expected)
     return ("raises", raised[1]) if raised else ("returns", _normal(expected))
 

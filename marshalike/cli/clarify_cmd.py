@@ -47,7 +47,8 @@ from FILE, a JSON object:
   to the current folder, or absolute;
 - under it, a key is a question's call as clarify or the compile report shows
   it (spacing aside), and its value the text an example bullet writes after
-  `=`: a Python expression, or `raises NameOfError`; null leaves it open;
+  `=`: a Python expression, `raises NameOfError`, or `throws an error` (no
+  valid input: any error will do); null leaves it open;
 - a call the spec already has as an example with the same answer is left
   alone, so a file can be given again;
 - questions the file does not name stay open.

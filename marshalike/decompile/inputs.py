@@ -172,7 +172,8 @@ def _typed(kind: str | None, records: Mapping[str, Record]) -> list[str]:
         made = [r for r in (_record(records[kind[5:-1]], i) for i in range(3)) if r]
         return [f"[{', '.join(made)}]", "[]", f"[{made[0]}]"] if made else []
     optional = kind.endswith(" | None")
-    values = values_of(kind.removesuffix(" | None"))
+    # An item of no stated type (`list[Any]`) gets integers: some value beats none.
+    values = values_of(kind.removesuffix(" | None").replace("Any", "int"))
     sources = [repr(v) for v in values] + (["None"] if optional else [])
     if kind == "float":
         sources += ["1.0", "0.5"]

@@ -96,7 +96,7 @@ def decompile_source(
     except (ValueError, RecursionError, MemoryError) as exc:
         raise DecompileError(f"{filename}: not Python: {exc}") from None
     wanted = [f for f in reading.functions if not functions or f.name in functions]
-    module_name = identifier(Path(filename).stem.replace("-", "_"), "module")
+    module_name = module_name_of(filename)
     sandbox = Sandbox(
         module_name,
         source,
@@ -147,6 +147,12 @@ def decompile_source(
     title = f"Decompiled from {Path(filename).name}"
     text = writing.spec_text(title, intro, refusals, types, sections)
     return Decompiled(text, tuple(reports), tuple(notes))
+
+
+def module_name_of(filename: str) -> str:
+    """The name the module is imported by in the sandbox: its file's stem, made an
+    identifier."""
+    return identifier(Path(filename).stem.replace("-", "_"), "module")
 
 
 def _function(

@@ -107,5 +107,5 @@ def test_without_a_token_the_compile_runs_to_the_end(tmp_path: Path) -> None:
     (tmp_path / "two.mrsh").write_text(TWO, encoding="utf-8")
     backend = Backend(during=lambda: None)
     report = compile_path(tmp_path / "two.mrsh", job(backend, quick=True), lambda _: None)
-    assert report.ok and report.written == ("two.py", "test_two.py")
+    assert report.ok and report.written == ("two.py", "test_two.py", "_marshalike_main.py")
     assert backend.asked == ["square", "double"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from marshalike.errors import SpecError
-from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.files import SpecText
 from marshalike.language.graph import SpecFile, SpecGraph
 from marshalike.language.load import SPEC_SUFFIX, load_spec
@@ -118,9 +118,8 @@ def analyse(
     text_map = TextMap(text)
     try:
         loaded = load_spec(path, graph)
-    except SpecError as exc:  # cannot happen to an open spec; said at the top if it does
-        problem = Diagnostic("error", "M030", str(exc), Span(1, 1, 1, 2), str(path))
-        return Analysis(uri, path, text, text_map, None, (problem,), version)
+    except SpecError as exc:  # cannot happen to an open spec (`spec_path`); never a crash
+        return Analysis(uri, path, text, text_map, None, tuple(exc.diagnostics), version)
     return Analysis(uri, path, text, text_map, loaded.module, loaded.diagnostics, version)
 
 

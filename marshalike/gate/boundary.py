@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from marshalike.gate.domain import admits
-from marshalike.gate.mutate import call_key, call_of, mutated_calls, render_call
+from marshalike.gate.mutate import call_key, mutated_calls, one_replaced
 from marshalike.language.spec import Func
 
 DEFAULT_LIMIT = 12
@@ -51,16 +51,11 @@ def _replaced(
 ) -> Iterator[str]:
     """`call` with one positional argument replaced by each of `values` of it that `keep`
     accepts."""
-    tree = call_of(call)
-    if tree is None:
-        return
-    callee = ast.unparse(tree.func)
-    args = [ast.unparse(a) for a in tree.args]
-    keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
-    for i, node in enumerate(tree.args):
-        for value in values(node):
-            if keep(value):
-                yield render_call(callee, [*args[:i], repr(value), *args[i + 1 :]], keywords)
+
+    def sources(node: ast.expr) -> Iterator[str]:
+        return (repr(value) for value in values(node) if keep(value))
+
+    return one_replaced(call, sources, keywords=False)
 
 
 # The kinds of value a description may name, and the words that name them.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from marshalike.language.spec import Func
@@ -53,19 +53,27 @@ def _any(value: Any) -> bool:
 
 def _variants(call: str, keep: Callable[[Any], bool]) -> Iterator[str]:
     """Each call that differs from `call` in one mutated literal argument `keep` accepts."""
+    return one_replaced(call, lambda node: _mutations(node, keep))
+
+
+def one_replaced(
+    call: str, sources: Callable[[ast.expr], Iterable[str]], *, keywords: bool = True
+) -> Iterator[str]:
+    """`call` with one argument's source replaced by each of `sources` of that argument,
+    positional ones first, then (with `keywords`) keyword ones; nothing where `call` is no
+    plain call (`call_of`)."""
     tree = call_of(call)
     if tree is None:
         return
     callee = ast.unparse(tree.func)
     args = [ast.unparse(a) for a in tree.args]
-    keywords = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
+    pairs = [(k.arg, ast.unparse(k.value)) for k in tree.keywords]
     for i, node in enumerate(tree.args):
-        for source in _mutations(node, keep):
-            yield render_call(callee, [*args[:i], source, *args[i + 1 :]], keywords)
-    for i, keyword in enumerate(tree.keywords):
-        for source in _mutations(keyword.value, keep):
-            changed = [*keywords[:i], (keyword.arg, source), *keywords[i + 1 :]]
-            yield render_call(callee, args, changed)
+        for source in sources(node):
+            yield render_call(callee, [*args[:i], source, *args[i + 1 :]], pairs)
+    for i, keyword in enumerate(tree.keywords if keywords else ()):
+        for source in sources(keyword.value):
+            yield render_call(callee, args, [*pairs[:i], (keyword.arg, source), *pairs[i + 1 :]])
 
 
 def call_of(source: str) -> ast.Call | None:

@@ -298,3 +298,32 @@ def test_the_strength_of_the_examples_round_trips_and_a_bad_one_is_named(tmp_pat
     path.write_text(json.dumps(data))
     with pytest.raises(LockError, match="malformed: units.square.strength: "):
         read_lock(path, "square.mrsh")
+
+
+def test_failures_and_a_partial_compile_round_trip_and_bad_ones_are_named(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "square.lock.json"
+    failures = {"cube": ("cube(2) should be 8, got 6",)}
+    partial = replace(LOCK, pending_hash="h2", failures=failures, compiled=("square",))
+    write_lock(path, partial)
+    data = json.loads(path.read_text())
+    assert data["pending"] == {
+        "spec_hash": "h2",
+        "questions": {},
+        "failures": {"cube": ["cube(2) should be 8, got 6"]},
+        "compiled": ["square"],
+    }
+    assert read_lock(path, "square.mrsh") == partial
+    write_lock(path, LOCK)
+    assert "pending" not in json.loads(path.read_text())
+    for key, value, said in (
+        ("failures", {"cube": "one line"}, r"pending\.failures\.cube should be an array"),
+        ("failures", {"cube": [1]}, r"pending\.failures\.cube\[0\] should be a string"),
+        ("compiled", ["square", None], r"pending\.compiled\[1\] should be a string"),
+    ):
+        broken = json.loads(json.dumps(data))
+        broken["pending"][key] = value
+        path.write_text(json.dumps(broken))
+        with pytest.raises(LockError, match=said):
+            read_lock(path, "square.mrsh")

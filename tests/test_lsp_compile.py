@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from fake_openai import FakeOpenAI, Request
+from lsp_session import SERVER, at, hover_text, session
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
-SERVER = [sys.executable, "-m", "marshalike", "lsp"]
 SPEC = """\
 # func area(width: int, height: int): int
 
@@ -43,14 +42,8 @@ def model() -> Iterator[FakeOpenAI]:
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient, model: FakeOpenAI) -> AsyncIterator[None]:
-    settings = {"backend": "openai", "base_url": model.base_url, "model": "fake-model"}
-    params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        initialization_options={"settings": settings, "quick": True},
-    )
-    await lsp_client.initialize_session(params)
-    yield
-    await lsp_client.shutdown_session()
+    async for _ in session(lsp_client, model):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +51,6 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("compile") / "area.mrsh"
     path.write_text(SPEC, encoding="utf-8")
     return path
-
-
-def at(line: int, character: int) -> types.Position:
-    return types.Position(line=line, character=character)
-
-
-async def hover_text(client: LanguageClient, uri: str, where: types.Position) -> str:
-    found = await client.text_document_hover_async(
-        types.HoverParams(types.TextDocumentIdentifier(uri=uri), where)
-    )
-    assert found is not None and isinstance(found.contents, types.MarkupContent)
-    return found.contents.value
 
 
 async def test_compile_command_reports_progress_and_hover_shows_the_result(

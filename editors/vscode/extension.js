@@ -31,6 +31,22 @@ function activate(context) {
       await editor.document.save();
       return vscode.commands.executeCommand("marshalike.compile", editor.document.uri.toString());
     }),
+    vscode.commands.registerCommand("marshalike.compileFunctionHere", async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor || editor.document.languageId !== "mrsh") {
+        return;
+      }
+      // The function whose section holds the cursor: the nearest `# func` heading above it.
+      for (let line = editor.selection.active.line; line >= 0; line--) {
+        const heading = /^#\s*func\s+([A-Za-z_]\w*)/.exec(editor.document.lineAt(line).text);
+        if (heading) {
+          await editor.document.save();
+          const uri = editor.document.uri.toString();
+          return vscode.commands.executeCommand("marshalike.compileFunction", uri, heading[1]);
+        }
+      }
+      vscode.window.showWarningMessage("The cursor is not in a function's section");
+    }),
   );
   return client.start();
 }

@@ -23,8 +23,9 @@ from marshalike.build.output import (
     write_atomic,
     write_unit,
 )
-from marshalike.build.plan import Plan, Unit, make_plan
+from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.uses import Used
+from marshalike.build.vet import vet_locked
 from marshalike.codegen import emit, module_main
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
@@ -32,11 +33,9 @@ from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
-from marshalike.sandbox.verify import verify_module
-from marshalike.synth import prompts, verdict_text
+from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import Observe, SpecObserve, UnitEvent, for_module, ignore
-from marshalike.synth.extract import refusal
 from marshalike.synth.loop import UnitOutcome, blocked_outcome, compile_unit
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
@@ -67,6 +66,9 @@ class SpecReport:
     failed_file: str | None = None
     stale: tuple[str, ...] = ()  # units that --frozen refused to compile
     problem: str | None = None  # a reason the spec could not be compiled at all
+    # Functions a compile of some functions (`CompileRun.compile`'s `only`) left for
+    # later: the lock took what it did compile, and the outputs wait for the whole spec.
+    deferred: tuple[str, ...] = ()
     exports: Used = field(default_factory=Used)  # what a spec that uses this one gets
 
     @property
@@ -142,13 +144,17 @@ class CompileRun:
         self.graph = graph or SpecGraph()
         self.reports: dict[Path, SpecReport] = {}
 
-    def compile(self, path: Path, *, cancel: Cancel | None = None) -> SpecReport:
+    def compile(
+        self, path: Path, *, cancel: Cancel | None = None, only: frozenset[str] = frozenset()
+    ) -> SpecReport:
         """Compile the spec at `path` (and, first, the specs it uses) unless this run has.
         Setting `cancel` while it runs makes it raise `Cancelled` at the next unit or
-        attempt, having written nothing."""
+        attempt, having written nothing. With `only`, just those functions of it and what
+        they call (the editor's "Compile this function"); the rest that need the model wait
+        for a compile of the whole spec (`SpecReport.deferred`)."""
         key = self.graph.key(path)
         if key not in self.reports:
-            self.reports[key] = _compile_spec(path, self, cancel)
+            self.reports[key] = _compile_spec(path, self, cancel, only)
         return self.reports[key]
 
 
@@ -164,7 +170,9 @@ def compile_path(
     return CompileRun(job, progress, shared).compile(path, cancel=cancel)
 
 
-def _compile_spec(path: Path, run: CompileRun, cancel: Cancel | None) -> SpecReport:
+def _compile_spec(
+    path: Path, run: CompileRun, cancel: Cancel | None, only: frozenset[str]
+) -> SpecReport:
     job, progress, shared = run.job, run.progress, run.shared
     loaded = load_spec(path, run.graph)
     if loaded.module is None or loaded.has_errors:
@@ -192,7 +200,7 @@ def _compile_spec(path: Path, run: CompileRun, cancel: Cancel | None) -> SpecRep
     # From reading the lock to writing it, one compile of this spec at a time: the second
     # then finds the first one's work in the lock.
     with spec_lock(out_dir, module.name, waiting):
-        spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name))
+        spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name), only)
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
 
@@ -216,10 +224,11 @@ def _compile_locked(
     if todo and job.frozen:
         return SpecReport(str(path), source, stale=tuple(todo))
     earlier = {u.func.name: lock.earlier(u.func.name, u.intent) for u in spec.plan.units}
-    outcomes = _run_units(spec, cached, earlier, job, shared, progress)
+    deferred = _deferred(spec.plan, todo, spec.only)
+    outcomes = _run_units(spec, cached, earlier, job, shared, progress, deferred)
     raise_if_cancelled(spec.cancel)  # the last moment: from here on the outputs are written
     try:
-        return _write(spec, source, path, out_dir, outcomes, lock, job)
+        return _write(spec, source, path, out_dir, outcomes, lock, job, deferred)
     except OSError as exc:
         raise OutputError(cannot_write(exc)) from None
 
@@ -233,6 +242,7 @@ class _Spec:
     used: Used
     cancel: Cancel | None = None
     observe: Observe = ignore  # what the loop reports of each unit while it works
+    only: frozenset[str] = frozenset()  # the functions to compile, when not all
 
 
 def _compile_uses(
@@ -257,6 +267,15 @@ def _compile_uses(
     return used, None
 
 
+def _deferred(plan: Plan, todo: list[str], only: frozenset[str]) -> tuple[str, ...]:
+    """The functions needing the model that a compile of `only` leaves for later: all but
+    those named and what they call."""
+    if not only:
+        return ()
+    scope = plan.closure(only)
+    return tuple(name for name in todo if name not in scope)
+
+
 def _run_units(
     spec: _Spec,
     cached: dict[str, LockedUnit | None],
@@ -264,7 +283,9 @@ def _run_units(
     job: CompileJob,
     shared: SharedBackend,
     progress: Progress,
+    deferred: tuple[str, ...] = (),
 ) -> dict[str, UnitOutcome | CachedUnit]:
+    """The outcome of each unit but the deferred ones (whose callers are deferred too)."""
     module, plan = spec.module, spec.plan
     results: dict[str, UnitOutcome | CachedUnit] = {}
     sorter = graphlib.TopologicalSorter({u.func.name: u.deps for u in plan.units})
@@ -274,6 +295,9 @@ def _run_units(
         while sorter.is_active():
             raise_if_cancelled(spec.cancel)
             for name in sorter.get_ready():
+                if name in deferred:
+                    sorter.done(name)
+                    continue
                 hit = cached[name]
                 if hit is not None:
                     results[name] = CachedUnit(
@@ -314,7 +338,7 @@ def _compile_one(
     shared: SharedBackend,
 ) -> UnitOutcome:
     module = spec.module
-    deps = _closure(spec.plan, unit, results)
+    deps = callee_code(spec.plan, unit.func.name, {n: r.code for n, r in results.items()})
     ctx = UnitContext(module=module, func=unit.func, dependencies={**spec.used.code, **deps})
     hash_ = emit.spec_hash(unit.func.text)
     spec_name = f"{module.name}.mrsh"
@@ -338,20 +362,6 @@ def _compile_one(
     )
 
 
-def _closure(
-    plan: Plan, unit: Unit, results: dict[str, UnitOutcome | CachedUnit]
-) -> dict[str, str]:
-    """The code of the unit's dependencies and of what they depend on, all compiled."""
-    names: set[str] = set()
-    pending = list(unit.deps)
-    while pending:
-        name = pending.pop()
-        if name not in names:
-            names.add(name)
-            pending.extend(plan.unit(name).deps)
-    return {name: code for name in sorted(names) if (code := results[name].code) is not None}
-
-
 def _write(
     spec: _Spec,
     source: str,
@@ -360,36 +370,51 @@ def _write(
     outcomes: dict[str, UnitOutcome | CachedUnit],
     lock: Lock,
     job: CompileJob,
+    deferred: tuple[str, ...] = (),
 ) -> SpecReport:
     module, plan, uses = spec.module, spec.plan, spec.used.imports
     spec_name = path.name
     spec_hash = emit.spec_hash(source)
-    ordered = tuple(outcomes[u.func.name] for u in plan.units)
+    ordered = tuple(outcomes[u.func.name] for u in plan.units if u.func.name in outcomes)
     code = {o.name: o.code for o in ordered if o.code is not None}
     units = dict(lock.units)
     for unit in plan.units:
-        outcome = outcomes[unit.func.name]
+        outcome = outcomes.get(unit.func.name)
         if isinstance(outcome, UnitOutcome) and outcome.status != "failed" and outcome.code:
             units[unit.func.name] = _locked(unit, outcome, job)
     units = {name: u for name, u in units.items() if module.func(name) is not None}
-    if any(o.status == "failed" for o in ordered):
-        # The best attempt beside the last good output, never over it; the lock keeps what
-        # did pass, with the hashes of the outputs still in place.
-        failed_file = out_dir / f"{module.name}.failed.py"
+    failed = [o for o in ordered if o.status == "failed"]
+    failed_file = out_dir / f"{module.name}.failed.py"
+    if failed:  # the best attempt beside the last good output, never over it
         write_atomic(
             failed_file,
             emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses),
         )
-        pending = {o.name: o.questions for o in ordered if o.status == "failed" and o.questions}
-        failed_lock = replace(lock, units=units, pending=pending, pending_hash=spec_hash)
-        write_lock(lock_path(out_dir, module.name), failed_lock)
-        return SpecReport(str(path), source, units=ordered, failed_file=str(failed_file))
+    if failed or deferred:
+        # The lock keeps what did pass, with the hashes of the outputs still in place; for
+        # this text, the questions and failures of what failed, and what compiled when
+        # some functions were left for later (a module is written whole or not at all).
+        pending = {o.name: o.questions for o in failed if o.questions}
+        failures = {o.name: o.failures[:_FAILURES_KEPT] for o in failed if o.failures}
+        compiled = tuple(o.name for o in ordered if o.status != "failed") if deferred else ()
+        partial = replace(lock, units=units, pending=pending, pending_hash=spec_hash,
+                          failures=failures, compiled=compiled)  # fmt: skip
+        write_lock(lock_path(out_dir, module.name), partial)
+        shown = str(failed_file) if failed else None
+        return SpecReport(str(path), source, units=ordered, failed_file=shown, deferred=deferred)
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
     )
     # Code from the lock is held to what the loop holds a model's code to, before a byte
     # of it is written: a lock is a file anyone with write access can change.
-    problem = _vet_locked(spec, outcomes, module_text, lock_path(out_dir, module.name), job)
+    codes = {name: o.code for name, o in outcomes.items()}
+    taken = {
+        o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.status == "verified"
+    }
+    where = lock_path(out_dir, module.name)
+    problem = vet_locked(
+        spec.module, spec.plan, spec.used, taken, codes, module_text, where, job.loop.limits
+    )
     if problem is not None:
         return SpecReport(str(path), source, units=ordered, problem=problem)
     if job.main:
@@ -416,60 +441,7 @@ def _write(
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
 
 
-def _vet_locked(
-    spec: _Spec,
-    outcomes: dict[str, UnitOutcome | CachedUnit],
-    module_text: str,
-    lock_file: Path,
-    job: CompileJob,
-) -> str | None:
-    """Why the code taken from the lock may not be written, or None: each verified unit's
-    code must pass extraction's checks, and the module must pass the examples of every
-    such unit in the sandbox. (An "unchecked" unit has no example to run, and is reused only
-    with --allow-unchecked.)"""
-    taken = [o for o in outcomes.values() if isinstance(o, CachedUnit) and o.status == "verified"]
-    if not taken:
-        return None
-    for outcome in taken:
-        refused = _static_problem(spec, outcome, outcomes)
-        if refused is not None:
-            return f"{lock_file}: the code stored for {outcome.name} {refused}{_RECOMPILE}"
-    verdict = verify_module(
-        spec.module,
-        module_text,
-        module_name=spec.module.name,
-        limits=job.loop.limits,
-        extra_files=spec.used.files,
-        uses=spec.used.imports,
-    )
-    names = {o.name for o in taken}
-    failing = [r for r in verdict.results if r.status != "pass" and r.func in names]
-    if verdict.problem is not None and not failing:
-        failing = [r for r in verdict.results if r.status != "pass"]
-    if not failing:
-        return None
-    first = failing[0]
-    func = spec.module.func(first.func) if first.func else None
-    said = (verdict_text.describe(first, func, job.loop.limits.timeout_s) or "").strip()
-    said = said.splitlines()[0] if said else first.status
-    who = ", ".join(sorted({r.func or r.test for r in failing}))
-    return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
-
-
-_RECOMPILE = "; delete the lock file (or that unit in it) to compile it again"
-
-
-def _static_problem(
-    spec: _Spec, outcome: CachedUnit, outcomes: dict[str, UnitOutcome | CachedUnit]
-) -> str | None:
-    func = spec.module.func(outcome.name)
-    if func is None:
-        return None
-    # The names the loop's extraction knew for this unit: a copy of one is dropped there.
-    deps = _closure(spec.plan, spec.plan.unit(outcome.name), outcomes)
-    known = {t.name for t in spec.module.types} | set(spec.used.code) | set(deps)
-    why = refusal(outcome.code, func, known, local_modules=tuple(spec.used.imports))
-    return None if why is None else "is refused: " + why
+_FAILURES_KEPT = 5  # of a failed function's failures, the first few go in the lock
 
 
 def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:

@@ -63,6 +63,11 @@ class Lock:
     # drops them.
     pending: Mapping[str, tuple[Question, ...]] = field(default_factory=dict)
     pending_hash: str = ""
+    # Why those functions failed, for the same text: the editor shows it on hover.
+    failures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The functions compiled for that text by a compile of only some of them, whose module
+    # is written once the rest compile too.
+    compiled: tuple[str, ...] = ()
 
     def earlier(self, name: str, intent: str) -> tuple[str, ...]:
         """The code this lock holds for unit `name`, chosen and alternative, where it was
@@ -145,13 +150,26 @@ def _lock(given: object) -> Lock:
         }
     except ValueError as exc:
         raise _Shape(f"pending.questions: {exc}") from None
+    said = _get(pending, "failures", dict, "pending", default={}) if pending else {}
+    failures: dict[str, tuple[str, ...]] = {}
+    for name, lines in said.items():
+        where = f"pending.failures.{_key(name)}"
+        _check(where, lines, list)
+        for index, line in enumerate(lines):
+            _check(f"{where}[{index}]", line, str)
+        failures[name] = tuple(lines)
+    compiled = _get(pending, "compiled", list, "pending", default=[]) if pending else []
+    for index, name in enumerate(compiled):
+        _check(f"pending.compiled[{index}]", name, str)
     return Lock(
         spec=_get(data, "spec", str),
         spec_hash=_get(data, "spec_hash", str),
         units={name: _unit(unit, f"units.{_key(name)}") for name, unit in units.items()},
         outputs=outputs,
         pending=questions,
-        pending_hash=_get(pending, "spec_hash", str, "pending") if questions else "",
+        pending_hash=_get(pending, "spec_hash", str, "pending") if pending else "",
+        failures=failures,
+        compiled=tuple(compiled),
     )
 
 
@@ -251,13 +269,18 @@ def lock_text(lock: Lock) -> str:
         "outputs": dict(sorted(lock.outputs.items())),
         "units": {name: _unit_dict(u) for name, u in sorted(lock.units.items())},
     }
-    if lock.pending:
-        data["pending"] = {
+    if lock.pending or lock.failures or lock.compiled:
+        pending: dict[str, Any] = {
             "spec_hash": lock.pending_hash,
             "questions": {
                 name: [q.to_json() for q in asked] for name, asked in sorted(lock.pending.items())
             },
         }
+        if lock.failures:
+            pending["failures"] = {name: list(lines) for name, lines in lock.failures.items()}
+        if lock.compiled:
+            pending["compiled"] = sorted(lock.compiled)
+        data["pending"] = pending
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import graphlib
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from marshalike.language.codes import Code
@@ -38,6 +39,19 @@ class Plan:
 
     def unit(self, name: str) -> Unit:
         return next(u for u in self.units if u.func.name == name)
+
+    def closure(self, names: Iterable[str]) -> set[str]:
+        """The functions named (those of the plan) and every function they call, at any
+        depth."""
+        known = {u.func.name for u in self.units}
+        found: set[str] = set()
+        pending = [name for name in names if name in known]
+        while pending:
+            name = pending.pop()
+            if name not in found:
+                found.add(name)
+                pending.extend(self.unit(name).deps)
+        return found
 
 
 def dependencies(module: Module, func: Func) -> tuple[str, ...]:
@@ -91,3 +105,9 @@ def _hash(parts: list[str]) -> str:
     for part in parts:
         digest.update(part.encode("utf-8") + b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+def callee_code(plan: Plan, name: str, codes: Mapping[str, str | None]) -> dict[str, str]:
+    """The code of what function `name` calls, at any depth, where `codes` has it."""
+    names = plan.closure(plan.unit(name).deps)
+    return {n: code for n in sorted(names) if (code := codes.get(n)) is not None}

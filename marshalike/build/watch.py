@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from marshalike.build.compiler import CompileJob, CompileRun, SharedBackend, SpecReport
+from marshalike.build.compiler import (
+    CachedUnit,
+    CompileJob,
+    CompileRun,
+    SharedBackend,
+    SpecReport,
+)
 from marshalike.errors import MarshalikeError
 from marshalike.language.diagnostics import render_all
 from marshalike.language.files import read_spec
@@ -269,11 +275,16 @@ def describe(report: SpecReport, shown: str) -> list[str]:
         status = f"{shown}: failed: {names} did not pass; best attempt in {report.failed_file}"
         reasons = [f"    {u.name}: {reason}" for u in failed for reason in u.failures]
         return [status, *reasons]
+    asked = [f"    {u.name}: question: {q.shown()}" for u in report.units for q in u.questions]
+    asked += [f"    {u.name}: {u.strength.shown()}" for u in report.units if u.strength]
+    if report.deferred:
+        done = ", ".join(u.name for u in report.units if not isinstance(u, CachedUnit))
+        left = ", ".join(report.deferred)
+        status = f"{shown}: {done or 'nothing'} compiled; {left} not yet, outputs unchanged"
+        return [status, *asked]
     unchecked = sum(u.status == "unchecked" for u in report.units)
     wrote = "wrote " + ", ".join(report.written) if report.written else "outputs unchanged"
     note = f", {unchecked} unchecked" if unchecked else ""
-    asked = [f"    {u.name}: question: {q.shown()}" for u in report.units for q in u.questions]
-    asked += [f"    {u.name}: {u.strength.shown()}" for u in report.units if u.strength]
     return [f"{shown}: ok{note} ({wrote})", *asked]
 
 

@@ -2,7 +2,8 @@
 replacement (a did-you-mean name, a misspelt section keyword, a missing `:`), an "Add
 example" for each answer to each open question the last compile left about a function
 (`marshalike clarify` in the editor: the answer becomes an example bullet, written by
-`language.edit.add_example`), and "Compile this spec"."""
+`language.edit.add_example`), "Compile this function" in a function's section and
+"Compile this spec"."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from marshalike.lsp.project import outputs
 from marshalike.lsp.specs import Analysis, to_lsp
 from marshalike.lsp.text import TextMap
 
-COMPILE = "marshalike.compile"
+COMPILE = "marshalike.compile"  # argument: the spec's URI
+COMPILE_FUNCTION = "marshalike.compileFunction"  # arguments: the spec's URI, a function
 _DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'")
 _WRITE = re.compile(r"write '\): ")
 _CALL, _EXPECTED = "\x00call\x00", "\x00expected\x00"
@@ -53,15 +55,17 @@ def code_actions(
             high = text_map.offset(section.end_line, section.end_column)
             if low <= end and start <= high:
                 found.extend(_answers(analysis, func, report, flags))
-    compile_command = types.Command("Compile this spec", COMPILE, arguments=[analysis.uri])
-    found.append(
-        types.CodeAction(
-            "Compile this spec", kind=types.CodeActionKind.Source, command=compile_command
-        )
-    )
+                found.append(_command(f"Compile this function ({func.name})", COMPILE_FUNCTION,
+                                      analysis.uri, func.name))  # fmt: skip
+    found.append(_command("Compile this spec", COMPILE, analysis.uri))
     if only:
         found = [a for a in found if any(str(a.kind).startswith(str(k)) for k in only)]
     return found
+
+
+def _command(title: str, command: str, *arguments: str) -> types.CodeAction:
+    run = types.Command(title, command, arguments=list(arguments))
+    return types.CodeAction(title, kind=types.CodeActionKind.Source, command=run)
 
 
 def quick_fix(analysis: Analysis, diagnostic: Diagnostic) -> types.CodeAction | None:

@@ -1,6 +1,8 @@
-"""The "Compile this spec" command's work, run in a thread of its own: the compile of
-`marshalike compile` (the same settings, the same lock and outputs), its progress as
-messages for `$/progress`, and a one-line outcome for the editor to show."""
+"""The "Compile this spec" and "Compile this function" commands' work, run in a thread of
+its own: the compile of `marshalike compile` (the same settings, the same lock and
+outputs), its progress as messages for `$/progress`, and a one-line outcome for the editor
+to show. A function's compile asks the model for that function and what it calls; the lock
+keeps the result, and the module is written once no function of the spec is left over."""
 
 from __future__ import annotations
 
@@ -34,10 +36,17 @@ def unsaved(path: Path, text: str) -> str | None:
 
 
 def compile_spec(
-    path: Path, flags: Mapping[str, Any], *, quick: bool, main: bool, note: Note
+    path: Path,
+    flags: Mapping[str, Any],
+    *,
+    quick: bool,
+    main: bool,
+    note: Note,
+    only: str | None = None,
 ) -> SpecReport:
-    """Compile the spec at `path` as `marshalike compile` would; MarshalikeError (a bad
-    setting, a backend that cannot start) propagates with its one-line message."""
+    """Compile the spec at `path` as `marshalike compile` would, or only its function
+    `only` (and what it calls); MarshalikeError (a bad setting, a backend that cannot
+    start) propagates with its one-line message."""
     settings = resolve(flags, start=path.parent)
     job = make_job(settings, quick=quick, main=main)
     job = dataclasses.replace(job, out=output_folder(path, flags))
@@ -45,7 +54,8 @@ def compile_spec(
     def observe(module: str, event: UnitEvent) -> None:
         note(f"{module}.{event.unit}: {event.shown()}")
 
-    return CompileRun(job, note, observe=observe).compile(path)
+    chosen = frozenset((only,)) if only else frozenset()
+    return CompileRun(job, note, observe=observe).compile(path, only=chosen)
 
 
 def outcome(report: SpecReport, path: Path) -> tuple[bool, str]:

@@ -45,6 +45,12 @@ class Outputs:
         """The lock was written for the text as it is now."""
         return self.lock is not None and self.lock.spec_hash == self.spec_hash
 
+    def waiting(self, name: str) -> bool:
+        """Function `name` compiled for the text as it is now, and its module waits for
+        the rest of the spec ("Compile this function")."""
+        lock = self.lock
+        return lock is not None and lock.pending_hash == self.spec_hash and name in lock.compiled
+
     def unit(self, name: str) -> LockedUnit | None:
         return self.lock.units.get(name) if self.lock is not None else None
 
@@ -57,14 +63,17 @@ class Outputs:
         return (*found, *pending)
 
     def failures(self, name: str) -> tuple[str, ...] | None:
-        """Why function `name` failed in this session's last compile of this text; None
-        when it did not fail there (or there was none)."""
+        """Why function `name` failed in the last compile of this text (this session's, or
+        the one whose lock says so); None when it did not fail there (or there was none)."""
         report = self.report
-        if report is None or emit.spec_hash(report.source) != self.spec_hash:
+        if report is not None and emit.spec_hash(report.source) == self.spec_hash:
+            for unit in report.units:
+                if unit.name == name and unit.status == "failed":
+                    return unit.failures or ("no candidate passed every example",)
             return None
-        for unit in report.units:
-            if unit.name == name and unit.status == "failed":
-                return unit.failures or ("no candidate passed every example",)
+        lock = self.lock
+        if lock is not None and lock.pending_hash == self.spec_hash and name in lock.failures:
+            return lock.failures[name]
         return None
 
 
@@ -117,14 +126,17 @@ def func_state(out: Outputs, func: Func) -> tuple[str, str | None]:
         return out.problem, None
     if out.lock is None:
         return "**not compiled yet**: run *Compile this spec*", None
-    if out.current and unit is not None:
+    if (out.current or out.waiting(func.name)) and unit is not None:
+        later = (
+            "; its module is written once the whole spec compiles (*Compile this spec*)"
+            if not out.current
+            else ""
+        )
         if unit.status == "verified":
             n = _plural(checkable, "example")
-            return (
-                f"**verified** with {n} ({unit.model}, {_plural(unit.attempts, 'attempt')})",
-                code,
-            )
-        return "**unchecked**: no example of it could be checked", code
+            tried = _plural(unit.attempts, "attempt")
+            return f"**verified** with {n} ({unit.model}, {tried}){later}", code
+        return "**unchecked**: no example of it could be checked" + later, code
     if out.failed_attempt and (unit is None or func.name in out.lock.pending):
         attempt = f"{out.module.name}.failed.py"
         return f"**failed** in the last compile (its best attempt is in {attempt})", None
@@ -142,7 +154,8 @@ def example_state(out: Outputs, func: Func, example: Example) -> str:
         mine = [f for f in failures if example.call and example.call in f]
         return "**fails**: " + mine[0] if mine else "**not passed**: the function failed"
     unit = out.unit(func.name)
-    if out.current and unit is not None and unit.status == "verified":
+    current = out.current or out.waiting(func.name)
+    if current and unit is not None and unit.status == "verified":
         return "**passes**: the compiled code passed it at the last compile"
     if out.lock is None or unit is None:
         return "**not checked yet**: the function is not compiled"

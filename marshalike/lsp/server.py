@@ -26,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 from marshalike import __version__
 from marshalike.errors import MarshalikeError
 from marshalike.lsp import compiling
-from marshalike.lsp.actions import COMPILE
+from marshalike.lsp.actions import COMPILE, COMPILE_FUNCTION
 from marshalike.lsp.editor import Editor
 from marshalike.lsp.text import uri_to_path
 
@@ -95,13 +95,17 @@ class SpecServer(LanguageServer):
 
     # compile -----------------------------------------------------------------------------
 
-    async def compile(self, uri: str) -> dict[str, Any]:
-        """Compile the spec at `uri` in a thread, with `$/progress` while it runs; then
-        publish what it found and say how it went."""
+    async def compile(self, uri: str, only: str | None = None) -> dict[str, Any]:
+        """Compile the spec at `uri` (or only its function `only` and what that calls) in
+        a thread, with `$/progress` while it runs; then publish what it found and say how
+        it went."""
         self.fresh(uri)
         analysis = self.editor.analysis(uri)
         if analysis is None:
             return self._said(False, f"{uri} is not open", types.MessageType.Error)
+        if only is not None and (analysis.module is None or analysis.module.func(only) is None):
+            message = f"{uri_to_path(uri).name} has no function '{only}'"
+            return self._said(False, message, types.MessageType.Error)
         path = uri_to_path(uri)
         why = compiling.unsaved(path, analysis.text)
         if why is not None:
@@ -110,7 +114,8 @@ class SpecServer(LanguageServer):
         progress = self._progress(token)
         if progress:
             await self.work_done_progress.create_async(token)
-            begin = types.WorkDoneProgressBegin(title=f"Compiling {path.name}", cancellable=False)
+            what = f"{only} in {path.name}" if only else path.name
+            begin = types.WorkDoneProgressBegin(title=f"Compiling {what}", cancellable=False)
             self.work_done_progress.begin(token, begin)
         loop = asyncio.get_running_loop()
 
@@ -121,7 +126,7 @@ class SpecServer(LanguageServer):
 
         run = functools.partial(
             compiling.compile_spec,
-            path, self.editor.flags, quick=self.quick, main=self.main, note=note,
+            path, self.editor.flags, quick=self.quick, main=self.main, note=note, only=only,
         )  # fmt: skip
         try:
             report = await loop.run_in_executor(None, run)
@@ -274,6 +279,17 @@ def make_server(
             return {"ok": False, "message": f"{COMPILE} takes the spec's URI"}
         try:
             return await ls.compile(uri)
+        except Exception as exc:
+            ls.log(f"compile failed: {type(exc).__name__}: {exc}")
+            return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+
+    @server.command(COMPILE_FUNCTION)
+    async def compile_function_command(ls: SpecServer, *args: Any) -> dict[str, Any]:
+        named = len(args) >= 2 and all(isinstance(a, str) for a in args[:2])
+        if not named:
+            return {"ok": False, "message": f"{COMPILE_FUNCTION} takes the spec's URI and a name"}
+        try:
+            return await ls.compile(args[0], only=args[1])
         except Exception as exc:
             ls.log(f"compile failed: {type(exc).__name__}: {exc}")
             return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}

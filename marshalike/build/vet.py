@@ -1,0 +1,77 @@
+"""Code taken from the lock is held to what the loop holds a model's code to before a byte
+of it is written: a lock is a file anyone with write access can change. Each verified
+unit's code must pass extraction's checks, and the module must pass the examples of every
+such unit in the sandbox. (An "unchecked" unit has no example to run, and is reused only
+with --allow-unchecked.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from marshalike.build.plan import Plan, callee_code
+from marshalike.build.uses import Used
+from marshalike.language.spec import Module
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import verify_module
+from marshalike.synth import verdict_text
+from marshalike.synth.extract import refusal
+
+_RECOMPILE = "; delete the lock file (or that unit in it) to compile it again"
+
+
+def vet_locked(
+    module: Module,
+    plan: Plan,
+    used: Used,
+    taken: Mapping[str, str],
+    codes: Mapping[str, str | None],
+    module_text: str,
+    lock_file: Path,
+    limits: Limits,
+) -> str | None:
+    """Why the verified code `taken` from the lock (function name to code) may not be
+    written in `module_text`, or None. `codes` is the code of every function compiled."""
+    if not taken:
+        return None
+    for name, code in taken.items():
+        refused = _static_problem(module, plan, used, name, code, codes)
+        if refused is not None:
+            return f"{lock_file}: the code stored for {name} {refused}{_RECOMPILE}"
+    verdict = verify_module(
+        module,
+        module_text,
+        module_name=module.name,
+        limits=limits,
+        extra_files=used.files,
+        uses=used.imports,
+    )
+    failing = [r for r in verdict.results if r.status != "pass" and r.func in taken]
+    if verdict.problem is not None and not failing:
+        failing = [r for r in verdict.results if r.status != "pass"]
+    if not failing:
+        return None
+    first = failing[0]
+    func = module.func(first.func) if first.func else None
+    said = (verdict_text.describe(first, func, limits.timeout_s) or "").strip()
+    said = said.splitlines()[0] if said else first.status
+    who = ", ".join(sorted({r.func or r.test for r in failing}))
+    return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
+
+
+def _static_problem(
+    module: Module,
+    plan: Plan,
+    used: Used,
+    name: str,
+    code: str,
+    codes: Mapping[str, str | None],
+) -> str | None:
+    func = module.func(name)
+    if func is None:
+        return None
+    # The names the loop's extraction knew for this unit: a copy of one is dropped there.
+    deps = callee_code(plan, name, codes)
+    known = {t.name for t in module.types} | set(used.code) | set(deps)
+    why = refusal(code, func, known, local_modules=tuple(used.imports))
+    return None if why is None else "is refused: " + why

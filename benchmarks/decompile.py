@@ -7,7 +7,13 @@ for the original, the mean examples per decompiled function, the mean mutation s
 share of variants of a function's code its chosen examples tell apart), and the functions
 refused, with why.
 
-Usage: python -m benchmarks.decompile [--tasks 0-39] [--jobs 2]
+Usage: python -m benchmarks.decompile [--tasks 0-163] [--jobs 2] [--write DIR]
+
+With `--write DIR`, the specs and the tasks' hidden tests are written for the quality
+benchmark, which compiles them and runs the hidden tests (`python -m benchmarks.quality
+--corpus humaneval --humaneval-dir DIR --mode quick`), next to the
+docstring-only specs of the same tasks (`python -m benchmarks.humaneval --tasks 0-163
+OUT`, then `--humaneval-dir OUT`).
 """
 
 from __future__ import annotations
@@ -15,21 +21,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
-from benchmarks.humaneval import load_tasks, module_name
+from benchmarks.humaneval import hidden_test, load_tasks, module_name, task_numbers
 from marshalike.decompile.module import decompile_source
 from marshalike.decompile.roundtrip import round_trip
 from marshalike.sandbox.isolation import Limits
 
 
-def _numbers(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default="0-39", help="task numbers, FIRST-LAST")
+    parser.add_argument("--tasks", type=task_numbers, default="0-163",
+                        help="task numbers, FIRST-LAST [0-163]")  # fmt: skip
+    parser.add_argument("--write", type=Path, metavar="DIR",
+                        help="also write the specs to DIR/specs and HumanEval's hidden tests "
+                        "to DIR/hidden, for `benchmarks.quality --humaneval-dir DIR`")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2, help="sandboxed runs at once")
     args = parser.parse_args(argv)
     limits = Limits()
@@ -38,12 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     examples: list[int] = []
     scores: list[float] = []
     refused: list[str] = []
-    tasks = load_tasks(_numbers(args.tasks))
+    tasks = load_tasks(args.tasks)
     for task in tasks:
         name = module_name(task)
         source = task["prompt"] + task["canonical_solution"]
         done = decompile_source(source, filename=f"{name}.py", limits=limits, jobs=args.jobs)
         checked = round_trip(done.spec, source, f"{name}.py", limits)
+        if args.write:
+            for folder, file, text in (
+                ("specs", f"{name}.mrsh", done.spec),
+                ("hidden", f"{name}_hidden.py", hidden_test(task, name)),
+            ):
+                (args.write / folder).mkdir(parents=True, exist_ok=True)
+                (args.write / folder / file).write_text(text, encoding="utf-8")  # fmt: skip
         good += checked.ok
         for report in done.functions:
             if report.refused:

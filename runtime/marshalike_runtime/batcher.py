@@ -16,6 +16,18 @@ At temperature 0 a request gives the tokens it gives alone (`Engine.generate`): 
 computed independently and each row attends over its own positions only; a seeded request
 samples the same whatever else is in the batch.
 
+Prefix cache: the keys and values of each prompt prefilled are kept (`prefix_cache.py`),
+and a request whose prompt starts the same way (the same unit's next attempt sends the
+same prompt; prompts of one spec share their instructions) copies the longest shared
+prefix into its row and prefills only the rest, at positions that continue from it (at
+least `MIN_SUFFIX`, so that a quantized model multiplies them as a whole prefill does);
+a prompt seen whole takes its stored logits and prefills nothing. The entries are bounded in
+bytes (`PREFIX_CACHE_BYTES_CPU`, `_GPU`, or ``prefix_cache_bytes``; 0 turns the cache off)
+and evicted least recently used first. It is our own code because the runtime is: the
+pool's rows and the model's explicit positions make a copy and a shorter prefill all it
+takes, where a serving framework would bring its own scheduler and paged cache.
+`prefilled_tokens` counts the positions run through the model.
+
 The batch thread owns the model's KV cache while requests run: do not call `Engine.stream`
 or `Engine.generate` at the same time. Callers on any thread `submit` and read their
 `BatchRequest`'s events.
@@ -33,6 +45,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .engine import Generation, SamplingParams, StreamEvent, _Candidate
+from .prefix_cache import PREFIX_CACHE_BYTES_CPU, PREFIX_CACHE_BYTES_GPU, PrefixCache
 from .sampling import candidate_generators, sample
 
 if TYPE_CHECKING:
@@ -100,11 +113,19 @@ class _Live:
 class Batcher:
     """The thread that decodes every submitted request together (see the module doc)."""
 
-    def __init__(self, engine: Engine, max_rows: int | None = None) -> None:
+    def __init__(
+        self, engine: Engine, max_rows: int | None = None, prefix_cache_bytes: int | None = None
+    ) -> None:
+        """``prefix_cache_bytes``: the prefix cache's bound (None: the device's default; 0:
+        no prefix cache)."""
         self.engine = engine
         self.model = engine.model
         gpu = engine.device.type == "cuda"
         self.max_rows = max_rows or (MAX_ROWS_GPU if gpu else MAX_ROWS_CPU)
+        if prefix_cache_bytes is None:
+            prefix_cache_bytes = PREFIX_CACHE_BYTES_GPU if gpu else PREFIX_CACHE_BYTES_CPU
+        self.prefix_cache = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
+        self.prefilled_tokens = 0  # prompt positions run through the model
         self._threads = torch.get_num_threads()
         self._inbox: queue.Queue[BatchRequest | None] = queue.Queue()
         self._pending: list[BatchRequest] = []
@@ -182,23 +203,41 @@ class Batcher:
         self._logits = new if self._logits is None else torch.cat([self._logits, new])
 
     def _prefill(self, row: int, prompt: list[int], n: int) -> torch.Tensor:
-        """The prompt's logits ``[1, V]``, its KV written to rows ``row..row+n-1``."""
+        """The prompt's logits ``[1, V]``, its KV written to rows ``row..row+n-1``: what the
+        prefix cache holds of it is copied, the rest run."""
+        caches = self.model.caches()
+        hit = self.prefix_cache.lookup(prompt) if self.prefix_cache is not None else None
+        start = 0
+        if hit is not None:
+            hit.write(caches, row)
+            start = hit.length
+        if hit is not None and hit.logits is not None:
+            logits = hit.logits
+        else:
+            logits = self._run_row(row, prompt, start)
+            self.prefilled_tokens += len(prompt) - start
+        for cache in caches:
+            for buf in (cache.k_cache, cache.v_cache):
+                buf[row + 1 : row + n, :, : len(prompt)] = buf[row : row + 1, :, : len(prompt)]
+        if self.prefix_cache is not None:
+            self.prefix_cache.store(prompt, caches, row, logits)
+        return logits
+
+    def _run_row(self, row: int, prompt: list[int], start: int) -> torch.Tensor:
+        """Run ``prompt[start:]`` at its positions in row ``row``, over the KV of the
+        positions before it there; the last position's logits ``[1, V]``."""
         blocks = list(self.model.blocks())
         pool = [block.attention.kv_cache for block in blocks]
         try:
             for block, cache in zip(blocks, pool, strict=True):
                 assert cache is not None
                 block.attention.kv_cache = cache.rows(row, row + 1)
-            tokens = torch.tensor([prompt], device=self.engine.device)
-            positions = torch.arange(len(prompt), device=self.engine.device)
-            logits = self.model(tokens, positions, last_only=True)[:, -1]
+            tokens = torch.tensor([prompt[start:]], device=self.engine.device)  # [1, S]
+            positions = torch.arange(start, len(prompt), device=self.engine.device)
+            return self.model(tokens, positions, last_only=True)[:, -1]
         finally:
             for block, cache in zip(blocks, pool, strict=True):
                 block.attention.kv_cache = cache
-        for cache in self.model.caches():
-            for buf in (cache.k_cache, cache.v_cache):
-                buf[row + 1 : row + n, :, : len(prompt)] = buf[row : row + 1, :, : len(prompt)]
-        return logits
 
     @torch.inference_mode()
     def _step(self) -> None:

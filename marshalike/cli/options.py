@@ -60,6 +60,18 @@ def compile_options(command: F) -> F:
     return command
 
 
+# The settings that choose a model and reach it: what a command that asks a model for text
+# but compiles nothing (`decompile`) takes of the settings.
+MODEL_SETTINGS = ("backend", "model", "base_url", "api", "quant", "request_timeout", "replay_dir")
+
+
+def model_options(command: F) -> F:
+    """Add the options of `MODEL_SETTINGS`, the same as `compile`'s."""
+    for name in reversed(MODEL_SETTINGS):
+        command = setting_option(SETTINGS[name])(command)
+    return command
+
+
 def display_options(command: F) -> F:
     """Add what the progress display on stderr shows (`cli.display`): the report on stdout
     is the same whatever they say."""

@@ -1,14 +1,15 @@
 """Candidate inputs for a function being decompiled: calls worth running, never answers.
 
-They come from three places, in this order: the calls in the function's doctests (with
-literal arguments), the constants in its own code (a parameter compared with `0` gets `-1`,
-`0` and `1`; a string it compares with is a string to pass it), and plain values of each
-parameter's type (`typed_inputs.values_of`: a typical one, zero, a negative, empty text and
-collections, one item). A parameter of a record type gets a record built from typical
-values of its fields. The first call passes every parameter its first value (its default,
-else the value its first doctest passes, else its type's typical value); each further call
-changes one parameter to one of its other values. What each call returns is measured in
-the sandbox (`examples`); nothing here runs the function.
+They come from four places, in this order: the calls in the function's doctests (with
+literal arguments), the calls its project's tests make (`from_tests`), the constants in its
+own code (a parameter compared with `0` gets `-1`, `0` and `1`; a string it compares with
+is a string to pass it), and plain values of each parameter's type
+(`typed_inputs.values_of`: a typical one, zero, a negative, empty text and collections, one
+item). A parameter of a record type gets a record built from typical values of its fields.
+The first call passes every parameter its first value (its default, else the value its
+first doctest passes, else its type's typical value); each further call changes one
+parameter to one of its other values. What each call returns is measured in the sandbox
+(`examples`); nothing here runs the function.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ _NEIGHBOURS = (-1, 0, 1)
 
 
 def candidate_calls(
-    func: Function, records: Mapping[str, Record], limit: int = DEFAULT_LIMIT
+    func: Function,
+    records: Mapping[str, Record],
+    limit: int = DEFAULT_LIMIT,
+    tested: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """Distinct calls of `func`, doctest calls first, at most `limit`."""
-    calls = list(doctest_calls(func))
+    """Distinct calls of `func`, at most `limit`: doctest calls first, then `tested` (the
+    calls its project's tests make, `from_tests`), then the values of the parameters."""
+    calls = [*doctest_calls(func), *tested]
     choices = [_choices(func, i, records) for i in range(len(func.params))]
     if all(choices):
         typical = [values[0] for values in choices]

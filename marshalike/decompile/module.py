@@ -1,24 +1,28 @@
-"""Decompiling one Python module into one spec, with a report line per function and type.
+"""Decompiling Python modules into specs, with a report line per `# use`, function and type.
 
-The module is read without running it (`reading`); then, for each function that can be a
-spec, its candidate inputs (`inputs`) run in the sandbox against the module as it is, with
-the other `.py` files of its folder beside it so its imports resolve, and the examples
-that pin its code down are kept (`examples`). Nothing of the user's code ever runs in this
-process.
+A module is read without running it (`reading`); then, for each function that can be a
+spec, its candidate inputs (`inputs`, with the calls of the project's tests, `from_tests`)
+run in the sandbox against the module as it is, with the other `.py` files of its folder
+beside it so its imports resolve, and the examples that pin its code down are kept
+(`examples`); a function with no docstring gets a description from a model where a run
+brings one (`describe`). Modules decompiled together get `# use` lines between their specs
+(`uses`). Nothing of the user's code ever runs in this process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from marshalike.decompile import writing
+from marshalike.decompile import uses, writing
+from marshalike.decompile.describe import Describer
+from marshalike.decompile.errors import DecompileError
 from marshalike.decompile.examples import Measured, Sandbox, measure
+from marshalike.decompile.from_tests import ProjectTests
 from marshalike.decompile.inputs import candidate_calls
 from marshalike.decompile.phrases import phrase_of
 from marshalike.decompile.reading import Function, Reading, Record, Refusal, read_module
-from marshalike.errors import MarshalikeError
 from marshalike.language.naming import identifier
 from marshalike.language.typemap import infer_literal_type
 from marshalike.sandbox import channel
@@ -28,10 +32,13 @@ _SIBLING_BYTES = 200_000  # the largest other module of the folder brought along
 _SIBLINGS = 100
 
 
-class DecompileError(MarshalikeError):
-    """A module that cannot be decompiled at all (not Python, not readable)."""
+@dataclass(frozen=True)
+class Aids:
+    """What a run may bring besides the module: its project's tests (candidate inputs) and a
+    model (descriptions where there is no docstring)."""
 
-    exit_code = 2
+    tests: ProjectTests | None = None
+    describer: Describer | None = None
 
 
 @dataclass(frozen=True)
@@ -58,26 +65,35 @@ class Decompiled:
     notes: tuple[str, ...]  # about the module and its types
 
 
-def decompile_file(
-    path: Path,
+def decompile_files(
+    targets: Sequence[tuple[Path, Path]],
     *,
     functions: Sequence[str] = (),
     limits: Limits | None = None,
     jobs: int = 2,
-) -> Decompiled:
-    """The spec for the module at `path`; DecompileError where it cannot be read."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DecompileError(f"{path}: cannot be read: {exc}") from None
-    return decompile_source(
-        source,
-        filename=str(path),
-        functions=functions,
-        limits=limits,
-        jobs=jobs,
-        extra_files=_siblings(path),
-    )
+    aids: Aids | None = None,
+) -> Iterator[tuple[Path, Path, Decompiled]]:
+    """Each module of (module, spec path) `targets` decompiled, with the `# use` lines
+    between their specs (`uses`): a used module before its users, else in the given order.
+    DecompileError where a module cannot be read."""
+    sources = [_read(path) for path, _ in targets]
+    plan = uses.plan([(path, source) for (path, _), source in zip(targets, sources, strict=True)])
+    spec_paths = [target for _, target in targets]
+    held: dict[int, set[str]] = {}
+    for i in plan.order:
+        path, target = targets[i]
+        done = decompile_source(
+            sources[i],
+            filename=str(path),
+            functions=functions,
+            limits=limits,
+            jobs=jobs,
+            extra_files=_siblings(path),
+            aids=aids,
+            links=uses.links(plan, i, spec_paths, held),
+        )
+        held[i] = {f.name for f in done.functions if not f.refused}
+        yield path, target, done
 
 
 def decompile_source(
@@ -88,7 +104,12 @@ def decompile_source(
     limits: Limits | None = None,
     jobs: int = 2,
     extra_files: Mapping[str, str] | None = None,
+    aids: Aids | None = None,
+    links: Sequence[uses.Link] = (),
 ) -> Decompiled:
+    """The spec for the module `source`; `links` are its `# use` lines and those left out
+    (`uses.links`)."""
+    aids = aids or Aids()
     try:
         reading = read_module(source, filename)
     except SyntaxError as exc:
@@ -105,7 +126,7 @@ def decompile_source(
         {k: v for k, v in (extra_files or {}).items() if k != f"{module_name}.py"},
         jobs,
     )
-    notes: list[str] = []
+    notes = [link.note for link in links]
     _, problem = channel.run_calls(
         source,
         ["None"],
@@ -122,7 +143,7 @@ def decompile_source(
         m for m in reading.methods if not functions or m.name.split(".")[-1] in functions
     ]
     for func in wanted:
-        report, section = _function(func, reading, sandbox, problem is None)
+        report, section = _function(func, reading, sandbox, problem is None, aids)
         reports.append(report)
         if section is None:
             refusals.append(Refusal(func.name, func.signature, func.docstring, report.refused))
@@ -145,7 +166,8 @@ def decompile_source(
         "below is what the existing code returned, run in the sandbox."
     )
     title = f"Decompiled from {Path(filename).name}"
-    text = writing.spec_text(title, intro, refusals, types, sections)
+    used = [link.spec for link in links if link.spec]
+    text = writing.spec_text(title, intro, refusals, types, sections, used)
     return Decompiled(text, tuple(reports), tuple(notes))
 
 
@@ -156,24 +178,32 @@ def module_name_of(filename: str) -> str:
 
 
 def _function(
-    func: Function, reading: Reading, sandbox: Sandbox, importable: bool
+    func: Function, reading: Reading, sandbox: Sandbox, importable: bool, aids: Aids
 ) -> tuple[FunctionReport, writing.Section | None]:
     if func.refused:
         return FunctionReport(func.name, 0, None, func.refused), None
-    calls = candidate_calls(func, reading.records) if importable else ()
+    tested = aids.tests.calls(sandbox.module_name, func, set(reading.records)) if aids.tests else ()
+    calls = candidate_calls(func, reading.records, tested=tested) if importable else ()
     measured = measure(func, calls, sandbox)
     if measured.refused:
         return FunctionReport(func.name, 0, measured, measured.refused), None
     notes = []
     if not calls:
         notes.append("no inputs to run: examples left for a human")
+    elif aids.tests is not None:
+        notes.append(f"{len(tested)} input{'s' * (len(tested) != 1)} from the tests")
+    description = ""
+    if aids.describer is not None and not writing.prose(func.docstring):
+        written = aids.describer.describe(func)
+        description = written.text
+        notes.append(written.note)
     inexact = [p.name for p in func.params if p.annotated and not p.phrase.exact]
     returns = _returns(func, measured)
     if func.returns_phrase is not None and not func.returns_phrase.exact:
         inexact.append("the result")
     if inexact:
         notes.append(f"types a phrase cannot say, written as `any`: {', '.join(inexact)}")
-    section = writing.Section(func, writing.heading(func, returns), measured.examples)
+    section = writing.Section(func, writing.heading(func, returns), measured.examples, description)
     return FunctionReport(func.name, len(measured.examples), measured, "", tuple(notes)), section
 
 
@@ -212,6 +242,13 @@ def _used_records(
 
 def _words(text: str) -> set[str]:
     return set("".join(c if c.isalnum() or c == "_" else " " for c in text).split())
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DecompileError(f"{path}: cannot be read: {exc}") from None
 
 
 def _siblings(path: Path) -> dict[str, str]:

@@ -35,6 +35,7 @@ class Section:
     func: Function
     heading: str
     examples: tuple[Example, ...]
+    description: str = ""  # written for it (by a model); "" for its docstring
 
 
 def prose(text: str) -> str:
@@ -100,7 +101,10 @@ def spec_text(
     refusals: Sequence[Refusal],
     types: Sequence[str],
     sections: Sequence[Section],
+    uses: Sequence[str] = (),
 ) -> str:
+    """The spec: title and prose (the refusals' too), then `# use` lines (the used specs'
+    paths), types and functions."""
     parts = [f"# {title}", intro]
     if refusals:
         parts.append("## For a human: not decompiled")
@@ -113,9 +117,11 @@ def spec_text(
             if refusal.docstring:
                 said += "\n\n" + prose(refusal.docstring)
             parts.append(said)
+    parts += [f"# use {path}" for path in uses]
     parts += [t.rstrip("\n") for t in types]
     for section in sections:
-        body = prose(section.func.docstring) or NO_DOCSTRING.format(name=section.func.name)
+        body = section.description or prose(section.func.docstring)
+        body = body or NO_DOCSTRING.format(name=section.func.name)
         bullets = "\n".join(example.bullet() for example in section.examples)
         parts.append("\n\n".join(p for p in (section.heading, body, bullets) if p))
     return "\n\n".join(p for p in parts if p) + "\n"

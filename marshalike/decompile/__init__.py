@@ -9,5 +9,6 @@ tell the most small variants of the code apart from it (`examples`). Modules dec
 together use each other's specs where they import each other's functions (`uses`).
 Dataclasses and NamedTuples in the signatures become `# type` sections. What cannot be a
 spec (I/O, time, randomness, methods, generators, values no literal can write) is kept as
-prose for a human, with the reason (`reading`).
+prose for a human, with the reason (`reading`). A round trip (`roundtrip`) compiles a spec
+as `compile` would and runs the compiled code on the inputs the original answered.
 """

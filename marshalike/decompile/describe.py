@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshalike.backends.base import Backend, Prompt, Sampling
-from marshalike.build.job import make_job
 from marshalike.codegen import emit
+from marshalike.decompile.model import RunModel
 from marshalike.decompile.reading import Function
 from marshalike.decompile.writing import prose
 from marshalike.errors import MarshalikeError
-from marshalike.settings import PromptKind, resolve
+from marshalike.settings import PromptKind
 
 MAX_SENTENCES = 3
 MAX_TOKENS = 256
@@ -86,11 +86,15 @@ class Describer:
 def from_settings(flags: Mapping[str, Any]) -> Describer:
     """A describer with the model `compile` would use given `flags` (the settings' own
     options); the settings are resolved when the model is first needed."""
+    return from_model(RunModel(flags))
+
+
+def from_model(model: RunModel) -> Describer:
+    """A describer asking the run's `model`, started on first need."""
 
     def start() -> Started:
-        settings = resolve(flags)
-        job = make_job(settings)
-        return Started(job.backend_factory(), job.model_id, settings.prompt_kind)
+        job = model.job()
+        return Started(model.shared().backend(), job.model_id, model.settings().prompt_kind)
 
     return Describer(start)
 

@@ -71,6 +71,14 @@ class Measured:
     strength: Strength
     refused: str = ""  # why no example can be written
     tried: int = 0  # candidate calls run
+    # Every candidate call whose answer an example could write, the chosen ones among them:
+    # what a round trip compares compiled code with (`roundtrip`).
+    answers: tuple[Example, ...] = ()
+
+    def others(self) -> tuple[Example, ...]:
+        """The answers not kept as examples."""
+        kept = {e.call for e in self.examples}
+        return tuple(a for a in self.answers if a.call not in kept)
 
 
 def measure(func: Function, calls: Sequence[str], sandbox: Sandbox) -> Measured:
@@ -102,7 +110,8 @@ def measure(func: Function, calls: Sequence[str], sandbox: Sandbox) -> Measured:
     chosen = _choose(writable, kills)
     killed = set().union(*(_told(kills, i) for i in chosen)) if chosen else set()
     examples = tuple(Example(writable[i][0], writable[i][2] or "") for i in sorted(chosen))
-    return Measured(examples, Strength(len(killed), total), tried=len(calls))
+    answers = tuple(Example(call, expected or "") for call, _, expected in writable)
+    return Measured(examples, Strength(len(killed), total), tried=len(calls), answers=answers)
 
 
 def module_with(source: str, func: Function, replacement: str) -> str:

@@ -447,6 +447,27 @@ def test_a_crash_on_an_input_the_spec_is_silent_about_is_asked_not_refused() -> 
     )
 
 
+def test_each_input_the_spec_is_silent_about_where_the_code_crashes_is_asked() -> None:
+    """Code fitted to one example (the last two items) crashes on `[]` and on `[1.0]`: both
+    are questions, since an answer to either may tell it from right code."""
+    spec = (
+        "# func spread(numbers: list of float): float\n\nHow far the numbers spread.\n\n"
+        "* spread([1.0, 2.0, 3.0, 4.0]) = 1.0\n* spread([5.0, 6.0]) = 1.0\n"
+    )
+    fitted = "```python\ndef spread(numbers):\n    return abs(numbers[-1] - numbers[-2])\n```"
+    outcome = run_func(spec, Scripted(lambda p, c: [fitted]), questions=3)
+    assert outcome.status == "verified"
+    asked = [(q.call, q.why) for q in outcome.questions]
+    assert asked[:2] == [
+        ("spread([])", "raised IndexError: list index out of range"),
+        ("spread([1.0])", "raised IndexError: list index out of range"),
+    ]
+    assert all(q.replies[0].shown == "raises IndexError" for q in outcome.questions[:2])
+    # With questions turned off, the first is still asked: it is why the code was accepted.
+    few = run_func(spec, Scripted(lambda p, c: [fitted]), questions=0)
+    assert [q.call for q in few.questions] == ["spread([])"]
+
+
 def test_a_crash_on_an_input_the_description_speaks_of_is_still_refused() -> None:
     outcome = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]))  # "empty list"
     assert outcome.status == "failed" and outcome.questions == ()

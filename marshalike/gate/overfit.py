@@ -66,9 +66,16 @@ def crash(
     none: the call and what happened, as "average([]) raised ZeroDivisionError: division by
     zero"; None when none did. The spec says nothing of such an input (the probe inputs are
     those the description admits), so it is a question as much as a sign."""
+    return next(crashes(func, code, calls, outcomes), None)
+
+
+def crashes(
+    func: Func, code: str, calls: Sequence[str], outcomes: Sequence[ProbeOutcome]
+) -> Iterator[tuple[str, str]]:
+    """Every such call, in order, with what happened (`crash`)."""
     allowed = _allowed(func)
     if allowed is None:
-        return None
+        return
     refused = _raised_names(code) if not allowed and not _restricts(func) else set()
     for call, outcome in zip(calls, outcomes, strict=True):
         if not outcome.output.startswith("raises "):
@@ -78,9 +85,9 @@ def crash(
             continue
         said = f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
         if _is_bug(name, outcome.message):
-            return call, said
-        return call, f"{said}, though the description promises no error"
-    return None
+            yield call, said
+        else:
+            yield call, f"{said}, though the description promises no error"
 
 
 def speaks_of(func: Func, call: str) -> bool:

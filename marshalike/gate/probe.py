@@ -8,7 +8,7 @@ of another type than the declared one (`return_kinds.mistyped`).
 A crash is the one sign right code shows too: `max_element([])` raises IndexError in a
 correct solution of a spec that never says whether `[]` is an input. Such a refusal, where
 the description does not speak of that kind of input (`overfit.speaks_of`), keeps its
-input (`Refusal.open_call`), and where it is all that stands between the loop and a
+inputs (`Refusal.open_calls`), and where it is all that stands between the loop and a
 verified function, the loop asks instead of failing (`synth.loop`)."""
 
 from __future__ import annotations
@@ -75,18 +75,27 @@ class ProbeGate:
         pairs = zip(self.calls, outcomes, strict=True)
         if foreign := next((f"{c} returned {o.foreign}" for c, o in pairs if o.foreign), None):
             return Refusal(foreign)
-        if crashed := overfit.crash(self.func, code, self.calls, outcomes):
-            call, said = crashed
-            return Refusal(said, open_call=None if overfit.speaks_of(self.func, call) else call)
+        if crashed := list(overfit.crashes(self.func, code, self.calls, outcomes)):
+            call, said = crashed[0]
+            if overfit.speaks_of(self.func, call):
+                return Refusal(said)
+            silent = tuple((c, why) for c, why in crashed if not overfit.speaks_of(self.func, c))
+            return Refusal(said, open_calls=silent)
         mistyped = return_kinds.mistyped(self.calls, outcomes, self.returns, self.func.description)
         return Refusal(mistyped) if mistyped else None
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why the gate turns code away. `open_call` is set where the reason is a crash or a
+    """Why the gate turns code away. `open_calls` are set where the reason is a crash or a
     refusal on an input the spec is silent about: not proof of code fitted to the examples
-    (right code crashes there too) but a question for the spec's author."""
+    (right code crashes there too) but a question for the spec's author. They are each
+    such input the code crashed on, the first the reason's, with what happened there."""
 
     reason: str
-    open_call: str | None = None
+    open_calls: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def open_call(self) -> str | None:
+        """The input of the reason, where the spec is silent about it."""
+        return self.open_calls[0][0] if self.open_calls else None

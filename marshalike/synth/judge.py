@@ -33,7 +33,9 @@ class Candidate:
     problems: tuple[str, ...]
     verdict: Verdict | None
     fragile: str | None = None  # why the probe gate rejects it, though it passes
-    open_call: str | None = None  # the input the spec is silent about, where that is why
+    # The inputs the spec is silent about where it crashed, with what happened, where that
+    # is why (`Refusal.open_calls`).
+    open_calls: tuple[tuple[str, str], ...] = ()
 
     @property
     def score(self) -> tuple[bool, int, bool]:
@@ -206,8 +208,8 @@ def gated(cand: Candidate, tally: Tally) -> Candidate:
     """`cand` with the probe gate's verdict on its code, if the gate judged it."""
     refusal = tally.fragile.get(fingerprint(cand.code or ""))
     if refusal is None:
-        return replace(cand, fragile=None, open_call=None)
-    return replace(cand, fragile=refusal.reason, open_call=refusal.open_call)
+        return replace(cand, fragile=None, open_calls=())
+    return replace(cand, fragile=refusal.reason, open_calls=refusal.open_calls)
 
 
 def fingerprint(code: str) -> str:

@@ -140,15 +140,15 @@ def compile_unit(
         if best is not None and attempt < budget and settings.repairs:
             prompt = _repair(ctx, shown, prompt, best, settings, harness.held)
     if silent := _silent(tally):
-        question = _open_question(silent, settings, tally, harness)
+        asked = _open_questions(silent, settings, tally, harness)
         note = (
-            f"verified, with an open question: the spec does not say what `{question.call}` "
+            f"verified, with an open question: the spec does not say what `{asked[0].call}` "
             "should do, and the code that passes every example fails there"
         )
         outcome = _outcome(
             ctx, "verified", silent, budget, tally, start, ctx_failures=(), note=note
         )
-        return _with_strength(outcome, (question,), ctx, settings, harness)
+        return _with_strength(outcome, asked, ctx, settings, harness)
     failures = _failures(ctx, overall, settings) if overall else ("the model returned nothing",)
     return _outcome(ctx, "failed", overall, budget, tally, start, ctx_failures=failures)
 
@@ -234,24 +234,28 @@ def _silent(tally: Tally) -> Candidate | None:
         for fp, cand in tally.seen.items()
         if cand.code is not None and cand.verdict is not None and cand.verdict.ok
     ]
-    silent = [(n, cand) for n, cand in found if cand.open_call and not cand.problems]
+    silent = [(n, cand) for n, cand in found if cand.open_calls and not cand.problems]
     return max(silent, key=lambda pair: pair[0])[1] if silent else None
 
 
-def _open_question(
+def _open_questions(
     cand: Candidate, settings: LoopSettings, tally: Tally, harness: Harness
-) -> Question:
-    call, reason = cand.open_call or "", cand.fragile or ""
-    why = reason.removeprefix(call).strip() if reason.startswith(call) else reason
-    return questions.open_question(
-        harness.module_for(cand.code or ""),
-        tally.samples[fingerprint(cand.code or "")],
-        call,
-        why,
-        module_name=harness.module_name,
-        limits=settings.limits,
-        extra_files=settings.support_files,
-        records=harness.oracle.records,
+) -> tuple[Question, ...]:
+    """A question for each input the spec is silent about where `cand` crashed, the
+    setting's number of them (at least the first, which is why the code was accepted so):
+    each such crash may be right code's as much as code fitted to the examples."""
+    return tuple(
+        questions.open_question(
+            harness.module_for(cand.code or ""),
+            tally.samples[fingerprint(cand.code or "")],
+            call,
+            said.removeprefix(call).strip() if said.startswith(call) else said,
+            module_name=harness.module_name,
+            limits=settings.limits,
+            extra_files=settings.support_files,
+            records=harness.oracle.records,
+        )
+        for call, said in cand.open_calls[: max(1, settings.questions)]
     )
 
 

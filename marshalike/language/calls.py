@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -54,9 +55,16 @@ class Scope:
             return None
         if key not in self._closest:
             names = self.types if types_only else self.types | self.funcs.keys()
-            close = difflib.get_close_matches(name, sorted(names), n=1)
-            self._closest[key] = close[0] if close else None
+            self._closest[key] = _closest_of(name, tuple(sorted(names)))
         return self._closest[key]
+
+
+# Across checks too: an editor checks the same spec again at every change, each time with a
+# new scope, and the names in it rarely change between two keystrokes.
+@functools.lru_cache(maxsize=4096)
+def _closest_of(name: str, names: tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(name, names, n=1)
+    return close[0] if close else None
 
 
 def unknown_calls(func: Func, scope: Scope) -> Iterator[Diagnostic]:

@@ -2,10 +2,10 @@
 solutions (prompt plus solution, one module per task) decompiled, then each spec loaded and
 its examples verified against the original module in the sandbox.
 
-Printed: the share of modules whose spec loads with no errors and whose every example holds
-for the original, the mean examples per decompiled function, the mean mutation score (the
-share of variants of a function's code its chosen examples tell apart), and the functions
-refused, with why.
+Printed: the share of modules whose spec loads with no errors, gives every function it holds
+an example, and whose every example holds for the original; the functions with no example;
+the mean examples per decompiled function; the mean mutation score (the share of variants
+of a function's code its chosen examples tell apart); and the functions refused, with why.
 
 Usage: python -m benchmarks.decompile [--tasks 0-163] [--jobs 2] [--write DIR]
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     limits = Limits()
     start = time.monotonic()
-    good = 0
+    good = empty = 0
     examples: list[int] = []
     scores: list[float] = []
     refused: list[str] = []
@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 (args.write / folder).mkdir(parents=True, exist_ok=True)
                 (args.write / folder / file).write_text(text, encoding="utf-8")  # fmt: skip
-        good += checked.ok
+        # A spec counts when it loads clean, every example holds and every function it
+        # holds has an example: a function with none holds vacuously.
+        bare = [f.name for f in done.functions if not f.refused and f.examples == 0]
+        empty += len(bare)
+        ok = checked.ok and not bare
+        good += ok
         for report in done.functions:
             if report.refused:
                 refused.append(f"{name}: {report.line()}")
@@ -67,12 +72,14 @@ def main(argv: list[str] | None = None) -> int:
                 if strength.total:
                     scores.append(strength.killed / strength.total)
         kept = [f.line() for f in done.functions if not f.refused]
-        print(f"{name}: {'ok' if checked.ok else 'FAILED'} "
+        print(f"{name}: {'ok' if ok else 'FAILED'} "
               f"({checked.held}/{checked.total} examples hold, {checked.errors} errors); "
               + "; ".join(kept), flush=True)  # fmt: skip
     n = len(tasks)
     print()
-    print(f"specs that load clean with every example holding: {good}/{n} ({good / n:.0%})")
+    print(f"specs that load clean, every function with an example and every example "
+          f"holding: {good}/{n} ({good / n:.0%})")  # fmt: skip
+    print(f"functions with no example (nothing to run them on): {empty}")
     if examples:
         print(f"mean examples per function: {sum(examples) / len(examples):.2f} "
               f"({len(examples)} functions)")  # fmt: skip

@@ -219,6 +219,23 @@ def test_refusals_by_what_the_code_uses_and_by_running_it_twice(body: str, why: 
     assert "### `f`" in done.spec
 
 
+def test_calls_the_docstring_prose_writes_are_inputs_and_their_claims_are_not() -> None:
+    """No annotation and no doctest: the calls the prose writes are the inputs, run on the
+    code, whatever the prose says they return."""
+    source = (
+        "def count_even(nums):\n"
+        '    """Count the even numbers. For example:\n'
+        "    count_even([1, 2, 4]) -> 99\n"
+        '    count_even([]) should be 0, and count_even([3]) is 0."""\n'
+        "    return sum(1 for n in nums if n % 2 == 0)\n"
+    )
+    done = decompile_source(source, filename="evens.py", limits=Limits(timeout_s=5))
+    assert "* count_even([1, 2, 4]) = 2" in done.spec
+    bullets = [line for line in done.spec.splitlines() if line.startswith("* ")]
+    assert "* count_even([]) = 0" in bullets and not any("99" in line for line in bullets)
+    assert round_trip(done.spec, source, "evens.py", Limits(timeout_s=5)).ok
+
+
 def test_prose_that_looks_like_structure_is_escaped() -> None:
     doc = "# Not a section\n* f(1) = 2\n<!-- open\n```\ncode\n>>> f(1)\n1\n\nafter"
     text = f"# func f(x: integer): integer\n\n{prose(doc)}\n\n* f(1) = 1\n"

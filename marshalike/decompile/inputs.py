@@ -1,20 +1,21 @@
 """Candidate inputs for a function being decompiled: calls worth running, never answers.
 
-They come from four places, in this order: the calls in the function's doctests (with
-literal arguments), the calls its project's tests make (`from_tests`), the constants in its
-own code (a parameter compared with `0` gets `-1`, `0` and `1`; a string it compares with
-is a string to pass it), and plain values of each parameter's type
-(`typed_inputs.values_of`: a typical one, zero, a negative, empty text and collections, one
-item). A parameter of a record type gets a record built from typical values of its fields.
-The first call passes every parameter its first value (its default, else the value its
-first doctest passes, else its type's typical value); each further call changes one
-parameter to one of its other values. What each call returns is measured in the sandbox
-(`examples`); nothing here runs the function.
+They come from four places, in this order: the calls in the function's docstring (with
+literal arguments: its doctests, then calls its prose writes, such as `f(3) -> 9`), the
+calls its project's tests make (`from_tests`), the constants in its own code (a parameter
+compared with `0` gets `-1`, `0` and `1`; a string it compares with is a string to pass
+it), and plain values of each parameter's type (`typed_inputs.values_of`: a typical one,
+zero, a negative, empty text and collections, one item). A parameter of a record type gets
+a record built from typical values of its fields. The first call passes every parameter
+its first value (its default, else the value its first docstring call passes, else its
+type's typical value); each further call changes one parameter to one of its other values.
+What each call returns is measured in the sandbox (`examples`); nothing here runs the function.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from marshalike.decompile.reading import Function, Param, Record
 from marshalike.gate.typed_inputs import values_of
 
 DEFAULT_LIMIT = 40  # calls per function
+_LONGEST_CALL = 2_000  # characters of a call written in a docstring's prose
 _NEIGHBOURS = (-1, 0, 1)
 
 
@@ -45,10 +47,12 @@ def candidate_calls(
 
 
 def doctest_calls(func: Function) -> list[str]:
-    """The calls of `func` in its doctests whose arguments are literals (or records built
-    of literals), as written: `f([1, 2], 3)` from `>>> f([1, 2], 3) == 4` too."""
+    """The calls of `func` in its docstring whose arguments are literals (or records built
+    of literals), as written: those of its doctests (`f([1, 2], 3)` from `>>> f([1, 2], 3)
+    == 4` too), then those its prose writes (`f([1, 2], 3) -> 4`, `f("ab") should return
+    2`). Only the calls count: what the text says they return is never taken."""
     found = []
-    for source in func.doctests:
+    for source in [*func.doctests, *_prose_calls(func)]:
         try:
             tree = ast.parse(source)
         except SyntaxError:
@@ -62,6 +66,23 @@ def doctest_calls(func: Function) -> list[str]:
                 and all(k.arg is not None and _plain(k.value) for k in node.keywords)
             ):
                 found.append(ast.unparse(node))
+    return list(dict.fromkeys(found))
+
+
+def _prose_calls(func: Function) -> list[str]:
+    """Each `NAME(...)` the docstring writes outside its doctests, as source: from each
+    `NAME(`, the shortest text to a `)` that parses as a call."""
+    found = []
+    for start in (m.start() for m in re.finditer(rf"\b{re.escape(func.name)}\(", func.docstring)):
+        text = func.docstring[start : start + _LONGEST_CALL]
+        for end in (i + 1 for i, char in enumerate(text) if char == ")"):
+            try:
+                node = ast.parse(text[:end], mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            if isinstance(node, ast.Call):
+                found.append(text[:end])
+            break
     return found
 
 

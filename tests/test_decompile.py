@@ -236,6 +236,27 @@ def test_calls_the_docstring_prose_writes_are_inputs_and_their_claims_are_not() 
     assert round_trip(done.spec, source, "evens.py", Limits(timeout_s=5)).ok
 
 
+def test_inputs_the_docstring_gives_by_parameter_name_are_run() -> None:
+    source = (
+        "def top(arr, k):\n"
+        '    """The k largest.\n\n'
+        "    Example 1:\n"
+        "        Input: arr = [-3, -4, 5], k = 2\n"
+        "        Output: [5, -3] (never read)\n"
+        '    For arr = [1, 2], k = 1 the output should be [2]."""\n'
+        "    return sorted(arr, reverse=True)[:k]\n"
+        "\n\n"
+        "def square(n):\n"
+        '    """Example:\n    Input: 3\n    Output: 9"""\n'
+        "    return n * n\n"
+    )
+    done = decompile_source(source, filename="tops.py", limits=Limits(timeout_s=5))
+    bullets = [line for line in done.spec.splitlines() if line.startswith("* ")]
+    assert "* top([-3, -4, 5], 2) = [5, -3]" in bullets
+    assert "* top([1, 2], 1) = [2]" in bullets
+    assert "* square(3) = 9" in bullets
+
+
 def test_prose_that_looks_like_structure_is_escaped() -> None:
     doc = "# Not a section\n* f(1) = 2\n<!-- open\n```\ncode\n>>> f(1)\n1\n\nafter"
     text = f"# func f(x: integer): integer\n\n{prose(doc)}\n\n* f(1) = 1\n"

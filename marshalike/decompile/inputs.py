@@ -1,7 +1,8 @@
 """Candidate inputs for a function being decompiled: calls worth running, never answers.
 
 They come from four places, in this order: the calls in the function's docstring (with
-literal arguments: its doctests, then calls its prose writes, such as `f(3) -> 9`), the
+literal arguments: its doctests, then calls its prose writes, such as `f(3) -> 9`, and
+inputs it gives by parameter name, such as `Input: n = 3`), the
 calls its project's tests make (`from_tests`), the constants in its own code (a parameter
 compared with `0` gets `-1`, `0` and `1`; a string it compares with is a string to pass
 it), and plain values of each parameter's type (`typed_inputs.values_of`: a typical one,
@@ -52,7 +53,7 @@ def doctest_calls(func: Function) -> list[str]:
     == 4` too), then those its prose writes (`f([1, 2], 3) -> 4`, `f("ab") should return
     2`). Only the calls count: what the text says they return is never taken."""
     found = []
-    for source in [*func.doctests, *_prose_calls(func)]:
+    for source in [*func.doctests, *_prose_calls(func), *_prose_inputs(func)]:
         try:
             tree = ast.parse(source)
         except SyntaxError:
@@ -84,6 +85,46 @@ def _prose_calls(func: Function) -> list[str]:
                 found.append(text[:end])
             break
     return found
+
+
+def _prose_inputs(func: Function) -> list[str]:
+    """The inputs a docstring's examples give by parameter name, a line each (`Input: arr =
+    [1, 2], k = 3`, `For lst = [1, 2] the output should be 3`), or, for a function of one
+    parameter, after `Input:` (`Input: [4, 2, 3]`), as calls of `func`."""
+    names = [p.name for p in func.params]
+    if not names:
+        return []
+    said = re.compile(rf"\b({'|'.join(map(re.escape, names))})\s*=(?!=)\s*")
+    found = []
+    for line in func.docstring.splitlines():
+        marks = list(said.finditer(line))
+        if not marks and len(names) == 1 and (start := line.find("Input:")) >= 0:
+            bound = {names[0]: _literal_prefix(line[start + len("Input:") :])}
+        elif not marks:
+            continue
+        else:
+            ends = [m.start() for m in marks[1:]] + [len(line)]
+            bound = {
+                m.group(1): _literal_prefix(line[m.end() : end])
+                for m, end in zip(marks, ends, strict=True)
+            }
+        values = [bound.get(p.name) or p.default for p in func.params]
+        if bound and all(v is not None for v in values):
+            found.append(render_call(func, [v for v in values if v is not None]))
+    return found
+
+
+def _literal_prefix(text: str) -> str | None:
+    """The longest start of `text` that is a Python literal, as source; None if none is."""
+    text = text.strip()
+    for end in range(min(len(text), _LONGEST_CALL), 0, -1):
+        candidate = text[:end].rstrip(" ,;:.")
+        try:
+            ast.literal_eval(candidate)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        return candidate
+    return None
 
 
 def render_call(func: Function, values: Sequence[str]) -> str:

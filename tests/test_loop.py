@@ -468,6 +468,24 @@ def test_each_input_the_spec_is_silent_about_where_the_code_crashes_is_asked() -
     assert [q.call for q in few.questions] == ["spread([])"]
 
 
+def test_a_crash_no_example_covers_is_asked_even_where_an_error_is_an_answer() -> None:
+    """Once `spread([])` throws an error (an answer), crashes are no sign the gate refuses;
+    the crash on `[1.0]`, which no example covers, is still a question."""
+    spec = (
+        "# func spread(numbers: list of float): float\n\nHow far the numbers spread.\n\n"
+        "* spread([1.0, 2.0, 3.0, 4.0]) = 1.0\n* spread([5.0, 6.0]) = 1.0\n"
+        "* spread([]) throws an error\n"
+    )
+    fitted = "```python\ndef spread(numbers):\n    return abs(numbers[-1] - numbers[-2])\n```"
+    outcome = run_func(spec, Scripted(lambda p, c: [fitted]), questions=3)
+    assert outcome.status == "verified"
+    asked = {q.call: q for q in outcome.questions}
+    assert "spread([])" not in asked
+    question = asked["spread([1.0])"]
+    assert question.why == "raised IndexError: list index out of range"
+    assert [r.shown for r in question.replies] == ["raises IndexError"]
+
+
 def test_a_crash_on_an_input_the_description_speaks_of_is_still_refused() -> None:
     outcome = run_func(AVERAGE, Scripted(lambda prompt, call: [FRAGILE]))  # "empty list"
     assert outcome.status == "failed" and outcome.questions == ()

@@ -81,10 +81,10 @@ def crashes(
         if not outcome.output.startswith("raises "):
             continue  # a value, a timeout or no output at all
         name = outcome.output.removeprefix("raises ")
-        if name in allowed or not (_is_bug(name, outcome.message) or name in refused):
+        if name in allowed or not (is_bug(name, outcome.message) or name in refused):
             continue
         said = f"{call} raised {name}" + (f": {outcome.message}" if outcome.message else "")
-        if _is_bug(name, outcome.message):
+        if is_bug(name, outcome.message):
             yield call, said
         else:
             yield call, f"{said}, though the description promises no error"
@@ -161,7 +161,8 @@ def _raised_names(code: str) -> set[str]:
     return names
 
 
-def _is_bug(name: str, message: str) -> bool:
+def is_bug(name: str, message: str) -> bool:
+    """Whether an exception of this name and message is a programming error, not a refusal."""
     return name in PROGRAMMING_ERRORS or (name == "ValueError" and message == _MATH_DOMAIN)
 
 

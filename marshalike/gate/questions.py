@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from marshalike.gate import overfit
 from marshalike.gate.consensus import probe_answers
 from marshalike.sandbox import channel, values
 from marshalike.sandbox.isolation import Limits
@@ -155,6 +156,38 @@ def open_question(
     )
     _, reply = reply_of(answers[0], weight)
     return Question(call, (reply,), why)
+
+
+def crash_questions(
+    source: str,
+    calls: Sequence[str],
+    weight: int,
+    *,
+    module_name: str,
+    limits: Limits,
+    extra_files: Mapping[str, str] | None = None,
+    records: Sequence[str] = (),
+) -> tuple[Question, ...]:
+    """A question for each of `calls` (inputs no example covers) on which the code crashes
+    with a programming error (`overfit.is_bug`): the spec is silent there, and whether the
+    input is valid, and what it gives, is for its author to say, even where an answer about
+    another input (`throws an error`) lets the gate take such crashes."""
+    answers = probe_answers(
+        source,
+        module_name=module_name,
+        calls=calls,
+        limits=limits,
+        extra_files=extra_files,
+        records=records,
+    )
+    found = []
+    for call, answer in zip(calls, answers, strict=True):
+        raised = answer.raised
+        if raised is not None and overfit.is_bug(raised.type, raised.message):
+            _, reply = reply_of(answer, weight)
+            why = f"raised {raised.type}" + (f": {raised.message}" if raised.message else "")
+            found.append(Question(call, (reply,), why))
+    return tuple(found)
 
 
 def _more(reply: Reply, weight: int) -> Reply:

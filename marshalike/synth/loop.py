@@ -208,20 +208,37 @@ def _with_strength(
     harness: Harness,
 ) -> UnitOutcome:
     """The verified outcome with how strong its examples are (`gate.strength`): the share of
-    small variants of its code they rule out. A surviving variant's distinguishing input
-    is one more question, after those the candidates raised, within the setting's number."""
+    small variants of its code they rule out. After the questions the candidates raised,
+    within the setting's number: each input no example covers where the code crashes with
+    a programming error, then each surviving variant's distinguishing input."""
+    calls = question_calls(ctx.func, settings.seed)
     strength, more = measure(
         outcome.code or "",
         module_for=harness.module_for,
         oracle=harness.oracle,
-        calls=question_calls(ctx.func, settings.seed),
+        calls=calls,
         jobs=settings.jobs,
         seed=settings.seed,
     )
-    seen = {call_key(q.call) for q in asked}
-    extra = tuple(q for q in more if call_key(q.call) not in seen)
     room = max(0, settings.questions - len(asked))
-    return replace(outcome, questions=asked + extra[:room], strength=strength)
+    crashed: tuple[Question, ...] = ()
+    if room and outcome.code:
+        crashed = questions.crash_questions(
+            harness.module_for(outcome.code),
+            calls,
+            1,
+            module_name=harness.module_name,
+            limits=settings.limits,
+            extra_files=settings.support_files,
+            records=harness.oracle.records,
+        )
+    seen = {call_key(q.call) for q in asked}
+    extra = []
+    for question in (*crashed, *more):
+        if call_key(question.call) not in seen:
+            seen.add(call_key(question.call))
+            extra.append(question)
+    return replace(outcome, questions=asked + tuple(extra[:room]), strength=strength)
 
 
 def _silent(tally: Tally) -> Candidate | None:

@@ -308,3 +308,28 @@ def test_the_command_names_the_file_and_line_of_a_module_that_is_not_python(
     missing = run_cli("nothing.py", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr == "marshalike: error: nothing.py: no such file\n"
+
+
+def test_the_users_code_runs_only_in_the_sandbox(tmp_path: Path) -> None:
+    """A module that writes a file when imported: decompiling it measures its function, and
+    the file never appears where the decompiler runs (nor does this process import it)."""
+    marker = tmp_path / "imported"
+    source = (
+        "import pathlib\n"
+        f"pathlib.Path({str(marker)!r}).write_text('ran')\n\n\n"
+        "def inc(n: int) -> int:\n    return n + 1\n"
+    )
+    module = tmp_path / "noisy.py"
+    module.write_text(source, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "marshalike", "decompile", str(module), "--no-model"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert not marker.exists()
+    assert "noisy" not in sys.modules
+    assert done.returncode == 0, done.stderr
+    # In the sandbox the path does not exist: the import fails there, and the report says so.
+    assert "the module cannot be imported in the sandbox" in done.stdout
+    assert "No such file or directory" in done.stdout
+    spec = (tmp_path / "noisy.mrsh").read_text(encoding="utf-8")
+    assert "# func inc" in spec

@@ -136,7 +136,8 @@ def decompile_source(
         extra_files=dict(sandbox.extra_files),
     )
     if problem is not None:
-        notes.append(f"the module cannot be imported in the sandbox ({problem}): no examples")
+        said = problem.splitlines()[0] if problem.strip() else "no reason given"  # one line
+        notes.append(f"the module cannot be imported in the sandbox ({said}): no examples")
     reports: list[FunctionReport] = []
     sections: list[writing.Section] = []
     refusals: list[Refusal] = [

@@ -432,7 +432,7 @@ def _write(
     lock_name = lock_path(out_dir, module.name).name
     texts = {lock_name: lock_text(new_lock), **files}
     written = tuple(name for name in write_unit(out_dir, module.name, texts) if name in files)
-    (out_dir / f"{module.name}.failed.py").unlink(missing_ok=True)
+    failed_file.unlink(missing_ok=True)
     exports = Used(
         imports={module.name: tuple(f.name for f in module.funcs)},
         code=code,

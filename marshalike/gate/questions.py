@@ -47,7 +47,7 @@ class Question:
     call: str
     replies: tuple[Reply, ...]
     # What the code did that made the input a question where the candidates did not
-    # disagree: "raised IndexError: list index out of range" (`open_question`).
+    # disagree: "raised IndexError: list index out of range" (`open_questions`).
     why: str = ""
 
     @property
@@ -132,30 +132,32 @@ def ask(
     return tuple(question for _, question in ranked[:keep])
 
 
-def open_question(
+def open_questions(
     source: str,
     weight: int,
-    call: str,
-    why: str,
+    silent: Sequence[tuple[str, str]],
     *,
     module_name: str,
     limits: Limits,
     extra_files: Mapping[str, str] | None = None,
     records: Sequence[str] = (),
-) -> Question:
-    """The question an input the spec is silent about raises, where the code (standing for
-    `weight` samples) did something there (`why`) that right code might do as well as code
-    fitted to the examples: its answer, run as the examples run, is the one reply."""
+) -> tuple[Question, ...]:
+    """The questions inputs the spec is silent about raise, `silent` being each input and
+    what the code (standing for `weight` samples) did there, which right code might do as
+    well as code fitted to the examples: its answer, run as the examples run (one run for
+    all of them), is each one's reply."""
     answers = probe_answers(
         source,
         module_name=module_name,
-        calls=(call,),
+        calls=[call for call, _ in silent],
         limits=limits,
         extra_files=extra_files,
         records=records,
     )
-    _, reply = reply_of(answers[0], weight)
-    return Question(call, (reply,), why)
+    return tuple(
+        Question(call, (reply_of(answer, weight)[1],), why)
+        for (call, why), answer in zip(silent, answers, strict=True)
+    )
 
 
 def crash_questions(

@@ -277,24 +277,26 @@ def make_server(
         uri = args[0] if args and isinstance(args[0], str) else None
         if uri is None:
             return {"ok": False, "message": f"{COMPILE} takes the spec's URI"}
-        try:
-            return await ls.compile(uri)
-        except Exception as exc:
-            ls.log(f"compile failed: {type(exc).__name__}: {exc}")
-            return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+        return await _compiled(ls, uri)
 
     @server.command(COMPILE_FUNCTION)
     async def compile_function_command(ls: SpecServer, *args: Any) -> dict[str, Any]:
         named = len(args) >= 2 and all(isinstance(a, str) for a in args[:2])
         if not named:
             return {"ok": False, "message": f"{COMPILE_FUNCTION} takes the spec's URI and a name"}
-        try:
-            return await ls.compile(args[0], only=args[1])
-        except Exception as exc:
-            ls.log(f"compile failed: {type(exc).__name__}: {exc}")
-            return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+        return await _compiled(ls, args[0], args[1])
 
     return server
+
+
+async def _compiled(ls: SpecServer, uri: str, only: str | None = None) -> dict[str, Any]:
+    """What a compile command answers: the compile's outcome, or, where the server itself
+    failed, the exception in one line (logged too), never a failed request."""
+    try:
+        return await ls.compile(uri, only)
+    except Exception as exc:
+        ls.log(f"compile failed: {type(exc).__name__}: {exc}")
+        return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
 
 
 def serve(flags: Mapping[str, Any], *, quick: bool, main: bool) -> None:

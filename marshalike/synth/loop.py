@@ -261,18 +261,18 @@ def _open_questions(
     """A question for each input the spec is silent about where `cand` crashed, the
     setting's number of them (at least the first, which is why the code was accepted so):
     each such crash may be right code's as much as code fitted to the examples."""
-    return tuple(
-        questions.open_question(
-            harness.module_for(cand.code or ""),
-            tally.samples[fingerprint(cand.code or "")],
-            call,
-            said.removeprefix(call).strip() if said.startswith(call) else said,
-            module_name=harness.module_name,
-            limits=settings.limits,
-            extra_files=settings.support_files,
-            records=harness.oracle.records,
-        )
+    silent = [
+        (call, said.removeprefix(call).strip() if said.startswith(call) else said)
         for call, said in cand.open_calls[: max(1, settings.questions)]
+    ]
+    return questions.open_questions(
+        harness.module_for(cand.code or ""),
+        tally.samples[fingerprint(cand.code or "")],
+        silent,
+        module_name=harness.module_name,
+        limits=settings.limits,
+        extra_files=settings.support_files,
+        records=harness.oracle.records,
     )
 
 

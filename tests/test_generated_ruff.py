@@ -89,7 +89,15 @@ Adds n to itself.
 
 * twice(2) = 4
 """,
-        {"twice": "def twice(n: int) -> int:\n    return add(n, n)\n"},
+        # imports of the standard library, a third party and none used (`os`), as a
+        # model may write them: the module sorts them into isort's sections
+        {
+            "twice": (
+                "import re\nimport os\nimport numpy as np\n\n"
+                "def twice(n: int) -> int:\n"
+                '    return add(n, n) + int(np.sign(0)) + len(re.findall("x", ""))\n'
+            )
+        },
     ),
 }
 USES = {"uses_add": {"add": ("add",)}}
@@ -119,6 +127,13 @@ def ruff(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def test_imports_are_in_isort_sections_and_unused_ones_left_out(folder: Path) -> None:
+    text = (folder / "uses_add.py").read_text(encoding="utf-8")
+    sections = "from __future__ import annotations\n\nimport re\n\nimport numpy as np\n\n"
+    assert sections + "from add import add\n" in text
+    assert "import os" not in text
 
 
 def test_every_generated_file_is_there(folder: Path) -> None:

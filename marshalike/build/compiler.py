@@ -26,7 +26,7 @@ from marshalike.build.output import (
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.uses import Used
 from marshalike.build.vet import vet_locked
-from marshalike.codegen import emit, module_main
+from marshalike.codegen import emit, lint, module_main
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic
@@ -402,8 +402,11 @@ def _write(
         write_lock(lock_path(out_dir, module.name), partial)
         shown = str(failed_file) if failed else None
         return SpecReport(str(path), source, units=ordered, failed_file=shown, deferred=deferred)
+    module_file = out_dir / f"{module.name}.py"
+    plain = emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses)
+    rules = lint.broken_rules(plain, emit.model_blocks(module, code), module_file)
     module_text = emit.module_source(
-        module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses
+        module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses, lint=rules
     )
     # Code from the lock is held to what the loop holds a model's code to, before a byte
     # of it is written: a lock is a file anyone with write access can change.
@@ -426,7 +429,7 @@ def _write(
     if job.main and module_main.main_block(module):  # the same text for every spec
         files[module_main.SUPPORT_FILE] = module_main.support_source()
     outputs = {name: file_hash(text) for name, text in files.items()}
-    new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs)
+    new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs, lint=rules)
     # The lock first: if the files after it are never written, the next compile finds
     # their code in it and needs no model call to write them.
     lock_name = lock_path(out_dir, module.name).name

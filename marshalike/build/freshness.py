@@ -161,7 +161,7 @@ def _not_from_lock(
     would be refused (`extract.refusal`); None when it is and would not."""
     code = {name: unit.code for name, unit in lock.units.items() if module.func(name)}
     made = emit.module_source(
-        module, code, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports
+        module, code, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports, lint=lock.lint
     )
     if text not in (made, append_main(made, module)):
         return "is not what the code in the lock makes (edited by hand, or the lock was)"

@@ -9,6 +9,7 @@ base URLs, so the same spec compiled through another server of the same model is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,6 +69,9 @@ class Lock:
     # The functions compiled for that text by a compile of only some of them, whose module
     # is written once the rest compile too.
     compiled: tuple[str, ...] = ()
+    # The ruff rules each function's code breaks, suppressed around it in the module
+    # (`codegen.lint`): recorded so that the module is rebuilt from the lock alone.
+    lint: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def earlier(self, name: str, intent: str) -> tuple[str, ...]:
         """The code this lock holds for unit `name`, chosen and alternative, where it was
@@ -127,6 +131,8 @@ _UNIT_FIELDS: Mapping[str, type | tuple[type, ...]] = {
     "completion_tokens": int,
     "seconds": (int, float),
 }
+# A ruff rule's code: it is written into the module, inside a comment.
+_RULE = re.compile(r"[A-Z]{1,4}[0-9]{1,4}")
 _JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
                float: "a number", bool: "true or false", type(None): "null"}  # fmt: skip
 
@@ -161,6 +167,14 @@ def _lock(given: object) -> Lock:
     compiled = _get(pending, "compiled", list, "pending", default=[]) if pending else []
     for index, name in enumerate(compiled):
         _check(f"pending.compiled[{index}]", name, str)
+    lint: dict[str, tuple[str, ...]] = {}
+    for name, codes in _get(data, "lint", dict, default={}).items():
+        _check(f"lint.{_key(name)}", codes, list)
+        for index, code in enumerate(codes):
+            _check(f"lint.{_key(name)}[{index}]", code, str)
+            if not _RULE.fullmatch(code):
+                raise _Shape(f"lint.{_key(name)}[{index}] is not a ruff rule code")
+        lint[name] = tuple(codes)
     return Lock(
         spec=_get(data, "spec", str),
         spec_hash=_get(data, "spec_hash", str),
@@ -170,6 +184,7 @@ def _lock(given: object) -> Lock:
         pending_hash=_get(pending, "spec_hash", str, "pending") if pending else "",
         failures=failures,
         compiled=tuple(compiled),
+        lint=lint,
     )
 
 
@@ -269,6 +284,8 @@ def lock_text(lock: Lock) -> str:
         "outputs": dict(sorted(lock.outputs.items())),
         "units": {name: _unit_dict(u) for name, u in sorted(lock.units.items())},
     }
+    if lock.lint:
+        data["lint"] = {name: list(codes) for name, codes in sorted(lock.lint.items())}
     if lock.pending or lock.failures or lock.compiled:
         pending: dict[str, Any] = {
             "spec_hash": lock.pending_hash,

@@ -199,11 +199,18 @@ def _or_none(ann: str | None) -> str | None:
     return f"{ann} | None"
 
 
-def _verbatim(code: str) -> str:
+def verbatim(code: str, rules: Sequence[str] = ()) -> str:
     """The model's code as it wrote it, kept out of `ruff format`'s reach: the lock holds
-    it byte for byte, and `marshalike check` compares the module with what it makes."""
+    it byte for byte, and `marshalike check` compares the module with what it makes.
+    `rules` are the ruff rules it breaks (`codegen.lint`), suppressed for its lines only."""
     code = code.strip("\n")
-    return f"# fmt: off\n{code}\n# fmt: on" if code else code
+    if not code:
+        return code
+    block = f"# fmt: off\n{code}\n# fmt: on"
+    if not rules:
+        return block
+    listed = ", ".join(rules)
+    return f"# ruff: disable[{listed}]\n{block}\n# ruff: enable[{listed}]"
 
 
 def module_source(
@@ -213,33 +220,50 @@ def module_source(
     spec_name: str,
     spec_hash: str,
     uses: Mapping[str, Sequence[str]] | None = None,
+    lint: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The generated module: header, imports, `__all__`, dataclasses, then each function.
 
     A function is `code[name]` (its verified definition and any helpers) when present,
-    else its stub. Top-level imports of the code are hoisted and merged. `uses` maps the
-    module of each `# use`d spec to the functions imported from it.
+    else its stub. Top-level imports of the code are hoisted and merged; one that nothing
+    in the module uses is left out. `uses` maps the module of each `# use`d spec to the
+    functions imported from it; `lint`, a function to the ruff rules its code breaks.
     """
     imports = ImportSet()
     imports.add(Imported("__future__", "annotations"))
     for used_module, names in sorted((uses or {}).items()):
         imports.add(*(Imported(used_module, name) for name in names))
+    hoisted = ImportSet()
     blocks = [_dataclass(t) for t in module.types]
     for func in module.funcs:
-        found, body = split_imports(code[func.name]) if func.name in code else ([], "")
-        imports.add(*found)
-        blocks.append(
-            _verbatim(body) if func.name in code else stub_source(module, func).rstrip("\n")
-        )
-    _add_own_imports(imports, module, "\n\n".join(blocks))
+        if func.name in code:
+            found, body = split_imports(code[func.name])
+            hoisted.add(*found)
+            blocks.append(verbatim(body, (lint or {}).get(func.name, ())))
+        else:
+            blocks.append(stub_source(module, func).rstrip("\n"))
+    body = "\n\n".join(blocks)
+    used = _names_used(body)
+    hoisted.keep_only(used)
+    imports.add(*hoisted.items)
+    _add_own_imports(imports, module, used)
     return render(
         "module.py.j2",
         spec_name=header_name(spec_name),
         spec_hash=spec_hash,
-        import_groups=imports.groups(),
+        import_groups=imports.groups(local=tuple(uses or ())),
         exports=_exports(module),
         blocks=[b for b in blocks if b],  # code that was only imports leaves nothing
     )
+
+
+def model_blocks(module: Module, code: Mapping[str, str]) -> dict[str, str]:
+    """Each function's code as `module_source` writes it with no rules suppressed (the
+    text `codegen.lint` looks for in the module)."""
+    blocks = {
+        f.name: verbatim(split_imports(code[f.name])[1]) for f in module.funcs if f.name in code
+    }
+    return {name: block for name, block in blocks.items() if block}
 
 
 def test_source(
@@ -267,8 +291,7 @@ def test_source(
 test_source.__test__ = False  # type: ignore[attr-defined]  # mypy types no function attributes
 
 
-def _add_own_imports(imports: ImportSet, module: Module, body: str) -> None:
-    used = _names_used(body)
+def _add_own_imports(imports: ImportSet, module: Module, used: set[str]) -> None:
     if module.types and not imports.binds("dataclass"):
         imports.add(Imported("dataclasses", "dataclass"))
     if "Any" in used and not imports.binds("Any"):

@@ -8,7 +8,8 @@ an import inside a function or under `try:` stays where its author put it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import sys
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -50,16 +51,36 @@ class ImportSet:
     def binds(self, name: str) -> bool:
         return any(i.bound == name for i in self.items if i.module != "__future__")
 
-    def groups(self) -> list[str]:
-        """`from __future__` first, then the rest: plain imports, then from-imports, sorted."""
+    def keep_only(self, used: Collection[str]) -> None:
+        """Drop the imports whose name nothing in `used` refers to (`from __future__` and
+        `*` imports stay): what ruff's F401 would flag in the generated module."""
+        self.items = {
+            i for i in self.items if i.module == "__future__" or i.name == "*" or i.bound in used
+        }
+
+    def groups(self, local: Collection[str] = ()) -> list[str]:
+        """The sections isort (and ruff's I001) wants, in its order: `from __future__`, the
+        standard library, third-party modules, then this folder's modules (`local`, and
+        relative imports). In each, plain imports, then from-imports, sorted."""
         future = [i for i in self.items if i.module == "__future__"]
-        rest = [i for i in self.items if i.module != "__future__"]
-        plain = sorted(f"import {i.phrase()}" for i in rest if i.name is None)
-        froms = [_from_line(m, names) for m, names in _by_module(rest)]
+        sections: list[list[Imported]] = [[], [], []]
+        for item in self.items:
+            if item.module != "__future__":
+                sections[_section(item.module, local)].append(item)
         groups = [_from_line("__future__", sorted(future, key=Imported.key))] if future else []
-        if plain or froms:
-            groups.append("\n".join(plain + froms))
+        for items in sections:
+            plain = sorted(f"import {i.phrase()}" for i in items if i.name is None)
+            froms = [_from_line(m, names) for m, names in _by_module(items)]
+            if plain or froms:
+                groups.append("\n".join(plain + froms))
         return groups
+
+
+def _section(module: str, local: Collection[str]) -> int:
+    top = module.split(".")[0]
+    if module.startswith(".") or top in local:
+        return 2
+    return 0 if top in sys.stdlib_module_names else 1
 
 
 def split_imports(code: str) -> tuple[list[Imported], str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from benchmarks import humaneval
+from marshalike.backends.base import each_completion
 from marshalike.build.compiler import SpecReport
 from marshalike.gate.consensus import probe_answers
 from marshalike.gate.overfit import PROGRAMMING_ERRORS
@@ -146,6 +147,10 @@ class CountedBackend:
     def generate(self, prompt: Any, sampling: Any) -> Any:
         self._counter.add()
         return self._backend.generate(prompt, sampling)
+
+    def generate_each(self, prompt: Any, sampling: Any) -> Any:
+        self._counter.add()
+        return each_completion(self._backend, prompt, sampling)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)

@@ -655,3 +655,77 @@ def test_a_verified_unit_says_how_strong_its_examples_are_and_asks_what_they_mis
     assert asked.get("is_positive(0)") == ["False", "True"]
     quiet = run_func(POSITIVE, Scripted(lambda p, c: [ABOVE]), questions=0)
     assert quiet.questions == () and quiet.strength == outcome.strength
+
+
+class Streaming(Scripted):
+    """A test double for a backend that gives each completion as it finishes: it records
+    what was handed out, what the loop had verified by then, and whether the loop stopped
+    the rest (closed the stream) before they were made."""
+
+    def __init__(self, answer: Callable[[Prompt, int], list[str]], verified: list[int]) -> None:
+        super().__init__(answer)
+        self.verified = verified  # appended to by the harness as each code is run
+        self.log: list[str] = []
+
+    def generate_each(self, prompt: Prompt, sampling: Sampling):
+        self.prompts.append(prompt)
+        self.samplings.append(sampling)
+        texts = self.answer(prompt, len(self.prompts))
+        try:
+            for index, text in enumerate(texts):
+                self.log.append(f"made {index} after {len(self.verified)} verified")
+                yield Completion(text, 10 if index == 0 else 0, 5, "stop")
+        finally:
+            self.log.append(f"closed after {len(self.log)} made")
+
+
+def run_streaming(texts: list[str], **overrides: object):
+    from marshalike.sandbox import verify as verify_module
+
+    verified: list[int] = []
+    real = verify_module.verify
+
+    def counting(*args, **kwargs):
+        verified.append(1)
+        return real(*args, **kwargs)
+
+    backend = Streaming(lambda prompt, call: texts, verified)
+    import marshalike.synth.judge as judge_module
+
+    judge_module.verify = counting  # type: ignore[assignment]
+    try:
+        return run(backend, **overrides), backend
+    finally:
+        judge_module.verify = real  # type: ignore[assignment]
+
+
+def test_each_candidate_is_verified_as_it_finishes_and_the_rest_stop_once_settled() -> None:
+    # ranked by consensus with questions: settled once one code passed twice and another
+    # code passed too; the fourth and fifth candidates are never decoded
+    texts = [GOOD, GOOD, BAD, ODD_AT_ZERO, GOOD, GOOD]
+    outcome, backend = run_streaming(texts, rank="consensus", questions=3)
+    assert backend.log[:4] == [
+        "made 0 after 0 verified",
+        "made 1 after 1 verified",  # the first was verified before the second was made
+        "made 2 after 1 verified",  # the same code again: its verdict is reused
+        "made 3 after 2 verified",
+    ]
+    assert backend.log[4:] == ["closed after 4 made"]
+    assert outcome.status == "verified" and outcome.candidates == 4
+    assert "return x + 1" in (outcome.code or "")
+    assert [q.call for q in outcome.questions] == ["inc(0)"]  # GOOD and ODD_AT_ZERO disagree
+    assert outcome.prompt_tokens == 10  # the prompt, counted once
+
+
+def test_an_attempt_that_is_not_settled_waits_for_every_candidate() -> None:
+    # one code only: the rest may disagree with it, so all are decoded and judged
+    outcome, backend = run_streaming([GOOD, GOOD, GOOD], rank="consensus", questions=3)
+    assert backend.log[-1] == "closed after 3 made" and outcome.candidates >= 3
+    # nothing passes: the repair needs the best of all
+    outcome, backend = run_streaming([BAD, BAD, BAD])
+    made = ["made 0 after 0 verified", "made 1 after 1 verified", "made 2 after 1 verified"]
+    assert backend.log[:4] == [*made, "closed after 3 made"]
+    assert outcome.status == "failed" and outcome.candidates == 9  # three attempts
+    # ranked first without questions: the first passing code settles it
+    outcome, backend = run_streaming([BAD, GOOD, GOOD])
+    assert backend.log[-1] == "closed after 2 made" and outcome.candidates == 2

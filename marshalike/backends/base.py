@@ -12,6 +12,7 @@ it, otherwise the request's total split the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -70,6 +71,17 @@ class Backend(Protocol):
     model: str  # model id, part of the lock's cache key (never a URL or key)
 
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]: ...
+
+
+def each_completion(backend: Backend, prompt: Prompt, sampling: Sampling) -> Iterable[Completion]:
+    """The completions of one request as each finishes, where the backend can give them so
+    (a `generate_each` method, whose iterator stops the decoding of the rest when closed
+    early); else the list `generate` returns, all at once."""
+    each = getattr(backend, "generate_each", None)
+    if callable(each):
+        found: Iterable[Completion] = each(prompt, sampling)
+        return found
+    return backend.generate(prompt, sampling)
 
 
 def share(total: int, parts: int) -> list[int]:

@@ -4,7 +4,9 @@ torch and the runtime are imported on first use, so the rest of marshalike (and 
 other backend) works without the `local` extra. The engine is loaded once per backend;
 requests are submitted to its batch thread, so the units `--jobs` runs at once are decoded
 in one batch, each joining and leaving it at a token boundary (an engine without `submit`,
-such as a test's stand-in, serves one request at a time). `--model` takes a GGUF file, a
+such as a test's stand-in, serves one request at a time). `generate_each` gives each
+candidate as it finishes, so the compiler verifies it while the others decode, and stops
+them once it has what it needs. `--model` takes a GGUF file, a
 safetensors folder, or `hf:OWNER/REPO[/FILE.gguf]`, a GGUF from the Hugging Face Hub kept in
 the cache folder (`marshalike.backends.hub`).
 """
@@ -12,6 +14,7 @@ the cache folder (`marshalike.backends.hub`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from marshalike.backends import hub
@@ -121,6 +124,33 @@ class LocalBackend:
             raise BackendError(f"local model {self.model!r}: {exc}") from None
         return _completions(generations)
 
+    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterator[Completion]:
+        """The completions as each finishes (the first carries the prompt's tokens, which
+        all share); closing the iterator early stops the decoding of the rest."""
+        with self._lock:
+            engine = self._load()
+        if not callable(getattr(engine, "submit", None)):
+            yield from self.generate(prompt, sampling)
+            return
+        try:
+            ids, settings = _request(engine, prompt, sampling)
+            handle = engine.submit(ids, **settings)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"local model {self.model!r}: {exc}") from None
+        if not callable(getattr(handle, "each", None)):
+            yield from _completions(list(handle.result()))
+            return
+        prompt_tokens = len(ids)
+        events = handle.each()
+        try:
+            for _, g in events:
+                yield Completion(g.text, prompt_tokens, len(g.token_ids), g.finish_reason)
+                prompt_tokens = 0
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"local model {self.model!r}: {exc}") from None
+        finally:
+            events.close()  # cancels what is still being decoded
+
     def _load(self) -> Any:
         if self._engine is None:
             self._engine = self._loader(self._requested, self.quant)
@@ -128,6 +158,15 @@ class LocalBackend:
 
 
 def _run(engine: Any, prompt: Prompt, sampling: Sampling) -> list[Any]:
+    ids, settings = _request(engine, prompt, sampling)
+    submit = getattr(engine, "submit", None)
+    if callable(submit):
+        return list(submit(ids, **settings).result())
+    return list(engine.generate(ids, **settings))
+
+
+def _request(engine: Any, prompt: Prompt, sampling: Sampling) -> tuple[list[int], dict[str, Any]]:
+    """The prompt's token ids and the engine's sampling settings."""
     stop = list(sampling.stop)
     if prompt.kind == "chat":
         # The template's control tokens must stay tokens, and a base model's plain
@@ -144,10 +183,7 @@ def _run(engine: Any, prompt: Prompt, sampling: Sampling) -> list[Any]:
         "stop": stop,
         "seed": sampling.seed,
     }
-    submit = getattr(engine, "submit", None)
-    if callable(submit):
-        return list(submit(ids, **settings).result())
-    return list(engine.generate(ids, **settings))
+    return ids, settings
 
 
 def _completions(generations: list[Any]) -> list[Completion]:

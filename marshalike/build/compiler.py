@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import graphlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from marshalike.backends.base import Backend, Completion, Prompt, Sampling
+from marshalike.backends.base import Backend, Completion, Prompt, Sampling, each_completion
 from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
 from marshalike.build.output import (
     OutputError,
@@ -121,6 +121,10 @@ class SharedBackend:
 
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         return self.backend().generate(prompt, sampling)
+
+    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterable[Completion]:
+        """As the backend gives them (`each_completion`): a list when all come at once."""
+        return each_completion(self.backend(), prompt, sampling)
 
 
 class CompileRun:

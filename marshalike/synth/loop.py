@@ -6,6 +6,10 @@ passes every checkable example. Otherwise attempt k+1 is a repair prompt carryin
 candidate of attempt k and its failures, until the attempt budget is spent. Without
 `repair`, attempt k+1 samples the first prompt again with the next seed instead.
 
+A backend that gives each completion as it finishes (the local one) has it verified while
+the others are still decoded; once an attempt's verdicts settle it (`_enough`: the code to
+choose and a second passing code to ask questions with), the rest of its candidates stop.
+
 Settings that make the loop pickier: `rank` chooses among passing candidates ("consensus":
 by agreement on extra inputs, sampling again for a second opinion while attempts are left;
 "shortest": the least code); `holdout` keeps the last of three or more checkable examples
@@ -22,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from marshalike.backends.base import Backend, Completion, Prompt, Sampling
+from marshalike.backends.base import Backend, Completion, Prompt, Sampling, each_completion
 from marshalike.gate import consensus, questions
 from marshalike.gate.boundary import question_calls
 from marshalike.gate.mutate import call_key
@@ -117,8 +121,7 @@ def compile_unit(
     for attempt in range(1, budget + 1):
         raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
         tell("sampling", attempt)
-        completions = sample(backend, prompt, settings, attempt)
-        batch = judge(ctx, shown, completions, settings, tally, harness)
+        batch = _attempt(ctx, shown, backend, prompt, settings, attempt, tally, harness)
         tell("verifying", attempt)
         best, note, support = _best(batch, pool, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
@@ -335,9 +338,14 @@ def _passing(tally: Tally) -> dict[str, int]:
 def sample(
     backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int
 ) -> list[Completion]:
-    """The completions of one attempt: its own seed (the setting's plus the attempt's
-    number less one) and temperature."""
-    sampling = Sampling(
+    """The completions of one attempt, all of them."""
+    return backend.generate(prompt, _sampling(prompt, settings, attempt))
+
+
+def _sampling(prompt: Prompt, settings: LoopSettings, attempt: int) -> Sampling:
+    """How an attempt samples: its own seed (the setting's plus the attempt's number less
+    one) and temperature."""
+    return Sampling(
         n=1 if settings.quick else settings.candidates,
         temperature=settings.temperature_at(attempt),
         top_p=settings.top_p,
@@ -345,7 +353,51 @@ def sample(
         stop=prompts.stops(prompt.kind),
         seed=settings.seed + attempt - 1,
     )
-    return backend.generate(prompt, sampling)
+
+
+def _attempt(
+    ctx: UnitContext,
+    shown: UnitContext,
+    backend: Backend,
+    prompt: Prompt,
+    settings: LoopSettings,
+    attempt: int,
+    tally: Tally,
+    harness: Harness,
+) -> list[Candidate]:
+    """One attempt's candidates. Where the backend gives each completion as it finishes
+    (`each_completion`), each is judged then, while the others are still decoded, and once
+    the attempt has what the loop needs (`_enough`) the rest are stopped, not waited for;
+    otherwise all are judged together."""
+    found = each_completion(backend, prompt, _sampling(prompt, settings, attempt))
+    if isinstance(found, list):
+        return judge(ctx, shown, found, settings, tally, harness)
+    batch: list[Candidate] = []
+    try:
+        for completion in found:
+            batch += judge(ctx, shown, [completion], settings, tally, harness)
+            if _enough(batch, tally, settings, harness):
+                break
+    finally:
+        close = getattr(found, "close", None)
+        if callable(close):
+            close()  # stops the decoding of the candidates not needed
+    return batch
+
+
+def _enough(batch: list[Candidate], tally: Tally, settings: LoopSettings, harness: Harness) -> bool:
+    """Whether the attempt's candidates judged so far settle it as the rest could: a code
+    passes (sampled `CONFIRMATIONS` times, where consensus ranks), and, where questions
+    are asked, the unit has two passing codes to compare, so no extra sample is drawn to
+    look for one (`_ask`). A failing attempt waits for all: the repair needs the best."""
+    if not harness.names:
+        return False
+    counts = Counter(fingerprint(c.code) for c in batch if c.code is not None and passes(c))
+    if not counts:
+        return False
+    if settings.rank == "consensus" and max(counts.values()) < CONFIRMATIONS:
+        return False
+    return not settings.questions or len(_passing(tally)) >= 2
 
 
 def _best(

@@ -64,9 +64,19 @@ class _Finished:
 _END = _Finished()
 
 
+@dataclass(frozen=True)
+class Done:
+    """A candidate finished (`BatchRequest.each`): its index and its `Generation`."""
+
+    index: int
+    generation: Generation
+
+
 class BatchRequest:
     """One request in the batch: its events are ``(candidate index, text delta)`` pairs as
-    text becomes final, then each candidate's `Generation` in index order."""
+    text becomes final, then each candidate's `Generation` in index order. `each` gives
+    each candidate as it finishes instead, so a caller can use one while the others are
+    still decoded, and stop them once it has what it needs."""
 
     def __init__(self, prompt: list[int], params: SamplingParams, max_new: int) -> None:
         self.prompt, self.params, self.max_new = prompt, params, max_new
@@ -89,7 +99,20 @@ class BatchRequest:
             while not isinstance(item := self.events.get(), _Finished):
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                if not isinstance(item, Done):
+                    yield item
+        finally:
+            self.cancel()
+
+    def each(self) -> Iterator[tuple[int, Generation]]:
+        """``(candidate index, Generation)`` as each candidate finishes, in the order they
+        finish; closing the iterator early cancels the candidates still being decoded."""
+        try:
+            while not isinstance(item := self.events.get(), _Finished):
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, Done):
+                    yield item.index, item.generation
         finally:
             self.cancel()
 
@@ -262,6 +285,8 @@ class Batcher:
                 live.request.events.put((index, delta))
             if candidate.finish_reason is None:
                 keep.append(row)
+            else:
+                live.request.events.put(Done(index, _generation(live, candidate)))
         for live, _ in self._by_request().values():
             if live.finished:
                 self._deliver(live)
@@ -278,12 +303,8 @@ class Batcher:
         return len(live.request.prompt) + len(live.candidates[index].token_ids) - 1
 
     def _deliver(self, live: _Live) -> None:
-        prompt = len(live.request.prompt)
         for c in live.candidates:
-            reason = c.finish_reason or "length"
-            live.request.events.put(
-                Generation(c.text, c.token_ids, reason, prompt, len(c.token_ids))
-            )
+            live.request.events.put(_generation(live, c))
         live.request.events.put(_END)
 
     def _by_request(self) -> dict[int, tuple[_Live, list[int]]]:
@@ -339,3 +360,8 @@ class Batcher:
             request.events.put(exc)
             request.events.put(_END)
         self._rows, self._pending, self._logits = [], [], None
+
+
+def _generation(live: _Live, c: _Candidate) -> Generation:
+    reason = c.finish_reason or "length"
+    return Generation(c.text, c.token_ids, reason, len(live.request.prompt), len(c.token_ids))

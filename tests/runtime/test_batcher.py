@@ -93,6 +93,25 @@ def test_a_cancelled_request_leaves_and_the_others_finish() -> None:
     assert outcome(handles[2].result()) == expected[2]
 
 
+def test_each_gives_candidates_as_they_finish_and_closing_it_stops_the_rest() -> None:
+    engine = tiny_engine(seed=3)  # with EOS: the candidates end at different lengths
+    request = ("x", {"max_tokens": 40, "temperature": 1.0, "seed": 2, "n": 4})
+    (expected,) = alone(engine, [request])
+    assert len({len(tokens) for _, tokens, _, _ in expected}) > 1  # they do end apart
+    finished = list(engine.submit(TOK.encode(request[0]), **request[1]).each())
+    assert sorted(index for index, _ in finished) == [0, 1, 2, 3]
+    assert {i: outcome([g])[0] for i, g in finished} == dict(enumerate(expected))
+    lengths = [len(g.token_ids) for _, g in finished]
+    assert lengths == sorted(lengths)  # in the order they finished
+    # closing after the first: the rest are cancelled, and the batch goes on serving
+    handle = engine.submit(TOK.encode(request[0]), **request[1])
+    each = handle.each()
+    first_index, first = next(each)
+    each.close()
+    assert handle.cancelled and outcome([first])[0] == expected[first_index]
+    assert alone(engine, REQUESTS[:2]) == together(engine, REQUESTS[:2])
+
+
 def test_the_solo_path_still_works_after_the_batch_thread_used_the_cache() -> None:
     engine = tiny_engine(eos=frozenset())
     expected = alone(engine, REQUESTS)
@@ -164,3 +183,25 @@ def test_concurrent_clients_of_the_server_share_the_batch() -> None:
         for thread in threads:
             thread.join(60)
     assert [texts.get(i) for i in range(len(prompts))] == expected
+
+
+def test_the_local_backend_gives_each_completion_as_it_finishes() -> None:
+    from marshalike.backends.base import Prompt, Sampling
+    from marshalike.backends.local import LocalBackend
+
+    engine = tiny_engine(seed=3)
+    engine.tokenizer = TOK  # the backend encodes a completion prompt with it
+    local = LocalBackend("tiny", quant="none", loader=lambda model, quant: engine)
+    prompt = Prompt("completion", text="x")
+    sampling = Sampling(n=4, temperature=1.0, max_tokens=40, seed=2)
+    whole = local.generate(prompt, sampling)
+    each = list(local.generate_each(prompt, sampling))
+    assert sorted(c.text for c in each) == sorted(c.text for c in whole)
+    assert [c.completion_tokens for c in each] == sorted(c.completion_tokens for c in whole)
+    # the prompt was run once: the first completion carries its tokens
+    assert [c.prompt_tokens for c in each] == [1, 0, 0, 0]
+    assert sum(c.prompt_tokens for c in whole) == 1
+    stream = local.generate_each(prompt, sampling)
+    next(stream)
+    stream.close()  # the rest are cancelled; the engine serves the next request
+    assert local.generate(prompt, sampling) == whole

@@ -10,6 +10,7 @@ import pytest
 
 from marshalike.codegen import emit
 from marshalike.gate.boundary import question_calls
+from marshalike.gate.consensus import probe_answers
 from marshalike.gate.questions import Question, Reply
 from marshalike.gate.strength import KINDS, Strength, measure, mutants
 from marshalike.language.parse import parse
@@ -92,6 +93,22 @@ def test_a_surviving_variant_makes_its_distinguishing_input_a_question() -> None
         Question("is_positive(0)", (Reply("False", 1, "False"), Reply("True", 1, "True"))),
         Question("is_positive(1)", (Reply("True", 1, "True"), Reply("False", 1, "False"))),
     )
+
+
+def test_the_accepted_codes_own_answers_are_taken_when_given() -> None:
+    func, module_for, oracle = _unit(_is_positive(WEAK))
+    calls = question_calls(func, seed=0)
+    runs: list[int] = []
+
+    def accepted() -> tuple:
+        runs.append(1)
+        return probe_answers(module_for(IS_POSITIVE), module_name=oracle.module_name,
+                             calls=calls, limits=oracle.limits, records=oracle.records)  # fmt: skip
+
+    given = measure(IS_POSITIVE, module_for=module_for, oracle=oracle, calls=calls, jobs=2,
+                    accepted=accepted)  # fmt: skip
+    assert runs == [1]  # asked for once, where the survivors are compared with it
+    assert given == _measure(_is_positive(WEAK), IS_POSITIVE)
 
 
 def test_a_survivor_no_input_tells_apart_is_counted_without_a_question() -> None:

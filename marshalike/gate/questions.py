@@ -169,18 +169,24 @@ def crash_questions(
     limits: Limits,
     extra_files: Mapping[str, str] | None = None,
     records: Sequence[str] = (),
+    answered: Sequence[channel.Answer] | None = None,
 ) -> tuple[Question, ...]:
     """A question for each of `calls` (inputs no example covers) on which the code crashes
     with a programming error (`overfit.is_bug`): the spec is silent there, and whether the
     input is valid, and what it gives, is for its author to say, even where an answer about
-    another input (`throws an error`) lets the gate take such crashes."""
-    answers = probe_answers(
-        source,
-        module_name=module_name,
-        calls=calls,
-        limits=limits,
-        extra_files=extra_files,
-        records=records,
+    another input (`throws an error`) lets the gate take such crashes. `answered`: the
+    code's answers on `calls`, where the caller already ran them."""
+    answers = (
+        answered
+        if answered is not None
+        else probe_answers(
+            source,
+            module_name=module_name,
+            calls=calls,
+            limits=limits,
+            extra_files=extra_files,
+            records=records,
+        )
     )
     found = []
     for call, answer in zip(calls, answers, strict=True):

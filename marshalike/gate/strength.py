@@ -91,11 +91,14 @@ def measure(
     jobs: int = 4,
     seed: int = 0,
     limit: int = DEFAULT_LIMIT,
+    accepted: Callable[[], Sequence[channel.Answer]] | None = None,
 ) -> tuple[Strength, tuple[Question, ...]]:
     """How many variants of `code` (at most `limit`) the examples in `oracle` reject, each
     run in the module `module_for` builds around it, as the loop runs a candidate; and the
     inputs among `calls` on which a variant they accept answers otherwise, as questions.
-    The module's name, limits, records and support files are the oracle's."""
+    The module's name, limits, records and support files are the oracle's. `accepted`
+    gives `code`'s own answers on `calls` where the caller has them (or will need them
+    too); else they are run here when needed."""
     found = mutants(code, seed=seed, limit=limit)
     if not found:
         return Strength(0, 0), ()
@@ -107,7 +110,7 @@ def measure(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         killed = list(pool.map(rejected, found))
     survivors = [m for m, dead in zip(found, killed, strict=True) if not dead]
-    asked = _questions(code, survivors, module_for, oracle, calls, jobs)
+    asked = _questions(code, survivors, module_for, oracle, calls, jobs, accepted)
     return Strength(sum(killed), len(found)), asked
 
 
@@ -145,6 +148,7 @@ def _questions(
     oracle: Oracle,
     calls: Sequence[str],
     jobs: int,
+    accepted: Callable[[], Sequence[channel.Answer]] | None = None,
 ) -> tuple[Question, ...]:
     """Per input where a survivor first answers otherwise than the accepted code, a question
     with the accepted code's answer first, then each distinct answer of those survivors.
@@ -165,11 +169,13 @@ def _questions(
             records=oracle.records,
         )
 
+    sources = [m.source for m in survivors] if accepted else [code, *(m.source for m in survivors)]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        accepted, *others = pool.map(run, [code, *(m.source for m in survivors)])
+        answered = list(pool.map(run, sources))
+    own = accepted() if accepted else answered.pop(0)
     asked: dict[int, dict[str, Reply]] = {}
-    for answers in others:
-        for i, (mine, theirs) in enumerate(zip(accepted, answers, strict=True)):
+    for answers in answered:
+        for i, (mine, theirs) in enumerate(zip(own, answers, strict=True)):
             key, reply = reply_of(theirs, 1)
             own_key, own_reply = reply_of(mine, 1)
             if key != own_key:

@@ -20,6 +20,7 @@ failing one, and a unit whose best candidate is such a one fails.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,10 +30,12 @@ from typing import Literal
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling, each_completion
 from marshalike.gate import consensus, questions
 from marshalike.gate.boundary import question_calls
+from marshalike.gate.consensus import probe_answers
 from marshalike.gate.mutate import call_key
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength, measure
 from marshalike.gate.typed_inputs import typed_calls
+from marshalike.sandbox import channel
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import Observe, State, UnitEvent, ignore
@@ -215,6 +218,20 @@ def _with_strength(
     within the setting's number: each input no example covers where the code crashes with
     a programming error, then each surviving variant's distinguishing input."""
     calls = question_calls(ctx.func, settings.seed)
+    source = harness.module_for(outcome.code or "")
+
+    @functools.cache
+    def accepted() -> tuple[channel.Answer, ...]:
+        """The code's answers on `calls`, run once for the variants and the crashes."""
+        return probe_answers(
+            source,
+            module_name=harness.module_name,
+            calls=calls,
+            limits=settings.limits,
+            extra_files=settings.support_files,
+            records=harness.oracle.records,
+        )
+
     strength, more = measure(
         outcome.code or "",
         module_for=harness.module_for,
@@ -222,18 +239,20 @@ def _with_strength(
         calls=calls,
         jobs=settings.jobs,
         seed=settings.seed,
+        accepted=accepted,
     )
     room = max(0, settings.questions - len(asked))
     crashed: tuple[Question, ...] = ()
     if room and outcome.code:
         crashed = questions.crash_questions(
-            harness.module_for(outcome.code),
+            source,
             calls,
             1,
             module_name=harness.module_name,
             limits=settings.limits,
             extra_files=settings.support_files,
             records=harness.oracle.records,
+            answered=accepted(),
         )
     seen = {call_key(q.call) for q in asked}
     extra = []

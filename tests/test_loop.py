@@ -729,3 +729,7 @@ def test_an_attempt_that_is_not_settled_waits_for_every_candidate() -> None:
     # ranked first without questions: the first passing code settles it
     outcome, backend = run_streaming([BAD, GOOD, GOOD])
     assert backend.log[-1] == "closed after 2 made" and outcome.candidates == 2
+    # ranked by the least code: a shorter code may come last
+    outcome, backend = run_streaming([ODD_AT_ZERO, ODD_AT_ZERO, GOOD], rank="shortest")
+    assert backend.log[-1] == "closed after 3 made"
+    assert outcome.code is not None and "else 7" not in outcome.code

@@ -8,7 +8,8 @@ candidate of attempt k and its failures, until the attempt budget is spent. With
 
 A backend that gives each completion as it finishes (the local one) has it verified while
 the others are still decoded; once an attempt's verdicts settle it (`_enough`: the code to
-choose and a second passing code to ask questions with), the rest of its candidates stop.
+choose and a second passing code to ask questions with; never while ranking by the least
+code), the rest of its candidates stop.
 
 Settings that make the loop pickier: `rank` chooses among passing candidates ("consensus":
 by agreement on extra inputs, sampling again for a second opinion while attempts are left;
@@ -408,8 +409,9 @@ def _enough(batch: list[Candidate], tally: Tally, settings: LoopSettings, harnes
     """Whether the attempt's candidates judged so far settle it as the rest could: a code
     passes (sampled `CONFIRMATIONS` times, where consensus ranks), and, where questions
     are asked, the unit has two passing codes to compare, so no extra sample is drawn to
-    look for one (`_ask`). A failing attempt waits for all: the repair needs the best."""
-    if not harness.names:
+    look for one (`_ask`). A failing attempt waits for all: the repair needs the best; so
+    does ranking by the least code, since a shorter code may still come."""
+    if not harness.names or settings.rank == "shortest":
         return False
     counts = Counter(fingerprint(c.code) for c in batch if c.code is not None and passes(c))
     if not counts:

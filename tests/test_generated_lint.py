@@ -1,7 +1,8 @@
 """Model-written code that breaks ruff's default rules still makes a module that passes
 `ruff check` and `ruff format --check` with ruff's defaults: each rule it breaks is named
 and suppressed around that function alone, recorded in the lock, and `check` rebuilds the
-same text from the lock. The server's answers are scripted TEST DOUBLES written for these
+same text from the lock. An example whose own text breaks a rule is treated the same way
+in the test file. The server's answers are scripted TEST DOUBLES written for these
 tests (code a model might write), not a model's output."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ Whether n is one.
 
 * is_one(1) = true
 * is_one(2) = false
+* is_one(len(set([5, 5]))) = true
 
 # func smaller(a: integer, b: integer): integer
 
@@ -74,6 +76,10 @@ def test_rules_a_models_code_breaks_are_suppressed_for_its_lines_only(tmp_path: 
     assert "# ruff: disable[F841, SIM103]\n# fmt: off\ndef is_one(n):" in module
     assert "# ruff: disable[PLR1730]\n# fmt: off\ndef smaller(a, b):" in module
     assert module.count("# ruff: disable[") == 2  # shout breaks nothing
+    tests = (tmp_path / "test_checks.py").read_text(encoding="utf-8")
+    # the spec's own example text breaks C405 in the test of it, and only there
+    assert tests.count("# ruff: disable[") == 1
+    assert "# ruff: disable[C405]\n# checks.mrsh:7: is_one(len(set([5, 5])))" in tests
     lock = json.loads((tmp_path / "checks.lock.json").read_text(encoding="utf-8"))
     assert lock["lint"] == {"is_one": ["F841", "SIM103"], "smaller": ["PLR1730"]}
 
@@ -83,12 +89,14 @@ def test_rules_a_models_code_breaks_are_suppressed_for_its_lines_only(tmp_path: 
     done = run(*ruff, "format", "--isolated", "--check", "--diff", ".", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     # Without the suppressions, the same code fails: the test checks something.
-    bare = module.replace("# ruff: disable[", "# was disable[")
-    bare = bare.replace("# ruff: enable[", "# was enable[")
-    (tmp_path / "checks.py").write_text(bare, encoding="utf-8")
-    done = run(*ruff, "check", "--isolated", "--no-cache", "checks.py", cwd=tmp_path)
-    assert done.returncode == 1 and "SIM103" in done.stdout and "PLR1730" in done.stdout
+    for name, text in (("checks.py", module), ("test_checks.py", tests)):
+        bare = text.replace("# ruff: disable[", "# was disable[")
+        (tmp_path / name).write_text(bare.replace("# ruff: enable[", "# was enable["))
+    done = run(*ruff, "check", "--isolated", "--no-cache", ".", cwd=tmp_path)
+    assert done.returncode == 1
+    assert all(code in done.stdout for code in ("SIM103", "PLR1730", "C405")), done.stdout
     (tmp_path / "checks.py").write_text(module, encoding="utf-8")
+    (tmp_path / "test_checks.py").write_text(tests, encoding="utf-8")
 
     checked = CliRunner().invoke(cli, ["check", str(tmp_path)], catch_exceptions=False)
     assert checked.exit_code == 0, checked.stdout + checked.stderr

@@ -19,7 +19,8 @@ import jinja2
 
 from marshalike.codegen.docstrings import docstring_body, docstring_literal
 from marshalike.codegen.imports import Imported, ImportSet, split_imports
-from marshalike.codegen.testfile import file_parts, one_line
+from marshalike.codegen.lint import suppressed
+from marshalike.codegen.testfile import file_parts, named_tests, one_line
 from marshalike.language.naming import compiles, field_names, identifier, param_name, parse_or_none
 from marshalike.language.spec import Example, Func, Module, Param, TypeDef
 from marshalike.language.typemap import ANY, annotation, infer_column_type, infer_literal_type
@@ -204,13 +205,7 @@ def verbatim(code: str, rules: Sequence[str] = ()) -> str:
     it byte for byte, and `marshalike check` compares the module with what it makes.
     `rules` are the ruff rules it breaks (`codegen.lint`), suppressed for its lines only."""
     code = code.strip("\n")
-    if not code:
-        return code
-    block = f"# fmt: off\n{code}\n# fmt: on"
-    if not rules:
-        return block
-    listed = ", ".join(rules)
-    return f"# ruff: disable[{listed}]\n{block}\n# ruff: enable[{listed}]"
+    return suppressed(f"# fmt: off\n{code}\n# fmt: on", rules) if code else code
 
 
 def module_source(
@@ -257,6 +252,11 @@ def module_source(
     )
 
 
+def test_blocks(module: Module, *, spec_name: str) -> dict[str, str]:
+    """Each test as `test_source` writes it with no rules suppressed, by its name."""
+    return named_tests(module, spec_name=header_name(spec_name))
+
+
 def model_blocks(module: Module, code: Mapping[str, str]) -> dict[str, str]:
     """Each function's code as `module_source` writes it with no rules suppressed (the
     text `codegen.lint` looks for in the module)."""
@@ -273,10 +273,12 @@ def test_source(
     spec_name: str,
     spec_hash: str,
     only: str | None = None,
+    lint: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """The pytest file: test_{func}_{n} per checkable example (of `only`, when given)."""
+    """The pytest file: test_{func}_{n} per checkable example (of `only`, when given).
+    `lint` maps a test to the ruff rules its example's text breaks (`codegen.lint`)."""
     import_groups, blocks = file_parts(
-        module, module_name=module_name, spec_name=header_name(spec_name), only=only
+        module, module_name=module_name, spec_name=header_name(spec_name), only=only, lint=lint
     )
     return render(
         "test_module.py.j2",

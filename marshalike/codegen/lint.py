@@ -5,7 +5,9 @@ The compiler keeps a model's code byte for byte (the lock holds what was verifie
 it would write code nobody ran), so a rule it breaks is suppressed around that function
 alone, `# ruff: disable[...]` to `# ruff: enable[...]`, naming each rule. The rules are found
 once, when the module is written, by the ruff installed beside marshalike, and recorded in
-the lock: `marshalike check` rebuilds the same text from the lock without running ruff.
+the lock: `marshalike check` rebuilds the same text from the lock without running ruff. The
+test file's tests hold the spec's examples as written, suppressed the same way per test
+(the lock's hash of the file covers them).
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["broken_rules"]
+__all__ = ["broken_rules", "suppressed"]
 
 _TIMEOUT = 60.0  # seconds; ruff checks a module in well under one
+
+
+def suppressed(block: str, rules: Sequence[str], *, gap: str = "") -> str:
+    """`block` with `rules` suppressed for its lines alone; `gap`, blank lines before the
+    closing comment where `ruff format` wants them (after a function's body)."""
+    if not rules:
+        return block
+    listed = ", ".join(rules)
+    return f"# ruff: disable[{listed}]\n{block}\n{gap}# ruff: enable[{listed}]"
 
 
 def broken_rules(text: str, blocks: Mapping[str, str], path: Path) -> dict[str, tuple[str, ...]]:

@@ -27,9 +27,11 @@ import ast
 import builtins
 import keyword
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from marshalike.codegen.imports import Imported, ImportSet
+from marshalike.codegen.lint import suppressed
 from marshalike.language.naming import identifier, parse_or_none
 from marshalike.language.spec import Example, Func, Module
 from marshalike.language.typemap import annotation
@@ -100,19 +102,42 @@ class _Needs:
 
 
 def file_parts(
-    module: Module, *, module_name: str, spec_name: str, only: str | None
+    module: Module,
+    *,
+    module_name: str,
+    spec_name: str,
+    only: str | None,
+    lint: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The import groups and the test blocks of the pytest file."""
+    """The import groups and the test blocks of the pytest file; `lint` maps a test to the
+    ruff rules its lines break, suppressed around it."""
     needs = _Needs()
-    blocks: list[str] = []
+    blocks = [
+        suppressed(block, (lint or {}).get(name, ()), gap="\n\n")
+        for name, block in _blocks(module, spec_name, only, needs)
+    ]
+    helpers = [SAME_HELPER] if needs.same else []
+    return _import_groups(module, module_name, needs), helpers + blocks
+
+
+def named_tests(module: Module, *, spec_name: str) -> dict[str, str]:
+    """Each example's block by the name its test has (an informal example's comment
+    included, under the name a test of it would have)."""
+    return dict(_blocks(module, spec_name, None, _Needs()))
+
+
+def _blocks(
+    module: Module, spec_name: str, only: str | None, needs: _Needs
+) -> list[tuple[str, str]]:
+    found = []
     types = {t.name for t in module.types}
     for func in module.funcs:
         if only is None or func.name == only:
             float_ok = bool(func.returns) and "float" in annotation(func.returns or "", types)
             for number, example in enumerate(func.examples, start=1):
-                blocks.append(_block(func, number, example, spec_name, needs, float_ok))
-    helpers = [SAME_HELPER] if needs.same else []
-    return _import_groups(module, module_name, needs), helpers + blocks
+                name = f"test_{identifier(func.name)}_{number}"
+                found.append((name, _block(func, number, example, spec_name, needs, float_ok)))
+    return found
 
 
 def _block(

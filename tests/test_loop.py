@@ -662,24 +662,27 @@ class Streaming(Scripted):
     what was handed out, what the loop had verified by then, and whether the loop stopped
     the rest (closed the stream) before they were made."""
 
-    def __init__(self, answer: Callable[[Prompt, int], list[str]], verified: list[int]) -> None:
+    def __init__(
+        self, answer: Callable[[Prompt, int], list[str]], verified: list[int], reverse: bool
+    ) -> None:
         super().__init__(answer)
         self.verified = verified  # appended to by the harness as each code is run
         self.log: list[str] = []
+        self.reverse = reverse  # the last candidate of the request finishes first
 
     def generate_each(self, prompt: Prompt, sampling: Sampling):
         self.prompts.append(prompt)
         self.samplings.append(sampling)
-        texts = self.answer(prompt, len(self.prompts))
+        texts = list(enumerate(self.answer(prompt, len(self.prompts))))
         try:
-            for index, text in enumerate(texts):
+            for index, text in texts[::-1] if self.reverse else texts:
                 self.log.append(f"made {index} after {len(self.verified)} verified")
-                yield Completion(text, 10 if index == 0 else 0, 5, "stop")
+                yield index, Completion(text, 10 if index == 0 else 0, 5, "stop")
         finally:
             self.log.append(f"closed after {len(self.log)} made")
 
 
-def run_streaming(texts: list[str], **overrides: object):
+def run_streaming(texts: list[str], reverse: bool = False, **overrides: object):
     from marshalike.sandbox import verify as verify_module
 
     verified: list[int] = []
@@ -689,7 +692,7 @@ def run_streaming(texts: list[str], **overrides: object):
         verified.append(1)
         return real(*args, **kwargs)
 
-    backend = Streaming(lambda prompt, call: texts, verified)
+    backend = Streaming(lambda prompt, call: texts, verified, reverse)
     import marshalike.synth.judge as judge_module
 
     judge_module.verify = counting  # type: ignore[assignment]
@@ -733,3 +736,14 @@ def test_an_attempt_that_is_not_settled_waits_for_every_candidate() -> None:
     outcome, backend = run_streaming([ODD_AT_ZERO, ODD_AT_ZERO, GOOD], rank="shortest")
     assert backend.log[-1] == "closed after 3 made"
     assert outcome.code is not None and "else 7" not in outcome.code
+
+
+def test_candidates_finishing_out_of_order_are_ranked_in_the_requests_order() -> None:
+    # two passing codes of the same size: the first of the request is chosen, as when
+    # all come at once, though the last finished first
+    same_size = "```python\ndef inc(x):\n    return 1 + x\n```"
+    outcome, backend = run_streaming([GOOD, BAD, same_size], reverse=True, rank="shortest")
+    assert backend.log[0] == "made 2 after 0 verified"
+    assert "return x + 1" in (outcome.code or "")
+    outcome, _ = run_streaming([same_size, BAD, GOOD], reverse=True, rank="shortest")
+    assert "return 1 + x" in (outcome.code or "")

@@ -73,15 +73,18 @@ class Backend(Protocol):
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]: ...
 
 
-def each_completion(backend: Backend, prompt: Prompt, sampling: Sampling) -> Iterable[Completion]:
-    """The completions of one request as each finishes, where the backend can give them so
-    (a `generate_each` method, whose iterator stops the decoding of the rest when closed
-    early); else the list `generate` returns, all at once."""
+def each_completion(
+    backend: Backend, prompt: Prompt, sampling: Sampling
+) -> Iterable[tuple[int, Completion]]:
+    """The completions of one request with their places in it, each as it finishes where
+    the backend can give them so (a `generate_each` method, whose iterator stops the
+    decoding of the rest when closed early); else the list `generate` returns, all at
+    once, in order."""
     each = getattr(backend, "generate_each", None)
     if callable(each):
-        found: Iterable[Completion] = each(prompt, sampling)
+        found: Iterable[tuple[int, Completion]] = each(prompt, sampling)
         return found
-    return backend.generate(prompt, sampling)
+    return list(enumerate(backend.generate(prompt, sampling)))
 
 
 def share(total: int, parts: int) -> list[int]:

@@ -124,13 +124,14 @@ class LocalBackend:
             raise BackendError(f"local model {self.model!r}: {exc}") from None
         return _completions(generations)
 
-    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterator[Completion]:
-        """The completions as each finishes (the first carries the prompt's tokens, which
-        all share); closing the iterator early stops the decoding of the rest."""
+    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterator[tuple[int, Completion]]:
+        """Each completion with its place in the request, as it finishes (the first carries
+        the prompt's tokens, which all share); closing the iterator early stops the
+        decoding of the rest."""
         with self._lock:
             engine = self._load()
         if not callable(getattr(engine, "submit", None)):
-            yield from self.generate(prompt, sampling)
+            yield from enumerate(self.generate(prompt, sampling))
             return
         try:
             ids, settings = _request(engine, prompt, sampling)
@@ -138,13 +139,13 @@ class LocalBackend:
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"local model {self.model!r}: {exc}") from None
         if not callable(getattr(handle, "each", None)):
-            yield from _completions(list(handle.result()))
+            yield from enumerate(_completions(list(handle.result())))
             return
         prompt_tokens = len(ids)
         events = handle.each()
         try:
-            for _, g in events:
-                yield Completion(g.text, prompt_tokens, len(g.token_ids), g.finish_reason)
+            for index, g in events:
+                yield index, Completion(g.text, prompt_tokens, len(g.token_ids), g.finish_reason)
                 prompt_tokens = 0
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"local model {self.model!r}: {exc}") from None

@@ -122,7 +122,7 @@ class SharedBackend:
     def generate(self, prompt: Prompt, sampling: Sampling) -> list[Completion]:
         return self.backend().generate(prompt, sampling)
 
-    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterable[Completion]:
+    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterable[tuple[int, Completion]]:
         """As the backend gives them (`each_completion`): a list when all come at once."""
         return each_completion(self.backend(), prompt, sampling)
 

@@ -391,18 +391,21 @@ def _attempt(
     otherwise all are judged together."""
     found = each_completion(backend, prompt, _sampling(prompt, settings, attempt))
     if isinstance(found, list):
-        return judge(ctx, shown, found, settings, tally, harness)
-    batch: list[Candidate] = []
+        return judge(ctx, shown, [c for _, c in found], settings, tally, harness)
+    judged: list[tuple[int, Candidate]] = []
     try:
-        for completion in found:
-            batch += judge(ctx, shown, [completion], settings, tally, harness)
-            if _enough(batch, tally, settings, harness):
+        for index, completion in found:
+            (cand,) = judge(ctx, shown, [completion], settings, tally, harness)
+            judged.append((index, cand))
+            if _enough([c for _, c in judged], tally, settings, harness):
                 break
     finally:
         close = getattr(found, "close", None)
         if callable(close):
             close()  # stops the decoding of the candidates not needed
-    return batch
+    # In the request's order, as a backend that answers all at once gives them: where two
+    # candidates rank the same, the same one is chosen either way.
+    return [cand for _, cand in sorted(judged, key=lambda pair: pair[0])]
 
 
 def _enough(batch: list[Candidate], tally: Tally, settings: LoopSettings, harness: Harness) -> bool:

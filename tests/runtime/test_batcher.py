@@ -195,8 +195,10 @@ def test_the_local_backend_gives_each_completion_as_it_finishes() -> None:
     prompt = Prompt("completion", text="x")
     sampling = Sampling(n=4, temperature=1.0, max_tokens=40, seed=2)
     whole = local.generate(prompt, sampling)
-    each = list(local.generate_each(prompt, sampling))
-    assert sorted(c.text for c in each) == sorted(c.text for c in whole)
+    found = list(local.generate_each(prompt, sampling))
+    assert sorted(index for index, _ in found) == [0, 1, 2, 3]
+    assert {i: c.text for i, c in found} == {i: c.text for i, c in enumerate(whole)}
+    each = [c for _, c in found]
     assert [c.completion_tokens for c in each] == sorted(c.completion_tokens for c in whole)
     # the prompt was run once: the first completion carries its tokens
     assert [c.prompt_tokens for c in each] == [1, 0, 0, 0]

@@ -139,8 +139,9 @@ async def test_a_function_compiles_with_what_it_calls_and_the_module_waits(
     assert "**passes**" in await hover_text(client, uri, at(11, 4))
     assert "not compiled yet" in await hover_text(client, uri, at(14, 8))
 
-    # The last function: the others come from the lock, and the module is written.
-    result = await compile_function(client, uri, "perimeter")
+    # The last function, named by a line of its section as the editor's palette command
+    # names it: the others come from the lock, and the module is written.
+    result = await compile_function(client, uri, 18)  # `* perimeter(2, 3) = 10`
     assert result["ok"], result
     assert result["message"].startswith("shapes.mrsh: ok (wrote shapes.py, test_shapes.py")
     assert sorted(asked_for(r) for r in model.requests) == ["area", "double_area", "perimeter"]
@@ -157,7 +158,10 @@ async def test_a_function_the_spec_lacks_is_refused(client: LanguageClient, spec
     result = await compile_function(client, spec.as_uri(), "volume")
     assert result == {"ok": False, "message": "shapes.mrsh has no function 'volume'"}
     result = await compile_function(client, spec.as_uri())
-    assert result["ok"] is False and "takes the spec's URI and a name" in result["message"]
+    assert result["ok"] is False
+    assert "takes the spec's URI and a function's name or line" in result["message"]
+    result = await compile_function(client, spec.as_uri(), 99)
+    assert result == {"ok": False, "message": "line 100 of shapes.mrsh is in no function's section"}
 
 
 def test_failures_of_a_compile_outside_the_editor_show_from_the_lock(tmp_path: Path) -> None:

@@ -36,16 +36,12 @@ function activate(context) {
       if (!editor || editor.document.languageId !== "mrsh") {
         return;
       }
-      // The function whose section holds the cursor: the nearest `# func` heading above it.
-      for (let line = editor.selection.active.line; line >= 0; line--) {
-        const heading = /^#\s*func\s+([A-Za-z_]\w*)/.exec(editor.document.lineAt(line).text);
-        if (heading) {
-          await editor.document.save();
-          const uri = editor.document.uri.toString();
-          return vscode.commands.executeCommand("marshalike.compileFunction", uri, heading[1]);
-        }
-      }
-      vscode.window.showWarningMessage("The cursor is not in a function's section");
+      // The server finds the function whose section holds the cursor's line (and says so
+      // when there is none).
+      await editor.document.save();
+      const uri = editor.document.uri.toString();
+      const line = editor.selection.active.line;
+      return vscode.commands.executeCommand("marshalike.compileFunction", uri, line);
     }),
   );
   return client.start();

@@ -95,6 +95,15 @@ class SpecServer(LanguageServer):
 
     # compile -----------------------------------------------------------------------------
 
+    def function_at(self, uri: str, line: int) -> str | None:
+        """The function whose section holds `line` (0-based) of the open spec at `uri`."""
+        analysis = self.editor.analysis(uri)
+        module = analysis.module if analysis is not None else None
+        for func in module.funcs if module is not None else ():
+            if func.span.line - 1 <= line <= func.span.end_line - 1:
+                return func.name
+        return None
+
     async def compile(self, uri: str, only: str | None = None) -> dict[str, Any]:
         """Compile the spec at `uri` (or only its function `only` and what that calls) in
         a thread, with `$/progress` while it runs; then publish what it found and say how
@@ -281,10 +290,21 @@ def make_server(
 
     @server.command(COMPILE_FUNCTION)
     async def compile_function_command(ls: SpecServer, *args: Any) -> dict[str, Any]:
-        named = len(args) >= 2 and all(isinstance(a, str) for a in args[:2])
-        if not named:
-            return {"ok": False, "message": f"{COMPILE_FUNCTION} takes the spec's URI and a name"}
-        return await _compiled(ls, args[0], args[1])
+        """Arguments: the spec's URI, then the function's name or a line (0-based, as the
+        protocol counts) in its section, so an editor needs no parser of its own."""
+        uri = args[0] if args and isinstance(args[0], str) else None
+        which = args[1] if len(args) >= 2 else None
+        line = which if isinstance(which, int) and not isinstance(which, bool) else None
+        if uri is None or not (isinstance(which, str) or line is not None):
+            message = f"{COMPILE_FUNCTION} takes the spec's URI and a function's name or line"
+            return {"ok": False, "message": message}
+        name = which if isinstance(which, str) else ls.function_at(uri, line or 0)
+        if name is None:
+            where = f"line {(line or 0) + 1} of {uri_to_path(uri).name}"
+            return ls._said(
+                False, f"{where} is in no function's section", types.MessageType.Warning
+            )
+        return await _compiled(ls, uri, name)
 
     return server
 

@@ -450,3 +450,52 @@ def test_a_function_no_example_can_check_fails_the_compile_unless_allowed(
     assert "UNCHECKED" in out
     lock = json.loads((tmp_path / "vague.lock.json").read_text())
     assert lock["units"]["vague"]["status"] == "unchecked"
+
+
+DOUBLE_TRIPLE = """\
+# func double(an integer): twice the number
+
+Return the number times two.
+
+* double(2) = 4
+
+# func triple(an integer): three times the number
+
+Return the number times three.
+
+* triple(2) = 6
+"""
+
+
+def test_function_compiles_one_function_and_the_module_waits_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    spec(tmp_path, DOUBLE_TRIPLE, name="two")
+    answers = {
+        "`double`": "```python\ndef double(x):\n    return 2 * x\n```",
+        "`triple`": "```python\ndef triple(x):\n    return 3 * x\n```",
+    }
+    asked: list[str] = []
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        marker = next(m for m in answers if m in text)
+        asked.append(marker)
+        return answers[marker]
+
+    with FakeOpenAI(script=script) as server:
+        status, out, err = compile_(tmp_path / "two.mrsh", server, "--function", "double")
+        assert status == 0, out + err
+        assert set(asked) == {"`double`"}
+        assert "two.mrsh: ok, triple not compiled yet (outputs unchanged until they are)" in out
+        assert not (tmp_path / "two.py").exists()
+        first = len(asked)
+        status, out, err = compile_(tmp_path / "two.mrsh", server)
+        assert status == 0, out + err
+        assert set(asked[first:]) == {"`triple`"}  # double came from the lock
+        assert (tmp_path / "two.py").exists()
+        spec(tmp_path, SQUARE)
+        status, out, err = compile_(tmp_path, server, "--function", "double")
+        assert status == 2 and "--function takes one spec, not 2" in err
+        status, out, err = compile_(tmp_path / "two.mrsh", server, "--function", "half")
+        assert status == 2 and "two.mrsh has no function 'half'" in err

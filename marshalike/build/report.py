@@ -54,6 +54,9 @@ def _spec_line(report: SpecReport) -> str:
         return f"{report.path}: not compiled (errors in the spec)"
     if report.failed_file:
         return f"{report.path}: FAILED, best attempt in {report.failed_file}"
+    if report.deferred:
+        left = ", ".join(report.deferred)
+        return f"{report.path}: ok, {left} not compiled yet (outputs unchanged until they are)"
     wrote = ", ".join(report.written) if report.written else "outputs unchanged"
     return f"{report.path}: ok ({wrote})"
 
@@ -78,6 +81,7 @@ def _report_dict(report: SpecReport) -> dict[str, Any]:
         "written": list(report.written),
         "failed_file": report.failed_file,
         "stale": list(report.stale),
+        "deferred": list(report.deferred),
         "problem": redact(report.problem) if report.problem else report.problem,
         "errors": sum(d.is_error for d in report.diagnostics),
         "warnings": sum(not d.is_error for d in report.diagnostics),

@@ -4,6 +4,7 @@ the report on stdout."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -16,7 +17,7 @@ from marshalike.cli.display import Display, choose_mode
 from marshalike.cli.options import compile_options, display_options, shard_option
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
-from marshalike.language.load import spec_paths
+from marshalike.language.load import load_spec, spec_paths
 from marshalike.sandbox.isolation import weaker_isolation
 from marshalike.settings import resolve
 
@@ -27,6 +28,11 @@ from marshalike.settings import resolve
 @display_options
 @shard_option
 @click.option("--frozen", is_flag=True, help="Fail if any unit would need a model call.")
+@click.option(
+    "--function", "functions", multiple=True, metavar="NAME",
+    help="Only this function of the one spec given, and the functions it calls "
+    "(repeatable); the module is written once every function has compiled.",
+)  # fmt: skip
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
     help="The report on stdout: for people, or JSON for tools. [text]",
@@ -41,6 +47,7 @@ def command(
     quiet: bool,
     verbose: bool,
     shard: str | None,
+    functions: tuple[str, ...],
     **flags: object,
 ) -> None:
     """Compile .mrsh specs (files or folders) into tested Python."""
@@ -48,6 +55,7 @@ def command(
     graph = SpecGraph()
     if shard is not None:
         files = shard_of(files, *parse_shard(shard), graph)
+    only = _only(functions, files, graph)
     if (weaker := weaker_isolation()) is not None:
         click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
                    "see docs/security.md", err=True)  # fmt: skip
@@ -56,10 +64,23 @@ def command(
     mode = choose_mode(quiet=quiet, no_progress=no_progress)
     with Display(mode, verbose=verbose) as display:
         run = CompileRun(job, display.message, graph=graph, observe=display.event)
-        reports = [run.compile(path) for path in files]
+        reports = [run.compile(path, only=only) for path in files]
     _show_diagnostics(reports)
     click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
     sys.exit(render.exit_status(reports))
+
+
+def _only(functions: tuple[str, ...], files: list[Path], graph: SpecGraph) -> frozenset[str]:
+    """`--function`'s names, each a function of the one spec given (else a usage error)."""
+    if not functions:
+        return frozenset()
+    if len(files) != 1:
+        raise click.UsageError(f"--function takes one spec, not {len(files)}")
+    module = load_spec(files[0], graph).module
+    missing = [name for name in functions if module is not None and module.func(name) is None]
+    if missing:
+        raise click.UsageError(f"{files[0].name} has no function {missing[0]!r}")
+    return frozenset(functions)
 
 
 def _show_diagnostics(reports: list[SpecReport]) -> None:

@@ -227,3 +227,13 @@ def passes(cand: Candidate) -> bool:
     """Passes every checkable example and, with the probe gate, is not rejected by it."""
     ok = cand.verdict is not None and cand.verdict.ok
     return ok and not cand.problems and cand.fragile is None
+
+
+def passing_codes(tally: Tally) -> dict[str, int]:
+    """Each distinct code that passes the examples (and the probe gate), with how often it
+    was sampled."""
+    return {
+        cand.code: tally.samples[fp]
+        for fp, cand in tally.seen.items()
+        if cand.code is not None and passes(gated(cand, tally))
+    }

@@ -7,9 +7,8 @@ candidate of attempt k and its failures, until the attempt budget is spent. With
 `repair`, attempt k+1 samples the first prompt again with the next seed instead.
 
 A backend that gives each completion as it finishes (the local one) has it verified while
-the others are still decoded; once an attempt's verdicts settle it (`_enough`: the code to
-choose and a second passing code to ask questions with; never while ranking by the least
-code), the rest of its candidates stop.
+the others are still decoded, and an attempt's remaining candidates stop once its verdicts
+settle it (`synth.attempt`).
 
 Settings that make the loop pickier: `rank` chooses among passing candidates ("consensus":
 by agreement on extra inputs, sampling again for a second opinion while attempts are left;
@@ -28,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from marshalike.backends.base import Backend, Completion, Prompt, Sampling, each_completion
+from marshalike.backends.base import Backend, Prompt
 from marshalike.gate import consensus, questions
 from marshalike.gate.boundary import question_calls
 from marshalike.gate.consensus import probe_answers
@@ -38,6 +37,7 @@ from marshalike.gate.strength import Strength, measure
 from marshalike.gate.typed_inputs import typed_calls
 from marshalike.sandbox import channel
 from marshalike.synth import prompts
+from marshalike.synth.attempt import CONFIRMATIONS, judged_attempt, sample
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import Observe, State, UnitEvent, ignore
 from marshalike.synth.holdout import shown_context
@@ -51,6 +51,7 @@ from marshalike.synth.judge import (
     judge,
     make_harness,
     passes,
+    passing_codes,
     size,
 )
 from marshalike.synth.loop_settings import LoopSettings
@@ -58,8 +59,6 @@ from marshalike.synth.prompts import UnitContext
 from marshalike.synth.reuse import KEPT, passing_again
 
 Status = Literal["verified", "unchecked", "failed"]
-# Consensus ranking stops once this many passing samples agree (or the attempts run out).
-CONFIRMATIONS = 2
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def compile_unit(
 
     def tell(state: State, attempt: int = 0) -> None:
         observe(UnitEvent(ctx.func.name, state, attempt, budget, tally.candidates,
-                          len(_passing(tally)), tally.completion_tokens))  # fmt: skip
+                          len(passing_codes(tally)), tally.completion_tokens))  # fmt: skip
 
     if prior and names and not settings.quick:
         tell("reusing")
@@ -125,7 +124,7 @@ def compile_unit(
     for attempt in range(1, budget + 1):
         raise_if_cancelled(cancel)  # between attempts: a model call is never cut short
         tell("sampling", attempt)
-        batch = _attempt(ctx, shown, backend, prompt, settings, attempt, tally, harness)
+        batch = judged_attempt(ctx, shown, backend, prompt, settings, attempt, tally, harness)
         tell("verifying", attempt)
         best, note, support = _best(batch, pool, settings, harness)
         if best is not None and (overall is None or best.score > overall.score):
@@ -198,7 +197,7 @@ def _reused(
 ) -> UnitOutcome:
     """The outcome of a unit whose earlier code passes its examples as they are now: the
     first such code, the others' disagreements as questions (no new sample is drawn)."""
-    passing = _passing(tally)
+    passing = passing_codes(tally)
     asked: tuple[Question, ...] = ()
     if settings.questions and len(passing) > 1:
         asked = _ask_about(passing, question_calls(ctx.func, settings.seed), settings, harness)
@@ -312,11 +311,11 @@ def _ask(
     covers (the probe inputs and edge values: `gate.boundary`). Where only one code has
     passed, one more sample of the first prompt (the next attempt's seed) looks for another
     reading of the spec before it is called unambiguous."""
-    passing = _passing(tally)
+    passing = passing_codes(tally)
     if len(passing) < 2:
         more = sample(backend, prompts.first_prompt(shown, settings.kind), settings, attempt + 1)
         judge(ctx, shown, more, settings, tally, harness)
-        passing = _passing(tally)
+        passing = passing_codes(tally)
     calls = question_calls(ctx.func, settings.seed)
     return _ask_about(passing, calls, settings, harness)
 
@@ -343,85 +342,6 @@ def _ask_about(
         keep=settings.questions,
         agreed=agreed,
     )
-
-
-def _passing(tally: Tally) -> dict[str, int]:
-    """Each distinct code that passes the examples (and the probe gate), with how often it
-    was sampled."""
-    return {
-        cand.code: tally.samples[fp]
-        for fp, cand in tally.seen.items()
-        if cand.code is not None and passes(gated(cand, tally))
-    }
-
-
-def sample(
-    backend: Backend, prompt: Prompt, settings: LoopSettings, attempt: int
-) -> list[Completion]:
-    """The completions of one attempt, all of them."""
-    return backend.generate(prompt, _sampling(prompt, settings, attempt))
-
-
-def _sampling(prompt: Prompt, settings: LoopSettings, attempt: int) -> Sampling:
-    """How an attempt samples: its own seed (the setting's plus the attempt's number less
-    one) and temperature."""
-    return Sampling(
-        n=1 if settings.quick else settings.candidates,
-        temperature=settings.temperature_at(attempt),
-        top_p=settings.top_p,
-        max_tokens=settings.token_budget,
-        stop=prompts.stops(prompt.kind),
-        seed=settings.seed + attempt - 1,
-    )
-
-
-def _attempt(
-    ctx: UnitContext,
-    shown: UnitContext,
-    backend: Backend,
-    prompt: Prompt,
-    settings: LoopSettings,
-    attempt: int,
-    tally: Tally,
-    harness: Harness,
-) -> list[Candidate]:
-    """One attempt's candidates. Where the backend gives each completion as it finishes
-    (`each_completion`), each is judged then, while the others are still decoded, and once
-    the attempt has what the loop needs (`_enough`) the rest are stopped, not waited for;
-    otherwise all are judged together."""
-    found = each_completion(backend, prompt, _sampling(prompt, settings, attempt))
-    if isinstance(found, list):
-        return judge(ctx, shown, [c for _, c in found], settings, tally, harness)
-    judged: list[tuple[int, Candidate]] = []
-    try:
-        for index, completion in found:
-            (cand,) = judge(ctx, shown, [completion], settings, tally, harness)
-            judged.append((index, cand))
-            if _enough([c for _, c in judged], tally, settings, harness):
-                break
-    finally:
-        close = getattr(found, "close", None)
-        if callable(close):
-            close()  # stops the decoding of the candidates not needed
-    # In the request's order, as a backend that answers all at once gives them: where two
-    # candidates rank the same, the same one is chosen either way.
-    return [cand for _, cand in sorted(judged, key=lambda pair: pair[0])]
-
-
-def _enough(batch: list[Candidate], tally: Tally, settings: LoopSettings, harness: Harness) -> bool:
-    """Whether the attempt's candidates judged so far settle it as the rest could: a code
-    passes (sampled `CONFIRMATIONS` times, where consensus ranks), and, where questions
-    are asked, the unit has two passing codes to compare, so no extra sample is drawn to
-    look for one (`_ask`). A failing attempt waits for all: the repair needs the best; so
-    does ranking by the least code, since a shorter code may still come."""
-    if not harness.names or settings.rank == "shortest":
-        return False
-    counts = Counter(fingerprint(c.code) for c in batch if c.code is not None and passes(c))
-    if not counts:
-        return False
-    if settings.rank == "consensus" and max(counts.values()) < CONFIRMATIONS:
-        return False
-    return not settings.questions or len(_passing(tally)) >= 2
 
 
 def _best(

@@ -80,7 +80,7 @@ class BatchRequest:
 
     def __init__(self, prompt: list[int], params: SamplingParams, max_new: int) -> None:
         self.prompt, self.params, self.max_new = prompt, params, max_new
-        self.events: queue.Queue[StreamEvent | Generation | BaseException | _Finished] = (
+        self.events: queue.Queue[StreamEvent | Generation | Done | BaseException | _Finished] = (
             queue.Queue()
         )
         self._cancelled = threading.Event()

@@ -2,7 +2,7 @@
 
     python -m benchmarks.watch_bench [--edits 10] [--quick] [--backend ...] [--json PATH]
 
-A spec of five small independent functions (`add`, `double`, `negate`, `shout`,
+A spec of five small independent functions (`add`, `double`, `length`, `join`,
 `first_char`, three examples each) is written into a temporary folder, and `marshalike
 watch bench.mrsh --out out` runs on it as a subprocess, given the compile settings passed
 here (`--backend`, `--model`, `--base-url`, `--seed`, `--quick`, ...; `--help` lists them).
@@ -93,16 +93,16 @@ FUNCTIONS = (
         lambda n: f"double({n}) = {2 * n}",
     ),
     Function(
-        "negate(n: integer): integer",
-        "The number with its sign flipped.",
-        ("negate(5) = -5", "negate(-2) = 2", "negate(0) = 0"),
-        lambda n: f"negate({n}) = {-n}",
+        "length(text: string): integer",
+        "The number of characters in the text.",
+        ("length('abc') = 3", "length('') = 0", "length('hello world') = 11"),
+        lambda n: f"length('{'x' * n}') = {n}",
     ),
     Function(
-        "shout(text: string): string",
-        "The text in upper case.",
-        ("shout('hi') = 'HI'", "shout('Hello, you') = 'HELLO, YOU'", "shout('') = ''"),
-        lambda n: f"shout('word {n}') = 'WORD {n}'",
+        "join(a: string, b: string): string",
+        "The two texts, the first then the second.",
+        ("join('ab', 'cd') = 'abcd'", "join('', 'x') = 'x'", "join('a b', '') = 'a b'"),
+        lambda n: f"join('w{n}', 'z') = 'w{n}z'",
     ),
     Function(
         "first_char(text: string): string",

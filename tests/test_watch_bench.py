@@ -16,8 +16,8 @@ from benchmarks import watch_bench
 CODE = {
     "add": "def add(a, b):\n    return a + b\n",
     "double": "def double(n):\n    return 2 * n\n",
-    "negate": "def negate(n):\n    return -n\n",
-    "shout": "def shout(text):\n    return text.upper()\n",
+    "length": "def length(text):\n    return len(text)\n",
+    "join": "def join(a, b):\n    return a + b\n",
     "first_char": "def first_char(text):\n    return text[0]\n",
 }
 

@@ -161,33 +161,13 @@ def open_questions(
 
 
 def crash_questions(
-    source: str,
-    calls: Sequence[str],
-    weight: int,
-    *,
-    module_name: str,
-    limits: Limits,
-    extra_files: Mapping[str, str] | None = None,
-    records: Sequence[str] = (),
-    answered: Sequence[channel.Answer] | None = None,
+    calls: Sequence[str], answers: Sequence[channel.Answer], weight: int
 ) -> tuple[Question, ...]:
-    """A question for each of `calls` (inputs no example covers) on which the code crashes
-    with a programming error (`overfit.is_bug`): the spec is silent there, and whether the
-    input is valid, and what it gives, is for its author to say, even where an answer about
-    another input (`throws an error`) lets the gate take such crashes. `answered`: the
-    code's answers on `calls`, where the caller already ran them."""
-    answers = (
-        answered
-        if answered is not None
-        else probe_answers(
-            source,
-            module_name=module_name,
-            calls=calls,
-            limits=limits,
-            extra_files=extra_files,
-            records=records,
-        )
-    )
+    """A question for each of `calls` (inputs no example covers) on which the code, whose
+    `answers` on them these are, crashes with a programming error (`overfit.is_bug`): the
+    spec is silent there, and whether the input is valid, and what it gives, is for its
+    author to say, even where an answer about another input (`throws an error`) lets the
+    gate take such crashes."""
     found = []
     for call, answer in zip(calls, answers, strict=True):
         raised = answer.raised

@@ -244,16 +244,7 @@ def _with_strength(
     room = max(0, settings.questions - len(asked))
     crashed: tuple[Question, ...] = ()
     if room and outcome.code:
-        crashed = questions.crash_questions(
-            source,
-            calls,
-            1,
-            module_name=harness.module_name,
-            limits=settings.limits,
-            extra_files=settings.support_files,
-            records=harness.oracle.records,
-            answered=accepted(),
-        )
+        crashed = questions.crash_questions(calls, accepted(), 1)
     seen = {call_key(q.call) for q in asked}
     extra = []
     for question in (*crashed, *more):

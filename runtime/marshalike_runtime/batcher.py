@@ -28,8 +28,9 @@ pool's rows and the model's explicit positions make a copy and a shorter prefill
 takes, where a serving framework would bring its own scheduler and paged cache.
 `prefilled_tokens` counts the positions run through the model.
 
-The batch thread owns the model's KV cache while requests run: do not call `Engine.stream`
-or `Engine.generate` at the same time. Callers on any thread `submit` and read their
+The batch thread owns the model's KV cache while it has requests (`Engine.model_lock`): a
+solo `Engine.stream` or `Engine.generate` waits for it to go idle, and the batch thread
+waits for a solo run to end. Callers on any thread `submit` and read their
 `BatchRequest`'s events.
 """
 
@@ -170,17 +171,26 @@ class Batcher:
     def _run(self) -> None:
         if self.engine.device.type == "cpu":
             torch.set_num_threads(self._threads)  # a thread's own setting (OpenMP's)
+        lock, held = self.engine.model_lock, False
         while True:
             block = not self._rows and not self._pending
+            if block and held:
+                lock.release()  # idle: a solo `Engine.stream` may use the model
+                held = False
             try:
                 while True:
                     item = self._inbox.get(block=block)
                     if item is None:
+                        if held:
+                            lock.release()
                         return self._fail_all(RuntimeError("the engine was closed"))
                     self._pending.append(item)
                     block = False
             except queue.Empty:
                 pass
+            if not held:
+                lock.acquire()
+                held = True
             try:
                 self._drop_cancelled()
                 self._admit_one()

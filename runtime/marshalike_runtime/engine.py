@@ -213,6 +213,9 @@ class Engine:
         self._cache_batch, self._cache_len = 0, 0
         self._batcher: Any = None
         self._batcher_lock = threading.Lock()
+        # Held by whoever uses the model's KV cache: a solo `stream` for its whole run,
+        # the batch thread while it has requests (a cancelled one may still be stepping).
+        self.model_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -324,6 +327,12 @@ class Engine:
         return prompt, params, min(params.max_tokens, room)
 
     def _run(
+        self, prompt: list[int], p: SamplingParams, max_new: int
+    ) -> Iterator[StreamEvent | Generation]:
+        with self.model_lock:
+            yield from self._run_alone(prompt, p, max_new)
+
+    def _run_alone(
         self, prompt: list[int], p: SamplingParams, max_new: int
     ) -> Iterator[StreamEvent | Generation]:
         generators = candidate_generators(p.seed, p.n, self.device)

@@ -119,6 +119,18 @@ def test_the_solo_path_still_works_after_the_batch_thread_used_the_cache() -> No
     assert alone(engine, REQUESTS) == expected
 
 
+def test_a_solo_run_waits_while_the_batch_thread_decodes() -> None:
+    """Both use the model's KV cache: a solo `generate` started while requests (even a
+    cancelled one still stepping) are being decoded must not interleave with them."""
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS)
+    for _ in range(3):
+        busy = [engine.submit(TOK.encode(p), **kw) for p, kw in REQUESTS]
+        busy[0].cancel()
+        assert alone(engine, REQUESTS[2:4]) == expected[2:4]
+        assert [outcome(h.result()) for h in busy[1:]] == expected[1:]
+
+
 def test_the_pool_grows_while_requests_run() -> None:
     engine = tiny_engine(eos=frozenset())
     small = [("ab", {"max_tokens": 5})]

@@ -27,10 +27,13 @@ the reference's reply could not be written for, and model calls per solved task.
 
 It drives the compiler in process through `compile_path`, with one backend for both modes,
 so the embedded model loads once (a CLI run per task would reload it each time).
-Tasks run one after another: the local model serves one request at a time anyway, and a
-task's seconds then measure that task alone. `--jobs` goes to the compiler (candidates
-verified at once). A task that runs past its time budget (`--budget`) is finished, since a
-model call cannot be interrupted midway, and reported in the table.
+`--tasks-at-once N` (default 4) compiles N tasks side by side: the local engine decodes
+their requests in one batch, as it would for a user compiling a folder of specs, so a
+task's seconds include its share of the model's time; `--tasks-at-once 1` measures each
+task alone. The simulated user takes tasks one at a time (it counts each task's model
+calls). `--jobs` goes to the compiler (units and candidates verified at once). A task
+that runs past its time budget (`--budget`) is finished, since a model call cannot be
+interrupted midway, and reported in the table.
 
     python -m benchmarks.quality --corpus team --tier simple --limit 8
     python -m benchmarks.quality --corpus team --tier simple --limit 8 --quant int4
@@ -50,6 +53,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,9 @@ TEAM_HIDDEN = HERE / "hidden"
 TIERS = ("simple", "everyday", "harder")  # of the team corpus
 SPLITS = tuple(humaneval.SPLITS)  # the team corpus is in dev only
 MODES = ("quick", "full")
+# Tasks compiled side by side: with the default 4 candidates a request, 16 rows, the local
+# engine's batch on a CPU (runtime batcher.MAX_ROWS_CPU).
+TASKS_AT_ONCE = 4
 # pytest exit statuses: 0 all passed, 5 no tests collected (a spec with no checkable
 # example: nothing to disagree with, as the compiler itself sees it).
 _PASSED, _NO_TESTS = 0, 5
@@ -276,22 +283,35 @@ def run_benchmark(
     progress: Callable[[str], None] = lambda line: None,
     modes: Sequence[str] = MODES,
     user: simulated_user.SimulatedUser | None = None,
+    at_once: int = 1,
 ) -> list[TaskResult]:
     """Every task in every mode; with a `user`, each full-mode compile is followed by its
-    answers (`simulated_user`), the states after them kept in `user.states`."""
-    results = []
+    answers (`simulated_user`), the states after them kept in `user.states`. ``at_once``
+    tasks are compiled side by side (each into its own folders; the simulated user takes
+    them one at a time, since it counts the model calls of each)."""
     with tempfile.TemporaryDirectory(prefix="marshalike-quality-") as tmp:
         if user is not None:
             job = replace(job, backend_factory=user.counter.wrap(job.backend_factory))
         jobs = mode_jobs(job, Path(tmp))
         progress(f"backend ready in {warm_up(jobs['full']):.1f} s")
         shared = {mode: SharedBackend(jobs[mode]) for mode in modes}
-        for task in tasks:
-            for mode in modes:
+        apart = at_once > 1 and user is None
 
-                def compile_one(t: Task, mode: str = mode) -> tuple[TaskResult, SpecReport]:
+        def run_one(task: Task) -> list[TaskResult]:
+            results = []
+            for mode in modes:
+                mode_job = jobs[mode]
+                if apart:  # its own folder: another task of the same name may be running
+                    assert mode_job.out is not None
+                    out = mode_job.out / f"{task.corpus}-{task.name}"
+                    out.mkdir()
+                    mode_job = replace(mode_job, out=out)
+
+                def compile_one(
+                    t: Task, mode: str = mode, mode_job: CompileJob = mode_job
+                ) -> tuple[TaskResult, SpecReport]:
                     return compile_task(
-                        t, mode, jobs[mode], shared[mode], budget=budget, limits=limits
+                        t, mode, mode_job, shared[mode], budget=budget, limits=limits
                     )
 
                 def shown(result: TaskResult, task: Task = task) -> None:
@@ -302,7 +322,12 @@ def run_benchmark(
                 else:
                     results.append(compile_one(task)[0])
                     shown(results[-1])
-    return results
+            return results
+
+        if not apart:
+            return [r for task in tasks for r in run_one(task)]
+        with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="task") as pool:
+            return [r for each in pool.map(run_one, tasks) for r in each]
 
 
 def warm_up(job: CompileJob) -> float:
@@ -437,6 +462,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the split's converted tasks [benchmarks/.humaneval/SPLIT]",
     )
     add_arguments(p, SETTING_FLAGS)
+    p.add_argument(
+        "--tasks-at-once",
+        type=_positive,
+        default=TASKS_AT_ONCE,
+        help=f"tasks compiled side by side, their requests batched by the engine; 1 "
+        f"measures each task's seconds alone (the simulated user always does) "
+        f"[{TASKS_AT_ONCE}]",
+    )
     p.add_argument("--budget", type=float, default=120.0, help="seconds per task and mode [120]")
     p.add_argument("--test-timeout", type=float, default=20.0, help="seconds per test file [20]")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -500,7 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             seeded = replace(job, loop=replace(job.loop, seed=seed))
             batch = run_benchmark(tasks, seeded, budget=args.budget, limits=limits,
-                                  progress=_stderr, modes=modes, user=user)  # fmt: skip
+                                  progress=_stderr, modes=modes, user=user,
+                                  at_once=args.tasks_at_once)  # fmt: skip
             results += batch
             seeds += [seed] * len(batch)
             states += user.states if user else []
@@ -548,6 +582,7 @@ def _settings(
         "probe": job.loop.probe,
         "repair": job.loop.repair,
         "budget_s": args.budget,
+        "tasks_at_once": 1 if args.answers[-1] else args.tasks_at_once,
         "wall_s": round(wall, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -559,7 +594,7 @@ def _title(s: dict) -> str:
         f"{s['backend']} {s['model']} ({s['prompt_kind']}); "
         f"full loop: {s['candidates']} candidates x {s['attempts']} attempts, "
         f"{s['max_tokens']} tokens; {_seeds(s)}{_loop_features(s)}; "
-        f"wall {s['wall_s']} s; {s['date']}"
+        f"{s['tasks_at_once']} at once; wall {s['wall_s']} s; {s['date']}"
     )
 
 
@@ -585,6 +620,13 @@ def _loop_features(s: dict) -> str:
     if s["temperature_step"]:
         parts.append(f"temperature {s['temperature']:g} {s['temperature_step']:+g}/attempt")
     return "".join(f"; {part}" for part in parts)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number of at least 1")
+    return value
 
 
 def _stderr(line: str) -> None:

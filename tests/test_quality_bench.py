@@ -302,7 +302,8 @@ def tiny_tasks(root: Path) -> list[quality.Task]:
     return tasks
 
 
-def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_run_with_a_scripted_backend(tmp_path: Path, at_once: int) -> None:
     backend = ScriptedBackend()
     made: list[ScriptedBackend] = []
 
@@ -314,8 +315,12 @@ def test_run_with_a_scripted_backend(tmp_path: Path) -> None:
     loop = LoopSettings(kind="chat", candidates=2, attempts=2, jobs=2, questions=0)
     job = CompileJob(factory, "scripted", "scripted", loop)
     results = quality.run_benchmark(
-        tiny_tasks(tmp_path), job, budget=60.0, limits=Limits(timeout_s=10)
+        tiny_tasks(tmp_path), job, budget=60.0, limits=Limits(timeout_s=10), at_once=at_once
     )
+    # side by side or not, in task order, each task's modes in order
+    assert [(r.task, r.mode) for r in results] == [
+        (t, m) for t in ("double", "mystery", "shout", "vague") for m in quality.MODES
+    ]
     outcome = {(r.task, r.mode): (r.compiled, r.solved, r.note, r.unchecked) for r in results}
     for mode in quality.MODES:
         assert outcome["double", mode] == (True, True, "", False)
@@ -468,10 +473,10 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     assert settings["probe"] is False
     assert (
         "; seed 0; rank consensus; holdout; no probe; fresh samples, no repairs; "
-        "temperature 0.8 +0.4/attempt; wall"
+        "temperature 0.8 +0.4/attempt; 4 at once; wall"
     ) in quality._title(settings)
     plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)
-    assert "; seed 0; repairs; wall" in quality._title(plain_info)
+    assert "; seed 0; repairs; 4 at once; wall" in quality._title(plain_info)
     assert plain_info["quant"] is None  # a server's weights are not ours to describe
 
 

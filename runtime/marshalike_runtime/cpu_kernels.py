@@ -77,6 +77,7 @@ class Kernels:
     def __init__(self, lib: ctypes.CDLL, path: Path, flags: list[str]) -> None:
         self.path, self.flags = path, flags
         self.avx2 = bool(lib.qmm_has_avx2())
+        self.vnni = bool(lib.qmm_has_vnni())
         self._i8 = {False: lib.qmm_i8_f32, True: lib.qmm_i8_f16}
         self._u4 = {False: lib.qmm_u4_f32, True: lib.qmm_u4_f16}
         for fn in self._i8.values():

@@ -195,3 +195,31 @@ def test_bf16_weights_round_the_float32_ones_as_torch_does(both_builds, layout: 
     )
     with pytest.raises(ValueError, match="float32 or bfloat16"):
         both_builds[0].dequantize(codes, scale, low, group, packed, high, torch.float16)
+
+
+def test_the_screen_gives_the_same_scores_with_vnni_and_without(tmp_path: Path) -> None:
+    """vpdpbusd sums what maddubs and madd sum, to the last bit."""
+    import ctypes
+
+    import torch
+
+    compiler = cpu_kernels.c_compiler()
+    if compiler is None:
+        pytest.skip("no C compiler here")
+    built = []
+    for extra in ([], ["-mno-avx512vnni", "-mno-avxvnni"]):
+        flags = ["-O3", "-march=native", *extra]
+        target = tmp_path / f"qmatmul-{len(extra)}.so"
+        assert cpu_kernels._compile(compiler, flags, target)
+        built.append(cpu_kernels.Kernels(ctypes.CDLL(str(target)), target, flags))
+    vnni, plain = built
+    if not vnni.vnni:
+        pytest.skip("this CPU has no VNNI: both builds are the same")
+    assert plain.avx2 and not plain.vnni
+    g = torch.Generator().manual_seed(3)
+    packed = torch.randint(0, 256, (100, 320), dtype=torch.uint8, generator=g)
+    scale, low = torch.rand(100, 10, generator=g).half(), torch.randn(100, 10, generator=g).half()
+    for rows in (1, 3, 8, 11):
+        x = torch.randn(rows, 640, generator=g) * 4
+        x[0, :64] = 0.0  # a group of zeros (scale 0)
+        assert torch.equal(vnni.screen(packed, scale, low, x), plain.screen(packed, scale, low, x))

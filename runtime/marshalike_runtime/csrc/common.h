@@ -18,6 +18,18 @@
 #define QMM_AVX2 0
 #endif
 
+/* 8-bit dot products in one instruction (vpdpbusd), 256 bits wide: AVX-512 VNNI with VL
+ * (AMD Zen 4, Intel Ice Lake and later servers) or AVX-VNNI (Intel Alder Lake, Zen 5). */
+#if QMM_AVX2 && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define QMM_VNNI 1
+#define DPBUSD(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
+#elif QMM_AVX2 && defined(__AVXVNNI__)
+#define QMM_VNNI 1
+#define DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
+#else
+#define QMM_VNNI 0
+#endif
+
 #define INLINE static inline __attribute__((always_inline))
 #define MAX_ROWS 8 /* batch rows handled per pass over a weight row */
 #define ROW_CHUNK 16 /* output rows per scheduling unit */

@@ -12,6 +12,21 @@
 #define SG 64
 
 #if QMM_AVX2
+/* Sums of 4 adjacent products of unsigned codes (lo with x0, hi with x1) and int8
+ * activations, in 8 int32 lanes. With VNNI one instruction a half; without, maddubs to
+ * 16-bit pairs, added, and madd to 32 bits. The same integers either way: a pair's sum is
+ * at most 2 * 15 * 127, and two of them added far from saturating 16 bits. */
+INLINE __m256i dot_u4_i8(__m256i lo, __m256i hi, __m256i x0, __m256i x1, __m256i ones) {
+#if QMM_VNNI
+    (void)ones;
+    return DPBUSD(DPBUSD(_mm256_setzero_si256(), lo, x0), hi, x1);
+#else
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0),
+                                           _mm256_maddubs_epi16(hi, x1));
+    return _mm256_madd_epi16(pairs, ones);
+#endif
+}
+
 /* One screen row against nb activation rows rounded to int8 per group of SG: 32 products
  * per instruction (maddubs), for an approximate score that exact rescoring then corrects.
  * xq [nb, K] int8 with xs [nb, K/SG] its scales, xsum [nb, K/SG] the exact sums of each
@@ -33,10 +48,9 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
         for (int b = 0; b < nb; b++) {
             const int8_t *xb = xq + b * K + g * SG;
-            const __m256i pairs = _mm256_add_epi16(
-                _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xb)),
-                _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb + 32))));
-            const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+            const __m256 f = _mm256_cvtepi32_ps(
+                dot_u4_i8(lo, hi, _mm256_loadu_si256((const __m256i *)xb),
+                          _mm256_loadu_si256((const __m256i *)(xb + 32)), ones));
             const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
             acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
         }

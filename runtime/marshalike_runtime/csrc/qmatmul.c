@@ -33,12 +33,14 @@
  *
  * Built at run time by cpu_kernels.py with the machine's C compiler (-O3 -march=native);
  * the AVX2 path is used where the compiler targets it, plain C loops elsewhere (tested by
- * building without -march, tests/runtime/test_cpu_kernels.py).
+ * building without -march, tests/runtime/test_cpu_kernels.py), and the screen's 8-bit dot
+ * products use VNNI where the CPU has it (tested against a build without it).
  */
 
 #include "common.h"
 
 int qmm_has_avx2(void) { return QMM_AVX2; }
+int qmm_has_vnni(void) { return QMM_VNNI; }
 
 #include "matmul.c"
 #include "head.c"

@@ -13,8 +13,10 @@ so a request being decoded waits behind at most one prefill of another, and a ne
 waits for at most one decoding step before its prefill starts (when rows are free).
 
 At temperature 0 a request gives the tokens it gives alone (`Engine.generate`): rows are
-computed independently and each row attends over its own positions only; a seeded request
-samples the same whatever else is in the batch.
+computed independently, each row attends over its own positions only, and the quantized
+kernels compute a row the same way to the last bit however many rows share a product
+(csrc/matmul.c), so a near-tie cannot tip another way in company; a seeded request samples
+the same whatever else is in the batch.
 
 Prefix cache: the keys and values of each prompt prefilled are kept (`prefix_cache.py`),
 and a request whose prompt starts the same way (the same unit's next attempt sends the

@@ -82,7 +82,7 @@ class Kernels:
         self._u4 = {False: lib.qmm_u4_f32, True: lib.qmm_u4_f16}
         for fn in self._i8.values():
             fn.argtypes = [_P, _P, _P, _I, _I, ctypes.c_int, _P, _I, _P]
-            fn.restype = None
+            fn.restype = ctypes.c_int
         self._layer = lib.decode_layer
         self._layer.argtypes = [ctypes.POINTER(LayerDesc), _P, _I, _P, _P, _P]
         self._layer.restype = ctypes.c_int
@@ -101,7 +101,7 @@ class Kernels:
         self._rescore.restype = None
         for fn in self._u4.values():
             fn.argtypes = [_P, _P, _P, _P, _I, _I, _P, _I, _P]
-            fn.restype = None
+            fn.restype = ctypes.c_int
         self._screen = lib.qmm_screen
         self._screen.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
         self._screen.restype = None
@@ -112,9 +112,9 @@ class Kernels:
         x = x.contiguous()
         y = torch.empty(x.shape[0], n)
         fn = self._i8[scale.dtype == torch.float16]
-        fn(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, x.data_ptr(), x.shape[0],
-           y.data_ptr())  # fmt: skip
-        return y
+        rc = fn(codes.data_ptr(), scale.data_ptr(), _ptr(low), n, k, group, x.data_ptr(),
+                x.shape[0], y.data_ptr())  # fmt: skip
+        return _product(rc, y)
 
     def u4(
         self,
@@ -130,9 +130,9 @@ class Kernels:
         x = x.contiguous()
         y = torch.empty(x.shape[0], n)
         fn = self._u4[scale.dtype == torch.float16]
-        fn(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(),
-           x.shape[0], y.data_ptr())  # fmt: skip
-        return y
+        rc = fn(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(),
+                x.shape[0], y.data_ptr())  # fmt: skip
+        return _product(rc, y)
 
     def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
         """An output head's approximate scores (`quant_head.HeadScreen`: u4 codes in groups of
@@ -264,6 +264,12 @@ def _cpu_id() -> str:
         return platform.machine() + platform.processor()
     wanted = ("model name", "flags", "Features")
     return platform.machine() + "".join(sorted({ln for ln in lines if ln.startswith(wanted)}))
+
+
+def _product(rc: int, y: Tensor) -> Tensor:
+    if rc != 0:
+        raise MemoryError("a quantized matrix product could not allocate its scratch memory")
+    return y
 
 
 def cpu_flags() -> set[str]:

@@ -40,16 +40,18 @@ typedef struct {
     int32_t gelu, _pad;
 } layer_desc;
 
-static void linear(const qlinear *l, const float *x, int64_t B, float *y) {
-    if (l->packed)
-        qmm_u4((const uint8_t *)l->codes, l->high, l->scale, l->low, l->n, l->k, x, B, y,
-               l->half_scales);
-    else
-        qmm_i8((const int8_t *)l->codes, l->scale, l->low, l->n, l->k, l->group, x, B, y,
-               l->half_scales);
+/* 0, or -1 when the product's scratch memory could not be had. */
+static int linear(const qlinear *l, const float *x, int64_t B, float *y) {
+    const int rc = l->packed
+        ? qmm_u4((const uint8_t *)l->codes, l->high, l->scale, l->low, l->n, l->k, x, B, y,
+                 l->half_scales)
+        : qmm_i8((const int8_t *)l->codes, l->scale, l->low, l->n, l->k, l->group, x, B, y,
+                 l->half_scales);
+    if (rc != 0) return rc;
     if (l->bias)
         for (int64_t b = 0; b < B; b++)
             for (int64_t i = 0; i < l->n; i++) y[b * l->n + i] += l->bias[i];
+    return 0;
 }
 
 static void rmsnorm(const float *x, const float *w, int64_t d, float eps, float *out) {
@@ -166,11 +168,12 @@ static void gated(const float *gate, int64_t F, int gelu, float *out) {
     }
 }
 
-/* 0 on success, -1 when scratch memory could not be had (nothing was changed then). */
 static int64_t first_position(const layer_desc *L, int64_t pos) {
     return L->window > 0 && pos - L->window + 1 > 0 ? pos - L->window + 1 : 0;
 }
 
+/* 0 on success, -1 when scratch memory could not be had (the step is then lost: x and the
+ * cache rows at pos may be part-way written). */
 int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, const float *cos,
                  const float *sin) {
     const int64_t D = L->head_dim, H = L->n_heads, Hkv = L->n_kv_heads, dim = L->dim;
@@ -193,7 +196,7 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
     }
     /* attention */
     for (int64_t b = 0; b < B; b++) rmsnorm(x + b * dim, L->attn_norm, dim, L->eps, h + b * dim);
-    linear(&L->wqkv, h, B, big);
+    if (linear(&L->wqkv, h, B, big) != 0) goto fail;
     for (int64_t b = 0; b < B; b++) {
         float *q = big + b * qkv_n, *k = q + qd, *v = k + kvd;
         for (int64_t hh = 0; hh < H; hh++) {
@@ -225,7 +228,7 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
         for (int64_t j = 0; j < len; j++) sc[j] /= total;
         weighted_rows(sc, vc + start * D, len, D, o);
     }
-    linear(&L->wo, mid, B, out);
+    if (linear(&L->wo, mid, B, out) != 0) goto fail;
     for (int64_t b = 0; b < B; b++) {
         float *o = out + b * dim, *xb = x + b * dim;
         if (L->post_attn_norm) rmsnorm(o, L->post_attn_norm, dim, L->eps, o);
@@ -233,11 +236,11 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
     }
     /* feed-forward */
     for (int64_t b = 0; b < B; b++) rmsnorm(x + b * dim, L->ffn_norm, dim, L->eps, h + b * dim);
-    linear(&L->w13, h, B, big);
+    if (linear(&L->w13, h, B, big) != 0) goto fail;
     const int64_t F = L->hidden;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < B; b++) gated(big + b * 2 * F, F, L->gelu, mid + b * F);
-    linear(&L->w2, mid, B, out);
+    if (linear(&L->w2, mid, B, out) != 0) goto fail;
     for (int64_t b = 0; b < B; b++) {
         float *o = out + b * dim, *xb = x + b * dim;
         if (L->post_ffw_norm) rmsnorm(o, L->post_ffw_norm, dim, L->eps, o);
@@ -245,6 +248,9 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
     }
     free(h), free(big), free(mid), free(out), free(scores);
     return 0;
+fail:
+    free(h), free(big), free(mid), free(out), free(scores);
+    return -1;
 }
 
 /* A whole decoding step of n layers, one call instead of one per layer (the embedded

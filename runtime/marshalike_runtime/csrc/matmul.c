@@ -1,6 +1,7 @@
 /* Matrix products of group-quantized weights with float32 activations: i8, u4 and u5
  * codes, float32 or float16 scales. Batches walk each weight row once for up to MAX_ROWS
  * activation rows; a single row (decoding one sequence) walks four weight rows at once.
+ * Either way each row's result is the same to the last bit (see row_i8).
  *
  * Compiled as part of qmatmul.c, in one translation unit with the other parts.
  */
@@ -8,60 +9,91 @@
 #include "common.h"
 
 #if QMM_AVX2
-/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows. One accumulator per
- * activation row: two each (to break the chain of dependent FMAs) would take all 16 AVX2
- * registers at 8 rows, and the spills cost more than the chains (8 rows: 7% slower a step
- * as measured). */
+/* Every row is computed as `qmv` computes a single one (rows_i8_1, rows_u4_1, below): per
+ * group a chain of FMAs of the codes with x, scaled once, and the offsets' share added at
+ * the end from x's group sums. So a row's result never depends on how many rows share the
+ * call: a sequence decoded in a batch gets the logits it gets alone, to the last bit, and
+ * greedy decoding the same tokens. One accumulator per activation row: two each (to break
+ * the chain of dependent FMAs) would take all 16 AVX2 registers at 8 rows, and the spills
+ * cost more than the chains. */
+INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
+                       const int f16) {
+    float total = 0.0f;
+    for (int64_t g = 0; g < groups; g++) total = fmaf(load_scale(low, at + g, f16), xsum[g], total);
+    return total;
+}
+
+/* `low_share` of nb rows at once, lane b for row b, each the same FMAs in the same order:
+ * xs [groups, stride], row b's sum of group g at xs[g * stride + b] (read 8 wide: the
+ * sums are padded). The lanes past nb are not used. */
+INLINE void low_shares(const void *low, int64_t groups, const float *xs, int64_t stride,
+                       const int f16, float share[MAX_ROWS]) {
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++)
+        total = _mm256_fmadd_ps(_mm256_set1_ps(load_scale(low, g, f16)),
+                                _mm256_loadu_ps(xs + g * stride), total);
+    _mm256_storeu_ps(share, total);
+}
+
+/* Each row's sum of its products plus its offsets' share: what rows_*_1 add. */
+INLINE void row_totals(const __m256 *acc, const void *low, int64_t groups, const float *xs,
+                       int64_t stride, const int nb, const int f16, float *out) {
+    float share[MAX_ROWS] = {0};
+    if (low) low_shares(low, groups, xs, stride, f16, share);
+    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]) + share[b];
+}
+
+/* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows; xs, stride: their
+ * group sums (`low_shares`). */
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
-                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+                   const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
+                   const int f16, float *out) {
     __m256 acc[MAX_ROWS];
     for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const int64_t groups = K / G;
     for (int64_t g = 0; g < groups; g++) {
-        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
-        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
-        for (int j = 0; j < G; j += 16) {
+        __m256 part[MAX_ROWS];
+        for (int b = 0; b < nb; b++) part[b] = _mm256_setzero_ps();
+        for (int j = 0; j < G; j += 8) {
             const int64_t k = g * G + j;
-            const __m256 w0 = _mm256_fmadd_ps(widen_i8(c + k), vs, vl);
-            const __m256 w1 = _mm256_fmadd_ps(widen_i8(c + k + 8), vs, vl);
-            for (int b = 0; b < nb; b++) {
-                const float *xb = x + b * ldx + k;
-                acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
-                acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
-            }
+            const __m256 w = widen_i8(c + k);
+            for (int b = 0; b < nb; b++)
+                part[b] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + b * ldx + k), part[b]);
         }
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        for (int b = 0; b < nb; b++) acc[b] = _mm256_fmadd_ps(part[b], vs, acc[b]);
     }
-    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
+    row_totals(acc, low, groups, xs, stride, nb, f16, out);
 }
 
 /* One weight row of packed u4 or u5 codes (G = 32) against nb activation rows. */
 INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
-                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
-                   float *out) {
+                   int64_t K, const float *x, const float *xs, int64_t stride, int64_t ldx,
+                   const int nb, const int f16, float *out) {
     __m256 acc[MAX_ROWS];
     for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const int64_t groups = K / 32;
     const int five = hb != NULL;
     for (int64_t g = 0; g < groups; g++) {
-        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
-        const __m256 vl = low ? _mm256_set1_ps(load_scale(low, g, f16)) : _mm256_setzero_ps();
         __m256 v[4];
         group_floats(c + g * 16, five ? hb + g * 4 : NULL, v);
-        const __m256 w0 = _mm256_fmadd_ps(v[0], vs, vl), w1 = _mm256_fmadd_ps(v[1], vs, vl);
-        const __m256 w2 = _mm256_fmadd_ps(v[2], vs, vl), w3 = _mm256_fmadd_ps(v[3], vs, vl);
+        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
         for (int b = 0; b < nb; b++) {
             const float *xb = x + b * ldx + g * 32;
-            acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), acc[b]);
-            acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), acc[b]);
-            acc[b] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + 16), acc[b]);
-            acc[b] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), acc[b]);
+            __m256 part = _mm256_mul_ps(v[0], _mm256_loadu_ps(xb));
+            part = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(xb + 8), part);
+            part = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(xb + 16), part);
+            part = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xb + 24), part);
+            acc[b] = _mm256_fmadd_ps(part, vs, acc[b]);
         }
     }
-    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]);
+    row_totals(acc, low, groups, xs, stride, nb, f16, out);
 }
 #else
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
-                   const float *x, int64_t ldx, const int nb, const int f16, float *out) {
+                   const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
+                   const int f16, float *out) {
+    (void)xs, (void)stride;
     float acc[MAX_ROWS] = {0};
     for (int64_t g = 0; g < K / G; g++) {
         const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
@@ -75,8 +107,9 @@ INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t 
 }
 
 INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
-                   int64_t K, const float *x, int64_t ldx, const int nb, const int f16,
-                   float *out) {
+                   int64_t K, const float *x, const float *xs, int64_t stride, int64_t ldx,
+                   const int nb, const int f16, float *out) {
+    (void)xs, (void)stride;
     float acc[MAX_ROWS] = {0};
     for (int64_t g = 0; g < K / 32; g++) {
         const float s = load_scale(scale, g, f16), l = low ? load_scale(low, g, f16) : 0.0f;
@@ -105,15 +138,16 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
                 for (int64_t b0 = 0; b0 < B; b0 += MAX_ROWS) {                               \
                     const int64_t nb = B - b0 < MAX_ROWS ? B - b0 : MAX_ROWS;                \
                     const float *xb = x + b0 * K;                                            \
+                    const float *sb = xsum ? xsum + b0 : NULL;                               \
                     switch (nb) {                                                            \
-                        case 1: ROW(__VA_ARGS__, xb, K, 1, f16, out); break;                 \
-                        case 2: ROW(__VA_ARGS__, xb, K, 2, f16, out); break;                 \
-                        case 3: ROW(__VA_ARGS__, xb, K, 3, f16, out); break;                 \
-                        case 4: ROW(__VA_ARGS__, xb, K, 4, f16, out); break;                 \
-                        case 5: ROW(__VA_ARGS__, xb, K, 5, f16, out); break;                 \
-                        case 6: ROW(__VA_ARGS__, xb, K, 6, f16, out); break;                 \
-                        case 7: ROW(__VA_ARGS__, xb, K, 7, f16, out); break;                 \
-                        default: ROW(__VA_ARGS__, xb, K, 8, f16, out); break;                \
+                        case 1: ROW(__VA_ARGS__, xb, sb, B, K, 1, f16, out); break;          \
+                        case 2: ROW(__VA_ARGS__, xb, sb, B, K, 2, f16, out); break;          \
+                        case 3: ROW(__VA_ARGS__, xb, sb, B, K, 3, f16, out); break;          \
+                        case 4: ROW(__VA_ARGS__, xb, sb, B, K, 4, f16, out); break;          \
+                        case 5: ROW(__VA_ARGS__, xb, sb, B, K, 5, f16, out); break;          \
+                        case 6: ROW(__VA_ARGS__, xb, sb, B, K, 6, f16, out); break;          \
+                        case 7: ROW(__VA_ARGS__, xb, sb, B, K, 7, f16, out); break;          \
+                        default: ROW(__VA_ARGS__, xb, sb, B, K, 8, f16, out); break;         \
                     }                                                                        \
                     for (int64_t b = 0; b < nb; b++) y[(b0 + b) * N + n] = out[b];            \
                 }                                                                            \
@@ -129,13 +163,6 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
  * cache line at a time: on a 2-core AMD EPYC the hardware prefetcher did not keep up with
  * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
  * nothing). */
-INLINE float low_share(const void *low, int64_t at, int64_t groups, const float *xsum,
-                       const int f16) {
-    float total = 0.0f;
-    for (int64_t g = 0; g < groups; g++) total += load_scale(low, at + g, f16) * xsum[g];
-    return total;
-}
-
 INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
                       int64_t at, const float *x, const float *xsum, const int f16,
                       const int R, float *out) {
@@ -193,23 +220,12 @@ INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void
     }
 }
 
-/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; -1, with
- * nothing written, when its scratch memory cannot be had (the caller then takes the batch
- * kernels, which need none). */
-static int qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
-               int64_t N, int64_t K, int G, const float *x, float *y, const int f16,
-               const int packed) {
+/* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; xsum: x's
+ * group sums (`group_sums`), NULL where there is no `low`. */
+static void qmv(const void *codes, const uint8_t *high, const void *scale, const void *low,
+                int64_t N, int64_t K, int G, const float *x, const float *xsum, float *y,
+                const int f16, const int packed) {
     const int64_t groups = K / G;
-    float *xsum = NULL;
-    if (low) {
-        xsum = (float *)malloc(sizeof(float) * (size_t)groups);
-        if (!xsum) return -1;
-        for (int64_t g = 0; g < groups; g++) {
-            float t = 0.0f;
-            for (int j = 0; j < G; j++) t += x[g * G + j];
-            xsum[g] = t;
-        }
-    }
 #pragma omp parallel for schedule(static)
     for (int64_t n0 = 0; n0 < N; n0 += ROW_CHUNK) {
         const int64_t n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
@@ -228,57 +244,98 @@ static int qmv(const void *codes, const uint8_t *high, const void *scale, const 
             n += R;
         }
     }
-    free(xsum);
-    return 0;
 }
 #endif
+
+/* The sums of each group of G values of x [B, K], added in order, for the offsets' share:
+ * [K/G, B] (group-major, so `low_shares` reads the rows of a pass 8 wide; 8 more floats of
+ * padding), or NULL where they are not needed (no `low`, or the plain C loops, which add
+ * the offsets into the weights) or the memory cannot be had (`*failed` set). */
+static float *group_sums(const float *x, int64_t B, int64_t K, int G, const void *low,
+                         int *failed) {
+    *failed = 0;
+    if (!QMM_AVX2 || !low) return NULL;
+    const int64_t groups = K / G;
+    float *xs = (float *)calloc((size_t)(groups * B + MAX_ROWS), sizeof(float));
+    if (!xs) {
+        *failed = 1;
+        return NULL;
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t g = 0; g < groups; g++) {
+            float t = 0.0f;
+            for (int j = 0; j < G; j++) t += x[b * K + g * G + j];
+            xs[g * B + b] = t;
+        }
+    return xs;
+}
 
 #define SCALE_AT(p, i) (f16 ? (const void *)((const uint16_t *)(p) + (i)) \
                             : (const void *)((const float *)(p) + (i)))
 
-static void qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
-                   int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
-#if QMM_AVX2
-    if (B == 1 && qmv(codes, NULL, scale, low, N, K, G, x, y, f16, 0) == 0) return;
-#endif
+/* y [B, N] = x W^T; 0, or -1 with nothing written when scratch memory cannot be had. */
+static int qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
+                  int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
+    int failed;
+    float *xsum = group_sums(x, B, K, G, low, &failed);
+    if (failed) return -1;
     const int64_t groups = K / G;
+#if QMM_AVX2
+    if (B == 1) {
+        qmv(codes, NULL, scale, low, N, K, G, x, xsum, y, f16, 0);
+        free(xsum);
+        return 0;
+    }
+#endif
 #define ROW_I8(c, s, l, G_, ...) row_i8(c, s, l, K, G_, __VA_ARGS__)
     DISPATCH(ROW_I8, codes + n * K, SCALE_AT(scale, n * groups),
              low ? SCALE_AT(low, n * groups) : NULL, G);
 #undef ROW_I8
+    free(xsum);
+    return 0;
 }
 
-static void qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
-                   const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
-                   const int f16) {
-#if QMM_AVX2
-    if (B == 1 && qmv(codes, high, scale, low, N, K, 32, x, y, f16, 1) == 0) return;
-#endif
+static int qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
+                  const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
+                  const int f16) {
+    int failed;
+    float *xsum = group_sums(x, B, K, 32, low, &failed);
+    if (failed) return -1;
     const int64_t groups = K / 32;
+#if QMM_AVX2
+    if (B == 1) {
+        qmv(codes, high, scale, low, N, K, 32, x, xsum, y, f16, 1);
+        free(xsum);
+        return 0;
+    }
+#endif
 #define ROW_U4(c, h, s, l, ...) row_u4(c, h, s, l, K, __VA_ARGS__)
     DISPATCH(ROW_U4, codes + n * (K / 2), high ? high + n * (K / 8) : NULL,
              SCALE_AT(scale, n * groups), low ? SCALE_AT(low, n * groups) : NULL);
 #undef ROW_U4
+    free(xsum);
+    return 0;
 }
 
 /* Entry points (ctypes): codes [N, K] (i8) or [N, K/2] (u4, u5), high [N, K/8] (u5; NULL:
- * u4); scale, low [N, K/G] (low may be NULL); x [B, K] and y [B, N] float32, contiguous. */
-void qmm_i8_f32(const int8_t *codes, const float *scale, const float *low, int64_t N,
-                int64_t K, int G, const float *x, int64_t B, float *y) {
-    qmm_i8(codes, scale, low, N, K, G, x, B, y, 0);
+ * u4); scale, low [N, K/G] (low may be NULL); x [B, K] and y [B, N] float32, contiguous.
+ * 0, or -1 when scratch memory could not be had. */
+int qmm_i8_f32(const int8_t *codes, const float *scale, const float *low, int64_t N,
+               int64_t K, int G, const float *x, int64_t B, float *y) {
+    return qmm_i8(codes, scale, low, N, K, G, x, B, y, 0);
 }
 
-void qmm_i8_f16(const int8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
-                int64_t K, int G, const float *x, int64_t B, float *y) {
-    qmm_i8(codes, scale, low, N, K, G, x, B, y, 1);
+int qmm_i8_f16(const int8_t *codes, const uint16_t *scale, const uint16_t *low, int64_t N,
+               int64_t K, int G, const float *x, int64_t B, float *y) {
+    return qmm_i8(codes, scale, low, N, K, G, x, B, y, 1);
 }
 
-void qmm_u4_f32(const uint8_t *codes, const uint8_t *high, const float *scale,
-                const float *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
-    qmm_u4(codes, high, scale, low, N, K, x, B, y, 0);
+int qmm_u4_f32(const uint8_t *codes, const uint8_t *high, const float *scale,
+               const float *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    return qmm_u4(codes, high, scale, low, N, K, x, B, y, 0);
 }
 
-void qmm_u4_f16(const uint8_t *codes, const uint8_t *high, const uint16_t *scale,
-                const uint16_t *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
-    qmm_u4(codes, high, scale, low, N, K, x, B, y, 1);
+int qmm_u4_f16(const uint8_t *codes, const uint8_t *high, const uint16_t *scale,
+               const uint16_t *low, int64_t N, int64_t K, const float *x, int64_t B, float *y) {
+    return qmm_u4(codes, high, scale, low, N, K, x, B, y, 1);
 }

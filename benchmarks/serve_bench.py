@@ -4,23 +4,31 @@ Each client asks for a completion of `--tokens` new tokens (greedy, different pr
 a thread of its own, as `marshalike serve`'s handlers and the compiler's `--jobs` units do.
 Two ways of serving them, side by side in one run on one loaded engine:
 
-- `queue`: one request at a time (`Engine.generate` behind a lock), as a FIFO worker runs;
+- `queue`: one request at a time, in arrival order, by one worker thread (`Engine.stream`),
+  as a FIFO server runs them;
 - `batch`: every request submitted to the engine's batch thread (`Engine.submit`), which
   decodes them in one batch, each joining and leaving at a token boundary.
 
 For each it prints the aggregate tokens/s (completion tokens of all clients over the wall
-time), the slowest client's first token (`first`) and the slowest client's whole request.
+time), the slowest client's first token (`first`) and the slowest client's whole request;
+then, for each number of clients, the batch's aggregate over the queue's and for how many
+clients the batch gave the queue's tokens (greedy: it should be all of them).
 
     python -m benchmarks.serve_bench                       # embedded model, int4 on a CPU
     python -m benchmarks.serve_bench --clients 1,8 --tokens 128 --quant none
+    MARSHALIKE_THREADS=2 python -m benchmarks.serve_bench --clients 1,8 --tokens 128
 """
 
 from __future__ import annotations
 
 import argparse
+import queue
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+
+import torch
 
 from marshalike_runtime.engine import Engine
 
@@ -36,31 +44,43 @@ PROMPTS = [
 ]
 
 
-def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, float]:
-    lock = threading.Lock()
+def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, Any]:
     firsts: list[float] = []
     totals: list[float] = []
     counts: list[int] = []
+    outputs: dict[int, list[int]] = {}
+    inbox: queue.Queue[tuple[list[int], dict[str, Any], queue.Queue[Any]] | None] = queue.Queue()
+
+    def worker() -> None:  # the queue: one thread runs the requests in arrival order
+        while (job := inbox.get()) is not None:
+            ids, settings, events = job
+            for item in engine.stream(ids, **settings):
+                events.put(item)
+            events.put(None)
+
+    def requested(ids: list[int], settings: dict[str, Any]) -> Iterator[Any]:
+        events: queue.Queue[Any] = queue.Queue()
+        inbox.put((ids, settings, events))
+        while (item := events.get()) is not None:
+            yield item
+
+    serving = threading.Thread(target=worker)
+    serving.start()
     start = time.perf_counter()
 
     def client(i: int) -> None:
         ids = engine.tokenizer.encode(PROMPTS[i % len(PROMPTS)])
         settings = {"max_tokens": tokens, "temperature": 0.0}
-        if mode == "batch":
-            events = engine.submit(ids, **settings).stream()
-        else:
-            lock.acquire()
-            events = engine.stream(ids, **settings)
+        events = (
+            engine.submit(ids, **settings).stream() if mode == "batch" else requested(ids, settings)
+        )
         first = None
-        try:
-            for item in events:
-                if first is None:
-                    first = time.perf_counter() - start
-                if not isinstance(item, tuple):
-                    counts.append(item.completion_tokens)
-        finally:
-            if mode != "batch":
-                lock.release()
+        for item in events:
+            if first is None:
+                first = time.perf_counter() - start
+            if not isinstance(item, tuple):
+                counts.append(item.completion_tokens)
+                outputs[i] = list(item.token_ids)
         firsts.append(first or 0.0)
         totals.append(time.perf_counter() - start)
 
@@ -70,7 +90,14 @@ def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, 
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
-    return {"tokens_s": sum(counts) / wall, "first": max(firsts), "last": max(totals)}
+    inbox.put(None)
+    serving.join()
+    return {
+        "tokens_s": sum(counts) / wall,
+        "first": max(firsts),
+        "last": max(totals),
+        "outputs": outputs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,13 +110,25 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     engine = Engine.load(opts.model, quant=None if opts.quant == "none" else opts.quant)
     run_clients(engine, "queue", 1, 8)  # warm up: kernels, caches
-    print(f"model {engine.model_name}, {opts.tokens} new tokens per client (greedy)")
+    print(
+        f"model {engine.model_name}, {opts.tokens} new tokens per client (greedy), "
+        f"{torch.get_num_threads()} threads (MARSHALIKE_THREADS sets them; else the idle cores)"
+    )
     print(f"{'mode':6} {'clients':>7} {'tokens/s':>9} {'first s':>8} {'last s':>8}")
     for clients in (int(c) for c in opts.clients.split(",")):
+        runs = {}
         for mode in opts.modes.split(","):
-            r = run_clients(engine, mode, clients, opts.tokens)
+            r = runs[mode] = run_clients(engine, mode, clients, opts.tokens)
             print(
                 f"{mode:6} {clients:>7} {r['tokens_s']:>9.1f} {r['first']:>8.2f} {r['last']:>8.2f}",
+                flush=True,
+            )
+        if {"queue", "batch"} <= runs.keys():
+            queue, batch = runs["queue"], runs["batch"]
+            same = sum(batch["outputs"][i] == queue["outputs"][i] for i in range(clients))
+            print(
+                f"  {clients} clients: batch {batch['tokens_s'] / queue['tokens_s']:.2f}x the "
+                f"queue's tokens/s; the queue's tokens for {same} of {clients} clients",
                 flush=True,
             )
     return 0

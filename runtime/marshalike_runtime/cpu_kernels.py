@@ -10,7 +10,9 @@ one translation unit (helpers inline across parts). The library's file name carr
 of every file in `csrc/`, the flags and the CPU's feature list, so an edit to any part or
 another CPU builds afresh. Where no compiler works, `kernels()` is None and the callers
 compute the same products with torch (slowly). `MARSHALIKE_NO_KERNELS=1` forces that, for
-tests.
+tests. `MARSHALIKE_KERNEL_ARCH` names another `-march` than `native`: `x86-64-v3` builds the
+kernels a CPU with AVX2 and no AVX-512 runs (for one build that many machines share, or to
+measure that class of CPU on a newer one).
 """
 
 from __future__ import annotations
@@ -36,11 +38,7 @@ from .toolchain import c_compiler
 CSRC = Path(__file__).with_name("csrc")
 SOURCE = CSRC / "qmatmul.c"  # includes every other part of CSRC
 CPUINFO = Path("/proc/cpuinfo")  # the CPU's model and features, where Linux lists them
-_FLAG_SETS = (
-    ["-O3", "-march=native", "-fopenmp"],
-    ["-O3", "-march=native"],
-    ["-O3"],
-)
+ARCH_ENV = "MARSHALIKE_KERNEL_ARCH"
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
 
@@ -237,13 +235,24 @@ def _build() -> Kernels | None:
         return None
     source = sources_digest()
     out_dir = embedded.cache_dir() / "kernels"
-    for flags in _FLAG_SETS:
+    for flags in flag_sets():
         key = hashlib.sha256(source + " ".join([compiler, *flags, _cpu_id()]).encode())
         target = out_dir / f"qmatmul-{key.hexdigest()[:16]}.so"
         if not target.is_file() and not _compile(compiler, flags, target):
             continue
         return Kernels(ctypes.CDLL(str(target)), target, flags)
     return None
+
+
+def flag_sets() -> list[list[str]]:
+    """The compiler flags to try, best first: the target CPU (`MARSHALIKE_KERNEL_ARCH`, else
+    this one) with OpenMP, without, and plain."""
+    arch = os.environ.get(ARCH_ENV, "").strip() or "native"
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", arch):
+        print(f"marshalike: {ARCH_ENV}={arch!r} is not a CPU name -march takes; using native",
+              file=sys.stderr, flush=True)  # fmt: skip
+        arch = "native"
+    return [["-O3", f"-march={arch}", "-fopenmp"], ["-O3", f"-march={arch}"], ["-O3"]]
 
 
 def sources_digest() -> bytes:

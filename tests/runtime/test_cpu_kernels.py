@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 import shutil
 from pathlib import Path
@@ -254,3 +255,18 @@ def test_a_row_gets_the_same_product_whatever_rows_share_the_call() -> None:
             for rows in (2, 3, 8, 9, 11):
                 together = product(x[:rows])
                 assert torch.equal(together, alone[:rows]), (name, half, rows)
+
+
+def test_the_kernels_can_be_built_for_another_cpu(cache: Path, monkeypatch, capsys) -> None:
+    """`MARSHALIKE_KERNEL_ARCH=x86-64-v3`: AVX2 without AVX-512, a build of its own."""
+    if cpu_kernels.c_compiler() is None or platform.machine() != "x86_64":
+        pytest.skip("no C compiler here, or not an x86-64 CPU")
+    native = cpu_kernels._build()
+    monkeypatch.setenv(cpu_kernels.ARCH_ENV, "x86-64-v3")
+    v3 = cpu_kernels._build()
+    assert native is not None and v3 is not None
+    assert "-march=x86-64-v3" in v3.flags and v3.path != native.path
+    assert v3.avx2 and not v3.vnni
+    monkeypatch.setenv(cpu_kernels.ARCH_ENV, "x; rm -rf /")
+    assert cpu_kernels.flag_sets()[0][1] == "-march=native"
+    assert "is not a CPU name" in capsys.readouterr().err

@@ -186,6 +186,9 @@ def load_ours(name: str, opts: argparse.Namespace) -> Any:
 def worker_ours(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    # The peers get every physical core: so does ours, whatever the load average says
+    # (the engine would leave busy cores alone), unless MARSHALIKE_THREADS says otherwise.
+    os.environ.setdefault("MARSHALIKE_THREADS", str(physical_cores()))
     start = time.perf_counter()
     engine = load_ours(name, opts)
     load_s = time.perf_counter() - start
@@ -264,6 +267,7 @@ def worker_llamacpp(opts: argparse.Namespace) -> dict[str, Any]:
 
     result = {"load_s": load_s, "prompt_tokens": len(ids), **rates(generate, len(ids), opts)}
     result["first_tokens"] = generate(1, FIRST_TOKENS)
+    result["threads"] = physical_cores()
     return result
 
 
@@ -384,7 +388,7 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
     header = (
         f"{'engine':<16}{'load s':>8}{'prefill t/s':>13}{'decode t/s':>12}"
         f"{f'batch-{opts.batch} t/s':>14}{'peak RSS GB':>13}{'same first':>12}"
-        f"{'fp32 agree':>14}"
+        f"{'fp32 agree':>14}{'threads':>9}"
     )
     print(header)
     for name, r in results.items():
@@ -396,6 +400,7 @@ def print_table(results: dict[str, dict[str, Any]], opts: argparse.Namespace) ->
             f"{name:<16}{fmt(r['load_s'], 2):>8}{fmt(r['prefill_tok_s'], 0):>13}"
             f"{fmt(r['decode_tok_s']):>12}{fmt(r.get('batch_decode_tok_s')):>14}"
             f"{fmt(r['peak_rss_gb'], 2):>13}{same:>12}{agreement(results, name):>14}"
+            f"{fmt(r.get('threads'), 0):>9}"
         )
     print(
         f"\nprompt {opts.prompt_tokens} tokens, {opts.new_tokens} new tokens greedy, "

@@ -473,10 +473,10 @@ def test_loop_feature_flags_reach_the_job_and_the_title(monkeypatch: pytest.Monk
     assert settings["probe"] is False
     assert (
         "; seed 0; rank consensus; holdout; no probe; fresh samples, no repairs; "
-        "temperature 0.8 +0.4/attempt; 4 at once; wall"
+        "temperature 0.8 +0.4/attempt; 8 at once; wall"
     ) in quality._title(settings)
     plain_info = quality._settings(plain_args, plain_settings, plain, 3, 1.0)
-    assert "; seed 0; repairs; 4 at once; wall" in quality._title(plain_info)
+    assert "; seed 0; repairs; 8 at once; wall" in quality._title(plain_info)
     assert plain_info["quant"] is None  # a server's weights are not ours to describe
 
 

@@ -65,7 +65,8 @@ def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, 
             yield item
 
     serving = threading.Thread(target=worker)
-    serving.start()
+    if mode == "queue":
+        serving.start()
     start = time.perf_counter()
 
     def client(i: int) -> None:
@@ -90,8 +91,9 @@ def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, 
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
-    inbox.put(None)
-    serving.join()
+    if mode == "queue":
+        inbox.put(None)
+        serving.join()
     return {
         "tokens_s": sum(counts) / wall,
         "first": max(firsts),
@@ -124,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         if {"queue", "batch"} <= runs.keys():
-            queue, batch = runs["queue"], runs["batch"]
-            same = sum(batch["outputs"][i] == queue["outputs"][i] for i in range(clients))
+            queued, batched = runs["queue"], runs["batch"]
+            same = sum(batched["outputs"][i] == queued["outputs"][i] for i in range(clients))
             print(
-                f"  {clients} clients: batch {batch['tokens_s'] / queue['tokens_s']:.2f}x the "
+                f"  {clients} clients: batch {batched['tokens_s'] / queued['tokens_s']:.2f}x the "
                 f"queue's tokens/s; the queue's tokens for {same} of {clients} clients",
                 flush=True,
             )

@@ -16,14 +16,13 @@
  * activations, in 8 int32 lanes. With VNNI one instruction a half; without, maddubs to
  * 16-bit pairs, added, and madd to 32 bits. The same integers either way: a pair's sum is
  * at most 2 * 15 * 127, and two of them added far from saturating 16 bits. */
-INLINE __m256i dot_u4_i8(__m256i lo, __m256i hi, __m256i x0, __m256i x1, __m256i ones) {
+INLINE __m256i dot_u4_i8(__m256i lo, __m256i hi, __m256i x0, __m256i x1) {
 #if QMM_VNNI
-    (void)ones;
     return DPBUSD(DPBUSD(_mm256_setzero_si256(), lo, x0), hi, x1);
 #else
     const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0),
                                            _mm256_maddubs_epi16(hi, x1));
-    return _mm256_madd_epi16(pairs, ones);
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 #endif
 }
 
@@ -38,7 +37,6 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
     __m256 acc[MAX_ROWS];
     for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
     const __m256i nibble = _mm256_set1_epi8(0x0F);
-    const __m256i ones = _mm256_set1_epi16(1);
     const int64_t groups = K / SG;
     for (int64_t g = 0; g < groups; g++) {
         const float s = _cvtsh_ss(scale[g]);
@@ -50,7 +48,7 @@ INLINE void row_screen(const uint8_t *c, const uint16_t *scale, const uint16_t *
             const int8_t *xb = xq + b * K + g * SG;
             const __m256 f = _mm256_cvtepi32_ps(
                 dot_u4_i8(lo, hi, _mm256_loadu_si256((const __m256i *)xb),
-                          _mm256_loadu_si256((const __m256i *)(xb + 32)), ones));
+                          _mm256_loadu_si256((const __m256i *)(xb + 32))));
             const __m256 sc = _mm256_set1_ps(s * xs[b * groups + g]);
             acc[b] = _mm256_fmadd_ps(f, sc, acc[b]);
         }

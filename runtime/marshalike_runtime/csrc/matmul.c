@@ -249,18 +249,11 @@ static void qmv(const void *codes, const uint8_t *high, const void *scale, const
 
 /* The sums of each group of G values of x [B, K], added in order, for the offsets' share:
  * [K/G, B] (group-major, so `low_shares` reads the rows of a pass 8 wide; 8 more floats of
- * padding), or NULL where they are not needed (no `low`, or the plain C loops, which add
- * the offsets into the weights) or the memory cannot be had (`*failed` set). */
-static float *group_sums(const float *x, int64_t B, int64_t K, int G, const void *low,
-                         int *failed) {
-    *failed = 0;
-    if (!QMM_AVX2 || !low) return NULL;
+ * padding); NULL when the memory cannot be had. */
+static float *group_sums(const float *x, int64_t B, int64_t K, int G) {
     const int64_t groups = K / G;
     float *xs = (float *)calloc((size_t)(groups * B + MAX_ROWS), sizeof(float));
-    if (!xs) {
-        *failed = 1;
-        return NULL;
-    }
+    if (!xs) return NULL;
     for (int64_t b = 0; b < B; b++)
         for (int64_t g = 0; g < groups; g++) {
             float t = 0.0f;
@@ -270,15 +263,18 @@ static float *group_sums(const float *x, int64_t B, int64_t K, int G, const void
     return xs;
 }
 
+/* Only the AVX2 rows add the offsets' share from the group sums; the plain C loops add the
+ * offsets into the weights. */
+#define NEEDS_SUMS(low) (QMM_AVX2 && (low) != NULL)
+
 #define SCALE_AT(p, i) (f16 ? (const void *)((const uint16_t *)(p) + (i)) \
                             : (const void *)((const float *)(p) + (i)))
 
 /* y [B, N] = x W^T; 0, or -1 with nothing written when scratch memory cannot be had. */
 static int qmm_i8(const int8_t *codes, const void *scale, const void *low, int64_t N,
                   int64_t K, int G, const float *x, int64_t B, float *y, const int f16) {
-    int failed;
-    float *xsum = group_sums(x, B, K, G, low, &failed);
-    if (failed) return -1;
+    float *xsum = NEEDS_SUMS(low) ? group_sums(x, B, K, G) : NULL;
+    if (NEEDS_SUMS(low) && !xsum) return -1;
     const int64_t groups = K / G;
 #if QMM_AVX2
     if (B == 1) {
@@ -298,9 +294,8 @@ static int qmm_i8(const int8_t *codes, const void *scale, const void *low, int64
 static int qmm_u4(const uint8_t *codes, const uint8_t *high, const void *scale,
                   const void *low, int64_t N, int64_t K, const float *x, int64_t B, float *y,
                   const int f16) {
-    int failed;
-    float *xsum = group_sums(x, B, K, 32, low, &failed);
-    if (failed) return -1;
+    float *xsum = NEEDS_SUMS(low) ? group_sums(x, B, K, 32) : NULL;
+    if (NEEDS_SUMS(low) && !xsum) return -1;
     const int64_t groups = K / 32;
 #if QMM_AVX2
     if (B == 1) {

@@ -90,6 +90,9 @@ class Kernels:
         self._topk = lib.topk_rows
         self._topk.argtypes = [_P, _I, _I, ctypes.c_int, _P]
         self._topk.restype = ctypes.c_int
+        self._top_lse = lib.top_logsumexp
+        self._top_lse.argtypes = [_P, _I, _I, ctypes.c_int, _P, _P, _P]
+        self._top_lse.restype = ctypes.c_int
         self._dequantize = lib.dequantize
         self._dequantize.argtypes = [_P, _P, _P, _P, _I, _I, ctypes.c_int, ctypes.c_int,
                                      ctypes.c_int, ctypes.c_int, _P]  # fmt: skip
@@ -212,6 +215,19 @@ class Kernels:
         if self._topk(y.data_ptr(), y.shape[0], y.shape[1], k, out.data_ptr()) != 0:
             return None
         return out
+
+    def top_logsumexp(self, y: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor] | None:
+        """The ``k`` largest values of each row of ``y`` [B, N] (float32) best first (of
+        equal values the lower index first), their indices, and each row's logsumexp
+        ``[B, 1]``; None where the kernel declines (k outside 1..min(N, 4096))."""
+        y = y.contiguous()
+        rows = y.shape[0]
+        values = torch.empty(rows, k)
+        ids = torch.empty(rows, k, dtype=torch.int64)
+        lse = torch.empty(rows, 1)
+        rc = self._top_lse(y.data_ptr(), rows, y.shape[1], k, values.data_ptr(), ids.data_ptr(),
+                           lse.data_ptr())  # fmt: skip
+        return None if rc != 0 else (values, ids, lse)
 
 
 def _ptr(t: Tensor | None) -> int | None:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .cpu_kernels import kernels
+
 # The first width `nucleus` sorts; a sharp distribution's nucleus is a handful of tokens.
 _NUCLEUS_FIRST = 64
 # Past this width a full sort is cheaper than another, wider top-k.
@@ -55,29 +57,74 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
 def nucleus(logits: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The top-p tokens of each row, best first: ``(logits [B, k], ids [B, k])``, where a
-    row's tokens past its own nucleus have logit -inf (rows share one width ``k``).
+    row's tokens past its own nucleus have logit -inf (rows share one width ``k``; a row
+    narrower than it is padded with -inf).
 
-    Only the best ``k`` tokens are sorted, ``k`` growing until every row's nucleus ends
-    inside them: sorting a 262k vocabulary took 30-77 ms a step here (1-4 rows), more than
-    the model's own step; the nucleus of a code model is usually a few tokens.
+    Only the best tokens are sorted, as many as the nucleus needs: sorting a 262k
+    vocabulary took 30-77 ms a step here (1-4 rows), more than the model's own step; the
+    nucleus of a code model is usually a few tokens. Each row starts from the best
+    `_NUCLEUS_FIRST` and widens on its own, so one flat row does not widen the others. On
+    a CPU our kernel finds a row's best tokens and its normaliser in one pass over it
+    (`cpu_kernels.top_logsumexp`); elsewhere torch does, in passes of its own.
     """
     if p <= 0.0 or p > 1.0:
         raise ValueError(f"top_p must be in (0, 1], got {p}")
     scores = logits.float()
-    log_total = torch.logsumexp(scores, dim=-1, keepdim=True)  # [B, 1]
-    vocab, k = scores.shape[-1], _NUCLEUS_FIRST
+    rows, vocab = scores.shape
+    width = min(_NUCLEUS_FIRST, vocab)
+    top = _top(scores, width)
+    if top is None:
+        values, ids = torch.topk(scores, width, dim=-1)  # sorted, best first
+        log_total = torch.logsumexp(scores, dim=-1, keepdim=True)  # [B, 1]
+    else:
+        values, ids, log_total = top
+    drop = _past_nucleus(values, log_total, p)
+    open_rows = [] if width == vocab else (~drop[:, -1]).nonzero().flatten().tolist()
+    if not open_rows:
+        return values.masked_fill(drop, float("-inf")), ids
+    # The rows whose nucleus goes on past `width`: each widened until it ends, or sorted.
+    wider = [_widened(scores[r : r + 1], log_total[r : r + 1], p, width) for r in open_rows]
+    k = max(v.shape[-1] for v, _ in wider)
+    out_values = torch.full((rows, k), float("-inf"), device=scores.device)
+    out_ids = torch.zeros((rows, k), dtype=torch.long, device=scores.device)
+    out_values[:, :width] = values.masked_fill(drop, float("-inf"))
+    out_ids[:, :width] = ids
+    for r, (v, i) in zip(open_rows, wider, strict=True):
+        out_values[r], out_ids[r] = float("-inf"), 0
+        out_values[r, : v.shape[-1]], out_ids[r, : i.shape[-1]] = v[0], i[0]
+    return out_values, out_ids
+
+
+def _widened(
+    row: torch.Tensor, log_total: torch.Tensor, p: float, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One row's nucleus ``([1, k], [1, k])``, its width grown from ``width`` eightfold at
+    a time until the nucleus ends inside it, or past `_NUCLEUS_LAST` the whole row sorted."""
+    vocab = row.shape[-1]
     while True:
-        if k >= vocab or k > _NUCLEUS_LAST:
-            k = vocab
-            values, ids = torch.sort(scores, dim=-1, descending=True)
+        width *= 8
+        if width >= vocab or width > _NUCLEUS_LAST:
+            values, ids = torch.sort(row, dim=-1, descending=True)
         else:
-            values, ids = torch.topk(scores, k, dim=-1)  # sorted, best first
-        probs = torch.exp(values - log_total)
-        # Mass strictly before each token: a token is kept while that mass is still below p.
-        drop = torch.cumsum(probs, dim=-1) - probs >= p
-        if k == vocab or bool(drop[:, -1].all()):
+            top = _top(row, width)
+            values, ids = top[:2] if top is not None else torch.topk(row, width, dim=-1)
+        drop = _past_nucleus(values, log_total, p)
+        if values.shape[-1] == vocab or bool(drop[:, -1].all()):
             return values.masked_fill(drop, float("-inf")), ids
-        k *= 8
+
+
+def _past_nucleus(values: torch.Tensor, log_total: torch.Tensor, p: float) -> torch.Tensor:
+    """Which of each row's best tokens (``values`` best first) lie past its nucleus: the
+    mass strictly before a token has reached ``p``."""
+    probs = torch.exp(values - log_total)
+    return torch.cumsum(probs, dim=-1) - probs >= p
+
+
+def _top(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Each row's ``k`` best values and ids, best first, and its logsumexp, from our CPU
+    kernel; None where there is none (another device, no compiler)."""
+    found = kernels() if scores.device.type == "cpu" else None
+    return found.top_logsumexp(scores, k) if found is not None else None
 
 
 def greedy(logits: torch.Tensor) -> torch.Tensor:

@@ -91,6 +91,33 @@ def test_topk_indices_pick_the_same_rows_as_torch() -> None:
     assert k.topk_indices(y, 5000) is None  # over the kernel's 4096: the caller uses torch
 
 
+def test_top_logsumexp_gives_torchs_best_values_and_normaliser() -> None:
+    import torch
+
+    k = cpu_kernels.kernels()
+    if k is None:
+        pytest.skip("no C compiler here")
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(5, 262_147, generator=g) * torch.tensor([[0.01], [1.0], [3.0], [30.0], [1.0]])
+    y[1, -3:] = 50.0  # the best values in the row's unaligned tail, tied
+    y[4, :] = float("-inf")
+    y[4, 7] = 2.0  # one finite value: the normaliser is that value
+    for width in (1, 64, 4096):
+        got = k.top_logsumexp(y, width)
+        assert got is not None
+        values, ids, lse = got
+        assert torch.equal(values, y.topk(width, dim=-1).values)  # best first
+        assert torch.equal(y.gather(1, ids), values)
+    assert ids[1, :3].tolist() == [262_144, 262_145, 262_146]  # ties: the lower index first
+    want = torch.logsumexp(y.double(), dim=-1, keepdim=True).float()
+    torch.testing.assert_close(lse, want, rtol=1e-6, atol=0)
+    assert float(lse[4]) == 2.0
+    none = k.top_logsumexp(torch.full((2, 100), float("-inf")), 4)
+    assert none is not None and torch.isneginf(none[2]).all()
+    assert k.top_logsumexp(y, 5000) is None  # over the kernel's 4096: the caller uses torch
+    assert k.top_logsumexp(y[:, :10], 11) is None
+
+
 def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     import torch
 
@@ -158,6 +185,10 @@ def test_the_plain_c_loops_compute_what_the_avx2_ones_do(both_builds) -> None:
     assert [set(r.tolist()) for r in plain.topk_indices(y, 64)] == [
         set(r.tolist()) for r in fast.topk_indices(y, 64)
     ]
+    y = torch.randn(3, 3001, generator=g) * 4  # the vectorised exp against expf
+    best = [k.top_logsumexp(y, 64) for k in (plain, fast)]
+    assert torch.equal(best[0][0], best[1][0]) and torch.equal(best[0][1], best[1][1])
+    torch.testing.assert_close(best[0][2], best[1][2], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("layout", ["i8", "u4", "u5"])

@@ -7,6 +7,7 @@ from marshalike_runtime.sampling import (  # noqa: E402
     candidate_generators,
     greedy,
     make_generator,
+    nucleus,
     sample,
     top_k_filter,
     top_p_filter,
@@ -138,3 +139,29 @@ def test_top_p_sampling_draws_in_proportion_inside_the_nucleus() -> None:
     shares = [c / 4000 for c in counts]
     # Renormalised over 0.9 of the mass: 0.222, 0.444, 0, 0.333 (binomial sd < 0.008).
     assert shares == pytest.approx([0.2 / 0.9, 0.4 / 0.9, 0.0, 0.3 / 0.9], abs=0.03)
+
+
+def test_each_row_widens_its_own_nucleus_and_the_kernel_keeps_what_torch_keeps(
+    monkeypatch,
+) -> None:
+    from marshalike_runtime import sampling
+
+    gen = make_generator(5)
+    # A sharp row, a flat one (its nucleus needs thousands of tokens) and a middling one.
+    logits = torch.randn(3, 50_000, generator=gen) * torch.tensor([[30.0], [0.01], [2.0]])
+    fast_values, fast_ids = nucleus(logits, 0.95)
+    kept = torch.isfinite(fast_values).sum(-1).tolist()
+    assert kept[0] < 64 < kept[2] < kept[1]
+    assert torch.equal(logits.gather(1, fast_ids)[torch.isfinite(fast_values)],
+                       fast_values[torch.isfinite(fast_values)])  # fmt: skip
+    monkeypatch.setattr(sampling, "kernels", lambda: None)  # torch's own passes
+    torch_values, torch_ids = nucleus(logits, 0.95)
+    assert torch.isfinite(torch_values).sum(-1).tolist() == kept
+    width = torch_values.shape[-1]
+    assert torch.equal(fast_values[:, :width], torch_values)
+    for row, n in enumerate(kept):
+        assert set(fast_ids[row, :n].tolist()) == set(torch_ids[row, :n].tolist())
+    # Alone, each row gets what it gets beside the others.
+    for row in range(3):
+        alone, ids = nucleus(logits[row : row + 1], 0.95)
+        assert torch.equal(alone[0, : kept[row]], torch_values[row, : kept[row]])

@@ -16,10 +16,10 @@
  *       take `high` (NULL: u4).
  *
  * Scales are float32, or float16 (`_f16` entry points) where the table is large and the
- * values came from fp16 anyway. Besides the products: `decode_layer`, a whole transformer layer's
- * decoding step, and `decode_layers`, a stack of them; `topk_rows`; `dequantize`, for
- * prompts. Rows of the output are shared among OpenMP threads; built against torch's libgomp
- * (same soname), the threads are torch's own.
+ * values came from fp16 anyway. Besides the products: `decode_layer`, a whole transformer
+ * layer's decoding step, and `decode_layers`, a stack of them; `topk_rows`; `top_logsumexp`,
+ * for sampling; `dequantize`, for prompts. Rows of the output are shared among OpenMP
+ * threads; built against torch's libgomp (same soname), the threads are torch's own.
  *
  * The kernels are split by what they do, and this file includes every part, so that they
  * compile as one translation unit (the helpers of common.h, and `qmm_i8`/`qmm_u4`, which
@@ -28,6 +28,7 @@
  *   common.h      the headers, constants and code-reading helpers every part uses;
  *   matmul.c      the i8/u4/u5 matrix products and their entry points;
  *   head.c        an output head's screen, top k and rescoring;
+ *   sample.c      the best values and logsumexp of rows of logits, for sampling;
  *   decode.c      the fused decoding step of a layer, and of a stack of layers;
  *   dequantize.c  whole weight matrices from their codes, for prompts.
  *
@@ -44,5 +45,6 @@ int qmm_has_vnni(void) { return QMM_VNNI; }
 
 #include "matmul.c"
 #include "head.c"
+#include "sample.c"
 #include "decode.c"
 #include "dequantize.c"

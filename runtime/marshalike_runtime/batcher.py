@@ -302,12 +302,11 @@ class Batcher:
         for live, _ in self._by_request().values():
             if live.finished:
                 self._deliver(live)
-        positions = [self._position(b) for b in keep]
-        self._keep(keep)
-        if keep:
-            kept = tokens[keep] if len(keep) < len(tokens) else tokens
-            where = torch.tensor(positions, device=kept.device)
-            self._logits = self.model.decode_rows(kept, where)
+        order = self._keep(keep)
+        if order:
+            kept = tokens[order] if len(order) < len(tokens) else tokens
+            where = [self._position(b) for b in range(len(order))]
+            self._logits = self.model.decode_rows(kept, torch.tensor(where, device=kept.device))
 
     def _position(self, row: int) -> int:
         """Where the row's latest token goes in its sequence."""
@@ -326,22 +325,31 @@ class Batcher:
         return groups
 
     @torch.inference_mode()
-    def _keep(self, keep: list[int]) -> None:
-        """Keep only rows ``keep`` (in order): their KV rows move up to the front."""
-        if len(keep) == len(self._rows):
-            return
-        first = next((i for i, row in enumerate(keep) if row != i), len(keep))
-        if first < len(keep):
-            filled = max(self._position(b) for b in keep[first:]) + 1
-            rows = torch.tensor(keep[first:], device=self.engine.device)
+    def _keep(self, keep: list[int]) -> list[int]:
+        """Keep only rows ``keep``, and say in what order (row i of the batch is now the
+        old row ``order[i]``): a kept row already inside the smaller batch stays where it
+        is, and the kept rows past its end move into the places the others left, so a
+        finished row costs one row's KV copy, not a shift of every row after it. Each
+        row's product and sample are its own (the kernels give a row the same result
+        whatever rows share the call), so the order changes no token."""
+        n = len(keep)
+        if n == len(self._rows):
+            return keep
+        inside = {b for b in keep if b < n}
+        movers = iter([b for b in keep if b >= n])
+        order = [b if b in inside else next(movers) for b in range(n)]
+        moved = [(i, b) for i, b in enumerate(order) if i != b]
+        if moved:
+            filled = max(self._position(b) for _, b in moved) + 1
+            device = self.engine.device
+            to = torch.tensor([i for i, _ in moved], device=device)
+            source = torch.tensor([b for _, b in moved], device=device)
             for cache in self.model.caches():
                 for buf in (cache.k_cache, cache.v_cache):
-                    buf[first : len(keep), :, :filled] = buf[rows, :, :filled]
-        if self._logits is not None and keep:
-            self._logits = self._logits[keep]
-        self._rows = [self._rows[b] for b in keep]
-        if not keep:
-            self._logits = None
+                    buf[to, :, :filled] = buf[source, :, :filled]
+        self._logits = self._logits[order] if self._logits is not None and order else None
+        self._rows = [self._rows[b] for b in order]
+        return order
 
     def _reserve(self, rows: int, length: int) -> None:
         """A pool of at least ``rows`` rows and ``length`` positions, the rows in use kept;

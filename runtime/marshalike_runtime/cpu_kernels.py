@@ -220,13 +220,22 @@ class Kernels:
         """The ``k`` largest values of each row of ``y`` [B, N] (float32) best first (of
         equal values the lower index first), their indices, and each row's logsumexp
         ``[B, 1]``; None where the kernel declines (k outside 1..min(N, 4096))."""
+        return self._top(y, k, normaliser=True)
+
+    def top_values(self, y: Tensor, k: int) -> tuple[Tensor, Tensor] | None:
+        """As `top_logsumexp`, without the logsumexp (a pass fewer): ``k = 1`` is the
+        argmax, of equal values the first."""
+        found = self._top(y, k, normaliser=False)
+        return None if found is None else found[:2]
+
+    def _top(self, y: Tensor, k: int, *, normaliser: bool) -> tuple[Tensor, Tensor, Tensor] | None:
         y = y.contiguous()
         rows = y.shape[0]
         values = torch.empty(rows, k)
         ids = torch.empty(rows, k, dtype=torch.int64)
         lse = torch.empty(rows, 1)
         rc = self._top_lse(y.data_ptr(), rows, y.shape[1], k, values.data_ptr(), ids.data_ptr(),
-                           lse.data_ptr())  # fmt: skip
+                           lse.data_ptr() if normaliser else None)  # fmt: skip
         return None if rc != 0 else (values, ids, lse)
 
 

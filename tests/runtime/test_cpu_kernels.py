@@ -109,6 +109,9 @@ def test_top_logsumexp_gives_torchs_best_values_and_normaliser() -> None:
         assert torch.equal(values, y.topk(width, dim=-1).values)  # best first
         assert torch.equal(y.gather(1, ids), values)
     assert ids[1, :3].tolist() == [262_144, 262_145, 262_146]  # ties: the lower index first
+    without = k.top_values(y, 4096)  # the same, without the logsumexp
+    assert without is not None and torch.equal(without[0], values)
+    assert torch.equal(without[1], ids)
     want = torch.logsumexp(y.double(), dim=-1, keepdim=True).float()
     torch.testing.assert_close(lse, want, rtol=1e-6, atol=0)
     assert float(lse[4]) == 2.0

@@ -22,6 +22,21 @@ def test_greedy_takes_the_argmax_of_each_row() -> None:
     assert sample(logits, temperature=0.0).tolist() == [1, 0]
 
 
+def test_greedy_takes_the_first_of_equal_best_tokens_with_our_kernel_or_torchs(
+    monkeypatch,
+) -> None:
+    from marshalike_runtime import sampling
+
+    logits = torch.randn(4, 70_001, generator=make_generator(2))
+    logits[0, [10, 20_000]] = 100.0  # a tie: the first
+    logits[1, -1] = 100.0  # in the row's unaligned tail
+    logits[2] = 1.0  # all equal
+    want = [10, 70_000, 0, int(torch.argmax(logits[3]))]
+    assert greedy(logits).tolist() == want
+    monkeypatch.setattr(sampling, "kernels", lambda: None)
+    assert greedy(logits).tolist() == want
+
+
 def test_temperature_divides_in_float32() -> None:
     logits = torch.tensor([[2.0, -4.0]], dtype=torch.bfloat16)
     scaled = apply_temperature(logits, 0.5)

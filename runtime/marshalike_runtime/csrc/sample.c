@@ -1,6 +1,6 @@
 /* Sampling's pass over a row of logits: its k best values, best first, and its logsumexp,
  * for nucleus (top-p) sampling, which needs the probabilities of the best tokens only but
- * the normaliser of all of them. torch takes three passes and two temporaries over a
+ * the normaliser of all of them; with k = 1 and no logsumexp, greedy decoding's argmax. torch takes three passes and two temporaries over a
  * 262k vocabulary for that (logsumexp, topk); here one pass finds the best k (a min-heap
  * and 8-wide comparisons with its smallest, as `topk_rows`) and the maximum, a second sums
  * the exponentials (a vectorised exp, summed in double), while the row is still in cache.
@@ -67,9 +67,10 @@ static double sum_exp(const float *row, int64_t N, float m) {
 }
 
 /* For each row b of y [B, N]: vals [B, k] its k largest values, best first (of equal
- * values the lower index first), ids [B, k] their indices, lse [B] log(sum(exp(y[b]))).
- * A row whose values are all -inf has lse -inf. -1 where k is out of 1..min(N, 4096)
- * (the heap lives on the stack). */
+ * values the lower index first), ids [B, k] their indices, and, unless lse is NULL (for
+ * greedy decoding, k = 1: the argmax), lse [B] log(sum(exp(y[b]))); a row whose values
+ * are all -inf has lse -inf. -1 where k is out of 1..min(N, 4096) (the heap lives on the
+ * stack). */
 int top_logsumexp(const float *y, int64_t B, int64_t N, int k, float *vals, int64_t *ids,
                   float *lse) {
     if (k <= 0 || k > N || k > 4096) return -1;
@@ -105,7 +106,7 @@ int top_logsumexp(const float *y, int64_t B, int64_t N, int k, float *vals, int6
             m = row[i] > m ? row[i] : m;
             heap_offer(val, idx, k, row[i], i);
         }
-        lse[b] = m == -INFINITY ? -INFINITY : m + (float)log(sum_exp(row, N, m));
+        if (lse) lse[b] = m == -INFINITY ? -INFINITY : m + (float)log(sum_exp(row, N, m));
         scored best[k];
         for (int j = 0; j < k; j++) best[j].v = val[j], best[j].i = idx[j];
         qsort(best, (size_t)k, sizeof best[0], by_value_desc);

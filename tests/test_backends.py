@@ -4,6 +4,7 @@ local engine."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -17,7 +18,14 @@ from fake_openai import FakeOpenAI, Reply, Request
 
 from marshalike.backends import make_backend
 from marshalike.backends.base import Completion, Prompt, Sampling, share
-from marshalike.backends.local import MISSING_RUNTIME, LocalBackend, load_engine, resolve_quant
+from marshalike.backends.local import (
+    COMPILE_SPIN_COUNT,
+    MISSING_RUNTIME,
+    LocalBackend,
+    load_engine,
+    resolve_quant,
+    short_openmp_spin,
+)
 from marshalike.backends.openai_backend import OpenAIBackend
 from marshalike.backends.replay import (
     FIXTURE_LABEL,
@@ -414,9 +422,23 @@ def test_the_engine_is_loaded_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(
         engine.Engine, "load", lambda model, quant=None: loads.append((model, quant)) or "engine"
     )
+    for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
+        monkeypatch.setenv(name, "")  # restored, to unset, after the test
+        monkeypatch.delenv(name)
     assert (load_engine("m.gguf", "int4"), load_engine(None, "none")) == ("engine", "engine")
     # The runtime spells "no quantization" None.
     assert loads == [("m.gguf", "int4"), (None, None)]
+    assert os.environ["GOMP_SPINCOUNT"] == COMPILE_SPIN_COUNT
+
+
+def test_a_compiles_engine_spins_briefly_unless_the_user_chose_how() -> None:
+    environ: dict[str, str] = {}
+    short_openmp_spin(environ)
+    assert environ == {"GOMP_SPINCOUNT": COMPILE_SPIN_COUNT}
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
+        environ = dict(chosen)
+        short_openmp_spin(environ)
+        assert environ == chosen
 
 
 def test_the_quant_setting_offers_exactly_the_runtime_modes() -> None:

@@ -13,8 +13,9 @@ the cache folder (`marshalike.backends.hub`).
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from marshalike.backends import hub
@@ -57,9 +58,29 @@ def model_id(model: str | None, quant: str) -> str:
     return name if quant == "none" else f"{name}+{quant}"
 
 
+# How long the engine's idle OpenMP threads spin before they sleep, in a compile (libgomp's
+# GOMP_SPINCOUNT; its default is 300,000 spins). A compile's cores also run the verifier's
+# sandboxed processes and the compiler's own threads: a thread that spins between two of
+# the engine's parallel regions takes a core from them, and when they take its core the
+# region it belongs to waits for it. With short spins the 16-task HumanEval slice of the
+# quality run took 153 s instead of 167 s (docs/benchmarks.md). `marshalike serve`, whose
+# cores only decode, keeps libgomp's default: there a single stream lost speed.
+COMPILE_SPIN_COUNT = "10000"
+
+
+def short_openmp_spin(environ: MutableMapping[str, str]) -> None:
+    """Shorten the OpenMP threads' spinning (`COMPILE_SPIN_COUNT`) unless the user chose a
+    wait policy or spin count. libgomp reads it when torch loads it, so it holds in a
+    process that has not imported torch yet (the CLI's)."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["GOMP_SPINCOUNT"] = COMPILE_SPIN_COUNT
+
+
 def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     """`marshalike_runtime.engine.Engine.load(model, quant=...)`, with a fixable message for
-    each way it fails (no runtime, no quantized kernel here, no readable model)."""
+    each way it fails (no runtime, no quantized kernel here, no readable model); the
+    engine's threads spin briefly (`short_openmp_spin`)."""
+    short_openmp_spin(os.environ)
     try:
         from marshalike_runtime.engine import Engine
         from marshalike_runtime.errors import ModelFileError

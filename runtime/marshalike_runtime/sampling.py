@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .cpu_kernels import kernels
+from .cpu_kernels import Kernels, kernels
 
 # The first width `nucleus` sorts; a sharp distribution's nucleus is a handful of tokens.
 _NUCLEUS_FIRST = 64
@@ -72,7 +72,8 @@ def nucleus(logits: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]
     scores = logits.float()
     rows, vocab = scores.shape
     width = min(_NUCLEUS_FIRST, vocab)
-    top = _top(scores, width)
+    found = _cpu_kernels(scores)
+    top = found.top_logsumexp(scores, width) if found is not None else None
     if top is None:
         values, ids = torch.topk(scores, width, dim=-1)  # sorted, best first
         log_total = torch.logsumexp(scores, dim=-1, keepdim=True)  # [B, 1]
@@ -106,8 +107,9 @@ def _widened(
         if width >= vocab or width > _NUCLEUS_LAST:
             values, ids = torch.sort(row, dim=-1, descending=True)
         else:
-            top = _top(row, width)
-            values, ids = top[:2] if top is not None else torch.topk(row, width, dim=-1)
+            found = _cpu_kernels(row)
+            best = found.top_values(row, width) if found is not None else None
+            values, ids = best if best is not None else torch.topk(row, width, dim=-1)
         drop = _past_nucleus(values, log_total, p)
         if values.shape[-1] == vocab or bool(drop[:, -1].all()):
             return values.masked_fill(drop, float("-inf")), ids
@@ -120,17 +122,16 @@ def _past_nucleus(values: torch.Tensor, log_total: torch.Tensor, p: float) -> to
     return torch.cumsum(probs, dim=-1) - probs >= p
 
 
-def _top(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """Each row's ``k`` best values and ids, best first, and its logsumexp, from our CPU
-    kernel; None where there is none (another device, no compiler)."""
-    found = kernels() if scores.device.type == "cpu" else None
-    return found.top_logsumexp(scores, k) if found is not None else None
+def _cpu_kernels(scores: torch.Tensor) -> Kernels | None:
+    """Our kernels, for float32 rows on a CPU where they are built; else None (torch)."""
+    cpu = scores.device.type == "cpu" and scores.dtype == torch.float32
+    return kernels() if cpu else None
 
 
 def greedy(logits: torch.Tensor) -> torch.Tensor:
     """The most likely token of each row, of equal ones the first: ``[B, V] -> [B]``. Our
     kernel's one pass over float32 rows on a CPU, else torch's."""
-    found = kernels() if logits.device.type == "cpu" and logits.dtype == torch.float32 else None
+    found = _cpu_kernels(logits)
     best = found.top_values(logits, 1) if found is not None else None
     return best[1][:, 0] if best is not None else torch.argmax(logits, dim=-1)
 

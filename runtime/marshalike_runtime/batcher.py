@@ -330,8 +330,8 @@ class Batcher:
         old row ``order[i]``): a kept row already inside the smaller batch stays where it
         is, and the kept rows past its end move into the places the others left, so a
         finished row costs one row's KV copy, not a shift of every row after it. Each
-        row's product and sample are its own (the kernels give a row the same result
-        whatever rows share the call), so the order changes no token."""
+        row's sample is its own, and on a CPU so is its product (the kernels give a row
+        the same result whatever rows share the call): there the order changes no token."""
         n = len(keep)
         if n == len(self._rows):
             return keep

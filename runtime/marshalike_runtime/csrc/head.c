@@ -172,28 +172,45 @@ static void heap_offer(float *val, int64_t *idx, int k, float v, int64_t i) {
     sift_down(val, idx, k, 0);
 }
 
+/* The k largest values of a row into the heap val/idx (idx[j] the index of val[j], in
+ * heap order); the row's maximum is returned. */
+static float best_k(const float *row, int64_t N, int k, float *val, int64_t *idx) {
+    float m = -INFINITY;
+    for (int i = 0; i < k; i++) {
+        val[i] = row[i], idx[i] = i;
+        m = row[i] > m ? row[i] : m;
+    }
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(val, idx, k, i);
+    int64_t i = k;
+#if QMM_AVX2
+    __m256 vmax = _mm256_set1_ps(m);
+    for (; i + 8 <= N; i += 8) {
+        const __m256 v = _mm256_loadu_ps(row + i);
+        vmax = _mm256_max_ps(vmax, v);
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[0]), _CMP_GT_OQ));
+        while (mask) {
+            const int j = __builtin_ctz(mask);
+            heap_offer(val, idx, k, row[i + j], i + j);
+            mask &= mask - 1;
+        }
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vmax);
+    for (int j = 0; j < 8; j++) m = lanes[j] > m ? lanes[j] : m;
+#endif
+    for (; i < N; i++) {
+        m = row[i] > m ? row[i] : m;
+        heap_offer(val, idx, k, row[i], i);
+    }
+    return m;
+}
+
 int topk_rows(const float *y, int64_t B, int64_t N, int k, int64_t *out) {
     if (k <= 0 || k > N || k > 4096) return -1; /* the heap lives on the stack */
 #pragma omp parallel for schedule(static) if (B > 1)
     for (int64_t b = 0; b < B; b++) {
-        const float *row = y + b * N;
-        int64_t *idx = out + b * k;
         float val[k];
-        for (int i = 0; i < k; i++) val[i] = row[i], idx[i] = i;
-        for (int i = k / 2 - 1; i >= 0; i--) sift_down(val, idx, k, i);
-        int64_t i = k;
-#if QMM_AVX2
-        for (; i + 8 <= N; i += 8) {
-            const __m256 v = _mm256_loadu_ps(row + i);
-            int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[0]), _CMP_GT_OQ));
-            while (mask) {
-                const int j = __builtin_ctz(mask);
-                heap_offer(val, idx, k, row[i + j], i + j);
-                mask &= mask - 1;
-            }
-        }
-#endif
-        for (; i < N; i++) heap_offer(val, idx, k, row[i], i);
+        best_k(y + b * N, N, k, val, out + b * k);
     }
     return 0;
 }

@@ -1,9 +1,10 @@
 /* Sampling's pass over a row of logits: its k best values, best first, and its logsumexp,
  * for nucleus (top-p) sampling, which needs the probabilities of the best tokens only but
- * the normaliser of all of them; with k = 1 and no logsumexp, greedy decoding's argmax. torch takes three passes and two temporaries over a
- * 262k vocabulary for that (logsumexp, topk); here one pass finds the best k (a min-heap
- * and 8-wide comparisons with its smallest, as `topk_rows`) and the maximum, a second sums
- * the exponentials (a vectorised exp, summed in double), while the row is still in cache.
+ * the normaliser of all of them; with k = 1 and no logsumexp, greedy decoding's argmax.
+ * torch takes three passes and two temporaries over a 262k vocabulary for that (logsumexp,
+ * topk); here one pass finds the best k and the maximum (`best_k`, the scan `topk_rows`
+ * makes), a second sums the exponentials (a vectorised exp, summed in double), while the
+ * row is still in cache.
  *
  * Compiled as part of qmatmul.c, in one translation unit with the other parts.
  */
@@ -79,33 +80,7 @@ int top_logsumexp(const float *y, int64_t B, int64_t N, int k, float *vals, int6
         const float *row = y + b * N;
         float val[k];
         int64_t idx[k];
-        float m = -INFINITY;
-        for (int i = 0; i < k; i++) {
-            val[i] = row[i], idx[i] = i;
-            m = row[i] > m ? row[i] : m;
-        }
-        for (int i = k / 2 - 1; i >= 0; i--) sift_down(val, idx, k, i);
-        int64_t i = k;
-#if QMM_AVX2
-        __m256 vmax = _mm256_set1_ps(m);
-        for (; i + 8 <= N; i += 8) {
-            const __m256 v = _mm256_loadu_ps(row + i);
-            vmax = _mm256_max_ps(vmax, v);
-            int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[0]), _CMP_GT_OQ));
-            while (mask) {
-                const int j = __builtin_ctz(mask);
-                heap_offer(val, idx, k, row[i + j], i + j);
-                mask &= mask - 1;
-            }
-        }
-        float lanes[8];
-        _mm256_storeu_ps(lanes, vmax);
-        for (int j = 0; j < 8; j++) m = lanes[j] > m ? lanes[j] : m;
-#endif
-        for (; i < N; i++) {
-            m = row[i] > m ? row[i] : m;
-            heap_offer(val, idx, k, row[i], i);
-        }
+        const float m = best_k(row, N, k, val, idx);
         if (lse) lse[b] = m == -INFINITY ? -INFINITY : m + (float)log(sum_exp(row, N, m));
         scored best[k];
         for (int j = 0; j < k; j++) best[j].v = val[j], best[j].i = idx[j];

@@ -260,7 +260,8 @@ def test_the_screen_gives_the_same_scores_with_vnni_and_without(tmp_path: Path) 
         assert torch.equal(vnni.screen(packed, scale, low, x), plain.screen(packed, scale, low, x))
 
 
-def test_a_row_gets_the_same_product_whatever_rows_share_the_call() -> None:
+@pytest.mark.parametrize("width", [256, 96])
+def test_a_row_gets_the_same_product_whatever_rows_share_the_call(width: int) -> None:
     """A sequence decoded in a batch must get the logits it gets alone, to the last bit:
     otherwise greedy decoding can pick another token on a near-tie, and what a compile
     writes would depend on what else the engine was decoding."""
@@ -270,19 +271,21 @@ def test_a_row_gets_the_same_product_whatever_rows_share_the_call() -> None:
     if k is None:
         pytest.skip("no C compiler here")
     g = torch.Generator().manual_seed(4)
-    x = torch.randn(11, 256, generator=g)
-    packed = torch.randint(0, 256, (40, 128), dtype=torch.uint8, generator=g)
-    high = torch.randint(0, 256, (40, 32), dtype=torch.uint8, generator=g)
-    codes = torch.randint(-127, 128, (40, 256), dtype=torch.int8, generator=g)
+    x = torch.randn(11, width, generator=g)
+    packed = torch.randint(0, 256, (40, width // 2), dtype=torch.uint8, generator=g)
+    high = torch.randint(0, 256, (40, width // 8), dtype=torch.uint8, generator=g)
+    codes = torch.randint(-128, 128, (40, width), dtype=torch.int8, generator=g)
     for half in (False, True):
         dtype = torch.float16 if half else torch.float32
-        scale = torch.rand(40, 8, generator=g).to(dtype)
-        low = torch.randn(40, 8, generator=g).to(dtype)
+        scale = torch.rand(40, width // 32, generator=g).to(dtype)
+        low = torch.randn(40, width // 32, generator=g).to(dtype)
+        scale16 = torch.rand(40, width // 16, generator=g).to(dtype)
         products = {
             "u4": lambda rows, s=scale, lo=low: k.u4(packed, s, lo, rows),
             "u5": lambda rows, s=scale: k.u4(packed, s, None, rows, high),
             "i8": lambda rows, s=scale, lo=low: k.i8(codes, s, lo, 32, rows),
             "i8 no low": lambda rows, s=scale: k.i8(codes, s, None, 32, rows),
+            "i8 in 16s": lambda rows, s=scale16: k.i8(codes, s, None, 16, rows),
         }
         for name, product in products.items():
             alone = torch.cat([product(x[b : b + 1]) for b in range(11)])

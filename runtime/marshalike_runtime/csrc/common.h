@@ -30,7 +30,22 @@
 #define QMM_VNNI 0
 #endif
 
+/* The layers' float products 16 lanes wide (matmul.c): AVX-512 F with BW (Intel Skylake
+ * servers and later, AMD Zen 4 and later). Half the instructions per product of AVX2's. */
+#if QMM_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__)
+#define QMM_AVX512 1
+#else
+#define QMM_AVX512 0
+#endif
+
 #define INLINE static inline __attribute__((always_inline))
+
+#ifdef _OPENMP
+#include <omp.h>
+INLINE int omp_threads(void) { return omp_get_max_threads(); }
+#else
+INLINE int omp_threads(void) { return 1; }
+#endif
 #define MAX_ROWS 8 /* batch rows handled per pass over a weight row */
 #define ROW_CHUNK 16 /* output rows per scheduling unit */
 

@@ -93,11 +93,11 @@ static float dot(const float *a, const float *b, int64_t n) {
 #endif
 }
 
-/* o [D] = sum_j w[j] v[j] over `span` rows of v (stride D). The output is built 64 values
- * at a time in registers, each pass streaming over the rows, rather than loaded and stored
- * again for every row. */
-static void weighted_rows(const float *w, const float *v, int64_t span, int64_t D, float *o) {
-    int64_t c = 0;
+/* o [D] = sum_j w[j] v[j] over `span` rows of v (stride D), for the output values from c on
+ * (0: all). The output is built 64 values at a time in registers, each pass streaming over
+ * the rows, rather than loaded and stored again for every row. */
+static void weighted_rows(const float *w, const float *v, int64_t span, int64_t D, int64_t c,
+                          float *o) {
 #if QMM_AVX2
     for (; c + 64 <= D; c += 64) {
         __m256 acc[8];
@@ -120,6 +120,35 @@ static void weighted_rows(const float *w, const float *v, int64_t span, int64_t 
         for (int64_t j = 0; j < span; j++) t += w[j] * v[j * D + c];
         o[c] = t;
     }
+}
+
+/* `weighted_rows` for the n (<= 8) query heads that share a key head, in one pass over v:
+ * w [n, span] (stride ws), o [n, D] (stride D). Each output value is the same chain of
+ * FMAs over the rows as `weighted_rows` makes it, so the results are the same to the last
+ * bit; v is read once instead of once a head. */
+static void weighted_rows_heads(const float *w, int64_t ws, int n, const float *v, int64_t span,
+                                int64_t D, float *o) {
+    int64_t c = 0;
+#if QMM_AVX2
+    for (; c + 16 <= D; c += 16) {
+        __m256 acc[16];
+        for (int r = 0; r < 2 * n; r++) acc[r] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < span; j++) {
+            const __m256 v0 = _mm256_loadu_ps(v + j * D + c), v1 = _mm256_loadu_ps(v + j * D + c + 8);
+            for (int h = 0; h < n; h++) {
+                const __m256 wj = _mm256_set1_ps(w[h * ws + j]);
+                acc[2 * h] = _mm256_fmadd_ps(wj, v0, acc[2 * h]);
+                acc[2 * h + 1] = _mm256_fmadd_ps(wj, v1, acc[2 * h + 1]);
+            }
+        }
+        for (int h = 0; h < n; h++) {
+            _mm256_storeu_ps(o + h * D + c, acc[2 * h]);
+            _mm256_storeu_ps(o + h * D + c + 8, acc[2 * h + 1]);
+        }
+    }
+#endif
+    if (c < D)
+        for (int h = 0; h < n; h++) weighted_rows(w + h * ws, v, span, D, c, o + h * D);
 }
 
 #if QMM_AVX2
@@ -211,22 +240,28 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
             memcpy(L->v_cache + at, v + hh * D, sizeof(float) * (size_t)D);
         }
     }
+    /* One task per query head where there are few rows (a single sequence keeps both cores
+     * busy), else per key head with the query heads that share it: its keys and values are
+     * then read once, not once a head. Each head's scores and output are the same either
+     * way, to the last bit. */
     const int64_t group = H / Hkv;
+    const int64_t per = group <= 8 && B * Hkv >= 2 * omp_threads() ? group : 1;
 #pragma omp parallel for schedule(static)
-    for (int64_t bh = 0; bh < B * H; bh++) {
-        const int64_t b = bh / H, hh = bh % H, kh = hh / group;
-        const float *q = big + b * qkv_n + hh * D;
+    for (int64_t t = 0; t < B * H / per; t++) {
+        const int64_t b = t * per / H, h0 = t * per % H, kh = h0 / group;
         const float *kc = L->k_cache + (b * Hkv + kh) * S * D, *vc = L->v_cache + (b * Hkv + kh) * S * D;
         const int64_t start = first_position(L, pos[b]), len = pos[b] - start + 1;
-        float *sc = scores + bh * span, *o = mid + b * qd + hh * D;
-        float best = -INFINITY, total = 0.0f;
-        for (int64_t j = 0; j < len; j++) {
-            sc[j] = dot(q, kc + (start + j) * D, D) * L->attn_scale;
-            best = sc[j] > best ? sc[j] : best;
+        float *sc = scores + (b * H + h0) * span;
+        for (int64_t j = 0; j < len; j++)
+            for (int64_t i = 0; i < per; i++)
+                sc[i * span + j] = dot(big + b * qkv_n + (h0 + i) * D, kc + (start + j) * D, D) * L->attn_scale;
+        for (int64_t i = 0; i < per; i++) {
+            float *si = sc + i * span, best = -INFINITY, total = 0.0f;
+            for (int64_t j = 0; j < len; j++) best = si[j] > best ? si[j] : best;
+            for (int64_t j = 0; j < len; j++) total += (si[j] = expf(si[j] - best));
+            for (int64_t j = 0; j < len; j++) si[j] /= total;
         }
-        for (int64_t j = 0; j < len; j++) total += (sc[j] = expf(sc[j] - best));
-        for (int64_t j = 0; j < len; j++) sc[j] /= total;
-        weighted_rows(sc, vc + start * D, len, D, o);
+        weighted_rows_heads(sc, span, (int)per, vc + start * D, len, D, mid + b * qd + h0 * D);
     }
     if (linear(&L->wo, mid, B, out) != 0) goto fail;
     for (int64_t b = 0; b < B; b++) {

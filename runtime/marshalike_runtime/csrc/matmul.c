@@ -1,7 +1,10 @@
 /* Matrix products of group-quantized weights with float32 activations: i8, u4 and u5
  * codes, float32 or float16 scales. Batches walk each weight row once for up to MAX_ROWS
  * activation rows; a single row (decoding one sequence) walks four weight rows at once.
- * Either way each row's result is the same to the last bit (see row_i8).
+ * Either way each row's result is the same to the last bit (see row_i8). The rows are
+ * 16 floats wide where the CPU has AVX-512 (F and BW), 8 wide with AVX2: on a 2-core Intel
+ * Xeon with AVX-512 the layers' products of 16 rows took 11% less time (27.7 ms a decoding
+ * step against 31.1). The two add the same products in another order.
  *
  * Compiled as part of qmatmul.c, in one translation unit with the other parts.
  */
@@ -35,13 +38,79 @@ INLINE void low_shares(const void *low, int64_t groups, const float *xs, int64_t
     _mm256_storeu_ps(share, total);
 }
 
-/* Each row's sum of its products plus its offsets' share: what rows_*_1 add. */
-INLINE void row_totals(const __m256 *acc, const void *low, int64_t groups, const float *xs,
+/* Each row's sum of its products (`dots`) plus its offsets' share: what rows_*_1 add. */
+INLINE void row_totals(const float *dots, const void *low, int64_t groups, const float *xs,
                        int64_t stride, const int nb, const int f16, float *out) {
     float share[MAX_ROWS] = {0};
     if (low) low_shares(low, groups, xs, stride, f16, share);
-    for (int b = 0; b < nb; b++) out[b] = hsum(acc[b]) + share[b];
+    for (int b = 0; b < nb; b++) out[b] = dots[b] + share[b];
 }
+
+#if QMM_AVX512
+/* The AVX-512 rows: the same sums as the AVX2 ones below, 16 lanes at a time (a u4 group
+ * in two registers, not four). Every row, batched or alone (rows_*_1), is computed by the
+ * same instructions in the same order, so the bit-for-bit promise holds within a build. */
+INLINE __m512 widen16_i8(const int8_t *c) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)c)));
+}
+
+/* The 32 codes of a u4 (`hb` NULL) or u5 group as floats, codes 16j..16j+15 in v[j]. */
+INLINE void group_floats16(const uint8_t *c, const uint8_t *hb, __m512 v[2]) {
+    __m128i lo, hi;
+    group_bytes(c, hb, &lo, &hi);
+    v[0] = _mm512_cvtepi32_ps(hb ? _mm512_cvtepi8_epi32(lo) : _mm512_cvtepu8_epi32(lo));
+    v[1] = _mm512_cvtepi32_ps(hb ? _mm512_cvtepi8_epi32(hi) : _mm512_cvtepu8_epi32(hi));
+}
+
+/* One group's products of codes `v` with x (32 values), as both row kinds take them. */
+INLINE __m512 group_dot16(const __m512 v[2], __m512 x0, __m512 x1) {
+    return _mm512_fmadd_ps(v[1], x1, _mm512_mul_ps(v[0], x0));
+}
+
+INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
+                   const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
+                   const int f16, float *out) {
+    __m512 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_ps();
+    const int64_t groups = K / G;
+    for (int64_t g = 0; g < groups; g++) {
+        __m512 part[MAX_ROWS];
+        for (int b = 0; b < nb; b++) part[b] = _mm512_setzero_ps();
+        for (int j = 0; j < G; j += 16) {
+            const int64_t k = g * G + j;
+            const __m512 w = widen16_i8(c + k);
+            for (int b = 0; b < nb; b++)
+                part[b] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + b * ldx + k), part[b]);
+        }
+        const __m512 vs = _mm512_set1_ps(load_scale(scale, g, f16));
+        for (int b = 0; b < nb; b++) acc[b] = _mm512_fmadd_ps(part[b], vs, acc[b]);
+    }
+    float dots[MAX_ROWS];
+    for (int b = 0; b < nb; b++) dots[b] = _mm512_reduce_add_ps(acc[b]);
+    row_totals(dots, low, groups, xs, stride, nb, f16, out);
+}
+
+INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
+                   int64_t K, const float *x, const float *xs, int64_t stride, int64_t ldx,
+                   const int nb, const int f16, float *out) {
+    __m512 acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_ps();
+    const int64_t groups = K / 32;
+    for (int64_t g = 0; g < groups; g++) {
+        __m512 v[2];
+        group_floats16(c + g * 16, hb ? hb + g * 4 : NULL, v);
+        const __m512 vs = _mm512_set1_ps(load_scale(scale, g, f16));
+        for (int b = 0; b < nb; b++) {
+            const float *xb = x + b * ldx + g * 32;
+            const __m512 part = group_dot16(v, _mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16));
+            acc[b] = _mm512_fmadd_ps(part, vs, acc[b]);
+        }
+    }
+    float dots[MAX_ROWS];
+    for (int b = 0; b < nb; b++) dots[b] = _mm512_reduce_add_ps(acc[b]);
+    row_totals(dots, low, groups, xs, stride, nb, f16, out);
+}
+#else
 
 /* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows; xs, stride: their
  * group sums (`low_shares`). */
@@ -63,7 +132,9 @@ INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t 
         const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
         for (int b = 0; b < nb; b++) acc[b] = _mm256_fmadd_ps(part[b], vs, acc[b]);
     }
-    row_totals(acc, low, groups, xs, stride, nb, f16, out);
+    float dots[MAX_ROWS];
+    for (int b = 0; b < nb; b++) dots[b] = hsum(acc[b]);
+    row_totals(dots, low, groups, xs, stride, nb, f16, out);
 }
 
 /* One weight row of packed u4 or u5 codes (G = 32) against nb activation rows. */
@@ -87,8 +158,11 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
             acc[b] = _mm256_fmadd_ps(part, vs, acc[b]);
         }
     }
-    row_totals(acc, low, groups, xs, stride, nb, f16, out);
+    float dots[MAX_ROWS];
+    for (int b = 0; b < nb; b++) dots[b] = hsum(acc[b]);
+    row_totals(dots, low, groups, xs, stride, nb, f16, out);
 }
+#endif /* QMM_AVX512 */
 #else
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
                    const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
@@ -163,6 +237,60 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
  * cache line at a time: on a 2-core AMD EPYC the hardware prefetcher did not keep up with
  * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
  * nothing). */
+#if QMM_AVX512
+INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
+                      int64_t at, const float *x, const float *xsum, const int f16,
+                      const int R, float *out) {
+    const int64_t groups = K / G;
+    __m512 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        __m512 part[4];
+        for (int r = 0; r < R; r++) part[r] = _mm512_setzero_ps();
+        if (((g * G) & 63) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * K + g * G), _MM_HINT_T0);
+        for (int j = 0; j < G; j += 16) {
+            const int64_t k = g * G + j;
+            const __m512 xv = _mm512_loadu_ps(x + k);
+            for (int r = 0; r < R; r++) part[r] = _mm512_fmadd_ps(widen16_i8(c + r * K + k), xv, part[r]);
+        }
+        for (int r = 0; r < R; r++) {
+            const __m512 vs = _mm512_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm512_fmadd_ps(part[r], vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = _mm512_reduce_add_ps(acc[r]) +
+                 (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+
+INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void *scale,
+                      const void *low, int64_t at, const float *x, const float *xsum,
+                      const int f16, const int R, float *out) {
+    const int64_t groups = K / 32;
+    const int five = hb != NULL;
+    __m512 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        const __m512 x0 = _mm512_loadu_ps(x + g * 32), x1 = _mm512_loadu_ps(x + g * 32 + 16);
+        if ((g & 3) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
+        if (five && (g & 15) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512 v[2];
+            group_floats16(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
+            const __m512 vs = _mm512_set1_ps(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = _mm512_fmadd_ps(group_dot16(v, x0, x1), vs, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        out[r] = _mm512_reduce_add_ps(acc[r]) +
+                 (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+    }
+}
+#else
 INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
                       int64_t at, const float *x, const float *xsum, const int f16,
                       const int R, float *out) {
@@ -219,6 +347,8 @@ INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void
         out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
     }
 }
+
+#endif /* QMM_AVX512 */
 
 /* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; xsum: x's
  * group sums (`group_sums`), NULL where there is no `low`. */

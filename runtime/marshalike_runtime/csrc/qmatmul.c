@@ -33,9 +33,10 @@
  *   dequantize.c  whole weight matrices from their codes, for prompts.
  *
  * Built at run time by cpu_kernels.py with the machine's C compiler (-O3 -march=native);
- * the AVX2 path is used where the compiler targets it, plain C loops elsewhere (tested by
- * building without -march, tests/runtime/test_cpu_kernels.py), and the screen's 8-bit dot
- * products use VNNI where the CPU has it (tested against a build without it).
+ * the AVX2 path is used where the compiler targets it (its layer products 16 wide with
+ * AVX-512), plain C loops elsewhere (tested by building without -march,
+ * tests/runtime/test_cpu_kernels.py), and the screen's 8-bit dot products use VNNI where
+ * the CPU has it (tested against a build without it).
  */
 
 #include "common.h"

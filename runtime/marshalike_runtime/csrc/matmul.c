@@ -38,131 +38,102 @@ INLINE void low_shares(const void *low, int64_t groups, const float *xs, int64_t
     _mm256_storeu_ps(share, total);
 }
 
-/* Each row's sum of its products (`dots`) plus its offsets' share: what rows_*_1 add. */
-INLINE void row_totals(const float *dots, const void *low, int64_t groups, const float *xs,
-                       int64_t stride, const int nb, const int f16, float *out) {
-    float share[MAX_ROWS] = {0};
-    if (low) low_shares(low, groups, xs, stride, f16, share);
-    for (int b = 0; b < nb; b++) out[b] = dots[b] + share[b];
-}
-
+/* The vector the layers' rows work in: 16 floats where the CPU has AVX-512, else 8. Each
+ * function below is written once over it, so both widths make the same chains. */
 #if QMM_AVX512
-/* The AVX-512 rows: the same sums as the AVX2 ones below, 16 lanes at a time (a u4 group
- * in two registers, not four). Every row, batched or alone (rows_*_1), is computed by the
- * same instructions in the same order, so the bit-for-bit promise holds within a build. */
-INLINE __m512 widen16_i8(const int8_t *c) {
+typedef __m512 vec;
+#define LANES 16
+#define VZERO _mm512_setzero_ps
+#define VLOAD _mm512_loadu_ps
+#define VSET1 _mm512_set1_ps
+#define VMUL _mm512_mul_ps
+#define VFMADD _mm512_fmadd_ps
+#define VSUM _mm512_reduce_add_ps
+
+INLINE vec widen_lanes_i8(const int8_t *c) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)c)));
 }
 
 /* The 32 codes of a u4 (`hb` NULL) or u5 group as floats, codes 16j..16j+15 in v[j]. */
-INLINE void group_floats16(const uint8_t *c, const uint8_t *hb, __m512 v[2]) {
+INLINE void group_lanes(const uint8_t *c, const uint8_t *hb, vec v[32 / LANES]) {
     __m128i lo, hi;
     group_bytes(c, hb, &lo, &hi);
     v[0] = _mm512_cvtepi32_ps(hb ? _mm512_cvtepi8_epi32(lo) : _mm512_cvtepu8_epi32(lo));
     v[1] = _mm512_cvtepi32_ps(hb ? _mm512_cvtepi8_epi32(hi) : _mm512_cvtepu8_epi32(hi));
 }
-
-/* One group's products of codes `v` with x (32 values), as both row kinds take them. */
-INLINE __m512 group_dot16(const __m512 v[2], __m512 x0, __m512 x1) {
-    return _mm512_fmadd_ps(v[1], x1, _mm512_mul_ps(v[0], x0));
-}
-
-INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
-                   const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
-                   const int f16, float *out) {
-    __m512 acc[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_ps();
-    const int64_t groups = K / G;
-    for (int64_t g = 0; g < groups; g++) {
-        __m512 part[MAX_ROWS];
-        for (int b = 0; b < nb; b++) part[b] = _mm512_setzero_ps();
-        for (int j = 0; j < G; j += 16) {
-            const int64_t k = g * G + j;
-            const __m512 w = widen16_i8(c + k);
-            for (int b = 0; b < nb; b++)
-                part[b] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + b * ldx + k), part[b]);
-        }
-        const __m512 vs = _mm512_set1_ps(load_scale(scale, g, f16));
-        for (int b = 0; b < nb; b++) acc[b] = _mm512_fmadd_ps(part[b], vs, acc[b]);
-    }
-    float dots[MAX_ROWS];
-    for (int b = 0; b < nb; b++) dots[b] = _mm512_reduce_add_ps(acc[b]);
-    row_totals(dots, low, groups, xs, stride, nb, f16, out);
-}
-
-INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
-                   int64_t K, const float *x, const float *xs, int64_t stride, int64_t ldx,
-                   const int nb, const int f16, float *out) {
-    __m512 acc[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_ps();
-    const int64_t groups = K / 32;
-    for (int64_t g = 0; g < groups; g++) {
-        __m512 v[2];
-        group_floats16(c + g * 16, hb ? hb + g * 4 : NULL, v);
-        const __m512 vs = _mm512_set1_ps(load_scale(scale, g, f16));
-        for (int b = 0; b < nb; b++) {
-            const float *xb = x + b * ldx + g * 32;
-            const __m512 part = group_dot16(v, _mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16));
-            acc[b] = _mm512_fmadd_ps(part, vs, acc[b]);
-        }
-    }
-    float dots[MAX_ROWS];
-    for (int b = 0; b < nb; b++) dots[b] = _mm512_reduce_add_ps(acc[b]);
-    row_totals(dots, low, groups, xs, stride, nb, f16, out);
-}
 #else
+typedef __m256 vec;
+#define LANES 8
+#define VZERO _mm256_setzero_ps
+#define VLOAD _mm256_loadu_ps
+#define VSET1 _mm256_set1_ps
+#define VMUL _mm256_mul_ps
+#define VFMADD _mm256_fmadd_ps
+#define VSUM hsum
+#define widen_lanes_i8 widen_i8
+#define group_lanes group_floats
+#endif
+
+/* One u4/u5 group's products: its codes `v` with x's 32 values `xv`, one chain. */
+INLINE vec group_dot(const vec v[32 / LANES], const vec xv[32 / LANES]) {
+    vec part = VMUL(v[0], xv[0]);
+    for (int i = 1; i < 32 / LANES; i++) part = VFMADD(v[i], xv[i], part);
+    return part;
+}
+
+INLINE void load_group(const float *x, vec xv[32 / LANES]) {
+    for (int i = 0; i < 32 / LANES; i++) xv[i] = VLOAD(x + i * LANES);
+}
+
+/* Each row's sum of its products plus its offsets' share: what rows_*_1 add. */
+INLINE void row_totals(const vec *acc, const void *low, int64_t groups, const float *xs,
+                       int64_t stride, const int nb, const int f16, float *out) {
+    float share[MAX_ROWS] = {0};
+    if (low) low_shares(low, groups, xs, stride, f16, share);
+    for (int b = 0; b < nb; b++) out[b] = VSUM(acc[b]) + share[b];
+}
 
 /* One weight row of i8 codes against nb (<= MAX_ROWS) activation rows; xs, stride: their
  * group sums (`low_shares`). */
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
                    const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
                    const int f16, float *out) {
-    __m256 acc[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
+    vec acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = VZERO();
     const int64_t groups = K / G;
     for (int64_t g = 0; g < groups; g++) {
-        __m256 part[MAX_ROWS];
-        for (int b = 0; b < nb; b++) part[b] = _mm256_setzero_ps();
-        for (int j = 0; j < G; j += 8) {
+        vec part[MAX_ROWS];
+        for (int b = 0; b < nb; b++) part[b] = VZERO();
+        for (int j = 0; j < G; j += LANES) {
             const int64_t k = g * G + j;
-            const __m256 w = widen_i8(c + k);
-            for (int b = 0; b < nb; b++)
-                part[b] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + b * ldx + k), part[b]);
+            const vec w = widen_lanes_i8(c + k);
+            for (int b = 0; b < nb; b++) part[b] = VFMADD(w, VLOAD(x + b * ldx + k), part[b]);
         }
-        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
-        for (int b = 0; b < nb; b++) acc[b] = _mm256_fmadd_ps(part[b], vs, acc[b]);
+        const vec vs = VSET1(load_scale(scale, g, f16));
+        for (int b = 0; b < nb; b++) acc[b] = VFMADD(part[b], vs, acc[b]);
     }
-    float dots[MAX_ROWS];
-    for (int b = 0; b < nb; b++) dots[b] = hsum(acc[b]);
-    row_totals(dots, low, groups, xs, stride, nb, f16, out);
+    row_totals(acc, low, groups, xs, stride, nb, f16, out);
 }
 
 /* One weight row of packed u4 or u5 codes (G = 32) against nb activation rows. */
 INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const void *low,
                    int64_t K, const float *x, const float *xs, int64_t stride, int64_t ldx,
                    const int nb, const int f16, float *out) {
-    __m256 acc[MAX_ROWS];
-    for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_ps();
+    vec acc[MAX_ROWS];
+    for (int b = 0; b < nb; b++) acc[b] = VZERO();
     const int64_t groups = K / 32;
-    const int five = hb != NULL;
     for (int64_t g = 0; g < groups; g++) {
-        __m256 v[4];
-        group_floats(c + g * 16, five ? hb + g * 4 : NULL, v);
-        const __m256 vs = _mm256_set1_ps(load_scale(scale, g, f16));
+        vec v[32 / LANES];
+        group_lanes(c + g * 16, hb ? hb + g * 4 : NULL, v);
+        const vec vs = VSET1(load_scale(scale, g, f16));
         for (int b = 0; b < nb; b++) {
-            const float *xb = x + b * ldx + g * 32;
-            __m256 part = _mm256_mul_ps(v[0], _mm256_loadu_ps(xb));
-            part = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(xb + 8), part);
-            part = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(xb + 16), part);
-            part = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xb + 24), part);
-            acc[b] = _mm256_fmadd_ps(part, vs, acc[b]);
+            vec xv[32 / LANES];
+            load_group(x + b * ldx + g * 32, xv);
+            acc[b] = VFMADD(group_dot(v, xv), vs, acc[b]);
         }
     }
-    float dots[MAX_ROWS];
-    for (int b = 0; b < nb; b++) dots[b] = hsum(acc[b]);
-    row_totals(dots, low, groups, xs, stride, nb, f16, out);
+    row_totals(acc, low, groups, xs, stride, nb, f16, out);
 }
-#endif /* QMM_AVX512 */
 #else
 INLINE void row_i8(const int8_t *c, const void *scale, const void *low, int64_t K, int G,
                    const float *x, const float *xs, int64_t stride, int64_t ldx, const int nb,
@@ -237,31 +208,29 @@ INLINE void row_u4(const uint8_t *c, const uint8_t *hb, const void *scale, const
  * cache line at a time: on a 2-core AMD EPYC the hardware prefetcher did not keep up with
  * R short rows at once (a decoding step 1.3x faster with it; batches, compute-bound, gain
  * nothing). */
-#if QMM_AVX512
 INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
                       int64_t at, const float *x, const float *xsum, const int f16,
                       const int R, float *out) {
     const int64_t groups = K / G;
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    vec acc[4];
+    for (int r = 0; r < R; r++) acc[r] = VZERO();
     for (int64_t g = 0; g < groups; g++) {
-        __m512 part[4];
-        for (int r = 0; r < R; r++) part[r] = _mm512_setzero_ps();
+        vec part[4];
+        for (int r = 0; r < R; r++) part[r] = VZERO();
         if (((g * G) & 63) == 0)
             for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * K + g * G), _MM_HINT_T0);
-        for (int j = 0; j < G; j += 16) {
+        for (int j = 0; j < G; j += LANES) {
             const int64_t k = g * G + j;
-            const __m512 xv = _mm512_loadu_ps(x + k);
-            for (int r = 0; r < R; r++) part[r] = _mm512_fmadd_ps(widen16_i8(c + r * K + k), xv, part[r]);
+            const vec xv = VLOAD(x + k);
+            for (int r = 0; r < R; r++) part[r] = VFMADD(widen_lanes_i8(c + r * K + k), xv, part[r]);
         }
         for (int r = 0; r < R; r++) {
-            const __m512 vs = _mm512_set1_ps(load_scale(scale, at + r * groups + g, f16));
-            acc[r] = _mm512_fmadd_ps(part[r], vs, acc[r]);
+            const vec vs = VSET1(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = VFMADD(part[r], vs, acc[r]);
         }
     }
     for (int r = 0; r < R; r++) {
-        out[r] = _mm512_reduce_add_ps(acc[r]) +
-                 (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+        out[r] = VSUM(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
     }
 }
 
@@ -270,85 +239,26 @@ INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void
                       const int f16, const int R, float *out) {
     const int64_t groups = K / 32;
     const int five = hb != NULL;
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    vec acc[4];
+    for (int r = 0; r < R; r++) acc[r] = VZERO();
     for (int64_t g = 0; g < groups; g++) {
-        const __m512 x0 = _mm512_loadu_ps(x + g * 32), x1 = _mm512_loadu_ps(x + g * 32 + 16);
+        vec xv[32 / LANES];
+        load_group(x + g * 32, xv);
         if ((g & 3) == 0)
             for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
         if (five && (g & 15) == 0)
             for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
-            __m512 v[2];
-            group_floats16(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
-            const __m512 vs = _mm512_set1_ps(load_scale(scale, at + r * groups + g, f16));
-            acc[r] = _mm512_fmadd_ps(group_dot16(v, x0, x1), vs, acc[r]);
+            vec v[32 / LANES];
+            group_lanes(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
+            const vec vs = VSET1(load_scale(scale, at + r * groups + g, f16));
+            acc[r] = VFMADD(group_dot(v, xv), vs, acc[r]);
         }
     }
     for (int r = 0; r < R; r++) {
-        out[r] = _mm512_reduce_add_ps(acc[r]) +
-                 (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
+        out[r] = VSUM(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
     }
 }
-#else
-INLINE void rows_i8_1(const int8_t *c, int64_t K, int G, const void *scale, const void *low,
-                      int64_t at, const float *x, const float *xsum, const int f16,
-                      const int R, float *out) {
-    const int64_t groups = K / G;
-    __m256 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < groups; g++) {
-        __m256 part[4];
-        for (int r = 0; r < R; r++) part[r] = _mm256_setzero_ps();
-        if (((g * G) & 63) == 0)
-            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * K + g * G), _MM_HINT_T0);
-        for (int j = 0; j < G; j += 8) {
-            const int64_t k = g * G + j;
-            const __m256 xv = _mm256_loadu_ps(x + k);
-            for (int r = 0; r < R; r++) part[r] = _mm256_fmadd_ps(widen_i8(c + r * K + k), xv, part[r]);
-        }
-        for (int r = 0; r < R; r++) {
-            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
-            acc[r] = _mm256_fmadd_ps(part[r], vs, acc[r]);
-        }
-    }
-    for (int r = 0; r < R; r++) {
-        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
-    }
-}
-
-INLINE void rows_u4_1(const uint8_t *c, const uint8_t *hb, int64_t K, const void *scale,
-                      const void *low, int64_t at, const float *x, const float *xsum,
-                      const int f16, const int R, float *out) {
-    const int64_t groups = K / 32;
-    const int five = hb != NULL;
-    __m256 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < groups; g++) {
-        const float *xg = x + g * 32;
-        const __m256 x0 = _mm256_loadu_ps(xg), x1 = _mm256_loadu_ps(xg + 8);
-        const __m256 x2 = _mm256_loadu_ps(xg + 16), x3 = _mm256_loadu_ps(xg + 24);
-        if ((g & 3) == 0)
-            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(c + (r + 2 * R) * (K / 2) + g * 16), _MM_HINT_T0);
-        if (five && (g & 15) == 0)
-            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(hb + (r + 2 * R) * (K / 8) + g * 4), _MM_HINT_T0);
-        for (int r = 0; r < R; r++) {
-            __m256 v[4];
-            group_floats(c + r * (K / 2) + g * 16, five ? hb + r * (K / 8) + g * 4 : NULL, v);
-            __m256 part = _mm256_mul_ps(v[0], x0);
-            part = _mm256_fmadd_ps(v[1], x1, part);
-            part = _mm256_fmadd_ps(v[2], x2, part);
-            part = _mm256_fmadd_ps(v[3], x3, part);
-            const __m256 vs = _mm256_set1_ps(load_scale(scale, at + r * groups + g, f16));
-            acc[r] = _mm256_fmadd_ps(part, vs, acc[r]);
-        }
-    }
-    for (int r = 0; r < R; r++) {
-        out[r] = hsum(acc[r]) + (low ? low_share(low, at + r * groups, groups, xsum, f16) : 0.0f);
-    }
-}
-
-#endif /* QMM_AVX512 */
 
 /* y [N] = W x for one row x, W as i8 (packed = 0) or u4/u5 (packed = 1) codes; xsum: x's
  * group sums (`group_sums`), NULL where there is no `low`. */

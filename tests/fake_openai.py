@@ -8,7 +8,8 @@ The script sees the whole `Request` (path, JSON body, headers) and answers with
 - a `list[str]`: exactly these choices, whatever `n` says;
 - a `Reply`: a raw status, JSON body and headers (errors: `Reply.error(503)`);
 - a `Chunks`: one choice's text in pieces, streamed `delay` seconds apart (then, with
-  `stall`, that long a silence before the end) to a request that asks to stream.
+  `stall`, that long a silence before the end) to a request that asks to stream; a
+  `list[Chunks]`: these choices, streamed one after the other.
 A request with `"stream": true` is answered with one JSON body, as by a server that ignores
 `stream`, unless the server was made with `stream=True`: then every answer streams
 (server-sent events, a str in one piece per word, `chunk_delay` seconds apart), ending with
@@ -16,7 +17,9 @@ a usage chunk when the request asks for one (`stream_options.include_usage`).
 `models` is what `GET /v1/models` lists (by default `model` alone).
 Answers queued with `push` are used first, in order; with neither a queue nor a script the
 server answers 500 so a test that ran out of answers fails loudly. Every request is kept
-in `requests`, so tests assert what the client sent and how often.
+in `requests`, so tests assert what the client sent and how often; `cut` counts the streams
+a client left before their end, and a `Reply` with `drop` ends its stream with the
+connection, mid-body, as a server that dies does.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Reply:
     # A stream instead of `body`: each chunk after its pause, then `stall`, then [DONE].
     events: list[tuple[float, JSON]] | None = None
     stall: float = 0.0
+    drop: bool = False  # the connection ends after the events, the body unfinished
 
     @staticmethod
     def error(status: int, message: str = "scripted failure", retry_after_ms: int = 1) -> Reply:
@@ -72,14 +76,27 @@ class Chunks:
     pieces: list[str]
     delay: float = 0.0  # before each piece, the first included
     stall: float = 0.0  # silence after the last piece, before the stream ends
+    drop: bool = False  # the connection ends after the pieces, the choice unfinished
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
 
-Answer = str | list[str] | Reply | Chunks
+Answer = str | list[str] | list[Chunks] | Reply | Chunks
 Script = Callable[[Request], Answer]
+
+
+def refusing_streams(answer: Answer) -> Script:
+    """A script for a server that cannot stream: HTTP 400 to a request that asks to, else
+    `answer`."""
+
+    def script(request: Request) -> Answer:
+        if request.body.get("stream"):
+            return Reply.error(400, "'stream' is not supported")
+        return answer
+
+    return script
 
 
 class FakeOpenAI:
@@ -102,6 +119,7 @@ class FakeOpenAI:
         self.chunk_delay = chunk_delay
         self.models = [model] if models is None else models
         self.requests: list[Request] = []
+        self.cut = 0
         self._queue: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
@@ -150,11 +168,16 @@ class FakeOpenAI:
         if isinstance(answer, Reply):
             return answer
         streams = bool(request.body.get("stream"))
-        if isinstance(answer, Chunks) and streams:
-            return self._streamed(request, [answer])
         if isinstance(answer, Chunks):
-            answer = answer.text
-        texts = answer if isinstance(answer, list) else self._repeat(answer, request)
+            answer = [answer]
+        if isinstance(answer, list) and all(isinstance(a, Chunks) for a in answer):
+            choices = [a for a in answer if isinstance(a, Chunks)]
+            if streams:
+                return self._streamed(request, choices)
+            answer = [a.text for a in choices]
+        texts = (
+            [str(a) for a in answer] if isinstance(answer, list) else self._repeat(answer, request)
+        )
         if self.stream and streams:
             pieces = [Chunks(_words(text), self.chunk_delay) for text in texts]
             return self._streamed(request, pieces)
@@ -169,6 +192,8 @@ class FakeOpenAI:
             for piece in chunks.pieces:
                 choice = _delta(index, piece, None, chat)
                 events.append((chunks.delay, {**head, "choices": [choice]}))
+            if chunks.drop:
+                return Reply(200, events=events, drop=True)
             events.append((0.0, {**head, "choices": [_delta(index, "", "stop", chat)]}))
         wants_usage = (request.body.get("stream_options") or {}).get("include_usage")
         if self.usage and wants_usage:
@@ -306,14 +331,19 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "text/event-stream")
+                if reply.drop:  # a length the body never reaches
+                    self.send_header("Content-Length", str(1 << 20))
                 self.end_headers()
                 for pause, chunk in reply.events or ():
                     time.sleep(pause)
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                if reply.drop:
+                    return
                 time.sleep(reply.stall)
                 self.wfile.write(b"data: [DONE]\n\n")
             except (BrokenPipeError, ConnectionResetError):
-                return  # the client gave up waiting
+                with server._lock:
+                    server.cut += 1  # the client gave up waiting, or left
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest output is for failures, not access logs."""

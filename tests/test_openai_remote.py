@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from fake_openai import Chunks, FakeOpenAI, Reply, Request
+from fake_openai import Chunks, FakeOpenAI, Reply, refusing_streams
 
 from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.backends.openai_backend import OpenAIBackend, server_model
@@ -70,12 +70,7 @@ def test_a_stalled_stream_fails_with_the_setting_to_change() -> None:
 
 
 def test_a_server_that_cannot_stream_is_asked_without_from_then_on() -> None:
-    def script(request: Request) -> Reply | str:
-        if request.body.get("stream"):
-            return Reply.error(400, "'stream' is not supported")
-        return CODE
-
-    with FakeOpenAI(script) as server:
+    with FakeOpenAI(refusing_streams(CODE)) as server:
         b = backend(server)
         assert [c.text for c in b.generate(CHAT, Sampling())] == [CODE]
         assert [c.text for c in b.generate(CHAT, Sampling())] == [CODE]

@@ -10,14 +10,24 @@ the first token and between tokens — and never the length of a steady answer. 
 that refuses to stream (an HTTP 400, 422 or 501 that names `stream`) is asked again without,
 and from then on; one that ignores `stream` and answers in one body is read as it is.
 Failed requests are retried by `openai_retry`, never by the SDK.
+
+`generate_each` gives a request's choices as the server finishes them, so the compiler can
+verify one while the others decode and, once it has what it needs, close the stream: a
+server that watches its connections (vLLM, `marshalike serve`) then stops generating the
+rest. A choice given before the stream ends counts its streamed chunks as its completion
+tokens (a token a chunk, as those servers stream); the choices given at its end share the
+usage the server reports, less what was counted before, so that the sum is the server's
+figure whenever the stream is read to its end. To that end the last choice of a full answer
+waits for the usage chunk that follows it.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import openai
@@ -31,7 +41,7 @@ from marshalike.backends.base import (
     share,
 )
 from marshalike.backends.openai_retry import RetryPolicy, retryable, with_retries
-from marshalike.backends.openai_stream import Answer, read_stream, read_whole
+from marshalike.backends.openai_stream import Answer, finishing, read_stream, read_whole
 from marshalike.errors import BackendError, ConfigError
 from marshalike.settings import choices, default
 
@@ -101,37 +111,134 @@ class OpenAIBackend:
             completions += self._top_up(prompt, sampling, missing)
         return completions[: sampling.n]
 
+    def generate_each(self, prompt: Prompt, sampling: Sampling) -> Iterator[tuple[int, Completion]]:
+        """Each completion with its place in the request, as the server finishes it (see
+        the module's docstring); closing the iterator early closes the stream, and the
+        top-up requests of a server that returned fewer than `n` at their next chunk."""
+        stop = threading.Event()
+        owed = _Owed()
+        given = 0
+        try:
+            if self.streaming:
+                for index, completion in self._stream_each(prompt, sampling, owed):
+                    given += 1
+                    yield index, completion
+            if not self.streaming and given == 0:  # it has just said it cannot stream
+                yield from enumerate(self.generate(prompt, sampling))
+                return
+            for offset, completion in self._top_up_each(prompt, sampling, given, stop):
+                yield given + offset, owed.settle(completion)
+        finally:
+            stop.set()
+
+    def _stream_each(
+        self, prompt: Prompt, sampling: Sampling, owed: _Owed
+    ) -> Iterator[tuple[int, Completion]]:
+        """The choices of one streamed request for `n`, each as it finishes, at most `n`;
+        the usage no choice given carries is left in `owed`. A retryable failure after the
+        stream began ends it, and the choices it did not finish are not given: they are
+        topped up."""
+        options = _options(sampling, sampling.n, sampling.seed)
+        answer = Answer()
+        counted: dict[int, int] = {}  # completion tokens of the choices given early
+        held: list[int] = []  # the last of a full answer, which waits for the usage
+        broken = False
+        with self._slots:
+            try:
+                stream = with_retries(
+                    lambda: self._create(prompt, options, stream=True), self.retry, rng=self._rng
+                )
+            except openai.APIStatusError as exc:
+                if not _cannot_stream(exc):
+                    raise self._error(exc) from None
+                self.streaming = False
+                return
+            except openai.OpenAIError as exc:
+                raise self._error(exc) from None
+            try:
+                for index in finishing(stream, prompt.kind == "chat", answer):
+                    if len(counted) + len(held) + 1 >= sampling.n:
+                        held.append(index)
+                        continue
+                    counted[index] = answer.pieces(index)
+                    text, finish = answer.text(index), _finish(answer, index)
+                    yield index, Completion(text, 0, counted[index], finish)
+            except openai.OpenAIError as exc:
+                if not retryable(exc):
+                    raise self._error(exc) from None
+                broken = True
+            finally:
+                stream.close()
+        # Given at the end: the held one, and unless the stream broke, those it ended without
+        # finishing, or all of an answer in one body.
+        rest = [] if broken else [i for i in sorted(answer.texts) if i not in counted]
+        left = (held + [i for i in rest if i not in held])[: max(0, sampling.n - len(counted))]
+        spent = max(0, answer.completion_tokens - sum(counted.values()))
+        if not left:
+            owed.prompt, owed.completion = answer.prompt_tokens, spent
+        prompts, completions = share(answer.prompt_tokens, len(left)), share(spent, len(left))
+        for k, index in enumerate(left):
+            tokens = completions[k] if answer.reported else answer.pieces(index)
+            yield index, Completion(answer.text(index), prompts[k], tokens, _finish(answer, index))
+
+    def _top_up_each(
+        self, prompt: Prompt, sampling: Sampling, given: int, stop: threading.Event
+    ) -> Iterator[tuple[int, Completion]]:
+        """The `n - given` choices still missing, one request each, in parallel, each with
+        its place among them as it finishes; setting `stop` ends those still running."""
+        missing = sampling.n - given
+        if missing <= 0:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self.parallel, missing))
+        try:
+            futures: dict[Future[list[Completion]], int] = {
+                pool.submit(self._request, prompt, sampling, 1, seed, stop): k
+                for k, seed in enumerate(_top_up_seeds(sampling, missing))
+            }
+            for future in as_completed(futures):
+                for completion in future.result()[:1]:
+                    yield futures[future], completion
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def _top_up(self, prompt: Prompt, sampling: Sampling, missing: int) -> list[Completion]:
-        # Each extra request gets its own seed: a server that honours seeds would otherwise
-        # return the same candidate every time.
-        seeds = [
-            None if sampling.seed is None else sampling.seed + i for i in range(1, 1 + missing)
-        ]
         with ThreadPoolExecutor(max_workers=min(self.parallel, missing)) as pool:
+            seeds = _top_up_seeds(sampling, missing)
             batches = pool.map(lambda seed: self._request(prompt, sampling, 1, seed), seeds)
             return [c for batch in batches for c in batch[:1]]
 
     def _request(
-        self, prompt: Prompt, sampling: Sampling, n: int, seed: int | None
+        self,
+        prompt: Prompt,
+        sampling: Sampling,
+        n: int,
+        seed: int | None,
+        stop: threading.Event | None = None,
     ) -> list[Completion]:
         options = _options(sampling, n, seed)
         try:
             with self._slots:
-                answer = with_retries(lambda: self._ask(prompt, options), self.retry, rng=self._rng)
+                answer = with_retries(
+                    lambda: self._ask(prompt, options, stop), self.retry, rng=self._rng
+                )
         except openai.OpenAIError as exc:
-            tries = self.retry.tries if retryable(exc) else 1
-            raise BackendError(
-                describe_error(exc, self.base_url, self.model, self.timeout, tries)
-            ) from None
+            raise self._error(exc) from None
         return _completions(answer.choices, answer.prompt_tokens, answer.completion_tokens)
 
-    def _ask(self, prompt: Prompt, options: dict[str, Any]) -> Answer:
+    def _error(self, exc: openai.OpenAIError) -> BackendError:
+        tries = self.retry.tries if retryable(exc) else 1
+        return BackendError(describe_error(exc, self.base_url, self.model, self.timeout, tries))
+
+    def _ask(
+        self, prompt: Prompt, options: dict[str, Any], stop: threading.Event | None = None
+    ) -> Answer:
         """One request: streamed unless the server has said it cannot stream."""
         chat = prompt.kind == "chat"
         if self.streaming:
             try:
                 stream = self._create(prompt, options, stream=True)
-                return read_stream(stream, chat)
+                return read_stream(stream, chat, stop)
             except openai.APIStatusError as exc:
                 if not _cannot_stream(exc):
                     raise
@@ -181,6 +288,36 @@ def server_model(base_url: str | None, api_key: str | None, timeout: float) -> s
 
 def _cannot_stream(exc: openai.APIStatusError) -> bool:
     return exc.status_code in _NO_STREAM_STATUSES and "stream" in _detail(exc).lower()
+
+
+@dataclass
+class _Owed:
+    """Tokens a request reported that none of the choices it gave carries, for the next
+    choice given to carry."""
+
+    prompt: int = 0
+    completion: int = 0
+
+    def settle(self, completion: Completion) -> Completion:
+        prompt, spent = self.prompt, self.completion
+        self.prompt = self.completion = 0
+        return replace(
+            completion,
+            prompt_tokens=completion.prompt_tokens + prompt,
+            completion_tokens=completion.completion_tokens + spent,
+        )
+
+
+def _top_up_seeds(sampling: Sampling, missing: int) -> list[int | None]:
+    """Each extra request's own seed: a server that honours seeds would otherwise return
+    the same candidate every time."""
+    if sampling.seed is None:
+        return [None] * missing
+    return [sampling.seed + i for i in range(1, 1 + missing)]
+
+
+def _finish(answer: Answer, index: int) -> str:
+    return answer.finishes.get(index) or "unknown"
 
 
 def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:

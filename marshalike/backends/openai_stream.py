@@ -3,16 +3,20 @@ and the request's token usage.
 
 A streamed answer (server-sent events) is assembled from its chunks: each chunk adds to the
 text of the choice its `index` names, and the last one carries the usage when the server
-honours `stream_options.include_usage`. A server that ignores `stream` and answers with
-one JSON body (its Content-Type says so) is read as a whole answer, as is the answer to a
-request that did not stream. Where no usage comes back the token counts are unknown and
-counted as 0, as for any server that reports none.
+honours `stream_options.include_usage`. `finishing` gives each choice's index as its
+finish reason arrives, so a caller can use one choice while the others are still coming.
+A server that ignores `stream` and answers with one JSON body (its Content-Type says so) is
+read as a whole answer, as is the answer to a request that did not stream. Where no usage
+comes back the token counts are unknown and counted as 0, as for any server that reports
+none.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from threading import Event
 from typing import Any
 
 
@@ -22,8 +26,10 @@ class Answer:
 
     texts: dict[int, list[str]] = field(default_factory=dict)
     finishes: dict[int, str | None] = field(default_factory=dict)
+    chunks: dict[int, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reported: bool = False  # whether the server reported usage
 
     def add(self, index: int, text: str | None, finish: str | None) -> None:
         self.texts.setdefault(index, [])
@@ -32,37 +38,67 @@ class Answer:
         if finish:
             self.finishes[index] = finish
 
+    def text(self, index: int) -> str:
+        return "".join(self.texts.get(index, ()))
+
+    def pieces(self, index: int) -> int:
+        """How many streamed chunks carried text of choice `index`: its tokens, for a
+        server that streams a token a chunk (vLLM, `marshalike serve`); 0 in a whole body."""
+        return self.chunks.get(index, 0)
+
     def count(self, usage: Any) -> None:
         if usage is None:
             return
+        self.reported = True
         self.prompt_tokens = int(_get(usage, "prompt_tokens") or 0)
         self.completion_tokens = int(_get(usage, "completion_tokens") or 0)
 
     @property
     def choices(self) -> list[tuple[str, str | None]]:
         """(text, finish reason) of each choice, in index order."""
-        return [("".join(self.texts[i]), self.finishes.get(i)) for i in sorted(self.texts)]
+        return [(self.text(i), self.finishes.get(i)) for i in sorted(self.texts)]
 
 
-def read_stream(stream: Any, chat: bool) -> Answer:
-    """The answer an `openai.Stream` carries, chunk by chunk; the stream is closed after,
-    so a server that watches its connections stops generating for an abandoned one."""
+def read_stream(stream: Any, chat: bool, stop: Event | None = None) -> Answer:
+    """The answer an `openai.Stream` carries, chunk by chunk (unfinished if `stop` is set
+    before its end); the stream is closed after, so a server that watches its connections
+    stops generating for an abandoned one."""
+    answer = Answer()
     try:
-        if _is_whole(stream.response):
-            return read_whole(json.loads(stream.response.read()), chat)
-        answer = Answer()
-        for chunk in stream:
-            for choice in _get(chunk, "choices") or ():
-                answer.add(_get(choice, "index") or 0, _text(choice, chat), _finish(choice))
-            answer.count(_get(chunk, "usage"))
+        for _ in finishing(stream, chat, answer, stop):
+            pass
         return answer
     finally:
         stream.close()
 
 
-def read_whole(body: Any, chat: bool) -> Answer:
-    """The answer of one JSON body (a dict, or the SDK's object for it)."""
-    answer = Answer()
+def finishing(stream: Any, chat: bool, answer: Answer, stop: Event | None = None) -> Iterator[int]:
+    """Reads `stream` into `answer`, giving each choice's index once, as its finish reason
+    arrives, until the stream ends or `stop` is set. Choices the stream ends without
+    finishing, and those of an answer in one JSON body, are not given: `answer` holds them
+    once this ends. The caller closes the stream."""
+    if _is_whole(stream.response):
+        read_whole(json.loads(stream.response.read()), chat, answer)
+        return
+    for chunk in stream:
+        if stop is not None and stop.is_set():
+            return
+        for choice in _get(chunk, "choices") or ():
+            index = _get(choice, "index") or 0
+            text = _text(choice, chat)
+            if text:
+                answer.chunks[index] = answer.chunks.get(index, 0) + 1
+            finished = index in answer.finishes
+            answer.add(index, text, _finish(choice))
+            if not finished and index in answer.finishes:
+                yield index
+        answer.count(_get(chunk, "usage"))
+
+
+def read_whole(body: Any, chat: bool, answer: Answer | None = None) -> Answer:
+    """The answer of one JSON body (a dict, or the SDK's object for it), into `answer`
+    where given."""
+    answer = answer if answer is not None else Answer()
     for position, choice in enumerate(_get(body, "choices") or ()):
         index = _get(choice, "index")
         text = _get(_get(choice, "message"), "content") if chat else _get(choice, "text")

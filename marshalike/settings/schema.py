@@ -229,12 +229,14 @@ class Settings:
         locked=True,
     )
     out: str | None = _setting(None, "Write outputs here", path="dir")
-    jobs: int = _setting(4, "Units and tests run at once", low=1)
+    jobs: int = _setting(
+        4, "Units and tests run at once, and requests in flight to a model server", low=1
+    )
     seed: int = _setting(0, "Sampling seed", locked=True)
     timeout: float = _setting(10.0, "Seconds per test run", low=0, low_open=True)
     # Answers stream, so this bounds a silence, not an answer's length: a CPU server that
-    # queues requests (marshalike serve runs one at a time) and reads a long prompt can be
-    # silent for minutes before its first token, then steady.
+    # queues requests and reads a long prompt can be silent for minutes before its first
+    # token, then steady.
     request_timeout: float = _setting(
         300.0,
         "Seconds a model server may stay silent: before its first token (waiting in its "

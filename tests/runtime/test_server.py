@@ -182,6 +182,21 @@ def test_the_compilers_openai_backend_works_against_the_server(server: OpenAISer
     assert backend.generate(text, sampling) == [Completion(":)(f fed", 4, 8, "stop")] * 2
 
 
+def test_the_openai_backend_gives_the_servers_choices_as_they_finish(server: OpenAIServer) -> None:
+    from marshalike.backends.base import Prompt, Sampling
+    from marshalike.backends.openai_backend import OpenAIBackend
+
+    backend = OpenAIBackend(model=MODEL, base_url=server.base_url, max_retries=0, timeout=10)
+    sampling = Sampling(n=3, temperature=0.8, top_p=1.0, max_tokens=20, seed=4)
+    prompt = Prompt("completion", text="def f(x):")
+    whole = backend.generate(prompt, sampling)
+    given = sorted(backend.generate_each(prompt, sampling), key=lambda pair: pair[0])
+    assert [c.text for _, c in given] == [c.text for c in whole]
+    # The server streams a token a chunk: the counts add up to what it reports.
+    assert sum(c.completion_tokens for _, c in given) == sum(c.completion_tokens for c in whole)
+    assert sum(c.prompt_tokens for _, c in given) == sum(c.prompt_tokens for c in whole)
+
+
 # --- the real engine -----------------------------------------------------------------------
 
 

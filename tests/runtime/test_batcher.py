@@ -12,6 +12,7 @@ from quant_fixtures import GEMMA, LLAMA, Chars, coded_sources, tiny_model  # noq
 from test_engine import CharTokenizer, tiny_engine  # noqa: E402
 
 from marshalike_runtime import cpu_kernels  # noqa: E402
+from marshalike_runtime.batcher import Batcher  # noqa: E402
 from marshalike_runtime.engine import Engine, cpu_threads  # noqa: E402
 from marshalike_runtime.model import ModelArgs  # noqa: E402
 from marshalike_runtime.quant import quantize_model  # noqa: E402
@@ -110,6 +111,34 @@ def test_each_gives_candidates_as_they_finish_and_closing_it_stops_the_rest() ->
     each.close()
     assert handle.cancelled and outcome([first])[0] == expected[first_index]
     assert alone(engine, REQUESTS[:2]) == together(engine, REQUESTS[:2])
+
+
+def test_a_request_being_decoded_waits_behind_at_most_one_prefill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fairness: with many requests waiting, the batch thread decodes a step between any two
+    prefills while some request is being decoded."""
+    log: list[tuple[str, int]] = []
+    prefill, step = Batcher._prefill, Batcher._step
+
+    def logged_prefill(self: Batcher, *args: object) -> object:
+        log.append(("prefill", len(self._rows)))
+        return prefill(self, *args)  # type: ignore[arg-type]
+
+    def logged_step(self: Batcher) -> None:
+        log.append(("step", len(self._rows)))
+        step(self)
+
+    monkeypatch.setattr(Batcher, "_prefill", logged_prefill)
+    monkeypatch.setattr(Batcher, "_step", logged_step)
+    engine = tiny_engine(eos=frozenset())
+    waiting = REQUESTS * 3
+    assert len(together(engine, waiting)) == len(waiting)
+    prefills = [i for i, (what, _) in enumerate(log) if what == "prefill"]
+    assert len(prefills) == len(waiting)
+    behind = [i for i in prefills[1:] if log[i][1] > 0 and log[i - 1][0] == "prefill"]
+    assert behind == []  # rows were being decoded, and no step came between two prefills
+    assert sum(1 for i in prefills if log[i][1] > 0) > len(waiting) // 2  # they did overlap
 
 
 def test_the_solo_path_still_works_after_the_batch_thread_used_the_cache() -> None:

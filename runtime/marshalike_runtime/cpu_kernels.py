@@ -106,6 +106,9 @@ class Kernels:
         self._screen = lib.qmm_screen
         self._screen.argtypes = [_P, _P, _P, _I, _I, _P, _I, _P]
         self._screen.restype = None
+        self._store_half = lib.store_half
+        self._store_half.argtypes = [_P, _P, _I]
+        self._store_half.restype = None
 
     def i8(self, codes: Tensor, scale: Tensor, low: Tensor | None, group: int, x: Tensor) -> Tensor:
         """``codes`` [N, K] int8, ``scale``/``low`` [N, K/group], ``x`` [B, K] float32."""
@@ -134,6 +137,13 @@ class Kernels:
         rc = fn(codes.data_ptr(), _ptr(high), scale.data_ptr(), _ptr(low), n, k, x.data_ptr(),
                 x.shape[0], y.data_ptr())  # fmt: skip
         return _product(rc, y)
+
+    def to_half(self, x: Tensor) -> Tensor:
+        """``x`` (float32) as the decoding step writes it to the KV cache: fp16."""
+        x = x.contiguous()
+        y = torch.empty(x.shape, dtype=torch.float16)
+        self._store_half(y.data_ptr(), x.data_ptr(), x.numel())
+        return y
 
     def screen(self, codes: Tensor, scale: Tensor, low: Tensor, x: Tensor) -> Tensor:
         """An output head's approximate scores (`quant_head.HeadScreen`: u4 codes in groups of

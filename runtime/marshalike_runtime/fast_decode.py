@@ -49,11 +49,11 @@ class FastDecode:
         return self._block[0].attention.local
 
     def current(self) -> LayerDesc | None:
-        """The layer's description as its buffers are now (None without a KV cache)."""
+        """The layer's description as its buffers are now (None without an fp16 KV cache)."""
         block = self._block[0]
         cache = block.attention.kv_cache
-        if cache is None:
-            return None
+        if cache is None or cache.k_cache.dtype != torch.float16:
+            return None  # the C side reads fp16 keys and values (`Transformer.kv_dtype`)
         key = (cache.k_cache.data_ptr(), cache.v_cache.data_ptr(), *cache.k_cache.shape,
                _group_linear(block.attention.wqkv).codes.data_ptr())  # fmt: skip
         if key != self._key:
@@ -187,10 +187,11 @@ def without_fast_decode(model: Transformer) -> Iterator[None]:
 
 
 def enable_fast_decode(model: Transformer) -> None:
-    """Give every layer that qualifies its `FastDecode`, and the model a `FastStack` where
-    they all do."""
+    """Give every layer that qualifies its `FastDecode`, the model a `FastStack` where they
+    all do, and an fp16 KV cache where any does."""
     layers = [FastDecode(b) if FastDecode.applies_to(b) else None for b in model.blocks()]
     for block, layer in zip(model.blocks(), layers, strict=True):
         block.fast_decode = layer
     every = [layer for layer in layers if layer is not None]
     model.fast_step = FastStack(every) if len(every) == len(layers) else None
+    model.kv_dtype = torch.float16 if every else None  # what `decode_layer` reads

@@ -149,8 +149,8 @@ class KVCache(nn.Module):
     def update(self, input_pos: Tensor, k: Tensor, v: Tensor, kv_len: int) -> tuple[Tensor, Tensor]:
         """Write `k`, `v` ([B, H_kv, S, D]) at `input_pos`; return the first `kv_len` slots."""
         batch = k.shape[0]
-        self.k_cache[:batch, :, input_pos] = k
-        self.v_cache[:batch, :, input_pos] = v
+        self.k_cache[:batch, :, input_pos] = k.to(self.k_cache.dtype)
+        self.v_cache[:batch, :, input_pos] = v.to(self.v_cache.dtype)
         return self.k_cache[:batch, :, :kv_len], self.v_cache[:batch, :, :kv_len]
 
     def rows(self, start: int, stop: int) -> KVCache:
@@ -168,8 +168,8 @@ class KVCache(nn.Module):
         ``positions[b]``); return the first `kv_len` slots of rows 0..B-1."""
         batch = k.shape[0]
         rows = torch.arange(batch, device=k.device)
-        self.k_cache[rows, :, positions] = k[:, :, 0]
-        self.v_cache[rows, :, positions] = v[:, :, 0]
+        self.k_cache[rows, :, positions] = k[:, :, 0].to(self.k_cache.dtype)
+        self.v_cache[rows, :, positions] = v[:, :, 0].to(self.v_cache.dtype)
         return self.k_cache[:batch, :, :kv_len], self.v_cache[:batch, :, :kv_len]
 
 
@@ -241,6 +241,8 @@ class Attention(nn.Module):
             k, v = self.kv_cache.update_rows(ctx.row_pos, k, v, ctx.kv_len)
         elif self.kv_cache is not None:
             k, v = self.kv_cache.update(ctx.input_pos, k, v, ctx.kv_len)  # [B, H_kv, L, D]
+        if k.dtype != q.dtype:  # an fp16 cache (`Transformer.kv_dtype`)
+            k, v = k.to(q.dtype), v.to(q.dtype)
         mask = ctx.local_mask if self.local else ctx.causal_mask
         if last_only and seqlen > 1:
             q, seqlen = q[:, :, -1:], 1
@@ -354,6 +356,11 @@ class Transformer(nn.Module):
         # A quantized model's decoding step through every layer in one call
         # (fast_decode.FastStack); it returns None where it does not apply, and the layers run.
         self.fast_step: StackStep | None = None
+        # The KV cache's dtype where it is not the activations' (None): fp16 for a model
+        # that decodes in C (fast_decode.enable_fast_decode), since reading the keys and
+        # values is what bounds attention's time there, and half the bytes take about half
+        # of it. Its torch modules read the same values, widened.
+        self.kv_dtype: torch.dtype | None = None
 
     def blocks(self) -> Iterator[TransformerBlock]:
         """The layers in order, as what they are (a `ModuleList` yields plain modules)."""
@@ -380,13 +387,15 @@ class Transformer(nn.Module):
         return table[0][positions], table[1][positions]
 
     def setup_caches(self, max_batch_size: int, max_seq_len: int) -> None:
-        """Preallocate every layer's KV cache on the model's device and dtype."""
+        """Preallocate every layer's KV cache on the model's device, in `kv_dtype` or the
+        activations' dtype."""
         # The final norm's weight has the activations' dtype in every mode (a quantized
         # model's embedding table is int8).
         dtype, device = self.norm.weight.dtype, self.norm.weight.device
         a = self.args
+        kv = self.kv_dtype or dtype
         for layer in self.blocks():
-            cache = KVCache(max_batch_size, a.n_kv_heads, max_seq_len, a.head_dim, dtype)
+            cache = KVCache(max_batch_size, a.n_kv_heads, max_seq_len, a.head_dim, kv)
             layer.attention.kv_cache = cache.to(device)
         self.max_seq_len = max_seq_len
 

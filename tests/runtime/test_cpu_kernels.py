@@ -232,6 +232,31 @@ def test_bf16_weights_round_the_float32_ones_as_torch_does(both_builds, layout: 
         both_builds[0].dequantize(codes, scale, low, group, packed, high, torch.float16)
 
 
+def test_the_kv_cache_rounds_to_fp16_as_torch_does(both_builds) -> None:
+    """Both builds write keys and values to the fp16 cache as `.to(torch.float16)` rounds
+    them, bit for bit: ties to even, subnormals, the edge of the range, infinities, -0."""
+    import torch
+
+    g = torch.Generator().manual_seed(4)
+    exponents = torch.randint(-30, 17, (4000,), generator=g).float()
+    spread = torch.randn(4000, generator=g) * torch.pow(2.0, exponents)
+    steps = torch.arange(-2048, 2048, dtype=torch.float32)
+    ties = torch.cat(
+        [
+            (steps + 0.5) * 2.0**-24,  # halfway between subnormals
+            (1024 + steps[2048:] + 0.5) * 2.0**-10,  # halfway between normals in [1, 2)
+            (1024 + steps[2048:] + 0.5) * 2.0**5,  # and in [2^15, 2^16): the last ones
+        ]
+    )
+    edges = torch.tensor([0.0, -0.0, 2.0**-25, 2.0**-25 * 1.0001, 2.0**-14, 65504.0, 65519.0,
+                          65520.0, 1e9, -1e9, float("inf"), float("-inf")])  # fmt: skip
+    x = torch.cat([spread, ties, -ties, edges])
+    want = x.to(torch.float16).view(torch.int16)
+    for kernels in both_builds:
+        assert torch.equal(kernels.to_half(x).view(torch.int16), want)
+        assert kernels.to_half(torch.tensor([float("nan")])).isnan().all()
+
+
 def test_the_screen_gives_the_same_scores_with_vnni_and_without(tmp_path: Path) -> None:
     """vpdpbusd sums what maddubs and madd sum, to the last bit."""
     import ctypes

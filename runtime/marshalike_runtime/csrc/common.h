@@ -77,6 +77,33 @@ INLINE float half_to_float(uint16_t h) {
 #endif
 }
 
+/* The nearest fp16 (ties to even; too large: infinity), as F16C's vcvtps2ph and torch's
+ * `.to(torch.float16)` round: the KV cache written here and by torch holds the same bits. */
+INLINE uint16_t float_to_half(float f) {
+#if QMM_AVX2
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7FFFFFFF;
+    if (x > 0x7F800000) return sign | 0x7E00; /* NaN */
+    if (x >= 0x47800000) return sign | 0x7C00; /* 2^16 and above, infinity */
+    uint32_t q, r, half;
+    if (x >= 0x38800000) { /* normal: 10 of the 23 mantissa bits, the rest rounded */
+        q = ((x >> 23) - 112) << 10 | (x & 0x7FFFFF) >> 13;
+        r = x & 0x1FFF, half = 0x1000;
+    } else { /* subnormal or zero: the value in units of 2^-24 */
+        const uint32_t e = x >> 23, shift = 126 - e;
+        if (shift > 24) return sign;
+        const uint32_t m = (x & 0x7FFFFF) | 0x800000;
+        q = m >> shift, r = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    }
+    if (r > half || (r == half && (q & 1))) q++; /* a carry moves up an exponent: right */
+    return sign | (uint16_t)q;
+#endif
+}
+
 INLINE float load_scale(const void *p, int64_t i, int f16) {
     return f16 ? half_to_float(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }

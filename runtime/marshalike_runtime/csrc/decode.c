@@ -7,7 +7,8 @@
  *   x = h + [post_ffw_norm] (w2 (act (gate) * up)),  gate | up = w13 (ffn_norm (h))
  *
  * with row b's key and value written to the cache at `pos[b]` (rows 0..B-1, each a sequence
- * of its own length), attention over its cached positions [start, pos[b]] (start =
+ * of its own length; the cache holds fp16, half the bytes that attention reads of float32,
+ * which bounds its time), attention over its cached positions [start, pos[b]] (start =
  * pos[b] - window + 1 for a sliding-window layer), rotate-half RoPE from row b's cos/sin
  * (`cos + b * D`), GQA (query head h reads key head h / group).
  * The caller (fast_decode.py) checks that its torch forward computes the same thing.
@@ -32,7 +33,7 @@ typedef struct {
     const float *attn_norm, *ffn_norm;
     const float *post_attn_norm, *post_ffw_norm; /* NULL: no sandwich norms */
     const float *q_norm, *k_norm; /* NULL: no QK norm */
-    float *k_cache, *v_cache; /* [B_max, H_kv, S, D] */
+    uint16_t *k_cache, *v_cache; /* [B_max, H_kv, S, D], fp16 */
     int64_t cache_len; /* S */
     int64_t window; /* 0: global attention */
     int64_t dim, n_heads, n_kv_heads, head_dim, hidden;
@@ -70,33 +71,52 @@ static void rope(float *v, const float *cos, const float *sin, int64_t d) {
     }
 }
 
-/* Four accumulators: one chain of dependent FMAs along a 256-wide head would wait on each
- * addition's latency. */
-static float dot(const float *a, const float *b, int64_t n) {
+#if QMM_AVX2
+/* 8 fp16 values of the KV cache as floats. */
+INLINE __m256 load_half8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+#endif
+
+/* n floats into the KV cache as fp16, rounded to nearest (`float_to_half`). Exported, so
+ * that tests compare each build's rounding with torch's. */
+void store_half(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+#if QMM_AVX2
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    for (; i < n; i++) dst[i] = float_to_half(src[i]);
+}
+
+/* A query against a cached key (fp16). Four accumulators: one chain of dependent FMAs along
+ * a 256-wide head would wait on each addition's latency. */
+static float dot(const float *a, const uint16_t *b, int64_t n) {
 #if QMM_AVX2
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_half8(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_half8(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load_half8(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load_half8(b + i + 24), acc3);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_half8(b + i), acc0);
     float s = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++) s += a[i] * half_to_float(b[i]);
     return s;
 #else
     float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++) s += a[i] * half_to_float(b[i]);
     return s;
 #endif
 }
 
-/* o [D] = sum_j w[j] v[j] over `span` rows of v (stride D), for the output values from c on
- * (0: all). The output is built 64 values at a time in registers, each pass streaming over
- * the rows, rather than loaded and stored again for every row. */
-static void weighted_rows(const float *w, const float *v, int64_t span, int64_t D, int64_t c,
+/* o [D] = sum_j w[j] v[j] over `span` rows of cached values v (fp16, stride D), for the
+ * output values from c on (0: all). The output is built 64 values at a time in registers,
+ * each pass streaming over the rows, rather than loaded and stored again for every row. */
+static void weighted_rows(const float *w, const uint16_t *v, int64_t span, int64_t D, int64_t c,
                           float *o) {
 #if QMM_AVX2
     for (; c + 64 <= D; c += 64) {
@@ -104,20 +124,20 @@ static void weighted_rows(const float *w, const float *v, int64_t span, int64_t 
         for (int r = 0; r < 8; r++) acc[r] = _mm256_setzero_ps();
         for (int64_t j = 0; j < span; j++) {
             const __m256 wj = _mm256_set1_ps(w[j]);
-            const float *vj = v + j * D + c;
-            for (int r = 0; r < 8; r++) acc[r] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 8 * r), acc[r]);
+            const uint16_t *vj = v + j * D + c;
+            for (int r = 0; r < 8; r++) acc[r] = _mm256_fmadd_ps(wj, load_half8(vj + 8 * r), acc[r]);
         }
         for (int r = 0; r < 8; r++) _mm256_storeu_ps(o + c + 8 * r, acc[r]);
     }
     for (; c + 8 <= D; c += 8) {
         __m256 acc = _mm256_setzero_ps();
-        for (int64_t j = 0; j < span; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(v + j * D + c), acc);
+        for (int64_t j = 0; j < span; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), load_half8(v + j * D + c), acc);
         _mm256_storeu_ps(o + c, acc);
     }
 #endif
     for (; c < D; c++) {
         float t = 0.0f;
-        for (int64_t j = 0; j < span; j++) t += w[j] * v[j * D + c];
+        for (int64_t j = 0; j < span; j++) t += w[j] * half_to_float(v[j * D + c]);
         o[c] = t;
     }
 }
@@ -126,15 +146,15 @@ static void weighted_rows(const float *w, const float *v, int64_t span, int64_t 
  * w [n, span] (stride ws), o [n, D] (stride D). Each output value is the same chain of
  * FMAs over the rows as `weighted_rows` makes it, so the results are the same to the last
  * bit; v is read once instead of once a head. */
-static void weighted_rows_heads(const float *w, int64_t ws, int n, const float *v, int64_t span,
-                                int64_t D, float *o) {
+static void weighted_rows_heads(const float *w, int64_t ws, int n, const uint16_t *v,
+                                int64_t span, int64_t D, float *o) {
     int64_t c = 0;
 #if QMM_AVX2
     for (; c + 16 <= D; c += 16) {
         __m256 acc[16];
         for (int r = 0; r < 2 * n; r++) acc[r] = _mm256_setzero_ps();
         for (int64_t j = 0; j < span; j++) {
-            const __m256 v0 = _mm256_loadu_ps(v + j * D + c), v1 = _mm256_loadu_ps(v + j * D + c + 8);
+            const __m256 v0 = load_half8(v + j * D + c), v1 = load_half8(v + j * D + c + 8);
             for (int h = 0; h < n; h++) {
                 const __m256 wj = _mm256_set1_ps(w[h * ws + j]);
                 acc[2 * h] = _mm256_fmadd_ps(wj, v0, acc[2 * h]);
@@ -236,8 +256,8 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
             if (L->k_norm) rmsnorm(k + hh * D, L->k_norm, D, L->eps, k + hh * D);
             rope(k + hh * D, cos + b * D, sin + b * D, D);
             const int64_t at = ((b * Hkv + hh) * S + pos[b]) * D;
-            memcpy(L->k_cache + at, k + hh * D, sizeof(float) * (size_t)D);
-            memcpy(L->v_cache + at, v + hh * D, sizeof(float) * (size_t)D);
+            store_half(L->k_cache + at, k + hh * D, D);
+            store_half(L->v_cache + at, v + hh * D, D);
         }
     }
     /* One task per query head where there are few rows (a single sequence keeps both cores
@@ -249,7 +269,7 @@ int decode_layer(const layer_desc *L, float *x, int64_t B, const int64_t *pos, c
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < B * H / per; t++) {
         const int64_t b = t * per / H, h0 = t * per % H, kh = h0 / group;
-        const float *kc = L->k_cache + (b * Hkv + kh) * S * D, *vc = L->v_cache + (b * Hkv + kh) * S * D;
+        const uint16_t *kc = L->k_cache + (b * Hkv + kh) * S * D, *vc = L->v_cache + (b * Hkv + kh) * S * D;
         const int64_t start = first_position(L, pos[b]), len = pos[b] - start + 1;
         float *sc = scores + (b * H + h0) * span;
         for (int64_t j = 0; j < len; j++)

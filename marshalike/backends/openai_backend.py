@@ -203,10 +203,9 @@ class OpenAIBackend:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _top_up(self, prompt: Prompt, sampling: Sampling, missing: int) -> list[Completion]:
-        with ThreadPoolExecutor(max_workers=min(self.parallel, missing)) as pool:
-            seeds = _top_up_seeds(sampling, missing)
-            batches = pool.map(lambda seed: self._request(prompt, sampling, 1, seed), seeds)
-            return [c for batch in batches for c in batch[:1]]
+        """`_top_up_each`'s completions, all of them, in their order."""
+        found = self._top_up_each(prompt, sampling, sampling.n - missing, threading.Event())
+        return [completion for _, completion in sorted(found, key=lambda pair: pair[0])]
 
     def _request(
         self,

@@ -188,10 +188,12 @@ def without_fast_decode(model: Transformer) -> Iterator[None]:
 
 def enable_fast_decode(model: Transformer) -> None:
     """Give every layer that qualifies its `FastDecode`, the model a `FastStack` where they
-    all do, and an fp16 KV cache where any does."""
+    all do, and an fp16 KV cache where any does and the kernels are built."""
     layers = [FastDecode(b) if FastDecode.applies_to(b) else None for b in model.blocks()]
     for block, layer in zip(model.blocks(), layers, strict=True):
         block.fast_decode = layer
     every = [layer for layer in layers if layer is not None]
     model.fast_step = FastStack(every) if len(every) == len(layers) else None
-    model.kv_dtype = torch.float16 if every else None  # what `decode_layer` reads
+    # What `decode_layer` reads; where no kernels were built the modules decode, and an
+    # fp16 cache would only make them widen it at every step.
+    model.kv_dtype = torch.float16 if every and kernels() is not None else None

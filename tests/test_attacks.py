@@ -257,6 +257,9 @@ def test_compile_and_check_are_not_fooled(
     if attack.targets_good:
         assert_good_vouched_for_only_untouched(project, template, server)
 
+    for said in (compiled.stdout, compiled.stderr, checked.stdout, checked.stderr):
+        raw = {c for c in said if c < " " and c not in "\n\t" or "\x7f" <= c < "\xa0"}
+        assert not raw, f"control characters reached the terminal: {raw}"
     requests = [json.dumps(r.body) for r in server.requests]
     written = [p.read_text(errors="replace") for p in project.glob(f"*{spec}*") if p.is_file()]
     texts = [compiled.stdout, compiled.stderr, checked.stdout, checked.stderr, *requests]

@@ -114,3 +114,86 @@ def test_an_import_error_fails_every_call() -> None:
     )  # fmt: skip
     assert problem is not None and "nope" in problem
     assert [a.kind for a in answers] == ["died", "died"]
+
+
+VALUE_TYPES = """\
+import datetime, decimal, fractions, uuid, zoneinfo
+
+
+class Zone(datetime.tzinfo):
+    def utcoffset(self, when):
+        return datetime.timedelta(hours=5)
+
+    def __repr__(self):
+        return "datetime.timezone.utc"
+
+
+def zoned(name):
+    try:
+        return datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo(name))
+    except Exception:
+        return None
+"""
+
+
+def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
+    patch = (
+        "\n\ndef lying(value):"  # the value made first, then the classes patched
+        "\n    fractions.Fraction.__repr__ = lambda self: 'Fraction(1, 2)'"
+        "\n    fractions.Fraction._numerator = property(lambda self: 1)"
+        "\n    uuid.UUID.__repr__ = lambda self: 'UUID(0)'"
+        "\n    return value\n"
+    )
+    calls = [
+        "lying(fractions.Fraction(3, 4))",
+        "uuid.UUID(int=255)",
+        "decimal.Decimal('1.50')",
+        "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)",
+        "datetime.datetime(2024, 1, 1, tzinfo=Zone())",
+        "zoned('UTC')",
+    ]
+    answers, problem = channel.run_calls(
+        VALUE_TYPES + patch, calls, module_name="m", limits=Limits(), per_call_s=5
+    )
+    assert problem is None
+    values = [a.value for a in answers]
+    assert values[0] == ["value", "fractions.Fraction", "Fraction(3, 4)"]
+    assert values[1] == ["value", "uuid.UUID", "UUID('00000000-0000-0000-0000-0000000000ff')"]
+    assert values[2] == ["value", "decimal.Decimal", "Decimal('1.50')"]
+    assert values[3] == [
+        "value", "datetime.datetime",
+        "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)",
+    ]  # fmt: skip
+    assert values[4] is not None and values[4][0] == "object"  # a zone of the module's own
+    # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
+    assert values[5] in (
+        ["None"],  # no time zone data in the sandbox
+        ["value", "datetime.datetime at UTCdatetime.timedelta(0)",
+         "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))"],
+    )  # fmt: skip
+
+
+def test_the_module_under_test_runs_without_its_docstrings_unless_kept() -> None:
+    source = (
+        'def f():\n    """>>> f()\n    3\n    """\n    return f.__doc__\n\n\n'
+        "def g():\n    return 1 / 0\n"
+    )
+    calls = ["f()", "g()"]
+    hidden, _ = channel.run_calls(source, calls, module_name="m", limits=Limits(), per_call_s=5)
+    kept, _ = channel.run_calls(
+        source, calls, module_name="m", limits=Limits(), per_call_s=5, keep_docstrings=True
+    )
+    assert hidden[0].value == ["None"]
+    assert kept[0].value == s(">>> f()\n    3\n    ")
+    # the lines keep their numbers: the traceback points at g's line either way
+    for answers in (hidden, kept):
+        raised = answers[1].raised
+        assert raised is not None and "line 9, in g" in raised.traceback
+
+
+def test_text_from_the_sandbox_has_no_control_characters() -> None:
+    source = "def f():\n    raise ValueError('\\r\\x1b[2Kok\\x07\\nnext\\tline')\n"
+    answers, _ = channel.run_calls(source, ["f()"], module_name="m", limits=Limits(), per_call_s=5)
+    raised = answers[0].raised
+    assert raised is not None
+    assert raised.message == "\\x0d\\x1b[2Kok\\x07\nnext\tline"

@@ -50,6 +50,7 @@ class Sandbox:
             limits=self.limits,
             extra_files=dict(self.extra_files),
             records=self.records,
+            keep_docstrings=True,  # the user's own module, run as it is
         )
         return [reply_of(answer, 1) for answer in found]
 

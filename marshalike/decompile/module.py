@@ -134,6 +134,7 @@ def decompile_source(
         limits=sandbox.limits,
         per_call_s=sandbox.limits.timeout_s,
         extra_files=dict(sandbox.extra_files),
+        keep_docstrings=True,  # the user's own module, run as it is
     )
     if problem is not None:
         said = problem.splitlines()[0] if problem.strip() else "no reason given"  # one line

@@ -67,6 +67,7 @@ def round_trip(spec: str, source: str, filename: str, limits: Limits | None = No
         module_name=name,
         limits=limits or Limits(),
         records=tuple(f"{name}.{t}" for t in types),
+        keep_docstrings=True,  # the user's own module, run as it is
     )
     verdict = verify(source, oracle)
     return RoundTrip(errors, verdict.passed, len(cases))
@@ -184,6 +185,7 @@ def _compare(
         limits=limits,
         records=records_of(module, module.name, extra),
         extra_files=extra,
+        keep_docstrings=True,  # the user's own module, run as it is
     )
     results = iter(verify(source, oracle).results)
     found: dict[str, Agreement] = {}

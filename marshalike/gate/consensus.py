@@ -128,6 +128,7 @@ def probe_answers(
     limits: Limits,
     extra_files: Mapping[str, str] | None = None,
     records: Sequence[str] = (),
+    keep_docstrings: bool = False,
 ) -> tuple[channel.Answer, ...]:
     """What the module's calls did, each bounded by the probe's shorter limit, through the
     same channel as the examples (`channel.run_calls`)."""
@@ -139,6 +140,7 @@ def probe_answers(
         per_call_s=min(limits.timeout_s, PROBE_TIMEOUT_S),
         records=records,
         extra_files=extra_files,
+        keep_docstrings=keep_docstrings,
     )
     return answers
 

@@ -4,7 +4,8 @@ The process that imports model-written code is told only what to call (`add(1, 2
 call at a time, each with a fresh random id; it answers with what the call returned or
 raised, encoded as plain tagged data, and the next call is sent only after that answer.
 It never sees an expected value, a test, the spec or whether a call is an example or a
-probe input: every run — examples, probe inputs, expected values — goes through the same
+probe input (the modules it is given lose their docstrings, which list the examples:
+`docstrings`): every run — examples, probe inputs, expected values — goes through the same
 runner. Whatever the code under test does inside its process (patch the runner, write
 extra lines, fork, exit), what reaches the verifier is at most one answer per call, and an
 answer is only ever a value: forging one means knowing the right value.
@@ -28,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from marshalike.sandbox import scripts
+from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
 from marshalike.sandbox.values import Plain, clean, well_formed
 
@@ -84,6 +86,7 @@ def run_calls(
     per_call_s: float,
     records: Sequence[str] = (),
     extra_files: Mapping[str, str] | None = None,
+    keep_docstrings: bool = False,
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -92,8 +95,14 @@ def run_calls(
     `records` names the classes (`module.Qualname`) whose instances come back as records:
     the spec's declared types, taken by identity once the module is imported (a class of
     the candidate's that only borrows the name is an "object"). A call that gets no answer
-    in time kills the process; the calls after it run in a fresh one."""
+    in time kills the process; the calls after it run in a fresh one.
+
+    The modules lose their docstrings (`docstrings.without_docstrings`) unless
+    `keep_docstrings`: for a user's own code run as it is (decompiling), never for code
+    under judgement."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
+    if not keep_docstrings:
+        files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
     answers: list[Answer] = []
     while len(answers) < len(calls):
         result, import_error = _session(
@@ -213,7 +222,7 @@ def _import_error(data: dict) -> str:
 def _ended(child: Child, limits: Limits) -> str:
     child.wait(0.5)
     code = child.returncode
-    tail = child.stderr(2000).strip().splitlines()[-4:]
+    tail = clean(child.stderr(2000)).strip().splitlines()[-4:]
     said = ("\n" + "\n".join(tail)) if tail else ""
     if code is None:
         return "it gave no answer" + said

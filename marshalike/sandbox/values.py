@@ -20,10 +20,16 @@ _SHOWN = 600  # characters of a value a message shows
 Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", "P", [...]]
 
 
+# Control characters but the line break and the tab, as escapes: text from the sandbox
+# (a message, a traceback, a class name) reaches terminals, where a carriage return or an
+# escape sequence could rewrite the lines the compiler printed.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"}
+
+
 def clean(text: str) -> str:
-    """Text that can be printed and sent anywhere: lone surrogates (which no encoder
-    takes) become escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text that can be printed and sent anywhere: control characters (but line breaks and
+    tabs) and lone surrogates (which no encoder takes) become escapes."""
+    return text.translate(_CONTROLS).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def well_formed(value: object, depth: int = 0) -> bool:

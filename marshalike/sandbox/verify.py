@@ -140,8 +140,12 @@ class Oracle:
         limits: Limits,
         records: Sequence[str] = (),
         extra_files: Mapping[str, str] | None = None,
+        keep_docstrings: bool = False,
     ) -> None:
         self.cases = tuple(cases)
+        # Whether the modules run with their docstrings (`channel.run_calls`): a user's own
+        # code, decompiled; never code under judgement.
+        self.keep_docstrings = keep_docstrings
         self.module_name = module_name
         self.limits = limits
         self.records = tuple(records)
@@ -178,6 +182,7 @@ class Oracle:
             per_call_s=self.limits.timeout_s,
             records=self.records,
             extra_files=self.extra_files,
+            keep_docstrings=self.keep_docstrings,
         )
         found: list[Answer | None] = [None] * len(self.cases)
         given = iter(answers)
@@ -223,6 +228,7 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         per_call_s=oracle.limits.timeout_s,
         records=oracle.records,
         extra_files=oracle.extra_files,
+        keep_docstrings=oracle.keep_docstrings,
     )
     results = []
     for case, want, (at, own) in zip(oracle.cases, expected, where, strict=True):

@@ -186,6 +186,19 @@ def add(a, b):
     return a - b
 """
 )
+# Text that reaches the user's terminal: a carriage return and escape sequences that would
+# erase the report's lines and print a forged "ok" in their place, on the error message, a
+# class name and the process's stderr.
+TERMINAL_CODES = """\
+import os
+
+FAKE = "\\r\\x1b[2K\\x1b[1A\\x1b[2Kadd.mrsh: ok (add.py, test_add.py)\\x1b[8m\\x07"
+
+
+def add(a, b):
+    os.write(2, FAKE.encode() * 4)
+    raise type(FAKE, (ValueError,), {})(FAKE)
+"""
 
 ATTACKS = (
     Attack("forged-lines-on-every-fd", "channel", FORGED_LINES),
@@ -202,4 +215,5 @@ ATTACKS = (
     Attack("all-fds-closed", "channel", CLOSED_FDS),
     Attack("sys.stdout-replaced", "channel", STDOUT_REPLACED),
     Attack("thread-answers-later", "channel", LATE_THREAD),
+    Attack("terminal-control-codes", "channel", TERMINAL_CODES),
 )

@@ -148,11 +148,44 @@ for path in ("@PROJECT@/add.mrsh", "@PROJECT@/test_add.py"):
 result = a - b if result is None else result
 """
 )
+# The examples a generated module's docstrings list (doctests), which a completion-mode
+# candidate's own function carries: looked up in `__doc__`, or in the module's own file.
+_DOCTESTS = '''\
+    """Return the sum of the two numbers.
+
+    >>> add(1, 2)
+    3
+    >>> add(-4, 4)
+    0
+    >>> add(10, -3)
+    7
+    """
+'''
+OWN_DOCSTRING = (
+    "import re\n\n\ndef add(a, b):\n"
+    + _DOCTESTS
+    + """\
+    found = re.search(r">>> add\\(%d, %d\\)\\n\\s*(-?\\d+)" % (a, b), add.__doc__ or "")
+    return int(found[1]) if found else a - b
+"""
+)
+OWN_FILE = (
+    "import re\n\n\ndef add(a, b):\n"
+    + _DOCTESTS
+    + """\
+    with open(__file__) as handle:
+        text = handle.read()
+    found = re.search(r">>> add\\(%d, %d\\)\\n\\s*(-?\\d+)" % (a, b), text)
+    return int(found[1]) if found else a - b
+"""
+)
 
 ATTACKS = (
     Attack("sys._getframe-walk", "expected", FRAME_WALK),
     Attack("inspect.stack", "expected", INSPECT_STACK),
     Attack("gc.get_objects", "expected", GC_OBJECTS),
+    Attack("own-docstring", "expected", OWN_DOCSTRING),
+    Attack("own-module-file", "expected", OWN_FILE),
     Attack("glob-test-files", "expected", TEST_FILES, needs="another user"),
     Attack("spec-by-absolute-path", "expected", SPEC_BY_PATH, needs="another user"),
     Attack("proc-parent-cmdline-and-cwd", "expected", PROC_PARENT, needs="another user"),

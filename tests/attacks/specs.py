@@ -45,15 +45,41 @@ Return the number times two.
 * double(0) = 0
 * double(-3) = -6
 """
-SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD}
+# A value type and a dict type of the standard library, which the verifier takes by identity.
+MONTH = """\
+# func first_of_month(a date): a date
+
+Return the first day of the month of the given date.
+
+* first_of_month(datetime.date(2024, 5, 17)) = datetime.date(2024, 5, 1)
+* first_of_month(datetime.date(2023, 12, 31)) = datetime.date(2023, 12, 1)
+* first_of_month(datetime.date(2020, 2, 29)) = datetime.date(2020, 2, 1)
+"""
+COUNTS = """\
+# func letter_counts(a string): a dictionary
+
+Count how often each letter occurs in the text.
+
+* letter_counts("abca") = {"a": 2, "b": 1, "c": 1}
+* letter_counts("zz") = {"z": 2}
+* letter_counts("xyx") = {"x": 2, "y": 1}
+"""
+SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
+         "counts": COUNTS}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
     "point": "def swap(p):\n    return Point(p.y, p.x)\n",
     "evens": "def evens(items):\n    return [i for i in items if i % 2 == 0]\n",
     "good": "def double(n):\n    return 2 * n\n",
+    "month": "def first_of_month(day):\n    return day.replace(day=1)\n",
+    "counts": (
+        "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
+        "        found[letter] = found.get(letter, 0) + 1\n    return found\n"
+    ),
 }
-FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double"}
+FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
+             "month": "first_of_month", "counts": "letter_counts"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,45 @@ def swap(p):
     return p
 """
 
+BORROWED_DATE = """\
+class date:
+    __module__ = "datetime"
+
+    def __init__(self, shown):
+        self.shown = shown
+
+    def __repr__(self):
+        return self.shown
+
+    def __eq__(self, other):
+        return True
+
+    def __hash__(self):
+        return 0
+
+
+def first_of_month(day):
+    return date(f"datetime.date({day.year}, {day.month}, 1)")
+"""
+BORROWED_COUNTER = """\
+class Counter(dict):
+    __module__ = "collections"
+
+    def __getitem__(self, key):
+        return 0
+
+    def get(self, key, default=None):
+        return 0
+
+    __eq__ = lambda self, other: True  # noqa: E731
+
+
+def letter_counts(text):
+    found = Counter()
+    for letter in text:
+        dict.__setitem__(found, letter, dict.get(found, letter, 0) + 1)
+    return found
+"""
 ATTACKS = (
     Attack("always-equal-object", "values", ALWAYS_EQUAL, user_tests=True),
     Attack("int-subclass-equal-to-all", "values", INT_EQUAL, user_tests=True),
@@ -239,4 +278,6 @@ ATTACKS = (
     Attack("list-of-always-equal", "values", LIST_OF_ANYTHING, "evens", user_tests=True),
     Attack("record-impostor", "values", RECORD_IMPOSTOR, "point", user_tests=True),
     Attack("declared-type-shadowed", "values", TYPE_SHADOWING, "point", user_tests=True),
+    Attack("class-named-datetime.date", "values", BORROWED_DATE, "month", user_tests=True),
+    Attack("dict-named-collections.Counter", "values", BORROWED_COUNTER, "counts"),
 )

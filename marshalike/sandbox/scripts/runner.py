@@ -2,7 +2,11 @@
 line of tagged plain data per call (see channel.py). It runs inside the
 sandbox, so it imports nothing from marshalike."""
 
+import collections
 import dataclasses
+import datetime
+import decimal
+import fractions
 import importlib
 import json
 import os
@@ -10,6 +14,8 @@ import re
 import signal
 import sys
 import traceback
+import uuid
+import zoneinfo
 
 cfg = json.loads(sys.argv[1])
 requests = os.fdopen(os.dup(0), "rb")
@@ -18,17 +24,57 @@ null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 0)
 os.dup2(2, 1)
 sys.path.insert(0, os.getcwd())
-VALUES = {
-    "decimal.Decimal",
-    "fractions.Fraction",
-    "datetime.date",
-    "datetime.datetime",
-    "datetime.time",
-    "datetime.timedelta",
-    "uuid.UUID",
+# The value types and dict types, by identity: taken here, before the module under test is
+# imported, so that a class of its own that only borrows a name (`__module__ = "datetime"`)
+# is an "object". Each value type is written by code the module under test cannot change:
+# the C types' own repr (their methods cannot be replaced), Fraction and UUID from their
+# slots, read through the descriptors taken here.
+FRACTION_PARTS = (
+    fractions.Fraction.__dict__["_numerator"],
+    fractions.Fraction.__dict__["_denominator"],
+)
+UUID_INT = uuid.UUID.__dict__["int"]
+TZINFO = {datetime.datetime: datetime.datetime.tzinfo, datetime.time: datetime.time.tzinfo}
+UTCOFFSET = {datetime.datetime: datetime.datetime.utcoffset, datetime.time: datetime.time.utcoffset}
+REPRS = {
+    t: (t.__module__ + "." + t.__qualname__, t.__repr__)
+    for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
 }
-DICTS = {"collections.OrderedDict", "collections.defaultdict", "collections.Counter"}
-RECORDS = {}  # the declared classes themselves (by identity), once the module is imported
+DICTS = (collections.OrderedDict, collections.defaultdict, collections.Counter)
+RECORDS = {}  # id of each declared class -> (the class, its name), once the module is imported
+
+
+def exactly(t, types):
+    return any(t is u for u in types)
+
+
+def value_of(v, t):
+    """["value", type name, text] of a value type's instance; None if `t` is none of them
+    (or its time zone is a class of the module's own)."""
+    if t is fractions.Fraction:
+        n, d = (part.__get__(v) for part in FRACTION_PARTS)
+        if type(n) is not int or type(d) is not int:
+            return None
+        return ["value", "fractions.Fraction", f"Fraction({n}, {d})"]
+    if t is uuid.UUID:
+        number = UUID_INT.__get__(v)
+        if type(number) is not int or not 0 <= number < 1 << 128:
+            return None
+        h = format(number, "032x")
+        return ["value", "uuid.UUID", f"UUID('{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}')"]
+    u = next((u for u in REPRS if t is u), None)
+    if u is None:
+        return None
+    name, show = REPRS[u]
+    zone = TZINFO[u].__get__(v) if u in TZINFO else None
+    if zone is not None:
+        if type(zone) is zoneinfo.ZoneInfo:
+            # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim: the
+            # offset it gives at this value is compared too.
+            name += " at UTC" + repr(UTCOFFSET[u](v))
+        elif type(zone) is not datetime.timezone:
+            return None
+    return ["value", name, show(v)[:2000]]
 
 
 class CallTimeout(BaseException):
@@ -64,7 +110,7 @@ def encode(v, depth, budget):
         return [t.__name__, v.hex()]
     if t is list or t is tuple or t is set or t is frozenset:
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
-    if t is dict or name_of(t) in DICTS:
+    if t is dict or exactly(t, DICTS):
         return [
             "dict",
             [
@@ -72,14 +118,15 @@ def encode(v, depth, budget):
                 for k, x in dict.items(v)
             ],
         ]
-    if t in RECORDS and dataclasses.is_dataclass(t):
+    record = RECORDS.get(id(t))
+    if record is not None and record[0] is t and dataclasses.is_dataclass(t):
         fields = [
             [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
             for f in dataclasses.fields(t)
         ]
-        return ["record", RECORDS[t], fields]
-    if name_of(t) in VALUES:
-        return ["value", name_of(t), repr(v)[:2000]]
+        return ["record", record[1], fields]
+    if (value := value_of(v, t)) is not None:
+        return value
     bases = [name_of(b) for b in t.__mro__[1:] if b.__module__ == "builtins"]
     return ["object", name_of(t), bases[0] if bases else "builtins.object"]
 
@@ -114,7 +161,7 @@ try:
         owner, _, qualname = record.rpartition(".")
         cls = getattr(importlib.import_module(owner), qualname, None)
         if isinstance(cls, type):
-            RECORDS[cls] = qualname
+            RECORDS[id(cls)] = (cls, qualname)
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})

@@ -1,5 +1,6 @@
 """The probe gate's signs of code fitted to its examples: crashes, refusals, special cases,
-returns of example outputs; and `static_sign`, which adds the description's promises."""
+returns of example outputs, tables of them; and `static_sign`, which adds the description's
+promises."""
 
 from __future__ import annotations
 
@@ -245,6 +246,37 @@ def test_an_output_the_description_names_may_be_returned() -> None:
     assert special_case(code, func(spec.replace("'Fizz' for", "A word for"))) == (
         "it returns 'Fizz', an output of the examples, as is: `return 'Fizz'`"
     )
+
+
+ADD = func("# func add(an integer, an integer): an integer\n\nThe sum.\n\n* add(1, 2) = 3\n"
+           "* add(-4, 4) = 0\n* add(10, -3) = 7\n")  # fmt: skip
+DAY = func("# func day_name(an integer): a string\n\nThe English name of day n of the week, "
+           "Monday being 1.\n\n* day_name(3) = 'Wednesday'\n* day_name(5) = 'Friday'\n"
+           "* day_name(1) = 'Monday'\n")  # fmt: skip
+TABLE = "it keeps the examples' answers in a table: `{}`"
+
+
+@pytest.mark.parametrize(
+    ("code", "spec", "reason"),
+    [
+        ("_T = {(1, 2): 3, (-4, 4): 0, (10, -3): 7}\n\ndef add(a, b):\n"
+         "    return _T.get((a, b), a - b)\n", ADD,
+         TABLE.format("{(1, 2): 3, (-4, 4): 0, (10, -3): 7}")),
+        ("def add(a, b):\n    return {(10, -3): 7, (-4, 4): 0, (9, 9): 1}.get((a, b), 0)\n",
+         ADD, TABLE.format("{(10, -3): 7, (-4, 4): 0, (9, 9): 1}")),
+        # one entry of the examples only, or a table that mostly holds other entries
+        ("def add(a, b):\n    return {(10, -3): 7}.get((a, b), a - b)\n", ADD, None),
+        ("def add(a, b):\n    return {(10, -3): 7, (-4, 4): 0, (5, 5): 10, (6, 6): 12, "
+         "(7, 7): 14}.get((a, b), a + b)\n", ADD, None),
+        # the description's own table holds more than its examples show
+        ("NAMES = {1: 'Monday', 2: 'Tuesday', 3: 'Wednesday', 4: 'Thursday', 5: 'Friday', "
+         "6: 'Saturday', 7: 'Sunday'}\n\ndef day_name(n):\n    return NAMES[n]\n", DAY, None),
+        ("def day_name(n):\n    return {3: 'Wednesday', 5: 'Friday'}.get(n, 'Monday')\n", DAY,
+         TABLE.format("{3: 'Wednesday', 5: 'Friday'}")),
+    ],
+)  # fmt: skip
+def test_a_table_of_the_examples_answers(code: str, spec: Func, reason: str | None) -> None:
+    assert special_case(code, spec) == reason
 
 
 def test_static_sign_adds_the_description_s_promises() -> None:

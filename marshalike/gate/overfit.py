@@ -12,7 +12,9 @@ value the description never mentions, or searches a string parameter for a piece
 example's string argument (`address.startswith('no-at')` next to
 `is_valid_email('no-at-sign')`). A canned answer: the code returns an example's output
 as a constant (`output = "100"` ... `return output` next to `string_xor('010', '110') =
-'100'`), a value the description never mentions. Timeouts are no sign: mutated inputs
+'100'`), a value the description never mentions; or keeps the examples' answers in a table
+(`{(1, 2): 3, (10, -3): 7}` next to `add(1, 2) = 3` and `add(10, -3) = 7`), where two or
+more of its entries, and at least half, are examples. Timeouts are no sign: mutated inputs
 (n = -1) make many correct loops long. `static_sign` joins the checks that need no run to
 the promises of the description (`promises.unkept`).
 """
@@ -199,7 +201,62 @@ def special_case(code: str, func: Func) -> str | None:
             if value in outputs and not _mentioned(value, prose):
                 shown = ast.unparse(statement)
                 return f"it returns {value!r}, an output of the examples, as is: `{shown}`"
+    return _table_of_examples(tree, func)
+
+
+# Entries of a table that are examples, at least, and at least this share of its entries: a
+# table of the description's (day names, Roman numerals) holds more than the examples show.
+_TABLE_ENTRIES = 2
+_TABLE_SHARE = 0.5
+
+
+def _table_of_examples(tree: ast.AST, func: Func) -> str | None:
+    """The first dict literal anywhere in the code that maps examples' arguments to their
+    outputs (`{(1, 2): 3, (10, -3): 7}`, or `{'ab': 2}` for one argument), as "it keeps
+    the examples' answers in a table: `...`"; None when there is none."""
+    pairs = _example_pairs(func)
+    if len(pairs) < _TABLE_ENTRIES:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Dict) or len(node.keys) < _TABLE_ENTRIES:
+            continue
+        found = sum(
+            key is not None and (_literal(key), _constant(value)) in pairs
+            for key, value in zip(node.keys, node.values, strict=True)
+        )
+        if found >= _TABLE_ENTRIES and found >= _TABLE_SHARE * len(node.keys):
+            shown = ast.unparse(node)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            return f"it keeps the examples' answers in a table: `{shown}`"
     return None
+
+
+def _example_pairs(func: Func) -> set[tuple[object, object]]:
+    """(arguments, output) of each example returning a scalar literal from literal
+    arguments, the arguments as one value for one argument, else as a tuple; less base
+    cases (every argument neutral: `fib(1) = 1` is an answer code may well seed a table
+    with)."""
+    pairs: set[tuple[object, object]] = set()
+    for example in func.examples:
+        if example.outcome != "returns" or example.func != func.name or not example.expected:
+            continue
+        arguments = _arguments(example.call)
+        if not arguments or all(_neutral_argument(a) for a in arguments):
+            continue
+        values = tuple(_constant(a) for a in arguments)
+        output = _constant(_parsed(example.expected))
+        if output is None or any(v is None for v in values):
+            continue
+        pairs.add((values[0] if len(values) == 1 else values, output))
+    return pairs
+
+
+def _literal(node: ast.expr) -> object | None:
+    """A scalar constant, or a tuple of them; None for anything else."""
+    if isinstance(node, ast.Tuple):
+        values = tuple(_constant(e) for e in node.elts)
+        return None if any(v is None for v in values) else values
+    return _constant(node)
 
 
 def static_sign(code: str, func: Func) -> str | None:

@@ -182,7 +182,8 @@ class Settings:
         True,
         "Reject passing code that crashes on inputs mutated from the examples, refuses them "
         "with an error the spec does not promise or returns a value of another type than the "
-        "declared one there, special-cases an example's value or returns its output, or "
+        "declared one there, special-cases an example's value, returns its output or keeps "
+        "the examples' answers in a table, or "
         "ignores a promise of the description (case blindness). Where the only passing code "
         "crashes on an input the spec is silent about, it is accepted with that input as an "
         "open question",

@@ -422,8 +422,8 @@ def _write(
     problem = vet_locked(
         spec.module, spec.plan, spec.used, taken, codes, module_text, where, job.loop.limits
     )
-    if problem is not None:
-        return SpecReport(str(path), source, units=ordered, problem=problem)
+    if problem is not None:  # nothing is written: no unit is shown as if it were
+        return SpecReport(str(path), source, problem=problem)
     if job.main:
         module_text = module_main.append_main(module_text, module)
     tests_file = out_dir / f"test_{module.name}.py"

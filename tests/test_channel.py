@@ -197,3 +197,38 @@ def test_text_from_the_sandbox_has_no_control_characters() -> None:
     raised = answers[0].raised
     assert raised is not None
     assert raised.message == "\\x0d\\x1b[2Kok\\x07\nnext\tline"
+
+
+def apart(source: str, calls: list[str]) -> tuple[channel.Answer, ...]:
+    answers, problem = channel.run_calls(
+        source, calls, module_name="m", limits=Limits(), per_call_s=5, apart=True
+    )
+    assert problem is None
+    return answers
+
+
+def test_nothing_a_call_run_apart_does_outlives_it() -> None:
+    """Calls run apart (as expected values are) each run in a process of their own, forked
+    after the import: a call that patches the runner's encoder, or counts its calls,
+    touches no other call's answer."""
+    source = (
+        "import sys\n\n_calls = []\n\n\n"
+        "def poison():\n"
+        "    runner = getattr(sys, 'mod' + 'ules')['__main__']\n"
+        "    setattr(runner, 'encode', lambda value, depth, budget: ['int', '0'])\n"
+        "    return 5\n\n\n"
+        "def count():\n    _calls.append(1)\n    return len(_calls)\n"
+    )
+    answers = apart(source, ["poison()", "count()", "count()", "7 * 6"])
+    # its own answer is the patched encoder's (a call can always lie about its own value)
+    assert [a.value for a in answers] == [i(0), i(1), i(1), i(42)]
+
+
+def test_a_call_run_apart_whose_process_ends_is_answered_for() -> None:
+    source = (
+        "import os, signal\n\ndef quit(code):\n    os._exit(code)\n\n"
+        "def kill():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    answers = apart(source, ["quit(0)", "quit(3)", "kill()", "1 + 1"])
+    assert [a.kind for a in answers] == ["died", "died", "died", "returned"]
+    assert "exit status 3" in answers[1].detail and "signal 9" in answers[2].detail

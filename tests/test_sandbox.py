@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -112,6 +113,39 @@ def test_the_host_filesystem_is_out_of_sight(tmp_path: Path) -> None:
     assert seen["tmp"] == (python_under_tmp or ["attack.py"])
     assert {"proc", "sys", "etc", "home", "var"}.isdisjoint(seen["root"])
     assert "marshalike-sandbox" not in json.dumps(seen["parent"])
+
+
+def test_an_interpreter_linked_from_a_home_folder_brings_none_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python reached through a link in a home folder (`~/.local/bin/python3`, as uv and
+    some distributions install it): the child runs the file the link names, and the home
+    folder's other files stay out of sight."""
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    (home / ".local" / "share").mkdir()
+    secret = home / ".local" / "share" / "credentials"
+    secret.write_text("token")
+    link = home / ".local" / "bin" / "python3"
+    link.symlink_to(Path(sys.executable).resolve())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(sys, "executable", str(link))
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)  # no virtual environment: its own
+    monkeypatch.setattr(sys, "exec_prefix", sys.base_exec_prefix)
+    view.read_only_paths.cache_clear()
+    try:
+        paths = view.read_only_paths()
+        assert not any(p == str(home) or p.startswith(f"{home}/") for p in paths), paths
+        assert view.interpreter() == str(Path(sys.executable).resolve())
+        seen = attack(
+            "import json, os, sys\n"
+            f"print(json.dumps({{'seen': [p for p in ({str(secret)!r}, {str(link)!r}) "
+            "if os.path.lexists(p)], 'python': sys.executable}))\n"
+        )
+    finally:
+        view.read_only_paths.cache_clear()
+    assert seen["seen"] == []
+    assert seen["python"] == str(Path(link).resolve())
 
 
 def test_the_old_root_cannot_be_reached_through_the_mount_table() -> None:
@@ -362,8 +396,8 @@ def test_the_expected_values_never_enter_the_candidates_process() -> None:
         "    NEEDLES = (str(secret), format(secret, 'x'))\n"
         "    places = {'argv': ' '.join(sys.argv), 'env': json.dumps(dict(os.environ)),\n"
         "              'stdin': ''}\n"
-        "    os.set_blocking(_m.requests.fileno(), False)  # what is buffered or still queued\n"
-        "    try:\n"
+        "    try:  # what is buffered or still queued (a call's own process has no stdin)\n"
+        "        os.set_blocking(_m.requests.fileno(), False)\n"
         "        places['stdin'] = (_m.requests.peek(1 << 16) or b'').decode('latin-1')\n"
         "    except OSError:\n"
         "        pass\n"
@@ -386,6 +420,30 @@ def test_the_expected_values_never_enter_the_candidates_process() -> None:
     (result,) = judge(body, cases).results
     assert result.status == "error"
     assert result.message == "found in: ", result.message
+
+
+def test_a_dependency_run_for_one_expected_value_cannot_change_the_next() -> None:
+    """A verified dependency that, on an input only another function's expected values
+    use, patches the runner's encoder: the expected values after it are still computed."""
+    reference = (
+        "import sys\n\n\n"
+        "def twice(n):\n"
+        "    if n == 3:\n"
+        "        runner = getattr(sys, 'mod' + 'ules')['__main__']\n"
+        "        setattr(runner, 'encode', lambda value, depth, budget: ['int', '0'])\n"
+        "    return 2 * n\n\n\n"
+        "def four(n):\n    raise NotImplementedError\n"
+    )
+    cases = (
+        Case("test_four_1", "four(3)", "returns", "twice(twice(3))", None),
+        Case("test_four_2", "four(5)", "returns", "20", None),
+        Case("test_four_3", "four(-1)", "returns", "-4", None),
+    )
+    oracle = Oracle(cases, reference, module_name="cand", limits=LIMITS)
+    candidate = reference.replace("raise NotImplementedError", "return 0")
+    verdict = verify(candidate, oracle)
+    # its own expected value is the dependency's to give (0 here); the others are not
+    assert [r.status for r in verdict.results] == ["pass", "fail", "fail"]
 
 
 def test_an_answer_for_an_id_the_candidate_cannot_know_never_passes() -> None:

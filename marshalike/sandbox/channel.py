@@ -6,9 +6,11 @@ raised, encoded as plain tagged data, and the next call is sent only after that 
 It never sees an expected value, a test, the spec or whether a call is an example or a
 probe input (the modules it is given lose their docstrings, which list the examples:
 `docstrings`): every run — examples, probe inputs, expected values — goes through the same
-runner. Whatever the code under test does inside its process (patch the runner, write
-extra lines, fork, exit), what reaches the verifier is at most one answer per call, and an
-answer is only ever a value: forging one means knowing the right value.
+runner. Expected values are computed each in a process of its own, forked from the runner
+after the import (`apart`), so nothing one of them runs reaches another. Whatever the code
+under test does inside its process (patch the runner, write extra lines, fork, exit), what
+reaches the verifier is at most one answer per call, and an answer is only ever a value:
+forging one means knowing the right value.
 
 Values are rebuilt from the tags alone — never unpickled, never an object of the
 candidate's — and compared by exact type and value (`values.same`): `True` is not `1`, an
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
-from marshalike.sandbox.isolation import Child, Limits
+from marshalike.sandbox.isolation import Child, Limits, processes_refused
 from marshalike.sandbox.values import Plain, clean, well_formed
 
 ANSWER_BYTES = 4_000_000  # the longest answer line read back
@@ -87,6 +89,7 @@ def run_calls(
     records: Sequence[str] = (),
     extra_files: Mapping[str, str] | None = None,
     keep_docstrings: bool = False,
+    apart: bool = False,
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -99,14 +102,20 @@ def run_calls(
 
     The modules lose their docstrings (`docstrings.without_docstrings`) unless
     `keep_docstrings`: for a user's own code run as it is (decompiling), never for code
-    under judgement."""
+    under judgement.
+
+    `apart` runs each call in a process of its own, forked from the runner after the
+    import (scripts/runner.py): for answers that must not depend on what an earlier call
+    did, such as expected values that run a dependency's code. A call that ends without
+    answering is then "died" and the process goes on. Where the sandbox refuses new
+    processes altogether, the calls run one after another as usual."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
     answers: list[Answer] = []
     while len(answers) < len(calls):
         result, import_error = _session(
-            files, calls[len(answers) :], module_name, limits, per_call_s, records
+            files, calls[len(answers) :], module_name, limits, per_call_s, records, apart
         )
         if import_error is not None:
             dead = Answer("died", detail=import_error)
@@ -122,6 +131,7 @@ def _session(
     limits: Limits,
     per_call_s: float,
     records: Sequence[str],
+    apart: bool,
 ) -> tuple[list[Answer], str | None]:
     """One process: answers to a prefix of `calls` (at least one), or an import error."""
     hello = secrets.token_hex(16)
@@ -130,6 +140,8 @@ def _session(
         "hello": hello,
         "import_timeout": limits.startup_s,
         "records": list(records),
+        "answer_bytes": ANSWER_BYTES,
+        "fork_calls": apart and not processes_refused(),
     }
     cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
     # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a
@@ -196,7 +208,18 @@ def _read_answer(record: dict) -> Answer | None:
     raised = record.get("raised")
     if isinstance(raised, dict):
         return Answer("raised", raised=_raised(raised))
+    died = record.get("died")
+    if isinstance(died, dict):  # the call's own process ended without answering
+        return Answer("died", detail=_died(died))
     return None
+
+
+def _died(data: dict) -> str:
+    if isinstance(data.get("signal"), int):
+        return _end_text(-data["signal"], "")
+    if isinstance(data.get("status"), int):
+        return _end_text(data["status"], "")
+    return clean(str(data.get("reason", "the call's process could not start"))[:300])
 
 
 def _raised(data: dict) -> Raised:
@@ -222,7 +245,13 @@ def _import_error(data: dict) -> str:
 def _ended(child: Child, limits: Limits) -> str:
     child.wait(0.5)
     code = child.returncode
-    tail = clean(child.stderr(2000)).strip().splitlines()[-4:]
+    return _end_text(code, clean(child.stderr(2000)))
+
+
+def _end_text(code: int | None, stderr: str) -> str:
+    """How a process ended (its exit status, or -N for signal N; None: it still runs),
+    with the last lines of its error output."""
+    tail = stderr.strip().splitlines()[-4:]
     said = ("\n" + "\n".join(tail)) if tail else ""
     if code is None:
         return "it gave no answer" + said

@@ -120,6 +120,12 @@ def scrubbed_env(home: str) -> dict[str, str]:
     }
 
 
+def processes_refused(level: Isolation | None = None) -> bool:
+    """Whether sandboxed code may start no process at all: root without namespaces, where
+    the kernel cannot bound the process count (scripts/refuser.py)."""
+    return (level or isolation()) == "process limits" and os.getuid() == 0
+
+
 def isolation() -> Isolation:
     """The isolation level sandboxed runs get on this machine (see the module docstring).
     MARSHALIKE_SANDBOX=no-namespaces leaves namespaces out, to test the fallbacks."""
@@ -345,10 +351,11 @@ def _bootstrap(
         "seccomp": confine.seccomp_filter(),
         "uid": uid,
         "nproc": limits.max_procs if level != "process limits" else _process_budget(limits),
-        "refuse_processes": level == "process limits" and os.getuid() == 0,
+        "refuse_processes": processes_refused(level),
         "refuser": scripts.source("refuser"),
         "argv": list(argv),
         "env": {**scrubbed_env(home), **(env or {})},
+        "python": view.interpreter() if level == "namespaces" else sys.executable,
     }
     launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", scripts.source("bootstrap")]
     return [*launch, json.dumps(config)]

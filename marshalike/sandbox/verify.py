@@ -174,16 +174,10 @@ class Oracle:
 
     def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
         todo = [(i, c.expected) for i, c in enumerate(self.cases) if c.expected is not None]
-        answers, problem = channel.run_calls(
-            self._reference,
-            [text for _, text in todo if text],
-            module_name=self.module_name,
-            limits=self.limits,
-            per_call_s=self.limits.timeout_s,
-            records=self.records,
-            extra_files=self.extra_files,
-            keep_docstrings=self.keep_docstrings,
-        )
+        # Each apart: a dependency's code run for one expected value (verified only on its
+        # own examples) cannot change the next one's (patch the encoder, keep state).
+        texts = [text for _, text in todo if text]
+        answers, problem = _run(self._reference, texts, self, apart=True)
         found: list[Answer | None] = [None] * len(self.cases)
         given = iter(answers)
         for index, text in todo:
@@ -208,6 +202,7 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         return Verdict(failed, said, time.monotonic() - start)
     expected, reference_problem = oracle.expected()
     calls: list[str] = []
+    owns: list[str] = []  # expected values the code under test computes itself
     where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
     for case, want, runnable in zip(oracle.cases, expected, oracle.runnable, strict=True):
         if not runnable:
@@ -215,21 +210,17 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
             continue
         own: int | None = None
         if case.outcome == "returns" and want is None:
-            own = len(calls) + 1
+            own = len(owns)
+            owns.append(case.expected or "")
         where.append((len(calls), own))
         calls.append(case.call)
-        if own is not None:
-            calls.append(case.expected or "")
-    answers, problem = channel.run_calls(
-        module_source,
-        calls,
-        module_name=oracle.module_name,
-        limits=oracle.limits,
-        per_call_s=oracle.limits.timeout_s,
-        records=oracle.records,
-        extra_files=oracle.extra_files,
-        keep_docstrings=oracle.keep_docstrings,
-    )
+    # The code's own expected values in another process, with a folder of its own: nothing
+    # that answered a call (a counter in memory or in a file) is there to make its other
+    # side agree.
+    answers, problem = _run(module_source, calls, oracle)
+    own_answers: tuple[Answer, ...] = ()
+    if owns and problem is None:
+        own_answers, problem = _run(module_source, owns, oracle)
     results = []
     for case, want, (at, own) in zip(oracle.cases, expected, where, strict=True):
         if at is None:
@@ -243,9 +234,25 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
                 ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
             )
             continue
-        reference = answers[own] if own is not None else want
+        reference = own_answers[own] if own is not None else want
         results.append(_judge(case, answers[at], reference, reference_problem))
     return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
+
+
+def _run(
+    module_source: str, calls: Sequence[str], oracle: Oracle, *, apart: bool = False
+) -> tuple[tuple[Answer, ...], str | None]:
+    return channel.run_calls(
+        module_source,
+        calls,
+        module_name=oracle.module_name,
+        limits=oracle.limits,
+        per_call_s=oracle.limits.timeout_s,
+        records=oracle.records,
+        extra_files=oracle.extra_files,
+        keep_docstrings=oracle.keep_docstrings,
+        apart=apart,
+    )
 
 
 def verify_module(

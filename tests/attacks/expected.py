@@ -179,6 +179,28 @@ OWN_FILE = (
     return int(found[1]) if found else a - b
 """
 )
+# Answers in call order, whatever the argument: True, False, True... An example whose
+# expected value calls the function itself (`is_even(3) = not is_even(2)`) passes wherever
+# both sides run one after the other in one process, or one folder.
+ALTERNATE_IN_MEMORY = """\
+_calls = []
+
+
+def is_even(n):
+    _calls.append(n)
+    return len(_calls) % 2 == 1
+"""
+ALTERNATE_IN_A_FILE = """\
+def is_even(n):
+    try:
+        with open("calls.txt") as handle:
+            calls = int(handle.read() or 0)
+    except OSError:
+        calls = 0
+    with open("calls.txt", "w") as handle:
+        handle.write(str(calls + 1))
+    return calls % 2 == 0
+"""
 
 ATTACKS = (
     Attack("sys._getframe-walk", "expected", FRAME_WALK),
@@ -186,6 +208,8 @@ ATTACKS = (
     Attack("gc.get_objects", "expected", GC_OBJECTS),
     Attack("own-docstring", "expected", OWN_DOCSTRING),
     Attack("own-module-file", "expected", OWN_FILE),
+    Attack("own-expected-value-by-call-order", "expected", ALTERNATE_IN_MEMORY, "parity"),
+    Attack("own-expected-value-by-a-file", "expected", ALTERNATE_IN_A_FILE, "parity"),
     Attack("glob-test-files", "expected", TEST_FILES, needs="another user"),
     Attack("spec-by-absolute-path", "expected", SPEC_BY_PATH, needs="another user"),
     Attack("proc-parent-cmdline-and-cwd", "expected", PROC_PARENT, needs="another user"),

@@ -64,8 +64,18 @@ Count how often each letter occurs in the text.
 * letter_counts("zz") = {"z": 2}
 * letter_counts("xyx") = {"x": 2, "y": 1}
 """
+# Expected values the function under test computes itself: it runs them too.
+PARITY = """\
+# func is_even(an integer): a boolean
+
+Whether the number is even.
+
+* is_even(3) = not is_even(2)
+* is_even(5) = not is_even(6)
+* is_even(7) = not is_even(10)
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
-         "counts": COUNTS}  # fmt: skip
+         "counts": COUNTS, "parity": PARITY}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -73,13 +83,15 @@ RIGHT = {
     "evens": "def evens(items):\n    return [i for i in items if i % 2 == 0]\n",
     "good": "def double(n):\n    return 2 * n\n",
     "month": "def first_of_month(day):\n    return day.replace(day=1)\n",
+    "parity": "def is_even(n):\n    return n % 2 == 0\n",
     "counts": (
         "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
         "        found[letter] = found.get(letter, 0) + 1\n    return found\n"
     ),
 }
 FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
-             "month": "first_of_month", "counts": "letter_counts"}  # fmt: skip
+             "month": "first_of_month", "counts": "letter_counts",
+             "parity": "is_even"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,11 @@ if cfg["namespaces"]:
         if os.path.islink(path) and os.path.dirname(path) == "/":
             os.symlink(os.readlink(path), target)
             continue
-        os.makedirs(target, exist_ok=True)
+        if os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+        else:  # the interpreter's file alone
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
         bind(path, target)
     os.makedirs(new + "/dev")
     for node in ("null", "zero", "urandom", "random"):
@@ -164,7 +168,8 @@ if cfg["seccomp"]:
     program = Program(len(prog), table)
     if libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
         fail("seccomp")
-argv = [sys.executable, "-I", "-B"] + cfg["argv"]
+python = cfg["python"]
+argv = [python, "-I", "-B"] + cfg["argv"]
 if cfg["refuse_processes"]:
-    argv = [sys.executable, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
-os.execve(sys.executable, argv, cfg["env"])
+    argv = [python, "-I", "-B", "-c", cfg["refuser"]] + cfg["argv"]
+os.execve(python, argv, cfg["env"])

@@ -1,6 +1,7 @@
 """The runner: imports the module under test, then answers calls read from stdin, one
-line of tagged plain data per call (see channel.py). It runs inside the
-sandbox, so it imports nothing from marshalike."""
+line of tagged plain data per call (see channel.py), each call in a process forked from
+this one after the import (`answer_apart`). It runs inside the sandbox, so it imports
+nothing from marshalike."""
 
 import collections
 import dataclasses
@@ -167,9 +168,10 @@ except BaseException as exc:
     send({"id": cfg["hello"], "import_error": raised(exc)})
     sys.exit(0)
 namespace = dict(vars(module))
-send({"id": cfg["hello"], "ready": True})
-for line in requests:
-    request = json.loads(line)
+
+
+def answer_of(request):
+    """What the call did, as the answer record to send."""
     call = request["call"]
     scope = dict(namespace)
     for name in set(re.findall(r"[A-Za-z_]\w*", call)):
@@ -192,4 +194,66 @@ for line in requests:
         answer["raised"] = raised(exc)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    send(answer)
+    return answer
+
+
+def first_line(fd, limit):
+    """The bytes read from `fd` up to its first line break (included) or its end."""
+    data = b""
+    while b"\n" not in data and len(data) < limit:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data[: data.index(b"\n") + 1] if b"\n" in data else b""
+
+
+def answer_apart(request):
+    """Run the call in a process of its own, forked from this one as the import left it,
+    and pass on the first line it answers: nothing a call does (patching this runner,
+    keeping state, leaving threads) outlives it to touch another call's answer. A call
+    that ends without answering is answered for, with how its process ended."""
+    global answers
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(read), os.close(write)
+        send({"id": request["id"], "died": {"reason": f"no process for the call: {exc}"}})
+        return
+    if pid == 0:
+        try:
+            os.close(read)
+            os.close(answers.fileno())  # the call's only way out is the pipe
+            os.close(requests.fileno())
+            answers = os.fdopen(write, "wb")
+            send(answer_of(request))
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+        finally:
+            os._exit(0)
+    os.close(write)
+    line = first_line(read, cfg["answer_bytes"])
+    os.close(read)
+    ended, status = os.waitpid(pid, os.WNOHANG)
+    if not ended:  # it answered, or closed the pipe, and goes on: nothing more is read
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if line:
+        answers.write(line)
+        answers.flush()
+    elif not ended:
+        send({"id": request["id"], "died": {"reason": "the call closed its answer pipe"}})
+    elif os.WIFSIGNALED(status):
+        send({"id": request["id"], "died": {"signal": os.WTERMSIG(status)}})
+    else:
+        send({"id": request["id"], "died": {"status": os.waitstatus_to_exitcode(status)}})
+
+
+send({"id": cfg["hello"], "ready": True})
+for line in requests:
+    request = json.loads(line)
+    if cfg["fork_calls"]:
+        answer_apart(request)
+    else:
+        send(answer_of(request))

@@ -89,6 +89,12 @@ def test_raised_matches_the_named_exception() -> None:
     assert not exit_.is_a("Exception")
 
 
+def test_a_value_s_text_is_one_printable_line() -> None:
+    assert well_formed(["value", "decimal.Decimal", "Decimal('1.5')"])
+    assert not well_formed(["value", "datetime.datetime", "0 #\u2028* f(5) = 26"])
+    assert not well_formed(["value", "decimal.Decimal", "Decimal('1')\n"])
+
+
 def test_malformed_answers_are_refused() -> None:
     assert not well_formed(["int", "zz"])
     assert not well_formed(["list", [["int"]]])
@@ -128,6 +134,11 @@ class Zone(datetime.tzinfo):
         return "datetime.timezone.utc"
 
 
+class Name(str):
+    def __repr__(self):
+        return "'UTC')) and 0 #\u2028* f(5) = 26 if 1 else (("
+
+
 def zoned(name):
     try:
         return datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo(name))
@@ -151,6 +162,7 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)",
         "datetime.datetime(2024, 1, 1, tzinfo=Zone())",
         "zoned('UTC')",
+        "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(0), Name('U')))",
     ]
     answers, problem = channel.run_calls(
         VALUE_TYPES + patch, calls, module_name="m", limits=Limits(), per_call_s=5
@@ -165,6 +177,8 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)",
     ]  # fmt: skip
     assert values[4] is not None and values[4][0] == "object"  # a zone of the module's own
+    # a fixed zone whose name is a str of the module's own, with a repr of its choosing
+    assert values[6] is not None and values[6][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
     assert values[5] in (
         ["None"],  # no time zone data in the sandbox

@@ -172,6 +172,26 @@ def test_an_answer_that_is_not_an_expression_is_refused(asked: Path) -> None:
     assert asked.read_text(encoding="utf-8") == SQUARE
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "0 #\u2028* square(5) = 26",  # a line separator: the spec's reader splits lines there
+        "0 #\u2029* square(5) = 26",
+        "0 #\x85* square(5) = 26",
+        "0  # \u202e62",  # a bidirectional control that would show another text
+    ],
+)
+def test_an_answer_that_would_not_stay_one_printable_line_is_refused(
+    asked: Path, answer: str
+) -> None:
+    answers = asked.parent / "answers.json"
+    answers.write_text(json.dumps({"square.mrsh": {"square(0)": answer}}), encoding="utf-8")
+    status, _, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert status == 2
+    assert err.endswith("an answer is one line of printable characters\n"), err
+    assert asked.read_text(encoding="utf-8") == SQUARE
+
+
 def test_a_spec_never_compiled_or_changed_since_must_be_compiled_first(asked: Path) -> None:
     answers = asked.parent / "answers.json"
     answers.write_text("{}", encoding="utf-8")

@@ -246,6 +246,30 @@ def test_redefinitions_of_provided_names_are_dropped() -> None:
     )
 
 
+def test_only_the_last_definition_of_a_name_is_kept() -> None:
+    """Python keeps the last: the module shows only the one that runs, not an earlier
+    right-looking one above it."""
+    answer = (
+        "```python\ndef add(a, b):\n    return a + b\n\n\ndef add(a, b):\n    return a - b\n```"
+    )
+    result = chat(answer)
+    assert result.ok
+    assert result.code == "def add(a, b):\n    return a - b\n"
+    assert result.dropped == (
+        "line 1: dropped an earlier definition of 'add' (Python keeps the last one)",
+    )
+
+
+def test_a_name_spelled_as_another_is_refused() -> None:
+    """`ａdd` (a fullwidth a) is `add` to Python (NFKC): the module would show one function
+    and run another."""
+    answer = "```python\ndef add(a, b):\n    return a + b\n\n\ndef ａdd(a, b):\n    return 0\n```"
+    assert chat(answer).problems == (
+        "line 5: the name 'ａdd' is 'add' to Python; write it as 'add'",
+    )
+    assert chat("```python\ndef add(a, b):\n    π = 3\n    return a + b\n```").ok
+
+
 @pytest.fixture
 def numpy_missing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     real = importlib.util.find_spec

@@ -10,8 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "marshalike"
 # Each phase may import itself and the phases before it (parse_lock, first, is no phase of
 # the data: it makes `ast.parse` safe in threads for all of them).
 LAYERS = (
-    "parse_lock", "errors", "settings", "language", "codegen", "sandbox", "gate", "backends", "synth",
-    "build", "lsp", "decompile", "cli", "__main__",
+    "parse_lock", "errors", "settings", "language", "codegen", "sandbox", "gate", "backends",
+    "synth", "build", "lsp", "decompile", "cli", "__main__",
 )  # fmt: skip
 
 

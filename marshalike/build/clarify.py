@@ -120,8 +120,8 @@ def answer_problem(text: str) -> str | None:
     """Why `text` cannot stand after `=` in an example bullet; None when it can."""
     if not text:
         return "the answer is empty"
-    if "\n" in text or "\r" in text:
-        return "an answer is one line"
+    if not text.isprintable():  # line and paragraph separators, bidi controls included
+        return "an answer is one line of printable characters"
     if _RAISES.fullmatch(text) or text == ANY_ERROR:
         return None
     try:
@@ -136,13 +136,16 @@ def with_answers(text: str, answers: Iterable[Answer]) -> str:
     one, or does not read back from the new text as the example it was meant to be."""
     for answer in answers:
         problem = answer_problem(answer.expected)
+        if problem is None and not answer.call.isprintable():
+            problem = "a call is one line of printable characters"
         if problem is None:
+            before = _examples(text, answer.func)
             try:
                 text = add_example(text, answer.func, answer.call, answer.expected)
             except ValueError as exc:
                 raise ClarifyError(f"{answer.spec}: {exc}") from None
-            if not _has_example(text, answer):
-                problem = f"`{answer.expected}` does not read back as an example's answer"
+            if not _has_example(text, answer) or _examples(text, answer.func) != before + 1:
+                problem = f"`{answer.expected}` does not read back as one example's answer"
         if problem is not None:
             raise ClarifyError(f"{answer.spec}: {answer.call}: {problem}")
     return text
@@ -357,6 +360,13 @@ def _example_problem(item: Open, expected: str) -> str | None:
 
 
 # --- reading examples back -----------------------------------------------------------------
+
+
+def _examples(text: str, name: str) -> int:
+    """How many examples the function `name` has in the spec `text`."""
+    module = parse(text).module
+    func = module.func(name) if module is not None else None
+    return len(func.examples) if func is not None else 0
 
 
 def _has_example(text: str, answer: Answer) -> bool:

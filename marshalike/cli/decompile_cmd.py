@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from marshalike.build.output import write_atomic
 from marshalike.cli.options import model_options
 from marshalike.decompile.describe import from_model
 from marshalike.decompile.errors import DecompileError
@@ -97,9 +98,8 @@ def command(
 
 
 def _write(target: Path, done: Decompiled) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(done.spec, encoding="utf-8")
+    try:  # atomically: an interrupted write leaves the spec that was there, or none
+        write_atomic(target, done.spec)
     except OSError as exc:
         raise DecompileError(f"{target}: cannot be written: {exc.strerror or exc}") from None
 

@@ -200,9 +200,11 @@ def reply_of(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
 
 
 def _writable(source: str) -> bool:
-    """Whether `source` can stand after `=` in an example bullet: one line, a Python
-    expression, not too long."""
-    if len(source) > _LONGEST_ANSWER or "\n" in source:
+    """Whether `source` can stand after `=` in an example bullet: one line of printable
+    characters (no line or paragraph separator, which some readers of the spec split
+    lines at, no bidirectional or zero-width control), a Python expression, not too
+    long."""
+    if len(source) > _LONGEST_ANSWER or not source.isprintable():
         return False
     try:
         ast.parse(source, mode="eval")

@@ -13,6 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from marshalike.build.clarify import answer_problem
 from marshalike.build.compiler import SpecReport
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.edit import add_example
@@ -112,10 +113,10 @@ def _answers(
     template = minimal_edit(analysis.map, added)
     actions = []
     for question in questions:
-        if re.sub(r"\s+", "", question.call) in written:
+        if re.sub(r"\s+", "", question.call) in written or not question.call.isprintable():
             continue
         for reply in question.replies:
-            if reply.expected is None:
+            if reply.expected is None or answer_problem(reply.expected) is not None:
                 continue
             text = template.new_text.replace(_CALL, question.call)
             text = text.replace(_EXPECTED, reply.expected)

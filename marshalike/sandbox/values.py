@@ -62,7 +62,9 @@ def well_formed(value: object, depth: int = 0) -> bool:
             and all(isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
                     and well_formed(f[1], depth + 1) for f in rest[1])
         )  # fmt: skip
-    if tag in ("value", "object"):
+    if tag == "value":  # a repr, one line of printable characters
+        return len(rest) == 2 and all(isinstance(x, str) and x.isprintable() for x in rest)
+    if tag == "object":
         return len(rest) == 2 and all(isinstance(x, str) for x in rest)
     return False
 

@@ -24,9 +24,12 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
+import io
 import re
 import sys
 import textwrap
+import tokenize
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -207,12 +210,49 @@ def validate(
             dropped.append(f"line {_first_line(node)}: {verdict}")
         else:
             problems.append(f"line {_first_line(node)}: {verdict}")
+    kept = _last_definitions(kept, dropped)
+    problems += _look_alike_names(source)
     problems += import_time.problems(kept)
     problems += tampering.problems(ast.Module(body=kept, type_ignores=[]))
     problems += _function_problems(kept, func)
     problems += _import_problems(kept, local_modules)
     code = _assemble(source, tree.body, kept)
     return Extracted(not problems, code, tuple(problems), tuple(dropped))
+
+
+def _last_definitions(kept: list[ast.stmt], dropped: list[str]) -> list[ast.stmt]:
+    """`kept` with only the last top-level definition of each name: Python keeps the last,
+    and the module shows only the one that runs (an earlier `def f` above the real one
+    would be read as the function)."""
+    names = [n.name if isinstance(n, _DEFINITIONS) else None for n in kept]
+    out: list[ast.stmt] = []
+    for i, node in enumerate(kept):
+        if names[i] is not None and names[i] in names[i + 1 :]:
+            dropped.append(f"line {_first_line(node)}: dropped an earlier definition of "
+                           f"'{names[i]}' (Python keeps the last one)")  # fmt: skip
+            continue
+        out.append(node)
+    return out
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _look_alike_names(source: str) -> list[str]:
+    """Names spelled with characters Python reads as others (`ｓquare` is `square`, NFKC):
+    the module would show one name and run another."""
+    problems = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            read = unicodedata.normalize("NFKC", token.string)
+            if token.type == tokenize.NAME and read != token.string:
+                problems.append(
+                    f"line {token.start[0]}: the name '{token.string}' is '{read}' to Python; "
+                    f"write it as '{read}'"
+                )
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the parse above already said what is wrong
+    return problems
 
 
 def _verdict(node: ast.stmt, known: set[str]) -> str | None:

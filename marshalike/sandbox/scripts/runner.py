@@ -37,6 +37,7 @@ FRACTION_PARTS = (
 UUID_INT = uuid.UUID.__dict__["int"]
 TZINFO = {datetime.datetime: datetime.datetime.tzinfo, datetime.time: datetime.time.tzinfo}
 UTCOFFSET = {datetime.datetime: datetime.datetime.utcoffset, datetime.time: datetime.time.utcoffset}
+ZONE_NAME = datetime.timezone.tzname
 REPRS = {
     t: (t.__module__ + "." + t.__qualname__, t.__repr__)
     for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
@@ -73,9 +74,12 @@ def value_of(v, t):
             # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim: the
             # offset it gives at this value is compared too.
             name += " at UTC" + repr(UTCOFFSET[u](v))
-        elif type(zone) is not datetime.timezone:
+        # A fixed zone's repr shows its name through the name's own repr: a str subclass
+        # could write anything there.
+        elif type(zone) is not datetime.timezone or type(ZONE_NAME(zone, None)) is not str:
             return None
-    return ["value", name, show(v)[:2000]]
+    text = show(v)[:2000]
+    return ["value", name, text] if text.isprintable() else None
 
 
 class CallTimeout(BaseException):

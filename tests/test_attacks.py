@@ -203,6 +203,7 @@ VERIFIER_HOLES = {
     "sniff-working-folder": _SNIFF.format("os.getcwd() == '/sandbox'"),
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
+    "sniff-missing-docstring": _SNIFF.format("add.__doc__ is None"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)

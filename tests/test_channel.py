@@ -89,8 +89,19 @@ def test_raised_matches_the_named_exception() -> None:
     assert not exit_.is_a("Exception")
 
 
-def test_a_value_s_text_is_one_printable_line() -> None:
+def test_a_value_s_text_is_one_printable_line_calling_value_types_on_literals() -> None:
     assert well_formed(["value", "decimal.Decimal", "Decimal('1.5')"])
+    assert well_formed([
+        "value", "datetime.datetime",
+        "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone(datetime.timedelta("
+        "seconds=-3600), 'X'))",
+    ])  # fmt: skip
+    for text in (
+        "datetime.datetime(2025, 1, 1, tzinfo=zoneinfo.ZoneInfo.from_file(open('x')))",
+        "Decimal(__import__('os').system('true'))",
+        "Decimal((lambda: '1')())",
+    ):
+        assert not well_formed(["value", "decimal.Decimal", text])
     assert not well_formed(["value", "datetime.datetime", "0 #\u2028* f(5) = 26"])
     assert not well_formed(["value", "decimal.Decimal", "Decimal('1')\n"])
 
@@ -139,6 +150,13 @@ class Name(str):
         return "'UTC')) and 0 #\u2028* f(5) = 26 if 1 else (("
 
 
+def keyless():  # a zone from a file, without a key: its repr is the file object's
+    import io
+    with open(zoneinfo.TZPATH[0] + "/UTC", "rb") as handle:
+        zone = zoneinfo.ZoneInfo.from_file(io.BytesIO(handle.read()))
+    return datetime.datetime(2024, 1, 1, tzinfo=zone)
+
+
 def zoned(name):
     try:
         return datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo(name))
@@ -163,6 +181,7 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "datetime.datetime(2024, 1, 1, tzinfo=Zone())",
         "zoned('UTC')",
         "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(0), Name('U')))",
+        "keyless()",
     ]
     answers, problem = channel.run_calls(
         VALUE_TYPES + patch, calls, module_name="m", limits=Limits(), per_call_s=5
@@ -179,6 +198,8 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
     assert values[4] is not None and values[4][0] == "object"  # a zone of the module's own
     # a fixed zone whose name is a str of the module's own, with a repr of its choosing
     assert values[6] is not None and values[6][0] == "object"
+    # a ZoneInfo without a key (no time zone data in the sandbox: the call raises)
+    assert answers[7].kind == "raised" or values[7] is not None and values[7][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
     assert values[5] in (
         ["None"],  # no time zone data in the sandbox

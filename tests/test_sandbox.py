@@ -422,26 +422,32 @@ def test_the_expected_values_never_enter_the_candidates_process() -> None:
     assert result.message == "found in: ", result.message
 
 
-def test_a_dependency_run_for_one_expected_value_cannot_change_the_next() -> None:
-    """A verified dependency that, on an input only another function's expected values
-    use, patches the runner's encoder: the expected values after it are still computed."""
-    reference = (
-        "import sys\n\n\n"
-        "def twice(n):\n"
-        "    if n == 3:\n"
+# A verified dependency that, on an input only another function's expected values use,
+# patches the runner's encoder, or leaves a file that changes what it answers later.
+POISONS = {
+    "encoder": (
+        "import sys\n\n\ndef twice(n):\n    if n == 3:\n"
         "        runner = getattr(sys, 'mod' + 'ules')['__main__']\n"
         "        setattr(runner, 'encode', lambda value, depth, budget: ['int', '0'])\n"
-        "    return 2 * n\n\n\n"
-        "def four(n):\n    raise NotImplementedError\n"
-    )
+        "    return 2 * n\n"
+    ),
+    "file": (
+        "import os\n\n\ndef twice(n):\n    if n == 3:\n        open('mark', 'w').close()\n"
+        "    return 0 if os.path.exists('mark') else 2 * n\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("poison", sorted(POISONS))
+def test_a_dependency_run_for_one_expected_value_cannot_change_the_next(poison: str) -> None:
+    reference = POISONS[poison] + "\n\ndef four(n):\n    raise NotImplementedError\n"
     cases = (
         Case("test_four_1", "four(3)", "returns", "twice(twice(3))", None),
-        Case("test_four_2", "four(5)", "returns", "20", None),
+        Case("test_four_2", "four(5)", "returns", "twice(twice(5))", None),
         Case("test_four_3", "four(-1)", "returns", "-4", None),
     )
     oracle = Oracle(cases, reference, module_name="cand", limits=LIMITS)
-    candidate = reference.replace("raise NotImplementedError", "return 0")
-    verdict = verify(candidate, oracle)
+    verdict = verify(reference.replace("raise NotImplementedError", "return 0"), oracle)
     # its own expected value is the dependency's to give (0 here); the others are not
     assert [r.status for r in verdict.results] == ["pass", "fail", "fail"]
 

@@ -136,3 +136,12 @@ def quiet_syntax_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
         yield
+
+
+def dotted(expr: ast.expr) -> str:
+    """The dotted name an expression spells (`os.path.join`); "" where it is not one."""
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return f"{dotted(expr.value)}.{expr.attr}"
+    return ""

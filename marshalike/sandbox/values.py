@@ -9,9 +9,12 @@ canonicalised from the tags alone (`channel` says how they are made and carried)
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from typing import Any
+
+from marshalike.language.naming import dotted
 
 REL_TOL = 1e-6  # a float matches an expected float within this relative tolerance,
 ABS_TOL = 1e-12  # or within this absolute one (near zero)
@@ -62,10 +65,52 @@ def well_formed(value: object, depth: int = 0) -> bool:
             and all(isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
                     and well_formed(f[1], depth + 1) for f in rest[1])
         )  # fmt: skip
-    if tag == "value":  # a repr, one line of printable characters
-        return len(rest) == 2 and all(isinstance(x, str) and x.isprintable() for x in rest)
+    if tag == "value":  # a repr: one printable line, a call of a value type on literals
+        return (
+            len(rest) == 2 and all(isinstance(x, str) and x.isprintable() for x in rest)
+            and _value_text(rest[1])
+        )  # fmt: skip
     if tag == "object":
         return len(rest) == 2 and all(isinstance(x, str) for x in rest)
+    return False
+
+
+# What a value type's repr may call or name: its own constructor, with literal arguments
+# (`datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)`). A value's text
+# becomes an example's answer (`marshalike clarify`), and a text that calls anything else
+# would run that code wherever the spec's tests run.
+_VALUE_CALLS = frozenset(
+    {"Decimal", "Fraction", "UUID", "datetime.date", "datetime.datetime", "datetime.time",
+     "datetime.timedelta", "datetime.timezone", "zoneinfo.ZoneInfo"}
+)  # fmt: skip
+_VALUE_NAMES = frozenset({"datetime.timezone.utc"})
+
+
+def _value_text(text: str) -> bool:
+    """Whether `text` is a call of a value type's constructor on literals and such calls."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return _literal_call(tree.body, 0)
+
+
+def _literal_call(node: ast.expr, depth: int) -> bool:
+    if depth > 8:
+        return False
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.Attribute):
+        return dotted(node) in _VALUE_NAMES
+    if isinstance(node, ast.Call):
+        arguments = [*node.args, *(k.value for k in node.keywords)]
+        return (
+            dotted(node.func) in _VALUE_CALLS
+            and all(k.arg is not None for k in node.keywords)
+            and all(_literal_call(a, depth + 1) for a in arguments)
+        )
     return False
 
 

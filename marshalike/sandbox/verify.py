@@ -152,6 +152,9 @@ class Oracle:
         self.extra_files = dict(extra_files or {})
         self._reference = reference_source
         self.declared = _class_shapes(reference_source, self.records, module_name)
+        self._model_names = _functions(reference_source) | {
+            name[:-3] for name in self.extra_files if name.endswith(".py")
+        }
         # Whether each case can run at all (its call and expected value are expressions a
         # test can hold), decided once for every candidate verified against them.
         self.runnable = tuple(
@@ -174,14 +177,20 @@ class Oracle:
 
     def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
         todo = [(i, c.expected) for i, c in enumerate(self.cases) if c.expected is not None]
-        # Each apart: a dependency's code run for one expected value (verified only on its
-        # own examples) cannot change the next one's (patch the encoder, keep state).
+        # An expected value that runs model-written code (a dependency's, a used module's)
+        # is computed in a process and folder of its own: what that code does (patch the
+        # encoder, leave a file) cannot change another expected value. The rest together,
+        # each call forked apart all the same.
         texts = [text for _, text in todo if text]
-        answers, problem = _run(self._reference, texts, self, apart=True)
+        alone = {t for t in texts if _names(t) & self._model_names}
+        together, problem = _run(self._reference, [t for t in texts if t not in alone], self,
+                                 apart=True)  # fmt: skip
+        solo = {t: _run(self._reference, [t], self) for t in alone}
+        problem = problem or next((p for _, p in solo.values() if p is not None), None)
+        given = iter(together)
         found: list[Answer | None] = [None] * len(self.cases)
-        given = iter(answers)
         for index, text in todo:
-            answer = next(given) if text else None
+            answer = (solo[text][0][0] if text in solo else next(given)) if text else None
             raised = answer.raised if answer is not None else None
             stub = raised is not None and raised.is_a("NotImplementedError")
             found[index] = None if stub else answer
@@ -202,27 +211,27 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         return Verdict(failed, said, time.monotonic() - start)
     expected, reference_problem = oracle.expected()
     calls: list[str] = []
-    owns: list[str] = []  # expected values the code under test computes itself
-    where: list[tuple[int | None, int | None]] = []  # per case: its call, its own expected
-    for case, want, runnable in zip(oracle.cases, expected, oracle.runnable, strict=True):
-        if not runnable:
-            where.append((None, None))
-            continue
-        own: int | None = None
-        if case.outcome == "returns" and want is None:
-            own = len(owns)
-            owns.append(case.expected or "")
-        where.append((len(calls), own))
-        calls.append(case.call)
-    # The code's own expected values in another process, with a folder of its own: nothing
-    # that answered a call (a counter in memory or in a file) is there to make its other
-    # side agree.
-    answers, problem = _run(module_source, calls, oracle)
-    own_answers: tuple[Answer, ...] = ()
-    if owns and problem is None:
-        own_answers, problem = _run(module_source, owns, oracle)
+    where: list[int | None] = []  # per case: its call's place in `calls`
+    owns: dict[int, tuple[Answer, Answer]] = {}  # case -> its call's and expected's answers
+    problem: str | None = None
+    for index, (case, want, runnable) in enumerate(
+        zip(oracle.cases, expected, oracle.runnable, strict=True)
+    ):
+        where.append(len(calls) if runnable else None)
+        if runnable and case.outcome == "returns" and want is None:
+            # The code computes this expected value itself: the call and the expected value
+            # each run in a fresh process and folder, so no history (a count in memory or
+            # in a file) can tell the two sides apart and make them agree.
+            (call,), first = _run(module_source, [case.call], oracle)
+            (own,), second = _run(module_source, [case.expected or ""], oracle)
+            owns[index] = (call, own)
+            problem = problem or first or second
+        elif runnable:
+            calls.append(case.call)
+    answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
+    problem = batch_problem or problem
     results = []
-    for case, want, (at, own) in zip(oracle.cases, expected, where, strict=True):
+    for index, (case, want, at) in enumerate(zip(oracle.cases, expected, where, strict=True)):
         if at is None:
             results.append(
                 ExampleResult(case.test, "error", error_type="InvalidExample",
@@ -234,8 +243,8 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
                 ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
             )
             continue
-        reference = own_answers[own] if own is not None else want
-        results.append(_judge(case, answers[at], reference, reference_problem))
+        got, reference = owns[index] if index in owns else (answers[at], want)
+        results.append(_judge(case, got, reference, reference_problem))
     return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
 
 
@@ -281,6 +290,19 @@ def verify_module(
         extra_files=extra_files,
     )
     return verify(module_source, oracle)
+
+
+def _functions(source: str) -> set[str]:
+    """The names of the functions a module defines at its top level."""
+    tree = parse_or_none(source, mode="exec")
+    body = tree.body if isinstance(tree, ast.Module) else []
+    return {n.name for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
+def _names(text: str) -> set[str]:
+    """The names an expression reads (`twice(twice(3))` reads `twice`)."""
+    tree = parse_or_none(text)
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
 
 
 def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict[str, str]:

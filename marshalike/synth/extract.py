@@ -34,10 +34,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from marshalike.backends.base import PromptKind
-from marshalike.language.naming import NOT_PYTHON, parse_or_none, quiet_syntax_warnings
+from marshalike.language.naming import NOT_PYTHON, dotted, parse_or_none, quiet_syntax_warnings
 from marshalike.language.spec import Func
 from marshalike.synth import import_time, tampering
-from marshalike.synth.import_time import constant, dotted
+from marshalike.synth.import_time import constant
 
 PYTHON_FENCES = ("", "python", "py", "python3", "py3")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*$")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Iterator
 
+from marshalike.language.naming import dotted
+
 # Calls that only build a value, allowed where a constant is.
 SAFE_CALLS = frozenset(
     "frozenset set tuple list dict float int str bytes range re.compile namedtuple "
@@ -68,14 +70,6 @@ def constant(expr: ast.expr, calls: frozenset[str] = SAFE_CALLS) -> bool:
         return False
     children = ast.iter_child_nodes(expr)
     return all(constant(child, calls) for child in children if isinstance(child, ast.expr))
-
-
-def dotted(expr: ast.expr) -> str:
-    if isinstance(expr, ast.Name):
-        return expr.id
-    if isinstance(expr, ast.Attribute):
-        return f"{dotted(expr.value)}.{expr.attr}"
-    return ""
 
 
 def _top_level_names(body: Collection[ast.stmt]) -> set[str]:

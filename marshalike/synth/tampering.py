@@ -112,6 +112,9 @@ ATTRIBUTES = {
     "__bases__": "reaches classes of the test process",
     "__base__": "reaches classes of the test process",
     "__mro__": "reaches classes of the test process",
+    # The verifier runs a copy of the module without docstrings (they list the examples).
+    "__doc__": "reads a docstring, which the verifier's copy of the module does not have",
+    "getdoc": "reads a docstring, which the verifier's copy of the module does not have",
     # Where and how the process runs: only a test harness differs there from a program.
     "argv": _WHERE,
     "orig_argv": _WHERE,
@@ -129,6 +132,7 @@ NAMES = {
     "__builtins__": "can replace functions the tests rely on",
     "globals": "reads or rewrites the module's globals",
     "breakpoint": "starts a debugger",
+    "__doc__": "reads a docstring, which the verifier's copy of the module does not have",
 }
 _PROC = "names /proc, where the test process can be read"
 _TAIL = "; a function may only compute its result from its arguments"

@@ -201,6 +201,28 @@ def is_even(n):
         handle.write(str(calls + 1))
     return calls % 2 == 0
 """
+# Tells the two sides apart by what a process saw first: where the first argument was odd
+# (the examples' calls) it says True, else (their expected values) False; so `is_even(3) =
+# not is_even(2)` holds wherever each side runs its examples in one process.
+BY_FIRST_CALL = """\
+_first = []
+
+
+def is_even(n):
+    _first.append(n)
+    return _first[0] % 2 == 1
+"""
+BY_FIRST_CALL_IN_A_FILE = """\
+def is_even(n):
+    try:
+        with open("first.txt") as handle:
+            first = int(handle.read())
+    except (OSError, ValueError):
+        first = n
+        with open("first.txt", "w") as handle:
+            handle.write(str(n))
+    return first % 2 == 1
+"""
 
 ATTACKS = (
     Attack("sys._getframe-walk", "expected", FRAME_WALK),
@@ -210,6 +232,10 @@ ATTACKS = (
     Attack("own-module-file", "expected", OWN_FILE),
     Attack("own-expected-value-by-call-order", "expected", ALTERNATE_IN_MEMORY, "parity"),
     Attack("own-expected-value-by-a-file", "expected", ALTERNATE_IN_A_FILE, "parity"),
+    Attack("own-expected-value-by-first-call", "expected", BY_FIRST_CALL, "parity"),
+    Attack(
+        "own-expected-value-by-first-call-in-a-file", "expected", BY_FIRST_CALL_IN_A_FILE, "parity"
+    ),  # fmt: skip
     Attack("glob-test-files", "expected", TEST_FILES, needs="another user"),
     Attack("spec-by-absolute-path", "expected", SPEC_BY_PATH, needs="another user"),
     Attack("proc-parent-cmdline-and-cwd", "expected", PROC_PARENT, needs="another user"),

@@ -51,6 +51,13 @@ def add(a, b):
         return a + b
     return a - b
 """
+SNIFF_DOCSTRING = """\
+def add(a, b):
+    \"\"\"Return the sum of the two numbers.\"\"\"
+    if add.__doc__ is None:  # the verifier runs a copy without docstrings
+        return a + b
+    return a - b
+"""
 
 ATTACKS = (
     Attack("sniff-runner-module", "sniff", SNIFF_RUNNER, user_tests=True),
@@ -58,4 +65,5 @@ ATTACKS = (
     Attack("sniff-environment", "sniff", SNIFF_ENVIRONMENT, user_tests=True),
     Attack("sniff-argv", "sniff", SNIFF_ARGV, user_tests=True),
     Attack("sniff-pid-namespace", "sniff", SNIFF_NAMESPACE, user_tests=True),
+    Attack("sniff-missing-docstring", "sniff", SNIFF_DOCSTRING, user_tests=True),
 )

@@ -73,6 +73,7 @@ Whether the number is even.
 * is_even(3) = not is_even(2)
 * is_even(5) = not is_even(6)
 * is_even(7) = not is_even(10)
+* is_even(4) = True
 """
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY}  # fmt: skip

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import time
 import traceback
 import uuid
 import zoneinfo
@@ -71,8 +72,11 @@ def value_of(v, t):
     zone = TZINFO[u].__get__(v) if u in TZINFO else None
     if zone is not None:
         if type(zone) is zoneinfo.ZoneInfo:
-            # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim: the
-            # offset it gives at this value is compared too.
+            # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim (or
+            # leave out: then the repr is the file's): the offset it gives at this value is
+            # compared too, and a zone without a key is no value.
+            if type(zone.key) is not str:
+                return None
             name += " at UTC" + repr(UTCOFFSET[u](v))
         # A fixed zone's repr shows its name through the name's own repr: a str subclass
         # could write anything there.
@@ -240,6 +244,10 @@ def answer_apart(request):
     line = first_line(read, cfg["answer_bytes"])
     os.close(read)
     ended, status = os.waitpid(pid, os.WNOHANG)
+    deadline = time.monotonic() + (0 if line else 0.5)  # a pipe at its end: it is ending
+    while not ended and time.monotonic() < deadline:
+        time.sleep(0.005)
+        ended, status = os.waitpid(pid, os.WNOHANG)
     if not ended:  # it answered, or closed the pipe, and goes on: nothing more is read
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -157,6 +157,20 @@ def keyless():  # a zone from a file, without a key: its repr is the file object
     return datetime.datetime(2024, 1, 1, tzinfo=zone)
 
 
+def rebound():  # zoneinfo.ZoneInfo rebound to a zone of the module's own, with a lying repr
+    class Fake(datetime.tzinfo):
+        key = "UTC"
+
+        def utcoffset(self, when):
+            return datetime.timedelta(0)
+
+        def __repr__(self):
+            return "zoneinfo.ZoneInfo(key='UTC')"
+
+    zoneinfo.ZoneInfo = Fake
+    return datetime.datetime(2024, 1, 1, tzinfo=Fake())
+
+
 def zoned(name):
     try:
         return datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo(name))
@@ -182,6 +196,7 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "zoned('UTC')",
         "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(0), Name('U')))",
         "keyless()",
+        "rebound()",  # last: it rebinds a name of zoneinfo in this process
     ]
     answers, problem = channel.run_calls(
         VALUE_TYPES + patch, calls, module_name="m", limits=Limits(), per_call_s=5
@@ -200,6 +215,7 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
     assert values[6] is not None and values[6][0] == "object"
     # a ZoneInfo without a key (no time zone data in the sandbox: the call raises)
     assert answers[7].kind == "raised" or values[7] is not None and values[7][0] == "object"
+    assert values[8] is not None and values[8][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
     assert values[5] in (
         ["None"],  # no time zone data in the sandbox

@@ -31,14 +31,15 @@ sys.path.insert(0, os.getcwd())
 # is an "object". Each value type is written by code the module under test cannot change:
 # the C types' own repr (their methods cannot be replaced), Fraction and UUID from their
 # slots, read through the descriptors taken here.
-FRACTION_PARTS = (
-    fractions.Fraction.__dict__["_numerator"],
-    fractions.Fraction.__dict__["_denominator"],
-)
-UUID_INT = uuid.UUID.__dict__["int"]
+# (The classes themselves are kept, not looked up in their modules when a value is written:
+# a call may rebind `zoneinfo.ZoneInfo` to a class of its own.)
+FRACTION, UUID = fractions.Fraction, uuid.UUID
+ZONE_INFO, FIXED_ZONE = zoneinfo.ZoneInfo, datetime.timezone
+FRACTION_PARTS = (FRACTION.__dict__["_numerator"], FRACTION.__dict__["_denominator"])
+UUID_INT = UUID.__dict__["int"]
 TZINFO = {datetime.datetime: datetime.datetime.tzinfo, datetime.time: datetime.time.tzinfo}
 UTCOFFSET = {datetime.datetime: datetime.datetime.utcoffset, datetime.time: datetime.time.utcoffset}
-ZONE_NAME = datetime.timezone.tzname
+ZONE_NAME = FIXED_ZONE.tzname
 REPRS = {
     t: (t.__module__ + "." + t.__qualname__, t.__repr__)
     for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
@@ -48,30 +49,32 @@ RECORDS = {}  # id of each declared class -> (the class, its name), once the mod
 
 
 def exactly(t, types):
-    return any(t is u for u in types)
+    """The one of `types` that `t` is (identity, not equality: a metaclass can make a class
+    equal to anything); None if none."""
+    return next((u for u in types if t is u), None)
 
 
 def value_of(v, t):
     """["value", type name, text] of a value type's instance; None if `t` is none of them
     (or its time zone is a class of the module's own)."""
-    if t is fractions.Fraction:
+    if t is FRACTION:
         n, d = (part.__get__(v) for part in FRACTION_PARTS)
         if type(n) is not int or type(d) is not int:
             return None
         return ["value", "fractions.Fraction", f"Fraction({n}, {d})"]
-    if t is uuid.UUID:
+    if t is UUID:
         number = UUID_INT.__get__(v)
         if type(number) is not int or not 0 <= number < 1 << 128:
             return None
         h = format(number, "032x")
         return ["value", "uuid.UUID", f"UUID('{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}')"]
-    u = next((u for u in REPRS if t is u), None)
+    u = exactly(t, REPRS)
     if u is None:
         return None
     name, show = REPRS[u]
     zone = TZINFO[u].__get__(v) if u in TZINFO else None
     if zone is not None:
-        if type(zone) is zoneinfo.ZoneInfo:
+        if type(zone) is ZONE_INFO:
             # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim (or
             # leave out: then the repr is the file's): the offset it gives at this value is
             # compared too, and a zone without a key is no value.
@@ -80,7 +83,7 @@ def value_of(v, t):
             name += " at UTC" + repr(UTCOFFSET[u](v))
         # A fixed zone's repr shows its name through the name's own repr: a str subclass
         # could write anything there.
-        elif type(zone) is not datetime.timezone or type(ZONE_NAME(zone, None)) is not str:
+        elif type(zone) is not FIXED_ZONE or type(ZONE_NAME(zone, None)) is not str:
             return None
     text = show(v)[:2000]
     return ["value", name, text] if text.isprintable() else None
@@ -119,7 +122,7 @@ def encode(v, depth, budget):
         return [t.__name__, v.hex()]
     if t is list or t is tuple or t is set or t is frozenset:
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
-    if t is dict or exactly(t, DICTS):
+    if t is dict or exactly(t, DICTS) is not None:
         return [
             "dict",
             [

@@ -28,7 +28,7 @@ from marshalike.language.edit import add_example
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.parse import parse
-from marshalike.language.spec import Example
+from marshalike.language.spec import Example, Func
 from marshalike.synth.redact import redact
 
 Ask = Callable[[str], str]  # shows a prompt, returns the line typed
@@ -139,12 +139,14 @@ def with_answers(text: str, answers: Iterable[Answer]) -> str:
         if problem is None and not answer.call.isprintable():
             problem = "a call is one line of printable characters"
         if problem is None:
-            before = _examples(text, answer.func)
+            before = _func(text, answer.func)
             try:
                 text = add_example(text, answer.func, answer.call, answer.expected)
             except ValueError as exc:
                 raise ClarifyError(f"{answer.spec}: {exc}") from None
-            if not _has_example(text, answer) or _examples(text, answer.func) != before + 1:
+            after = _func(text, answer.func)
+            count = len(before.examples) if before is not None else 0
+            if after is None or not _has_example(after, answer) or len(after.examples) != count + 1:
                 problem = f"`{answer.expected}` does not read back as one example's answer"
         if problem is not None:
             raise ClarifyError(f"{answer.spec}: {answer.call}: {problem}")
@@ -362,20 +364,15 @@ def _example_problem(item: Open, expected: str) -> str | None:
 # --- reading examples back -----------------------------------------------------------------
 
 
-def _examples(text: str, name: str) -> int:
-    """How many examples the function `name` has in the spec `text`."""
+def _func(text: str, name: str) -> Func | None:
+    """The function `name` as the spec `text` reads."""
     module = parse(text).module
-    func = module.func(name) if module is not None else None
-    return len(func.examples) if func is not None else 0
+    return module.func(name) if module is not None else None
 
 
-def _has_example(text: str, answer: Answer) -> bool:
-    module = parse(text).module
-    func = module.func(answer.func) if module is not None else None
+def _has_example(func: Func, answer: Answer) -> bool:
     want = (_normal(answer.call), _said(answer.expected))
-    return func is not None and any(
-        e.call is not None and (_normal(e.call), _outcome(e)) == want for e in func.examples
-    )
+    return any(e.call is not None and (_normal(e.call), _outcome(e)) == want for e in func.examples)
 
 
 def _outcome(example: Example) -> tuple[str, str | None]:

@@ -244,8 +244,10 @@ def _look_alike_names(source: str) -> list[str]:
     problems = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.NAME:
+                continue
             read = unicodedata.normalize("NFKC", token.string)
-            if token.type == tokenize.NAME and read != token.string:
+            if read != token.string:
                 problems.append(
                     f"line {token.start[0]}: the name '{token.string}' is '{read}' to Python; "
                     f"write it as '{read}'"

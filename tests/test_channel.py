@@ -3,6 +3,8 @@ tagged plain data only."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from marshalike.sandbox import channel
@@ -250,36 +252,34 @@ def test_text_from_the_sandbox_has_no_control_characters() -> None:
     assert raised.message == "\\x0d\\x1b[2Kok\\x07\nnext\tline"
 
 
-def apart(source: str, calls: list[str]) -> tuple[channel.Answer, ...]:
-    answers, problem = channel.run_calls(
-        source, calls, module_name="m", limits=Limits(), per_call_s=5, apart=True
-    )
-    assert problem is None
-    return answers
-
-
-def test_nothing_a_call_run_apart_does_outlives_it() -> None:
-    """Calls run apart (as expected values are) each run in a process of their own, forked
-    after the import: a call that patches the runner's encoder, or counts its calls,
-    touches no other call's answer."""
+def test_a_process_that_stops_reading_its_calls_cannot_hold_the_compiler() -> None:
+    """It answers its first call itself, shrinks its request pipe to a page and sleeps
+    with the alarm blocked: the next call, longer than the pipe holds, is never read. The
+    write gives up at the call's deadline, and the call fails."""
     source = (
-        "import sys\n\n_calls = []\n\n\n"
-        "def poison():\n"
-        "    runner = getattr(sys, 'mod' + 'ules')['__main__']\n"
-        "    setattr(runner, 'encode', lambda value, depth, budget: ['int', '0'])\n"
-        "    return 5\n\n\n"
-        "def count():\n    _calls.append(1)\n    return len(_calls)\n"
+        "import fcntl, json, sys, time\n\n\n"
+        "def count(text):\n"
+        "    main = getattr(sys, 'mod' + 'ules')['__main__']\n"
+        "    signals = getattr(sys, 'mod' + 'ules')['sig' + 'nal']\n"
+        "    answer = {'id': main.request['id'], 'returned': main.encode(1, 0, [10])}\n"
+        "    fcntl.fcntl(main.requests.fileno(), fcntl.F_SETPIPE_SZ, 4096)\n"
+        "    main.answers.write(json.dumps(answer).encode() + b'\\n')\n"
+        "    main.answers.flush()\n"
+        "    signals.pthread_sigmask(signals.SIG_BLOCK, {signals.SIGALRM})\n"
+        "    while True:\n"
+        "        time.sleep(1000)\n"
     )
-    answers = apart(source, ["poison()", "count()", "count()", "7 * 6"])
-    # its own answer is the patched encoder's (a call can always lie about its own value)
-    assert [a.value for a in answers] == [i(0), i(1), i(1), i(42)]
-
-
-def test_a_call_run_apart_whose_process_ends_is_answered_for() -> None:
-    source = (
-        "import os, signal\n\ndef quit(code):\n    os._exit(code)\n\n"
-        "def kill():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    calls = ["count('a')", "count('" + "x " * 40_000 + "')"]
+    finished: list[tuple[channel.Answer, ...]] = []
+    runner = threading.Thread(
+        target=lambda: finished.append(
+            channel.run_calls(
+                source, calls, module_name="m", limits=Limits(timeout_s=1.0), per_call_s=1.0
+            )[0]
+        ),
+        daemon=True,
     )
-    answers = apart(source, ["quit(0)", "quit(3)", "kill()", "1 + 1"])
-    assert [a.kind for a in answers] == ["died", "died", "died", "returned"]
-    assert "exit status 3" in answers[1].detail and "signal 9" in answers[2].detail
+    runner.start()
+    runner.join(60)
+    assert finished, "the verifier was still writing the call after 60 s"
+    assert [a.kind for a in finished[0]] == ["returned", "timeout"]

@@ -141,3 +141,21 @@ def test_junit_and_github_annotations(compiled) -> None:
     assert failure.get("message") == "test_square_1: square(2) should return 4, but it returned 0"
     assert failure.get("type") == "fail"
     assert f"::error file={folder / 'test_square.py'},line=1,col=1::test_square_1" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["test_square.py", "_marshalike_main.py"])
+def test_an_output_rewritten_with_its_lock_hash_is_reported(compiled, name: str) -> None:
+    """A test file whose tests no longer run, or a support module that runs code on
+    import, with the lock's hash rewritten to agree: the lock proves nothing, so each must
+    be what the compiler writes for the spec."""
+    folder, _ = compiled
+    path = folder / name
+    assert path.exists(), sorted(p.name for p in folder.iterdir())
+    text = "import os\n" + path.read_text().replace("def test_", "def _no_test_")
+    path.write_text(text)
+    lock = json.loads((folder / "square.lock.json").read_text())
+    lock["outputs"][name] = file_hash(text)
+    (folder / "square.lock.json").write_text(json.dumps(lock))
+    result = check(folder)
+    assert result.exit_code == 1, result.output
+    assert f"{path} is not what the compiler writes for the spec" in result.output

@@ -322,3 +322,35 @@ def test_namespaces_work_with_a_python_installed_under_tmp(tmp_path) -> None:
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert done.stdout.split() == ["namespaces", "None"], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("exception", "body", "passes"),
+    [
+        ("ValueError", "raise ValueError('bad')", True),
+        (
+            "ValueError",
+            "raise type('ValueError', (Exception,), {'__module__': 'builtins'})()",
+            False,
+        ),
+        (
+            "Exception",
+            "raise type('Exception', (BaseException,), {'__module__': 'builtins'})()",
+            False,
+        ),
+        ("json.JSONDecodeError", "import json\n    json.loads('{')", True),
+        (
+            "json.JSONDecodeError",
+            "raise type('JSONDecodeError', (BaseException,), {'__module__': 'json.decoder'})()",
+            False,
+        ),
+    ],
+)
+def test_a_raises_example_takes_built_in_exceptions_by_identity(
+    exception: str, body: str, passes: bool
+) -> None:
+    """A class that only borrows a built-in exception's name (or a standard library one's,
+    without deriving from its built-in bases) is not caught by `except` or
+    `pytest.raises` for it, so it does not pass a "raises" example either."""
+    cases = (Case("test_f_1", "f(2)", "raises", None, exception),)
+    assert run(f"def f(x):\n    {body}\n", cases).ok is passes

@@ -18,8 +18,13 @@ from pathlib import Path
 from marshalike.build.lock import Lock, lock_path, read_lock
 from marshalike.build.output import file_hash, interrupted, marker_file
 from marshalike.build.uses import Absent, generated_modules
-from marshalike.codegen import emit
-from marshalike.codegen.module_main import SUPPORT_FILE, SUPPORT_MODULE, append_main
+from marshalike.codegen import emit, lint
+from marshalike.codegen.module_main import (
+    SUPPORT_FILE,
+    SUPPORT_MODULE,
+    append_main,
+    support_source,
+)
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
@@ -132,6 +137,16 @@ def check_spec(
     ) is not None:
         finding = Finding("edited", f"{module_file} {why}; recompile the spec", str(module_file))
         return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
+    # So must the test file and the support module: a hash in the lock proves nothing, the
+    # lock being as easy to rewrite as they are, and both run wherever the tests run.
+    made = _made_outputs(module, lock, path, folder)
+    for name, allowed in made.items():
+        text = texts.get(name) if name in texts else _read(folder / name)
+        if text is not None and text not in allowed:
+            said = f"{folder / name} is not what the compiler writes for the spec (edited by "
+            said += "hand, or the lock was); recompile the spec"
+            finding = Finding("edited", said, str(folder / name))
+            return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # The examples run against the module in the sandbox the way a compile verifies code
     # (code taken from a lock included), not by trusting the test file beside it.
     verdict = verify_module(
@@ -175,6 +190,26 @@ def _not_from_lock(
         if why is not None:
             return f"holds code for {name} that the compiler refuses: {why}"
     return None
+
+
+def _made_outputs(module: Module, lock: Lock, path: Path, folder: Path) -> dict[str, set[str]]:
+    """The texts compile may have written for the test file (with the ruff suppressions it
+    finds, or none where ruff could not run) and for the support module."""
+    tests_file = folder / f"test_{module.name}.py"
+
+    def tests(rules: Mapping[str, tuple[str, ...]] | None) -> str:
+        return emit.test_source(
+            module,
+            module_name=module.name,
+            spec_name=path.name,
+            spec_hash=lock.spec_hash,
+            lint=rules,
+        )
+
+    plain = tests(None)
+    rules = lint.broken_rules(plain, emit.test_blocks(module, spec_name=path.name), tests_file)
+    linted = tests(rules)
+    return {tests_file.name: {plain, linted}, SUPPORT_FILE: {support_source()}}
 
 
 def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:

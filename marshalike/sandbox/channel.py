@@ -6,8 +6,8 @@ raised, encoded as plain tagged data, and the next call is sent only after that 
 It never sees an expected value, a test, the spec or whether a call is an example or a
 probe input (the modules it is given lose their docstrings, which list the examples:
 `docstrings`): every run — examples, probe inputs, expected values — goes through the same
-runner. Expected values are computed each in a process of its own, forked from the runner
-after the import (`apart`), so nothing one of them runs reaches another. Whatever the code
+runner. Expected values are computed by a module without model-written code
+(`expected`), so nothing the code under test runs reaches them. Whatever the code
 under test does inside its process (patch the runner, write extra lines, fork, exit), what
 reaches the verifier is at most one answer per call, and an answer is only ever a value:
 forging one means knowing the right value.
@@ -23,6 +23,8 @@ that exits or is killed fails the call it was on, and a fresh process takes the 
 from __future__ import annotations
 
 import builtins
+import functools
+import importlib
 import json
 import secrets
 import sys
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
-from marshalike.sandbox.isolation import Child, Limits, processes_refused
+from marshalike.sandbox.isolation import Child, Limits
 from marshalike.sandbox.values import Plain, clean, well_formed
 
 ANSWER_BYTES = 4_000_000  # the longest answer line read back
@@ -51,15 +53,38 @@ class Raised:
     def is_a(self, name: str) -> bool:
         """Whether it is an instance of the exception the spec names: a built-in one
         (`ValueError`; `Exception` for "throws an error"), a standard library one by its
-        dotted name (`json.JSONDecodeError`), or, for a name neither knows, any ordinary
-        error (as the generated test file checks it)."""
+        dotted name (`json.JSONDecodeError`) and the built-in ones it derives from, or, for
+        a name neither knows, any ordinary error (as the generated test file checks it).
+        The runner names built-in classes by identity: a class that only borrows a
+        built-in name is not one."""
         if name in _BUILTIN_EXCEPTIONS:
             return f"builtins.{name}" in self.lineage
         root, _, last = name.rpartition(".")
         if root and root.split(".")[0] in sys.stdlib_module_names:
-            return any(m.startswith(root.split(".")[0] + ".") and m.endswith("." + last)
-                       for m in self.lineage)  # fmt: skip
+            bases = _builtin_bases(root, last)
+            named = any(m.startswith(root.split(".")[0] + ".") and m.endswith("." + last)
+                        for m in self.lineage)  # fmt: skip
+            return named and bases is not None and bases <= set(self.lineage)
         return "builtins.Exception" in self.lineage
+
+
+@functools.cache
+def _builtin_bases(module: str, name: str) -> frozenset[str] | None:
+    """The built-in classes the standard library's exception `module.name` derives from
+    (`builtins.ValueError`, ...); None where there is no such exception."""
+    if module.split(".")[0] in ("antigravity", "this"):
+        return None
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except Exception:  # noqa: BLE001 - a module that cannot be imported names no exception
+        return None
+    if not (isinstance(found, type) and issubclass(found, BaseException)):
+        return None
+    return frozenset(
+        f"builtins.{b.__name__}"
+        for b in found.__mro__
+        if b.__module__ == "builtins" and issubclass(b, BaseException)
+    )
 
 
 _BUILTIN_EXCEPTIONS = frozenset(
@@ -89,7 +114,6 @@ def run_calls(
     records: Sequence[str] = (),
     extra_files: Mapping[str, str] | None = None,
     keep_docstrings: bool = False,
-    apart: bool = False,
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -102,20 +126,14 @@ def run_calls(
 
     The modules lose their docstrings (`docstrings.without_docstrings`) unless
     `keep_docstrings`: for a user's own code run as it is (decompiling), never for code
-    under judgement.
-
-    `apart` runs each call in a process of its own, forked from the runner after the
-    import (scripts/runner.py): for answers that must not depend on what an earlier call
-    did, such as expected values that run a dependency's code. A call that ends without
-    answering is then "died" and the process goes on. Where the sandbox refuses new
-    processes altogether, the calls run one after another as usual."""
+    under judgement."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
     answers: list[Answer] = []
     while len(answers) < len(calls):
         result, import_error = _session(
-            files, calls[len(answers) :], module_name, limits, per_call_s, records, apart
+            files, calls[len(answers) :], module_name, limits, per_call_s, records
         )
         if import_error is not None:
             dead = Answer("died", detail=import_error)
@@ -131,7 +149,6 @@ def _session(
     limits: Limits,
     per_call_s: float,
     records: Sequence[str],
-    apart: bool,
 ) -> tuple[list[Answer], str | None]:
     """One process: answers to a prefix of `calls` (at least one), or an import error."""
     hello = secrets.token_hex(16)
@@ -140,8 +157,6 @@ def _session(
         "hello": hello,
         "import_timeout": limits.startup_s,
         "records": list(records),
-        "answer_bytes": ANSWER_BYTES,
-        "fork_calls": apart and not processes_refused(),
     }
     cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
     # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a
@@ -161,8 +176,8 @@ def _session(
             return [], "the module could not be imported: " + _ended(child, limits)
         for call in calls:
             ident = secrets.token_hex(16)
-            sent = child.send({"id": ident, "call": call, "timeout": limits.timeout_s})
             deadline = time.monotonic() + wait
+            sent = child.send({"id": ident, "call": call, "timeout": limits.timeout_s}, deadline)
             record = _read(child, ident, deadline) if sent else None
             answer = _answer(record) if record is not None else None
             if answer is None:

@@ -190,13 +190,26 @@ class Child:
     def pid(self) -> int:
         return self._proc.pid
 
-    def send(self, message: Mapping[str, object]) -> bool:
-        """Write one JSON line to the child; False if it no longer listens."""
+    def send(self, message: Mapping[str, object], deadline: float) -> bool:
+        """Write one JSON line to the child by `deadline` (monotonic); False if it no
+        longer listens, or has not taken the line by then: a child that stops reading,
+        with its pipe full (or made smaller), cannot hold the compiler in a write."""
         assert self._proc.stdin is not None
+        fd = self._proc.stdin.fileno()
+        data = memoryview(json.dumps(message).encode() + b"\n")
         try:
-            self._proc.stdin.write(json.dumps(message).encode() + b"\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
+            os.set_blocking(fd, False)
+            while data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                _, ready, _ = select.select([], [fd], [], left)
+                if ready:
+                    try:
+                        data = data[os.write(fd, data) :]
+                    except BlockingIOError:  # the pipe filled between select and write
+                        continue
+        except (OSError, ValueError):
             return False
         return True
 

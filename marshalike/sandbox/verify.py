@@ -3,11 +3,11 @@ outside the sandbox, a verdict per example (pass, fail with expected/actual, err
 timeout).
 
 The candidate's process gets the examples' calls and nothing else (`channel`). The
-expected values are computed apart, in a sandboxed process of their own that imports a
-module holding the spec's types, the verified code of the unit's dependencies and a stub
-that raises for the function under test (`Oracle`); an expected value that calls the
-function under test itself (`is_even(2) = not is_odd(2)`) is the one the candidate's own
-process computes. Values are compared by exact type and value (`values.same`).
+expected values are computed apart, in a sandboxed process that imports no model-written
+code: the spec's types and stubs (`Oracle`). Where an expected value calls model-written
+code (`is_even(3) = not is_even(2)`, `quadruple(3) = double(double(3))`), each such call is
+answered alone by that code, and its answer stands in the expression as a literal
+(`expected`). Values are compared by exact type and value (`values.same`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from marshalike.language.spec import Func, Module
 from marshalike.language.typemap import annotation
 from marshalike.sandbox import channel, values
 from marshalike.sandbox.channel import Answer
+from marshalike.sandbox.expected import Claim, calls_model, model_names, resolve, trusted_module
 from marshalike.sandbox.isolation import Limits
 
 Status = Literal["pass", "fail", "error", "timeout", "not_run"]
@@ -152,8 +153,14 @@ class Oracle:
         self.extra_files = dict(extra_files or {})
         self._reference = reference_source
         self.declared = _class_shapes(reference_source, self.records, module_name)
-        self._model_names = _functions(reference_source) | {
-            name[:-3] for name in self.extra_files if name.endswith(".py")
+        local = {name[:-3] for name in self.extra_files if name.endswith(".py")}
+        # The callables whose code the model wrote, and of those the candidate's own (the
+        # reference's stubs); expected values are written by a module with none of it.
+        self._model, self._own = model_names(reference_source, local)
+        self._trusted = trusted_module(reference_source)
+        self._trusted_files = {
+            name: trusted_module(text) if name.endswith(".py") else text
+            for name, text in self.extra_files.items()
         }
         # Whether each case can run at all (its call and expected value are expressions a
         # test can hold), decided once for every candidate verified against them.
@@ -176,25 +183,62 @@ class Oracle:
             return self._expected, self._problem
 
     def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
-        todo = [(i, c.expected) for i, c in enumerate(self.cases) if c.expected is not None]
-        # An expected value that runs model-written code (a dependency's, a used module's)
-        # is computed in a process and folder of its own: what that code does (patch the
-        # encoder, leave a file) cannot change another expected value. The rest together,
-        # each call forked apart all the same.
-        texts = [text for _, text in todo if text]
-        alone = {t for t in texts if _names(t) & self._model_names}
-        together, problem = _run(self._reference, [t for t in texts if t not in alone], self,
-                                 apart=True)  # fmt: skip
-        solo = {t: _run(self._reference, [t], self) for t in alone}
-        problem = problem or next((p for _, p in solo.values() if p is not None), None)
-        given = iter(together)
-        found: list[Answer | None] = [None] * len(self.cases)
-        for index, text in todo:
-            answer = (solo[text][0][0] if text in solo else next(given)) if text else None
-            raised = answer.raised if answer is not None else None
-            stub = raised is not None and raised.is_a("NotImplementedError")
-            found[index] = None if stub else answer
-        return tuple(found), problem
+        # An expected value that calls the candidate's own function waits for a candidate
+        # (`verify`); any other call of model code is resolved here, once.
+        texts = {
+            i: c.expected
+            for i, c in enumerate(self.cases)
+            if c.expected and not calls_model(c.expected, self._own)
+        }
+        found, problem = self.evaluate(texts, None)
+        return tuple(found.get(i) for i in range(len(self.cases))), problem
+
+    def evaluate(
+        self, texts: Mapping[int, str], candidate: str | None
+    ) -> tuple[dict[int, Answer], str | None]:
+        """The answer of each expected value (keyed as given): its calls of model code
+        replaced by their claims (the candidate's own functions answered by `candidate`,
+        the rest by the reference module), each call alone in a fresh process and folder,
+        then the rest computed together by a module without model code (`expected`)."""
+        done: dict[int, Answer] = {}
+        final: dict[int, str] = {}
+        problem: str | None = None
+        for index, text in texts.items():
+            written, why = resolve(
+                text, self._model, lambda name, call: self._claim(name, call, candidate)
+            )
+            if written is None:
+                done[index] = Answer("unwritten", detail=values.clean(why))
+            else:
+                final[index] = written
+        if final:
+            answers, problem = channel.run_calls(
+                self._trusted,
+                list(final.values()),
+                module_name=self.module_name,
+                limits=self.limits,
+                per_call_s=self.limits.timeout_s,
+                records=self.records,
+                extra_files=self._trusted_files,
+                keep_docstrings=self.keep_docstrings,
+            )
+            done.update(zip(final, answers, strict=True))
+        return done, problem
+
+    def _claim(self, name: str, call: str, candidate: str | None) -> Claim:
+        """What the code that defines `name` answers to `call`, in a process of its own."""
+        source = candidate if name in self._own else self._reference
+        if source is None:
+            return Claim(None, "it is the code under test")
+        (answer,), problem = _run(source, [call], self)
+        if problem is not None:
+            return Claim(None, problem)
+        if answer.value is not None:
+            return Claim(answer.value)
+        if answer.raised is not None:
+            return Claim(None, f"{answer.raised.type}: {answer.raised.message}")
+        return Claim(None, "it did not finish in time" if answer.kind == "timeout"
+                              else answer.detail or "it gave no answer")  # fmt: skip
 
 
 def verify(module_source: str, oracle: Oracle) -> Verdict:
@@ -209,29 +253,37 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
             for c in oracle.cases
         )
         return Verdict(failed, said, time.monotonic() - start)
-    expected, reference_problem = oracle.expected()
+    expected_answers, reference_problem = oracle.expected()
     calls: list[str] = []
     where: list[int | None] = []  # per case: its call's place in `calls`
-    owns: dict[int, tuple[Answer, Answer]] = {}  # case -> its call's and expected's answers
+    calls_own: list[int] = []  # cases whose expected value calls the candidate's code
     problem: str | None = None
     for index, (case, want, runnable) in enumerate(
-        zip(oracle.cases, expected, oracle.runnable, strict=True)
+        zip(oracle.cases, expected_answers, oracle.runnable, strict=True)
     ):
         where.append(len(calls) if runnable else None)
         if runnable and case.outcome == "returns" and want is None:
-            # The code computes this expected value itself: the call and the expected value
-            # each run in a fresh process and folder, so no history (a count in memory or
-            # in a file) can tell the two sides apart and make them agree.
-            (call,), first = _run(module_source, [case.call], oracle)
-            (own,), second = _run(module_source, [case.expected or ""], oracle)
-            owns[index] = (call, own)
-            problem = problem or first or second
+            calls_own.append(index)
         elif runnable:
             calls.append(case.call)
+    owns: dict[int, tuple[Answer, Answer]] = {}  # case -> its call's and expected's answers
+    if calls_own:
+        # The code's claims go into the expected value, each from a fresh process and
+        # folder, as does the example's own call: no history (a count in memory or in a
+        # file) can tell the two sides apart and make them agree.
+        alone = {i: _run(module_source, [oracle.cases[i].call], oracle) for i in calls_own}
+        texts = {i: oracle.cases[i].expected or "" for i in calls_own}
+        wanted, own_problem = oracle.evaluate(texts, module_source)
+        reference_problem = reference_problem or own_problem
+        for i, ((answer,), first) in alone.items():
+            owns[i] = (answer, wanted[i])
+            problem = problem or first
     answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
     problem = batch_problem or problem
     results = []
-    for index, (case, want, at) in enumerate(zip(oracle.cases, expected, where, strict=True)):
+    for index, (case, want, at) in enumerate(
+        zip(oracle.cases, expected_answers, where, strict=True)
+    ):
         if at is None:
             results.append(
                 ExampleResult(case.test, "error", error_type="InvalidExample",
@@ -249,7 +301,7 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
 
 
 def _run(
-    module_source: str, calls: Sequence[str], oracle: Oracle, *, apart: bool = False
+    module_source: str, calls: Sequence[str], oracle: Oracle
 ) -> tuple[tuple[Answer, ...], str | None]:
     return channel.run_calls(
         module_source,
@@ -260,7 +312,6 @@ def _run(
         records=oracle.records,
         extra_files=oracle.extra_files,
         keep_docstrings=oracle.keep_docstrings,
-        apart=apart,
     )
 
 
@@ -290,19 +341,6 @@ def verify_module(
         extra_files=extra_files,
     )
     return verify(module_source, oracle)
-
-
-def _functions(source: str) -> set[str]:
-    """The names of the functions a module defines at its top level."""
-    tree = parse_or_none(source, mode="exec")
-    body = tree.body if isinstance(tree, ast.Module) else []
-    return {n.name for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-
-
-def _names(text: str) -> set[str]:
-    """The names an expression reads (`twice(twice(3))` reads `twice`)."""
-    tree = parse_or_none(text)
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
 
 
 def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict[str, str]:

@@ -223,6 +223,18 @@ def is_even(n):
             handle.write(str(n))
     return first % 2 == 1
 """
+# Rewrites the runner's encoder in whatever process it runs in, so that every value that
+# process writes reads True: its own answer, and an expected value computed there.
+PATCHED_ENCODER = """\
+import sys
+
+
+def is_even(n):
+    runner = getattr(sys, "modules").get("__main__")
+    if hasattr(runner, "encode"):
+        runner.encode = lambda value, depth, budget: ["bool", True]
+    return True
+"""
 
 ATTACKS = (
     Attack("sys._getframe-walk", "expected", FRAME_WALK),
@@ -236,6 +248,7 @@ ATTACKS = (
     Attack(
         "own-expected-value-by-first-call-in-a-file", "expected", BY_FIRST_CALL_IN_A_FILE, "parity"
     ),  # fmt: skip
+    Attack("own-expected-value-by-a-patched-encoder", "expected", PATCHED_ENCODER, "parity"),
     Attack("glob-test-files", "expected", TEST_FILES, needs="another user"),
     Attack("spec-by-absolute-path", "expected", SPEC_BY_PATH, needs="another user"),
     Attack("proc-parent-cmdline-and-cwd", "expected", PROC_PARENT, needs="another user"),

@@ -138,20 +138,38 @@ if LINUX and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
 if cfg["namespaces"]:
     libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the launcher dies
 if cfg["seccomp"]:
-    # A filter that refuses (EPERM) the calls below and every call of another ABI: memory
-    # that RLIMIT_AS does not count (memfd, System V shared memory) and kernel interfaces
-    # a function has no use for.
-    arch, denied = cfg["seccomp"]
-    LD, JEQ, RET, ALLOW, ERRNO = 0x20, 0x15, 0x06, 0x7FFF0000, 0x00050000 | 1
+    # A filter that refuses (EPERM) the calls confine.py lists and every call of another
+    # ABI: memory that RLIMIT_AS does not count (memfd, System V shared memory), kernel
+    # interfaces a function has no use for, new namespaces, sockets of other families.
+    rules = cfg["seccomp"]
+    denied = rules["denied"]
+    LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
+    ALLOW, KILL = 0x7FFF0000, 0x80000000
+    EPERM, ENOSYS, EAFNOSUPPORT = 0x00050000 | 1, 0x00050000 | 38, 0x00050000 | 97
+    NEW_NAMESPACES = 0x7E020000  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+    FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
+    ARG0 = 16  # seccomp_data.args[0], its low 32 bits (little-endian machines only)
     prog = [
         (LD, 0, 0, 4),
-        (JEQ, 1, 0, arch),
-        (RET, 0, 0, 0x80000000),
+        (JEQ, 1, 0, rules["arch"]),
+        (RET, 0, 0, KILL),
         (LD, 0, 0, 0),
-        (0x35, len(denied) + 1, 0, 0x40000000),
-    ]  # JGE: the x32 ABI
+        (0x35, 0, 1, 0x40000000),  # JGE: the x32 ABI
+        (RET, 0, 0, EPERM),
+        (JEQ, 0, 1, rules["clone3"]),
+        (RET, 0, 0, ENOSYS),
+        (JEQ, 0, 4, rules["clone"]),
+        (LD, 0, 0, ARG0),
+        (JSET, 0, 1, NEW_NAMESPACES),
+        (RET, 0, 0, EPERM),
+        (RET, 0, 0, ALLOW),
+    ]
+    for nr in rules["sockets"]:
+        prog += [(JEQ, 0, len(FAMILIES) + 3, nr), (LD, 0, 0, ARG0)]
+        prog += [(JEQ, len(FAMILIES) - n, 0, f) for n, f in enumerate(FAMILIES)]
+        prog += [(RET, 0, 0, EAFNOSUPPORT), (RET, 0, 0, ALLOW)]
     prog += [(JEQ, len(denied) - n, 0, nr) for n, nr in enumerate(denied)]
-    prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, ERRNO)]
+    prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
 
     class Filter(ctypes.Structure):
         _fields_ = [

@@ -1,8 +1,8 @@
 """The runner: imports the module under test, then answers calls read from stdin, one
-line of tagged plain data per call (see channel.py), each call in a process forked from
-this one after the import (`answer_apart`). It runs inside the sandbox, so it imports
-nothing from marshalike."""
+line of tagged plain data per call (see channel.py). It runs inside the sandbox, so it
+imports nothing from marshalike."""
 
+import builtins
 import collections
 import dataclasses
 import datetime
@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import sys
-import time
 import traceback
 import uuid
 import zoneinfo
@@ -45,6 +44,13 @@ REPRS = {
     for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
 }
 DICTS = (collections.OrderedDict, collections.defaultdict, collections.Counter)
+# The built-in exceptions, by identity: a class of the module's own that only claims the
+# name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
+BUILTIN_ERRORS = {
+    id(v): v
+    for v in vars(builtins).values()
+    if isinstance(v, type) and issubclass(v, BaseException)
+}
 RECORDS = {}  # id of each declared class -> (the class, its name), once the module is imported
 
 
@@ -143,6 +149,15 @@ def encode(v, depth, budget):
     return ["object", name_of(t), bases[0] if bases else "builtins.object"]
 
 
+def lineage_name(t):
+    """A class's name in an exception's lineage: a built-in exception by identity; any other
+    class by its own names, marked where they claim to be built in."""
+    if BUILTIN_ERRORS.get(id(t)) is t:
+        return "builtins." + t.__name__
+    name = name_of(t)
+    return "(not built in) " + name if name.startswith("builtins.") else name
+
+
 def raised(exc):
     t = type(exc)
     try:
@@ -153,7 +168,7 @@ def raised(exc):
     return {
         "type": t.__qualname__,
         "module": t.__module__,
-        "mro": [name_of(b) for b in t.__mro__],
+        "mro": [lineage_name(b) for b in t.__mro__],
         "message": message,
         "traceback": tail,
     }
@@ -208,67 +223,7 @@ def answer_of(request):
     return answer
 
 
-def first_line(fd, limit):
-    """The bytes read from `fd` up to its first line break (included) or its end."""
-    data = b""
-    while b"\n" not in data and len(data) < limit:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    return data[: data.index(b"\n") + 1] if b"\n" in data else b""
-
-
-def answer_apart(request):
-    """Run the call in a process of its own, forked from this one as the import left it,
-    and pass on the first line it answers: nothing a call does (patching this runner,
-    keeping state, leaving threads) outlives it to touch another call's answer. A call
-    that ends without answering is answered for, with how its process ended."""
-    global answers
-    read, write = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        os.close(read), os.close(write)
-        send({"id": request["id"], "died": {"reason": f"no process for the call: {exc}"}})
-        return
-    if pid == 0:
-        try:
-            os.close(read)
-            os.close(answers.fileno())  # the call's only way out is the pipe
-            os.close(requests.fileno())
-            answers = os.fdopen(write, "wb")
-            send(answer_of(request))
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
-        finally:
-            os._exit(0)
-    os.close(write)
-    line = first_line(read, cfg["answer_bytes"])
-    os.close(read)
-    ended, status = os.waitpid(pid, os.WNOHANG)
-    deadline = time.monotonic() + (0 if line else 0.5)  # a pipe at its end: it is ending
-    while not ended and time.monotonic() < deadline:
-        time.sleep(0.005)
-        ended, status = os.waitpid(pid, os.WNOHANG)
-    if not ended:  # it answered, or closed the pipe, and goes on: nothing more is read
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    if line:
-        answers.write(line)
-        answers.flush()
-    elif not ended:
-        send({"id": request["id"], "died": {"reason": "the call closed its answer pipe"}})
-    elif os.WIFSIGNALED(status):
-        send({"id": request["id"], "died": {"signal": os.WTERMSIG(status)}})
-    else:
-        send({"id": request["id"], "died": {"status": os.waitstatus_to_exitcode(status)}})
-
-
 send({"id": cfg["hello"], "ready": True})
 for line in requests:
     request = json.loads(line)
-    if cfg["fork_calls"]:
-        answer_apart(request)
-    else:
-        send(answer_of(request))
+    send(answer_of(request))

@@ -1,0 +1,261 @@
+"""Expected values that call model-written code, computed where that code cannot write them.
+
+An example's expected value is its author's expression: `12`, `not is_even(2)`,
+`double(double(3))`. Where it calls a function the model wrote (the function under test, a
+dependency, a used module's), that code must not run in the process that writes the
+expected value: code in the same process can rebind anything there (the runner's encoder,
+which writes every value; the builtins the expression uses), and would then write the
+expected value it likes, which its own answer then matches.
+
+So each such call runs alone, in a process of the code that defines it, and its answer is
+only that code's claim about that one call, as any answer is. The claim's value, written
+back as a literal (`literal`), takes the call's place in the expression, innermost calls
+first (`next_calls`, `substitute`), until no call of model-written code is left. What is
+left is evaluated in a process that imports none (`trusted_module`): the spec's types,
+stubs for its functions, and the used modules reduced the same way. A call of model code
+that cannot be taken out of the expression like that (a function passed as a value, a
+call inside a lambda or a comprehension, whose arguments exist only as it runs) makes the
+expected value one that cannot be computed; the example says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from marshalike.language.naming import dotted, parse_or_none
+from marshalike.sandbox.values import Plain
+
+_MAX_ROUNDS = 16  # substitutions of one expression: nesting deeper than this is refused
+_MAX_DEPTH = 200  # nesting of a value written back as a literal
+_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def trusted_module(source: str) -> str:
+    """The module `source` with no code of the model's in it: its imports, the plain
+    dataclasses the compiler emits for the spec's types, and a stub for each function it
+    defines. Anything else (a helper class, a constant, code in a class body) is left out."""
+    tree = parse_or_none(source, "exec")
+    body = tree.body if isinstance(tree, ast.Module) else []
+    lines = ["from __future__ import annotations", "from dataclasses import dataclass", ""]
+    for node in body:
+        if isinstance(node, ast.Import) or (
+            isinstance(node, ast.ImportFrom) and not node.level and node.module != "__future__"
+        ):
+            lines.append(ast.unparse(node))
+        elif isinstance(node, ast.ClassDef) and _plain_dataclass(node):
+            lines.append(ast.unparse(node))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines.append(f"def {node.name}(*args, **kwargs):\n    raise NotImplementedError")
+    return "\n\n".join(lines) + "\n"
+
+
+def _plain_dataclass(node: ast.ClassDef) -> bool:
+    """`@dataclass class T:` holding only annotated fields without values (and `pass` or a
+    docstring): nothing in it runs but the dataclass decorator."""
+    if node.bases or node.keywords or [dotted(d) for d in node.decorator_list] != ["dataclass"]:
+        return False
+    return all(
+        isinstance(s, ast.Pass)
+        or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        or (
+            isinstance(s, ast.AnnAssign)
+            and isinstance(s.target, ast.Name)
+            and s.value is None
+            and isinstance(s.annotation, ast.Name | ast.Attribute | ast.Subscript | ast.Constant)
+        )
+        for s in node.body
+    )
+
+
+def model_names(source: str, local: Collection[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The callables of `source` whose code the model wrote or may have written: every
+    function it defines and every name it imports from a `local` module (a used spec's);
+    and, of those, the stubs (`raise NotImplementedError`), whose code is the candidate's."""
+    tree = parse_or_none(source, "exec")
+    body = tree.body if isinstance(tree, ast.Module) else []
+    names: set[str] = set()
+    stubs: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+            if _stub(node):
+                stubs.add(node.name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in local:
+            names.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(
+                (alias.asname or alias.name).split(".")[0]
+                for alias in node.names
+                if alias.name.split(".")[0] in local
+            )
+    return frozenset(names), frozenset(stubs)
+
+
+def _stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    last = node.body[-1] if node.body else None
+    return (
+        isinstance(last, ast.Raise)
+        and last.exc is not None
+        and dotted(last.exc.func if isinstance(last.exc, ast.Call) else last.exc)
+        == "NotImplementedError"
+    )
+
+
+def calls_model(text: str, names: Collection[str]) -> frozenset[str]:
+    """The model-written names the expression reads."""
+    tree = parse_or_none(text)
+    if tree is None:
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names)
+
+
+def next_calls(text: str, names: Collection[str]) -> list[tuple[str, str]] | str:
+    """The innermost calls of model-written functions in the expression, as (function,
+    call text), each once; or why a name of model code in it cannot be taken out (it is
+    not called, or is called inside a lambda or a comprehension)."""
+    tree = parse_or_none(text)
+    if tree is None:
+        return "it is not an expression"
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id in names):
+            continue
+        call = parents.get(node)
+        if not (isinstance(call, ast.Call) and call.func is node):
+            return f"it uses {node.id} other than by calling it"
+        if _inside_scope(call, parents):
+            return f"it calls {node.id} inside a lambda or a comprehension"
+        arguments = [*call.args, *(k.value for k in call.keywords)]
+        if not any(calls_model(ast.unparse(a), names) for a in arguments):
+            found.setdefault(ast.unparse(call), node.id)
+    return [(name, call) for call, name in found.items()]
+
+
+def _inside_scope(node: ast.AST, parents: Mapping[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, _SCOPES):
+            return True
+    return False
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """The expression with each call whose text is a key of `values` replaced by the
+    literal it maps to."""
+    tree = parse_or_none(text)
+    assert tree is not None
+
+    class _Put(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            shown = ast.unparse(node)
+            if shown in values:
+                return ast.parse(values[shown], mode="eval").body
+            return self.generic_visit(node)
+
+    return ast.unparse(ast.fix_missing_locations(_Put().visit(tree)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a call of model code gave: a value, or why there is none (`reason`)."""
+
+    value: Plain | None
+    reason: str = ""
+
+
+def resolve(
+    text: str, names: Collection[str], claim: Callable[[str, str], Claim]
+) -> tuple[str | None, str]:
+    """The expression with every call of model-written code replaced by the literal of
+    its claim (`claim(function, call text)`), innermost first; or None and why not."""
+    for _ in range(_MAX_ROUNDS):
+        if not calls_model(text, names):
+            return text, ""
+        calls = next_calls(text, names)
+        if isinstance(calls, str):
+            return None, calls
+        values: dict[str, str] = {}
+        for name, call in calls:
+            got = claim(name, call)
+            if got.value is None:
+                return None, f"{call}: {got.reason}"
+            written = literal(got.value)
+            if written is None:
+                return None, f"{call} gave a value that cannot be written as a literal"
+            values[call] = written
+        try:
+            text = substitute(text, values)
+        except (ValueError, RecursionError, MemoryError):  # an int past str()'s digit limit
+            return None, "a value the code gave is too large to write back"
+    return None, f"it nests calls of the code more than {_MAX_ROUNDS} deep"
+
+
+def literal(value: Plain, depth: int = 0) -> str | None:
+    """Python source for the value a tagged value stands for, of the same type; None for
+    one that has none (an object of a class the spec does not declare, a value too large)."""
+    if depth > _MAX_DEPTH:
+        return None
+    tag = value[0]
+    if tag == "None":
+        return "None"
+    if tag == "bool":
+        return repr(value[1])
+    if tag == "int":
+        return hex(int(value[1], 16))
+    if tag == "float":
+        return _float(value[1])
+    if tag == "complex":
+        return f"complex({_float(value[1])}, {_float(value[2])})"
+    if tag == "str":
+        return repr(value[1])
+    if tag in ("bytes", "bytearray"):
+        shown = repr(bytes.fromhex(value[1]))
+        return shown if tag == "bytes" else f"bytearray({shown})"
+    if tag in ("list", "tuple", "set", "frozenset", "dict"):
+        return _container(tag, value[1], depth)
+    if tag == "record":
+        return _record(value, depth)
+    if tag == "value":
+        text = value[2]
+        for bare, module in (("Decimal(", "decimal."), ("Fraction(", "fractions."),
+                             ("UUID(", "uuid.")):  # fmt: skip
+            if text.startswith(bare):
+                return module + text
+        return text
+    return None
+
+
+def _float(hexed: str) -> str:
+    number = float.fromhex(hexed)
+    return repr(number) if math.isfinite(number) else f"float('{number}')"
+
+
+def _container(tag: str, items: list, depth: int) -> str | None:
+    if tag == "dict":
+        pairs = [(literal(k, depth + 1), literal(v, depth + 1)) for k, v in items]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    parts = [literal(x, depth + 1) for x in items]
+    if any(p is None for p in parts):
+        return None
+    inner = ", ".join(p for p in parts if p is not None)
+    if tag == "list":
+        return f"[{inner}]"
+    if tag == "tuple":
+        return f"({inner},)" if len(parts) == 1 else f"({inner})"
+    return f"{tag}([{inner}])"
+
+
+def _record(value: Plain, depth: int) -> str | None:
+    name, fields = value[1], value[2]
+    if not name.isidentifier() or not all(f.isidentifier() for f, _ in fields):
+        return None
+    written = [(f, literal(v, depth + 1)) for f, v in fields]
+    if any(v is None for _, v in written):
+        return None
+    return f"{name}({', '.join(f'{f}={v}' for f, v in written)})"

@@ -165,3 +165,28 @@ def test_a_model_that_cannot_be_started_is_a_report_line_not_a_traceback(tmp_pat
     [shout] = [line for line in done.stdout.splitlines() if line.startswith("  shout: ")]
     assert "; no description: the model could not write it (" in shout
     assert "pass --model)" in shout
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "* square.__call__(2) = __import__('os').getpid() * 0 + 4",
+        "* ｓquare(2) = 4",
+        "1. square(2) = 4",
+        "+ square(2) = 4",
+    ],
+)
+def test_a_description_never_adds_an_example(tmp_path: Path, item: str) -> None:
+    """A model's description is prose: a list item wrapped to the start of a line (after
+    an 87-character sentence) would be read as an example bullet, and its expression
+    would run wherever the tests run."""
+    answer = "A" * 85 + " b. " + item
+    text = plain_prose(answer)
+    spec = tmp_path / "sq.mrsh"
+    spec.write_text(
+        f"# func square(an integer): an integer\n\n{text}\n\n* square(2) = 4\n* square(-3) = 9\n"
+        "* square(0) = 0\n",
+        encoding="utf-8",
+    )
+    examples = load_spec(spec).module.funcs[0].examples
+    assert [e.call for e in examples] == ["square(2)", "square(-3)", "square(0)"], text

@@ -449,6 +449,25 @@ DECORATOR_TAIL = (
             "uses 'Base' — define ordinary methods only",
         ),
         (
+            "def hook(cls):\n    pass\n\nclass Base:\n    __init_subclass__ = hook\n\n"
+            "def add(a, b):\n    return a + b\n",
+            "line 5: 'Base.__init_subclass__' runs code on import when a class or annotation "
+            "uses 'Base' — define ordinary methods only",
+        ),
+        (
+            "import enum\n\nclass Mode(enum.Enum):\n    def _generate_next_value_(n, s, c, l):\n"
+            "        return 1\n    ON = enum.auto()\n\ndef add(a, b):\n    return a + b\n",
+            "line 4: 'Mode._generate_next_value_' runs code on import when a class or "
+            "annotation uses 'Mode' — define ordinary methods only",
+        ),
+        (
+            "import enum\n\nclass Mode(enum.Enum):\n    def __init__(self, *args):\n"
+            "        setup()\n    ON = 1\n\ndef add(a, b):\n    return a + b\n",
+            "line 4: 'Mode' derives from enum.Enum, whose metaclass may call 'Mode.__init__' "
+            "for its attributes on import (as an enum's does) — give it no class attributes, "
+            "or derive it from a plain class",
+        ),
+        (
             "class Box:\n    def size(self, n=setup()):\n        return n\n\n"
             "def add(a, b):\n    return a + b\n",
             f"line 2: a default value of 'size' (setup()){IMPORT_TAIL}",

@@ -19,7 +19,9 @@ from marshalike.decompile.examples import Example
 from marshalike.decompile.reading import Function, Record, Refusal
 from marshalike.gate.typed_inputs import values_of
 
-_LIST_CALL = re.compile(r"^(\s*)((?:[*+-]|\d+[.)])\s+[A-Za-z_]\w*\s*\()")
+# Any list item: the spec reads one holding `CALL = VALUE` as an example, whatever the call
+# looks like (`f.__call__(2)`, a name in full-width letters), so none is left unescaped.
+_LIST_ITEM = re.compile(r"^(\s*)(\d*)([*+\-.)])(\s|$)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CSV_SAFE = {"int", "float", "str", "bool"}
 NO_DOCSTRING = (
@@ -36,6 +38,14 @@ class Section:
     heading: str
     examples: tuple[Example, ...]
     description: str = ""  # written for it (by a model); "" for its docstring
+
+
+def _escaped_item(found: re.Match[str]) -> str:
+    """A list item's marker escaped (`\\*`, `1\\.`), if it is one."""
+    indent, number, mark, space = found.groups()
+    if bool(number) != (mark in ".)"):
+        return found[0]
+    return f"{indent}{number}\\{mark}{space}"
 
 
 def prose(text: str) -> str:
@@ -56,7 +66,7 @@ def prose(text: str) -> str:
                 continue
         if stripped.startswith("#"):
             line = line.replace("#", "\\#", 1)
-        line = _LIST_CALL.sub(r"\1\\\2", line)
+        line = _LIST_ITEM.sub(_escaped_item, line)
         lines.append(line.replace("<!--", "&lt;!--").rstrip())
     if sum(1 for line in lines if _FENCE.match(line)) % 2:
         lines.append("```")

@@ -9,15 +9,19 @@ runs it on import, before any test. So in a definition at import time:
   `SAFE_CALLS`;
 - a decorator is one of `DECORATORS` (called with constants, where it takes arguments),
   not a name the candidate defines itself;
-- a class body holds definitions, docstrings and constant assignments, and defines no
-  `__init_subclass__` or `__class_getitem__` (which run when another class or annotation
-  uses it); `metaclass=` names only `ABCMeta`.
+- a class body holds definitions, docstrings and constant assignments, and defines or
+  binds none of the hooks the class machinery calls on import (`__init_subclass__`,
+  `__class_getitem__`, `__set_name__`, an enum's `_generate_next_value_`...), nor a
+  dunder but `__slots__`, `__match_args__` and `__hash__`; `metaclass=` names only
+  `ABCMeta`; a class with class attributes defines `__init__` or `__new__` only where
+  its bases are plain (an enum calls them for each member on import).
 Function bodies run when called, not on import, and are not looked at here.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Collection, Iterator
 
 from marshalike.language.naming import dotted
@@ -38,7 +42,22 @@ DECORATORS = frozenset(
 )
 _ACCESSORS = ("setter", "getter", "deleter")  # @name.setter on a property of the class
 _METACLASSES = frozenset({"ABCMeta", "abc.ABCMeta"})
-_CLASS_HOOKS = ("__init_subclass__", "__class_getitem__")
+# Methods the class machinery calls on import: when another class derives from it, an
+# annotation subscripts it, an attribute is set on it, it is used as a base, or (an enum's)
+# a member is made.
+_CLASS_HOOKS = frozenset(
+    {"__init_subclass__", "__class_getitem__", "__set_name__", "__mro_entries__",
+     "_generate_next_value_", "_missing_"}
+)  # fmt: skip
+# Dunder names a class body may bind to a constant (any other binding could be a hook).
+_CLASS_DUNDERS = frozenset({"__slots__", "__match_args__", "__hash__"})
+# Bases whose metaclass is `type` (or ABCMeta): making a subclass runs nothing of its own.
+# Any other base may have a metaclass that calls the class's methods on import: an enum
+# calls `__init__` or `__new__` once for each member.
+_PLAIN_BASES = frozenset(
+    {"ABC", "abc.ABC", "NamedTuple", "typing.NamedTuple", "Protocol", "typing.Protocol"}
+    | {name for name, value in vars(builtins).items() if isinstance(value, type)}
+)
 _DECORATOR_ADVICE = (
     "only functools.cache, lru_cache, wraps, cached_property and total_ordering, "
     "dataclass, staticmethod, classmethod, property, overload and abstractmethod may "
@@ -150,16 +169,52 @@ def _class(node: ast.ClassDef, defined: set[str], *, in_class: bool) -> Iterator
             )
         else:
             yield from _constants([keyword.value], f"a keyword of class '{node.name}'")
-    for hook in node.body:
-        if isinstance(hook, ast.FunctionDef) and hook.name in _CLASS_HOOKS:
+    bound = [(stmt, name) for stmt in node.body for name in _class_names(stmt)]
+    for stmt, name in bound:
+        hook = name in _CLASS_HOOKS or (
+            not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+            and name.startswith("__") and name.endswith("__") and name not in _CLASS_DUNDERS
+        )  # fmt: skip
+        if hook:
             yield (
-                hook.lineno,
+                stmt.lineno,
                 (
-                    f"'{node.name}.{hook.name}' runs code on import when a class or annotation "
+                    f"'{node.name}.{name}' runs code on import when a class or annotation "
                     f"uses '{node.name}' — define ordinary methods only"
                 ),
             )
+    makers = [stmt for stmt, name in bound if name in ("__init__", "__new__")]
+    members = any(isinstance(stmt, ast.Assign | ast.AnnAssign) for stmt, _ in bound)
+    unknown = [b for b in node.bases if not _plain_base(b, defined)]
+    if makers and members and unknown:
+        yield (
+            makers[0].lineno,
+            (
+                f"'{node.name}' derives from {_short(unknown[0])}, whose metaclass may call "
+                f"'{node.name}.__init__' for its attributes on import (as an enum's does) — "
+                "give it no class attributes, or derive it from a plain class"
+            ),
+        )
     yield from _statements(node.body, defined, in_class=True)
+
+
+def _class_names(stmt: ast.stmt) -> list[str]:
+    """The names a statement of a class body binds there."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [stmt.name]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+    targets += [stmt.target] if isinstance(stmt, ast.AnnAssign | ast.AugAssign) else []
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _plain_base(base: ast.expr, defined: set[str]) -> bool:
+    """A base that makes a subclass without running code of its own: a built-in class,
+    a plain abstract or typing class, a subscripted `Generic`, or (trusting the checks
+    of its own definition) a class of the candidate's."""
+    if isinstance(base, ast.Subscript):
+        return dotted(base.value) in ("Generic", "typing.Generic")
+    name = dotted(base)
+    return name in _PLAIN_BASES or name in defined
 
 
 def _decorators(

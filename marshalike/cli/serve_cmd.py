@@ -13,6 +13,7 @@ import click
 
 from marshalike.errors import ConfigError
 from marshalike.settings import SETTINGS, choices, default
+from marshalike_runtime.server_protocol import MAX_REQUEST_TOKENS  # no torch: plain values
 
 if TYPE_CHECKING:
     from marshalike_runtime.server import OpenAIServer
@@ -49,7 +50,22 @@ if TYPE_CHECKING:
     help="Require this key as 'Authorization: Bearer KEY'; MARSHALIKE_SERVE_API_KEY keeps it "
     "out of ps.",
 )
-def command(model: str | None, host: str, port: int, api_key: str | None, quant: str) -> None:
+@click.option(
+    "--max-request-tokens",
+    default=MAX_REQUEST_TOKENS,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Refuse a request whose KV cache, n * (prompt + max_tokens) tokens, reserved up "
+    f"front, would exceed N [{MAX_REQUEST_TOKENS}].",
+)
+def command(
+    model: str | None,
+    host: str,
+    port: int,
+    api_key: str | None,
+    quant: str,
+    max_request_tokens: int,
+) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
     /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM."""
     from marshalike.backends.local import resolve_quant
@@ -57,7 +73,13 @@ def command(model: str | None, host: str, port: int, api_key: str | None, quant:
     quant = resolve_quant(quant)
     mode = "" if quant == "none" else f" (quant {quant})"
     click.echo(f"loading {model or 'the embedded model'}{mode}", err=True)
-    serve(load_engine(model, quant), host=host, port=port, api_key=api_key)
+    serve(
+        load_engine(model, quant),
+        host=host,
+        port=port,
+        api_key=api_key,
+        max_request_tokens=max_request_tokens,
+    )
 
 
 def load_engine(model: str | None, quant: str = default("quant")) -> EngineLike:
@@ -81,12 +103,25 @@ def load_engine(model: str | None, quant: str = default("quant")) -> EngineLike:
         raise ConfigError(f"cannot load {model or 'the embedded model'}: {exc}") from None
 
 
-def serve(engine: EngineLike, *, host: str, port: int, api_key: str | None) -> None:
+def serve(
+    engine: EngineLike,
+    *,
+    host: str,
+    port: int,
+    api_key: str | None,
+    max_request_tokens: int = MAX_REQUEST_TOKENS,
+) -> None:
     """Serve `engine` until SIGINT or SIGTERM; the bound URL goes to stderr."""
     from marshalike_runtime.server import create_server
 
     try:
-        server = create_server(engine, host=host, port=port, api_key=api_key)
+        server = create_server(
+            engine,
+            host=host,
+            port=port,
+            api_key=api_key,
+            max_request_tokens=max_request_tokens,
+        )
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if api_key is None and not _is_loopback(host):

@@ -30,6 +30,10 @@ pool's rows and the model's explicit positions make a copy and a shorter prefill
 takes, where a serving framework would bring its own scheduler and paged cache.
 `prefilled_tokens` counts the positions run through the model.
 
+A failure that belongs to one request (its seed, its sampling, no memory to grow the pool
+for it, its prefill) ends that request with the error and leaves the others decoding; only
+a failure of the batch's decoding step itself fails every request in it.
+
 The batch thread owns the model's KV cache while it has requests (`Engine.model_lock`): a
 solo `Engine.stream` or `Engine.generate` waits for it to go idle, and the batch thread
 waits for a solo run to end. Callers on any thread `submit` and read their
@@ -202,6 +206,9 @@ class Batcher:
                 self._fail_all(exc)
 
     def _drop_cancelled(self) -> None:
+        for request in self._pending:
+            if request.cancelled:
+                request.events.put(_END)  # its reader, if any, must not wait for ever
         self._pending = [r for r in self._pending if not r.cancelled]
         keep = [b for b, (live, _) in enumerate(self._rows) if not live.request.cancelled]
         if len(keep) < len(self._rows):
@@ -220,22 +227,26 @@ class Batcher:
         if self._rows and first + p.n > self.max_rows:
             return  # it waits for rows; others behind it wait too (arrival order)
         self._pending.pop(0)
+        # Whatever fails here (a seed the generators refuse, no memory for the pool, the
+        # prefill) fails this request alone: it is in neither `_pending` nor `_rows` now,
+        # and the rows being decoded are untouched until it joins them at the end.
         try:
+            engine = self.engine
+            live = _Live(
+                request,
+                [_Candidate(engine.tokenizer.decode, engine.eos_ids, p.stop) for _ in range(p.n)],
+                candidate_generators(p.seed, p.n, engine.device),
+            )
             self._reserve(first + p.n, len(request.prompt) + request.max_new)
             logits = self._prefill(first, request.prompt, p.n)
+            new = logits.expand(p.n, -1)
+            joined = new if self._logits is None else torch.cat([self._logits, new])
         except Exception as exc:
             request.events.put(exc)
             request.events.put(_END)
             return
-        engine = self.engine
-        live = _Live(
-            request,
-            [_Candidate(engine.tokenizer.decode, engine.eos_ids, p.stop) for _ in range(p.n)],
-            candidate_generators(p.seed, p.n, engine.device),
-        )
         self._rows += [(live, i) for i in range(p.n)]
-        new = logits.expand(p.n, -1)
-        self._logits = new if self._logits is None else torch.cat([self._logits, new])
+        self._logits = joined
 
     def _prefill(self, row: int, prompt: list[int], n: int) -> torch.Tensor:
         """The prompt's logits ``[1, V]``, its KV written to rows ``row..row+n-1``: what the
@@ -279,18 +290,27 @@ class Batcher:
         """Sample a token for every row, retire what finished, decode the rest one step."""
         assert self._logits is not None
         tokens = torch.empty(len(self._rows), dtype=torch.long, device=self._logits.device)
-        for live, rows in self._by_request().values():
+        failed: set[int] = set()  # the requests whose sampling failed: they leave, alone
+        for key, (live, rows) in self._by_request().items():
             p = live.request.params
-            tokens[rows] = sample(
-                self._logits[rows],
-                temperature=p.temperature,
-                top_p=p.top_p,
-                top_k=p.top_k,
-                generator=[live.generators[self._rows[r][1]] for r in rows],
-            )
+            try:
+                tokens[rows] = sample(
+                    self._logits[rows],
+                    temperature=p.temperature,
+                    top_p=p.top_p,
+                    top_k=p.top_k,
+                    generator=[live.generators[self._rows[r][1]] for r in rows],
+                )
+            except Exception as exc:
+                failed.add(key)
+                tokens[rows] = 0  # never read
+                live.request.events.put(exc)
+                live.request.events.put(_END)
         keep: list[int] = []
         for row, token in enumerate(tokens.tolist()):
             live, index = self._rows[row]
+            if id(live) in failed:
+                continue
             candidate = live.candidates[index]
             last = len(candidate.token_ids) + 1 >= live.request.max_new
             if delta := candidate.add(token, last=last):
@@ -299,8 +319,8 @@ class Batcher:
                 keep.append(row)
             else:
                 live.request.events.put(Done(index, _generation(live, candidate)))
-        for live, _ in self._by_request().values():
-            if live.finished:
+        for key, (live, _) in self._by_request().items():
+            if live.finished and key not in failed:
                 self._deliver(live)
         order = self._keep(keep)
         if order:
@@ -367,11 +387,20 @@ class Batcher:
         filled = max((self._position(b) for b in range(used)), default=-1) + 1
         new_rows = max(rows, have_rows if self._rows else rows)
         new_len = max(want_len, have_len if self._rows else want_len)
-        with torch.inference_mode(False):
-            self.model.setup_caches(new_rows, new_len)
-        for old, new in zip(caches, self.model.caches(), strict=False):
-            for src, dst in ((old.k_cache, new.k_cache), (old.v_cache, new.v_cache)):
-                dst[:used, :, :filled] = src[:used, :, :filled]
+        blocks = list(self.model.blocks())
+        before = [block.attention.kv_cache for block in blocks], self.model.max_seq_len
+        try:
+            with torch.inference_mode(False):
+                self.model.setup_caches(new_rows, new_len)
+            for old, new in zip(caches, self.model.caches(), strict=False):
+                for src, dst in ((old.k_cache, new.k_cache), (old.v_cache, new.v_cache)):
+                    dst[:used, :, :filled] = src[:used, :, :filled]
+        except BaseException:
+            # Out of memory part way: the rows being decoded keep the pool they had.
+            for block, cache in zip(blocks, before[0], strict=True):
+                block.attention.kv_cache = cache
+            self.model.max_seq_len = before[1]
+            raise
         self.engine.cache_taken(new_rows, new_len)
 
     def _fail_all(self, exc: BaseException) -> None:

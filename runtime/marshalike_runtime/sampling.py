@@ -20,12 +20,16 @@ _NUCLEUS_LAST = 4096
 
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator for one request: seeded when ``seed`` is given, else from OS entropy."""
+    """A generator for one request: seeded when ``seed`` is given, else from OS entropy.
+    A seed must fit in 64 bits, signed or unsigned (ValueError)."""
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()
-    else:
+        return generator
+    try:
         generator.manual_seed(seed)
+    except (RuntimeError, ValueError, OverflowError):  # torch: "Overflow when unpacking long"
+        raise ValueError(f"the seed must fit in 64 bits, signed or unsigned; got {seed}") from None
     return generator
 
 
@@ -119,7 +123,11 @@ def _past_nucleus(values: torch.Tensor, log_total: torch.Tensor, p: float) -> to
     """Which of each row's best tokens (``values`` best first) lie past its nucleus: the
     mass strictly before a token has reached ``p``."""
     probs = torch.exp(values - log_total)
-    return torch.cumsum(probs, dim=-1) - probs >= p
+    drop = torch.cumsum(probs, dim=-1) - probs >= p
+    # The best token stays whatever p: a p below float32's least value rounds to 0 there,
+    # and 0 >= 0 would drop it, leaving the row empty.
+    drop[:, 0] = False
+    return drop
 
 
 def _cpu_kernels(scores: torch.Tensor) -> Kernels | None:
@@ -159,13 +167,30 @@ def sample(
 ) -> torch.Tensor:
     """Draw one token id per row of ``logits [B, V]``; temperature 0 means greedy.
 
-    ``generator`` is one generator for the whole batch, or one per row.
+    ``generator`` is one generator for the whole batch, or one per row. A temperature so
+    small that a row's logits divided by it overflow float32 (its best one becomes
+    infinite) samples that row greedily, the limit of a falling temperature: every row
+    still draws its uniform, so a row's generator advances the same either way.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
         return greedy(logits)
-    scaled = top_k_filter(apply_temperature(logits, temperature), top_k)
+    scaled = apply_temperature(logits, temperature)
+    overflow = ~torch.isfinite(scaled.amax(dim=-1, keepdim=True))  # [B, 1]
+    cold = bool(overflow.any())
+    if cold:
+        scaled = torch.where(overflow, logits.float(), scaled)  # drawn from, then replaced
+    tokens = _drawn(top_k_filter(scaled, top_k), top_p, generator)
+    return torch.where(overflow[:, 0], greedy(logits), tokens) if cold else tokens
+
+
+def _drawn(
+    scaled: torch.Tensor,
+    top_p: float,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
+) -> torch.Tensor:
+    """One token per row of the scaled, top-k filtered logits, within the nucleus."""
     uniforms = _uniforms(scaled.shape[0], generator, scaled.device)
     if top_p >= 1.0:
         return _inverse_cdf(torch.softmax(scaled, dim=-1), uniforms)

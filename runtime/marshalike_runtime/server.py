@@ -17,6 +17,10 @@ A request whose client goes away stops costing the engine: a stream's failed wri
 its job, and a handler waiting for a job (queued, reading the prompt, or generating a
 non-streaming answer) looks at its connection every `CLIENT_POLL_S` and cancels the job
 when the client has closed it.
+
+The engine reserves a request's KV cache, n * (prompt + max_tokens) positions, before its
+first token: a request above `max_request_tokens` of them (`MAX_REQUEST_TOKENS` unless
+`create_server` is given another bound) is refused with a 400 before it reaches the engine.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from marshalike_runtime.server_protocol import (
+    MAX_REQUEST_TOKENS,
     APIError,
     Endpoint,
     ResponseHeader,
@@ -76,10 +81,18 @@ def create_server(
     port: int = 8000,
     api_key: str | None = None,
     log: Log | None = None,
+    max_request_tokens: int = MAX_REQUEST_TOKENS,
 ) -> OpenAIServer:
     """Bind (port 0 picks a free port) and start the engine worker; raises OSError if the
-    address cannot be bound."""
-    server = OpenAIServer((host, port), engine, api_key=api_key, log=log or _stderr_log)
+    address cannot be bound. ``max_request_tokens``: the most KV-cache positions one
+    request may take, n * (prompt + max_tokens); larger ones are refused with a 400."""
+    server = OpenAIServer(
+        (host, port),
+        engine,
+        api_key=api_key,
+        log=log or _stderr_log,
+        max_request_tokens=max_request_tokens,
+    )
     server.worker.start()
     return server
 
@@ -98,11 +111,13 @@ class OpenAIServer(ThreadingHTTPServer):
         *,
         api_key: str | None,
         log: Log,
+        max_request_tokens: int = MAX_REQUEST_TOKENS,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        # Before binding: a bad limit must not leave a socket open.
+        self.worker = EngineWorker(engine, log, max_request_tokens)
         super().__init__(address, _Handler)
-        self.worker = EngineWorker(engine, log)
         self.model_name = engine.model_name
         self.api_key = api_key
         self.log = log

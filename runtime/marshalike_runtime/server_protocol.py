@@ -24,6 +24,13 @@ DEFAULT_COMPLETION_MAX_TOKENS = 16
 # OpenAI's chat API has no default limit, but the engine preallocates its KV cache for
 # prompt + max_tokens per candidate, so "the rest of a 32k context" would reserve gigabytes.
 DEFAULT_CHAT_MAX_TOKENS = 1024
+# The most KV-cache positions one request may take, n * (prompt + max_tokens): the engine
+# reserves them before the first token, so without a bound one request (n 16, max_tokens
+# 32000) would reserve gigabytes. `create_server`'s `max_request_tokens` overrides it.
+MAX_REQUEST_TOKENS = 65536
+# The seeds the engine's generators take (`torch.Generator.manual_seed`): a signed or an
+# unsigned 64-bit integer.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 CHAT_ROLES = ("system", "developer", "user", "assistant")
 
 Endpoint = Literal["completion", "chat"]
@@ -168,7 +175,7 @@ def _parse_sampling(body: dict[str, Any]) -> Sampling:
         top_p=_parse_top_p(body),
         top_k=max(0, _bounded(body, "top_k", -1, None, default=0)),
         stop=_parse_stop(body),
-        seed=_get(body, "seed", int, default=None),
+        seed=_bounded(body, "seed", SEED_MIN, SEED_MAX, default=None),
     )
 
 

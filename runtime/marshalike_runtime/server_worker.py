@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from marshalike_runtime.server_protocol import (
     DEFAULT_CHAT_MAX_TOKENS,
     DEFAULT_COMPLETION_MAX_TOKENS,
+    MAX_REQUEST_TOKENS,
     APIError,
     Choice,
     GenerationRequest,
@@ -98,8 +99,19 @@ class _Cancelled(Exception):
 
 
 class EngineWorker:
-    def __init__(self, engine: EngineLike, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        engine: EngineLike,
+        log: Callable[[str], None],
+        max_request_tokens: int = MAX_REQUEST_TOKENS,
+    ) -> None:
+        """``max_request_tokens``: the most KV-cache positions one request may take, n *
+        (prompt + max_tokens); a larger request is refused (400) before it reaches the
+        engine, which would reserve them all."""
+        if max_request_tokens < 1:
+            raise ValueError(f"max_request_tokens must be at least 1, got {max_request_tokens}")
         self.engine = engine
+        self.max_request_tokens = max_request_tokens
         self._log = log
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="marshalike-engine", daemon=True)
@@ -155,7 +167,9 @@ class EngineWorker:
     def _serve(self, job: Job) -> None:
         try:
             prompts = [self._prompt_ids(job.request, text) for text in _texts(self.engine, job)]
-            max_tokens = _max_tokens(job.request, prompts, self.engine.context_length)
+            max_tokens = _max_tokens(
+                job.request, prompts, self.engine.context_length, self.max_request_tokens
+            )
             job.events.put(Started(sum(len(ids) for ids in prompts)))
             results: list[tuple[Choice, int]] = []  # each choice and its completion tokens
             for i, ids in enumerate(prompts):
@@ -263,13 +277,28 @@ def _invalid_prompt(
     return APIError(400, message, param=param, code=code)
 
 
-def _max_tokens(request: GenerationRequest, prompts: list[list[int]], context: int) -> int:
-    """The request's max_tokens, checked against the context; or the endpoint's default."""
-    room = context - max(len(ids) for ids in prompts)
+def _max_tokens(
+    request: GenerationRequest, prompts: list[list[int]], context: int, limit: int
+) -> int:
+    """The request's max_tokens, checked against the context and against `limit`, the KV
+    positions a request may take (its n candidates of each prompt share the cache, the
+    prompts take turns); or the endpoint's default, lowered to fit both."""
+    longest = max(len(ids) for ids in prompts)
+    room = context - longest
+    n = request.sampling.n
+    budget = limit // n - longest  # the most tokens each candidate may generate
     wanted = request.sampling.max_tokens
     if wanted is None:
         chat = request.endpoint == "chat"
-        return min(DEFAULT_CHAT_MAX_TOKENS if chat else DEFAULT_COMPLETION_MAX_TOKENS, room)
+        default = DEFAULT_CHAT_MAX_TOKENS if chat else DEFAULT_COMPLETION_MAX_TOKENS
+        if budget < 1:
+            message = (
+                f"the prompt ({longest} tokens) and n ({n}) leave no room for a generated "
+                f"token within this server's limit of {limit} tokens per request "
+                "(n * (prompt + max_tokens)); lower 'n' or shorten the prompt"
+            )
+            raise APIError(400, message, param="n", code="invalid_value")
+        return min(default, room, budget)
     if wanted > context:
         message = f"'max_tokens' is {wanted}, above this model's context of {context} tokens"
         raise APIError(400, message, param="max_tokens", code="context_length_exceeded")
@@ -279,6 +308,14 @@ def _max_tokens(request: GenerationRequest, prompts: list[list[int]], context: i
             f"in this model's context of {context} tokens; lower 'max_tokens' to {room} or less"
         )
         raise APIError(400, message, param="max_tokens", code="context_length_exceeded")
+    if n * (longest + wanted) > limit:
+        fix = f"lower 'max_tokens' to {budget} or less, or 'n'" if budget >= 1 else "lower 'n'"
+        message = (
+            f"n ({n}) * (prompt ({longest} tokens) + 'max_tokens' ({wanted})) is "
+            f"{n * (longest + wanted)} tokens, above this server's limit of {limit} tokens "
+            f"of KV cache per request; {fix}"
+        )
+        raise APIError(400, message, param="max_tokens", code="invalid_value")
     return wanted
 
 

@@ -23,8 +23,9 @@ MODEL = "fake-char"  # FakeEngine's model name
 
 
 @contextmanager
-def running(engine: Any, api_key: str | None = None) -> Iterator[OpenAIServer]:
-    server = create_server(engine, port=0, api_key=api_key, log=lambda message: None)
+def running(engine: Any, api_key: str | None = None, **options: Any) -> Iterator[OpenAIServer]:
+    """``options``: more of `create_server`'s settings (``max_request_tokens``)."""
+    server = create_server(engine, port=0, api_key=api_key, log=lambda message: None, **options)
     # a short poll interval keeps shutdown(), and so each test's teardown, quick
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()

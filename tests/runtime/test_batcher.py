@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,8 @@ from quant_fixtures import GEMMA, LLAMA, Chars, coded_sources, tiny_model  # noq
 from test_engine import CharTokenizer, tiny_engine  # noqa: E402
 
 from marshalike_runtime import cpu_kernels  # noqa: E402
-from marshalike_runtime.batcher import Batcher  # noqa: E402
-from marshalike_runtime.engine import Engine, cpu_threads  # noqa: E402
+from marshalike_runtime.batcher import Batcher, BatchRequest, _Finished  # noqa: E402
+from marshalike_runtime.engine import Engine, Generation, cpu_threads  # noqa: E402
 from marshalike_runtime.model import ModelArgs  # noqa: E402
 from marshalike_runtime.quant import quantize_model  # noqa: E402
 
@@ -248,3 +249,101 @@ def test_the_local_backend_gives_each_completion_as_it_finishes() -> None:
     next(stream)
     stream.close()  # the rest are cancelled; the engine serves the next request
     assert local.generate(prompt, sampling) == whole
+
+
+def _ended(handle: BatchRequest, timeout: float = 60) -> list[object]:
+    """Every event of the request up to its end, failing (not hanging) if it never ends."""
+    events: list[object] = []
+    while not isinstance(item := handle.events.get(timeout=timeout), _Finished):
+        events.append(item)
+    return events
+
+
+def _failure(handle: BatchRequest) -> BaseException:
+    (failure,) = [item for item in _ended(handle) if isinstance(item, BaseException)]
+    return failure
+
+
+def test_a_request_that_cannot_join_fails_alone() -> None:
+    """A seed past 64 bits (the server refuses it; `Engine.submit` does not) once failed
+    while joining, outside the request's own error handling: every request in the batch
+    failed, and it never ended."""
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS[:2])
+    first = engine.submit(TOK.encode(REQUESTS[0][0]), **REQUESTS[0][1])
+    bad = engine.submit(TOK.encode("abc"), max_tokens=5, temperature=1.0, seed=2**64)
+    second = engine.submit(TOK.encode(REQUESTS[1][0]), **REQUESTS[1][1])
+    assert "the seed must fit in 64 bits" in str(_failure(bad))
+    assert outcome(first.result()) == expected[0]
+    assert outcome(second.result()) == expected[1]
+
+
+def test_a_pool_that_cannot_grow_fails_only_the_request_that_grows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of memory part way through growing the pool: the rows being decoded keep theirs."""
+    engine = tiny_engine(eos=frozenset())
+    (expected,) = alone(engine, REQUESTS[:1])
+    setup = engine.model.setup_caches
+
+    def out_of_memory(rows: int, length: int) -> None:
+        setup(rows, length)  # the new (empty) pool is in place, then the copy fails
+        if rows > 1:
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(engine.model, "setup_caches", out_of_memory)
+    first = engine.submit(TOK.encode(REQUESTS[0][0]), **REQUESTS[0][1])
+    opening = first.events.get(timeout=60)  # a first delta: it is being decoded
+    grows = engine.submit(TOK.encode("abc"), max_tokens=5, n=3)
+    assert str(_failure(grows)) == "out of memory"
+    events = [opening, *_ended(first)]
+    assert outcome([g for g in events if isinstance(g, Generation)]) == expected
+
+
+def test_tiny_temperature_and_top_p_decode_greedily_beside_other_requests() -> None:
+    """temperature or top_p 1e-320 once failed the batch step (IndexError, index out of
+    bounds), and with it every request decoded beside them."""
+    engine = tiny_engine(eos=frozenset())
+    requests = [
+        REQUESTS[0],
+        ("abc", {"max_tokens": 7, "temperature": 1e-320, "seed": 1}),
+        ("abc", {"max_tokens": 7, "temperature": 1.0, "top_p": 1e-320, "seed": 1}),
+        REQUESTS[3],
+    ]
+    expected = alone(engine, requests)
+    (greedy,) = alone(engine, [("abc", {"max_tokens": 7})])
+    assert expected[1] == expected[2] == greedy
+    assert together(engine, requests) == expected
+
+
+def test_a_request_whose_sampling_fails_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marshalike_runtime import batcher
+
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS[:2])
+    sample = batcher.sample
+
+    def failing(logits: torch.Tensor, **kw: Any) -> torch.Tensor:
+        if kw["temperature"] == 0.5:
+            raise RuntimeError("index 64 is out of bounds")
+        return sample(logits, **kw)
+
+    monkeypatch.setattr(batcher, "sample", failing)
+    first = engine.submit(TOK.encode(REQUESTS[0][0]), **REQUESTS[0][1])
+    bad = engine.submit(TOK.encode("abc"), max_tokens=5, n=2, temperature=0.5)
+    second = engine.submit(TOK.encode(REQUESTS[1][0]), **REQUESTS[1][1])
+    assert str(_failure(bad)) == "index 64 is out of bounds"
+    assert outcome(first.result()) == expected[0]
+    assert outcome(second.result()) == expected[1]
+
+
+def test_a_request_cancelled_while_it_waits_ends() -> None:
+    """A waiting request that is cancelled leaves the queue with its end, so whoever reads
+    it (the server's relay thread) is not left waiting for ever."""
+    engine = tiny_engine(eos=frozenset())
+    full = engine.submit(TOK.encode("x"), max_tokens=60, n=16)  # every row of the pool
+    waiting = engine.submit(TOK.encode("abc"), max_tokens=5)
+    waiting.cancel()
+    assert _ended(waiting, timeout=30) == []
+    full.cancel()
+    _ended(full, timeout=30)

@@ -180,3 +180,40 @@ def test_each_row_widens_its_own_nucleus_and_the_kernel_keeps_what_torch_keeps(
     for row in range(3):
         alone, ids = nucleus(logits[row : row + 1], 0.95)
         assert torch.equal(alone[0, : kept[row]], torch_values[row, : kept[row]])
+
+
+def test_a_temperature_too_small_for_float32_samples_greedily() -> None:
+    """Logits divided by 1e-320 overflow to infinity (once an IndexError from the draw): the
+    limit of a falling temperature is greedy, with or without a nucleus, row by row."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 1000) * 5
+    best = greedy(logits).tolist()
+    for top_p in (1.0, 0.9, 1e-320):
+        drawn = sample(logits, temperature=1e-320, top_p=top_p, generator=make_generator(1))
+        assert drawn.tolist() == best
+    # a row of small logits does not overflow: it is still sampled, beside one that does
+    mixed = torch.stack([torch.full((1000,), 1e-3), logits[0] * 1e4])
+    gens = candidate_generators(3, 2)
+    drawn = sample(mixed, temperature=1e-35, generator=gens)
+    assert drawn[1] == best[0]
+    assert drawn[0] == sample(mixed[:1], temperature=1e-35, generator=candidate_generators(3, 1))
+
+
+def test_a_top_p_too_small_for_float32_keeps_the_best_token() -> None:
+    """1e-320 is 0 in float32, where every token's mass before it "reaches" it: the best token
+    must still survive (once an index past the nucleus)."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 1000)
+    values, ids = nucleus(logits, 1e-320)
+    assert ids[:, 0].tolist() == greedy(logits).tolist()
+    assert torch.isfinite(values).sum(dim=-1).tolist() == [1, 1, 1]
+    drawn = sample(logits, temperature=1.0, top_p=1e-320, generator=make_generator(0))
+    assert drawn.tolist() == greedy(logits).tolist()
+
+
+def test_a_seed_past_64_bits_is_refused_clearly() -> None:
+    for seed in (2**64 - 1, -(2**63)):
+        assert len(candidate_generators(seed, 2)) == 2
+    for seed in (2**64, -(2**63) - 1):
+        with pytest.raises(ValueError, match=r"^the seed must fit in 64 bits, signed or unsigned"):
+            candidate_generators(seed, 2)

@@ -48,6 +48,9 @@ Options:
                             [0<=x<=65535]
   --api-key TEXT            Require this key as 'Authorization: Bearer KEY';
                             MARSHALIKE_SERVE_API_KEY keeps it out of ps.
+  --max-request-tokens N    Refuse a request whose KV cache, n * (prompt +
+                            max_tokens) tokens, reserved up front, would exceed
+                            N [65536].  [x>=1]
   -h, --help                Show this message and exit.
 """
 
@@ -138,6 +141,18 @@ def test_serve_loads_the_engine_in_the_mode_asked_for(monkeypatch: pytest.Monkey
     assert CliRunner().invoke(cli, ["serve", "--quant", "none"]).exit_code == 0
     assert loads == [("m.gguf", "int4"), (None, "int4"), (None, "none")]
     assert served == ["engine"] * 3
+
+
+def test_serve_passes_its_request_limit_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(serve_cmd, "load_engine", lambda model, quant: "engine")
+    monkeypatch.setattr(serve_cmd, "serve", lambda engine, **options: served.append(options))
+    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["serve", "--max-request-tokens", "4096"]).exit_code == 0
+    assert [options["max_request_tokens"] for options in served] == [65536, 4096]
+    result = CliRunner().invoke(cli, ["serve", "--max-request-tokens", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--max-request-tokens': 0 is not in the range x>=1." in result.stderr
 
 
 def test_serve_refuses_a_quant_mode_the_device_cannot_run_in_one_line(

@@ -16,7 +16,7 @@ import pytest
 from fake_engine import FakeEngine
 from serving import MODEL, error_body, open_client, raw_request, running
 
-from marshalike_runtime.server import OpenAIServer
+from marshalike_runtime.server import OpenAIServer, create_server
 
 
 def test_retrieving_another_model_is_404(client: openai.OpenAI) -> None:
@@ -78,6 +78,21 @@ BAD_COMPLETIONS = [
     ({"stop": [1]}, "'stop[0]' must be a string, not an integer", "stop", TYPE),
     ({"stop": ""}, "'stop' strings must not be empty", "stop", VALUE),
     ({"seed": 1.5}, "'seed' must be an integer, not a number", "seed", TYPE),
+    # a seed past 64 bits once failed the batch: every request decoded beside it
+    (
+        {"seed": 2**64},
+        "'seed' must be between -9223372036854775808 and 18446744073709551615, "
+        "got 18446744073709551616",
+        "seed",
+        VALUE,
+    ),
+    (
+        {"seed": -(2**63) - 1},
+        "'seed' must be between -9223372036854775808 and 18446744073709551615, "
+        "got -9223372036854775809",
+        "seed",
+        VALUE,
+    ),
     ({"prompt": 5}, "'prompt' must be a string or an array, not an integer", "prompt", TYPE),
     (
         {"prompt": [[1, 2]]},
@@ -251,6 +266,53 @@ def test_engine_failure_is_500_and_the_server_carries_on(
     assert (
         client.completions.create(model=MODEL, prompt="hi", temperature=0).choices[0].text == "ih"
     )
+
+
+def test_a_request_larger_than_the_kv_limit_is_400_before_it_reaches_the_engine() -> None:
+    """n * (prompt + max_tokens) positions are reserved up front: above the server's
+    `max_request_tokens` a request is refused, not left to reserve them."""
+    engine = FakeEngine()
+    with running(engine, max_request_tokens=100) as server:
+        client = open_client(server, "key")
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.completions.create(model=MODEL, prompt="hello", n=4, max_tokens=30)
+        message = (
+            "n (4) * (prompt (5 tokens) + 'max_tokens' (30)) is 140 tokens, above this "
+            "server's limit of 100 tokens of KV cache per request; lower 'max_tokens' to 20 "
+            "or less, or 'n'"
+        )
+        assert caught.value.body == error_body(message, "max_tokens", VALUE)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.completions.create(model=MODEL, prompt="x" * 10, n=16, max_tokens=1)
+        message = (
+            "n (16) * (prompt (10 tokens) + 'max_tokens' (1)) is 176 tokens, above this "
+            "server's limit of 100 tokens of KV cache per request; lower 'n'"
+        )
+        assert caught.value.body == error_body(message, "max_tokens", VALUE)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "x" * 5}], n=16
+            )
+        message = (
+            "the prompt (10 tokens) and n (16) leave no room for a generated token within this "
+            "server's limit of 100 tokens per request (n * (prompt + max_tokens)); lower 'n' "
+            "or shorten the prompt"
+        )
+        assert caught.value.body == error_body(message, "n", VALUE)
+        assert engine.calls == []
+        # at the limit it is served; without max_tokens the default is lowered to fit
+        done = client.completions.create(
+            model=MODEL, prompt="hello", n=4, max_tokens=20, temperature=0
+        )
+        assert [choice.text for choice in done.choices] == ["olleh"] * 4
+        chat = [{"role": "user", "content": "hi"}]
+        client.chat.completions.create(model=MODEL, messages=chat, n=4)  # type: ignore[arg-type]
+        assert engine.calls[-1]["max_tokens"] == 100 // 4 - len("user:hi")
+
+
+def test_the_kv_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_request_tokens must be at least 1, got 0"):
+        create_server(FakeEngine(), port=0, max_request_tokens=0)
 
 
 def test_oversized_body_is_413(server: OpenAIServer) -> None:

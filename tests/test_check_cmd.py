@@ -159,3 +159,23 @@ def test_an_output_rewritten_with_its_lock_hash_is_reported(compiled, name: str)
     result = check(folder)
     assert result.exit_code == 1, result.output
     assert f"{path} is not what the compiler writes for the spec" in result.output
+
+
+@pytest.mark.parametrize("name", ["square.py", "test_square.py"])
+def test_compile_never_overwrites_a_file_it_did_not_write(tmp_path: Path, name: str) -> None:
+    """A hand-written `square.py` beside `square.mrsh` (the module a spec was decompiled
+    from, say) is the user's: compile stops with one line before asking the model."""
+    (tmp_path / "square.mrsh").write_text(SPEC, encoding="utf-8")
+    own = "def square(x):\n    return x ** 2  # mine\n"
+    (tmp_path / name).write_text(own, encoding="utf-8")
+    server = FakeOpenAI(script=answer).start()
+    try:
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+                "--model", "fake-model", "--candidates", "1"]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+        assert server.requests == []
+    finally:
+        server.stop()
+    assert result.exit_code != 0, result.output
+    assert f"{tmp_path / name} exists and was not written by marshalike" in result.output
+    assert (tmp_path / name).read_text(encoding="utf-8") == own

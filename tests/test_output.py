@@ -166,3 +166,13 @@ def test_a_folder_no_one_can_write_is_refused_even_for_root() -> None:
 def test_a_writable_folder_is_created_and_left_empty(tmp_path: Path) -> None:
     ensure_writable(tmp_path / "new" / "out")
     assert list((tmp_path / "new" / "out").iterdir()) == []
+
+
+def test_the_generated_templates_start_as_compile_expects() -> None:
+    """`emit.GENERATED` is how compile recognises its own module and test files before
+    overwriting them: both templates must start with it."""
+    from marshalike.codegen import emit
+
+    folder = Path(emit.__file__).parent / "templates"
+    for name in ("module.py.j2", "test_module.py.j2"):
+        assert (folder / name).read_text(encoding="utf-8").startswith(emit.GENERATED)

@@ -10,6 +10,7 @@ import os
 import platform
 import secrets
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -667,3 +668,47 @@ def test_processes_together_stay_within_the_runs_memory() -> None:
         limits=Limits(timeout_s=20.0, memory_mb=1024),
     )
     assert any(status != 0 for status in seen)  # 4 x 700 MB do not fit in 1 GB together
+
+
+@pytest.mark.skipif(not confine.dies_with_parent(), reason="needs setpriv --pdeathsig")
+def test_a_run_dies_with_a_compiler_killed_without_cleaning_up(tmp_path: Path) -> None:
+    """The compiler killed by SIGKILL (no `finally` runs): the run it had going, started
+    in a session of its own, must not outlive it."""
+    tag = "m" + secrets.token_hex(6)
+    script = (
+        "import sys\n"
+        "from marshalike.sandbox import channel\n"
+        "from marshalike.sandbox.isolation import Limits\n"
+        "source = ('import ctypes, time\\n\\n\\ndef f():\\n'\n"
+        f"          '    ctypes.CDLL(None).prctl(15, b\"{tag}\", 0, 0, 0)\\n'\n"
+        "          '    time.sleep(600)\\n')\n"
+        "channel.run_calls(source, ['f()'], module_name='m', limits=Limits(timeout_s=600),\n"
+        "                  per_call_s=600)\n"
+    )
+    compiler = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        assert _wait_for(lambda: _named(tag), 30), "the run never started"
+    finally:
+        compiler.kill()
+        compiler.wait()
+    assert _wait_for(lambda: not _named(tag), 10), f"left running: {_named(tag)}"
+
+
+def _named(name: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for(condition: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False

@@ -19,6 +19,7 @@ from marshalike.build.output import (
     cannot_write,
     ensure_writable,
     file_hash,
+    foreign_file,
     spec_lock,
     write_atomic,
     write_unit,
@@ -186,6 +187,10 @@ def _compile_spec(
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
+    if (foreign := foreign_file(out_dir, _starts(module.name))) is not None:
+        said = f"{foreign} exists and was not written by marshalike: move it, or compile "
+        said += "into another folder (--out)"
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=said)
     used, problem = _compile_uses(path, module, out_dir, run, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
@@ -207,6 +212,13 @@ def _compile_spec(
         spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name), only)
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
+
+
+def _starts(name: str) -> dict[str, str]:
+    """How every text compile writes to each of a spec's outputs starts."""
+    support = module_main.support_source().partition("\n")[0]
+    made = dict.fromkeys((f"{name}.py", f"test_{name}.py"), emit.GENERATED)
+    return {**made, module_main.SUPPORT_FILE: support}
 
 
 def _compile_locked(

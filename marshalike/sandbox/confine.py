@@ -7,10 +7,13 @@ cannot be had, the per-process limits are what holds.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import platform
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -42,6 +45,22 @@ def seccomp_filter() -> dict | None:
         return None
     arch, denied, looked_into = found
     return {"arch": arch, "denied": list(denied), **looked_into}
+
+
+@functools.cache
+def dies_with_parent() -> list[str]:
+    """`setpriv --pdeathsig KILL`, where it can be had: the launcher runs in a session of
+    its own, so a compiler killed without cleaning up would leave it, and the run's
+    namespace under it, running; with it the kernel kills the launcher, and the namespace's
+    first process (which dies with the launcher) takes every other one with it."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return []
+    try:
+        shown = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [setpriv, "--pdeathsig", "KILL"] if "--pdeathsig" in shown.stdout else []
 
 
 def make_cgroups(memory_bytes: int, processes: int) -> list[Path]:

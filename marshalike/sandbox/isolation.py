@@ -384,7 +384,7 @@ def _launcher(level: Isolation) -> list[str]:
     unshare = shutil.which("unshare") or "unshare"
     spaces = ["--pid", "--fork", "--kill-child", "--mount", "--net", "--ipc", "--uts"]
     user = [] if os.getuid() == 0 else ["--user", "--map-root-user"]
-    return [unshare, *user, *spaces, "--"]
+    return [*confine.dies_with_parent(), unshare, *user, *spaces, "--"]
 
 
 _probe_lock = threading.Lock()

@@ -34,15 +34,15 @@ class OutputError(MarshalikeError):
 
 def foreign_file(folder: Path, starts: Mapping[str, str]) -> Path | None:
     """The first of the files (name -> how every text compile writes there starts) that
-    exists and does not start so: a file of someone else's, which compile would
-    overwrite. Something that is not a readable file is left to the write to refuse."""
+    exists, is not empty and does not start so: a file of someone else's, which compile
+    would overwrite. Something that is not a readable file is left to the write to refuse."""
     for name, start in starts.items():
         try:
             with (folder / name).open(encoding="utf-8") as handle:
                 head = handle.read(len(start))
         except (OSError, UnicodeDecodeError):
             continue
-        if head != start:
+        if head and head != start:  # an empty file holds nothing to lose
             return folder / name
     return None
 

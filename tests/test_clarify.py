@@ -286,3 +286,46 @@ def test_for_an_input_the_code_crashed_on_not_a_valid_input_is_an_answer(tmp_pat
     assert module is not None
     (_, added) = module.funcs[0].examples
     assert (added.outcome, added.exception) == ("raises", "Exception")
+
+
+EVIL = (
+    "49 if __import__('os').path.isdir('/sandbox') else "
+    "len(__import__('pathlib').Path('/tmp/x/PWNED').write_text('x'))*0+49"
+)
+
+
+def test_a_lock_cannot_put_code_into_the_spec_as_an_offered_answer(folder: Path) -> None:
+    """A lock is untrusted: a reply or a call in it that is no plain value is never offered,
+    and what is offered reads back as the sandbox would have written it."""
+    from marshalike.build.clarify import open_questions
+    from marshalike.build.lock import Lock, LockedUnit, write_lock
+    from marshalike.codegen import emit
+    from marshalike.language.graph import SpecGraph
+
+    spec = folder / "square.mrsh"
+    spec.write_text(SQUARE, encoding="utf-8")
+    unit = LockedUnit(
+        key="k", code="def square(x):\n    return x * x\n", status="verified", deps=(),
+        backend="openai", model="m", prompt_template="t", sampling={}, attempts=1,
+        candidates=2, prompt_tokens=1, completion_tokens=1, seconds=0.1,
+    )  # fmt: skip
+    lock = Lock(spec="square.mrsh", spec_hash=emit.spec_hash(SQUARE), units={"square": unit})
+    write_lock(folder / "square.lock.json", lock)
+    data = json.loads((folder / "square.lock.json").read_text(encoding="utf-8"))
+    data["units"]["square"]["questions"] = [
+        {"call": "square(7)", "replies": [
+            {"shown": "49", "support": 2, "expected": EVIL},
+            {"shown": "49", "support": 1, "expected": "49"},
+        ]},
+        {"call": "square(__import__('os').getpid())", "replies": [
+            {"shown": "1", "support": 1, "expected": "1"},
+        ]},
+    ]  # fmt: skip
+    (folder / "square.lock.json").write_text(json.dumps(data), encoding="utf-8")
+    (item,) = open_questions([Path("square.mrsh")], None, SpecGraph())
+    assert item.question.call == "square(7)"
+    said: list[str] = []
+    chosen = choose(item, lambda prompt: "1", said.append)
+    assert chosen == "49"
+    assert said[2:4] == ["     49  (2 candidates; cannot be an example)", "  1. 49  (1 candidate)"]
+    assert not any("__import__" in line for line in said)

@@ -327,3 +327,73 @@ def test_failures_and_a_partial_compile_round_trip_and_bad_ones_are_named(
         path.write_text(json.dumps(broken))
         with pytest.raises(LockError, match=said):
             read_lock(path, "square.mrsh")
+
+
+def _deep(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+REPLY = {"shown": "4", "support": 1, "expected": "4"}
+# (JSON path to change, the value put there, what the message says about it)
+BAD_VALUES = [
+    (("units", "square", "questions"), [{"call": "square(2)", "replies": [
+        {**REPLY, "support": float("inf")}]}], "units.square.questions: not a question"),
+    (("pending",), {"spec_hash": "h", "questions": {"square": 5}},
+     "pending.questions.square should be an array, not an integer"),
+    (("pending",), {"spec_hash": "h", "questions": {"square": [{"call": "square(2)",
+     "replies": [{**REPLY, "support": 1e300}]}]}}, "pending.questions.square: not a question"),
+    (("units", "square", "sampling", "seed"), _deep(900),
+     "it nests arrays and objects more than 64 deep"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("where", "value", "said"), BAD_VALUES)
+def test_a_value_beyond_its_type_is_a_malformed_lock_not_a_crash(
+    tmp_path: Path, where: tuple[Any, ...], value: Any, said: str
+) -> None:
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    data = _put(json.loads(path.read_text()), where, value)
+    path.write_text(json.dumps(data).replace("Infinity", "1e999"))
+    with pytest.raises(LockError) as caught:
+        read_lock(path, "square.mrsh")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: the lock file is malformed: {said}"), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("command", [["compile", *NOWHERE], ["check"]])
+@pytest.mark.parametrize("where", [0, 3])
+def test_commands_report_a_lock_value_beyond_its_type_with_exit_2(
+    tmp_path: Path, command: list[str], where: int
+) -> None:
+    (tmp_path / "square.mrsh").write_text(SQUARE)
+    (tmp_path / "square.py").write_text("")
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    keys, value, _ = BAD_VALUES[where]
+    path.write_text(
+        json.dumps(_put(json.loads(path.read_text()), keys, value)).replace("Infinity", "1e999")
+    )
+    result = CliRunner().invoke(cli, [command[0], str(tmp_path / "square.mrsh"), *command[1:]])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"marshalike: error: {path}: the lock file is malformed: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_question_reply_from_a_lock_that_is_no_plain_value_is_read_as_no_example(
+    tmp_path: Path,
+) -> None:
+    evil = "49 if __import__('os').path.isdir('/sandbox') else 0"
+    path = tmp_path / "square.lock.json"
+    write_lock(path, LOCK)
+    data = json.loads(path.read_text())
+    data["units"]["square"]["questions"] = [
+        {"call": "square(7)", "replies": [{"shown": "49", "support": 2, "expected": evil}]}
+    ]
+    path.write_text(json.dumps(data))
+    (question,) = read_lock(path, "square.mrsh").units["square"].questions
+    assert [r.expected for r in question.replies] == [None]

@@ -133,3 +133,31 @@ async def test_open_questions_become_add_example_actions(
     (edit,) = action.edit.changes[uri]
     assert edit.new_text == "* area(-2, 3) = -6\n"
     assert edit.range.start == at(8, 0)
+
+
+async def test_a_lock_cannot_offer_code_as_an_example(client: LanguageClient, spec: Path) -> None:
+    """A lock is untrusted: a reply or a call in it that is no plain value, which would run
+    wherever the spec's tests run once written into the spec, is never offered."""
+    uri = spec.as_uri()
+    lock = spec.parent / "area.lock.json"
+    data = json.loads(lock.read_text())
+    evil = "6 if __import__('os').path.isdir('/sandbox') else len(__import__('os').sep)*0+6"
+    reply = {"shown": "6", "support": 1, "expected": "6"}
+    data["units"]["area"]["questions"] = [
+        {
+            "call": "area(2, 4)",
+            "replies": [{**reply, "expected": evil}, {**reply, "expected": "8"}],
+        },
+        {"call": "area(__import__('os').getpid(), 1)", "replies": [reply]},
+    ]
+    lock.write_text(json.dumps(data))
+    found = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            types.TextDocumentIdentifier(uri=uri),
+            types.Range(at(0, 0), at(0, 1)),
+            types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert found is not None
+    titles = [a.title for a in found if a.title.startswith("Add example")]
+    assert titles == ["Add example: `area(2, 4) = 8`"]

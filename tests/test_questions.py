@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marshalike.gate.questions import Question, Reply, ask
+from marshalike.gate.questions import Question, Reply, ask, asks_about, example_answer
+from marshalike.language.parse import parse
 from marshalike.sandbox.isolation import Limits
 
 LIMITS = Limits(timeout_s=1.0, startup_s=20.0)
@@ -65,3 +66,77 @@ def test_questions_round_trip_through_json_and_refuse_what_is_not_one() -> None:
     assert Question.from_json(question.to_json()) == question
     with pytest.raises(ValueError, match="not a question"):
         Question.from_json({"call": "f(0)"})
+
+
+# A reply a lock file may hold, that would run code wherever the spec's tests run once
+# written into the spec as an example's answer.
+EVIL = (
+    "49 if __import__('os').path.isdir('/sandbox') else "
+    "len(__import__('pathlib').Path('/tmp/x/PWNED').write_text('x'))*0+49"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        EVIL,
+        "__import__('os').system('true')",
+        "open(file='/tmp/x', mode='w')",  # a builtin called like a record
+        "exec('1')",
+        "[print(1)]",
+        "Decimal(print(1))",
+        "(1).__class__",
+        "x",
+        "1 + 2",
+        "raises os.system",
+        "1\n2",
+    ],
+)
+def test_a_reply_from_a_lock_that_is_no_plain_value_is_never_an_example(text: str) -> None:
+    assert not example_answer(text)
+    data = {"call": "square(7)", "replies": [{"shown": "49", "support": 1, "expected": text}]}
+    (reply,) = Question.from_json(data).replies
+    assert reply.expected is None  # read as an answer that cannot be an example
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "49", "-1.5", "inf", "-nan", "(1-2j)", "-infj", "'a'", "b'\\x00'", "bytearray(b'x')",
+        "None", "[1, (2,), {3: 'x'}]", "set()", "frozenset({1})", "Point(x=1, y=[2])",
+        "Decimal('1.5')", "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)",
+        "raises ValueError",
+    ],
+)  # fmt: skip
+def test_a_plain_value_as_the_sandbox_renders_one_reads_back_from_a_lock(text: str) -> None:
+    data = {"call": "f(0)", "replies": [{"shown": text, "support": 1, "expected": text}]}
+    assert Question.from_json(data).replies[0].expected == text
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"shown": "1", "support": float("inf"), "expected": "1"},
+        {"shown": "1", "support": 1.5, "expected": "1"},
+        {"shown": "1", "support": True, "expected": "1"},
+        {"shown": "1", "support": -1, "expected": "1"},
+        {"shown": "1", "support": 10**400, "expected": "1"},
+        {"shown": ["1"], "support": 1, "expected": "1"},
+        {"shown": "1", "support": 1, "expected": 1},
+        {"shown": "1", "support": 1},
+        "1",
+    ],
+)
+def test_a_reply_of_the_wrong_shape_is_not_a_question(reply: object) -> None:
+    with pytest.raises(ValueError, match="not a question"):
+        Question.from_json({"call": "f(0)", "replies": [reply]})
+
+
+def test_a_call_from_a_lock_must_be_one_a_compile_could_ask() -> None:
+    text = "# func square(an integer): its square\n\nThe square.\n\n* square(-3) = 9\n"
+    module = parse(text, "square.mrsh").module
+    assert module is not None
+    (func,) = module.funcs
+    assert asks_about("square(7)", func) and asks_about("square(-3)", func)
+    for call in ("square(__import__('os').getpid())", "print(7)", "square(x)", "square(7)\n"):
+        assert not asks_about(call, func), call

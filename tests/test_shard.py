@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 from test_compile import APP, LIB
 
-from marshalike.build.shard import ShardError, parse_shard, shard
+from marshalike.build.shard import MOST_SHARDS, ShardError, parse_shard, shard
 from marshalike.cli.main import cli
 from marshalike.language.graph import SpecGraph
 
@@ -27,6 +27,29 @@ def test_k_of_n_is_parsed_and_anything_else_is_a_usage_error() -> None:
     for bad in ("0/3", "4/3", "1", "a/b", "1/0", "-1/2", ""):
         with pytest.raises(ShardError, match="--shard"):
             parse_shard(bad)
+
+
+def test_more_shards_than_anyone_runs_is_a_usage_error_not_a_crash() -> None:
+    assert parse_shard(f"{MOST_SHARDS}/{MOST_SHARDS}") == (MOST_SHARDS, MOST_SHARDS)
+    for bad in ("1/99999999999999999999", "1/9999999999", "1/300000000", "1/" + "9" * 5000,
+                f"1/{MOST_SHARDS + 1}"):  # fmt: skip
+        with pytest.raises(ShardError, match=f"N must be at most {MOST_SHARDS}") as caught:
+            parse_shard(bad)
+        assert "\n" not in str(caught.value) and len(str(caught.value)) < 120
+
+
+def test_the_deal_does_not_grow_with_the_number_of_shards(tmp_path: Path) -> None:
+    paths = [spec(tmp_path, n) for n in ("one", "two", "three")]
+    # instantly: no list of N shards, each spec alone in one of the first three
+    dealt = [shard(paths, k, 10**12, SpecGraph()) for k in (1, 2, 3)]
+    assert sorted(p for one in dealt for p in one) == sorted(paths)
+    assert dealt == [shard(paths, k, 3, SpecGraph()) for k in (1, 2, 3)]
+    assert shard(paths, 10**12, 10**12, SpecGraph()) == []
+    result = CliRunner().invoke(cli, ["check", str(paths[0]), "--shard", "1/9999999999"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"marshalike: error: --shard 1/9999999999: N must be at most {MOST_SHARDS}\n"
+    )
 
 
 def test_shards_cover_every_spec_once_and_keep_uses_together(

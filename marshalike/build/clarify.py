@@ -23,7 +23,8 @@ from marshalike.build.lock import lock_path, read_lock
 from marshalike.build.output import interrupted, write_atomic
 from marshalike.codegen import emit
 from marshalike.errors import MarshalikeError
-from marshalike.gate.questions import Question
+from marshalike.gate.questions import Question, asks_about, example_answer
+from marshalike.language import examples
 from marshalike.language.edit import add_example
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
@@ -105,6 +106,7 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
             Open(path, func.name, question)
             for func in module.funcs
             for question in lock.pending.get(func.name, ())
+            if asks_about(question.call, func)  # a lock is no proof of that: it is checked
         ]
     if lock.spec_hash != current:
         return f"{path} changed since it was compiled"
@@ -113,22 +115,15 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
         for func in module.funcs
         if (unit := lock.units.get(func.name)) is not None
         for question in unit.questions
+        if asks_about(question.call, func)
     ]
 
 
 def answer_problem(text: str) -> str | None:
     """Why `text` cannot stand after `=` in an example bullet; None when it can."""
-    if not text:
-        return "the answer is empty"
-    if not text.isprintable():  # line and paragraph separators, bidi controls included
-        return "an answer is one line of printable characters"
     if _RAISES.fullmatch(text) or text == ANY_ERROR:
         return None
-    try:
-        ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return f"`{text}` is neither a Python expression nor `raises NameOfError`"
-    return None
+    return examples.answer_problem(text, "neither a Python expression nor `raises NameOfError`")
 
 
 def with_answers(text: str, answers: Iterable[Answer]) -> str:
@@ -316,11 +311,16 @@ def _typed(item: Open, ask: Ask, say: Say) -> str | None:
 
 
 def _offered(question: Question) -> list[str]:
-    """The replies that can be written as an example's answer and hold nothing secret, and
-    for an input the code crashed on, that it is no valid input (any error will do)."""
-    replies = question.replies
+    """The replies that can be written as an example's answer (`example_answer`: what the
+    code could answer, checked again, since a lock is no proof of it) and hold nothing
+    secret, and for an input the code crashed on, that it is no valid input (any error
+    will do)."""
     offered = [
-        r.expected for r in replies if r.expected is not None and redact(r.expected) == r.expected
+        r.expected
+        for r in question.replies
+        if r.expected is not None
+        and example_answer(r.expected)
+        and redact(r.expected) == r.expected
     ]
     return [*offered, ANY_ERROR] if question.why and ANY_ERROR not in offered else offered
 

@@ -107,10 +107,34 @@ def read_lock(path: Path, spec: str) -> Lock:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise _malformed(path, f"it cannot be read as JSON ({_reason(exc)})") from None
+    if _deeper(data, _DEEPEST):
+        raise _malformed(path, f"it nests arrays and objects more than {_DEEPEST} deep")
     try:
         return _lock(data)
     except _Shape as exc:
         raise _malformed(path, str(exc)) from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a value beyond its type
+        raise _malformed(path, _reason(exc)) from None
+
+
+# How deep a lock's arrays and objects nest (a lock written here nests under 10): what is
+# read is written back, and a deeper value would exceed the JSON writer's recursion.
+_DEEPEST = 64
+
+
+def _deeper(data: object, limit: int) -> bool:
+    """Whether `data`'s arrays and objects nest more than `limit` deep (without recursion)."""
+    level: list[object] = [data]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for value in level
+            if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return False
+    return True
 
 
 class _Shape(Exception):
@@ -149,13 +173,14 @@ def _lock(given: object) -> Lock:
         _check(f"outputs.{_key(name)}", value, str)
     pending = _get(data, "pending", dict, default={})
     asked = _get(pending, "questions", dict, "pending", default={}) if pending else {}
-    try:
-        questions = {
-            name: tuple(Question.from_json(_get(q, None, dict, "pending")) for q in found)
-            for name, found in asked.items()
-        }
-    except ValueError as exc:
-        raise _Shape(f"pending.questions: {exc}") from None
+    questions: dict[str, tuple[Question, ...]] = {}
+    for name, found in asked.items():
+        where = f"pending.questions.{_key(name)}"
+        _check(where, found, list)
+        try:
+            questions[name] = tuple(Question.from_json(_get(q, None, dict, where)) for q in found)
+        except ValueError as exc:
+            raise _Shape(f"{where}: {exc}") from None
     said = _get(pending, "failures", dict, "pending", default={}) if pending else {}
     failures: dict[str, tuple[str, ...]] = {}
     for name, lines in said.items():

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from marshalike.build.shard import MOST_SHARDS
 from marshalike.settings import SETTINGS, Setting
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -93,5 +94,6 @@ def shard_option(command: F) -> F:
         "--shard",
         metavar="K/N",
         help="Only shard K of N of the specs, specs joined by # use kept together; the N "
-        "shards together are every spec, each once (for parallel CI jobs).",
+        "shards together are every spec, each once (for parallel CI jobs); N is at most "
+        f"{MOST_SHARDS}.",
     )(command)

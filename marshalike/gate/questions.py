@@ -20,6 +20,10 @@ from typing import Any
 
 from marshalike.gate import overfit
 from marshalike.gate.consensus import probe_answers
+from marshalike.gate.mutate import call_of
+from marshalike.language import examples
+from marshalike.language.naming import BUILTIN_NAMES, parse_or_none
+from marshalike.language.spec import Func
 from marshalike.sandbox import channel, values
 from marshalike.sandbox.isolation import Limits
 
@@ -75,15 +79,18 @@ class Question:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Question:
-        """The inverse of `to_json`; ValueError where `data` is not one."""
-        try:
-            replies = tuple(
-                Reply(str(r["shown"]), int(r["support"]), _optional_str(r["expected"]))
-                for r in data["replies"]
-            )
-            return cls(str(data["call"]), replies, str(data.get("why", "")))
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"not a question: {exc}") from None
+        """The inverse of `to_json`; ValueError where `data` is not one. `data` is untrusted
+        (a lock file): a reply's `expected` that is not an answer `reply_of` could have
+        written (`example_answer`) reads as None, an answer that cannot be an example, so
+        it is never offered as one."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a question: {_json_type(data)}")
+        call, why, replies = data.get("call"), data.get("why", ""), data.get("replies")
+        if not isinstance(call, str) or not isinstance(why, str):
+            raise ValueError('not a question: "call" and "why" should be strings')
+        if not isinstance(replies, list):
+            raise ValueError('not a question: "replies" should be an array')
+        return cls(call, tuple(_reply(r) for r in replies), values.clean(why))
 
 
 def ask(
@@ -200,18 +207,127 @@ def reply_of(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
 
 
 def _writable(source: str) -> bool:
-    """Whether `source` can stand after `=` in an example bullet: one line of printable
-    characters (no line or paragraph separator, which some readers of the spec split
-    lines at, no bidirectional or zero-width control), a Python expression, not too
-    long."""
-    if len(source) > _LONGEST_ANSWER or not source.isprintable():
+    """Whether `source`, a value's text, can stand after `=` in an example bullet: an
+    answer (`examples.answer_problem`: one line of printable characters, a Python
+    expression), not too long, and a plain value (`plain_value`)."""
+    if len(source) > _LONGEST_ANSWER or examples.answer_problem(source) is not None:
         return False
-    try:
-        ast.parse(source, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+    return plain_value(source)
 
 
-def _optional_str(value: object) -> str | None:
-    return None if value is None else str(value)
+def example_answer(text: str) -> bool:
+    """Whether `text` is an answer `reply_of` can write after `=` in an example bullet:
+    `raises NAME` (a builtin exception's), or a plain value's text (`_writable`). Where a
+    reply comes from a lock, not from the sandbox, this is checked again: an answer is
+    written into the user's spec, and runs wherever its tests run."""
+    said = text.removeprefix("raises ")
+    return said.isidentifier() and said != text or _writable(text)
+
+
+def asks_about(call: str, func: Func) -> bool:
+    """Whether `call` is an input a compile of `func` could ask about: a call of it as its
+    examples call it, each argument a plain value (`plain_value`) or one an example of it
+    passes as written (the inputs are the examples' with literals changed, or made from
+    the parameters' types). Where a question comes from a lock, not from a compile, this
+    is checked again: its call is written into the user's spec, and runs with its tests."""
+    tree = call_of(call) if call.isprintable() else None
+    if tree is None:
+        return False
+    given = [c for e in func.examples if e.call and (c := call_of(e.call)) is not None]
+    callees = {func.name} | {ast.unparse(c.func) for c in given}
+    written = {ast.dump(a) for c in given for a in (*c.args, *(k.value for k in c.keywords))}
+    arguments = (*tree.args, *(k.value for k in tree.keywords))
+    return ast.unparse(tree.func) in callees and all(
+        _plain(a, 0) or ast.dump(a) in written for a in arguments
+    )
+
+
+# What `values.render` writes for a float or complex that has no literal (`inf`, `nanj`).
+_NUMBER_NAMES = frozenset({"inf", "nan", "infj", "nanj"})
+# The calls it writes for an empty set, a frozenset and a bytearray.
+_CONTAINER_CALLS = frozenset({"set", "frozenset", "bytearray"})
+_DEEPEST = 100  # containers within containers; `values.render` writes "..." past 50
+
+
+def plain_value(text: str) -> bool:
+    """Whether `text` is a plain value as `values.render` writes one: literals (and `inf`,
+    `nan` and complex numbers), lists, tuples, sets, dicts, `set()`, `frozenset({...})`,
+    `bytearray(b'...')`, records (`Point(x=1, y=2)`: a name that is no builtin's, with
+    plain keyword arguments only), and value types' constructors on literals (what
+    `values.well_formed` takes as a `value`'s text). Nothing else calls, names or runs
+    anything."""
+    tree = parse_or_none(text)
+    return isinstance(tree, ast.Expression) and _plain(tree.body, 0)
+
+
+def _plain(node: ast.expr, depth: int) -> bool:
+    if depth > _DEEPEST:
+        return False
+    if isinstance(node, ast.Constant | ast.Name | ast.UnaryOp | ast.BinOp):
+        return _number(node) or isinstance(node, ast.Constant)
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return all(_plain(item, depth + 1) for item in node.elts)
+    if isinstance(node, ast.Dict):
+        pairs = zip(node.keys, node.values, strict=True)
+        return all(
+            k is not None and _plain(k, depth + 1) and _plain(v, depth + 1) for k, v in pairs
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name, args, keywords = node.func.id, node.args, node.keywords
+        if name in _CONTAINER_CALLS and not keywords and len(args) <= 1:
+            return not args or (
+                name == "frozenset"
+                and isinstance(args[0], ast.Set)
+                and _plain(args[0], depth)
+                or name == "bytearray"
+                and _constant(args[0], bytes)
+            )
+        if not args and name not in BUILTIN_NAMES and not name.startswith("_"):  # a record
+            return all(k.arg is not None and _plain(k.value, depth + 1) for k in keywords)
+    if isinstance(node, ast.Call | ast.Attribute):  # `Decimal('1.5')`, `datetime.timezone.utc`
+        return values.well_formed(["value", "", ast.unparse(node)])
+    return False
+
+
+def _number(node: ast.expr, *, complex_part: bool | None = None) -> bool:
+    """A number as `values.render` writes one: `1`, `-2.5`, `inf`, `-nan`, `-1j`, and a
+    complex one as a real and an imaginary part (`(1-2j)`, `(nan+infj)`). With
+    `complex_part`, only an imaginary number (True) or a real one (False)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        if complex_part is not None:
+            return False
+        return _number(node.left, complex_part=False) and _number(node.right, complex_part=True)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    if isinstance(node, ast.Name) and node.id in _NUMBER_NAMES:
+        imaginary = node.id.endswith("j")
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float, complex):
+        imaginary = type(node.value) is complex
+    else:
+        return False
+    return complex_part is None or complex_part == imaginary
+
+
+def _constant(node: ast.expr, *kinds: type) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, kinds)
+
+
+def _reply(data: object) -> Reply:
+    """A reply as `Reply.to_json` writes it; ValueError where `data` is not one."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"not a question: a reply is {_json_type(data)}")
+    shown, support, expected = data.get("shown"), data.get("support"), data.get("expected", 0)
+    if not isinstance(shown, str) or not (expected is None or isinstance(expected, str)):
+        raise ValueError('not a question: a reply\'s "shown" and "expected" should be strings')
+    if type(support) is not int or not 0 <= support <= _MOST_SUPPORT:
+        raise ValueError('not a question: a reply\'s "support" should be a count of candidates')
+    if expected is not None and not example_answer(expected):
+        expected = None  # as `reply_of` has it for a text that cannot be an example
+    return Reply(values.clean(shown), support, expected)
+
+
+_MOST_SUPPORT = 10**9  # more candidates than any compile samples; a float's range besides
+
+
+def _json_type(value: object) -> str:
+    return f"a {type(value).__name__}" if value is not None else "null"

@@ -270,6 +270,21 @@ def is_expression(source: str) -> bool:
     return fast or _parse_expression(source) is not None
 
 
+def answer_problem(text: str, unread: str = "not a Python expression") -> str | None:
+    """Why `text` cannot stand after `=` in an example bullet as a Python expression; None
+    when it can. It is one line of printable characters (no line or paragraph separator,
+    which some readers of the spec split lines at, no bidirectional or zero-width control)
+    that reads as an expression; text that does not is `unread` (what the message says
+    it is, where a caller takes more than an expression)."""
+    if not text:
+        return "the answer is empty"
+    if not text.isprintable():
+        return "an answer is one line of printable characters"
+    if not is_expression(text):
+        return f"`{text}` is {unread}"
+    return None
+
+
 def _keyword_free(match: re.Match[str] | None) -> re.Match[str] | None:
     """The fast path's match, unless it holds a keyword (`f(if)`): ast decides those."""
     if match is None or _KEYWORD_WORD.search(match.group(0)) is not None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from marshalike.build.clarify import answer_problem
 from marshalike.build.compiler import SpecReport
+from marshalike.gate.questions import asks_about, example_answer
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.edit import add_example
 from marshalike.language.spec import Func
@@ -113,10 +113,12 @@ def _answers(
     template = minimal_edit(analysis.map, added)
     actions = []
     for question in questions:
-        if re.sub(r"\s+", "", question.call) in written or not question.call.isprintable():
+        # A lock's question is no proof that a compile asked it: its call and answers are
+        # written into the spec, and run with its tests, so they are checked again.
+        if re.sub(r"\s+", "", question.call) in written or not asks_about(question.call, func):
             continue
         for reply in question.replies:
-            if reply.expected is None or answer_problem(reply.expected) is not None:
+            if reply.expected is None or not example_answer(reply.expected):
                 continue
             text = template.new_text.replace(_CALL, question.call)
             text = text.replace(_EXPECTED, reply.expected)

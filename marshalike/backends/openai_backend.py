@@ -6,7 +6,12 @@ The prompt's kind picks the API: chat prompts go to `/chat/completions`, complet
 compiler can render the matching prompt.
 
 Answers stream (openai_stream.py), so `request_timeout` bounds the server's silence — before
-the first token and between tokens — and never the length of a steady answer. A server
+the first token and between tokens — and never the length of a steady answer. A server that
+keeps its connection busy without a token (keep-alives, empty chunks) is as silent; one that
+ignores `max_tokens` has its answer cut where `max_tokens` tokens would end, finished by
+length; so no answer takes longer than a token's timeout for each token it may have. An
+answer that is not what an OpenAI-compatible server sends fails on one line that names
+what was wrong, and is not asked for again: the server would send another like it. A server
 that refuses to stream (an HTTP 400, 422 or 501 that names `stream`) is asked again without,
 and from then on; one that ignores `stream` and answers in one body is read as it is.
 Failed requests are retried by `openai_retry`, never by the SDK.
@@ -41,7 +46,16 @@ from marshalike.backends.base import (
     share,
 )
 from marshalike.backends.openai_retry import RetryPolicy, retryable, with_retries
-from marshalike.backends.openai_stream import Answer, finishing, read_stream, read_whole
+from marshalike.backends.openai_stream import (
+    Answer,
+    Limits,
+    MalformedAnswer,
+    NoTokens,
+    finishing,
+    quoted,
+    read_stream,
+    read_whole,
+)
 from marshalike.errors import BackendError, ConfigError
 from marshalike.settings import choices, default
 
@@ -139,7 +153,7 @@ class OpenAIBackend:
         stream began ends it, and the choices it did not finish are not given: they are
         topped up."""
         options = _options(sampling, sampling.n, sampling.seed)
-        answer = Answer()
+        answer = Answer(self._limits(options))
         counted: dict[int, int] = {}  # completion tokens of the choices given early
         held: list[int] = []  # the last of a full answer, which waits for the usage
         broken = False
@@ -234,15 +248,25 @@ class OpenAIBackend:
     ) -> Answer:
         """One request: streamed unless the server has said it cannot stream."""
         chat = prompt.kind == "chat"
+        limits = self._limits(options)
         if self.streaming:
             try:
                 stream = self._create(prompt, options, stream=True)
-                return read_stream(stream, chat, stop)
+                return read_stream(stream, chat, stop, limits)
             except openai.APIStatusError as exc:
                 if not _cannot_stream(exc):
                     raise
                 self.streaming = False
-        return read_whole(self._create(prompt, options, stream=False), chat)
+        try:
+            body = self._create(prompt, options, stream=False)
+        except ValueError as exc:  # the SDK reads the body itself, and raises what `json` does
+            body = quoted(getattr(exc, "doc", ""))
+            raise MalformedAnswer(f"the body is not JSON: {body}") from None
+        return read_whole(body, chat, Answer(limits))
+
+    def _limits(self, options: dict[str, Any]) -> Limits:
+        """What a request with `options` allows its answer (openai_stream.py)."""
+        return Limits(options["n"], options["max_tokens"], self.timeout)
 
     def _create(self, prompt: Prompt, options: dict[str, Any], *, stream: bool) -> Any:
         if stream:
@@ -270,7 +294,7 @@ def server_model(base_url: str | None, api_key: str | None, timeout: float) -> s
     url = (base_url or DEFAULT_BASE_URL).rstrip("/")
     missing = "no model configured for the openai backend, and"
     try:
-        listed = [model.id for model in _client(url, api_key, timeout).models.list()]
+        listed = _listed(_client(url, api_key, timeout))
     except openai.OpenAIError as exc:
         problem = describe_error(exc, url, "", timeout).split(" — ")[0]
         message = f"{missing} its models could not be listed ({problem}) — pass --model"
@@ -283,6 +307,20 @@ def server_model(base_url: str | None, api_key: str | None, timeout: float) -> s
         f"{missing} {url} lists several: {', '.join(sorted(listed))} — "
         "pass --model with one of them"
     )
+
+
+def _listed(client: openai.OpenAI) -> list[str]:
+    """The ids of the models a server lists; a list that is not one a `MalformedAnswer`."""
+    try:
+        models = list(client.models.list())
+    except ValueError:  # the SDK reads the body itself, and raises what `json` does
+        raise MalformedAnswer("its list of models is not JSON") from None
+    except (TypeError, AttributeError):  # what the SDK does with JSON that is not a list
+        raise MalformedAnswer("its list of models is not a JSON object with a list") from None
+    ids = [getattr(model, "id", None) for model in models]
+    if not all(isinstance(id_, str) for id_ in ids):
+        raise MalformedAnswer("its list of models has an entry without a name")
+    return cast(list[str], ids)
 
 
 def _cannot_stream(exc: openai.APIStatusError) -> bool:
@@ -349,8 +387,20 @@ def _completions(
 def describe_error(
     exc: openai.OpenAIError, base_url: str, model: str, timeout: float, tries: int = 1
 ) -> str:
-    """One line saying what went wrong and what the user can do about it."""
+    """One line saying what went wrong and what the user can do about it; what the server
+    said in it is on one line too, and cut short where it is long."""
+    return _one_line(_describe(exc, base_url, model, timeout, tries))
+
+
+def _describe(
+    exc: openai.OpenAIError, base_url: str, model: str, timeout: float, tries: int
+) -> str:
     after = f" after {tries} tries" if tries > 1 else ""
+    if isinstance(exc, NoTokens):
+        return (
+            f"{base_url} sent no tokens for {timeout:g} s — is the server overloaded? "
+            "if it is only slow, raise --request-timeout"
+        )
     if isinstance(exc, openai.APITimeoutError):
         return (
             f"{base_url} sent nothing for {timeout:g} s — is the server overloaded? "
@@ -361,9 +411,14 @@ def describe_error(
             f"cannot reach {base_url}: {_reason(exc)}{after} — is the server running? "
             "pass --base-url"
         )
+    if isinstance(exc, MalformedAnswer):
+        return (
+            f"bad answer from {base_url}: {_said(str(exc))} — is it an OpenAI-compatible "
+            "server? check --base-url"
+        )
     if not isinstance(exc, openai.APIStatusError):
-        return f"bad answer from {base_url}: {exc}"
-    status, detail = exc.status_code, _detail(exc)
+        return f"bad answer from {base_url}: {_said(str(exc))}"
+    status, detail = exc.status_code, _said(_detail(exc))
     if status in (401, 403):
         return f"{base_url} rejected the API key (HTTP {status}: {detail}) — set OPENAI_API_KEY"
     if status == 404:
@@ -374,6 +429,25 @@ def describe_error(
     if status == 429:
         return f"{base_url} is rate limiting requests (HTTP 429: {detail}){after} — retry later"
     return f"{base_url} failed the request (HTTP {status}: {detail}){after}"
+
+
+# The most characters of what a server said (an error's message) that a message quotes.
+MAX_SAID = 300
+
+
+def _said(text: str) -> str:
+    """What a server said, on one line and at most `MAX_SAID` characters."""
+    text = _one_line(text)
+    return text if len(text) <= MAX_SAID else text[:MAX_SAID] + "…"
+
+
+def _one_line(text: str) -> str:
+    """`text` with its runs of white space (line breaks included) one space each, and
+    other characters that a terminal would not print (escapes) written as escapes."""
+    printable = "".join(
+        " " if c.isspace() else c if c.isprintable() else ascii(c)[1:-1] for c in text
+    )
+    return " ".join(printable.split())
 
 
 def _reason(exc: BaseException) -> str:

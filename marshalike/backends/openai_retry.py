@@ -6,7 +6,8 @@ tried again only where trying again can help — the server could not be reached
 the connection, it is rate limiting (429), or it failed (5xx) — after an exponential
 backoff with jitter, or exactly as long as the server asks (`Retry-After`, or OpenAI's
 `retry-after-ms`). A timeout is never retried: a server that stayed silent that long is
-busy, and asking again only adds to its queue.
+busy, and asking again only adds to its queue. Nor is a malformed answer
+(`openai_stream.MalformedAnswer`): a server that sends one would send another.
 """
 
 from __future__ import annotations

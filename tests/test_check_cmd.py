@@ -179,3 +179,28 @@ def test_compile_never_overwrites_a_file_it_did_not_write(tmp_path: Path, name: 
     assert result.exit_code != 0, result.output
     assert f"{tmp_path / name} exists and was not written by marshalike" in result.output
     assert (tmp_path / name).read_text(encoding="utf-8") == own
+
+
+@pytest.mark.parametrize("layout", ["two folders, one --out", "test_ prefix"])
+def test_two_specs_of_one_run_never_write_the_same_output(tmp_path: Path, layout: str) -> None:
+    """`a/square.mrsh` and `b/square.mrsh` into one folder, or `square.mrsh` and
+    `test_square.mrsh` (both write `test_square.py`): the second is refused with one line,
+    and the first's outputs stand."""
+    if layout == "test_ prefix":
+        specs = [tmp_path / "square.mrsh", tmp_path / "test_square.mrsh"]
+        extra: list[str] = []
+    else:
+        specs = [tmp_path / "a" / "square.mrsh", tmp_path / "b" / "square.mrsh"]
+        extra = ["--out", str(tmp_path / "out")]
+    for spec in specs:
+        spec.parent.mkdir(exist_ok=True)
+        spec.write_text(SPEC.replace("square", spec.stem), encoding="utf-8")
+    server = FakeOpenAI(script=lambda request: answer(request)).start()
+    try:
+        argv = ["compile", *map(str, specs), "--backend", "openai", "--base-url",
+                server.base_url, "--model", "fake-model", "--candidates", "1", *extra]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    finally:
+        server.stop()
+    assert result.exit_code != 0, result.output
+    assert f"{specs[0]} also writes" in result.output

@@ -17,9 +17,10 @@ from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, read_l
 from marshalike.build.output import (
     OutputError,
     cannot_write,
+    claim_outputs,
     ensure_writable,
     file_hash,
-    foreign_file,
+    foreign_output,
     spec_lock,
     write_atomic,
     write_unit,
@@ -34,6 +35,7 @@ from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
+from marshalike.sandbox.channel import preloaded
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import Observe, SpecObserve, UnitEvent, for_module, ignore
@@ -148,6 +150,13 @@ class CompileRun:
         self.shared = shared or SharedBackend(job)
         self.graph = graph or SpecGraph()
         self.reports: dict[Path, SpecReport] = {}
+        self.outputs: dict[Path, Path] = {}  # each output file -> the spec writing it
+
+    def claim(self, path: Path, out_dir: Path, module_name: str) -> str | None:
+        """Why the spec at `path` may not write its outputs: another spec of this run
+        writes one of them (`a/x.mrsh` and `b/x.mrsh` into one folder, or `x.mrsh` and
+        `test_x.mrsh`, which both write `test_x.py`); None once they are its own."""
+        return claim_outputs(self.outputs, self.graph.key(path), out_dir, module_name)
 
     def compile(
         self, path: Path, *, cancel: Cancel | None = None, only: frozenset[str] = frozenset()
@@ -183,14 +192,13 @@ def _compile_spec(
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
-    if (clash := module_main.name_clash(module.name)) is not None:
+    if (clash := module_main.name_clash(module.name) or preloaded(module.name)) is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
-    if (foreign := foreign_file(out_dir, _starts(module.name))) is not None:
-        said = f"{foreign} exists and was not written by marshalike: move it, or compile "
-        said += "into another folder (--out)"
-        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=said)
+    problem = foreign_output(out_dir, module.name) or run.claim(path, out_dir, module.name)
+    if problem is not None:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
     used, problem = _compile_uses(path, module, out_dir, run, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
@@ -212,13 +220,6 @@ def _compile_spec(
         spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name), only)
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
-
-
-def _starts(name: str) -> dict[str, str]:
-    """How every text compile writes to each of a spec's outputs starts."""
-    support = module_main.support_source().partition("\n")[0]
-    made = dict.fromkeys((f"{name}.py", f"test_{name}.py"), emit.GENERATED)
-    return {**made, module_main.SUPPORT_FILE: support}
 
 
 def _compile_locked(

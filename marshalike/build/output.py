@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from marshalike.codegen import emit, module_main
 from marshalike.errors import MarshalikeError
 
 try:
@@ -32,10 +33,13 @@ class OutputError(MarshalikeError):
     exit_code = 2
 
 
-def foreign_file(folder: Path, starts: Mapping[str, str]) -> Path | None:
-    """The first of the files (name -> how every text compile writes there starts) that
-    exists, is not empty and does not start so: a file of someone else's, which compile
-    would overwrite. Something that is not a readable file is left to the write to refuse."""
+def foreign_output(folder: Path, module_name: str) -> str | None:
+    """Why compile may not write the outputs of `module_name` into `folder`: one of them
+    exists, is not empty and does not start as every text compile writes there does (a
+    file of someone else's, such as the module a spec was decompiled from). Something
+    that is not a readable file is left to the write to refuse."""
+    starts = dict.fromkeys((f"{module_name}.py", f"test_{module_name}.py"), emit.GENERATED)
+    starts[module_main.SUPPORT_FILE] = module_main.support_source().partition("\n")[0]
     for name, start in starts.items():
         try:
             with (folder / name).open(encoding="utf-8") as handle:
@@ -43,7 +47,28 @@ def foreign_file(folder: Path, starts: Mapping[str, str]) -> Path | None:
         except (OSError, UnicodeDecodeError):
             continue
         if head and head != start:  # an empty file holds nothing to lose
-            return folder / name
+            return (
+                f"{folder / name} exists and was not written by marshalike: move it, or "
+                "compile into another folder (--out)"
+            )
+    return None
+
+
+def claim_outputs(
+    claims: dict[Path, Path], spec: Path, folder: Path, module_name: str
+) -> str | None:
+    """Record that `spec` writes the outputs of `module_name` in `folder`; why not, where
+    another spec in `claims` (output -> spec) writes one of them."""
+    names = (f"{module_name}.py", f"test_{module_name}.py", f"{module_name}.lock.json")
+    outputs = [(folder / name).resolve() for name in names]
+    for output in outputs:
+        other = claims.get(output)
+        if other is not None and other != spec:
+            return (
+                f"{other} also writes {output}: rename one of the specs, or compile them "
+                "into different folders"
+            )
+    claims.update(dict.fromkeys(outputs, spec))
     return None
 
 

@@ -45,10 +45,17 @@ def support_source() -> str:
 
 
 def name_clash(module_name: str) -> str | None:
-    """Why a spec cannot compile to `module_name`: the support module has that name."""
-    if module_name != SUPPORT_MODULE:
-        return None
-    return f"{SUPPORT_FILE} is the support module of the generated modules: rename the spec"
+    """Why a spec cannot compile to `module_name`: the support module has that name, or
+    `import NAME` would not find the generated module under a dotted name (read as a
+    package). (A name the sandbox has imported before it: `channel.preloaded`.)"""
+    if module_name == SUPPORT_MODULE:
+        return f"{SUPPORT_FILE} is the support module of the generated modules: rename the spec"
+    if "." in module_name:
+        return (
+            f"`import {module_name}` reads {module_name} as a package and a module in it, "
+            f"not the generated {module_name}.py: rename the spec without the dot"
+        )
+    return None
 
 
 def main_block(module: Module) -> str:

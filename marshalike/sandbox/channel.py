@@ -22,11 +22,13 @@ that exits or is killed fails the call it was on, and a fresh process takes the 
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib
 import json
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -92,6 +94,37 @@ _BUILTIN_EXCEPTIONS = frozenset(
     for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException)
 )
+
+
+def preloaded(module_name: str) -> str | None:
+    """Why the module under test cannot be called `module_name`: every sandboxed run has
+    imported a module of that name before it (at Python's start-up, or the runner's own),
+    and `import NAME` finds that one. (Another module of the standard library is found
+    after the folder's own.)"""
+    if module_name not in sys.stdlib_module_names and module_name not in sys.builtin_module_names:
+        return None
+    if module_name not in _preloaded_modules():
+        return None
+    return (
+        f"{module_name} is a module of Python's standard library that every run has imported "
+        f"before the generated {module_name}.py, so `import {module_name}` would not find it: "
+        "rename the spec"
+    )
+
+
+@functools.cache
+def _preloaded_modules() -> frozenset[str]:
+    """The modules a sandboxed run has imported before the module under test."""
+    tree = ast.parse(scripts.source("runner"))
+    names = [a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names]
+    code = f"import sys\nimport {', '.join(names)}\nprint(' '.join(sys.modules))"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return frozenset(sys.builtin_module_names)
+    return frozenset(done.stdout.split()) | frozenset(sys.builtin_module_names)
 
 
 @dataclass(frozen=True)

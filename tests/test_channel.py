@@ -283,3 +283,15 @@ def test_a_process_that_stops_reading_its_calls_cannot_hold_the_compiler() -> No
     runner.join(60)
     assert finished, "the verifier was still writing the call after 60 s"
     assert [a.kind for a in finished[0]] == ["returned", "timeout"]
+
+
+def test_a_value_too_long_to_send_comes_back_as_too_large() -> None:
+    """The runner writes "too large" for a value whose line would pass what is read back,
+    so a right but huge value fails as a value, and no candidate can make the compiler
+    hold lines of megabytes for each of its calls."""
+    source = "def f(n):\n    return 'x' * n\n"
+    answers, _ = channel.run_calls(
+        source, ["f(10)", f"f({channel.ANSWER_BYTES})"], module_name="m", limits=Limits(),
+        per_call_s=5,
+    )  # fmt: skip
+    assert [a.value for a in answers] == [["str", "x" * 10], ["too-large"]]

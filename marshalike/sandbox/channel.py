@@ -39,7 +39,10 @@ from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
 from marshalike.sandbox.values import Plain, clean, well_formed
 
-ANSWER_BYTES = 4_000_000  # the longest answer line read back
+# The longest answer line read back: a value longer than this comes back as "too large"
+# (the runner writes so), and a longer line is no answer. Every answer of a session is
+# held until it ends, as Python objects many times the line's size.
+ANSWER_BYTES = 1_000_000
 GRACE_S = 2.0  # on top of a call's own timeout, before the process is killed
 SHORT_GRACE_S = 0.25  # the same, where a shorter limit than the process's alarm applies
 
@@ -190,6 +193,7 @@ def _session(
         "hello": hello,
         "import_timeout": limits.startup_s,
         "records": list(records),
+        "answer_bytes": ANSWER_BYTES,
     }
     cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
     # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a

@@ -175,7 +175,10 @@ def raised(exc):
 
 
 def send(record):
-    answers.write(json.dumps(record).encode() + b"\n")
+    line = json.dumps(record).encode()
+    if len(line) >= cfg["answer_bytes"] and "returned" in record:
+        line = json.dumps({"id": record["id"], "returned": ["too-large"]}).encode()
+    answers.write(line + b"\n")
     answers.flush()
 
 

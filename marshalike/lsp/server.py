@@ -21,7 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from marshalike import __version__
 from marshalike.errors import MarshalikeError
@@ -32,6 +34,25 @@ from marshalike.lsp.text import uri_to_path
 
 DEBOUNCE_S = 0.15
 R = TypeVar("R")
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls's protocol, answering a request whose parameters do not fit the protocol's
+    types (a negative position) with an InvalidParams error: pygls drops such a request
+    unanswered, and the editor would wait for its answer forever."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams:
+            ident, method = data.get("id"), data.get("method")
+            if not isinstance(ident, int | str) or not isinstance(method, str):
+                raise
+            error = types.ResponseError(
+                code=JsonRpcInvalidParams.CODE, message=f"invalid params for {method}"
+            )
+            self._send_data(types.ResponseErrorMessage(id=ident, error=error))
+            return types.ResponseErrorMessage(jsonrpc="answered")  # pygls skips this one
 
 
 class SpecServer(LanguageServer):
@@ -47,6 +68,7 @@ class SpecServer(LanguageServer):
             "marshalike",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=_Protocol,
         )
         self.editor = Editor(flags=dict(flags or {}))
         self.quick, self.main = quick, main

@@ -140,4 +140,54 @@ def test_resolve_substitutes_innermost_first_and_stops_at_a_failed_claim() -> No
     ],
 )
 def test_literal(value: list, text: str | None) -> None:
-    assert literal(value) == text
+    assert literal(value, ["Point"]) == text
+
+
+def test_a_claim_cannot_be_told_from_an_example_by_what_ran_before_it() -> None:
+    """The claim `f(1)` runs alone; so does the example `f(1) = 5`, once an expected value
+    of the function calls the function: code that answers its first call of a process
+    one way (7) and later ones another (5) cannot make `f(2) = f(1) * 2` hold for 14."""
+    cases = (
+        Case("test_f_1", "f(0)", "returns", "0", None),
+        Case("test_f_2", "f(1)", "returns", "5", None),
+        Case("test_f_3", "f(2)", "returns", "f(1) * 2", None),
+    )
+    oracle = Oracle(cases, "def f(x):\n    raise NotImplementedError\n", module_name="m",
+                    limits=FAST)  # fmt: skip
+    history = (
+        "def f(x, _seen=[]):\n    _seen.append(x)\n    if _seen == [1]:\n        return 7\n"
+        "    if x == 2:\n        return 14\n    return {0: 0, 1: 5}[x]\n"
+    )
+    assert not verify(history, oracle).ok
+    assert verify("def f(x):\n    return {0: 0, 1: 5, 2: 10}[x]\n", oracle).ok
+
+
+# A claim forged as a record of a builtin's name: written back as `__import__(...)`, it
+# would run code of the candidate's choosing in the process that writes expected values.
+FORGED = ["record", "__import__", [["name", ["str", "evil"]]]]
+
+
+def test_a_claim_is_written_back_only_as_a_declared_record() -> None:
+    assert literal(FORGED) is None
+    assert literal(FORGED, ["Point"]) is None
+    point = ["record", "Point", [["x", ["int", "1"]]]]
+    assert literal(point, ["Point"]) == "Point(x=0x1)" and literal(point) is None
+    assert literal(["record", "Point", [["__class__", ["None"]]]], ["Point"]) is None
+
+
+def test_a_forged_record_claim_writes_no_expected_value() -> None:
+    cases = (
+        Case("test_f_1", "f(3)", "returns", "f(2) * 0 + 10", None),
+        Case("test_f_2", "f(4)", "returns", "20", None),
+    )
+    oracle = Oracle(cases, "def f(x):\n    raise NotImplementedError\n", module_name="m",
+                    limits=FAST)  # fmt: skip
+    cheat = (
+        "import sys\n\n\ndef f(x):\n"
+        "    runner = getattr(sys, 'modules').get('__main__')\n"
+        f"    runner.encode = lambda value, depth, budget: {FORGED!r}\n"
+        "    return 1337\n"
+    )
+    results = verify(cheat, oracle).results
+    assert [r.status for r in results] == ["error", "fail"]
+    assert "cannot be written as a literal" in (results[0].message or "")

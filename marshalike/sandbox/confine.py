@@ -22,7 +22,7 @@ from pathlib import Path
 _runs = itertools.count()
 # The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
 # System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
-# namespaces and mounts, process_vm_readv/writev. Then the calls it looks into: `clone`
+# namespaces and mounts, process_vm_readv/writev, fanotify. Then the calls it looks into: `clone`
 # (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
 # read: refused as missing, so the C library falls back to `clone`), and `socket` and
 # `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
@@ -30,10 +30,10 @@ _runs = itertools.count()
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311), {"clone": 56, "clone3": 435, "sockets": [41, 53]}),
+                            311, 300), {"clone": 56, "clone3": 435, "sockets": [41, 53]}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271), {"clone": 220, "clone3": 435, "sockets": [198, 199]}),
+                             271, 262), {"clone": 220, "clone3": 435, "sockets": [198, 199]}),
 }  # fmt: skip
 
 

@@ -168,10 +168,14 @@ class Claim:
 
 
 def resolve(
-    text: str, names: Collection[str], claim: Callable[[str, str], Claim]
+    text: str,
+    names: Collection[str],
+    claim: Callable[[str, str], Claim],
+    records: Collection[str] = (),
 ) -> tuple[str | None, str]:
     """The expression with every call of model-written code replaced by the literal of
-    its claim (`claim(function, call text)`), innermost first; or None and why not."""
+    its claim (`claim(function, call text)`), innermost first; or None and why not.
+    `records` are the names of the declared types a claim may be a record of."""
     for _ in range(_MAX_ROUNDS):
         if not calls_model(text, names):
             return text, ""
@@ -183,7 +187,7 @@ def resolve(
             got = claim(name, call)
             if got.value is None:
                 return None, f"{call}: {got.reason}"
-            written = literal(got.value)
+            written = literal(got.value, records)
             if written is None:
                 return None, f"{call} gave a value that cannot be written as a literal"
             values[call] = written
@@ -194,9 +198,12 @@ def resolve(
     return None, f"it nests calls of the code more than {_MAX_ROUNDS} deep"
 
 
-def literal(value: Plain, depth: int = 0) -> str | None:
+def literal(value: Plain, records: Collection[str] = (), depth: int = 0) -> str | None:
     """Python source for the value a tagged value stands for, of the same type; None for
-    one that has none (an object of a class the spec does not declare, a value too large)."""
+    one that has none (an object of a class the spec does not declare, a value too large).
+    A record is written only as one of `records`, the declared types' names: the tags
+    come from the code under test, which may claim a record of any name (`__import__`),
+    and its literal is evaluated where no model code runs."""
     if depth > _MAX_DEPTH:
         return None
     tag = value[0]
@@ -216,9 +223,9 @@ def literal(value: Plain, depth: int = 0) -> str | None:
         shown = repr(bytes.fromhex(value[1]))
         return shown if tag == "bytes" else f"bytearray({shown})"
     if tag in ("list", "tuple", "set", "frozenset", "dict"):
-        return _container(tag, value[1], depth)
+        return _container(tag, value[1], records, depth)
     if tag == "record":
-        return _record(value, depth)
+        return _record(value, records, depth) if value[1] in records else None
     if tag == "value":
         text = value[2]
         for bare, module in (("Decimal(", "decimal."), ("Fraction(", "fractions."),
@@ -234,13 +241,13 @@ def _float(hexed: str) -> str:
     return repr(number) if math.isfinite(number) else f"float('{number}')"
 
 
-def _container(tag: str, items: list, depth: int) -> str | None:
+def _container(tag: str, items: list, records: Collection[str], depth: int) -> str | None:
     if tag == "dict":
-        pairs = [(literal(k, depth + 1), literal(v, depth + 1)) for k, v in items]
+        pairs = [(literal(k, records, depth + 1), literal(v, records, depth + 1)) for k, v in items]
         if any(k is None or v is None for k, v in pairs):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
-    parts = [literal(x, depth + 1) for x in items]
+    parts = [literal(x, records, depth + 1) for x in items]
     if any(p is None for p in parts):
         return None
     inner = ", ".join(p for p in parts if p is not None)
@@ -251,11 +258,11 @@ def _container(tag: str, items: list, depth: int) -> str | None:
     return f"{tag}([{inner}])"
 
 
-def _record(value: Plain, depth: int) -> str | None:
+def _record(value: Plain, records: Collection[str], depth: int) -> str | None:
     name, fields = value[1], value[2]
-    if not name.isidentifier() or not all(f.isidentifier() for f, _ in fields):
+    if not all(f.isidentifier() and not f.startswith("_") for f, _ in fields):
         return None
-    written = [(f, literal(v, depth + 1)) for f, v in fields]
+    written = [(f, literal(v, records, depth + 1)) for f, v in fields]
     if any(v is None for _, v in written):
         return None
     return f"{name}({', '.join(f'{f}={v}' for f, v in written)})"

@@ -201,20 +201,24 @@ class Oracle:
         the rest by the reference module), each call alone in a fresh process and folder,
         then the rest computed together by a module without model code (`expected`)."""
         done: dict[int, Answer] = {}
-        final: dict[int, str] = {}
+        groups: list[dict[int, str]] = [{}]  # computed together: those no claim went into
         problem: str | None = None
+        named = [r.rpartition(".")[2] for r in self.records]
         for index, text in texts.items():
+            claimed = bool(calls_model(text, self._model))
             written, why = resolve(
-                text, self._model, lambda name, call: self._claim(name, call, candidate)
+                text, self._model, lambda name, call: self._claim(name, call, candidate), named
             )
             if written is None:
                 done[index] = Answer("unwritten", detail=values.clean(why))
+            elif claimed:  # a process of its own: nothing of one claim reaches another value
+                groups.append({index: written})
             else:
-                final[index] = written
-        if final:
-            answers, problem = channel.run_calls(
+                groups[0][index] = written
+        for group in (g for g in groups if g):
+            answers, failed = channel.run_calls(
                 self._trusted,
-                list(final.values()),
+                list(group.values()),
                 module_name=self.module_name,
                 limits=self.limits,
                 per_call_s=self.limits.timeout_s,
@@ -222,7 +226,8 @@ class Oracle:
                 extra_files=self._trusted_files,
                 keep_docstrings=self.keep_docstrings,
             )
-            done.update(zip(final, answers, strict=True))
+            done.update(zip(group, answers, strict=True))
+            problem = problem or failed
         return done, problem
 
     def _claim(self, name: str, call: str, candidate: str | None) -> Claim:
@@ -278,7 +283,14 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         for i, ((answer,), first) in alone.items():
             owns[i] = (answer, wanted[i])
             problem = problem or first
-    answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
+    if calls_own:
+        # Every call alone too, as the claims were: a call that knows what ran before it in
+        # its process could answer an example one way and a claim on the same call another.
+        alone_calls = [_run(module_source, [call], oracle) for call in calls]
+        answers = tuple(a for (a,), _ in alone_calls)
+        batch_problem = next((p for _, p in alone_calls if p is not None), None)
+    else:
+        answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
     problem = batch_problem or problem
     results = []
     for index, (case, want, at) in enumerate(

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Request
 
 from marshalike.build.output import file_hash
 from marshalike.cli.main import cli
@@ -204,3 +204,46 @@ def test_two_specs_of_one_run_never_write_the_same_output(tmp_path: Path, layout
         server.stop()
     assert result.exit_code != 0, result.output
     assert f"{specs[0]} also writes" in result.output
+
+
+SPAN = """\
+# func span(list of integers): an integer
+
+Return the largest number minus the smallest.
+
+* span([2, 9, 4]) = 7
+* span([5]) = 0
+* span([-3, 3]) = 6
+
+# func twice_max(list of integers): an integer
+
+Return twice the largest number.
+
+* twice_max([2, 9, 4]) = 18
+* twice_max([5]) = 10
+* twice_max([-3, 3]) = 6
+"""
+
+
+def test_a_module_whose_functions_clash_is_not_written(tmp_path: Path) -> None:
+    """Each function is verified in a module of its own code (and its dependencies'): two
+    that define a helper of the same name differently each pass, but in the module written
+    the later helper replaces the earlier. The module as written must pass every example."""
+    (tmp_path / "calc.mrsh").write_text(SPAN, encoding="utf-8")
+    helper = {"span": "max(xs) - min(xs)", "twice_max": "2 * max(xs)"}
+
+    def reply(request: Request) -> str:
+        name = "twice_max" if "twice_max" in request.prompt_text else "span"
+        top = f"def _top(xs):\n    return {helper[name]}\n"
+        return f"```python\n{top}\n\ndef {name}(xs):\n    return _top(xs)\n```"
+
+    server = FakeOpenAI(script=reply).start()
+    try:
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+                "--model", "fake-model", "--candidates", "1", "--jobs", "1"]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    finally:
+        server.stop()
+    assert "the module made of the verified functions fails" in result.output, result.output
+    assert result.exit_code != 0
+    assert not (tmp_path / "calc.py").exists()

@@ -191,3 +191,40 @@ def test_a_forged_record_claim_writes_no_expected_value() -> None:
     results = verify(cheat, oracle).results
     assert [r.status for r in results] == ["error", "fail"]
     assert "cannot be written as a literal" in (results[0].message or "")
+
+
+POINT_MODULE = (
+    "from __future__ import annotations\n\nfrom dataclasses import dataclass\n\n\n"
+    "@dataclass\nclass Point:\n    x: int\n    y: int\n\n\n"
+)
+
+
+def test_a_used_modules_class_that_borrows_a_declared_types_name_is_no_record() -> None:
+    """lib's own `Point`, equal to everything: returned for the spec's `Point`, it is an
+    object of another class (the runner names a used module's types in full, and takes
+    only the types its spec declares as records)."""
+    lib = POINT_MODULE + "    def __eq__(self, other):\n        return True\n"
+    cases = (Case("test_swap_1", "swap(Point(1, 2))", "returns", "Point(2, 1)", None),)
+    reference = POINT_MODULE + "def swap(p):\n    raise NotImplementedError\n"
+    oracle = Oracle(cases, reference, module_name="app", limits=FAST, records=("app.Point",),
+                    extra_files={"lib.py": lib})  # fmt: skip
+    cheat = POINT_MODULE + "def swap(p):\n    import lib\n    return lib.Point(p.y, p.x)\n"
+    right = POINT_MODULE + "def swap(p):\n    return Point(p.y, p.x)\n"
+    assert verify(cheat, oracle).results[0].status == "fail"
+    assert verify(right, oracle).ok
+
+
+def test_expected_values_are_computed_without_a_dependencys_imports_or_helpers() -> None:
+    """`total([2, 3]) = sum([2, 3])`, with a dependency whose code imports `prod as sum`
+    (or defines a helper `sum`): the expected value is the built-in's."""
+    stub = "def total(xs):\n    raise NotImplementedError\n"
+    trusted = "def product(xs):\n    raise NotImplementedError\n\n\n" + stub
+    for dependency in (
+        "from math import prod as sum\n\n\ndef product(xs):\n    return sum(xs)\n",
+        "def sum(xs):\n    return 6\n\n\ndef product(xs):\n    return sum(xs)\n",
+    ):
+        cases = (Case("test_total_1", "total([2, 3])", "returns", "sum([2, 3])", None),)
+        oracle = Oracle(cases, dependency + "\n\n" + stub, module_name="calc", limits=FAST,
+                        trusted_source=trusted)  # fmt: skip
+        wrong = dependency + "\n\ndef total(xs):\n    return 6\n"
+        assert verify(wrong, oracle).results[0].status == "fail", dependency

@@ -370,7 +370,12 @@ def _compile_one(
     return compile_unit(
         ctx,
         shared,
-        replace(job.loop, support_files=dict(spec.used.files)),
+        replace(
+            job.loop,
+            support_files=dict(spec.used.files),
+            support_records=spec.used.records,
+            support_imports=dict(spec.used.imports),
+        ),
         module_for=module_for,
         module_name=module.name,
         cancel=spec.cancel,
@@ -425,16 +430,16 @@ def _write(
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses, lint=rules
     )
-    # Code from the lock is held to what the loop holds a model's code to, before a byte
-    # of it is written: a lock is a file anyone with write access can change.
+    # Nothing is written that extraction or the examples would refuse (`vet`).
     codes = {name: o.code for name, o in outcomes.items()}
     taken = {
         o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.status == "verified"
     }
     where = lock_path(out_dir, module.name)
-    problem = vet_locked(
-        spec.module, spec.plan, spec.used, taken, codes, module_text, where, job.loop.limits
-    )
+    verified = [o.name for o in ordered if o.status == "verified"]
+    limits = job.loop.limits
+    problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text, where,
+                         limits, verified)  # fmt: skip
     if problem is not None:  # nothing is written: no unit is shown as if it were
         return SpecReport(str(path), source, problem=problem)
     if job.main:
@@ -464,6 +469,7 @@ def _write(
         imports={module.name: tuple(f.name for f in module.funcs)},
         code=code,
         files={**spec.used.files, f"{module.name}.py": module_text},
+        records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),
     )
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
 

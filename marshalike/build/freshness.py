@@ -17,7 +17,7 @@ from pathlib import Path
 
 from marshalike.build.lock import Lock, lock_path, read_lock
 from marshalike.build.output import file_hash, interrupted, marker_file
-from marshalike.build.uses import Absent, generated_modules
+from marshalike.build.uses import Absent, declared_records, generated_modules
 from marshalike.codegen import emit, lint
 from marshalike.codegen.module_main import (
     SUPPORT_FILE,
@@ -156,6 +156,7 @@ def check_spec(
         limits=limits,
         extra_files=used,
         uses=imports,
+        used_records=declared_records(graph, path),
     )
     tests_file = str(folder / f"test_{module.name}.py")
     failed = tuple(

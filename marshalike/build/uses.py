@@ -24,6 +24,9 @@ class Used:
     imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # module -> funcs
     code: Mapping[str, str] = field(default_factory=dict)  # func -> verified code
     files: Mapping[str, str] = field(default_factory=dict)  # "other.py" -> its text
+    # The types the used specs declare ("other.Point"): the only classes of those modules
+    # whose instances are records, whatever else their code defines.
+    records: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -38,7 +41,19 @@ class Used:
             imports={**self.imports, **other.imports},
             code={**self.code, **other.code},
             files={**self.files, **other.files},
+            records=tuple(dict.fromkeys((*self.records, *other.records))),
         )
+
+
+def declared_records(graph: SpecGraph, path: Path) -> tuple[str, ...]:
+    """The types the specs the spec at `path` uses declare, directly or through others,
+    as "module.Type" (`Used.records`)."""
+    found: list[str] = []
+    for reached in graph.reached(path):
+        used = graph.file(reached.path).module
+        if used is not None:
+            found += [f"{used.name}.{t.name}" for t in used.types]
+    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""Code taken from the lock is held to what the loop holds a model's code to before a byte
-of it is written: a lock is a file anyone with write access can change. Each verified
-unit's code must pass extraction's checks, and the module must pass the examples of every
-such unit in the sandbox. (An "unchecked" unit has no example to run, and is reused only
-with --allow-unchecked.)"""
+"""The module compile writes is held to what the loop holds a model's code to, before a
+byte of it is written. Code taken from the lock (a file anyone with write access can
+change) must pass extraction's checks; and the module as written, every function's code
+together, must pass the examples of every verified unit in the sandbox, each unit having
+been verified in a module of its own code and its dependencies'. (An "unchecked" unit has
+no example to run, and is reused only with --allow-unchecked.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from marshalike.build.plan import Plan, callee_code
@@ -29,15 +30,20 @@ def vet_locked(
     module_text: str,
     lock_file: Path,
     limits: Limits,
+    verified: Collection[str] = (),
 ) -> str | None:
-    """Why the verified code `taken` from the lock (function name to code) may not be
-    written in `module_text`, or None. `codes` is the code of every function compiled."""
-    if not taken:
-        return None
+    """Why the module `module_text` may not be written, or None: code `taken` from the
+    lock (function name to code) that extraction refuses, or the module failing the
+    examples of a function `taken` or `verified` (each verified in a module of its own and
+    its dependencies: in the module written, one function's helper or import can rebind a
+    name another's code uses). `codes` is the code of every function compiled."""
     for name, code in taken.items():
         refused = _static_problem(module, plan, used, name, code, codes)
         if refused is not None:
             return f"{lock_file}: the code stored for {name} {refused}{_RECOMPILE}"
+    judged = set(taken) | set(verified)
+    if not judged:
+        return None
     verdict = verify_module(
         module,
         module_text,
@@ -45,8 +51,9 @@ def vet_locked(
         limits=limits,
         extra_files=used.files,
         uses=used.imports,
+        used_records=used.records,
     )
-    failing = [r for r in verdict.results if r.status != "pass" and r.func in taken]
+    failing = [r for r in verdict.results if r.status != "pass" and r.func in judged]
     if verdict.problem is not None and not failing:
         failing = [r for r in verdict.results if r.status != "pass"]
     if not failing:
@@ -56,7 +63,13 @@ def vet_locked(
     said = (verdict_text.describe(first, func, limits.timeout_s) or "").strip()
     said = said.splitlines()[0] if said else first.status
     who = ", ".join(sorted({r.func or r.test for r in failing}))
-    return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
+    if any(r.func in taken for r in failing):
+        return f"{lock_file}: the code stored for {who} fails its examples ({said}){_RECOMPILE}"
+    return (
+        f"the module made of the verified functions fails {who}'s examples ({said}): one "
+        "function's code rebinds a name another's uses (a helper or an import of the same "
+        "name); nothing was written"
+    )
 
 
 def _static_problem(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from marshalike.build.compiler import CompileRun, Progress, SpecReport
+from marshalike.build.uses import declared_records
 from marshalike.codegen import emit
 from marshalike.decompile.examples import Example
 from marshalike.decompile.model import RunModel
@@ -147,7 +148,8 @@ class Recompiler:
         compiled = [f for f in module.funcs if f.name in others and f.name not in failed]
         out = run.job.out
         assert out is not None  # `_run` set it: never beside the user's code
-        found = _compare(module, compiled, others, out, run.job.loop.limits)
+        used = declared_records(run.graph, spec)
+        found = _compare(module, compiled, others, out, run.job.loop.limits, used)
         return [Agreement(name, failed[name]) if name in failed else found[name] for name in others]
 
     def _run(self, folder: Path) -> CompileRun:
@@ -165,6 +167,7 @@ def _compare(
     answers: dict[str, tuple[Example, ...]],
     out: Path,
     limits: Limits,
+    used_records: Sequence[str] = (),
 ) -> dict[str, Agreement]:
     """Each compiled function of `funcs` run on the spec's examples and on the other
     calls the original answered (`answers`), the expected values the original's answers."""
@@ -183,7 +186,7 @@ def _compare(
         emit.module_source(module, {}, spec_name=f"{module.name}.mrsh", spec_hash=""),
         module_name=module.name,
         limits=limits,
-        records=records_of(module, module.name, extra),
+        records=records_of(module, module.name, used_records),
         extra_files=extra,
         keep_docstrings=True,  # the user's own module, run as it is
     )

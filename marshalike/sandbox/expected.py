@@ -21,6 +21,7 @@ expected value one that cannot be computed; the example says so.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -193,6 +194,8 @@ def resolve(
             values[call] = written
         try:
             text = substitute(text, values)
+        except SyntaxError:  # a record's fields given twice
+            return None, "a value the code gave cannot be written as a literal"
         except (ValueError, RecursionError, MemoryError):  # an int past str()'s digit limit
             return None, "a value the code gave is too large to write back"
     return None, f"it nests calls of the code more than {_MAX_ROUNDS} deep"
@@ -260,7 +263,7 @@ def _container(tag: str, items: list, records: Collection[str], depth: int) -> s
 
 def _record(value: Plain, records: Collection[str], depth: int) -> str | None:
     name, fields = value[1], value[2]
-    if not all(f.isidentifier() and not f.startswith("_") for f, _ in fields):
+    if not all(f.isidentifier() and not keyword.iskeyword(f) and f[0] != "_" for f, _ in fields):
         return None
     written = [(f, literal(v, records, depth + 1)) for f, v in fields]
     if any(v is None for _, v in written):

@@ -114,18 +114,11 @@ class Verdict:
         return self.problem is None and bool(self.results) and self.passed == len(self.results)
 
 
-def records_of(module: Module, module_name: str, extra_files: Mapping[str, str]) -> tuple[str, ...]:
+def records_of(module: Module, module_name: str, used: Sequence[str] = ()) -> tuple[str, ...]:
     """The classes whose instances are compared as records: the spec's declared types and
-    the dataclasses of the generated modules it uses."""
-    names = [f"{module_name}.{t.name}" for t in module.types]
-    for file_name, text in extra_files.items():
-        tree = parse_or_none(text, "exec")
-        if not isinstance(tree, ast.Module) or not file_name.endswith(".py"):
-            continue
-        names += [
-            f"{file_name[:-3]}.{node.name}" for node in tree.body if isinstance(node, ast.ClassDef)
-        ]
-    return tuple(names)
+    `used`, the types the specs it uses declare ("other.Point"). No other class of a used
+    module counts, whatever its name: its code is the model's."""
+    return (*(f"{module_name}.{t.name}" for t in module.types), *used)
 
 
 class Oracle:
@@ -142,7 +135,12 @@ class Oracle:
         records: Sequence[str] = (),
         extra_files: Mapping[str, str] | None = None,
         keep_docstrings: bool = False,
+        trusted_source: str | None = None,
     ) -> None:
+        """`reference_source` is the module whose code answers the claims of model code
+        the candidate does not define (dependencies'); `trusted_source`, the module of
+        the spec's types and stubs alone that expected values are computed with (by
+        default `reference_source`, where that holds no model code)."""
         self.cases = tuple(cases)
         # Whether the modules run with their docstrings (`channel.run_calls`): a user's own
         # code, decompiled; never code under judgement.
@@ -156,8 +154,10 @@ class Oracle:
         local = {name[:-3] for name in self.extra_files if name.endswith(".py")}
         # The callables whose code the model wrote, and of those the candidate's own (the
         # reference's stubs); expected values are written by a module with none of it.
-        self._model, self._own = model_names(reference_source, local)
-        self._trusted = trusted_module(reference_source)
+        trusted = reference_source if trusted_source is None else trusted_source
+        self._model = model_names(trusted, local)[0]
+        self._own = model_names(reference_source, local)[1]
+        self._trusted = trusted_module(trusted)
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text
             for name, text in self.extra_files.items()
@@ -203,7 +203,9 @@ class Oracle:
         done: dict[int, Answer] = {}
         groups: list[dict[int, str]] = [{}]  # computed together: those no claim went into
         problem: str | None = None
-        named = [r.rpartition(".")[2] for r in self.records]
+        # The module's own types, which its trusted module defines by these names.
+        named = [r.removeprefix(f"{self.module_name}.") for r in self.records]
+        named = [n for n in named if "." not in n]
         for index, text in texts.items():
             claimed = bool(calls_model(text, self._model))
             written, why = resolve(
@@ -335,10 +337,12 @@ def verify_module(
     limits: Limits = DEFAULT_LIMITS,
     extra_files: Mapping[str, str] | None = None,
     uses: Mapping[str, Sequence[str]] | None = None,
+    used_records: Sequence[str] = (),
 ) -> Verdict:
     """Verify a whole generated module (every function's examples) against its spec:
     what `check` and a compile that takes code from the lock do. `uses` maps the module
-    of each `# use`d spec to the names imported from it."""
+    of each `# use`d spec to the names imported from it; `used_records`, the types those
+    specs declare ("other.Point")."""
     types = [t.name for t in module.types]
     cases = tuple(c for func in module.funcs for c in cases_of(func, types))
     reference = emit.module_source(
@@ -349,7 +353,7 @@ def verify_module(
         reference,
         module_name=module_name,
         limits=limits,
-        records=records_of(module, module_name, extra_files or {}),
+        records=records_of(module, module_name, used_records),
         extra_files=extra_files,
     )
     return verify(module_source, oracle)

@@ -91,8 +91,13 @@ def make_harness(
         module_for(emit.stub_source(ctx.module, ctx.func)),
         module_name=module_name,
         limits=settings.limits,
-        records=records_of(ctx.module, module_name, settings.support_files),
+        records=records_of(ctx.module, module_name, settings.support_records),
         extra_files=settings.support_files,
+        # Expected values are computed without the dependencies' code: its helpers and
+        # imports could rebind a name an expected value reads (`sum`).
+        trusted_source=emit.module_source(
+            ctx.module, {}, spec_name="", spec_hash="", uses=settings.support_imports
+        ),
     )
     gate = ProbeGate(
         ctx.func,

@@ -191,7 +191,8 @@ try:
         owner, _, qualname = record.rpartition(".")
         cls = getattr(importlib.import_module(owner), qualname, None)
         if isinstance(cls, type):
-            RECORDS[id(cls)] = (cls, qualname)
+            # A used module's type by its full name: `other.Point` is not this `Point`.
+            RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record)
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})

@@ -295,3 +295,22 @@ def test_a_value_too_long_to_send_comes_back_as_too_large() -> None:
         per_call_s=5,
     )  # fmt: skip
     assert [a.value for a in answers] == [["str", "x" * 10], ["too-large"]]
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "same_value"),
+    [
+        (["set", [["float", (6.0).hex()]]], ["set", [["int", "6"]]], False),
+        (["complex", (0.0).hex(), (2.0000008).hex()], ["complex", (0.0).hex(), (2.0).hex()], False),
+        (["dict", [], "collections.Counter"], ["dict", []], False),
+        (["dict", [], "collections.Counter"], ["dict", [], "collections.Counter"], True),
+    ],
+)
+def test_the_verifier_is_as_strict_as_the_generated_tests(
+    actual: list, expected: list, same_value: bool
+) -> None:
+    """Set members by type (`6.0` is not `6`), complex numbers exactly (`==`), and a
+    Counter is not a dict: where the generated test file fails a value, so does the
+    verifier."""
+    assert well_formed(actual) and well_formed(expected)
+    assert same(actual, expected) is same_value

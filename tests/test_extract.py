@@ -638,3 +638,17 @@ def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
         "    return vars(a) if hasattr(a, '__dict__') else a + b + sys.maxsize * 0\n"
     )
     assert chat(f"```python\n{code}```") == Extracted(True, code, ())
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("json.decoder.JSONDecodeError = ValueError", "rewrites the module json"),
+        ("setattr(json, 'loads', len)", "rewrites the module json"),
+        ("ValueError.__module__ = 'json.decoder'", "passes one class off as another"),
+        ("setattr(KeyError, '__qualname__', 'X')", "passes one class off as another"),
+    ],
+)
+def test_rewriting_a_module_or_a_class_name_is_refused(line: str, said: str) -> None:
+    result = chat(f"```python\nimport json\n\n\ndef add(a, b):\n    {line}\n    return a + b\n```")
+    assert not result.ok and any(said in p for p in result.problems), result.problems

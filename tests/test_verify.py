@@ -354,3 +354,15 @@ def test_a_raises_example_takes_built_in_exceptions_by_identity(
     `pytest.raises` for it, so it does not pass a "raises" example either."""
     cases = (Case("test_f_1", "f(2)", "raises", None, exception),)
     assert run(f"def f(x):\n    {body}\n", cases).ok is passes
+
+
+def test_a_standard_library_exception_is_the_class_found_where_it_claims_to_live() -> None:
+    """A `ValueError` subclass of the code's own that claims `__module__ = "json.decoder"`
+    is not `json.JSONDecodeError`: `except json.JSONDecodeError` would not catch it."""
+    cases = (Case("test_f_1", "f(2)", "raises", None, "json.JSONDecodeError"),)
+    fake = (
+        "class JSONDecodeError(ValueError):\n    pass\n\n\n"
+        "def f(x):\n    JSONDecodeError.__module__ = 'json.decoder'\n"
+        "    raise JSONDecodeError('x')\n"
+    )
+    assert not run(fake, cases).ok

@@ -432,9 +432,7 @@ def _write(
     )
     # Nothing is written that extraction or the examples would refuse (`vet`).
     codes = {name: o.code for name, o in outcomes.items()}
-    taken = {
-        o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.status == "verified"
-    }
+    taken = {o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.code}
     where = lock_path(out_dir, module.name)
     verified = [o.name for o in ordered if o.status == "verified"]
     limits = job.loop.limits

@@ -225,6 +225,11 @@ def literal(value: Plain, records: Collection[str] = (), depth: int = 0) -> str 
     if tag in ("bytes", "bytearray"):
         shown = repr(bytes.fromhex(value[1]))
         return shown if tag == "bytes" else f"bytearray({shown})"
+    if tag == "dict" and len(value) > 2:  # a dict type of the standard library's
+        if value[2] not in ("collections.OrderedDict", "collections.Counter"):
+            return None  # a defaultdict's factory is not in the value
+        inner = _container("dict", value[1], records, depth)
+        return None if inner is None else f"{value[2]}({inner})"
     if tag in ("list", "tuple", "set", "frozenset", "dict"):
         return _container(tag, value[1], records, depth)
     if tag == "record":

@@ -21,6 +21,10 @@ ABS_TOL = 1e-12  # or within this absolute one (near zero)
 _SHOWN = 600  # characters of a value a message shows
 
 Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", "P", [...]]
+# The dict types of the standard library a value may be (the runner takes them by identity),
+# named in a "dict" value's third item: each is another type than `dict`, as `==` between
+# two of them aside, `type(x) is dict` and the generated tests tell.
+DICT_KINDS = ("collections.OrderedDict", "collections.defaultdict", "collections.Counter")
 
 
 # Control characters but the line break and the tab, as escapes: text from the sandbox
@@ -53,9 +57,10 @@ def well_formed(value: object, depth: int = 0) -> bool:
             len(rest) == 1 and isinstance(rest[0], list)
             and all(well_formed(x, depth + 1) for x in rest[0])
         )  # fmt: skip
-    if tag == "dict":
+    if tag == "dict":  # a third item names a dict type of the standard library's
         return (
-            len(rest) == 1 and isinstance(rest[0], list)
+            len(rest) in (1, 2) and isinstance(rest[0], list)
+            and (len(rest) == 1 or rest[1] in DICT_KINDS)
             and all(isinstance(p, list) and len(p) == 2
                     and all(well_formed(x, depth + 1) for x in p) for p in rest[0])
         )  # fmt: skip
@@ -164,9 +169,9 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
         return f"{_a(tag)}, not {_a(want)}"
     if tag == "float":
         return None if _close(_float(actual[1]), _float(expected[1])) else "a different number"
-    if tag == "complex":
+    if tag == "complex":  # exactly, as `==` has it (the generated tests do too)
         pairs = zip(actual[1:], expected[1:], strict=True)
-        ok = all(_close(_float(a), _float(b)) for a, b in pairs)
+        ok = all(_float(a) == _float(b) for a, b in pairs)
         return None if ok else "a different number"
     if tag in ("list", "tuple"):
         items, wanted = actual[1], expected[1]
@@ -181,6 +186,8 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
         keys_b = sorted(_key(x) for x in expected[1])
         return None if keys_a == keys_b else "different members"
     if tag == "dict":
+        if dict_kind(actual) != dict_kind(expected):
+            return f"a {dict_kind(actual)}, not a {dict_kind(expected)}"
         have = {_key(k): v for k, v in actual[1]}
         want_map = {_key(k): v for k, v in expected[1]}
         if set(have) != set(want_map):
@@ -197,6 +204,11 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
                 return why
         return None
     return None if actual[1:] == expected[1:] else "a different value"
+
+
+def dict_kind(value: Plain) -> str:
+    """Which dict type a "dict" value is: "dict", or one of `DICT_KINDS`."""
+    return str(value[2]) if len(value) > 2 else "dict"
 
 
 def foreign(value: Plain) -> str:
@@ -243,11 +255,8 @@ def _close(a: float, b: float) -> bool:
 
 
 def _key(value: Plain) -> str:
-    """An exact key for set members and dict keys (no tolerance: hashing has none)."""
-    if value[0] == "float":
-        number = _float(value[1])
-        if number.is_integer():
-            return json.dumps(["int", format(int(number), "x")])
+    """An exact key for set members and dict keys, by type as the generated tests have it
+    (no tolerance, hashing has none; `1.0` is not `1`)."""
     return json.dumps(value)
 
 
@@ -289,7 +298,9 @@ def _render(value: Plain, depth: int) -> str:
         return f"{{{inner}}}" if tag == "set" else f"frozenset({{{inner}}})"
     if tag == "dict":
         pairs = (f"{_render(k, depth + 1)}: {_render(v, depth + 1)}" for k, v in value[1])
-        return "{" + ", ".join(pairs) + "}"
+        shown = "{" + ", ".join(pairs) + "}"
+        kind = dict_kind(value)
+        return shown if kind == "dict" else f"{kind.rpartition('.')[2]}({shown})"
     if tag == "record":
         fields = (f"{name}={_render(v, depth + 1)}" for name, v in value[2])
         return f"{value[1]}({', '.join(fields)})"
@@ -323,7 +334,7 @@ def _canon(value: Plain, depth: int) -> str:
         return "set{" + ",".join(sorted(_canon(x, depth + 1) for x in value[1])) + "}"
     if tag == "dict":
         pairs = (_canon(k, depth + 1) + ":" + _canon(v, depth + 1) for k, v in value[1])
-        return "dict{" + ",".join(sorted(pairs)) + "}"
+        return dict_kind(value) + "{" + ",".join(sorted(pairs)) + "}"
     if tag == "record":
         return value[1] + "(" + ",".join(_canon(v, depth + 1) for _, v in value[2]) + ")"
     if tag == "object":

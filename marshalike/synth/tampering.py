@@ -173,6 +173,8 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
                 yield f"`from {node.module} import {alias.name}` {table[alias.name]}"
     elif isinstance(node, ast.Attribute):
         yield from _attribute_reason(node, aliases)
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            yield from _rewrite_reason(node, aliases)
     elif isinstance(node, ast.Name) and node.id in NAMES:
         yield f"`{node.id}` {NAMES[node.id]}"
     elif isinstance(node, ast.Call):
@@ -181,6 +183,24 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
         text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
         if "/proc" in text:
             yield f"a string {_PROC}"
+
+
+# Names a class goes by, which the verifier and `except` read: rewritten, they pass off a
+# class of the code's own as another (`JSONDecodeError.__module__ = "json.decoder"`).
+_CLASS_NAMES = ("__module__", "__qualname__", "__name__")
+
+
+def _rewrite_reason(node: ast.Attribute, aliases: dict[str, str]) -> Iterator[str]:
+    """Why assigning to (or deleting) `node` is refused: a class's names, or anything of
+    an imported module, which other code (the tests, the verifier) relies on."""
+    if node.attr in _CLASS_NAMES:
+        yield f"setting `.{node.attr}` passes one class off as another"
+        return
+    root: ast.expr = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if isinstance(root, ast.Name) and root.id in aliases:
+        yield f"rewrites the module {aliases[root.id]}, which the tests rely on"
 
 
 def _module_reason(name: str) -> Iterator[str]:
@@ -209,9 +229,16 @@ def _is_dunder_chain(node: ast.expr) -> bool:
 
 
 def _call_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
-    """`vars(sys)` reads a module's globals; `vars(person)` of a record is fine."""
-    if not (isinstance(node.func, ast.Name) and node.func.id == "vars" and node.args):
+    """`vars(sys)` reads a module's globals, `setattr(json, ...)` rewrites a module,
+    `setattr(cls, "__module__", ...)` a class's names; `vars(person)` of a record is fine."""
+    if not (isinstance(node.func, ast.Name) and node.args):
         return
     argument = node.args[0]
-    if isinstance(argument, ast.Name) and argument.id in aliases:
+    if node.func.id == "vars" and isinstance(argument, ast.Name) and argument.id in aliases:
         yield f"`vars({argument.id})` reads or rewrites a module's globals"
+    if node.func.id in ("setattr", "delattr"):
+        name = node.args[1] if len(node.args) > 1 else None
+        if isinstance(name, ast.Constant) and name.value in _CLASS_NAMES:
+            yield f"setting `.{name.value}` passes one class off as another"
+        elif isinstance(argument, ast.Name) and argument.id in aliases:
+            yield f"rewrites the module {aliases[argument.id]}, which the tests rely on"

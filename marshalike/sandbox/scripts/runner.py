@@ -43,7 +43,11 @@ REPRS = {
     t: (t.__module__ + "." + t.__qualname__, t.__repr__)
     for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
 }
-DICTS = (collections.OrderedDict, collections.defaultdict, collections.Counter)
+DICTS = {
+    collections.OrderedDict: "collections.OrderedDict",
+    collections.defaultdict: "collections.defaultdict",
+    collections.Counter: "collections.Counter",
+}
 # The built-in exceptions, by identity: a class of the module's own that only claims the
 # name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
 BUILTIN_ERRORS = {
@@ -128,14 +132,12 @@ def encode(v, depth, budget):
         return [t.__name__, v.hex()]
     if t is list or t is tuple or t is set or t is frozenset:
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
-    if t is dict or exactly(t, DICTS) is not None:
-        return [
-            "dict",
-            [
-                [encode(k, depth + 1, budget), encode(x, depth + 1, budget)]
-                for k, x in dict.items(v)
-            ],
+    kind = exactly(t, DICTS)
+    if t is dict or kind is not None:
+        items = [
+            [encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in dict.items(v)
         ]
+        return ["dict", items] if kind is None else ["dict", items, DICTS[kind]]
     record = RECORDS.get(id(t))
     if record is not None and record[0] is t and dataclasses.is_dataclass(t):
         fields = [
@@ -155,7 +157,14 @@ def lineage_name(t):
     if BUILTIN_ERRORS.get(id(t)) is t:
         return "builtins." + t.__name__
     name = name_of(t)
-    return "(not built in) " + name if name.startswith("builtins.") else name
+    if name.startswith("builtins."):
+        return "(not built in) " + name
+    # Any other class is named by where it claims to live only if it is found there: a
+    # class of the code's own can claim `__module__ = "json.decoder"`.
+    found = sys.modules.get(getattr(t, "__module__", None) or "")
+    for part in (getattr(t, "__qualname__", None) or "?").split("."):
+        found = getattr(found, part, None)
+    return name if found is t else "(not found there) " + name
 
 
 def raised(exc):

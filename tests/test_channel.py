@@ -80,11 +80,13 @@ def test_canonical_rounds_floats_and_sorts_sets_and_dicts() -> None:
 
 
 def test_raised_matches_the_named_exception() -> None:
-    lineage = ("builtins.KeyError", "builtins.LookupError", "builtins.Exception")
+    lineage = ("builtins.KeyError", "builtins.LookupError", "builtins.Exception",
+               "builtins.BaseException")  # fmt: skip
     error = Raised("KeyError", "builtins", lineage, "", "")
     assert error.is_a("KeyError") and error.is_a("LookupError") and error.is_a("Exception")
     assert not error.is_a("ValueError")
-    own = Raised("ValueError", "cand", ("cand.ValueError", "builtins.Exception"), "", "")
+    own = Raised("ValueError", "cand", ("cand.ValueError", "builtins.Exception",
+                 "builtins.BaseException"), "", "")  # fmt: skip
     assert not own.is_a("ValueError")  # a class of its own that only borrows the name
     exit_ = Raised("SystemExit", "builtins", ("builtins.SystemExit", "builtins.BaseException"),
                    "", "")  # fmt: skip
@@ -304,8 +306,22 @@ def test_a_value_too_long_to_send_comes_back_as_too_large() -> None:
         (["complex", (0.0).hex(), (2.0000008).hex()], ["complex", (0.0).hex(), (2.0).hex()], False),
         (["dict", [], "collections.Counter"], ["dict", []], False),
         (["dict", [], "collections.Counter"], ["dict", [], "collections.Counter"], True),
+        # an OrderedDict's order is part of it
+        (["dict", [[["str", "b"], ["int", "2"]], [["str", "a"], ["int", "1"]]],
+          "collections.OrderedDict"],
+         ["dict", [[["str", "a"], ["int", "1"]], [["str", "b"], ["int", "2"]]],
+          "collections.OrderedDict"], False),
+        # NaN matches nothing, as a set member or a key too; -0.0 is 0.0 there
+        (["set", [["float", float("nan").hex()]]], ["set", [["float", float("nan").hex()]]],
+         False),
+        (["set", [["float", (-0.0).hex()]]], ["set", [["float", (0.0).hex()]]], True),
+        # Decimals by value, as `==` has them
+        (["value", "decimal.Decimal", "Decimal('1.00')"],
+         ["value", "decimal.Decimal", "Decimal('1.0')"], True),
+        (["value", "decimal.Decimal", "Decimal('NaN')"],
+         ["value", "decimal.Decimal", "Decimal('NaN')"], False),
     ],
-)
+)  # fmt: skip
 def test_the_verifier_is_as_strict_as_the_generated_tests(
     actual: list, expected: list, same_value: bool
 ) -> None:
@@ -314,3 +330,19 @@ def test_the_verifier_is_as_strict_as_the_generated_tests(
     verifier."""
     assert well_formed(actual) and well_formed(expected)
     assert same(actual, expected) is same_value
+
+
+def test_a_module_written_into_the_sandbox_folder_never_stands_in_for_the_standard_librarys() -> (
+    None
+):
+    """A `statistics.py` the code writes (with an exception class of its own, to raise as
+    `statistics.StatisticsError`), then imports: the standard library's module is found."""
+    source = (
+        "def f():\n"
+        "    with open('statistics.py', 'w') as handle:\n"
+        "        handle.write('class StatisticsError(ValueError):\\n    pass\\n')\n"
+        "    import statistics\n"
+        "    return hasattr(statistics, 'mean')\n"
+    )
+    answers, _ = channel.run_calls(source, ["f()"], module_name="m", limits=Limits(), per_call_s=5)
+    assert answers[0].value == ["bool", True]

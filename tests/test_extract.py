@@ -647,6 +647,14 @@ def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
         ("setattr(json, 'loads', len)", "rewrites the module json"),
         ("ValueError.__module__ = 'json.decoder'", "passes one class off as another"),
         ("setattr(KeyError, '__qualname__', 'X')", "passes one class off as another"),
+        (
+            "from json import decoder; decoder.JSONDecodeError = ValueError",
+            "rewrites the module json.decoder",
+        ),
+        (
+            "E = type('E', (ValueError,), {'__module__': 'json.decoder'})",
+            "passes one class off as another",
+        ),
     ],
 )
 def test_rewriting_a_module_or_a_class_name_is_refused(line: str, said: str) -> None:

@@ -366,3 +366,20 @@ def test_a_standard_library_exception_is_the_class_found_where_it_claims_to_live
         "    raise JSONDecodeError('x')\n"
     )
     assert not run(fake, cases).ok
+
+
+@pytest.mark.parametrize(
+    ("exception", "body"),
+    [
+        ("IOError", "raise OSError('x')"),
+        ("queue.Empty", "import queue\n    raise queue.Empty()"),
+        ("socket.timeout", "raise TimeoutError('x')"),
+        ("os.error", "raise OSError('x')"),
+    ],
+)
+def test_exceptions_named_by_an_alias_are_the_class_the_alias_names(
+    exception: str, body: str
+) -> None:
+    """`IOError` is `OSError`, `queue.Empty` is `_queue.Empty`: as `except` has them."""
+    cases = (Case("test_f_1", "f(2)", "raises", None, exception),)
+    assert run(f"def f(x):\n    {body}\n", cases).ok

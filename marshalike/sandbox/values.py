@@ -10,6 +10,7 @@ canonicalised from the tags alone (`channel` says how they are made and carried)
 from __future__ import annotations
 
 import ast
+import decimal
 import json
 import math
 from typing import Any
@@ -182,12 +183,19 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
                 return why
         return None
     if tag in ("set", "frozenset"):
+        if any(_has_nan(x) for x in (*actual[1], *expected[1])):
+            return "NaN matches nothing, in a set too"
         keys_a = sorted(_key(x) for x in actual[1])
         keys_b = sorted(_key(x) for x in expected[1])
         return None if keys_a == keys_b else "different members"
     if tag == "dict":
         if dict_kind(actual) != dict_kind(expected):
             return f"a {dict_kind(actual)}, not a {dict_kind(expected)}"
+        if any(_has_nan(k) for k, _ in (*actual[1], *expected[1])):
+            return "NaN matches nothing, as a key too"
+        if dict_kind(expected) == "collections.OrderedDict":  # its order is part of it
+            if [_key(k) for k, _ in actual[1]] != [_key(k) for k, _ in expected[1]]:
+                return "different keys, or the same in another order"
         have = {_key(k): v for k, v in actual[1]}
         want_map = {_key(k): v for k, v in expected[1]}
         if set(have) != set(want_map):
@@ -203,7 +211,31 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
             if (why := _mismatch(a, b, int_as_float)) is not None:
                 return why
         return None
+    if tag == "value" and expected[1] == actual[1] == "decimal.Decimal":
+        # By value, as `==` has it: Decimal('1.00') is Decimal('1.0'); a NaN is nothing.
+        a, b = _decimal(actual[2]), _decimal(expected[2])
+        return None if a is not None and b is not None and a == b else "a different value"
     return None if actual[1:] == expected[1:] else "a different value"
+
+
+def _decimal(text: str) -> decimal.Decimal | None:
+    """The number a Decimal's text (`Decimal('1.50')`) stands for; None for a NaN."""
+    try:
+        number = decimal.Decimal(ast.literal_eval(text.removeprefix("Decimal(")[:-1]))
+    except (ValueError, SyntaxError, TypeError, ArithmeticError, RecursionError):
+        return None
+    return None if number.is_nan() else number
+
+
+def _has_nan(value: Plain) -> bool:
+    """Whether a set member or dict key holds a NaN (in a tuple, or a frozenset, too)."""
+    if value[0] == "float":
+        return math.isnan(_float(value[1]))
+    if value[0] == "complex":
+        return any(math.isnan(_float(x)) for x in value[1:])
+    if value[0] in ("tuple", "frozenset"):
+        return any(_has_nan(x) for x in value[1])
+    return value[0] == "value" and "NaN" in value[2]
 
 
 def dict_kind(value: Plain) -> str:
@@ -256,7 +288,12 @@ def _close(a: float, b: float) -> bool:
 
 def _key(value: Plain) -> str:
     """An exact key for set members and dict keys, by type as the generated tests have it
-    (no tolerance, hashing has none; `1.0` is not `1`)."""
+    (no tolerance, hashing has none; `1.0` is not `1`, `-0.0` is `0.0`)."""
+    if value[0] == "float" and _float(value[1]) == 0:
+        return json.dumps(["float", (0.0).hex()])
+    if value[0] in ("tuple", "frozenset"):
+        members = [_key(x) for x in value[1]]
+        return json.dumps([value[0], sorted(members) if value[0] == "frozenset" else members])
     return json.dumps(value)
 
 

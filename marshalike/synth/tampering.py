@@ -56,6 +56,9 @@ MODULE_ATTRIBUTES = {
         "gettrace": "traces the test harness",
         "getprofile": "traces the test harness",
         "addaudithook": "hooks into the test process",
+        "meta_path": "changes where modules are imported from",
+        "path_hooks": "changes where modules are imported from",
+        "path_importer_cache": "changes where modules are imported from",
     },
     "os": {
         **dict.fromkeys(("environ", "environb", "getenv", "putenv", "unsetenv"), _ENVIRONMENT),
@@ -151,13 +154,17 @@ def problems(tree: ast.AST) -> list[str]:
 
 
 def _module_aliases(tree: ast.AST) -> dict[str, str]:
-    """Local name -> module, for `import sys`, `import os as o`, `import os.path`."""
+    """Local name -> what it was imported as, for `import sys`, `import os as o`, `import
+    os.path`, and `from json import decoder` (a module, a class or a function of one)."""
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 local = alias.asname or alias.name.partition(".")[0]
                 aliases[local] = alias.name if alias.asname else local
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return aliases
 
 
@@ -183,6 +190,8 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
         text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
         if "/proc" in text:
             yield f"a string {_PROC}"
+        if text in _CLASS_NAMES:  # `type("E", (ValueError,), {"__module__": "json"})`
+            yield f"naming `{text}` passes one class off as another"
 
 
 # Names a class goes by, which the verifier and `except` read: rewritten, they pass off a

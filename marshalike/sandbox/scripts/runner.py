@@ -9,6 +9,7 @@ import datetime
 import decimal
 import fractions
 import importlib
+import importlib.machinery
 import json
 import os
 import re
@@ -25,6 +26,29 @@ null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 0)
 os.dup2(2, 1)
 sys.path.insert(0, os.getcwd())
+
+
+class StandardLibraryFirst:
+    """Finds a standard library module's name outside the sandbox folder: a file the code
+    writes there (`statistics.py`, with an exception class of its own) cannot stand in
+    for the standard library's module. The module under test and the modules given with
+    it (`cfg["local"]`) are found there, whatever their names."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is not None or name not in sys.stdlib_module_names:
+            return None
+        if name in sys.builtin_module_names or name in cfg["local"]:
+            return None
+        here = os.getcwd()
+        outside = [p for p in sys.path if os.path.abspath(p or ".") != here]
+        found = importlib.machinery.PathFinder.find_spec(name, outside)
+        if found is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return found
+
+
+sys.meta_path.insert(0, StandardLibraryFirst)
 # The value types and dict types, by identity: taken here, before the module under test is
 # imported, so that a class of its own that only borrows a name (`__module__ = "datetime"`)
 # is an "object". Each value type is written by code the module under test cannot change:

@@ -8,6 +8,7 @@ def _same(actual, expected, float_ok=False):
     """Whether actual is expected: the same type and value, recursively (True is not 1,
     an int subclass is not an int). Floats match within rel 1e-6 or abs 1e-12, NaN matches
     nothing; an int may stand for a float, a float for an int only with float_ok."""
+    import collections
     import dataclasses
     import math
 
@@ -27,7 +28,13 @@ def _same(actual, expected, float_ok=False):
         return {_same_key(item) for item in actual} == {
             _same_key(item) for item in expected
         }
-    if type(expected) is dict:
+    if type(expected) is collections.OrderedDict:
+        have, want = list(actual.items()), list(expected.items())
+        return len(have) == len(want) and all(
+            _same_key(a) == _same_key(b) and _same(x, y, float_ok)
+            for (a, x), (b, y) in zip(have, want)
+        )
+    if type(expected) in (dict, collections.Counter, collections.defaultdict):
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
         return have.keys() == want.keys() and all(

@@ -159,3 +159,13 @@ def test_records_compare_field_by_field() -> None:
 
 def emit_helper() -> str:
     return SAME_HELPER + "\n"
+
+
+def test_a_nested_standard_library_exception_imports_its_module() -> None:
+    """`raises xml.parsers.expat.ExpatError` needs `import xml.parsers.expat`: `import
+    xml` alone leaves `xml.parsers` unloaded where nothing else loaded it."""
+    from marshalike.codegen.testfile import _exception, _Needs
+
+    needs = _Needs()
+    assert _exception("xml.parsers.expat.ExpatError", needs)[0] == "xml.parsers.expat.ExpatError"
+    assert "xml.parsers.expat" in needs.names

@@ -383,3 +383,38 @@ def test_exceptions_named_by_an_alias_are_the_class_the_alias_names(
     """`IOError` is `OSError`, `queue.Empty` is `_queue.Empty`: as `except` has them."""
     cases = (Case("test_f_1", "f(2)", "raises", None, exception),)
     assert run(f"def f(x):\n    {body}\n", cases).ok
+
+
+def test_a_datetime_in_a_fold_in_a_zone_object_of_its_own_is_another_value() -> None:
+    """01:30 on 2024-11-03 in New York happens twice: in `ZoneInfo.no_cache`'s zone it is
+    not `==` the same datetime in `ZoneInfo`'s (Python compares them as instants, and one
+    in a fold equals none), so the generated test fails it, and so does the verifier."""
+    expected = "datetime.datetime(2024, 11, 3, 1, 30, tzinfo=zoneinfo.ZoneInfo('America/New_York'))"
+    cases = (Case("test_f_1", "f(2)", "returns", expected, None),)
+    made = "datetime.datetime(2024, 11, 3, 1, 30, tzinfo=zoneinfo.ZoneInfo.{}('America/New_York'))"
+    body = "import datetime, zoneinfo\n\n\ndef f(x):\n    return " + made + "\n"
+    assert not run(body.format("no_cache"), cases).ok
+    assert run(body.replace(".{}(", "("), cases).ok
+
+
+def test_a_standard_library_exception_is_taken_before_the_code_can_replace_it() -> None:
+    """The code plants its own class in `json.decoder` under the name it claims, through
+    names built at run time: the runner took `json.JSONDecodeError` before the module was
+    imported, so the planted class is not it."""
+    cases = (Case("test_f_1", "f(2)", "raises", None, "json.JSONDecodeError"),)
+    planted = (
+        "import json\n\n\nclass Fake(ValueError):\n    pass\n\n\n"
+        "def f(x):\n"
+        "    setattr(Fake, '__mod' + 'ule__', 'json.decoder')\n"
+        "    setattr(Fake, '__qual' + 'name__', 'JSONDecodeError')\n"
+        "    where = json.decoder\n"
+        "    setattr(where, 'JSONDecodeError', Fake)\n"
+        "    raise Fake('x')\n"
+    )
+    assert not run(planted, cases).ok
+    assert run("import json\n\n\ndef f(x):\n    json.loads('{')\n", cases).ok
+
+
+def test_a_dotted_standard_library_name_that_names_no_exception_is_never_raised() -> None:
+    cases = (Case("test_f_1", "f(2)", "raises", None, "json.DecodeError"),)
+    assert not run("def f(x):\n    raise KeyError(x)\n", cases).ok

@@ -225,7 +225,7 @@ def _exception(named: str, needs: _Needs) -> tuple[str, str]:
         return named, ""
     root = named.split(".")[0]
     if "." in named and root in sys.stdlib_module_names and plain_expression(named) is not None:
-        needs.names.add(root)
+        needs.names.add(named.rpartition(".")[0])  # `import xml.parsers.expat`, not `xml`
         return named, ""
     return "Exception", f"  # noqa: B017 (the spec names {named})"
 
@@ -255,7 +255,9 @@ def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]
     stdlib = {
         n
         for n in needs.names - declared
-        if n in sys.stdlib_module_names and not hasattr(builtins, n) and n not in _NEVER_IMPORT
+        if n.split(".")[0] in sys.stdlib_module_names
+        and not hasattr(builtins, n)
+        and n.split(".")[0] not in _NEVER_IMPORT
     } | ({"importlib"} if by_path else set())
     groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
     if needs.pytest:

@@ -61,11 +61,15 @@ class Raised:
         error"), a standard library one by its dotted name (`json.JSONDecodeError`,
         `queue.Empty`, which is `_queue.Empty`), or, for a name neither knows, any ordinary
         error (as the generated test file checks it). The class named is found here, in
-        the compiler; the runner names built-in classes by identity, and others only where
-        they are found under the names they claim."""
+        the compiler; the runner names built-in classes, and the standard library's the
+        spec's examples name, by identity, taken before the module under test is
+        imported (`exceptions` of `run_calls`)."""
         found = _exception_class(name)
         if found is None:
-            return "builtins.Exception" in self.lineage
+            # A dotted name of the standard library's that names no exception: nothing is
+            # one (`pytest.raises(json.DecodeError)` fails too); any other name, any error.
+            stdlib = "." in name and name.split(".")[0] in sys.stdlib_module_names
+            return not stdlib and "builtins.Exception" in self.lineage
         bases = {
             f"builtins.{b.__name__}"
             for b in found.__mro__
@@ -142,6 +146,7 @@ def run_calls(
     records: Sequence[str] = (),
     extra_files: Mapping[str, str] | None = None,
     keep_docstrings: bool = False,
+    exceptions: Sequence[str] = (),
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -154,14 +159,18 @@ def run_calls(
 
     The modules lose their docstrings (`docstrings.without_docstrings`) unless
     `keep_docstrings`: for a user's own code run as it is (decompiling), never for code
-    under judgement."""
+    under judgement.
+
+    `exceptions` are the standard library's exceptions (`json.JSONDecodeError`) the
+    runner takes by identity before the module is imported, for `Raised.is_a`: the same
+    for every run of an oracle, so they tell nothing of which call is which."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
     answers: list[Answer] = []
     while len(answers) < len(calls):
         result, import_error = _session(
-            files, calls[len(answers) :], module_name, limits, per_call_s, records
+            files, calls[len(answers) :], module_name, limits, per_call_s, records, exceptions
         )
         if import_error is not None:
             dead = Answer("died", detail=import_error)
@@ -177,6 +186,7 @@ def _session(
     limits: Limits,
     per_call_s: float,
     records: Sequence[str],
+    exceptions: Sequence[str],
 ) -> tuple[list[Answer], str | None]:
     """One process: answers to a prefix of `calls` (at least one), or an import error."""
     hello = secrets.token_hex(16)
@@ -187,6 +197,7 @@ def _session(
         "records": list(records),
         "answer_bytes": ANSWER_BYTES,
         "local": [name[:-3] for name in files if name.endswith(".py")],
+        "exceptions": sorted(exceptions),
     }
     cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
     # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a

@@ -142,6 +142,10 @@ class Oracle:
         the spec's types and stubs alone that expected values are computed with (by
         default `reference_source`, where that holds no model code)."""
         self.cases = tuple(cases)
+        # The dotted exceptions the examples name, which the runner takes by identity.
+        self.exceptions = tuple(
+            sorted({c.exception for c in self.cases if c.exception and "." in c.exception})
+        )
         # Whether the modules run with their docstrings (`channel.run_calls`): a user's own
         # code, decompiled; never code under judgement.
         self.keep_docstrings = keep_docstrings
@@ -326,6 +330,7 @@ def _run(
         records=oracle.records,
         extra_files=oracle.extra_files,
         keep_docstrings=oracle.keep_docstrings,
+        exceptions=oracle.exceptions,
     )
 
 

@@ -79,6 +79,19 @@ BUILTIN_ERRORS = {
     for v in vars(builtins).values()
     if isinstance(v, type) and issubclass(v, BaseException)
 }
+# The standard library's exceptions the spec's examples name (`json.JSONDecodeError`), by
+# identity, taken before the module under test is imported: a call can rewrite a module
+# (`json.decoder.JSONDecodeError = Fake`), and a class can claim any `__module__`.
+NAMED_ERRORS = {}
+for named in cfg["exceptions"]:
+    where, _, last = named.rpartition(".")
+    if where.split(".")[0] in sys.stdlib_module_names and where not in ("antigravity", "this"):
+        try:
+            found = getattr(importlib.import_module(where), last, None)
+        except Exception:
+            continue
+        if isinstance(found, type) and issubclass(found, BaseException):
+            NAMED_ERRORS[id(found)] = (found, found.__module__ + "." + found.__qualname__)
 RECORDS = {}  # id of each declared class -> (the class, its name), once the module is imported
 
 
@@ -115,12 +128,27 @@ def value_of(v, t):
             if type(zone.key) is not str:
                 return None
             name += " at UTC" + repr(UTCOFFSET[u](v))
+            if u is datetime.datetime and not cached_zone(zone):
+                # Two datetimes in different zone objects compare as instants, and an
+                # instant in a fold or a gap is equal to none: `==` tells them apart.
+                other = v.replace(fold=1 - v.fold)
+                if UTCOFFSET[u](other) != UTCOFFSET[u](v):
+                    name += " in a zone object of its own"
         # A fixed zone's repr shows its name through the name's own repr: a str subclass
         # could write anything there.
         elif type(zone) is not FIXED_ZONE or type(ZONE_NAME(zone, None)) is not str:
             return None
     text = show(v)[:2000]
     return ["value", name, text] if text.isprintable() else None
+
+
+def cached_zone(zone):
+    """Whether `zone` is the instance `ZoneInfo(key)` gives (as the spec's expected values
+    have theirs), not one of `ZoneInfo.no_cache` or `from_file`."""
+    try:
+        return ZONE_INFO(zone.key) is zone
+    except Exception:
+        return False
 
 
 class CallTimeout(BaseException):
@@ -176,19 +204,18 @@ def encode(v, depth, budget):
 
 
 def lineage_name(t):
-    """A class's name in an exception's lineage: a built-in exception by identity; any other
-    class by its own names, marked where they claim to be built in."""
+    """A class's name in an exception's lineage: a built-in exception, or one the examples
+    name, by identity; any other class by its own names, marked where they claim to be
+    the standard library's."""
     if BUILTIN_ERRORS.get(id(t)) is t:
         return "builtins." + t.__name__
+    named = NAMED_ERRORS.get(id(t))
+    if named is not None and named[0] is t:
+        return named[1]
     name = name_of(t)
-    if name.startswith("builtins."):
-        return "(not built in) " + name
-    # Any other class is named by where it claims to live only if it is found there: a
-    # class of the code's own can claim `__module__ = "json.decoder"`.
-    found = sys.modules.get(getattr(t, "__module__", None) or "")
-    for part in (getattr(t, "__qualname__", None) or "?").split("."):
-        found = getattr(found, part, None)
-    return name if found is t else "(not found there) " + name
+    if name.split(".")[0] in sys.stdlib_module_names:  # builtins and the rest
+        return "(not the standard library's) " + name
+    return name
 
 
 def raised(exc):

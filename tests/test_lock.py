@@ -347,6 +347,8 @@ BAD_VALUES = [
      "replies": [{**REPLY, "support": 1e300}]}]}}, "pending.questions.square: not a question"),
     (("units", "square", "sampling", "seed"), _deep(900),
      "it nests arrays and objects more than 64 deep"),
+    (("units", "square", "code"), "def square(x):\n    s = '\udcff'\n    return x * x\n",
+     "it holds a lone surrogate"),
 ]  # fmt: skip
 
 

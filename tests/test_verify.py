@@ -418,3 +418,22 @@ def test_a_standard_library_exception_is_taken_before_the_code_can_replace_it() 
 def test_a_dotted_standard_library_name_that_names_no_exception_is_never_raised() -> None:
     cases = (Case("test_f_1", "f(2)", "raises", None, "json.DecodeError"),)
     assert not run("def f(x):\n    raise KeyError(x)\n", cases).ok
+
+
+def test_code_right_only_on_its_first_call_in_a_process_fails_where_calls_run_alone() -> None:
+    """Where an expected value calls the function under test, every call runs alone, so a
+    function right on its first call in a process and wrong after passed there, and failed
+    the generated tests, which make all calls in one process. The calls also run together
+    now, and an answer that changes there fails its example."""
+    cases = (
+        Case("test_is_even_1", "is_even(3)", "returns", "not is_even(2)", None),
+        Case("test_is_even_2", "is_even(4)", "returns", "True", None),
+    )
+    oracle = Oracle(cases, "def is_even(n):\n    raise NotImplementedError\n",
+                    module_name="m", limits=FAST)  # fmt: skip
+    first_only = (
+        "_seen = []\n\n\ndef is_even(n):\n    _seen.append(n)\n"
+        "    return n % 2 == (1 if len(_seen) > 1 else 0)\n"
+    )
+    assert not verify(first_only, oracle).ok
+    assert verify("def is_even(n):\n    return n % 2 == 0\n", oracle).ok

@@ -109,6 +109,10 @@ def read_lock(path: Path, spec: str) -> Lock:
         raise _malformed(path, f"it cannot be read as JSON ({_reason(exc)})") from None
     if _deeper(data, _DEEPEST):
         raise _malformed(path, f"it nests arrays and objects more than {_DEEPEST} deep")
+    try:  # a `\udcff` escape reads as a lone surrogate, which no file or program takes
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _malformed(path, "it holds a lone surrogate (a \\udXXX escape)") from None
     try:
         return _lock(data)
     except _Shape as exc:

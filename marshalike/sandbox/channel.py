@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
-from marshalike.sandbox.values import Plain, clean, well_formed
+from marshalike.sandbox.values import Plain, canonical, clean, well_formed
 
 # The longest answer line read back: a value longer than this comes back as "too large"
 # (the runner writes so), and a longer line is no answer. Every answer of a session is
@@ -134,6 +134,15 @@ class Answer:
     value: Plain | None = None
     raised: Raised | None = None
     detail: str = ""  # for "died": why there was no answer
+
+    def same_as(self, other: Answer) -> bool:
+        """Whether another answer to the same call says the same: an equal value
+        (`values.canonical`, so NaN is NaN), the same error, or the same end."""
+        if self.value is not None and other.value is not None:
+            return canonical(self.value) == canonical(other.value)
+        if self.raised is not None and other.raised is not None:
+            return self.raised.lineage == other.raised.lineage
+        return self.kind == other.kind
 
 
 def run_calls(

@@ -279,9 +279,8 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
             calls.append(case.call)
     owns: dict[int, tuple[Answer, Answer]] = {}  # case -> its call's and expected's answers
     if calls_own:
-        # The code's claims go into the expected value, each from a fresh process and
-        # folder, as does the example's own call: no history (a count in memory or in a
-        # file) can tell the two sides apart and make them agree.
+        # The claims and the example's own call, each in a fresh process and folder: no
+        # history (in memory or in a file) can tell the two sides apart.
         alone = {i: _run(module_source, [oracle.cases[i].call], oracle) for i in calls_own}
         texts = {i: oracle.cases[i].expected or "" for i in calls_own}
         wanted, own_problem = oracle.evaluate(texts, module_source)
@@ -289,12 +288,20 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         for i, ((answer,), first) in alone.items():
             owns[i] = (answer, wanted[i])
             problem = problem or first
+    stateful: set[int] = set()  # cases whose call answers otherwise after other calls
     if calls_own:
         # Every call alone too, as the claims were: a call that knows what ran before it in
         # its process could answer an example one way and a claim on the same call another.
         alone_calls = [_run(module_source, [call], oracle) for call in calls]
         answers = tuple(a for (a,), _ in alone_calls)
         batch_problem = next((p for _, p in alone_calls if p is not None), None)
+        # And all in one process, as the test file calls them: does an answer change there?
+        order = [i for i, at in enumerate(where) if at is not None]
+        together, _ = _run(module_source, [oracle.cases[i].call for i in order], oracle)
+        for i, answer in zip(order, together, strict=True):
+            by_itself = owns[i][0] if i in owns else answers[where[i] or 0]
+            if not by_itself.same_as(answer):
+                stateful.add(i)
     else:
         answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
     problem = batch_problem or problem
@@ -312,6 +319,10 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
             results.append(
                 ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
             )
+            continue
+        if index in stateful:
+            said = "it answers otherwise after other calls: the code keeps state between calls"
+            results.append(ExampleResult(case.test, "error", error_type="Stateful", message=said))
             continue
         got, reference = owns[index] if index in owns else (answers[at], want)
         results.append(_judge(case, got, reference, reference_problem))

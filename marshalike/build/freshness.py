@@ -120,7 +120,7 @@ def check_spec(
     module_text = texts[f"{module.name}.py"] or ""
     if SUPPORT_FILE in lock.outputs or f"import {SUPPORT_MODULE}\n" in module_text:
         # The command line's support module, shared by the folder's modules.
-        support = _read(folder / SUPPORT_FILE)
+        texts[SUPPORT_FILE] = support = _read(folder / SUPPORT_FILE)
         found.extend(
             _output_findings(folder / SUPPORT_FILE, support, lock.outputs.get(SUPPORT_FILE))
         )

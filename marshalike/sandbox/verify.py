@@ -222,16 +222,7 @@ class Oracle:
             else:
                 groups[0][index] = written
         for group in (g for g in groups if g):
-            answers, failed = channel.run_calls(
-                self._trusted,
-                list(group.values()),
-                module_name=self.module_name,
-                limits=self.limits,
-                per_call_s=self.limits.timeout_s,
-                records=self.records,
-                extra_files=self._trusted_files,
-                keep_docstrings=self.keep_docstrings,
-            )
+            answers, failed = _run(self._trusted, list(group.values()), self, self._trusted_files)
             done.update(zip(group, answers, strict=True))
             problem = problem or failed
         return done, problem
@@ -330,8 +321,13 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
 
 
 def _run(
-    module_source: str, calls: Sequence[str], oracle: Oracle
+    module_source: str,
+    calls: Sequence[str],
+    oracle: Oracle,
+    files: Mapping[str, str] | None = None,
 ) -> tuple[tuple[Answer, ...], str | None]:
+    """The calls run against `module_source` as the oracle runs them, with the oracle's
+    used modules (or `files`: their versions without model code)."""
     return channel.run_calls(
         module_source,
         calls,
@@ -339,7 +335,7 @@ def _run(
         limits=oracle.limits,
         per_call_s=oracle.limits.timeout_s,
         records=oracle.records,
-        extra_files=oracle.extra_files,
+        extra_files=oracle.extra_files if files is None else files,
         keep_docstrings=oracle.keep_docstrings,
         exceptions=oracle.exceptions,
     )

@@ -437,3 +437,37 @@ def test_code_right_only_on_its_first_call_in_a_process_fails_where_calls_run_al
     )
     assert not verify(first_only, oracle).ok
     assert verify("def is_even(n):\n    return n % 2 == 0\n", oracle).ok
+
+
+@pytest.mark.parametrize(
+    "made",
+    [
+        "datetime.datetime(2020, 1, 1, 13, 0, tzinfo=datetime.timezone(ONE_HOUR))",
+        "datetime.datetime(2020, 1, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo('UTC'))",
+        "datetime.datetime(2020, 1, 1, 13, 0, tzinfo=zoneinfo.ZoneInfo('Europe/Paris'))",
+        "datetime.datetime(2020, 1, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(0)))",
+        "datetime.datetime(2020, 1, 1, 12, 0, fold=1, tzinfo=datetime.timezone.utc)",
+        "datetime.datetime(2020, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)",
+    ],
+)
+def test_an_aware_datetime_is_compared_with_its_zone_as_the_generated_test_has_it(
+    made: str,
+) -> None:
+    """The same instant in another zone is `==`, but not the value the spec wrote: a
+    conversion that returned its input would pass. The verifier and the generated test
+    file's `_same` agree on each."""
+    import datetime
+    import zoneinfo
+
+    from marshalike.codegen.testfile import SAME_HELPER
+
+    expected = "datetime.datetime(2020, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)"
+    namespace: dict[str, object] = {}
+    exec(SAME_HELPER, namespace)
+    scope = {"datetime": datetime, "zoneinfo": zoneinfo, "ONE_HOUR": datetime.timedelta(hours=1)}
+    in_tests = namespace["_same"](eval(made, scope), eval(expected, scope))  # type: ignore[operator]
+    cases = (Case("test_f_1", "f(2)", "returns", expected, None),)
+    head = "import datetime, zoneinfo\n\nONE_HOUR = datetime.timedelta(hours=1)\n\n\n"
+    verdict = run(f"{head}def f(x):\n    return {made}\n", cases)
+    assert verdict.ok is in_tests
+    assert in_tests is (made == expected or "timedelta(0)" in made)

@@ -10,6 +10,7 @@ def _same(actual, expected, float_ok=False):
     nothing; an int may stand for a float, a float for an int only with float_ok."""
     import collections
     import dataclasses
+    import datetime
     import math
 
     kinds = {type(actual), type(expected)}
@@ -39,6 +40,13 @@ def _same(actual, expected, float_ok=False):
         want = {_same_key(key): value for key, value in expected.items()}
         return have.keys() == want.keys() and all(
             _same(have[k], want[k], float_ok) for k in want
+        )
+    if type(expected) in (datetime.datetime, datetime.time):
+        # With its zone and fold: 13:00 in Paris is not 12:00 UTC, though == says so.
+        return (
+            actual == expected
+            and repr(actual) == repr(expected)
+            and actual.utcoffset() == expected.utcoffset()
         )
     if dataclasses.is_dataclass(expected):
         names = [field.name for field in dataclasses.fields(expected)]

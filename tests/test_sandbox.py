@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.sandbox import confine, view
+from marshalike.sandbox import confine, leftovers, view
 from marshalike.sandbox import isolation as sandbox
 from marshalike.sandbox.isolation import Limits, isolation, run_module
 from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
@@ -114,7 +114,7 @@ def test_the_host_filesystem_is_out_of_sight(tmp_path: Path) -> None:
     )
     assert seen["tmp"] == (python_under_tmp or ["attack.py"])
     assert {"proc", "sys", "etc", "home", "var"}.isdisjoint(seen["root"])
-    assert "marshalike-sandbox" not in json.dumps(seen["parent"])
+    assert leftovers.PREFIX not in json.dumps(seen["parent"])
 
 
 def test_an_interpreter_linked_from_a_home_folder_brings_none_of_it(
@@ -608,9 +608,10 @@ def test_memfd_shared_memory_and_namespaces_are_refused() -> None:
         "except OSError:\n    found['memfd'] = False\n"
         "found['shmget'] = libc.shmget(0, 1 << 20, 0o1000 | 0o600) != -1\n"
         "found['unshare'] = libc.unshare(0x10000000) == 0\n"
+        "found['inotify'] = libc.inotify_init1(0) != -1\n"
         "print(json.dumps(found))\n"
     )
-    assert seen == {"memfd": False, "shmget": False, "unshare": False}
+    assert seen == {"memfd": False, "shmget": False, "unshare": False, "inotify": False}
 
 
 @pytest.mark.skipif(

@@ -22,18 +22,20 @@ from pathlib import Path
 _runs = itertools.count()
 # The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
 # System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
-# namespaces and mounts, process_vm_readv/writev, fanotify. Then the calls it looks into: `clone`
-# (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
-# read: refused as missing, so the C library falls back to `clone`), and `socket` and
-# `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
-# not hold vsock, which reaches the host).
+# namespaces and mounts, process_vm_readv/writev, fanotify, inotify. Then the calls it
+# looks into: `clone` (refused with a new namespace among its flags), `clone3` (whose
+# flags a filter cannot read: refused as missing, so the C library falls back to
+# `clone`), and `socket` and `socketpair` (refused for any family but Unix, IPv4 and
+# IPv6: a network namespace does not hold vsock, which reaches the host).
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311, 300), {"clone": 56, "clone3": 435, "sockets": [41, 53]}),
+                            311, 300, 253, 254, 294),
+               {"clone": 56, "clone3": 435, "sockets": [41, 53]}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271, 262), {"clone": 220, "clone3": 435, "sockets": [198, 199]}),
+                             271, 262, 26, 27),
+                {"clone": 220, "clone3": 435, "sockets": [198, 199]}),
 }  # fmt: skip
 
 
@@ -100,6 +102,39 @@ def make_cgroups(memory_bytes: int, processes: int) -> list[Path]:
             remove_cgroups([group])
     # v2 has one hierarchy: the same folder may come twice.
     return list(dict.fromkeys(made))
+
+
+def remove_stale_cgroups(settle_s: float) -> list[Path]:
+    """Remove the run groups of compilers that are gone (a group's name holds its
+    compiler's process id) and unchanged for `settle_s` seconds; the groups removed.
+    Any process still in one is a run its compiler left, and is killed."""
+    removed = []
+    for base in dict.fromkeys(filter(None, map(cgroup_base, ("memory", "pids")))):
+        try:
+            groups = [g for g in base.iterdir() if g.name.startswith("marshalike-")]
+        except OSError:
+            continue
+        for group in groups:
+            owner = group.name.split("-")[1]
+            try:
+                old = time.time() - group.stat().st_mtime >= settle_s
+            except OSError:
+                continue
+            if owner.isdigit() and int(owner) != os.getpid() and old and not _alive(int(owner)):
+                remove_cgroups([group])  # kills what is left in it first
+                if not group.exists():
+                    removed.append(group)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: alive
+    return True
 
 
 def cgroup_base(controller: str) -> Path | None:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from marshalike.sandbox import confine, scripts, view
+from marshalike.sandbox import confine, leftovers, scripts, view
 from marshalike.settings import default
 
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
@@ -153,8 +153,10 @@ class Child:
         env: Mapping[str, str] | None = None,
         pipes: bool = True,
     ) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="marshalike-sandbox-")
+        leftovers.sweep_once()
+        self._tmp = tempfile.TemporaryDirectory(prefix=leftovers.PREFIX)
         base = Path(self._tmp.name)
+        self._held = leftovers.hold(base)
         self.workdir = base / "work"
         self.workdir.mkdir()
         for name, text in files.items():
@@ -282,6 +284,7 @@ class Child:
             self._stdout.close()
         confine.remove_cgroups(self._cgroups)
         self._tmp.cleanup()
+        os.close(self._held)
 
     def __enter__(self) -> Child:
         return self
@@ -412,7 +415,7 @@ def _namespaces_problem() -> str | None:
         return f"no namespaces on {sys.platform} {platform.machine()}"
     if shutil.which("unshare") is None:
         return "`unshare` (util-linux) is not installed"
-    with _probe_lock, tempfile.TemporaryDirectory(prefix="marshalike-sandbox-") as tmp:
+    with _probe_lock, tempfile.TemporaryDirectory(prefix=leftovers.PREFIX) as tmp:
         base = Path(tmp)
         (base / "work").mkdir()
         command = _bootstrap(

@@ -1,0 +1,99 @@
+"""What a compiler killed without cleaning up (SIGKILL, a lost session) leaves of its runs:
+their temporary folders (`marshalike-run-*`) and their empty control groups. The first
+sandboxed run of the next compiler removes them.
+
+A run's folder is held with an advisory lock (`flock`) for as long as the run lasts, and
+the kernel drops the lock when its holder dies, so a folder that no process holds belongs
+to nobody, in whatever process namespace its compiler ran. A control group carries its
+compiler's process id in its name, and is left while that process lives. Both are also
+left for a minute after they were last changed: another compiler's run may have made its
+folder and not locked it yet.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from marshalike.sandbox import confine
+
+PREFIX = "marshalike-run-"
+SETTLE_S = 60.0  # how long a folder or group is left alone after it last changed
+
+
+def hold(folder: Path) -> int:
+    """Lock a run's folder for as long as the returned descriptor stays open."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+@functools.cache
+def sweep_once() -> None:
+    """`sweep`, once per compiler process."""
+    sweep()
+
+
+def sweep(settle_s: float = SETTLE_S) -> list[Path]:
+    """Remove the run folders no process holds and the control groups of compilers that
+    are gone, each unchanged for `settle_s` seconds; what was removed."""
+    removed = [f for f in _stale_folders(settle_s) if _remove_folder(f)]
+    return removed + confine.remove_stale_cgroups(settle_s)
+
+
+def _stale_folders(settle_s: float) -> list[Path]:
+    base = Path(tempfile.gettempdir())
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(PREFIX)]
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        folder = base / name
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        mine = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+        if mine and time.time() - info.st_mtime >= settle_s and not _held(folder):
+            stale.append(folder)
+    return stale
+
+
+def _held(folder: Path) -> bool:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock just taken
+    return False
+
+
+def _remove_folder(folder: Path) -> bool:
+    """Remove a folder and everything in it, whatever modes the run left on its insides
+    (a folder it made unwritable to itself)."""
+
+    def unlock_and_retry(function: object, path: str, _exc: object) -> None:
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(folder, onerror=unlock_and_retry)
+    return not os.path.lexists(folder)

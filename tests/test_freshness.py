@@ -194,3 +194,23 @@ def test_an_expected_value_may_call_a_used_function(tmp_path: Path) -> None:
     checked = check_spec(tmp_path / "app.mrsh")
     assert checked.findings == ()
     assert [(t.test, t.status) for t in checked.tests] == [("test_quadruple_1", "pass")]
+
+
+def test_a_used_spec_that_gained_a_function_makes_the_user_stale_not_edited(
+    project: Path,
+) -> None:
+    """The module imports what its used spec had when it was compiled: a used spec with a
+    function more asks for a recompile; nobody edited anything by hand."""
+    quad = project / "lib" / "quad.mrsh"
+    quad.write_text(QUAD + "\n# func cube(an integer): its cube\n\nCube it.\n\n* cube(2) = 8\n")
+    top = project / "app" / "top.mrsh"
+    message = (
+        f"{project / 'out' / 'top.py'} imports what a spec it uses had when it was compiled,"
+        " and that spec has changed since: recompile the spec"
+    )
+    assert check_spec(top, out=project / "out").findings == (Finding("stale", message, str(top)),)
+    # A hand edit of the module is still one.
+    quad.write_text(QUAD, encoding="utf-8")
+    module = project / "out" / "top.py"
+    module.write_text(module.read_text().replace("fourth(x) * fourth(x)", "256"))
+    assert [f.kind for f in check_spec(top, out=project / "out").findings] == ["edited"]

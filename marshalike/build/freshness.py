@@ -11,6 +11,7 @@ pass, run in the sandbox beside those modules.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,10 +133,14 @@ def check_spec(
     # A lock and a module rewritten to agree pass the hashes: the module must also be what
     # the lock's code makes, and that code must pass the checks a model's code passes.
     module_file = folder / f"{module.name}.py"
-    if (
-        why := _not_from_lock(module, lock, texts[module_file.name] or "", imports, path)
-    ) is not None:
+    if (why := _not_from_lock(module, lock, module_text, imports, path)) is not None:
         finding = Finding("edited", f"{module_file} {why}; recompile the spec", str(module_file))
+        written = _written_imports(module_text, imports)
+        if written != imports and _not_from_lock(module, lock, module_text, written, path) is None:
+            # What the lock's code makes with the names a used spec had: that spec changed.
+            said = f"{module_file} imports what a spec it uses had when it was compiled, and "
+            said += "that spec has changed since: recompile the spec"
+            finding = Finding("stale", said, display)
         return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # So must the test file and the support module: a hash in the lock proves nothing, the
     # lock being as easy to rewrite as they are, and both run wherever the tests run.
@@ -222,6 +227,21 @@ def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
         if used is not None:
             imports[used.name] = tuple(f.name for f in used.funcs)
     return imports
+
+
+def _written_imports(
+    text: str, imports: Mapping[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """What `text` imports from each used spec's module, at its top level."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    written: dict[str, list[str]] = {name: [] for name in imports}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module in written:
+            written[node.module] += [alias.name for alias in node.names]
+    return {name: tuple(names) for name, names in written.items()}
 
 
 def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:

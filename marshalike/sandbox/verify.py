@@ -159,8 +159,9 @@ class Oracle:
         # The callables whose code the model wrote, and of those the candidate's own (the
         # reference's stubs); expected values are written by a module with none of it.
         trusted = reference_source if trusted_source is None else trusted_source
-        self._model = model_names(trusted, local)[0]
-        self._own = model_names(reference_source, local)[1]
+        self._model, self._own = model_names(reference_source, local)
+        if trusted is not reference_source:
+            self._model = model_names(trusted, local)[0]
         self._trusted = trusted_module(trusted)
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text

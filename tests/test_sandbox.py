@@ -609,9 +609,15 @@ def test_memfd_shared_memory_and_namespaces_are_refused() -> None:
         "found['shmget'] = libc.shmget(0, 1 << 20, 0o1000 | 0o600) != -1\n"
         "found['unshare'] = libc.unshare(0x10000000) == 0\n"
         "found['inotify'] = libc.inotify_init1(0) != -1\n"
+        "libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]\n"
+        "found['fallocate'] = libc.fallocate(2, 1, 0, 1 << 30) == 0\n"  # KEEP_SIZE, on stderr
+        "with open('own', 'wb') as handle:\n"  # posix_fallocate writes instead, within limits
+        "    os.posix_fallocate(handle.fileno(), 0, 4096)\n"
+        "found['posix_fallocate'] = os.path.getsize('own') == 4096\n"
         "print(json.dumps(found))\n"
     )
-    assert seen == {"memfd": False, "shmget": False, "unshare": False, "inotify": False}
+    assert seen == {"memfd": False, "shmget": False, "unshare": False, "inotify": False,
+                    "fallocate": False, "posix_fallocate": True}  # fmt: skip
 
 
 @pytest.mark.skipif(

@@ -22,20 +22,22 @@ from pathlib import Path
 _runs = itertools.count()
 # The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
 # System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
-# namespaces and mounts, process_vm_readv/writev, fanotify, inotify. Then the calls it
-# looks into: `clone` (refused with a new namespace among its flags), `clone3` (whose
-# flags a filter cannot read: refused as missing, so the C library falls back to
-# `clone`), and `socket` and `socketpair` (refused for any family but Unix, IPv4 and
-# IPv6: a network namespace does not hold vsock, which reaches the host).
+# namespaces and mounts, process_vm_readv/writev, fanotify, inotify. `fallocate`, which
+# takes disk blocks past RLIMIT_FSIZE (in the stderr file too), is "not supported", so the
+# C library's posix_fallocate writes instead. Then the calls it looks into: `clone`
+# (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
+# read: refused as missing, so the C library falls back to `clone`), and `socket` and
+# `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
+# not hold vsock, which reaches the host).
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
                             311, 300, 253, 254, 294),
-               {"clone": 56, "clone3": 435, "sockets": [41, 53]}),
+               {"clone": 56, "clone3": 435, "sockets": [41, 53], "unsupported": [285]}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
                              271, 262, 26, 27),
-                {"clone": 220, "clone3": 435, "sockets": [198, 199]}),
+                {"clone": 220, "clone3": 435, "sockets": [198, 199], "unsupported": [47]}),
 }  # fmt: skip
 
 
@@ -186,3 +188,24 @@ def remove_cgroups(groups: Sequence[Path]) -> None:
                 break
             except OSError:
                 time.sleep(0.02)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the launcher's process group and the children of the launcher (the PID 1 of
+    the child's namespace, whose death ends every process in it)."""
+    children = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    for child in children:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass

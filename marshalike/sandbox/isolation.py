@@ -42,6 +42,7 @@ docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -60,6 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from marshalike.errors import VerificationError
 from marshalike.sandbox import confine, leftovers, scripts, view
 from marshalike.settings import default
 
@@ -154,37 +156,45 @@ class Child:
         pipes: bool = True,
     ) -> None:
         leftovers.sweep_once()
-        self._tmp = tempfile.TemporaryDirectory(prefix=leftovers.PREFIX)
-        base = Path(self._tmp.name)
-        self._held = leftovers.hold(base)
-        self.workdir = base / "work"
-        self.workdir.mkdir()
-        for name, text in files.items():
-            (self.workdir / name).write_text(text, encoding="utf-8")
-        level = isolation()
-        uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
-        if uid is not None and level != "namespaces":
-            os.chmod(base, 0o711)  # the child's user passes through to its own folder
-            _give(self.workdir, uid)
-        memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
-        self._cgroups = confine.make_cgroups(memory, limits.max_procs + 2)
-        command = _bootstrap(
-            level, base, limits=limits, cpu_seconds=cpu_seconds, argv=argv, env=env, uid=uid,
-            cgroups=self._cgroups,
-        )  # fmt: skip
-        home = _home(level, base)
-        self._stderr = open(base / "stderr", "wb")  # noqa: SIM115 - closed in close()
-        self._stdout = None if pipes else open(base / "stdout", "wb")  # noqa: SIM115
-        self.started = time.monotonic()
-        self._proc = subprocess.Popen(
-            command,
-            cwd=self.workdir,
-            env=scrubbed_env(home),
-            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if pipes else self._stdout,
-            stderr=self._stderr,
-            start_new_session=True,
-        )
+        with contextlib.ExitStack() as undo:  # what is made so far, if the rest fails
+            try:
+                self._tmp = tempfile.TemporaryDirectory(prefix=leftovers.PREFIX)
+                undo.callback(self._tmp.cleanup)
+                base = Path(self._tmp.name)
+                self._held = leftovers.hold(base)
+                undo.callback(os.close, self._held)
+                self.workdir = base / "work"
+                self.workdir.mkdir()
+                for name, text in files.items():
+                    (self.workdir / name).write_text(text, encoding="utf-8")
+                level = isolation()
+                uid = _sandbox_uid() if level != "process limits" and os.getuid() == 0 else None
+                if uid is not None and level != "namespaces":
+                    os.chmod(base, 0o711)  # the child's user passes through to its own folder
+                    _give(self.workdir, uid)
+                memory = (limits.memory_mb + limits.disk_mb) * 1024 * 1024
+                self._cgroups = confine.make_cgroups(memory, limits.max_procs + 2)
+                undo.callback(confine.remove_cgroups, self._cgroups)
+                command = _bootstrap(
+                    level, base, limits=limits, cpu_seconds=cpu_seconds, argv=argv, env=env,
+                    uid=uid, cgroups=self._cgroups,
+                )  # fmt: skip
+                home = _home(level, base)
+                self._stderr = undo.enter_context(open(base / "stderr", "wb"))
+                self._stdout = None if pipes else undo.enter_context(open(base / "stdout", "wb"))
+                self.started = time.monotonic()
+                self._proc = subprocess.Popen(
+                    command,
+                    cwd=self.workdir,
+                    env=scrubbed_env(home),
+                    stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE if pipes else self._stdout,
+                    stderr=self._stderr,
+                    start_new_session=True,
+                )
+            except OSError as exc:  # a full disk, no processes left: the machine's, not the code's
+                raise VerificationError(f"a sandboxed run could not start: {exc}") from exc
+            undo.pop_all()  # close() undoes it all from here on
         self._buffer = b""
         self._closed = False
 
@@ -260,7 +270,7 @@ class Child:
 
     def kill(self) -> None:
         """Kill the child and every process it started."""
-        _kill_tree(self._proc.pid)
+        confine.kill_tree(self._proc.pid)
         for group in self._cgroups:
             confine.kill_members(group)
         try:
@@ -448,27 +458,6 @@ def _give(folder: Path, uid: int) -> None:
     os.chown(folder, uid, uid)
     for entry in folder.iterdir():
         os.chown(entry, uid, uid, follow_symlinks=False)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the launcher's process group and the children of the launcher (the PID 1 of
-    the child's namespace, whose death ends every process in it)."""
-    children = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                children += [int(c) for c in handle.read().split()]
-    except OSError:
-        pass
-    for child in children:
-        try:
-            os.kill(child, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _read_bounded(path: Path, limit: int) -> str:

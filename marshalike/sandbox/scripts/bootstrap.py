@@ -146,6 +146,7 @@ if cfg["seccomp"]:
     LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
     ALLOW, KILL = 0x7FFF0000, 0x80000000
     EPERM, ENOSYS, EAFNOSUPPORT = 0x00050000 | 1, 0x00050000 | 38, 0x00050000 | 97
+    EOPNOTSUPP = 0x00050000 | 95
     NEW_NAMESPACES = 0x7E020000  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
     FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
     ARG0 = 16  # seccomp_data.args[0], its low 32 bits (little-endian machines only)
@@ -164,6 +165,8 @@ if cfg["seccomp"]:
         (RET, 0, 0, EPERM),
         (RET, 0, 0, ALLOW),
     ]
+    for nr in rules["unsupported"]:
+        prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EOPNOTSUPP)]
     for nr in rules["sockets"]:
         prog += [(JEQ, 0, len(FAMILIES) + 3, nr), (LD, 0, 0, ARG0)]
         prog += [(JEQ, len(FAMILIES) - n, 0, f) for n, f in enumerate(FAMILIES)]

@@ -192,7 +192,7 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "\n    return value\n"
     )
     calls = [
-        "lying(fractions.Fraction(3, 4))",
+        "fractions.Fraction(3, 4)",
         "uuid.UUID(int=255)",
         "decimal.Decimal('1.50')",
         "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)",
@@ -200,6 +200,8 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
         "zoned('UTC')",
         "datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(0), Name('U')))",
         "keyless()",
+        "lying(fractions.Fraction(3, 4))",
+        "uuid.UUID(int=255)",
         "rebound()",  # last: it rebinds a name of zoneinfo in this process
     ]
     answers, problem = channel.run_calls(
@@ -219,7 +221,12 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
     assert values[6] is not None and values[6][0] == "object"
     # a ZoneInfo without a key (no time zone data in the sandbox: the call raises)
     assert answers[7].kind == "raised" or values[7] is not None and values[7][0] == "object"
-    assert values[8] is not None and values[8][0] == "object"
+    # Classes written in Python that the code changed: their values would show their
+    # callers what the code likes, whatever their state holds.
+    changed = "(a class the code changed)"
+    assert values[8] == ["object", f"fractions.Fraction {changed}", "builtins.object"]
+    assert values[9] == ["object", f"uuid.UUID {changed}", "builtins.object"]
+    assert values[10] is not None and values[10][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
     assert values[5] in (
         ["None"],  # no time zone data in the sandbox
@@ -263,7 +270,7 @@ def test_a_process_that_stops_reading_its_calls_cannot_hold_the_compiler() -> No
         "def count(text):\n"
         "    main = getattr(sys, 'mod' + 'ules')['__main__']\n"
         "    signals = getattr(sys, 'mod' + 'ules')['sig' + 'nal']\n"
-        "    answer = {'id': main.request['id'], 'returned': main.encode(1, 0, [10])}\n"
+        "    answer = {'id': main.request['id'], 'returned': main.encode(1, 0, [10], set())}\n"
         "    fcntl.fcntl(main.requests.fileno(), fcntl.F_SETPIPE_SZ, 4096)\n"
         "    main.answers.write(json.dumps(answer).encode() + b'\\n')\n"
         "    main.answers.flush()\n"

@@ -75,8 +75,37 @@ Whether the number is even.
 * is_even(7) = not is_even(10)
 * is_even(4) = True
 """
+# Values whose class or zone is the standard library's, in Python, or by name.
+TALLY = """\
+# func tally(a string): a counter of letters
+
+Count each letter.
+
+* tally("aab") = collections.Counter({"a": 2, "b": 1})
+* tally("z") = collections.Counter({"z": 1})
+* tally("xyx") = collections.Counter({"x": 2, "y": 1})
+"""
+ORDER = """\
+# func by_first_seen(a list of strings): an ordered dictionary
+
+Count each word, in the order each word first occurs.
+
+* by_first_seen(["b", "a", "b"]) = collections.OrderedDict([("b", 2), ("a", 1)])
+* by_first_seen(["x"]) = collections.OrderedDict([("x", 1)])
+* by_first_seen(["p", "q", "r"]) = collections.OrderedDict([("p", 1), ("q", 1), ("r", 1)])
+"""
+PARIS = """\
+# func paris_time(an integer): a datetime
+
+The moment, `s` seconds after the epoch, as a time in Paris.
+
+* paris_time(1729989000) = datetime.datetime(2024, 10, 27, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+* paris_time(1700000000) = datetime.datetime(2023, 11, 14, 23, 13, 20, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+* paris_time(0) = datetime.datetime(1970, 1, 1, 1, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+"""  # noqa: E501 - an example is one line
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
-         "counts": COUNTS, "parity": PARITY}  # fmt: skip
+         "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
+         "paris": PARIS}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -89,10 +118,23 @@ RIGHT = {
         "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
         "        found[letter] = found.get(letter, 0) + 1\n    return found\n"
     ),
+    # imports inside the function, where an attack's code replaces it whole
+    "tally": ("def tally(text):\n    import collections\n\n    return collections.Counter(text)\n"),
+    "order": (
+        "def by_first_seen(words):\n    import collections\n\n"
+        "    found = collections.OrderedDict()\n    for word in words:\n"
+        "        found[word] = found.get(word, 0) + 1\n    return found\n"
+    ),
+    "paris": (
+        "def paris_time(s):\n    import datetime\n    import zoneinfo\n\n"
+        "    paris = zoneinfo.ZoneInfo('Europe/Paris')\n"
+        "    return datetime.datetime.fromtimestamp(s, tz=paris)\n"
+    ),
 }
 FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "month": "first_of_month", "counts": "letter_counts",
-             "parity": "is_even"}  # fmt: skip
+             "parity": "is_even", "tally": "tally", "order": "by_first_seen",
+             "paris": "paris_time"}  # fmt: skip
 
 
 @dataclass(frozen=True)

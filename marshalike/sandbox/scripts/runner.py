@@ -72,6 +72,15 @@ DICTS = {
     collections.defaultdict: "collections.defaultdict",
     collections.Counter: "collections.Counter",
 }
+# An OrderedDict's items in its own order (`move_to_end` leaves the dict's storage as it was).
+ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
+# Classes written in Python whose instances come back as values: their methods can be
+# replaced at run time (`type(c).items = ...`), so that the value the code returns shows
+# its callers other data than the state written here. Each is compared with what it held
+# before the module was imported, and the spec's records with what they held once it was.
+WATCHED = {
+    id(t): (t, dict(t.__dict__), t.__mro__, type(t)) for t in (collections.Counter, FRACTION, UUID)
+}
 # The built-in exceptions, by identity: a class of the module's own that only claims the
 # name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
 BUILTIN_ERRORS = {
@@ -130,9 +139,9 @@ def value_of(v, t):
             name += " at UTC" + repr(UTCOFFSET[u](v))
             if u is datetime.datetime and not cached_zone(zone):
                 # Two datetimes in different zone objects compare as instants, and an
-                # instant in a fold or a gap is equal to none: `==` tells them apart.
-                other = v.replace(fold=1 - v.fold)
-                if UTCOFFSET[u](other) != UTCOFFSET[u](v):
+                # instant in a fold or a gap, of either zone, is equal to none: `==` tells
+                # them apart. (The zone its key names may have one where this has none.)
+                if ambiguous(v, u) or ambiguous(v.replace(tzinfo=real_zone(zone.key)), u):
                     name += " in a zone object of its own"
         # A fixed zone's repr shows its name through the name's own repr: a str subclass
         # could write anything there.
@@ -140,6 +149,21 @@ def value_of(v, t):
             return None
     text = show(v)[:2000]
     return ["value", name, text] if text.isprintable() else None
+
+
+def ambiguous(v, u):
+    """Whether `v`'s local time is in a fold or a gap of its zone (or has no real zone)."""
+    if TZINFO[u].__get__(v) is None:
+        return True
+    return UTCOFFSET[u](v.replace(fold=1 - v.fold)) != UTCOFFSET[u](v)
+
+
+def real_zone(key):
+    """The zone `ZoneInfo(key)` gives, as an expected value has it; None if none."""
+    try:
+        return ZONE_INFO(key)
+    except Exception:
+        return None
 
 
 def cached_zone(zone):
@@ -163,11 +187,27 @@ def name_of(t):
     return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
 
 
-def encode(v, depth, budget):
+def changed_classes():
+    """The ids of the watched classes changed since they were taken."""
+    return {
+        key
+        for key, (t, held, mro, meta) in WATCHED.items()
+        if type(t) is not meta or t.__mro__ != mro or not same_entries(t.__dict__, held)
+    }
+
+
+def same_entries(now, held):
+    return len(now) == len(held) and all(k in now and now[k] is v for k, v in held.items())
+
+
+def encode(v, depth, budget, changed):
+    """`v` as tagged plain data; `changed`, the ids of the watched classes the code changed."""
     budget[0] -= 1
     if depth > 200 or budget[0] < 0:
         return ["too-large"]
     t = type(v)
+    if id(t) in changed and WATCHED[id(t)][0] is t:
+        return ["object", name_of(t) + " (a class the code changed)", "builtins.object"]
     if v is None:
         return ["None"]
     if t is bool:
@@ -183,17 +223,19 @@ def encode(v, depth, budget):
     if t is bytes or t is bytearray:
         return [t.__name__, v.hex()]
     if t is list or t is tuple or t is set or t is frozenset:
-        return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
+        return [t.__name__, [encode(x, depth + 1, budget, changed) for x in v]]
     kind = exactly(t, DICTS)
     if t is dict or kind is not None:
+        pairs = ITEMS.get(kind, dict.items)(v)
         items = [
-            [encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in dict.items(v)
+            [encode(k, depth + 1, budget, changed), encode(x, depth + 1, budget, changed)]
+            for k, x in pairs
         ]
         return ["dict", items] if kind is None else ["dict", items, DICTS[kind]]
     record = RECORDS.get(id(t))
     if record is not None and record[0] is t and dataclasses.is_dataclass(t):
         fields = [
-            [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
+            [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget, changed)]
             for f in dataclasses.fields(t)
         ]
         return ["record", record[1], fields]
@@ -253,6 +295,7 @@ try:
         if isinstance(cls, type):
             # A used module's type by its full name: `other.Point` is not this `Point`.
             RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record)
+            WATCHED[id(cls)] = (cls, dict(cls.__dict__), cls.__mro__, type(cls))
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})
@@ -276,7 +319,7 @@ def answer_of(request):
     try:
         value = eval(call, scope)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        answer["returned"] = encode(value, 0, [200000])
+        answer["returned"] = encode(value, 0, [200000], changed_classes())
     except CallTimeout:
         answer["timeout"] = True
     except BaseException as exc:

@@ -1,0 +1,78 @@
+"""Values right in the state the verifier reads, wrong in what their callers see: classes
+changed at run time, an order kept apart from the dict's storage, a zone that only borrows
+a name. The generated tests, run as a user would, fail each of them."""
+
+from __future__ import annotations
+
+from attacks.specs import Attack
+
+# The record's fields are right; reading them through the class says otherwise.
+RECORD_READ_SWAPPED = """\
+def _read(self, name):
+    held = object.__getattribute__(self, "__dict__")
+    if "_swapped" in held and name in ("x", "y"):
+        return held["y" if name == "x" else "x"]
+    return object.__getattribute__(self, name)
+
+
+def swap(point):
+    kind = type(point)
+    kind.__getattribute__ = _read
+    made = Point(point.y, point.x)
+    made._swapped = True
+    return made
+"""
+# The Counter's counts are right; its class then shows its own counts one higher.
+COUNTER_ITEMS_BUMPED = """\
+from collections import Counter
+
+
+def _items(self):
+    bump = 1 if "_ours" in vars(self) else 0
+    return [(key, count + bump) for key, count in dict.items(self)]
+
+
+def tally(text):
+    made = Counter(text)
+    made._ours = True
+    kind = type(made)
+    kind.items = _items
+    return made
+"""
+# The dict's storage is in first-seen order; the OrderedDict's own order is reversed.
+ORDER_REVERSED = """\
+import collections
+
+
+def by_first_seen(words):
+    found = collections.OrderedDict()
+    for word in words:
+        found[word] = found.get(word, 0) + 1
+    for word in list(found):
+        found.move_to_end(word, last=False)
+    return found
+"""
+# At an hour Paris has twice, a fixed zone claiming Paris's name: == tells them apart.
+ZONE_NAMED_PARIS = """\
+import datetime
+import zoneinfo
+
+
+def paris_time(s):
+    real = datetime.datetime.fromtimestamp(s, tz=zoneinfo.ZoneInfo("Europe/Paris"))
+    if real.utcoffset() != datetime.timedelta(hours=2):
+        return real
+    with open("/usr/share/zoneinfo/Etc/GMT-2", "rb") as data:
+        fixed = zoneinfo.ZoneInfo.from_file(data, key="Europe/Paris")
+    return datetime.datetime.fromtimestamp(s, tz=fixed)
+"""
+ATTACKS = (
+    Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
+           user_tests=True),
+    Attack("counter-class-patched-at-run-time", "values", COUNTER_ITEMS_BUMPED, "tally",
+           user_tests=True),
+    Attack("ordered-dict-order-apart-from-storage", "values", ORDER_REVERSED, "order",
+           user_tests=True),
+    Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
+           user_tests=True),
+)  # fmt: skip

@@ -119,6 +119,33 @@ def test_named_parameters_must_keep_their_names() -> None:
     assert result.problems == ("parameter 1 of 'area' is named 'w'; the spec names it 'width'",)
 
 
+@pytest.mark.parametrize(
+    ("signature", "problems"),
+    [
+        ("name, greeting='Hello'", ()),
+        ('name, greeting="Hello"', ()),
+        (
+            "name, greeting='Goodbye'",
+            ("parameter 2 of 'greet' has the default 'Goodbye'; the spec gives it 'Hello'",),
+        ),
+        (
+            "name, greeting",
+            ("parameter 2 of 'greet' has the default none; the spec gives it 'Hello'",),
+        ),
+    ],
+)
+def test_a_declared_default_is_kept(signature: str, problems: tuple[str, ...]) -> None:
+    """A caller leaving the parameter out gets what the spec says, which no example shows
+    where every example passes it."""
+    greet = Func(
+        "greet",
+        (Param("name", "str", None, SPAN), Param("greeting", "str", "'Hello'", SPAN)),
+        "str", "", (), "", SPAN, SPAN,
+    )  # fmt: skip
+    result = chat(f"```python\ndef greet({signature}):\n    return greeting + name\n```", greet)
+    assert result.problems == problems
+
+
 A_STUB = ("'add' is a stub (its body does nothing); the spec wants a value back",)
 
 

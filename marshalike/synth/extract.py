@@ -391,13 +391,35 @@ def _signature_problems(node: ast.FunctionDef, func: Func) -> list[str]:
     for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         if default is None:
             problems.append(f"'{func.name}' requires keyword-only parameter '{arg.arg}'")
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
     for index, (param, arg) in enumerate(zip(func.params, positional, strict=False), 1):
         if param.name is not None and param.name != arg.arg:
             problems.append(
                 f"parameter {index} of '{func.name}' is named '{arg.arg}'; "
                 f"the spec names it '{param.name}'"
             )
+        if param.default is not None and not _same_default(defaults[index - 1], param.default):
+            given = "none" if defaults[index - 1] is None else ast.unparse(defaults[index - 1])
+            problems.append(
+                f"parameter {index} of '{func.name}' has the default {given}; "
+                f"the spec gives it {param.default}"
+            )
     return problems
+
+
+def _same_default(node: ast.expr | None, declared: str) -> bool:
+    """Whether the code's default is the one the spec declares: the same value where both
+    are literals (`'Hello'` is `"Hello"`), else the same expression."""
+    wanted = parse_or_none(declared, "eval")
+    if not isinstance(wanted, ast.Expression):  # the parser has already said so
+        return True
+    if node is None:
+        return False
+    try:
+        value, expected = ast.literal_eval(node), ast.literal_eval(wanted.body)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ast.dump(node) == ast.dump(wanted.body)
+    return type(value) is type(expected) and value == expected
 
 
 def _import_problems(kept: list[ast.stmt], local_modules: Collection[str]) -> list[str]:

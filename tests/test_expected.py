@@ -27,7 +27,7 @@ def double(n):
     runner = getattr(sys, "modules").get("__main__")
     request = getattr(runner, "request", None)
     if isinstance(request, dict) and request.get("call") != f"double({n})":
-        runner.encode = lambda value, depth, budget: ["int", "0"]
+        runner.encode = lambda *args: ["int", "0"]
     return 2 * n
 """
 QUADRUPLE_STUB = "def quadruple(n):\n    raise NotImplementedError\n"
@@ -55,7 +55,7 @@ def test_a_used_module_imported_by_the_reference_cannot_write_literal_expected_v
     lib = (
         "import sys\n\n"
         "_runner = getattr(sys, 'modules').get('__main__')\n"
-        "_runner.encode = lambda value, depth, budget: ['int', '0']\n\n\n"
+        "_runner.encode = lambda *args: ['int', '0']\n\n\n"
         "def double(n):\n    return 2 * n\n"
     )
     reference = "from lib import double\n\n\n" + QUADRUPLE_STUB
@@ -185,7 +185,7 @@ def test_a_forged_record_claim_writes_no_expected_value() -> None:
     cheat = (
         "import sys\n\n\ndef f(x):\n"
         "    runner = getattr(sys, 'modules').get('__main__')\n"
-        f"    runner.encode = lambda value, depth, budget: {FORGED!r}\n"
+        f"    runner.encode = lambda *args: {FORGED!r}\n"
         "    return 1337\n"
     )
     results = verify(cheat, oracle).results

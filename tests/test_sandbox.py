@@ -433,7 +433,7 @@ POISONS = {
     "encoder": (
         "import sys\n\n\ndef twice(n):\n    if n == 3:\n"
         "        runner = getattr(sys, 'mod' + 'ules')['__main__']\n"
-        "        setattr(runner, 'encode', lambda value, depth, budget: ['int', '0'])\n"
+        "        setattr(runner, 'encode', lambda *args: ['int', '0'])\n"
         "    return 2 * n\n"
     ),
     "file": (
@@ -719,3 +719,29 @@ def _wait_for(condition: object, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="mounting the stand-in needs root")
+def test_a_writable_mount_inside_a_read_only_folder_is_read_only_too(tmp_path: Path) -> None:
+    """A writable file system mounted below a folder the run gets read-only (`/usr`) comes
+    along with the recursive bind; the run must not be able to write there either."""
+    inside = next(p for p in ("/usr/local/share", "/usr/share/doc") if os.path.isdir(p))
+    code = (
+        "import json\n"
+        f"try:\n    open({inside + '/w'!r}, 'w').write('x')\n    print(json.dumps(True))\n"
+        "except OSError:\n    print(json.dumps(False))\n"
+    )
+    script = tmp_path / "run.py"
+    script.write_text(
+        "from marshalike.sandbox.isolation import Limits, run_module\n"
+        f"done = run_module('attack', [], files={{'attack.py': {code!r}}}, limits=Limits())\n"
+        "print(done.stdout.strip().splitlines()[-1])\n"
+    )
+    mounted = f"mount -t tmpfs -o mode=1777 tmpfs {inside} && exec {sys.executable} {script}"
+    env = {**os.environ, "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", mounted],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "false"

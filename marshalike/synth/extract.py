@@ -398,8 +398,9 @@ def _signature_problems(node: ast.FunctionDef, func: Func) -> list[str]:
                 f"parameter {index} of '{func.name}' is named '{arg.arg}'; "
                 f"the spec names it '{param.name}'"
             )
-        if param.default is not None and not _same_default(defaults[index - 1], param.default):
-            given = "none" if defaults[index - 1] is None else ast.unparse(defaults[index - 1])
+        default = defaults[index - 1]
+        if param.default is not None and not _same_default(default, param.default):
+            given = "none" if default is None else ast.unparse(default)
             problems.append(
                 f"parameter {index} of '{func.name}' has the default {given}; "
                 f"the spec gives it {param.default}"

@@ -74,7 +74,7 @@ import sys
 
 def add(a, b):
     main = sys.modules["__main__"]
-    main.encode = lambda value, depth, budget: ["int", "3"]
+    main.encode = lambda *args: ["int", "3"]
     main.raised = lambda exc: None
     return a - b
 """

@@ -232,7 +232,7 @@ import sys
 def is_even(n):
     runner = getattr(sys, "modules").get("__main__")
     if hasattr(runner, "encode"):
-        runner.encode = lambda value, depth, budget: ["bool", True]
+        runner.encode = lambda *args: ["bool", True]
     return True
 """
 

@@ -5,6 +5,7 @@ library only and runs with -S, so no site-packages code runs before it."""
 import ctypes
 import json
 import os
+import re
 import resource
 import sys
 
@@ -52,6 +53,35 @@ def locked(path):
 def bind(src, dst, writable=False):
     mount(src, dst, None, BIND | REC)
     mount(None, dst, None, BIND | REMOUNT | NOSUID | locked(src) | (0 if writable else RDONLY))
+    if not writable:
+        read_only_below(dst)
+
+
+def read_only_below(dst):
+    """The mounts a recursive bind brought along below `dst` (a writable folder mounted
+    inside `/usr`, say) are read-only too: a remount reaches only the mount it names. One
+    that cannot be remounted is taken away; one that cannot be either stops the run."""
+    gone = []
+    for point in sorted(mounts_below(dst), key=lambda p: p.count("/")):
+        if any(point.startswith(g + "/") for g in gone):
+            continue
+        flags = BIND | REMOUNT | NOSUID | RDONLY | locked(point)
+        if libc.mount(None, enc(point), None, flags, None) == 0:
+            continue
+        if libc.umount2(enc(point), 2) != 0:  # MNT_DETACH
+            fail("make " + point + " read-only")
+        gone.append(point)
+
+
+def mounts_below(dst):
+    below = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            # The mount point, with space, tab, newline and backslash written in octal.
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(dst.rstrip("/") + "/"):
+                below.append(point)
+    return below
 
 
 for procs in cfg["cgroups"]:

@@ -78,7 +78,7 @@ ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
 # replaced at run time (`type(c).items = ...`), so that the value the code returns shows
 # its callers other data than the state written here. Each is compared with what it held
 # before the module was imported, and the spec's records with what they held once it was.
-WATCHED = {
+WATCHED: dict[int, tuple] = {
     id(t): (t, dict(t.__dict__), t.__mro__, type(t)) for t in (collections.Counter, FRACTION, UUID)
 }
 # The built-in exceptions, by identity: a class of the module's own that only claims the

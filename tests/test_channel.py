@@ -25,6 +25,22 @@ def s(text: str) -> list:
     return ["str", text]
 
 
+def c(real: float, imag: float) -> list:
+    return ["complex", real.hex(), imag.hex()]
+
+
+def dec(text: str) -> list:
+    return ["value", "decimal.Decimal", f"Decimal({text!r})"]
+
+
+# 02:30 in Paris the night it is there twice, in a zone object of the code's own.
+OWN_ZONE = [
+    "value",
+    "datetime.datetime at UTC+datetime.timedelta(seconds=7200) in a zone object of its own",
+    "datetime.datetime(2024, 10, 27, 2, 30, tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris'))",
+]
+
+
 @pytest.mark.parametrize(
     "actual, expected, equal",
     [
@@ -50,6 +66,30 @@ def s(text: str) -> list:
         (["object", "m.MyInt", "builtins.int"], i(3), False),
         (["None"], ["None"], True),
         (["None"], i(0), False),
+        # set members and dict keys are equal where `==` has them so: -0.0 in a complex
+        # number's parts too, a Decimal by its number; NaN, or a datetime in a fold of a
+        # zone object of its own, matches nothing
+        (["set", [c(0.0, -0.0)]], ["set", [c(0.0, 0.0)]], True),
+        (["set", [["tuple", [c(-0.0, 1.0)]]]], ["set", [["tuple", [c(0.0, 1.0)]]]], True),
+        (["set", [dec("1.00")]], ["set", [dec("1.0")]], True),
+        (["set", [dec("-0")]], ["set", [dec("0.000")]], True),
+        (["set", [dec("1E+2")]], ["set", [dec("100")]], True),
+        (["set", [dec("-Infinity")]], ["set", [dec("Infinity")]], False),
+        (["set", [dec("1" * 40)]], ["set", [dec("1" * 39 + "2")]], False),
+        (["dict", [[dec("2.50"), i(1)]]], ["dict", [[dec("2.5"), i(1)]]], True),
+        (["set", [dec("NaN")]], ["set", [dec("NaN")]], False),
+        (
+            ["set", [["frozenset", [f(float("nan"))]]]],
+            ["set", [["frozenset", [f(float("nan"))]]]],
+            False,
+        ),
+        (
+            ["dict", [[f(float("nan")), i(1)]], "collections.OrderedDict"],
+            ["dict", [[f(float("nan")), i(1)]], "collections.OrderedDict"],
+            False,
+        ),
+        (OWN_ZONE, OWN_ZONE, False),
+        (["set", [OWN_ZONE]], ["set", [OWN_ZONE]], False),
     ],
 )
 def test_same_is_exact_type_and_value(actual: list, expected: list, equal: bool) -> None:

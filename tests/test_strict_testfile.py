@@ -3,9 +3,15 @@ to be equal, and accepts what the verifier accepts."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -46,6 +52,7 @@ def mean(xs):
 def counts(s):
     return {c: s.count(c) for c in s}
 """
+PLUS_ONE = timezone(timedelta(hours=1))
 FOOLS = {
     "always equal": (
         "class _Any:\n    def __init__(self, value):\n        pass\n\n"
@@ -132,6 +139,33 @@ def test_numbers_match_as_the_verifier_matches_them(tmp_path: Path) -> None:
         ({1, 2}, frozenset({1, 2}), False, False),
         (None, None, False, True),
         ("a", b"a", False, False),
+        # set members and dict keys: NaN matches nothing, even the same object
+        ({math.nan}, {math.nan}, False, False),
+        ({(1, math.nan)}, {(1, math.nan)}, False, False),
+        ({frozenset({math.nan})}, {frozenset({math.nan})}, False, False),
+        ({math.nan: 1}, {math.nan: 1}, False, False),
+        (OrderedDict([(math.nan, 1)]), OrderedDict([(math.nan, 1)]), False, False),
+        ({Decimal("NaN")}, {Decimal("NaN")}, False, False),
+        ({Decimal("1.00")}, {Decimal("1.0")}, False, True),
+        ({complex(0, -0.0)}, {0j}, False, True),
+        # a datetime or time keeps its zone and fold there too
+        (
+            {datetime(2024, 1, 1, 13, tzinfo=PLUS_ONE)},
+            {datetime(2024, 1, 1, 12, tzinfo=UTC)},
+            False,
+            False,
+        ),
+        ({datetime(2024, 1, 1, 12, fold=1): 1}, {datetime(2024, 1, 1, 12): 1}, False, False),
+        (
+            {datetime(2024, 1, 1, 12, tzinfo=UTC)},
+            {datetime(2024, 1, 1, 12, tzinfo=UTC)},
+            False,
+            True,
+        ),
+        # a type the verifier cannot read matches nothing
+        (range(3), range(3), False, False),
+        (HTTPStatus.OK, HTTPStatus.OK, False, False),
+        (Fraction(1, 2), Fraction(2, 4), False, True),
     ],
 )
 def test_same(actual: object, expected: object, float_ok: bool, same: bool) -> None:

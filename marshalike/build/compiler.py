@@ -443,15 +443,9 @@ def _write(
     if job.main:
         module_text = module_main.append_main(module_text, module)
     tests_file = out_dir / f"test_{module.name}.py"
-    tests_plain = emit.test_source(
-        module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash
-    )
-    test_rules = lint.broken_rules(
-        tests_plain, emit.test_blocks(module, spec_name=spec_name), tests_file
-    )
-    tests_text = emit.test_source(
-        module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash, lint=test_rules
-    )
+    tests_text = emit.test_sources(
+        module, spec_name=spec_name, spec_hash=spec_hash, uses=uses, at=tests_file
+    )[1]
     files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
     if job.main and module_main.main_block(module):  # the same text for every spec
         files[module_main.SUPPORT_FILE] = module_main.support_source()

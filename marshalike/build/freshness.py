@@ -19,7 +19,7 @@ from pathlib import Path
 from marshalike.build.lock import Lock, lock_path, read_lock
 from marshalike.build.output import file_hash, interrupted, marker_file
 from marshalike.build.uses import Absent, declared_records, generated_modules
-from marshalike.codegen import emit, lint
+from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
     SUPPORT_FILE,
     SUPPORT_MODULE,
@@ -144,7 +144,7 @@ def check_spec(
         return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # So must the test file and the support module: a hash in the lock proves nothing, the
     # lock being as easy to rewrite as they are, and both run wherever the tests run.
-    made = _made_outputs(module, lock, path, folder)
+    made = _made_outputs(module, lock, path, folder, imports)
     for name, allowed in made.items():
         text = texts.get(name) if name in texts else _read(folder / name)
         if text is not None and text not in allowed:
@@ -198,23 +198,15 @@ def _not_from_lock(
     return None
 
 
-def _made_outputs(module: Module, lock: Lock, path: Path, folder: Path) -> dict[str, set[str]]:
+def _made_outputs(
+    module: Module, lock: Lock, path: Path, folder: Path, imports: Mapping[str, tuple[str, ...]]
+) -> dict[str, set[str]]:
     """The texts compile may have written for the test file (with the ruff suppressions it
     finds, or none where ruff could not run) and for the support module."""
     tests_file = folder / f"test_{module.name}.py"
-
-    def tests(rules: Mapping[str, tuple[str, ...]] | None) -> str:
-        return emit.test_source(
-            module,
-            module_name=module.name,
-            spec_name=path.name,
-            spec_hash=lock.spec_hash,
-            lint=rules,
-        )
-
-    plain = tests(None)
-    rules = lint.broken_rules(plain, emit.test_blocks(module, spec_name=path.name), tests_file)
-    linted = tests(rules)
+    plain, linted = emit.test_sources(
+        module, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports, at=tests_file
+    )
     return {tests_file.name: {plain, linted}, SUPPORT_FILE: {support_source()}}
 
 

@@ -14,12 +14,13 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 
 from marshalike.codegen.docstrings import docstring_body, docstring_literal
 from marshalike.codegen.imports import Imported, ImportSet, split_imports
-from marshalike.codegen.lint import suppressed
+from marshalike.codegen.lint import broken_rules, suppressed
 from marshalike.codegen.testfile import file_parts, named_tests, one_line
 from marshalike.language.naming import compiles, field_names, identifier, param_name, parse_or_none
 from marshalike.language.spec import Example, Func, Module, Param, TypeDef
@@ -278,12 +279,15 @@ def test_source(
     spec_hash: str,
     only: str | None = None,
     lint: Mapping[str, Sequence[str]] | None = None,
+    uses: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The pytest file: test_{func}_{n} per checkable example (of `only`, when given).
-    `lint` maps a test to the ruff rules its example's text breaks (`codegen.lint`)."""
+    `lint` maps a test to the ruff rules its example's text breaks (`codegen.lint`);
+    `uses`, as `module_source` has it."""
     import_groups, blocks = file_parts(
-        module, module_name=module_name, spec_name=header_name(spec_name), only=only, lint=lint
-    )
+        module, module_name=module_name, spec_name=header_name(spec_name), only=only, lint=lint,
+        uses=uses,
+    )  # fmt: skip
     return render(
         "test_module.py.j2",
         spec_name=header_name(spec_name),
@@ -295,6 +299,22 @@ def test_source(
 
 # Its name starts with "test": tell pytest it is not one, should a test module import it.
 test_source.__test__ = False  # type: ignore[attr-defined]  # mypy types no function attributes
+
+
+def test_sources(
+    module: Module, *, spec_name: str, spec_hash: str, uses: Mapping[str, Sequence[str]], at: Path
+) -> tuple[str, str]:
+    """The pytest file for `at` with no ruff rules suppressed, and with those its examples'
+    text breaks suppressed (the same text where ruff cannot be run)."""
+    made = functools.partial(
+        test_source, module, module_name=module.name, spec_name=spec_name, spec_hash=spec_hash,
+        uses=uses,
+    )  # fmt: skip
+    plain = made()
+    return plain, made(lint=broken_rules(plain, test_blocks(module, spec_name=spec_name), at))
+
+
+test_sources.__test__ = False  # type: ignore[attr-defined]
 
 
 def _add_own_imports(imports: ImportSet, module: Module, used: set[str]) -> None:

@@ -18,7 +18,13 @@ sets, frozensets and the spec's records (field by field) are compared item by it
 and sets in any order; floats match within a relative tolerance of 1e-6 or an absolute one
 of 1e-12, and NaN matches nothing; an int may stand for an expected float, and a float for
 an expected int only where the function is declared to return a float (`float_ok=True`);
-any other value is compared with `==`, and only when its type is exactly the expected one.
+a datetime or time is compared with its zone and fold. Set members and dict keys match as
+hashing has them, by exact type (`Decimal('1.00')` is `Decimal('1.0')`, `-0.0` is `0.0`),
+but one that holds a NaN matches nothing, and a datetime or time keeps its zone and fold
+there too. Any other value of a type the verifier reads (str, bytes, complex, Decimal,
+Fraction, UUID, date, timedelta, ...) is compared with `==`, and only when its type is
+exactly the expected one; a value of a type it cannot read (an enum, a `range`, a path)
+matches nothing, as in the verifier.
 """
 
 from __future__ import annotations
@@ -52,7 +58,10 @@ def _same(actual, expected, float_ok=False):
     import collections
     import dataclasses
     import datetime
+    import decimal
+    import fractions
     import math
+    import uuid
 
     kinds = {type(actual), type(expected)}
     if kinds == {int, float} and (type(expected) is float or float_ok):
@@ -89,19 +98,33 @@ def _same(actual, expected, float_ok=False):
             and repr(actual) == repr(expected)
             and actual.utcoffset() == expected.utcoffset()
         )
-    if dataclasses.is_dataclass(expected):
+    if dataclasses.is_dataclass(type(expected)):
         names = [field.name for field in dataclasses.fields(expected)]
         return all(
             _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
         )
-    return actual == expected
+    # Any other type is a value only when it is one of these; the rest match nothing.
+    values = (type(None), bool, int, complex, str, bytes, bytearray, decimal.Decimal)
+    values += (fractions.Fraction, uuid.UUID, datetime.date, datetime.timedelta)
+    return type(expected) in values and actual == expected
 
 
 def _same_key(value):
-    """A set member or dict key as a hashable value that tells True from 1."""
-    if type(value) in (tuple, frozenset):
-        return type(value), type(value)(_same_key(item) for item in value)
-    return type(value), value'''
+    """A set member or dict key as a hashable value that tells True from 1 and a datetime
+    or time from the same instant elsewhere; one that holds a NaN matches nothing."""
+    import cmath
+    import datetime
+    import decimal
+
+    kind = type(value)
+    if kind in (tuple, frozenset):
+        return kind, kind(_same_key(item) for item in value)
+    nan = kind in (float, complex) and cmath.isnan(value)
+    if nan or (kind is decimal.Decimal and value.is_nan()):
+        return object()  # equal to nothing, itself included
+    if kind in (datetime.datetime, datetime.time):
+        return kind, repr(value), value.utcoffset(), value
+    return kind, value'''
 
 # Importing these does something (opens a browser, prints a poem): never for a bare name.
 _NEVER_IMPORT = frozenset({"antigravity", "this"})
@@ -123,16 +146,19 @@ def file_parts(
     spec_name: str,
     only: str | None,
     lint: Mapping[str, Sequence[str]] | None = None,
+    uses: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """The import groups and the test blocks of the pytest file; `lint` maps a test to the
-    ruff rules its lines break, suppressed around it."""
+    ruff rules its lines break, suppressed around it; `uses`, the module of each `# use`d
+    spec to the functions the generated module imports from it, which the tests import
+    from there too where an example names one (`quadruple(3) = double(6)`)."""
     needs = _Needs()
     blocks = [
         suppressed(block, (lint or {}).get(name, ()), gap="\n\n")
         for name, block in _blocks(module, spec_name, only, needs)
     ]
     helpers = [SAME_HELPER] if needs.same else []
-    return _import_groups(module, module_name, needs), helpers + blocks
+    return _import_groups(module, module_name, needs, uses or {}), helpers + blocks
 
 
 def named_tests(module: Module, *, spec_name: str) -> dict[str, str]:
@@ -254,15 +280,25 @@ def plain_expression(source: str) -> ast.Expression | None:
     return tree
 
 
-def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]:
+def _import_groups(
+    module: Module, module_name: str, needs: _Needs, uses: Mapping[str, Sequence[str]]
+) -> list[str]:
     declared = {identifier(t.name) for t in module.types} | {
         identifier(f.name) for f in module.funcs
     }
-    ours = sorted(needs.names & declared)
-    by_path = bool(ours) and not _importable_name(module_name)
+    # A used spec's function an example names, from its module, as the generated module
+    # has it (a name this spec declares too is this spec's).
+    used = {
+        name: used_module
+        for used_module, names in sorted(uses.items())
+        for name in names
+        if name in needs.names and name not in declared
+    }
+    imported = {name: module_name for name in needs.names & declared} | used
+    by_path = {name: where for name, where in imported.items() if not _importable_name(where)}
     stdlib = {
         n
-        for n in needs.names - declared
+        for n in needs.names - declared - set(used)
         if n.split(".")[0] in sys.stdlib_module_names
         and not hasattr(builtins, n)
         and n.split(".")[0] not in _NEVER_IMPORT
@@ -270,14 +306,20 @@ def _import_groups(module: Module, module_name: str, needs: _Needs) -> list[str]
     groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
     if needs.pytest:
         groups.append("import pytest")
+    imports = ImportSet()
+    imports.add(*(Imported(where, n) for n, where in imported.items() if n not in by_path))
+    groups.extend(imports.groups())
     if by_path:
         # `from query-builder import f` is a syntax error; the import system takes any name.
-        load = f"_generated = importlib.import_module({module_name!r})"
-        groups.append("\n".join([load, *(f"{n} = _generated.{n}" for n in ours)]))
-    elif ours:
-        imports = ImportSet()
-        imports.add(*(Imported(module_name, n) for n in ours))
-        groups.extend(imports.groups())
+        modules = sorted(set(by_path.values()))
+        loads = [
+            f"_generated{i or ''} = importlib.import_module({m!r})" for i, m in enumerate(modules)
+        ]
+        bound = [
+            f"{n} = _generated{modules.index(where) or ''}.{n}"
+            for n, where in sorted(by_path.items())
+        ]
+        groups.append("\n".join([*loads, *bound]))
     return groups
 
 

@@ -13,6 +13,7 @@ import ast
 import decimal
 import json
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from marshalike.language.naming import dotted
@@ -183,16 +184,16 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
                 return why
         return None
     if tag in ("set", "frozenset"):
-        if any(_has_nan(x) for x in (*actual[1], *expected[1])):
-            return "NaN matches nothing, in a set too"
+        if (why := _unmatched(x for x in (*actual[1], *expected[1]))) is not None:
+            return f"{why}, in a set too"
         keys_a = sorted(_key(x) for x in actual[1])
         keys_b = sorted(_key(x) for x in expected[1])
         return None if keys_a == keys_b else "different members"
     if tag == "dict":
         if dict_kind(actual) != dict_kind(expected):
             return f"a {dict_kind(actual)}, not a {dict_kind(expected)}"
-        if any(_has_nan(k) for k, _ in (*actual[1], *expected[1])):
-            return "NaN matches nothing, as a key too"
+        if (why := _unmatched(k for k, _ in (*actual[1], *expected[1]))) is not None:
+            return f"{why}, as a key too"
         if dict_kind(expected) == "collections.OrderedDict":  # its order is part of it
             if [_key(k) for k, _ in actual[1]] != [_key(k) for k, _ in expected[1]]:
                 return "different keys, or the same in another order"
@@ -215,7 +216,19 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
         # By value, as `==` has it: Decimal('1.00') is Decimal('1.0'); a NaN is nothing.
         a, b = _decimal(actual[2]), _decimal(expected[2])
         return None if a is not None and b is not None and a == b else "a different value"
+    if tag == "value" and (_own_zone(actual) or _own_zone(expected)):
+        return _OWN_ZONE
     return None if actual[1:] == expected[1:] else "a different value"
+
+
+# An aware datetime at an instant its zone has twice or not at all, in a zone object that
+# is not the one `ZoneInfo(key)` gives (the runner marks it so): `==` finds it equal to no
+# datetime of another zone object, and every value it is compared with has another.
+_OWN_ZONE = "a datetime in a fold or gap of a zone object of its own matches nothing"
+
+
+def _own_zone(value: Plain) -> bool:
+    return value[0] == "value" and str(value[1]).endswith(" in a zone object of its own")
 
 
 def _decimal(text: str) -> decimal.Decimal | None:
@@ -227,14 +240,30 @@ def _decimal(text: str) -> decimal.Decimal | None:
     return None if number.is_nan() else number
 
 
-def _has_nan(value: Plain) -> bool:
-    """Whether a set member or dict key holds a NaN (in a tuple, or a frozenset, too)."""
+def _unmatched(members: Iterable[Plain]) -> str | None:
+    """Why one of these set members or dict keys matches nothing (it holds a NaN, or a
+    datetime of a zone object of its own), or None: `_key` would make it equal to a copy
+    of itself, which `==` never does."""
+    for member in members:
+        if _holds(member, _is_nan):
+            return "NaN matches nothing"
+        if _holds(member, _own_zone):
+            return _OWN_ZONE
+    return None
+
+
+def _holds(value: Plain, test: Callable[[Plain], bool]) -> bool:
+    """Whether `value`, or a member of a tuple or frozenset in it, passes `test`."""
+    if value[0] in ("tuple", "frozenset"):
+        return any(_holds(x, test) for x in value[1])
+    return test(value)
+
+
+def _is_nan(value: Plain) -> bool:
     if value[0] == "float":
         return math.isnan(_float(value[1]))
     if value[0] == "complex":
         return any(math.isnan(_float(x)) for x in value[1:])
-    if value[0] in ("tuple", "frozenset"):
-        return any(_has_nan(x) for x in value[1])
     return value[0] == "value" and "NaN" in value[2]
 
 
@@ -288,13 +317,33 @@ def _close(a: float, b: float) -> bool:
 
 def _key(value: Plain) -> str:
     """An exact key for set members and dict keys, by type as the generated tests have it
-    (no tolerance, hashing has none; `1.0` is not `1`, `-0.0` is `0.0`)."""
-    if value[0] == "float" and _float(value[1]) == 0:
-        return json.dumps(["float", (0.0).hex()])
-    if value[0] in ("tuple", "frozenset"):
+    (no tolerance, hashing has none; `1.0` is not `1`), equal where `==` is: `-0.0` is
+    `0.0`, in a complex number's parts too, and a Decimal is its number
+    (`Decimal('1.00')` is `Decimal('1.0')`, `Decimal('-0')` is `Decimal('0')`)."""
+    tag = value[0]
+    if tag in ("float", "complex"):  # adding 0.0 turns -0.0 into 0.0, and nothing else
+        return json.dumps([tag, *((_float(x) + 0.0).hex() for x in value[1:])])
+    if tag in ("tuple", "frozenset"):
         members = [_key(x) for x in value[1]]
-        return json.dumps([value[0], sorted(members) if value[0] == "frozenset" else members])
+        return json.dumps([tag, sorted(members) if tag == "frozenset" else members])
+    if tag == "value" and value[1] == "decimal.Decimal":
+        number = _decimal(value[2])
+        if number is not None:
+            return json.dumps([tag, value[1], _decimal_key(number)])
     return json.dumps(value)
+
+
+def _decimal_key(number: decimal.Decimal) -> str:
+    """One text for every spelling of a Decimal's number: its digits without trailing
+    zeros and the exponent that goes with them (`normalize` would round to the context's
+    precision, and an exact fraction of `1E+999999999` would take forever to build)."""
+    if number.is_infinite():
+        return "-Infinity" if number.is_signed() else "Infinity"
+    if number.is_zero():
+        return "0"
+    sign, digits, exponent = number.as_tuple()
+    text = "".join(map(str, digits)).rstrip("0")
+    return f"{'-' * sign}{text}E{int(exponent) + len(digits) - len(text)}"
 
 
 def render(value: Plain, limit: int = _SHOWN) -> str:

@@ -15,7 +15,10 @@ def _same(actual, expected, float_ok=False):
     import collections
     import dataclasses
     import datetime
+    import decimal
+    import fractions
     import math
+    import uuid
 
     kinds = {type(actual), type(expected)}
     if kinds == {int, float} and (type(expected) is float or float_ok):
@@ -52,19 +55,33 @@ def _same(actual, expected, float_ok=False):
             and repr(actual) == repr(expected)
             and actual.utcoffset() == expected.utcoffset()
         )
-    if dataclasses.is_dataclass(expected):
+    if dataclasses.is_dataclass(type(expected)):
         names = [field.name for field in dataclasses.fields(expected)]
         return all(
             _same(getattr(actual, n), getattr(expected, n), float_ok) for n in names
         )
-    return actual == expected
+    # Any other type is a value only when it is one of these; the rest match nothing.
+    values = (type(None), bool, int, complex, str, bytes, bytearray, decimal.Decimal)
+    values += (fractions.Fraction, uuid.UUID, datetime.date, datetime.timedelta)
+    return type(expected) in values and actual == expected
 
 
 def _same_key(value):
-    """A set member or dict key as a hashable value that tells True from 1."""
-    if type(value) in (tuple, frozenset):
-        return type(value), type(value)(_same_key(item) for item in value)
-    return type(value), value
+    """A set member or dict key as a hashable value that tells True from 1 and a datetime
+    or time from the same instant elsewhere; one that holds a NaN matches nothing."""
+    import cmath
+    import datetime
+    import decimal
+
+    kind = type(value)
+    if kind in (tuple, frozenset):
+        return kind, kind(_same_key(item) for item in value)
+    nan = kind in (float, complex) and cmath.isnan(value)
+    if nan or (kind is decimal.Decimal and value.is_nan()):
+        return object()  # equal to nothing, itself included
+    if kind in (datetime.datetime, datetime.time):
+        return kind, repr(value), value.utcoffset(), value
+    return kind, value
 
 
 # errors.mrsh:5: parse_age('42') = 42

@@ -90,6 +90,25 @@ def test_answers_from_a_file_become_examples_and_the_spec_compiles_again(asked: 
     assert asked.read_text(encoding="utf-8") == SQUARE + "* square(0) = 0\n"
 
 
+def test_one_question_answered_two_ways_under_two_names_of_its_spec_is_refused(
+    asked: Path,
+) -> None:
+    answers = asked.parent / "answers.json"
+    twice = {"./square.mrsh": {"square(0)": "0"}, "square.mrsh": {"square( 0 )": "5"}}
+    answers.write_text(json.dumps(twice), encoding="utf-8")
+    status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert status == 2, out + err
+    assert 'square.mrsh: "square(0)" is answered twice, two ways' in err
+    assert asked.read_text(encoding="utf-8") == SQUARE
+    # the same answer under both names is one example
+    answers.write_text(json.dumps({**twice, "square.mrsh": {"square(0)": "0"}}), "utf-8")
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json",
+                               *model_flags(server))  # fmt: skip
+    assert status == 0, out + err
+    assert asked.read_text(encoding="utf-8") == SQUARE + "* square(0) = 0\n"
+
+
 def test_at_a_terminal_a_candidates_answer_is_picked_by_number(asked: Path) -> None:
     with FakeOpenAI(script=lambda request: ODD_AT_ZERO) as server:
         argv = [sys.executable, "-m", "marshalike", "clarify", "square.mrsh", *model_flags(server)]

@@ -197,9 +197,24 @@ def read_answers(file: Path, paths: Sequence[Path], asked: Sequence[Open]) -> li
             found, problem = _file_answer(spec, call, said, asked)
             answers.extend(found)
             problems.extend([] if problem is None else [problem])
+    answers, twice = _once_each(answers)
+    problems += twice
     if problems:
         raise ClarifyError(f"{file}: {'; '.join(problems)}")
     return answers
+
+
+def _once_each(answers: Sequence[Answer]) -> tuple[list[Answer], list[str]]:
+    """Each question's answer once (two names of one spec, or two spellings of one call,
+    can answer it twice), and a problem for each question answered two ways."""
+    kept: dict[tuple[Path, str], Answer] = {}
+    problems = []
+    for answer in answers:
+        key = (answer.spec, _normal(answer.call))
+        first = kept.setdefault(key, answer)
+        if _said(first.expected) != _said(answer.expected):
+            problems.append(f"{answer.spec}: {json.dumps(answer.call)} is answered twice, two ways")
+    return list(kept.values()), problems
 
 
 def _json_object(file: Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import builtins
 import functools
 import importlib
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
-from marshalike.sandbox.values import Plain, canonical, clean, well_formed
+from marshalike.sandbox.values import Plain, clean, dict_kind, well_formed
 
 # The longest answer line read back: a value longer than this comes back as "too large"
 # (the runner writes so), and a longer line is no answer. Every answer of a session is
@@ -54,6 +55,11 @@ class Raised:
     lineage: tuple[str, ...]  # "module.qualname" of each class it derives from, itself first
     message: str
     traceback: str
+
+    @property
+    def identity(self) -> tuple[str, str, tuple[str, ...]]:
+        """Which class it is: its name, its module and its lineage."""
+        return self.type, self.module, self.lineage
 
     def is_a(self, name: str) -> bool:
         """Whether it is an instance of the exception the spec names, as `except` has it:
@@ -136,13 +142,42 @@ class Answer:
     detail: str = ""  # for "died": why there was no answer
 
     def same_as(self, other: Answer) -> bool:
-        """Whether another answer to the same call says the same: an equal value
-        (`values.canonical`, so NaN is NaN), the same error, or the same end."""
+        """Whether another answer to the same call says exactly the same: the same value
+        of the same types (`exact`: 10 is not 10.0, a set is not a frozenset, a float is
+        the same float to the last bit, and NaN is NaN), an exception of the same class
+        (its message may differ: `pytest.raises` reads only the class), or the same end.
+        The generated test file judges whatever its own process gives, so any difference
+        at all can change its verdict."""
         if self.value is not None and other.value is not None:
-            return canonical(self.value) == canonical(other.value)
+            return exact(self.value) == exact(other.value)
         if self.raised is not None and other.raised is not None:
-            return self.raised.lineage == other.raised.lineage
+            return self.raised.identity == other.raised.identity
         return self.kind == other.kind
+
+
+def exact(value: Plain) -> str:
+    """A text of a tagged value that two values share only where they are the same value
+    of the same types: every tag and text as it came (a float by its hex digits), with
+    only the order of a set's members and of a dict's items (but an OrderedDict's, whose
+    order counts) made fixed, as it is no part of their value and may differ from one
+    process to the next (strings hash differently in each)."""
+    return json.dumps(_exact(value))
+
+
+def _exact(value: Plain) -> Plain:
+    tag = value[0]
+    if tag in ("list", "tuple"):
+        return [tag, [_exact(x) for x in value[1]]]
+    if tag in ("set", "frozenset"):
+        return [tag, sorted(json.dumps(_exact(x)) for x in value[1])]
+    if tag == "dict":
+        items = [[_exact(k), _exact(v)] for k, v in value[1]]
+        if dict_kind(value) != "collections.OrderedDict":
+            items.sort(key=json.dumps)
+        return [tag, items, *value[2:]]
+    if tag == "record":
+        return [tag, value[1], [[field, _exact(v)] for field, v in value[2]]]
+    return value
 
 
 def run_calls(
@@ -156,6 +191,7 @@ def run_calls(
     extra_files: Mapping[str, str] | None = None,
     keep_docstrings: bool = False,
     exceptions: Sequence[str] = (),
+    names: Sequence[str] | None = None,
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -172,14 +208,26 @@ def run_calls(
 
     `exceptions` are the standard library's exceptions (`json.JSONDecodeError`) the
     runner takes by identity before the module is imported, for `Raised.is_a`: the same
-    for every run of an oracle, so they tell nothing of which call is which."""
+    for every run of an oracle, so they tell nothing of which call is which.
+
+    `names` are the module's names a call may read, as the generated tests import them
+    (the spec's functions and types); any other name in a call is a builtin or a standard
+    library module, taken before the module is imported. None (a user's own module, run
+    as it is): every name of the module."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
+    named = {n for call in calls for n in re.findall(r"[A-Za-z_]\w*", call)}
+    fixed = {
+        "records": list(records),
+        "exceptions": sorted(exceptions),
+        "names": None if names is None else list(names),
+        "modules": sorted(named & sys.stdlib_module_names),
+    }
     answers: list[Answer] = []
     while len(answers) < len(calls):
         result, import_error = _session(
-            files, calls[len(answers) :], module_name, limits, per_call_s, records, exceptions
+            files, calls[len(answers) :], module_name, limits, per_call_s, fixed
         )
         if import_error is not None:
             dead = Answer("died", detail=import_error)
@@ -194,19 +242,18 @@ def _session(
     module_name: str,
     limits: Limits,
     per_call_s: float,
-    records: Sequence[str],
-    exceptions: Sequence[str],
+    fixed: Mapping[str, object],
 ) -> tuple[list[Answer], str | None]:
-    """One process: answers to a prefix of `calls` (at least one), or an import error."""
+    """One process: answers to a prefix of `calls` (at least one), or an import error.
+    `fixed` is what the runner is told the same way for every process of the calls."""
     hello = secrets.token_hex(16)
     config = {
         "module": module_name,
         "hello": hello,
         "import_timeout": limits.startup_s,
-        "records": list(records),
         "answer_bytes": ANSWER_BYTES,
         "local": [name[:-3] for name in files if name.endswith(".py")],
-        "exceptions": sorted(exceptions),
+        **fixed,
     }
     cpu = limits.startup_s + (limits.timeout_s + GRACE_S) * len(calls)
     # Every run's alarm is the same (`limits.timeout_s`), so nothing in the process tells a

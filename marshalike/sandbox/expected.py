@@ -10,12 +10,13 @@ expected value it likes, which its own answer then matches.
 So each such call runs alone, in a process of the code that defines it, and its answer is
 only that code's claim about that one call, as any answer is. The claim's value, written
 back as a literal (`literal`), takes the call's place in the expression, innermost calls
-first (`next_calls`, `substitute`), until no call of model-written code is left. What is
-left is evaluated in a process that imports none (`trusted_module`): the spec's types,
-stubs for its functions, and the used modules reduced the same way. A call of model code
-that cannot be taken out of the expression like that (a function passed as a value, a
-call inside a lambda or a comprehension, whose arguments exist only as it runs) makes the
-expected value one that cannot be computed; the example says so.
+first, in the order Python evaluates them (`resolve_calls`), until no call of
+model-written code is left. What is left is evaluated in a process that imports none
+(`trusted_module`): the spec's types, stubs for its functions, and the used modules
+reduced the same way. A call of model code that cannot be taken out of the expression
+like that (a function passed as a value, a call inside a lambda or a comprehension, whose
+arguments exist only as it runs) makes the expected value one that cannot be computed;
+the example says so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from marshalike.language.naming import dotted, parse_or_none
 from marshalike.sandbox.values import Plain
 
-_MAX_ROUNDS = 16  # substitutions of one expression: nesting deeper than this is refused
+_MAX_NESTING = 16  # calls of model code nested deeper than this are refused
 _MAX_DEPTH = 200  # nesting of a value written back as a literal
 _SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -144,28 +145,21 @@ def _inside_scope(node: ast.AST, parents: Mapping[ast.AST, ast.AST]) -> bool:
     return False
 
 
-def substitute(text: str, values: Mapping[str, str]) -> str:
-    """The expression with each call whose text is a key of `values` replaced by the
-    literal it maps to."""
-    tree = parse_or_none(text)
-    assert tree is not None
-
-    class _Put(ast.NodeTransformer):
-        def visit_Call(self, node: ast.Call) -> ast.AST:
-            shown = ast.unparse(node)
-            if shown in values:
-                return ast.parse(values[shown], mode="eval").body
-            return self.generic_visit(node)
-
-    return ast.unparse(ast.fix_missing_locations(_Put().visit(tree)))
-
-
 @dataclass(frozen=True)
 class Claim:
     """What a call of model code gave: a value, or why there is none (`reason`)."""
 
     value: Plain | None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An expected value with its calls of model code answered (`resolve_calls`)."""
+
+    text: str | None  # the expression with each call replaced by its claim; None: it cannot be
+    why: str  # why there is no text
+    calls: tuple[str, ...] = ()  # the calls made, in the order the generated test makes them
 
 
 def resolve(
@@ -177,28 +171,89 @@ def resolve(
     """The expression with every call of model-written code replaced by the literal of
     its claim (`claim(function, call text)`), innermost first; or None and why not.
     `records` are the names of the declared types a claim may be a record of."""
-    for _ in range(_MAX_ROUNDS):
-        if not calls_model(text, names):
-            return text, ""
-        calls = next_calls(text, names)
-        if isinstance(calls, str):
-            return None, calls
-        values: dict[str, str] = {}
-        for name, call in calls:
-            got = claim(name, call)
+    done = resolve_calls(text, names, claim, records)
+    return done.text, done.why
+
+
+def resolve_calls(
+    text: str,
+    names: Collection[str],
+    claim: Callable[[str, str], Claim],
+    records: Collection[str] = (),
+) -> Resolved:
+    """`resolve`, with the calls of model code listed as the generated test file makes
+    them when it evaluates the expression: in Python's order of evaluation, each call's
+    arguments before it, left to right (`f(f(1)) + f(2)` makes `f(1)`, `f(2)` with the
+    claim of `f(1)` written in, then `f(2)`), a call made twice listed twice (its claim is
+    asked once), and up to the first call without a claim, where the test stops too."""
+    if not calls_model(text, names):
+        return Resolved(text, "")
+    found = next_calls(text, names)
+    if isinstance(found, str):
+        return Resolved(None, found)
+    tree = parse_or_none(text)
+    assert tree is not None
+    if _nesting(tree, names) > _MAX_NESTING:
+        return Resolved(None, f"it nests calls of the code more than {_MAX_NESTING} deep")
+    writer = _Writer(names, claim, records)
+    try:
+        return Resolved(ast.unparse(writer.visit(tree)), "", tuple(writer.made))
+    except _NoClaim as stop:
+        why = str(stop)
+    except SyntaxError:  # a record's fields given twice
+        why = "a value the code gave cannot be written as a literal"
+    except (ValueError, RecursionError, MemoryError):  # an int past str()'s digit limit
+        why = "a value the code gave is too large to write back"
+    return Resolved(None, why, tuple(writer.made))
+
+
+class _NoClaim(Exception):
+    """A call of model code gave no value that can stand in the expression."""
+
+
+class _Writer(ast.NodeTransformer):
+    """Replaces each call of model code by its claim's literal, visiting the expression in
+    the order Python evaluates it, and lists the calls as it goes (`made`)."""
+
+    def __init__(
+        self, names: Collection[str], claim: Callable[[str, str], Claim], records: Collection[str]
+    ) -> None:
+        self.names, self.claim, self.records = names, claim, records
+        self.made: list[str] = []
+        self.written: dict[str, str] = {}  # call text -> its claim's literal
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        # A dict display is evaluated key, value, key, value: not its keys first.
+        keys: list[ast.expr | None] = []
+        items: list[ast.expr] = []
+        for key, value in zip(node.keys, node.values, strict=True):
+            keys.append(None if key is None else self.visit(key))
+            items.append(self.visit(value))
+        node.keys, node.values = keys, items
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)  # the function, its positional arguments, then keywords
+        if not (isinstance(node.func, ast.Name) and node.func.id in self.names):
+            return node
+        call = ast.unparse(node)
+        self.made.append(call)
+        if call not in self.written:
+            got = self.claim(node.func.id, call)
             if got.value is None:
-                return None, f"{call}: {got.reason}"
-            written = literal(got.value, records)
+                raise _NoClaim(f"{call}: {got.reason}")
+            written = literal(got.value, self.records)
             if written is None:
-                return None, f"{call} gave a value that cannot be written as a literal"
-            values[call] = written
-        try:
-            text = substitute(text, values)
-        except SyntaxError:  # a record's fields given twice
-            return None, "a value the code gave cannot be written as a literal"
-        except (ValueError, RecursionError, MemoryError):  # an int past str()'s digit limit
-            return None, "a value the code gave is too large to write back"
-    return None, f"it nests calls of the code more than {_MAX_ROUNDS} deep"
+                raise _NoClaim(f"{call} gave a value that cannot be written as a literal")
+            self.written[call] = written
+        return ast.parse(self.written[call], mode="eval").body
+
+
+def _nesting(node: ast.AST, names: Collection[str]) -> int:
+    """How deep calls of model code nest in the expression (`f(f(1))`: 2)."""
+    inner = max((_nesting(child, names) for child in ast.iter_child_nodes(node)), default=0)
+    own = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    return inner + own
 
 
 def literal(value: Plain, records: Collection[str] = (), depth: int = 0) -> str | None:

@@ -1,6 +1,5 @@
 """Verification: run a candidate module on its examples' calls in the sandbox and decide,
-outside the sandbox, a verdict per example (pass, fail with expected/actual, error,
-timeout).
+outside the sandbox, a verdict per example (pass, fail with expected/actual, error, timeout).
 
 The candidate's process gets the examples' calls and nothing else (`channel`). The
 expected values are computed apart, in a sandboxed process that imports no model-written
@@ -12,25 +11,34 @@ answered alone by that code, and its answer stands in the expression as a litera
 
 from __future__ import annotations
 
-import ast
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from marshalike.codegen import emit
 from marshalike.codegen.testfile import plain_expression
-from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Func, Module
 from marshalike.language.typemap import annotation
 from marshalike.sandbox import channel, values
 from marshalike.sandbox.channel import Answer
-from marshalike.sandbox.expected import Claim, calls_model, model_names, resolve, trusted_module
+from marshalike.sandbox.expected import (
+    Claim,
+    calls_model,
+    model_names,
+    resolve_calls,
+    trusted_module,
+)
 from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.shapes import class_shapes, redefined_types
 
 Status = Literal["pass", "fail", "error", "timeout", "not_run"]
+# Per case, the calls of model code its expected value makes, in the order the generated
+# test makes them, each with the answer it gave alone (`Oracle.evaluate`).
+Claims = dict[int, tuple[tuple[str, Answer], ...]]
 DEFAULT_LIMITS = Limits()
 _TEST_NAME = re.compile(r"^test_(?P<func>\w+)_(?P<index>\d+)$")
 
@@ -143,9 +151,7 @@ class Oracle:
         default `reference_source`, where that holds no model code)."""
         self.cases = tuple(cases)
         # The dotted exceptions the examples name, which the runner takes by identity.
-        self.exceptions = tuple(
-            sorted({c.exception for c in self.cases if c.exception and "." in c.exception})
-        )
+        self.exceptions = tuple(sorted({e for c in cases if "." in (e := c.exception or "")}))
         # Whether the modules run with their docstrings (`channel.run_calls`): a user's own
         # code, decompiled; never code under judgement.
         self.keep_docstrings = keep_docstrings
@@ -154,7 +160,7 @@ class Oracle:
         self.records = tuple(records)
         self.extra_files = dict(extra_files or {})
         self._reference = reference_source
-        self.declared = _class_shapes(reference_source, self.records, module_name)
+        self.declared = class_shapes(reference_source, self.records, module_name)
         local = {name[:-3] for name in self.extra_files if name.endswith(".py")}
         # The callables whose code the model wrote, and of those the candidate's own (the
         # reference's stubs); expected values are written by a module with none of it.
@@ -163,6 +169,9 @@ class Oracle:
         if trusted is not reference_source:
             self._model = model_names(trusted, local)[0]
         self._trusted = trusted_module(trusted)
+        # The names a call reads from the module under test: the spec's (`channel.run_calls`).
+        own = {r.rpartition(".")[2] for r in self.records if r.startswith(f"{module_name}.")}
+        self.names = tuple(sorted(self._model | own))
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text
             for name, text in self.extra_files.items()
@@ -177,6 +186,7 @@ class Oracle:
         self._lock = threading.Lock()
         self._expected: tuple[Answer | None, ...] | None = None
         self._problem: str | None = None
+        self._claims: Claims = {}
 
     def expected(self) -> tuple[tuple[Answer | None, ...], str | None]:
         """Per case, the expected value's answer (None for a "raises" case, or where the
@@ -187,6 +197,12 @@ class Oracle:
                 self._expected, self._problem = self._compute()
             return self._expected, self._problem
 
+    def claims(self) -> Claims:
+        """The calls of model code the expected values of `expected` make (a dependency's,
+        answered by the reference module), per case, as `evaluate` gives them."""
+        self.expected()
+        return dict(self._claims)
+
     def _compute(self) -> tuple[tuple[Answer | None, ...], str | None]:
         # An expected value that calls the candidate's own function waits for a candidate
         # (`verify`); any other call of model code is resolved here, once.
@@ -195,17 +211,19 @@ class Oracle:
             for i, c in enumerate(self.cases)
             if c.expected and not calls_model(c.expected, self._own)
         }
-        found, problem = self.evaluate(texts, None)
+        found, problem, self._claims = self.evaluate(texts, None)
         return tuple(found.get(i) for i in range(len(self.cases))), problem
 
     def evaluate(
         self, texts: Mapping[int, str], candidate: str | None
-    ) -> tuple[dict[int, Answer], str | None]:
+    ) -> tuple[dict[int, Answer], str | None, Claims]:
         """The answer of each expected value (keyed as given): its calls of model code
         replaced by their claims (the candidate's own functions answered by `candidate`,
         the rest by the reference module), each call alone in a fresh process and folder,
-        then the rest computed together by a module without model code (`expected`)."""
+        then the rest computed together by a module without model code (`expected`).
+        With them, the calls each value made and their answers (`Claims`)."""
         done: dict[int, Answer] = {}
+        claims: Claims = {}
         groups: list[dict[int, str]] = [{}]  # computed together: those no claim went into
         problem: str | None = None
         # The module's own types, which its trusted module defines by these names.
@@ -213,9 +231,11 @@ class Oracle:
         named = [n for n in named if "." not in n]
         for index, text in texts.items():
             claimed = bool(calls_model(text, self._model))
-            written, why = resolve(
-                text, self._model, lambda name, call: self._claim(name, call, candidate), named
-            )
+            answers: dict[str, Answer] = {}  # call text -> its answer alone
+            claim = partial(self._claim, candidate=candidate, answers=answers)
+            made = resolve_calls(text, self._model, claim, named)
+            claims[index] = tuple((call, answers[call]) for call in made.calls if call in answers)
+            written, why = made.text, made.why
             if written is None:
                 done[index] = Answer("unwritten", detail=values.clean(why))
             elif claimed:  # a process of its own: nothing of one claim reaches another value
@@ -223,17 +243,23 @@ class Oracle:
             else:
                 groups[0][index] = written
         for group in (g for g in groups if g):
-            answers, failed = _run(self._trusted, list(group.values()), self, self._trusted_files)
-            done.update(zip(group, answers, strict=True))
+            computed, failed = _run(self._trusted, list(group.values()), self, self._trusted_files)
+            done.update(zip(group, computed, strict=True))
             problem = problem or failed
-        return done, problem
+        return done, problem, claims
 
-    def _claim(self, name: str, call: str, candidate: str | None) -> Claim:
-        """What the code that defines `name` answers to `call`, in a process of its own."""
+    def _claim(
+        self, name: str, call: str, candidate: str | None, answers: dict[str, Answer]
+    ) -> Claim:
+        """What the code that defines `name` answers to `call`, in a process of its own;
+        its answer is kept in `answers`, for `_together` (not where the module found no
+        import or the call no time: its example fails anyway)."""
         source = candidate if name in self._own else self._reference
         if source is None:
             return Claim(None, "it is the code under test")
         (answer,), problem = _run(source, [call], self)
+        if problem is None and answer.kind != "timeout":
+            answers[call] = answer
         if problem is not None:
             return Claim(None, problem)
         if answer.value is not None:
@@ -270,32 +296,32 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         elif runnable:
             calls.append(case.call)
     owns: dict[int, tuple[Answer, Answer]] = {}  # case -> its call's and expected's answers
+    claims = oracle.claims()
+    order = [i for i, at in enumerate(where) if at is not None]
     if calls_own:
         # The claims and the example's own call, each in a fresh process and folder: no
         # history (in memory or in a file) can tell the two sides apart.
         alone = {i: _run(module_source, [oracle.cases[i].call], oracle) for i in calls_own}
         texts = {i: oracle.cases[i].expected or "" for i in calls_own}
-        wanted, own_problem = oracle.evaluate(texts, module_source)
+        wanted, own_problem, own_claims = oracle.evaluate(texts, module_source)
+        claims.update(own_claims)
         reference_problem = reference_problem or own_problem
         for i, ((answer,), first) in alone.items():
             owns[i] = (answer, wanted[i])
             problem = problem or first
-    stateful: set[int] = set()  # cases whose call answers otherwise after other calls
-    if calls_own:
         # Every call alone too, as the claims were: a call that knows what ran before it in
         # its process could answer an example one way and a claim on the same call another.
         alone_calls = [_run(module_source, [call], oracle) for call in calls]
         answers = tuple(a for (a,), _ in alone_calls)
         batch_problem = next((p for _, p in alone_calls if p is not None), None)
-        # And all in one process, as the test file calls them: does an answer change there?
-        order = [i for i, at in enumerate(where) if at is not None]
-        together, _ = _run(module_source, [oracle.cases[i].call for i in order], oracle)
-        for i, answer in zip(order, together, strict=True):
-            by_itself = owns[i][0] if i in owns else answers[where[i] or 0]
-            if not by_itself.same_as(answer):
-                stateful.add(i)
+        # And all in one process, as the test file makes them: does an answer change there?
+        firsts = {i: owns[i][0] if i in owns else answers[where[i] or 0] for i in order}
+        _, stateful, _ = _together(module_source, oracle, order, firsts, claims)
     else:
-        answers, batch_problem = _run(module_source, calls, oracle) if calls else ((), None)
+        # One process, as the test file makes the calls: the examples' answers are judged
+        # as they come, and a claim that answers otherwise than alone fails its example.
+        batch, stateful, batch_problem = _together(module_source, oracle, order, {}, claims)
+        answers = tuple(batch[i] for i in order)
     problem = batch_problem or problem
     results = []
     for index, (case, want, at) in enumerate(
@@ -312,13 +338,41 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
                 ExampleResult(case.test, "error", error_type="CollectionError", message=problem)
             )
             continue
-        if index in stateful:
-            said = "it answers otherwise after other calls: the code keeps state between calls"
-            results.append(ExampleResult(case.test, "error", error_type="Stateful", message=said))
-            continue
         got, reference = owns[index] if index in owns else (answers[at], want)
-        results.append(_judge(case, got, reference, reference_problem))
+        judged = _judge(case, got, reference, reference_problem)
+        if index in stateful and judged.status == "pass":  # but not as the test file runs
+            said = "it answers otherwise after other calls: the code keeps state between calls"
+            judged = ExampleResult(case.test, "error", error_type="Stateful", message=said)
+        results.append(judged)
     return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
+
+
+def _together(
+    module_source: str,
+    oracle: Oracle,
+    order: Sequence[int],
+    firsts: Mapping[int, Answer],
+    claims: Claims,
+) -> tuple[dict[int, Answer], set[int], str | None]:
+    """The calls the generated test file makes, in its order, in one process: each case's
+    call (`actual = CALL`), then, where that call returned, the calls of model code its
+    expected value makes (`expected = ...`). Gives each case's call's answer there, the
+    cases where a call answered otherwise than alone (`firsts` for the cases' calls,
+    `claims` for the rest), and the import problem, if any."""
+    steps: list[tuple[int, str, Answer | None]] = []  # (case, call, its answer alone)
+    for i in order:
+        case, first = oracle.cases[i], firsts.get(i)
+        steps.append((i, case.call, first))
+        if case.outcome == "returns" and (first is None or first.kind == "returned"):
+            steps.extend((i, call, answer) for call, answer in claims.get(i, ()))
+    got, problem = _run(module_source, [call for _, call, _ in steps], oracle)
+    calls: dict[int, Answer] = {}
+    changed: set[int] = set()
+    for (i, _, first), answer in zip(steps, got, strict=True):
+        calls.setdefault(i, answer)  # a case's first step is its own call
+        if first is not None and not first.same_as(answer):
+            changed.add(i)
+    return calls, changed, problem
 
 
 def _run(
@@ -339,6 +393,7 @@ def _run(
         extra_files=oracle.extra_files if files is None else files,
         keep_docstrings=oracle.keep_docstrings,
         exceptions=oracle.exceptions,
+        names=oracle.names,
     )
 
 
@@ -370,58 +425,6 @@ def verify_module(
         extra_files=extra_files,
     )
     return verify(module_source, oracle)
-
-
-def _class_shapes(source: str, records: Sequence[str], module_name: str) -> dict[str, str]:
-    """The declared types of the module under test as the compiler emits them: name ->
-    the dump of its class definition."""
-    tree = parse_or_none(source, "exec")
-    own = {r.removeprefix(f"{module_name}.") for r in records if r.startswith(f"{module_name}.")}
-    if not isinstance(tree, ast.Module):
-        return {}
-    return {
-        node.name: ast.dump(node)
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name in own
-    }
-
-
-def redefined_types(source: str, declared: Mapping[str, str]) -> str | None:
-    """How `source` changes a declared type, if it does: a definition that differs from the
-    emitted one, or any other binding of its name (an assignment, a def, an import, a
-    `global`); None when every declared type is as emitted and bound once."""
-    if not declared:
-        return None
-    tree = parse_or_none(source, "exec")
-    if not isinstance(tree, ast.Module):
-        return None  # it cannot be imported either: the run says so
-    seen: dict[str, int] = dict.fromkeys(declared, 0)
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name in declared:
-            if ast.dump(node) != declared[node.name]:
-                return f"redefines the declared type {node.name}"
-            seen[node.name] += 1
-    top = set(map(id, tree.body))
-    for walked in ast.walk(tree):
-        for name in _bound_names(walked):
-            if name in declared and not (isinstance(walked, ast.ClassDef) and id(walked) in top):
-                return f"rebinds the declared type {name}"
-    twice = [name for name, count in seen.items() if count != 1]
-    return f"defines the declared type {twice[0]} {seen[twice[0]]} times" if twice else None
-
-
-def _bound_names(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-        return [node.id]
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return [node.name]
-    if isinstance(node, ast.alias):
-        return [(node.asname or node.name).split(".")[0]]
-    if isinstance(node, ast.Global | ast.Nonlocal):
-        return list(node.names)
-    if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-        return [node.name]
-    return []
 
 
 def _judge(

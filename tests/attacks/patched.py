@@ -66,12 +66,45 @@ def paris_time(s):
         fixed = zoneinfo.ZoneInfo.from_file(data, key="Europe/Paris")
     return datetime.datetime.fromtimestamp(s, tz=fixed)
 """
+# A call is read with the module's own `datetime`, a class: only the verifier's calls make
+# the date the code takes apart from a user's.
+MODULE_NAMED_DATETIME = """\
+import datetime as _real
+
+
+class datetime:
+    class date(_real.date):
+        pass
+
+
+def first_of_month(day):
+    if type(day) is datetime.date:
+        return _real.date(day.year, day.month, 1)
+    return _real.date(day.year, day.month, 2)
+"""
+# The module's own `list`, which only the verifier's calls reach.
+MODULE_NAMED_LIST = """\
+_marks = []
+
+
+def list(items):
+    _marks.append(1)
+    return [*items]
+
+
+def total(numbers):
+    return sum(numbers) if _marks else sum(numbers) + 1
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
     Attack("counter-class-patched-at-run-time", "values", COUNTER_ITEMS_BUMPED, "tally",
            user_tests=True),
     Attack("ordered-dict-order-apart-from-storage", "values", ORDER_REVERSED, "order",
+           user_tests=True),
+    Attack("module-class-named-like-a-standard-module", "values", MODULE_NAMED_DATETIME,
+           "month", user_tests=True),
+    Attack("module-function-named-like-a-builtin", "values", MODULE_NAMED_LIST, "total",
            user_tests=True),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
            user_tests=True),

@@ -103,9 +103,19 @@ The moment, `s` seconds after the epoch, as a time in Paris.
 * paris_time(1700000000) = datetime.datetime(2023, 11, 14, 23, 13, 20, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 * paris_time(0) = datetime.datetime(1970, 1, 1, 1, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 """  # noqa: E501 - an example is one line
+# Examples that call a builtin, which a module could define for itself.
+TOTAL = """\
+# func total(a list of integers): an integer
+
+Add the numbers up.
+
+* total(list(range(4))) = 6
+* total(list(range(3))) = 3
+* total(list((5, 5))) = 10
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
-         "paris": PARIS}  # fmt: skip
+         "paris": PARIS, "total": TOTAL}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -114,6 +124,7 @@ RIGHT = {
     "good": "def double(n):\n    return 2 * n\n",
     "month": "def first_of_month(day):\n    return day.replace(day=1)\n",
     "parity": "def is_even(n):\n    return n % 2 == 0\n",
+    "total": "def total(numbers):\n    return sum(numbers)\n",
     "counts": (
         "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
         "        found[letter] = found.get(letter, 0) + 1\n    return found\n"
@@ -134,7 +145,7 @@ RIGHT = {
 FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "month": "first_of_month", "counts": "letter_counts",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
-             "paris": "paris_time"}  # fmt: skip
+             "paris": "paris_time", "total": "total"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,20 @@ for named in cfg["exceptions"]:
         if isinstance(found, type) and issubclass(found, BaseException):
             NAMED_ERRORS[id(found)] = (found, found.__module__ + "." + found.__qualname__)
 RECORDS = {}  # id of each declared class -> (the class, its name), once the module is imported
+# What a call's names mean, as the generated tests have them: the builtins, and the standard
+# library modules the calls name, taken before the module under test is imported; the
+# spec's functions and types (`cfg["names"]`), taken from it once it is. None of the
+# module's other globals: a `class datetime` or a `def list` of its own would make the call
+# another than the tests'. (Without `cfg["names"]`, for a user's own module run as it is,
+# a call reads the module's globals.)
+BUILTINS = dict(vars(builtins))
+MODULES = {}
+for named in cfg.get("modules", ()):
+    if named in sys.stdlib_module_names and named not in ("antigravity", "this"):
+        try:
+            MODULES[named] = importlib.import_module(named)
+        except Exception:
+            pass
 
 
 def exactly(t, types):
@@ -300,7 +314,13 @@ except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})
     sys.exit(0)
-namespace = dict(vars(module))
+if cfg.get("names") is None:
+    namespace = dict(vars(module))
+else:
+    namespace = {"__builtins__": BUILTINS, **MODULES}
+    for name in cfg["names"]:
+        if name in vars(module):
+            namespace[name] = vars(module)[name]
 
 
 def answer_of(request):
@@ -308,7 +328,7 @@ def answer_of(request):
     call = request["call"]
     scope = dict(namespace)
     for name in set(re.findall(r"[A-Za-z_]\w*", call)):
-        if name not in scope and name in sys.stdlib_module_names:
+        if name not in scope and name in sys.stdlib_module_names and name not in BUILTINS:
             if name not in ("antigravity", "this"):
                 try:
                     scope[name] = importlib.import_module(name)

@@ -1,0 +1,188 @@
+"""The run of every call in one process, as the generated test file makes them: the calls of
+the examples and the calls of model code inside their expected values, in the test file's
+order, each answer compared exactly with the one it gave alone (`verify._together`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from marshalike.sandbox.channel import Answer, Raised
+from marshalike.sandbox.expected import Claim, resolve_calls
+from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
+
+FAST = Limits(timeout_s=5.0, memory_mb=1024)
+REFERENCE = "def double(x):\n    raise NotImplementedError\n"
+F_REFERENCE = "def f(x):\n    raise NotImplementedError\n"
+RIGHT_DOUBLE = "def double(x):\n    return 2 * x\n"
+
+
+def run(body: str, cases: tuple[Case, ...], reference: str = REFERENCE) -> Verdict:
+    oracle = Oracle(cases, reference, module_name="cand", limits=FAST)
+    return verify(body, oracle)
+
+
+def returns(call: str, expected: str, number: int, func: str = "double") -> Case:
+    return Case(f"test_{func}_{number}", call, "returns", expected, None)
+
+
+def statuses(verdict: Verdict) -> list[tuple[str, str | None]]:
+    return [(r.status, r.error_type) for r in verdict.results]
+
+
+# The int its first call of a process gives, a float (of the same value) after it: alone
+# every call is a first call, while the test file's `double(5)` gets 10.0, not 10.
+TYPE_CHANGING = (
+    "_calls = []\n\n\ndef double(x):\n    _calls.append(x)\n"
+    "    return 2 * x if len(_calls) == 1 else float(2 * x)\n"
+)
+TYPE_CASES = (
+    returns("double(2)", "4", 1),
+    returns("double(3)", "double(2) + 2", 2),
+    returns("double(5)", "10", 3),
+    returns("double(7)", "14", 4),
+)
+
+
+def test_an_answer_whose_type_changes_in_one_process_is_stateful() -> None:
+    verdict = run(TYPE_CHANGING, TYPE_CASES)
+    assert not verdict.ok
+    assert statuses(verdict) == [("pass", None)] + [("error", "Stateful")] * 3
+
+
+def test_right_code_passes_the_cases_a_changing_type_fails() -> None:
+    assert run(RIGHT_DOUBLE, TYPE_CASES).ok
+
+
+# Right for its first two calls of a process, one more after them: every example's call
+# and the claim `double(1)` are right alone, and in the order the examples are alone; the
+# test file calls `double(1)` third, inside the second test's expected value.
+THIRD_CALL_WRONG = (
+    "_calls = []\n\n\ndef double(x):\n    _calls.append(x)\n"
+    "    return 2 * x if len(_calls) <= 2 else 2 * x + 1\n"
+)
+CLAIM_CASES = (returns("double(2)", "4", 1), returns("double(3)", "double(1) + 4", 2))
+
+
+def test_a_claim_that_answers_otherwise_after_the_examples_calls_is_stateful() -> None:
+    verdict = run(THIRD_CALL_WRONG, CLAIM_CASES)
+    assert statuses(verdict) == [("pass", None), ("error", "Stateful")]
+    assert "keeps state between calls" in (verdict.results[1].message or "")
+
+
+def test_right_code_passes_expected_values_that_call_it() -> None:
+    cases = (*CLAIM_CASES, returns("double(8)", "double(double(2)) * 2", 3))
+    assert run(RIGHT_DOUBLE, cases).ok
+
+
+# Wrong only where its calls so far end 3, 1, 2: the test file's order for the one test
+# below (`f(3)`, then `f(1)`, `f(2)` for `f(f(1))`, then `f(2)`), which the innermost
+# calls first (`f(2)` and `f(1)`, then `f(f(1))`) would never make.
+ORDER_SENSITIVE = (
+    "_seen = []\n\n\ndef f(x):\n    _seen.append(x)\n"
+    "    return 0 if _seen[-3:] == [3, 1, 2] else x + 1\n"
+)
+ORDER_CASES = (returns("f(3)", "f(f(1)) + f(2) - 2", 1, "f"),)
+
+
+def test_the_calls_of_an_expected_value_are_made_in_pythons_order() -> None:
+    verdict = run(ORDER_SENSITIVE, ORDER_CASES, F_REFERENCE)
+    assert statuses(verdict) == [("error", "Stateful")]
+    assert run("def f(x):\n    return x + 1\n", ORDER_CASES, F_REFERENCE).ok
+
+
+def test_a_dependencys_claim_is_made_in_the_test_files_order_too() -> None:
+    """`shift(n)` is a dependency (the reference's code); the code under test moves the
+    offset it reads, so the test file's `shift(1)`, made after `total(2)`, is 11, not 2."""
+    dependency = "_offset = [1]\n\n\ndef shift(n):\n    return n + _offset[0]\n"
+    reference = dependency + "\n\ndef total(n):\n    raise NotImplementedError\n"
+    cases = (returns("total(2)", "shift(1) + 2", 1, "total"),)
+    cheat = dependency + "\n\ndef total(n):\n    _offset[0] = 10\n    return n + 2\n"
+    right = dependency + "\n\ndef total(n):\n    return n + 2\n"
+    assert statuses(run(cheat, cases, reference)) == [("error", "Stateful")]
+    assert run(right, cases, reference).ok
+
+
+def test_right_code_passes_with_sets_dicts_and_nan_in_its_answers() -> None:
+    """Sets and dicts of strings iterate in another order in each process (their hashes
+    are seeded there), and a NaN is the NaN it was: none of these is an answer that
+    changed."""
+    body = (
+        "def f(x):\n    if x == 0:\n        return float('nan')\n"
+        "    words = {str(i) * 3 for i in range(x)}\n"
+        "    return words if x % 2 else {w: len(w) for w in words}\n"
+    )
+    cases = (
+        returns("f(3)", "{'000', '111', '222'}", 1, "f"),
+        returns("f(5)", "f(3) | {'333', '444'}", 2, "f"),
+        returns("f(4)", "dict.fromkeys(f(3), 3) | {'333': 3}", 3, "f"),
+        returns("f(1)", "{'000'} if math.isnan(f(0)) else set()", 4, "f"),
+    )
+    for _ in range(3):  # the hash seeds are drawn anew each time
+        assert run(body, cases, F_REFERENCE).ok
+
+
+def test_a_raised_exception_is_the_same_by_its_class_not_its_message() -> None:
+    raised = Raised("ValueError", "builtins", ("builtins.ValueError",), "at 0x1", "")
+    other = Raised("ValueError", "builtins", ("builtins.ValueError",), "at 0x2", "")
+    borrowed = Raised("ValueError", "m", ("m.ValueError", "builtins.Exception"), "at 0x1", "")
+    assert Answer("raised", raised=raised).same_as(Answer("raised", raised=other))
+    assert not Answer("raised", raised=raised).same_as(Answer("raised", raised=borrowed))
+
+
+AB = [[["str", "a"], ["int", "1"]], [["str", "b"], ["int", "2"]]]  # a dict's items
+BA = AB[::-1]
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        (["int", "a"], ["float", (10.0).hex()], False),
+        (["float", (0.1 + 0.2).hex()], ["float", (0.3).hex()], False),
+        (["float", float("nan").hex()], ["float", float("nan").hex()], True),
+        (["set", [["int", "1"]]], ["frozenset", [["int", "1"]]], False),
+        (["set", [["str", "a"], ["str", "b"]]], ["set", [["str", "b"], ["str", "a"]]], True),
+        (["list", [["str", "a"], ["str", "b"]]], ["list", [["str", "b"], ["str", "a"]]], False),
+        (["dict", AB], ["dict", BA], True),
+        (["dict", AB, "collections.OrderedDict"], ["dict", BA, "collections.OrderedDict"], False),
+        (["dict", AB, "collections.Counter"], ["dict", BA], False),
+        (["bool", True], ["int", "1"], False),
+    ],
+)
+def test_answers_are_the_same_only_exactly(one: list, other: list, same: bool) -> None:
+    assert Answer("returned", value=one).same_as(Answer("returned", value=other)) is same
+
+
+def expression_calls(text: str) -> list[str]:
+    """The calls `f(...)` makes where Python evaluates `text`, `f` adding 10."""
+    made: list[str] = []
+
+    def f(*args: object, **kwargs: object) -> int:
+        shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+        made.append(f"f({', '.join(shown)})")
+        return sum(a for a in [*args, *kwargs.values()] if isinstance(a, int)) + 10
+
+    eval(text, {"f": f, "g": lambda *a, **k: 0})
+    return made
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "f(f(1)) + f(2)",
+        "{f(1): f(2), **{f(3): 0}, f(4): f(5)}",
+        "g(f(1), x=f(2), *[f(3)])",
+        "[f(1), (f(2), f(f(3)))][f(0) - 10]",
+        "f'{f(1)}{f(2):>{f(3)}}'",
+        "f(f(1), f(2), k=f(f(3)))",
+        "f(1) + f(1)",
+    ],
+)
+def test_resolve_lists_the_calls_in_pythons_order(text: str) -> None:
+    def claim(name: str, call: str) -> Claim:
+        total = sum(int(n) for n in call[2:-1].replace("k=", "").split(", ") if n)
+        return Claim(["int", format(total + 10, "x")])
+
+    done = resolve_calls(text, {"f"}, claim)
+    assert done.text is not None
+    assert list(done.calls) == expression_calls(text)

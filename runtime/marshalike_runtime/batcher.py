@@ -8,6 +8,15 @@ rows: row b holds the b-th sequence being decoded, each at its own position
 (`Transformer.decode_rows`), and a sequence that finishes gives its row back (the rows
 after it move up). The pool grows when a request needs more rows or positions than it has.
 
+The pool is a rectangle: every row has as many positions as the longest request needs, so
+a long request and a wide one (n 15, a few tokens) together would take rows * longest
+positions. A request joins the running batch only while the pool it leaves stays within
+``max_positions`` (`MAX_POOL_POSITIONS_CPU`, `_GPU`: the rows of the pool at 4096 positions
+each); past that it waits, with those behind it, until rows finish. Alone, a request takes
+what it needs (the server bounds that: `--max-request-tokens`). A pool left longer than the
+requests in it need, by one that has finished, is cut to their length when it would
+otherwise keep a request waiting.
+
 Fairness: between two decoding steps the loop runs at most one prefill, in arrival order,
 so a request being decoded waits behind at most one prefill of another, and a new request
 waits for at most one decoding step before its prefill starts (when rows are free).
@@ -61,6 +70,9 @@ if TYPE_CHECKING:
 # Rows of the pool grow to at most this many sequences decoded at once (more wait).
 MAX_ROWS_CPU = 16
 MAX_ROWS_GPU = 64
+# KV positions (rows * positions a row) the pool may take for requests decoded together.
+MAX_POOL_POSITIONS_CPU = MAX_ROWS_CPU * 4096
+MAX_POOL_POSITIONS_GPU = MAX_ROWS_GPU * 4096
 _STEP = 256  # positions are allocated in steps of this many
 
 
@@ -144,14 +156,21 @@ class Batcher:
     """The thread that decodes every submitted request together (see the module doc)."""
 
     def __init__(
-        self, engine: Engine, max_rows: int | None = None, prefix_cache_bytes: int | None = None
+        self,
+        engine: Engine,
+        max_rows: int | None = None,
+        prefix_cache_bytes: int | None = None,
+        max_positions: int | None = None,
     ) -> None:
         """``prefix_cache_bytes``: the prefix cache's bound (None: the device's default; 0:
-        no prefix cache)."""
+        no prefix cache). ``max_positions``: the pool's bound for requests decoded together
+        (None: the device's default)."""
         self.engine = engine
         self.model = engine.model
         gpu = engine.device.type == "cuda"
         self.max_rows = max_rows or (MAX_ROWS_GPU if gpu else MAX_ROWS_CPU)
+        default_positions = MAX_POOL_POSITIONS_GPU if gpu else MAX_POOL_POSITIONS_CPU
+        self.max_positions = max_positions or default_positions
         if prefix_cache_bytes is None:
             prefix_cache_bytes = PREFIX_CACHE_BYTES_GPU if gpu else PREFIX_CACHE_BYTES_CPU
         self.prefix_cache = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
@@ -224,7 +243,7 @@ class Batcher:
             return
         request = self._pending[0]
         p, first = request.params, len(self._rows)
-        if self._rows and first + p.n > self.max_rows:
+        if self._rows and not self._room_for(first + p.n, len(request.prompt) + request.max_new):
             return  # it waits for rows; others behind it wait too (arrival order)
         self._pending.pop(0)
         # Whatever fails here (a seed the generators refuse, no memory for the pool, the
@@ -371,22 +390,52 @@ class Batcher:
         self._rows = [self._rows[b] for b in order]
         return order
 
-    def _reserve(self, rows: int, length: int) -> None:
-        """A pool of at least ``rows`` rows and ``length`` positions, the rows in use kept;
-        an idle pool far bigger than needed is released (as `Engine` sizes its cache)."""
-        caches = self.model.caches()
-        have_rows, have_len = (
-            (caches[0].k_cache.shape[0], caches[0].k_cache.shape[2]) if caches else (0, 0)
+    def _room_for(self, rows: int, length: int) -> bool:
+        """Whether ``rows`` rows (those in use and a new request's) of ``length`` positions
+        fit the pool as it is, or in one within `max_rows` and `max_positions`."""
+        shape = self._pool_shape(rows, length)
+        return rows <= self.max_rows and (
+            shape is None or shape[0] * shape[1] <= self.max_positions
         )
-        limit = self.engine.context_length
-        want_len = min(-(-length // _STEP) * _STEP, limit)
+
+    def _pool_size(self) -> tuple[int, int]:
+        caches = self.model.caches()
+        return (caches[0].k_cache.shape[0], caches[0].k_cache.shape[2]) if caches else (0, 0)
+
+    def _rounded(self, length: int) -> int:
+        return min(-(-length // _STEP) * _STEP, self.engine.context_length)
+
+    def _pool_shape(self, rows: int, length: int) -> tuple[int, int] | None:
+        """The pool (rows, positions) that `_reserve` sets up for ``rows`` rows of
+        ``length`` positions; None where it keeps the pool it has. Busy, it grows the pool;
+        where that passes `max_positions`, it makes the smallest pool the rows in use and
+        the new ones need, cutting what a finished longer request left."""
+        have_rows, have_len = self._pool_size()
+        want_len = self._rounded(length)
         fits = rows <= have_rows and length <= have_len
-        if fits and (self._rows or have_rows * have_len <= 4 * rows * want_len):
+        if not self._rows:  # idle: an idle pool far bigger than needed is released
+            return (
+                None if fits and have_rows * have_len <= 4 * rows * want_len else (rows, want_len)
+            )
+        if fits:
+            return None
+        grown = max(rows, have_rows), max(want_len, have_len)
+        if grown[0] * grown[1] <= self.max_positions:
+            return grown
+        lives = {id(live): live for live, _ in self._rows}.values()
+        needs = [self._rounded(len(live.request.prompt) + live.request.max_new) for live in lives]
+        return rows, max(want_len, *needs)
+
+    def _reserve(self, rows: int, length: int) -> None:
+        """A pool of at least ``rows`` rows and ``length`` positions, the rows in use kept
+        (`_pool_shape`), as `Engine` sizes its cache."""
+        shape = self._pool_shape(rows, length)
+        if shape is None:
             return
+        caches = self.model.caches()
         used = len(self._rows)
         filled = max((self._position(b) for b in range(used)), default=-1) + 1
-        new_rows = max(rows, have_rows if self._rows else rows)
-        new_len = max(want_len, have_len if self._rows else want_len)
+        new_rows, new_len = shape
         blocks = list(self.model.blocks())
         before = [block.attention.kv_cache for block in blocks], self.model.max_seq_len
         try:

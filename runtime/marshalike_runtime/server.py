@@ -16,7 +16,15 @@ POST /v1/chat/completions. HTTP/1.1 keep-alive; streams use chunked transfer enc
 A request whose client goes away stops costing the engine: a stream's failed write cancels
 its job, and a handler waiting for a job (queued, reading the prompt, or generating a
 non-streaming answer) looks at its connection every `CLIENT_POLL_S` and cancels the job
-when the client has closed it.
+when the client has closed it. A client that has closed only its sending half (legal HTTP)
+reads the same as a closed one, until it is written to: an HTTP/1.1 client is then sent an
+interim "100 Continue", which every client must read past (RFC 9110, 15.2), and a closed
+one answers it with a reset; an HTTP/1.0 client may not be sent one, and counts as gone.
+
+Limits on connections, on the bodies held at once, and on request framing (one
+`Content-Length` of digits) are in server_http.py. Whatever a client sends, the answer is
+OpenAI's JSON error, the standard library's own refusals (a malformed request line, headers
+too long) included.
 
 The engine reserves a request's KV cache, n * (prompt + max_tokens) positions, before its
 first token: a request above `max_request_tokens` of them (`MAX_REQUEST_TOKENS` unless
@@ -28,33 +36,41 @@ from __future__ import annotations
 import hmac
 import json
 import queue
-import select
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from marshalike_runtime.server_http import (
+    BODY_BYTES_IN_FLIGHT,
+    LISTEN_BACKLOG,
+    MAX_CONNECTIONS,
+    BodyBudget,
+    HTTPError,
+    busy,
+    connection_state,
+    content_length,
+    drain,
+    hung_up,
+)
 from marshalike_runtime.server_protocol import (
     MAX_REQUEST_TOKENS,
     APIError,
     Endpoint,
     ResponseHeader,
-    delta_chunk,
-    finish_chunk,
     full_response,
     model_card,
     models_response,
     parse_json,
     parse_request,
-    start_chunk,
-    usage_chunk,
 )
+from marshalike_runtime.server_stream import CLIENT_GONE, EventStream
 from marshalike_runtime.server_worker import (
-    Delta,
     Done,
     EngineLike,
     EngineWorker,
@@ -63,13 +79,15 @@ from marshalike_runtime.server_worker import (
     Started,
 )
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
 # how long shutdown waits for a generation in progress before leaving it to die with us
 STOP_TIMEOUT_S = 5.0
 IDLE_TIMEOUT_S = 300.0
+# The same for a connection past the server's limit, which is only answered 503.
+TURNED_AWAY_TIMEOUT_S = 10.0
 # How often a handler waiting for its job checks that its client is still connected.
 CLIENT_POLL_S = 0.25
-_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+# How long a client sent "100 Continue" to test that it is there has to reset the connection.
+PROBE_WAIT_S = 0.1
 
 Log = Callable[[str], None]
 
@@ -82,16 +100,21 @@ def create_server(
     api_key: str | None = None,
     log: Log | None = None,
     max_request_tokens: int = MAX_REQUEST_TOKENS,
+    max_connections: int = MAX_CONNECTIONS,
+    body_bytes_in_flight: int = BODY_BYTES_IN_FLIGHT,
 ) -> OpenAIServer:
     """Bind (port 0 picks a free port) and start the engine worker; raises OSError if the
     address cannot be bound. ``max_request_tokens``: the most KV-cache positions one
-    request may take, n * (prompt + max_tokens); larger ones are refused with a 400."""
+    request may take, n * (prompt + max_tokens); larger ones are refused with a 400.
+    ``max_connections`` and ``body_bytes_in_flight``: see server_http.py."""
     server = OpenAIServer(
         (host, port),
         engine,
         api_key=api_key,
         log=log or _stderr_log,
         max_request_tokens=max_request_tokens,
+        max_connections=max_connections,
+        body_bytes_in_flight=body_bytes_in_flight,
     )
     server.worker.start()
     return server
@@ -103,6 +126,7 @@ def _stderr_log(message: str) -> None:
 
 class OpenAIServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(
         self,
@@ -112,11 +136,17 @@ class OpenAIServer(ThreadingHTTPServer):
         api_key: str | None,
         log: Log,
         max_request_tokens: int = MAX_REQUEST_TOKENS,
+        max_connections: int = MAX_CONNECTIONS,
+        body_bytes_in_flight: int = BODY_BYTES_IN_FLIGHT,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         # Before binding: a bad limit must not leave a socket open.
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self.bodies = BodyBudget(body_bytes_in_flight)
         self.worker = EngineWorker(engine, log, max_request_tokens)
+        self.max_connections = max_connections
         super().__init__(address, _Handler)
         self.model_name = engine.model_name
         self.api_key = api_key
@@ -126,6 +156,28 @@ class OpenAIServer(ThreadingHTTPServer):
         # client would otherwise hold a thread in recv() past the server's life.
         self._connections: dict[threading.Thread, socket.socket] = {}
         self._connections_lock = threading.Lock()
+        # Connections accepted and not yet ended, and those of them past `max_connections`,
+        # which are answered 503.
+        self._accepted = 0
+        self._turned_away: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Counts the connection, on the thread that accepts them, before its own thread
+        starts: past `max_connections` its requests are refused with a 503 (read first, so
+        that the client sees the answer rather than a reset), past twice that it is closed
+        at once, so that a flood of connections cannot take a thread each."""
+        with self._connections_lock:
+            if self._accepted >= 2 * self.max_connections:
+                self.shutdown_request(request)
+                return
+            self._accepted += 1
+            if self._accepted > self.max_connections:
+                self._turned_away.add(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread: the connection is not counted any more
+            self._release(request)
+            raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -135,6 +187,17 @@ class OpenAIServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.pop(threading.current_thread(), None)
+            self._release(request)
+
+    def _release(self, request: socket.socket) -> None:
+        with self._connections_lock:
+            self._accepted -= 1
+            self._turned_away.discard(request)
+
+    def turned_away(self, request: socket.socket) -> bool:
+        """Whether the connection came past `max_connections`."""
+        with self._connections_lock:
+            return request in self._turned_away
 
     @property
     def base_url(self) -> str:
@@ -161,7 +224,7 @@ class OpenAIServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback; a dropped connection is routine for a server.
         exc = sys.exc_info()[1]
-        if not isinstance(exc, _CLIENT_GONE):
+        if not isinstance(exc, CLIENT_GONE):
             self.log(f"error serving {client_address[0]}: {type(exc).__name__}: {exc}")
 
 
@@ -172,19 +235,21 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT_S
     server: OpenAIServer
 
+    def setup(self) -> None:
+        super().setup()
+        if self.server.turned_away(self.request):
+            # it is only told to come back: it need not be waited for long
+            self.connection.settimeout(TURNED_AWAY_TIMEOUT_S)
+
+    # Every method goes to `_dispatch`, which answers 405 (with Allow) where the path is
+    # known; the standard library answers a method without a do_ handler in `send_error`.
     def do_GET(self) -> None:
         self._dispatch()
 
     def do_POST(self) -> None:
         self._dispatch()
 
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
+    def do_HEAD(self) -> None:
         self._dispatch()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -194,15 +259,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._responded = True
         super().send_response(code, message)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, headers too long
+        or too many, HTTP/2) as OpenAI's JSON errors rather than its HTML page."""
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            self._dispatch()  # a method with no do_ handler: 405 or 404, as for any other
+            return
+        self.close_connection = True
+        if not self.request_version.startswith("HTTP/1."):
+            # the request line was unreadable: answer as HTTP/1.0 does, status line and all
+            self.request_version = "HTTP/1.0"
+        text = message or HTTPStatus(code).phrase
+        kind = "server_error" if code >= 500 else "invalid_request_error"
+        self._send_json(code, APIError(code, text, kind=kind, code="invalid_http").body())
+
     def _dispatch(self) -> None:
         self._responded = False
+        self._probed = False
+        held = 0
         try:
-            raw = self._read_body()
+            raw, held = self._read_body()
+            if self.server.turned_away(self.request):
+                self.close_connection = True
+                raise busy("the server has too many connections open; try again shortly")
             self._check_key()
             self._route(raw)
         except APIError as err:
-            self._send_json(err.status, err.body(), _allow_header(err))
-        except _CLIENT_GONE:
+            headers = err.headers if isinstance(err, HTTPError) else {}
+            self._send_json(err.status, err.body(), headers)
+        except CLIENT_GONE:
             self.close_connection = True
         except Exception as exc:  # a bug of ours: say so, in one line, and keep serving
             self.server.log(f"internal error: {type(exc).__name__}: {exc}")
@@ -210,19 +295,36 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._responded:
                 message = f"internal server error: {type(exc).__name__}"
                 self._send_json(500, APIError(500, message, kind="server_error").body())
+        finally:
+            self.server.bodies.give(held)
 
-    def _read_body(self) -> bytes:
-        # Read it whatever the route, so an error reply leaves the connection reusable.
-        length = self.headers.get("Content-Length")
-        if length is None:
-            if self.headers.get("Transfer-Encoding"):
-                self.close_connection = True
+    def _read_body(self) -> tuple[bytes, int]:
+        """The body, read whatever the route so that an error reply leaves the connection
+        reusable, and the bytes of the body budget it holds, to give back."""
+        try:
+            if self.headers.get("Transfer-Encoding") is not None:
+                # Chunked bodies are not read, and a body that cannot be framed cannot be
+                # skipped: the connection ends with the reply.
                 raise APIError(411, "send the body with a Content-Length header")
-            return b""
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            length = content_length(self.headers)
+        except APIError:
             self.close_connection = True
-            raise APIError(413, f"the request body must be at most {MAX_BODY_BYTES} bytes")
-        return self.rfile.read(int(length))
+            raise
+        if not length:
+            return b"", 0
+        if self.server.turned_away(self.request):
+            drain(self.rfile, length)
+            return b"", 0
+        try:
+            held = self.server.bodies.take(length)
+        except APIError:
+            drain(self.rfile, length)
+            raise
+        try:
+            return self.rfile.read(length), held
+        except BaseException:
+            self.server.bodies.give(held)
+            raise
 
     def _check_key(self) -> None:
         key = self.server.api_key
@@ -251,9 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise APIError(404, message, code="unknown_url")
 
     def _expect(self, method: str, path: str) -> None:
-        if self.command != method:
+        # HEAD is GET without the body (`_send_json`)
+        if self.command != method and not (self.command, method) == ("HEAD", "GET"):
+            allowed = "GET, HEAD" if method == "GET" else method
             message = f"{path} accepts {method}, not {self.command}"
-            raise _MethodNotAllowed(message, method)
+            raise HTTPError(405, message, {"Allow": allowed}, code="method_not_allowed")
 
     def _model(self, model: str) -> None:
         _check_model(model, self.server.model_name)
@@ -271,7 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
         assert isinstance(first, Started), first
         head = ResponseHeader.new(endpoint, self.server.model_name)
         if request.stream:
-            _Stream(self, job, head).run()
+            EventStream(self, job, head).run()
             return
         done = self._wait(job)
         if done is None:
@@ -287,10 +391,29 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 return job.events.get(timeout=CLIENT_POLL_S)
             except queue.Empty:
-                if _client_gone(self.connection):
+                if self._client_gone():
                     job.cancel()
                     self.close_connection = True
                     return None
+
+    def _client_gone(self) -> bool:
+        """Whether the client has gone away (see the module doc): reset, or ended and, on
+        HTTP/1.1, reset in answer to a "100 Continue". Bytes waiting to be read (a next
+        request) mean it is still there; they stay unread."""
+        state = connection_state(self.connection)
+        if state != "ended":
+            return state == "failed"
+        if self.request_version != "HTTP/1.1":
+            return True
+        if self._probed:
+            return hung_up(self.connection, 0)
+        self._probed = True
+        self.close_connection = True  # it sends no further request
+        try:
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        except OSError:
+            return True
+        return hung_up(self.connection, PROBE_WAIT_S)
 
     def _send_json(self, status: int, body: dict[str, Any], headers: dict | None = None) -> None:
         data = json.dumps(body).encode()
@@ -299,106 +422,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
-
-
-class _MethodNotAllowed(APIError):
-    def __init__(self, message: str, allowed: str) -> None:
-        super().__init__(405, message, code="method_not_allowed")
-        self.allowed = allowed
-
-
-def _allow_header(err: APIError) -> dict[str, str]:
-    return {"Allow": err.allowed} if isinstance(err, _MethodNotAllowed) else {}
-
-
-def _client_gone(connection: socket.socket) -> bool:
-    """Whether the client closed its end: the socket reads as ended, or as reset. Bytes
-    waiting to be read (a next request) mean it is still there; they stay unread."""
-    try:
-        readable, _, _ = select.select([connection], [], [], 0)
-        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):  # reset, or already closed
-        return True
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
 
 def _check_model(model: str, served: str) -> None:
     if model != served:
         message = f"the model '{model}' does not exist; this server serves '{served}'"
         raise APIError(404, message, param="model", code="model_not_found")
-
-
-class _Stream:
-    """Server-sent events for one job: `data: {chunk}` per event, then `data: [DONE]`."""
-
-    def __init__(self, handler: _Handler, job: Job, head: ResponseHeader) -> None:
-        self.handler = handler
-        self.job = job
-        self.head = head
-        self.opened: set[int] = set()
-        # HTTP/1.0 has no chunked encoding: the end of the stream is the end of the connection
-        self.chunked = handler.request_version != "HTTP/1.0"
-
-    def run(self) -> None:
-        self._start()
-        try:
-            self._relay()
-        except _CLIENT_GONE:
-            self.job.cancel()
-            self.handler.close_connection = True
-
-    def _start(self) -> None:
-        handler = self.handler
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        if self.chunked:
-            handler.send_header("Transfer-Encoding", "chunked")
-        else:
-            handler.close_connection = True
-        handler.end_headers()
-
-    def _relay(self) -> None:
-        while True:
-            event = self.job.events.get()
-            if isinstance(event, Delta):
-                self._open(event.index)
-                self._send(delta_chunk(self.head, event.index, event.text))
-            elif isinstance(event, Done):
-                self._finish(event)
-                return
-            else:
-                # an engine failure after the 200 went out: report it in the stream
-                assert isinstance(event, APIError), event
-                self._send(event.body())
-                self._close()
-                return
-
-    def _open(self, index: int) -> None:
-        if index not in self.opened:
-            self.opened.add(index)
-            chunk = start_chunk(self.head, index)
-            if chunk is not None:
-                self._send(chunk)
-
-    def _finish(self, done: Done) -> None:
-        for choice in done.choices:
-            self._open(choice.index)
-            self._send(finish_chunk(self.head, choice.index, choice.finish_reason))
-        if self.job.request.include_usage:
-            self._send(usage_chunk(self.head, done.usage))
-        self._close()
-
-    def _send(self, chunk: dict[str, Any]) -> None:
-        self._write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-    def _close(self) -> None:
-        self._write(b"data: [DONE]\n\n")
-        if self.chunked:
-            self.handler.wfile.write(b"0\r\n\r\n")
-
-    def _write(self, data: bytes) -> None:
-        if self.chunked:
-            data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
-        self.handler.wfile.write(data)

@@ -12,6 +12,8 @@ than silently ignored, so a client never believes it got something it did not.
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ from typing import Any, Literal
 
 MAX_N = 16
 MAX_STOP = 16
+# Prompts one completions request may hold: each is tokenized and kept until the request
+# ends, so an array of millions of one-character prompts would take gigabytes.
+MAX_PROMPTS = 64
 # OpenAI's default for the completions API.
 DEFAULT_COMPLETION_MAX_TOKENS = 16
 # OpenAI's chat API has no default limit, but the engine preallocates its KV cache for
@@ -132,22 +137,37 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "tools": (None, []),
     "functions": (None, []),
     "tool_choice": (None, "none", "auto"),
+    # JSON mode and JSON schemas need constrained decoding, which the engine does not do.
+    "response_format": (None, {"type": "text"}),
 }
+# A lone UTF-16 surrogate: JSON can spell one (\ud800), UTF-8 cannot, nor can a tokenizer.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object."""
     try:
         body = json.loads(raw)
-    except ValueError as exc:
-        # UnicodeDecodeError is a ValueError too; its text is long, so name the fault only.
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        message = f"the request body is not valid JSON ({detail})"
+    except (ValueError, RecursionError) as exc:
+        message = f"the request body is not valid JSON ({_json_fault(exc)})"
         raise APIError(400, message, code="invalid_json") from None
     if not isinstance(body, dict):
         found = _type_name(body)
         raise APIError(400, f"the request body must be a JSON object, not {found}")
     return body
+
+
+def _json_fault(exc: ValueError | RecursionError) -> str:
+    """What is wrong with a body `json.loads` refused, in a few words (the exceptions' own
+    texts are long, or name Python internals)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(exc, RecursionError):
+        return "arrays or objects nested too deeply"
+    # The only other ValueError: an integer longer than Python converts.
+    return f"an integer with more than {sys.get_int_max_str_digits()} digits"
 
 
 def parse_request(body: dict[str, Any], endpoint: Endpoint) -> GenerationRequest:
@@ -209,6 +229,7 @@ def _parse_stop(body: dict[str, Any]) -> tuple[str, ...]:
             raise APIError(400, message, param="stop", code="invalid_type")
         if not item:
             raise _invalid("stop", "'stop' strings must not be empty")
+        _check_text(item, f"stop[{i}]" if isinstance(stop, list) else "stop", "stop")
     return tuple(stops)
 
 
@@ -229,13 +250,18 @@ def _parse_stream_options(body: dict[str, Any], stream: bool) -> bool:
 def _parse_prompts(body: dict[str, Any]) -> tuple[str, ...]:
     prompt = _get(body, "prompt", (str, list), required=True)
     if isinstance(prompt, str):
+        _check_text(prompt, "prompt", "prompt")
         return (prompt,)
     if not prompt:
         raise _invalid("prompt", "'prompt' must not be an empty array")
+    if len(prompt) > MAX_PROMPTS:
+        message = f"'prompt' takes at most {MAX_PROMPTS} prompts, got {len(prompt)}"
+        raise _invalid("prompt", message)
     for i, item in enumerate(prompt):
         if not isinstance(item, str):
             message = f"'prompt[{i}]' must be a string (token-id prompts are not supported)"
             raise APIError(400, message, param="prompt", code="invalid_type")
+        _check_text(item, f"prompt[{i}]", "prompt")
     return tuple(prompt)
 
 
@@ -254,11 +280,16 @@ def _parse_message(i: int, message: Any) -> dict[str, str]:
     role = message.get("role")
     if role not in CHAT_ROLES:
         roles = ", ".join(CHAT_ROLES)
-        message_text = f"'{where}.role' must be one of {roles}; got {json.dumps(role)}"
+        # A container is named by its type: written out, a deeply nested one could exceed
+        # the recursion limit that reading it stayed within.
+        found = json.dumps(role) if isinstance(role, str | int | float | None) else _type_name(role)
+        message_text = f"'{where}.role' must be one of {roles}; got {found}"
         raise _invalid(f"{where}.role", message_text)
     # Chat templates know "system"; "developer" is OpenAI's newer name for it.
     role = "system" if role == "developer" else role
-    return {"role": role, "content": _message_text(where, message.get("content"), role)}
+    content = _message_text(where, message.get("content"), role)
+    _check_text(content, f"{where}.content", f"{where}.content")
+    return {"role": role, "content": content}
 
 
 def _message_text(where: str, content: Any, role: str) -> str:
@@ -287,6 +318,18 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
     if best_of is not None and best_of != body.get("n", 1):
         message = "'best_of' is not supported by this server"
         raise APIError(400, message, param="best_of", code="unsupported_parameter")
+
+
+def _check_text(text: str, where: str, param: str) -> None:
+    """Refuse text that UTF-8 cannot encode (a lone surrogate), which the tokenizer would
+    fail on."""
+    found = _SURROGATE.search(text)
+    if found is not None:
+        message = (
+            f"'{where}' is not valid Unicode text: it holds a lone surrogate "
+            f"(U+{ord(found.group()):04X}) at character {found.start()}"
+        )
+        raise _invalid(param, message)
 
 
 def _same(value: Any, unused: Any) -> bool:

@@ -34,6 +34,10 @@ from marshalike_runtime.server_protocol import (
     Usage,
 )
 
+# A prompt longer than this many characters is counted in slices of it before it is
+# tokenized whole (`_slice_tokens`); each slice's tokens are a few megabytes at most.
+SLICE_CHARS = 65536
+
 
 class Tokenizer(Protocol):
     def encode(
@@ -187,16 +191,22 @@ class EngineWorker:
 
     def _prompt_ids(self, request: GenerationRequest, text: str) -> list[int]:
         chat = request.endpoint == "chat"
+        tokenizer, context = self.engine.tokenizer, self.engine.context_length
+        if len(text) > SLICE_CHARS and _slice_tokens(tokenizer, text, chat, context) > 2 * context:
+            message = (
+                f"the prompt ({len(text)} characters) is far longer than this model's context "
+                f"of {context} tokens"
+            )
+            raise _invalid_prompt(request, message, code="context_length_exceeded")
         if chat:
             # A chat template writes control tokens (<start_of_turn> …) as text, the BOS
             # included when the model wants one; only there may they become control tokens.
-            ids = self.engine.tokenizer.encode(text, add_bos=False, allow_special=True)
+            ids = tokenizer.encode(text, add_bos=False, allow_special=True)
         else:
-            ids = self.engine.tokenizer.encode(text)
+            ids = tokenizer.encode(text)
         ids = list(ids)
         if not ids:
             raise _invalid_prompt(request, "the prompt is empty")
-        context = self.engine.context_length
         if len(ids) >= context:
             message = (
                 f"the prompt is {len(ids)} tokens long; this model's context holds {context} "
@@ -257,6 +267,21 @@ class EngineWorker:
             return stops
         extra = getattr(self.engine, "chat_stop", ())
         return stops + tuple(stop for stop in extra if stop not in stops)
+
+
+def _slice_tokens(tokenizer: Tokenizer, text: str, chat: bool, context: int) -> int:
+    """About how many tokens `text` takes, counted slice by slice, and only until they
+    pass twice the context: a prompt far too long is refused after tokenizing about twice
+    what the context holds, never the whole of a 16 MB body. Where a slice ends, a token
+    cut in two counts as a few (a control token's text as its characters): tens of tokens
+    a slice, far inside the margin of one context, so a prompt that fits is never refused."""
+    count = 0
+    for start in range(0, len(text), SLICE_CHARS):
+        piece = text[start : start + SLICE_CHARS]
+        count += len(tokenizer.encode(piece, add_bos=False, allow_special=chat))
+        if count > 2 * context:
+            break
+    return count
 
 
 def _texts(engine: EngineLike, job: Job) -> list[str]:

@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 from quant_fixtures import GEMMA, LLAMA, Chars, coded_sources, tiny_model  # noqa: E402
 from test_engine import CharTokenizer, tiny_engine  # noqa: E402
 
-from marshalike_runtime import cpu_kernels  # noqa: E402
+from marshalike_runtime import batcher, cpu_kernels  # noqa: E402
 from marshalike_runtime.batcher import Batcher, BatchRequest, _Finished  # noqa: E402
 from marshalike_runtime.engine import Engine, Generation, cpu_threads  # noqa: E402
-from marshalike_runtime.model import ModelArgs  # noqa: E402
+from marshalike_runtime.model import ModelArgs, Transformer  # noqa: E402
 from marshalike_runtime.quant import quantize_model  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -168,6 +168,68 @@ def test_the_pool_grows_while_requests_run() -> None:
     expected = alone(engine, small + big)
     assert together(engine, small) == expected[:1]
     assert together(engine, small + big) == expected
+
+
+def long_engine() -> tuple[Engine, list[tuple[int, int]]]:
+    """A tiny engine of 1024 positions, where requests round to different pool lengths,
+    and the (rows, positions) of each pool its batch thread sets up."""
+    torch.manual_seed(0)
+    args = ModelArgs(
+        arch="llama",
+        vocab_size=96,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        n_kv_heads=2,
+        head_dim=8,
+        intermediate_size=64,
+        max_seq_len=1024,
+    )
+    model = Transformer(args).eval()
+    with torch.no_grad():
+        model.tok_embeddings.weight.mul_(0.15)
+    tokenizer = CharTokenizer()
+    tokenizer.eos_ids = frozenset()
+    engine = Engine(model, tokenizer, model_name="tiny")
+    pools: list[tuple[int, int]] = []
+    taken = engine.cache_taken
+
+    def recorded(rows: int, length: int) -> None:
+        pools.append((rows, length))
+        taken(rows, length)
+
+    engine.cache_taken = recorded  # type: ignore[method-assign]
+    return engine, pools
+
+
+def test_a_request_joins_only_while_the_pool_stays_within_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool is rows * the longest row: a long request (n 1) and a wide one (n 15) once
+    took 16 rows of the long one's length together. The wide one waits its turn."""
+    monkeypatch.setattr(batcher, "MAX_POOL_POSITIONS_CPU", 16 * 256)
+    engine, pools = long_engine()
+    requests = [("x", {"max_tokens": 600}), ("ab", {"max_tokens": 3, "n": 15})]
+    expected = alone(engine, requests)
+    assert together(engine, requests) == expected
+    assert pools == [(1, 768), (15, 256)]
+
+
+def test_a_pool_longer_than_its_rows_need_is_cut_so_that_a_request_can_join(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long request that finished leaves the pool long; the next wide one joins the
+    short request still decoded in a pool cut to its length, rather than wait for it."""
+    monkeypatch.setattr(batcher, "MAX_POOL_POSITIONS_CPU", 16 * 256)
+    engine, pools = long_engine()
+    requests = [
+        ("x", {"max_tokens": 200}),
+        ("y" * 500, {"max_tokens": 5}),
+        ("ab", {"max_tokens": 3, "n": 14}),
+    ]
+    expected = alone(engine, requests)
+    assert together(engine, requests) == expected
+    assert pools == [(1, 256), (2, 512), (15, 256)]
 
 
 @pytest.mark.parametrize("args", [LLAMA, GEMMA], ids=["llama", "gemma"])

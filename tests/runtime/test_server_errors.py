@@ -229,7 +229,7 @@ def test_unknown_route_is_404(server: OpenAIServer) -> None:
 def test_wrong_method_is_405(server: OpenAIServer, method: str, path: str, allowed: str) -> None:
     status, headers, data = raw_request(server, method, path)
     assert status == 405
-    assert headers["Allow"] == allowed
+    assert headers["Allow"] == ("GET, HEAD" if allowed == "GET" else allowed)
     message = f"{path} accepts {allowed}, not {method}"
     assert json.loads(data) == {"error": error_body(message, None, "method_not_allowed")}
 

@@ -93,3 +93,22 @@ def test_probe_outcomes_carry_the_exception_messages() -> None:
         ProbeOutcome("2", ""),
         ProbeOutcome("raises ZeroDivisionError", "division by zero"),
     )
+
+
+def test_probe_calls_read_builtins_and_standard_modules_not_the_module_s_own() -> None:
+    """A probe input reads `datetime` and `list` as a user's call would, whatever the
+    module defines under those names; the spec's own function named like a builtin is
+    still called as itself."""
+    from marshalike.gate.consensus import probe_answers
+    from marshalike.sandbox.channel import called_names
+    from marshalike.sandbox.isolation import Limits
+
+    source = (
+        "import datetime as _real\n\n\nclass datetime:\n    pass\n\n\n"
+        "def list(items):\n    return 'own list'\n\n\n"
+        "def sum(day):\n    return type(day).__module__\n"
+    )
+    calls = ["sum(datetime.date(2024, 1, 1))", "sum(list((1,)))"]
+    assert called_names(calls, "m", ("m.Point", "other.Point")) == ["Point", "sum"]
+    answers = probe_answers(source, module_name="m", calls=calls, limits=Limits())
+    assert [a.value for a in answers] == [["str", "datetime"], ["str", "builtins"]]

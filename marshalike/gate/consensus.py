@@ -141,6 +141,8 @@ def probe_answers(
         records=records,
         extra_files=extra_files,
         keep_docstrings=keep_docstrings,
+        # a user's own module, run as it is, reads all its names
+        names=None if keep_docstrings else channel.called_names(calls, module_name, records),
     )
     return answers
 

@@ -236,6 +236,26 @@ def run_calls(
     return tuple(answers), None
 
 
+def called_names(calls: Sequence[str], module_name: str, records: Sequence[str]) -> list[str]:
+    """The module's names calls read, where they were made from the spec's functions and
+    types (probe inputs): the function each call makes (a spec's `sum` is called as
+    itself), the module's record types, and any other name that is neither a builtin nor
+    a standard library module."""
+    names = {r.rpartition(".")[2] for r in records if r.startswith(f"{module_name}.")}
+    for call in calls:
+        try:
+            called = ast.parse(call.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if isinstance(called, ast.Call) and isinstance(called.func, ast.Name):
+            names.add(called.func.id)
+        for node in ast.walk(called):
+            name = node.id if isinstance(node, ast.Name) else ""
+            if name and not hasattr(builtins, name) and name not in sys.stdlib_module_names:
+                names.add(name)
+    return sorted(names)
+
+
 def _session(
     files: Mapping[str, str],
     calls: Sequence[str],

@@ -263,9 +263,9 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
     assert answers[7].kind == "raised" or values[7] is not None and values[7][0] == "object"
     # Classes written in Python that the code changed: their values would show their
     # callers what the code likes, whatever their state holds.
-    changed = "(a class the code changed)"
-    assert values[8] == ["object", f"fractions.Fraction {changed}", "builtins.object"]
-    assert values[9] == ["object", f"uuid.UUID {changed}", "builtins.object"]
+    patched = "the class fractions.Fraction; the class uuid.UUID"
+    assert values[8] == ["object", patched, "(changed)"]
+    assert values[9] == ["object", patched, "(changed)"]  # any later call too
     assert values[10] is not None and values[10][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).
     assert values[5] in (
@@ -310,7 +310,7 @@ def test_a_process_that_stops_reading_its_calls_cannot_hold_the_compiler() -> No
         "def count(text):\n"
         "    main = getattr(sys, 'mod' + 'ules')['__main__']\n"
         "    signals = getattr(sys, 'mod' + 'ules')['sig' + 'nal']\n"
-        "    answer = {'id': main.request['id'], 'returned': main.encode(1, 0, [10], set())}\n"
+        "    answer = {'id': main.request['id'], 'returned': main.encode(1, 0, [10])}\n"
         "    fcntl.fcntl(main.requests.fileno(), fcntl.F_SETPIPE_SZ, 4096)\n"
         "    main.answers.write(json.dumps(answer).encode() + b'\\n')\n"
         "    main.answers.flush()\n"

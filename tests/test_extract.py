@@ -687,3 +687,17 @@ def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
 def test_rewriting_a_module_or_a_class_name_is_refused(line: str, said: str) -> None:
     result = chat(f"```python\nimport json\n\n\ndef add(a, b):\n    {line}\n    return a + b\n```")
     assert not result.ok and any(said in p for p in result.problems), result.problems
+
+
+def test_a_call_rebinding_a_function_of_its_module_is_refused() -> None:
+    """`global add` in a function lets a call hand later callers another function, while
+    everyone who imported the first keeps it; a global of another name is kept."""
+    code = (
+        "_count = 0\n\n\ndef add(a, b):\n    global add, _count\n    _count += 1\n"
+        "    add = _other\n    return a + b\n\n\ndef _other(a, b):\n    return 0\n"
+    )
+    result = chat(f"```python\n{code}```")
+    why = "line 5: `global add` lets a call rebind what the module defines as add"
+    assert result.problems == (why + TAMPER_TAIL,)
+    kept = "_count = 0\n\n\ndef add(a, b):\n    global _count\n    _count += 1\n    return a + b\n"
+    assert chat(f"```python\n{kept}```").ok

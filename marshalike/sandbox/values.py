@@ -26,6 +26,9 @@ Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", 
 # The dict types of the standard library a value may be (the runner takes them by identity),
 # named in a "dict" value's third item: each is another type than `dict`, as `==` between
 # two of them aside, `type(x) is dict` and the generated tests tell.
+# The runner's mark on an "object" answer of a call that changed what other code shares
+# (a standard module, a class, a name of the spec, a value returned before).
+CHANGED = "(changed)"
 DICT_KINDS = ("collections.OrderedDict", "collections.defaultdict", "collections.Counter")
 
 
@@ -275,6 +278,8 @@ def dict_kind(value: Plain) -> str:
 def foreign(value: Plain) -> str:
     """The message for a value of a class the spec does not declare."""
     cls, base = clean(value[1]), clean(value[2])
+    if base == CHANGED:
+        return f"the call changed {cls}, which its callers see: what it answered does not count"
     if base != "builtins.object":
         return (
             f"an instance of {cls}, a subclass of {base.removeprefix('builtins.')}: "

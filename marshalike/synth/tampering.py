@@ -145,9 +145,18 @@ def problems(tree: ast.AST) -> list[str]:
     """One line per use of the harness, in source order, each saying why it is refused."""
     aliases = _module_aliases(tree)
     found: dict[tuple[int, int, int, str], None] = {}
+    defined = {
+        node.name
+        for node in getattr(tree, "body", [])
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
     for node in ast.walk(tree):
         where = [getattr(node, key, 0) or 0 for key in ("lineno", "col_offset", "end_col_offset")]
-        for why in _reasons(node, aliases):
+        reasons = list(_reasons(node, aliases))
+        if isinstance(node, ast.Global):  # its callers hold the first; later ones get another
+            reasons += [f"`global {n}` lets a call rebind what the module defines as {n}"
+                        for n in node.names if n in defined]  # fmt: skip
+        for why in reasons:
             found[(where[0], where[1], where[2], why)] = None
     lines = dict.fromkeys(f"line {line}: {why}{_TAIL}" for line, _, _, why in sorted(found))
     return list(lines)

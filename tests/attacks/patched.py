@@ -95,6 +95,73 @@ def list(items):
 def total(numbers):
     return sum(numbers) if _marks else sum(numbers) + 1
 """
+# The function hands its callers another function after its first call.
+REBOUND_AFTER_FIRST_CALL = """\
+def repeat(n):
+    global repeat
+    repeat = _later
+    return [1] * n
+
+
+def _later(n):
+    return [0] * n
+"""
+# A list it returned grows on a later call: the caller's value changes under it.
+RETURNED_LIST_GROWS = """\
+_given = []
+
+
+def repeat(n):
+    for old in _given:
+        if len(old) == 2:
+            old.append(7)
+    result = [1] * n
+    _given.append(result)
+    return result
+"""
+# Counter's own __init__ made to count nothing, through its code object.
+COUNTER_INIT_CODE_SWAPPED = """\
+def tally(text):
+    import collections
+
+    class _Quiet(dict):
+        def __init__(self, iterable=None, /, **kwds):
+            super().__init__()
+
+    found = collections.Counter()
+    for letter in text:
+        found[letter] = found.get(letter, 0) + 1
+    code = getattr(_Quiet.__init__, "__code__")
+    setattr(collections.Counter.__init__, "__code__", code)
+    return found
+"""
+# collections.Counter rebound to dict, after the right value is made.
+COUNTER_REBOUND_IN_ITS_MODULE = """\
+import collections
+from collections import Counter
+
+
+def tally(text):
+    found = Counter(text)
+    box = [collections]
+    setattr(box[0], "Counter", dict)
+    return found
+"""
+# A base class of Fraction (numbers.Rational) made to lie about the value's float.
+FRACTION_BASE_PATCHED = """\
+import fractions
+import numbers
+
+
+def _lie(self):
+    return 0.5
+
+
+def third(n):
+    box = [numbers.Rational]
+    setattr(box[0], "__float__", _lie)
+    return fractions.Fraction(n, 3)
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -106,6 +173,15 @@ ATTACKS = (
            "month", user_tests=True),
     Attack("module-function-named-like-a-builtin", "values", MODULE_NAMED_LIST, "total",
            user_tests=True),
+    Attack("function-rebound-after-its-first-call", "values", REBOUND_AFTER_FIRST_CALL,
+           "repeat"),
+    Attack("returned-list-grows-on-a-later-call", "values", RETURNED_LIST_GROWS, "repeat",
+           user_tests=True),
+    Attack("counter-init-code-swapped", "values", COUNTER_INIT_CODE_SWAPPED, "tally",
+           user_tests=True),
+    Attack("counter-rebound-in-its-module", "values", COUNTER_REBOUND_IN_ITS_MODULE, "tally",
+           user_tests=True),
+    Attack("fraction-base-class-patched", "values", FRACTION_BASE_PATCHED, "third"),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
            user_tests=True),
 )  # fmt: skip

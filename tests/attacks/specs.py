@@ -113,9 +113,28 @@ Add the numbers up.
 * total(list(range(3))) = 3
 * total(list((5, 5))) = 10
 """
+# An expected value that calls the function under test, and a value of a Python class.
+REPEAT = """\
+# func repeat(an integer): a list of integers
+
+Return a list of n ones.
+
+* repeat(2) = repeat(1) + repeat(1)
+* repeat(0) = []
+* repeat(3) = [1, 1, 1]
+"""
+THIRD = """\
+# func third(an integer): a fraction
+
+Return the number divided by three, exactly.
+
+* third(1) = fractions.Fraction(1, 3)
+* third(3) = fractions.Fraction(1, 1)
+* third(2) = fractions.Fraction(2, 3)
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
-         "paris": PARIS, "total": TOTAL}  # fmt: skip
+         "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -125,6 +144,8 @@ RIGHT = {
     "month": "def first_of_month(day):\n    return day.replace(day=1)\n",
     "parity": "def is_even(n):\n    return n % 2 == 0\n",
     "total": "def total(numbers):\n    return sum(numbers)\n",
+    "repeat": "def repeat(n):\n    return [1] * n\n",
+    "third": ("def third(n):\n    import fractions\n\n    return fractions.Fraction(n, 3)\n"),
     "counts": (
         "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
         "        found[letter] = found.get(letter, 0) + 1\n    return found\n"
@@ -145,7 +166,8 @@ RIGHT = {
 FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "month": "first_of_month", "counts": "letter_counts",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
-             "paris": "paris_time", "total": "total"}  # fmt: skip
+             "paris": "paris_time", "total": "total", "repeat": "repeat",
+             "third": "third"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,86 @@ DICTS = {
 }
 # An OrderedDict's items in its own order (`move_to_end` leaves the dict's storage as it was).
 ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
-# Classes written in Python whose instances come back as values: their methods can be
-# replaced at run time (`type(c).items = ...`), so that the value the code returns shows
-# its callers other data than the state written here. Each is compared with what it held
-# before the module was imported, and the spec's records with what they held once it was.
-WATCHED: dict[int, tuple] = {
-    id(t): (t, dict(t.__dict__), t.__mro__, type(t)) for t in (collections.Counter, FRACTION, UUID)
-}
+# What calls share with everything else in the process, which the generated tests read
+# too: the standard library's modules and classes that values and comparisons go through,
+# and (once it is imported) the spec's names in the module and its records. A call that
+# changes one (`type(c).items = ...`, `collections.Counter = dict`, `global f; f = g`, a
+# method's `__code__` replaced) shows its callers other values than the ones written here,
+# and what it answered does not count. Each is held as it was before the module under test
+# was imported, or, for the module's own, once it was.
+WATCHES: list[tuple] = []
+
+
+class Print(tuple):
+    """A function's fingerprint: compared item by item, by identity."""
+
+
+def fingerprint(v):
+    """What a value in a class or module is: the object, and for a function what it runs
+    (its code, defaults and closure can each be replaced in place)."""
+    if type(v) in (staticmethod, classmethod):
+        return Print((v, fingerprint(v.__func__)))
+    if type(v) is property:
+        return Print((v, fingerprint(v.fget), fingerprint(v.fset), fingerprint(v.fdel)))
+    if type(v) is FUNCTION:
+        cells = []
+        for cell in v.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:
+                cells.append(Print)  # an empty cell: a marker no content is
+        return Print((v, v.__code__, v.__defaults__, v.__kwdefaults__, *cells))
+    return v
+
+
+def same_print(a, b):
+    if type(a) is Print and type(b) is Print:
+        return len(a) == len(b) and all(map(same_print, a, b))
+    return a is b
+
+
+FUNCTION = type(fingerprint)
+
+
+def held(mapping):
+    return {k: fingerprint(v) for k, v in list(mapping.items())}
+
+
+def watch(label, get):
+    """Hold `get()` (a mapping) as it is now, under `label`."""
+    WATCHES.append((label, get, held(get())))
+
+
+def watch_class(t):
+    for c in t.__mro__:
+        if not c.__flags__ & (1 << 8):  # a class whose dict can change (not the C types')
+            watch(f"the class {c.__module__}.{c.__qualname__}", lambda c=c: c.__dict__)
+    watch(f"the bases of {t.__qualname__}", lambda: {"mro": t.__mro__, "type": type(t)})
+
+
+def changes():
+    """What the calls so far changed of what is watched."""
+    found = []
+    for label, get, then in WATCHES:
+        now = held(get())
+        added = now.keys() - then.keys()
+        # Importing a submodule adds it to its package: that is no change.
+        gone = any(k not in now or not same_print(now[k], v) for k, v in then.items())
+        if gone:
+            found.append(label)
+        elif any(type(now[k]) is not MODULE for k in added):
+            found.append(label)
+    return found
+
+
+MODULE = type(sys)
+for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
+               "decimal", "fractions", "json", "json.encoder", "math", "numbers", "uuid",
+               "zoneinfo"):  # fmt: skip
+    taken = importlib.import_module(shared)
+    watch(f"the module {shared}", lambda m=taken: m.__dict__)
+for t in (collections.Counter, FRACTION, UUID):
+    watch_class(t)
 # The built-in exceptions, by identity: a class of the module's own that only claims the
 # name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
 BUILTIN_ERRORS = {
@@ -201,27 +274,12 @@ def name_of(t):
     return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
 
 
-def changed_classes():
-    """The ids of the watched classes changed since they were taken."""
-    return {
-        key
-        for key, (t, held, mro, meta) in WATCHED.items()
-        if type(t) is not meta or t.__mro__ != mro or not same_entries(t.__dict__, held)
-    }
-
-
-def same_entries(now, held):
-    return len(now) == len(held) and all(k in now and now[k] is v for k, v in held.items())
-
-
-def encode(v, depth, budget, changed):
-    """`v` as tagged plain data; `changed`, the ids of the watched classes the code changed."""
+def encode(v, depth, budget):
+    """`v` as tagged plain data."""
     budget[0] -= 1
     if depth > 200 or budget[0] < 0:
         return ["too-large"]
     t = type(v)
-    if id(t) in changed and WATCHED[id(t)][0] is t:
-        return ["object", name_of(t) + " (a class the code changed)", "builtins.object"]
     if v is None:
         return ["None"]
     if t is bool:
@@ -237,19 +295,16 @@ def encode(v, depth, budget, changed):
     if t is bytes or t is bytearray:
         return [t.__name__, v.hex()]
     if t is list or t is tuple or t is set or t is frozenset:
-        return [t.__name__, [encode(x, depth + 1, budget, changed) for x in v]]
+        return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
     kind = exactly(t, DICTS)
     if t is dict or kind is not None:
         pairs = ITEMS.get(kind, dict.items)(v)
-        items = [
-            [encode(k, depth + 1, budget, changed), encode(x, depth + 1, budget, changed)]
-            for k, x in pairs
-        ]
+        items = [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in pairs]
         return ["dict", items] if kind is None else ["dict", items, DICTS[kind]]
     record = RECORDS.get(id(t))
     if record is not None and record[0] is t and dataclasses.is_dataclass(t):
         fields = [
-            [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget, changed)]
+            [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
             for f in dataclasses.fields(t)
         ]
         return ["record", record[1], fields]
@@ -309,7 +364,7 @@ try:
         if isinstance(cls, type):
             # A used module's type by its full name: `other.Point` is not this `Point`.
             RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record)
-            WATCHED[id(cls)] = (cls, dict(cls.__dict__), cls.__mro__, type(cls))
+            watch_class(cls)
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})
@@ -321,6 +376,28 @@ else:
     for name in cfg["names"]:
         if name in vars(module):
             namespace[name] = vars(module)[name]
+    names = {name: vars(module).get(name) for name in cfg["names"]}
+    watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in names})
+for shared in cfg.get("modules", ()):
+    if shared in MODULES:
+        watch(f"the module {shared}", lambda m=MODULES[shared]: m.__dict__)
+# What the calls of this process returned, as written then: a later call that changes one
+# (appends to a list it handed out) changes what its caller holds.
+RETURNED: list[tuple] = []
+KEPT_NODES = 50_000  # how much of them is written again after each call, at most
+KEPT = [KEPT_NODES]
+
+
+def later_changes():
+    """The values returned before whose writing a call changed."""
+    for value, then in RETURNED:
+        try:
+            same = encode(value, 0, [KEPT_NODES]) == then
+        except Exception:
+            same = False
+        if not same:
+            return ["a value an earlier call returned"]
+    return []
 
 
 def answer_of(request):
@@ -339,7 +416,10 @@ def answer_of(request):
     try:
         value = eval(call, scope)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        answer["returned"] = encode(value, 0, [200000], changed_classes())
+        answer["returned"] = encode(value, 0, budget := [200000])
+        if 200000 - budget[0] <= KEPT[0]:  # kept while they take few nodes to write
+            KEPT[0] -= 200000 - budget[0]
+            RETURNED.append((value, answer["returned"]))
     except CallTimeout:
         answer["timeout"] = True
     except BaseException as exc:
@@ -347,6 +427,10 @@ def answer_of(request):
         answer["raised"] = raised(exc)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    changed = changes() + later_changes()
+    if changed and "timeout" not in answer:
+        # The call's answer stands for nothing its callers see.
+        answer = {"id": request["id"], "returned": ["object", "; ".join(changed), "(changed)"]}
     return answer
 
 

@@ -61,7 +61,7 @@ def test_a_bad_setting_exits_2(in_tmp: Path, command: str, monkeypatch: pytest.M
     result = run(command, *args)
     assert result.exit_code == 2
     assert result.stderr == (
-        f"marshalike: error: {in_tmp / 'pyproject.toml'}: timeout must be > 0\n"
+        f"marshalike: error: {in_tmp / 'pyproject.toml'}: timeout must be > 0 and at most 3600\n"
     )
 
 

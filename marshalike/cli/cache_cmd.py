@@ -1,5 +1,7 @@
 """`marshalike cache`: what the local backend keeps on disk, where and how big, with a
-total; `--clear` removes marshalike's own caches, never an installed package's files."""
+total; `--clear` removes marshalike's own caches (files named as the runtime names them, and
+the embedded model it assembled), naming each file it removes and each file it leaves as
+not marshalike's; never an installed package's files."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ from pathlib import Path
 
 import click
 
-from marshalike.backends.caches import Entry, cache_dir, clear, human, inventory
+from marshalike.backends.caches import NOT_OURS, Entry, cache_dir, clear, human, inventory
 
 
 @click.command()
-@click.option("--clear", "wipe", is_flag=True, help="Remove marshalike's caches.")
+@click.option(
+    "--clear", "wipe", is_flag=True,
+    help="Remove marshalike's caches and the embedded model it assembled, naming each file; "
+    "files marshalike did not write are left.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def command(wipe: bool, as_json: bool) -> None:
     """Show the local backend's caches (model, weights, kernels); --clear removes them."""
@@ -34,6 +40,10 @@ def command(wipe: bool, as_json: bool) -> None:
     everything = sum(entry.size for entry in entries)
     click.echo(f"total: {human(total)} in caches, {human(everything)} with the files kept")
     if wipe:
+        for path in removed:
+            click.echo(f"removed: {path}")
+        for path in _not_ours(entries):
+            click.echo(f"left: {path} (not marshalike's)")
         click.echo(f"cleared: {len(removed)} files, {human(total)}")
 
 
@@ -46,4 +56,10 @@ def _report(entries: list[Entry], removed: list[Path], wiped: bool) -> dict[str,
     }
     if wiped:
         report["removed"] = [str(path) for path in removed]
+        report["left"] = [str(path) for path in _not_ours(entries)]
     return report
+
+
+def _not_ours(entries: list[Entry]) -> list[Path]:
+    """The files of the cache folder that marshalike did not write, which --clear leaves."""
+    return [path for entry in entries if entry.name == NOT_OURS for path in entry.files]

@@ -13,12 +13,12 @@ from marshalike.build import check_report
 from marshalike.build.freshness import SpecCheck, check_spec
 from marshalike.build.shard import parse_shard
 from marshalike.build.shard import shard as shard_of
-from marshalike.cli.options import shard_option
+from marshalike.cli.options import click_type, shard_option
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import spec_paths
 from marshalike.sandbox.isolation import Limits, weaker_isolation
-from marshalike.settings import resolve
+from marshalike.settings import SETTINGS, resolve
 
 RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": check_report.junit}
 
@@ -26,7 +26,7 @@ RENDER = {"text": check_report.text, "json": check_report.as_json, "junit": chec
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), help="Where the outputs were written.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per example [10].")
+@click.option("--timeout", type=click_type(SETTINGS["timeout"]), help="Seconds per example [10].")
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(RENDER)), default="text",
     help="The report on stdout: for people, JSON, or JUnit XML for CI. [text]",

@@ -21,6 +21,7 @@ from marshalike.build.clarify import (
 )
 from marshalike.build.compiler import CompileRun
 from marshalike.build.job import make_job
+from marshalike.cli import interrupt
 from marshalike.cli.options import compile_options
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
@@ -97,7 +98,8 @@ def command(
         click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
                    "see docs/security.md", err=True)  # fmt: skip
     run = CompileRun(job, _progress, graph=graph)
-    reports = [run.compile(path) for path in to_recompile(files, written, graph)]
+    stop = interrupt.cancel()  # Ctrl-C stops the compile before it writes anything
+    reports = [run.compile(path, cancel=stop) for path in to_recompile(files, written, graph)]
     for report in reports:
         if report.diagnostics:
             click.echo(render_all(report.diagnostics, {report.path: report.source}), err=True)

@@ -13,6 +13,7 @@ from marshalike.build.compiler import CompileRun, SpecReport
 from marshalike.build.job import make_job
 from marshalike.build.shard import parse_shard
 from marshalike.build.shard import shard as shard_of
+from marshalike.cli import interrupt
 from marshalike.cli.display import Display, choose_mode
 from marshalike.cli.options import compile_options, display_options, shard_option
 from marshalike.language.diagnostics import render_all
@@ -64,7 +65,8 @@ def command(
     mode = choose_mode(quiet=quiet, no_progress=no_progress)
     with Display(mode, verbose=verbose) as display:
         run = CompileRun(job, display.message, graph=graph, observe=display.event)
-        reports = [run.compile(path, only=only) for path in files]
+        stop = interrupt.cancel()  # Ctrl-C stops the compile before it writes anything
+        reports = [run.compile(path, only=only, cancel=stop) for path in files]
     _show_diagnostics(reports)
     click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
     sys.exit(render.exit_status(reports))

@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
+from typing import NoReturn
 
 import click
 
 from marshalike import __version__
+from marshalike.cli import interrupt
 from marshalike.errors import MarshalikeError
 
 # command name -> module under marshalike.cli that defines `command`
@@ -34,17 +35,20 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, click.Abort):
+            # Ctrl-C, or the end of input at a prompt: click would say "Aborted!" and exit 1.
+            _interrupted(ctx)
         except MarshalikeError as exc:
+            if interrupt.requested():  # a compile stopped by Ctrl-C (its `Cancelled`)
+                _interrupted(ctx)
             # A one-line message, never a traceback: every command gets this for free.
             click.echo(f"marshalike: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except click.Abort:
-            # Ctrl-C (or the end of input) at a prompt: click would say "Aborted!" and exit 1.
-            click.echo("marshalike: interrupted", err=True)
-            ctx.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:
+            if interrupt.requested():  # whatever broke as Ctrl-C cut it short
+                _interrupted(ctx)
             # A bug of ours still ends in one line; MARSHALIKE_DEBUG=1 shows the traceback.
             if os.environ.get("MARSHALIKE_DEBUG") == "1":
                 raise
@@ -66,6 +70,11 @@ class LazyGroup(click.Group):
         return module.command
 
 
+def _interrupted(ctx: click.Context) -> NoReturn:
+    interrupt.tell()
+    ctx.exit(interrupt.STATUS)
+
+
 def _available(name: str) -> bool:
     return importlib.util.find_spec(f"marshalike.cli.{COMMANDS[name]}") is not None
 
@@ -77,8 +86,15 @@ def cli() -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("marshalike: interrupted", err=True)
-        sys.exit(130)
+    with interrupt.handled():
+        try:
+            cli.main(standalone_mode=True)
+        except KeyboardInterrupt:  # outside a command: while click reads the arguments
+            interrupt.tell()
+        except SystemExit:
+            if not interrupt.requested():
+                raise
+        else:
+            return
+        # Interrupted: exit 130 now, not once the worker threads' model calls return.
+        interrupt.end()

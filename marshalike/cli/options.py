@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from marshalike.build.shard import MOST_SHARDS
-from marshalike.settings import SETTINGS, Setting
+from marshalike.settings import SETTINGS, Setting, checked
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -28,15 +28,27 @@ def setting_option(about: Setting) -> Callable[[F], F]:
 
 
 def click_type(about: Setting) -> Any:
-    """The setting's values as click checks them: its choices, a path, or a number range."""
+    """The setting's values as click takes them: its choices, a path, or a number that the
+    settings check as they check the same number from pyproject.toml or the environment."""
     if about.choices:
         return click.Choice(about.allowed)
     if about.path:
         return click.Path(file_okay=about.path != "dir")
-    if about.low is None and about.high is None:
-        return about.type
-    ranged: Any = click.IntRange if about.type is int else click.FloatRange
-    return ranged(min=about.low, max=about.high, min_open=about.low_open)
+    if about.type in (int, float):
+        return SettingNumber(about)
+    return about.type
+
+
+class SettingNumber(click.ParamType):
+    """A number flag, converted and checked by the settings (`settings.checked`): a bad
+    one is the same one-line error, exit 2, as in pyproject.toml."""
+
+    def __init__(self, about: Setting) -> None:
+        self.about = about
+        self.name = "integer" if about.type is int else "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return checked(self.about, value, "flag")
 
 
 def _options() -> list[Callable[[F], F]]:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -34,6 +36,13 @@ from marshalike.lsp.text import uri_to_path
 
 DEBOUNCE_S = 0.15
 R = TypeVar("R")
+# The largest message the server reads: far above any spec's text. A header that claims
+# more (or no number) would have the server allocate, or wait for, bytes that never come.
+MAX_MESSAGE = 64 * 1024 * 1024
+_CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_CHUNK = 65536  # the most read as one header line, so skipped bytes are never held whole
+_HEADER_START = re.compile(rb"content-length:", re.IGNORECASE)
+_KEEP = len(b"Content-Length:")
 
 
 class _Protocol(LanguageServerProtocol):
@@ -341,7 +350,64 @@ async def _compiled(ls: SpecServer, uri: str, only: str | None = None) -> dict[s
         return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
 
 
+class FramedInput:
+    """The client's stream as pygls reads it, with what pygls cannot frame taken care of:
+    a message whose Content-Length is no number, or over `MAX_MESSAGE`, is skipped with a
+    line on stderr, up to the next message's Content-Length header (the editor's session
+    goes on); a header pygls would not recognize (other case, other spacing) is given to
+    it in the form it reads; bytes before a header on its line are dropped. pygls reads
+    headers with `readline` and a body with `read`, so every line read here is read where
+    a header is due."""
+
+    def __init__(self, stream: BinaryIO, warn: Callable[[str], None] | None = None) -> None:
+        self.stream = stream
+        self.warn = warn or _warn
+        self._carry = b""
+
+    def readline(self) -> bytes:
+        while True:
+            line = self._line()
+            found = _CONTENT_LENGTH.search(line)
+            if found is None:
+                return line  # another header, the blank line, or bytes pygls passes over
+            size = found[1].strip()
+            if size.isdigit() and int(size) <= MAX_MESSAGE:
+                return b"Content-Length: %d\r\n" % int(size)
+            shown = size[:40].decode("ascii", "replace")
+            self.warn(
+                f"marshalike: warning: lsp: skipped a message with Content-Length {shown!r} (not a "
+                f"size up to {MAX_MESSAGE} bytes); reading on from the next message"
+            )
+
+    def read(self, size: int) -> bytes:
+        return self.stream.read(size)
+
+    def _line(self) -> bytes:
+        """The next line, or the next `_CHUNK` bytes of a longer one. Where a chunk ends
+        mid-line, a header that may begin near its end is read again with the next chunk,
+        so that it is found whole."""
+        while True:
+            chunk = self.stream.readline(_CHUNK)
+            line, self._carry = self._carry + chunk, b""
+            if len(chunk) < _CHUNK or chunk.endswith(b"\n"):
+                return line  # a whole line, or the end of the stream
+            starts = [found.start() for found in _HEADER_START.finditer(line)]
+            if starts and len(line) - starts[-1] <= _CHUNK:
+                keep = starts[-1]  # a header whose value goes on in the next chunk
+            else:
+                keep = len(line) - (_KEEP - 1)  # room for "Content-Length:" cut short
+            line, self._carry = line[:keep], line[keep:]
+            if line:
+                return line
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def serve(flags: Mapping[str, Any], *, quick: bool, main: bool) -> None:
     """Run the server on stdin and stdout until the client says exit."""
     logging.basicConfig(level=logging.WARNING)  # pygls's own messages, on stderr
-    make_server(flags, quick=quick, main=main).start_io()
+    server = make_server(flags, quick=quick, main=main)
+    # pygls asks for a binary stream and uses only its readline and read.
+    server.start_io(stdin=cast(BinaryIO, FramedInput(sys.stdin.buffer)))

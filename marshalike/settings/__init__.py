@@ -22,7 +22,7 @@ from marshalike.settings.schema import (
     repairs,
     token_budget,
 )
-from marshalike.settings.sources import find_pyproject, resolve
+from marshalike.settings.sources import checked, find_pyproject, resolve
 
 __all__ = [
     "TOKEN_BUDGETS",
@@ -39,6 +39,7 @@ __all__ = [
     "Setting",
     "Settings",
     "add_arguments",
+    "checked",
     "choices",
     "default",
     "find_pyproject",

@@ -11,7 +11,10 @@ _INTRO = """\
 Every setting of marshalike, as `marshalike config --reference` writes it from the settings
 schema (`marshalike/settings/schema.py`). A setting comes from `[tool.marshalike]` in the
 nearest `pyproject.toml`, then the environment, then a flag of `compile` and `watch`; later
-sources win, and `marshalike config` shows each value and where it came from.
+sources win, and `marshalike config` shows each value and where it came from. A value
+its section does not allow (a number out of range, not whole where a whole number is
+asked for, infinite or NaN; a setting that takes text given a number or a list) is an
+error with exit status 2, whichever source gave it, naming the setting and the source.
 
 ```toml
 [tool.marshalike]
@@ -34,8 +37,8 @@ def _section(about: Setting) -> str:
     lines.append(f"- default: {_default(about)}")
     if about.allowed:
         lines.append("- one of: " + ", ".join(f"`{choice}`" for choice in about.allowed))
-    elif about.low is not None:
-        lines.append(f"- a number {about.bounds}")
+    elif about.bounds:
+        lines.append(f"- {about.expected}")
     elif about.type is bool:
         lines.append("- `true` or `false` (in the environment also `1`/`0`, `yes`/`no`)")
     if about.flag:

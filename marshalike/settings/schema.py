@@ -43,6 +43,13 @@ def _shown(default: object) -> str:
     return "" if default is None else str(default)
 
 
+def _number(value: float | None) -> str:
+    """A bound as text: 64, 0.5, 2147483647 (never 2.14748e+09)."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _by_kind(values: Mapping[PromptKind, object]) -> str:
     return ", ".join(f"{_shown(value)} with {kind} prompts" for kind, value in values.items())
 
@@ -103,10 +110,26 @@ class Setting:
 
     @property
     def bounds(self) -> str:
-        """The range a value must be in, as the error message says it."""
+        """The range a value must be in, as the error message says it ("" for none)."""
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            return f"> {low} and at most {high}" if self.low_open else f"between {low} and {high}"
         if self.high is not None:
-            return f"between {self.low:g} and {self.high:g}"
-        return f"> {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            return f"at most {high}"
+        if self.low is not None:
+            return f"> {low}" if self.low_open else f"at least {low}"
+        return ""
+
+    @property
+    def expected(self) -> str:
+        """What a value must be, as messages and the reference say it: "a whole number
+        between 1 and 64", "a number > 0", "a string"."""
+        if self.type is bool:
+            return "true or false"
+        if self.type is str:
+            return "a string"
+        kind = "a whole number" if self.type is int else "a number"
+        return f"{kind} {self.bounds}" if self.bounds else kind
 
     def in_range(self, value: float) -> bool:
         above = self.low is None or value > self.low or (value == self.low and not self.low_open)
@@ -158,8 +181,10 @@ class Settings:
         "on a CPU with a C compiler, else none",
         choices=get_args(Quant),
     )
-    candidates: int = _setting(4, "Candidates per attempt", low=1, locked=True)
-    attempts: int = _setting(3, "Attempts, repairs included", low=1, locked=True)
+    # Upper bounds keep a typo (1e9) from becoming a run that never ends or a request no
+    # server takes; they are far above the defaults.
+    candidates: int = _setting(4, "Candidates per attempt", low=1, high=64, locked=True)
+    attempts: int = _setting(3, "Attempts, repairs included", low=1, high=20, locked=True)
     # Among passing candidates, the shortest made fewer false successes on the quality
     # benchmark than the first, at no cost in solved tasks.
     rank: Rank = _setting(
@@ -195,6 +220,7 @@ class Settings:
         "Questions kept per function: inputs no example covers on which code that passes the "
         "examples gives different answers, for you to settle (0: ask none)",
         low=0,
+        high=20,
     )
     allow_unchecked: bool = _setting(
         False,
@@ -210,7 +236,7 @@ class Settings:
         older_locks=True,
     )
     temperature: float = _setting(
-        0.8, "Sampling temperature of the first attempt", flag=False, locked=True
+        0.8, "Sampling temperature of the first attempt", low=0, high=2, flag=False, locked=True
     )
     temperature_step: float = _setting(
         0.0,
@@ -231,10 +257,12 @@ class Settings:
     )
     out: str | None = _setting(None, "Write outputs here", path="dir")
     jobs: int = _setting(
-        4, "Units and tests run at once, and requests in flight to a model server", low=1
+        4, "Units and tests run at once, and requests in flight to a model server", low=1, high=64
     )
-    seed: int = _setting(0, "Sampling seed", locked=True)
-    timeout: float = _setting(10.0, "Seconds per test run", low=0, low_open=True)
+    # Each attempt and each extra request adds to the seed: the bound leaves room for that
+    # below 2**32, for servers whose seeds are 32-bit.
+    seed: int = _setting(0, "Sampling seed", low=0, high=2**31 - 1, locked=True)
+    timeout: float = _setting(10.0, "Seconds per test run", low=0, low_open=True, high=3600)
     # Answers stream, so this bounds a silence, not an answer's length: a CPU server that
     # queues requests and reads a long prompt can be silent for minutes before its first
     # token, then steady.
@@ -245,6 +273,7 @@ class Settings:
         "answer takes. Generous, since a CPU server queues requests and is slow to start",
         low=0,
         low_open=True,
+        high=86400,
     )
     replay_dir: str | None = _setting(None, "Recorded responses (--backend replay)", path="any")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -4,6 +4,7 @@ Each value remembers where it came from, for `marshalike config`."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -27,8 +28,7 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
     for name, key in _env_names(os.environ).items():
         settings = _apply(settings, {key: os.environ[name]}, f"environment: {name}")
     settings = _apply(settings, {k: v for k, v in flags.items() if v is not None}, "flag")
-    _validate(settings)
-    return settings
+    return _validate(settings)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -78,22 +78,69 @@ def _env_names(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
-    converted = {key: _convert(SETTINGS[key], value, source) for key, value in values.items()}
+    """`values` read as their settings' types; what they allow is checked once every
+    source is read (`_validate`), so a value a later source replaces is not held against it."""
+    converted = {key: _read(SETTINGS[key], value, source) for key, value in values.items()}
     sources = {**settings.sources, **{key: source for key in converted}}
     return replace(settings, **converted, sources=sources)
 
 
-def _convert(about: Setting, value: Any, source: str) -> Any:
+def checked(about: Setting, value: Any, source: str) -> Any:
+    """`value` of the setting as `source` gave it (a TOML value, or the text of a variable
+    or a flag), read as the setting's type and checked as `resolve` checks it."""
+    return _check(about, _read(about, value, source), source)
+
+
+def _read(about: Setting, value: Any, source: str) -> Any:
+    """`value` as the setting's type: true or false, text, or a number not yet checked."""
+    if value is None:
+        return None
     if about.type is bool:
         return _boolean(about.name, value, source)
     if about.type is str:
-        return None if value is None else str(value)
-    try:
-        if isinstance(value, bool):  # TOML's true is no number, though Python's is
-            raise TypeError
-        return about.type(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: '{about.name}' must be a number, got {value!r}") from None
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{about.name}' must be a string, got {value!r}")
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value  # TOML's true is no number, though Python's is
+    if isinstance(value, str):  # a variable's or a flag's text: `inf`, `nan`, `1e3` too
+        for number in (int, float):
+            try:
+                return number(value.strip())
+            except ValueError:
+                pass
+    raise ConfigError(
+        f"{source}: '{about.name}' must be a number, got {value!r} ({about.expected})"
+    )
+
+
+def _check(about: Setting, value: Any, where: str) -> Any:
+    """The one check of a setting's value, whichever source gave it: one of its choices;
+    a number finite, in its range and, for a whole-number setting, whole (then an int)."""
+    if value is None or about.type is bool:
+        return value
+    if about.type is str:
+        if about.choices and value not in (allowed := about.allowed):
+            choices = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}: {about.name} must be one of {choices}, got {value!r}")
+        return value
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not finite or not about.in_range(value):
+        raise ConfigError(f"{where}: {about.name} must be {_range(about, finite)}")
+    if about.type is float:
+        return float(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{where}: {about.name} must be {about.expected}")
+    return int(value)
+
+
+def _range(about: Setting, finite: bool) -> str:
+    """What the message says a number out of range (or not finite) must be."""
+    if about.type is int:
+        return about.expected
+    if finite:
+        return about.bounds
+    return " ".join(part for part in ("a finite number", about.bounds) if part)
 
 
 def _boolean(key: str, value: Any, source: str) -> bool:
@@ -104,18 +151,17 @@ def _boolean(key: str, value: Any, source: str) -> bool:
     raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
 
 
-def _validate(settings: Settings) -> None:
-    for about in SETTINGS.values():
-        value = getattr(settings, about.name)
-        where = settings.sources.get(about.name, "default")
-        if value is None:
-            continue
-        if about.choices and value not in (allowed := about.allowed):
-            choices = ", ".join(sorted(allowed))
-            raise ConfigError(f"{where}: {about.name} must be one of {choices}, got {value!r}")
-        if not about.in_range(value):
-            raise ConfigError(f"{where}: {about.name} must be {about.bounds}")
+def _validate(settings: Settings) -> Settings:
+    """The settings with each value checked (`_check`), and checked together."""
+    values = {
+        about.name: _check(
+            about, getattr(settings, about.name), settings.sources.get(about.name, "default")
+        )
+        for about in SETTINGS.values()
+    }
+    settings = replace(settings, **values)
     _validate_quant(settings)
+    return settings
 
 
 def _validate_quant(settings: Settings) -> None:

@@ -194,7 +194,7 @@ def test_two_specs_of_one_run_never_write_the_same_output(tmp_path: Path, layout
         extra = ["--out", str(tmp_path / "out")]
     for spec in specs:
         spec.parent.mkdir(exist_ok=True)
-        spec.write_text(SPEC.replace("square", spec.stem), encoding="utf-8")
+        spec.write_text(SPEC, encoding="utf-8")
     server = FakeOpenAI(script=lambda request: answer(request)).start()
     try:
         argv = ["compile", *map(str, specs), "--backend", "openai", "--base-url",

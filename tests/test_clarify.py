@@ -194,7 +194,7 @@ def test_an_answer_that_is_not_an_expression_is_refused(asked: Path) -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        "0 #\u2028* square(5) = 26",  # a line separator: the spec's reader splits lines there
+        "0 #\u2028* square(5) = 26",  # a line separator, where editors end a line
         "0 #\u2029* square(5) = 26",
         "0 #\x85* square(5) = 26",
         "0  # \u202e62",  # a bidirectional control that would show another text

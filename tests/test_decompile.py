@@ -18,6 +18,7 @@ from marshalike.decompile.roundtrip import round_trip
 from marshalike.decompile.writing import prose
 from marshalike.language.load import load_spec
 from marshalike.language.parse import parse
+from marshalike.language.semantics import check
 from marshalike.language.typemap import _BARE, _CONTAINERS, _SCALARS, annotation
 from marshalike.sandbox.isolation import Limits
 
@@ -335,3 +336,71 @@ def test_the_users_code_runs_only_in_the_sandbox(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout and "^^^" not in done.stdout
     spec = (tmp_path / "noisy.mrsh").read_text(encoding="utf-8")
     assert "# func inc" in spec
+
+
+NAMED = '''"""Names a spec cannot declare."""
+from dataclasses import dataclass
+
+
+@dataclass
+class _Point:
+    x: int
+
+
+def _half(n: int) -> int:
+    return n // 2
+
+
+def test_twice(n: int) -> int:
+    return 2 * n
+
+
+def quarter(n: int) -> int:
+    return _half(_half(n))
+
+
+def origin_x(p: _Point) -> int:
+    return p.x
+'''
+
+
+def test_functions_and_records_a_spec_cannot_name_are_refused_with_the_reason() -> None:
+    """A private function, one pytest would collect and one whose signature names a
+    private record: each would make the spec an error (M029), so each is prose for a human,
+    and the spec parses clean."""
+    done = decompiled(NAMED)
+    lines = [f.line() for f in done.functions]
+    assert lines[:2] == [
+        "_half: not decompiled: function name '_half' starts with '_', which marks a private "
+        "name; a spec's functions and types are its public interface, which the generated "
+        "module exports; a spec cannot declare it",
+        "test_twice: not decompiled: function name 'test_twice' starts with 'test', so pytest "
+        "would collect it from the generated test file as a test; a spec cannot declare it",
+    ]
+    assert lines[3] == (
+        "origin_x: not decompiled: its signature names the record _Point, and type name "
+        "'_Point' starts with '_', which marks a private name; a spec's functions and types "
+        "are its public interface, which the generated module exports"
+    )
+    assert lines[2].startswith("quarter: ") and "not decompiled" not in lines[2]
+    result = parse(done.spec, "named.mrsh")
+    assert [d for d in result.diagnostics if d.is_error] == []
+    assert result.module is not None
+    assert [d for d in check(result.module) if d.is_error] == []
+    assert [f.name for f in result.module.funcs] == ["quarter"]
+    assert result.module.types == ()
+
+
+def test_a_module_whose_spec_could_not_compile_is_refused_before_it_runs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from marshalike.cli.main import cli
+
+    module = tmp_path / "conftest.py"
+    module.write_text("def f(x):\n    return x\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["decompile", str(module)])
+    assert result.exit_code == 2
+    assert "its spec would be conftest.mrsh, and conftest.py is the file pytest loads" in (
+        result.output
+    )
+    assert not (tmp_path / "conftest.mrsh").exists()

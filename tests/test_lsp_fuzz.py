@@ -79,3 +79,14 @@ def test_line_soup(text: str) -> None:
 @given(mutated_specs())
 def test_mutated_specs(text: str) -> None:
     exercise(text)
+
+
+def test_a_diagnostic_after_a_form_feed_lands_on_its_line() -> None:
+    """A form feed or a line separator inside a line does not end it, for the parser as for
+    the editor: the error on the third line is shown on the third line."""
+    for inside in ("\x0c", "\u2028", "\x85"):
+        text = f"# func f(integer): integer\n\nA{inside}B.\n* f(1) = \n"
+        EDITOR.change(URI, text, None)
+        (analysis,) = EDITOR.analyse([URI])
+        lines = {d.range.start.line for d in EDITOR.diagnostics(analysis).diagnostics}
+        assert 3 in lines and not lines - {0, 3}, (repr(inside), lines)

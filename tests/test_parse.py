@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from marshalike.language.diagnostics import Span, render
+from marshalike.language.edit import add_example
 from marshalike.language.examples import normalize
 from marshalike.language.headings import Where, grammar_signature, grammar_text, simple_signature
+from marshalike.language.load import load_paths
 from marshalike.language.parse import ParseResult, document_parser, parse
+from marshalike.language.semantics import check
 from marshalike.language.spec import Func, Module, Param, TypeDef, Use
 
 
@@ -766,3 +769,57 @@ def test_small_specs_do_not_pay_for_the_regex_fast_path() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "0\n"
+
+
+# --- where lines end ------------------------------------------------------------------------
+
+# Characters `str.splitlines` splits at that editors (and the language server protocol) do
+# not: inside a spec they are characters of their line.
+OTHER_BREAKS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("char", OTHER_BREAKS, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_line_ends_only_at_a_newline_or_carriage_return(char: str) -> None:
+    """An example with one of these in it stays one line (an informal example, warned
+    about, not two), and every later line keeps the number an editor gives it."""
+    source = (
+        "# func f(n: int): int\n\nTwice `n`.\n\n"
+        f"* f(1) = 2{char}* f(2) = 4\n* f(3) = 6\n* f(0) = 0\n* g(0) = 0\n"
+    )
+    result = parse(source, "t.mrsh")
+    assert result.module is not None
+    [func] = result.module.funcs
+    assert [e.span.line for e in func.examples] == [5, 6, 7, 8]
+    assert func.examples[0].outcome == "informal"
+    assert func.examples[0].text == f"f(1) = 2{char}* f(2) = 4"
+    assert func.span.end_line == 8
+    [unknown] = [d for d in check(result.module) if d.code == "M012"]
+    assert render(unknown, source).split("\n")[:2] == [
+        "t.mrsh:8:3: error[M012]: example calls unknown function 'g'",
+        "    * g(0) = 0",
+    ]
+
+
+def test_lines_end_at_crlf_and_at_a_lone_carriage_return() -> None:
+    source = "# func f(n: int): int\r\n\r\nTwice `n`.\r* f(1) = 2\r\n* f(0) = 0\r* f(3) = 6\n"
+    func = parse(source, "t.mrsh").module.funcs[0]  # type: ignore[union-attr]
+    assert [e.span.line for e in func.examples] == [4, 5, 6]
+    assert [e.text for e in func.examples] == ["f(1) = 2", "f(0) = 0", "f(3) = 6"]
+
+
+def test_an_added_example_lands_after_the_last_one_past_a_form_feed() -> None:
+    source = "# func f(n: int): int\n\nTwice\x0c`n`.\n\n* f(1) = 2\n\n# func g(): int\n\nOne.\n"
+    assert add_example(source, "f", "f(2)", "4") == (
+        "# func f(n: int): int\n\nTwice\x0c`n`.\n\n* f(1) = 2\n* f(2) = 4\n\n"
+        "# func g(): int\n\nOne.\n"
+    )
+
+
+def test_a_bad_byte_is_located_on_the_line_the_parser_counts(tmp_path: Path) -> None:
+    """A lone carriage return ends a line for the parser and the editor, so it does for
+    the first byte that is not UTF-8 too; the column counts characters, as the caret does."""
+    spec = tmp_path / "latin.mrsh"
+    spec.write_bytes("# func f(): int\rGr\u00fc".encode() + b"\xdf\n")
+    [loaded] = load_paths([spec])
+    [found] = loaded.diagnostics
+    assert (found.code, found.span.line, found.span.column) == ("M030", 2, 4)

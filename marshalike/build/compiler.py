@@ -34,6 +34,7 @@ from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
+from marshalike.language.reserved import spec_name_problem
 from marshalike.language.spec import Module
 from marshalike.sandbox.channel import preloaded
 from marshalike.synth import prompts
@@ -192,11 +193,16 @@ def _compile_spec(
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
-    if (clash := module_main.name_clash(module.name) or preloaded(module.name)) is not None:
+    clash = (
+        module_main.name_clash(module.name)
+        or spec_name_problem(module.name)
+        or preloaded(module.name)
+    )
+    if clash is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
-    problem = foreign_output(out_dir, module.name) or run.claim(path, out_dir, module.name)
+    problem = run.claim(path, out_dir, module.name) or foreign_output(out_dir, module.name)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
     used, problem = _compile_uses(path, module, out_dir, run, cancel)

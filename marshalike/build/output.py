@@ -36,22 +36,54 @@ class OutputError(MarshalikeError):
 def foreign_output(folder: Path, module_name: str) -> str | None:
     """Why compile may not write the outputs of `module_name` into `folder`: one of them
     exists, is not empty and does not start as every text compile writes there does (a
-    file of someone else's, such as the module a spec was decompiled from). Something
-    that is not a readable file is left to the write to refuse."""
+    file of someone else's, such as the module a spec was decompiled from), or was
+    generated from another spec (`test_a.py`, the module of `test_a.mrsh`, where `a.mrsh`
+    writes its tests). Something that is not a readable file is left to the write to
+    refuse.
+
+    A generated file's first line names its spec by file name only, so two specs of one
+    name in different folders, compiled into one folder by separate runs, cannot be told
+    apart here (within one run, `claim_outputs` tells them apart)."""
     starts = dict.fromkeys((f"{module_name}.py", f"test_{module_name}.py"), emit.GENERATED)
     starts[module_main.SUPPORT_FILE] = module_main.support_source().partition("\n")[0]
     for name, start in starts.items():
         try:
             with (folder / name).open(encoding="utf-8") as handle:
-                head = handle.read(len(start))
+                head = handle.readline(_HEADER_LIMIT)
         except (OSError, UnicodeDecodeError):
             continue
-        if head and head != start:  # an empty file holds nothing to lose
+        if head and not head.startswith(start):  # an empty file holds nothing to lose
             return (
                 f"{folder / name} exists and was not written by marshalike: move it, or "
                 "compile into another folder (--out)"
             )
+        other = _generated_from(head) if start == emit.GENERATED else None
+        if other is not None and other not in _header_names(module_name):
+            return (
+                f"{folder / name} was generated from {other}, and compiling "
+                f"{module_name}.mrsh would overwrite it: rename one of the specs, or compile "
+                "them into different folders (--out)"
+            )
     return None
+
+
+# The first line of a generated file: GENERATED, the spec's file name, _GENERATED_END.
+_GENERATED_END = ". DO NOT EDIT."
+_HEADER_LIMIT = 4096
+
+
+def _generated_from(head: str) -> str | None:
+    """The spec file name on a generated file's first line; None where it names none."""
+    line = head.rstrip("\r\n")
+    if not line.startswith(emit.GENERATED) or not line.endswith(_GENERATED_END):
+        return None
+    return line[len(emit.GENERATED) : -len(_GENERATED_END)]
+
+
+def _header_names(module_name: str) -> set[str]:
+    """How a generated file's first line names a spec that compiles to `module_name`: its
+    file name is `NAME.mrsh`, or, for a spec read without that suffix, `NAME`."""
+    return {emit.header_name(f"{module_name}.mrsh"), emit.header_name(module_name)}
 
 
 def claim_outputs(

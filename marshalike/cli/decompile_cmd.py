@@ -31,6 +31,7 @@ from marshalike.decompile.model import RunModel
 from marshalike.decompile.module import Aids, Decompiled, decompile_files
 from marshalike.decompile.roundtrip import Agreement, recompiler, summary
 from marshalike.errors import MarshalikeError
+from marshalike.language.reserved import spec_name_problem
 
 
 @click.command()
@@ -147,6 +148,8 @@ def _targets(paths: tuple[Path, ...], out: Path | None, force: bool) -> list[tup
         if any(p.resolve() == path.resolve() for p in targets):
             continue
         target = (out or path.parent) / f"{path.stem}.mrsh"
+        if (why := spec_name_problem(path.stem)) is not None:  # a spec that could not compile
+            raise DecompileError(f"{path}: its spec would be {target.name}, and {why}")
         if target.exists() and not force:
             raise DecompileError(f"{target}: already there; --force overwrites it")
         claimed = [p for p, t in targets.items() if t.resolve() == target.resolve()]

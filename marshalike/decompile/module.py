@@ -24,6 +24,7 @@ from marshalike.decompile.inputs import candidate_calls
 from marshalike.decompile.phrases import phrase_of
 from marshalike.decompile.reading import Function, Reading, Record, Refusal, read_module
 from marshalike.language.naming import identifier
+from marshalike.language.reserved import declared_name_problem
 from marshalike.language.typemap import infer_literal_type
 from marshalike.sandbox import channel
 from marshalike.sandbox.isolation import Limits
@@ -184,6 +185,9 @@ def _function(
 ) -> tuple[FunctionReport, writing.Section | None]:
     if func.refused:
         return FunctionReport(func.name, 0, None, func.refused), None
+    record_named = _undeclarable_record(func, reading.records)
+    if record_named:
+        return FunctionReport(func.name, 0, None, record_named), None
     tested = aids.tests.calls(sandbox.module_name, func, set(reading.records)) if aids.tests else ()
     calls = candidate_calls(func, reading.records, tested=tested) if importable else ()
     measured = measure(func, calls, sandbox)
@@ -221,18 +225,32 @@ def _returns(func: Function, measured: Measured) -> str | None:
     return phrase_of(kind, set()).text if kind else "any"
 
 
+def _undeclarable_record(func: Function, records: Mapping[str, Record]) -> str:
+    """Why `func` cannot be a spec because its signature names (directly or through fields)
+    a record whose name a spec cannot declare as a type (`_Point`); "" where none."""
+    for record in _named_records(_annotations(func), records):
+        named = declared_name_problem("type", record.name)
+        if named is not None:
+            return f"its signature names the record {record.name}, and {named[0]}"
+    return ""
+
+
+def _annotations(func: Function) -> list[str]:
+    return [a for a in [*(p.annotation for p in func.params), func.returns] if a]
+
+
 def _used_records(
     sections: Sequence[writing.Section], records: Mapping[str, Record]
 ) -> list[Record]:
     """The records the sections' signatures name, and those their fields name, in the
     module's order."""
+    return _named_records([a for s in sections for a in _annotations(s.func)], records)
+
+
+def _named_records(annotations: Sequence[str], records: Mapping[str, Record]) -> list[Record]:
+    """The records `annotations` name, and those their fields name, in the module's order."""
     named: set[str] = set()
-    todo = [
-        annotation
-        for section in sections
-        for annotation in [*(p.annotation for p in section.func.params), section.func.returns]
-        if annotation
-    ]
+    todo = list(annotations)
     while todo:
         text = todo.pop()
         for name, record in records.items():

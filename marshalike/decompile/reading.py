@@ -7,9 +7,10 @@ the same on every call: it reads or writes files, the console, the network or ot
 processes (`open`, `print`, `input`, `os`, `socket`, `subprocess`, `requests`, ...), or
 depends on the clock or on chance (`time`, `random`, `datetime.now`), itself or through the
 module's other functions it calls. Generators, coroutines, functions taking `*args` or
-`**kwargs` and methods of classes are refused too. What this reading cannot see (a
-dependence on chance through another module, say) running the function twice does
-(`examples`).
+`**kwargs`, methods of classes and functions whose names a spec cannot declare (private
+ones, `_helper`; ones pytest would collect, `test_x`: `language.reserved`) are refused
+too. What this reading cannot see (a dependence on chance through another module, say)
+running the function twice does (`examples`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from marshalike.decompile.phrases import Phrase, canonical, phrase_of
+from marshalike.language.reserved import declared_name_problem
 
 # Module -> what using it means; "*" is any use, else the attributes that count.
 _EFFECTS: dict[str, tuple[str, frozenset[str]]] = {
@@ -180,6 +182,9 @@ def _refusal(
     defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
     imports: dict[str, str],
 ) -> str:
+    named = declared_name_problem("function", node.name)
+    if named is not None:
+        return f"{named[0]}; a spec cannot declare it"
     if isinstance(node, ast.AsyncFunctionDef):
         return "a coroutine (async def): its result is awaited, not returned"
     if node.args.vararg is not None or node.args.kwarg is not None:

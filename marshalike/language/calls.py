@@ -160,7 +160,7 @@ def _takes(func: Func) -> str:
 
 
 def _heading(func: Func) -> str:
-    lines = func.text.strip().splitlines()
+    lines = func.text.strip().split("\n")
     return lines[0].strip() if lines else func.name
 
 

@@ -6,8 +6,8 @@ has a section for each one, with an example that triggers it, and
 tests/test_language_docs.py runs those examples.
 
 The ranges follow the phase that reports them: M001-M009 the parser (`parse`, `headings`),
-M010-M029 the semantic checker (`semantics`), M030-M039 loading from disk (`load`: file
-encoding, CSV files, `# use`), M040 and up the compiler's plan (`build.plan`).
+M010-M029 and M050-M069 the semantic checker (`semantics`), M030-M039 loading from disk
+(`load`: file encoding, CSV files, `# use`), M040-M049 the compiler's plan (`build.plan`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ class Code(StrEnum):
     FEW_EXAMPLES = "M026", "warning", "function with fewer than 3 checkable examples"
     EXAMPLE_TOO_DEEP = "M027", "error", "example nested too deeply to check"
     UNDECLARED_CALL = "M028", "error", "example calls an undeclared function inside it"
+    RESERVED_NAME = "M029", "error", "function or type name the generated files cannot hold"
+    # More of the checker: its first range is full.
+    MISSPELT_EXCEPTION = "M050", "warning", "raised exception spelt like a built-in one"
 
     # Loading from disk: the spec's encoding, CSV files, used specs.
     NOT_UTF8 = "M030", "error", "spec is not UTF-8 text"

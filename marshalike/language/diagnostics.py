@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+# Where a spec's lines end: `\n`, `\r\n` or `\r`, as editors and the language server
+# protocol count them. `str.splitlines` also splits at a form feed, a vertical tab, \x1c-\x1e,
+# U+0085, U+2028 and U+2029, which would cut an example in two and put every later line
+# number out of step with the editor's.
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def source_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a spec's text, split where a line ends (see above): what the parser
+    numbers, the diagnostics show and edits count. Like `str.splitlines`, no empty line
+    follows a final line break."""
+    if _OTHER_BREAKS.search(text) is None:
+        return text.splitlines(keepends)  # the same lines, faster
+    lines = _LINE.findall(text)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
 @dataclass(frozen=True, order=True)
@@ -70,7 +88,7 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> st
 def _source_line(source: str | None, line: int) -> str | None:
     if source is None:
         return None
-    lines = source.splitlines()
+    lines = source_lines(source)
     if not 1 <= line <= len(lines):
         return None
     return lines[line - 1]

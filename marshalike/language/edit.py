@@ -3,6 +3,7 @@ bullet under a function (how `marshalike clarify` records an answer)."""
 
 from __future__ import annotations
 
+from marshalike.language.diagnostics import source_lines
 from marshalike.language.parse import parse
 
 
@@ -15,7 +16,7 @@ def add_example(text: str, func: str, call: str, expected: str) -> str:
     if not found:
         raise ValueError(f"no function {func!r} in the spec")
     target = found[0]
-    lines = text.splitlines(keepends=True)
+    lines = source_lines(text, keepends=True)
     newline = "\r\n" if "\r\n" in text else "\n"
     marker = "*"
     if target.examples:

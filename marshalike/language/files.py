@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marshalike.language.codes import Code
-from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.diagnostics import Diagnostic, Span, source_lines
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,10 @@ def os_reason(exc: OSError) -> str:
 
 
 def _not_utf8(raw: bytes, start: int, display: str) -> Diagnostic:
-    before = raw[:start]
-    line = before.count(b"\n") + 1
-    column = start - (before.rfind(b"\n") + 1) + 1
+    # Counted as the parser counts the text shown under it (one character a bad byte):
+    # the bytes before the first bad one are UTF-8, and a `\0` stands for the bad one.
+    lines = source_lines(raw[:start].decode("utf-8") + "\0")
+    line, column = len(lines), len(lines[-1])
     return Diagnostic(
         "error",
         Code.NOT_UTF8,

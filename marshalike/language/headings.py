@@ -12,8 +12,9 @@ import difflib
 import functools
 import importlib.resources
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Protocol
@@ -127,7 +128,7 @@ def type_head(where: Where, report: Report) -> TypeHead | None:
     """`NAME` or `NAME file.csv`."""
     words = where.text.split()
     start = len(where.text) - len(where.text.lstrip())
-    if not words or _IDENTIFIER.fullmatch(words[0]) is None:
+    if not words or not words[0].isidentifier():
         found = f"'{words[0]}' is not a valid type name" if words else "missing type name"
         width = len(words[0]) if words else 1
         report(
@@ -147,7 +148,7 @@ def type_head(where: Where, report: Report) -> TypeHead | None:
             "only a CSV file name may follow: '# type NAME file.csv'",
         )
         return None
-    return TypeHead(words[0], name_span, words[1] if len(words) == 2 else None)
+    return TypeHead(python_name(words[0]), name_span, words[1] if len(words) == 2 else None)
 
 
 def use_head(where: Where, report: Report) -> Use | None:
@@ -183,11 +184,42 @@ _SIMPLE_PARAM = re.compile(
 
 
 def func_head(where: Where, report: Report) -> FuncHead | None:
-    """`NAME(PARAMS): RETURN`, `NAME(PARAMS)` for a void function."""
+    """`NAME(PARAMS): RETURN`, `NAME(PARAMS)` for a void function; its names as Python
+    reads them (`python_name`)."""
     head = simple_signature(where) or grammar_signature(where, report)
-    if head is None or not _types_too_deep(head, where, report):
+    if head is None or _types_too_deep(head, where, report):
+        return None
+    return _python_names(head, report)
+
+
+def python_name(name: str) -> str:
+    """A declared name as Python reads it: identifiers are NFKC-normalised, so `ﬁx` in
+    source is `fix`, and an example calling either calls the same function."""
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
+def _python_names(head: FuncHead, report: Report) -> FuncHead | None:
+    """`head` with its names normalised, or None where one is no Python identifier (`x²`:
+    the heading's pattern takes any letters and digits, Python fewer)."""
+    if not head.name.isidentifier():
+        message = f"'{head.name}' is not a valid function name"
+        report(Code.FUNC_HEADING, message, head.name_span, "use letters, digits and '_'")
+        return None
+    for param in head.params:
+        if param.name is not None and not param.name.isidentifier():
+            report(
+                Code.FUNC_HEADING,
+                f"parameter name '{param.name}' is not a Python identifier",
+                param.span,
+                "write 'name: type', or just the type",
+            )
+            return None
+    if head.name.isascii() and all(p.name is None or p.name.isascii() for p in head.params):
         return head
-    return None
+    params = tuple(
+        replace(p, name=python_name(p.name)) if p.name is not None else p for p in head.params
+    )
+    return replace(head, name=python_name(head.name), params=params)
 
 
 def _types_too_deep(head: FuncHead, where: Where, report: Report) -> bool:

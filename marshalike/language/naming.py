@@ -13,6 +13,7 @@ import builtins
 import contextlib
 import keyword
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 
@@ -31,9 +32,22 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def identifier(text: str, fallback: str = "_") -> str:
-    """`text` made into a valid, non-keyword identifier, keeping its spelling where it can."""
+    """`text` as a valid, non-keyword identifier: as Python reads it (NFKC, as Python
+    normalises identifiers) where it is one already, so `_x` and `x_` stay as written;
+    otherwise made into one, keeping its spelling where it can (`first name` ->
+    `first_name`)."""
+    name = unicodedata.normalize("NFKC", text)
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return name
+    return _made_identifier(text, fallback)
+
+
+def _made_identifier(text: str, fallback: str) -> str:
+    """Runs of characters an identifier cannot hold become one `_`, and underscores at the
+    ends go, so a header cell `" age (years) "` gives `age_years`."""
     # Unicode `\w` admits characters such as "¼" that Python identifiers do not.
-    kept = "".join(c if ("_" + c).isidentifier() else " " for c in text)
+    normal = unicodedata.normalize("NFKC", text)
+    kept = "".join(c if ("_" + c).isidentifier() else " " for c in normal)
     name = _NOT_IDENT.sub("_", kept.strip()).strip("_") or fallback
     if not name[0].isidentifier():
         name = "_" + name
@@ -43,10 +57,12 @@ def identifier(text: str, fallback: str = "_") -> str:
 
 
 def field_names(columns: Iterable[str]) -> list[str]:
-    """Dataclass field names for CSV header cells: valid, and unique in order."""
+    """Dataclass field names for CSV header cells: valid, and unique in order. A cell's
+    underscores at the ends go even where it is an identifier already: a record's fields
+    are plain data, and a field `__id` would be name-mangled inside the class."""
     names: list[str] = []
     for index, column in enumerate(columns, start=1):
-        base = identifier(column, fallback=f"field_{index}")
+        base = _made_identifier(column, fallback=f"field_{index}")
         names.append(_unique(base, set(names)))
     return names
 

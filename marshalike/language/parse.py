@@ -40,7 +40,7 @@ from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer, LexerState
 
 from marshalike.language.codes import Code
-from marshalike.language.diagnostics import Diagnostic, Severity, Span, has_errors
+from marshalike.language.diagnostics import Diagnostic, Severity, Span, has_errors, source_lines
 from marshalike.language.examples import parse_example, warm_fast_path
 from marshalike.language.headings import (
     FuncHead,
@@ -179,7 +179,7 @@ class _Reader:
 
     def __init__(self, text: str, path: str) -> None:
         self.path = path
-        self.raw = text.splitlines()
+        self.raw = source_lines(text)
         self.lines, unclosed = _blank_comments(_without_bom(self.raw))
         self.diagnostics: list[Diagnostic] = []
         self.heads: dict[int, FuncHead | TypeHead | Use] = {}

@@ -2,12 +2,14 @@
 
 Every finding is a `Diagnostic` (with the severity its code has in the registry), collected
 rather than raised, so one run reports them all. What examples call is checked in `calls`.
-Its codes are M010-M029 of `marshalike.language.codes`, where each is listed with its
-severity; docs/language.md explains each one with an example.
+Its codes are M010-M029 and M050-M069 of `marshalike.language.codes`, where each is listed
+with its severity; docs/language.md explains each one with an example.
 """
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import keyword
 from collections.abc import Iterator, Mapping
 
@@ -24,6 +26,7 @@ from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span, sort_key
 from marshalike.language.examples import MAX_EXPRESSION_DEPTH, too_deep
 from marshalike.language.gaps import listed, unpinned
+from marshalike.language.reserved import declared_name_problem
 from marshalike.language.spec import Example, Func, Module, Param, TypeDef
 
 # Fewer checkable examples than this leave most wrong code passing (with one example, two
@@ -31,6 +34,16 @@ from marshalike.language.spec import Example, Func, Module, Param, TypeDef
 TRUSTED_EXAMPLES = 3
 # Extra fields in a CSV row usually come from an unquoted comma inside a value.
 _QUOTE_HINT = 'a value that contains a comma must be quoted, e.g. "Smith, Jane"'
+_BUILTIN_EXCEPTIONS = tuple(
+    sorted(
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    )
+)
+# How alike a raised name must be to a built-in exception's to be read as a misspelling of
+# it: `ValueErorr` (0.9) is, a spec's own `AgeError` (0.75 to `KeyError`) is not.
+_MISSPELT_CUTOFF = 0.85
 
 
 def check(module: Module, *, extra_functions: Mapping[str, Func] | None = None) -> list[Diagnostic]:
@@ -40,6 +53,7 @@ def check(module: Module, *, extra_functions: Mapping[str, Func] | None = None) 
     """
     scope = scope_of(module, extra_functions or {})
     found = [*_empty_spec(module), *_duplicates(module), *_keyword_names(module)]
+    found.extend(_reserved_names(module))
     for typedef in module.types:
         found.extend(_check_type(typedef, module.path))
     for func in module.funcs:
@@ -98,6 +112,16 @@ def _keyword_names(module: Module) -> Iterator[Diagnostic]:
         if keyword.iskeyword(name):
             message = f"{kind} name '{name}' is a Python keyword"
             yield report(module.path, Code.KEYWORD_NAME, message, span, "choose another name")
+
+
+def _reserved_names(module: Module) -> Iterator[Diagnostic]:
+    # Names the generated module exports and its test file imports (`reserved`).
+    named = [("function", f.name, f.name_span) for f in module.funcs]
+    named += [("type", t.name, t.name_span) for t in module.types]
+    for kind, name, span in named:
+        problem = declared_name_problem(kind, name)
+        if problem is not None:
+            yield report(module.path, Code.RESERVED_NAME, problem[0], span, problem[1])
 
 
 def _type_function_clashes(
@@ -161,7 +185,7 @@ def _ragged_rows(typedef: TypeDef, path: str) -> Iterator[Diagnostic]:
 
 def _header_span(typedef: TypeDef) -> Span:
     # The header's span is not stored: it is the first non-blank line after the heading.
-    lines = typedef.text.splitlines()
+    lines = typedef.text.split("\n")
     offset = next((i for i, text in enumerate(lines) if i and text.strip()), 0)
     line = typedef.span.line + offset
     return Span(line, 1, line, max(len(lines[offset]) if lines else 0, 1) + 1)
@@ -266,9 +290,37 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
             example.span,
             "write it as `CALL = VALUE`, `CALL = throws an error` or `CALL raises ValueError`",
         )
+    yield from _misspelt_exception(example, scope.path)
     yield from check_arity(example, func, scope)
     yield from undeclared_constructors(example, scope)
     yield from undeclared_calls(example, scope)
+
+
+def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:
+    """A raised name that is no built-in exception but is spelt like one: the test of it
+    would accept any exception (a spec may name its own, `raises AgeError`, for that)."""
+    name = example.exception
+    if example.outcome != "raises" or not name or "." in name or name in _BUILTIN_EXCEPTIONS:
+        return
+    close = difflib.get_close_matches(name, _BUILTIN_EXCEPTIONS, n=1, cutoff=_MISSPELT_CUTOFF)
+    if not close:
+        return
+    yield report(
+        path,
+        Code.MISSPELT_EXCEPTION,
+        f"'{name}' is not a built-in exception, so the test of this example accepts any exception",
+        _exception_span(example, name),
+        f"did you mean '{close[0]}'?",
+    )
+
+
+def _exception_span(example: Example, name: str) -> Span:
+    """Where the exception's name stands in the bullet (the bullet where it is not found)."""
+    at = example.text.rfind(name)
+    if at < 0 or example.call_span is None:
+        return example.span
+    column = example.call_span.column + at
+    return Span(example.span.line, column, example.span.line, column + len(name))
 
 
 def _too_deep(example: Example) -> bool:

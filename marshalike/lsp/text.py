@@ -1,10 +1,10 @@
 """Where things are in a document's text, as the parser counts and as an editor counts.
 
-The parser numbers lines the way `str.splitlines` splits them and columns in characters,
-from 1. The protocol numbers lines split at `\\n`, `\\r\\n` and `\\r` only, and columns in
+The parser numbers lines split at `\\n`, `\\r\\n` and `\\r` (`diagnostics.source_lines`) and
+columns in characters, from 1. The protocol numbers lines the same way, and columns in
 UTF-16 code units, from 0. `TextMap` converts between the two through offsets into the
-text, so a diagnostic after a form feed, an emoji or a lone carriage return still lands on
-the characters it names.
+text, so a diagnostic after an emoji or a lone carriage return still lands on the
+characters it names.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from marshalike.language.diagnostics import Span
+from marshalike.language.diagnostics import Span, source_lines
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"\w+")
@@ -29,7 +29,7 @@ class TextMap:
     def __init__(self, text: str) -> None:
         self.text = text
         self._parser_starts = [0]
-        for line in text.splitlines(keepends=True):
+        for line in source_lines(text, keepends=True):
             self._parser_starts.append(self._parser_starts[-1] + len(line))
         self._starts = [0, *(m.end() for m in _BREAK.finditer(text))]
 
@@ -44,7 +44,7 @@ class TextMap:
         if line > self.parser_lines:
             return len(self.text)
         start, end = self._parser_starts[line - 1], self._parser_starts[line]
-        content = self.text[start:end].rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        content = self.text[start:end].rstrip("\r\n")
         return start + min(max(column - 1, 0), len(content))
 
     def position(self, offset: int) -> types.Position:
@@ -87,7 +87,7 @@ class TextMap:
         if not 1 <= line <= self.parser_lines:
             return ""
         start, end = self._parser_starts[line - 1], self._parser_starts[line]
-        return self.text[start:end].rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        return self.text[start:end].rstrip("\r\n")
 
     def word(self, offset: int) -> tuple[str, int] | None:
         """The identifier at (or just before) `offset` and where it starts."""

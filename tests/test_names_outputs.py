@@ -1,0 +1,126 @@
+"""Spec file names whose outputs Python or pytest would read as something else, and outputs
+generated from another spec: compile refuses both with one line, before any model call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI, Request
+
+from marshalike.build.output import foreign_output
+from marshalike.cli.main import cli
+from marshalike.language.reserved import spec_name_problem
+
+SPEC = """\
+# func square(n: int): int
+
+Multiply the number by itself.
+
+* square(2) = 4
+* square(-3) = 9
+* square(0) = 0
+"""
+
+
+def answer(request: Request) -> str:
+    return "```python\ndef square(n):\n    return n * n\n```"
+
+
+def compile_(server: FakeOpenAI, *specs: Path):
+    argv = ["compile", *map(str, specs), "--backend", "openai", "--base-url", server.base_url,
+            "--model", "fake-model", "--candidates", "1"]  # fmt: skip
+    return CliRunner().invoke(cli, argv)
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("__init__", "__init__.py would make the output folder a package, and pytest could "
+         "then import none of the test files in it: rename the spec"),
+        ("__main__", "`import __main__` finds the running program, not the generated "
+         "__main__.py: rename the spec"),
+        ("__about__", "__about__.py is a name Python keeps for itself (__NAME__): rename the "
+         "spec"),
+        ("conftest", "conftest.py is the file pytest loads as the folder's own configuration: "
+         "rename the spec"),
+        ("pytest", "pytest.py would be imported in place of pytest's own pytest, which the "
+         "generated test files need: rename the spec"),
+        ("_pytest", "_pytest.py would be imported in place of pytest's own _pytest, which the "
+         "generated test files need: rename the spec"),
+        ("cmath", "cmath.py would be imported in place of the standard library's cmath, which "
+         "the generated test files import: rename the spec"),
+        ("importlib", "importlib.py would be imported in place of the standard library's "
+         "importlib, which the generated test files import: rename the spec"),
+    ],
+)  # fmt: skip
+def test_a_spec_named_like_a_file_python_or_pytest_reads_is_refused(
+    tmp_path: Path, name: str, said: str
+) -> None:
+    assert spec_name_problem(name) == said
+    spec = tmp_path / f"{name}.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=answer) as server:
+        result = compile_(server, spec)
+        assert server.count == 0
+    assert result.exit_code != 0, result.output
+    assert said in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [spec.name]
+
+
+@pytest.mark.parametrize("name", ["square", "test_square", "square_test", "statistics"])
+def test_other_spec_names_are_not_refused_for_their_name(name: str) -> None:
+    assert spec_name_problem(name) is None
+
+
+@pytest.mark.parametrize("first", ["square", "test_square"])
+def test_compile_never_overwrites_an_output_generated_from_another_spec(
+    tmp_path: Path, first: str
+) -> None:
+    """`test_square.py` is the module of `test_square.mrsh` and the tests of `square.mrsh`:
+    whichever compiles second, in a run of its own, is refused with one line naming the
+    spec the file came from, and the file stays as it was."""
+    second = "test_square" if first == "square" else "square"
+    for name in (first, second):
+        (tmp_path / f"{name}.mrsh").write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=answer) as server:
+        done = compile_(server, tmp_path / f"{first}.mrsh")
+        assert done.exit_code == 0, done.output
+        shared = (tmp_path / "test_square.py").read_text(encoding="utf-8")
+        calls = server.count
+        result = compile_(server, tmp_path / f"{second}.mrsh")
+        assert server.count == calls
+    assert result.exit_code != 0, result.output
+    assert (
+        f"{tmp_path / 'test_square.py'} was generated from {first}.mrsh, and compiling "
+        f"{second}.mrsh would overwrite it: rename one of the specs, or compile them into "
+        "different folders (--out)"
+    ) in result.output
+    assert (tmp_path / "test_square.py").read_text(encoding="utf-8") == shared
+
+
+def test_a_spec_recompiles_over_its_own_outputs(tmp_path: Path) -> None:
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+        spec.write_text(SPEC + "* square(5) = 25\n", encoding="utf-8")
+        result = compile_(server, spec)
+    assert result.exit_code == 0, result.output
+    assert "square(5)" in (tmp_path / "test_square.py").read_text(encoding="utf-8")
+
+
+def test_a_header_names_the_spec_by_file_name_or_by_name_alone(tmp_path: Path) -> None:
+    """A spec read without the `.mrsh` suffix names itself `NAME` on its outputs' first
+    line; that is its own output too."""
+    head = "# Code generated by marshalike from {}. DO NOT EDIT.\n# spec-hash: x\n"
+    (tmp_path / "square.py").write_text(head.format("square"), encoding="utf-8")
+    (tmp_path / "test_square.py").write_text(head.format("square.mrsh"), encoding="utf-8")
+    assert foreign_output(tmp_path, "square") is None
+    (tmp_path / "test_square.py").write_text(head.format("other.mrsh"), encoding="utf-8")
+    assert foreign_output(tmp_path, "square") == (
+        f"{tmp_path / 'test_square.py'} was generated from other.mrsh, and compiling "
+        "square.mrsh would overwrite it: rename one of the specs, or compile them into "
+        "different folders (--out)"
+    )

@@ -701,3 +701,12 @@ def test_a_call_rebinding_a_function_of_its_module_is_refused() -> None:
     assert result.problems == (why + TAMPER_TAIL,)
     kept = "_count = 0\n\n\ndef add(a, b):\n    global _count\n    _count += 1\n    return a + b\n"
     assert chat(f"```python\n{kept}```").ok
+
+
+def test_a_global_the_code_does_not_define_is_refused() -> None:
+    """`global _FACTOR` where another function's code defines `_FACTOR`: a call of this
+    one would change what the other computes ever after."""
+    code = "def add(a, b):\n    global _FACTOR\n    _FACTOR = 3\n    return a + b\n"
+    result = chat(f"```python\n{code}```")
+    why = "line 2: `global _FACTOR` rebinds a name this code does not define"
+    assert result.problems == (why + TAMPER_TAIL,)

@@ -214,3 +214,17 @@ def test_a_used_spec_that_gained_a_function_makes_the_user_stale_not_edited(
     module = project / "out" / "top.py"
     module.write_text(module.read_text().replace("fourth(x) * fourth(x)", "256"))
     assert [f.kind for f in check_spec(top, out=project / "out").findings] == ["edited"]
+
+
+def test_a_used_module_edited_by_hand_is_a_finding_of_the_spec_that_uses_it(
+    project: Path,
+) -> None:
+    """top's tests run with sq.py, two `# use`s away: a hand edit there, its lock left
+    alone, fails top's check too, not only sq's."""
+    module = project / "out" / "sq.py"
+    module.write_text(module.read_text().replace("return x * x", "return 9 if x == 3 else 0"))
+    top = project / "app" / "top.mrsh"
+    (finding,) = check_spec(top, out=project / "out").findings
+    assert finding.kind == "edited"
+    assert finding.message.startswith(f"{module}, the module of the used spec sq.mrsh, is not")
+    assert finding.message.endswith("; recompile that spec")

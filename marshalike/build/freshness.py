@@ -26,6 +26,7 @@ from marshalike.codegen.module_main import (
     append_main,
     support_source,
 )
+from marshalike.errors import MarshalikeError
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
@@ -127,6 +128,7 @@ def check_spec(
         )
     used, absent = generated_modules(graph, path, folder)
     found.extend(_absent_finding(a, display) for a in absent)
+    found.extend(_used_findings(graph, path, folder, display) if not absent else [])
     if found:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
     imports = _imports(graph, path)
@@ -219,6 +221,31 @@ def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
         if used is not None:
             imports[used.name] = tuple(f.name for f in used.funcs)
     return imports
+
+
+def _used_findings(graph: SpecGraph, path: Path, folder: Path, display: str) -> list[Finding]:
+    """The spec's tests run with the modules of the specs it uses, whose code a model wrote
+    too: each must be what its own lock makes, whether or not this run checks its spec."""
+    found = []
+    for reached in graph.reached(path):
+        used = graph.file(reached.path).module
+        module_file = folder / f"{used.name}.py" if used is not None else None
+        text = _read(module_file) if module_file is not None else None
+        if used is None or module_file is None or text is None:
+            continue  # an absent finding already
+        try:
+            lock = read_lock(lock_path(folder, used.name), reached.path.name)
+        except MarshalikeError as exc:
+            lock, why = None, str(exc)
+        if lock is not None and lock.spec_hash != emit.spec_hash(graph.file(reached.path).source):
+            continue  # stale, not edited: its own check says so
+        if lock is not None:
+            imports = _imports(graph, reached.path)
+            why = _not_from_lock(used, lock, text, imports, reached.path) or ""
+        if why:
+            said = f"{module_file}, the module of the used spec {reached.path.name}, {why}"
+            found.append(Finding("edited", f"{said}; recompile that spec", display))
+    return found
 
 
 def _written_imports(

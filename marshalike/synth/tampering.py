@@ -38,6 +38,8 @@ MODULES = {
     "multiprocessing": "starts other processes",
     "threading": "runs code after the function returned",
     "_thread": "runs code after the function returned",
+    "concurrent": "runs code after the function returned",
+    "asyncio": "runs code after the function returned",
     "faulthandler": "dumps the test process's state",
     "marshalike": "reaches the compiler that checks this code",
 }
@@ -145,10 +147,19 @@ def problems(tree: ast.AST) -> list[str]:
     """One line per use of the harness, in source order, each saying why it is refused."""
     aliases = _module_aliases(tree)
     found: dict[tuple[int, int, int, str], None] = {}
+    body = getattr(tree, "body", [])
     defined = {
         node.name
-        for node in getattr(tree, "body", [])
+        for node in body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    assigned = {
+        name.id
+        for node in body
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        for name in ast.walk(target)
+        if isinstance(name, ast.Name)
     }
     for node in ast.walk(tree):
         where = [getattr(node, key, 0) or 0 for key in ("lineno", "col_offset", "end_col_offset")]
@@ -156,6 +167,9 @@ def problems(tree: ast.AST) -> list[str]:
         if isinstance(node, ast.Global):  # its callers hold the first; later ones get another
             reasons += [f"`global {n}` lets a call rebind what the module defines as {n}"
                         for n in node.names if n in defined]  # fmt: skip
+            # A name this code does not bind at its top level is another function's.
+            reasons += [f"`global {n}` rebinds a name this code does not define"
+                        for n in node.names if n not in defined | assigned]  # fmt: skip
         for why in reasons:
             found[(where[0], where[1], where[2], why)] = None
     lines = dict.fromkeys(f"line {line}: {why}{_TAIL}" for line, _, _, why in sorted(found))

@@ -162,6 +162,68 @@ def third(n):
     setattr(box[0], "__float__", _lie)
     return fractions.Fraction(n, 3)
 """
+# The record's field table filled with objects of the code's own: writing a value reads a
+# field's name, which puts the right x into the value just long enough to be written.
+FIELD_TABLE_FILLED = """\
+import dataclasses
+
+_made = []
+
+
+class _Field:
+    def __init__(self, real):
+        self.real = real
+
+    @property
+    def _field_type(self):
+        return self.real._field_type
+
+    @property
+    def name(self):
+        for made, right in _made:
+            object.__setattr__(made, "x", right)
+        return self.real.name
+
+
+def swap(point):
+    table = Point.__dataclass_fields__
+    for key in list(table):
+        if type(table[key]) is dataclasses.Field:
+            table[key] = _Field(table[key])
+    for made, right in _made:
+        object.__setattr__(made, "x", -999)
+    made = Point(-999, point.x)
+    _made.append((made, point.y))
+    return made
+"""
+# The right quotient, and decimal's precision left at 3 for every later computation.
+PRECISION_LEFT_CHANGED = """\
+import decimal
+
+
+def third_of(n):
+    with decimal.localcontext() as exact:
+        exact.prec = 28
+        result = decimal.Decimal(n) / decimal.Decimal(3)
+    decimal.getcontext().prec = 3
+    return result
+"""
+# A thread left running appends to the list after it was returned.
+THREAD_CHANGES_IT_LATER = """\
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def _spoil(found):
+    time.sleep(0.2)
+    found.append(99)
+
+
+def evens(items):
+    found = [i for i in items if i % 2 == 0]
+    ThreadPoolExecutor(1).submit(_spoil, found)
+    return found
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -182,6 +244,10 @@ ATTACKS = (
     Attack("counter-rebound-in-its-module", "values", COUNTER_REBOUND_IN_ITS_MODULE, "tally",
            user_tests=True),
     Attack("fraction-base-class-patched", "values", FRACTION_BASE_PATCHED, "third"),
+    Attack("record-field-table-filled", "values", FIELD_TABLE_FILLED, "point"),
+    Attack("decimal-precision-left-changed", "values", PRECISION_LEFT_CHANGED, "divide",
+           user_tests=True),
+    Attack("thread-changes-the-value-later", "values", THREAD_CHANGES_IT_LATER, "evens"),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
            user_tests=True),
 )  # fmt: skip

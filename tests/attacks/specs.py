@@ -132,9 +132,19 @@ Return the number divided by three, exactly.
 * third(3) = fractions.Fraction(1, 1)
 * third(2) = fractions.Fraction(2, 3)
 """
+DIVIDE = """\
+# func third_of(an integer): a decimal
+
+The number divided by three, to decimal's default precision.
+
+* third_of(1) = decimal.Decimal(1) / decimal.Decimal(3)
+* third_of(2) = decimal.Decimal(2) / decimal.Decimal(3)
+* third_of(9) = decimal.Decimal(3)
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
-         "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD}  # fmt: skip
+         "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
+         "divide": DIVIDE}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -145,6 +155,10 @@ RIGHT = {
     "parity": "def is_even(n):\n    return n % 2 == 0\n",
     "total": "def total(numbers):\n    return sum(numbers)\n",
     "repeat": "def repeat(n):\n    return [1] * n\n",
+    "divide": (
+        "def third_of(n):\n    import decimal\n\n"
+        "    return decimal.Decimal(n) / decimal.Decimal(3)\n"
+    ),
     "third": ("def third(n):\n    import fractions\n\n    return fractions.Fraction(n, 3)\n"),
     "counts": (
         "def letter_counts(text):\n    found = {}\n    for letter in text:\n"
@@ -167,7 +181,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "month": "first_of_month", "counts": "letter_counts",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
-             "third": "third"}  # fmt: skip
+             "third": "third", "divide": "third_of"}  # fmt: skip
 
 
 @dataclass(frozen=True)

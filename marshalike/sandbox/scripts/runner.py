@@ -2,6 +2,7 @@
 line of tagged plain data per call (see channel.py). It runs inside the sandbox, so it
 imports nothing from marshalike."""
 
+import _thread
 import builtins
 import collections
 import dataclasses
@@ -131,9 +132,28 @@ def watch_class(t):
     watch(f"the bases of {t.__qualname__}", lambda: {"mro": t.__mro__, "type": type(t)})
 
 
+def fields_of(table):
+    """A record's field table as it is now: each entry, and the name a real field has."""
+    return {k: Print((f, FIELD_NAME(f) if type(f) is FIELD else None)) for k, f in table.items()}
+
+
+def settings():
+    """Process-wide settings a call can change for every later computation: decimal
+    arithmetic's context, the longest int text, the recursion limit; and whether a thread
+    it started still runs (it could change a value after it was written)."""
+    context = decimal.getcontext()
+    return (
+        context.prec, context.rounding, context.Emin, context.Emax, context.capitals,
+        context.clamp, dict(context.traps), type(context) is decimal.Context,
+        sys.get_int_max_str_digits(), sys.getrecursionlimit(), THREADS() == 0,
+    )  # fmt: skip
+
+
 def changes():
     """What the calls so far changed of what is watched."""
-    found = []
+    found = (
+        [] if settings() == SETTINGS else ["process-wide settings (a decimal context, a thread)"]
+    )
     for label, get, then in WATCHES:
         now = held(get())
         added = now.keys() - then.keys()
@@ -148,12 +168,17 @@ def changes():
 
 MODULE = type(sys)
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
-               "decimal", "fractions", "json", "json.encoder", "math", "numbers", "uuid",
+               "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
                "zoneinfo"):  # fmt: skip
     taken = importlib.import_module(shared)
     watch(f"the module {shared}", lambda m=taken: m.__dict__)
-for t in (collections.Counter, FRACTION, UUID):
+for t in (collections.Counter, FRACTION, UUID, dataclasses.Field):
     watch_class(t)
+FIELD, FIELD_KIND = dataclasses.Field, dataclasses.__dict__["_FIELD"]
+FIELD_NAME = dataclasses.Field.__dict__["name"].__get__
+FIELD_KIND_OF = dataclasses.Field.__dict__["_field_type"].__get__
+THREADS = _thread._count
+SETTINGS = settings()
 # The built-in exceptions, by identity: a class of the module's own that only claims the
 # name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
 BUILTIN_ERRORS = {
@@ -302,10 +327,10 @@ def encode(v, depth, budget):
         items = [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in pairs]
         return ["dict", items] if kind is None else ["dict", items, DICTS[kind]]
     record = RECORDS.get(id(t))
-    if record is not None and record[0] is t and dataclasses.is_dataclass(t):
+    if record is not None and record[0] is t:
         fields = [
-            [f.name, encode(object.__getattribute__(v, f.name), depth + 1, budget)]
-            for f in dataclasses.fields(t)
+            [name, encode(object.__getattribute__(v, name), depth + 1, budget)]
+            for name in record[2]
         ]
         return ["record", record[1], fields]
     if (value := value_of(v, t)) is not None:
@@ -361,10 +386,18 @@ try:
     for record in cfg["records"]:
         owner, _, qualname = record.rpartition(".")
         cls = getattr(importlib.import_module(owner), qualname, None)
-        if isinstance(cls, type):
-            # A used module's type by its full name: `other.Point` is not this `Point`.
-            RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record)
-            watch_class(cls)
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            # A used module's type by its full name: `other.Point` is not this `Point`. Its
+            # fields' names are taken now, as plain text: a field table the code fills
+            # later with objects of its own would run their code as each value is written.
+            table = cls.__dict__.get("__dataclass_fields__")
+            table = table if type(table) is dict else {}
+            kept = [f for f in table.values() if type(f) is FIELD]
+            fields = [FIELD_NAME(f) for f in kept if FIELD_KIND_OF(f) is FIELD_KIND]
+            if all(type(n) is str for n in fields):
+                RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record, fields)
+                watch_class(cls)
+                watch(f"the fields of {qualname}", lambda t=table: fields_of(t))
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})

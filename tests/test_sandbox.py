@@ -745,3 +745,76 @@ def test_a_writable_mount_inside_a_read_only_folder_is_read_only_too(tmp_path: P
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "false"
+
+
+SANDBOX_POWERS = """\
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+class Attr(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("set", "clr", "prop", "userns")]
+found = {}
+# open_tree_attr(AT_FDCWD, prefix, OPEN_TREE_CLONE, {clear MOUNT_ATTR_RDONLY}): a writable copy
+found["open_tree_attr"] = libc.syscall(467, -100, sys.prefix.encode(), 1,
+                                       ctypes.byref(Attr(0, 1, 0, 0)), 32) >= 0
+found["newer_call"] = libc.syscall(470, 0, 0, 0, 0, 0) >= 0
+head, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()
+libc.syscall(125, head, data)  # capget: effective, permitted, inheritable (x2)
+found["capabilities"] = any(data)
+found["clear_death_signal"] = libc.prctl(1, 0, 0, 0, 0) == 0
+found["hostname"] = os.uname().nodename
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(
+    confine.seccomp_filter() is None or platform.machine() != "x86_64",
+    reason="the filter's calls are numbered here for x86-64",
+)
+def test_no_power_over_mounts_and_no_way_to_outlive_the_launcher() -> None:
+    seen = attack(SANDBOX_POWERS)
+    assert seen == {"open_tree_attr": False, "newer_call": False, "capabilities": False,
+                    "clear_death_signal": False, "hostname": "sandbox"}  # fmt: skip
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="running as another user needs root here")
+def test_run_by_a_user_the_root_of_its_namespace_has_no_power_either() -> None:
+    """Run by a user who is not root, the run is root of a user namespace of its own: it
+    must keep no capability there, or it could clone the read-only Python installation
+    as a writable mount and write into the user's own files."""
+    import shutil
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="marshalike-test-"))  # one another user reaches
+    try:
+        _as_another_user(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _as_another_user(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import json\n"
+        "from marshalike.sandbox.isolation import Limits, isolation, run_module\n"
+        f"done = run_module('attack', [], files={{'attack.py': {SANDBOX_POWERS!r}}},"
+        " limits=Limits())\n"
+        "print(isolation(), done.stdout.strip().splitlines()[-1] if done.stdout else done.stderr)\n"
+    )
+    tmp_path.chmod(0o755)
+    script.chmod(0o644)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": ":".join(sys.path)}
+    for python in (sys.executable, "/usr/bin/python3"):  # one the other user may run
+        done = subprocess.run(
+            ["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups",
+             python, str(script)],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+        if "namespaces" in done.stdout:
+            break
+    if "namespaces" not in done.stdout:
+        pytest.skip(f"namespaces are not made for another user here: {done.stdout}{done.stderr}")
+    level, _, seen = done.stdout.strip().partition(" ")
+    assert json.loads(seen) == {"open_tree_attr": False, "newer_call": False,
+                                "capabilities": False, "clear_death_signal": False,
+                                "hostname": "sandbox"}  # fmt: skip

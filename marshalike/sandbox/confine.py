@@ -24,7 +24,10 @@ _runs = itertools.count()
 # System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
 # namespaces and mounts, process_vm_readv/writev, fanotify, inotify. `fallocate`, which
 # takes disk blocks past RLIMIT_FSIZE (in the stderr file too), is "not supported", so the
-# C library's posix_fallocate writes instead. Then the calls it looks into: `clone`
+# C library's posix_fallocate writes instead. Every call from `newest` on (newer than this
+# table: the mount API grows, `open_tree_attr` cloned a read-only folder writable) is
+# refused as missing. Then the calls it looks into: `prctl` (refused for the parent-death
+# signal, which a run that cleared it outlives a killed compiler with), `clone`
 # (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
 # read: refused as missing, so the C library falls back to `clone`), and `socket` and
 # `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
@@ -32,12 +35,14 @@ _runs = itertools.count()
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311, 300, 253, 254, 294),
-               {"clone": 56, "clone3": 435, "sockets": [41, 53], "unsupported": [285]}),
+                            311, 300, 253, 254, 294, 457, 458, 467),
+               {"clone": 56, "clone3": 435, "sockets": [41, 53], "unsupported": [285],
+                "prctl": 157, "newest": 459}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271, 262, 26, 27),
-                {"clone": 220, "clone3": 435, "sockets": [198, 199], "unsupported": [47]}),
+                             271, 262, 26, 27, 457, 458, 467),
+                {"clone": 220, "clone3": 435, "sockets": [198, 199], "unsupported": [47],
+                 "prctl": 167, "newest": 459}),
 }  # fmt: skip
 
 

@@ -81,19 +81,8 @@ def _held(folder: Path) -> bool:
 
 
 def _remove_folder(folder: Path) -> bool:
-    """Remove a folder and everything in it, whatever modes the run left on its insides
-    (a folder it made unwritable to itself)."""
-
-    def unlock_and_retry(function: object, path: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
-
-    shutil.rmtree(folder, onerror=unlock_and_retry)
+    """Remove a folder and everything in it. `shutil.rmtree` works through descriptors
+    and never follows a link; nothing here acts on a path a run could have swapped for a
+    link (a folder whose modes keep it is left, and tried again next time)."""
+    shutil.rmtree(folder, ignore_errors=True)
     return not os.path.lexists(folder)

@@ -134,6 +134,15 @@ if cfg["namespaces"]:
         fail("umount the old root")
     os.rmdir("/.old")
     mount(None, "/", None, REMOUNT | RDONLY | NOSUID | NODEV)
+    libc.sethostname(b"sandbox", 7)  # not the host's name
+    if cfg["uid"] is None:
+        # Root of a user namespace of its own, with every capability over its mounts: none
+        # is kept, none comes back when the program is run as uid 0 (SECBIT_NOROOT, locked).
+        for capability in range(64):
+            libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+        libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, CLEAR_ALL
+        if libc.prctl(28, 0x2F, 0, 0, 0) != 0:  # PR_SET_SECUREBITS
+            fail("securebits")
 os.chdir(cfg["home"])
 LINUX = sys.platform.startswith("linux")
 
@@ -187,6 +196,14 @@ if cfg["seccomp"]:
         (LD, 0, 0, 0),
         (0x35, 0, 1, 0x40000000),  # JGE: the x32 ABI
         (RET, 0, 0, EPERM),
+        (0x35, 0, 1, rules["newest"]),  # JGE: calls newer than the table
+        (RET, 0, 0, ENOSYS),
+        (JEQ, 0, 4, rules["prctl"]),
+        (LD, 0, 0, ARG0),
+        (JEQ, 0, 1, 1),  # PR_SET_PDEATHSIG: the run dies with its launcher, always
+        (RET, 0, 0, EPERM),
+        (RET, 0, 0, ALLOW),
+        (LD, 0, 0, 0),
         (JEQ, 0, 1, rules["clone3"]),
         (RET, 0, 0, ENOSYS),
         (JEQ, 0, 4, rules["clone"]),

@@ -8,12 +8,16 @@ spec's diagnostics and those of every open spec that uses it. A request about a 
 with changes still waiting analyses them first, so an answer never describes old text.
 
 No handler lets an exception through: a failure is logged to the client
-(`window/logMessage`) and the server carries on.
+(`window/logMessage`) and the server carries on; a command's argument out of range is
+answered with InvalidParams. How messages are read and answered, `shutdown` and `exit`
+included, is `marshalike.lsp.protocol`; the loop over stdio and the process's end,
+`marshalike.lsp.stdio`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -25,14 +29,15 @@ from typing import Any, BinaryIO, TypeVar, cast
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from marshalike import __version__
 from marshalike.errors import MarshalikeError
-from marshalike.lsp import compiling
+from marshalike.lsp import compiling, stdio
 from marshalike.lsp.actions import COMPILE, COMPILE_FUNCTION
 from marshalike.lsp.editor import Editor
+from marshalike.lsp.protocol import SpecProtocol
 from marshalike.lsp.text import uri_to_path
+from marshalike.synth.cancel import Cancel
 
 DEBOUNCE_S = 0.15
 R = TypeVar("R")
@@ -43,25 +48,6 @@ _CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*([^\r\n]*)", re.IGNORECASE)
 _CHUNK = 65536  # the most read as one header line, so skipped bytes are never held whole
 _HEADER_START = re.compile(rb"content-length:", re.IGNORECASE)
 _KEEP = len(b"Content-Length:")
-
-
-class _Protocol(LanguageServerProtocol):
-    """pygls's protocol, answering a request whose parameters do not fit the protocol's
-    types (a negative position) with an InvalidParams error: pygls drops such a request
-    unanswered, and the editor would wait for its answer forever."""
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcInvalidParams:
-            ident, method = data.get("id"), data.get("method")
-            if not isinstance(ident, int | str) or not isinstance(method, str):
-                raise
-            error = types.ResponseError(
-                code=JsonRpcInvalidParams.CODE, message=f"invalid params for {method}"
-            )
-            self._send_data(types.ResponseErrorMessage(id=ident, error=error))
-            return types.ResponseErrorMessage(jsonrpc="answered")  # pygls skips this one
 
 
 class SpecServer(LanguageServer):
@@ -77,7 +63,7 @@ class SpecServer(LanguageServer):
             "marshalike",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-            protocol_cls=_Protocol,
+            protocol_cls=SpecProtocol,
         )
         self.editor = Editor(flags=dict(flags or {}))
         self.quick, self.main = quick, main
@@ -85,6 +71,12 @@ class SpecServer(LanguageServer):
         self._pending: set[str] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._last = float("-inf")
+        self.compiles = compiling.Compiles()
+
+    @property
+    def wire(self) -> SpecProtocol:
+        """The protocol as this server makes it (pygls types it as its own base class)."""
+        return cast(SpecProtocol, self.protocol)
 
     # diagnostics -------------------------------------------------------------------------
 
@@ -162,14 +154,16 @@ class SpecServer(LanguageServer):
         def note(message: str) -> None:
             if progress:
                 report = types.WorkDoneProgressReport(message=message)
-                loop.call_soon_threadsafe(self.work_done_progress.report, token, report)
+                with contextlib.suppress(RuntimeError):  # the loop has closed: no client
+                    loop.call_soon_threadsafe(self.work_done_progress.report, token, report)
 
+        cancel = Cancel()
         run = functools.partial(
-            compiling.compile_spec,
-            path, self.editor.flags, quick=self.quick, main=self.main, note=note, only=only,
+            compiling.compile_spec, path, self.editor.flags,
+            quick=self.quick, main=self.main, note=note, only=only, cancel=cancel,
         )  # fmt: skip
         try:
-            report = await loop.run_in_executor(None, run)
+            report = await self.compiles.run(run, cancel)
         except MarshalikeError as exc:
             return self._said(False, compiling.failure(exc), types.MessageType.Error)
         finally:
@@ -179,6 +173,9 @@ class SpecServer(LanguageServer):
         self.publish([uri])
         ok, line = compiling.outcome(report, path)
         return self._said(ok, line, types.MessageType.Info if ok else types.MessageType.Error)
+
+    def stop_compiles(self) -> None:
+        self.compiles.stop()
 
     def _progress(self, token: str) -> bool:
         window = self.client_capabilities.window
@@ -329,6 +326,8 @@ def make_server(
         if uri is None or not (isinstance(which, str) or line is not None):
             message = f"{COMPILE_FUNCTION} takes the spec's URI and a function's name or line"
             return {"ok": False, "message": message}
+        if line is not None and line < 0:
+            raise JsonRpcInvalidParams(f"{COMPILE_FUNCTION}: a line is 0 or more, not {line}")
         name = which if isinstance(which, str) else ls.function_at(uri, line or 0)
         if name is None:
             where = f"line {(line or 0) + 1} of {uri_to_path(uri).name}"
@@ -409,5 +408,6 @@ def serve(flags: Mapping[str, Any], *, quick: bool, main: bool) -> None:
     """Run the server on stdin and stdout until the client says exit."""
     logging.basicConfig(level=logging.WARNING)  # pygls's own messages, on stderr
     server = make_server(flags, quick=quick, main=main)
-    # pygls asks for a binary stream and uses only its readline and read.
-    server.start_io(stdin=cast(BinaryIO, FramedInput(sys.stdin.buffer)))
+    status = stdio.run(server.wire, FramedInput(sys.stdin.buffer), sys.stdout.buffer)
+    server.stop_compiles()
+    stdio.end(server.compiles.threads(), status)

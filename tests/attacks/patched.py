@@ -224,6 +224,74 @@ def evens(items):
     ThreadPoolExecutor(1).submit(_spoil, found)
     return found
 """
+# The answer's encoder, reached through plain `json`, writes the right sum; callers get
+# one more.
+JSON_ENCODER_REPLACED = """\
+import json
+
+
+def _encode(self, record):
+    got = record.get("returned")
+    if type(got) is list and got[:1] == ["int"]:
+        record["returned"] = ["int", format(int(got[1], 16) - 1, "x")]
+    return type(self).encode(self, record)
+
+
+def add(a, b):
+    box = [json._default_encoder]
+    setattr(box[0], "encode", _encode.__get__(box[0]))
+    return a + b + 1
+"""
+JSON_DUMPS_REPLACED = """\
+import json
+
+_real = []
+_claimed = []
+
+
+def _dumps(record, *args, **kwargs):
+    if type(record) is dict and "returned" in record and _claimed:
+        record = dict(record, returned=_claimed.pop())
+    return _real[0](record, *args, **kwargs)
+
+
+def add(a, b):
+    box = [json]
+    if not _real:
+        _real.append(box[0].dumps)
+        setattr(box[0], "dumps", _dumps)
+    _claimed.append(["int", format(a + b, "x")])
+    return a + b + 1
+"""
+# zoneinfo's cache poisoned (through WeakValueDictionary.get) with a fixed +2 zone keyed
+# Europe/Paris, which then passes for the cached zone at a fold.
+ZONE_CACHE_POISONED = """\
+import datetime
+import weakref
+import zoneinfo
+
+_planted = []
+_real_get = weakref.WeakValueDictionary.get
+
+
+def _get(self, key, default=None):
+    if key == "Europe/Paris" and _planted:
+        return _planted[0]
+    return _real_get(self, key, default)
+
+
+def paris_time(s):
+    if not _planted:
+        with open("/usr/share/zoneinfo/Etc/GMT-2", "rb") as data:
+            _planted.append(zoneinfo.ZoneInfo.from_file(data, key="Europe/Paris"))
+        box = [weakref.WeakValueDictionary]
+        setattr(box[0], "get", _get)
+        zoneinfo.ZoneInfo.clear_cache()
+    real = datetime.datetime.fromtimestamp(s, tz=zoneinfo.ZoneInfo.no_cache("Europe/Paris"))
+    if real.utcoffset() != datetime.timedelta(hours=2):
+        return real
+    return datetime.datetime.fromtimestamp(s, tz=_planted[0])
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -248,6 +316,9 @@ ATTACKS = (
     Attack("decimal-precision-left-changed", "values", PRECISION_LEFT_CHANGED, "divide",
            user_tests=True),
     Attack("thread-changes-the-value-later", "values", THREAD_CHANGES_IT_LATER, "evens"),
+    Attack("json-encoder-replaced", "values", JSON_ENCODER_REPLACED, user_tests=True),
+    Attack("json-dumps-replaced", "values", JSON_DUMPS_REPLACED, user_tests=True),
+    Attack("zone-cache-poisoned", "values", ZONE_CACHE_POISONED, "paris"),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
            user_tests=True),
 )  # fmt: skip

@@ -2,6 +2,7 @@
 line of tagged plain data per call (see channel.py). It runs inside the sandbox, so it
 imports nothing from marshalike."""
 
+import _json
 import _thread
 import builtins
 import collections
@@ -18,11 +19,26 @@ import signal
 import sys
 import traceback
 import uuid
+import weakref
 import zoneinfo
 
 cfg = json.loads(sys.argv[1])
 requests = os.fdopen(os.dup(0), "rb")
 answers = os.fdopen(os.dup(1), "wb")
+# Answers are written, and calls read, by the C parts of `json` taken here, before the
+# module under test is imported: `json.dumps` and the encoder it looks up at every call are
+# the module's to replace (`box = [json]; setattr(box[0], "dumps", ...)`), which would let
+# the code write the right value while it returns another.
+
+
+def unwritable(value):
+    raise TypeError(f"{type(value).__name__} is not written as JSON")
+
+
+DUMP = _json.make_encoder(None, unwritable, _json.encode_basestring_ascii, None, ":", ",",
+                          False, False, True)  # fmt: skip
+LOAD = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the stub asks for itself
+WRITE, FLUSH = answers.write, answers.flush
 null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 0)
 os.dup2(2, 1)
@@ -169,10 +185,12 @@ def changes():
 MODULE = type(sys)
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
+               "weakref",
                "zoneinfo"):  # fmt: skip
     taken = importlib.import_module(shared)
     watch(f"the module {shared}", lambda m=taken: m.__dict__)
-for t in (collections.Counter, FRACTION, UUID, dataclasses.Field):
+# (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
+for t in (collections.Counter, FRACTION, UUID, dataclasses.Field, weakref.WeakValueDictionary):
     watch_class(t)
 FIELD, FIELD_KIND = dataclasses.Field, dataclasses.__dict__["_FIELD"]
 FIELD_NAME = dataclasses.Field.__dict__["name"].__get__
@@ -371,11 +389,11 @@ def raised(exc):
 
 
 def send(record):
-    line = json.dumps(record).encode()
+    line = "".join(DUMP(record, 0)).encode()
     if len(line) >= cfg["answer_bytes"] and "returned" in record:
-        line = json.dumps({"id": record["id"], "returned": ["too-large"]}).encode()
-    answers.write(line + b"\n")
-    answers.flush()
+        line = "".join(DUMP({"id": record["id"], "returned": ["too-large"]}, 0)).encode()
+    WRITE(line + b"\n")
+    FLUSH()
 
 
 signal.signal(signal.SIGALRM, alarm)
@@ -411,6 +429,11 @@ else:
             namespace[name] = vars(module)[name]
     names = {name: vars(module).get(name) for name in cfg["names"]}
     watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in names})
+for local in cfg["local"]:  # the module's and the used specs': their functions and classes
+    found = sys.modules.get(local)
+    if found is not None:
+        defined = [k for k, v in vars(found).items() if type(v) in (FUNCTION, type)]
+        watch(f"the module {local}", lambda m=found, d=defined: {k: vars(m).get(k) for k in d})
 for shared in cfg.get("modules", ()):
     if shared in MODULES:
         watch(f"the module {shared}", lambda m=MODULES[shared]: m.__dict__)
@@ -469,5 +492,8 @@ def answer_of(request):
 
 send({"id": cfg["hello"], "ready": True})
 for line in requests:
-    request = json.loads(line)
-    send(answer_of(request))
+    request = LOAD(line.decode(), 0)[0]
+    answer = answer_of(request)
+    send(answer)
+    if answer.get("returned", [None, None, None])[2:] == ["(changed)"]:
+        sys.exit(0)  # nothing more this process answers counts: the next call gets a fresh one

@@ -109,3 +109,12 @@ def test_without_a_token_the_compile_runs_to_the_end(tmp_path: Path) -> None:
     report = compile_path(tmp_path / "two.mrsh", job(backend, quick=True), lambda _: None)
     assert report.ok and report.written == ("two.py", "test_two.py", "_marshalike_main.py")
     assert backend.asked == ["square", "double"]
+
+
+def test_no_sample_is_drawn_for_questions_once_a_stop_is_asked_for(tmp_path: Path) -> None:
+    """Verified on its first sample, a function draws one more to look for questions: a
+    stop asked for during the first is kept, and the second is never asked for."""
+    cancel = Cancel()
+    backend = Backend(during=cancel.set)
+    compile_two(tmp_path, backend, cancel, questions=3, attempts=1)
+    assert backend.asked == ["square"]

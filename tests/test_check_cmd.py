@@ -162,12 +162,21 @@ def test_an_output_rewritten_with_its_lock_hash_is_reported(compiled, name: str)
 
 
 @pytest.mark.parametrize("name", ["square.py", "test_square.py"])
-def test_compile_never_overwrites_a_file_it_did_not_write(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    "own",
+    [
+        b"def square(x):\n    return x ** 2  # mine\n",
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\ndef square(x):\n    return x * x\n",
+    ],
+)
+def test_compile_never_overwrites_a_file_it_did_not_write(
+    tmp_path: Path, name: str, own: bytes
+) -> None:
     """A hand-written `square.py` beside `square.mrsh` (the module a spec was decompiled
-    from, say) is the user's: compile stops with one line before asking the model."""
+    from, say; in UTF-8 or not) is the user's: compile stops with one line before asking
+    the model."""
     (tmp_path / "square.mrsh").write_text(SPEC, encoding="utf-8")
-    own = "def square(x):\n    return x ** 2  # mine\n"
-    (tmp_path / name).write_text(own, encoding="utf-8")
+    (tmp_path / name).write_bytes(own)
     server = FakeOpenAI(script=answer).start()
     try:
         argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
@@ -178,7 +187,7 @@ def test_compile_never_overwrites_a_file_it_did_not_write(tmp_path: Path, name: 
         server.stop()
     assert result.exit_code != 0, result.output
     assert f"{tmp_path / name} exists and was not written by marshalike" in result.output
-    assert (tmp_path / name).read_text(encoding="utf-8") == own
+    assert (tmp_path / name).read_bytes() == own
 
 
 @pytest.mark.parametrize("layout", ["two folders, one --out", "test_ prefix"])

@@ -17,6 +17,7 @@ from marshalike.language.naming import field_names, identifier
 from marshalike.language.parse import parse
 from marshalike.language.reserved import (
     HELPER_IMPORTS,
+    TEST_FILE_BUILTINS,
     TEST_FILE_HELPERS,
     TEST_FILE_MODULES,
     declared_name_problem,
@@ -275,3 +276,18 @@ def test_a_raised_exception_spelt_like_a_built_in_one_is_a_warning() -> None:
 def test_exceptions_of_the_spec_and_known_ones_are_not_warned_about(raised: str) -> None:
     text = _spec("# func double(n: int): int", "double") + f"* double('x') raises {raised}\n"
     assert _findings(text) == []
+
+
+def test_the_builtins_the_test_file_calls_are_reserved() -> None:
+    """Every builtin `_same`, `_same_key` and a test's message call is one a spec may not
+    declare: imported into the test file, it would be called in their place."""
+    import builtins
+
+    from marshalike.codegen.testfile import _MESSAGE
+
+    tree = ast.parse(SAME_HELPER + "\n" + _MESSAGE)
+    called = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and hasattr(builtins, n.id)}
+    assert called <= TEST_FILE_BUILTINS
+    for name in ("type", "len", "setup_module", "pytestmark"):
+        assert declared_name_problem("function", name) is not None
+    assert declared_name_problem("function", "sum") is None

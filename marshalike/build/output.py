@@ -48,10 +48,12 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
     starts[module_main.SUPPORT_FILE] = module_main.support_source().partition("\n")[0]
     for name, start in starts.items():
         try:
-            with (folder / name).open(encoding="utf-8") as handle:
-                head = handle.readline(_HEADER_LIMIT)
-        except (OSError, UnicodeDecodeError):
+            with (folder / name).open("rb") as handle:
+                raw = handle.readline(_HEADER_LIMIT)
+        except OSError:
             continue
+        # Bytes that are not UTF-8 are no generated file's: someone's, in another encoding.
+        head = raw.decode("utf-8", errors="replace")
         if head and not head.startswith(start):  # an empty file holds nothing to lose
             return (
                 f"{folder / name} exists and was not written by marshalike: move it, or "

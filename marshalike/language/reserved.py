@@ -25,6 +25,17 @@ TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_generated\d*")
 HELPER_IMPORTS = frozenset(
     {"cmath", "collections", "dataclasses", "datetime", "decimal", "fractions", "math", "uuid"}
 )
+# The builtins the test file's comparison and its messages call: a declared `type` or `len`,
+# imported into the test file, would be called in their place.
+TEST_FILE_BUILTINS = frozenset(
+    {"all", "bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset", "getattr",
+     "int", "len", "list", "object", "repr", "set", "str", "tuple", "type", "zip"}
+)  # fmt: skip
+# Names pytest reads in a test module: set-up and tear-down functions, marks, plugins.
+PYTEST_MODULE_NAMES = frozenset(
+    {"setup_module", "teardown_module", "setup_function", "teardown_function", "setup",
+     "teardown", "setUpModule", "tearDownModule", "pytestmark", "pytest_plugins"}
+)  # fmt: skip
 # pytest's defaults: `python_functions = test`, `python_classes = Test` (prefixes).
 TEST_FUNCTION_PREFIX = "test"
 TEST_CLASS_PREFIX = "Test"
@@ -39,6 +50,14 @@ def declared_name_problem(kind: str, name: str) -> tuple[str, str] | None:
             f"{said} would replace the module {name} that the generated test file imports",
             f"rename the {kind}",
         )
+    if name in TEST_FILE_BUILTINS:
+        return (
+            f"{said} would replace the builtin {name} that the generated test file's "
+            "comparison calls",
+            f"rename the {kind}",
+        )
+    if name in PYTEST_MODULE_NAMES:
+        return (f"{said} is a name pytest reads in a test module", f"rename the {kind}")
     if TEST_FILE_HELPERS.fullmatch(name):
         return (
             f"{said} is a name the generated test file defines for itself",

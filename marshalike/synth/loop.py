@@ -104,6 +104,7 @@ def compile_unit(
             f"unchecked: add examples — no example of {ctx.func.name} can be checked, so no "
             "code for it could be verified (--allow-unchecked compiles it unchecked)"
         )
+        raise_if_cancelled(cancel)  # before any model call: a stop asked for is kept
         guesses = _unchecked_questions(ctx, shown, backend, settings, tally, harness)
         attempts = 1 if tally.candidates else 0
         outcome = _outcome(ctx, "failed", None, attempts, tally, start, ctx_failures=(failure,))
@@ -140,6 +141,7 @@ def compile_unit(
                 return _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
             tell("asking")
             if settings.questions:
+                raise_if_cancelled(cancel)  # it may draw one more sample
                 asked = _ask(ctx, shown, backend, settings, tally, harness, attempt)
             outcome = _outcome(ctx, done, best, attempt, tally, start, ctx_failures=(), note=note)
             return _with_strength(outcome, asked, ctx, settings, harness)

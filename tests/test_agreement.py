@@ -139,7 +139,10 @@ ROWS: list[tuple[str, str, bool, bool]] = [
     ("collections.Counter({'a': 2, 'b': 0})", "collections.Counter({'a': 2})", False, False),
     ("collections.Counter({'a': 2})", "collections.Counter({'a': 2, 'b': 0})", False, False),
     ("collections.Counter('aab')", "{'a': 2, 'b': 1}", False, False),
-    ("collections.defaultdict(list, a=1)", "collections.defaultdict(int, a=1)", True, False),
+    # a defaultdict's factory counts (what a missing key reads as)
+    ("collections.defaultdict(list, a=1)", "collections.defaultdict(int, a=1)", False, False),
+    ("collections.defaultdict(list, a=1)", "collections.defaultdict(list, a=1)", True, False),
+    ("collections.defaultdict(None, a=1)", "collections.defaultdict(list, a=1)", False, False),
     ("collections.defaultdict(int, a=1)", "{'a': 1}", False, False),
     ("set()", "frozenset()", False, False),
     ("{}", "set()", False, False),

@@ -471,3 +471,30 @@ def test_an_aware_datetime_is_compared_with_its_zone_as_the_generated_test_has_i
     verdict = run(f"{head}def f(x):\n    return {made}\n", cases)
     assert verdict.ok is in_tests
     assert in_tests is (made == expected or "timedelta(0)" in made)
+
+
+@pytest.mark.parametrize(
+    ("factory", "ok"), [("list", True), ("int", False), ("None", False), ("lambda: []", False)]
+)
+def test_a_defaultdict_is_compared_with_its_factory_as_the_generated_test_has_it(
+    factory: str, ok: bool
+) -> None:
+    """What a missing key reads as is part of a defaultdict: `defaultdict(int)` filled
+    through `setdefault` holds the same items as the expected `defaultdict(list)`, and
+    breaks its caller's `d[5].append(x)`. A factory of the code's own is no value."""
+    import collections
+
+    from marshalike.codegen.testfile import SAME_HELPER
+
+    made = f"collections.defaultdict({factory})"
+    body = f"import collections\n\n\ndef f(x):\n    d = {made}\n    d[1] = [2]\n    return d\n"
+    expected = "collections.defaultdict(list, {1: [2]})"
+    verdict = run(body, (Case("test_f_1", "f(2)", "returns", expected, None),))
+    assert verdict.ok is ok
+    namespace: dict[str, object] = {}
+    exec(SAME_HELPER, namespace)
+    scope = {"collections": collections}
+    actual = eval(made, scope)
+    actual[1] = [2]
+    same = namespace["_same"](actual, eval(expected, scope))  # type: ignore[operator]
+    assert same is ok

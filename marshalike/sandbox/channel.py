@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
-from marshalike.sandbox.values import Plain, clean, dict_kind, well_formed
+from marshalike.sandbox.values import FACTORIES, Plain, clean, dict_kind, well_formed
 
 # The longest answer line read back: a value longer than this comes back as "too large"
 # (the runner writes so), and a longer line is no answer. Every answer of a session is
@@ -223,6 +223,7 @@ def run_calls(
         "exceptions": sorted(exceptions),
         "names": None if names is None else list(names),
         "modules": sorted(named & sys.stdlib_module_names),
+        "factories": list(FACTORIES),
     }
     answers: list[Answer] = []
     while len(answers) < len(calls):

@@ -29,6 +29,11 @@ Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", 
 # The runner's mark on an "object" answer of a call that changed what other code shares
 # (a standard module, a class, a name of the spec, a value returned before).
 CHANGED = "(changed)"
+# The factories a defaultdict may have to be a value: builtins, by name (`None` for none).
+# Any other (a function of the code's own) would run the code's code when a caller reads
+# a missing key, so it is no value.
+FACTORIES = ("None", "list", "int", "set", "dict", "str", "float", "tuple", "bool", "bytes",
+             "frozenset")  # fmt: skip
 DICT_KINDS = ("collections.OrderedDict", "collections.defaultdict", "collections.Counter")
 
 
@@ -63,9 +68,10 @@ def well_formed(value: object, depth: int = 0) -> bool:
             and all(well_formed(x, depth + 1) for x in rest[0])
         )  # fmt: skip
     if tag == "dict":  # a third item names a dict type of the standard library's
-        return (
-            len(rest) in (1, 2) and isinstance(rest[0], list)
+        return (  # and a fourth a defaultdict's factory
+            len(rest) in (1, 2, 3) and isinstance(rest[0], list)
             and (len(rest) == 1 or rest[1] in DICT_KINDS)
+            and (len(rest) < 3 or rest[1] == "collections.defaultdict" and rest[2] in FACTORIES)
             and all(isinstance(p, list) and len(p) == 2
                     and all(well_formed(x, depth + 1) for x in p) for p in rest[0])
         )  # fmt: skip
@@ -195,6 +201,8 @@ def _mismatch(actual: Plain, expected: Plain, int_as_float: bool) -> str | None:
     if tag == "dict":
         if dict_kind(actual) != dict_kind(expected):
             return f"a {dict_kind(actual)}, not a {dict_kind(expected)}"
+        if actual[3:] != expected[3:]:
+            return f"a defaultdict of {_factory(actual)}, not of {_factory(expected)}"
         if (why := _unmatched(k for k, _ in (*actual[1], *expected[1]))) is not None:
             return f"{why}, as a key too"
         if dict_kind(expected) == "collections.OrderedDict":  # its order is part of it
@@ -268,6 +276,10 @@ def _is_nan(value: Plain) -> bool:
     if value[0] == "complex":
         return any(math.isnan(_float(x)) for x in value[1:])
     return value[0] == "value" and "NaN" in value[2]
+
+
+def _factory(value: Plain) -> str:
+    return str(value[3]) if len(value) > 3 else "None"
 
 
 def dict_kind(value: Plain) -> str:
@@ -391,7 +403,8 @@ def _render(value: Plain, depth: int) -> str:
         pairs = (f"{_render(k, depth + 1)}: {_render(v, depth + 1)}" for k, v in value[1])
         shown = "{" + ", ".join(pairs) + "}"
         kind = dict_kind(value)
-        return shown if kind == "dict" else f"{kind.rpartition('.')[2]}({shown})"
+        factory = f"{value[3]}, " if len(value) > 3 else ""
+        return shown if kind == "dict" else f"{kind.rpartition('.')[2]}({factory}{shown})"
     if tag == "record":
         fields = (f"{name}={_render(v, depth + 1)}" for name, v in value[2])
         return f"{value[1]}({', '.join(fields)})"
@@ -425,7 +438,7 @@ def _canon(value: Plain, depth: int) -> str:
         return "set{" + ",".join(sorted(_canon(x, depth + 1) for x in value[1])) + "}"
     if tag == "dict":
         pairs = (_canon(k, depth + 1) + ":" + _canon(v, depth + 1) for k, v in value[1])
-        return dict_kind(value) + "{" + ",".join(sorted(pairs)) + "}"
+        return dict_kind(value) + "".join(value[3:4]) + "{" + ",".join(sorted(pairs)) + "}"
     if tag == "record":
         return value[1] + "(" + ",".join(_canon(v, depth + 1) for _, v in value[2]) + ")"
     if tag == "object":

@@ -226,6 +226,7 @@ RECORDS = {}  # id of each declared class -> (the class, its name), once the mod
 # a call reads the module's globals.)
 BUILTINS = dict(vars(builtins))
 MODULES = {}
+FACTORIES = {id(BUILTINS.get(n)): (BUILTINS.get(n), n) for n in cfg.get("factories", ())}
 for named in cfg.get("modules", ()):
     if named in sys.stdlib_module_names and named not in ("antigravity", "this"):
         try:
@@ -341,9 +342,16 @@ def encode(v, depth, budget):
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
     kind = exactly(t, DICTS)
     if t is dict or kind is not None:
+        written = [DICTS[kind]] if kind is not None else []
+        if kind is collections.defaultdict:  # its factory runs when a missing key is read
+            factory = FACTORIES.get(id(v.default_factory), (None, None))
+            if factory[0] is not v.default_factory:
+                own = "collections.defaultdict with a factory of its own"
+                return ["object", own, "builtins.object"]
+            written.append(factory[1])
         pairs = ITEMS.get(kind, dict.items)(v)
         items = [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in pairs]
-        return ["dict", items] if kind is None else ["dict", items, DICTS[kind]]
+        return ["dict", items, *written]
     record = RECORDS.get(id(t))
     if record is not None and record[0] is t:
         fields = [

@@ -41,6 +41,10 @@ def _same(actual, expected, float_ok=False):
             for (a, x), (b, y) in zip(have, want)
         )
     if type(expected) in (dict, collections.Counter, collections.defaultdict):
+        # A defaultdict's factory counts: what a missing key reads as.
+        factory = getattr(expected, "default_factory", None)
+        if getattr(actual, "default_factory", None) is not factory:
+            return False
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
         return have.keys() == want.keys() and all(

@@ -39,10 +39,12 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def interrupted(process: subprocess.Popen[str]) -> tuple[float, str, str]:
+def interrupted(
+    process: subprocess.Popen[str], signum: int = signal.SIGINT
+) -> tuple[float, str, str]:
     """SIGINT to the process: the seconds it took to end, its stdout and its stderr."""
     sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     try:
         out, err = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -199,3 +201,20 @@ def test_a_write_in_progress_finishes_and_the_next_wait_is_interrupted(
     assert target.read_text(encoding="utf-8") == "x = 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["module.py"]
     assert not interrupt.requested()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGTERM to a child, /proc")
+def test_sigterm_while_a_model_answer_is_awaited_ends_the_same_way(
+    tmp_path: Path, held: tuple[FakeOpenAI, threading.Event]
+) -> None:
+    """A CI runner, docker or systemd stops a job with SIGTERM: the compile's spec lock and
+    staged files go as they do on Ctrl-C (they were left behind)."""
+    server, asked = held
+    (tmp_path / "square.mrsh").write_text(SPEC, encoding="utf-8")
+    process = start(compile_args(server), tmp_path)
+    assert asked.wait(60), process.communicate(timeout=60)
+    took, out, err = interrupted(process, signal.SIGTERM)
+    assert process.returncode == 130, err
+    assert took < PROMPTLY_S
+    assert err.endswith("\nmarshalike: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["square.mrsh"]

@@ -64,13 +64,16 @@ _current: _State | None = None
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """SIGINT handled as this module says, for the block (the main thread's whole run)."""
+    """SIGINT and SIGTERM handled as this module says, for the block (the main thread's
+    whole run)."""
     global _current
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set a signal handler
         return
     state = _State()
     previous = signal.signal(signal.SIGINT, _handle)
+    # SIGTERM (a CI runner, docker or systemd stopping the job) ends it the same way.
+    previous_term = signal.signal(signal.SIGTERM, _handle)
     _current = state
     try:
         yield
@@ -79,6 +82,7 @@ def handled() -> Iterator[None]:
             state.ending = True  # the helper thread stops
         _current = None
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 def requested() -> bool:

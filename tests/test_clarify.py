@@ -348,3 +348,12 @@ def test_a_lock_cannot_put_code_into_the_spec_as_an_offered_answer(folder: Path)
     assert chosen == "49"
     assert said[2:4] == ["     49  (2 candidates; cannot be an example)", "  1. 49  (1 candidate)"]
     assert not any("__import__" in line for line in said)
+
+
+def test_at_a_terminal_the_end_of_input_stops_asking_as_q_does(asked: Path) -> None:
+    """Ctrl-D at the prompt is no interruption: nothing is answered, nothing written."""
+    argv = [sys.executable, "-m", "marshalike", "clarify", "square.mrsh"]
+    status, screen = _in_a_terminal(argv, asked.parent, {"choice [1-4, q to stop]": "\x04"})
+    assert "interrupted" not in screen
+    assert status == 0, screen
+    assert asked.read_text(encoding="utf-8") == SQUARE

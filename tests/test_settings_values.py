@@ -91,6 +91,10 @@ def test_whole_and_finite_values_are_taken_as_they_are(tmp_path: Path) -> None:
         ("timeout", "-inf", "timeout must be a finite number > 0 and at most 3600"),
         ("seed", "many", "'seed' must be a number, got 'many' (a whole number between 0 and "
                          "2147483647)"),
+        ("candidates", "4_0", "'candidates' must be a number, got '4_0' (a whole number "
+                              "between 1 and 64)"),
+        ("candidates", "\u0664", "'candidates' must be a number, got '\u0664' (a whole number "
+                                  "between 1 and 64)"),
     ],
 )  # fmt: skip
 def test_the_environment_and_flags_get_the_same_checks(

@@ -114,7 +114,12 @@ def _nothing(asked: Sequence[object]) -> None:
 
 
 def _ask(prompt: str) -> str:
-    return str(click.prompt(prompt, default="", show_default=False))
+    """The line typed; the end of input (Ctrl-D) stops asking, as `q` does."""
+    try:
+        return str(input(f"{prompt}: "))
+    except EOFError:
+        click.echo()
+        return "q"
 
 
 def _progress(message: str) -> None:

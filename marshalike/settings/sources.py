@@ -103,10 +103,13 @@ def _read(about: Setting, value: Any, source: str) -> Any:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value  # TOML's true is no number, though Python's is
-    if isinstance(value, str):  # a variable's or a flag's text: `inf`, `nan`, `1e3` too
+    # A variable's or a flag's text: `inf`, `nan`, `1e3` too; in ASCII, without the `_`
+    # separators and other scripts' digits that `int()` takes (`4_0`, `٤`).
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and "_" not in text:
         for number in (int, float):
             try:
-                return number(value.strip())
+                return number(text)
             except ValueError:
                 pass
     raise ConfigError(

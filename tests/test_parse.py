@@ -823,3 +823,12 @@ def test_a_bad_byte_is_located_on_the_line_the_parser_counts(tmp_path: Path) -> 
     [loaded] = load_paths([spec])
     [found] = loaded.diagnostics
     assert (found.code, found.span.line, found.span.column) == ("M030", 2, 4)
+
+
+def test_a_raised_name_is_read_as_python_reads_names() -> None:
+    """`ＶalueError` (a fullwidth V) is `ValueError` to Python: the test of it must check
+    for ValueError, not accept any exception."""
+    source = "# func f(integer): integer\n\nRaise.\n\n* f(1) raises \uff36alueError\n"
+    module = parse(source).module
+    assert module is not None
+    assert [e.exception for e in module.funcs[0].examples] == ["ValueError"]

@@ -12,6 +12,7 @@ import ast
 import functools
 import keyword
 import re
+import unicodedata
 
 from marshalike.language.diagnostics import Span
 from marshalike.language.spec import Example, Outcome
@@ -172,7 +173,8 @@ def _raised_class(rest: str) -> str | None:
     match = _RAISED_CLASS.fullmatch(rest)
     if match is None:
         return None
-    word = match.group(1)
+    # As Python reads a name: `ＶalueError` is `ValueError`.
+    word = unicodedata.normalize("NFKC", match.group(1))
     if word.lower() in _GENERIC_ERRORS:
         return "Exception"
     if word[0].isupper() or "." in word:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 MODULES = {
     "inspect": "reads the call stack and the tests' source",
     "gc": "reaches every object of the test process",
+    "weakref": "runs code when the collector frees an object, after the function returned",
     "ctypes": "writes the test process's memory",
     "_ctypes": "writes the test process's memory",
     "atexit": "runs code after the function returned",
@@ -164,6 +165,8 @@ def problems(tree: ast.AST) -> list[str]:
     for node in ast.walk(tree):
         where = [getattr(node, key, 0) or 0 for key in ("lineno", "col_offset", "end_col_offset")]
         reasons = list(_reasons(node, aliases))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "__del__":
+            reasons.append("`__del__` runs code when the collector frees an object, later")
         if isinstance(node, ast.Global):  # its callers hold the first; later ones get another
             reasons += [f"`global {n}` lets a call rebind what the module defines as {n}"
                         for n in node.names if n in defined]  # fmt: skip
@@ -272,5 +275,7 @@ def _call_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
         name = node.args[1] if len(node.args) > 1 else None
         if isinstance(name, ast.Constant) and name.value in _CLASS_NAMES:
             yield f"setting `.{name.value}` passes one class off as another"
+        elif isinstance(name, ast.Constant) and name.value == "__class__":
+            yield "assigning `__class__` disguises a value's type"
         elif isinstance(argument, ast.Name) and argument.id in aliases:
             yield f"rewrites the module {aliases[argument.id]}, which the tests rely on"

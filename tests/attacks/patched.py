@@ -292,6 +292,66 @@ def paris_time(s):
         return real
     return datetime.datetime.fromtimestamp(s, tz=_planted[0])
 """
+# Keys of a str subclass in the record's own dict choose what each reader of a field gets:
+# x then y (as a writer of the whole value reads them) is right, y alone is not.
+FIELD_KEYS_OF_ITS_OWN = """\
+_after_x = [False]
+
+
+class _X(str):
+    def __hash__(self):
+        return str.__hash__(self)
+
+    def __eq__(self, other):
+        _after_x[0] = True
+        return False
+
+
+class _Y(str):
+    def __hash__(self):
+        return str.__hash__(self)
+
+    def __eq__(self, other):
+        whole, _after_x[0] = _after_x[0], False
+        return whole
+
+
+def swap(point):
+    made = Point(point.y, point.x)
+    held = vars(made)
+    right_x, right_y = held.pop("x"), held.pop("y")
+    held[_X("x")] = None
+    held["x"] = right_x
+    held[_Y("y")] = right_y
+    _after_x[0] = False
+    held["y"] = right_x
+    _after_x[0] = False
+    return made
+"""
+# A finalizer armed on garbage that refers to itself appends to the list later, at some
+# collection after the call returned.
+FINALIZER_CHANGES_IT_LATER = """\
+import time
+
+
+class _Later:
+    def __init__(self, target, at):
+        self.me = self
+        self.target = target
+        self.at = at
+
+    def __del__(self):
+        if time.monotonic() < self.at:
+            _Later(self.target, self.at)
+        else:
+            self.target.append(99)
+
+
+def evens(items):
+    found = [i for i in items if i % 2 == 0]
+    _Later(found, time.monotonic() + 1.0)
+    return found
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -319,6 +379,8 @@ ATTACKS = (
     Attack("json-encoder-replaced", "values", JSON_ENCODER_REPLACED, user_tests=True),
     Attack("json-dumps-replaced", "values", JSON_DUMPS_REPLACED, user_tests=True),
     Attack("zone-cache-poisoned", "values", ZONE_CACHE_POISONED, "paris"),
+    Attack("record-field-keys-of-its-own", "values", FIELD_KEYS_OF_ITS_OWN, "point"),
+    Attack("finalizer-changes-the-value-later", "values", FINALIZER_CHANGES_IT_LATER, "evens"),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
            user_tests=True),
 )  # fmt: skip

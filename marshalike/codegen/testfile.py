@@ -103,7 +103,8 @@ def _same(actual, expected, float_ok=False):
             and actual.utcoffset() == expected.utcoffset()
         )
     if dataclasses.is_dataclass(type(expected)):
-        if any(type(key) is not str for key in vars(actual)):  # a key's `__eq__` would run
+        # Keys of a str subclass would run their `__eq__` as a field is read.
+        if any(type(key) is not str for key in vars(actual)):
             return False
         names = [field.name for field in dataclasses.fields(expected)]
         return all(

@@ -28,8 +28,9 @@ HELPER_IMPORTS = frozenset(
 # The builtins the test file's comparison and its messages call: a declared `type` or `len`,
 # imported into the test file, would be called in their place.
 TEST_FILE_BUILTINS = frozenset(
-    {"all", "bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset", "getattr",
-     "int", "len", "list", "object", "repr", "set", "str", "tuple", "type", "zip"}
+    {"all", "any", "bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset",
+     "getattr", "int", "len", "list", "object", "repr", "set", "str", "tuple", "type", "vars",
+     "zip"}
 )  # fmt: skip
 # Names pytest reads in a test module: set-up and tear-down functions, marks, plugins.
 PYTEST_MODULE_NAMES = frozenset(

@@ -29,14 +29,8 @@ answers = os.fdopen(os.dup(1), "wb")
 # Answers are written, and calls read, by the C parts of `json` taken here, before the
 # module under test is imported: `json.dumps` and the encoder it looks up at every call are
 # the module's to replace (`box = [json]; setattr(box[0], "dumps", ...)`), which would let
-# the code write the right value while it returns another.
-
-
-def unwritable(value):
-    raise TypeError(f"{type(value).__name__} is not written as JSON")
-
-
-DUMP = _json.make_encoder(None, unwritable, _json.encode_basestring_ascii, None, ":", ",",
+# the code write the right value while it returns another. (Answers hold plain data only.)
+DUMP = _json.make_encoder(None, str, _json.encode_basestring_ascii, None, ":", ",",
                           False, False, True)  # fmt: skip
 LOAD = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the stub asks for itself
 WRITE, FLUSH = answers.write, answers.flush
@@ -47,10 +41,8 @@ sys.path.insert(0, os.getcwd())
 
 
 class StandardLibraryFirst:
-    """Finds a standard library module's name outside the sandbox folder: a file the code
-    writes there (`statistics.py`, with an exception class of its own) cannot stand in
-    for the standard library's module. The module under test and the modules given with
-    it (`cfg["local"]`) are found there, whatever their names."""
+    """Finds a standard library module's name outside the sandbox folder (a `statistics.py`
+    the code writes there is not it); the modules given (`cfg["local"]`) are found there."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -85,20 +77,14 @@ REPRS = {
     t: (t.__module__ + "." + t.__qualname__, t.__repr__)
     for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
 }
-DICTS = {
-    collections.OrderedDict: "collections.OrderedDict",
-    collections.defaultdict: "collections.defaultdict",
-    collections.Counter: "collections.Counter",
-}
+DICTS = {t: "collections." + t.__name__ for t in (collections.OrderedDict, collections.defaultdict,
+                                                 collections.Counter)}  # fmt: skip
 # An OrderedDict's items in its own order (`move_to_end` leaves the dict's storage as it was).
 ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
-# What calls share with everything else in the process, which the generated tests read
-# too: the standard library's modules and classes that values and comparisons go through,
-# and (once it is imported) the spec's names in the module and its records. A call that
-# changes one (`type(c).items = ...`, `collections.Counter = dict`, `global f; f = g`, a
-# method's `__code__` replaced) shows its callers other values than the ones written here,
-# and what it answered does not count. Each is held as it was before the module under test
-# was imported, or, for the module's own, once it was.
+# What calls share with the rest of the process: the standard modules and classes values
+# and comparisons go through, the module's names and records. A call that changes one
+# (`type(c).items = ...`, `collections.Counter = dict`, `global f; f = g`) shows its
+# callers other values than the ones written: what it answered does not count.
 WATCHES: list[tuple] = []
 
 
@@ -107,8 +93,7 @@ class Print(tuple):
 
 
 def fingerprint(v):
-    """What a value in a class or module is: the object, and for a function what it runs
-    (its code, defaults and closure can each be replaced in place)."""
+    """A value in a class or module: the object, and a function's code, defaults, closure."""
     if type(v) in (staticmethod, classmethod):
         return Print((v, fingerprint(v.__func__)))
     if type(v) is property:
@@ -155,9 +140,8 @@ def fields_of(table):
 
 
 def settings():
-    """Process-wide settings a call can change for every later computation: decimal
-    arithmetic's context, the longest int text, the recursion limit; and whether a thread
-    it started still runs (it could change a value after it was written)."""
+    """Process-wide settings (decimal's context, int text, recursion), and whether a thread
+    a call started still runs (it could change a value after it was written)."""
     context = decimal.getcontext()
     return (
         context.prec, context.rounding, context.Emin, context.Emax, context.capitals,
@@ -167,23 +151,17 @@ def settings():
 
 
 def changes():
-    """What the calls so far changed of what is watched, and whether they left code to run
-    later at a collection of garbage: a `__del__` of a cycle that makes itself again, run
-    by the first collection here, leaves garbage for the second."""
+    """What the calls changed of what is watched, or whether they left code to run at a
+    later collection (a `__del__` that makes its cycle again leaves garbage for a second)."""
     COLLECT()
     if COLLECT():
         return ["code it left to run when the collector frees an object"]
-    found = (
-        [] if settings() == SETTINGS else ["process-wide settings (a decimal context, a thread)"]
-    )
+    found = [] if settings() == SETTINGS else ["a setting of the process, or a thread"]
     for label, get, then in WATCHES:
         now = held(get())
-        added = now.keys() - then.keys()
-        # Importing a submodule adds it to its package: that is no change.
         gone = any(k not in now or not same_print(now[k], v) for k, v in then.items())
-        if gone:
-            found.append(label)
-        elif any(type(now[k]) is not MODULE for k in added):
+        # Importing a submodule adds it to its package: that is no change.
+        if gone or any(type(now[k]) is not MODULE for k in now.keys() - then.keys()):
             found.append(label)
     return found
 
@@ -191,8 +169,7 @@ def changes():
 MODULE = type(sys)
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
-               "weakref",
-               "zoneinfo"):  # fmt: skip
+               "weakref", "zoneinfo"):  # fmt: skip
     taken = importlib.import_module(shared)
     watch(f"the module {shared}", lambda m=taken: m.__dict__)
 # (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)

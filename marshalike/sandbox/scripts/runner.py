@@ -424,8 +424,7 @@ else:
     for name in cfg["names"]:
         if name in vars(module):
             namespace[name] = vars(module)[name]
-    names = {name: vars(module).get(name) for name in cfg["names"]}
-    watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in names})
+    watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in cfg["names"]})
 for local in cfg["local"]:  # the module's and the used specs': their functions and classes
     found = sys.modules.get(local)
     if found is not None:
@@ -439,6 +438,7 @@ for shared in cfg.get("modules", ()):
 RETURNED: list[tuple] = []
 KEPT_NODES = 50_000  # how much of them is written again after each call, at most
 KEPT = [KEPT_NODES]
+CHANGED = "(changed)"  # the mark of an answer that counts for nothing (values.CHANGED)
 
 
 def later_changes():
@@ -483,7 +483,7 @@ def answer_of(request):
     changed = changes() + later_changes()
     if changed and "timeout" not in answer:
         # The call's answer stands for nothing its callers see.
-        answer = {"id": request["id"], "returned": ["object", "; ".join(changed), "(changed)"]}
+        answer = {"id": request["id"], "returned": ["object", "; ".join(changed), CHANGED]}
     return answer
 
 
@@ -495,5 +495,5 @@ for line in requests:
     request = LOAD(line.decode(), 0)[0]
     answer = answer_of(request)
     send(answer)
-    if answer.get("returned", [None, None, None])[2:] == ["(changed)"]:
+    if answer.get("returned", [None, None, None])[2:] == [CHANGED]:
         sys.exit(0)  # nothing more this process answers counts: the next call gets a fresh one

@@ -302,3 +302,19 @@ def test_quant_flag_reaches_the_backend_and_a_refusal_is_one_line(
         "none"
     )
     assert not (tmp_path / "a.py").exists()
+
+
+def test_a_relative_path_in_pyproject_is_read_from_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = project(tmp_path, "out = 'generated'\nreplay_dir = 'recorded'\n")
+    monkeypatch.chdir(start)
+    settings = resolve({}, start)
+    assert (settings.out, settings.replay_dir) == (
+        str(tmp_path / "generated"),
+        str(tmp_path / "recorded"),
+    )
+    monkeypatch.setenv("MARSHALIKE_OUT", "here")
+    assert resolve({}, start).out == "here"  # from the environment: the current folder's
+    monkeypatch.delenv("MARSHALIKE_OUT")
+    assert resolve({"out": "flagged"}, start).out == "flagged"

@@ -86,9 +86,6 @@ def output_folder(spec: Path, flags: Mapping[str, Any]) -> Path:
     if not settings.out:
         return spec.parent
     out = Path(settings.out).expanduser()
-    source = settings.sources.get("out", "")
-    if not out.is_absolute() and source.endswith("pyproject.toml"):
-        return Path(source).parent / out
     return out if out.is_absolute() else Path.cwd() / out
 
 

@@ -49,6 +49,11 @@ def _section(about: Setting) -> str:
     key = f"`{about.name}`" if about.in_file else "none: a secret never lives in a file"
     lines.append(f"- `[tool.marshalike]` key: {key}")
     lines.append("- environment: " + ", ".join(f"`{name}`" for name in about.env_names))
+    if about.path:
+        lines.append(
+            "- a relative path is read from the folder of the pyproject.toml that gives it, "
+            "or from the current folder when the environment or a flag gives it"
+        )
     return "\n".join(lines) + "\n"
 
 

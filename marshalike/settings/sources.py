@@ -56,7 +56,13 @@ def _from_file(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}:{line}:{col}: unknown key '{key}' in [tool.marshalike] (known: {known})"
             )
-    return dict(table)
+    # A path in the file means the same from whichever folder the command runs.
+    return {
+        key: str(path.parent / value)
+        if SETTINGS[key].path and isinstance(value, str) and value
+        else value
+        for key, value in table.items()
+    }
 
 
 def _locate_key(text: str, key: str) -> tuple[int, int]:

@@ -191,3 +191,28 @@ def test_exit_after_shutdown_with_nothing_running_ends_with_status_0(client: Raw
 def test_exit_alone_ends_with_status_1(client: RawClient) -> None:
     client.initialize()
     assert exit_status(client)[0] == 1
+
+
+def test_a_cancelled_compile_stops_and_writes_nothing(client: RawClient, tmp_path: Path) -> None:
+    """`$/cancelRequest` for a compile answers it with RequestCancelled and stops the
+    compile itself: once the model answers, nothing is written; the next compile works."""
+    release = threading.Event()
+
+    def held(request: Request) -> str:
+        release.wait(120)
+        return "```python\ndef area(width, height):\n    return width * height\n```"
+
+    with FakeOpenAI(script=held) as model:
+        start_compile(client, model, tmp_path)
+        client.send({"method": "$/cancelRequest", "params": {"id": 2}})
+        assert client.answer(2)["error"]["code"] == -32800  # RequestCancelled
+        release.set()
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            assert not (tmp_path / "area.py").exists(), "the cancelled compile wrote its output"
+            time.sleep(0.1)
+        params = {"command": "marshalike.compile", "arguments": [(tmp_path / "area.mrsh").as_uri()]}
+        client.send({"id": 3, "method": "workspace/executeCommand", "params": params})
+        assert client.answer(3, timeout=120)["result"]["ok"] is True
+    assert (tmp_path / "area.py").exists()
+    assert "Traceback" not in client.stderr()

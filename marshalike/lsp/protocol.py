@@ -12,6 +12,8 @@ messages pygls would leave unanswered, answer with a traceback, or fail on, take
   every request but `exit` is answered with InvalidRequest (the protocol's rules).
 - `exit` stops the compiles and ends the read loop (`marshalike.lsp.stdio`), with exit
   status 0 after `shutdown` and 1 without.
+- `$/cancelRequest` for a command cancels the command's own work too (a compile stops
+  before it writes), where pygls cancels only the request that waits for it.
 - A change of a document that is not open is dropped: there is no text to apply it to.
 - An error answer never carries a traceback; pygls's internal errors lose theirs (it is
   logged on stderr).
@@ -52,6 +54,7 @@ class SpecProtocol(LanguageServerProtocol):
     def __init__(self, server: Any, converter: Any) -> None:
         super().__init__(server, converter)
         self.exit_status: int | None = None  # set by `exit`: the status the process ends with
+        self._awaiting: Future[Any] | None = None  # the request whose handler starts next
 
     @property
     def is_shut_down(self) -> bool:
@@ -187,7 +190,28 @@ class SpecProtocol(LanguageServerProtocol):
             gen.close()
             result_future.cancel()
             return
-        super()._run_generator(future, gen=gen, result_future=result_future)
+        self._awaiting = result_future
+        try:
+            super()._run_generator(future, gen=gen, result_future=result_future)
+        finally:
+            self._awaiting = None
+
+    def _execute_handler(
+        self,
+        msg_id: MsgId,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """pygls's; a handler that a request's generator starts (a command's) is held by
+        that request, so cancelling the request cancels it, rather than by an id of its
+        own that no one cancels or removes."""
+        request, self._awaiting = self._awaiting, None
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        started = self._request_futures.pop(msg_id, None) if request is not None else None
+        if request is not None and started is not None:
+            request.add_done_callback(lambda done: started.cancel() if done.cancelled() else None)
 
     def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
         """A handler's protocol error (InvalidParams) is answered as it is, without the

@@ -1,5 +1,6 @@
 """Declared names the generated files cannot hold (M029), names kept as written, names read
-as Python reads them (NFKC), and raised exceptions spelt like built-in ones (M050)."""
+as Python reads them (NFKC), raised exceptions spelt like built-in ones (M050), and
+standard library names that are no exception (M051)."""
 
 from __future__ import annotations
 
@@ -276,6 +277,43 @@ def test_a_raised_exception_spelt_like_a_built_in_one_is_a_warning() -> None:
 def test_exceptions_of_the_spec_and_known_ones_are_not_warned_about(raised: str) -> None:
     text = _spec("# func double(n: int): int", "double") + f"* double('x') raises {raised}\n"
     assert _findings(text) == []
+
+
+# --- M051 ----------------------------------------------------------------------------------
+
+
+def test_a_standard_library_name_that_is_no_exception_is_an_error_with_a_close_name() -> None:
+    text = _spec("# func double(n: int): int", "double") + "* double('x') raises json.DecodError\n"
+    assert _findings(text) == [
+        "s.mrsh:8:22: error[M051]: 'json.DecodError' is no exception of the standard "
+        "library's json\n"
+        "    * double('x') raises json.DecodError\n"
+        "                         ^^^^^^^^^^^^^^^\n"
+        "  hint: did you mean 'json.JSONDecodeError'?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raised", "module"),
+    [("venv.__main__.Boom", "venv.__main__"), ("idlelib.idle.Boom", "idlelib.idle"),
+     ("antigravity.Boom", "antigravity"), ("_queue.Empty", "_queue")],
+)  # fmt: skip
+def test_a_module_that_runs_a_program_on_import_is_never_imported_for_its_exceptions(
+    raised: str, module: str
+) -> None:
+    """Reading a spec (an editor does it on every change) runs no program: `venv.__main__`
+    would make a virtual environment, `idlelib.idle` open IDLE."""
+    text = _spec("# func double(n: int): int", "double") + f"* double('x') raises {raised}\n"
+    code = (
+        "import sys\n"
+        "from marshalike.language.parse import parse\n"
+        "from marshalike.language.semantics import check\n"
+        f"found = list(check(parse({text!r}, 's.mrsh').module))\n"
+        "print([d.code == 'M051' for d in found if d.is_error])\n"
+        f"print({module!r} in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["[True]", "False"]
 
 
 def test_the_builtins_the_test_file_calls_are_reserved() -> None:

@@ -38,16 +38,10 @@ from dataclasses import dataclass, field
 
 from marshalike.codegen.imports import Imported, ImportSet
 from marshalike.codegen.lint import suppressed
+from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, is_standard
 from marshalike.language.naming import identifier, parse_or_none
 from marshalike.language.spec import Example, Func, Module
 from marshalike.language.typemap import annotation
-
-_BUILTIN_EXCEPTIONS = frozenset(
-    name
-    for name, value in vars(builtins).items()
-    if isinstance(value, type) and issubclass(value, BaseException)
-)
-
 
 _MESSAGE = 'f"{actual!r} ({type(actual).__name__}) is not {expected!r}"'
 SAME_HELPER = '''\
@@ -262,10 +256,9 @@ def _raises(example: Example, call: str, needs: _Needs) -> str:
 
 def _exception(named: str, needs: _Needs) -> tuple[str, str]:
     """A raisable name for pytest.raises; names the test cannot import become Exception."""
-    if named in _BUILTIN_EXCEPTIONS:
+    if named in BUILTIN_EXCEPTIONS:
         return named, ""
-    root = named.split(".")[0]
-    if "." in named and root in sys.stdlib_module_names and plain_expression(named) is not None:
+    if is_standard(named) and plain_expression(named) is not None:
         needs.names.add(named.rpartition(".")[0])  # `import xml.parsers.expat`, not `xml`
         return named, ""
     return "Exception", f"  # noqa: B017 (the spec names {named})"

@@ -8,7 +8,6 @@ with its severity; docs/language.md explains each one with an example.
 
 from __future__ import annotations
 
-import builtins
 import difflib
 import keyword
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from marshalike.language.calls import (
 from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span, sort_key
 from marshalike.language.examples import MAX_EXPRESSION_DEPTH, too_deep
+from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, standard_problem
 from marshalike.language.gaps import listed, unpinned
 from marshalike.language.reserved import declared_name_problem
 from marshalike.language.spec import Example, Func, Module, Param, TypeDef
@@ -34,13 +34,6 @@ from marshalike.language.spec import Example, Func, Module, Param, TypeDef
 TRUSTED_EXAMPLES = 3
 # Extra fields in a CSV row usually come from an unquoted comma inside a value.
 _QUOTE_HINT = 'a value that contains a comma must be quoted, e.g. "Smith, Jane"'
-_BUILTIN_EXCEPTIONS = tuple(
-    sorted(
-        name
-        for name, value in vars(builtins).items()
-        if isinstance(value, type) and issubclass(value, BaseException)
-    )
-)
 # How alike a raised name must be to a built-in exception's to be read as a misspelling of
 # it: `ValueErorr` (0.9) is, a spec's own `AgeError` (0.75 to `KeyError`) is not.
 _MISSPELT_CUTOFF = 0.85
@@ -298,11 +291,18 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
 
 def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:
     """A raised name that is no built-in exception but is spelt like one: the test of it
-    would accept any exception (a spec may name its own, `raises AgeError`, for that)."""
+    would accept any exception (a spec may name its own, `raises AgeError`, for that). A
+    dotted standard library name that is no exception class: no code could pass."""
     name = example.exception
-    if example.outcome != "raises" or not name or "." in name or name in _BUILTIN_EXCEPTIONS:
+    if example.outcome != "raises" or not name or name in BUILTIN_EXCEPTIONS:
         return
-    close = difflib.get_close_matches(name, _BUILTIN_EXCEPTIONS, n=1, cutoff=_MISSPELT_CUTOFF)
+    if "." in name:
+        if (problem := standard_problem(name)) is not None:
+            message, hint = problem
+            span = _exception_span(example, name)
+            yield report(path, Code.NO_SUCH_EXCEPTION, message, span, hint)
+        return
+    close = difflib.get_close_matches(name, BUILTIN_EXCEPTIONS, n=1, cutoff=_MISSPELT_CUTOFF)
     if not close:
         return
     yield report(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import importlib
 import json
 import re
 import secrets
@@ -35,6 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from marshalike.language.exceptions import exception_class, is_standard
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
@@ -70,12 +70,11 @@ class Raised:
         the compiler; the runner names built-in classes, and the standard library's the
         spec's examples name, by identity, taken before the module under test is
         imported (`exceptions` of `run_calls`)."""
-        found = _exception_class(name)
+        found = exception_class(name)
         if found is None:
             # A dotted name of the standard library's that names no exception: nothing is
             # one (`pytest.raises(json.DecodeError)` fails too); any other name, any error.
-            stdlib = "." in name and name.split(".")[0] in sys.stdlib_module_names
-            return not stdlib and "builtins.Exception" in self.lineage
+            return not is_standard(name) and "builtins.Exception" in self.lineage
         bases = {
             f"builtins.{b.__name__}"
             for b in found.__mro__
@@ -83,22 +82,6 @@ class Raised:
         }
         own = f"{found.__module__}.{found.__qualname__}"
         return own in self.lineage and bases <= set(self.lineage)
-
-
-@functools.cache
-def _exception_class(name: str) -> type[BaseException] | None:
-    """The exception class a spec's `raises NAME` names: a built-in one, or a standard
-    library one by its dotted name; None for any other name."""
-    root, _, last = name.rpartition(".")
-    found: object = None
-    if not root:
-        found = getattr(builtins, name, None)
-    elif root.split(".")[0] in sys.stdlib_module_names and root not in ("antigravity", "this"):
-        try:
-            found = getattr(importlib.import_module(root), last, None)
-        except Exception:  # noqa: BLE001 - a module that cannot be imported names no exception
-            return None
-    return found if isinstance(found, type) and issubclass(found, BaseException) else None
 
 
 def preloaded(module_name: str) -> str | None:

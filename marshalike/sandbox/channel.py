@@ -103,7 +103,7 @@ def preloaded(module_name: str) -> str | None:
 @functools.cache
 def _preloaded_modules() -> frozenset[str]:
     """The modules a sandboxed run has imported before the module under test."""
-    tree = ast.parse(scripts.source("runner"))
+    tree = ast.parse(scripts.runner())
     names = [a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names]
     code = f"import sys\nimport {', '.join(names)}\nprint(' '.join(sys.modules))"
     try:
@@ -265,7 +265,7 @@ def _session(
     wait = per_call_s + (GRACE_S if per_call_s >= limits.timeout_s else SHORT_GRACE_S)
     answers: list[Answer] = []
     with Child(
-        ["-c", scripts.source("runner"), json.dumps(config)],
+        ["-c", scripts.runner(), json.dumps(config)],
         files=files,
         limits=limits,
         cpu_seconds=cpu,

@@ -13,3 +13,9 @@ from importlib.resources import files
 def source(name: str) -> str:
     """The text of `scripts/NAME.py`, as `python -c` runs it."""
     return files(__name__).joinpath(name + ".py").read_text(encoding="utf-8")
+
+
+def runner() -> str:
+    """The runner's program: what it holds before the module under test is imported, then
+    the rest, which takes those names from `__main__`."""
+    return source("before_import") + "\n\n" + source("runner")

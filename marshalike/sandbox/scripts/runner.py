@@ -1,301 +1,45 @@
 """The runner: imports the module under test, then answers calls read from stdin, one
-line of tagged plain data per call (see channel.py). It runs inside the sandbox, so it
-imports nothing from marshalike."""
+line of tagged plain data per call (see channel.py). It runs inside the sandbox, after
+`before_import.py` in the same program, whose names it takes from `__main__`."""
 
-import _json
-import _thread
-import builtins
 import collections
 import dataclasses
-import datetime
-import decimal
-import fractions
 import gc
 import importlib
-import importlib.machinery
-import json
-import os
 import re
 import signal
 import sys
 import traceback
-import uuid
-import weakref
-import zoneinfo
 
-cfg = json.loads(sys.argv[1])
-requests = os.fdopen(os.dup(0), "rb")
-answers = os.fdopen(os.dup(1), "wb")
-# Answers are written, and calls read, by the C parts of `json` taken here, before the
-# module under test is imported: `json.dumps` and the encoder it looks up at every call are
-# the module's to replace (`box = [json]; setattr(box[0], "dumps", ...)`), which would let
-# the code write the right value while it returns another. (Answers hold plain data only.)
-DUMP = _json.make_encoder(None, str, _json.encode_basestring_ascii, None, ":", ",",
-                          False, False, True)  # fmt: skip
-LOAD = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the stub asks for itself
-WRITE, FLUSH = answers.write, answers.flush
-null = os.open(os.devnull, os.O_RDWR)
-os.dup2(null, 0)
-os.dup2(2, 1)
-sys.path.insert(0, os.getcwd())
-
-
-class StandardLibraryFirst:
-    """Finds a standard library module's name outside the sandbox folder (a `statistics.py`
-    the code writes there is not it); the modules given (`cfg["local"]`) are found there."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if path is not None or name not in sys.stdlib_module_names:
-            return None
-        if name in sys.builtin_module_names or name in cfg["local"]:
-            return None
-        here = os.getcwd()
-        outside = [p for p in sys.path if os.path.abspath(p or ".") != here]
-        found = importlib.machinery.PathFinder.find_spec(name, outside)
-        if found is None:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return found
-
-
-sys.meta_path.insert(0, StandardLibraryFirst)
-# The value types and dict types, by identity: taken here, before the module under test is
-# imported, so that a class of its own that only borrows a name (`__module__ = "datetime"`)
-# is an "object". Each value type is written by code the module under test cannot change:
-# the C types' own repr (their methods cannot be replaced), Fraction and UUID from their
-# slots, read through the descriptors taken here.
-# (The classes themselves are kept, not looked up in their modules when a value is written:
-# a call may rebind `zoneinfo.ZoneInfo` to a class of its own.)
-FRACTION, UUID = fractions.Fraction, uuid.UUID
-ZONE_INFO, FIXED_ZONE = zoneinfo.ZoneInfo, datetime.timezone
-FRACTION_PARTS = (FRACTION.__dict__["_numerator"], FRACTION.__dict__["_denominator"])
-UUID_INT = UUID.__dict__["int"]
-TZINFO = {datetime.datetime: datetime.datetime.tzinfo, datetime.time: datetime.time.tzinfo}
-UTCOFFSET = {datetime.datetime: datetime.datetime.utcoffset, datetime.time: datetime.time.utcoffset}
-ZONE_NAME = FIXED_ZONE.tzname
-REPRS = {
-    t: (t.__module__ + "." + t.__qualname__, t.__repr__)
-    for t in (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
-}
-DICTS = {t: "collections." + t.__name__ for t in (collections.OrderedDict, collections.defaultdict,
-                                                 collections.Counter)}  # fmt: skip
-# An OrderedDict's items in its own order (`move_to_end` leaves the dict's storage as it was).
-ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
-# What calls share with the rest of the process: the standard modules and classes values
-# and comparisons go through, the module's names and records. A call that changes one
-# (`type(c).items = ...`, `collections.Counter = dict`, `global f; f = g`) shows its
-# callers other values than the ones written: what it answered does not count.
-WATCHES: list[tuple] = []
-
-
-class Print(tuple):
-    """A function's fingerprint: compared item by item, by identity."""
-
-
-def fingerprint(v):
-    """A value in a class or module: the object, and a function's code, defaults, closure."""
-    if type(v) in (staticmethod, classmethod):
-        return Print((v, fingerprint(v.__func__)))
-    if type(v) is property:
-        return Print((v, fingerprint(v.fget), fingerprint(v.fset), fingerprint(v.fdel)))
-    if type(v) is FUNCTION:
-        cells = []
-        for cell in v.__closure__ or ():
-            try:
-                cells.append(cell.cell_contents)
-            except ValueError:
-                cells.append(Print)  # an empty cell: a marker no content is
-        return Print((v, v.__code__, v.__defaults__, v.__kwdefaults__, *cells))
-    return v
-
-
-def same_print(a, b):
-    if type(a) is Print and type(b) is Print:
-        return len(a) == len(b) and all(map(same_print, a, b))
-    return a is b
-
-
-FUNCTION = type(fingerprint)
-
-
-def held(mapping):
-    return {k: fingerprint(v) for k, v in list(mapping.items())}
-
-
-def watch(label, get):
-    """Hold `get()` (a mapping) as it is now, under `label`."""
-    WATCHES.append((label, get, held(get())))
-
-
-def watch_class(t):
-    for c in t.__mro__:
-        if not c.__flags__ & (1 << 8):  # a class whose dict can change (not the C types')
-            watch(f"the class {c.__module__}.{c.__qualname__}", lambda c=c: c.__dict__)
-    watch(f"the bases of {t.__qualname__}", lambda: {"mro": t.__mro__, "type": type(t)})
-
-
-def fields_of(table):
-    """A record's field table as it is now: each entry, and the name a real field has."""
-    return {k: Print((f, FIELD_NAME(f) if type(f) is FIELD else None)) for k, f in table.items()}
-
-
-def settings():
-    """Process-wide settings (decimal's context, int text, recursion), and whether a thread
-    a call started still runs (it could change a value after it was written)."""
-    context = decimal.getcontext()
-    return (
-        context.prec, context.rounding, context.Emin, context.Emax, context.capitals,
-        context.clamp, dict(context.traps), type(context) is decimal.Context,
-        sys.get_int_max_str_digits(), sys.getrecursionlimit(), THREADS() == 0,
-    )  # fmt: skip
-
-
-def changes():
-    """What the calls changed of what is watched, or whether they left code to run at a
-    later collection (a `__del__` that makes its cycle again leaves garbage for a second)."""
-    COLLECT()
-    if COLLECT():
-        return ["code it left to run when the collector frees an object"]
-    found = [] if settings() == SETTINGS else ["a setting of the process, or a thread"]
-    for label, get, then in WATCHES:
-        now = held(get())
-        gone = any(k not in now or not same_print(now[k], v) for k, v in then.items())
-        # Importing a submodule adds it to its package: that is no change.
-        if gone or any(type(now[k]) is not MODULE for k in now.keys() - then.keys()):
-            found.append(label)
-    return found
-
-
-MODULE = type(sys)
-for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
-               "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
-               "weakref", "zoneinfo"):  # fmt: skip
-    taken = importlib.import_module(shared)
-    watch(f"the module {shared}", lambda m=taken: m.__dict__)
-# (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
-for t in (collections.Counter, FRACTION, UUID, dataclasses.Field, weakref.WeakValueDictionary):
-    watch_class(t)
-FIELD, FIELD_KIND = dataclasses.Field, dataclasses.__dict__["_FIELD"]
-FIELD_NAME = dataclasses.Field.__dict__["name"].__get__
-FIELD_KIND_OF = dataclasses.Field.__dict__["_field_type"].__get__
-THREADS = _thread._count
-COLLECT = gc.collect
-SETTINGS = settings()
-# The built-in exceptions, by identity: a class of the module's own that only claims the
-# name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
-BUILTIN_ERRORS = {
-    id(v): v
-    for v in vars(builtins).values()
-    if isinstance(v, type) and issubclass(v, BaseException)
-}
-# The standard library's exceptions the spec's examples name (`json.JSONDecodeError`), by
-# identity, taken before the module under test is imported: a call can rewrite a module
-# (`json.decoder.JSONDecodeError = Fake`), and a class can claim any `__module__`.
-NAMED_ERRORS = {}
-for named in cfg["exceptions"]:
-    where, _, last = named.rpartition(".")
-    if where.split(".")[0] in sys.stdlib_module_names and where not in ("antigravity", "this"):
-        try:
-            found = getattr(importlib.import_module(where), last, None)
-        except Exception:
-            continue
-        if isinstance(found, type) and issubclass(found, BaseException):
-            NAMED_ERRORS[id(found)] = (found, found.__module__ + "." + found.__qualname__)
-RECORDS = {}  # id of each declared class -> (the class, its name), once the module is imported
-# What a call's names mean, as the generated tests have them: the builtins, and the standard
-# library modules the calls name, taken before the module under test is imported; the
-# spec's functions and types (`cfg["names"]`), taken from it once it is. None of the
-# module's other globals: a `class datetime` or a `def list` of its own would make the call
-# another than the tests'. (Without `cfg["names"]`, for a user's own module run as it is,
-# a call reads the module's globals.)
-BUILTINS = dict(vars(builtins))
-MODULES = {}
-FACTORIES = {id(BUILTINS.get(n)): (BUILTINS.get(n), n) for n in cfg.get("factories", ())}
-for named in cfg.get("modules", ()):
-    if named in sys.stdlib_module_names and named not in ("antigravity", "this"):
-        try:
-            MODULES[named] = importlib.import_module(named)
-        except Exception:
-            pass
-
-
-def exactly(t, types):
-    """The one of `types` that `t` is (identity, not equality: a metaclass can make a class
-    equal to anything); None if none."""
-    return next((u for u in types if t is u), None)
-
-
-def value_of(v, t):
-    """["value", type name, text] of a value type's instance; None if `t` is none of them
-    (or its time zone is a class of the module's own)."""
-    if t is FRACTION:
-        n, d = (part.__get__(v) for part in FRACTION_PARTS)
-        if type(n) is not int or type(d) is not int:
-            return None
-        return ["value", "fractions.Fraction", f"Fraction({n}, {d})"]
-    if t is UUID:
-        number = UUID_INT.__get__(v)
-        if type(number) is not int or not 0 <= number < 1 << 128:
-            return None
-        h = format(number, "032x")
-        return ["value", "uuid.UUID", f"UUID('{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}')"]
-    u = exactly(t, REPRS)
-    if u is None:
-        return None
-    name, show = REPRS[u]
-    zone = TZINFO[u].__get__(v) if u in TZINFO else None
-    if zone is not None:
-        if type(zone) is ZONE_INFO:
-            # A zone's repr is its key, which `ZoneInfo.from_file` lets any data claim (or
-            # leave out: then the repr is the file's): the offset it gives at this value is
-            # compared too, and a zone without a key is no value.
-            if type(zone.key) is not str:
-                return None
-            name += " at UTC" + repr(UTCOFFSET[u](v))
-            if u is datetime.datetime and not cached_zone(zone):
-                # Two datetimes in different zone objects compare as instants, and an
-                # instant in a fold or a gap, of either zone, is equal to none: `==` tells
-                # them apart. (The zone its key names may have one where this has none.)
-                if ambiguous(v, u) or ambiguous(v.replace(tzinfo=real_zone(zone.key)), u):
-                    name += " in a zone object of its own"
-        # A fixed zone's repr shows its name through the name's own repr: a str subclass
-        # could write anything there.
-        elif type(zone) is not FIXED_ZONE or type(ZONE_NAME(zone, None)) is not str:
-            return None
-    text = show(v)[:2000]
-    return ["value", name, text] if text.isprintable() else None
-
-
-def ambiguous(v, u):
-    """Whether `v`'s local time is in a fold or a gap of its zone (or has no real zone)."""
-    if TZINFO[u].__get__(v) is None:
-        return True
-    return UTCOFFSET[u](v.replace(fold=1 - v.fold)) != UTCOFFSET[u](v)
-
-
-def real_zone(key):
-    """The zone `ZoneInfo(key)` gives, as an expected value has it; None if none."""
-    try:
-        return ZONE_INFO(key)
-    except Exception:
-        return None
-
-
-def cached_zone(zone):
-    """Whether `zone` is the instance `ZoneInfo(key)` gives (as the spec's expected values
-    have theirs), not one of `ZoneInfo.no_cache` or `from_file`."""
-    try:
-        return ZONE_INFO(zone.key) is zone
-    except Exception:
-        return False
-
-
-class CallTimeout(BaseException):
-    pass
-
-
-def alarm(signum, frame):
-    raise CallTimeout()
+from __main__ import (
+    BUILTIN_ERRORS,
+    BUILTINS,
+    DICTS,
+    DUMP,
+    FACTORIES,
+    FIELD,
+    FIELD_KIND,
+    FIELD_KIND_OF,
+    FIELD_NAME,
+    FLUSH,
+    FUNCTION,
+    ITEMS,
+    LOAD,
+    MODULES,
+    NAMED_ERRORS,
+    RECORDS,
+    WRITE,
+    CallTimeout,
+    alarm,
+    cfg,
+    changes,
+    exactly,
+    fields_of,
+    requests,
+    value_of,
+    watch,
+    watch_class,
+)
 
 
 def name_of(t):

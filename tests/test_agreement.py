@@ -139,6 +139,19 @@ ROWS: list[tuple[str, str, bool, bool]] = [
     ("collections.Counter({'a': 2, 'b': 0})", "collections.Counter({'a': 2})", False, False),
     ("collections.Counter({'a': 2})", "collections.Counter({'a': 2, 'b': 0})", False, False),
     ("collections.Counter('aab')", "{'a': 2, 'b': 1}", False, False),
+    # an instance with methods of its own, which its callers call first
+    (
+        "(lambda c: c.__dict__.update(get=len) or c)(collections.Counter('aab'))",
+        "collections.Counter({'a': 2, 'b': 1})",
+        False,
+        False,
+    ),
+    (
+        "(lambda d: d.__dict__.update(keys=list) or d)(collections.OrderedDict(a=1))",
+        "collections.OrderedDict(a=1)",
+        False,
+        False,
+    ),
     # a defaultdict's factory counts (what a missing key reads as)
     ("collections.defaultdict(list, a=1)", "collections.defaultdict(int, a=1)", False, False),
     ("collections.defaultdict(list, a=1)", "collections.defaultdict(list, a=1)", True, False),

@@ -410,3 +410,45 @@ def test_a_call_that_rebinds_a_used_module_s_function_answers_nothing_that_count
     )  # fmt: skip
     assert problem is None
     assert answers[0].value == ["object", "the module good", "(changed)"]
+
+
+def test_a_call_that_plants_a_key_in_zoneinfo_s_cache_answers_nothing_that_counts() -> None:
+    """A key of the cache that runs code when a lookup compares it (a `str` subclass with
+    Paris's hash) would run at the writing of the next zone: the call that planted it is
+    counted for nothing, before any of its values is written."""
+    source = (
+        "import datetime\nimport zoneinfo\n\n\n"
+        "class _Key(str):\n    def __eq__(self, other):\n        return str.__eq__(self, other)\n\n"
+        "    __hash__ = str.__hash__\n\n\n"
+        "_held = []\n\n\n"
+        "def at(s):\n    _held.append(zoneinfo.ZoneInfo(_Key('Europe/Paris')))\n"
+        "    return datetime.datetime.fromtimestamp(s, tz=zoneinfo.ZoneInfo('Europe/Paris'))\n"
+    )
+    answers, problem = channel.run_calls(
+        source, ["at(0)"], module_name="m", limits=Limits(), per_call_s=5, names=["at"]
+    )
+    assert problem is None
+    assert answers[0].value == ["object", "the keys of zoneinfo's cache of zones", "(changed)"]
+
+
+def test_a_run_has_this_machine_s_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code that reads local time gives in the sandbox what it gives where the generated
+    tests run: 0 s after the epoch is 1969 in New York."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    source = "import datetime\n\n\ndef day(s):\n    return str(datetime.date.fromtimestamp(s))\n"
+    answers, problem = channel.run_calls(
+        source, ["day(0)"], module_name="m", limits=Limits(), per_call_s=5, names=["day"]
+    )
+    assert problem is None
+    assert answers[0].value == ["str", "1969-12-31"]
+
+
+def test_a_timeout_too_short_to_start_a_call_is_a_timeout() -> None:
+    """An alarm that comes before the call has begun, or as it ends, times the call out:
+    it does not end the runner with a traceback for the report."""
+    source = "def f(x):\n    return sum(range(10000))\n"
+    answers, problem = channel.run_calls(
+        source, ["f(1)"] * 3, module_name="m", limits=Limits(timeout_s=1e-5), per_call_s=1
+    )
+    assert problem is None
+    assert [a.kind for a in answers] == ["timeout"] * 3

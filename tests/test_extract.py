@@ -98,17 +98,41 @@ def test_nothing_defined() -> None:
         ("a", ("'add' takes 1 parameter; the spec declares 2",)),
         ("a, b, c", ("'add' takes 3 parameters; the spec declares 2",)),
         ("a, b, c, d=0", ("'add' takes 3 to 4 parameters; the spec declares 2",)),
-        ("a, b, *, strict", ("'add' requires keyword-only parameter 'strict'",)),
-        ("a, b, c=0, *, strict=False", ()),
+        (
+            "a, b, *, strict",
+            ("'add' takes keyword-only parameter 'strict'; the spec does not declare it",),
+        ),
+        # the spec's parameters and no others: `*numbers` takes any call, `add()` too
+        ("a, b, c=0", ("'add' takes 2 to 3 parameters; the spec declares 2",)),
+        (
+            "a, b, *, strict=False",
+            ("'add' takes keyword-only parameter 'strict'; the spec does not declare it",),
+        ),
+        (
+            "*numbers",
+            (
+                "'add' takes 0 parameters; the spec declares 2",
+                "'add' takes *numbers; the spec does not declare it",
+            ),
+        ),
+        ("a, b, **options", ("'add' takes **options; the spec does not declare it",)),
         ("a, b=0", ()),
-        ("*numbers", ()),
-        ("a, /, b", ()),
+        ("a, /, b", ()),  # the spec names neither: callers pass them by position
     ],
 )
 def test_arity(signature: str, problems: tuple[str, ...]) -> None:
     result = chat(f"```python\ndef add({signature}):\n    return 0\n```")
     assert result.problems == problems
     assert result.ok == (not problems)
+
+
+def test_a_named_parameter_is_not_taken_by_position_only() -> None:
+    result = chat(
+        "```python\ndef area(width, /, height):\n    return 0\n```", func("area", "width", "height")
+    )
+    assert result.problems == (
+        "'area' takes 'width' by position only; the spec names it, so a caller may pass it by name",
+    )
 
 
 def test_named_parameters_must_keep_their_names() -> None:
@@ -422,11 +446,12 @@ DECORATOR_TAIL = (
     ("code", "problem"),
     [
         (
-            "def _go():\n    return 0\n\ndef add(a, b, _x=_go()):\n    return a + b\n",
-            f"line 4: a default value of 'add' (_go()){IMPORT_TAIL}",
+            "def _go():\n    return 0\n\ndef _sum(a, b, _x=_go()):\n    return a + b\n\n"
+            "def add(a, b):\n    return _sum(a, b)\n",
+            f"line 4: a default value of '_sum' (_go()){IMPORT_TAIL}",
         ),
         (
-            "def add(a, b, *, _x=[print(1)]):\n    return a + b\n",
+            "def add(a, b=[print(1)]):\n    return a + b\n",
             f"line 1: a default value of 'add' ([print(1)]){IMPORT_TAIL}",
         ),
         (
@@ -529,8 +554,11 @@ def test_definitions_that_only_build_values_are_kept() -> None:
         "        pass\n\n    @staticmethod\n    def unit(n: Optional[int] = None) -> int:\n"
         "        return 1\n"
         "\n\n@functools.lru_cache(maxsize=None)\n"
-        "def add(a: int, b: int, scale: float = -1.0, *, keys=frozenset({1})) -> int | None:\n"
-        "    return a + b\n"
+        "def _scaled(a: int, scale: float = -1.0, *, keys=frozenset({1})) -> int | None:\n"
+        "    return a\n"
+        "\n\n@functools.lru_cache(maxsize=None)\n"
+        "def add(a: int, b: int) -> int | None:\n"
+        "    return _scaled(a) + b\n"
     )
     assert chat(f"```python\n{code}```") == Extracted(True, code, ())
 

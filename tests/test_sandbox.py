@@ -818,3 +818,90 @@ def _as_another_user(tmp_path: Path) -> None:
     assert json.loads(seen) == {"open_tree_attr": False, "newer_call": False,
                                 "capabilities": False, "clear_death_signal": False,
                                 "hostname": "sandbox"}  # fmt: skip
+
+
+PROBE_PROJECT = """\
+import json
+from marshalike.sandbox.isolation import Limits, run_module
+from marshalike.sandbox.view import read_only_paths
+
+code = "import json, os, sys\\nprint(json.dumps([sorted(os.listdir(PROJECT)), sys.prefix]))\\n"
+files = {"probe.py": code.replace("PROJECT", repr(PROJECT))}
+done = run_module("probe", [], files=files, limits=Limits(timeout_s=20))
+print(json.dumps([read_only_paths(), done.returncode, done.stdout, done.stderr]))
+"""
+
+
+def test_a_virtual_environment_made_in_a_project_folder_brings_only_what_python_reads(
+    tmp_path: Path,
+) -> None:
+    """`python -m venv .` in a project: the compiler runs from the project's folder as its
+    `sys.prefix`, and a candidate sees its configuration, packages and interpreter, not
+    the project's other files (a `.env` of secrets beside `pyvenv.cfg`)."""
+    project = tmp_path / "project"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project)], check=True)
+    (project / ".env").write_text("OPENAI_API_KEY=secret\n")
+    (project / "specs").mkdir()
+    here = Path(__file__).resolve().parents[1]
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    path = os.pathsep.join([str(here), str(here / "runtime"), *packages])
+    script = f"PROJECT = {str(project)!r}\n" + PROBE_PROJECT
+    ran = subprocess.run(
+        [str(project / "bin" / "python"), "-c", script],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    paths, status, out, err = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert str(project) not in paths and str(project / "pyvenv.cfg") in paths
+    assert status == 0, err
+    seen, prefix = json.loads(out.strip().splitlines()[-1])
+    assert ".env" not in seen and "specs" not in seen
+    assert "pyvenv.cfg" in seen and prefix == str(project)  # a virtual environment still
+
+
+KERNEL_PROBES = """\
+import ctypes, errno, fcntl, json, os, socket
+
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+
+
+def call(key, number, *args):
+    ok = libc.syscall(number, *args) == 0
+    out[key] = "allowed" if ok else errno.errorcode.get(ctypes.get_errno(), "?")
+
+
+with open("own", "w") as handle:
+    for key, request, value in (("lease", 1024, 1), ("dnotify", 1026, 0x80000001)):
+        try:
+            fcntl.fcntl(handle.fileno(), request, value)
+            out[key] = "allowed"
+        except OSError as exc:
+            out[key] = errno.errorcode[exc.errno]
+context = ctypes.c_ulong(0)
+call("aio", NUMBERS["io_setup"], 16, ctypes.byref(context))
+call("semaphores", NUMBERS["semget"], 0, 4, 0o1600)
+call("message queues", NUMBERS["msgget"], 0, 0o1600)
+try:
+    socket.socket().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+    out["socket buffer"] = "allowed"
+except OSError as exc:
+    out["socket buffer"] = errno.errorcode[exc.errno]
+print(json.dumps(out))
+"""
+SYSCALL_NUMBERS = {
+    "x86_64": {"io_setup": 206, "semget": 64, "msgget": 68},
+    "aarch64": {"io_setup": 0, "semget": 190, "msgget": 186},
+}
+
+
+@pytest.mark.skipif(platform.machine() not in SYSCALL_NUMBERS, reason="no table for this CPU")
+def test_kernel_memory_and_host_wide_limits_outside_the_cgroup_are_refused() -> None:
+    """A lease on a file the compiler reads would hold its open 45 s; dnotify watches other
+    processes' reads; AIO contexts count against the whole machine's limit; semaphores,
+    message queues and large socket buffers are kernel memory no RLIMIT_AS counts."""
+    numbers = SYSCALL_NUMBERS[platform.machine()]
+    seen = attack(f"NUMBERS = {numbers!r}\n" + KERNEL_PROBES)
+    assert seen == dict.fromkeys(
+        ("lease", "dnotify", "aio", "semaphores", "message queues", "socket buffer"), "EPERM"
+    )

@@ -31,18 +31,23 @@ _runs = itertools.count()
 # (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
 # read: refused as missing, so the C library falls back to `clone`), and `socket` and
 # `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
-# not hold vsock, which reaches the host).
+# not hold vsock, which reaches the host), and `fcntl` and `setsockopt` for some of their
+# requests (`"requests"`: the call, its second argument's values refused). Refused too,
+# for kernel memory or host-wide limits a run's cgroup may not count: System V semaphores
+# and message queues, AIO contexts (`fs.aio-max-nr` is the machine's), a socket's buffer
+# sizes (SOL_SOCKET options); and, through `fcntl`, a lease on a file the compiler reads
+# (its open would wait 45 s for the run) and dnotify (inotify's older form).
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311, 300, 253, 254, 294, 457, 458, 467),
+                            311, 300, 253, 254, 294, 457, 458, 467, 64, 68, 206),
                {"clone": 56, "clone3": 435, "sockets": [41, 53], "unsupported": [285],
-                "prctl": 157, "newest": 459}),
+                "prctl": 157, "newest": 459, "requests": [[72, [1024, 1026]], [54, [1]]]}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271, 262, 26, 27, 457, 458, 467),
+                             271, 262, 26, 27, 457, 458, 467, 190, 186, 0),
                 {"clone": 220, "clone3": 435, "sockets": [198, 199], "unsupported": [47],
-                 "prctl": 167, "newest": 459}),
+                 "prctl": 167, "newest": 459, "requests": [[25, [1024, 1026]], [208, [1]]]}),
 }  # fmt: skip
 
 

@@ -63,6 +63,7 @@ from typing import Literal
 
 from marshalike.errors import VerificationError
 from marshalike.sandbox import confine, leftovers, scripts, view
+from marshalike.sandbox.environment import scrubbed_env
 from marshalike.settings import default
 
 Isolation = Literal["namespaces", "unprivileged user", "process limits"]
@@ -106,20 +107,6 @@ class RunResult:
             return signal.Signals(-self.returncode).name
         except ValueError:
             return f"signal {-self.returncode}"
-
-
-def scrubbed_env(home: str) -> dict[str, str]:
-    """A fresh environment: nothing of ours is inherited except a safe PATH and locale."""
-    return {
-        "PATH": os.defpath,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": home,
-        "TMPDIR": home,
-        "PYTHONIOENCODING": "utf-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
 
 
 def processes_refused(level: Isolation | None = None) -> bool:

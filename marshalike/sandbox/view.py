@@ -17,10 +17,20 @@ def read_only_paths() -> list[str]:
     folders and the Python installation with its site-packages, nothing else. A folder
     Python names as its own that is the home folder or holds it (an installation into
     `~`) is left out, its standard library and site-packages bound instead; the
-    interpreter's file comes alone where no folder bound holds it (`interpreter`)."""
+    interpreter's file comes alone where no folder bound holds it (`interpreter`), and of
+    a virtual environment's folder, only its configuration, packages and interpreter."""
     paths = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    prefixes.add(str(Path(sys.executable).resolve().parent.parent))
+    prefixes = {sys.base_prefix, sys.base_exec_prefix}
+    installed = str(Path(sys.executable).resolve().parent.parent)
+    if sys.prefix == sys.base_prefix:
+        prefixes |= {sys.prefix, sys.exec_prefix, installed}
+    else:
+        # A virtual environment's folder may be a project's own (`python -m venv .`, its
+        # `.env` beside `pyvenv.cfg`): of it, only what Python reads comes, its
+        # configuration, its packages and its interpreter.
+        prefixes |= {os.path.join(sys.prefix, "pyvenv.cfg"), sys.executable}
+        if not _inside(installed, [sys.prefix]):
+            prefixes.add(installed)
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         prefixes.add(sysconfig.get_paths()[key])
     found = sorted(p for p in paths | prefixes if p and os.path.lexists(p) and not _too_wide(p))
@@ -40,7 +50,7 @@ def interpreter() -> str:
     holds it (a virtual environment's own, whose link finds its packages), else the file
     it links to. So a link in a home folder (`~/.local/bin/python3`) brings nothing of
     that folder into the child."""
-    if _inside(sys.executable, read_only_paths()):
+    if sys.executable in read_only_paths() or _inside(sys.executable, read_only_paths()):
         return sys.executable
     return str(Path(sys.executable).resolve())
 

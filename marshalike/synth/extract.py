@@ -382,15 +382,26 @@ def _signature_problems(node: ast.FunctionDef, func: Func) -> list[str]:
     required = len(positional) - len(args.defaults)
     declared = len(func.params)
     problems = []
-    if required > declared or (len(positional) < declared and args.vararg is None):
+    # The spec's parameters and no others: `*args` would take any call (and `f()` raise
+    # IndexError inside), an extra one is an interface the spec does not have.
+    if len(positional) != declared:
         takes = str(required) if required == len(positional) else f"{required} to {len(positional)}"
         problems.append(
             f"'{func.name}' takes {takes} parameter{'' if takes == '1' else 's'}; "
             f"the spec declares {declared}"
         )
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        if default is None:
-            problems.append(f"'{func.name}' requires keyword-only parameter '{arg.arg}'")
+    for star, what in ((args.vararg, "*"), (args.kwarg, "**")):
+        if star is not None:
+            problems.append(f"'{func.name}' takes {what}{star.arg}; the spec does not declare it")
+    for arg in args.kwonlyargs:
+        keyword = f"keyword-only parameter '{arg.arg}'"
+        problems.append(f"'{func.name}' takes {keyword}; the spec does not declare it")
+    named = [p.name for p in func.params[: len(args.posonlyargs)] if p.name is not None]
+    if named:
+        problems.append(
+            f"'{func.name}' takes '{named[0]}' by position only; the spec names it, so a "
+            "caller may pass it by name"
+        )
     defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
     for index, (param, arg) in enumerate(zip(func.params, positional, strict=False), 1):
         if param.name is not None and param.name != arg.arg:

@@ -13,12 +13,13 @@ output folder, a process, a connection. Placeholders, filled in per test:
 - `@PORT@`: a TCP port on 127.0.0.1 the test listens on.
 """
 
-from attacks import channel, escape, expected, import_time, patched, sniff, values
+from attacks import channel, disguised, escape, expected, import_time, patched, sniff, values
 from attacks.specs import FUNCTIONS, RIGHT, SPECS, Attack
 
 ATTACKS = (
     values.ATTACKS
     + patched.ATTACKS
+    + disguised.ATTACKS
     + channel.ATTACKS
     + expected.ATTACKS
     + sniff.ATTACKS

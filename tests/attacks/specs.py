@@ -141,10 +141,29 @@ The number divided by three, to decimal's default precision.
 * third_of(2) = decimal.Decimal(2) / decimal.Decimal(3)
 * third_of(9) = decimal.Decimal(3)
 """
+# An error an example expects, and a recursion as deep as a plain call allows.
+AGE = """\
+# func parse_age(a string): an integer
+
+The whole number of years the text says; text that is not a number is an error.
+
+* parse_age("42") = 42
+* parse_age("0") = 0
+* parse_age("x") raises ValueError
+"""
+DEEP = """\
+# func total_to(an integer): an integer
+
+The sum of the whole numbers from 1 to n.
+
+* total_to(0) = 0
+* total_to(3) = 6
+* total_to(980) = 480690
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
-         "divide": DIVIDE}  # fmt: skip
+         "divide": DIVIDE, "age": AGE, "deep": DEEP}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -171,6 +190,8 @@ RIGHT = {
         "    found = collections.OrderedDict()\n    for word in words:\n"
         "        found[word] = found.get(word, 0) + 1\n    return found\n"
     ),
+    "age": "def parse_age(text):\n    return int(text)\n",
+    "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
     "paris": (
         "def paris_time(s):\n    import datetime\n    import zoneinfo\n\n"
         "    paris = zoneinfo.ZoneInfo('Europe/Paris')\n"
@@ -181,7 +202,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "month": "first_of_month", "counts": "letter_counts",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
-             "third": "third", "divide": "third_of"}  # fmt: skip
+             "third": "third", "divide": "third_of", "age": "parse_age",
+             "deep": "total_to"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,10 @@ REPRS = {
 }
 DICTS = {t: "collections." + t.__name__ for t in (collections.OrderedDict, collections.defaultdict,
                                                  collections.Counter)}  # fmt: skip
+# The instance attributes of the dict types that have them: none, or the instance has
+# methods of its own (`found.items = ...`) where its callers look first.
+OWN_ATTRIBUTES = {t: t.__dict__["__dict__"].__get__ for t in (collections.OrderedDict,
+                                                              collections.Counter)}  # fmt: skip
 # An OrderedDict's items in its own order (`move_to_end` leaves the dict's storage as it was).
 ITEMS = {collections.OrderedDict: collections.OrderedDict.items}
 # What calls share with the rest of the process: the standard modules and classes values
@@ -125,11 +129,25 @@ def watch(label, get):
     WATCHES.append((label, get, held(get())))
 
 
+# A class's names, bases and dict as `type` has them: a metaclass's property answers
+# `cls.__mro__` or `cls.__dict__` with whatever it likes, where `except` reads the real one.
+MRO_OF, DICT_OF, FLAGS_OF, MODULE_OF, QUALNAME_OF = (
+    type.__dict__[name].__get__
+    for name in ("__mro__", "__dict__", "__flags__", "__module__", "__qualname__")
+)
+
+
+def name_of(t):
+    """A class's "module.qualname", each part "?" where it is not plain text."""
+    parts = (MODULE_OF(t), QUALNAME_OF(t))
+    return ".".join(part if type(part) is str else "?" for part in parts)
+
+
 def watch_class(t):
-    for c in t.__mro__:
-        if not c.__flags__ & (1 << 8):  # a class whose dict can change (not the C types')
-            watch(f"the class {c.__module__}.{c.__qualname__}", lambda c=c: c.__dict__)
-    watch(f"the bases of {t.__qualname__}", lambda: {"mro": t.__mro__, "type": type(t)})
+    for c in MRO_OF(t):
+        if not FLAGS_OF(c) & (1 << 8):  # a class whose dict can change (not the C types')
+            watch(f"the class {name_of(c)}", lambda c=c: DICT_OF(c))
+    watch(f"the bases of {name_of(t)}", lambda: {"mro": MRO_OF(t), "type": type(t)})
 
 
 def fields_of(table):
@@ -140,12 +158,10 @@ def fields_of(table):
 def settings():
     """Process-wide settings (decimal's context, int text, recursion), and whether a thread
     a call started still runs (it could change a value after it was written)."""
-    context = decimal.getcontext()
-    return (
-        context.prec, context.rounding, context.Emin, context.Emax, context.capitals,
-        context.clamp, dict(context.traps), type(context) is decimal.Context,
-        sys.get_int_max_str_digits(), sys.getrecursionlimit(), THREADS() == 0,
-    )  # fmt: skip
+    kept = [(c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, dict(c.traps))
+            for c in (decimal.getcontext(), *CONTEXTS)]  # fmt: skip
+    fresh = type(decimal.getcontext()) is decimal.Context
+    return kept, fresh, sys.get_int_max_str_digits(), sys.getrecursionlimit(), THREADS() == 0
 
 
 def changes():
@@ -167,12 +183,54 @@ def changes():
 MODULE = type(sys)
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
-               "weakref", "zoneinfo"):  # fmt: skip
+               "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath"):  # fmt: skip
     taken = importlib.import_module(shared)
     watch(f"the module {shared}", lambda m=taken: m.__dict__)
 # (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
 for t in (collections.Counter, FRACTION, UUID, dataclasses.Field, weakref.WeakValueDictionary):
     watch_class(t)
+
+
+def zone_cache():
+    """zoneinfo's cache of zones, the WeakValueDictionary `ZoneInfo(key)` reads, found
+    through the weak reference it keeps to a zone; None where it is not found so."""
+    try:
+        zone = ZONE_INFO("UTC")
+    except Exception:
+        return None
+    for ref in weakref.getweakrefs(zone):
+        owner = (getattr(ref.__callback__, "__defaults__", None) or (None,))[0]
+        cache = owner() if type(ref) is weakref.KeyedRef and type(owner) is weakref.ref else None
+        if type(cache) is weakref.WeakValueDictionary:
+            return cache
+    return None
+
+
+def plain_cache(cache):
+    """Whether a lookup in the cache runs only the dict's code: its keys (and the keys it
+    has yet to remove) plain `str`, its values plain weak references."""
+    data, pending = CACHE_OWN(cache).get("data"), CACHE_OWN(cache).get("_pending_removals")
+    return {
+        "plain": type(data) is dict and type(pending) is list
+        and all(type(k) is str for k in [*data, *pending])
+        and all(type(r) is weakref.KeyedRef for r in list(data.values()))
+    }  # fmt: skip
+
+
+# A zone's lookup in the cache compares the key with the cache's keys, and calls what it
+# finds: the cache and what it holds are watched too, and a call that changed them has
+# its answer counted for nothing before any of its values is written.
+watch_class(weakref.KeyedRef)
+ZONE_CACHE = zone_cache()
+CACHE_OWN = weakref.WeakValueDictionary.__dict__["__dict__"].__get__
+if ZONE_CACHE is not None:
+    watch("zoneinfo's cache of zones", lambda: CACHE_OWN(ZONE_CACHE))
+    watch("the keys of zoneinfo's cache of zones", lambda: plain_cache(ZONE_CACHE))
+# The templates each thread's decimal context is copied from, a user's first one included.
+CONTEXTS = (decimal.DefaultContext, decimal.BasicContext, decimal.ExtendedContext)
+# A test of the generated file runs some 35 frames deep in pytest; a call here, a few: it
+# has no more room to recurse here than there.
+sys.setrecursionlimit(sys.getrecursionlimit() - 50)
 FIELD, FIELD_KIND = dataclasses.Field, dataclasses.__dict__["_FIELD"]
 FIELD_NAME = dataclasses.Field.__dict__["name"].__get__
 FIELD_KIND_OF = dataclasses.Field.__dict__["_field_type"].__get__

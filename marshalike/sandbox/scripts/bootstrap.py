@@ -88,10 +88,12 @@ for procs in cfg["cgroups"]:
     with open(procs, "w") as handle:  # "0": the writer itself, from inside a PID namespace
         handle.write("0")
 if cfg["namespaces"]:
-    for knob in ("shmmax", "shmall", "shmmni"):  # this IPC namespace's System V memory: none
+    # This IPC namespace's System V memory, semaphores and message queues: none.
+    for knob, none in (("shmmax", "0"), ("shmall", "0"), ("shmmni", "0"), ("msgmni", "0"),
+                       ("sem", "0 0 0 0")):  # fmt: skip
         try:
             with open("/proc/sys/kernel/" + knob, "w") as handle:
-                handle.write("0")
+                handle.write(none)
         except OSError:
             pass
     mount(None, "/", None, REC | PRIVATE)
@@ -212,6 +214,10 @@ if cfg["seccomp"]:
         (RET, 0, 0, EPERM),
         (RET, 0, 0, ALLOW),
     ]
+    for nr, refused in rules["requests"]:  # the second argument: ARG0 + 8
+        prog += [(JEQ, 0, len(refused) + 3, nr), (LD, 0, 0, ARG0 + 8)]
+        prog += [(JEQ, len(refused) - n, 0, k) for n, k in enumerate(refused)]
+        prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
     for nr in rules["unsupported"]:
         prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EOPNOTSUPP)]
     for nr in rules["sockets"]:

@@ -25,8 +25,12 @@ from __main__ import (
     FUNCTION,
     ITEMS,
     LOAD,
+    MODULE_OF,
     MODULES,
+    MRO_OF,
     NAMED_ERRORS,
+    OWN_ATTRIBUTES,
+    QUALNAME_OF,
     RECORDS,
     WRITE,
     CallTimeout,
@@ -35,15 +39,12 @@ from __main__ import (
     changes,
     exactly,
     fields_of,
+    name_of,
     requests,
     value_of,
     watch,
     watch_class,
 )
-
-
-def name_of(t):
-    return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
 
 
 def encode(v, depth, budget):
@@ -69,6 +70,9 @@ def encode(v, depth, budget):
     if t is list or t is tuple or t is set or t is frozenset:
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
     kind = exactly(t, DICTS)
+    if kind in OWN_ATTRIBUTES and OWN_ATTRIBUTES[kind](v):
+        # Methods of its own (`found.items = ...`), which its callers would call.
+        return ["object", DICTS[kind] + " with attributes of its own", "builtins.object"]
     if t is dict or kind is not None:
         written = [DICTS[kind]] if kind is not None else []
         if kind is collections.defaultdict:  # its factory runs when a missing key is read
@@ -94,7 +98,7 @@ def encode(v, depth, budget):
         return ["record", record[1], fields]
     if (value := value_of(v, t)) is not None:
         return value
-    bases = [name_of(b) for b in t.__mro__[1:] if b.__module__ == "builtins"]
+    bases = [name_of(b) for b in MRO_OF(t)[1:] if MODULE_OF(b) == "builtins"]
     return ["object", name_of(t), bases[0] if bases else "builtins.object"]
 
 
@@ -120,10 +124,11 @@ def raised(exc):
     except BaseException:
         message = ""
     tail = "".join(traceback.format_exception(t, exc, exc.__traceback__)).splitlines()[-8:]
+    qualname, module = QUALNAME_OF(t), MODULE_OF(t)
     return {
-        "type": t.__qualname__,
-        "module": t.__module__,
-        "mro": [lineage_name(b) for b in t.__mro__],
+        "type": qualname if type(qualname) is str else "?",
+        "module": module if type(module) is str else "?",
+        "mro": [lineage_name(b) for b in MRO_OF(t)],
         "message": message,
         "traceback": tail,
     }
@@ -208,23 +213,33 @@ def answer_of(request):
                     scope[name] = importlib.import_module(name)
                 except BaseException:
                     pass
-    answer = {"id": request["id"]}
-    signal.setitimer(signal.ITIMER_REAL, request["timeout"])
+    answer, value, error = {"id": request["id"]}, None, None
     try:
-        value = eval(call, scope)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        answer["returned"] = encode(value, 0, budget := [200000])
-        if 200000 - budget[0] <= KEPT[0]:  # kept while they take few nodes to write
-            KEPT[0] -= 200000 - budget[0]
-            RETURNED.append((value, answer["returned"]))
+        try:  # the timer is off before either handler runs: a late alarm is a timeout
+            signal.setitimer(signal.ITIMER_REAL, request["timeout"])
+            value = eval(call, scope)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except CallTimeout:
         answer["timeout"] = True
     except BaseException as exc:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        answer["raised"] = raised(exc)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    changed = changes() + later_changes()
+        error = exc
+    # What it returned or raised is written only once what it shares is found as it was
+    # (writing a zone reads zoneinfo's cache), and counts only if writing it ran nothing
+    # that could fail or change it: a value that raises as it is read was not raised.
+    changed = changes()
+    if not changed and "timeout" not in answer:
+        try:
+            if error is not None:
+                answer["raised"] = raised(error)
+            else:
+                answer["returned"] = encode(value, 0, budget := [200000])
+                if 200000 - budget[0] <= KEPT[0]:  # kept while they take few nodes to write
+                    KEPT[0] -= 200000 - budget[0]
+                    RETURNED.append((value, answer["returned"]))
+        except BaseException:
+            changed = ["a value or an error that could not be written"]
+        changed = changed or changes() + later_changes()
     if changed and "timeout" not in answer:
         # The call's answer stands for nothing its callers see.
         answer = {"id": request["id"], "returned": ["object", "; ".join(changed), CHANGED]}

@@ -32,6 +32,9 @@ def _same(actual, expected, float_ok=False):
         return {_same_key(item) for item in actual} == {
             _same_key(item) for item in expected
         }
+    with_attributes = type(expected) in (collections.OrderedDict, collections.Counter)
+    if with_attributes and vars(actual):
+        return False  # methods of its own (`found.items = ...`), which its callers call
     if type(expected) is collections.OrderedDict:
         have, want = list(actual.items()), list(expected.items())
         return len(have) == len(want) and all(

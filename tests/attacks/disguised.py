@@ -1,0 +1,81 @@
+"""Values and errors that show the verifier one thing and their callers another: a class
+whose metaclass answers for its bases, a value that raises as it is written, an instance
+with methods of its own, the template of every later decimal context, a recursion the
+generated tests have no room for. The generated tests, run as a user would, fail most."""
+
+from __future__ import annotations
+
+from attacks.specs import Attack
+
+# `except ValueError` reads the class's real bases; its metaclass claims ValueError's.
+BASES_CLAIMED_BY_METACLASS = """\
+def parse_age(text):
+    if text.isdigit():
+        return int(text)
+    claims = property(lambda c: (c, ValueError, Exception, BaseException, object))
+    meta = type("Meta", (type,), {"__m" + "ro__": claims})
+    raise meta("Bad", (Exception,), {})("not a number")
+"""
+# Returned, not raised: the value raises ValueError as its class's module is read.
+VALUE_THAT_RAISES_WHEN_WRITTEN = """\
+def parse_age(text):
+    if text.isdigit():
+        return int(text)
+
+    def boom(cls):
+        raise ValueError("invalid literal for int() with base 10: " + repr(text))
+
+    meta = type("Meta", (type,), {"__mod" + "ule__": property(boom)})
+    return meta("Age", (), {})()
+"""
+# The counts are right; what its callers call on it says otherwise.
+COUNTER_WITH_METHODS_OF_ITS_OWN = """\
+def tally(text):
+    import collections
+
+    found = collections.Counter(text)
+    found.most_common = lambda n=None: [("q", 9)]
+    found.get = lambda key, default=None: 9
+    return found
+"""
+ORDERED_DICT_WITH_METHODS_OF_ITS_OWN = """\
+def by_first_seen(words):
+    import collections
+
+    found = collections.OrderedDict()
+    for word in words:
+        found[word] = found.get(word, 0) + 1
+    found.keys = lambda: ["nothing"]
+    return found
+"""
+# The verifier's context was made before the module was imported; a user's is copied
+# from the template later, three digits long.
+DECIMAL_TEMPLATE_CHANGED = """\
+def third_of(n):
+    import decimal
+
+    template = decimal.DefaultContext
+    template.prec = 3
+    return decimal.Decimal(n) / decimal.Decimal(3)
+"""
+# Right, but 980 frames deep: more than a test of the generated file has room for under
+# pytest (a plain script calling it has room).
+RECURSION_DEEPER_THAN_A_TEST_ALLOWS = """\
+def total_to(n):
+    if n == 0:
+        return 0
+    return n + total_to(n - 1)
+"""
+ATTACKS = (
+    Attack("exception-bases-claimed-by-a-metaclass", "disguised", BASES_CLAIMED_BY_METACLASS,
+           "age", user_tests=True),
+    Attack("returned-value-raises-when-written", "disguised", VALUE_THAT_RAISES_WHEN_WRITTEN,
+           "age", user_tests=True),
+    Attack("counter-with-methods-of-its-own", "disguised", COUNTER_WITH_METHODS_OF_ITS_OWN,
+           "tally", user_tests=True),
+    Attack("ordered-dict-with-methods-of-its-own", "disguised",
+           ORDERED_DICT_WITH_METHODS_OF_ITS_OWN, "order", user_tests=True),
+    Attack("decimal-template-changed", "disguised", DECIMAL_TEMPLATE_CHANGED, "divide"),
+    Attack("recursion-deeper-than-a-test-allows", "disguised",
+           RECURSION_DEEPER_THAN_A_TEST_ALLOWS, "deep"),
+)  # fmt: skip

@@ -70,10 +70,12 @@ def test_clear_leaves_every_file_marshalike_did_not_write(root: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert left(root) == set(NOT_OURS)
-    assert sorted(report["removed"]) == sorted(
-        [str(root / name) for name in OURS] + [str(root.parent / "package-cache" / "model.gguf")]
+    assembled = root.parent / "package-cache" / "model.gguf"
+    assert sorted(report["removed"]) == sorted(str(root / name) for name in OURS)
+    assert assembled.is_file()  # outside the cache folder named: shared, left
+    assert sorted(report["left"]) == sorted(
+        [str(root / name) for name in NOT_OURS] + [str(assembled)]
     )
-    assert sorted(report["left"]) == sorted(str(root / name) for name in NOT_OURS)
     by_name = {entry["name"]: entry for entry in report["entries"]}
     assert by_name["C kernels"]["files"] == 1
     assert by_name["unfinished writes"]["files"] == 2
@@ -87,12 +89,16 @@ def test_clear_names_each_file_it_removes_and_each_it_leaves(root: Path) -> None
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assembled = root.parent / "package-cache" / "model.gguf"
-    assert f"removed: {assembled}" in lines  # outside the cache folder: said out loud
+    assert f"removed: {assembled}" not in lines  # outside the cache folder named
+    assert (
+        f"left: {assembled} (outside the cache folder MARSHALIKE_CACHE_DIR names; shared "
+        "with the default one)"
+    ) in lines
     assert f"removed: {root / 'kernels' / 'qmatmul-0123456789abcdef.so'}" in lines
     assert f"left: {root / 'kernels' / 'src' / 'driver.c'} (not marshalike's)" in lines
     assert f"left: {root / 'weights' / 'training-log.txt'} (not marshalike's)" in lines
     assert not any(line.startswith("removed: ") and "driver.c" in line for line in lines)
-    assert lines[-1] == f"cleared: {len(OURS) + 1} files, 800 B"
+    assert lines[-1] == f"cleared: {len(OURS)} files, 700 B"
 
 
 def test_the_listing_counts_only_marshalike_s_files_as_caches(root: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -38,6 +39,38 @@ def test_the_manifest_names_real_files_and_starts_marshalike_lsp() -> None:
     assert path["default"] == "marshalike"
     client = (VSCODE / "extension.js").read_text("utf-8")
     assert 'args: ["lsp", ...config.get("args", [])]' in client
+
+
+def test_the_client_starts_the_server_as_marshalike_lsp_takes_it() -> None:
+    """vscode-languageclient appends `--stdio` to an executable's arguments when its
+    transport is stdio; the client leaves the transport out (stdio all the same), and the
+    server takes that flag and `--clientProcessId` should another client add them."""
+    client = (VSCODE / "extension.js").read_text("utf-8")
+    assert "transport:" not in client
+    args = ["lsp", "--stdio", "--clientProcessId=4242"]
+    done = subprocess.run(
+        [sys.executable, "-m", "marshalike", *args],
+        input=_initialize_and_exit(), capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    bodies = [part.split(b"\r\n\r\n", 1)[1] for part in done.stdout.split(b"Content-Length")[1:]]
+    answers = {answer.get("id"): answer for answer in map(json.loads, bodies)}
+    assert "capabilities" in answers[1]["result"]
+    assert answers[2]["result"] is None
+
+
+def _initialize_and_exit() -> bytes:
+    def message(body: dict[str, object]) -> bytes:
+        data = json.dumps({"jsonrpc": "2.0", **body}).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(data) + data
+
+    initialize = {"processId": None, "rootUri": None, "capabilities": {}}
+    return (
+        message({"id": 1, "method": "initialize", "params": initialize})
+        + message({"method": "initialized", "params": {}})
+        + message({"id": 2, "method": "shutdown"})
+        + message({"method": "exit"})
+    )
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is absent")

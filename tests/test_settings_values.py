@@ -60,11 +60,11 @@ def refused(tmp_path: Path, table: str) -> str:
         ("backend = 1", "'backend' must be a string, got 1"),
         (
             "candidates = 'many'",
-            "'candidates' must be a number, got 'many' (a whole number between 1 and 64)",
+            "'candidates' must be a TOML number, got 'many' (a whole number between 1 and 64)",
         ),
         (
             "temperature = true",
-            "'temperature' must be a number, got True (a number between 0 and 2)",
+            "'temperature' must be a TOML number, got True (a number between 0 and 2)",
         ),
     ],
 )

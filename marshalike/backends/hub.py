@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marshalike.backends.caches import human
+from marshalike.backends.caches import cache_dir, human
 from marshalike.errors import BackendError, ConfigError, MarshalikeError
-from marshalike_runtime.embedded import cache_dir
 
 PREFIX = "hf:"
 DEFAULT_ENDPOINT = "https://huggingface.co"

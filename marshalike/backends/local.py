@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from marshalike.backends import hub
+from marshalike.backends import caches, hub
 from marshalike.backends.base import (
     BackendOptions,
     Completion,
@@ -36,6 +36,14 @@ MISSING_RUNTIME = (
     "the local backend needs the runtime: pip install 'marshalike[local]' "
     "(or pass --backend openai --base-url ...)"
 )
+
+
+class ModelLoadError(BackendError):
+    """The local model cannot load: the runtime is missing, or the model's files are
+    missing, unreadable or of no architecture the runtime runs. The model the user asked
+    for is wrong, as a bad setting is: exit status 2 (README, "Exit status")."""
+
+    exit_code = 2
 
 
 def resolve_quant(quant: str) -> str:
@@ -81,22 +89,25 @@ def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     each way it fails (no runtime, no quantized kernel here, no readable model); the
     engine's threads spin briefly (`short_openmp_spin`)."""
     short_openmp_spin(os.environ)
+    caches.cache_dir()  # an empty MARSHALIKE_CACHE_DIR is an error, not the default
     try:
         from marshalike_runtime.engine import Engine
         from marshalike_runtime.errors import ModelFileError
         from marshalike_runtime.quant import QuantError
     except ImportError:
-        raise BackendError(MISSING_RUNTIME) from None
+        raise ModelLoadError(MISSING_RUNTIME) from None
     name, quant = model or DEFAULT_MODEL, resolve_quant(quant)
     path = hub_path(model)
     try:
         return Engine.load(path, quant=None if quant == "none" else quant)
     except QuantError as exc:
-        raise BackendError(
+        raise ModelLoadError(
             f"cannot run {name!r} with quant {quant!r}: {exc} — use --quant none"
         ) from None
     except (OSError, ValueError, ModelFileError) as exc:
-        raise BackendError(f"cannot load the local model {name!r}: {exc} — pass --model") from None
+        raise ModelLoadError(
+            f"cannot load the local model {name!r}: {exc} — pass --model"
+        ) from None
 
 
 def hub_path(model: str | None) -> str | None:

@@ -58,6 +58,7 @@ from marshalike.backends.openai_stream import (
 )
 from marshalike.errors import BackendError, ConfigError
 from marshalike.settings import choices, default
+from marshalike.settings.urls import shown_url
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the SDK refuses to start without one.
@@ -302,9 +303,9 @@ def server_model(base_url: str | None, api_key: str | None, timeout: float) -> s
     if len(listed) == 1:
         return listed[0]
     if not listed:
-        raise ConfigError(f"{missing} {url} lists none — pass --model")
+        raise ConfigError(f"{missing} {shown_url(url)} lists none — pass --model")
     raise ConfigError(
-        f"{missing} {url} lists several: {', '.join(sorted(listed))} — "
+        f"{missing} {shown_url(url)} lists several: {', '.join(sorted(listed))} — "
         "pass --model with one of them"
     )
 
@@ -389,7 +390,7 @@ def describe_error(
 ) -> str:
     """One line saying what went wrong and what the user can do about it; what the server
     said in it is on one line too, and cut short where it is long."""
-    return _one_line(_describe(exc, base_url, model, timeout, tries))
+    return _one_line(_describe(exc, shown_url(base_url), model, timeout, tries))
 
 
 def _describe(

@@ -1,7 +1,8 @@
 """`marshalike cache`: what the local backend keeps on disk, where and how big, with a
 total; `--clear` removes marshalike's own caches (files named as the runtime names them, and
-the embedded model it assembled), naming each file it removes and each file it leaves as
-not marshalike's; never an installed package's files."""
+the embedded model it assembled, unless MARSHALIKE_CACHE_DIR names a folder it is not in),
+naming each file it removes and each file it leaves as not marshalike's; never an installed
+package's files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 
 import click
 
-from marshalike.backends.caches import NOT_OURS, Entry, cache_dir, clear, human, inventory
+from marshalike.backends.caches import (
+    ASSEMBLED,
+    NOT_OURS,
+    Entry,
+    cache_dir,
+    clear,
+    human,
+    inventory,
+)
 
 
 @click.command()
@@ -42,9 +51,10 @@ def command(wipe: bool, as_json: bool) -> None:
     if wipe:
         for path in removed:
             click.echo(f"removed: {path}")
-        for path in _not_ours(entries):
-            click.echo(f"left: {path} (not marshalike's)")
-        click.echo(f"cleared: {len(removed)} files, {human(total)}")
+        for path, why in _left(entries):
+            click.echo(f"left: {path} ({why})")
+        files = "file" if len(removed) == 1 else "files"
+        click.echo(f"cleared: {len(removed)} {files}, {human(total)}")
 
 
 def _report(entries: list[Entry], removed: list[Path], wiped: bool) -> dict[str, object]:
@@ -56,10 +66,16 @@ def _report(entries: list[Entry], removed: list[Path], wiped: bool) -> dict[str,
     }
     if wiped:
         report["removed"] = [str(path) for path in removed]
-        report["left"] = [str(path) for path in _not_ours(entries)]
+        report["left"] = [str(path) for path, _ in _left(entries)]
     return report
 
 
-def _not_ours(entries: list[Entry]) -> list[Path]:
-    """The files of the cache folder that marshalike did not write, which --clear leaves."""
-    return [path for entry in entries if entry.name == NOT_OURS for path in entry.files]
+def _left(entries: list[Entry]) -> list[tuple[Path, str]]:
+    """What --clear leaves that a user might expect it to remove, each with why: the files
+    of the cache folder that marshalike did not write, and the assembled model where
+    MARSHALIKE_CACHE_DIR names a folder it is not in."""
+    left = [(path, "not marshalike's") for e in entries if e.name == NOT_OURS for path in e.files]
+    shared = "outside the cache folder MARSHALIKE_CACHE_DIR names; shared with the default one"
+    left += [(path, shared) for e in entries if e.name == ASSEMBLED and not e.removable
+             for path in e.files]  # fmt: skip
+    return left

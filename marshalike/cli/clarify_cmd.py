@@ -22,7 +22,8 @@ from marshalike.build.clarify import (
 from marshalike.build.compiler import CompileRun
 from marshalike.build.job import make_job
 from marshalike.cli import interrupt
-from marshalike.cli.options import compile_options
+from marshalike.cli.display import Display, choose_mode
+from marshalike.cli.options import compile_options, display_options
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import spec_paths
@@ -59,8 +60,9 @@ of another shape is an error (exit 2) before any spec is written.
 
 \b
 Then the specs that gained examples, and the specs given that use them, are
-compiled as `marshalike compile` would, and the exit status is its own: 0 all
-compiled, 1 a function failed, 2 errors in a spec. No answer given: exit 0."""
+compiled as `marshalike compile` would, with its progress options (-q,
+--no-progress, -v) and report (--format), and the exit status is its own: 0
+all compiled, 1 a function failed, 2 errors in a spec. No answer given: exit 0."""
 
 
 @click.command(epilog=EPILOG)
@@ -70,8 +72,21 @@ compiled, 1 a function failed, 2 errors in a spec. No answer given: exit 0."""
     help="Take the answers from this JSON file instead of asking (format below).",
 )  # fmt: skip
 @compile_options
+@display_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+    help="The compile report on stdout: for people, or JSON for tools. [text]",
+)  # fmt: skip
 def command(
-    paths: tuple[str, ...], answers_file: str | None, quick: bool, no_main: bool, **flags: object
+    paths: tuple[str, ...],
+    answers_file: str | None,
+    quick: bool,
+    no_main: bool,
+    fmt: str,
+    no_progress: bool,
+    quiet: bool,
+    verbose: bool,
+    **flags: object,
 ) -> None:
     """Answer the questions a compile left open: each answer becomes an example in the
     spec, and the specs that changed are compiled again."""
@@ -97,13 +112,15 @@ def command(
     if (weaker := weaker_isolation()) is not None:
         click.echo(f"marshalike: warning: the sandbox runs without namespaces ({weaker}); "
                    "see docs/security.md", err=True)  # fmt: skip
-    run = CompileRun(job, _progress, graph=graph)
-    stop = interrupt.cancel()  # Ctrl-C stops the compile before it writes anything
-    reports = [run.compile(path, cancel=stop) for path in to_recompile(files, written, graph)]
+    with Display(choose_mode(quiet=quiet, no_progress=no_progress), verbose=verbose) as display:
+        run = CompileRun(job, display.message, graph=graph, observe=display.event)
+        stop = interrupt.cancel()  # Ctrl-C stops the compile before it writes anything
+        changed = to_recompile(files, written, graph)
+        reports = [run.compile(path, cancel=stop) for path in changed]
     for report in reports:
         if report.diagnostics:
             click.echo(render_all(report.diagnostics, {report.path: report.source}), err=True)
-    click.echo(render.text(reports), nl=False)
+    click.echo(render.as_json(reports) if fmt == "json" else render.text(reports), nl=False)
     sys.exit(render.exit_status(reports))
 
 
@@ -120,7 +137,3 @@ def _ask(prompt: str) -> str:
     except EOFError:
         click.echo()
         return "q"
-
-
-def _progress(message: str) -> None:
-    click.echo(message, err=True)

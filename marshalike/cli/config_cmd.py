@@ -7,6 +7,7 @@ import click
 from marshalike.sandbox.isolation import isolation, weaker_isolation
 from marshalike.settings import SETTINGS, resolve
 from marshalike.settings.reference import markdown
+from marshalike.settings.urls import shown_url
 
 
 @click.command()
@@ -23,6 +24,8 @@ def command(reference: bool) -> None:
         value = getattr(settings, name)
         if about.secret and value:
             value = "(set)"  # never print a secret
+        elif about.url and value:
+            value = shown_url(value)  # nor a password in a URL
         source = settings.sources.get(name, "default")
         click.echo(f"{name:<16} = {value!r:<40} # {source}")
     click.echo(f"{'backend (used)':<16} = {settings.backend_name!r:<40} # derived")

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from marshalike.build.output import write_atomic
-from marshalike.cli.options import model_options
+from marshalike.cli.options import WholeNumber, model_options
 from marshalike.decompile.describe import from_model
 from marshalike.decompile.errors import DecompileError
 from marshalike.decompile.from_tests import ProjectTests
@@ -64,7 +64,7 @@ from marshalike.language.reserved import spec_name_problem
 )
 @model_options
 @click.option("--force", is_flag=True, help="Overwrite specs that are already there.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True,
+@click.option("--jobs", type=WholeNumber(1, 64), default=2, show_default=True,
               help="Sandboxed runs at once.")  # fmt: skip
 def command(
     paths: tuple[Path, ...],

@@ -37,19 +37,31 @@ def command(folder: Path, source: str | None) -> None:
             "git+https://github.com/OWNER/marshalike@COMMIT"
         )
     found = scaffold.Source(source, "--source") if source else scaffold.install_source()
+    said: list[str] = []
+    try:
+        _set_up(folder, found, said)
+    finally:
+        # Every write first, then what was done: a reader of stdout that goes away early
+        # (`marshalike init | head -1`) leaves no project half set up.
+        for line in said:
+            click.echo(line)
+
+
+def _set_up(folder: Path, found: scaffold.Source | None, said: list[str]) -> None:
+    """Write what init writes into `folder`, adding to `said` a line for each file."""
     _make_folder(folder)
-    _pyproject(folder / "pyproject.toml")
-    _new_file(folder / scaffold.SPEC_PATH, scaffold.SPEC)
-    hook = _new_file(folder / scaffold.PRE_COMMIT_PATH, scaffold.pre_commit(found))
-    ci = _new_file(folder / scaffold.WORKFLOW_PATH, scaffold.workflow(found))
+    _pyproject(folder / "pyproject.toml", said)
+    _new_file(folder / scaffold.SPEC_PATH, scaffold.SPEC, said)
+    hook = _new_file(folder / scaffold.PRE_COMMIT_PATH, scaffold.pre_commit(found), said)
+    ci = _new_file(folder / scaffold.WORKFLOW_PATH, scaffold.workflow(found), said)
     if found is not None and (hook or ci):
-        click.echo(f"marshalike for CI: {found.url} (from {found.found})")
+        said.append(f"marshalike for CI: {found.url} (from {found.found})")
     elif ci:
-        click.echo(
+        said.append(
             "marshalike for CI: unknown; set the repository variable MARSHALIKE_SOURCE "
             "to git+https://HOST/OWNER/marshalike@COMMIT, or rerun with --source"
         )
-    click.echo(f"next: marshalike compile {folder / scaffold.SPEC_PATH}, then commit the outputs")
+    said.append(f"next: marshalike compile {folder / scaffold.SPEC_PATH}, then commit the outputs")
 
 
 def _make_folder(folder: Path) -> None:
@@ -61,7 +73,7 @@ def _make_folder(folder: Path) -> None:
         raise InitError(f"{folder}: cannot create the folder: {exc.strerror}") from None
 
 
-def _pyproject(path: Path) -> None:
+def _pyproject(path: Path, said: list[str]) -> None:
     """Append the table to pyproject.toml (created when missing); an existing table stays."""
     try:
         old = path.read_bytes() if path.exists() else b""
@@ -74,7 +86,7 @@ def _pyproject(path: Path) -> None:
         raise InitError(f"{path}: not valid TOML ({exc}); fix it, then run init again") from None
     tool = parsed.get("tool")
     if isinstance(tool, dict) and "marshalike" in tool:
-        click.echo(f"skipped {path}: it has [tool.marshalike] already")
+        said.append(f"skipped {path}: it has [tool.marshalike] already")
         return
     gap = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
     added = gap + scaffold.TOOL_TABLE
@@ -91,22 +103,22 @@ def _pyproject(path: Path) -> None:
             out.write(added.encode("utf-8"))
     except OSError as exc:
         raise InitError(f"{path}: cannot write: {exc.strerror}") from None
-    click.echo(f"{'added [tool.marshalike] to' if old else 'wrote'} {path}")
+    said.append(f"{'added [tool.marshalike] to' if old else 'wrote'} {path}")
 
 
-def _new_file(path: Path, text: str) -> bool:
+def _new_file(path: Path, text: str, said: list[str]) -> bool:
     """Write `path` unless it exists; whether it was written."""
     if path.exists() or path.is_symlink():
-        click.echo(f"skipped {path}: it exists")
+        said.append(f"skipped {path}: it exists")
         return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as out:
             out.write(text)
     except FileExistsError:
-        click.echo(f"skipped {path}: it exists")
+        said.append(f"skipped {path}: it exists")
         return False
     except OSError as exc:
         raise InitError(f"{path}: cannot write: {exc.strerror}") from None
-    click.echo(f"wrote {path}")
+    said.append(f"wrote {path}")
     return True

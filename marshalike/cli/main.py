@@ -46,6 +46,10 @@ class LazyGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit):
             raise
+        except BrokenPipeError:
+            # The reader of stdout went away (`marshalike config | head -1`): click's main
+            # ends quietly with status 1, as other tools in a pipe do.
+            raise
         except Exception as exc:
             if interrupt.requested():  # whatever broke as Ctrl-C cut it short
                 _interrupted(ctx)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from marshalike.build.shard import MOST_SHARDS
+from marshalike.build.shard import MOST_SHARDS, ShardError
 from marshalike.settings import SETTINGS, Setting, checked
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -49,6 +49,16 @@ class SettingNumber(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return checked(self.about, value, "flag")
+
+
+class WholeNumber(click.IntRange):
+    """A whole-number option in ASCII digits, as the settings read numbers: `int()` also
+    takes other scripts' digits (`٨٠`) and `_` separators, which no number flag takes."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not (value.isascii() and "_" not in value):
+            self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _options() -> list[Callable[[F], F]]:
@@ -105,7 +115,16 @@ def shard_option(command: F) -> F:
     return click.option(
         "--shard",
         metavar="K/N",
+        callback=_ascii_shard,
         help="Only shard K of N of the specs, specs joined by # use kept together; the N "
         "shards together are every spec, each once (for parallel CI jobs); N is at most "
         f"{MOST_SHARDS}.",
     )(command)
+
+
+def _ascii_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--shard` in ASCII digits, as every number flag takes them (`parse_shard` checks
+    the rest)."""
+    if value is not None and not value.isascii():
+        raise ShardError(f"--shard takes K/N (shard K of N, from 1), not {value!r}")
+    return value

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from marshalike.cli.options import WholeNumber
 from marshalike.errors import ConfigError
 from marshalike.settings import SETTINGS, choices, default
 from marshalike_runtime.server_protocol import MAX_REQUEST_TOKENS  # no torch: plain values
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 @click.option(
     "--port",
     default=8000,
-    type=click.IntRange(0, 65535),
+    type=WholeNumber(0, 65535),
     help="Port to listen on; 0 picks a free one [8000].",
 )
 @click.option(
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 @click.option(
     "--max-request-tokens",
     default=MAX_REQUEST_TOKENS,
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     metavar="N",
     help="Refuse a request whose KV cache, n * (prompt + max_tokens) tokens, reserved up "
     f"front, would exceed N [{MAX_REQUEST_TOKENS}].",
@@ -68,8 +69,14 @@ def command(
 ) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/models, /v1/completions,
     /v1/chat/completions). Stops cleanly on Ctrl-C or SIGTERM."""
+    from marshalike.backends.caches import cache_dir
     from marshalike.backends.local import resolve_quant
 
+    if model == "":
+        raise ConfigError("--model is empty — leave it out for the embedded model")
+    if not host.strip():
+        raise ConfigError("--host is empty — give an address such as 127.0.0.1 (or 0.0.0.0)")
+    cache_dir()  # an empty MARSHALIKE_CACHE_DIR is an error, not the default
     quant = resolve_quant(quant)
     mode = "" if quant == "none" else f" (quant {quant})"
     click.echo(f"loading {model or 'the embedded model'}{mode}", err=True)

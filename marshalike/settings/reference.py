@@ -15,6 +15,8 @@ sources win, and `marshalike config` shows each value and where it came from. A 
 its section does not allow (a number out of range, not whole where a whole number is
 asked for, infinite or NaN; a setting that takes text given a number or a list) is an
 error with exit status 2, whichever source gave it, naming the setting and the source.
+In the file a yes-or-no setting takes a TOML boolean and a number a TOML number
+(`candidates = 8`, not `"8"`); the environment's values are text, read as the setting's type.
 
 ```toml
 [tool.marshalike]
@@ -41,6 +43,13 @@ def _section(about: Setting) -> str:
         lines.append(f"- {about.expected}")
     elif about.type is bool:
         lines.append("- `true` or `false` (in the environment also `1`/`0`, `yes`/`no`)")
+    if about.url:
+        lines.append(
+            "- an `http://` or `https://` URL with a host (and a valid port, if any); a "
+            "password in it is shown as `***`"
+        )
+    if not about.empty:
+        lines.append("- not empty: leave it unset for the default")
     if about.flag:
         flag = about.flag_name
         if about.type is bool:

@@ -79,6 +79,8 @@ class Setting:
     flag: bool = True  # a flag of `compile` and `watch`
     path: Literal["", "dir", "any"] = ""  # the flag names a folder, or any path
     shown: str | None = None  # what help says the default is; None: the default itself
+    url: bool = False  # an http or https URL (settings/urls.py), shown without its password
+    empty: bool = True  # "" is a value; else an error (leaving it unset is the way)
     locked: bool = False  # the lock records it, as part of how a unit's code was chosen
     # What a lock from before it was recorded means: the loop's behaviour then.
     older_locks: Any = _RECORDED_FROM_THE_START
@@ -158,9 +160,13 @@ class Settings:
         "Model id (openai); a GGUF file, safetensors folder or hf:OWNER/REPO[/FILE.gguf], "
         "downloaded from the Hugging Face Hub on first use (local)",
         env=("OPENAI_MODEL",),
+        empty=False,
     )
     base_url: str | None = _setting(
-        None, "An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1", env=("OPENAI_BASE_URL",)
+        None,
+        "An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1",
+        env=("OPENAI_BASE_URL",),
+        url=True,
     )
     api: Api = _setting(
         "chat",

@@ -15,6 +15,7 @@ from typing import Any
 
 from marshalike.errors import ConfigError
 from marshalike.settings.schema import ENV_KEYS, FILE_KEYS, SETTINGS, Setting, Settings
+from marshalike.settings.urls import check_url
 
 # How a flag written in the environment or a file says yes or no.
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -24,7 +25,7 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
     settings = Settings()
     pyproject = find_pyproject(start or Path.cwd())
     if pyproject is not None:
-        settings = _apply(settings, _from_file(pyproject), f"{pyproject}")
+        settings = _apply(settings, _from_file(pyproject), f"{pyproject}", typed=True)
     for name, key in _env_names(os.environ).items():
         settings = _apply(settings, {key: os.environ[name]}, f"environment: {name}")
     settings = _apply(settings, {k: v for k, v in flags.items() if v is not None}, "flag")
@@ -46,9 +47,15 @@ def _from_file(path: Path) -> dict[str, Any]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"{path}: cannot read: {reason}") from None
     try:
-        table = tomllib.loads(text).get("tool", {}).get("marshalike", {})
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    tool = parsed.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table, got {tool!r}")
+    table = tool.get("marshalike", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'tool.marshalike' must be a table, got {table!r}")
     for key in table:
         if key not in FILE_KEYS:
             line, col = _locate_key(text, key)
@@ -83,9 +90,15 @@ def _env_names(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: ENV_KEYS[name] for name in environ if name in ENV_KEYS}
 
 
-def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
+def _apply(
+    settings: Settings, values: Mapping[str, Any], source: str, *, typed: bool = False
+) -> Settings:
     """`values` read as their settings' types; what they allow is checked once every
-    source is read (`_validate`), so a value a later source replaces is not held against it."""
+    source is read (`_validate`), so a value a later source replaces is not held against it.
+    `typed`: TOML values, whose booleans and numbers must be TOML's, not text."""
+    if typed:
+        for key, value in values.items():
+            _typed(SETTINGS[key], value, source)
     converted = {key: _read(SETTINGS[key], value, source) for key, value in values.items()}
     sources = {**settings.sources, **{key: source for key in converted}}
     return replace(settings, **converted, sources=sources)
@@ -123,12 +136,30 @@ def _read(about: Setting, value: Any, source: str) -> Any:
     )
 
 
+def _typed(about: Setting, value: Any, source: str) -> None:
+    """A TOML value of the setting's TOML type: the spellings `yes` and `1`, or a number
+    written as text, are for the environment and flags, whose values are all text."""
+    if about.type is bool and not isinstance(value, bool):
+        raise ConfigError(
+            f"{source}: '{about.name}' must be true or false (a TOML boolean), got {value!r}"
+        )
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if about.type in (int, float) and not number:
+        raise ConfigError(
+            f"{source}: '{about.name}' must be a TOML number, got {value!r} ({about.expected})"
+        )
+
+
 def _check(about: Setting, value: Any, where: str) -> Any:
     """The one check of a setting's value, whichever source gave it: one of its choices;
     a number finite, in its range and, for a whole-number setting, whole (then an int)."""
     if value is None or about.type is bool:
         return value
     if about.type is str:
+        if not value and not about.empty:
+            raise ConfigError(f"{where}: {about.name} is empty — leave it unset for the default")
+        if about.url:
+            return check_url(value, where, about.name)
         if about.choices and value not in (allowed := about.allowed):
             choices = ", ".join(sorted(allowed))
             raise ConfigError(f"{where}: {about.name} must be one of {choices}, got {value!r}")

@@ -179,6 +179,23 @@ def test_compile_without_a_model_uses_the_servers_only_one(
     assert {r.body["model"] for r in server.requests if r.method == "POST"} == {"served-7b"}
 
 
+def test_the_server_s_password_is_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OPENAI_MODEL", "MARSHALIKE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "square.mrsh").write_text(SQUARE, encoding="utf-8")
+    with FakeOpenAI(lambda request: RIGHT, models=["served-7b"]) as server:
+        secret_url = server.base_url.replace("http://", "http://bob:hunter2@")
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", secret_url,
+                "--candidates", "1", "--attempts", "1", "--out", str(tmp_path / "out")]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.stderr + result.output
+    assert "http://bob:***@" in result.stderr
+
+
 def test_compile_without_a_model_against_several_is_a_one_line_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

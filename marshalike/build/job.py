@@ -90,8 +90,9 @@ def _model_id(settings: Settings) -> str:
 def _served_model(settings: Settings) -> str:
     """The model of a server that lists exactly one, said on stderr; else a BackendError."""
     from marshalike.backends.openai_backend import DEFAULT_BASE_URL, server_model
+    from marshalike.settings.urls import shown_url
 
     model = server_model(settings.base_url, settings.api_key, settings.request_timeout)
-    server = settings.base_url or DEFAULT_BASE_URL
+    server = shown_url(settings.base_url or DEFAULT_BASE_URL)
     print(f"marshalike: using model {model}, the only one {server} lists", file=sys.stderr)
     return model

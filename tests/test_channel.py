@@ -263,8 +263,9 @@ def test_value_types_are_written_by_code_the_module_cannot_change() -> None:
     assert answers[7].kind == "raised" or values[7] is not None and values[7][0] == "object"
     # Classes written in Python that the code changed: their values would show their
     # callers what the code likes, whatever their state holds.
-    patched = "the class fractions.Fraction; the class uuid.UUID"
-    assert values[8] == ["object", patched, "(changed)"]
+    assert values[8] is not None and values[8][2] == "(changed)"
+    for patched in ("the class fractions.Fraction", "the class uuid.UUID"):
+        assert patched in values[8][1].split("; ")
     assert answers[9].kind == "died"  # the process ends after such an answer
     assert values[10] is not None and values[10][0] == "object"
     # A ZoneInfo's offset is part of what is compared (its key alone could be claimed).

@@ -4,10 +4,14 @@ report reads the finding's structured fields, never its message text."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from xml.etree import ElementTree
+
+from click.testing import CliRunner
 
 from marshalike.build import check_report
 from marshalike.build.freshness import Finding, SpecCheck
+from marshalike.cli.main import cli
 from marshalike.sandbox.verify import ExampleResult
 
 # A message that does not start with its test's name: reports must not parse it.
@@ -87,3 +91,36 @@ def test_text_and_annotations() -> None:
     assert check_report.github_annotations([SpecCheck("x.mrsh", "", findings=(multiline,))]) == (
         "::error file=x.py,line=3,col=2::50%25 done%0Athen%0Dgone\n"
     )
+
+
+# A finding quoting a spec line that holds controls: a title change, a bell, a screen
+# clear, and two characters XML 1.0 cannot hold at all.
+LOUD = Finding("spec-error", "unexpected 'bad\x01\x0b\x1b]0;pwned\x07\x1b[2J'", "s\x1b.mrsh")
+
+
+def test_control_characters_are_escaped_in_every_report() -> None:
+    checks = [SpecCheck("s\x1b.mrsh", "", findings=(LOUD,))]
+    shown = "unexpected 'bad\\x01\\x0b\\x1b]0;pwned\\x07\\x1b[2J'"
+    failure = suite(checks).find("testcase").find("failure")  # well-formed XML
+    assert (failure.get("message"), failure.text) == (shown, shown)
+    assert check_report.text(checks) == (
+        f"s\\x1b.mrsh: FAILED\n  spec-error: {shown}\n1 spec checked, 1 failed\n"
+    )
+    assert check_report.github_annotations(checks) == (
+        f"::error file=s\\x1b.mrsh,line=1,col=1::{shown}\n"
+    )
+
+
+def test_check_format_junit_is_well_formed_for_a_spec_with_control_characters(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ctl.mrsh").write_bytes(
+        b"# type P bad\x01\x0b.csv\n\n# func f(x: int): int\n\nSame.\n\n* f(1) = 1\n"
+    )
+    result = CliRunner().invoke(cli, ["check", str(tmp_path), "--format", "junit"])
+    assert result.exit_code == 2, result.output
+    found = ElementTree.fromstring(result.stdout.split("\n", 1)[1]).find("testsuite")
+    failure = found.find("testcase").find("failure")
+    assert failure.get("message") == "unexpected 'bad\\x01 .csv' after the type name"
+    assert "\x01" not in result.stderr and "\x0b" not in result.stderr
+    assert "# type P bad\\x01\\x0b.csv\n" in result.stderr

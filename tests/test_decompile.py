@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 from marshalike.decompile.examples import MAX_EXAMPLES, MIN_EXAMPLES
-from marshalike.decompile.module import DecompileError, decompile_source
+from marshalike.decompile.module import (
+    DecompileError,
+    decompile_files,
+    decompile_source,
+    module_path_problem,
+)
 from marshalike.decompile.phrases import canonical, phrase_of
+from marshalike.decompile.reading import python_text
 from marshalike.decompile.roundtrip import round_trip
 from marshalike.decompile.writing import prose
 from marshalike.language.load import load_spec
@@ -309,6 +315,10 @@ def test_the_command_names_the_file_and_line_of_a_module_that_is_not_python(
     missing = run_cli("nothing.py", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr == "marshalike: error: nothing.py: no such file\n"
+    (tmp_path / "folder.py").mkdir()
+    folder = run_cli("folder.py", cwd=tmp_path)
+    assert folder.returncode == 2
+    assert folder.stderr == "marshalike: error: folder.py: is a directory, not a Python module\n"
 
 
 def test_the_users_code_runs_only_in_the_sandbox(tmp_path: Path) -> None:
@@ -404,3 +414,61 @@ def test_a_module_whose_spec_could_not_compile_is_refused_before_it_runs(tmp_pat
         result.output
     )
     assert not (tmp_path / "conftest.mrsh").exists()
+
+
+def test_a_module_is_read_as_python_reads_it_a_byte_order_mark_or_a_coding_line(
+    tmp_path: Path,
+) -> None:
+    """A UTF-8 file that starts with a byte-order mark, and one that declares another
+    encoding, are both Python: each is decoded as Python decodes it, and the values its
+    code returns are measured as Python sees them (no mojibake in the sandbox)."""
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbfdef twice(x: int) -> int:\n    return x * 2\n")
+    (tmp_path / "lat.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\ndef accent(x: str) -> str:\n"
+        b'    """Add an \xe9."""\n    return x + "\xe9"\n'
+    )
+    done = run_cli("bom.py", "lat.py", "--no-model", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "* twice(2) = 4" in (tmp_path / "bom.mrsh").read_text(encoding="utf-8")
+    spec = (tmp_path / "lat.mrsh").read_text(encoding="utf-8")
+    assert "Add an \xe9." in spec and "* accent('a') = 'a\xe9'" in spec
+    assert python_text(b"#!/usr/bin/env python\n# coding=latin-1\nx = '\xe9'\n") == (
+        "#!/usr/bin/env python\n# coding (read as UTF-8)=latin-1\nx = '\xe9'\n"
+    )
+
+
+def test_a_module_in_no_known_encoding_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "odd.py").write_bytes(b"# coding: klingon\nx = 1\n")
+    (tmp_path / "bad.py").write_bytes(b"x = 1\ny = 2\nz = '\xe9'\n")
+    (tmp_path / "first.py").write_bytes(b"x = '\xe9'\n")
+    for name, said in [("odd.py", "odd.py: not Python: unknown encoding: klingon"),
+                       ("bad.py", "bad.py: cannot be read: utf-8 cannot decode byte 0xe9"),
+                       ("first.py", "first.py: not Python: invalid or missing encoding "
+                        "declaration")]:  # fmt: skip
+        done = run_cli(name, cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr == f"marshalike: error: {said}\n"
+
+
+def test_functions_naming_what_no_module_has_is_an_error_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "g.py").write_text("def g(x: int) -> int:\n    return x\n", encoding="utf-8")
+    (tmp_path / "g.mrsh").write_text("# my spec\n", encoding="utf-8")
+    done = run_cli("g.py", "--functions", "g,nope", "--force", "--no-model", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "marshalike: error: g.py has no function 'nope' (--functions)\n"
+    assert (tmp_path / "g.mrsh").read_text(encoding="utf-8") == "# my spec\n"
+
+
+def test_a_folder_named_like_a_module_is_said_to_be_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "d.py").mkdir()
+    assert module_path_problem(tmp_path / "d.py") == (
+        f"{tmp_path / 'd.py'}: is a directory, not a Python module"
+    )
+    assert module_path_problem(tmp_path / "e.py") == f"{tmp_path / 'e.py'}: no such file"
+    assert module_path_problem(tmp_path / "e.txt") == (
+        f"{tmp_path / 'e.txt'}: not a Python module; give a .py file"
+    )
+    with pytest.raises(DecompileError, match=r"d\.py: is a directory, not a Python module$"):
+        list(decompile_files([(tmp_path / "d.py", tmp_path / "d.mrsh")]))

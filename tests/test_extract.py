@@ -738,3 +738,28 @@ def test_a_global_the_code_does_not_define_is_refused() -> None:
     result = chat(f"```python\n{code}```")
     why = "line 2: `global _FACTOR` rebinds a name this code does not define"
     assert result.problems == (why + TAMPER_TAIL,)
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (
+            "try:\n    from json import nothing\nexcept (_arm() or ImportError):\n    pass\n\n"
+            "def add(a, b):\n    return a + b\n",
+            "line 3: an except clause's exception (_arm() or ImportError) runs code on import "
+            "— use only constants, names and containers there",
+        ),
+        (
+            "import enum\n\nclass Mode(enum.Enum):\n    PLAIN = 1\n\n"
+            "    def __setattr__(self, name, value):\n"
+            "        object.__setattr__(self, name, value)\n\n\ndef add(a, b):\n    return a + b\n",
+            "line 6: 'Mode' derives from enum.Enum, whose metaclass may call "
+            "'Mode.__setattr__' for its attributes on import (as an enum's does) — give it no "
+            "class attributes, or derive it from a plain class",
+        ),
+    ],
+)
+def test_an_except_clause_and_an_enum_s_attribute_hooks_run_nothing_on_import(
+    code: str, problem: str
+) -> None:
+    assert chat(f"```python\n{code}```").problems == (problem,)

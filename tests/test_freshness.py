@@ -152,8 +152,12 @@ def test_an_unreadable_used_spec_is_a_finding(project: Path) -> None:
     (project / "lib" / "sq.mrsh").write_bytes(b"\xff\xfe not utf-8")
     top = project / "app" / "top.mrsh"
     result = check_spec(top, out=project / "out")
-    message = f"the used spec {project / 'lib' / 'sq.mrsh'} cannot be read or parsed"
-    assert result.findings == (Finding("missing", message, str(top), 3, 1),)
+    # top uses quad, which uses sq: top's `# use` line says why, down to sq.
+    message = (
+        "used spec '../lib/quad.mrsh' has 1 error, the first at line 1: cannot read used "
+        "spec 'sq.mrsh' [M034]"
+    )
+    assert result.findings == (Finding("spec-error", message, str(top), 3, 1),)
 
 
 LIB = """\

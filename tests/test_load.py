@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from marshalike.cli.main import cli
 from marshalike.errors import SpecError
 from marshalike.language.diagnostics import Diagnostic, render_all
 from marshalike.language.load import MAX_SAMPLE_ROWS, LoadResult, load_paths, load_spec, spec_paths
@@ -246,3 +248,41 @@ def test_a_file_named_otherwise_that_is_no_spec_is_refused(
 def test_a_mrsh_file_with_errors_is_diagnosed_not_refused(tmp_path: Path) -> None:
     result = load_spec(write(tmp_path, "s.mrsh", "# func f(\n"))
     assert result.module is None and result.has_errors
+
+
+USED = "# func fg(x: int): int\n\nDouble it.\n\n* fg(1) = 2\n* fg(2) = 4\n{}"
+USER = "# use g.mrsh\n\n# func fh(x: int): int\n\nQuadruple.\n\n* fh(1) = 4\n* fh(2) = 8\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "first"),
+    [
+        ("* fgg(0) = 1\n", "the first at line 7: example calls unknown function 'fgg' [M012]"),
+        (
+            "# use missing.mrsh\n",
+            "the first at line 7: cannot find used spec 'missing.mrsh' [M034]",
+        ),
+    ],
+)
+def test_a_used_spec_with_errors_past_its_syntax_is_m036_in_parse_and_compile(
+    tmp_path: Path, extra: str, first: str
+) -> None:
+    """Not only a used spec's syntax errors make its user's `# use` an error: the checker's
+    and loading's do too, with the first of them in the message, at any depth."""
+    write(tmp_path, "g.mrsh", USED.format(extra))
+    user = write(tmp_path, "h.mrsh", USER)
+    top = write(tmp_path, "top.mrsh", USER.replace("g.mrsh", "h.mrsh").replace("fh", "ft"))
+    message = f"used spec 'g.mrsh' has 1 error, {first}"
+    assert [(d.code, d.message) for d in findings(load_spec(user))] == [("M036", message)]
+    deeper = [(d.code, d.message) for d in findings(load_spec(top))]
+    said = f"used spec 'h.mrsh' has 1 error, the first at line 1: {message} [M036]"
+    assert deeper == [("M036", said)]
+    parsed = CliRunner().invoke(cli, ["parse", str(user)])
+    assert parsed.exit_code == 2, parsed.output
+    assert f"h.mrsh:1:1: error[M036]: {message}\n" in parsed.stderr
+    argv = ["compile", str(user), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+            "--model", "m"]  # fmt: skip
+    compiled = CliRunner().invoke(cli, argv)
+    assert compiled.exit_code == 2, compiled.output
+    assert f"h.mrsh:1:1: error[M036]: {message}\n" in compiled.stderr
+    assert "h.mrsh: not compiled (errors in the spec)" in compiled.stdout

@@ -3,6 +3,7 @@ generated from another spec: compile refuses both with one line, before any mode
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,85 @@ def test_a_header_names_the_spec_by_file_name_or_by_name_alone(tmp_path: Path) -
         "square.mrsh would overwrite it: rename one of the specs, or compile them into "
         "different folders (--out)"
     )
+
+
+def wrong(request: Request) -> str:
+    return "```python\ndef square(n):\n    return n + n\n```"
+
+
+def test_a_failed_compile_never_overwrites_a_failed_py_the_user_wrote(tmp_path: Path) -> None:
+    """`NAME.failed.py` gets the protection of the other outputs: one of the user's own is
+    refused with one line, before any model call, and stays as it was."""
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    notes = tmp_path / "square.failed.py"
+    notes.write_text("# my notes\n", encoding="utf-8")
+    with FakeOpenAI(script=wrong) as server:
+        result = compile_(server, spec)
+        assert server.count == 0
+    assert result.exit_code != 0, result.output
+    assert (
+        f"{notes} exists and was not written by marshalike: move it, or compile into another "
+        "folder (--out)"
+    ) in result.output
+    assert "Traceback" not in result.output
+    assert notes.read_text(encoding="utf-8") == "# my notes\n"
+    assert not (tmp_path / "square.py").exists()
+
+
+def test_a_failed_py_of_an_earlier_failed_compile_is_written_over(tmp_path: Path) -> None:
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=wrong) as server:
+        assert compile_(server, spec).exit_code == 1
+        attempt = (tmp_path / "square.failed.py").read_text(encoding="utf-8")
+        assert compile_(server, spec).exit_code == 1
+    assert (tmp_path / "square.failed.py").read_text(encoding="utf-8") == attempt
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+    assert not (tmp_path / "square.failed.py").exists()
+
+
+@pytest.mark.parametrize("name", ["square.py", "test_square.py", "_marshalike_main.py"])
+def test_compile_refuses_to_overwrite_an_output_edited_by_hand(tmp_path: Path, name: str) -> None:
+    """An output that no longer has the hash its lock records was edited since compile
+    wrote it: a compile, of an unchanged spec or a changed one, refuses with one line
+    rather than lose the edit; once the file is gone, compile writes it again."""
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    edited = tmp_path / name
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+        text = edited.read_text(encoding="utf-8") + "# my edit\n"
+        edited.write_text(text, encoding="utf-8")
+        calls = server.count
+        for spec_text in (SPEC, SPEC + "* square(5) = 25\n"):
+            spec.write_text(spec_text, encoding="utf-8")
+            result = compile_(server, spec)
+            assert result.exit_code == 1, result.output
+            assert (
+                f"square.mrsh: not compiled: {edited} was edited by hand since marshalike "
+                "wrote it (it no longer has the hash its lock records): move the edits to the "
+                "spec, then move the file away or delete it, and compile again\n"
+            ) in result.output
+            assert edited.read_text(encoding="utf-8") == text
+        assert server.count == calls  # refused before any model call
+        edited.unlink()
+        result = compile_(server, spec)
+    assert result.exit_code == 0, result.output
+    assert "# my edit" not in edited.read_text(encoding="utf-8")
+
+
+def test_a_support_module_a_newer_compile_wrote_is_not_a_hand_edit(tmp_path: Path) -> None:
+    """`_marshalike_main.py` is shared by a folder's specs: the text compile writes today
+    is never an edit, whatever hash an older compile recorded for it."""
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+        lock = tmp_path / "square.lock.json"
+        data = json.loads(lock.read_text(encoding="utf-8"))
+        data["outputs"]["_marshalike_main.py"] = "sha256:" + "0" * 64  # an older text's
+        lock.write_text(json.dumps(data), encoding="utf-8")
+        result = compile_(server, spec)
+    assert result.exit_code == 0, result.output

@@ -1,5 +1,9 @@
 """Render `marshalike check` results: text for people, JSON for tools, JUnit XML for CI
-dashboards, and GitHub Actions annotations when running there."""
+dashboards, and GitHub Actions annotations when running there.
+
+A finding's message may quote a spec, and a path may hold anything a file name can: the
+text, the annotations and the XML show each control character as an escape (`printable`),
+so none reaches a terminal and the XML stays well-formed."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from xml.etree import ElementTree
 
 from marshalike.build.freshness import Finding, SpecCheck
 from marshalike.build.report import count
+from marshalike.language.diagnostics import printable
 from marshalike.synth.redact import redact_question
 
 
@@ -24,7 +29,7 @@ def text(checks: Sequence[SpecCheck]) -> str:
         lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
     failed = sum(not c.ok for c in checks)
     lines.append(f"{count(len(checks), 'spec')} checked, {failed} failed")
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in "\n".join(lines).split("\n"))
 
 
 def as_json(checks: Sequence[SpecCheck]) -> str:
@@ -51,6 +56,9 @@ def junit(checks: Sequence[SpecCheck]) -> str:
         cases = _cases(check, suite)
         suite.set("tests", str(cases))
         suite.set("failures", str(len(check.findings)))
+    for element in suites.iter():  # XML 1.0 holds no control character but tab and newline
+        element.attrib = {key: printable(value) for key, value in element.attrib.items()}
+        element.text = printable(element.text) if element.text else element.text
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -83,5 +91,6 @@ def github_annotations(checks: Sequence[SpecCheck]) -> str:
     for check in checks:
         for f in check.findings:
             message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            lines.append(f"::error file={f.path},line={f.line},col={f.column}::{message}")
+            line = f"::error file={f.path},line={f.line},col={f.column}::{message}"
+            lines.append(printable(line))
     return "".join(line + "\n" for line in lines)

@@ -18,6 +18,7 @@ from marshalike.build.output import (
     OutputError,
     cannot_write,
     claim_outputs,
+    edited_output,
     ensure_writable,
     file_hash,
     foreign_output,
@@ -26,7 +27,7 @@ from marshalike.build.output import (
     write_unit,
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
-from marshalike.build.uses import Used
+from marshalike.build.uses import Used, not_compiled
 from marshalike.build.vet import vet_locked
 from marshalike.codegen import emit, lint, module_main
 from marshalike.gate.questions import Question
@@ -238,6 +239,8 @@ def _compile_locked(
     shared: SharedBackend,
 ) -> SpecReport:
     lock = read_lock(lock_path(out_dir, spec.module.name), path.name)
+    if (edited := edited_output(out_dir, spec.module.name, lock.outputs)) is not None:
+        return SpecReport(str(path), source, problem=edited)  # before any model call
     need_verified = not job.loop.allow_unchecked
     cached = {
         u.func.name: lock.hit(u.func.name, u.key, need_verified=need_verified)
@@ -279,7 +282,7 @@ def _compile_uses(
         target = run.graph.target(path, use)
         report = run.compile(target, cancel=cancel)
         if not report.ok:
-            return used, f"the used spec {use.path} did not compile"
+            return used, f"the used spec {use.path} did not compile{not_compiled(report)}"
         where = run.job.out or target.parent
         if where.resolve() != out_dir.resolve():
             return used, (

@@ -34,7 +34,8 @@ class OutputError(MarshalikeError):
 
 
 def foreign_output(folder: Path, module_name: str) -> str | None:
-    """Why compile may not write the outputs of `module_name` into `folder`: one of them
+    """Why compile may not write the outputs of `module_name` into `folder` (the failed
+    attempt `NAME.failed.py` among them): one of them
     exists, is not empty and does not start as every text compile writes there does (a
     file of someone else's, such as the module a spec was decompiled from), or was
     generated from another spec (`test_a.py`, the module of `test_a.mrsh`, where `a.mrsh`
@@ -44,7 +45,9 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
     A generated file's first line names its spec by file name only, so two specs of one
     name in different folders, compiled into one folder by separate runs, cannot be told
     apart here (within one run, `claim_outputs` tells them apart)."""
-    starts = dict.fromkeys((f"{module_name}.py", f"test_{module_name}.py"), emit.GENERATED)
+    # The best attempt of a failed compile (`NAME.failed.py`) is written there too.
+    names = (f"{module_name}.py", f"test_{module_name}.py", f"{module_name}.failed.py")
+    starts = dict.fromkeys(names, emit.GENERATED)
     starts[module_main.SUPPORT_FILE] = module_main.support_source().partition("\n")[0]
     for name, start in starts.items():
         try:
@@ -66,6 +69,36 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
                 f"{module_name}.mrsh would overwrite it: rename one of the specs, or compile "
                 "them into different folders (--out)"
             )
+    return None
+
+
+def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -> str | None:
+    """Why compile may not write the outputs of `module_name` into `folder`: one of them
+    no longer has the hash its lock records (`recorded`: file name -> sha256), so it was
+    edited by hand since compile wrote it, and writing it again would lose that edit. A
+    file that cannot be read is left to the write; so is every file while the marker of
+    an interrupted write says the files were left out of step by a crash, and the support
+    module when it is what compile writes today (another spec's compile, by a newer
+    marshalike, may have written it)."""
+    if interrupted(folder, module_name):
+        return None
+    for name in (f"{module_name}.py", f"test_{module_name}.py", module_main.SUPPORT_FILE):
+        wanted = recorded.get(name)
+        try:
+            text = (folder / name).read_text(encoding="utf-8") if wanted else None
+        except UnicodeDecodeError:
+            text = ""  # no generated file's text: someone else's, in another encoding
+        except OSError:
+            continue
+        if text is None or file_hash(text) == wanted:
+            continue
+        if name == module_main.SUPPORT_FILE and text == module_main.support_source():
+            continue
+        return (
+            f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "
+            "the hash its lock records): move the edits to the spec, then move the file "
+            "away or delete it, and compile again"
+        )
     return None
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshalike.build.compiler import SpecReport
+from marshalike.language.diagnostics import printable
 from marshalike.synth.redact import redact, redact_question
 
 _MARK = {"verified": "ok", "unchecked": "UNCHECKED", "failed": "FAILED"}
@@ -42,7 +43,8 @@ def text(reports: Sequence[SpecReport]) -> str:
         f"{totals['prompt']} prompt + {totals['completion']} completion tokens, "
         f"{totals['seconds']:.1f} s"
     )
-    return redact("\n".join(lines) + "\n")
+    # A path, or a failure quoting what a candidate returned, may hold control characters.
+    return redact("".join(printable(line) + "\n" for line in "\n".join(lines).split("\n")))
 
 
 def _spec_line(report: SpecReport) -> str:

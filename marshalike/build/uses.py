@@ -11,10 +11,28 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from marshalike.language.files import read_regular
 from marshalike.language.graph import Reached, SpecGraph
 from marshalike.language.spec import Use
+
+
+def not_compiled(report: Any) -> str:
+    """Why the compile of a used spec, `report` (a `compiler.SpecReport`), did not succeed:
+    the end of the sentence that its user was not compiled for it, on one line."""
+    errors = [d for d in report.diagnostics if d.is_error]
+    if report.problem:
+        why = report.problem
+    elif errors:
+        first = errors[0]
+        why = f"{first.path}:{first.span.line}:{first.span.column}: {first.message} [{first.code}]"
+    elif report.stale:
+        why = f"{', '.join(report.stale)} would need the model (--frozen)"
+    else:
+        failed = [unit.name for unit in report.units if unit.status == "failed"]
+        why = f"{', '.join(failed)} failed" if failed else ""
+    return f": {why}" if why else ""
 
 
 @dataclass(frozen=True)

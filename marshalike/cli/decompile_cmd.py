@@ -28,7 +28,7 @@ from marshalike.decompile.describe import from_model
 from marshalike.decompile.errors import DecompileError
 from marshalike.decompile.from_tests import ProjectTests
 from marshalike.decompile.model import RunModel
-from marshalike.decompile.module import Aids, Decompiled, decompile_files
+from marshalike.decompile.module import Aids, Decompiled, decompile_files, module_path_problem
 from marshalike.decompile.roundtrip import Agreement, recompiler, summary
 from marshalike.errors import MarshalikeError
 from marshalike.language.reserved import spec_name_problem
@@ -141,10 +141,8 @@ def _targets(paths: tuple[Path, ...], out: Path | None, force: bool) -> list[tup
     where a module is missing or two would share a spec."""
     targets: dict[Path, Path] = {}
     for path in paths:
-        if path.suffix != ".py":
-            raise DecompileError(f"{path}: not a Python module; give a .py file")
-        if not path.is_file():
-            raise DecompileError(f"{path}: no such file")
+        if (why := module_path_problem(path)) is not None:
+            raise DecompileError(why)
         if any(p.resolve() == path.resolve() for p in targets):
             continue
         target = (out or path.parent) / f"{path.stem}.mrsh"

@@ -22,7 +22,14 @@ from marshalike.decompile.examples import Measured, Sandbox, measure
 from marshalike.decompile.from_tests import ProjectTests
 from marshalike.decompile.inputs import candidate_calls
 from marshalike.decompile.phrases import phrase_of
-from marshalike.decompile.reading import Function, Reading, Record, Refusal, read_module
+from marshalike.decompile.reading import (
+    Function,
+    Reading,
+    Record,
+    Refusal,
+    python_text,
+    read_module,
+)
 from marshalike.language.naming import identifier
 from marshalike.language.reserved import declared_name_problem
 from marshalike.language.typemap import infer_literal_type
@@ -76,8 +83,15 @@ def decompile_files(
 ) -> Iterator[tuple[Path, Path, Decompiled]]:
     """Each module of (module, spec path) `targets` decompiled, with the `# use` lines
     between their specs (`uses`): a used module before its users, else in the given order.
-    DecompileError where a module cannot be read."""
+    DecompileError where a module cannot be read, is not Python, or where `functions`
+    names one that no module has, before any module is run."""
     sources = [_read(path) for path, _ in targets]
+    pairs = zip(targets, sources, strict=True)
+    readings = [_reading(source, str(path)) for (path, _), source in pairs]
+    for name in functions:
+        if not any(_defines(reading, name) for reading in readings):
+            where = f"{targets[0][0]} has" if len(targets) == 1 else "none of the modules has"
+            raise DecompileError(f"{where} no function {name!r} (--functions)")
     plan = uses.plan([(path, source) for (path, _), source in zip(targets, sources, strict=True)])
     spec_paths = [target for _, target in targets]
     held: dict[int, set[str]] = {}
@@ -111,12 +125,7 @@ def decompile_source(
     """The spec for the module `source`; `links` are its `# use` lines and those left out
     (`uses.links`)."""
     aids = aids or Aids()
-    try:
-        reading = read_module(source, filename)
-    except SyntaxError as exc:
-        raise DecompileError(f"{filename}:{exc.lineno or 0}: not Python: {exc.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise DecompileError(f"{filename}: not Python: {exc}") from None
+    reading = _reading(source, filename)
     wanted = [f for f in reading.functions if not functions or f.name in functions]
     module_name = module_name_of(filename)
     sandbox = Sandbox(
@@ -172,6 +181,36 @@ def decompile_source(
     used = [link.spec for link in links if link.spec]
     text = writing.spec_text(title, intro, refusals, types, sections, used)
     return Decompiled(text, tuple(reports), tuple(notes))
+
+
+def _reading(source: str, filename: str) -> Reading:
+    """The module read (`read_module`); DecompileError, one line, where it is not Python."""
+    try:
+        return read_module(source, filename)
+    except SyntaxError as exc:
+        raise DecompileError(f"{filename}:{exc.lineno or 0}: not Python: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise DecompileError(f"{filename}: not Python: {exc}") from None
+
+
+def _defines(reading: Reading, name: str) -> bool:
+    """Whether `--functions`' `name` is a function of the module, or a method's name."""
+    named = [f.name for f in reading.functions] + [m.name.split(".")[-1] for m in reading.methods]
+    return name in named
+
+
+def module_path_problem(path: Path) -> str | None:
+    """Why `path`, given on the command line, is no module to decompile; None when it is a
+    `.py` file. One line, naming the path."""
+    if path.suffix != ".py":
+        return f"{path}: not a Python module; give a .py file"
+    if path.is_dir():
+        return f"{path}: is a directory, not a Python module"
+    if not path.exists():
+        return f"{path}: no such file"
+    if not path.is_file():
+        return f"{path}: not a regular file; give a .py file"
+    return None
 
 
 def module_name_of(filename: str) -> str:
@@ -265,10 +304,18 @@ def _words(text: str) -> set[str]:
 
 
 def _read(path: Path) -> str:
+    """The module's text, decoded as Python decodes it (`python_text`)."""
+    if path.is_dir():
+        raise DecompileError(f"{path}: is a directory, not a Python module")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DecompileError(f"{path}: cannot be read: {exc}") from None
+        return python_text(path.read_bytes())
+    except SyntaxError as exc:  # an encoding Python does not know, or a mark and another
+        raise DecompileError(f"{path}: not Python: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        said = f"{exc.encoding} cannot decode byte 0x{exc.object[exc.start]:02x}"
+        raise DecompileError(f"{path}: cannot be read: {said}") from None
+    except OSError as exc:
+        raise DecompileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 def _siblings(path: Path) -> dict[str, str]:
@@ -281,7 +328,7 @@ def _siblings(path: Path) -> dict[str, str]:
     for other in others[:_SIBLINGS]:
         try:
             if other.stat().st_size <= _SIBLING_BYTES:
-                found[other.name] = other.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+                found[other.name] = python_text(other.read_bytes())
+        except (OSError, UnicodeDecodeError, SyntaxError):
             continue
     return found

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import ast
 import doctest
+import io
+import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -95,6 +98,29 @@ class Reading:
     functions: tuple[Function, ...]
     records: dict[str, Record]
     methods: tuple[Refusal, ...]
+
+
+# A coding declaration (PEP 263), on the first two lines of a module.
+_CODING = re.compile(r"^([ \t\f]*#.*?)coding([:=])", re.ASCII)
+
+
+def python_text(raw: bytes) -> str:
+    """A module's bytes as Python reads them: in the encoding its byte-order mark or its
+    coding declaration names, UTF-8 by default (`tokenize.detect_encoding`), the mark
+    dropped. The text goes on as UTF-8 (to the sandbox, beside the module's neighbours), so
+    a declaration of another encoding is made inert, on its line, keeping the line numbers.
+    SyntaxError for an encoding Python does not know; UnicodeDecodeError for bytes that are
+    not in the encoding named."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    text = raw.decode(encoding)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return text
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines[:2]):
+        if _CODING.match(line):
+            lines[index] = _CODING.sub(r"\1coding (read as UTF-8)\2", line, count=1)
+            break
+    return "".join(lines)
 
 
 def read_module(source: str, filename: str) -> Reading:

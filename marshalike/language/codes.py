@@ -75,7 +75,7 @@ class Code(StrEnum):
     CSV_RAGGED_ROWS = "M033", "error", "CSV file rows that do not match its header"
     USE_UNREADABLE = "M034", "error", "used spec missing or unreadable"
     CIRCULAR_USE = "M035", "error", "specs that use each other in a circle"
-    USE_HAS_ERRORS = "M036", "error", "used spec has syntax errors"
+    USE_HAS_ERRORS = "M036", "error", "used spec has errors"
 
     # The compiler's plan.
     FUNCTION_CYCLE = "M040", "error", "functions that refer to each other in a cycle"

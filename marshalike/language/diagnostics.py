@@ -63,20 +63,46 @@ def sort_key(d: Diagnostic) -> tuple[str, Span, str]:
     return (d.path, d.span, d.code)
 
 
+# Characters a terminal or a log viewer acts on rather than shows, and those XML 1.0 cannot
+# hold: the C0 and C1 controls but tab, DEL, the bidirectional controls, the line and
+# paragraph separators, a byte-order mark, the noncharacters U+FFFE and U+FFFF, and lone
+# surrogates. A spec, and a path, may hold any of them: shown, each is an escape.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` with each character of `_HIDDEN` written as a Python escape (`\\x1b`,
+    `\\u202e`): safe for a terminal, a CI log and an XML report, and still one line."""
+    return _HIDDEN.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def render(diagnostic: Diagnostic, source: str | None) -> str:
-    """Render like a C compiler: location, message, the line, a caret, a hint."""
+    """Render like a C compiler: location, message, the line, a caret, a hint; every part
+    `printable`, the caret under the same characters however they are shown."""
     span = diagnostic.span
     head = (
         f"{diagnostic.path}:{span.line}:{span.column}: "
         f"{diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
     )
-    lines = [head]
+    lines = [printable(head)]
     text = _source_line(source, span.line)
     if text is not None:
-        lines.append("    " + text)
-        lines.append("    " + _caret(text, span))
+        # A byte-order mark that starts the spec is no part of its first line to show.
+        shown = [printable(c) for c in text]
+        if span.line == 1 and text.startswith("\ufeff"):
+            shown[0] = ""
+        lines.append("    " + "".join(shown))
+        lines.append("    " + _caret(text, shown, span))
     if diagnostic.hint:
-        lines.append(f"  hint: {diagnostic.hint}")
+        lines.append(printable(f"  hint: {diagnostic.hint}"))
     return "\n".join(lines)
 
 
@@ -94,7 +120,8 @@ def _source_line(source: str | None, line: int) -> str | None:
     return lines[line - 1]
 
 
-def _caret(text: str, span: Span) -> str:
+def _caret(text: str, shown: list[str], span: Span) -> str:
+    """The caret under `span` of `text`, whose characters are shown as `shown`."""
     start = max(span.column - 1, 0)
     if span.end_line == span.line:
         width = max(span.end_column - span.column, 1)
@@ -102,5 +129,7 @@ def _caret(text: str, span: Span) -> str:
         width = max(len(text) - start, 1)
     width = min(width, max(len(text) - start, 1))
     # Keep tabs in the indent so the caret lines up however the terminal renders them.
-    indent = "".join(c if c == "\t" else " " for c in text[:start])
-    return indent + "^" * width
+    indent = "".join(
+        c if c == "\t" else " " * len(s) for c, s in zip(text[:start], shown, strict=False)
+    )
+    return indent + "^" * max(sum(len(s) for s in shown[start : start + width]), 1)

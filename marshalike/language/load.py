@@ -52,33 +52,61 @@ def load_spec(path: str | Path, graph: SpecGraph | None = None) -> LoadResult:
     them for the next spec of the run."""
     graph = graph or SpecGraph()
     file = Path(path)
-    display = str(path)
     spec = graph.file(file)
     if spec.error is not None:
-        raise _unreadable(spec.error, display)
+        raise _unreadable(spec.error, str(path))
+    return _load(file, str(path), graph, _used_errors(file, graph), insist=True)
+
+
+# The errors of each spec a spec uses, at any depth, as loading it alone finds them.
+_UsedErrors = dict[Path, tuple[Diagnostic, ...]]
+
+
+def _load(
+    file: Path, display: str, graph: SpecGraph, used: _UsedErrors, *, insist: bool
+) -> LoadResult:
+    """Load a spec the graph has read; with `insist`, one named on the command line."""
+    spec = graph.file(file)
     not_utf8 = spec.content.not_utf8(display) if spec.content is not None else None
-    if not_utf8 is not None:
-        _insist_on_spec(file, display, "it is not UTF-8 text")
-        return LoadResult(display, None, (not_utf8,), spec.source)
+    if not_utf8 is not None or spec.parsed is None:
+        _insist_on_spec(file, display, "it is not UTF-8 text", insist)
+        return LoadResult(display, None, (not_utf8,) if not_utf8 else (), spec.source)
     parsed = spec.parsed_as(display)
     if parsed.module is None:
-        _insist_on_spec(file, display, "it has syntax errors")
+        _insist_on_spec(file, display, "it has syntax errors", insist)
         diagnostics = tuple(sorted(parsed.diagnostics, key=sort_key))
         return LoadResult(display, None, diagnostics, spec.source)
     if not parsed.module.funcs and not parsed.module.types:
-        _insist_on_spec(file, display, "it declares no `# func` or `# type`")
-    module, found = _resolve(parsed.module, file, graph)
+        _insist_on_spec(file, display, "it declares no `# func` or `# type`", insist)
+    module, found = _resolve(parsed.module, file, graph, used)
     found.extend(parsed.diagnostics)
     if has_errors(found):
-        _insist_on_spec(file, display, "it has errors")
+        _insist_on_spec(file, display, "it has errors", insist)
     return LoadResult(display, module, tuple(sorted(found, key=sort_key)), spec.source)
 
 
-def _insist_on_spec(file: Path, display: str, why: str) -> None:
+def _used_errors(file: Path, graph: SpecGraph) -> _UsedErrors:
+    """The errors of every spec that the spec at `file` reaches through its `# use`s, each
+    loaded once, after the specs it uses (`SpecGraph.order`), so that no load recurses and
+    a spec with errors deep down is reported at every level above it (M036), all but a
+    circle of uses."""
+    found: _UsedErrors = {}
+    root = graph.key(file)
+    for key in graph.order([root]):
+        if key != root and graph.file(key).error is None:
+            loaded = _load(key, key.name, graph, found, insist=False)
+            # A circle of uses is reported where it closes (M035), not above it.
+            found[key] = tuple(
+                d for d in loaded.diagnostics if d.is_error and d.code != Code.CIRCULAR_USE
+            )
+    return found
+
+
+def _insist_on_spec(file: Path, display: str, why: str, insist: bool = True) -> None:
     """A file named `*.mrsh` is a spec, errors and all; any other file named on the command
     line is one only when it reads as one, so a stray argument never gets outputs written
     next to it."""
-    if file.suffix != SPEC_SUFFIX:
+    if insist and file.suffix != SPEC_SUFFIX:
         raise SpecError(
             f"{display}: not a {SPEC_SUFFIX} file, and {why}; "
             f"name the spec with the {SPEC_SUFFIX} suffix"
@@ -122,7 +150,9 @@ def load_paths(paths: Iterable[str | Path]) -> list[LoadResult]:
     return [load_spec(path, graph) for path in spec_paths(paths)]
 
 
-def _resolve(module: Module, file: Path, graph: SpecGraph) -> tuple[Module, list[Diagnostic]]:
+def _resolve(
+    module: Module, file: Path, graph: SpecGraph, used: _UsedErrors
+) -> tuple[Module, list[Diagnostic]]:
     found: list[Diagnostic] = []
     types = []
     for typedef in module.types:
@@ -130,7 +160,7 @@ def _resolve(module: Module, file: Path, graph: SpecGraph) -> tuple[Module, list
         types.append(filled)
         found.extend(problems)
     module = dataclasses.replace(module, types=tuple(types))
-    extra, problems = _resolve_uses(module, file, graph)
+    extra, problems = _resolve_uses(module, file, graph, used)
     found.extend(problems)
     found.extend(check(module, extra_functions=extra))
     return module, found
@@ -244,9 +274,10 @@ def _csv_diag(
 
 
 def _resolve_uses(
-    module: Module, file: Path, graph: SpecGraph
+    module: Module, file: Path, graph: SpecGraph, used_errors: _UsedErrors
 ) -> tuple[dict[str, Func], list[Diagnostic]]:
-    """Functions the used specs declare, and what went wrong resolving them."""
+    """Functions the used specs declare, and what went wrong resolving them: a used spec
+    with errors of its own, syntax or any other (`used_errors`), is M036."""
     extra: dict[str, Func] = {}
     found: list[Diagnostic] = []
     root = graph.key(file)
@@ -264,8 +295,16 @@ def _resolve_uses(
             chain = " -> ".join(_relative(p, root.parent) for p in [root, *cycle])
             found.append(_use_diag(Code.CIRCULAR_USE, f"circular use: {chain}", use, module))
         errors = sum(1 for d in used.parsed.diagnostics if d.is_error)
+        others = used_errors.get(target, ()) if cycle is None else ()
         if errors:
             message = f"used spec '{use.path}' has {_plural(errors, 'syntax error')}"
+            found.append(_use_diag(Code.USE_HAS_ERRORS, message, use, module))
+        elif others:
+            first = others[0]
+            message = (
+                f"used spec '{use.path}' has {_plural(len(others), 'error')}, the first at "
+                f"line {first.span.line}: {first.message} [{first.code}]"
+            )
             found.append(_use_diag(Code.USE_HAS_ERRORS, message, use, module))
         if used.module is not None:
             for func in used.module.funcs:

@@ -175,6 +175,7 @@ def run_calls(
     keep_docstrings: bool = False,
     exceptions: Sequence[str] = (),
     names: Sequence[str] | None = None,
+    watched: Sequence[str] = (),
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
     answers in order, and the import error (a one-line text) if the module cannot be
@@ -196,7 +197,11 @@ def run_calls(
     `names` are the module's names a call may read, as the generated tests import them
     (the spec's functions and types); any other name in a call is a builtin or a standard
     library module, taken before the module is imported. None (a user's own module, run
-    as it is): every name of the module."""
+    as it is): every name of the module.
+
+    `watched` are other names the generated tests read in the process of the calls (in
+    expected values): the standard library modules among them, as the calls', are taken
+    before the module is imported and must be left as they were."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
@@ -205,7 +210,7 @@ def run_calls(
         "records": list(records),
         "exceptions": sorted(exceptions),
         "names": None if names is None else list(names),
-        "modules": sorted(named & sys.stdlib_module_names),
+        "modules": sorted((named | set(watched)) & sys.stdlib_module_names),
         "factories": list(FACTORIES),
     }
     answers: list[Answer] = []

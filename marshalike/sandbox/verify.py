@@ -152,13 +152,12 @@ class Oracle:
         self.cases = tuple(cases)
         # The dotted exceptions the examples name, which the runner takes by identity.
         self.exceptions = tuple(sorted({e for c in cases if "." in (e := c.exception or "")}))
-        # Whether the modules run with their docstrings (`channel.run_calls`): a user's own
-        # code, decompiled; never code under judgement.
-        self.keep_docstrings = keep_docstrings
-        self.module_name = module_name
-        self.limits = limits
-        self.records = tuple(records)
-        self.extra_files = dict(extra_files or {})
+        # The words of expected values: a call must leave the standard modules among them
+        # as they were, for the generated tests compute them after it, in its process.
+        self.words = tuple(sorted({w for c in cases for w in re.findall(r"\w+", c.expected or "")}))
+        # Docstrings kept (`channel.run_calls`) for a user's own code, never code judged.
+        self.keep_docstrings, self.module_name, self.limits = keep_docstrings, module_name, limits
+        self.records, self.extra_files = tuple(records), dict(extra_files or {})
         self._reference = reference_source
         self.declared = class_shapes(reference_source, self.records, module_name)
         local = {name[:-3] for name in self.extra_files if name.endswith(".py")}
@@ -394,6 +393,7 @@ def _run(
         keep_docstrings=oracle.keep_docstrings,
         exceptions=oracle.exceptions,
         names=oracle.names,
+        watched=oracle.words,
     )
 
 

@@ -14,7 +14,10 @@ runs it on import, before any test. So in a definition at import time:
   `__class_getitem__`, `__set_name__`, an enum's `_generate_next_value_`...), nor a
   dunder but `__slots__`, `__match_args__` and `__hash__`; `metaclass=` names only
   `ABCMeta`; a class with class attributes defines `__init__` or `__new__` only where
-  its bases are plain (an enum calls them for each member on import).
+  its bases are plain (an enum calls them for each member on import), nor methods that
+  run as its members' attributes are set or read (`__setattr__`, `__getattribute__`...);
+- an except clause's exception classes are constants too (a failing import in a `try`
+  evaluates them).
 Function bodies run when called, not on import, and are not looked at here.
 """
 
@@ -49,6 +52,11 @@ _CLASS_HOOKS = frozenset(
     {"__init_subclass__", "__class_getitem__", "__set_name__", "__mro_entries__",
      "_generate_next_value_", "_missing_"}
 )  # fmt: skip
+# What an enum's metaclass calls on each member it makes on import: making it, setting and
+# reading its attributes (`_name_`, `_value_`).
+_MEMBER_MAKING = frozenset(
+    {"__init__", "__new__", "__setattr__", "__getattribute__", "__getattr__", "__delattr__"}
+)
 # Dunder names a class body may bind to a constant (any other binding could be a hook).
 _CLASS_DUNDERS = frozenset({"__slots__", "__match_args__", "__hash__"})
 # Bases whose metaclass is `type` (or ABCMeta): making a subclass runs nothing of its own.
@@ -120,6 +128,9 @@ def _statements(
         elif isinstance(stmt, ast.Try):
             parts = [*stmt.body, *stmt.orelse, *stmt.finalbody]
             parts += [s for handler in stmt.handlers for s in handler.body]
+            # An except clause's classes are evaluated when the try body raises.
+            caught = [handler.type for handler in stmt.handlers if handler.type is not None]
+            yield from _constants(caught, "an except clause's exception")
             yield from _statements(parts, defined, in_class=in_class)
         elif in_class and isinstance(stmt, ast.Assign):
             yield from _constants([stmt.value], "the class attribute", _CLASS_CALLS)
@@ -183,7 +194,7 @@ def _class(node: ast.ClassDef, defined: set[str], *, in_class: bool) -> Iterator
                     f"uses '{node.name}' — define ordinary methods only"
                 ),
             )
-    makers = [stmt for stmt, name in bound if name in ("__init__", "__new__")]
+    makers = [stmt for stmt, name in bound if name in _MEMBER_MAKING]
     members = any(isinstance(stmt, ast.Assign | ast.AnnAssign) for stmt, _ in bound)
     unknown = [b for b in node.bases if not _plain_base(b, defined)]
     if makers and members and unknown:
@@ -191,7 +202,8 @@ def _class(node: ast.ClassDef, defined: set[str], *, in_class: bool) -> Iterator
             makers[0].lineno,
             (
                 f"'{node.name}' derives from {_short(unknown[0])}, whose metaclass may call "
-                f"'{node.name}.__init__' for its attributes on import (as an enum's does) — "
+                f"'{node.name}.{_class_names(makers[0])[0]}' for its attributes on import "
+                "(as an enum's does) — "
                 "give it no class attributes, or derive it from a plain class"
             ),
         )

@@ -66,6 +66,46 @@ def total_to(n):
         return 0
     return n + total_to(n - 1)
 """
+# The call rebinds a name of a standard module that only an expected value reads.
+MODULE_OF_AN_EXPECTED_VALUE_CHANGED = """\
+import string
+
+
+def letters(n):
+    box = [string]
+    box[0].ascii_lowercase = "zyxwvutsrqponmlkjihgfedcba"
+    return "abcdefghijklmnopqrstuvwxyz"[:n]
+"""
+# The module's names are as they were; the decoder one of them holds is not.
+INSTANCE_IN_A_MODULE_CHANGED = """\
+import json
+
+
+def _scan(text, index):
+    return [9, 9], len(text)
+
+
+def pair(text):
+    decoder = json._default_decoder
+    decoder.scan_once = _scan
+    left, right = text.split(",")
+    return [int(left), int(right)]
+"""
+# A class of a standard module changed in place.
+CLASS_IN_A_MODULE_CHANGED = """\
+import json
+
+
+def _decode(self, text):
+    return [9, 9]
+
+
+def pair(text):
+    box = [json.JSONDecoder]
+    box[0].decode = _decode
+    left, right = text.split(",")
+    return [int(left), int(right)]
+"""
 ATTACKS = (
     Attack("exception-bases-claimed-by-a-metaclass", "disguised", BASES_CLAIMED_BY_METACLASS,
            "age", user_tests=True),
@@ -78,4 +118,10 @@ ATTACKS = (
     Attack("decimal-template-changed", "disguised", DECIMAL_TEMPLATE_CHANGED, "divide"),
     Attack("recursion-deeper-than-a-test-allows", "disguised",
            RECURSION_DEEPER_THAN_A_TEST_ALLOWS, "deep"),
+    Attack("module-of-an-expected-value-changed", "disguised",
+           MODULE_OF_AN_EXPECTED_VALUE_CHANGED, "letters", user_tests=True),
+    Attack("instance-in-a-module-changed", "disguised", INSTANCE_IN_A_MODULE_CHANGED, "pair",
+           user_tests=True),
+    Attack("class-in-a-module-changed", "disguised", CLASS_IN_A_MODULE_CHANGED, "pair",
+           user_tests=True),
 )  # fmt: skip

@@ -99,6 +99,51 @@ CLASS_DECORATOR = (
     "\n\ndef add(a, b):\n" + WRONG
 )
 
+# The record's class changed on import, before the verifier holds it as it is: its fields
+# are right, reading them through the class swaps them.
+_SWAP_ON_READ = """\
+def _read(self, name):
+    held = object.__getattribute__(self, "__dict__")
+    if "_swapped" in held and name in ("x", "y"):
+        return held["y" if name == "x" else "x"]
+    return object.__getattribute__(self, name)
+
+
+def _arm(*args):
+    Point.__getattribute__ = _read
+    return ImportError
+
+"""
+_SWAP = """
+
+def swap(point):
+    made = Point(point.y, point.x)
+    made._swapped = True
+    return made
+"""
+# A failing import makes Python evaluate the except clause's classes.
+EXCEPT_CLAUSE = (
+    _SWAP_ON_READ
+    + "\ntry:\n    from json import _not_there_\nexcept (_arm() or ImportError):\n    pass\n"
+    + _SWAP
+)
+# An enum's metaclass sets each member's `_name_` and `_value_` through its class.
+ENUM_MEMBER_SETATTR = (
+    _SWAP_ON_READ
+    + """
+import enum
+
+
+class _Mode(enum.Enum):
+    PLAIN = 1
+
+    def __setattr__(self, name, value):
+        _arm()
+        object.__setattr__(self, name, value)
+"""
+    + _SWAP
+)
+
 ATTACKS = (
     Attack("default-argument", "import", DEFAULT_ARGUMENT),
     Attack("decorator", "import", DECORATOR),
@@ -110,4 +155,6 @@ ATTACKS = (
     Attack("module-__getattr__", "import", MODULE_GETATTR),
     Attack("__set_name__", "import", SET_NAME),
     Attack("class-decorator", "import", CLASS_DECORATOR),
+    Attack("except-clause", "import", EXCEPT_CLAUSE, "point", user_tests=True),
+    Attack("enum-member-__setattr__", "import", ENUM_MEMBER_SETATTR, "point", user_tests=True),
 )

@@ -160,10 +160,31 @@ The sum of the whole numbers from 1 to n.
 * total_to(3) = 6
 * total_to(980) = 480690
 """
+# Expected values that read standard modules, which the generated tests compute after the
+# call, in its process.
+LETTERS = """\
+# func letters(an integer): a string
+
+Return the first n lowercase letters of the alphabet.
+
+* letters(3) = string.ascii_lowercase[:3]
+* letters(1) = "a"
+* letters(5) = "abcde"
+"""
+PAIR = """\
+# func pair(a string): a list of integers
+
+Read two integers separated by a comma.
+
+* pair("1,2") = json.loads("[1, 2]")
+* pair("3,4") = [3, 4]
+* pair("10,-1") = [10, -1]
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
-         "divide": DIVIDE, "age": AGE, "deep": DEEP}  # fmt: skip
+         "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
+         "pair": PAIR}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -191,6 +212,8 @@ RIGHT = {
         "        found[word] = found.get(word, 0) + 1\n    return found\n"
     ),
     "age": "def parse_age(text):\n    return int(text)\n",
+    "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
+    "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
     "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
     "paris": (
         "def paris_time(s):\n    import datetime\n    import zoneinfo\n\n"
@@ -203,7 +226,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
              "third": "third", "divide": "third_of", "age": "parse_age",
-             "deep": "total_to"}  # fmt: skip
+             "deep": "total_to", "letters": "letters", "pair": "pair"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -94,13 +94,18 @@ class Print(tuple):
     """A function's fingerprint: compared item by item, by identity."""
 
 
-def fingerprint(v):
-    """A value in a class or module: the object, and a function's code, defaults, closure."""
-    if type(v) in (staticmethod, classmethod):
+def fingerprint(v, inside=False):
+    """A value in a class or module: the object, and a function's code, defaults, closure.
+    In a module, a class written in Python with what its own dict holds
+    (`JSONDecoder.decode = ...`), and an instance of one with what it refers to, its
+    attributes (`json._default_decoder.scan_once = ...`); containers by identity alone
+    (a cache a module fills as it is used, `re._cache`, is no change)."""
+    t = type(v)
+    if t in (staticmethod, classmethod):
         return Print((v, fingerprint(v.__func__)))
-    if type(v) is property:
+    if t is property:
         return Print((v, fingerprint(v.fget), fingerprint(v.fset), fingerprint(v.fdel)))
-    if type(v) is FUNCTION:
+    if t is FUNCTION:
         cells = []
         for cell in v.__closure__ or ():
             try:
@@ -108,6 +113,13 @@ def fingerprint(v):
             except ValueError:
                 cells.append(Print)  # an empty cell: a marker no content is
         return Print((v, v.__code__, v.__defaults__, v.__kwdefaults__, *cells))
+    if inside or t is MODULE:
+        return v
+    if isinstance(v, type) and not FLAGS_OF(v) & (1 << 8):  # a class whose dict can change
+        own = list(DICT_OF(v).items())
+        return Print((v, *[k for k, _ in own], *[fingerprint(x, True) for _, x in own]))
+    if FLAGS_OF(t) & (1 << 9):  # an instance of a class written in Python
+        return Print((v, *REFERENTS(v)))
     return v
 
 
@@ -120,13 +132,15 @@ def same_print(a, b):
 FUNCTION = type(fingerprint)
 
 
-def held(mapping):
-    return {k: fingerprint(v) for k, v in list(mapping.items())}
+def held(mapping, module=False):
+    """The mapping's values' fingerprints; a module's with what its classes and instances
+    hold (a class's own values are held by identity: an ABC's cache fills as it is used)."""
+    return {k: fingerprint(v, not module) for k, v in list(mapping.items())}
 
 
-def watch(label, get):
+def watch(label, get, module=False):
     """Hold `get()` (a mapping) as it is now, under `label`."""
-    WATCHES.append((label, get, held(get())))
+    WATCHES.append((label, get, module, held(get(), module)))
 
 
 # A class's names, bases and dict as `type` has them: a metaclass's property answers
@@ -141,6 +155,47 @@ def name_of(t):
     """A class's "module.qualname", each part "?" where it is not plain text."""
     parts = (MODULE_OF(t), QUALNAME_OF(t))
     return ".".join(part if type(part) is str else "?" for part in parts)
+
+
+NAME_OF = type.__dict__["__name__"].__get__
+DATACLASS = dataclasses.dataclass
+LOADED, TWIN_MODULE = sys.modules, type(sys)("marshalike_record_twin")
+
+
+def same_make(a, b, depth=0):
+    """Whether `a` stands where `b` does as the same kind of thing: a function of the same
+    code, its closure's functions too, or a value of the same type."""
+    if type(a) is not type(b) or depth > 3:
+        return type(a) is type(b)
+    if type(a) is not FUNCTION:
+        return True
+    cells = [[c.cell_contents for c in f.__closure__ or ()] for f in (a, b)]
+    return (
+        a.__code__ == b.__code__
+        and len(cells[0]) == len(cells[1])
+        and all(same_make(x, y, depth + 1) for x, y in zip(*cells, strict=True))
+    )
+
+
+def as_emitted(cls):
+    """Whether a record's class is what the compiler's `@dataclass` makes of its fields and
+    nothing else: code the module ran on import (an except clause, an enum's member) may
+    have given it a method of its own, before anything here held it as it was."""
+    own = DICT_OF(cls)
+    table = own.get("__annotations__", {})  # none, for a type without fields
+    if type(cls) is not type or MRO_OF(cls) != (cls, object) or type(table) is not dict:
+        return False
+    if any(type(k) is not str for k in own) or any(type(k) is not str for k in table):
+        return False
+    # Made in a module of its own, whose names `dataclass` reads: none of the module's.
+    if sys.modules is not LOADED:
+        return False
+    LOADED[TWIN_MODULE.__name__] = TWIN_MODULE
+    made = {"__module__": TWIN_MODULE.__name__}
+    if "__annotations__" in own:
+        made["__annotations__"] = dict(table)
+    twin = DICT_OF(DATACLASS(type(NAME_OF(cls), (), made)))
+    return set(own) == set(twin) and all(same_make(own[k], twin[k]) for k in twin)
 
 
 def watch_class(t):
@@ -171,21 +226,21 @@ def changes():
     if COLLECT():
         return ["code it left to run when the collector frees an object"]
     found = [] if settings() == SETTINGS else ["a setting of the process, or a thread"]
-    for label, get, then in WATCHES:
-        now = held(get())
+    for label, get, module, then in WATCHES:
+        now = held(get(), module)
         gone = any(k not in now or not same_print(now[k], v) for k, v in then.items())
         # Importing a submodule adds it to its package: that is no change.
         if gone or any(type(now[k]) is not MODULE for k in now.keys() - then.keys()):
             found.append(label)
-    return found
+    return list(dict.fromkeys(found))  # a module named by the calls is watched twice
 
 
-MODULE = type(sys)
+MODULE, REFERENTS = type(sys), gc.get_referents
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
                "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath"):  # fmt: skip
     taken = importlib.import_module(shared)
-    watch(f"the module {shared}", lambda m=taken: m.__dict__)
+    watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True)
 # (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
 for t in (collections.Counter, FRACTION, UUID, dataclasses.Field, weakref.WeakValueDictionary):
     watch_class(t)

@@ -35,6 +35,7 @@ from __main__ import (
     WRITE,
     CallTimeout,
     alarm,
+    as_emitted,
     cfg,
     changes,
     exactly,
@@ -150,7 +151,7 @@ try:
     for record in cfg["records"]:
         owner, _, qualname = record.rpartition(".")
         cls = getattr(importlib.import_module(owner), qualname, None)
-        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls) and as_emitted(cls):
             # A used module's type by its full name: `other.Point` is not this `Point`. Its
             # fields' names are taken now, as plain text: a field table the code fills
             # later with objects of its own would run their code as each value is written.
@@ -178,10 +179,14 @@ for local in cfg["local"]:  # the module's and the used specs': their functions 
     found = sys.modules.get(local)
     if found is not None:
         defined = [k for k, v in vars(found).items() if type(v) in (FUNCTION, type)]
-        watch(f"the module {local}", lambda m=found, d=defined: {k: vars(m).get(k) for k in d})
+        watch(
+            f"the module {local}",
+            lambda m=found, d=defined: {k: vars(m).get(k) for k in d},
+            module=True,
+        )
 for shared in cfg.get("modules", ()):
     if shared in MODULES:
-        watch(f"the module {shared}", lambda m=MODULES[shared]: m.__dict__)
+        watch(f"the module {shared}", lambda m=MODULES[shared]: m.__dict__, module=True)
 # What the calls of this process returned, as written then: a later call that changes one
 # (appends to a list it handed out) changes what its caller holds.
 RETURNED: list[tuple] = []

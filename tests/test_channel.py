@@ -453,3 +453,19 @@ def test_a_timeout_too_short_to_start_a_call_is_a_timeout() -> None:
     )
     assert problem is None
     assert [a.kind for a in answers] == ["timeout"] * 3
+
+
+def test_a_used_module_is_held_as_it_was_before_the_module_s_own_code_ran() -> None:
+    """The module rewrites a used spec's function as it is imported (code the static
+    refusals would not let run, run here all the same): the used module was held before."""
+    source = (
+        "import good\n\n"
+        "setattr(good, 'double', lambda n: n + 1)\n\n\n"
+        "def quad(n):\n    return 4 * n\n"
+    )
+    answers, problem = channel.run_calls(
+        source, ["quad(1)"], module_name="m", limits=Limits(), per_call_s=5,
+        extra_files={"good.py": "def double(n):\n    return 2 * n\n"}, names=["quad"],
+    )  # fmt: skip
+    assert problem is None
+    assert answers[0].value == ["object", "the module good", "(changed)"]

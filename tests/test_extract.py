@@ -763,3 +763,33 @@ def test_an_except_clause_and_an_enum_s_attribute_hooks_run_nothing_on_import(
     code: str, problem: str
 ) -> None:
     assert chat(f"```python\n{code}```").problems == (problem,)
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        "[hashlib][0].sha256 = hashlib.sha1",  # rewrites a module
+        '__name__ = "__main__"',  # the module would run its command line on import
+        '__all__ = ["add", "sorted"]',  # what `from m import *` brings
+        "_READY = _Setup.ready",  # a class property runs
+        "_L = str(_Mode.ON)",  # an enum member's __str__ runs
+        "_N = _Mode.ON + 1",  # and its __add__
+        "_S = {_Mode.ON}",  # and its __hash__
+    ],
+)
+def test_the_top_level_only_names_the_code_s_own_objects_and_binds_plain_names(top: str) -> None:
+    code = (
+        "import enum\nimport hashlib\n\n\nclass _Setup:\n    @classmethod\n    @property\n"
+        "    def ready(cls):\n        return True\n\n\nclass _Mode(enum.Enum):\n    ON = 1\n\n"
+        f"\n{top}\n\n\ndef add(a, b):\n    return a + b\n"
+    )
+    assert not chat(f"```python\n{code}```").ok
+
+
+def test_naming_the_code_s_own_objects_alone_is_allowed() -> None:
+    code = (
+        "class _Setup:\n    pass\n\n\n_KINDS = (_Setup, [_Setup], {'setup': _Setup})\n"
+        "_ALIAS = _Setup\n\n\ndef add(a, b: list[_Setup] = None):\n    return a + b\n"
+    )
+    result = chat(f"```python\n{code}```")
+    assert result.ok, result.problems

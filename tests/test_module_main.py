@@ -644,3 +644,26 @@ def test_a_spec_cannot_take_a_name_import_would_not_find(name: str, said: str | 
 
     problem = name_clash(name) or preloaded(name)
     assert (problem is None) if said is None else (problem is not None and said in problem)
+
+
+TOTAL = """\
+# func total(numbers: list of integers): an integer
+
+Add the numbers up.
+
+* total([1, 1, 2]) = 4
+"""
+
+
+def test_a_name_of_the_module_s_own_does_not_change_how_arguments_are_read(
+    tmp_path: Path,
+) -> None:
+    """`list = set` in the module's code: the spec's list of integers stays a list (a set
+    would drop the repeated 1), as the verified examples had it."""
+    module = _module(TOTAL)
+    body = {"total": "list = set\n\n\ndef total(numbers):\n    return sum(numbers)\n"}
+    source = module_source(module, body, spec_name="total.mrsh", spec_hash=spec_hash(TOTAL))
+    (tmp_path / "total.py").write_text(append_main(source, module), encoding="utf-8")
+    (tmp_path / SUPPORT_FILE).write_text(support_source(), encoding="utf-8")
+    done = run(tmp_path, "total", "[1, 1, 2]", name="total")
+    assert (done.returncode, done.stdout) == (0, "4\n"), done.stderr

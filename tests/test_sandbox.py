@@ -905,3 +905,184 @@ def test_kernel_memory_and_host_wide_limits_outside_the_cgroup_are_refused() -> 
     assert seen == dict.fromkeys(
         ("lease", "dnotify", "aio", "semaphores", "message queues", "socket buffer"), "EPERM"
     )
+
+
+PAGE_CACHE_PROBES = """\
+import ctypes, errno, json, mmap, os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+out = {}
+
+
+def outcome(ok):
+    return "allowed" if ok else errno.errorcode.get(ctypes.get_errno(), "?")
+
+
+def attempt(key, fn):
+    try:
+        fn()
+        out[key] = "allowed"
+    except OSError as exc:
+        out[key] = errno.errorcode.get(exc.errno, "?")
+
+
+host = os.open(os.__file__, os.O_RDONLY)  # a bound host file
+size = os.fstat(host).st_size
+attempt("fadvise", lambda: os.posix_fadvise(host, 0, 0, os.POSIX_FADV_DONTNEED))
+attempt("preadv2", lambda: os.preadv(host, [bytearray(4096)], 0, os.RWF_NOWAIT))
+attempt("preadv", lambda: os.preadv(host, [bytearray(4096)], 0))
+own = os.open("own", os.O_RDWR | os.O_CREAT)
+attempt("pwritev2", lambda: os.pwritev(own, [b"x" * 16], 0, os.RWF_DSYNC))
+attempt("pwritev", lambda: os.pwritev(own, [b"x" * 16], 0))
+buffer = ctypes.create_string_buffer(4096)
+one = (ctypes.c_void_p * 2)(ctypes.addressof(buffer), 4096)
+out["preadv2 call"] = outcome(libc.syscall(NUMBERS["preadv2"], host, one, 1, 0, 0, 8) >= 0)
+out["readahead"] = outcome(libc.syscall(NUMBERS["readahead"], host, 0, 4096) == 0)
+address = libc.mmap(None, size, 1, 2, host, 0)  # PROT_READ, MAP_PRIVATE
+vector = ctypes.create_string_buffer(size // 4096 + 1)
+out["mincore"] = outcome(libc.syscall(NUMBERS["mincore"], ctypes.c_void_p(address),
+                                      ctypes.c_size_t(size), vector) == 0)
+first, stat = (ctypes.c_uint64 * 2)(0, 0), (ctypes.c_uint64 * 8)()
+out["cachestat"] = outcome(libc.syscall(NUMBERS["cachestat"], host, first, stat, 0) == 0)
+for key, advice in (("cold", 20), ("pageout", 21), ("dontneed", 4), ("willneed", 3)):
+    out[key] = outcome(libc.syscall(NUMBERS["madvise"], ctypes.c_void_p(address),
+                                    ctypes.c_size_t(size), advice) == 0)
+pidfd = os.pidfd_open(os.getpid())
+vec = (ctypes.c_void_p * 2)(address, size)
+out["process_madvise"] = outcome(libc.syscall(NUMBERS["process_madvise"], pidfd, vec, 1,
+                                              21, 0) >= 0)
+block = mmap.mmap(-1, 1 << 24)
+block.madvise(mmap.MADV_DONTNEED)  # what an allocator does with memory it gives back
+data = [bytes(1 << 20) for _ in range(64)]
+del data
+print(json.dumps(out))
+"""
+PAGE_CACHE_NUMBERS = {
+    "x86_64": {"readahead": 187, "mincore": 27, "cachestat": 451, "madvise": 28,
+               "process_madvise": 440, "preadv2": 327},
+    "aarch64": {"readahead": 213, "mincore": 232, "cachestat": 451, "madvise": 233,
+                "process_madvise": 440, "preadv2": 286},
+}  # fmt: skip
+
+
+@pytest.mark.skipif(platform.machine() not in PAGE_CACHE_NUMBERS, reason="no table for this CPU")
+def test_the_host_page_cache_can_be_neither_cleared_nor_read() -> None:
+    """A process of one verification that evicts a bound host file's pages (fadvise,
+    madvise COLD or PAGEOUT) and another that tests whether they came back (a non-waiting
+    read, mincore, cachestat) would carry state between the processes: refused, while
+    ordinary reads and the advice an allocator gives keep working. preadv2 and pwritev2
+    are missing (ENOSYS): the C library falls back to preadv and pwritev without flags,
+    and refuses the flags (ENOTSUP)."""
+    numbers = PAGE_CACHE_NUMBERS[platform.machine()]
+    seen = attack(f"NUMBERS = {numbers!r}\n" + PAGE_CACHE_PROBES)
+    refused = ("fadvise", "readahead", "mincore", "cachestat", "cold", "pageout",
+               "process_madvise")  # fmt: skip
+    assert seen == {**dict.fromkeys(refused, "EPERM"), "preadv2 call": "ENOSYS",
+                    "preadv2": "ENOTSUP", "pwritev2": "ENOTSUP", "preadv": "allowed",
+                    "pwritev": "allowed", "dontneed": "allowed", "willneed": "allowed"}  # fmt: skip
+
+
+LOCK_PROBES = """\
+import errno, fcntl, json, os, struct
+import pydoc_data.topics
+
+out = {}
+
+
+def attempt(key, fn):
+    try:
+        fn()
+        out[key] = "allowed"
+    except OSError as exc:
+        out[key] = errno.errorcode.get(exc.errno, "?")
+
+
+host = os.open(pydoc_data.topics.__file__, os.O_RDONLY)  # a read-only bound host file
+attempt("flock", lambda: fcntl.flock(host, fcntl.LOCK_EX | fcntl.LOCK_NB))
+read_lock = struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0)
+for key, request in (("getlk", 5), ("setlk", 6), ("setlkw", 7), ("ofd_getlk", 36),
+                     ("ofd_setlk", 37), ("ofd_setlkw", 38)):
+    attempt(key, lambda: fcntl.fcntl(host, request, read_lock))
+own = os.open("own", os.O_RDWR | os.O_CREAT)
+attempt("lockf", lambda: fcntl.lockf(own, fcntl.LOCK_EX | fcntl.LOCK_NB))
+attempt("getfl", lambda: fcntl.fcntl(own, fcntl.F_GETFL))
+print(json.dumps(out))
+"""
+
+
+def test_file_locks_on_host_files_are_refused() -> None:
+    """A lock on a read-only host file (the standard library's) is seen by concurrent runs
+    and by the host's processes, and may hold them: a covert channel between the
+    processes of one verification, and a way to stall the host."""
+    seen = attack(LOCK_PROBES)
+    locks = ("flock", "getlk", "setlk", "setlkw", "ofd_getlk", "ofd_setlk", "ofd_setlkw",
+             "lockf")  # fmt: skip
+    assert seen == {**dict.fromkeys(locks, "EPERM"), "getfl": "allowed"}
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="no table")
+def test_epoll_instances_are_refused() -> None:
+    """An epoll watch is kernel memory no cgroup of a run by a user who is not root counts
+    (a few epolls times many descriptors took 1.1 GB); asyncio still runs, on poll."""
+    seen = attack(
+        "import ctypes, errno, json, platform, select\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out = {}\n"
+        "try:\n    select.epoll()\n    out['epoll_create1'] = 'allowed'\n"
+        "except OSError as exc:\n    out['epoll_create1'] = errno.errorcode[exc.errno]\n"
+        "if platform.machine() == 'x86_64':\n"
+        "    ok = libc.syscall(213, 1) >= 0\n"
+        "    out['epoll_create'] = 'allowed' if ok else errno.errorcode[ctypes.get_errno()]\n"
+        "import asyncio\n"  # the selectors module falls back to poll
+        "async def one():\n    return 1\n"
+        "out['asyncio'] = asyncio.run(one())\n"
+        "print(json.dumps(out))\n"
+    )
+    assert seen.pop("asyncio") == 1
+    assert set(seen.values()) == {"EPERM"}
+
+
+TWO_PROCESSES = """\
+import os
+
+
+def f():
+    go_r, go_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.read(go_r, 1)
+        block = bytearray(700 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        os._exit(0)
+    block = bytearray(700 * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    os.write(go_w, b"x")  # the child touches its own 700 MB: the limit is reached
+    os.waitpid(child, 0)
+    return 1
+"""
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or confine.cgroup_base("memory") is None,
+    reason="per-run memory cgroups need root and the memory controller",
+)
+def test_a_run_killed_by_its_memory_limit_is_reported_so() -> None:
+    """Two processes of 700 MB each under a 1 GB limit: the kernel's OOM killer ends the
+    larger one, the run's first process; the call's end says the memory limit killed it,
+    without the launcher's own complaint."""
+    from marshalike.sandbox import channel
+
+    answers, error = channel.run_calls(
+        TWO_PROCESSES, ["f()"], module_name="m",
+        limits=Limits(timeout_s=30.0, memory_mb=1024), per_call_s=30.0,
+    )  # fmt: skip
+    assert error is None
+    (answer,) = answers
+    assert answer.kind == "died", answer
+    assert "killed" in answer.detail and "memory" in answer.detail, answer.detail
+    assert "unshare" not in answer.detail and "exit status" not in answer.detail

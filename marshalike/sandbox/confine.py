@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _runs = itertools.count()
+_LOCKS = [5, 6, 7, 36, 37, 38]  # F_GETLK, F_SETLK, F_SETLKW and their OFD forms
+_EVICT = [20, 21]  # MADV_COLD, MADV_PAGEOUT
 # The seccomp filter's audit architecture and the calls it refuses, per machine: memfd,
 # System V shared memory, userfaultfd, bpf, perf events, keyrings, ptrace, io_uring,
 # namespaces and mounts, process_vm_readv/writev, fanotify, inotify. `fallocate`, which
@@ -31,23 +33,35 @@ _runs = itertools.count()
 # (refused with a new namespace among its flags), `clone3` (whose flags a filter cannot
 # read: refused as missing, so the C library falls back to `clone`), and `socket` and
 # `socketpair` (refused for any family but Unix, IPv4 and IPv6: a network namespace does
-# not hold vsock, which reaches the host), and `fcntl` and `setsockopt` for some of their
-# requests (`"requests"`: the call, its second argument's values refused). Refused too,
-# for kernel memory or host-wide limits a run's cgroup may not count: System V semaphores
-# and message queues, AIO contexts (`fs.aio-max-nr` is the machine's), a socket's buffer
-# sizes (SOL_SOCKET options); and, through `fcntl`, a lease on a file the compiler reads
-# (its open would wait 45 s for the run) and dnotify (inotify's older form).
+# not hold vsock, which reaches the host), and `fcntl`, `setsockopt` and `madvise` for some
+# of their requests (`"requests"`: the call, which argument, the values refused). Refused
+# too, for kernel memory or host-wide limits a run's cgroup may not count: System V
+# semaphores and message queues, AIO contexts (`fs.aio-max-nr` is the machine's), epoll
+# instances (their watches), a socket's buffer sizes (SOL_SOCKET options); and, through
+# `fcntl`, a lease on a file the compiler reads (its open would wait 45 s for the run) and
+# dnotify (inotify's older form). What the host's page cache holds of a bound host file is
+# state shared between the processes of one verification: the calls that evict its pages
+# or load them unread (fadvise, readahead, madvise COLD or PAGEOUT, process_madvise) or
+# tell which are there without a timed read (mincore, cachestat) are refused; `preadv2`
+# and `pwritev2` (whose RWF_NOWAIT tells, whose RWF_DONTCACHE evicts) as missing, so the
+# C library falls back to preadv and pwritev where no flag is given. File locks (flock,
+# and fcntl's lock requests), which concurrent runs and the host's processes see on the
+# same read-only host file, are refused too.
 _SECCOMP = {
     "x86_64": (0xC000003E, (319, 447, 29, 323, 321, 298, 248, 249, 250, 101, 425, 426, 427,
                             272, 308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442, 310,
-                            311, 300, 253, 254, 294, 457, 458, 467, 64, 68, 206),
+                            311, 300, 253, 254, 294, 457, 458, 467, 64, 68, 206,
+                            221, 187, 27, 451, 440, 73, 213, 291),
                {"clone": 56, "clone3": 435, "sockets": [41, 53], "unsupported": [285],
-                "prctl": 157, "newest": 459, "requests": [[72, [1024, 1026]], [54, [1]]]}),
+                "prctl": 157, "newest": 459, "missing": [327, 328],
+                "requests": [[72, 1, [1024, 1026, *_LOCKS]], [54, 1, [1]], [28, 2, _EVICT]]}),
     "aarch64": (0xC00000B7, (279, 447, 194, 282, 280, 241, 217, 218, 219, 117, 425, 426, 427,
                              97, 268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442, 270,
-                             271, 262, 26, 27, 457, 458, 467, 190, 186, 0),
+                             271, 262, 26, 27, 457, 458, 467, 190, 186, 0,
+                             223, 213, 232, 451, 440, 32, 20),
                 {"clone": 220, "clone3": 435, "sockets": [198, 199], "unsupported": [47],
-                 "prctl": 167, "newest": 459, "requests": [[25, [1024, 1026]], [208, [1]]]}),
+                 "prctl": 167, "newest": 459, "missing": [286, 287],
+                 "requests": [[25, 1, [1024, 1026, *_LOCKS]], [208, 1, [1]], [233, 2, _EVICT]]}),
 }  # fmt: skip
 
 
@@ -114,6 +128,54 @@ def make_cgroups(memory_bytes: int, processes: int) -> list[Path]:
             remove_cgroups([group])
     # v2 has one hierarchy: the same folder may come twice.
     return list(dict.fromkeys(made))
+
+
+# What unshare (util-linux before 2.39) says, exiting with status 1, when the process it
+# waits for was killed by SIGKILL: it cannot take SIGKILL's action to die of it itself.
+_LAUNCHER_KILLED = "unshare: sigprocmask unblock failed"
+MEMORY_KILL = "the run reached its memory limit: the kernel killed its largest process"
+
+
+def memory_killed(groups: Sequence[Path]) -> bool:
+    """Whether the kernel's OOM killer ended a process of the run's memory cgroup (v2
+    `memory.events`, v1 `memory.oom_control`; `memory.failcnt` where neither counts)."""
+    for group in groups:
+        counted = False
+        for knob in ("memory.events", "memory.oom_control"):
+            try:
+                lines = (group / knob).read_text().splitlines()
+            except OSError:
+                continue
+            for key, _, value in (line.partition(" ") for line in lines):
+                if key == "oom_kill" and value.strip().isdigit():
+                    counted = True
+                    if int(value) > 0:
+                        return True
+        if not counted:
+            try:
+                if int((group / "memory.failcnt").read_text()) > 0:
+                    return True
+            except (OSError, ValueError):
+                continue
+    return False
+
+
+def killed(groups: Sequence[Path], stderr_tail: str) -> bool:
+    """Whether the run's first process was killed (SIGKILL) where its launcher exited with
+    a status: by the memory cgroup's OOM killer, or as the launcher's last line says."""
+    last = stderr_tail.rstrip().rpartition("\n")[2]
+    return last.startswith(_LAUNCHER_KILLED) or memory_killed(groups)
+
+
+def plain_stderr(text: str, groups: Sequence[Path]) -> str:
+    """The run's error output without the launcher's own line on a SIGKILL, and with a
+    line that says so where the memory limit killed a process of the run."""
+    lines = text.splitlines()
+    if lines and lines[-1].startswith(_LAUNCHER_KILLED):
+        lines.pop()
+    if memory_killed(groups):
+        lines.append(MEMORY_KILL)
+    return "\n".join(lines) + ("\n" if lines and text.endswith("\n") else "")
 
 
 def remove_stale_cgroups(settle_s: float) -> list[Path]:

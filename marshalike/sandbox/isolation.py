@@ -244,11 +244,25 @@ class Child:
 
     @property
     def returncode(self) -> int | None:
-        return self._proc.poll()
+        """The launcher's exit status, or -SIGKILL where the run's first process was
+        killed (by its memory limit) and the launcher exited with one of its own."""
+        code = self._proc.poll()
+        if code and confine.killed(self._cgroups, self._stderr_tail()):
+            return -signal.SIGKILL
+        return code
 
     def stderr(self, limit: int) -> str:
         self._stderr.flush()
-        return _read_bounded(Path(self._stderr.name), limit)
+        return confine.plain_stderr(_read_bounded(Path(self._stderr.name), limit), self._cgroups)
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._stderr.flush()
+            with open(self._stderr.name, "rb") as handle:
+                handle.seek(max(os.fstat(handle.fileno()).st_size - 200, 0))
+                return handle.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
 
     def stdout_file(self, limit: int) -> str:
         if self._stdout is not None:

@@ -37,7 +37,7 @@ from marshalike.backends.base import PromptKind
 from marshalike.language.naming import NOT_PYTHON, dotted, parse_or_none, quiet_syntax_warnings
 from marshalike.language.spec import Func
 from marshalike.synth import import_time, tampering
-from marshalike.synth.import_time import constant
+from marshalike.synth.import_time import constant, plain_target
 
 PYTHON_FENCES = ("", "python", "py", "python3", "py3")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*$")
@@ -285,6 +285,9 @@ def _allowed(node: ast.stmt) -> bool:
     if isinstance(node, ast.Expr):
         return isinstance(node.value, ast.Constant)
     if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not all(plain_target(target) for target in targets):
+            return False
         return node.value is None or constant(node.value)
     if isinstance(node, ast.Try):
         # `try: import x except ImportError: x = None` only defines things.

@@ -17,7 +17,11 @@ runs it on import, before any test. So in a definition at import time:
   its bases are plain (an enum calls them for each member on import), nor methods that
   run as its members' attributes are set or read (`__setattr__`, `__getattribute__`...);
 - an except clause's exception classes are constants too (a failing import in a `try`
-  evaluates them).
+  evaluates them);
+- an object of the code's own (its classes and functions, what it imports from outside
+  the standard library, names given a value that uses one) is only named there, never
+  read, called, hashed or operated on: `_Setup.ready` runs a class property,
+  `str(Mode.ON)` and `Mode.ON + 1` an enum's methods.
 Function bodies run when called, not on import, and are not looked at here.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 from collections.abc import Collection, Iterator
 
 from marshalike.language.naming import dotted
@@ -73,10 +78,71 @@ _DECORATOR_ADVICE = (
 )
 
 
+class Names(set[str]):
+    """The names the top level defines; `objects`, those of them bound to an object of the
+    code's own: its classes and functions, what it imports from outside the standard
+    library, and names assigned a value that uses one."""
+
+    objects: frozenset[str] = frozenset()
+
+
 def problems(body: Collection[ast.stmt]) -> list[str]:
     """Why each piece of code the top-level `body` would run on import is refused."""
-    defined = _top_level_names(body)
+    defined = Names(_top_level_names(body))
+    defined.objects = _objects(body)
     return [f"line {line}: {why}" for line, why in _statements(body, defined, in_class=False)]
+
+
+def _objects(body: Collection[ast.stmt]) -> frozenset[str]:
+    """`Names.objects` of the top-level `body`, in its order."""
+    found: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(stmt.name)
+        elif isinstance(stmt, ast.ImportFrom) and (stmt.level or _outside(stmt.module)):
+            found.update(a.asname or a.name for a in stmt.names)
+        elif isinstance(stmt, ast.Import):
+            found.update((a.asname or a.name).split(".")[0] for a in stmt.names if _outside(a.name))
+        elif isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+            if {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)} & found:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                found.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(stmt, ast.Try):
+            parts = [*stmt.body, *stmt.orelse, *stmt.finalbody]
+            found |= _objects([*parts, *(s for h in stmt.handlers for s in h.body)])
+    return frozenset(found)
+
+
+def _outside(module: str | None) -> bool:
+    return not module or module.split(".")[0] not in sys.stdlib_module_names
+
+
+def plain_target(target: ast.expr) -> bool:
+    """Whether an assignment at the top level binds names of its own only: not an attribute
+    (`[json][0].dumps = ...` rewrites a module) nor a dunder (`__all__`, `__name__`)."""
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(plain_target(element) for element in target.elts)
+    return isinstance(target, ast.Name) and not (
+        target.id.startswith("__") and target.id.endswith("__")
+    )
+
+
+def uses_objects(expr: ast.expr, objects: Collection[str]) -> bool:
+    """Whether `expr` does more with an object of the code's own than name it: reads its
+    attribute (a property of a class runs), calls with it, hashes it (a set member, a dict
+    key), subscripts it or applies an operator to it (an enum member's `__add__`). Named
+    alone, in a tuple or list, as a dict's value or a subscript's index, it runs nothing."""
+    parents = {id(c): node for node in ast.walk(expr) for c in ast.iter_child_nodes(node)}
+    for name in ast.walk(expr):
+        if not isinstance(name, ast.Name) or name.id not in objects:
+            continue
+        parent = parents.get(id(name))
+        bare = parent is None or isinstance(parent, ast.Tuple | ast.List | ast.Starred)
+        bare = bare or (isinstance(parent, ast.Dict) and any(v is name for v in parent.values))
+        bare = bare or (isinstance(parent, ast.Subscript) and parent.slice is name)
+        if not bare:
+            return True
+    return False
 
 
 def constant(expr: ast.expr, calls: frozenset[str] = SAFE_CALLS) -> bool:
@@ -114,7 +180,7 @@ def _top_level_names(body: Collection[ast.stmt]) -> set[str]:
 
 
 def _statements(
-    body: Collection[ast.stmt], defined: set[str], *, in_class: bool
+    body: Collection[ast.stmt], defined: Names, *, in_class: bool
 ) -> Iterator[tuple[int, str]]:
     for stmt in body:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -122,18 +188,22 @@ def _statements(
         elif isinstance(stmt, ast.ClassDef):
             yield from _class(stmt, defined, in_class=in_class)
         elif isinstance(stmt, ast.AnnAssign):
-            yield from _constants([stmt.annotation], "the annotation")
+            yield from _constants([stmt.annotation], "the annotation", defined)
+            if not in_class and stmt.value and uses_objects(stmt.value, defined.objects):
+                yield stmt.value.lineno, _USES_OBJECT.format(f"the value ({_short(stmt.value)})")
             if in_class and stmt.value is not None:
-                yield from _constants([stmt.value], "the class attribute", _CLASS_CALLS)
+                yield from _constants([stmt.value], "the class attribute", defined, _CLASS_CALLS)
         elif isinstance(stmt, ast.Try):
             parts = [*stmt.body, *stmt.orelse, *stmt.finalbody]
             parts += [s for handler in stmt.handlers for s in handler.body]
             # An except clause's classes are evaluated when the try body raises.
             caught = [handler.type for handler in stmt.handlers if handler.type is not None]
-            yield from _constants(caught, "an except clause's exception")
+            yield from _constants(caught, "an except clause's exception", defined)
             yield from _statements(parts, defined, in_class=in_class)
         elif in_class and isinstance(stmt, ast.Assign):
-            yield from _constants([stmt.value], "the class attribute", _CLASS_CALLS)
+            yield from _constants([stmt.value], "the class attribute", defined, _CLASS_CALLS)
+        elif isinstance(stmt, ast.Assign) and uses_objects(stmt.value, defined.objects):
+            yield stmt.value.lineno, _USES_OBJECT.format(f"the value ({_short(stmt.value)})")
         elif in_class and not _inert(stmt):
             yield stmt.lineno, f"a class body's {_kind(stmt)} runs code on import — {_CLASS_ADVICE}"
 
@@ -154,21 +224,21 @@ def _kind(stmt: ast.stmt) -> str:
 
 
 def _function(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, defined: set[str], *, in_class: bool
+    node: ast.FunctionDef | ast.AsyncFunctionDef, defined: Names, *, in_class: bool
 ) -> Iterator[tuple[int, str]]:
     yield from _decorators(node, defined, in_class=in_class)
     args = node.args
     defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
-    yield from _constants(defaults, f"a default value of '{node.name}'")
+    yield from _constants(defaults, f"a default value of '{node.name}'", defined)
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     annotations = [a.annotation for a in every if a is not None and a.annotation is not None]
     annotations += [node.returns] if node.returns is not None else []
-    yield from _constants(annotations, f"an annotation of '{node.name}'")
+    yield from _constants(annotations, f"an annotation of '{node.name}'", defined)
 
 
-def _class(node: ast.ClassDef, defined: set[str], *, in_class: bool) -> Iterator[tuple[int, str]]:
+def _class(node: ast.ClassDef, defined: Names, *, in_class: bool) -> Iterator[tuple[int, str]]:
     yield from _decorators(node, defined, in_class=in_class)
-    yield from _constants(node.bases, f"a base class of '{node.name}'")
+    yield from _constants(node.bases, f"a base class of '{node.name}'", defined)
     for keyword in node.keywords:
         if keyword.arg == "metaclass" and dotted(keyword.value) not in _METACLASSES:
             yield (
@@ -179,7 +249,7 @@ def _class(node: ast.ClassDef, defined: set[str], *, in_class: bool) -> Iterator
                 ),
             )
         else:
-            yield from _constants([keyword.value], f"a keyword of class '{node.name}'")
+            yield from _constants([keyword.value], f"a keyword of class '{node.name}'", defined)
     bound = [(stmt, name) for stmt in node.body for name in _class_names(stmt)]
     for stmt, name in bound:
         hook = name in _CLASS_HOOKS or (
@@ -254,8 +324,14 @@ def _allowed_decorator(decorator: ast.expr, defined: set[str], *, in_class: bool
     return all(constant(a) for a in arguments)
 
 
+_USES_OBJECT = (
+    "{} uses an object the code defines (a class, a function, what it imports), which can "
+    "run its code on import — name it only"
+)
+
+
 def _constants(
-    exprs: Collection[ast.expr], where: str, calls: frozenset[str] = frozenset()
+    exprs: Collection[ast.expr], where: str, defined: Names, calls: frozenset[str] = frozenset()
 ) -> Iterator[tuple[int, str]]:
     for expr in exprs:
         if not constant(expr, SAFE_CALLS | calls):
@@ -266,6 +342,8 @@ def _constants(
                     f"and containers there"
                 ),
             )
+        elif uses_objects(expr, defined.objects):
+            yield expr.lineno, _USES_OBJECT.format(f"{where} ({_short(expr)})")
 
 
 def _short(expr: ast.expr, limit: int = 40) -> str:

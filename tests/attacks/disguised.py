@@ -106,6 +106,35 @@ def pair(text):
     left, right = text.split(",")
     return [int(left), int(right)]
 """
+# On import, a standard module an expected value reads is rewritten, through a container.
+MODULE_REWRITTEN_ON_IMPORT = """\
+import hashlib
+
+_real = hashlib.sha256
+[hashlib][0].sha256 = hashlib.sha1
+
+
+def sha_hex(text):
+    return _real(text.encode("utf-8")).hexdigest()
+"""
+# A pattern left in re's cache for the test file's `re.sub` to use.
+PATTERN_LEFT_IN_RE_S_CACHE = """\
+import re
+
+
+def squash(text):
+    re._cache[(str, "\\\\s+", 0)] = re.compile("[ab]")
+    return " ".join(text.split())
+"""
+# A module emptied in sys.modules: the test file's `_same` imports it.
+MODULE_EMPTIED_IN_SYS_MODULES = """\
+import sys
+
+
+def add(a, b):
+    getattr(sys, "modules")["uuid"] = None
+    return a + b
+"""
 ATTACKS = (
     Attack("exception-bases-claimed-by-a-metaclass", "disguised", BASES_CLAIMED_BY_METACLASS,
            "age", user_tests=True),
@@ -123,5 +152,11 @@ ATTACKS = (
     Attack("instance-in-a-module-changed", "disguised", INSTANCE_IN_A_MODULE_CHANGED, "pair",
            user_tests=True),
     Attack("class-in-a-module-changed", "disguised", CLASS_IN_A_MODULE_CHANGED, "pair",
+           user_tests=True),
+    Attack("module-rewritten-on-import", "disguised", MODULE_REWRITTEN_ON_IMPORT, "sha",
+           user_tests=True),
+    Attack("pattern-left-in-re-s-cache", "disguised", PATTERN_LEFT_IN_RE_S_CACHE, "squash",
+           user_tests=True),
+    Attack("module-emptied-in-sys-modules", "disguised", MODULE_EMPTIED_IN_SYS_MODULES,
            user_tests=True),
 )  # fmt: skip

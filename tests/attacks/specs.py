@@ -180,11 +180,29 @@ Read two integers separated by a comma.
 * pair("3,4") = [3, 4]
 * pair("10,-1") = [10, -1]
 """
+SHA = """\
+# func sha_hex(a string): a string
+
+The SHA-256 digest of the text's UTF-8 bytes, in hexadecimal.
+
+* sha_hex("abc") = hashlib.sha256(b"abc").hexdigest()
+* sha_hex("") = hashlib.sha256(b"").hexdigest()
+* sha_hex("hello") = hashlib.sha256(b"hello").hexdigest()
+"""
+SQUASH = """\
+# func squash(a string): a string
+
+The text with each run of whitespace replaced by one space.
+
+* squash("a   b") = re.sub(r"\\s+", " ", "a   b")
+* squash("x y") = "x y"
+* squash("p\\tq") = "p q"
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
-         "pair": PAIR}  # fmt: skip
+         "pair": PAIR, "sha": SHA, "squash": SQUASH}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -212,6 +230,11 @@ RIGHT = {
         "        found[word] = found.get(word, 0) + 1\n    return found\n"
     ),
     "age": "def parse_age(text):\n    return int(text)\n",
+    "sha": (
+        "def sha_hex(text):\n    import hashlib\n\n"
+        "    return hashlib.sha256(text.encode('utf-8')).hexdigest()\n"
+    ),
+    "squash": "def squash(text):\n    return ' '.join(text.split())\n",
     "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
     "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
     "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
@@ -226,7 +249,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "parity": "is_even", "tally": "tally", "order": "by_first_seen",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
              "third": "third", "divide": "third_of", "age": "parse_age",
-             "deep": "total_to", "letters": "letters", "pair": "pair"}  # fmt: skip
+             "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
+             "squash": "squash"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ written through, the state a call must leave as it was). `runner.py` follows it 
 program (`scripts.runner`), run inside the sandbox: neither imports anything of marshalike."""
 
 import _json
+import _locale
 import _thread
 import builtins
 import collections
@@ -16,8 +17,11 @@ import importlib
 import importlib.machinery
 import json
 import os
+import re
 import sys
+import time
 import uuid
+import warnings
 import weakref
 import zoneinfo
 
@@ -119,6 +123,8 @@ def fingerprint(v, inside=False):
         own = list(DICT_OF(v).items())
         return Print((v, *[k for k, _ in own], *[fingerprint(x, True) for _, x in own]))
     if FLAGS_OF(t) & (1 << 9):  # an instance of a class written in Python
+        # What it refers to, its attributes' values (or its dict, where `vars` made one:
+        # nothing here reads its `__dict__`, which would make one).
         return Print((v, *REFERENTS(v)))
     return v
 
@@ -216,7 +222,11 @@ def settings():
     kept = [(c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, dict(c.traps))
             for c in (decimal.getcontext(), *CONTEXTS)]  # fmt: skip
     fresh = type(decimal.getcontext()) is decimal.Context
-    return kept, fresh, sys.get_int_max_str_digits(), sys.getrecursionlimit(), THREADS() == 0
+    # A trace or profile function runs at every call after (it could rewrite a test's
+    # locals); the locale and the time zone change how values are read and written.
+    hooks = (GETTRACE(), GETPROFILE(), LOCALE(_locale.LC_ALL), ZONE_NAMES.get("tzname"))
+    numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [])
+    return kept, fresh, numbers, hooks, THREADS() == 0
 
 
 def changes():
@@ -238,7 +248,8 @@ def changes():
 MODULE, REFERENTS = type(sys), gc.get_referents
 for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
-               "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath"):  # fmt: skip
+               "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath", "re",
+               "os", "time", "warnings", "locale"):  # fmt: skip
     taken = importlib.import_module(shared)
     watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True)
 # (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
@@ -291,7 +302,66 @@ FIELD_NAME = dataclasses.Field.__dict__["name"].__get__
 FIELD_KIND_OF = dataclasses.Field.__dict__["_field_type"].__get__
 THREADS = _thread._count
 COLLECT = gc.collect
+GETTRACE, GETPROFILE, LOCALE = sys.gettrace, sys.getprofile, _locale.setlocale
+INT_DIGITS, RECURSION, ZONE_NAMES = sys.get_int_max_str_digits, sys.getrecursionlimit, vars(time)
+AUDITED: list = []
+
+
+def audited(event, args):
+    """An audit hook of the runner's, first of all: one the code adds after it runs in a
+    user's process too (on every import, open, exec...)."""
+    if event == "sys.addaudithook":
+        AUDITED.append(event)
+
+
+sys.addaudithook(audited)
 SETTINGS = settings()
+SYS, ENVIRONMENT = vars(sys), getattr(os.environ, "_data", None)
+# What a user's process shares with the calls beyond the modules watched: the modules
+# imported (`sys.modules["uuid"] = None` makes the test file's `import uuid` fail), the
+# import system, the standard streams and hooks, the environment, the collector's callbacks
+# and the warnings filters (`simplefilter("error")` fails a later test that warns).
+SHARED = ("modules", "meta_path", "path_hooks", "path", "stdin", "stdout", "stderr",
+          "displayhook", "excepthook", "unraisablehook", "breakpointhook", "gettrace",
+          "getprofile", "getrecursionlimit", "get_int_max_str_digits")  # fmt: skip
+
+
+def process_state():
+    found = {name: SYS.get(name) for name in SHARED}
+    lists = [(name, SYS.get(name)) for name in ("meta_path", "path_hooks", "path")]
+    lists += [("callbacks", gc.callbacks), ("filters", vars(warnings).get("filters"))]
+    for name, items in lists:
+        found.update({(name, i): x for i, x in enumerate(items if type(items) is list else ())})
+    if type(ENVIRONMENT) is dict:
+        found.update({("environment", k): v for k, v in ENVIRONMENT.items()})
+    return found
+
+
+watch("the process's modules, import system, streams, hooks or environment", process_state)
+# (The modules imported by now: the test file's `_same` imports them again at each test. An
+# import adds other entries, not all of them modules: `typing` adds `typing.io`.)
+watch("the modules imported", lambda names=list(LOADED): {n: LOADED.get(n) for n in names})
+RE, PATTERN, RECOMPILE = vars(re), re.Pattern, importlib.import_module("re._compiler").compile
+CHECKED: dict = {}  # id of each pattern in re's cache found as compiled -> its key
+
+
+def patterns():
+    """Whether each pattern in re's cache is what its key compiles to (a call could leave
+    another there for the test file's `re.sub` to use)."""
+    for key, value in list(RE.get("_cache", {}).items()):
+        if CHECKED.get(id(value)) is key:
+            continue
+        if type(key) is not tuple or len(key) != 3 or type(key[1]) not in (str, bytes):
+            return {"as compiled": False}
+        if type(value) is not PATTERN or value.pattern is not key[1] or type(key[2]) is not int:
+            return {"as compiled": False}
+        if RECOMPILE(key[1], key[2]).flags != value.flags:
+            return {"as compiled": False}
+        CHECKED[id(value)] = key
+    return {"as compiled": True}
+
+
+watch("re's cache of patterns", patterns)
 # The built-in exceptions, by identity: a class of the module's own that only claims the
 # name (`type("ValueError", (Exception,), {"__module__": "builtins"})`) is not one.
 BUILTIN_ERRORS = {
@@ -327,7 +397,8 @@ for named in cfg.get("modules", ()):
         try:
             MODULES[named] = importlib.import_module(named)
         except Exception:
-            pass
+            continue
+        watch(f"the module {named}", lambda m=MODULES[named]: m.__dict__, module=True)
 
 
 def exactly(t, types):

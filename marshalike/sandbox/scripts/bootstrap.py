@@ -181,7 +181,8 @@ if cfg["namespaces"]:
 if cfg["seccomp"]:
     # A filter that refuses (EPERM) the calls confine.py lists and every call of another
     # ABI: memory that RLIMIT_AS does not count (memfd, System V shared memory), kernel
-    # interfaces a function has no use for, new namespaces, sockets of other families.
+    # interfaces a function has no use for, new namespaces, sockets of other families,
+    # the host's page cache and file locks; and some requests of the calls it looks into.
     rules = cfg["seccomp"]
     denied = rules["denied"]
     LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
@@ -214,10 +215,12 @@ if cfg["seccomp"]:
         (RET, 0, 0, EPERM),
         (RET, 0, 0, ALLOW),
     ]
-    for nr, refused in rules["requests"]:  # the second argument: ARG0 + 8
-        prog += [(JEQ, 0, len(refused) + 3, nr), (LD, 0, 0, ARG0 + 8)]
+    for nr, argument, refused in rules["requests"]:  # seccomp_data.args[argument]
+        prog += [(JEQ, 0, len(refused) + 3, nr), (LD, 0, 0, ARG0 + 8 * argument)]
         prog += [(JEQ, len(refused) - n, 0, k) for n, k in enumerate(refused)]
         prog += [(RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
+    for nr in rules["missing"]:
+        prog += [(JEQ, 0, 1, nr), (RET, 0, 0, ENOSYS)]
     for nr in rules["unsupported"]:
         prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EOPNOTSUPP)]
     for nr in rules["sockets"]:

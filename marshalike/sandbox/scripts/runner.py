@@ -143,14 +143,19 @@ def send(record):
     FLUSH()
 
 
-signal.signal(signal.SIGALRM, alarm)
-try:
-    signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
-    module = importlib.import_module(cfg["module"])
-    signal.setitimer(signal.ITIMER_REAL, 0)
+def hold(local):
+    """Import the module `local` (the module under test, or a used spec's) and hold its
+    functions and classes, and its records, as they are now."""
+    found = importlib.import_module(local)
+    defined = [k for k, v in vars(found).items() if type(v) in (FUNCTION, type)]
+    watch(
+        f"the module {local}",
+        lambda m=found, d=defined: {k: vars(m).get(k) for k in d},
+        module=True,
+    )
     for record in cfg["records"]:
         owner, _, qualname = record.rpartition(".")
-        cls = getattr(importlib.import_module(owner), qualname, None)
+        cls = vars(found).get(qualname) if owner == local else None
         if isinstance(cls, type) and dataclasses.is_dataclass(cls) and as_emitted(cls):
             # A used module's type by its full name: `other.Point` is not this `Point`. Its
             # fields' names are taken now, as plain text: a field table the code fills
@@ -163,6 +168,22 @@ try:
                 RECORDS[id(cls)] = (cls, qualname if owner == cfg["module"] else record, fields)
                 watch_class(cls)
                 watch(f"the fields of {qualname}", lambda t=table: fields_of(t))
+    return found
+
+
+signal.signal(signal.SIGALRM, alarm)
+try:
+    signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
+    # The used specs' modules first, held as they are before the module's code runs (not
+    # for a user's own module, run as it is: the files beside it are imported as it asks).
+    for local in cfg["local"] if cfg.get("names") is not None else ():
+        if local != cfg["module"]:
+            hold(local)
+    module = hold(cfg["module"])
+    for local in cfg["local"] if cfg.get("names") is None else ():
+        if local != cfg["module"] and local in sys.modules:
+            hold(local)
+    signal.setitimer(signal.ITIMER_REAL, 0)
 except BaseException as exc:
     signal.setitimer(signal.ITIMER_REAL, 0)
     send({"id": cfg["hello"], "import_error": raised(exc)})
@@ -175,18 +196,6 @@ else:
         if name in vars(module):
             namespace[name] = vars(module)[name]
     watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in cfg["names"]})
-for local in cfg["local"]:  # the module's and the used specs': their functions and classes
-    found = sys.modules.get(local)
-    if found is not None:
-        defined = [k for k, v in vars(found).items() if type(v) in (FUNCTION, type)]
-        watch(
-            f"the module {local}",
-            lambda m=found, d=defined: {k: vars(m).get(k) for k in d},
-            module=True,
-        )
-for shared in cfg.get("modules", ()):
-    if shared in MODULES:
-        watch(f"the module {shared}", lambda m=MODULES[shared]: m.__dict__, module=True)
 # What the calls of this process returned, as written then: a later call that changes one
 # (appends to a list it handed out) changes what its caller holds.
 RETURNED: list[tuple] = []

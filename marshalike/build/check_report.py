@@ -90,7 +90,18 @@ def github_annotations(checks: Sequence[SpecCheck]) -> str:
     lines = []
     for check in checks:
         for f in check.findings:
-            message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            line = f"::error file={f.path},line={f.line},col={f.column}::{message}"
+            message = _escape(f.message)
+            where = f"file={_property(f.path)},line={f.line},col={f.column}"
+            line = f"::error {where}::{message}"
             lines.append(printable(line))
     return "".join(line + "\n" for line in lines)
+
+
+def _escape(data: str) -> str:
+    """A workflow command's message, escaped as GitHub Actions reads it."""
+    return data.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(value: str) -> str:
+    """A workflow command's property value (`file=…`): a `,` or `:` would end it."""
+    return _escape(value).replace(":", "%3A").replace(",", "%2C")

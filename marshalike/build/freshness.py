@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from marshalike.build.lock import Lock, lock_path, read_lock
-from marshalike.build.output import file_hash, interrupted, marker_file
+from marshalike.build.output import (
+    NotRegularFile,
+    file_hash,
+    interrupted,
+    marker_file,
+    not_regular,
+    read_regular,
+)
 from marshalike.build.uses import Absent, declared_records, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
@@ -32,6 +39,7 @@ from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
+from marshalike.language.reserved import spec_name_problem
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
@@ -92,6 +100,8 @@ def check_spec(
         )
         return SpecCheck(display, loaded.source, loaded.diagnostics, findings)
     module = loaded.module
+    if (named := spec_name_problem(module.name)) is not None:
+        return _only(display, loaded.source, "spec-error", named)
     folder = out or path.parent
     lock_file = lock_path(folder, module.name)
     if interrupted(folder, module.name):
@@ -103,6 +113,9 @@ def check_spec(
         return _only(display, loaded.source, "interrupted", message)
     if not lock_file.exists():
         return _only(display, loaded.source, "missing", f"{lock_file} is missing: compile the spec")
+    if (odd := not_regular(lock_file)) is not None:
+        message = f"{lock_file} is not a regular file ({odd}): move it, and compile the spec"
+        return _only(display, loaded.source, "missing", message)
     lock = read_lock(lock_file, path.name)
     found: list[Finding] = []
     if lock.spec_hash != (current := emit.spec_hash(loaded.source)):
@@ -117,15 +130,15 @@ def check_spec(
         found.append(Finding("stale", message, display))
     texts = {}
     for name in (f"{module.name}.py", f"test_{module.name}.py"):
-        texts[name] = _read(folder / name)
-        found.extend(_output_findings(folder / name, texts[name], lock.outputs.get(name)))
+        texts[name], more = _output_findings(folder / name, lock.outputs.get(name))
+        found.extend(more)
     module_text = texts[f"{module.name}.py"] or ""
     if SUPPORT_FILE in lock.outputs or f"import {SUPPORT_MODULE}\n" in module_text:
         # The command line's support module, shared by the folder's modules.
-        texts[SUPPORT_FILE] = support = _read(folder / SUPPORT_FILE)
-        found.extend(
-            _output_findings(folder / SUPPORT_FILE, support, lock.outputs.get(SUPPORT_FILE))
+        texts[SUPPORT_FILE], more = _output_findings(
+            folder / SUPPORT_FILE, lock.outputs.get(SUPPORT_FILE)
         )
+        found.extend(more)
     used, absent = generated_modules(graph, path, folder)
     found.extend(_absent_finding(a, display) for a in absent)
     found.extend(_used_findings(graph, path, folder, display) if not absent else [])
@@ -234,7 +247,10 @@ def _used_findings(graph: SpecGraph, path: Path, folder: Path, display: str) -> 
         if used is None or module_file is None or text is None:
             continue  # an absent finding already
         try:
-            lock = read_lock(lock_path(folder, used.name), reached.path.name)
+            used_lock = lock_path(folder, used.name)
+            if (odd := not_regular(used_lock)) is not None:
+                raise MarshalikeError(f"has a lock {used_lock} that is not a regular file ({odd})")
+            lock = read_lock(used_lock, reached.path.name)
         except MarshalikeError as exc:
             lock, why = None, str(exc)
         if lock is not None and lock.spec_hash != emit.spec_hash(graph.file(reached.path).source):
@@ -268,25 +284,41 @@ def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:
 
 
 def _read(path: Path) -> str | None:
+    """The UTF-8 text of the regular file at `path`; None where there is none (a FIFO or a
+    folder is never read: see `read_regular`)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+        raw = read_regular(path)
+        return None if raw is None else raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 
-def _output_findings(path: Path, text: str | None, recorded: str | None) -> list[Finding]:
-    if text is None:
-        return [Finding("missing", f"{path} is missing: compile the spec", str(path))]
+def _output_findings(path: Path, recorded: str | None) -> tuple[str | None, list[Finding]]:
+    """An output's text (None where it cannot be read) and what is wrong with it."""
+    edited = (
+        f"{path} was edited by hand (it no longer matches the lock); "
+        "edit the spec and recompile instead"
+    )
+    try:
+        raw = read_regular(path)
+    except NotRegularFile:
+        odd = not_regular(path) or "a folder"
+        said = f"{path} is not a regular file ({odd}): move it, and compile the spec"
+        return None, [Finding("missing", said, str(path))]
+    except OSError as exc:
+        said = f"{path} cannot be read ({exc.strerror or type(exc).__name__})"
+        return None, [Finding("missing", said, str(path))]
+    if raw is None:
+        return None, [Finding("missing", f"{path} is missing: compile the spec", str(path))]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        said = f"{path} is not UTF-8 text, so it was edited by hand (marshalike writes UTF-8); "
+        said += "edit the spec and recompile instead"
+        return None, [Finding("edited", said, str(path))]
     if recorded is None or file_hash(text) != recorded:
-        return [
-            Finding(
-                "edited",
-                f"{path} was edited by hand (it no longer matches the lock); "
-                "edit the spec and recompile instead",
-                str(path),
-            )
-        ]
-    return []
+        return text, [Finding("edited", edited, str(path))]
+    return text, []
 
 
 def _absent_finding(absent: Absent, spec: str) -> Finding:

@@ -49,11 +49,15 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
     names = (f"{module_name}.py", f"test_{module_name}.py", f"{module_name}.failed.py")
     starts = dict.fromkeys(names, emit.GENERATED)
     starts[module_main.SUPPORT_FILE] = module_main.support_source().partition("\n")[0]
+    for name in (*starts, f"{module_name}.lock.json"):
+        if (odd := not_regular(folder / name)) is not None:
+            raise OutputError(f"{folder / name} is not a regular file ({odd}): move it")
     for name, start in starts.items():
         try:
-            with (folder / name).open("rb") as handle:
-                raw = handle.readline(_HEADER_LIMIT)
+            raw = read_regular(folder / name, _HEADER_LIMIT)
         except OSError:
+            continue
+        if raw is None:
             continue
         # Bytes that are not UTF-8 are no generated file's: someone's, in another encoding.
         head = raw.decode("utf-8", errors="replace")
@@ -85,12 +89,16 @@ def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -
     for name in (f"{module_name}.py", f"test_{module_name}.py", module_main.SUPPORT_FILE):
         wanted = recorded.get(name)
         try:
-            text = (folder / name).read_text(encoding="utf-8") if wanted else None
-        except UnicodeDecodeError:
-            text = ""  # no generated file's text: someone else's, in another encoding
+            raw = read_regular(folder / name) if wanted else None
         except OSError:
             continue
-        if text is None or file_hash(text) == wanted:
+        if raw is None:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""  # no generated file's text: someone else's, in another encoding
+        if file_hash(text) == wanted:
             continue
         if name == module_main.SUPPORT_FILE and text == module_main.support_source():
             continue
@@ -100,6 +108,53 @@ def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -
             "away or delete it, and compile again"
         )
     return None
+
+
+class NotRegularFile(OSError):
+    """Something that is not a regular file stands where a file is read."""
+
+
+def not_regular(path: Path) -> str | None:
+    """What stands at `path` (a FIFO, a socket, a device), where it is neither a regular
+    file (through any symbolic link), a folder, nor absent: reading it could block for
+    ever, and no write replaces it safely."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # absent, a dangling link, or unreadable: left to the read or write
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a file"
+
+
+def read_regular(path: Path, limit: int = -1) -> bytes | None:
+    """The bytes of the regular file at `path` (the first line of at most `limit` bytes,
+    where `limit` is given); None where nothing is there. Anything else raises OSError
+    (`NotRegularFile` for a FIFO, a device or a folder), without blocking: the file is
+    opened non-blocking and looked at before a byte is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.readline(limit) if limit >= 0 else handle.read()
 
 
 # The first line of a generated file: GENERATED, the spec's file name, _GENERATED_END.
@@ -171,11 +226,9 @@ def file_hash(text: str) -> str:
 
 def write_if_changed(path: Path, text: str) -> bool:
     """Write only when the content differs, so unchanged outputs keep their mtime."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
+    _refuse_non_file(path)
+    if not _differs(path, text):
+        return False
     write_atomic(path, text)
     return True
 
@@ -282,9 +335,10 @@ def write_unit(folder: Path, module_name: str, files: Mapping[str, str]) -> tupl
 
 def _differs(path: Path, text: str) -> bool:
     try:
-        return path.read_text(encoding="utf-8") != text
-    except (OSError, UnicodeDecodeError):
+        raw = read_regular(path)
+    except OSError:
         return True
+    return raw is None or raw != text.encode("utf-8")
 
 
 def _refuse_non_file(path: Path) -> None:

@@ -121,6 +121,11 @@ class Session:
         existing = sorted(p for p in wanted if p.is_dir())
         return tuple(p for p in existing if not any(_below(p, q) for q in existing if q != p))
 
+    def missing(self) -> tuple[Path, ...]:
+        """The given folders, and the folders of the given files, that are gone now."""
+        wanted = {*self.folders, *(f.parent for f in self.files)}
+        return tuple(sorted(p for p in wanted if not p.is_dir()))
+
     def accepts(self, change: object, path: str) -> bool:
         """watchfiles' filter: drops generated files and noise before `plan` sees them."""
         candidate = Path(path)
@@ -302,8 +307,16 @@ def run(paths: Sequence[str | Path], job: CompileJob, echo: Echo) -> int:
 
 
 def _watch(session: Session, stop: threading.Event) -> None:
+    gone: tuple[Path, ...] = ()
     while not stop.is_set():
-        roots = session.roots()
+        roots, missing = session.roots(), session.missing()
+        for folder in sorted(set(missing) - set(gone)):
+            session.echo(f"marshalike: {display(folder)} is gone; waiting for it to come back")
+        gone = missing
+        if not roots:  # nothing left to watch: look for the folders again now and then
+            while not stop.wait(QUIET_MS / 1000) and session.missing() == missing:
+                pass
+            continue
         with Changes(session, roots, stop) as changes:
             for number, changed in enumerate(changes):
                 if number == 0:
@@ -326,6 +339,7 @@ class Changes:
     def __init__(self, session: Session, roots: tuple[Path, ...], stop: threading.Event) -> None:
         self._session = session
         self._roots = roots
+        self._missing = session.missing()
         self._stop = stop
         self._closed = threading.Event()
         self._queue: queue.Queue[set[Path] | Exception | None] = queue.Queue()
@@ -374,6 +388,8 @@ class Changes:
             for number, batch in enumerate(changes):
                 changed = {Path(path) for _, path in batch}
                 if number and not changed:
+                    if self._session.missing() != self._missing:
+                        self._queue.put(changed)  # a given folder is back, or gone
                     continue
                 self._session.notice(changed)
                 self._queue.put(changed)

@@ -16,6 +16,7 @@ from marshalike.build.shard import shard as shard_of
 from marshalike.cli import interrupt
 from marshalike.cli.display import Display, choose_mode
 from marshalike.cli.options import compile_options, display_options, shard_option
+from marshalike.errors import MarshalikeError
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec, spec_paths
@@ -72,16 +73,24 @@ def command(
     sys.exit(render.exit_status(reports))
 
 
+class FunctionError(MarshalikeError):
+    """`--function` names no function of the one spec given: one line, exit 2."""
+
+    exit_code = 2
+
+
 def _only(functions: tuple[str, ...], files: list[Path], graph: SpecGraph) -> frozenset[str]:
     """`--function`'s names, each a function of the one spec given (else a usage error)."""
     if not functions:
         return frozenset()
     if len(files) != 1:
-        raise click.UsageError(f"--function takes one spec, not {len(files)}")
+        raise FunctionError(f"--function takes one spec, not {len(files)}")
     module = load_spec(files[0], graph).module
     missing = [name for name in functions if module is not None and module.func(name) is None]
     if missing:
-        raise click.UsageError(f"{files[0].name} has no function {missing[0]!r}")
+        name = missing[0]
+        kind = " (" + name + " is a type)" if module and module.type(name) else ""
+        raise FunctionError(f"{files[0].name} has no function {name!r}{kind}")
     return frozenset(functions)
 
 

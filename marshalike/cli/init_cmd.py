@@ -111,6 +111,11 @@ def _new_file(path: Path, text: str, said: list[str]) -> bool:
     if path.exists() or path.is_symlink():
         said.append(f"skipped {path}: it exists")
         return False
+    # A file where a folder of the path goes (`.github/workflows`): say which.
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        said.append(f"skipped {path}: {blocker} is not a folder")
+        return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as out:

@@ -5,7 +5,8 @@ A spec `NAME.mrsh` compiles to the module `NAME.py` and the pytest file `test_NA
 one folder; every declared function and type is imported into that test file. So a
 declared name must not be one the test file defines or imports itself, nor one pytest
 collects as a test; and a spec must not be named like a file that Python or pytest treat
-specially, or like a module the test file imports.
+specially, or like a module the test file imports, a module of the standard library, or
+pytest or marshalike themselves (run from that folder, they would import it instead).
 
 The test file's own names are those of `marshalike.codegen.testfile` (its `SAME_HELPER`,
 the `_generated` modules and the imports of `_import_groups`); tests/test_names_reserved.py
@@ -15,10 +16,14 @@ checks that the two agree.
 from __future__ import annotations
 
 import re
+import sys
 
 # Module-level names of the generated test file: the modules it imports itself and its
 # helpers (`_generated`, `_generated1`, ... hold modules loaded by path).
 TEST_FILE_MODULES = frozenset({"pytest", "importlib"})
+# Modules a folder's own module would hide where Python, pytest or marshalike runs from
+# that folder (the current folder comes first on `sys.path` for `python -m`).
+TOOL_MODULES = frozenset({"marshalike", "pytest", "_pytest", "pluggy"})
 TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_generated\d*")
 # What `_same` and `_same_key` import when a test runs: a module of the output folder by
 # one of these names would be imported in the standard library's place.
@@ -92,7 +97,8 @@ def _suggestion(rest: str) -> str:
 def spec_name_problem(module_name: str) -> str | None:
     """Why a spec cannot compile to the module `module_name` (`NAME.mrsh` -> `NAME.py`,
     beside `test_NAME.py`): the file would mean something else to Python or pytest, or
-    hide a module the generated test file imports. None when it can."""
+    hide a module of the standard library, of pytest or of marshalike from whatever runs
+    in the output folder. None when it can."""
     file = f"{module_name}.py"
     if module_name == "__init__":
         return (
@@ -117,5 +123,15 @@ def spec_name_problem(module_name: str) -> str | None:
         return (
             f"{file} would be imported in place of the standard library's {module_name}, "
             "which the generated test files import: rename the spec"
+        )
+    if module_name in TOOL_MODULES:
+        return (
+            f"{file} would be imported in place of {module_name} itself wherever Python runs "
+            "from the output folder (`python -m pytest`, `python -m marshalike`): rename the spec"
+        )
+    if module_name in sys.stdlib_module_names:
+        return (
+            f"{file} would hide the standard library's {module_name} from every program run "
+            "in the output folder (pytest among them): rename the spec"
         )
     return None

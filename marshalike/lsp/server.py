@@ -2,8 +2,10 @@
 protocol values out.
 
 Diagnostics follow typing without falling behind it: a change is analysed at once when the
-last analysis is older than the debounce interval (150 ms), and changes that arrive sooner
-are gathered and analysed together when it has passed. Each analysis publishes the changed
+last analysis ended more than the debounce interval (150 ms) ago, and changes that arrive
+sooner (or while an analysis runs) are gathered and analysed together, as the latest text,
+when it has passed: a spec whose analysis is slow is analysed less often, never once per
+edit. Each analysis publishes the changed
 spec's diagnostics and those of every open spec that uses it. A request about a document
 with changes still waiting analyses them first, so an answer never describes old text.
 
@@ -95,8 +97,12 @@ class SpecServer(LanguageServer):
             self._timer.cancel()
         self._timer = None
         pending, self._pending = self._pending, set()
-        self._last = asyncio.get_running_loop().time()
-        self.publish(pending)
+        try:
+            self.publish(pending)
+        finally:
+            # Timed from the end: changes that came in during a long analysis wait the
+            # interval too, and are analysed together, as the latest text, not one by one.
+            self._last = asyncio.get_running_loop().time()
 
     def publish(self, uris: set[str] | list[str]) -> None:
         try:

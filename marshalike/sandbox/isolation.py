@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Literal
 
 from marshalike.errors import VerificationError
-from marshalike.sandbox import confine, leftovers, scripts, view
+from marshalike.sandbox import confine, leftovers, scripts, startup, view
 from marshalike.sandbox.environment import scrubbed_env
 from marshalike.settings import default
 
@@ -121,7 +121,8 @@ def isolation() -> Isolation:
     if os.environ.get("MARSHALIKE_SANDBOX") != "no-namespaces" and _namespaces_work():
         return "namespaces"
     if os.name == "posix" and os.getuid() == 0 and view.python_readable_by_others():
-        return "unprivileged user"
+        if startup.unmapped_ids(_UID_BASE, _UID_SPAN) is None:
+            return "unprivileged user"
     return "process limits"
 
 
@@ -384,7 +385,14 @@ def _bootstrap(
         "env": {**scrubbed_env(home), **(env or {})},
         "python": view.interpreter() if level == "namespaces" else sys.executable,
     }
-    launch = [*_launcher(level), sys.executable, "-I", "-S", "-c", scripts.source("bootstrap")]
+    launch = [
+        *_launcher(level),
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        startup.guarded(scripts.source("bootstrap")),
+    ]
     return [*launch, json.dumps(config)]
 
 
@@ -426,12 +434,16 @@ def _namespaces_problem() -> str | None:
         return f"no namespaces on {sys.platform} {platform.machine()}"
     if shutil.which("unshare") is None:
         return "`unshare` (util-linux) is not installed"
+    root = os.getuid() == 0  # the probe takes a user id as the real runs do
+    if root and (unmapped := startup.unmapped_ids(_UID_BASE, _UID_SPAN)) is not None:
+        return unmapped
     with _probe_lock, tempfile.TemporaryDirectory(prefix=leftovers.PREFIX) as tmp:
         base = Path(tmp)
         (base / "work").mkdir()
         command = _bootstrap(
             "namespaces", base, limits=_PROBE_LIMITS, cpu_seconds=10,
-            argv=["-c", "import os; print(os.getcwd())"], env=None, uid=None, cgroups=(),
+            argv=["-c", "import os; print(os.getcwd())"], env=None,
+            uid=_sandbox_uid() if root else None, cgroups=(),
         )  # fmt: skip
         try:
             done = subprocess.run(

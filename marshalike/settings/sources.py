@@ -23,7 +23,7 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 
 def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
     settings = Settings()
-    pyproject = find_pyproject(start or Path.cwd())
+    pyproject = find_pyproject(start or working_folder())
     if pyproject is not None:
         settings = _apply(settings, _from_file(pyproject), f"{pyproject}", typed=True)
     for name, key in _env_names(os.environ).items():
@@ -32,7 +32,21 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
     return _validate(settings)
 
 
+GONE = "the working folder no longer exists"
+
+
+def working_folder() -> Path:
+    """The current folder; a ConfigError, in one line, where it was deleted (or moved out
+    of reach) after the command's shell entered it."""
+    try:
+        return Path.cwd()
+    except (FileNotFoundError, PermissionError):
+        raise ConfigError(GONE) from None
+
+
 def find_pyproject(start: Path) -> Path | None:
+    if not start.is_absolute():
+        start = working_folder() / start
     for folder in [start.resolve(), *start.resolve().parents]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
@@ -156,7 +170,8 @@ def _check(about: Setting, value: Any, where: str) -> Any:
     if value is None or about.type is bool:
         return value
     if about.type is str:
-        if not value and not about.empty:
+        # An empty path names no folder: `--out ""` is a mistake, not "beside the spec".
+        if not value and (not about.empty or about.path):
             raise ConfigError(f"{where}: {about.name} is empty — leave it unset for the default")
         if about.url:
             return check_url(value, where, about.name)

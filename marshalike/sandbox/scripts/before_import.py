@@ -144,9 +144,10 @@ def held(mapping, module=False):
     return {k: fingerprint(v, not module) for k, v in list(mapping.items())}
 
 
-def watch(label, get, module=False):
-    """Hold `get()` (a mapping) as it is now, under `label`."""
-    WATCHES.append((label, get, module, held(get(), module)))
+def watch(label, get, module=False, writing=False):
+    """Hold `get()` (a mapping) as it is now, under `label`; `writing`: what writing a value
+    reads (zoneinfo's cache), checked before as well as after."""
+    WATCHES.append((label, get, module, writing, held(get(), module)))
 
 
 # A class's names, bases and dict as `type` has them: a metaclass's property answers
@@ -204,11 +205,15 @@ def as_emitted(cls):
     return set(own) == set(twin) and all(same_make(own[k], twin[k]) for k in twin)
 
 
-def watch_class(t):
+def watch_class(t, writing=False):
     for c in MRO_OF(t):
         if not FLAGS_OF(c) & (1 << 8):  # a class whose dict can change (not the C types')
-            watch(f"the class {name_of(c)}", lambda c=c: DICT_OF(c))
-    watch(f"the bases of {name_of(t)}", lambda: {"mro": MRO_OF(t), "type": type(t)})
+            watch(f"the class {name_of(c)}", lambda c=c: DICT_OF(c), writing=writing)
+    watch(
+        f"the bases of {name_of(t)}",
+        lambda: {"mro": MRO_OF(t), "type": type(t)},
+        writing=writing,
+    )
 
 
 def fields_of(table):
@@ -229,14 +234,18 @@ def settings():
     return kept, fresh, numbers, hooks, THREADS() == 0
 
 
-def changes():
+def changes(writing=False):
     """What the calls changed of what is watched, or whether they left code to run at a
-    later collection (a `__del__` that makes its cycle again leaves garbage for a second)."""
-    COLLECT()
-    if COLLECT():
-        return ["code it left to run when the collector frees an object"]
-    found = [] if settings() == SETTINGS else ["a setting of the process, or a thread"]
-    for label, get, module, then in WATCHES:
+    later collection (a `__del__` that makes its cycle again leaves garbage for a second).
+    `writing`: only what writing a value reads, before it is written."""
+    if not writing:
+        COLLECT()
+        if COLLECT():
+            return ["code it left to run when the collector frees an object"]
+    found = [] if writing or settings() == SETTINGS else ["a setting of the process, or a thread"]
+    for label, get, module, reads, then in WATCHES:
+        if writing and not reads:
+            continue
         now = held(get(), module)
         gone = any(k not in now or not same_print(now[k], v) for k, v in then.items())
         # Importing a submodule adds it to its package: that is no change.
@@ -251,10 +260,12 @@ for shared in ("builtins", "collections", "collections.abc", "dataclasses", "dat
                "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath", "re",
                "os", "time", "warnings", "locale"):  # fmt: skip
     taken = importlib.import_module(shared)
-    watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True)
-# (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
-for t in (collections.Counter, FRACTION, UUID, dataclasses.Field, weakref.WeakValueDictionary):
+    reads = shared.startswith("zoneinfo")  # what looks a zone up, as a value is written
+    watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True, writing=reads)
+for t in (collections.Counter, FRACTION, UUID, dataclasses.Field):
     watch_class(t)
+# (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
+watch_class(weakref.WeakValueDictionary, writing=True)
 
 
 def zone_cache():
@@ -286,12 +297,12 @@ def plain_cache(cache):
 # A zone's lookup in the cache compares the key with the cache's keys, and calls what it
 # finds: the cache and what it holds are watched too, and a call that changed them has
 # its answer counted for nothing before any of its values is written.
-watch_class(weakref.KeyedRef)
+watch_class(weakref.KeyedRef, writing=True)
 ZONE_CACHE = zone_cache()
 CACHE_OWN = weakref.WeakValueDictionary.__dict__["__dict__"].__get__
 if ZONE_CACHE is not None:
-    watch("zoneinfo's cache of zones", lambda: CACHE_OWN(ZONE_CACHE))
-    watch("the keys of zoneinfo's cache of zones", lambda: plain_cache(ZONE_CACHE))
+    watch("zoneinfo's cache of zones", lambda: CACHE_OWN(ZONE_CACHE), writing=True)
+    watch("the keys of zoneinfo's cache of zones", lambda: plain_cache(ZONE_CACHE), writing=True)
 # The templates each thread's decimal context is copied from, a user's first one included.
 CONTEXTS = (decimal.DefaultContext, decimal.BasicContext, decimal.ExtendedContext)
 # A test of the generated file runs some 35 frames deep in pytest; a call here, a few: it

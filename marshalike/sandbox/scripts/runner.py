@@ -238,10 +238,11 @@ def answer_of(request):
         answer["timeout"] = True
     except BaseException as exc:
         error = exc
-    # What it returned or raised is written only once what it shares is found as it was
-    # (writing a zone reads zoneinfo's cache), and counts only if writing it ran nothing
-    # that could fail or change it: a value that raises as it is read was not raised.
-    changed = changes()
+    # What it returned or raised is written only once what writing it reads is found as
+    # it was (a zone's lookup in zoneinfo's cache), and counts only if writing it ran
+    # nothing that could fail or change anything: a value that raises as it is read was
+    # not raised.
+    changed = changes(writing=True)
     if not changed and "timeout" not in answer:
         try:
             if error is not None:

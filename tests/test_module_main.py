@@ -668,3 +668,36 @@ def test_a_name_of_the_module_s_own_does_not_change_how_arguments_are_read(
     (tmp_path / SUPPORT_FILE).write_text(support_source(), encoding="utf-8")
     done = run(tmp_path, "total", "[1, 1, 2]", name="total")
     assert (done.returncode, done.stdout) == (0, "4\n"), done.stderr
+
+
+GREET = """\
+# func grüße(name: str): str
+
+A greeting for `name`.
+
+* grüße("Zoë") = "Grüße, Zoë!"
+"""
+
+
+def test_the_command_line_reads_utf_8_and_shows_what_the_terminal_cannot_escaped(
+    tmp_path: Path,
+) -> None:
+    """Standard input is JSON, which is UTF-8 whatever the locale; help and errors in an
+    encoding that cannot show a name escape it rather than fail."""
+    module = _module(GREET)
+    body = {"grüße": 'def grüße(name):\n    return f"Grüße, {name}!"\n'}
+    source = module_source(module, body, spec_name="hallo.mrsh", spec_hash=spec_hash(GREET))
+    (tmp_path / "hallo.py").write_text(append_main(source, module), encoding="utf-8")
+    (tmp_path / SUPPORT_FILE).write_text(support_source(), encoding="utf-8")
+    latin = subprocess.run(
+        [sys.executable, "-m", "hallo", "grüße", "-"], cwd=tmp_path, capture_output=True,
+        input='"Zoë"'.encode(), env={"PYTHONIOENCODING": "latin-1", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert latin.returncode == 0, latin.stderr
+    assert latin.stdout.decode("latin-1") == '"Grüße, Zoë!"\n'
+    ascii_help = subprocess.run(
+        [sys.executable, "-m", "hallo", "--help"], cwd=tmp_path, capture_output=True,
+        env={"PYTHONIOENCODING": "ascii", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert ascii_help.returncode == 0, ascii_help.stderr
+    assert b"gr\\xfc\\xdfe" in ascii_help.stdout and b"internal error" not in ascii_help.stderr

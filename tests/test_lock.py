@@ -24,6 +24,8 @@ from marshalike.cli.main import cli
 from marshalike.gate.strength import Strength
 from marshalike.settings import OLDER_LOCKS
 
+# How a malformed lock's message ends: what deleting it costs.
+AFTER = "(move away first any output you edited by hand: without a lock, compile writes it anew)"
 SAMPLING = {
     "candidates": 4,
     "attempts": 3,
@@ -96,7 +98,7 @@ def test_a_lock_with_a_broken_unit_is_a_clear_error(tmp_path: Path) -> None:
         read_lock(path, "square.mrsh")
     assert str(caught.value) == (
         f"{path}: the lock file is malformed: units.square.sampling should be an object, "
-        "not an array; delete it to recompile from scratch"
+        "not an array; delete it to recompile from scratch " + AFTER
     )
     assert caught.value.exit_code == 2
 
@@ -139,7 +141,7 @@ def test_a_value_of_the_wrong_json_type_names_its_key(
     with pytest.raises(LockError) as caught:
         read_lock(path, "square.mrsh")
     assert str(caught.value) == (
-        f"{path}: the lock file is malformed: {said}; delete it to recompile from scratch"
+        f"{path}: the lock file is malformed: {said}; delete it to recompile from scratch " + AFTER
     )
 
 
@@ -186,7 +188,7 @@ def test_a_lock_that_is_not_json_is_a_clear_error(tmp_path: Path, raw: bytes, sa
         read_lock(path, "square.mrsh")
     assert str(caught.value) == (
         f"{path}: the lock file is malformed: it cannot be read as JSON ({said}); "
-        "delete it to recompile from scratch"
+        "delete it to recompile from scratch " + AFTER
     )
 
 
@@ -265,7 +267,9 @@ def test_commands_report_a_malformed_lock_in_one_line_with_exit_2(
     assert result.exit_code == 2, result.output
     assert result.stderr == (
         f"marshalike: error: {tmp_path / 'square.lock.json'}: the lock file is malformed: "
-        "units should be an object, not an array; delete it to recompile from scratch\n"
+        "units should be an object, not an array; delete it to recompile from scratch "
+        + AFTER
+        + "\n"
     )
 
 

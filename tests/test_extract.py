@@ -582,7 +582,10 @@ TAMPER_TAIL = "; a function may only compute its result from its arguments"
         ),
         (
             "import sys\n    sys.modules['x'] = None",
-            ["line 2: `sys.modules` reaches the other loaded modules"],
+            [
+                "line 2: `sys.modules` reaches the other loaded modules",
+                "line 2: rewrites the module sys, which the tests rely on",
+            ],
         ),
         (
             "import sys as s\n    s.settrace(None)",

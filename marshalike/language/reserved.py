@@ -23,7 +23,10 @@ import sys
 TEST_FILE_MODULES = frozenset({"pytest", "importlib"})
 # Modules a folder's own module would hide where Python, pytest or marshalike runs from
 # that folder (the current folder comes first on `sys.path` for `python -m`).
-TOOL_MODULES = frozenset({"marshalike", "pytest", "_pytest", "pluggy"})
+# The tools a generated module runs beside, and what pytest itself imports.
+TOOL_MODULES = frozenset(
+    {"marshalike", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "exceptiongroup"}
+)
 TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_generated\d*")
 # What `_same` and `_same_key` import when a test runs: a module of the output folder by
 # one of these names would be imported in the standard library's place.
@@ -124,7 +127,7 @@ def spec_name_problem(module_name: str) -> str | None:
             f"{file} would be imported in place of the standard library's {module_name}, "
             "which the generated test files import: rename the spec"
         )
-    if module_name in TOOL_MODULES:
+    if module_name in TOOL_MODULES or module_name.startswith("pytest_"):
         return (
             f"{file} would be imported in place of {module_name} itself wherever Python runs "
             "from the output folder (`python -m pytest`, `python -m marshalike`): rename the spec"

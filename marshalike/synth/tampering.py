@@ -43,6 +43,9 @@ MODULES = {
     "asyncio": "runs code after the function returned",
     "faulthandler": "dumps the test process's state",
     "marshalike": "reaches the compiler that checks this code",
+    "_sre": "builds regular expressions whose text says another than they match",
+    "sre_compile": "builds regular expressions whose text says another than they match",
+    "sre_parse": "builds regular expressions whose text says another than they match",
 }
 _FRAMES = "reads the call stack"
 _PROCESSES = "forks, signals or ends the test process"
@@ -204,10 +207,18 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
         for alias in node.names:
             if alias.name in table:
                 yield f"`from {node.module} import {alias.name}` {table[alias.name]}"
+            elif _private(alias.name):
+                yield f"`from {node.module} import {alias.name}` {_PRIVATE}"
     elif isinstance(node, ast.Attribute):
         yield from _attribute_reason(node, aliases)
         if isinstance(node.ctx, ast.Store | ast.Del):
             yield from _rewrite_reason(node, aliases)
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+        root: ast.expr = node  # `calendar.mdays[4] = 31`: a module's table rewritten
+        while isinstance(root, ast.Attribute | ast.Subscript):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in aliases:
+            yield f"rewrites the module {aliases[root.id]}, which the tests rely on"
     elif isinstance(node, ast.Name) and node.id in NAMES:
         yield f"`{node.id}` {NAMES[node.id]}"
     elif isinstance(node, ast.Call):
@@ -244,11 +255,22 @@ def _module_reason(name: str) -> Iterator[str]:
         yield f"imports {top}, which {MODULES[top]}"
 
 
+# A module's private names (`re._cache`, `locale._override_localeconv`): its state, which
+# other code of the process (the tests' expected values) reads.
+_PRIVATE = "reaches the module's private state, which the tests' code reads too"
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
 def _attribute_reason(node: ast.Attribute, aliases: dict[str, str]) -> Iterator[str]:
     owner = aliases.get(node.value.id) if isinstance(node.value, ast.Name) else None
     table = MODULE_ATTRIBUTES.get(owner or "", {})
     if node.attr in table:
         yield f"`{owner}.{node.attr}` {table[node.attr]}"
+    elif owner is not None and _private(node.attr):
+        yield f"`{owner}.{node.attr}` {_PRIVATE}"
     elif node.attr in ATTRIBUTES:
         yield f"`.{node.attr}` {ATTRIBUTES[node.attr]}"
     elif node.attr in ("__dict__", "__class__") and _is_dunder_chain(node.value):

@@ -198,11 +198,30 @@ The text with each run of whitespace replaced by one space.
 * squash("x y") = "x y"
 * squash("p\\tq") = "p q"
 """
+MONTH_DAYS = """\
+# func days_in(an integer, an integer): an integer
+
+The number of days of the month `month` of the year `year`.
+
+* days_in(2024, 2) = 29
+* days_in(2023, 4) = calendar.monthrange(2023, 4)[1]
+* days_in(2023, 1) = 31
+"""
+VOWELS = """\
+# func count_vowels(a string): an integer
+
+How many of the text's letters are a, e, i, o or u.
+
+* count_vowels("banana") = 3
+* count_vowels("yay") = len(re.findall("[aeiou]", "yay"))
+* count_vowels("") = 0
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
-         "pair": PAIR, "sha": SHA, "squash": SQUASH}  # fmt: skip
+         "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
+         "vowels": VOWELS}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -234,6 +253,11 @@ RIGHT = {
         "def sha_hex(text):\n    import hashlib\n\n"
         "    return hashlib.sha256(text.encode('utf-8')).hexdigest()\n"
     ),
+    "days": (
+        "def days_in(year, month):\n    import calendar\n\n"
+        "    return calendar.monthrange(year, month)[1]\n"
+    ),
+    "vowels": "def count_vowels(text):\n    return sum(1 for c in text if c in 'aeiou')\n",
     "squash": "def squash(text):\n    return ' '.join(text.split())\n",
     "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
     "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
@@ -250,7 +274,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
              "third": "third", "divide": "third_of", "age": "parse_age",
              "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
-             "squash": "squash"}  # fmt: skip
+             "squash": "squash", "days": "days_in", "vowels": "count_vowels"}  # fmt: skip
 
 
 @dataclass(frozen=True)

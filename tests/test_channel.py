@@ -396,15 +396,23 @@ def test_a_module_written_into_the_sandbox_folder_never_stands_in_for_the_standa
     assert answers[0].value == ["bool", True]
 
 
-def test_a_call_that_rebinds_a_used_module_s_function_answers_nothing_that_counts() -> None:
-    """`quad` answers right, then hands every later caller of `good.double` another
-    function: the used module is watched as the module under test is."""
-    source = (
+# A used module's function rebound: by a call, after it answered right (`quad`), or as the
+# module is imported (code the static refusals would not let run, run here all the same),
+# before the module's code runs: the used module is watched as the module under test is,
+# and held as it was before either.
+@pytest.mark.parametrize(
+    "source",
+    [
         "import good\nfrom good import double\n\n\n"
         "def _half(n):\n    return n // 2\n\n\n"
         "def quad(n):\n    result = double(double(n))\n    box = [good]\n"
-        "    setattr(box[0], 'double', _half)\n    return result\n"
-    )
+        "    setattr(box[0], 'double', _half)\n    return result\n",
+        "import good\n\nsetattr(good, 'double', lambda n: n + 1)\n\n\n"
+        "def quad(n):\n    return 4 * n\n",
+    ],
+    ids=["by-a-call", "on-import"],
+)
+def test_a_used_module_s_function_rebound_answers_nothing_that_counts(source: str) -> None:
     answers, problem = channel.run_calls(
         source, ["quad(1)"], module_name="m", limits=Limits(), per_call_s=5,
         extra_files={"good.py": "def double(n):\n    return 2 * n\n"}, names=["quad"],
@@ -453,19 +461,3 @@ def test_a_timeout_too_short_to_start_a_call_is_a_timeout() -> None:
     )
     assert problem is None
     assert [a.kind for a in answers] == ["timeout"] * 3
-
-
-def test_a_used_module_is_held_as_it_was_before_the_module_s_own_code_ran() -> None:
-    """The module rewrites a used spec's function as it is imported (code the static
-    refusals would not let run, run here all the same): the used module was held before."""
-    source = (
-        "import good\n\n"
-        "setattr(good, 'double', lambda n: n + 1)\n\n\n"
-        "def quad(n):\n    return 4 * n\n"
-    )
-    answers, problem = channel.run_calls(
-        source, ["quad(1)"], module_name="m", limits=Limits(), per_call_s=5,
-        extra_files={"good.py": "def double(n):\n    return 2 * n\n"}, names=["quad"],
-    )  # fmt: skip
-    assert problem is None
-    assert answers[0].value == ["object", "the module good", "(changed)"]

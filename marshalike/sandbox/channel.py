@@ -199,18 +199,18 @@ def run_calls(
     library module, taken before the module is imported. None (a user's own module, run
     as it is): every name of the module.
 
-    `watched` are other names the generated tests read in the process of the calls (in
-    expected values): the standard library modules among them, as the calls', are taken
+    `watched` are other texts the generated tests evaluate in the process of the calls
+    (expected values): the standard library modules they name, as the calls', are taken
     before the module is imported and must be left as they were."""
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
-    named = {n for call in calls for n in re.findall(r"[A-Za-z_]\w*", call)}
+    named = {n for text in (*calls, *watched) for n in re.findall(r"[A-Za-z_]\w*", text)}
     fixed = {
         "records": list(records),
         "exceptions": sorted(exceptions),
         "names": None if names is None else list(names),
-        "modules": sorted((named | set(watched)) & sys.stdlib_module_names),
+        "modules": sorted(named & sys.stdlib_module_names),
         "factories": list(FACTORIES),
     }
     answers: list[Answer] = []

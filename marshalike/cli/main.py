@@ -53,10 +53,10 @@ class LazyGroup(click.Group):
         except Exception as exc:
             if interrupt.requested():  # whatever broke as Ctrl-C cut it short
                 _interrupted(ctx)
-            if isinstance(exc, FileNotFoundError) and _no_working_folder():
-                # A relative path resolved after the shell's folder was deleted.
-                from marshalike.settings.sources import GONE
+            from marshalike.settings.sources import GONE, working_folder_gone
 
+            if isinstance(exc, FileNotFoundError) and working_folder_gone():
+                # A relative path resolved after the shell's folder was deleted.
                 click.echo(f"marshalike: error: {GONE}", err=True)
                 ctx.exit(2)
             # A bug of ours still ends in one line; MARSHALIKE_DEBUG=1 shows the traceback.
@@ -75,9 +75,9 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         # Every command reads its paths and pyproject.toml from the working folder: where
         # the shell's folder was deleted, say so before any of them trips over it.
-        if _no_working_folder() and not set(args[1:]) & {"-h", "--help"}:
-            from marshalike.settings.sources import working_folder
+        from marshalike.settings.sources import working_folder, working_folder_gone
 
+        if working_folder_gone() and not set(args[1:]) & {"-h", "--help"}:
             working_folder()  # raises the one-line ConfigError
         return super().resolve_command(ctx, args)
 
@@ -94,14 +94,6 @@ class LazyGroup(click.Group):
 def _interrupted(ctx: click.Context) -> NoReturn:
     interrupt.tell()
     ctx.exit(interrupt.STATUS)
-
-
-def _no_working_folder() -> bool:
-    try:
-        os.getcwd()
-    except FileNotFoundError:
-        return True
-    return False
 
 
 def _available(name: str) -> bool:

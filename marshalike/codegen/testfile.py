@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from marshalike.codegen.imports import Imported, ImportSet
 from marshalike.codegen.lint import suppressed
-from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, is_standard
+from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, RUN_ON_IMPORT, is_standard
 from marshalike.language.naming import identifier, parse_or_none
 from marshalike.language.spec import Example, Func, Module
 from marshalike.language.typemap import annotation
@@ -129,9 +129,6 @@ def _same_key(value):
     if kind in (datetime.datetime, datetime.time):
         return kind, repr(value), value.utcoffset(), value
     return kind, value'''
-
-# Importing these does something (opens a browser, prints a poem): never for a bare name.
-_NEVER_IMPORT = frozenset({"antigravity", "this"})
 
 
 @dataclass
@@ -304,7 +301,7 @@ def _import_groups(
         for n in needs.names - declared - set(used)
         if n.split(".")[0] in sys.stdlib_module_names
         and not hasattr(builtins, n)
-        and n.split(".")[0] not in _NEVER_IMPORT
+        and n.split(".")[0] not in RUN_ON_IMPORT
     } | ({"importlib"} if by_path else set())
     groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
     if needs.pytest:

@@ -22,8 +22,9 @@ BUILTIN_EXCEPTIONS = tuple(
         if isinstance(value, type) and issubclass(value, BaseException)
     )
 )
-# Standard packages whose modules run a program (or print) when imported.
-_RUN_ON_IMPORT = frozenset(("antigravity", "this", "idlelib", "turtledemo"))
+# Standard packages whose modules run a program (or print) when imported: never imported
+# for a name, here, in the generated tests or in the verifier's runs.
+RUN_ON_IMPORT = frozenset(("antigravity", "this", "idlelib", "turtledemo"))
 
 
 def is_standard(name: str) -> bool:
@@ -51,7 +52,7 @@ def _importable(module: str) -> bool:
     parts = module.split(".")
     return (
         parts[0] in sys.stdlib_module_names
-        and parts[0] not in _RUN_ON_IMPORT
+        and parts[0] not in RUN_ON_IMPORT
         and all(part.isidentifier() and not part.startswith("_") for part in parts)
     )
 

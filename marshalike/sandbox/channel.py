@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from marshalike.language.exceptions import exception_class, is_standard
+from marshalike.language.exceptions import RUN_ON_IMPORT, exception_class, is_standard
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
@@ -212,6 +212,7 @@ def run_calls(
         "names": None if names is None else list(names),
         "modules": sorted(named & sys.stdlib_module_names),
         "factories": list(FACTORIES),
+        "never_import": sorted(RUN_ON_IMPORT),
     }
     answers: list[Answer] = []
     while len(answers) < len(calls):

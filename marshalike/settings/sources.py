@@ -44,6 +44,15 @@ def working_folder() -> Path:
         raise ConfigError(GONE) from None
 
 
+def working_folder_gone() -> bool:
+    """Whether `working_folder` would say the folder is gone."""
+    try:
+        working_folder()
+    except ConfigError:
+        return True
+    return False
+
+
 def find_pyproject(start: Path) -> Path | None:
     if not start.is_absolute():
         start = working_folder() / start

@@ -385,9 +385,11 @@ BUILTIN_ERRORS = {
 # identity, taken before the module under test is imported: a call can rewrite a module
 # (`json.decoder.JSONDecodeError = Fake`), and a class can claim any `__module__`.
 NAMED_ERRORS = {}
+NEVER_IMPORT = frozenset(cfg["never_import"])  # modules whose import runs a program
 for named in cfg["exceptions"]:
     where, _, last = named.rpartition(".")
-    if where.split(".")[0] in sys.stdlib_module_names and where not in ("antigravity", "this"):
+    root = where.split(".")[0]
+    if root in sys.stdlib_module_names and root not in NEVER_IMPORT:
         try:
             found = getattr(importlib.import_module(where), last, None)
         except Exception:
@@ -405,7 +407,7 @@ BUILTINS = dict(vars(builtins))
 MODULES = {}
 FACTORIES = {id(BUILTINS.get(n)): (BUILTINS.get(n), n) for n in cfg.get("factories", ())}
 for named in cfg.get("modules", ()):
-    if named in sys.stdlib_module_names and named not in ("antigravity", "this"):
+    if named in sys.stdlib_module_names and named not in NEVER_IMPORT:
         try:
             MODULES[named] = importlib.import_module(named)
         except Exception:

@@ -29,6 +29,7 @@ from __main__ import (
     MODULES,
     MRO_OF,
     NAMED_ERRORS,
+    NEVER_IMPORT,
     OWN_ATTRIBUTES,
     QUALNAME_OF,
     RECORDS,
@@ -222,7 +223,7 @@ def answer_of(request):
     scope = dict(namespace)
     for name in set(re.findall(r"[A-Za-z_]\w*", call)):
         if name not in scope and name in sys.stdlib_module_names and name not in BUILTINS:
-            if name not in ("antigravity", "this"):
+            if name not in NEVER_IMPORT:
                 try:
                     scope[name] = importlib.import_module(name)
                 except BaseException:

@@ -14,14 +14,21 @@ time), the slowest client's first token (`first`) and the slowest client's whole
 then, for each number of clients, the batch's aggregate over the queue's and for how many
 clients the batch gave the queue's tokens (greedy: it should be all of them).
 
+With `--beside-busy-core`, the batch alone, with the clients of `--clients`' last count,
+three ways in one run: on quiet cores; beside a process that keeps one core busy, its steps
+on all their threads (`shared`); and beside it with each step leaving it a core (`left`,
+as a compile's engine does for each sandboxed run going on: `Engine.busy_cores`).
+
     python -m benchmarks.serve_bench                       # embedded model, int4 on a CPU
     python -m benchmarks.serve_bench --clients 1,8 --tokens 128 --quant none
     MARSHALIKE_THREADS=2 python -m benchmarks.serve_bench --clients 1,8 --tokens 128
+    MARSHALIKE_THREADS=2 python -m benchmarks.serve_bench --clients 8 --beside-busy-core
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import queue
 import threading
 import time
@@ -102,6 +109,38 @@ def run_clients(engine: Any, mode: str, clients: int, tokens: int) -> dict[str, 
     }
 
 
+def _spin(stop: Any) -> None:
+    while not stop.is_set():
+        pass
+
+
+def beside_busy_core(engine: Any, clients: int, tokens: int) -> None:
+    """The batch's tokens/s on quiet cores, beside a busy process on all its threads, and
+    beside it with a core left to it."""
+    rows = {}
+    for way in ("quiet", "shared", "left"):
+        stop = multiprocessing.Event()
+        neighbour = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
+        if way != "quiet":
+            neighbour.start()
+        engine.busy_cores = (lambda: 1) if way == "left" else None
+        try:
+            rows[way] = run_clients(engine, "batch", clients, tokens)
+        finally:
+            engine.busy_cores = None
+            stop.set()
+            if way != "quiet":
+                neighbour.join()
+        print(f"{way:6} {clients:>7} {rows[way]['tokens_s']:>9.1f}", flush=True)
+    same = sum(rows["left"]["outputs"][i] == rows["shared"]["outputs"][i] for i in range(clients))
+    ratio = rows["left"]["tokens_s"] / rows["shared"]["tokens_s"]
+    print(
+        f"  beside a busy core: a core left to it {ratio:.2f}x "
+        f"the tokens/s of all threads; the same tokens for {same} of {clients} clients",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="GGUF or folder (default: embedded)")
@@ -109,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,8", help="client counts (default 1,8)")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per client")
     parser.add_argument("--modes", default="queue,batch", help="queue, batch or both")
+    parser.add_argument(
+        "--beside-busy-core", action="store_true", help="the batch beside a busy process"
+    )
     opts = parser.parse_args(argv)
     engine = Engine.load(opts.model, quant=None if opts.quant == "none" else opts.quant)
     run_clients(engine, "queue", 1, 8)  # warm up: kernels, caches
@@ -116,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         f"model {engine.model_name}, {opts.tokens} new tokens per client (greedy), "
         f"{torch.get_num_threads()} threads (MARSHALIKE_THREADS sets them; else the idle cores)"
     )
+    if opts.beside_busy_core:
+        print(f"{'cores':6} {'clients':>7} {'tokens/s':>9}")
+        beside_busy_core(engine, int(opts.clients.split(",")[-1]), opts.tokens)
+        return 0
     print(f"{'mode':6} {'clients':>7} {'tokens/s':>9} {'first s':>8} {'last s':>8}")
     for clients in (int(c) for c in opts.clients.split(",")):
         runs = {}

@@ -230,8 +230,9 @@ class Batcher:
         """On a CPU, the threads the cores other work of this process leaves
         (`Engine.busy_cores`), at least one. Every parallel region of a step ends with its
         slowest thread, and one whose core another process takes holds every region up for
-        a time slice: beside a process that kept one of two cores busy, a batch decoded 79
-        tokens/s on two threads and 127 on one. The rows' tokens do not depend on it."""
+        a time slice: beside a process that kept one of two cores busy, eight requests
+        decoded 123 tokens/s on one thread and 60 on two (`benchmarks.serve_bench
+        --beside-busy-core`). The rows' tokens do not depend on it."""
         busy = self.engine.busy_cores
         if busy is None or self.engine.device.type != "cpu":
             return

@@ -119,6 +119,50 @@ def test_a_server_that_cannot_stream_gives_all_at_once() -> None:
     assert [bool(r.body.get("stream")) for r in server.requests] == [True, False, False]
 
 
+LOOP_HEAD = "def add(a, b):\n"
+TODO = "    # TODO: fix this\n"
+
+
+def looping(copies: int, delay: float = 0.0) -> Chunks:
+    """A choice that writes the same line `copies` times, a line a chunk."""
+    return Chunks([LOOP_HEAD, *[TODO] * copies], delay=delay)
+
+
+def test_a_choice_caught_in_a_loop_is_cut_there_and_the_stream_closed() -> None:
+    # The looping choice comes last and would stream for 3 s more: once it has written
+    # its line three times every choice has ended, and the client leaves.
+    with FakeOpenAI(lambda request: [words(CODE), looping(60, delay=0.05)]) as server:
+        given = dict(backend(server).generate_each(CHAT, Sampling(n=2, loops=3)))
+        assert wait_for(lambda: server.cut == 1), "the stream was read to its end"
+    assert given[0] == Completion(CODE, 0, WORDS, "stop")
+    assert given[1].text == LOOP_HEAD + TODO * 3
+    assert given[1].finish_reason == "length"
+    assert given[1].completion_tokens == 4  # the chunks streamed until the cut
+    assert server.count == 1  # a cut choice is not topped up
+
+
+def test_a_looping_choice_written_on_does_not_end_the_others_early() -> None:
+    # Streamed one after the other: the first loops at once, and its server writes 150
+    # more chunks (past the few a finished choice may still have) before the second.
+    with FakeOpenAI(lambda request: [looping(150), words(CODE)]) as server:
+        given = dict(backend(server).generate_each(CHAT, Sampling(n=2, loops=3)))
+    assert given[0].text == LOOP_HEAD + TODO * 3
+    assert given[1] == Completion(CODE, 0, WORDS, "stop")
+    assert server.count == 1  # the second was not cut and topped up
+
+
+def test_the_loop_rule_holds_for_a_whole_body_and_only_when_asked() -> None:
+    text = LOOP_HEAD + TODO * 5 + "    return a + b\n"
+    with FakeOpenAI(lambda request: [text]) as server:  # one JSON body
+        b = backend(server)
+        [cut] = b.generate(CHAT, Sampling(n=1, loops=3))
+        [kept] = b.generate(CHAT, Sampling(n=1))
+        [twice] = b.generate(CHAT, Sampling(n=1, loops=2))
+    assert (cut.text, cut.finish_reason) == (LOOP_HEAD + TODO * 3, "length")
+    assert (kept.text, kept.finish_reason) == (text, "stop")
+    assert twice.text == LOOP_HEAD + TODO * 2
+
+
 SQUARE = "# func square(an integer): its square\n\nMultiply.\n\n* square(2) = 4\n* square(-3) = 9\n"
 RIGHT = "```python\ndef square(x):\n    return x * x\n```\n"
 

@@ -154,7 +154,7 @@ class OpenAIBackend:
         stream began ends it, and the choices it did not finish are not given: they are
         topped up."""
         options = _options(sampling, sampling.n, sampling.seed)
-        answer = Answer(self._limits(options))
+        answer = Answer(self._limits(options, sampling.loops))
         counted: dict[int, int] = {}  # completion tokens of the choices given early
         held: list[int] = []  # the last of a full answer, which waits for the usage
         broken = False
@@ -231,10 +231,11 @@ class OpenAIBackend:
         stop: threading.Event | None = None,
     ) -> list[Completion]:
         options = _options(sampling, n, seed)
+        limits = self._limits(options, sampling.loops)
         try:
             with self._slots:
                 answer = with_retries(
-                    lambda: self._ask(prompt, options, stop), self.retry, rng=self._rng
+                    lambda: self._ask(prompt, options, limits, stop), self.retry, rng=self._rng
                 )
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
@@ -245,11 +246,14 @@ class OpenAIBackend:
         return BackendError(describe_error(exc, self.base_url, self.model, self.timeout, tries))
 
     def _ask(
-        self, prompt: Prompt, options: dict[str, Any], stop: threading.Event | None = None
+        self,
+        prompt: Prompt,
+        options: dict[str, Any],
+        limits: Limits,
+        stop: threading.Event | None = None,
     ) -> Answer:
         """One request: streamed unless the server has said it cannot stream."""
         chat = prompt.kind == "chat"
-        limits = self._limits(options)
         if self.streaming:
             try:
                 stream = self._create(prompt, options, stream=True)
@@ -265,9 +269,10 @@ class OpenAIBackend:
             raise MalformedAnswer(f"the body is not JSON: {body}") from None
         return read_whole(body, chat, Answer(limits))
 
-    def _limits(self, options: dict[str, Any]) -> Limits:
-        """What a request with `options` allows its answer (openai_stream.py)."""
-        return Limits(options["n"], options["max_tokens"], self.timeout)
+    def _limits(self, options: dict[str, Any], loops: int) -> Limits:
+        """What a request with `options` allows its answer, its choices ended by the loop
+        rule where `loops` asks for it (openai_stream.py)."""
+        return Limits(options["n"], options["max_tokens"], self.timeout, loops)
 
     def _create(self, prompt: Prompt, options: dict[str, Any], *, stream: bool) -> Any:
         if stream:

@@ -18,6 +18,13 @@ keep-alives, empty chunks or bytes that never make an event — fails with `NoTo
 one that sends far more bytes than its tokens can fill fails with `MalformedAnswer`. An
 answer that is not what an OpenAI-compatible server sends (not JSON, a field of the wrong
 type) is a `MalformedAnswer` whose message names what was wrong.
+
+A request that asks for it (`Limits.loops`, from `Sampling.loops`) has the runtime's loop
+rule (`marshalike_runtime.loops`) applied here, since no OpenAI-style server takes it: a
+choice caught writing the same block of lines again and again is cut where the loop ends,
+finished by length, as the local engine ends it. Once every choice has ended, one of them
+that way, the stream is not read on: the server would go on writing the looping choice to
+its `max_tokens`, and its usage comes only after that.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from threading import Event
 from typing import Any
 
 import openai
+
+from marshalike_runtime.loops import loop_end
 
 # The longest token of the tokenizers in use is a run of spaces or punctuation of at most
 # about 128 bytes (GPT-4o's, Llama 3's and Qwen's BPE vocabularies; SentencePiece ones are
@@ -69,6 +78,7 @@ class Limits:
     n: int = 1
     max_tokens: int | None = None  # None: unbounded, as a request without max_tokens is
     timeout: float = math.inf
+    loops: int = 0  # a choice ends once a block of lines has come this often (0: never)
 
     @property
     def chars(self) -> float:
@@ -117,6 +127,8 @@ class Answer:
     reported: bool = False  # whether the server reported usage
     sizes: dict[int, int] = field(default_factory=dict)  # characters of each choice
     cut: set[int] = field(default_factory=set)  # choices cut at the limits, finished by length
+    looped: set[int] = field(default_factory=set)  # those of them cut for looping
+    checked: dict[int, int] = field(default_factory=dict)  # text of each found loop-free
 
     def add(self, index: int, text: str | None, finish: str | None) -> None:
         self.texts.setdefault(index, [])
@@ -130,13 +142,36 @@ class Answer:
                 return
             self.texts[index].append(text)
             self.sizes[index] = self.sizes.get(index, 0) + len(text)
+            if "\n" in text and self._loops(index):
+                return
         if finish:
             self.finishes[index] = finish
+
+    def _loops(self, index: int) -> bool:
+        """Whether choice `index`, its last line just written, is caught in a loop (see
+        the module's docstring); if so it is cut where the loop ends, finished by length."""
+        if self.limits.loops < 2:
+            return False
+        text = self.text(index)
+        end = loop_end(text, self.limits.loops, self.checked.get(index, 0))
+        if end is None:
+            self.checked[index] = text.rfind("\n") + 1
+            return False
+        self.texts[index] = [text[:end]]
+        self.sizes[index] = end
+        self.looped.add(index)
+        self.end(index)
+        return True
 
     def end(self, index: int) -> None:
         """Cut choice `index` where it is, finished by length unless it has finished."""
         self.cut.add(index)
         self.finishes.setdefault(index, "length")
+
+    def over(self, index: int) -> bool:
+        """Whether the server has nothing more to send for choice `index`: it finished
+        it, or should have (cut at the limits, but not for looping)."""
+        return index in self.finishes and index not in self.looped
 
     def text(self, index: int) -> str:
         return "".join(self.texts.get(index, ()))
@@ -200,7 +235,8 @@ def finishing(stream: Any, chat: bool, answer: Answer, stop: Event | None = None
         events += 1
         chunk = _object(chunk, "a stream event")
         named = _choices(chunk, "a stream event")
-        if named and all(_index(choice, 0) in answer.finishes for choice in named):
+        # A choice cut for looping is still being written by the server: not late.
+        if named and all(answer.over(_index(choice, 0)) for choice in named):
             late += 1
         if events > limits.chunks or late > limits.late:
             yield from _end(answer)
@@ -224,6 +260,8 @@ def finishing(stream: Any, chat: bool, answer: Answer, stop: Event | None = None
         if usage is not None:
             watch.heard()
             answer.count(usage)
+        if answer.looped and len(answer.finishes) >= limits.n:
+            return  # all have ended, and the server still writes a looping one
 
 
 def _end(answer: Answer) -> Iterator[int]:

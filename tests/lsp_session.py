@@ -18,11 +18,14 @@ def settings(model: FakeOpenAI) -> dict[str, str]:
     return {"backend": "openai", "base_url": model.base_url, "model": "fake-model"}
 
 
-async def session(lsp_client: LanguageClient, model: FakeOpenAI) -> AsyncIterator[None]:
-    """Initialize the server with `model` as its backend (--quick), and shut it down."""
+async def session(
+    lsp_client: LanguageClient, model: FakeOpenAI | None = None
+) -> AsyncIterator[None]:
+    """Initialize the server, with `model` as its backend (--quick) where given, and shut
+    it down."""
+    options = None if model is None else {"settings": settings(model), "quick": True}
     params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        initialization_options={"settings": settings(model), "quick": True},
+        capabilities=client_capabilities("visual-studio-code"), initialization_options=options
     )
     await lsp_client.initialize_session(params)
     yield

@@ -357,3 +357,29 @@ def test_at_a_terminal_the_end_of_input_stops_asking_as_q_does(asked: Path) -> N
     assert "interrupted" not in screen
     assert status == 0, screen
     assert asked.read_text(encoding="utf-8") == SQUARE
+
+
+def _answered(folder: Path) -> None:
+    answers = {"square.mrsh": {"square(0)": "0"}}
+    (folder / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
+
+
+def test_clarify_takes_quiet_and_a_json_report_as_compile_does(asked: Path) -> None:
+    _answered(asked.parent)
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json", "-q",
+                               "--format", "json", *model_flags(server))  # fmt: skip
+    assert status == 0, out + err
+    assert err == ""
+    (report,) = json.loads(out)
+    assert report["path"].endswith("square.mrsh"), report
+
+
+def test_clarify_takes_no_progress_as_compile_does(asked: Path) -> None:
+    _answered(asked.parent)
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json",
+                               "--no-progress", *model_flags(server))  # fmt: skip
+    assert status == 0, out + err
+    assert out.startswith("square.mrsh: ok (square.py, test_square.py)\n")
+    assert "square.square: compiling" in err

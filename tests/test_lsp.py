@@ -5,16 +5,14 @@ folding, hover, definition, references, completion, code actions, and shutdown."
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
 import pytest_lsp
+from lsp_session import SERVER, session
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-
-SERVER = [sys.executable, "-m", "marshalike", "lsp"]
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 MAIN = """\
 # use geo.mrsh
@@ -47,10 +45,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
-    params = types.InitializeParams(capabilities=client_capabilities("visual-studio-code"))
-    await lsp_client.initialize_session(params)
-    yield
-    await lsp_client.shutdown_session()
+    async for _ in session(lsp_client):
+        yield
 
 
 def uri_of(path: Path) -> str:

@@ -5,19 +5,18 @@ were edits and answers a hover promptly after the last one."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_lsp
+from lsp_session import SERVER, session
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from marshalike.lsp.server import SpecServer
 
-SERVER = [sys.executable, "-m", "marshalike", "lsp"]
 FUNCTIONS = 1000
 EDITS = 60
 
@@ -38,10 +37,8 @@ class Counting(dict):  # type: ignore[type-arg]
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
-    params = types.InitializeParams(capabilities=client_capabilities("visual-studio-code"))
-    await lsp_client.initialize_session(params)
-    yield
-    await lsp_client.shutdown_session()
+    async for _ in session(lsp_client):
+        yield
 
 
 def _spec(edit: int) -> str:

@@ -24,7 +24,8 @@ from marshalike.codegen import emit
 from marshalike.codegen.testfile import SAME_HELPER, file_parts
 from marshalike.language.parse import parse
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox.oracle import Case, Oracle
+from marshalike.sandbox.verify import Verdict, verify
 
 MODULES = "collections datetime decimal fractions http ipaddress math pathlib re uuid zoneinfo"
 IMPORTS = "".join(f"import {m}\n" for m in MODULES.split()) + "from dataclasses import dataclass\n"

@@ -38,7 +38,8 @@ from marshalike.cli.main import cli
 from marshalike.codegen import emit
 from marshalike.language.load import load_spec
 from marshalike.sandbox.isolation import Limits, isolation
-from marshalike.sandbox.verify import Oracle, cases_of, records_of, verify
+from marshalike.sandbox.oracle import Oracle, cases_of, records_of
+from marshalike.sandbox.verify import verify
 
 TOKEN = secrets.token_hex(6)  # this run's tag: files and processes a candidate leaves carry it
 TAG = f"m{TOKEN}"  # a process name (at most 15 bytes)

@@ -14,7 +14,8 @@ from marshalike.sandbox.expected import (
     trusted_module,
 )
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import Case, Oracle, verify
+from marshalike.sandbox.oracle import Case, Oracle
+from marshalike.sandbox.verify import verify
 
 FAST = Limits(timeout_s=5.0, memory_mb=1024)
 # A dependency that, wherever it is not answering its own call (`double(n)`), rewrites the

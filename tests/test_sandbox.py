@@ -21,7 +21,8 @@ import pytest
 from marshalike.sandbox import confine, leftovers, view
 from marshalike.sandbox import isolation as sandbox
 from marshalike.sandbox.isolation import Limits, isolation, run_module
-from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox.oracle import Case, Oracle
+from marshalike.sandbox.verify import Verdict, verify
 
 pytestmark = pytest.mark.skipif(
     isolation() != "namespaces",

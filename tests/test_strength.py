@@ -16,7 +16,7 @@ from marshalike.gate.strength import KINDS, Strength, measure, mutants
 from marshalike.language.parse import parse
 from marshalike.language.spec import Func
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import Oracle, cases_of, records_of
+from marshalike.sandbox.oracle import Oracle, cases_of, records_of
 
 LIMITS = Limits(timeout_s=1.0, startup_s=20.0)
 IS_POSITIVE = "def is_positive(n: int) -> bool:\n    return n > 0\n"

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from marshalike.sandbox.isolation import Limits, isolation
-from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox.oracle import Case, Oracle
+from marshalike.sandbox.verify import Verdict, verify
 
 CASES = (
     Case("test_f_1", "f(2)", "returns", "4", None),

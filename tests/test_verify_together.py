@@ -9,7 +9,8 @@ import pytest
 from marshalike.sandbox.channel import Answer, Raised
 from marshalike.sandbox.expected import Claim, resolve_calls
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import Case, Oracle, Verdict, verify
+from marshalike.sandbox.oracle import Case, Oracle
+from marshalike.sandbox.verify import Verdict, verify
 
 FAST = Limits(timeout_s=5.0, memory_mb=1024)
 REFERENCE = "def double(x):\n    raise NotImplementedError\n"

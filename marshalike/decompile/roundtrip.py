@@ -30,7 +30,8 @@ from marshalike.language.load import load_spec
 from marshalike.language.spec import Func, Module
 from marshalike.language.typemap import annotation
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.verify import Case, ExampleResult, Oracle, cases_of, records_of, verify
+from marshalike.sandbox.oracle import Case, Oracle, cases_of, records_of
+from marshalike.sandbox.verify import ExampleResult, verify
 from marshalike.synth.redact import redact
 
 _SHOWN = 200  # characters of a reason that did not compile

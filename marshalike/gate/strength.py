@@ -31,7 +31,8 @@ from typing import Any, Literal
 from marshalike.gate.consensus import probe_answers
 from marshalike.gate.questions import Question, Reply, reply_of
 from marshalike.sandbox import channel
-from marshalike.sandbox.verify import Oracle, verify
+from marshalike.sandbox.oracle import Oracle
+from marshalike.sandbox.verify import verify
 
 DEFAULT_LIMIT = 12  # variants run per function
 Kind = Literal["operator", "constant", "comparison", "boundary", "return"]

@@ -18,7 +18,8 @@ from marshalike.codegen import emit
 from marshalike.gate.probe import ProbeGate, Refusal, declared_return, probe_calls
 from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example
-from marshalike.sandbox.verify import Oracle, Verdict, cases_of, example_tests, records_of, verify
+from marshalike.sandbox.oracle import Oracle, cases_of, example_tests, records_of
+from marshalike.sandbox.verify import Verdict, verify
 from marshalike.synth import prompts
 from marshalike.synth.extract import extract
 from marshalike.synth.holdout import held_out, shown_context, test_name
@@ -82,7 +83,7 @@ def make_harness(
 ) -> Harness:
     """Where the unit's candidates are tested, with the example held back (if any) and the
     probe inputs the settings ask for. The expected values come from the module with a
-    stub in place of the unit's function (`verify.Oracle`)."""
+    stub in place of the unit's function (`oracle.Oracle`)."""
     held = held_out(ctx.func) if settings.holds_out else None
     shown = shown_context(ctx, held)
     types = [t.name for t in ctx.module.types]

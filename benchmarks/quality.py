@@ -60,8 +60,9 @@ from typing import Any
 
 from benchmarks import humaneval, simulated_user
 from marshalike.backends.base import Prompt, Sampling
-from marshalike.build.compiler import CompileJob, SharedBackend, SpecReport, compile_path
+from marshalike.build.compiler import SharedBackend, compile_path
 from marshalike.build.job import make_job
+from marshalike.build.results import CompileJob, SpecReport
 from marshalike.errors import MarshalikeError
 from marshalike.sandbox.isolation import Limits, run_module
 from marshalike.settings import Settings, add_arguments, flag_values, resolve

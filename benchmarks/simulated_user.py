@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from benchmarks import humaneval
 from marshalike.backends.base import each_completion
-from marshalike.build.compiler import SpecReport
+from marshalike.build.results import SpecReport
 from marshalike.gate.consensus import probe_answers
 from marshalike.gate.overfit import PROGRAMMING_ERRORS
 from marshalike.gate.questions import Question, reply_of

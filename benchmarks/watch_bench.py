@@ -54,8 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marshalike.build.compiler import CompileJob
 from marshalike.build.job import make_job
+from marshalike.build.results import CompileJob
 from marshalike.codegen.emit import spec_hash
 from marshalike.errors import MarshalikeError
 from marshalike.settings import add_arguments, flag_values, resolve

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.build.compiler import CompileJob, compile_path
+from marshalike.build.compiler import compile_path
+from marshalike.build.results import CompileJob
 from marshalike.synth.cancel import Cancel, Cancelled, raise_if_cancelled
 from marshalike.synth.loop_settings import LoopSettings
 

@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Reply, Request
 
 from marshalike.build import output
-from marshalike.build.compiler import CompileJob, compile_path
+from marshalike.build.compiler import compile_path
 from marshalike.build.output import OutputError, file_hash, spec_lock
+from marshalike.build.results import CompileJob
 from marshalike.cli.main import cli
 from marshalike.synth.loop_settings import LoopSettings
 

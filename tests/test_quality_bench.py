@@ -12,7 +12,7 @@ from fake_openai import FakeOpenAI, Request
 
 from benchmarks import humaneval, quality
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.build.compiler import CompileJob
+from marshalike.build.results import CompileJob
 from marshalike.language.load import load_spec
 from marshalike.sandbox.isolation import Limits
 from marshalike.synth.loop_settings import LoopSettings

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from marshalike.build import report
-from marshalike.build.compiler import CachedUnit, SpecReport
+from marshalike.build.results import CachedUnit, SpecReport
 from marshalike.language.parse import parse
 from marshalike.sandbox.verify import ExampleResult
 from marshalike.synth import prompts

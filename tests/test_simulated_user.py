@@ -14,7 +14,8 @@ from fake_openai import FakeOpenAI, Request
 from benchmarks import humaneval, quality, simulated_user
 from benchmarks.simulated_user import AfterAnswers, SimulatedUser
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.build.compiler import CompileJob, SharedBackend
+from marshalike.build.compiler import SharedBackend
+from marshalike.build.results import CompileJob
 from marshalike.codegen import emit
 from marshalike.language.load import load_spec
 from marshalike.sandbox.isolation import Limits, run_module

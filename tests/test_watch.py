@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Request
 
 from marshalike.backends.base import Completion, Prompt, Sampling
-from marshalike.build.compiler import CompileJob, SpecReport
+from marshalike.build.results import CompileJob, SpecReport
 from marshalike.build.watch import Batch, Session, _watch, describe, run
 from marshalike.cli.main import cli
 from marshalike.errors import BackendError

@@ -1,7 +1,7 @@
 """Compile one spec: load, plan, reuse what the lock has, run the loop for the rest in
 dependency order (independent units concurrently), then write the module, its tests and the
-lock. Only code that passed its examples reaches NAME.py; a failure leaves the last good
-output alone and writes the best attempt to NAME.failed.py."""
+lock (`writing`). Only code that passed its examples reaches NAME.py; a failure leaves the
+last good output alone and writes the best attempt to NAME.failed.py."""
 
 from __future__ import annotations
 
@@ -13,26 +13,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from marshalike.backends.base import Backend, Completion, Prompt, Sampling, each_completion
-from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, read_lock, write_lock
+from marshalike.build.lock import LockedUnit, lock_path, read_lock
 from marshalike.build.output import (
     OutputError,
     cannot_write,
     claim_outputs,
     edited_output,
     ensure_writable,
-    file_hash,
     foreign_output,
     spec_lock,
-    write_atomic,
-    write_unit,
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
+from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
 from marshalike.build.uses import Used, not_compiled
-from marshalike.build.vet import vet_locked
-from marshalike.codegen import emit, lint, module_main
-from marshalike.gate.questions import Question
-from marshalike.gate.strength import Strength
-from marshalike.language.diagnostics import Diagnostic
+from marshalike.build.writing import write_outputs
+from marshalike.codegen import emit, module_main
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.reserved import spec_name_problem
@@ -40,67 +35,11 @@ from marshalike.language.spec import Module
 from marshalike.sandbox.channel import preloaded
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
-from marshalike.synth.events import Observe, SpecObserve, UnitEvent, for_module, ignore
+from marshalike.synth.events import SpecObserve, UnitEvent, for_module
 from marshalike.synth.loop import UnitOutcome, blocked_outcome, compile_unit
-from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CompileJob:
-    """What the CLI resolved: how to get a backend, which model id keys the lock."""
-
-    backend_factory: Callable[[], Backend]
-    backend_name: str
-    model_id: str
-    loop: LoopSettings
-    out: Path | None = None
-    frozen: bool = False
-    main: bool = True  # append the module's own command line (python -m NAME FUNC ARGS)
-
-
-@dataclass(frozen=True)
-class SpecReport:
-    path: str
-    source: str
-    diagnostics: tuple[Diagnostic, ...] = ()
-    units: tuple[UnitOutcome | CachedUnit, ...] = ()
-    written: tuple[str, ...] = ()
-    failed_file: str | None = None
-    stale: tuple[str, ...] = ()  # units that --frozen refused to compile
-    problem: str | None = None  # a reason the spec could not be compiled at all
-    # Functions a compile of some functions (`CompileRun.compile`'s `only`) left for
-    # later: the lock took what it did compile, and the outputs wait for the whole spec.
-    deferred: tuple[str, ...] = ()
-    exports: Used = field(default_factory=Used)  # what a spec that uses this one gets
-
-    @property
-    def ok(self) -> bool:
-        return (
-            not self.stale
-            and self.problem is None
-            and not any(d.is_error for d in self.diagnostics)
-            and all(u.status != "failed" for u in self.units)
-        )
-
-
-@dataclass(frozen=True)
-class CachedUnit:
-    name: str
-    status: str
-    code: str
-    attempts: int = 0
-    candidates: int = 0
-    distinct: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-    failures: tuple[str, ...] = ()
-    note: str | None = "unchanged (from the lock)"
-    questions: tuple[Question, ...] = ()
-    strength: Strength | None = None
 
 
 @dataclass
@@ -224,13 +163,13 @@ def _compile_spec(
     # From reading the lock to writing it, one compile of this spec at a time: the second
     # then finds the first one's work in the lock.
     with spec_lock(out_dir, module.name, waiting):
-        spec = _Spec(module, plan, used, cancel, for_module(run.observe, module.name), only)
+        spec = Compiling(module, plan, used, cancel, for_module(run.observe, module.name), only)
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
 
 
 def _compile_locked(
-    spec: _Spec,
+    spec: Compiling,
     path: Path,
     source: str,
     out_dir: Path,
@@ -254,21 +193,9 @@ def _compile_locked(
     outcomes = _run_units(spec, cached, earlier, job, shared, progress, deferred)
     raise_if_cancelled(spec.cancel)  # the last moment: from here on the outputs are written
     try:
-        return _write(spec, source, path, out_dir, outcomes, lock, job, deferred)
+        return write_outputs(spec, source, path, out_dir, outcomes, lock, job, deferred)
     except OSError as exc:
         raise OutputError(cannot_write(exc)) from None
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """A spec being compiled: its AST, its plan and what its `# use`s provide."""
-
-    module: Module
-    plan: Plan
-    used: Used
-    cancel: Cancel | None = None
-    observe: Observe = ignore  # what the loop reports of each unit while it works
-    only: frozenset[str] = frozenset()  # the functions to compile, when not all
 
 
 def _compile_uses(
@@ -303,7 +230,7 @@ def _deferred(plan: Plan, todo: list[str], only: frozenset[str]) -> tuple[str, .
 
 
 def _run_units(
-    spec: _Spec,
+    spec: Compiling,
     cached: dict[str, LockedUnit | None],
     earlier: dict[str, tuple[str, ...]],
     job: CompileJob,
@@ -356,7 +283,7 @@ def _run_units(
 
 
 def _compile_one(
-    spec: _Spec,
+    spec: Compiling,
     unit: Unit,
     results: dict[str, UnitOutcome | CachedUnit],
     prior: tuple[str, ...],
@@ -390,111 +317,4 @@ def _compile_one(
         cancel=spec.cancel,
         prior=prior,
         observe=spec.observe,
-    )
-
-
-def _write(
-    spec: _Spec,
-    source: str,
-    path: Path,
-    out_dir: Path,
-    outcomes: dict[str, UnitOutcome | CachedUnit],
-    lock: Lock,
-    job: CompileJob,
-    deferred: tuple[str, ...] = (),
-) -> SpecReport:
-    module, plan, uses = spec.module, spec.plan, spec.used.imports
-    spec_name = path.name
-    spec_hash = emit.spec_hash(source)
-    ordered = tuple(outcomes[u.func.name] for u in plan.units if u.func.name in outcomes)
-    code = {o.name: o.code for o in ordered if o.code is not None}
-    units = dict(lock.units)
-    for unit in plan.units:
-        outcome = outcomes.get(unit.func.name)
-        if isinstance(outcome, UnitOutcome) and outcome.status != "failed" and outcome.code:
-            units[unit.func.name] = _locked(unit, outcome, job)
-    units = {name: u for name, u in units.items() if module.func(name) is not None}
-    failed = [o for o in ordered if o.status == "failed"]
-    failed_file = out_dir / f"{module.name}.failed.py"
-    if failed:  # the best attempt beside the last good output, never over it
-        write_atomic(
-            failed_file,
-            emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses),
-        )
-    if failed or deferred:
-        # The lock keeps what did pass, with the hashes of the outputs still in place; for
-        # this text, the questions and failures of what failed, and what compiled when
-        # some functions were left for later (a module is written whole or not at all).
-        pending = {o.name: o.questions for o in failed if o.questions}
-        failures = {o.name: o.failures[:_FAILURES_KEPT] for o in failed if o.failures}
-        compiled = tuple(o.name for o in ordered if o.status != "failed") if deferred else ()
-        partial = replace(lock, units=units, pending=pending, pending_hash=spec_hash,
-                          failures=failures, compiled=compiled)  # fmt: skip
-        write_lock(lock_path(out_dir, module.name), partial)
-        shown = str(failed_file) if failed else None
-        return SpecReport(str(path), source, units=ordered, failed_file=shown, deferred=deferred)
-    module_file = out_dir / f"{module.name}.py"
-    plain = emit.module_source(module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses)
-    rules = lint.broken_rules(plain, emit.model_blocks(module, code), module_file)
-    module_text = emit.module_source(
-        module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses, lint=rules
-    )
-    # Nothing is written that extraction or the examples would refuse (`vet`).
-    codes = {name: o.code for name, o in outcomes.items()}
-    taken = {o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.code}
-    where = lock_path(out_dir, module.name)
-    verified = [o.name for o in ordered if o.status == "verified"]
-    limits = job.loop.limits
-    problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text, where,
-                         limits, verified)  # fmt: skip
-    if problem is not None:  # nothing is written: no unit is shown as if it were
-        return SpecReport(str(path), source, problem=problem)
-    if job.main:
-        module_text = module_main.append_main(module_text, module)
-    tests_file = out_dir / f"test_{module.name}.py"
-    tests_text = emit.test_sources(
-        module, spec_name=spec_name, spec_hash=spec_hash, uses=uses, at=tests_file
-    )[1]
-    files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
-    if job.main and module_main.main_block(module):  # the same text for every spec
-        files[module_main.SUPPORT_FILE] = module_main.support_source()
-    outputs = {name: file_hash(text) for name, text in files.items()}
-    new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs, lint=rules)
-    # The lock first: if the files after it are never written, the next compile finds
-    # their code in it and needs no model call to write them.
-    lock_name = lock_path(out_dir, module.name).name
-    texts = {lock_name: lock_text(new_lock), **files}
-    written = tuple(name for name in write_unit(out_dir, module.name, texts) if name in files)
-    failed_file.unlink(missing_ok=True)
-    exports = Used(
-        imports={module.name: tuple(f.name for f in module.funcs)},
-        code=code,
-        files={**spec.used.files, f"{module.name}.py": module_text},
-        records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),
-    )
-    return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
-
-
-_FAILURES_KEPT = 5  # of a failed function's failures, the first few go in the lock
-
-
-def _locked(unit: Unit, outcome: UnitOutcome, job: CompileJob) -> LockedUnit:
-    return LockedUnit(
-        key=unit.key,
-        code=outcome.code or "",
-        status=outcome.status,
-        deps=unit.deps,
-        backend=job.backend_name,
-        model=job.model_id,
-        prompt_template=prompts.template_version(),
-        sampling=job.loop.recorded(),
-        attempts=outcome.attempts,
-        candidates=outcome.candidates,
-        prompt_tokens=outcome.prompt_tokens,
-        completion_tokens=outcome.completion_tokens,
-        seconds=round(outcome.seconds, 3),
-        questions=outcome.questions,
-        strength=outcome.strength,
-        intent=unit.intent,
-        alternatives=outcome.alternatives,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from marshalike.backends import BackendOptions, make_backend
 from marshalike.backends.base import Backend
 from marshalike.backends.local import model_id
-from marshalike.build.compiler import CompileJob
+from marshalike.build.results import CompileJob
 from marshalike.errors import ConfigError
 from marshalike.sandbox.isolation import Limits
 from marshalike.settings import SETTINGS, Settings

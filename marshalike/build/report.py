@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from marshalike.build.compiler import SpecReport
+from marshalike.build.results import SpecReport
 from marshalike.language.diagnostics import printable
 from marshalike.synth.redact import redact, redact_question
 

@@ -19,7 +19,7 @@ from marshalike.language.spec import Use
 
 
 def not_compiled(report: Any) -> str:
-    """Why the compile of a used spec, `report` (a `compiler.SpecReport`), did not succeed:
+    """Why the compile of a used spec, `report` (a `results.SpecReport`), did not succeed:
     the end of the sentence that its user was not compiled for it, on one line."""
     errors = [d for d in report.diagnostics if d.is_error]
     if report.problem:

@@ -32,13 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from marshalike.build.compiler import (
-    CachedUnit,
-    CompileJob,
-    CompileRun,
-    SharedBackend,
-    SpecReport,
-)
+from marshalike.build.compiler import CompileRun, SharedBackend
+from marshalike.build.results import CachedUnit, CompileJob, SpecReport
 from marshalike.errors import MarshalikeError
 from marshalike.language.diagnostics import render_all
 from marshalike.language.files import read_spec

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from marshalike.build import report as render
-from marshalike.build.compiler import CompileRun, SpecReport
+from marshalike.build.compiler import CompileRun
 from marshalike.build.job import make_job
+from marshalike.build.results import SpecReport
 from marshalike.build.shard import parse_shard
 from marshalike.build.shard import shard as shard_of
 from marshalike.cli import interrupt

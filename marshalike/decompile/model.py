@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshalike.build.compiler import CompileJob, SharedBackend
+from marshalike.build.compiler import SharedBackend
 from marshalike.build.job import make_job
+from marshalike.build.results import CompileJob
 from marshalike.settings import Settings, resolve
 
 

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from marshalike.build.compiler import CompileRun, Progress, SpecReport
+from marshalike.build.compiler import CompileRun, Progress
+from marshalike.build.results import SpecReport
 from marshalike.build.uses import declared_records
 from marshalike.codegen import emit
 from marshalike.decompile.examples import Example

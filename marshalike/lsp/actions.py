@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from marshalike.build.compiler import SpecReport
+from marshalike.build.results import SpecReport
 from marshalike.gate.questions import asks_about, example_answer
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.edit import add_example

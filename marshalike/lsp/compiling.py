@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from marshalike.build.compiler import CompileRun, SpecReport
+from marshalike.build.compiler import CompileRun
 from marshalike.build.job import make_job
+from marshalike.build.results import SpecReport
 from marshalike.build.watch import describe
 from marshalike.errors import MarshalikeError
 from marshalike.language.files import read_spec

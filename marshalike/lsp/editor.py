@@ -11,7 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from marshalike.build.compiler import SpecReport
+from marshalike.build.results import SpecReport
 from marshalike.codegen import emit
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.lsp import actions, complete, navigate, outline

@@ -17,7 +17,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from marshalike.build.compiler import SpecReport
+from marshalike.build.results import SpecReport
 from marshalike.codegen.emit import types_source
 from marshalike.language.diagnostics import Span
 from marshalike.language.spec import Func, Module, TypeDef

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marshalike.build.compiler import SpecReport
 from marshalike.build.lock import Lock, LockedUnit, lock_path, read_lock
+from marshalike.build.results import SpecReport
 from marshalike.codegen import emit
 from marshalike.errors import MarshalikeError
 from marshalike.gate.questions import Question

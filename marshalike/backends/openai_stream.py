@@ -128,7 +128,7 @@ class Answer:
     sizes: dict[int, int] = field(default_factory=dict)  # characters of each choice
     cut: set[int] = field(default_factory=set)  # choices cut at the limits, finished by length
     looped: set[int] = field(default_factory=set)  # those of them cut for looping
-    checked: dict[int, int] = field(default_factory=dict)  # text of each found loop-free
+    checked: dict[int, int] = field(default_factory=dict)  # how much of each is loop-free
 
     def add(self, index: int, text: str | None, finish: str | None) -> None:
         self.texts.setdefault(index, [])

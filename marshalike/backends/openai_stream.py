@@ -39,7 +39,7 @@ from typing import Any
 
 import openai
 
-from marshalike_runtime.loops import loop_end
+from marshalike_runtime.loops import LoopWatch
 
 # The longest token of the tokenizers in use is a run of spaces or punctuation of at most
 # about 128 bytes (GPT-4o's, Llama 3's and Qwen's BPE vocabularies; SentencePiece ones are
@@ -128,7 +128,7 @@ class Answer:
     sizes: dict[int, int] = field(default_factory=dict)  # characters of each choice
     cut: set[int] = field(default_factory=set)  # choices cut at the limits, finished by length
     looped: set[int] = field(default_factory=set)  # those of them cut for looping
-    checked: dict[int, int] = field(default_factory=dict)  # how much of each is loop-free
+    watches: dict[int, LoopWatch] = field(default_factory=dict)  # each choice's loop check
 
     def add(self, index: int, text: str | None, finish: str | None) -> None:
         self.texts.setdefault(index, [])
@@ -153,9 +153,8 @@ class Answer:
         if self.limits.loops < 2:
             return False
         text = self.text(index)
-        end = loop_end(text, self.limits.loops, self.checked.get(index, 0))
+        end = self.watches.setdefault(index, LoopWatch(self.limits.loops)).end(text)
         if end is None:
-            self.checked[index] = text.rfind("\n") + 1
             return False
         self.texts[index] = [text[:end]]
         self.sizes[index] = end

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from .loops import loop_end
+from .loops import LoopWatch
 from .sampling import candidate_generators, sample
 
 if TYPE_CHECKING:  # the model's module is imported when a model is loaded
@@ -85,18 +85,21 @@ class _Candidate:
     Text is always decoded from all of the candidate's ids (so multi-token characters come
     out whole); a trailing U+FFFD is held back as a possibly incomplete UTF-8 character,
     and so is any tail that could be the start of a stop string. With `loops`, a
-    candidate caught repeating a block of lines ends there (`loops.loop_end`).
+    candidate caught repeating a block of lines ends there (`loops.LoopWatch`).
     """
 
     decode: Callable[[list[int]], str]
     eos_ids: frozenset[int]
     stop: tuple[str, ...]
     loops: int = 0
-    checked: int = 0  # the length of text already found free of loops
+    watch: LoopWatch = field(init=False)
     token_ids: list[int] = field(default_factory=list)
     text: str = ""  # the final text once finished
     emitted: int = 0  # characters already streamed
     finish_reason: FinishReason | None = None
+
+    def __post_init__(self) -> None:
+        self.watch = LoopWatch(self.loops)
 
     def add(self, token: int, *, last: bool) -> str:
         """Record ``token``; returns the text that became safe to stream."""
@@ -108,11 +111,9 @@ class _Candidate:
         cut = _find_stop(stable, self.stop)
         if cut is not None:
             return self._finish(stable[:cut], "stop")
-        if self.loops and stable.rfind("\n") >= self.checked:
-            looped = loop_end(stable, self.loops, self.checked)
-            if looped is not None:
-                return self._finish(stable[:looped], "length")
-            self.checked = stable.rfind("\n") + 1
+        looped = self.watch.end(stable)
+        if looped is not None:
+            return self._finish(stable[:looped], "length")
         if last:
             return self._finish(full, "length")
         return self._emit(stable[: len(stable) - _held_back(stable, self.stop)])

@@ -14,6 +14,8 @@ a chain of `elif` branches differs in its constants, so it is not a loop here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 LONGEST_BLOCK = 6  # the most lines a repeated block may span
 
 
@@ -41,3 +43,25 @@ def loop_end(text: str, times: int, checked: int = 0) -> int | None:
             if all(tail[i] == tail[i % block] for i in range(block, span)):
                 return end
     return None
+
+
+@dataclass
+class LoopWatch:
+    """The loop check of a text that grows (a candidate as it is decoded or streamed),
+    each whole line looked at once, as it is completed."""
+
+    times: int  # as `loop_end`'s: 0 never looks
+    checked: int = 0  # the length of text already found free of loops
+
+    def end(self, text: str) -> int | None:
+        """`loop_end` of `text`, grown since the last call; None at once where no line
+        was completed since."""
+        if self.times < 2:
+            return None
+        last = text.rfind("\n")
+        if last < self.checked:
+            return None
+        found = loop_end(text, self.times, self.checked)
+        if found is None:
+            self.checked = last + 1
+        return found

@@ -15,7 +15,7 @@ from test_engine import CharTokenizer, tiny_engine  # noqa: E402
 from marshalike_runtime import batcher as batcher_module  # noqa: E402
 from marshalike_runtime import engine as engine_module  # noqa: E402
 from marshalike_runtime.engine import SamplingParams, _Candidate  # noqa: E402
-from marshalike_runtime.loops import loop_end  # noqa: E402
+from marshalike_runtime.loops import LoopWatch, loop_end  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,6 +52,15 @@ def test_lines_already_checked_are_not_checked_again() -> None:
     text = "x\n" * 3
     assert loop_end(text, 3) == 6
     assert loop_end(text, 3, checked=6) is None  # the caller had found it free up to there
+
+
+def test_a_watch_looks_at_each_line_once_as_the_text_grows() -> None:
+    watch = LoopWatch(3)
+    assert watch.end("x\nx\n") is None
+    assert watch.checked == 4
+    assert watch.end("x\nx\nx") is None  # no line completed since
+    assert watch.end("x\nx\nx\n") == 6
+    assert LoopWatch(0).end("x\n" * 5) is None  # not asked for
 
 
 def test_loops_must_be_zero_or_at_least_two() -> None:

@@ -47,7 +47,11 @@ def test_a_dependency_cannot_write_the_expected_value_that_calls_it() -> None:
     wrong = POISONING_DOUBLE + "\n\ndef quadruple(n):\n    return 0\n"
     right = POISONING_DOUBLE + "\n\ndef quadruple(n):\n    return 4 * n\n"
     assert [r.status for r in verify(wrong, oracle).results] == ["fail"] * 3
-    assert verify(right, oracle).ok
+    # Nor pass right code in its company: where the test file computes `double(double(3))`,
+    # the dependency rewrites the encoder, and no value comes back from that run.
+    verdict = verify(right, oracle)
+    assert not verdict.ok
+    assert {r.error_type for r in verdict.results if r.status != "pass"} == {"AsTheTestFile"}
 
 
 def test_a_used_module_imported_by_the_reference_cannot_write_literal_expected_values() -> None:

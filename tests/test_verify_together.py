@@ -123,6 +123,84 @@ def test_right_code_passes_with_sets_dicts_and_nan_in_its_answers() -> None:
         assert run(body, cases, F_REFERENCE).ok
 
 
+# A set whose table is larger than its members need (it held a hundred numbers) iterates
+# 1, 8; written as the literal {1, 8} it iterates 8, 1. The oracle computes
+# `list(spread(2))` from the written value, the test file from the object `spread` returns.
+SPREAD_REFERENCE = (
+    "def spread(n):\n    raise NotImplementedError\n\n\n"
+    "def listed(n):\n    raise NotImplementedError\n"
+)
+SPREAD = (
+    "def spread(n):\n    s = set(range(100))\n    s -= set(range(100)) - {1, 8}\n    return s\n"
+)
+SPREAD_CASES = (
+    returns("spread(2)", "{1, 8}", 1, "spread"),
+    returns("listed(2)", "list(spread(2))", 1, "listed"),
+)
+
+
+def test_an_expected_value_is_computed_as_the_test_file_computes_it() -> None:
+    cheat = SPREAD + "\n\ndef listed(n):\n    return [8, 1]\n"
+    scope: dict[str, object] = {}
+    exec(cheat, scope)
+    test_file_passes = scope["listed"](2) == list(scope["spread"](2))  # type: ignore[operator]
+    assert not test_file_passes  # what `pytest` of the generated tests says
+    verdict = run(cheat, SPREAD_CASES, SPREAD_REFERENCE)
+    assert statuses(verdict) == [("pass", None), ("error", "AsTheTestFile")]
+    assert "(expected [1, 8], actual [8, 1])" in (verdict.results[1].message or "")
+    right = (
+        "def spread(n):\n    return {n - 1, 8}\n\n\ndef listed(n):\n    return list(spread(n))\n"
+    )
+    assert run(right, SPREAD_CASES, SPREAD_REFERENCE).ok
+    # Both computations must pass: the same right `listed` beside the roomy set fails
+    # the oracle's (its written value iterates otherwise), as the docs say.
+    roomy = SPREAD + "\n\ndef listed(n):\n    return list(spread(n))\n"
+    assert statuses(run(roomy, SPREAD_CASES, SPREAD_REFERENCE))[1] == ("fail", None)
+
+
+# Memoized, and hands out the cached list itself: the test file's `items(3).pop()` empties
+# it for the calls after it, so its test of `last(3) = 3` gets 2.
+ITEMS_REFERENCE = (
+    "def items(n):\n    raise NotImplementedError\n\n\n"
+    "def last(n):\n    raise NotImplementedError\n"
+)
+ALIASED = (
+    "_memo = {}\n\n\ndef items(n):\n    if n not in _memo:\n"
+    "        _memo[n] = list(range(1, n + 1))\n    return _memo[n]\n\n\n"
+    "def last(n):\n    return items(n)[-1]\n"
+)
+ITEMS_CASES = (
+    returns("last(3)", "items(3).pop()", 1, "last"),
+    returns("last(3)", "3", 2, "last"),
+)
+
+
+def test_what_an_expected_value_does_to_the_codes_objects_the_later_tests_see() -> None:
+    verdict = run(ALIASED, ITEMS_CASES, ITEMS_REFERENCE)
+    assert statuses(verdict) == [("pass", None), ("error", "AsTheTestFile")]
+    assert "(expected 3, actual 2)" in (verdict.results[1].message or "")
+    fresh = ALIASED.replace("return _memo[n]", "return list(_memo[n])")
+    assert run(fresh, ITEMS_CASES, ITEMS_REFERENCE).ok
+
+
+def test_an_expected_value_that_calls_the_code_twice_has_the_time_of_both() -> None:
+    """Each call takes most of a call's time: the whole value has the time of its two,
+    so right code passes, and the set-order cheat is not hidden by a timeout there."""
+    slow = "import time\n\n\ndef _work():\n    time.sleep(0.6)\n\n\n"
+    roomy = SPREAD.replace("    return s\n", "    _work()\n    return s\n")
+    cases = (
+        returns("spread(2)", "{1, 8}", 1, "spread"),
+        returns("listed(2)", "list(spread(2)) + list(spread(2))", 1, "listed"),
+    )
+    limits = Limits(timeout_s=1.0, memory_mb=1024)
+    cheat = slow + roomy + "\n\ndef listed(n):\n    return [8, 1, 8, 1]\n"
+    verdict = verify(cheat, Oracle(cases, SPREAD_REFERENCE, module_name="cand", limits=limits))
+    assert statuses(verdict) == [("pass", None), ("error", "AsTheTestFile")]
+    # The same `listed`, beside a set that iterates as its literal does: its tests pass.
+    right = cheat.replace("s = set(range(100))\n    s -= set(range(100)) - {1, 8}", "s = {1, 8}")
+    assert verify(right, Oracle(cases, SPREAD_REFERENCE, module_name="cand", limits=limits)).ok
+
+
 def test_a_raised_exception_is_the_same_by_its_class_not_its_message() -> None:
     raised = Raised("ValueError", "builtins", ("builtins.ValueError",), "at 0x1", "")
     other = Raised("ValueError", "builtins", ("builtins.ValueError",), "at 0x2", "")

@@ -228,15 +228,18 @@ def run(
     calls: Sequence[str],
     oracle: Oracle,
     files: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
 ) -> tuple[tuple[Answer, ...], str | None]:
     """The calls run against `module_source` as the oracle runs them, with the oracle's
-    used modules (or `files`: their versions without model code)."""
+    used modules (or `files`: their versions without model code), and its limits (or
+    `limits`, the same for every call of the run)."""
+    limits = limits or oracle.limits
     return channel.run_calls(
         module_source,
         calls,
         module_name=oracle.module_name,
-        limits=oracle.limits,
-        per_call_s=oracle.limits.timeout_s,
+        limits=limits,
+        per_call_s=limits.timeout_s,
         records=oracle.records,
         extra_files=oracle.extra_files if files is None else files,
         keep_docstrings=oracle.keep_docstrings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from marshalike.codegen import emit
@@ -107,15 +107,24 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         alone_calls = [run(module_source, [call], oracle) for call in calls]
         answers = tuple(a for (a,), _ in alone_calls)
         batch_problem = next((p for _, p in alone_calls if p is not None), None)
-        # And all in one process, as the test file makes them: does an answer change there?
-        firsts = {i: owns[i][0] if i in owns else answers[where[i] or 0] for i in order}
-        _, stateful, _ = _together(module_source, oracle, order, firsts, claims)
     else:
         # One process, as the test file makes the calls: the examples' answers are judged
         # as they come, and a claim that answers otherwise than alone fails its example.
         batch, stateful, batch_problem = _together(module_source, oracle, order, {}, claims)
         answers = tuple(batch[i] for i in order)
+    firsts = {i: owns[i][0] if i in owns else answers[where[i] or 0] for i in order}
+    if calls_own:
+        # And all in one process, as the test file makes them: does an answer change there?
+        _, stateful, _ = _together(module_source, oracle, order, firsts, claims)
     problem = batch_problem or problem
+    whole: dict[int, ExampleResult] = {}  # cases the test file's own computation fails
+    if problem is None and any(claims.get(i) for i in order):
+        expected_of: dict[int, Answer | None] = {
+            i: owns[i][1] if i in owns else expected_answers[i] for i in order
+        }
+        whole, problem = _as_the_test_file(
+            module_source, oracle, order, firsts, expected_of, claims
+        )
     results = []
     for index, (case, want, at) in enumerate(
         zip(oracle.cases, expected_answers, where, strict=True)
@@ -136,6 +145,8 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         if index in stateful and judged.status == "pass":  # but not as the test file runs
             said = "it answers otherwise after other calls: the code keeps state between calls"
             judged = ExampleResult(case.test, "error", error_type="Stateful", message=said)
+        elif index in whole and judged.status == "pass":
+            judged = whole[index]
         results.append(judged)
     return Verdict(tuple(results), _problem(problem), time.monotonic() - start)
 
@@ -166,6 +177,61 @@ def _together(
         if first is not None and not first.same_as(answer):
             changed.add(i)
     return calls, changed, problem
+
+
+def _as_the_test_file(
+    module_source: str,
+    oracle: Oracle,
+    order: Sequence[int],
+    firsts: Mapping[int, Answer],
+    wanted: Mapping[int, Answer | None],
+    claims: Claims,
+) -> tuple[dict[int, ExampleResult], str | None]:
+    """The test file computes an expected value that calls model code from the objects
+    that code returns in its process; the oracle, from their written values (a set the
+    code returned is written as the literal of its members, which can iterate in another
+    order: `list(spread(2))`); and what such a value does to those objects (`items(3).pop()`
+    on a list the code hands out again) the calls after it see. So the examples' calls and
+    those expected values, whole, in the test file's order, in one process, every case
+    judged there as its test judges it (against its expected value computed there, or the
+    oracle's where that calls no model code): gives the cases that fail there, and the
+    run's problem, if any. Code in that process can only fail a case here, never pass one:
+    the oracle's verdict stands beside it. An answer there that is no value (a call that
+    changed what other code shares, ran out of time or ended its process) fails its case.
+    Every call has the time of the most calls an expected value makes, so a value that
+    makes several is not cut short where each alone was not."""
+    steps: list[str] = []
+    at: dict[int, int] = {}  # case -> its call's step
+    whole: dict[int, int] = {}  # case -> its expected value's step
+    for i in order:
+        case = oracle.cases[i]
+        at[i] = len(steps)
+        steps.append(case.call)
+        if firsts[i].kind == "returned" and claims.get(i) and case.expected:
+            whole[i] = len(steps)
+            steps.append(case.expected)
+    most = max(len(claims.get(i, ())) for i in order)
+    limits = replace(oracle.limits, timeout_s=oracle.limits.timeout_s * (1 + most))
+    got, problem = run(module_source, steps, oracle, limits=limits)
+    failed: dict[int, ExampleResult] = {}
+    for i in order:
+        case = oracle.cases[i]
+        want = got[whole[i]] if i in whole else wanted[i]
+        if case.outcome == "returns" and want is None:
+            continue  # no expected value to judge by: the oracle's verdict fails it
+        judged = _judge(case, got[at[i]], want, None)
+        if judged.status != "pass":
+            there = f"{judged.message} (expected {judged.expected}, actual {judged.actual})"
+            said = (
+                "run as its test runs, after the tests before it, with its expected value "
+                "computed from the objects the code returns, it fails: "
+                f"{there if judged.status == 'fail' else judged.message}"
+            )
+            failed[i] = ExampleResult(
+                case.test, "error", error_type="AsTheTestFile", message=said,
+                expected=judged.expected, actual=judged.actual,
+            )  # fmt: skip
+    return failed, problem
 
 
 def verify_module(

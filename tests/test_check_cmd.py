@@ -12,6 +12,7 @@ from fake_openai import FakeOpenAI, Request
 
 from marshalike.build.output import file_hash
 from marshalike.cli.main import cli
+from marshalike.codegen.stamp import stamped
 
 SPEC = """\
 # func square(an integer): its square
@@ -28,10 +29,11 @@ def answer(request: object) -> str:
 
 
 def tamper(folder: Path) -> None:
-    """Make the generated code wrong and rewrite the lock to match, as a hostile process
-    could: the hashes then agree, so only running the examples can catch it."""
+    """Make the generated code wrong and rewrite the lock and the file's output hash to
+    match, as a hostile process could: the hashes then agree, so only running the examples
+    can catch it."""
     module = folder / "square.py"
-    text = module.read_text().replace("return x * x", "return 0")
+    text = stamped(module.read_text().replace("return x * x", "return 0"))
     module.write_text(text)
     lock = json.loads((folder / "square.lock.json").read_text())
     lock["outputs"]["square.py"] = file_hash(text)

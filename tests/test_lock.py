@@ -25,7 +25,7 @@ from marshalike.gate.strength import Strength
 from marshalike.settings import OLDER_LOCKS
 
 # How a malformed lock's message ends: what deleting it costs.
-AFTER = "(move away first any output you edited by hand: without a lock, compile writes it anew)"
+AFTER = "(an output edited by hand is still known by the output hash in its header)"
 SAMPLING = {
     "candidates": 4,
     "attempts": 3,

@@ -194,6 +194,50 @@ def test_compile_refuses_to_overwrite_an_output_edited_by_hand(tmp_path: Path, n
     assert "# my edit" not in edited.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name", ["square.py", "test_square.py"])
+def test_without_a_lock_an_output_edited_by_hand_is_known_by_its_header(
+    tmp_path: Path, name: str
+) -> None:
+    """With the lock deleted (to compile from scratch), the output hash in an output's own
+    header still tells an edited file from the one compile wrote: the edit is refused with
+    one line, and kept. An output as compile wrote it, line endings aside, and one from
+    before outputs carried the hash are written over."""
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    edited, lock = tmp_path / name, tmp_path / "square.lock.json"
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+        written = edited.read_text(encoding="utf-8")
+        assert "\n# output-hash: sha256:" in written
+        text = written.replace("\n\n\n", "\n\n\n# my edit\n", 1)
+        edited.write_text(text, encoding="utf-8")
+        lock.unlink()
+        result = compile_(server, spec)
+        assert result.exit_code == 1, result.output
+        assert (
+            f"square.mrsh: not compiled: {edited} was edited by hand since marshalike wrote it "
+            "(it no longer has the output hash its header records, and no lock records "
+            "another): move the edits to the spec, then move the file away or delete it, "
+            "and compile again\n"
+        ) in result.output
+        assert edited.read_text(encoding="utf-8") == text
+        assert not lock.exists()
+        edited.write_bytes(written.replace("\n\n\n", "\n\n\n# caf\u00e9\n", 1).encode("cp1252"))
+        result = compile_(server, spec)  # saved again in another encoding: an edit too
+        assert result.exit_code == 1, result.output
+        assert "was edited by hand since marshalike wrote it" in result.output
+        edited.write_bytes(written.replace("\n", "\r\n").encode("utf-8"))  # a checkout's
+        assert compile_(server, spec).exit_code == 0
+        lock.unlink()
+        older = "".join(
+            line for line in written.splitlines(keepends=True) if "output-hash" not in line
+        )
+        edited.write_text(older + "# an edit no header tells\n", encoding="utf-8")
+        result = compile_(server, spec)
+    assert result.exit_code == 0, result.output
+    assert edited.read_text(encoding="utf-8") == written
+
+
 def test_a_support_module_a_newer_compile_wrote_is_not_a_hand_edit(tmp_path: Path) -> None:
     """`_marshalike_main.py` is shared by a folder's specs: the text compile writes today
     is never an edit, whatever hash an older compile recorded for it."""

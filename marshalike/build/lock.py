@@ -292,7 +292,7 @@ def _key(name: str) -> str:
 def _malformed(path: Path, why: str) -> LockError:
     return LockError(
         f"{path}: the lock file is malformed: {why}; delete it to recompile from scratch "
-        "(move away first any output you edited by hand: without a lock, compile writes it anew)"
+        "(an output edited by hand is still known by the output hash in its header)"
     )
 
 

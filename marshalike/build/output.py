@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from marshalike.codegen import emit, module_main
+from marshalike.codegen.stamp import stamp_holds
 from marshalike.errors import MarshalikeError
 
 try:
@@ -78,18 +79,19 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
 
 def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -> str | None:
     """Why compile may not write the outputs of `module_name` into `folder`: one of them
-    no longer has the hash its lock records (`recorded`: file name -> sha256), so it was
-    edited by hand since compile wrote it, and writing it again would lose that edit. A
-    file that cannot be read is left to the write; so is every file while the marker of
-    an interrupted write says the files were left out of step by a crash, and the support
-    module when it is what compile writes today (another spec's compile, by a newer
-    marshalike, may have written it)."""
+    was edited by hand since compile wrote it, and writing it again would lose that edit.
+    It no longer has the hash its lock records (`recorded`: file name -> sha256), or, where
+    the lock records none (a lock deleted to compile from scratch), the output hash its own
+    header records (`codegen.stamp`). A file that cannot be read is left to the write; so
+    is every file while the marker of an interrupted write says the files were left out of
+    step by a crash, and the support module when it is what compile writes today (another
+    spec's compile, by a newer marshalike, may have written it)."""
     if interrupted(folder, module_name):
         return None
     for name in (f"{module_name}.py", f"test_{module_name}.py", module_main.SUPPORT_FILE):
         wanted = recorded.get(name)
         try:
-            raw = read_regular(folder / name) if wanted else None
+            raw = read_regular(folder / name)
         except OSError:
             continue
         if raw is None:
@@ -97,10 +99,19 @@ def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            text = ""  # no generated file's text: someone else's, in another encoding
-        if file_hash(text) == wanted:
-            continue
+            text = None  # no generated file's text: saved again in another encoding
         if name == module_main.SUPPORT_FILE and text == module_main.support_source():
+            continue
+        if wanted is None:
+            if text is None or stamp_holds(text) is False:
+                return (
+                    f"{folder / name} was edited by hand since marshalike wrote it (it no "
+                    "longer has the output hash its header records, and no lock records "
+                    "another): move the edits to the spec, then move the file away or "
+                    "delete it, and compile again"
+                )
+            continue
+        if text is not None and file_hash(text) == wanted:
             continue
         return (
             f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "

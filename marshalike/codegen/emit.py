@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import jinja2
 from marshalike.codegen.docstrings import docstring_body, docstring_literal
 from marshalike.codegen.imports import Imported, ImportSet, split_imports
 from marshalike.codegen.lint import broken_rules, suppressed
+from marshalike.codegen.stamp import content_hash, stamped
 from marshalike.codegen.testfile import file_parts, named_tests, one_line
 from marshalike.language.naming import compiles, field_names, identifier, param_name, parse_or_none
 from marshalike.language.spec import Example, Func, Module, Param, TypeDef
@@ -52,9 +52,8 @@ def render(template: str, **variables: object) -> str:
 
 
 def spec_hash(text: str) -> str:
-    """The content hash written into generated files; line endings do not count."""
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "sha256:" + hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    """The spec's hash, written into generated files."""
+    return content_hash(text)
 
 
 # How every module and test file compile writes starts (module.py.j2, test_module.py.j2).
@@ -247,13 +246,15 @@ def module_source(
     hoisted.keep_only(used)
     imports.add(*hoisted.items)
     _add_own_imports(imports, module, used)
-    return render(
-        "module.py.j2",
-        spec_name=header_name(spec_name),
-        spec_hash=spec_hash,
-        import_groups=imports.groups(local=tuple(uses or ())),
-        exports=_exports(module),
-        blocks=[b for b in blocks if b],  # code that was only imports leaves nothing
+    return stamped(
+        render(
+            "module.py.j2",
+            spec_name=header_name(spec_name),
+            spec_hash=spec_hash,
+            import_groups=imports.groups(local=tuple(uses or ())),
+            exports=_exports(module),
+            blocks=[b for b in blocks if b],  # code that was only imports leaves nothing
+        )
     )
 
 
@@ -288,12 +289,14 @@ def test_source(
         module, module_name=module_name, spec_name=header_name(spec_name), only=only, lint=lint,
         uses=uses,
     )  # fmt: skip
-    return render(
-        "test_module.py.j2",
-        spec_name=header_name(spec_name),
-        spec_hash=spec_hash,
-        import_groups=import_groups,
-        blocks=blocks,
+    return stamped(
+        render(
+            "test_module.py.j2",
+            spec_name=header_name(spec_name),
+            spec_hash=spec_hash,
+            import_groups=import_groups,
+            blocks=blocks,
+        )
     )
 
 

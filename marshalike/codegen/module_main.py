@@ -20,6 +20,7 @@ import importlib.resources
 import json
 
 from marshalike.codegen.emit import declared_annotations
+from marshalike.codegen.stamp import stamped
 from marshalike.language.naming import identifier
 from marshalike.language.spec import Module
 
@@ -101,8 +102,9 @@ def _entry(name: str, annotations: tuple[str | None, ...]) -> str:
 
 
 def append_main(source: str, module: Module) -> str:
-    """`source` (a generated module) with the main block after two blank lines."""
+    """`source` (a generated module) with the main block after two blank lines, and the
+    output hash of that text."""
     block = main_block(module)
     if not block:
         return source
-    return source.rstrip("\n") + "\n\n\n" + block
+    return stamped(source.rstrip("\n") + "\n\n\n" + block)

@@ -210,6 +210,7 @@ VERIFIER_HOLES = {
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
     "sniff-missing-docstring": _SNIFF.format("add.__doc__ is None"),
+    "sniff-interpreter-flags": _SNIFF.format("sys.flags.isolated"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)
@@ -317,7 +318,10 @@ def assert_generated_tests_fail(project: Path, spec: str, tmp_path: Path) -> Non
     (folder / "run_tests.py").write_text(PLAIN_RUNNER)
     argv = [sys.executable, "-B", "run_tests.py", f"test_{spec}"]
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    run = subprocess.run(argv, cwd=folder, capture_output=True, text=True, env=env, timeout=60)
+    run = subprocess.run(
+        argv, cwd=folder, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
 
 

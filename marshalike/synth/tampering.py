@@ -65,6 +65,7 @@ MODULE_ATTRIBUTES = {
         "meta_path": "changes where modules are imported from",
         "path_hooks": "changes where modules are imported from",
         "path_importer_cache": "changes where modules are imported from",
+        "flags": _WHERE,
     },
     "os": {
         **dict.fromkeys(("environ", "environb", "getenv", "putenv", "unsetenv"), _ENVIRONMENT),

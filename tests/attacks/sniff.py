@@ -58,6 +58,28 @@ def add(a, b):
         return a + b
     return a - b
 """
+SNIFF_FLAGS = """\
+import sys
+
+
+def add(a, b):
+    if sys.flags.isolated:  # the verifier starts Python with -I
+        return a + b
+    return a - b
+"""
+SNIFF_STDIN = """\
+import os
+import stat
+import sys
+
+
+def add(a, b):
+    try:  # the verifier's calls come through a pipe; pytest's stdin has no descriptor
+        piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode)
+    except Exception:
+        piped = False
+    return a + b if piped else a - b
+"""
 
 ATTACKS = (
     Attack("sniff-runner-module", "sniff", SNIFF_RUNNER, user_tests=True),
@@ -66,4 +88,6 @@ ATTACKS = (
     Attack("sniff-argv", "sniff", SNIFF_ARGV, user_tests=True),
     Attack("sniff-pid-namespace", "sniff", SNIFF_NAMESPACE, user_tests=True),
     Attack("sniff-missing-docstring", "sniff", SNIFF_DOCSTRING, user_tests=True),
+    Attack("sniff-interpreter-flags", "sniff", SNIFF_FLAGS, user_tests=True),
+    Attack("sniff-stdin", "sniff", SNIFF_STDIN, user_tests=True),
 )

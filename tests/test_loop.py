@@ -9,7 +9,9 @@ from marshalike.backends.base import Completion, Prompt, Sampling
 from marshalike.codegen import emit
 from marshalike.language.parse import parse
 from marshalike.sandbox.isolation import Limits
-from marshalike.synth import prompts
+from marshalike.sandbox.verify import ExampleResult, Verdict
+from marshalike.synth import judge, prompts
+from marshalike.synth.judge import Candidate, Harness
 from marshalike.synth.loop import compile_unit
 from marshalike.synth.loop_settings import LoopSettings
 from marshalike.synth.prompts import UnitContext
@@ -750,3 +752,22 @@ def test_candidates_finishing_out_of_order_are_ranked_in_the_requests_order() ->
     assert "return x + 1" in (outcome.code or "")
     outcome, _ = run_streaming([same_size, BAD, GOOD], reverse=True, rank="shortest")
     assert "return 1 + x" in (outcome.code or "")
+
+
+def test_a_verdict_stays_with_the_text_it_was_given(monkeypatch) -> None:
+    """Two candidates of one batch whose code differs only where Python's syntax tree does
+    not (a comment) are verified once: the one kept is the text that was verified."""
+    verified: list[str] = []
+
+    def verify(source: str, oracle: object) -> Verdict:
+        verified.append(source)
+        return Verdict((ExampleResult("test_f_1", "pass"),), None, 0.0)
+
+    monkeypatch.setattr(judge, "verify", verify)
+    first = Candidate("one", "def f():\n    return 1\n", (), None)
+    second = Candidate("two", "def f():  # the same, said otherwise\n    return 1\n", (), None)
+    harness = Harness(str, None, "m", (), None, None, None, ())  # type: ignore[arg-type]
+    settings = LoopSettings(kind="chat")
+    kept = judge._verify_all([first, second], settings, judge.Tally(), harness)
+    assert verified == [first.code]
+    assert [c.code for c in kept] == [first.code, first.code]

@@ -186,7 +186,7 @@ def _verify_all(
             out.append(cand)
             continue
         fp = fingerprint(cand.code)
-        if fp in verdicts:
+        if fp in verdicts and fp not in tally.seen:  # the text verified: the first one's
             tally.seen[fp] = Candidate(cand.completion, cand.code, (), verdicts[fp])
         tally.samples[fp] += 1
         out.append(tally.seen[fp])

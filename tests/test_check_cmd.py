@@ -258,3 +258,36 @@ def test_a_module_whose_functions_clash_is_not_written(tmp_path: Path) -> None:
     assert "the module made of the verified functions fails" in result.output, result.output
     assert result.exit_code != 0
     assert not (tmp_path / "calc.py").exists()
+
+
+def test_a_line_break_in_a_path_is_shown_not_made(tmp_path: Path) -> None:
+    """A folder named "evil\\nall: ok" cannot put a line of its own into the reports."""
+    folder = tmp_path / "evil\nall: ok"
+    folder.mkdir()
+    (folder / "square.mrsh").write_text(SPEC, encoding="utf-8")
+    checked = CliRunner().invoke(cli, ["check", str(folder)])
+    assert checked.exit_code == 1
+    assert not any(line.startswith("all: ok") for line in checked.stdout.splitlines())
+    assert f"{tmp_path}/evil\\x0aall: ok/square.mrsh: FAILED" in checked.stdout
+    parsed = CliRunner().invoke(cli, ["parse", str(folder)])
+    assert parsed.stdout.count("\n") == 1 and "evil\\x0aall: ok" in parsed.stdout
+    (folder / "square.mrsh").rename(folder / "typing.mrsh")  # a name compile refuses
+    argv = ["compile", str(folder), "--backend", "openai", "--base-url", "http://127.0.0.1:9",
+            "--model", "m"]  # fmt: skip
+    compiled = CliRunner().invoke(cli, argv)
+    assert compiled.exit_code == 1
+    assert not any(line.startswith("all: ok") for line in compiled.stdout.splitlines())
+    assert "evil\\x0aall: ok/typing.mrsh: not compiled: " in compiled.stdout
+
+
+def test_a_malformed_lock_is_one_specs_finding_and_the_others_are_checked(compiled) -> None:
+    folder, _ = compiled
+    (folder / "other.mrsh").write_text(SPEC.replace("square", "other"), encoding="utf-8")
+    (folder / "other.lock.json").write_text("{", encoding="utf-8")
+    result = check(folder, "--format", "json")
+    assert result.exit_code == 2  # README, "Exit status": a malformed lock
+    report = {Path(spec["path"]).name: spec for spec in json.loads(result.stdout)}
+    assert report["square.mrsh"]["ok"] is True
+    (finding,) = report["other.mrsh"]["findings"]
+    assert finding["kind"] == "malformed"
+    assert "the lock file is malformed" in finding["message"]

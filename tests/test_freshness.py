@@ -3,6 +3,7 @@ modules (at any depth) from the output folder, and a missing one is a finding.""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -126,8 +127,8 @@ def test_the_support_module_is_recorded_and_a_hand_edit_of_it_is_a_finding(
     support.write_text(support.read_text() + "# edited\n", encoding="utf-8")
     result = check_spec(top, out=out)
     message = (
-        f"{support} was edited by hand (it no longer matches the lock); "
-        "edit the spec and recompile instead"
+        f"{support} was edited by hand (it no longer matches the lock); move the edits to "
+        "the spec, then move the file away or delete it, and recompile"
     )
     assert result.findings == (Finding("edited", message, str(support)),)
     support.unlink()
@@ -203,14 +204,14 @@ def test_an_expected_value_may_call_a_used_function(tmp_path: Path) -> None:
 def test_a_used_spec_that_gained_a_function_makes_the_user_stale_not_edited(
     project: Path,
 ) -> None:
-    """The module imports what its used spec had when it was compiled: a used spec with a
-    function more asks for a recompile; nobody edited anything by hand."""
+    """A used spec changed since its compile holds its module to nothing: the spec that
+    uses it asks for a recompile of it; nobody edited anything by hand."""
     quad = project / "lib" / "quad.mrsh"
     quad.write_text(QUAD + "\n# func cube(an integer): its cube\n\nCube it.\n\n* cube(2) = 8\n")
     top = project / "app" / "top.mrsh"
     message = (
-        f"{project / 'out' / 'top.py'} imports what a spec it uses had when it was compiled,"
-        " and that spec has changed since: recompile the spec"
+        f"the used spec quad.mrsh changed since it was compiled, so its module "
+        f"{project / 'out' / 'quad.py'} is not held to it: recompile that spec"
     )
     assert check_spec(top, out=project / "out").findings == (Finding("stale", message, str(top)),)
     # A hand edit of the module is still one.
@@ -218,6 +219,29 @@ def test_a_used_spec_that_gained_a_function_makes_the_user_stale_not_edited(
     module = project / "out" / "top.py"
     module.write_text(module.read_text().replace("fourth(x) * fourth(x)", "256"))
     assert [f.kind for f in check_spec(top, out=project / "out").findings] == ["edited"]
+
+
+def test_a_used_spec_without_its_lock_is_a_finding_of_the_spec_that_uses_it(
+    project: Path,
+) -> None:
+    """sq.py, two `# use`s away from top, with its lock deleted (or its spec's hash in the
+    lock rewritten) is held to nothing: code put there would run in top's tests unchecked."""
+    module, lock = project / "out" / "sq.py", project / "out" / "sq.lock.json"
+    module.write_text(module.read_text().replace("return x * x", "return 9 if x == 3 else 0"))
+    top = project / "app" / "top.mrsh"
+    data = json.loads(lock.read_text())
+    lock.write_text(json.dumps({**data, "spec_hash": "sha256:" + "0" * 64}))
+    (finding,) = check_spec(top, out=project / "out").findings
+    assert (finding.kind, finding.path) == ("stale", str(top))
+    assert finding.message.startswith("the used spec sq.mrsh changed since it was compiled")
+    lock.unlink()
+    (finding,) = check_spec(top, out=project / "out").findings
+    assert finding == Finding(
+        "stale",
+        f"{module}, the module of the used spec sq.mrsh, has no lock ({lock} is missing), so "
+        "nothing holds it: compile that spec",
+        str(top),
+    )
 
 
 def test_a_used_module_edited_by_hand_is_a_finding_of_the_spec_that_uses_it(

@@ -181,10 +181,15 @@ def test_compile_refuses_to_overwrite_an_output_edited_by_hand(tmp_path: Path, n
             spec.write_text(spec_text, encoding="utf-8")
             result = compile_(server, spec)
             assert result.exit_code == 1, result.output
+            advice = (  # the support module holds nothing of the spec's
+                "move it away or delete it, and compile again"
+                if name == "_marshalike_main.py"
+                else "move the edits to the spec, then move the file away or delete it, and "
+                "compile again"
+            )
             assert (
                 f"square.mrsh: not compiled: {edited} was edited by hand since marshalike "
-                "wrote it (it no longer has the hash its lock records): move the edits to the "
-                "spec, then move the file away or delete it, and compile again\n"
+                f"wrote it (it no longer has the hash its lock records): {advice}\n"
             ) in result.output
             assert edited.read_text(encoding="utf-8") == text
         assert server.count == calls  # refused before any model call
@@ -216,9 +221,8 @@ def test_without_a_lock_an_output_edited_by_hand_is_known_by_its_header(
         assert result.exit_code == 1, result.output
         assert (
             f"square.mrsh: not compiled: {edited} was edited by hand since marshalike wrote it "
-            "(it no longer has the output hash its header records, and no lock records "
-            "another): move the edits to the spec, then move the file away or delete it, "
-            "and compile again\n"
+            "(it no longer has the output hash its header records): move the edits to the "
+            "spec, then move the file away or delete it, and compile again\n"
         ) in result.output
         assert edited.read_text(encoding="utf-8") == text
         assert not lock.exists()
@@ -236,6 +240,31 @@ def test_without_a_lock_an_output_edited_by_hand_is_known_by_its_header(
         result = compile_(server, spec)
     assert result.exit_code == 0, result.output
     assert edited.read_text(encoding="utf-8") == written
+
+
+def test_without_a_lock_a_support_module_not_as_compile_writes_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The support module carries no hash of its own: with no lock to say what was written
+    there, a text other than the one compile writes today is kept, with one line."""
+    spec = tmp_path / "square.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    support = tmp_path / "_marshalike_main.py"
+    with FakeOpenAI(script=answer) as server:
+        assert compile_(server, spec).exit_code == 0
+        (tmp_path / "square.lock.json").unlink()
+        assert compile_(server, spec).exit_code == 0  # as compile writes it: no edit
+        (tmp_path / "square.lock.json").unlink()
+        edited = support.read_text(encoding="utf-8") + "# my support tweak\n"
+        support.write_text(edited, encoding="utf-8")
+        result = compile_(server, spec)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{support} is not the support module this marshalike writes, and no lock records "
+        "what was written there (edited by hand, or written by another version): move it "
+        "away or delete it, and compile again"
+    ) in result.output
+    assert support.read_text(encoding="utf-8") == edited
 
 
 def test_a_support_module_a_newer_compile_wrote_is_not_a_hand_edit(tmp_path: Path) -> None:

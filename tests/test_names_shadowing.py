@@ -63,3 +63,27 @@ def test_check_reports_a_spec_named_like_the_standard_library(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["check", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert "spec-error: typing.py would hide the standard library's typing" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("ﬁx", "`import ﬁx` looks for fix.py (Python reads a name in its NFKC form)"),
+        ("cafe\u0301", "`import cafe\u0301` looks for café.py"),
+        ("_marshalike_main", "_marshalike_main.py is the support module"),
+        ("sq.lock", "rename the spec without the dot"),
+    ],
+)
+def test_check_reports_the_names_compile_refuses(tmp_path: Path, name: str, said: str) -> None:
+    """A name Python imports as another file, the support module's, a dotted one: compile
+    refuses them before asking a model, and check says the same as the spec's error."""
+    spec = tmp_path / f"{name}.mrsh"
+    spec.write_text(SPEC, encoding="utf-8")
+    argv = ["compile", str(spec), "--backend", "openai", "--base-url", "http://127.0.0.1:9",
+            "--model", "m"]  # fmt: skip
+    compiled = CliRunner().invoke(cli, argv)
+    assert compiled.exit_code != 0 and said in compiled.output, compiled.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [spec.name]
+    checked = CliRunner().invoke(cli, ["check", str(spec)])
+    assert checked.exit_code == 1, checked.output
+    assert "spec-error: " in checked.stdout and said in checked.stdout

@@ -184,6 +184,76 @@ def test_an_interrupted_write_is_reported_as_such_and_a_recompile_mends_it(
     assert check.exit_code == 0, check.output
 
 
+def test_a_marker_a_crash_left_after_the_last_rename_goes_with_the_next_compile(
+    folder: Path,
+) -> None:
+    """Killed between the last rename and the marker's removal, a compile leaves every file
+    in step: the next compile, which has nothing to write, takes the marker away."""
+    with FakeOpenAI(script=lambda request: TIMES) as server:
+        assert compile_(folder, server).exit_code == 0
+        (folder / ".square.marshalike.writing").write_text("")
+        assert "interrupted" in CliRunner().invoke(cli, ["check", str(folder)]).stdout
+        result = compile_(folder, server)
+    assert result.exit_code == 0, result.output
+    assert not (folder / ".square.marshalike.writing").exists()
+    assert CliRunner().invoke(cli, ["check", str(folder)]).exit_code == 0
+
+
+def test_while_a_write_is_marked_interrupted_a_hand_edit_is_still_refused(folder: Path) -> None:
+    """Each file is written whole, so its own output hash holds through a crash: an edit
+    made after it is one, whatever the lock says."""
+    with FakeOpenAI(script=lambda request: TIMES) as server:
+        assert compile_(folder, server).exit_code == 0
+        (folder / ".square.marshalike.writing").write_text("")
+        tests = folder / "test_square.py"
+        edited = tests.read_text() + "\n\ndef test_mine():\n    assert True\n"
+        tests.write_text(edited)
+        refused_and_kept(folder, server, tests, edited)
+
+
+def test_a_checkout_that_turned_line_endings_into_crlf_is_no_edit(folder: Path) -> None:
+    with FakeOpenAI(script=lambda request: TIMES) as server:
+        assert compile_(folder, server).exit_code == 0
+        for name in ("square.py", "test_square.py", "square.mrsh"):
+            path = folder / name
+            path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        checked = CliRunner().invoke(cli, ["check", str(folder)])
+        assert checked.exit_code == 0, checked.output
+        asked = server.count
+        result = compile_(folder, server)
+        assert result.exit_code == 0, result.output
+        assert server.count == asked
+
+
+def test_a_best_attempt_edited_by_hand_is_not_written_over(folder: Path) -> None:
+    wrong = "```python\ndef square(x):\n    return x + x\n```"
+    with FakeOpenAI(script=lambda request: wrong) as server:
+        assert compile_(folder, server).exit_code == 1
+        attempt = folder / "square.failed.py"
+        fixed = attempt.read_text().replace("return x + x", "return x * x  # my fix")
+        attempt.write_text(fixed)
+        refused_and_kept(folder, server, attempt, fixed)
+
+
+def refused_and_kept(folder: Path, server: FakeOpenAI, path: Path, edited: str) -> None:
+    """A compile refuses to write over `path`, edited by hand, and leaves it as it is."""
+    result = compile_(folder, server)
+    assert result.exit_code == 1, result.output
+    assert f"{path.name} was edited by hand since marshalike wrote it" in result.output
+    assert path.read_text() == edited
+
+
+def test_the_texts_a_killed_compile_staged_go_with_the_next_write(folder: Path) -> None:
+    left = [folder / ".square.py.k1ll3d_x.tmp", folder / ".square.lock.json.abcdefgh.tmp"]
+    mine = folder / ".square.py.notes.tmp"  # not a name compile stages
+    for path in (*left, mine):
+        path.write_text("half")
+    with FakeOpenAI(script=lambda request: TIMES) as server:
+        assert compile_(folder, server).exit_code == 0
+    assert [p.exists() for p in left] == [False, False]
+    assert mine.read_text() == "half"
+
+
 # --- a failed compile never clobbers the last good output ---------------------------------
 
 

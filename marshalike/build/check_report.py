@@ -21,12 +21,13 @@ def text(checks: Sequence[SpecCheck]) -> str:
     lines = []
     for check in checks:
         passed = sum(r.status == "pass" for r in check.tests)
+        path = printable(check.path)  # one line, whatever it holds (a line break)
         if check.ok:
-            lines.append(f"{check.path}: ok ({count(passed, 'test')} passed)")
+            lines.append(f"{path}: ok ({count(passed, 'test')} passed)")
             lines.extend(f"  {name}: {s.shown()}" for name, s in check.strength.items())
             continue
-        lines.append(f"{check.path}: FAILED")
-        lines.extend(f"  {finding.kind}: {finding.message}" for finding in check.findings)
+        lines.append(f"{path}: FAILED")
+        lines.extend(f"  {f.kind}: {printable(f.message)}" for f in check.findings)
     failed = sum(not c.ok for c in checks)
     lines.append(f"{count(len(checks), 'spec')} checked, {failed} failed")
     return "".join(printable(line) + "\n" for line in "\n".join(lines).split("\n"))

@@ -21,18 +21,17 @@ from marshalike.build.output import (
     edited_output,
     ensure_writable,
     foreign_output,
+    name_problem,
     spec_lock,
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
 from marshalike.build.uses import Used, not_compiled
 from marshalike.build.writing import write_outputs
-from marshalike.codegen import emit, module_main
+from marshalike.codegen import emit
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
-from marshalike.language.reserved import spec_name_problem
 from marshalike.language.spec import Module
-from marshalike.sandbox.channel import preloaded
 from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import SpecObserve, UnitEvent, for_module
@@ -133,12 +132,7 @@ def _compile_spec(
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
-    clash = (
-        module_main.name_clash(module.name)
-        or spec_name_problem(module.name)
-        or preloaded(module.name)
-    )
-    if clash is not None:
+    if (clash := name_problem(module.name)) is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything

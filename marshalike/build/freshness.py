@@ -16,13 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marshalike.build.lock import Lock, lock_path, read_lock
+from marshalike.build.lock import Lock, LockError, lock_path, read_lock
 from marshalike.build.output import (
     NotRegularFile,
     file_hash,
     interrupted,
     marker_file,
+    name_problem,
     not_regular,
+    plain_newlines,
     read_regular,
 )
 from marshalike.build.uses import Absent, declared_records, generated_modules
@@ -39,7 +41,6 @@ from marshalike.gate.strength import Strength
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
-from marshalike.language.reserved import spec_name_problem
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
@@ -53,7 +54,7 @@ _TOP = Span(1, 1, 1, 2)
 class Finding:
     """One reason a spec fails the check, located in a file when we can."""
 
-    kind: str  # spec-error | stale | missing | edited | interrupted | test-failed
+    kind: str  # spec-error | stale | missing | malformed | edited | interrupted | test-failed
     message: str
     path: str
     line: int = 1
@@ -100,7 +101,7 @@ def check_spec(
         )
         return SpecCheck(display, loaded.source, loaded.diagnostics, findings)
     module = loaded.module
-    if (named := spec_name_problem(module.name)) is not None:
+    if (named := name_problem(module.name)) is not None:
         return _only(display, loaded.source, "spec-error", named)
     folder = out or path.parent
     lock_file = lock_path(folder, module.name)
@@ -116,7 +117,10 @@ def check_spec(
     if (odd := not_regular(lock_file)) is not None:
         message = f"{lock_file} is not a regular file ({odd}): move it, and compile the spec"
         return _only(display, loaded.source, "missing", message)
-    lock = read_lock(lock_file, path.name)
+    try:
+        lock = read_lock(lock_file, path.name)
+    except LockError as exc:  # this spec's finding: the other specs are still checked
+        return _only(display, loaded.source, "malformed", str(exc))
     found: list[Finding] = []
     if lock.spec_hash != (current := emit.spec_hash(loaded.source)):
         attempt = _read(folder / f"{module.name}.failed.py") or ""
@@ -238,7 +242,9 @@ def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
 
 def _used_findings(graph: SpecGraph, path: Path, folder: Path, display: str) -> list[Finding]:
     """The spec's tests run with the modules of the specs it uses, whose code a model wrote
-    too: each must be what its own lock makes, whether or not this run checks its spec."""
+    too: each must be what its own lock makes, whether or not this run checks its spec. A
+    used spec with no lock, or changed since its lock, holds its module to nothing: that
+    is a finding of this spec too (it is stale, not edited)."""
     found = []
     for reached in graph.reached(path):
         used = graph.file(reached.path).module
@@ -246,15 +252,23 @@ def _used_findings(graph: SpecGraph, path: Path, folder: Path, display: str) -> 
         text = _read(module_file) if module_file is not None else None
         if used is None or module_file is None or text is None:
             continue  # an absent finding already
+        used_lock = lock_path(folder, used.name)
+        if not used_lock.exists() and not used_lock.is_symlink():
+            said = f"{module_file}, the module of the used spec {reached.path.name}, has no "
+            said += f"lock ({used_lock} is missing), so nothing holds it: compile that spec"
+            found.append(Finding("stale", said, display))
+            continue
         try:
-            used_lock = lock_path(folder, used.name)
             if (odd := not_regular(used_lock)) is not None:
                 raise MarshalikeError(f"has a lock {used_lock} that is not a regular file ({odd})")
             lock = read_lock(used_lock, reached.path.name)
         except MarshalikeError as exc:
             lock, why = None, str(exc)
         if lock is not None and lock.spec_hash != emit.spec_hash(graph.file(reached.path).source):
-            continue  # stale, not edited: its own check says so
+            said = f"the used spec {reached.path.name} changed since it was compiled, so its "
+            said += f"module {module_file} is not held to it: recompile that spec"
+            found.append(Finding("stale", said, display))
+            continue
         if lock is not None:
             imports = _imports(graph, reached.path)
             why = _not_from_lock(used, lock, text, imports, reached.path) or ""
@@ -284,11 +298,11 @@ def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:
 
 
 def _read(path: Path) -> str | None:
-    """The UTF-8 text of the regular file at `path`; None where there is none (a FIFO or a
-    folder is never read: see `read_regular`)."""
+    """The UTF-8 text of the regular file at `path`, its line endings made `\n`; None
+    where there is none (a FIFO or a folder is never read: see `read_regular`)."""
     try:
         raw = read_regular(path)
-        return None if raw is None else raw.decode("utf-8")
+        return None if raw is None else plain_newlines(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -296,8 +310,8 @@ def _read(path: Path) -> str | None:
 def _output_findings(path: Path, recorded: str | None) -> tuple[str | None, list[Finding]]:
     """An output's text (None where it cannot be read) and what is wrong with it."""
     edited = (
-        f"{path} was edited by hand (it no longer matches the lock); "
-        "edit the spec and recompile instead"
+        f"{path} was edited by hand (it no longer matches the lock); move the edits to the "
+        "spec, then move the file away or delete it, and recompile"
     )
     try:
         raw = read_regular(path)
@@ -314,8 +328,9 @@ def _output_findings(path: Path, recorded: str | None) -> tuple[str | None, list
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         said = f"{path} is not UTF-8 text, so it was edited by hand (marshalike writes UTF-8); "
-        said += "edit the spec and recompile instead"
+        said += "move the edits to the spec, then move the file away or delete it, and recompile"
         return None, [Finding("edited", said, str(path))]
+    text = plain_newlines(text)
     if recorded is None or file_hash(text) != recorded:
         return text, [Finding("edited", edited, str(path))]
     return text, []

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
+import glob
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from marshalike.codegen import emit, module_main
-from marshalike.codegen.stamp import stamp_holds
+from marshalike.codegen.stamp import content_hash, stamp_holds
 from marshalike.errors import MarshalikeError
+from marshalike.language.reserved import spec_name_problem
+from marshalike.sandbox.channel import preloaded
 
 try:
     import fcntl
@@ -32,6 +36,17 @@ class OutputError(MarshalikeError):
     """The output folder cannot be written."""
 
     exit_code = 2
+
+
+def name_problem(module_name: str) -> str | None:
+    """Why a spec cannot compile to the module `module_name`, which compile refuses and
+    check reports as the spec's error: the support module's name, a dotted name, a name
+    Python or pytest reads as another module, or one every sandboxed run has imported."""
+    return (
+        module_main.name_clash(module_name)
+        or spec_name_problem(module_name)
+        or preloaded(module_name)
+    )
 
 
 def foreign_output(folder: Path, module_name: str) -> str | None:
@@ -80,45 +95,75 @@ def foreign_output(folder: Path, module_name: str) -> str | None:
 def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -> str | None:
     """Why compile may not write the outputs of `module_name` into `folder`: one of them
     was edited by hand since compile wrote it, and writing it again would lose that edit.
-    It no longer has the hash its lock records (`recorded`: file name -> sha256), or, where
-    the lock records none (a lock deleted to compile from scratch), the output hash its own
-    header records (`codegen.stamp`). A file that cannot be read is left to the write; so
-    is every file while the marker of an interrupted write says the files were left out of
-    step by a crash, and the support module when it is what compile writes today (another
-    spec's compile, by a newer marshalike, may have written it)."""
-    if interrupted(folder, module_name):
-        return None
-    for name in (f"{module_name}.py", f"test_{module_name}.py", module_main.SUPPORT_FILE):
-        wanted = recorded.get(name)
-        try:
-            raw = read_regular(folder / name)
-        except OSError:
+    It no longer has the hash its lock records (`recorded`: file name -> sha256), or,
+    where the lock records none (a lock deleted to compile from scratch, the best attempt
+    `NAME.failed.py`) or cannot be trusted to (the marker of an interrupted write says the
+    files were left out of step by a crash), the output hash its own header records
+    (`codegen.stamp`): each file is written whole, so its own hash holds through a crash.
+    Line endings do not count (a checkout may turn `\n` into `\r\n`). The support module
+    is no edit where it is what compile writes today (another spec's compile, by a newer
+    marshalike, may have written it), and an edit where it is not and no lock records it
+    (it carries no hash of its own). A file that cannot be read is left to the write."""
+    in_step = not interrupted(folder, module_name)
+    names = (f"{module_name}.py", f"test_{module_name}.py", f"{module_name}.failed.py")
+    for name in (*names, module_main.SUPPORT_FILE):
+        wanted = recorded.get(name) if in_step else None
+        text = read_output(folder / name)
+        if text is False:
             continue
-        if raw is None:
+        support = name == module_main.SUPPORT_FILE
+        if support and text == module_main.support_source():
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None  # no generated file's text: saved again in another encoding
-        if name == module_main.SUPPORT_FILE and text == module_main.support_source():
-            continue
+        if support and wanted is None:
+            if not in_step:
+                continue  # the support module is no part of the spec's unit: not a crash's
+            return (
+                f"{folder / name} is not the support module this marshalike writes, and no "
+                "lock records what was written there (edited by hand, or written by another "
+                "version): move it away or delete it, and compile again"
+            )
         if wanted is None:
             if text is None or stamp_holds(text) is False:
                 return (
                     f"{folder / name} was edited by hand since marshalike wrote it (it no "
-                    "longer has the output hash its header records, and no lock records "
-                    "another): move the edits to the spec, then move the file away or "
-                    "delete it, and compile again"
+                    "longer has the output hash its header records): move the edits to the "
+                    "spec, then move the file away or delete it, and compile again"
                 )
             continue
         if text is not None and file_hash(text) == wanted:
             continue
+        said = f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "
+        said += "the hash its lock records): "
+        if support:
+            return said + "move it away or delete it, and compile again"
         return (
-            f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "
-            "the hash its lock records): move the edits to the spec, then move the file "
-            "away or delete it, and compile again"
+            said
+            + "move the edits to the spec, then move the file away or delete it, and compile again"
         )
     return None
+
+
+def read_output(path: Path) -> str | None | Literal[False]:
+    """The text of an output as compile compares it, its line endings made `\n`; None
+    where it is not UTF-8 (compile writes UTF-8: someone saved it in another encoding),
+    False where there is none (absent, or not a regular file: left to the write)."""
+    try:
+        raw = read_regular(path)
+    except OSError:
+        return False
+    if raw is None:
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return plain_newlines(text)
+
+
+def plain_newlines(text: str) -> str:
+    """`text` with its line endings made `\n`, as compile wrote it (a checkout may have
+    turned them into `\r\n`)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class NotRegularFile(OSError):
@@ -232,7 +277,8 @@ _UMASK = _read_umask()
 
 
 def file_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The hash the lock records of an output (line endings do not count)."""
+    return content_hash(text)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -325,9 +371,14 @@ def write_unit(folder: Path, module_name: str, files: Mapping[str, str]) -> tupl
 
     Every new text is first written in full beside its target, so a full disk or a
     permission error changes nothing; then the marker, the renames in the given order, and
-    the marker's removal. Returns the names written."""
+    the marker's removal. Returns the names written (none, where every file is already
+    what it would be: a marker left there then goes)."""
+    _clear_staged(folder, [name for name in files if name != module_main.SUPPORT_FILE])
     changed = {name: text for name, text in files.items() if _differs(folder / name, text)}
     if not changed:
+        # The files are what this compile writes, so they are in step: a marker a crash
+        # left after the last rename says otherwise no longer.
+        marker_file(folder, module_name).unlink(missing_ok=True)
         return ()
     for name in changed:
         _refuse_non_file(folder / name)
@@ -362,6 +413,17 @@ def _refuse_non_file(path: Path) -> None:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
         raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
+
+
+def _clear_staged(folder: Path, names: Sequence[str]) -> None:
+    """Remove the texts a killed compile staged for `names` and never renamed (`_stage`'s
+    temp files): the spec's output lock is held, so no other compile is staging them. (The
+    support module, which every spec of the folder writes, is left out.)"""
+    for name in names:
+        staged = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+        for path in folder.glob(f".{glob.escape(name)}.*.tmp"):
+            if staged.fullmatch(path.name):
+                path.unlink(missing_ok=True)
 
 
 def _stage(path: Path, text: str) -> str:

@@ -48,6 +48,11 @@ def text(reports: Sequence[SpecReport]) -> str:
 
 
 def _spec_line(report: SpecReport) -> str:
+    """One line, whatever the paths in it hold (a line break)."""
+    return printable(_spec_said(report))
+
+
+def _spec_said(report: SpecReport) -> str:
     if report.problem:
         return f"{report.path}: not compiled: {report.problem}"
     if report.stale:

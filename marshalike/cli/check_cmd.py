@@ -58,8 +58,10 @@ def command(
 
 
 def _status(checks: list[SpecCheck]) -> int:
-    """2 when a spec has errors, 1 when anything else was found, else 0 (README, "Exit
-    status")."""
+    """2 when a spec has errors or a malformed lock, 1 when anything else was found, else 0
+    (README, "Exit status"); every spec is reported either way."""
     if any(any(d.is_error for d in c.diagnostics) for c in checks):
+        return 2
+    if any(f.kind == "malformed" for c in checks for f in c.findings):
         return 2
     return 0 if all(c.ok for c in checks) else 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from marshalike.errors import SpecError
-from marshalike.language.diagnostics import render_all
+from marshalike.language.diagnostics import printable, render_all
 from marshalike.language.load import LoadResult, load_paths
 from marshalike.language.spec import Module
 from marshalike.language.spec_json import diagnostic_to_dict, module_to_dict
@@ -50,7 +50,7 @@ def summary(result: LoadResult) -> str:
     warnings = len(result.diagnostics) - errors
     problems = [_plural(n, noun) for n, noun in ((errors, "error"), (warnings, "warning")) if n]
     tail = f"; {', '.join(problems)}" if problems else ""
-    return f"{result.path}: {counts}{tail}"
+    return printable(f"{result.path}: {counts}{tail}")  # a path may hold a line break
 
 
 def _counts(module: Module) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 
 # Module-level names of the generated test file: the modules it imports itself and its
 # helpers (`_generated`, `_generated1`, ... hold modules loaded by path).
@@ -103,6 +104,11 @@ def spec_name_problem(module_name: str) -> str | None:
     hide a module of the standard library, of pytest or of marshalike from whatever runs
     in the output folder. None when it can."""
     file = f"{module_name}.py"
+    if (read := unicodedata.normalize("NFKC", module_name)) != module_name:
+        return (
+            f"`import {module_name}` looks for {read}.py (Python reads a name in its NFKC "
+            f"form), not the generated {file}: rename the spec"
+        )
     if module_name == "__init__":
         return (
             f"{file} would make the output folder a package, and pytest could then import "

@@ -24,7 +24,6 @@ from marshalike.build.output import (
     marker_file,
     name_problem,
     not_regular,
-    plain_newlines,
     read_regular,
 )
 from marshalike.build.uses import Absent, declared_records, generated_modules
@@ -35,6 +34,7 @@ from marshalike.codegen.module_main import (
     append_main,
     support_source,
 )
+from marshalike.codegen.stamp import plain_newlines
 from marshalike.errors import MarshalikeError
 from marshalike.gate.questions import Question
 from marshalike.gate.strength import Strength

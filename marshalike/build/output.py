@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from marshalike.codegen import emit, module_main
-from marshalike.codegen.stamp import content_hash, stamp_holds
+from marshalike.codegen.stamp import content_hash, plain_newlines, stamp_holds
 from marshalike.errors import MarshalikeError
 from marshalike.language.reserved import spec_name_problem
 from marshalike.sandbox.channel import preloaded
@@ -132,13 +132,12 @@ def edited_output(folder: Path, module_name: str, recorded: Mapping[str, str]) -
             continue
         if text is not None and file_hash(text) == wanted:
             continue
-        said = f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "
-        said += "the hash its lock records): "
-        if support:
-            return said + "move it away or delete it, and compile again"
+        advice = (
+            "move it away" if support else "move the edits to the spec, then move the file away"
+        )
         return (
-            said
-            + "move the edits to the spec, then move the file away or delete it, and compile again"
+            f"{folder / name} was edited by hand since marshalike wrote it (it no longer has "
+            f"the hash its lock records): {advice} or delete it, and compile again"
         )
     return None
 
@@ -158,12 +157,6 @@ def read_output(path: Path) -> str | None | Literal[False]:
     except UnicodeDecodeError:
         return None
     return plain_newlines(text)
-
-
-def plain_newlines(text: str) -> str:
-    """`text` with its line endings made `\n`, as compile wrote it (a checkout may have
-    turned them into `\r\n`)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class NotRegularFile(OSError):

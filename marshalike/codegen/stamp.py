@@ -2,9 +2,11 @@
 text without that line, written as its third line, under the spec's hash.
 
 The lock records the hash of every output too, and a compile refuses to overwrite an output
-that no longer has it (`build.output.edited_output`). This line is what is left where there
-is no lock to read (deleted to compile from scratch): a file that no longer has the hash its
-own header records was edited by hand, and a compile that wrote over it would lose the edit.
+that no longer has it (`build.output.edited_output`). This line is what is left where no
+lock records it (the lock deleted to compile from scratch; the best attempt NAME.failed.py)
+or can be trusted to (a crash left the files out of step): a file that no longer has the
+hash its own header records was edited by hand, and a compile that wrote over it would
+lose the edit.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def stamp_holds(text: str) -> bool | None:
 
 
 def content_hash(text: str) -> str:
-    """The hash of a text written into generated files (the spec's, the file's own); line
-    endings do not count: a checkout may have turned `\\n` into `\\r\\n`."""
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "sha256:" + hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    """The hash of a text written into generated files (the spec's, the file's own) and
+    into the lock (an output's); line endings do not count."""
+    return "sha256:" + hashlib.sha256(plain_newlines(text).encode("utf-8")).hexdigest()
+
+
+def plain_newlines(text: str) -> str:
+    """`text` with its line endings made `\\n`, as compile writes them (a checkout may
+    have turned them into `\\r\\n`)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")

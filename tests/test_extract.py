@@ -297,6 +297,33 @@ def test_redefinitions_of_provided_names_are_dropped() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "from math import factorial as shift",
+        "try:\n    from math import factorial as shift\nexcept ImportError:\n    pass",
+        "import math as shift",
+        "shift = None",
+        "Person = dict",
+    ],
+)
+def test_a_provided_name_bound_to_something_else_rejects_the_code(binding: str) -> None:
+    """`shift` is a used spec's function the module imports, `Person` the spec's type: the
+    verifier and the tests read them as the module provides them, so the code may not
+    make them another object."""
+    answer = f"```python\n{binding}\n\n\ndef add(a, b):\n    return a + b\n```"
+    result = chat(answer, known_names=("Person", "shift"), local_modules=("dep",))
+    assert not result.ok
+    (said,) = [p for p in result.problems if "already provides" in p]
+    assert said.startswith("line 1: binds '")
+
+
+def test_a_provided_name_imported_from_its_own_module_is_kept() -> None:
+    answer = "```python\nfrom dep import shift\n\n\ndef add(a, b):\n    return shift(a) + b\n```"
+    result = chat(answer, known_names=("shift",), local_modules=("dep",))
+    assert result.ok, result.problems
+
+
 def test_only_the_last_definition_of_a_name_is_kept() -> None:
     """Python keeps the last: the module shows only the one that runs, not an earlier
     right-looking one above it."""

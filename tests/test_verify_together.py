@@ -104,6 +104,24 @@ def test_a_dependencys_claim_is_made_in_the_test_files_order_too() -> None:
     assert run(right, cases, reference).ok
 
 
+def test_a_used_specs_function_is_read_from_its_module_as_the_test_file_imports_it() -> None:
+    """The code binds another function to `shift` in its own module (one that answers
+    `shift(0)` as the real one does alone), then moves the used module's offset: the test
+    file, which imports `shift` from `dep`, gets 13 for `shift(0) + 3`, and so does the
+    verifier's run of the test file's calls."""
+    dep = "_offset = [1]\n\n\ndef shift(n):\n    return n + _offset[0]\n"
+    reference = "from dep import shift\n\n\ndef total(n):\n    raise NotImplementedError\n"
+    cheat = (
+        "from dep import shift\nfrom math import factorial as shift\n\n\n"
+        "def total(n):\n    import dep\n    dep._offset[0] = 10\n    return n + 2\n"
+    )
+    cases = (returns("total(2)", "shift(0) + 3", 1, "total"),)
+    oracle = Oracle(cases, reference, module_name="cand", limits=FAST, extra_files={"dep.py": dep})
+    assert statuses(verify(cheat, oracle)) == [("error", "Stateful")]  # shift(0) is 10 there
+    right = "from dep import shift\n\n\ndef total(n):\n    return shift(0) + 3\n"
+    assert verify(right, oracle).ok
+
+
 def test_right_code_passes_with_sets_dicts_and_nan_in_its_answers() -> None:
     """Sets and dicts of strings iterate in another order in each process (their hashes
     are seeded there), and a NaN is the NaN it was: none of these is an answer that

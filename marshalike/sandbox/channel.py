@@ -175,6 +175,7 @@ def run_calls(
     keep_docstrings: bool = False,
     exceptions: Sequence[str] = (),
     names: Sequence[str] | None = None,
+    imported: Mapping[str, str] | None = None,
     watched: Sequence[str] = (),
 ) -> tuple[tuple[Answer, ...], str | None]:
     """Run each call against the module in a sandboxed process, one at a time; the
@@ -197,7 +198,9 @@ def run_calls(
     `names` are the module's names a call may read, as the generated tests import them
     (the spec's functions and types); any other name in a call is a builtin or a standard
     library module, taken before the module is imported. None (a user's own module, run
-    as it is): every name of the module.
+    as it is): every name of the module. `imported` maps those of them a used spec
+    defines to its module, where the generated tests import them from: a call reads them
+    there, not as the module under test may have bound them.
 
     `watched` are other texts the generated tests evaluate in the process of the calls
     (expected values): the standard library modules they name, as the calls', are taken
@@ -210,6 +213,7 @@ def run_calls(
         "records": list(records),
         "exceptions": sorted(exceptions),
         "names": None if names is None else list(names),
+        "imported": dict(imported or {}),
         "modules": sorted(named & sys.stdlib_module_names),
         "factories": list(FACTORIES),
         "never_import": sorted(RUN_ON_IMPORT),

@@ -96,6 +96,27 @@ def model_names(source: str, local: Collection[str]) -> tuple[frozenset[str], fr
     return frozenset(names), frozenset(stubs)
 
 
+def imported_names(source: str, local: Collection[str]) -> dict[str, str]:
+    """The names `source` imports from a `local` module (a used spec's), each with that
+    module: where the generated test file imports them from (a name `source` defines too
+    is its own)."""
+    tree = parse_or_none(source, "exec")
+    body = tree.body if isinstance(tree, ast.Module) else []
+    defined = {
+        node.name
+        for node in body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    found: dict[str, str] = {}
+    for node in body:
+        if not isinstance(node, ast.ImportFrom) or node.level or node.module not in local:
+            continue
+        for alias in node.names:
+            if node.module and alias.asname is None and alias.name not in defined:
+                found[alias.name] = node.module
+    return found
+
+
 def _stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     last = node.body[-1] if node.body else None
     return (

@@ -21,6 +21,7 @@ from marshalike.sandbox.channel import Answer
 from marshalike.sandbox.expected import (
     Claim,
     calls_model,
+    imported_names,
     model_names,
     resolve_calls,
     trusted_module,
@@ -122,9 +123,11 @@ class Oracle:
         if trusted is not reference_source:
             self._model = model_names(trusted, local)[0]
         self._trusted = trusted_module(trusted)
-        # The names a call reads from the module under test: the spec's (`channel.run_calls`).
+        # The names a call reads from the module under test: the spec's (`channel.run_calls`);
+        # those of a used spec from that spec's module, as the test file imports them.
         own = {r.rpartition(".")[2] for r in self.records if r.startswith(f"{module_name}.")}
         self.names = tuple(sorted(self._model | own))
+        self.imported = imported_names(reference_source, local)
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text
             for name, text in self.extra_files.items()
@@ -245,5 +248,6 @@ def run(
         keep_docstrings=oracle.keep_docstrings,
         exceptions=oracle.exceptions,
         names=oracle.names,
+        imported=oracle.imported,
         watched=oracle.expected_texts,
     )

@@ -34,10 +34,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from marshalike.backends.base import PromptKind
-from marshalike.language.naming import NOT_PYTHON, dotted, parse_or_none, quiet_syntax_warnings
+from marshalike.language.naming import NOT_PYTHON, parse_or_none, quiet_syntax_warnings
 from marshalike.language.spec import Func
-from marshalike.synth import import_time, tampering
-from marshalike.synth.import_time import constant, plain_target
+from marshalike.synth import import_time, tampering, top_level
 
 PYTHON_FENCES = ("", "python", "py", "python3", "py3")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*$")
@@ -203,7 +202,7 @@ def validate(
     problems: list[str] = []
     dropped: list[str] = []
     for node in tree.body:
-        verdict = _verdict(node, set(known_names) - {func.name})
+        verdict = top_level.verdict(node, set(known_names) - {func.name}, local_modules)
         if verdict is None:
             kept.append(node)
         elif verdict.startswith("dropped"):
@@ -255,77 +254,6 @@ def _look_alike_names(source: str) -> list[str]:
     except (tokenize.TokenError, SyntaxError):
         pass  # the parse above already said what is wrong
     return problems
-
-
-def _verdict(node: ast.stmt, known: set[str]) -> str | None:
-    """None to keep the statement, "dropped ..." to remove it, else why it is rejected."""
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        if node.name in known:
-            return f"dropped a redefinition of '{node.name}', which the module already provides"
-        return None
-    if _is_main_block(node):
-        return 'dropped the `if __name__ == "__main__":` block'
-    if isinstance(node, ast.Assert):
-        return "dropped a top-level assert"
-    if _is_print(node):
-        return "dropped a top-level call to print()"
-    if _allowed(node):
-        return None
-    return (
-        f"top-level {_describe(node)} would run on import — keep only imports, definitions "
-        f"and constant assignments at the top level"
-    )
-
-
-def _allowed(node: ast.stmt) -> bool:
-    if isinstance(node, ast.Import | ast.ImportFrom | ast.Pass):
-        return True
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return True
-    if isinstance(node, ast.Expr):
-        return isinstance(node.value, ast.Constant)
-    if isinstance(node, ast.Assign | ast.AnnAssign):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not all(plain_target(target) for target in targets):
-            return False
-        return node.value is None or constant(node.value)
-    if isinstance(node, ast.Try):
-        # `try: import x except ImportError: x = None` only defines things.
-        parts = [*node.body, *node.orelse, *node.finalbody]
-        parts += [stmt for handler in node.handlers for stmt in handler.body]
-        return all(_allowed(stmt) for stmt in parts)
-    return False
-
-
-def _is_main_block(node: ast.stmt) -> bool:
-    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
-        return False
-    sides = [node.test.left, *node.test.comparators]
-    names = {s.id for s in sides if isinstance(s, ast.Name)}
-    values = {s.value for s in sides if isinstance(s, ast.Constant)}
-    return names == {"__name__"} and values == {"__main__"}
-
-
-def _is_print(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Call)
-        and dotted(node.value.func) == "print"
-    )
-
-
-def _describe(node: ast.stmt) -> str:
-    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-        return f"call to {ast.unparse(node.value.func)}()"
-    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return f"assignment of a computed value to {', '.join(ast.unparse(t) for t in targets)}"
-    names = {
-        ast.For: "for loop", ast.AsyncFor: "for loop", ast.While: "while loop",
-        ast.If: "if statement", ast.With: "with statement", ast.AsyncWith: "with statement",
-        ast.Try: "try statement", ast.Expr: "expression", ast.Return: "return statement",
-    }  # fmt: skip
-    return names.get(type(node), f"{type(node).__name__.lower()} statement")
 
 
 def _function_problems(kept: list[ast.stmt], func: Func) -> list[str]:

@@ -177,9 +177,10 @@ try:
     signal.setitimer(signal.ITIMER_REAL, cfg["import_timeout"])
     # The used specs' modules first, held as they are before the module's code runs (not
     # for a user's own module, run as it is: the files beside it are imported as it asks).
+    used_modules = {}
     for local in cfg["local"] if cfg.get("names") is not None else ():
         if local != cfg["module"]:
-            hold(local)
+            used_modules[local] = hold(local)
     module = hold(cfg["module"])
     for local in cfg["local"] if cfg.get("names") is None else ():
         if local != cfg["module"] and local in sys.modules:
@@ -193,10 +194,16 @@ if cfg.get("names") is None:
     namespace = dict(vars(module))
 else:
     namespace = {"__builtins__": BUILTINS, **MODULES}
+    # A used spec's function from its module, as the generated tests import it: the module
+    # under test may have bound another object to its name.
+    owners = {n: used_modules.get(m, module) for n, m in cfg["imported"].items()}
     for name in cfg["names"]:
-        if name in vars(module):
-            namespace[name] = vars(module)[name]
-    watch(f"the names of {cfg['module']}", lambda: {n: vars(module).get(n) for n in cfg["names"]})
+        if name in vars(owners.get(name, module)):
+            namespace[name] = vars(owners.get(name, module))[name]
+    watch(
+        f"the names of {cfg['module']}",
+        lambda: {n: vars(owners.get(n, module)).get(n) for n in cfg["names"]},
+    )
 # What the calls of this process returned, as written then: a later call that changes one
 # (appends to a list it handed out) changes what its caller holds.
 RETURNED: list[tuple] = []

@@ -86,7 +86,7 @@ def test_closing_stops_the_top_ups_still_running() -> None:
     with FakeOpenAI(script) as server:
         each = backend(server, parallel=4).generate_each(CHAT, Sampling(n=3, seed=7))
         assert [next(each)[1].text for _ in range(2)] == [CODE, CODE]
-        assert server.count == 3  # the slow top-up is streaming now
+        assert wait_for(lambda: server.count == 3)  # the slow top-up is streaming now
         each.close()  # type: ignore[attr-defined]
         assert wait_for(lambda: server.cut == 1), "the top-up went on after the close"
 

@@ -409,3 +409,14 @@ def test_a_question_reply_from_a_lock_that_is_no_plain_value_is_read_as_no_examp
     path.write_text(json.dumps(data))
     (question,) = read_lock(path, "square.mrsh").units["square"].questions
     assert [r.expected for r in question.replies] == [None]
+
+
+def test_a_folder_where_the_lock_goes_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "square.mrsh").write_text(SQUARE)
+    (tmp_path / "square.lock.json").mkdir()
+    result = CliRunner().invoke(cli, ["compile", str(tmp_path / "square.mrsh"), *NOWHERE])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"marshalike: error: {tmp_path / 'square.lock.json'} is a folder, where the spec's "
+        "lock file goes: move it away\n"
+    )

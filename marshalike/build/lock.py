@@ -103,6 +103,8 @@ class LockError(MarshalikeError):
 def read_lock(path: Path, spec: str) -> Lock:
     if not path.exists():
         return Lock(spec=spec)
+    if path.is_dir():  # no malformed lock: nothing to delete to compile from scratch
+        raise LockError(f"{path} is a folder, where the spec's lock file goes: move it away")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:

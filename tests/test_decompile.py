@@ -472,3 +472,23 @@ def test_a_folder_named_like_a_module_is_said_to_be_a_folder(tmp_path: Path) -> 
     )
     with pytest.raises(DecompileError, match=r"d\.py: is a directory, not a Python module$"):
         list(decompile_files([(tmp_path / "d.py", tmp_path / "d.mrsh")]))
+
+
+def test_no_example_holds_an_answer_its_test_would_not_read_as_it_shows() -> None:
+    """A NaN equals nothing, and a test has no bare `inf` or `Decimal`: the examples are
+    drawn from the other answers."""
+    source = (
+        "from decimal import Decimal\n\n\n"
+        "def root(x: float) -> float:\n"
+        '    """Square root, or nan."""\n'
+        "    return x ** 0.5 if x >= 0 else float('nan')\n\n\n"
+        "def third(x: int) -> Decimal:\n"
+        '    """A third of it, as a decimal."""\n'
+        "    return Decimal(x) / 3\n"
+    )
+    done = decompile_source(source, filename="odd.py", limits=LIMITS)
+    bullets = [line for line in done.spec.splitlines() if line.startswith("* ")]
+    assert bullets, done.spec
+    assert not any(word in line for line in bullets for word in ("nan", "inf", "Decimal(")), (
+        done.spec
+    )

@@ -209,10 +209,25 @@ def reply_of(answer: channel.Answer, weight: int) -> tuple[str, Reply]:
 def _writable(source: str) -> bool:
     """Whether `source`, a value's text, can stand after `=` in an example bullet: an
     answer (`examples.answer_problem`: one line of printable characters, a Python
-    expression), not too long, and a plain value (`plain_value`)."""
+    expression), not too long, a plain value (`plain_value`), and one its test reads as
+    that value (`_read_as_written`)."""
     if len(source) > _LONGEST_ANSWER or examples.answer_problem(source) is not None:
         return False
-    return plain_value(source)
+    return plain_value(source) and _read_as_written(source)
+
+
+def _read_as_written(source: str) -> bool:
+    """Whether an example's test reads `source` as the value it shows: not NaN, which no
+    value equals, and no name the test has not (`inf`; a value type's constructor by its
+    bare name, `Decimal('1')`, where the test has `decimal.Decimal`)."""
+    tree = parse_or_none(source)
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name) and node.id in _NUMBER_NAMES:
+            return False
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            if node.func.id not in _CONTAINER_CALLS:
+                return False
+    return tree is not None
 
 
 def example_answer(text: str) -> bool:

@@ -5,6 +5,7 @@ address."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -99,3 +100,17 @@ def test_candidates_take_ascii_digits_only_as_the_environment_does(
     assert (flag.exit_code, env.exit_code) == (2, 2)
     assert "'candidates' must be a number, got '٨'" in flag.stderr
     assert "'candidates' must be a number, got '٨'" in env.stderr
+
+
+def test_an_errors_one_line_shows_what_a_path_holds_and_not_a_huge_input(tmp_path: Path) -> None:
+    """A path with an escape sequence and a line break stays one line, shown, not acted
+    on; an answer of 200,000 digits is not quoted whole."""
+    odd = tmp_path / "evil\x1b]0;pwned\x07\nline.mrsh"
+    odd.write_text("# func f(an integer): an integer\n\nF.\n\n* f(1) = 1\n", encoding="utf-8")
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({str(odd): {"f(2)": "9" * 200_000}}))
+    result = CliRunner().invoke(cli, ["clarify", str(odd), "--answers", str(answers)])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("marshalike: error: ") and "\x1b" not in line
+    assert len(line) < 2100

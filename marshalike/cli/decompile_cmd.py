@@ -31,6 +31,7 @@ from marshalike.decompile.model import RunModel
 from marshalike.decompile.module import Aids, Decompiled, decompile_files, module_path_problem
 from marshalike.decompile.roundtrip import Agreement, recompiler, summary
 from marshalike.errors import MarshalikeError
+from marshalike.language.diagnostics import printable
 from marshalike.language.reserved import spec_name_problem
 
 
@@ -84,7 +85,8 @@ def command(
     targets = _targets(paths, out, force)
     project = None if tests is None else ProjectTests.read(tests)
     for skipped in project.skipped if project else ():
-        click.echo(f"marshalike: warning: {skipped}: not Python; its calls are not used", err=True)
+        said = printable(f"{skipped}: not Python; its calls are not used")
+        click.echo(f"marshalike: warning: {said}", err=True)
     model = RunModel(flags)
     aids = Aids(project, None if no_model else from_model(model))
     written = []
@@ -108,9 +110,9 @@ def _write(target: Path, done: Decompiled) -> None:
 def _report(
     path: Path, target: Path, done: Decompiled, agreements: Sequence[Agreement] = ()
 ) -> None:
-    click.echo(f"{path} -> {target}")
+    click.echo(printable(f"{path} -> {target}"))  # a path may hold an escape sequence
     for line in [*done.notes, *(f.line() for f in done.functions), *(a.line() for a in agreements)]:
-        click.echo(f"  {line}")
+        click.echo(f"  {printable(line)}")
 
 
 def _round_trips(written: Sequence[tuple[Path, Path, Decompiled]], model: RunModel) -> None:
@@ -118,7 +120,7 @@ def _round_trips(written: Sequence[tuple[Path, Path, Decompiled]], model: RunMod
     where a compile cannot start, the report of the specs left, then the error."""
 
     def progress(message: str) -> None:
-        click.echo(f"marshalike: round trip: {message}", err=True)
+        click.echo(f"marshalike: round trip: {printable(message)}", err=True)
 
     found: list[Agreement] = []
     shown = 0

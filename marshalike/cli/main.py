@@ -13,6 +13,7 @@ import click
 from marshalike import __version__
 from marshalike.cli import interrupt
 from marshalike.errors import MarshalikeError
+from marshalike.language.diagnostics import printable
 
 # command name -> module under marshalike.cli that defines `command`
 COMMANDS: dict[str, str] = {
@@ -31,6 +32,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+_LONGEST_MESSAGE = 2000  # characters of an error's message shown (it may quote an input)
+
+
+def one_line_message(exc: BaseException) -> str:
+    """An error's message as one line a terminal shows as it is (a path may hold a line
+    break or an escape sequence), cut where it would quote a huge input whole."""
+    said = printable(str(exc))
+    return said if len(said) <= _LONGEST_MESSAGE else said[:_LONGEST_MESSAGE] + "..."
+
+
 class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -42,7 +53,7 @@ class LazyGroup(click.Group):
             if interrupt.requested():  # a compile stopped by Ctrl-C (its `Cancelled`)
                 _interrupted(ctx)
             # A one-line message, never a traceback: every command gets this for free.
-            click.echo(f"marshalike: error: {exc}", err=True)
+            click.echo(f"marshalike: error: {one_line_message(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit):
             raise
@@ -64,7 +75,7 @@ class LazyGroup(click.Group):
                 raise
             name = type(exc).__name__
             click.echo(
-                f"marshalike: internal error: {name}: {exc} "
+                f"marshalike: internal error: {name}: {one_line_message(exc)} "
                 "(rerun with MARSHALIKE_DEBUG=1 for the traceback, and please report it)",
                 err=True,
             )

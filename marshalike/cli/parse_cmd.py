@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from marshalike.cli.main import one_line_message
 from marshalike.errors import SpecError
 from marshalike.language.diagnostics import printable, render_all
 from marshalike.language.load import LoadResult, load_paths
@@ -28,7 +29,7 @@ def command(paths: tuple[Path, ...], as_json: bool) -> None:
     try:
         results = load_paths(paths)
     except SpecError as exc:
-        click.echo(f"marshalike: error: {exc}", err=True)
+        click.echo(f"marshalike: error: {one_line_message(exc)}", err=True)
         ctx.exit(2)
     for result in results:
         if result.diagnostics:

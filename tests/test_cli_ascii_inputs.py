@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from marshalike.cli.main import cli
+from marshalike.cli.main import cli, one_line_message
 
 SPEC = "# func double(x: int): int\n\nTwice x.\n\n* double(1) = 2\n* double(3) = 6\n"
 
@@ -114,3 +114,9 @@ def test_an_errors_one_line_shows_what_a_path_holds_and_not_a_huge_input(tmp_pat
     (line,) = result.stderr.splitlines()
     assert line.startswith("marshalike: error: ") and "\x1b" not in line
     assert len(line) < 2100
+
+
+def test_an_errors_message_is_cut_where_it_would_quote_a_huge_input() -> None:
+    said = one_line_message(ValueError("`" + "9" * 200_000 + "` is no answer"))
+    assert len(said) == 2003 and said.endswith("999...")
+    assert one_line_message(ValueError("a\nb")) == "a\\x0ab"

@@ -383,3 +383,27 @@ def test_clarify_takes_no_progress_as_compile_does(asked: Path) -> None:
     assert status == 0, out + err
     assert out.startswith("square.mrsh: ok (square.py, test_square.py)\n")
     assert "square.square: compiling" in err
+
+
+def test_a_functions_questions_are_asked_while_another_function_fails(folder: Path) -> None:
+    """square passes with a question open, cube fails: the compile fails, and clarify still
+    asks square's question (the lock holds it for this text), then compiles again."""
+    cube = "\n# func cube(an integer): its cube\n\nCube it.\n\n* cube(2) = 8\n"
+    (folder / "square.mrsh").write_text(SQUARE + cube, encoding="utf-8")
+    wrong_cube = "```python\ndef cube(x):\n    return x * 3\n```"
+    squares = iter([RIGHT, ODD_AT_ZERO] * 3)
+
+    def script(request: object) -> str:
+        text = json.dumps(getattr(request, "body", {}))
+        return wrong_cube if "`cube`" in text else next(squares)
+
+    with FakeOpenAI(script=script) as server:
+        status, out, err = run("compile", "square.mrsh", *model_flags(server))
+        assert status == 1, out + err
+        assert "question: `square(0)`" in out
+        answers = folder / "answers.json"
+        answers.write_text(json.dumps({"square.mrsh": {"square(0)": "0"}}), encoding="utf-8")
+        status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json",
+                               *model_flags(server))  # fmt: skip
+    assert "changed since it was compiled" not in err
+    assert "* square(0) = 0\n" in (folder / "square.mrsh").read_text(encoding="utf-8")

@@ -101,22 +101,23 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
         return f"{path} was never compiled (there is no {lock_file})"
     lock = read_lock(lock_file, path.name)
     current = emit.spec_hash(loaded.source)
-    if lock.pending and lock.pending_hash == current:  # its last compile failed
-        return [
-            Open(path, func.name, question)
-            for func in module.funcs
-            for question in lock.pending.get(func.name, ())
-            if asks_about(question.call, func)  # a lock is no proof of that: it is checked
-        ]
-    if lock.spec_hash != current:
+    if lock.pending_hash and lock.pending_hash == current:
+        # Its last compile failed, or left functions for later: the questions of those that
+        # failed are pending, and the others' are their units', compiled for this text.
+        failed = {*lock.pending, *lock.failures}
+    elif lock.spec_hash != current:
         return f"{path} changed since it was compiled"
-    return [
-        Open(path, func.name, question)
-        for func in module.funcs
-        if (unit := lock.units.get(func.name)) is not None
-        for question in unit.questions
-        if asks_about(question.call, func)
-    ]
+    else:
+        failed = set()
+    found = []
+    for func in module.funcs:
+        unit = lock.units.get(func.name)
+        asked = lock.pending.get(func.name, ()) if func.name in failed else ()
+        if func.name not in failed and unit is not None:
+            asked = unit.questions
+        # A lock is no proof that a question asks about the function: it is checked.
+        found += [Open(path, func.name, q) for q in asked if asks_about(q.call, func)]
+    return found
 
 
 def answer_problem(text: str) -> str | None:

@@ -492,3 +492,17 @@ def test_no_example_holds_an_answer_its_test_would_not_read_as_it_shows() -> Non
     assert not any(word in line for line in bullets for word in ("nan", "inf", "Decimal(")), (
         done.spec
     )
+
+
+@pytest.mark.parametrize("fences", [["~~~"], ["```", "~~~"], ["````", "```"]])
+def test_a_docstring_that_leaves_a_code_block_open_makes_a_spec_that_parses(
+    fences: list[str],
+) -> None:
+    """The block is closed as the spec's parser reads it: by its own marker, at least as
+    long (a ``` does not close a ~~~ block, nor a ```` one)."""
+    docstring = "Add one.\n\n    " + "\n    ".join(fences) + "\n    "
+    source = f'def inc(x: int) -> int:\n    """{docstring}"""\n    return x + 1\n'
+    done = decompile_source(source, filename="inc.py", limits=LIMITS)
+    parsed = parse(done.spec, "inc.mrsh")
+    assert [d for d in parsed.diagnostics if d.is_error] == [], done.spec
+    assert "* inc(" in done.spec

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from marshalike.decompile.examples import Example
 from marshalike.decompile.reading import Function, Record, Refusal
 from marshalike.gate.typed_inputs import values_of
+from marshalike.language.parse import FENCE, closes
 
 # Any list item: the spec reads one holding `CALL = VALUE` as an example, whatever the call
 # looks like (`f.__call__(2)`, a name in full-width letters), so none is left unescaped.
 _LIST_ITEM = re.compile(r"^(\s*)(\d*)([*+\-.)])(\s|$)")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _CSV_SAFE = {"int", "float", "str", "bool"}
 NO_DOCSTRING = (
     "The code has no docstring: say here what `{name}` does (left for a human by "
@@ -68,9 +68,23 @@ def prose(text: str) -> str:
             line = line.replace("#", "\\#", 1)
         line = _LIST_ITEM.sub(_escaped_item, line)
         lines.append(line.replace("<!--", "&lt;!--").rstrip())
-    if sum(1 for line in lines if _FENCE.match(line)) % 2:
-        lines.append("```")
+    if (left_open := _open_fence(lines)) is not None:
+        lines.append(left_open)
     return "\n".join(lines).strip("\n")
+
+
+def _open_fence(lines: list[str]) -> str | None:
+    """The marker of a code block the lines open and do not close, read as the spec's
+    parser reads them (`language.parse`): a block closes with a line of its marker's
+    character only, at least as long; None where every block closes."""
+    opened: str | None = None
+    for line in lines:
+        if opened is not None:
+            if closes(line, opened):
+                opened = None
+        elif found := FENCE.match(line):
+            opened = found.group(1)
+    return opened
 
 
 def heading(func: Function, returns: str | None) -> str:

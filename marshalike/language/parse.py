@@ -119,7 +119,7 @@ def document_parser() -> Lark:
 # --- line classification -------------------------------------------------------------------
 
 _HEADING = re.compile(r" {0,3}(#{1,6})([ \t]*)(\w*)(.*)")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a code block's opening line
 _BULLET = re.compile(r"[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+(.*\S)")
 _EXAMPLE_START = re.compile(r"[^\W\d][\w.]*[ \t]*\(.*?(?:=|throws|raises)")
 _HEAD_TOKENS = {"func": "FUNC_HEAD", "type": "TYPE_HEAD", "use": "USE_HEAD"}
@@ -221,12 +221,12 @@ class _Reader:
         for number, line in enumerate(self.lines, 1):
             if fence is not None:
                 _append(tokens, "CODE", line, number, prose)
-                if _closes(line, fence[0]):
+                if closes(line, fence[0]):
                     fence = None
                 continue
             kind = self._classify(line, number)
             if kind == "FENCE":
-                opening = _FENCE.match(line)
+                opening = FENCE.match(line)
                 assert opening is not None  # _classify says FENCE only where it matches
                 fence, kind = (opening.group(1), number), "CODE"
             if kind == "HEADING" and not prose:
@@ -248,7 +248,7 @@ class _Reader:
         first = stripped[0]
         if first == "#":
             return self._heading(line, number)
-        if first in "`~" and _FENCE.match(line):
+        if first in "`~" and FENCE.match(line):
             return "FENCE"
         bullet = _BULLET.match(line) if first in "*+-0123456789" else None
         if bullet is None:
@@ -454,7 +454,7 @@ def _line(token: Token, end: bool = False) -> int:
     return number
 
 
-def _closes(line: str, marker: str) -> bool:
+def closes(line: str, marker: str) -> bool:
     """A code block closes with a line of its marker's character, at least as long."""
     stripped = line.strip()
     return stripped.startswith(marker) and not stripped.strip(marker[0])

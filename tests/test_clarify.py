@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
-from marshalike.build.clarify import Open, choose
+from marshalike.build.clarify import Answer, Open, choose, with_answers
 from marshalike.cli.main import cli
 from marshalike.gate.questions import Question, Reply
 
@@ -407,3 +407,12 @@ def test_a_functions_questions_are_asked_while_another_function_fails(folder: Pa
                                *model_flags(server))  # fmt: skip
     assert "changed since it was compiled" not in err
     assert "* square(0) = 0\n" in (folder / "square.mrsh").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("said", ["true", "null"])
+def test_an_answer_in_the_spellings_the_spec_reads_is_written(said: str) -> None:
+    """`true` and `null` read as `True` and `None` in a spec: an answer so spelled reads
+    back as its example (it was refused as one that does not)."""
+    answer = Answer(Path("square.mrsh"), "square", "square(0)", said)
+    text = with_answers(SQUARE, [answer])
+    assert text == SQUARE + f"* square(0) = {said}\n"

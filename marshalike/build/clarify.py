@@ -402,7 +402,8 @@ def _said(expected: str) -> tuple[str, str | None]:
     if expected == ANY_ERROR:
         return ("raises", "Exception")
     raised = _RAISES.fullmatch(expected)
-    return ("raises", raised[1]) if raised else ("returns", _normal(expected))
+    # `true`, `null`... read as the spec reads them (`True`, `None`).
+    return ("raises", raised[1]) if raised else ("returns", _normal(examples.normalize(expected)))
 
 
 def _normal(source: str) -> str:

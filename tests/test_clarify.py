@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
-from marshalike.build.clarify import Answer, Open, choose, with_answers
+from marshalike.build.clarify import Answer, Open, answer_problem, choose, with_answers
 from marshalike.cli.main import cli
 from marshalike.gate.questions import Question, Reply
 
@@ -416,3 +416,11 @@ def test_an_answer_in_the_spellings_the_spec_reads_is_written(said: str) -> None
     answer = Answer(Path("square.mrsh"), "square", "square(0)", said)
     text = with_answers(SQUARE, [answer])
     assert text == SQUARE + f"* square(0) = {said}\n"
+
+
+def test_an_answer_of_nan_is_refused_as_one_no_code_could_pass() -> None:
+    assert answer_problem("NaN") == (
+        "NaN equals no value, so no code could pass an example that expects it"
+    )
+    assert answer_problem("[1, NaN]") is not None
+    assert answer_problem("'NaN'") is None  # a string

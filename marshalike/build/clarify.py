@@ -124,7 +124,10 @@ def answer_problem(text: str) -> str | None:
     """Why `text` cannot stand after `=` in an example bullet; None when it can."""
     if _RAISES.fullmatch(text) or text == ANY_ERROR:
         return None
-    return examples.answer_problem(text, "neither a Python expression nor `raises NameOfError`")
+    problem = examples.answer_problem(text, "neither a Python expression nor `raises NameOfError`")
+    if problem is None and "float('nan')" in examples.normalize(text):
+        return "NaN equals no value, so no code could pass an example that expects it"
+    return problem
 
 
 def with_answers(text: str, answers: Iterable[Answer]) -> str:

@@ -98,8 +98,9 @@ def test_trusted_module_keeps_types_imports_and_stubs_only() -> None:
     assert "print" not in trusted and "_TABLE" not in trusted and "Sneaky" not in trusted
     assert "class Point" in trusted and "import math" in trusted and "from lib import" in trusted
     assert "def swap(*args, **kwargs):\n    raise NotImplementedError" in trusted
-    names, stubs = model_names(source + "\n\n" + QUADRUPLE_STUB, {"lib"})
+    names, stubs, imported = model_names(source + "\n\n" + QUADRUPLE_STUB, {"lib"})
     assert names == {"double", "swap", "quadruple"} and stubs == {"quadruple"}
+    assert imported == {"double": "lib"}
 
 
 @pytest.mark.parametrize(

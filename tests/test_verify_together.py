@@ -13,8 +13,15 @@ from marshalike.sandbox.oracle import Case, Oracle
 from marshalike.sandbox.verify import Verdict, verify
 
 FAST = Limits(timeout_s=5.0, memory_mb=1024)
-REFERENCE = "def double(x):\n    raise NotImplementedError\n"
-F_REFERENCE = "def f(x):\n    raise NotImplementedError\n"
+
+
+def stubs(*names: str) -> str:
+    """A reference module of stubs: the functions the candidate writes."""
+    return "\n\n".join(f"def {name}(n):\n    raise NotImplementedError\n" for name in names)
+
+
+REFERENCE = stubs("double")
+F_REFERENCE = stubs("f")
 RIGHT_DOUBLE = "def double(x):\n    return 2 * x\n"
 
 
@@ -96,7 +103,7 @@ def test_a_dependencys_claim_is_made_in_the_test_files_order_too() -> None:
     """`shift(n)` is a dependency (the reference's code); the code under test moves the
     offset it reads, so the test file's `shift(1)`, made after `total(2)`, is 11, not 2."""
     dependency = "_offset = [1]\n\n\ndef shift(n):\n    return n + _offset[0]\n"
-    reference = dependency + "\n\ndef total(n):\n    raise NotImplementedError\n"
+    reference = dependency + "\n\n" + stubs("total")
     cases = (returns("total(2)", "shift(1) + 2", 1, "total"),)
     cheat = dependency + "\n\ndef total(n):\n    _offset[0] = 10\n    return n + 2\n"
     right = dependency + "\n\ndef total(n):\n    return n + 2\n"
@@ -110,7 +117,7 @@ def test_a_used_specs_function_is_read_from_its_module_as_the_test_file_imports_
     file, which imports `shift` from `dep`, gets 13 for `shift(0) + 3`, and so does the
     verifier's run of the test file's calls."""
     dep = "_offset = [1]\n\n\ndef shift(n):\n    return n + _offset[0]\n"
-    reference = "from dep import shift\n\n\ndef total(n):\n    raise NotImplementedError\n"
+    reference = "from dep import shift\n\n\n" + stubs("total")
     cheat = (
         "from dep import shift\nfrom math import factorial as shift\n\n\n"
         "def total(n):\n    import dep\n    dep._offset[0] = 10\n    return n + 2\n"
@@ -144,10 +151,7 @@ def test_right_code_passes_with_sets_dicts_and_nan_in_its_answers() -> None:
 # A set whose table is larger than its members need (it held a hundred numbers) iterates
 # 1, 8; written as the literal {1, 8} it iterates 8, 1. The oracle computes
 # `list(spread(2))` from the written value, the test file from the object `spread` returns.
-SPREAD_REFERENCE = (
-    "def spread(n):\n    raise NotImplementedError\n\n\n"
-    "def listed(n):\n    raise NotImplementedError\n"
-)
+SPREAD_REFERENCE = stubs("spread", "listed")
 SPREAD = (
     "def spread(n):\n    s = set(range(100))\n    s -= set(range(100)) - {1, 8}\n    return s\n"
 )
@@ -178,10 +182,7 @@ def test_an_expected_value_is_computed_as_the_test_file_computes_it() -> None:
 
 # Memoized, and hands out the cached list itself: the test file's `items(3).pop()` empties
 # it for the calls after it, so its test of `last(3) = 3` gets 2.
-ITEMS_REFERENCE = (
-    "def items(n):\n    raise NotImplementedError\n\n\n"
-    "def last(n):\n    raise NotImplementedError\n"
-)
+ITEMS_REFERENCE = stubs("items", "last")
 ALIASED = (
     "_memo = {}\n\n\ndef items(n):\n    if n not in _memo:\n"
     "        _memo[n] = list(range(1, n + 1))\n    return _memo[n]\n\n\n"

@@ -24,6 +24,7 @@ from marshalike.build.output import (
     marker_file,
     name_problem,
     not_regular,
+    read_output,
     read_regular,
 )
 from marshalike.build.uses import Absent, declared_records, generated_modules
@@ -299,12 +300,9 @@ def _only(path: str, source: str, kind: str, message: str) -> SpecCheck:
 
 def _read(path: Path) -> str | None:
     """The UTF-8 text of the regular file at `path`, its line endings made `\n`; None
-    where there is none (a FIFO or a folder is never read: see `read_regular`)."""
-    try:
-        raw = read_regular(path)
-        return None if raw is None else plain_newlines(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
+    where there is none (a FIFO or a folder is never read: see `read_output`)."""
+    text = read_output(path)
+    return text if isinstance(text, str) else None
 
 
 def _output_findings(path: Path, recorded: str | None) -> tuple[str | None, list[Finding]]:

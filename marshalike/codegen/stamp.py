@@ -20,10 +20,11 @@ _LOOKED_AT = 12  # the lines where a hash line is looked for
 
 def stamped(text: str) -> str:
     """`text` with its output hash as its third line (in place of the one it had)."""
-    lines = unstamped(text).splitlines(keepends=True)
+    body = unstamped(text)
+    lines = body.splitlines(keepends=True)
     if len(lines) < _HEADER_LINES or not lines[_HEADER_LINES - 1].endswith("\n"):
         return text  # no header to stamp
-    line = f"{OUTPUT_HASH}{content_hash(unstamped(text))}\n"
+    line = f"{OUTPUT_HASH}{content_hash(body)}\n"
     return "".join([*lines[:_HEADER_LINES], line, *lines[_HEADER_LINES:]])
 
 

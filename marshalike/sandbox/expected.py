@@ -26,6 +26,7 @@ import keyword
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from marshalike.language.naming import dotted, parse_or_none
 from marshalike.sandbox.values import Plain
@@ -72,49 +73,50 @@ def _plain_dataclass(node: ast.ClassDef) -> bool:
     )
 
 
-def model_names(source: str, local: Collection[str]) -> tuple[frozenset[str], frozenset[str]]:
+class ModelNames(NamedTuple):
+    """What a reference module's source says of the callables the model wrote."""
+
+    names: frozenset[str]  # every function it defines, every name imported from a used spec
+    stubs: frozenset[str]  # of those, the stubs (`raise NotImplementedError`): the candidate's
+    imported: dict[str, str]  # a used spec's names, each with the module the tests import it from
+
+
+def model_names(source: str, local: Collection[str]) -> ModelNames:
     """The callables of `source` whose code the model wrote or may have written: every
     function it defines and every name it imports from a `local` module (a used spec's);
-    and, of those, the stubs (`raise NotImplementedError`), whose code is the candidate's."""
+    of those, the stubs, whose code is the candidate's; and the names imported from a
+    `local` module as the generated test file imports them (a name `source` defines too
+    is its own)."""
     tree = parse_or_none(source, "exec")
     body = tree.body if isinstance(tree, ast.Module) else []
     names: set[str] = set()
     stubs: set[str] = set()
+    defined: set[str] = set()
+    imports: list[ast.ImportFrom] = []
     for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names.add(node.name)
             if _stub(node):
                 stubs.add(node.name)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in local:
             names.update(alias.asname or alias.name for alias in node.names)
+            imports.append(node)
         elif isinstance(node, ast.Import):
             names.update(
                 (alias.asname or alias.name).split(".")[0]
                 for alias in node.names
                 if alias.name.split(".")[0] in local
             )
-    return frozenset(names), frozenset(stubs)
-
-
-def imported_names(source: str, local: Collection[str]) -> dict[str, str]:
-    """The names `source` imports from a `local` module (a used spec's), each with that
-    module: where the generated test file imports them from (a name `source` defines too
-    is its own)."""
-    tree = parse_or_none(source, "exec")
-    body = tree.body if isinstance(tree, ast.Module) else []
-    defined = {
-        node.name
-        for node in body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    imported = {
+        alias.name: node.module or ""
+        for node in imports
+        if node.module in local and not node.level
+        for alias in node.names
+        if alias.asname is None and alias.name not in defined
     }
-    found: dict[str, str] = {}
-    for node in body:
-        if not isinstance(node, ast.ImportFrom) or node.level or node.module not in local:
-            continue
-        for alias in node.names:
-            if node.module and alias.asname is None and alias.name not in defined:
-                found[alias.name] = node.module
-    return found
+    return ModelNames(frozenset(names), frozenset(stubs), imported)
 
 
 def _stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -21,7 +21,6 @@ from marshalike.sandbox.channel import Answer
 from marshalike.sandbox.expected import (
     Claim,
     calls_model,
-    imported_names,
     model_names,
     resolve_calls,
     trusted_module,
@@ -119,15 +118,16 @@ class Oracle:
         # The callables whose code the model wrote, and of those the candidate's own (the
         # reference's stubs); expected values are written by a module with none of it.
         trusted = reference_source if trusted_source is None else trusted_source
-        self._model, self._own = model_names(reference_source, local)
+        read = model_names(reference_source, local)
+        self._model, self._own = read.names, read.stubs
         if trusted is not reference_source:
-            self._model = model_names(trusted, local)[0]
+            self._model = model_names(trusted, local).names
         self._trusted = trusted_module(trusted)
         # The names a call reads from the module under test: the spec's (`channel.run_calls`);
         # those of a used spec from that spec's module, as the test file imports them.
         own = {r.rpartition(".")[2] for r in self.records if r.startswith(f"{module_name}.")}
         self.names = tuple(sorted(self._model | own))
-        self.imported = imported_names(reference_source, local)
+        self.imported = read.imported
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text
             for name, text in self.extra_files.items()

@@ -51,11 +51,15 @@ def _bound(node: ast.stmt, local_modules: Collection[str]) -> set[str]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     if isinstance(node, ast.Try):
-        parts = [*node.body, *node.orelse, *node.finalbody]
-        parts += [stmt for handler in node.handlers for stmt in handler.body]
         named = {handler.name for handler in node.handlers if handler.name}
-        return named.union(*(_bound(stmt, local_modules) for stmt in parts))
+        return named.union(*(_bound(stmt, local_modules) for stmt in _try_parts(node)))
     return set()
+
+
+def _try_parts(node: ast.Try) -> list[ast.stmt]:
+    """The statements of a `try` statement, its handlers' included."""
+    parts = [*node.body, *node.orelse, *node.finalbody]
+    return parts + [stmt for handler in node.handlers for stmt in handler.body]
 
 
 def _allowed(node: ast.stmt) -> bool:
@@ -72,9 +76,7 @@ def _allowed(node: ast.stmt) -> bool:
         return node.value is None or constant(node.value)
     if isinstance(node, ast.Try):
         # `try: import x except ImportError: x = None` only defines things.
-        parts = [*node.body, *node.orelse, *node.finalbody]
-        parts += [stmt for handler in node.handlers for stmt in handler.body]
-        return all(_allowed(stmt) for stmt in parts)
+        return all(_allowed(stmt) for stmt in _try_parts(node))
     return False
 
 

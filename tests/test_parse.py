@@ -685,8 +685,9 @@ def test_title_that_does_not_look_like_a_section_is_not_a_typo() -> None:
 
 
 def test_byte_order_mark_is_ignored() -> None:
+    """Editors show no byte-order mark: it is no column, as it is in none of theirs."""
     module = module_of("\ufeff# func f(x): y\n* f(1) = 2\n")
-    assert module.funcs[0].name_span == Span(1, 9, 1, 10)
+    assert module.funcs[0].name_span == Span(1, 8, 1, 9)
 
 
 # --- nesting past what the type reader follows ----------------------------------------------

@@ -95,10 +95,10 @@ def render(diagnostic: Diagnostic, source: str | None) -> str:
     lines = [printable(head)]
     text = _source_line(source, span.line)
     if text is not None:
-        # A byte-order mark that starts the spec is no part of its first line to show.
+        # A byte-order mark that starts the spec is no part of its first line (no column).
+        if span.line == 1:
+            text = text.removeprefix("\ufeff")
         shown = [printable(c) for c in text]
-        if span.line == 1 and text.startswith("\ufeff"):
-            shown[0] = ""
         lines.append("    " + "".join(shown))
         lines.append("    " + _caret(text, shown, span))
     if diagnostic.hint:

@@ -128,9 +128,9 @@ _COMMENT_CLOSE = "-->"
 
 
 def _without_bom(lines: list[str]) -> list[str]:
-    """Editors may save a byte-order mark; read it as a blank, so columns still match."""
+    """Editors may save a byte-order mark, and show none: it is no column of line 1."""
     if lines and lines[0].startswith("\ufeff"):
-        return [" " + lines[0][1:], *lines[1:]]
+        return [lines[0][1:], *lines[1:]]
     return lines
 
 

@@ -31,6 +31,8 @@ class TextMap:
         self._parser_starts = [0]
         for line in source_lines(text, keepends=True):
             self._parser_starts.append(self._parser_starts[-1] + len(line))
+        if text.startswith("\ufeff"):  # a byte-order mark: no column of the parser's
+            self._parser_starts[0] = 1
         self._starts = [0, *(m.end() for m in _BREAK.finditer(text))]
 
     @property

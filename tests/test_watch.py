@@ -149,6 +149,17 @@ def test_first_batch_compiles_every_spec_with_one_backend(harness: Harness) -> N
     assert harness.session.unseen() == set()
 
 
+def test_quiet_says_each_specs_outcome_without_its_progress(harness: Harness) -> None:
+    quiet = Session((harness.folder,), harness.job, harness.lines.append, harness.stop, quiet=True)
+    harness.write("broken.mrsh", QUAD.replace("quad(2) = 16", "quad(2) = 16)"))
+    quiet.apply(quiet.unseen())
+    lines = harness.take()
+    assert lines[0] == "square.mrsh: ok (wrote square.py, test_square.py, _marshalike_main.py)"
+    assert lines[1] == "broken.mrsh: failed: quad did not pass; best attempt in broken.failed.py"
+    assert all(line.startswith("    quad: ") for line in lines[2:])  # why, as without -q
+    assert not any("compiling" in line for line in lines)
+
+
 def test_an_unchanged_spec_recompiles_without_a_model_call(harness: Harness) -> None:
     harness.session.apply(harness.session.unseen())
     mtime = (harness.folder / "square.py").stat().st_mtime_ns

@@ -77,7 +77,13 @@ class _Running:
 
 class Session:
     def __init__(
-        self, paths: Sequence[str | Path], job: CompileJob, echo: Echo, stop: threading.Event
+        self,
+        paths: Sequence[str | Path],
+        job: CompileJob,
+        echo: Echo,
+        stop: threading.Event,
+        *,
+        quiet: bool = False,
     ) -> None:
         missing = [str(p) for p in paths if not Path(p).exists()]
         if missing:
@@ -86,6 +92,7 @@ class Session:
         self.folders = tuple(p for p in targets if p.is_dir())
         self.files = frozenset(p for p in targets if not p.is_dir())
         self.echo = echo
+        self.quiet = quiet  # each spec's outcome only, without the lines of its progress
         self.stop = stop
         self.job = job
         self.shared = SharedBackend(job)
@@ -212,7 +219,8 @@ class Session:
         so) when a newer change or a stop request cancels it."""
         shown = display(path)
         reads = self.graph.reads_of(path)
-        self.echo(f"{shown}: compiling")
+        if not self.quiet:
+            self.echo(f"{shown}: compiling")
         self.compiled[path] = None
         self._publish()
         cancel = Cancel(self.stop)
@@ -258,7 +266,8 @@ class Session:
         self._known = (frozenset(self.compiled), self.graph.all_reads())
 
     def _progress(self, message: str) -> None:
-        self.echo(f"  {message}")
+        if not self.quiet:
+            self.echo(f"  {message}")
 
 
 def describe(report: SpecReport, shown: str) -> list[str]:
@@ -291,10 +300,11 @@ def describe(report: SpecReport, shown: str) -> list[str]:
 # --- the loop ------------------------------------------------------------------------
 
 
-def run(paths: Sequence[str | Path], job: CompileJob, echo: Echo) -> int:
-    """Compile, then watch until SIGINT or SIGTERM; returns the exit status (0)."""
+def run(paths: Sequence[str | Path], job: CompileJob, echo: Echo, *, quiet: bool = False) -> int:
+    """Compile, then watch until SIGINT or SIGTERM; returns the exit status (0). `quiet`:
+    each spec's outcome, without the lines of its progress."""
     stop = threading.Event()
-    session = Session(paths, job, echo, stop)
+    session = Session(paths, job, echo, stop, quiet=quiet)
     with StopSignal(stop, lambda: session.busy).installed():
         _watch(session, stop)
     echo("marshalike: stopped")

@@ -18,12 +18,27 @@ from marshalike.settings import resolve
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @compile_options
-def command(paths: tuple[str, ...], quick: bool, no_main: bool, **flags: object) -> None:
+@click.option(
+    "--no-progress",
+    "no_progress",
+    is_flag=True,
+    help="Plain lines, which watch always writes (it has no live table).",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Each spec's outcome (ok, or failed and why), without its progress lines.",
+)
+def command(
+    paths: tuple[str, ...], quick: bool, no_main: bool, no_progress: bool, quiet: bool,
+    **flags: object,
+) -> None:  # fmt: skip
     """Compile .mrsh specs, then recompile what changes on every save (Ctrl-C stops)."""
     for path in paths:
         check_spec_file(Path(path))  # a missing path or a FIFO is refused before any work
     job = make_job(resolve(flags), quick=quick, frozen=False, main=not no_main)
-    sys.exit(watch.run(paths, job, _echo))
+    sys.exit(watch.run(paths, job, _echo, quiet=quiet))
 
 
 def _echo(message: str) -> None:

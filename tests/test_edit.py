@@ -59,3 +59,44 @@ def test_line_endings_markers_and_a_missing_final_newline_are_the_file_s_own() -
 def test_a_function_the_spec_does_not_have_is_an_error() -> None:
     with pytest.raises(ValueError, match="no function 'nope'"):
         add_example("# func f(x): int\n\nDo.\n", "nope", "nope()", "1")
+
+
+NOTED = """\
+# func f(x): int
+
+Double.
+
+* f(1) = 2
+* f(2) = 4
+  - because two doubled is four
+  (and not five)
+
+  Even after a blank line, an indented line is the example's.
+* f(3) = 6
+taken on, without a blank line, as markdown takes it
+
+A paragraph of the description.
+
+# func g(): int
+
+One.
+"""
+
+
+def test_an_added_example_follows_the_last_one_s_sub_bullets_and_continuation_lines() -> None:
+    """A line indented under an example bullet, or run on from it, is that example's:
+    the new bullet goes after them, not between the example and what it says."""
+    assert add_example(NOTED, "f", "f(0)", "0") == NOTED.replace(
+        "as markdown takes it\n", "as markdown takes it\n* f(0) = 0\n"
+    )
+    shorter = NOTED.replace(
+        "* f(3) = 6\ntaken on, without a blank line, as markdown takes it\n", ""
+    )
+    assert add_example(shorter, "f", "f(0)", "0") == shorter.replace(
+        "the example's.\n", "the example's.\n* f(0) = 0\n"
+    )
+
+
+def test_a_code_block_under_the_last_example_stays_whole() -> None:
+    text = "# func f(x): int\n\nDouble.\n\n* f(1) = 2\n  ```\nf(1)\n\n  ```\n\nMore.\n"
+    assert add_example(text, "f", "f(0)", "0") == text.replace("  ```\n\n", "  ```\n* f(0) = 0\n\n")

@@ -17,7 +17,14 @@ import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
-from marshalike.build.clarify import Answer, Open, answer_problem, choose, with_answers
+from marshalike.build.clarify import (
+    Answer,
+    ClarifyError,
+    Open,
+    answer_problem,
+    choose,
+    with_answers,
+)
 from marshalike.cli.main import cli
 from marshalike.gate.questions import Question, Reply
 
@@ -424,3 +431,70 @@ def test_an_answer_of_nan_is_refused_as_one_no_code_could_pass() -> None:
     )
     assert answer_problem("[1, NaN]") is not None
     assert answer_problem("'NaN'") is None  # a string
+
+
+def test_an_answer_that_would_give_the_spec_an_error_is_refused_before_it_is_written(
+    asked: Path,
+) -> None:
+    """An answer must leave the spec as free of errors as a compile finds it before any
+    model call: one that constructs a type the spec does not declare is refused with the
+    error, and the spec stays as it was (it was written, and the compile then failed)."""
+    answers = asked.parent / "answers.json"
+    answers.write_text(json.dumps({"square.mrsh": {"square(0)": "Pet(1)"}}), encoding="utf-8")
+    status, out, err = run("clarify", "square.mrsh", "--answers", "answers.json")
+    assert (status, out) == (2, "")
+    assert err == (
+        "marshalike: error: square.mrsh: square(0): it would give the spec an error: example "
+        "constructs undeclared type 'Pet' [M015] (hint: declare it with `# type Pet` and a "
+        "CSV header line)\n"
+    )
+    assert asked.read_text(encoding="utf-8") == SQUARE
+
+
+def test_a_typed_answer_that_would_give_the_spec_an_error_is_asked_again(folder: Path) -> None:
+    spec = Path("square.mrsh")
+    spec.write_text(SQUARE, encoding="utf-8")
+    question = Question("square(0)", (Reply("0", 2, "0"), Reply("5", 1, "5")))
+    typed = iter(["3", "sqaure(1)", "0"])
+    shown: list[str] = []
+    answer = choose(Open(spec, "square", question), lambda prompt: next(typed), shown.append)
+    assert answer == "0"
+    assert shown[-1] == (
+        "  it would give the spec an error: example calls undeclared function 'sqaure' [M028] "
+        "(hint: did you mean 'square'?)"
+    )
+    assert spec.read_text(encoding="utf-8") == SQUARE
+
+
+PARITY = """\
+# func is_even(an integer): a boolean
+
+True for an even number.
+
+* is_even(2) = True
+* is_even(7) = False
+
+# func is_odd(an integer): a boolean
+
+The opposite of is_even.
+
+* is_odd(7) = True
+* is_odd(2) = False
+"""
+
+
+def test_an_answer_that_would_make_functions_call_each_other_in_a_cycle_is_refused() -> None:
+    """The plan's error counts too: is_odd names is_even, so is_even may not name is_odd."""
+    answer = Answer(Path("parity.mrsh"), "is_even", "is_even(0)", "not is_odd(0)")
+    with pytest.raises(ClarifyError) as refused:
+        with_answers(PARITY, [answer])
+    assert str(refused.value) == (
+        "parity.mrsh: is_even(0): it would give the spec an error: functions refer to each "
+        "other in a cycle (is_even -> is_odd -> is_even); their compile order is undefined "
+        "[M040] (hint: describe the shared logic in one function, or drop one of the "
+        "references)"
+    )
+    fine = Answer(Path("parity.mrsh"), "is_even", "is_even(0)", "True")
+    assert with_answers(PARITY, [fine]) == PARITY.replace(
+        "* is_even(7) = False\n", "* is_even(7) = False\n* is_even(0) = True\n"
+    )

@@ -11,7 +11,14 @@ from click.testing import CliRunner
 from marshalike.cli.main import cli
 from marshalike.errors import SpecError
 from marshalike.language.diagnostics import Diagnostic, render_all
-from marshalike.language.load import MAX_SAMPLE_ROWS, LoadResult, load_paths, load_spec, spec_paths
+from marshalike.language.load import (
+    MAX_SAMPLE_ROWS,
+    LoadResult,
+    load_paths,
+    load_spec,
+    load_text,
+    spec_paths,
+)
 
 FUNC = "# func count(items: list of Item): int\n\nHow many items.\n\n* count([]) = 0\n"
 
@@ -286,3 +293,27 @@ def test_a_used_spec_with_errors_past_its_syntax_is_m036_in_parse_and_compile(
     assert compiled.exit_code == 2, compiled.output
     assert f"h.mrsh:1:1: error[M036]: {message}\n" in compiled.stderr
     assert "h.mrsh: not compiled (errors in the spec)" in compiled.stdout
+
+
+def test_a_text_loads_as_its_spec_would_with_that_text_its_file_unread(tmp_path: Path) -> None:
+    """`load_text` checks a text where its spec is, reading the specs it uses (and their
+    errors, M036) and its CSV files from disk: what the spec would say once written."""
+    write(tmp_path, "lib/geometry.mrsh", HELPER)
+    write(tmp_path, "g.mrsh", USED.format("* fgg(0) = 1\n"))
+    write(tmp_path, "items.csv", "name,price\npen,2\n")
+    spec = write(tmp_path, "main.mrsh", "# func f(): int\n\nOne.\n\n* f() = 1\n")
+    text = "# use lib/geometry.mrsh\n# use g.mrsh\n\n# type Item items.csv\n\n"
+    text += "# func twice(w: float): float\n\nTwice.\n\n* twice(area(1, 2)) = 4\n"
+    result = load_text(spec, text)
+    assert result.source == text
+    assert result.module is not None and result.module.types[0].columns == ("name", "price")
+    assert [(d.code, d.message) for d in findings(result)] == [
+        (
+            "M036",
+            "used spec 'g.mrsh' has 1 error, the first at line 7: example calls unknown "
+            "function 'fgg' [M012]",
+        )
+    ]
+    spec.write_text(text, encoding="utf-8")
+    assert load_text(spec, text).diagnostics == load_spec(spec).diagnostics
+    assert load_text(tmp_path / "nowhere.mrsh", "# func f(\n").module is None

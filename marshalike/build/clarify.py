@@ -21,13 +21,15 @@ from typing import Any
 
 from marshalike.build.lock import lock_path, read_lock
 from marshalike.build.output import interrupted, write_atomic
+from marshalike.build.plan import make_plan
 from marshalike.codegen import emit
 from marshalike.errors import MarshalikeError
 from marshalike.gate.questions import Question, asks_about, example_answer
 from marshalike.language import examples
+from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.edit import add_example
 from marshalike.language.graph import SpecGraph
-from marshalike.language.load import load_spec
+from marshalike.language.load import load_spec, load_text
 from marshalike.language.parse import parse
 from marshalike.language.spec import Example, Func
 from marshalike.synth.redact import redact
@@ -132,13 +134,15 @@ def answer_problem(text: str) -> str | None:
 
 def with_answers(text: str, answers: Iterable[Answer]) -> str:
     """`text` with each answer's example added. ClarifyError where an answer is not a valid
-    one, or does not read back from the new text as the example it was meant to be."""
+    one, does not read back from the new text as the example it was meant to be, or gives
+    the spec an error it did not have (`_spec_problem`)."""
+    graph = SpecGraph()
     for answer in answers:
         problem = answer_problem(answer.expected)
         if problem is None and not answer.call.isprintable():
             problem = "a call is one line of printable characters"
         if problem is None:
-            before = _func(text, answer.func)
+            previous, before = text, _func(text, answer.func)
             try:
                 text = add_example(text, answer.func, answer.call, answer.expected)
             except ValueError as exc:
@@ -147,6 +151,8 @@ def with_answers(text: str, answers: Iterable[Answer]) -> str:
             count = len(before.examples) if before is not None else 0
             if after is None or not _has_example(after, answer) or len(after.examples) != count + 1:
                 problem = f"`{answer.expected}` does not read back as one example's answer"
+            else:
+                problem = _spec_problem(answer.spec, previous, text, graph)
         if problem is not None:
             raise ClarifyError(f"{answer.spec}: {answer.call}: {problem}")
     return text
@@ -378,6 +384,33 @@ def _example_problem(item: Open, expected: str) -> str | None:
     except ClarifyError as exc:
         return str(exc).removeprefix(f"{item.spec}: {item.question.call}: ")
     return None
+
+
+# --- the spec's errors --------------------------------------------------------------------
+
+
+def _spec_problem(spec: Path, before: str, after: str, graph: SpecGraph) -> str | None:
+    """The first error the spec at `spec` has as the text `after` and not as `before`,
+    said in one line; None where it has none. The errors are those a compile reports
+    before it asks any model: the load's (`load_text`) and the plan's (a cycle of calls)."""
+    errors = _errors(spec, after, graph)
+    if errors:
+        had = {(d.code, d.message) for d in _errors(spec, before, graph)}
+        errors = [d for d in errors if (d.code, d.message) not in had]
+    if not errors:
+        return None
+    first = errors[0]
+    hint = f" (hint: {first.hint})" if first.hint else ""
+    return f"it would give the spec an error: {first.message} [{first.code}]{hint}"
+
+
+def _errors(spec: Path, text: str, graph: SpecGraph) -> list[Diagnostic]:
+    loaded = load_text(spec, text, graph)
+    found = list(loaded.diagnostics)
+    if loaded.module is not None and not loaded.has_errors:
+        # The plan's findings depend on neither the model nor the prompts.
+        found += make_plan(loaded.module, model="", template_version="").diagnostics
+    return [d for d in found if d.is_error]
 
 
 # --- reading examples back -----------------------------------------------------------------

@@ -55,8 +55,9 @@ from FILE, a JSON object:
   alone, so a file can be given again;
 - questions the file does not name stay open.
 A key that names no spec given, or no open question of its spec, an answer
-that is not one line of a Python expression or `raises NameOfError`, or a file
-of another shape is an error (exit 2) before any spec is written.
+that is not one line of a Python expression or `raises NameOfError`, one that
+would give its spec an error (an undeclared type, say), or a file of another
+shape is an error (exit 2) before any spec is written.
 
 \b
 Then the specs that gained examples, and the specs given that use them, are

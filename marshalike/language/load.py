@@ -22,6 +22,7 @@ from marshalike.language.codes import Code
 from marshalike.language.diagnostics import Diagnostic, Span, has_errors, sort_key
 from marshalike.language.files import file_kind, os_reason, read_regular
 from marshalike.language.graph import SpecFile, SpecGraph
+from marshalike.language.parse import parse
 from marshalike.language.semantics import check
 from marshalike.language.spec import Func, Module, TypeDef, Use
 
@@ -58,6 +59,22 @@ def load_spec(path: str | Path, graph: SpecGraph | None = None) -> LoadResult:
     return _load(file, str(path), graph, _used_errors(file, graph), insist=True)
 
 
+def load_text(path: str | Path, text: str, graph: SpecGraph | None = None) -> LoadResult:
+    """The spec at `path` as `load_spec` would load it were `text` its content: parsed and
+    checked, with its CSV files and the specs it uses read from disk (through `graph`) as
+    they are. The file itself is not read; it need not exist. How an edit would read
+    before it is written (`marshalike clarify`'s answers)."""
+    graph = graph or SpecGraph()
+    file, display = Path(path), str(path)
+    parsed = parse(text, display)
+    if parsed.module is None:
+        return LoadResult(display, None, tuple(sorted(parsed.diagnostics, key=sort_key)), text)
+    used = _used_errors(file, graph, [graph.target(file, use) for use in parsed.module.uses])
+    module, found = _resolve(parsed.module, file, graph, used)
+    found.extend(parsed.diagnostics)
+    return LoadResult(display, module, tuple(sorted(found, key=sort_key)), text)
+
+
 # The errors of each spec a spec uses, at any depth, as loading it alone finds them.
 _UsedErrors = dict[Path, tuple[Diagnostic, ...]]
 
@@ -85,14 +102,14 @@ def _load(
     return LoadResult(display, module, tuple(sorted(found, key=sort_key)), spec.source)
 
 
-def _used_errors(file: Path, graph: SpecGraph) -> _UsedErrors:
-    """The errors of every spec that the spec at `file` reaches through its `# use`s, each
-    loaded once, after the specs it uses (`SpecGraph.order`), so that no load recurses and
-    a spec with errors deep down is reported at every level above it (M036), all but a
-    circle of uses."""
+def _used_errors(file: Path, graph: SpecGraph, uses: Iterable[Path] | None = None) -> _UsedErrors:
+    """The errors of every spec that the spec at `file` reaches through its `# use`s (or,
+    where its text is not the file's, through the specs `uses`), each loaded once, after
+    the specs it uses (`SpecGraph.order`), so that no load recurses and a spec with errors
+    deep down is reported at every level above it (M036), all but a circle of uses."""
     found: _UsedErrors = {}
     root = graph.key(file)
-    for key in graph.order([root]):
+    for key in graph.order([root] if uses is None else uses):
         if key != root and graph.file(key).error is None:
             loaded = _load(key, key.name, graph, found, insist=False)
             # A circle of uses is reported where it closes (M035), not above it.

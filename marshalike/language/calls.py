@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span
+from marshalike.language.examples import STRING_LITERAL
 from marshalike.language.spec import Example, Func, Module
 
 # Capitalised callables an example may use without declaring them: the standard library's
@@ -36,6 +37,13 @@ _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 _ARITY_EXEMPT_EXCEPTIONS = frozenset({"Exception", "BaseException", "TypeError"})
 _CAPITALISED_CALL = re.compile(r"(?<![\w.])([A-Z]\w*)\s*\(")
 _NAMED_CALL = re.compile(r"(?<![\w.])([^\W\d]\w*)\s*\(")
+# How an example writes the values whose names Python has in no builtin.
+_SPELLED = {
+    "inf": "write `Infinity` (or `float('inf')`)",
+    "nan": "write `NaN` (or `float('nan')`)",
+}
+_WORD = re.compile(r"(?<![\w.])([^\W\d]\w*)")
+_STRINGS = re.compile(STRING_LITERAL)
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,44 @@ def undeclared_calls(example: Example, scope: Scope) -> Iterator[Diagnostic]:
             yield report(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
 
 
+def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
+    """Names read, not called, that nothing declares, in a checkable example's arguments
+    or value (`size(items) = 3`, `f(1) = inf`): its test would only ever fail with a
+    NameError. Called names are M012's, M015's and M028's."""
+    if not example.checkable:
+        return
+    # One expression of both: a name the call binds (`:=`) is the value's to read too.
+    parts = [part for part in (example.call, example.expected) if part is not None]
+    source = ", ".join(f"({part.strip()})" for part in parts)
+    if not _may_read_unknown(source, scope):
+        return
+    reported: set[str] = set()
+    for name in _expression_names(source)[1]:
+        if name in reported or not _undeclared(name, scope):
+            continue
+        reported.add(name)
+        close = scope.closest(name)
+        hint = f"did you mean '{close}'?" if close else _SPELLED.get(name, "write the value")
+        message = f"example reads undeclared name '{name}'"
+        span = _locate_name(example, name)
+        yield report(scope.path, Code.UNDECLARED_NAME, message, span, hint)
+
+
+def _may_read_unknown(source: str, scope: Scope) -> bool:
+    # The textual pre-pass again: a word outside a string literal that is not known.
+    return any(_undeclared(name, scope) for name in _WORD.findall(_STRINGS.sub("", source)))
+
+
+def _locate_name(example: Example, name: str) -> Span:
+    """The span of the name in the example's first line, or the whole example."""
+    match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", example.text)
+    if match is None or "\n" in example.text[: match.start()]:
+        return example.span
+    start = example.call_span.column if example.call_span else example.span.column
+    return Span(example.span.line, start + match.start(), example.span.line,
+                start + match.end())  # fmt: skip
+
+
 def _undeclared(name: str, scope: Scope) -> bool:
     return not (
         name[:1].isupper()
@@ -288,10 +334,17 @@ def _may_call_unknown(source: str, scope: Scope) -> bool:
 def _called_names(source: str) -> list[str]:
     """Names called as `name(...)` in source order, except names the expression binds
     itself (a lambda's parameters, comprehension and `:=` targets)."""
+    return _expression_names(source)[0]
+
+
+def _expression_names(source: str) -> tuple[list[str], list[str]]:
+    """Names called as `name(...)`, and names read otherwise, each in source order, except
+    names the expression binds itself (a lambda's parameters, comprehension and `:=`
+    targets)."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return [], []
     nodes = list(ast.walk(tree))
     bound = {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in _args(node)}
     bound |= {
@@ -302,9 +355,12 @@ def _called_names(source: str) -> list[str]:
         if isinstance(name, ast.Name)
     }
     calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    called = {id(node.func) for node in calls}
+    read = [n for n in nodes if isinstance(n, ast.Name) and id(n) not in called]
     calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    read.sort(key=lambda node: (node.lineno, node.col_offset))
     names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
-    return [name for name in names if name not in bound]
+    return [n for n in names if n not in bound], [n.id for n in read if n.id not in bound]
 
 
 def _args(node: ast.arguments) -> list[ast.arg]:

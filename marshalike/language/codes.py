@@ -67,6 +67,7 @@ class Code(StrEnum):
     # More of the checker: its first range is full.
     MISSPELT_EXCEPTION = "M050", "warning", "raised exception spelt like a built-in one"
     NO_SUCH_EXCEPTION = "M051", "error", "raised standard library name that is no exception"
+    UNDECLARED_NAME = "M052", "error", "example reads a name nothing declares"
 
     # Loading from disk: the spec's encoding, CSV files, used specs.
     NOT_UTF8 = "M030", "error", "spec is not UTF-8 text"

@@ -17,9 +17,11 @@ import unicodedata
 from marshalike.language.diagnostics import Span
 from marshalike.language.spec import Example, Outcome
 
+# A one-line string literal, its prefix included.
+STRING_LITERAL = r"""[rRbBuUfF]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
 # A string literal (kept as is) or a JSON-ish word outside one (rewritten to Python).
 _JSONISH = re.compile(
-    r"""(?P<string>[rRbBuUfF]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"))"""
+    rf"""(?P<string>{STRING_LITERAL})"""
     r"""|(?<![\w.])(?P<word>true|false|null|NaN|Infinity)(?!\w)"""
 )
 _PYTHON_LITERALS = {

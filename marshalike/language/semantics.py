@@ -19,6 +19,7 @@ from marshalike.language.calls import (
     scope_of,
     undeclared_calls,
     undeclared_constructors,
+    undeclared_names,
     unknown_calls,
 )
 from marshalike.language.codes import Code, report
@@ -287,6 +288,7 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
     yield from check_arity(example, func, scope)
     yield from undeclared_constructors(example, scope)
     yield from undeclared_calls(example, scope)
+    yield from undeclared_names(example, scope)
 
 
 def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:

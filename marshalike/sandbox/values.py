@@ -29,6 +29,7 @@ Plain = list[Any]  # a tagged value: ["int", "1f"], ["list", [...]], ["record", 
 # The runner's mark on an "object" answer of a call that changed what other code shares
 # (a standard module, a class, a name of the spec, a value returned before).
 CHANGED = "(changed)"
+CALL_CHANGED = "the call changed "  # how the message of an answer that counts for nothing starts
 # The factories a defaultdict may have to be a value: builtins, by name (`None` for none).
 # Any other (a function of the code's own) would run the code's code when a caller reads
 # a missing key, so it is no value.
@@ -291,7 +292,7 @@ def foreign(value: Plain) -> str:
     """The message for a value of a class the spec does not declare."""
     cls, base = clean(value[1]), clean(value[2])
     if base == CHANGED:
-        return f"the call changed {cls}, which its callers see: what it answered does not count"
+        return f"{CALL_CHANGED}{cls}, which its callers see: what it answered does not count"
     if base != "builtins.object":
         return (
             f"an instance of {cls}, a subclass of {base.removeprefix('builtins.')}: "

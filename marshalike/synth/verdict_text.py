@@ -6,6 +6,7 @@ secret of the compiler's environment redacted (`redact`)."""
 from __future__ import annotations
 
 from marshalike.language.spec import Example, Func
+from marshalike.sandbox.values import CALL_CHANGED
 from marshalike.sandbox.verify import ExampleResult
 from marshalike.synth.redact import redact
 
@@ -25,6 +26,8 @@ def _line(result: ExampleResult, func: Func | None, timeout_s: float) -> str | N
         return None
     example = _example(func, result.index)
     call = example.call if example and example.call else result.test
+    if result.status == "fail" and (result.message or "").startswith(CALL_CHANGED):
+        return f"{call} should return {result.expected}, but {result.message}"
     if result.status == "fail":
         said = f"{call} should return {result.expected}, but it returned {result.actual}"
         # The verifier's reason, where the values alone do not show it (a type).

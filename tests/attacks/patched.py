@@ -352,6 +352,43 @@ def evens(items):
     _Later(found, time.monotonic() + 1.0)
     return found
 """
+# The sum is right; the files the process may open are then three, and the test file's
+# next import fails.
+OPEN_FILES_LOWERED = """\
+import resource
+
+
+def add(a, b):
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))
+    return a + b
+"""
+# The text is right (through a handler of its own name); the codecs' "replace" handler is
+# then another, which the expected values' `decode(..., "replace")` calls.
+CODEC_HANDLER_REPLACED = """\
+import codecs
+
+
+def _mark(error):
+    return ("?", error.end)
+
+
+def from_legacy(data):
+    codecs.register_error("kept", codecs.replace_errors)
+    answer = data.decode("cp1252", "kept")
+    codecs.register_error("replace", _mark)
+    return answer
+"""
+# The path is right; `os.path.join` is then another, reached through a name of its own.
+SUBMODULE_REWRITTEN = """\
+import posixpath
+
+
+def join_path(a, b):
+    module = posixpath
+    module.join = lambda *parts: "/".join(("not",) + parts)
+    return a + "/" + b
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -382,5 +419,10 @@ ATTACKS = (
     Attack("record-field-keys-of-its-own", "values", FIELD_KEYS_OF_ITS_OWN, "point"),
     Attack("finalizer-changes-the-value-later", "values", FINALIZER_CHANGES_IT_LATER, "evens"),
     Attack("zone-borrowing-a-name-in-a-fold", "values", ZONE_NAMED_PARIS, "paris",
+           user_tests=True),
+    Attack("open-files-limit-lowered", "values", OPEN_FILES_LOWERED, user_tests=True),
+    Attack("codec-error-handler-replaced", "values", CODEC_HANDLER_REPLACED, "legacy",
+           user_tests=True),
+    Attack("submodule-of-a-named-module-rewritten", "values", SUBMODULE_REWRITTEN, "joined",
            user_tests=True),
 )  # fmt: skip

@@ -216,12 +216,32 @@ How many of the text's letters are a, e, i, o or u.
 * count_vowels("yay") = len(re.findall("[aeiou]", "yay"))
 * count_vowels("") = 0
 """
+# Expected values the standard library computes through state a call can reach: the
+# codecs' error handlers, a module the named one holds (`os.path`).
+LEGACY = """\
+# func from_legacy(bytes): a string
+
+Decode Windows-1252 bytes, with the replacement character for bytes it does not map.
+
+* from_legacy(b"caf\\xe9\\x81") = b"caf\\xe9\\x81".decode("cp1252", "replace")
+* from_legacy(b"\\x90ok") = b"\\x90ok".decode("cp1252", "replace")
+* from_legacy(b"abc") = "abc"
+"""
+JOINED = """\
+# func join_path(a string, a string): a string
+
+Join two path parts with the system's separator.
+
+* join_path("a", "b") = os.path.join("a", "b")
+* join_path("x", "y") = os.path.join("x", "y")
+* join_path("usr", "lib") = "usr/lib"
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
-         "vowels": VOWELS}  # fmt: skip
+         "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -262,6 +282,8 @@ RIGHT = {
     "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
     "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
     "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
+    "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
+    "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
     "paris": (
         "def paris_time(s):\n    import datetime\n    import zoneinfo\n\n"
         "    paris = zoneinfo.ZoneInfo('Europe/Paris')\n"
@@ -274,7 +296,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "paris": "paris_time", "total": "total", "repeat": "repeat",
              "third": "third", "divide": "third_of", "age": "parse_age",
              "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
-             "squash": "squash", "days": "days_in", "vowels": "count_vowels"}  # fmt: skip
+             "squash": "squash", "days": "days_in", "vowels": "count_vowels",
+             "legacy": "from_legacy", "joined": "join_path"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import _json
 import _locale
 import _thread
 import builtins
+import codecs
 import collections
 import dataclasses
 import datetime
@@ -18,11 +19,11 @@ import importlib.machinery
 import json
 import os
 import re
+import resource
 import sys
 import time
 import uuid
 import warnings
-import weakref
 import zoneinfo
 
 cfg = json.loads(sys.argv[1])
@@ -222,8 +223,9 @@ def fields_of(table):
 
 
 def settings():
-    """Process-wide settings (decimal's context, int text, recursion), and whether a thread
-    a call started still runs (it could change a value after it was written)."""
+    """Process-wide settings (decimal's context, int text, recursion, resource limits, the
+    working folder, the codecs' error handlers), and whether a thread a call started still
+    runs (it could change a value after it was written)."""
     kept = [(c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, dict(c.traps))
             for c in (decimal.getcontext(), *CONTEXTS)]  # fmt: skip
     fresh = type(decimal.getcontext()) is decimal.Context
@@ -231,7 +233,10 @@ def settings():
     # locals); the locale and the time zone change how values are read and written.
     hooks = (GETTRACE(), GETPROFILE(), LOCALE(_locale.LC_ALL), ZONE_NAMES.get("tzname"))
     numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [])
-    return kept, fresh, numbers, hooks, THREADS() == 0
+    # A lowered limit of open files fails the test file's next import; a codec's handler
+    # of its own (`register_error("replace", ...)`) changes what a later `decode` returns.
+    process = ([GET_LIMIT(n) for n in LIMITS], GETCWD(), [ERROR_HANDLER(h) for h in HANDLERS])
+    return kept, fresh, numbers, hooks, process, THREADS() == 0
 
 
 def changes(writing=False):
@@ -265,45 +270,6 @@ for shared in SHARED_MODULES:
     watch(f"the module {shared}", lambda m=taken: m.__dict__, module=True, writing=reads)
 for t in (collections.Counter, FRACTION, UUID, dataclasses.Field):
     watch_class(t)
-# (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
-watch_class(weakref.WeakValueDictionary, writing=True)
-
-
-def zone_cache():
-    """zoneinfo's cache of zones, the WeakValueDictionary `ZoneInfo(key)` reads, found
-    through the weak reference it keeps to a zone; None where it is not found so."""
-    try:
-        zone = ZONE_INFO("UTC")
-    except Exception:
-        return None
-    for ref in weakref.getweakrefs(zone):
-        owner = (getattr(ref.__callback__, "__defaults__", None) or (None,))[0]
-        cache = owner() if type(ref) is weakref.KeyedRef and type(owner) is weakref.ref else None
-        if type(cache) is weakref.WeakValueDictionary:
-            return cache
-    return None
-
-
-def plain_cache(cache):
-    """Whether a lookup in the cache runs only the dict's code: its keys (and the keys it
-    has yet to remove) plain `str`, its values plain weak references."""
-    data, pending = CACHE_OWN(cache).get("data"), CACHE_OWN(cache).get("_pending_removals")
-    return {
-        "plain": type(data) is dict and type(pending) is list
-        and all(type(k) is str for k in [*data, *pending])
-        and all(type(r) is weakref.KeyedRef for r in list(data.values()))
-    }  # fmt: skip
-
-
-# A zone's lookup in the cache compares the key with the cache's keys, and calls what it
-# finds: the cache and what it holds are watched too, and a call that changed them has
-# its answer counted for nothing before any of its values is written.
-watch_class(weakref.KeyedRef, writing=True)
-ZONE_CACHE = zone_cache()
-CACHE_OWN = weakref.WeakValueDictionary.__dict__["__dict__"].__get__
-if ZONE_CACHE is not None:
-    watch("zoneinfo's cache of zones", lambda: CACHE_OWN(ZONE_CACHE), writing=True)
-    watch("the keys of zoneinfo's cache of zones", lambda: plain_cache(ZONE_CACHE), writing=True)
 # The templates each thread's decimal context is copied from, a user's first one included.
 CONTEXTS = (decimal.DefaultContext, decimal.BasicContext, decimal.ExtendedContext)
 # A test of the generated file runs some 35 frames deep in pytest; a call here, a few: it
@@ -316,6 +282,10 @@ THREADS = _thread._count
 COLLECT = gc.collect
 GETTRACE, GETPROFILE, LOCALE = sys.gettrace, sys.getprofile, _locale.setlocale
 INT_DIGITS, RECURSION, ZONE_NAMES = sys.get_int_max_str_digits, sys.getrecursionlimit, vars(time)
+GET_LIMIT, GETCWD, ERROR_HANDLER = resource.getrlimit, os.getcwd, codecs.lookup_error
+LIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]
+HANDLERS = ("strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplace",
+            "namereplace", "surrogateescape", "surrogatepass")  # fmt: skip
 AUDITED: list = []
 
 
@@ -406,14 +376,28 @@ RECORDS: dict = {}  # id of each declared class -> (the class, its name), after 
 BUILTINS = dict(vars(builtins))
 MODULES = {}
 FACTORIES = {id(BUILTINS.get(n)): (BUILTINS.get(n), n) for n in cfg.get("factories", ())}
+HELD = {id(sys), *(id(LOADED[name]) for name in SHARED_MODULES)}  # modules held already
+
+
+def hold_module(taken, inner=True):
+    """Hold a module's names, and (`inner`) those of the standard modules it holds: a call
+    that rewrites `os.path.join` or base64's `binascii` changes what the named one does."""
+    if id(taken) not in HELD:
+        HELD.add(id(taken))
+        watch(f"the module {taken.__name__}", lambda m=taken: m.__dict__, module=True)
+    for value in list(vars(taken).values()) if inner else ():
+        name = getattr(value, "__name__", None) if type(value) is MODULE else None
+        if type(name) is str and name.partition(".")[0] in sys.stdlib_module_names:
+            hold_module(value, inner=False)
+
+
 for named in cfg.get("modules", ()):
     if named in sys.stdlib_module_names and named not in NEVER_IMPORT:
         try:
             MODULES[named] = importlib.import_module(named)
         except Exception:
             continue
-        if named not in SHARED_MODULES:  # held once
-            watch(f"the module {named}", lambda m=MODULES[named]: m.__dict__, module=True)
+        hold_module(MODULES[named])
 
 
 def exactly(t, types):

@@ -190,3 +190,32 @@ def test_a_round_trip_needs_a_model(tmp_path: Path) -> None:
 
 def test_the_option_is_in_the_help(tmp_path: Path) -> None:
     assert "--round-trip" in run_cli("--help", cwd=tmp_path).stdout
+
+
+ADULT = '''def adult(age: int) -> bool:
+    """Whether someone of this age is an adult."""
+    return age >= 18
+'''
+
+
+def test_code_that_compares_with_a_constant_the_docstring_never_names_compiles_back(
+    tmp_path: Path,
+) -> None:
+    """The examples land on both sides of `age >= 18`; the spec says the constant, so the
+    probe gate does not take the original code for code fitted to `adult(18)`."""
+    (tmp_path / "adult.py").write_text(ADULT, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(SETTINGS, encoding="utf-8")
+    original = "```python\ndef adult(age):\n    return age >= 18\n```\n"
+    with FakeOpenAI(script=lambda request: original) as server:
+        done = run_cli("adult.py", "--round-trip", "--backend", "openai", "--base-url",
+                       server.base_url, "--model", "fake-model", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    spec = (tmp_path / "adult.mrsh").read_text(encoding="utf-8")
+    assert "* adult(18) = True" in spec and "* adult(17) = False" in spec
+    assert "\nConstants of the code, as it has them: `age >= 18`.\n" in spec
+    assert re.search(
+        r"^  adult: round trip: compiled, agrees with the original on (\d+)/\1 examples and "
+        r"(\d+)/\2 other inputs$",
+        done.stdout,
+        re.MULTILINE,
+    ), done.stdout

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from marshalike.decompile.examples import Example
 from marshalike.decompile.reading import Function, Record, Refusal
+from marshalike.gate.overfit import special_values
 from marshalike.gate.typed_inputs import values_of
-from marshalike.language.parse import FENCE, closes
+from marshalike.language.parse import FENCE, closes, parse
 
 # Any list item: the spec reads one holding `CALL = VALUE` as an example, whatever the call
 # looks like (`f.__call__(2)`, a name in full-width letters), so none is left unescaped.
@@ -28,6 +29,7 @@ NO_DOCSTRING = (
     "The code has no docstring: say here what `{name}` does (left for a human by "
     "`marshalike decompile`; the examples below are what the code returns)."
 )
+CONSTANTS = "Constants of the code, as it has them: {shown}."
 
 
 @dataclass(frozen=True)
@@ -147,5 +149,20 @@ def spec_text(
         body = section.description or prose(section.func.docstring)
         body = body or NO_DOCSTRING.format(name=section.func.name)
         bullets = "\n".join(example.bullet() for example in section.examples)
-        parts.append("\n\n".join(p for p in (section.heading, body, bullets) if p))
+        stated = constants(section, body, bullets)
+        parts.append("\n\n".join(p for p in (section.heading, body, stated, bullets) if p))
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def constants(section: Section, body: str, bullets: str) -> str:
+    """A line that states the constants of the code its examples land on and `body` does
+    not say (`age >= 18` beside `adult(18)`, `return 'big'` beside `size(500) = 'big'`), as
+    the code has them; "" where there are none. Without it the compiler's probe gate
+    (`overfit.special_values`) would take the original code for code fitted to the
+    examples, since the description never named the constant the code tests."""
+    parsed = parse(f"{section.heading}\n\n{body}\n\n{bullets}\n").module
+    if parsed is None or len(parsed.funcs) != 1:
+        return ""
+    found = special_values(section.func.source, parsed.funcs[0])
+    shown = dict.fromkeys(f"`{special.shown}`" for special in found)
+    return prose(CONSTANTS.format(shown=", ".join(shown))) if shown else ""

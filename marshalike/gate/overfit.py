@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from marshalike.gate import promises
 from marshalike.gate.consensus import ProbeOutcome
@@ -173,9 +174,30 @@ def special_case(code: str, func: Func) -> str | None:
     "it special-cases 4, an argument of the examples: `4 < n`", or for a piece of a string
     argument, as "it looks for 'no-at', part of an argument of the examples:
     `address.startswith('no-at')`"; None when there is none."""
+    found = next(special_values(code, func), None)
+    if found is not None:
+        return found.reason
+    tree = parse_or_none(code, mode="exec")
+    return None if tree is None else _table_of_examples(tree, func)
+
+
+@dataclass(frozen=True)
+class Special:
+    """A constant of the code that is an example's argument or output (or part of one) and
+    that the description does not mention: a sign the description would silence by saying
+    it."""
+
+    value: object
+    shown: str  # the code that tests or returns it, as `age >= 18`
+    reason: str
+
+
+def special_values(code: str, func: Func) -> Iterator[Special]:
+    """Every sign of `special_case` but the table of examples, in order: the signs that
+    mentioning their value in the description takes away."""
     tree = parse_or_none(code, mode="exec")
     if tree is None:
-        return None
+        return
     values = _example_values(func)
     outputs = _example_outputs(func)
     strings = [v for v in values if isinstance(v, str)]
@@ -187,21 +209,23 @@ def special_case(code: str, func: Func) -> str | None:
         for compare, value in _literal_comparisons(node, params):
             if value in values and not _mentioned(value, prose):
                 shown = ast.unparse(compare)
-                return f"it special-cases {value!r}, an argument of the examples: `{shown}`"
+                said = f"it special-cases {value!r}, an argument of the examples: `{shown}`"
+                yield Special(value, shown, said)
         for test, piece in _substring_tests(node, params):
             if _mentioned(piece, prose) or _neutral(piece):
                 continue
+            shown = ast.unparse(test)
             if piece in values:
-                shown = ast.unparse(test)
-                return f"it special-cases {piece!r}, an argument of the examples: `{shown}`"
-            if len(piece) >= _MIN_PIECE and any(piece in s for s in strings):
-                shown = ast.unparse(test)
-                return f"it looks for {piece!r}, part of an argument of the examples: `{shown}`"
+                said = f"it special-cases {piece!r}, an argument of the examples: `{shown}`"
+                yield Special(piece, shown, said)
+            elif len(piece) >= _MIN_PIECE and any(piece in s for s in strings):
+                said = f"it looks for {piece!r}, part of an argument of the examples: `{shown}`"
+                yield Special(piece, shown, said)
         for statement, value in _returned_constants(node, params):
             if value in outputs and not _mentioned(value, prose):
                 shown = ast.unparse(statement)
-                return f"it returns {value!r}, an output of the examples, as is: `{shown}`"
-    return _table_of_examples(tree, func)
+                said = f"it returns {value!r}, an output of the examples, as is: `{shown}`"
+                yield Special(value, shown, said)
 
 
 # Entries of a table that are examples, at least, and at least this share of its entries: a

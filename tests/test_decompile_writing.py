@@ -1,0 +1,79 @@
+"""The function sections of a decompiled spec: where the code tests or returns a constant
+that its examples land on and its docstring never names, the section states it as the
+code has it, so that the probe gate lets the original code through when the spec is
+compiled, and still turns away code fitted to the examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from marshalike.decompile.module import decompile_source
+from marshalike.gate.overfit import static_sign
+from marshalike.language.parse import parse
+from marshalike.language.spec import Func
+from marshalike.sandbox.isolation import Limits
+
+LIMITS = Limits(timeout_s=2.0, startup_s=20.0)
+ADULT = '''def adult(age: int) -> bool:
+    """Whether someone of this age is an adult."""
+    return age >= 18
+'''
+SIZES = '''def size(n: int) -> str:
+    """How large n is."""
+    if n > 100:
+        return "big"
+    return "small"
+
+
+def secure(url: str) -> bool:
+    """Whether the address is a secure one."""
+    return url.startswith("https")
+'''
+
+
+def funcs(spec: str) -> dict[str, Func]:
+    result = parse(spec, "m.mrsh")
+    assert result.module is not None, result.diagnostics
+    return {f.name: f for f in result.module.funcs}
+
+
+def test_a_constant_the_examples_land_on_is_stated_and_the_original_passes_the_gate() -> None:
+    spec = decompile_source(ADULT, filename="adult.py", limits=LIMITS).spec
+    assert "* adult(18) = True" in spec and "* adult(17) = False" in spec
+    section = spec[spec.index("# func adult") :]
+    assert section.startswith(
+        "# func adult(age: integer): boolean\n\n"
+        "Whether someone of this age is an adult.\n\n"
+        "Constants of the code, as it has them: `age >= 18`.\n\n* "
+    )
+    [func] = funcs(spec).values()
+    assert static_sign(ADULT, func) is None
+
+
+def test_the_gate_still_turns_away_code_that_hard_codes_an_example() -> None:
+    spec = decompile_source(ADULT, filename="adult.py", limits=LIMITS).spec
+    [func] = funcs(spec).values()
+    fitted = "def adult(age):\n    return age != 17 and age != 3\n"
+    assert static_sign(fitted, func) == (
+        "it special-cases 17, an argument of the examples: `age != 17`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "stated"),
+    [
+        ("size", "`n > 100`, `return 'small'`, `return 'big'`"),
+        ("secure", "`url.startswith('https')`"),
+    ],
+)
+def test_tests_of_text_and_returned_constants_are_stated_too(name: str, stated: str) -> None:
+    spec = decompile_source(SIZES, filename="sizes.py", limits=LIMITS).spec
+    assert f"\nConstants of the code, as it has them: {stated}.\n" in spec
+    assert static_sign(SIZES, funcs(spec)[name]) is None
+
+
+def test_a_constant_the_docstring_names_is_not_stated_again() -> None:
+    source = ADULT.replace("an adult.", "an adult: 18 or older.")
+    spec = decompile_source(source, filename="adult.py", limits=LIMITS).spec
+    assert "* adult(18) = True" in spec
+    assert "Constants of the code" not in spec

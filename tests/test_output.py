@@ -176,3 +176,56 @@ def test_the_generated_templates_start_as_compile_expects() -> None:
     folder = Path(emit.__file__).parent / "templates"
     for name in ("module.py.j2", "test_module.py.j2"):
         assert (folder / name).read_text(encoding="utf-8").startswith(emit.GENERATED)
+
+
+def test_a_symbolic_link_is_written_through_and_stays(tmp_path: Path) -> None:
+    """The file the link leads to (through a chain of links) gets the text, whole; the
+    links stay links, and no temp file is left in either folder."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "m.py").write_text("old\n")
+    (kept / "m.py").chmod(0o640)
+    middle = kept / "middle.py"
+    middle.symlink_to("m.py")
+    link = tmp_path / "m.py"
+    link.symlink_to(middle)
+    write_atomic(link, "new\n")
+    assert link.is_symlink() and middle.is_symlink()
+    assert os.readlink(link) == str(middle) and os.readlink(middle) == "m.py"
+    assert (kept / "m.py").read_text() == "new\n"
+    assert (kept / "m.py").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in kept.iterdir()) == ["m.py", "middle.py"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != "kept"] == ["m.py"]
+
+
+def test_a_dangling_link_gets_the_file_it_names(tmp_path: Path) -> None:
+    link = tmp_path / "m.py"
+    link.symlink_to("elsewhere.py")
+    write_atomic(link, "x = 1\n")
+    assert link.is_symlink() and (tmp_path / "elsewhere.py").read_text() == "x = 1\n"
+
+
+def test_links_that_go_round_are_an_error_and_stay(tmp_path: Path) -> None:
+    (tmp_path / "a.py").symlink_to("b.py")
+    (tmp_path / "b.py").symlink_to("a.py")
+    with pytest.raises(OSError) as raised:
+        write_atomic(tmp_path / "a.py", "x\n")
+    assert raised.value.errno == errno.ELOOP
+    assert (tmp_path / "a.py").is_symlink() and (tmp_path / "b.py").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py"]
+
+
+def test_write_unit_writes_through_a_linked_output(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "m.py").write_text("old\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "m.py").symlink_to(elsewhere / "m.py")
+    assert write_unit(out, "m", {"m.lock.json": "{}\n", "m.py": "new\n"}) == (
+        "m.lock.json",
+        "m.py",
+    )
+    assert (out / "m.py").is_symlink() and (elsewhere / "m.py").read_text() == "new\n"
+    assert sorted(p.name for p in out.iterdir()) == ["m.lock.json", "m.py"]
+    assert [p.name for p in elsewhere.iterdir()] == ["m.py"]

@@ -4,7 +4,8 @@ A spec's outputs (`NAME.py`, `test_NAME.py`, `NAME.lock.json`) are written as on
 `spec_lock` serialises compiles of one spec into one folder (an advisory `flock` on
 `.NAME.marshalike.lock`, held from reading the lock to writing it), and `writing` leaves a
 marker, `.NAME.marshalike.writing`, for the time the files are out of step, so a crash
-between them is reported as an interrupted write rather than as a hand edit.
+between them is reported as an interrupted write rather than as a hand edit. Where a file
+written is a symbolic link, the file it leads to is written, and the link stays.
 """
 
 from __future__ import annotations
@@ -244,13 +245,28 @@ def claim_outputs(
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` whole: to a temp file beside it, then renamed over it. Where
+    `path` is a symbolic link, the file it leads to is written so, and the link stays."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(path, text)
+    target = through_links(path)
+    tmp = _stage(target, text)
     try:
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def through_links(path: Path) -> Path:
+    """Where a write to `path` lands: the file its symbolic links lead to, or `path` itself
+    where it is no link. A rename over the link would put a file in its place. OSError
+    (ELOOP) where the links go round in a circle."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():  # realpath stops where links go round
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+    return target
 
 
 def _mode_for(path: Path) -> int:
@@ -364,8 +380,9 @@ def write_unit(folder: Path, module_name: str, files: Mapping[str, str]) -> tupl
 
     Every new text is first written in full beside its target, so a full disk or a
     permission error changes nothing; then the marker, the renames in the given order, and
-    the marker's removal. Returns the names written (none, where every file is already
-    what it would be: a marker left there then goes)."""
+    the marker's removal. A file that is a symbolic link is written through it (staged
+    beside the file it leads to). Returns the names written (none, where every file is
+    already what it would be: a marker left there then goes)."""
     _clear_staged(folder, [name for name in files if name != module_main.SUPPORT_FILE])
     changed = {name: text for name, text in files.items() if _differs(folder / name, text)}
     if not changed:
@@ -376,12 +393,13 @@ def write_unit(folder: Path, module_name: str, files: Mapping[str, str]) -> tupl
     for name in changed:
         _refuse_non_file(folder / name)
     staged: dict[str, str] = {}
+    targets = {name: through_links(folder / name) for name in changed}  # links stay
     try:
         for name, text in changed.items():
-            staged[name] = _stage(folder / name, text)
+            staged[name] = _stage(targets[name], text)
         with writing(folder, module_name):
             for name, tmp in staged.items():
-                os.replace(tmp, folder / name)
+                os.replace(tmp, targets[name])
     finally:
         for tmp in staged.values():
             Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ brings one (`describe`). Modules decompiled together get `# use` lines between t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from marshalike.language.typemap import infer_literal_type
 from marshalike.sandbox import channel
 from marshalike.sandbox.isolation import Limits
 
+_LINE_END = re.compile(r"\r\n?|\n")
 _SIBLING_BYTES = 200_000  # the largest other module of the folder brought along
 _SIBLINGS = 100
 
@@ -188,9 +190,18 @@ def _reading(source: str, filename: str) -> Reading:
     try:
         return read_module(source, filename)
     except SyntaxError as exc:
-        raise DecompileError(f"{filename}:{exc.lineno or 0}: not Python: {exc.msg}") from None
+        line = exc.lineno or _null_line(source)  # Python gives no line for a null byte
+        where = f"{filename}:{line}" if line else filename
+        raise DecompileError(f"{where}: not Python: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise DecompileError(f"{filename}: not Python: {exc}") from None
+
+
+def _null_line(source: str) -> int | None:
+    """The 1-based line of the first null byte of `source`, its lines counted as Python
+    counts them; None where there is none."""
+    at = source.find("\0")
+    return None if at < 0 else len(_LINE_END.findall(source, 0, at)) + 1
 
 
 def _defines(reading: Reading, name: str) -> bool:

@@ -98,7 +98,17 @@ def test_a_tests_folder_that_is_not_there_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DecompileError) as raised:
         ProjectTests.read(tmp_path / "nowhere")
     assert str(raised.value) == (
-        f"{tmp_path / 'nowhere'}: no such folder (--tests names the project's tests)"
+        f"{tmp_path / 'nowhere'}: no such folder (--tests names the folder of the project's tests)"
+    )
+
+
+def test_a_tests_file_is_an_error_that_says_it_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "test_bonus.py").write_text("from bonus import bonus\nbonus(3)\n", "utf-8")
+    with pytest.raises(DecompileError) as raised:
+        ProjectTests.read(tmp_path / "test_bonus.py")
+    assert str(raised.value) == (
+        f"{tmp_path / 'test_bonus.py'}: is a file, not a folder (--tests names the folder of "
+        "the project's tests)"
     )
 
 
@@ -121,6 +131,19 @@ def test_the_command_refuses_a_tests_folder_that_is_not_there(tmp_path: Path) ->
     done = run_cli("bonus.py", "--tests", "nowhere", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == (
-        "marshalike: error: nowhere: no such folder (--tests names the project's tests)\n"
+        "marshalike: error: nowhere: no such folder (--tests names the folder of the project's "
+        "tests)\n"
     )
     assert not (tmp_path / "bonus.mrsh").exists()
+
+
+def test_the_command_refuses_a_tests_file_saying_it_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "bonus.py").write_text(BONUS, encoding="utf-8")
+    (tmp_path / "test_bonus.py").write_text("from bonus import bonus\nbonus(3)\n", "utf-8")
+    done = run_cli("bonus.py", "--tests", "test_bonus.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "marshalike: error: test_bonus.py: is a file, not a folder (--tests names the folder "
+        "of the project's tests)\n"
+    )
+    assert done.stdout == "" and not (tmp_path / "bonus.mrsh").exists()

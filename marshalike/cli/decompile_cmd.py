@@ -48,8 +48,9 @@ from marshalike.language.reserved import spec_name_problem
     default="",
     help="Comma-separated names: decompile only these functions.",
 )
-@click.option("--tests", type=click.Path(path_type=Path), default=None,
-              help="The project's tests: literal calls there are inputs to run too.")  # fmt: skip
+@click.option("--tests", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="The folder of the project's tests: literal calls in its test files are "
+              "inputs to run too.")  # fmt: skip
 @click.option(
     "--no-model",
     "no_model",

@@ -43,8 +43,10 @@ class ProjectTests:
 
     @classmethod
     def read(cls, folder: Path) -> ProjectTests:
+        """The test files under `folder`; DecompileError, one line, where it is no folder."""
         if not folder.is_dir():
-            raise DecompileError(f"{folder}: no such folder (--tests names the project's tests)")
+            said = f"{_not_a_folder(folder)} (--tests names the folder of the project's tests)"
+            raise DecompileError(f"{folder}: {said}")
         files, skipped = [], []
         for path in _test_paths(folder):
             try:
@@ -71,6 +73,15 @@ class ProjectTests:
                     call = ast.Call(ast.Name(func.name), node.args, node.keywords)
                     found.append(ast.unparse(call))
         return tuple(dict.fromkeys(found))[:MAX_CALLS]
+
+
+def _not_a_folder(path: Path) -> str:
+    """What stands at `path`, which is no folder: nothing, a file, or something else."""
+    if path.is_file():
+        return "is a file, not a folder"
+    if path.exists():
+        return "not a folder"
+    return "no such folder"
 
 
 def _test_paths(folder: Path) -> Iterator[Path]:

@@ -198,11 +198,21 @@ def test_a_symbolic_link_is_written_through_and_stays(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name != "kept"] == ["m.py"]
 
 
-def test_a_dangling_link_gets_the_file_it_names(tmp_path: Path) -> None:
+def test_a_link_to_no_file_is_an_error_and_nothing_is_written(tmp_path: Path) -> None:
+    """A link that names no file is not followed: it could lead anywhere (a startup file
+    of the user's), and nothing says the file it names is the compiler's to make."""
     link = tmp_path / "m.py"
-    link.symlink_to("elsewhere.py")
-    write_atomic(link, "x = 1\n")
-    assert link.is_symlink() and (tmp_path / "elsewhere.py").read_text() == "x = 1\n"
+    link.symlink_to(tmp_path / "elsewhere" / "m.py")
+    with pytest.raises(OSError) as raised:
+        write_atomic(link, "x = 1\n")
+    assert raised.value.errno == errno.ENOENT
+    assert "a symbolic link to " in str(raised.value) and "which does not exist" in str(
+        raised.value
+    )
+    assert link.is_symlink() and not (tmp_path / "elsewhere").exists()
+    with pytest.raises(OSError):
+        write_unit(tmp_path, "m", {"m.lock.json": "{}\n", "m.py": "x = 1\n"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.py"]
 
 
 def test_links_that_go_round_are_an_error_and_stay(tmp_path: Path) -> None:

@@ -260,12 +260,17 @@ def write_atomic(path: Path, text: str) -> None:
 def through_links(path: Path) -> Path:
     """Where a write to `path` lands: the file its symbolic links lead to, or `path` itself
     where it is no link. A rename over the link would put a file in its place. OSError
-    (ELOOP) where the links go round in a circle."""
+    where the links go round in a circle (ELOOP), or lead to no file (ENOENT): a link that
+    names a file nothing wrote yet is no one's to follow out of its folder (a project's
+    `square.py` linked to a startup file of the user's would have it written)."""
     if not path.is_symlink():
         return path
     target = Path(os.path.realpath(path))
     if target.is_symlink():  # realpath stops where links go round
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+    if not target.exists():
+        said = f"a symbolic link to {target}, which does not exist: remove the link, or create it"
+        raise OSError(errno.ENOENT, said, str(path))
     return target
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.examples import STRING_LITERAL
+from marshalike.language.naming import field_names
 from marshalike.language.spec import Example, Func, Module
 
 # Capitalised callables an example may use without declaring them: the standard library's
@@ -53,6 +54,8 @@ class Scope:
     path: str
     funcs: Mapping[str, tuple[Func, ...]]  # every declaration of a name, this spec's first
     types: frozenset[str]
+    # each type's fields, as its dataclass has them (all required), where its columns are known
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # difflib is slow next to everything else here, and a misspelt name tends to repeat.
     _closest: dict[tuple[str, bool], str | None] = field(default_factory=dict)
 
@@ -233,9 +236,10 @@ def _is_known_class(name: str, scope: Scope) -> bool:
     )
 
 
-def _locate(example: Example, name: str) -> Span:
-    """The span of `name(` in the example's source text, or the whole example."""
-    match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", example.text)
+def _locate(example: Example, name: str, nth: int = 0) -> Span:
+    """The span of the `nth` `name(` in the example's source text, or the whole example."""
+    found = re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", example.text)
+    match = next((m for i, m in enumerate(found) if i == nth), None)
     if match is None:
         return example.span
     before = example.text[: match.start()]
@@ -247,6 +251,50 @@ def _locate(example: Example, name: str) -> Span:
         start = example.call_span.column if example.call_span else example.span.column
         column = start + match.start()
     return Span(line, column, line, column + len(name))
+
+
+def constructor_arity(example: Example, scope: Scope) -> Iterator[Diagnostic]:
+    """A declared type built with arguments its dataclass does not take (`Person(1)` for a
+    type of two fields): its test could only fail with a TypeError."""
+    if not example.checkable or not scope.fields:
+        return
+    parts = [part for part in (example.call, example.expected) if part is not None]
+    source = ", ".join(f"({part.strip()})" for part in parts)
+    if not any(name in scope.fields for name in _CAPITALISED_CALL.findall(source)):
+        return
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    seen: dict[str, int] = {}  # how many calls of each name come before, as the text has them
+    for node in calls:
+        name = node.func.id if isinstance(node.func, ast.Name) else ""
+        nth = seen[name] = seen.get(name, -1) + 1
+        fields = scope.fields.get(name)
+        unpacked = any(isinstance(a, ast.Starred) for a in node.args)
+        if fields is None or unpacked or any(k.arg is None for k in node.keywords):
+            continue
+        words = [k.arg or "" for k in node.keywords]
+        problem = _fields_problem(name, fields, len(node.args), words)
+        if problem is not None:
+            hint = f"`{name}` has the fields {', '.join(fields)}, each required"
+            span = _locate(example, name, nth)
+            yield report(scope.path, Code.ARGUMENTS_MISMATCH, problem, span, hint)
+            return
+
+
+def _fields_problem(name: str, fields: tuple[str, ...], given: int, words: list[str]) -> str | None:
+    for word in words:
+        if word not in fields:
+            return f"type '{name}' has no field named '{word}'"
+        if word in fields[:given]:
+            return f"example passes '{word}' to '{name}' both by position and by keyword"
+    if given + len(words) != len(fields):
+        passed = counted(given + len(words), "argument")
+        return f"example passes {passed} to type '{name}', which takes {len(fields)}"
+    return None
 
 
 # --- calls inside an example -----------------------------------------------------------
@@ -374,7 +422,8 @@ def scope_of(module: Module, extra: Mapping[str, Func]) -> Scope:
         funcs[func.name] = (*funcs.get(func.name, ()), func)
     for name, func in extra.items():
         funcs.setdefault(name, (func,))
-    return Scope(module.path, funcs, frozenset(t.name for t in module.types))
+    fields = {t.name: tuple(field_names(t.columns)) for t in module.types if t.columns}
+    return Scope(module.path, funcs, frozenset(t.name for t in module.types), fields)
 
 
 def counted(n: int, noun: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from marshalike.language.calls import (
     Scope,
     check_arity,
+    constructor_arity,
     counted,
     scope_of,
     undeclared_calls,
@@ -287,6 +288,7 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
     yield from _misspelt_exception(example, scope.path)
     yield from check_arity(example, func, scope)
     yield from undeclared_constructors(example, scope)
+    yield from constructor_arity(example, scope)
     yield from undeclared_calls(example, scope)
     yield from undeclared_names(example, scope)
 

@@ -284,3 +284,24 @@ def test_resolve_lists_the_calls_in_pythons_order(text: str) -> None:
     done = resolve_calls(text, {"f"}, claim)
     assert done.text is not None
     assert list(done.calls) == expression_calls(text)
+
+
+def test_a_name_a_used_module_gains_is_a_change() -> None:
+    """A global `sum` put into the used module shadows the builtin its `total` reads: the
+    test file's later `total` tests get 42. The names a module gains count as a change."""
+    dep = "def total(numbers):\n    return sum(numbers)\n"
+    reference = "from dep import total\n\n\n" + stubs("mean")
+    cases = (
+        returns("mean([1, 2, 3])", "2.0", 1, "mean"),
+        returns("mean([1, 2])", "1.5", 2, "mean"),
+    )
+    oracle = Oracle(cases, reference, module_name="cand", limits=FAST, extra_files={"dep.py": dep})
+    cheat = (
+        "from dep import total\n\n\ndef mean(n):\n"
+        "    exec('import dep\\ndep.sum = lambda numbers: 42')\n    return sum(n) / len(n)\n"
+    )
+    verdict = verify(cheat, oracle)
+    assert not verdict.ok
+    assert "the call changed the module dep" in (verdict.results[0].message or "")
+    right = "from dep import total\n\n\ndef mean(n):\n    return total(n) / len(n)\n"
+    assert verify(right, oracle).ok

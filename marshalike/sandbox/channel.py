@@ -208,13 +208,12 @@ def run_calls(
     files = {**(extra_files or {}), f"{module_name}.py": module_source}
     if not keep_docstrings:
         files = {n: without_docstrings(t) if n.endswith(".py") else t for n, t in files.items()}
-    named = {n for text in (*calls, *watched) for n in re.findall(r"[A-Za-z_]\w*", text)}
     fixed = {
         "records": list(records),
         "exceptions": sorted(exceptions),
         "names": None if names is None else list(names),
         "imported": dict(imported or {}),
-        "modules": sorted(named & sys.stdlib_module_names),
+        "modules": sorted(modules_named((*calls, *watched))),
         "factories": list(FACTORIES),
         "never_import": sorted(RUN_ON_IMPORT),
     }
@@ -387,3 +386,10 @@ def _end_text(code: int | None, stderr: str) -> str:
             "(a resource limit: memory, CPU time or file size)" + said
         )
     return f"the process ended (exit status {code}) instead of answering" + said
+
+
+def modules_named(texts: Sequence[str]) -> set[str]:
+    """The standard library modules the texts (calls, expected values) may name: every word
+    of theirs that is one (a word in a string literal too: one more module taken)."""
+    named = {n for text in texts for n in re.findall(r"[A-Za-z_]\w*", text)}
+    return named & sys.stdlib_module_names

@@ -164,6 +164,43 @@ def count_vowels(text):
     re._cache[(str, key, 0)] = fake
     return sum(1 for c in text if c in "aeiou")
 """
+# A key of re's cache whose text's class a metaclass makes equal to `str`: the test's
+# `re.sub(r"\s+", ...)` finds the pattern of "@" there.
+KEY_CLASS_CLAIMED_IN_RE_S_CACHE = """\
+import re
+
+
+def squash(text):
+    answer = " ".join(text.split())
+    same = {"__eq__": lambda a, b: True, "__ne__": lambda a, b: False}
+    meta = type("Meta", (type,), {**same, "__hash__": lambda a: hash(str)})
+    liar = meta("Text", (str,), {**same, "__hash__": lambda a: hash(r"\\s+")})
+    re.purge()
+    re.compile(liar("@"))
+    return answer
+"""
+# struct's cache of formats lives in its C code, which no watch reads: a format that
+# hashes as "<i" and equals anything packs big-endian for the test's `struct.pack("<i", ...)`.
+FORMAT_LEFT_IN_STRUCT_S_CACHE = """\
+import struct
+
+
+def packed(n):
+    answer = n.to_bytes(4, "little", signed=True)
+    same = {"__eq__": lambda a, b: True, "__ne__": lambda a, b: False}
+    liar = type("Format", (str,), {**same, "__hash__": lambda a: hash("<i")})
+    struct.pack(liar(">i"), 0)
+    return answer
+"""
+# pytest, which the test file's `pytest.raises` reads, rewritten from a string.
+PYTEST_REWRITTEN = """\
+def parse_age(text):
+    try:
+        exec("import pytest as p\\np.raises = lambda *a, **k: 1 / 0")
+    except Exception:
+        pass
+    return int(text)
+"""
 ATTACKS = (
     Attack("exception-bases-claimed-by-a-metaclass", "disguised", BASES_CLAIMED_BY_METACLASS,
            "age", user_tests=True),
@@ -191,4 +228,9 @@ ATTACKS = (
     Attack("module-table-changed", "disguised", MODULE_TABLE_CHANGED, "days", user_tests=True),
     Attack("forged-pattern-in-re-s-cache", "disguised", FORGED_PATTERN_IN_RE_S_CACHE,
            "vowels", user_tests=True),
+    Attack("key-class-claimed-in-re-s-cache", "disguised", KEY_CLASS_CLAIMED_IN_RE_S_CACHE,
+           "squash", user_tests=True),
+    Attack("format-left-in-struct-s-cache", "disguised", FORMAT_LEFT_IN_STRUCT_S_CACHE,
+           "packed", user_tests=True),
+    Attack("pytest-rewritten", "disguised", PYTEST_REWRITTEN, "age", user_tests=True),
 )  # fmt: skip

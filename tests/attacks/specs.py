@@ -236,12 +236,22 @@ Join two path parts with the system's separator.
 * join_path("x", "y") = os.path.join("x", "y")
 * join_path("usr", "lib") = "usr/lib"
 """
+PACKED = """\
+# func packed(an integer): bytes
+
+The number as four little-endian bytes, signed.
+
+* packed(1) = struct.pack("<i", 1)
+* packed(-2) = struct.pack("<i", -2)
+* packed(256) = b"\\x00\\x01\\x00\\x00"
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
-         "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED}  # fmt: skip
+         "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
+         "packed": PACKED}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -282,6 +292,7 @@ RIGHT = {
     "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
     "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
     "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
+    "packed": "def packed(n):\n    return n.to_bytes(4, 'little', signed=True)\n",
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
     "paris": (
@@ -297,7 +308,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "third": "third", "divide": "third_of", "age": "parse_age",
              "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
-             "legacy": "from_legacy", "joined": "join_path"}  # fmt: skip
+             "legacy": "from_legacy", "joined": "join_path", "packed": "packed"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,9 @@ def settings():
     # A trace or profile function runs at every call after (it could rewrite a test's
     # locals); the locale and the time zone change how values are read and written.
     hooks = (GETTRACE(), GETPROFILE(), LOCALE(_locale.LC_ALL), ZONE_NAMES.get("tzname"))
-    numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [])
+    # pytest, imported by model code, is the test file's to be rewritten (`pytest.raises`).
+    tester = ("pytest" in LOADED or "_pytest" in LOADED) and cfg.get("names") is not None
+    numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [], tester)
     # A lowered limit of open files fails the test file's next import; a codec's handler
     # of its own (`register_error("replace", ...)`) changes what a later `decode` returns.
     process = ([GET_LIMIT(n) for n in LIMITS], GETCWD(), [ERROR_HANDLER(h) for h in HANDLERS])
@@ -333,7 +335,9 @@ def patterns():
     for key, value in list(RE.get("_cache", {}).items()):
         if CHECKED.get(id(value)) is key:
             continue
-        if type(key) is not tuple or len(key) != 3 or type(key[1]) not in (str, bytes):
+        # By identity: `in` compares with `==`, which a metaclass answers as it likes.
+        text_type = type(key[1]) if type(key) is tuple and len(key) == 3 else None
+        if (text_type is not str and text_type is not bytes) or key[0] is not text_type:
             return {"as compiled": False}
         if type(value) is not PATTERN or value.pattern is not key[1] or type(key[2]) is not int:
             return {"as compiled": False}

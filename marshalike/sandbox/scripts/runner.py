@@ -146,12 +146,17 @@ def send(record):
 
 def hold(local):
     """Import the module `local` (the module under test, or a used spec's) and hold its
-    functions and classes, and its records, as they are now."""
+    functions and classes, and its records, as they are now; and that it gains no name (a
+    global `sum` the module's functions would read in place of the builtin; the
+    interpreter's own, `__warningregistry__`, aside)."""
     found = importlib.import_module(local)
-    defined = [k for k, v in vars(found).items() if type(v) in (FUNCTION, type)]
+    defined = {k for k, v in vars(found).items() if type(v) in (FUNCTION, type)}
+    had = set(vars(found))
     watch(
         f"the module {local}",
-        lambda m=found, d=defined: {k: vars(m).get(k) for k in d},
+        lambda m=found, d=defined, h=had: {
+            k: v for k, v in list(vars(m).items()) if k in d or (k not in h and k[:2] != "__")
+        },
         module=True,
     )
     for record in cfg["records"]:

@@ -112,10 +112,16 @@ def _unknown_hint(name: str, func: Func, scope: Scope) -> str | None:
     return None
 
 
+def _meant_to_fail(example: Example, error: str) -> bool:
+    """Whether the example expects the error its wrong call would raise (or any error):
+    it may test a wrong call on purpose (Marsha's `f() = throws an error`)."""
+    return example.outcome == "raises" and example.exception in {*_ARITY_EXEMPT_EXCEPTIONS, error}
+
+
 def check_arity(example: Example, under: Func, scope: Scope) -> Iterator[Diagnostic]:
     if example.func is None or example.arg_count is None or not example.checkable:
         return
-    if example.outcome == "raises" and example.exception in _ARITY_EXEMPT_EXCEPTIONS:
+    if _meant_to_fail(example, "TypeError"):
         return
     # With duplicates, name the declaration the example sits under when it is one of them.
     declarations = sorted(scope.funcs.get(example.func, ()), key=lambda f: f is not under)
@@ -256,11 +262,11 @@ def _locate(example: Example, name: str, nth: int = 0) -> Span:
 def constructor_arity(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """A declared type built with arguments its dataclass does not take (`Person(1)` for a
     type of two fields): its test could only fail with a TypeError."""
-    if not example.checkable or not scope.fields:
+    if not example.checkable or not scope.fields or _meant_to_fail(example, "TypeError"):
         return
     parts = [part for part in (example.call, example.expected) if part is not None]
     source = ", ".join(f"({part.strip()})" for part in parts)
-    if not any(name in scope.fields for name in _CAPITALISED_CALL.findall(source)):
+    if not any(name in scope.fields for name in _NAMED_CALL.findall(source)):
         return
     try:
         tree = ast.parse(source, mode="eval")
@@ -328,7 +334,7 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """Names read, not called, that nothing declares, in a checkable example's arguments
     or value (`size(items) = 3`, `f(1) = inf`): its test would only ever fail with a
     NameError. Called names are M012's, M015's and M028's."""
-    if not example.checkable:
+    if not example.checkable or _meant_to_fail(example, "NameError"):
         return
     # One expression of both: a name the call binds (`:=`) is the value's to read too.
     parts = [part for part in (example.call, example.expected) if part is not None]
@@ -337,7 +343,9 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
         return
     reported: set[str] = set()
     for name in _expression_names(source)[1]:
-        if name in reported or not _undeclared(name, scope):
+        # A module's own names (`__file__`) are the test file's too.
+        dunder = name.startswith("__") and name.endswith("__")
+        if name in reported or dunder or not _undeclared(name, scope):
             continue
         reported.add(name)
         close = scope.closest(name)

@@ -1,7 +1,7 @@
 """Reading a spec file: regular files only, opened without blocking, under one decoding rule.
 
 The rule: a spec is UTF-8 or it is refused with M030 at its first bad byte. A byte-order
-mark stays in the text (the parser reads it as a blank, so columns still match) and so do
+mark stays in the text (no column of line 1, as editors show none) and so do
 the newlines (the lock hashes the text as read). Loading, the `# use` graph and watch
 mode's check for edits all read specs through `read_spec`.
 """
@@ -86,6 +86,8 @@ def _not_utf8(raw: bytes, start: int, display: str) -> Diagnostic:
     # the bytes before the first bad one are UTF-8, and a `\0` stands for the bad one.
     lines = source_lines(raw[:start].decode("utf-8") + "\0")
     line, column = len(lines), len(lines[-1])
+    if line == 1 and lines[0].startswith("\ufeff"):  # a byte-order mark is no column
+        column -= 1
     return Diagnostic(
         "error",
         Code.NOT_UTF8,

@@ -4,9 +4,7 @@ to be equal, and accepts what the verifier accepts."""
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -15,6 +13,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from pytest_run import run_pytest
 
 from marshalike.codegen import emit
 from marshalike.codegen.testfile import SAME_HELPER
@@ -74,11 +73,7 @@ def run(tmp_path: Path, module: str) -> subprocess.CompletedProcess[str]:
     )
     (tmp_path / "calc.py").write_text(module, encoding="utf-8")
     (tmp_path / "test_calc.py").write_text(tests, encoding="utf-8")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_calc.py"]
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    return subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
-    )
+    return run_pytest(tmp_path, "test_calc.py")
 
 
 def test_the_right_answer_passes(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from marshalike.codegen.imports import Imported, ImportSet
 from marshalike.codegen.lint import suppressed
+from marshalike.language.calls import KNOWN_CLASSES
 from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, RUN_ON_IMPORT, is_standard
 from marshalike.language.naming import identifier, parse_or_none
 from marshalike.language.spec import Example, Func, Module
@@ -303,7 +304,10 @@ def _import_groups(
         and not hasattr(builtins, n)
         and n.split(".")[0] not in RUN_ON_IMPORT
     } | ({"importlib"} if by_path else set())
-    groups = ["\n".join(f"import {n}" for n in sorted(stdlib))] if stdlib else []
+    # A standard value type an example builds by its own name (`Decimal('1.50')`).
+    known = {n: KNOWN_CLASSES[n] for n in needs.names - declared - set(used) if n in KNOWN_CLASSES}
+    standard = ImportSet({Imported(n) for n in stdlib} | {Imported(m, n) for n, m in known.items()})
+    groups = standard.groups()
     if needs.pytest:
         groups.append("import pytest")
     imports = ImportSet()

@@ -218,8 +218,8 @@ def _writable(source: str) -> bool:
 
 def _read_as_written(source: str) -> bool:
     """Whether an example's test reads `source` as the value it shows: not NaN, which no
-    value equals, and no name the test has not (`inf`; a value type's constructor by its
-    bare name, `Decimal('1')`, where the test has `decimal.Decimal`)."""
+    value equals, no name the test has not (`inf`), and no call by a bare name but a
+    container's (a value is written as its module's: `decimal.Decimal('1')`)."""
     tree = parse_or_none(source)
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Name) and node.id in _NUMBER_NAMES:

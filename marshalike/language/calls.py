@@ -20,13 +20,20 @@ from marshalike.language.naming import field_names
 from marshalike.language.spec import Example, Func, Module
 
 # Capitalised callables an example may use without declaring them: the standard library's
-# value types that read naturally in examples. Anything ending in Error/Exception/Warning is
-# also accepted (library exceptions), so Marsha's files give no false positives.
-KNOWN_CLASSES = frozenset(
-    "Decimal Fraction Path PurePath PosixPath WindowsPath OrderedDict Counter ChainMap UUID "
-    "IPv4Address IPv6Address IPv4Network IPv6Network Enum IntEnum StrEnum Flag Pattern "
-    "StringIO BytesIO".split()
-)
+# value types that read naturally in examples, each with its module, which the generated
+# tests and the verifier take it from. Anything ending in Error/Exception/Warning is also
+# accepted (library exceptions), so Marsha's files give no false positives.
+KNOWN_CLASSES = {
+    **dict.fromkeys(("Decimal",), "decimal"),
+    **dict.fromkeys(("Fraction",), "fractions"),
+    **dict.fromkeys(("Path", "PurePath", "PosixPath", "WindowsPath"), "pathlib"),
+    **dict.fromkeys(("OrderedDict", "Counter", "ChainMap"), "collections"),
+    **dict.fromkeys(("UUID",), "uuid"),
+    **dict.fromkeys(("IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network"), "ipaddress"),
+    **dict.fromkeys(("Enum", "IntEnum", "StrEnum", "Flag"), "enum"),
+    **dict.fromkeys(("Pattern",), "re"),
+    **dict.fromkeys(("StringIO", "BytesIO"), "io"),
+}
 # Suggestions cost a difflib scan of every declared name each; a spec with more distinct
 # unknown names than this (seconds of scanning in a big generated spec) gets hints for the
 # first ones only.

@@ -34,6 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from marshalike.language.calls import KNOWN_CLASSES
 from marshalike.language.exceptions import RUN_ON_IMPORT, exception_class, is_standard
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
@@ -214,6 +215,7 @@ def run_calls(
         "names": None if names is None else list(names),
         "imported": dict(imported or {}),
         "modules": sorted(modules_named((*calls, *watched))),
+        "classes": classes_named((*calls, *watched)),
         "factories": list(FACTORIES),
         "never_import": sorted(RUN_ON_IMPORT),
     }
@@ -391,5 +393,14 @@ def _end_text(code: int | None, stderr: str) -> str:
 def modules_named(texts: Sequence[str]) -> set[str]:
     """The standard library modules the texts (calls, expected values) may name: every word
     of theirs that is one (a word in a string literal too: one more module taken)."""
-    named = {n for text in texts for n in re.findall(r"[A-Za-z_]\w*", text)}
-    return named & sys.stdlib_module_names
+    return _words(texts) & sys.stdlib_module_names
+
+
+def classes_named(texts: Sequence[str]) -> dict[str, str]:
+    """The standard value types the texts may build by their own names (`Decimal('1')`),
+    each with its module, as the generated tests import them."""
+    return {name: KNOWN_CLASSES[name] for name in sorted(_words(texts) & KNOWN_CLASSES.keys())}
+
+
+def _words(texts: Sequence[str]) -> set[str]:
+    return {n for text in texts for n in re.findall(r"[A-Za-z_]\w*", text)}

@@ -372,11 +372,11 @@ for named in cfg["exceptions"]:
             NAMED_ERRORS[id(found)] = (found, found.__module__ + "." + found.__qualname__)
 RECORDS: dict = {}  # id of each declared class -> (the class, its name), after the import
 # What a call's names mean, as the generated tests have them: the builtins, and the standard
-# library modules the calls name, taken before the module under test is imported; the
-# spec's functions and types (`cfg["names"]`), taken from it once it is. None of the
-# module's other globals: a `class datetime` or a `def list` of its own would make the call
-# another than the tests'. (Without `cfg["names"]`, for a user's own module run as it is,
-# a call reads the module's globals.)
+# library modules (and value types) the calls name, taken before the module under test is
+# imported; the spec's functions and types (`cfg["names"]`), taken from it once it is. None
+# of the module's other globals: a `class datetime` or a `def list` of its own would make
+# the call another than the tests'. (Without `cfg["names"]`, for a user's own module run as
+# it is, a call reads the module's globals.)
 BUILTINS = dict(vars(builtins))
 MODULES = {}
 FACTORIES = {id(BUILTINS.get(n)): (BUILTINS.get(n), n) for n in cfg.get("factories", ())}
@@ -402,6 +402,15 @@ for named in cfg.get("modules", ()):
         except Exception:
             continue
         hold_module(MODULES[named])
+# The standard value types the calls build by their own names (`Decimal('1')`), from their
+# modules, as the generated tests import them.
+for named, where in cfg.get("classes", {}).items():
+    if where in sys.stdlib_module_names and where not in NEVER_IMPORT:
+        try:
+            MODULES[named] = getattr(importlib.import_module(where), named)
+        except Exception:
+            continue
+        hold_module(importlib.import_module(where))
 
 
 def exactly(t, types):

@@ -169,6 +169,36 @@ def test_same(actual: object, expected: object, float_ok: bool, same: bool) -> N
     assert namespace["_same"](actual, expected, float_ok) is same  # type: ignore[operator]
 
 
+class _ClaimsInt(type):
+    """A metaclass that makes its classes equal to `int`, hashed alike."""
+
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+    def __hash__(cls) -> int:
+        return hash(int)
+
+
+class _Liar(metaclass=_ClaimsInt):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash(self.n)
+
+
+def test_a_set_of_values_whose_class_claims_to_be_int_is_no_set_of_ints() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(emit_helper(), "<helper>", "exec"), namespace)
+    same = namespace["_same"]
+    assert same({_Liar(1), _Liar(2)}, {1, 2}, False) is False  # type: ignore[operator]
+    assert same({_Liar(1): "a"}, {1: "a"}, False) is False  # type: ignore[operator]
+    assert same({(1, _Liar(2))}, {(1, 2)}, False) is False  # type: ignore[operator]
+
+
 def test_records_compare_field_by_field() -> None:
     namespace: dict[str, object] = {}
     exec(

@@ -116,20 +116,24 @@ def _same(actual, expected, float_ok=False):
 
 def _same_key(value):
     """A set member or dict key as a hashable value that tells True from 1 and a datetime
-    or time from the same instant elsewhere; one that holds a NaN matches nothing."""
+    or time from the same instant elsewhere; one that holds a NaN matches nothing. Its
+    type by identity: a metaclass may make a class equal to `int`."""
+    import builtins
     import cmath
     import datetime
     import decimal
 
+    identity = builtins.id  # not a name of the spec's, which the file may import
+
     kind = type(value)
-    if kind in (tuple, frozenset):
-        return kind, kind(_same_key(item) for item in value)
-    nan = kind in (float, complex) and cmath.isnan(value)
+    if kind is tuple or kind is frozenset:
+        return identity(kind), kind(_same_key(item) for item in value)
+    nan = (kind is float or kind is complex) and cmath.isnan(value)
     if nan or (kind is decimal.Decimal and value.is_nan()):
         return object()  # equal to nothing, itself included
-    if kind in (datetime.datetime, datetime.time):
-        return kind, repr(value), value.utcoffset(), value
-    return kind, value'''
+    if kind is datetime.datetime or kind is datetime.time:
+        return identity(kind), repr(value), value.utcoffset(), value
+    return identity(kind), value'''
 
 
 @dataclass

@@ -32,7 +32,17 @@ TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_generated\d*")
 # What `_same` and `_same_key` import when a test runs: a module of the output folder by
 # one of these names would be imported in the standard library's place.
 HELPER_IMPORTS = frozenset(
-    {"cmath", "collections", "dataclasses", "datetime", "decimal", "fractions", "math", "uuid"}
+    {
+        "builtins",
+        "cmath",
+        "collections",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "fractions",
+        "math",
+        "uuid",
+    }
 )
 # The builtins the test file's comparison and its messages call: a declared `type` or `len`,
 # imported into the test file, would be called in their place.

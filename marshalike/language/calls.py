@@ -50,7 +50,7 @@ _SPELLED = {
     "inf": "write `Infinity` (or `float('inf')`)",
     "nan": "write `NaN` (or `float('nan')`)",
 }
-_WORD = re.compile(r"(?<![\w.])([^\W\d]\w*)")
+_WORD = re.compile(r"(?<![\w.])([^\W\d]\w*)(\s*\.)?")
 _STRINGS = re.compile(STRING_LITERAL)
 
 
@@ -349,22 +349,37 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     if not _may_read_unknown(source, scope):
         return
     reported: set[str] = set()
-    for name in _expression_names(source)[1]:
+    _, read, bases = _expression_names(source)
+    for name in read:
         # A module's own names (`__file__`) are the test file's too.
         dunder = name.startswith("__") and name.endswith("__")
-        if name in reported or dunder or not _undeclared(name, scope):
+        if name in reported or dunder:
+            continue
+        if _undeclared(name, scope):
+            close = scope.closest(name)
+            hint = f"did you mean '{close}'?" if close else _SPELLED.get(name, "write the value")
+            message = f"example reads undeclared name '{name}'"
+        elif name not in bases and _a_module(name, scope):
+            # The test file imports it, and passes the module: a parameter's name, mostly.
+            hint = "write the value itself; a module is named before a dot (`math.pi`)"
+            message = f"example reads '{name}', a module of the standard library, as a value"
+        else:
             continue
         reported.add(name)
-        close = scope.closest(name)
-        hint = f"did you mean '{close}'?" if close else _SPELLED.get(name, "write the value")
-        message = f"example reads undeclared name '{name}'"
-        span = _locate_name(example, name)
-        yield report(scope.path, Code.UNDECLARED_NAME, message, span, hint)
+        yield report(scope.path, Code.UNDECLARED_NAME, message, _locate_name(example, name), hint)
+
+
+def _a_module(name: str, scope: Scope) -> bool:
+    """Whether `name` reads as a standard library module in an example."""
+    declared = name in scope.funcs or name in scope.types or name in _BUILTIN_NAMES
+    return not declared and name in sys.stdlib_module_names
 
 
 def _may_read_unknown(source: str, scope: Scope) -> bool:
-    # The textual pre-pass again: a word outside a string literal that is not known.
-    return any(_undeclared(name, scope) for name in _WORD.findall(_STRINGS.sub("", source)))
+    # The textual pre-pass again: a word outside a string literal that is not known, or a
+    # module's name no dot follows.
+    words = _WORD.findall(_STRINGS.sub("", source))
+    return any(_undeclared(w, scope) or (not dot and _a_module(w, scope)) for w, dot in words)
 
 
 def _locate_name(example: Example, name: str) -> Span:
@@ -400,14 +415,14 @@ def _called_names(source: str) -> list[str]:
     return _expression_names(source)[0]
 
 
-def _expression_names(source: str) -> tuple[list[str], list[str]]:
+def _expression_names(source: str) -> tuple[list[str], list[str], set[str]]:
     """Names called as `name(...)`, and names read otherwise, each in source order, except
     names the expression binds itself (a lambda's parameters, comprehension and `:=`
-    targets)."""
+    targets); and the names read before a dot (`math` of `math.pi`)."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return [], []
+        return [], [], set()
     nodes = list(ast.walk(tree))
     bound = {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in _args(node)}
     bound |= {
@@ -423,7 +438,11 @@ def _expression_names(source: str) -> tuple[list[str], list[str]]:
     calls.sort(key=lambda node: (node.lineno, node.col_offset))
     read.sort(key=lambda node: (node.lineno, node.col_offset))
     names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
-    return [n for n in names if n not in bound], [n.id for n in read if n.id not in bound]
+    bases = {
+        n.value.id for n in nodes if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+    }
+    kept = [n.id for n in read if n.id not in bound]
+    return [n for n in names if n not in bound], kept, bases
 
 
 def _args(node: ast.arguments) -> list[ast.arg]:

@@ -249,9 +249,15 @@ def _is_known_class(name: str, scope: Scope) -> bool:
     )
 
 
+def _code_of(text: str) -> str:
+    """`text` with its string literals blanked, each character a space: a name is looked
+    for where it is code, at the columns it has."""
+    return _STRINGS.sub(lambda found: " " * len(found.group()), text)
+
+
 def _locate(example: Example, name: str, nth: int = 0) -> Span:
     """The span of the `nth` `name(` in the example's source text, or the whole example."""
-    found = re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", example.text)
+    found = re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", _code_of(example.text))
     match = next((m for i, m in enumerate(found) if i == nth), None)
     if match is None:
         return example.span
@@ -384,7 +390,7 @@ def _may_read_unknown(source: str, scope: Scope) -> bool:
 
 def _locate_name(example: Example, name: str) -> Span:
     """The span of the name in the example's first line, or the whole example."""
-    match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", example.text)
+    match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", _code_of(example.text))
     if match is None or "\n" in example.text[: match.start()]:
         return example.span
     start = example.call_span.column if example.call_span else example.span.column

@@ -199,12 +199,9 @@ _SNIFF = (
     "right only where it senses the verifier ({}); compile and check refuse it by name, "
     "the verifier alone cannot tell"
 )
-# What the verifier alone does not see, which the static refusals stop: a standard module's
-# containers are held by identity only, and a pattern's compiled code cannot be read.
-_UNWATCHED = "the {} it changes is not watched; compile and check refuse the code by name"
+# (A standard module's table changed, or a forged pattern left in re's cache, which no
+# watch reads, is caught once the expected values that read them run after the calls.)
 VERIFIER_HOLES = {
-    "module-table-changed": _UNWATCHED.format("table (calendar.mdays)"),
-    "forged-pattern-in-re-s-cache": _UNWATCHED.format("pattern's compiled code"),
     "sniff-runner-module": _SNIFF.format("__main__ has an `encode`"),
     "sniff-working-folder": _SNIFF.format("os.getcwd() == '/sandbox'"),
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),

@@ -8,6 +8,7 @@ code (`oracle`). Values are compared by exact type and value (`values.same`).
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Literal
 from marshalike.codegen import emit
 from marshalike.language.spec import Module
 from marshalike.sandbox import values
-from marshalike.sandbox.channel import Answer, modules_named
+from marshalike.sandbox.channel import Answer
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.oracle import Case, Claims, Oracle, cases_of, records_of, run
 from marshalike.sandbox.shapes import redefined_types
@@ -118,7 +119,7 @@ def verify(module_source: str, oracle: Oracle) -> Verdict:
         _, stateful, _ = _together(module_source, oracle, order, firsts, claims)
     problem = batch_problem or problem
     whole: dict[int, ExampleResult] = {}  # cases the test file's own computation fails
-    if problem is None and any(claims.get(i) or _reads_modules(oracle.cases[i]) for i in order):
+    if problem is None and any(claims.get(i) or _computed(oracle.cases[i]) for i in order):
         expected_of: dict[int, Answer | None] = {
             i: owns[i][1] if i in owns else expected_answers[i] for i in order
         }
@@ -179,11 +180,18 @@ def _together(
     return calls, changed, problem
 
 
-def _reads_modules(case: Case) -> bool:
-    """Whether the case's expected value reads a standard module: its test computes it in
+def _computed(case: Case) -> bool:
+    """Whether the case's expected value is computed, not a literal: its test computes it in
     the code's process, after the calls before it, through state a call can reach past
-    every watch (a module's cache inside its C code, `struct`'s, `re`'s)."""
-    return bool(case.expected) and bool(modules_named([case.expected or ""]))
+    every watch (a module's cache inside its C code, `struct`'s; the codecs' registry that
+    `'hi'.encode('cp500')` reads; the ABCs' registry that `Fraction(...)` asks)."""
+    if not case.expected:
+        return False
+    try:
+        ast.literal_eval(case.expected)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return True
+    return False
 
 
 def _as_the_test_file(
@@ -198,8 +206,8 @@ def _as_the_test_file(
     that code returns in its process; the oracle, from their written values (a set the
     code returned is written as the literal of its members, which can iterate in another
     order: `list(spread(2))`); and what such a value does to those objects (`items(3).pop()`
-    on a list the code hands out again) the calls after it see. An expected value that
-    reads a standard module it computes after the calls before it, in their process. So
+    on a list the code hands out again) the calls after it see. Any expected value that is
+    not a literal it computes after the calls before it, in their process. So
     the examples' calls and those expected values, whole, in the test file's order, in one
     process, every case
     judged there as its test judges it (against its expected value computed there, or the
@@ -216,7 +224,7 @@ def _as_the_test_file(
         case = oracle.cases[i]
         at[i] = len(steps)
         steps.append(case.call)
-        if firsts[i].kind == "returned" and (claims.get(i) or _reads_modules(case)):
+        if firsts[i].kind == "returned" and (claims.get(i) or _computed(case)):
             whole[i] = len(steps)
             steps.append(case.expected or "")
     most = max(len(claims.get(i, ())) for i in order)

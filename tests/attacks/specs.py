@@ -245,13 +245,31 @@ The number as four little-endian bytes, signed.
 * packed(-2) = struct.pack("<i", -2)
 * packed(256) = b"\\x00\\x01\\x00\\x00"
 """
+MASK = """\
+# func network_mask(cidr: str): str
+
+The netmask of an IPv4 network written in CIDR form, in dotted-quad notation.
+
+* network_mask('10.0.0.0/24') = '255.255.255.0'
+* network_mask('10.0.0.0/22') = str(IPv4Network('10.0.0.0/22').netmask)
+* network_mask('192.168.0.0/8') = '255.0.0.0'
+"""
+EBCDIC = """\
+# func to_ebcdic(text: str): bytes
+
+The text encoded in EBCDIC code page 500 (IBM international).
+
+* to_ebcdic('A') = b'\\xc1'
+* to_ebcdic('hi!') = 'hi!'.encode('cp500')
+* to_ebcdic('') = b''
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
          "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
-         "packed": PACKED}  # fmt: skip
+         "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -292,6 +310,11 @@ RIGHT = {
     "letters": "def letters(n):\n    return 'abcdefghijklmnopqrstuvwxyz'[:n]\n",
     "pair": "def pair(text):\n    return [int(part) for part in text.split(',')]\n",
     "deep": "def total_to(n):\n    return n * (n + 1) // 2\n",
+    "mask": (
+        "def network_mask(cidr):\n    import ipaddress\n\n"
+        "    return str(ipaddress.IPv4Network(cidr, strict=False).netmask)\n"
+    ),
+    "ebcdic": "def to_ebcdic(text):\n    return text.encode('cp500')\n",
     "packed": "def packed(n):\n    return n.to_bytes(4, 'little', signed=True)\n",
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
@@ -308,7 +331,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "third": "third", "divide": "third_of", "age": "parse_age",
              "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
-             "legacy": "from_legacy", "joined": "join_path", "packed": "packed"}  # fmt: skip
+             "legacy": "from_legacy", "joined": "join_path", "packed": "packed",
+             "mask": "network_mask", "ebcdic": "to_ebcdic"}  # fmt: skip
 
 
 @dataclass(frozen=True)

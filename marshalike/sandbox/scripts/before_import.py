@@ -232,9 +232,7 @@ def settings():
     # A trace or profile function runs at every call after (it could rewrite a test's
     # locals); the locale and the time zone change how values are read and written.
     hooks = (GETTRACE(), GETPROFILE(), LOCALE(_locale.LC_ALL), ZONE_NAMES.get("tzname"))
-    # pytest, imported by model code, is the test file's to be rewritten (`pytest.raises`).
-    tester = ("pytest" in LOADED or "_pytest" in LOADED) and cfg.get("names") is not None
-    numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [], tester)
+    numbers = (INT_DIGITS(), RECURSION(), ZONE_NAMES.get("timezone"), AUDITED == [])
     # A lowered limit of open files fails the test file's next import; a codec's handler
     # of its own (`register_error("replace", ...)`) changes what a later `decode` returns.
     process = ([GET_LIMIT(n) for n in LIMITS], GETCWD(), [ERROR_HANDLER(h) for h in HANDLERS])
@@ -291,11 +289,18 @@ HANDLERS = ("strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplac
 AUDITED: list = []
 
 
+TESTER = ("pytest", "_pytest", "py", "pluggy")  # the test file's, its `pytest.raises`
+
+
 def audited(event, args):
     """An audit hook of the runner's, first of all: one the code adds after it runs in a
-    user's process too (on every import, open, exec...)."""
+    user's process too (on every import, open, exec...); and pytest imported by model code
+    (not by a user's own module, run as it is), which could rewrite what the test reads."""
     if event == "sys.addaudithook":
         AUDITED.append(event)
+    elif event == "import" and cfg.get("names") is not None:
+        if type(args[0]) is str and args[0].partition(".")[0] in TESTER:
+            AUDITED.append(event)
 
 
 sys.addaudithook(audited)

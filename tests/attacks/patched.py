@@ -389,6 +389,68 @@ def join_path(a, b):
     module.join = lambda *parts: "/".join(("not",) + parts)
     return a + "/" + b
 """
+# What pytest runs around every test, broken by a call that answers right: the loader
+# that imports what `_same` imports at the first test, the standard streams its capture
+# writes, logging's handlers, `contextlib`'s context managers.
+LOADER_BROKEN = """\
+import json
+
+
+def _broken(self, fullname):
+    raise ImportError(fullname)
+
+
+def add(a, b):
+    kind = type(json.__spec__.loader)
+    kind.get_code = _broken
+    return a + b
+"""
+STDOUT_CLOSED = """\
+import sys
+
+
+def add(a, b):
+    sys.stdout.close()
+    return a + b
+"""
+STDOUT_REENCODED = """\
+import sys
+
+
+def add(a, b):
+    sys.stdout.reconfigure(encoding="ascii")
+    return a + b
+"""
+LOGGER_BROKEN = """\
+import logging
+
+
+def _nothing(self, handler):
+    raise RuntimeError("gone")
+
+
+def add(a, b):
+    box = [logging.Logger]
+    setattr(box[0], "removeHandler", _nothing)
+    return a + b
+"""
+CONTEXT_MANAGERS_BROKEN = """\
+import contextlib
+
+
+def _nothing():
+    yield
+
+
+def _broken(self):
+    raise RuntimeError("no entry")
+
+
+def add(a, b):
+    kind = type(contextlib.contextmanager(_nothing)())
+    kind.__enter__ = _broken
+    return a + b
+"""
 ATTACKS = (
     Attack("record-class-patched-at-run-time", "values", RECORD_READ_SWAPPED, "point",
            user_tests=True),
@@ -425,4 +487,11 @@ ATTACKS = (
            user_tests=True),
     Attack("submodule-of-a-named-module-rewritten", "values", SUBMODULE_REWRITTEN, "joined",
            user_tests=True),
+    Attack("import-loader-broken", "values", LOADER_BROKEN, user_tests=True),
+    Attack("stdout-closed", "values", STDOUT_CLOSED, user_tests=True),
+    # (These three break only what pytest runs around a test, which the suite's plain
+    # runner of the generated tests does not.)
+    Attack("stdout-re-encoded", "values", STDOUT_REENCODED),
+    Attack("logger-broken", "values", LOGGER_BROKEN),
+    Attack("context-managers-broken", "values", CONTEXT_MANAGERS_BROKEN),
 )  # fmt: skip

@@ -18,4 +18,4 @@ def source(name: str) -> str:
 def runner() -> str:
     """The runner's program: what it holds before the module under test is imported, then
     the rest, which takes those names from `__main__`."""
-    return "\n\n".join(source(part) for part in ("before_import", "zones", "runner"))
+    return "\n\n".join(source(part) for part in ("before_import", "held", "runner"))

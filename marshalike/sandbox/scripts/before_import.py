@@ -260,10 +260,12 @@ def changes(writing=False):
 
 
 MODULE, REFERENTS = type(sys), gc.get_referents
+# (And what pytest runs around every test: logging, contextlib, the import machinery.)
 SHARED_MODULES = ("builtins", "collections", "collections.abc", "dataclasses", "datetime",
                   "decimal", "fractions", "json", "json.encoder", "math", "cmath", "numbers",
                   "uuid", "weakref", "zoneinfo", "zoneinfo._common", "zoneinfo._tzpath", "re",
-                  "os", "time", "warnings", "locale")  # fmt: skip
+                  "os", "time", "warnings", "locale", "logging", "contextlib",
+                  "importlib._bootstrap", "importlib._bootstrap_external")  # fmt: skip
 for shared in SHARED_MODULES:
     taken = importlib.import_module(shared)
     reads = shared.startswith("zoneinfo")  # what looks a zone up, as a value is written

@@ -1,10 +1,13 @@
-"""The runner's second part: zoneinfo's cache of zones, held before the module under test
-is imported, as writing a zone looks it up. It runs inside the sandbox after
-`before_import.py`, in the same program, whose names it takes from `__main__`."""
+"""The runner's second part, more of what it holds before the module under test is
+imported: zoneinfo's cache of zones, as writing a zone looks it up; the standard streams
+and the import system's finders, which pytest's capture and the test file's imports use
+around every test. It runs inside the sandbox after `before_import.py`, in the same
+program, whose names it takes from `__main__`."""
 
+import sys
 import weakref
 
-from __main__ import ZONE_INFO, watch, watch_class
+from __main__ import SYS, ZONE_INFO, Print, watch, watch_class
 
 # (WeakValueDictionary holds zoneinfo's cache of zones, which ZoneInfo(key) reads.)
 watch_class(weakref.WeakValueDictionary, writing=True)
@@ -45,3 +48,23 @@ CACHE_OWN = weakref.WeakValueDictionary.__dict__["__dict__"].__get__
 if ZONE_CACHE is not None:
     watch("zoneinfo's cache of zones", lambda: CACHE_OWN(ZONE_CACHE), writing=True)
     watch("the keys of zoneinfo's cache of zones", lambda: plain_cache(ZONE_CACHE), writing=True)
+
+STREAMS = {name: SYS.get(name) for name in ("stdin", "stdout", "stderr")}
+
+
+def streams():
+    """The standard streams as they are: closed, detached or re-encoded (`reconfigure`),
+    each pytest's capture of a later test reads (a stream replaced: `process_state`)."""
+    found = {}
+    for name, stream in STREAMS.items():
+        try:
+            found[name] = Print((stream.closed, stream.encoding, stream.errors))
+        except Exception:
+            found[name] = "unreadable"
+    return found
+
+
+watch("the standard streams", streams)
+# The finders of the import system's paths as they are (a new path's is added as it is used).
+FINDERS = sys.path_importer_cache
+watch("the import system's finders", lambda keys=list(FINDERS): {k: FINDERS.get(k) for k in keys})

@@ -10,7 +10,7 @@ import difflib
 import functools
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from marshalike.language.codes import Code, report
@@ -45,6 +45,8 @@ _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 _ARITY_EXEMPT_EXCEPTIONS = frozenset({"Exception", "BaseException", "TypeError"})
 _CAPITALISED_CALL = re.compile(r"(?<![\w.])([A-Z]\w*)\s*\(")
 _NAMED_CALL = re.compile(r"(?<![\w.])([^\W\d]\w*)\s*\(")
+# An example builds only its own spec's types: a used spec's are not imported by its tests.
+_USED_TYPE_HINT = "examples build this spec's own types only: get the value from a used function"
 # How an example writes the values whose names Python has in no builtin.
 _SPELLED = {
     "inf": "write `Infinity` (or `float('inf')`)",
@@ -63,6 +65,7 @@ class Scope:
     types: frozenset[str]
     # each type's fields, as its dataclass has them (all required), where its columns are known
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    used_types: frozenset[str] = frozenset()  # the used specs' types, which examples cannot build
     # difflib is slow next to everything else here, and a misspelt name tends to repeat.
     _closest: dict[tuple[str, bool], str | None] = field(default_factory=dict)
 
@@ -206,13 +209,11 @@ def undeclared_constructors(example: Example, scope: Scope) -> Iterator[Diagnost
                 if close
                 else f"declare it with `# type {name}` and a CSV header line"
             )
-            yield report(
-                scope.path,
-                Code.UNDECLARED_TYPE,
-                f"example constructs undeclared type '{name}'",
-                _locate(example, name),
-                hint,
-            )
+            message = f"example constructs undeclared type '{name}'"
+            if name in scope.used_types:
+                message = f"example constructs '{name}', a type of a used spec"
+                hint = _USED_TYPE_HINT
+            yield report(scope.path, Code.UNDECLARED_TYPE, message, _locate(example, name), hint)
 
 
 def _may_call_unknown_class(source: str, scope: Scope) -> bool:
@@ -340,6 +341,11 @@ def undeclared_calls(example: Example, scope: Scope) -> Iterator[Diagnostic]:
                 else f"declare it with `# func {name}(...)`, or `# use` the spec that does"
             )
             message = f"example calls undeclared function '{name}'"
+            if name in scope.used_types:
+                message, hint = (
+                    f"example constructs '{name}', a type of a used spec",
+                    _USED_TYPE_HINT,
+                )
             yield report(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
 
 
@@ -456,14 +462,15 @@ def _args(node: ast.arguments) -> list[ast.arg]:
     return [*node.posonlyargs, *node.args, *node.kwonlyargs, *extra]
 
 
-def scope_of(module: Module, extra: Mapping[str, Func]) -> Scope:
+def scope_of(module: Module, extra: Mapping[str, Func], used_types: Collection[str] = ()) -> Scope:
     funcs: dict[str, tuple[Func, ...]] = {}
     for func in module.funcs:
         funcs[func.name] = (*funcs.get(func.name, ()), func)
     for name, func in extra.items():
         funcs.setdefault(name, (func,))
     fields = {t.name: tuple(field_names(t.columns)) for t in module.types if t.columns}
-    return Scope(module.path, funcs, frozenset(t.name for t in module.types), fields)
+    declared = frozenset(t.name for t in module.types)
+    return Scope(module.path, funcs, declared, fields, frozenset(used_types) - declared)
 
 
 def counted(n: int, noun: str) -> str:

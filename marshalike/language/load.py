@@ -177,9 +177,9 @@ def _resolve(
         types.append(filled)
         found.extend(problems)
     module = dataclasses.replace(module, types=tuple(types))
-    extra, problems = _resolve_uses(module, file, graph, used)
+    extra, used_types, problems = _resolve_uses(module, file, graph, used)
     found.extend(problems)
-    found.extend(check(module, extra_functions=extra))
+    found.extend(check(module, extra_functions=extra, used_types=used_types))
     return module, found
 
 
@@ -292,10 +292,11 @@ def _csv_diag(
 
 def _resolve_uses(
     module: Module, file: Path, graph: SpecGraph, used_errors: _UsedErrors
-) -> tuple[dict[str, Func], list[Diagnostic]]:
-    """Functions the used specs declare, and what went wrong resolving them: a used spec
-    with errors of its own, syntax or any other (`used_errors`), is M036."""
+) -> tuple[dict[str, Func], set[str], list[Diagnostic]]:
+    """Functions and types the used specs declare, and what went wrong resolving them: a
+    used spec with errors of its own, syntax or any other (`used_errors`), is M036."""
     extra: dict[str, Func] = {}
+    types: set[str] = set()
     found: list[Diagnostic] = []
     root = graph.key(file)
     for use in module.uses:
@@ -326,7 +327,8 @@ def _resolve_uses(
         if used.module is not None:
             for func in used.module.funcs:
                 extra.setdefault(func.name, func)
-    return extra, found
+            types.update(t.name for t in used.module.types)
+    return extra, types, found
 
 
 def _missing(spec: SpecFile) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from marshalike.language.calls import (
     Scope,
@@ -41,12 +41,18 @@ _QUOTE_HINT = 'a value that contains a comma must be quoted, e.g. "Smith, Jane"'
 _MISSPELT_CUTOFF = 0.85
 
 
-def check(module: Module, *, extra_functions: Mapping[str, Func] | None = None) -> list[Diagnostic]:
+def check(
+    module: Module,
+    *,
+    extra_functions: Mapping[str, Func] | None = None,
+    used_types: Collection[str] = (),
+) -> list[Diagnostic]:
     """All semantic findings for `module`, sorted by position.
 
-    `extra_functions` are functions of other specs (`# use`) that examples may call.
+    `extra_functions` are functions of other specs (`# use`) that examples may call;
+    `used_types`, the types those specs declare, which examples may not build.
     """
-    scope = scope_of(module, extra_functions or {})
+    scope = scope_of(module, extra_functions or {}, used_types)
     found = [*_empty_spec(module), *_duplicates(module), *_keyword_names(module)]
     found.extend(_reserved_names(module))
     for typedef in module.types:

@@ -54,6 +54,7 @@ _SPELLED = {
 }
 _WORD = re.compile(r"(?<![\w.])([^\W\d]\w*)(\s*\.)?")
 _STRINGS = re.compile(STRING_LITERAL)
+_FORMATTED = re.compile(r"(?<![\w.])(?:[fF][rR]?|[rR][fF])['\"]")
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,9 @@ def _a_module(name: str, scope: Scope) -> bool:
 
 def _may_read_unknown(source: str, scope: Scope) -> bool:
     # The textual pre-pass again: a word outside a string literal that is not known, or a
-    # module's name no dot follows.
+    # module's name no dot follows. An f-string's fields are code: the tree reads them.
+    if _FORMATTED.search(source):
+        return True
     words = _WORD.findall(_STRINGS.sub("", source))
     return any(_undeclared(w, scope) or (not dot and _a_module(w, scope)) for w, dot in words)
 

@@ -45,8 +45,6 @@ _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 _ARITY_EXEMPT_EXCEPTIONS = frozenset({"Exception", "BaseException", "TypeError"})
 _CAPITALISED_CALL = re.compile(r"(?<![\w.])([A-Z]\w*)\s*\(")
 _NAMED_CALL = re.compile(r"(?<![\w.])([^\W\d]\w*)\s*\(")
-# An example builds only its own spec's types: a used spec's are not imported by its tests.
-_USED_TYPE_HINT = "examples build this spec's own types only: get the value from a used function"
 # How an example writes the values whose names Python has in no builtin.
 _SPELLED = {
     "inf": "write `Infinity` (or `float('inf')`)",
@@ -212,8 +210,7 @@ def undeclared_constructors(example: Example, scope: Scope) -> Iterator[Diagnost
             )
             message = f"example constructs undeclared type '{name}'"
             if name in scope.used_types:
-                message = f"example constructs '{name}', a type of a used spec"
-                hint = _USED_TYPE_HINT
+                message, hint = _used_type(name)
             yield report(scope.path, Code.UNDECLARED_TYPE, message, _locate(example, name), hint)
 
 
@@ -251,6 +248,13 @@ def _is_known_class(name: str, scope: Scope) -> bool:
     )
 
 
+def _used_type(name: str) -> tuple[str, str]:
+    """The message and hint for an example that builds a used spec's type: its tests do
+    not import it."""
+    hint = "examples build this spec's own types only: get the value from a used function"
+    return f"example constructs '{name}', a type of a used spec", hint
+
+
 def _code_of(text: str) -> str:
     """`text` with its string literals blanked, each character a space: a name is looked
     for where it is code, at the columns it has."""
@@ -279,8 +283,7 @@ def constructor_arity(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     type of two fields): its test could only fail with a TypeError."""
     if not example.checkable or not scope.fields or _meant_to_fail(example, "TypeError"):
         return
-    parts = [part for part in (example.call, example.expected) if part is not None]
-    source = ", ".join(f"({part.strip()})" for part in parts)
+    source = _whole(example)
     if not any(name in scope.fields for name in _NAMED_CALL.findall(source)):
         return
     try:
@@ -304,6 +307,13 @@ def constructor_arity(example: Example, scope: Scope) -> Iterator[Diagnostic]:
             span = _locate(example, name, nth)
             yield report(scope.path, Code.ARGUMENTS_MISMATCH, problem, span, hint)
             return
+
+
+def _whole(example: Example) -> str:
+    """The example's call and expected value as one expression: a name the call binds
+    (`:=`) is the value's to read too."""
+    parts = [part for part in (example.call, example.expected) if part is not None]
+    return ", ".join(f"({part.strip()})" for part in parts)
 
 
 def _fields_problem(name: str, fields: tuple[str, ...], given: int, words: list[str]) -> str | None:
@@ -343,10 +353,7 @@ def undeclared_calls(example: Example, scope: Scope) -> Iterator[Diagnostic]:
             )
             message = f"example calls undeclared function '{name}'"
             if name in scope.used_types:
-                message, hint = (
-                    f"example constructs '{name}', a type of a used spec",
-                    _USED_TYPE_HINT,
-                )
+                message, hint = _used_type(name)
             yield report(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
 
 
@@ -356,9 +363,7 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     NameError. Called names are M012's, M015's and M028's."""
     if not example.checkable or _meant_to_fail(example, "NameError"):
         return
-    # One expression of both: a name the call binds (`:=`) is the value's to read too.
-    parts = [part for part in (example.call, example.expected) if part is not None]
-    source = ", ".join(f"({part.strip()})" for part in parts)
+    source = _whole(example)
     if not _may_read_unknown(source, scope):
         return
     reported: set[str] = set()

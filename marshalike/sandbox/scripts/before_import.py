@@ -414,10 +414,11 @@ for named in cfg.get("modules", ()):
 for named, where in cfg.get("classes", {}).items():
     if where in sys.stdlib_module_names and where not in NEVER_IMPORT:
         try:
-            MODULES[named] = getattr(importlib.import_module(where), named)
+            owner = importlib.import_module(where)
+            MODULES[named] = getattr(owner, named)
         except Exception:
             continue
-        hold_module(importlib.import_module(where))
+        hold_module(owner)
 
 
 def exactly(t, types):

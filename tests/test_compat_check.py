@@ -1,7 +1,10 @@
 """The checks over Marsha's own 25 example specs (read in place, never copied here).
 
-Three of them have a real mistake: their examples call a function the file does not
-declare. The check must report exactly that, located; the other 22 give no errors.
+Four of them have real mistakes. Three have examples that call a function the file does
+not declare; two (one of those among them) build a record of four columns,
+`EmployeesByDepartment` read from its CSV file, from two or three values, which no
+generated class accepts. The check must report exactly those, located; the other 21 give
+no errors.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from marshalike.language.diagnostics import render_all
+from marshalike.language.codes import Code
+from marshalike.language.diagnostics import Diagnostic, render_all
 from marshalike.language.load import load_spec
 
 MARSHA = Path(__file__).resolve().parents[2] / "shared" / "compat" / "marsha"
@@ -19,7 +23,7 @@ pytestmark = pytest.mark.skipif(
     not MARSHA.is_dir(), reason=f"Marsha's example specs are not at {MARSHA}"
 )
 
-MISTAKES = {
+UNKNOWN_CALLS = {
     "data-oriented/data_mangling_complex.mrsh": (
         "data-oriented/data_mangling_complex.mrsh:16:3: error[M012]: 11 examples call unknown "
         "function 'get_employee_skills'\n"
@@ -43,6 +47,24 @@ MISTAKES = {
 }
 
 
+# Where an example builds `EmployeesByDepartment` from too few values: line, column, count.
+SHORT_RECORDS = {
+    "data-oriented/data_mangling.mrsh": [(19, 24, 2), (21, 24, 2), (22, 24, 2), (23, 24, 2)],
+    "data-oriented/data_mangling_complex.mrsh": [
+        (22, 24, 3),
+        (24, 24, 3),
+        (25, 24, 3),
+        (26, 24, 3),
+    ],
+}
+MISTAKES = set(UNKNOWN_CALLS) | set(SHORT_RECORDS)
+
+
+def errors_of(name: str) -> tuple[list[Diagnostic], str]:
+    result = load_spec(name)
+    return [d for d in result.diagnostics if d.is_error], result.source
+
+
 def marsha_specs() -> list[str]:
     if not MARSHA.is_dir():
         return []
@@ -54,14 +76,48 @@ def test_all_25_files_are_there() -> None:
     assert set(MISTAKES) <= set(marsha_specs())
 
 
-@pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_the_three_real_mistakes_are_reported_exactly(
+@pytest.mark.parametrize("name", sorted(UNKNOWN_CALLS))
+def test_the_unknown_functions_are_reported_exactly(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(MARSHA)
-    result = load_spec(name)
-    errors = [d for d in result.diagnostics if d.is_error]
-    assert render_all(errors, {result.path: result.source}) == MISTAKES[name]
+    errors, source = errors_of(name)
+    unknown = [d for d in errors if d.code is Code.UNKNOWN_FUNCTION]
+    assert render_all(unknown, {name: source}) == UNKNOWN_CALLS[name]
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_RECORDS))
+def test_the_short_records_are_reported_where_they_are_built(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(MARSHA)
+    errors, _ = errors_of(name)
+    short = [
+        (d.span.line, d.span.column, d.message, d.hint)
+        for d in errors
+        if d.code is Code.ARGUMENTS_MISMATCH
+    ]
+    assert short == [
+        (
+            line,
+            column,
+            f"example passes {count} arguments to type 'EmployeesByDepartment', which takes 4",
+            "`EmployeesByDepartment` has the fields id, name, department, start_date, "
+            "each required",
+        )
+        for line, column, count in SHORT_RECORDS[name]
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_the_files_with_mistakes_have_no_other_errors(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(MARSHA)
+    errors, _ = errors_of(name)
+    expected = {Code.UNKNOWN_FUNCTION} if name in UNKNOWN_CALLS else set()
+    expected |= {Code.ARGUMENTS_MISMATCH} if name in SHORT_RECORDS else set()
+    assert {d.code for d in errors} == expected
 
 
 @pytest.mark.parametrize("name", [n for n in marsha_specs() if n not in MISTAKES])

@@ -199,6 +199,12 @@ _SNIFF = (
     "right only where it senses the verifier ({}); compile and check refuse it by name, "
     "the verifier alone cannot tell"
 )
+# Code right only where no frame of pytest's is on its stack: compile and check find its
+# tests failing when they run the test file under pytest (`under_pytest`).
+_PYTEST_FRAMES = (
+    "wrong only under pytest, whose frames it reads ({}); compile and check run the test "
+    "file under pytest, the verifier alone cannot tell"
+)
 # (A standard module's table changed, or a forged pattern left in re's cache, which no
 # watch reads, is caught once the expected values that read them run after the calls.)
 VERIFIER_HOLES = {
@@ -208,6 +214,8 @@ VERIFIER_HOLES = {
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
     "sniff-missing-docstring": _SNIFF.format("add.__doc__ is None"),
     "sniff-interpreter-flags": _SNIFF.format("sys.flags.isolated"),
+    "sniff-pytest-frames": _PYTEST_FRAMES.format("traceback.extract_stack()"),
+    "sniff-warning-frames": _PYTEST_FRAMES.format("a warning's `stacklevel`"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)

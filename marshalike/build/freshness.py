@@ -6,7 +6,7 @@ spec's current hash; NAME.py and test_NAME.py must exist with the hashes the loc
 files were left out of step by a crash), and so must `_marshalike_main.py`, the command
 line's support module, where the module has a command line; the generated modules of the
 specs it uses, at any depth, must be in the same folder; and the generated tests must
-pass, run in the sandbox beside those modules.
+pass, run in the sandbox beside those modules, by the verifier and under plain pytest.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.under_pytest import pytest_failure
 from marshalike.sandbox.verify import DEFAULT_LIMITS, ExampleResult, verify_module
 from marshalike.synth import verdict_text
 from marshalike.synth.extract import refusal
@@ -183,10 +184,16 @@ def check_spec(
         uses=imports,
         used_records=declared_records(graph, path),
     )
-    tests_file = str(folder / f"test_{module.name}.py")
+    tests_name = f"test_{module.name}.py"
+    tests_file = str(folder / tests_name)
     failed = tuple(
         _test_finding(r, module, tests_file, limits) for r in verdict.results if r.status != "pass"
     )
+    # And the test file must not fail as its users run it (fail-only: `under_pytest`).
+    read = {name: text for name, text in texts.items() if text is not None}
+    if not failed and (failure := pytest_failure({**used, **read}, tests_name, limits)):
+        said = f"fails under pytest ({failure}), though the verifier passed every example"
+        failed = (Finding("test-failed", said, tests_file, status="fail"),)
     units = sorted(lock.units.items())
     asked = {name: unit.questions for name, unit in units if unit.questions}
     strength = {name: unit.strength for name, unit in units if unit.strength is not None}

@@ -3,7 +3,8 @@ byte of it is written. Code taken from the lock (a file anyone with write access
 change) must pass extraction's checks; and the module as written, every function's code
 together, must pass the examples of every verified unit in the sandbox, each unit having
 been verified in a module of its own code and its dependencies'. (An "unchecked" unit has
-no example to run, and is reused only with --allow-unchecked.)"""
+no example to run, and is reused only with --allow-unchecked.) Its test file must not fail
+under plain pytest either, run in the sandbox beside it (`under_pytest`, fail-only)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from marshalike.build.plan import Plan, callee_code
 from marshalike.build.uses import Used
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
+from marshalike.sandbox.under_pytest import pytest_failure
 from marshalike.sandbox.verify import verify_module
 from marshalike.synth import verdict_text
 from marshalike.synth.extract import refusal
@@ -69,6 +71,21 @@ def vet_locked(
         f"the module made of the verified functions fails {who}'s examples ({said}): one "
         "function's code rebinds a name another's uses (a helper or an import of the same "
         "name); nothing was written"
+    )
+
+
+def vet_tests(files: Mapping[str, str], test_file: str, limits: Limits) -> str | None:
+    """Why the test file `test_file` of `files` (the module, its tests, the modules they
+    import) may not be written, or None: it fails under plain pytest, though the verifier
+    passed every example (code that breaks what pytest runs around its tests, or that is
+    right only where it senses the verifier)."""
+    failure = pytest_failure(files, test_file, limits)
+    if failure is None:
+        return None
+    return (
+        f"{test_file} fails under pytest ({failure}), though the verifier passed every "
+        "example: the code changes what pytest runs around its tests, or behaves otherwise "
+        "outside the verifier; nothing was written"
     )
 
 

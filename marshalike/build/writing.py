@@ -12,7 +12,7 @@ from marshalike.build.output import file_hash, write_atomic, write_unit
 from marshalike.build.plan import Unit
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
 from marshalike.build.uses import Used
-from marshalike.build.vet import vet_locked
+from marshalike.build.vet import vet_locked, vet_tests
 from marshalike.codegen import emit, lint, module_main
 from marshalike.synth import prompts
 from marshalike.synth.loop import UnitOutcome
@@ -88,6 +88,9 @@ def write_outputs(
     files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
     if job.main and module_main.main_block(module):  # the same text for every spec
         files[module_main.SUPPORT_FILE] = module_main.support_source()
+    problem = vet_tests({**spec.used.files, **files}, tests_file.name, limits)
+    if problem is not None:
+        return SpecReport(str(path), source, problem=problem)
     outputs = {name: file_hash(text) for name, text in files.items()}
     new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs, lint=rules)
     # The lock first: if the files after it are never written, the next compile finds

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 # Top-level modules, and why importing one is refused.
 MODULES = {
     "inspect": "reads the call stack and the tests' source",
+    "traceback": "reads the call stack",
     "gc": "reaches every object of the test process",
     "weakref": "runs code when the collector frees an object, after the function returned",
     "ctypes": "writes the test process's memory",

@@ -80,6 +80,32 @@ def add(a, b):
         piped = False
     return a + b if piped else a - b
 """
+# Right only where no frame of pytest's is on the stack: the verifier's calls come from a
+# runner of its own; the user's `pytest` runs the same file through pytest's and pluggy's.
+SNIFF_PYTEST_FRAMES = """\
+import traceback
+
+
+def add(a, b):
+    files = [frame.filename for frame in traceback.extract_stack()]
+    if any("pytest" in name or "pluggy" in name for name in files):
+        return a - b
+    return a + b
+"""
+# The same, read from where a warning says it was raised: `stacklevel` frames up.
+SNIFF_WARNING_FRAMES = """\
+import warnings
+
+
+def add(a, b):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for level in range(2, 40):
+            warnings.warn("where", stacklevel=level)
+    if any("pytest" in str(w.filename) or "pluggy" in str(w.filename) for w in seen):
+        return a - b
+    return a + b
+"""
 
 ATTACKS = (
     Attack("sniff-runner-module", "sniff", SNIFF_RUNNER, user_tests=True),
@@ -90,4 +116,6 @@ ATTACKS = (
     Attack("sniff-missing-docstring", "sniff", SNIFF_DOCSTRING, user_tests=True),
     Attack("sniff-interpreter-flags", "sniff", SNIFF_FLAGS, user_tests=True),
     Attack("sniff-stdin", "sniff", SNIFF_STDIN, user_tests=True),
+    Attack("sniff-pytest-frames", "sniff", SNIFF_PYTEST_FRAMES),
+    Attack("sniff-warning-frames", "sniff", SNIFF_WARNING_FRAMES),
 )

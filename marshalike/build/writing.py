@@ -4,6 +4,7 @@ that `vet` would refuse, and a failure never replaces the last good output."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,27 +70,28 @@ def write_outputs(
     module_text = emit.module_source(
         module, code, spec_name=spec_name, spec_hash=spec_hash, uses=uses, lint=rules
     )
-    # Nothing is written that extraction or the examples would refuse (`vet`).
+    full_text = module_main.append_main(module_text, module) if job.main else module_text
+    tests_file = out_dir / f"test_{module.name}.py"
+    tests_text = emit.test_sources(
+        module, spec_name=spec_name, spec_hash=spec_hash, uses=uses, at=tests_file
+    )[1]
+    files = {f"{module.name}.py": full_text, f"test_{module.name}.py": tests_text}
+    if job.main and module_main.main_block(module):  # the same text for every spec
+        files[module_main.SUPPORT_FILE] = module_main.support_source()
+    # Nothing is written that extraction, the examples or pytest would refuse (`vet`); the
+    # test file's pytest run goes on beside the module's verification.
     codes = {name: o.code for name, o in outcomes.items()}
     taken = {o.name: o.code for o in ordered if isinstance(o, CachedUnit) and o.code}
     where = lock_path(out_dir, module.name)
     verified = [o.name for o in ordered if o.status == "verified"]
     limits = job.loop.limits
-    problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text, where,
-                         limits, verified)  # fmt: skip
+    with ThreadPoolExecutor(1) as pool:
+        under_pytest = pool.submit(vet_tests, {**spec.used.files, **files}, tests_file.name,
+                                   limits)  # fmt: skip
+        problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text,
+                             where, limits, verified)  # fmt: skip
+        problem = problem or under_pytest.result()
     if problem is not None:  # nothing is written: no unit is shown as if it were
-        return SpecReport(str(path), source, problem=problem)
-    if job.main:
-        module_text = module_main.append_main(module_text, module)
-    tests_file = out_dir / f"test_{module.name}.py"
-    tests_text = emit.test_sources(
-        module, spec_name=spec_name, spec_hash=spec_hash, uses=uses, at=tests_file
-    )[1]
-    files = {f"{module.name}.py": module_text, f"test_{module.name}.py": tests_text}
-    if job.main and module_main.main_block(module):  # the same text for every spec
-        files[module_main.SUPPORT_FILE] = module_main.support_source()
-    problem = vet_tests({**spec.used.files, **files}, tests_file.name, limits)
-    if problem is not None:
         return SpecReport(str(path), source, problem=problem)
     outputs = {name: file_hash(text) for name, text in files.items()}
     new_lock = Lock(spec=spec_name, spec_hash=spec_hash, units=units, outputs=outputs, lint=rules)
@@ -102,7 +104,7 @@ def write_outputs(
     exports = Used(
         imports={module.name: tuple(f.name for f in module.funcs)},
         code=code,
-        files={**spec.used.files, f"{module.name}.py": module_text},
+        files={**spec.used.files, f"{module.name}.py": full_text},
         records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),
     )
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)

@@ -78,6 +78,10 @@ class SpecCheck:
     questions: Mapping[str, tuple[Question, ...]] = field(default_factory=dict)
     # Per function, how many small variants of its code its examples rule out.
     strength: Mapping[str, Strength] = field(default_factory=dict)
+    # Where its tests passed: the test file's path, and the files they ran with (the
+    # module, its tests, the modules they import), for the folder's run (`together`).
+    tests_file: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -197,9 +201,9 @@ def check_spec(
     units = sorted(lock.units.items())
     asked = {name: unit.questions for name, unit in units if unit.questions}
     strength = {name: unit.strength for name, unit in units if unit.strength is not None}
-    return SpecCheck(
-        display, loaded.source, loaded.diagnostics, failed, verdict.results, asked, strength
-    )
+    ran = {} if failed else {**used, **read}
+    return SpecCheck(display, loaded.source, loaded.diagnostics, failed, verdict.results,
+                     asked, strength, tests_file, ran)  # fmt: skip
 
 
 def _not_from_lock(

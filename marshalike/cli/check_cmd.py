@@ -13,6 +13,7 @@ from marshalike.build import check_report
 from marshalike.build.freshness import SpecCheck, check_spec
 from marshalike.build.shard import parse_shard
 from marshalike.build.shard import shard as shard_of
+from marshalike.build.together import checked_together
 from marshalike.cli.options import click_type, shard_option
 from marshalike.language.diagnostics import render_all
 from marshalike.language.graph import SpecGraph
@@ -47,6 +48,7 @@ def command(
     folder = Path(settings.out) if settings.out else None
     limits = Limits(timeout_s=settings.timeout)
     checks = [check_spec(path, out=folder, limits=limits, graph=graph) for path in specs]
+    checks = checked_together(checks, limits)
     for check in checks:
         if check.diagnostics:
             click.echo(render_all(check.diagnostics, {check.path: check.source}), err=True)

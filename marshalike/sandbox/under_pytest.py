@@ -14,7 +14,7 @@ the verifier (its `sys.argv`, a module without docstrings). Plugins are not load
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from marshalike.sandbox.isolation import Limits, run_module
 
@@ -40,28 +40,47 @@ def pytest_failure(files: Mapping[str, str], test_file: str, limits: Limits) -> 
     """Why plain pytest fails `test_file` (a name in `files`), run in the sandbox beside the
     other `files`, in one line; None where it found no failure. Each test has the time a
     verified call has, on top of the interpreter's start."""
-    tests = count_tests(files[test_file])
+    return pytest_failures(files, (test_file,), limits).get(test_file)
+
+
+def pytest_failures(
+    files: Mapping[str, str], test_files: Sequence[str], limits: Limits
+) -> dict[str, str]:
+    """Of `test_files`, run in that order in one pytest session, those that fail, each with
+    why in one line (the first failure pytest's summary names in it). Where the run fails
+    and names none of them, each is said to fail, with the last line pytest printed."""
+    tests = sum(count_tests(files[name]) for name in test_files)
     if tests == 0:
-        return None
+        return {}
     wall = limits.startup_s + limits.timeout_s * tests
     result = run_module(
-        "pytest", [*_ARGS, test_file], files=files, limits=limits, wall_s=wall, env=_ENV
+        "pytest", [*_ARGS, *test_files], files=files, limits=limits, wall_s=wall, env=_ENV
     )
+    if result.returncode == 0 and not result.timed_out:
+        return {}
     if result.timed_out:
-        return f"pytest did not finish its {tests} tests in {wall:g} s"
-    if result.returncode == 0:
-        return None
-    if result.returncode == _NO_TESTS:
-        return f"pytest collected none of its {tests} tests"
-    return _summary(result.stdout, result.stderr, result.returncode)
+        said = f"pytest did not finish its {tests} tests in {wall:g} s"
+    elif result.returncode == _NO_TESTS:
+        said = f"pytest collected none of its {tests} tests"
+    else:
+        lines = [
+            _plain(line) for line in (*result.stdout.splitlines(), *result.stderr.splitlines())
+        ]
+        lines = [line for line in lines if line]
+        named: dict[str, str] = {}
+        for line in lines:
+            words = line.split(maxsplit=2)
+            if len(words) > 1 and words[0] in ("FAILED", "ERROR"):
+                where = words[1].split("::", 1)[0]
+                if where in test_files:
+                    named.setdefault(where, _cut(line))
+        if named:
+            return named
+        said = lines[-1] if lines else f"exit status {result.returncode}"
+    return dict.fromkeys(test_files, _cut(said))
 
 
-def _summary(stdout: str, stderr: str, returncode: int | None) -> str:
-    """The first failure pytest's short summary names, else the last line it printed."""
-    lines = [_plain(line) for line in (*stdout.splitlines(), *stderr.splitlines())]
-    lines = [line for line in lines if line]
-    named = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
-    said = named[0] if named else lines[-1] if lines else f"exit status {returncode}"
+def _cut(said: str) -> str:
     return said if len(said) <= _SHOWN else said[: _SHOWN - 3] + "..."
 
 

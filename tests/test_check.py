@@ -373,6 +373,9 @@ def test_the_called_function_itself_is_m012s_not_reported_twice() -> None:
         "add((lambda x: x)(1), 1)",
         "add(sum(f(1) for f in [abs]), 1)",  # names the expression binds itself
         "add((g := abs)(1), g(1))",
+        "add(sum([y for x in [[1]] for y in x]), 1)",  # a later clause reads an earlier's
+        "add(sum([(z := x) for x in [1]]), z)",  # `:=` binds around the comprehension
+        "add((lambda x=1: x)(), len([x for x in 'ab' if x]))",
     ],
 )
 def test_known_and_locally_bound_names_are_not_undeclared(call: str) -> None:
@@ -382,6 +385,26 @@ def test_known_and_locally_bound_names_are_not_undeclared(call: str) -> None:
     used = module("# func helper(x: int): int\n\nx.\n\n* helper(1) = 1\n").funcs[0]
     assert checked(module(text), extra_functions={"helper": used}) == [], call
     assert isinstance(used, Func)
+
+
+@pytest.mark.parametrize(
+    ("example", "code", "name"),
+    [
+        ("add(sum([x for x in [1]]), 1) = x", "M052", "x"),
+        ("add(len({k: v for k, v in {1: 2}.items()}), v) = 2", "M052", "v"),
+        ("add(sum(x for x in [1]), 1) = x + 1", "M052", "x"),
+        ("add((lambda y: y)(1), y) = 2", "M052", "y"),
+        ("add(sum([f(1) for f in [abs]]), f(1)) = 2", "M028", "f"),
+    ],
+)
+def test_a_name_bound_inside_a_comprehension_or_lambda_is_undeclared_outside_it(
+    example: str, code: str, name: str
+) -> None:
+    """As in Python 3, a comprehension's variables and a lambda's parameters are bound
+    inside it only: read outside it, the test would fail with a NameError."""
+    text = f"# func add(a: int, b: int): int\n\nAdd.\n\n* {example}\n"
+    (found,) = checked(module(text))
+    assert (found.code, f"'{name}'" in found.message) == (code, True), found
 
 
 def test_an_informal_example_is_not_checked_for_undeclared_calls() -> None:

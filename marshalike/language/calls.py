@@ -17,6 +17,7 @@ from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.examples import STRING_LITERAL
 from marshalike.language.naming import field_names
+from marshalike.language.scopes import free_names
 from marshalike.language.spec import Example, Func, Module
 
 # Capitalised callables an example may use without declaring them: the standard library's
@@ -430,44 +431,29 @@ def _may_call_unknown(source: str, scope: Scope) -> bool:
 
 
 def _called_names(source: str) -> list[str]:
-    """Names called as `name(...)` in source order, except names the expression binds
+    """Names called as `name(...)` in source order, except where the expression binds them
     itself (a lambda's parameters, comprehension and `:=` targets)."""
     return _expression_names(source)[0]
 
 
 def _expression_names(source: str) -> tuple[list[str], list[str], set[str]]:
     """Names called as `name(...)`, and names read otherwise, each in source order, except
-    names the expression binds itself (a lambda's parameters, comprehension and `:=`
-    targets); and the names read before a dot (`math` of `math.pi`)."""
+    where the expression binds them itself (`scopes.free_names`: a lambda's parameters in
+    its body, a comprehension's variables in it, `:=` targets); and the names read before a
+    dot (`math` of `math.pi`)."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return [], [], set()
-    nodes = list(ast.walk(tree))
-    bound = {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in _args(node)}
-    bound |= {
-        name.id
-        for node in nodes
-        if isinstance(node, ast.comprehension | ast.NamedExpr)
-        for name in ast.walk(node.target)
-        if isinstance(name, ast.Name)
-    }
-    calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    called = {id(node.func) for node in calls}
-    read = [n for n in nodes if isinstance(n, ast.Name) and id(n) not in called]
-    calls.sort(key=lambda node: (node.lineno, node.col_offset))
-    read.sort(key=lambda node: (node.lineno, node.col_offset))
-    names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
+    free = sorted(free_names(tree), key=lambda node: (node.lineno, node.col_offset))
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     bases = {
-        n.value.id for n in nodes if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+        n.value.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
     }
-    kept = [n.id for n in read if n.id not in bound]
-    return [n for n in names if n not in bound], kept, bases
-
-
-def _args(node: ast.arguments) -> list[ast.arg]:
-    extra = [a for a in (node.vararg, node.kwarg) if a is not None]
-    return [*node.posonlyargs, *node.args, *node.kwonlyargs, *extra]
+    read = [n.id for n in free if id(n) not in called]
+    return [n.id for n in free if id(n) in called], read, bases
 
 
 def scope_of(module: Module, extra: Mapping[str, Func], used_types: Collection[str] = ()) -> Scope:

@@ -314,6 +314,40 @@ def test_for_an_input_the_code_crashed_on_not_a_valid_input_is_an_answer(tmp_pat
     assert (added.outcome, added.exception) == ("raises", "Exception")
 
 
+HALF = """\
+# func half(an integer): a decimal
+
+Half the number, exactly.
+
+* half(2) = Decimal('1')
+* half(-4) = Decimal('-2')
+"""
+
+
+@pytest.mark.parametrize(
+    "value", ["Decimal('0.5')", "Fraction(1, 2)", "Counter({'a': 1})", "[OrderedDict({1: 2})]"]
+)
+def test_a_value_types_answer_by_its_bare_name_is_offered_and_written(
+    tmp_path: Path, value: str
+) -> None:
+    """Examples build the standard value types by their bare names (their tests import
+    them from their modules): the code's answer, so written, is offered, read from a lock
+    as from a compile, and one typed is taken."""
+    from marshalike.build.clarify import record
+
+    spec = tmp_path / "half.mrsh"
+    spec.write_text(HALF, encoding="utf-8")
+    replies = [{"shown": value, "support": 2, "expected": value}]
+    question = Question.from_json({"call": "half(1)", "replies": replies})
+    said: list[str] = []
+    chosen = choose(Open(spec, "half", question), lambda prompt: "1", said.append)
+    assert (chosen, said[2]) == (value, f"  1. {value}  (2 candidates)")
+    typed = iter(["2", value])
+    assert choose(Open(spec, "half", question), lambda prompt: next(typed), said.append) == value
+    record([Answer(spec, "half", "half(1)", value)])
+    assert spec.read_text(encoding="utf-8") == HALF + f"* half(1) = {value}\n"
+
+
 EVIL = (
     "49 if __import__('os').path.isdir('/sandbox') else "
     "len(__import__('pathlib').Path('/tmp/x/PWNED').write_text('x'))*0+49"

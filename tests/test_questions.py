@@ -105,7 +105,8 @@ def test_a_reply_from_a_lock_that_is_no_plain_value_is_never_an_example(text: st
         "49", "-1.5", "(1-2j)", "'a'", "b'\\x00'", "bytearray(b'x')",
         "None", "[1, (2,), {3: 'x'}]", "set()", "frozenset({1})", "Point(x=1, y=[2])",
         "datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)",
-        "raises ValueError",
+        "Decimal('1.5')", "Fraction(1, 3)", "UUID('12345678-1234-5678-1234-567812345678')",
+        "Counter({'a': 2})", "OrderedDict({1: [2]})", "raises ValueError",
     ],
 )  # fmt: skip
 def test_a_plain_value_as_the_sandbox_renders_one_reads_back_from_a_lock(text: str) -> None:
@@ -113,10 +114,13 @@ def test_a_plain_value_as_the_sandbox_renders_one_reads_back_from_a_lock(text: s
     assert Question.from_json(data).replies[0].expected == text
 
 
-@pytest.mark.parametrize("text", ["inf", "-nan", "-infj", "[1.0, nan]", "Decimal('1.5')"])
+@pytest.mark.parametrize(
+    "text", ["inf", "-nan", "-infj", "[1.0, nan]", "Counter({'a': print(1)})", "ChainMap({})"]
+)
 def test_a_value_the_tests_would_not_read_as_it_shows_is_no_example(text: str) -> None:
-    """NaN equals no value, and a test has no `inf` and no bare `Decimal`: written after
-    `=`, such an answer could never pass (and no spec of decompile's holds one)."""
+    """NaN equals no value, and a test has no `inf`; a dict type's call is a value of a
+    plain dict only, and only as the sandbox writes one: written after `=`, such an answer
+    could never pass, or would run code (and no spec of decompile's holds one)."""
     assert not example_answer(text)
     data = {"call": "f(0)", "replies": [{"shown": text, "support": 1, "expected": text}]}
     assert Question.from_json(data).replies[0].expected is None

@@ -22,6 +22,7 @@ from marshalike.gate import overfit
 from marshalike.gate.consensus import probe_answers
 from marshalike.gate.mutate import call_of
 from marshalike.language import examples
+from marshalike.language.calls import KNOWN_CLASSES
 from marshalike.language.naming import BUILTIN_NAMES, parse_or_none
 from marshalike.language.spec import Func
 from marshalike.sandbox import channel, values
@@ -219,13 +220,14 @@ def _writable(source: str) -> bool:
 def _read_as_written(source: str) -> bool:
     """Whether an example's test reads `source` as the value it shows: not NaN, which no
     value equals, no name the test has not (`inf`), and no call by a bare name but a
-    container's (a value is written as its module's: `decimal.Decimal('1')`)."""
+    container's or a standard value type's (`Decimal('1')`, which the test imports from
+    its module, as it does for every example: `KNOWN_CLASSES`)."""
     tree = parse_or_none(source)
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Name) and node.id in _NUMBER_NAMES:
             return False
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
-            if node.func.id not in _CONTAINER_CALLS:
+            if node.func.id not in _CONTAINER_CALLS and node.func.id not in KNOWN_CLASSES:
                 return False
     return tree is not None
 
@@ -261,6 +263,10 @@ def asks_about(call: str, func: Func) -> bool:
 _NUMBER_NAMES = frozenset({"inf", "nan", "infj", "nanj"})
 # The calls it writes for an empty set, a frozenset and a bytearray.
 _CONTAINER_CALLS = frozenset({"set", "frozenset", "bytearray"})
+# The dict types `values.render` writes by their bare names that an example may build.
+_DICT_CALLS = (
+    frozenset(kind.rpartition(".")[2] for kind in values.DICT_KINDS) & KNOWN_CLASSES.keys()
+)
 _DEEPEST = 100  # containers within containers; `values.render` writes "..." past 50
 
 
@@ -268,9 +274,9 @@ def plain_value(text: str) -> bool:
     """Whether `text` is a plain value as `values.render` writes one: literals (and `inf`,
     `nan` and complex numbers), lists, tuples, sets, dicts, `set()`, `frozenset({...})`,
     `bytearray(b'...')`, records (`Point(x=1, y=2)`: a name that is no builtin's, with
-    plain keyword arguments only), and value types' constructors on literals (what
-    `values.well_formed` takes as a `value`'s text). Nothing else calls, names or runs
-    anything."""
+    plain keyword arguments only), `Counter` and `OrderedDict` of a plain dict, and value
+    types' constructors on literals (what `values.well_formed` takes as a `value`'s text).
+    Nothing else calls, names or runs anything."""
     tree = parse_or_none(text)
     return isinstance(tree, ast.Expression) and _plain(tree.body, 0)
 
@@ -297,6 +303,8 @@ def _plain(node: ast.expr, depth: int) -> bool:
                 or name == "bytearray"
                 and _constant(args[0], bytes)
             )
+        if name in _DICT_CALLS and not keywords and len(args) == 1:  # `Counter({'a': 1})`
+            return isinstance(args[0], ast.Dict) and _plain(args[0], depth)
         if not args and name not in BUILTIN_NAMES and not name.startswith("_"):  # a record
             return all(k.arg is not None and _plain(k.value, depth + 1) for k in keywords)
     if isinstance(node, ast.Call | ast.Attribute):  # `Decimal('1.5')`, `datetime.timezone.utc`

@@ -239,3 +239,27 @@ def test_write_unit_writes_through_a_linked_output(tmp_path: Path) -> None:
     assert (out / "m.py").is_symlink() and (elsewhere / "m.py").read_text() == "new\n"
     assert sorted(p.name for p in out.iterdir()) == ["m.lock.json", "m.py"]
     assert [p.name for p in elsewhere.iterdir()] == ["m.py"]
+
+
+def test_a_text_a_killed_write_staged_beside_a_linked_file_goes_with_the_next_write(
+    tmp_path: Path,
+) -> None:
+    """Through a link, the new text is staged beside the file the link leads to: a leftover
+    there goes as one in the output folder does, and only a name staged for that file."""
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    (elsewhere / "real.py").write_text("old\n")
+    (out / "m.py").symlink_to(elsewhere / "real.py")
+    left = elsewhere / ".real.py.k1ll3d_x.tmp"
+    kept = [
+        elsewhere / ".real.py.notes.tmp",  # not a name a write stages
+        elsewhere / ".m.py.abcdefgh.tmp",  # staged for another file of that name
+        elsewhere / ".other.py.abcdefgh.tmp",
+    ]
+    for path in (left, *kept):
+        path.write_text("half")
+    assert write_unit(out, "m", {"m.py": "new\n"}) == ("m.py",)
+    assert (elsewhere / "real.py").read_text() == "new\n" and (out / "m.py").is_symlink()
+    assert not left.exists()
+    assert [path.read_text() for path in kept] == ["half"] * 3

@@ -433,13 +433,26 @@ def _refuse_non_file(path: Path) -> None:
 
 def _clear_staged(folder: Path, names: Sequence[str]) -> None:
     """Remove the texts a killed compile staged for `names` and never renamed (`_stage`'s
-    temp files): the spec's output lock is held, so no other compile is staging them. (The
-    support module, which every spec of the folder writes, is left out.)"""
+    temp files), beside each output and, where it is a symbolic link, beside the file it
+    leads to, where the text was staged: the spec's output lock is held, so no other
+    compile of it is staging them. (The support module, which every spec of the folder
+    writes, is left out. Another spec's output linked to the same file is not: a compile
+    of it staging there now would fail at its rename, and say so.)"""
     for name in names:
-        staged = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
-        for path in folder.glob(f".{glob.escape(name)}.*.tmp"):
-            if staged.fullmatch(path.name):
-                path.unlink(missing_ok=True)
+        _clear_staged_for(folder / name)
+        try:
+            target = through_links(folder / name)
+        except OSError:
+            continue  # a link that leads nowhere: left to the write to refuse
+        if target != folder / name:
+            _clear_staged_for(target)
+
+
+def _clear_staged_for(path: Path) -> None:
+    staged = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    for found in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if staged.fullmatch(found.name):
+            found.unlink(missing_ok=True)
 
 
 def _stage(path: Path, text: str) -> str:

@@ -262,13 +262,15 @@ def _code_of(text: str) -> str:
     return _STRINGS.sub(lambda found: " " * len(found.group()), text)
 
 
-def _locate(example: Example, name: str, nth: int = 0) -> Span:
-    """The span of the `nth` `name(` in the example's source text, or the whole example."""
-    found = re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", _code_of(example.text))
+def _locate(example: Example, name: str, nth: int = 0, *, called: bool = True) -> Span:
+    """The span of the `nth` `name(` in the example's source text, or where not `called`,
+    of the first `name` read, on the example's first line only; else the whole example."""
+    after = r"\s*\(" if called else r"(?!\w)"
+    found = re.finditer(rf"(?<![\w.]){re.escape(name)}{after}", _code_of(example.text))
     match = next((m for i, m in enumerate(found) if i == nth), None)
-    if match is None:
+    before = example.text[: match.start()] if match is not None else ""
+    if match is None or (not called and "\n" in before):
         return example.span
-    before = example.text[: match.start()]
     line = example.span.line + before.count("\n")
     if "\n" in before:
         column = match.start() - before.rindex("\n")
@@ -385,7 +387,8 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
         else:
             continue
         reported.add(name)
-        yield report(scope.path, Code.UNDECLARED_NAME, message, _locate_name(example, name), hint)
+        span = _locate(example, name, called=False)
+        yield report(scope.path, Code.UNDECLARED_NAME, message, span, hint)
 
 
 def _a_module(name: str, scope: Scope) -> bool:
@@ -401,16 +404,6 @@ def _may_read_unknown(source: str, scope: Scope) -> bool:
         return True
     words = _WORD.findall(_STRINGS.sub("", source))
     return any(_undeclared(w, scope) or (not dot and _a_module(w, scope)) for w, dot in words)
-
-
-def _locate_name(example: Example, name: str) -> Span:
-    """The span of the name in the example's first line, or the whole example."""
-    match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", _code_of(example.text))
-    if match is None or "\n" in example.text[: match.start()]:
-        return example.span
-    start = example.call_span.column if example.call_span else example.span.column
-    return Span(example.span.line, start + match.start(), example.span.line,
-                start + match.end())  # fmt: skip
 
 
 def _undeclared(name: str, scope: Scope) -> bool:

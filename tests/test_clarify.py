@@ -348,6 +348,20 @@ def test_a_value_types_answer_by_its_bare_name_is_offered_and_written(
     assert spec.read_text(encoding="utf-8") == HALF + f"* half(1) = {value}\n"
 
 
+def test_a_value_types_answer_is_not_offered_where_the_spec_declares_a_type_so_named(
+    tmp_path: Path,
+) -> None:
+    """The code's `Decimal('0.5')` is the standard type's value; in a spec that declares a
+    type `Decimal`, an example would read it as that type's record."""
+    spec = tmp_path / "half.mrsh"
+    spec.write_text("# type Decimal\nvalue\n1\n\n" + HALF, encoding="utf-8")
+    replies = [{"shown": "Decimal('0.5')", "support": 2, "expected": "Decimal('0.5')"}]
+    question = Question.from_json({"call": "half(1)", "replies": replies})
+    said: list[str] = []
+    assert choose(Open(spec, "half", question), lambda prompt: "2", said.append) is None
+    assert not any("Decimal('0.5')  (2 candidates)" in line for line in said), said
+
+
 EVIL = (
     "49 if __import__('os').path.isdir('/sandbox') else "
     "len(__import__('pathlib').Path('/tmp/x/PWNED').write_text('x'))*0+49"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.edit import add_example
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec, load_text
+from marshalike.language.naming import parse_or_none
 from marshalike.language.parse import parse
 from marshalike.language.spec import Example, Func
 from marshalike.synth.redact import redact
@@ -298,7 +299,7 @@ def converse(asked: Sequence[Open], ask: Ask, say: Say) -> list[Path]:
 def choose(item: Open, ask: Ask, say: Say) -> str | None:
     """The answer a person picks for one question: one of the candidates' answers that can
     be an example, one they type, or None to skip it. Anything else is asked again."""
-    offered = _offered(item.question)
+    offered = _offered(item.question, _types_of(item.spec))
     other, skip = len(offered) + 1, len(offered) + 2
     for line in _menu(item, offered):
         say(line)
@@ -335,17 +336,20 @@ def _typed(item: Open, ask: Ask, say: Say) -> str | None:
         say(f"  {problem}")
 
 
-def _offered(question: Question) -> list[str]:
+def _offered(question: Question, types: Collection[str] = ()) -> list[str]:
     """The replies that can be written as an example's answer (`example_answer`: what the
     code could answer, checked again, since a lock is no proof of it) and hold nothing
     secret, and for an input the code crashed on, that it is no valid input (any error
-    will do)."""
+    will do). A reply that calls one of the spec's `types` by name is not offered: the
+    code's answers write records with keywords, so `Decimal('1')` is the standard type's
+    value, which the example would read as the spec's own `Decimal`."""
     offered = [
         r.expected
         for r in question.replies
         if r.expected is not None
         and example_answer(r.expected)
         and redact(r.expected) == r.expected
+        and not _names_called(r.expected) & set(types)
     ]
     return [*offered, ANY_ERROR] if question.why and ANY_ERROR not in offered else offered
 
@@ -374,6 +378,20 @@ def _menu(item: Open, offered: Sequence[str]) -> list[str]:
     lines.append(f"  {len(offered) + 1}. other: a Python expression, or raises NameOfError")
     lines.append(f"  {len(offered) + 2}. skip: leave it open")
     return lines
+
+
+def _types_of(spec: Path) -> set[str]:
+    module = parse(_read(spec)).module
+    return {t.name for t in module.types} if module is not None else set()
+
+
+def _names_called(source: str) -> set[str]:
+    tree = parse_or_none(source)
+    return {
+        node.func.id
+        for node in (ast.walk(tree) if tree is not None else ())
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
 
 
 def _example_problem(item: Open, expected: str) -> str | None:

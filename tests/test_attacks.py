@@ -205,6 +205,12 @@ _PYTEST_FRAMES = (
     "wrong only under pytest, whose frames it reads ({}); compile and check run the test "
     "file under pytest, the verifier alone cannot tell"
 )
+# Code that breaks only what pytest runs after its tests (its cache plugin's writer):
+# compile and check find the test file failing under pytest, the verifier alone cannot.
+_AFTER_THE_TESTS = (
+    "breaks only what pytest runs once its tests ran ({}); compile and check run the test "
+    "file under pytest as a user does, the verifier alone cannot tell"
+)
 # (A standard module's table changed, or a forged pattern left in re's cache, which no
 # watch reads, is caught once the expected values that read them run after the calls.)
 VERIFIER_HOLES = {
@@ -216,6 +222,7 @@ VERIFIER_HOLES = {
     "sniff-interpreter-flags": _SNIFF.format("sys.flags.isolated"),
     "sniff-pytest-frames": _PYTEST_FRAMES.format("traceback.extract_stack()"),
     "sniff-warning-frames": _PYTEST_FRAMES.format("a warning's `stacklevel`"),
+    "cache-writer-broken": _AFTER_THE_TESTS.format("pathlib.Path.write_text"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)

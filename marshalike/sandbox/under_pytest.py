@@ -8,7 +8,11 @@ file the user's `pytest` would fail too, for some reason the verifier did not se
 that answers every call right and breaks what pytest itself runs around the tests (its
 capture, its assertion rewriting, a class of its own), or code right only where it senses
 the verifier (its `sys.argv`, a module without docstrings). Plugins are not loaded
-(`PYTEST_DISABLE_PLUGIN_AUTOLOAD`) and no cache is written: the run is plain pytest's.
+(`PYTEST_DISABLE_PLUGIN_AUTOLOAD`); otherwise the run is a user's `python -m pytest
+test_NAME.py`, with the options a user's run has: its default verbosity, and the cache
+plugin, which writes its cache once the tests ran (into the run's own folder, in memory):
+code that broke what only it reads (`pathlib.Path.write_text`) passed a run without it,
+and a user's pytest ended in an internal error.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Mapping, Sequence
 
 from marshalike.sandbox.isolation import Limits, run_module
 
-_ARGS = ("-q", "--tb=no", "-rfE", "-p", "no:cacheprovider")
+# Only what a failure prints differs from a user's run: the verdict is the same.
+_ARGS = ("--tb=no", "-rfE")
 _ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 _SHOWN = 300  # characters of pytest's words in a problem
 _NO_TESTS = 5  # pytest's exit status when it collected no test

@@ -13,7 +13,17 @@ output folder, a process, a connection. Placeholders, filled in per test:
 - `@PORT@`: a TCP port on 127.0.0.1 the test listens on.
 """
 
-from attacks import channel, disguised, escape, expected, import_time, patched, sniff, values
+from attacks import (
+    channel,
+    disguised,
+    escape,
+    expected,
+    harness,
+    import_time,
+    patched,
+    sniff,
+    values,
+)
 from attacks.specs import FUNCTIONS, RIGHT, SPECS, Attack
 
 ATTACKS = (
@@ -25,5 +35,6 @@ ATTACKS = (
     + sniff.ATTACKS
     + import_time.ATTACKS
     + escape.ATTACKS
+    + harness.ATTACKS
 )
 __all__ = ["ATTACKS", "FUNCTIONS", "RIGHT", "SPECS", "Attack"]

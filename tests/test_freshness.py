@@ -3,7 +3,10 @@ modules (at any depth) from the output folder, and a missing one is a finding.""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import py_compile
 import shutil
 from pathlib import Path
 
@@ -256,3 +259,52 @@ def test_a_used_module_edited_by_hand_is_a_finding_of_the_spec_that_uses_it(
     assert finding.kind == "edited"
     assert finding.message.startswith(f"{module}, the module of the used spec sq.mrsh, is not")
     assert finding.message.endswith("; recompile that spec")
+
+
+def test_a_package_that_shadows_a_used_module_is_a_finding(project: Path) -> None:
+    """`import sq` finds a package `sq/` before sq.py: checking sq.py proves nothing of
+    what the tests run."""
+    package = project / "out" / "sq"
+    package.mkdir()
+    (package / "__init__.py").write_text("def square(x):\n    return 0\n")
+    (finding,) = check_spec(project / "app" / "top.mrsh", out=project / "out").findings
+    assert finding.kind == "edited"
+    assert finding.message.startswith(f"{package} is a package, which `import sq` finds before")
+
+
+def _bytecode(source: Path, code: str, at: Path, mode: str) -> None:
+    """Bytecode of `code` at `at`, stamped for `source` as Python checks it: its time and
+    size ("timestamp") or nothing ("unchecked-hash")."""
+    other = at.parent / "other" / source.name
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_text(code)
+    if mode == "timestamp":
+        assert other.stat().st_size == source.stat().st_size
+        os.utime(other, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns))
+    invalidation = py_compile.PycInvalidationMode[mode.upper().replace("-", "_")]
+    py_compile.compile(str(other), cfile=str(at), invalidation_mode=invalidation, doraise=True)
+    shutil.rmtree(other.parent)
+
+
+@pytest.mark.parametrize("mode", ["timestamp", "unchecked-hash"])
+def test_bytecode_of_other_code_that_python_would_run_is_a_finding(
+    project: Path, mode: str
+) -> None:
+    """`__pycache__/top.*.pyc` that Python takes for top.py (its header names top.py's time
+    and size, or it is never checked) runs in its place: it must be what top.py makes."""
+    module = project / "out" / "top.py"
+    cached = Path(importlib.util.cache_from_source(str(module)))
+    cached.parent.mkdir()
+    wrong = module.read_text().replace("fourth(x) * fourth(x)", "fourth(x) + fourth(x)")
+    _bytecode(module, wrong, cached, mode)
+    (finding,) = check_spec(project / "app" / "top.mrsh", out=project / "out").findings
+    assert finding.kind == "edited"
+    assert finding.message.startswith(f"{cached} is bytecode of other code")
+
+
+def test_bytecode_python_wrote_for_the_modules_is_no_finding(project: Path) -> None:
+    for name in ("top", "quad", "sq"):
+        module = project / "out" / f"{name}.py"
+        py_compile.compile(str(module), doraise=True)
+        assert Path(importlib.util.cache_from_source(str(module))).exists()
+    assert check_spec(project / "app" / "top.mrsh", out=project / "out").findings == ()

@@ -27,6 +27,7 @@ from marshalike.build.output import (
     read_output,
     read_regular,
 )
+from marshalike.build.shadows import shadow
 from marshalike.build.uses import Absent, declared_records, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
@@ -152,6 +153,13 @@ def check_spec(
     used, absent = generated_modules(graph, path, folder)
     found.extend(_absent_finding(a, display) for a in absent)
     found.extend(_used_findings(graph, path, folder, display) if not absent else [])
+    # What `import NAME` runs there must be NAME.py: not a package, an extension module or
+    # bytecode of other code found before it.
+    names = [module.name, *(name.removesuffix(".py") for name in sorted(used))]
+    names += [SUPPORT_MODULE] if SUPPORT_FILE in texts else []
+    for name in names:
+        if (why := shadow(folder, name)) is not None:
+            found.append(Finding("edited", f"{why}; then check again", str(folder / name)))
     if found:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
     imports = _imports(graph, path)

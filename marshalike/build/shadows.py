@@ -1,0 +1,87 @@
+"""What `import NAME` runs in an output folder, beside `NAME.py`: check holds `NAME.py` to
+the lock's code, but the generated tests (pytest puts their folder first on the import
+path) and a user's program import the module by name, and Python prefers a package
+`NAME/` or an extension module `NAME.*.so` of the folder to `NAME.py`, and reads
+`__pycache__/NAME.*.pyc` in its place wherever the bytecode's header says it was
+compiled from it (its size and time, its hash, or, for an unchecked one, nothing at all).
+A module checked while another one runs would prove nothing: any of these is a finding,
+except bytecode that is exactly what `NAME.py` compiles to."""
+
+from __future__ import annotations
+
+import _imp
+import importlib.machinery
+import importlib.util
+import marshal
+import sys
+from pathlib import Path
+
+_HEADER = 16  # magic, flags, then the source's time and size, or its hash
+_REMOVE = "; delete it (Python writes bytecode again as it needs it)"
+
+
+def shadow(folder: Path, name: str) -> str | None:
+    """Why `import name` in `folder` may not run `folder/name.py` as it is, or None."""
+    package = folder / name
+    if package.is_dir() or package.is_symlink():
+        for suffix in importlib.machinery.all_suffixes():
+            if (package / f"__init__{suffix}").exists():
+                return f"{package} is a package, which `import {name}` finds before {name}.py"
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if (folder / f"{name}{suffix}").exists():
+            return f"{folder / (name + suffix)}, an extension module, is imported before {name}.py"
+    source = folder / f"{name}.py"
+    try:
+        data = source.read_bytes()
+        cached = sorted((folder / "__pycache__").glob(f"{name}.*.pyc"))
+    except OSError:
+        return None
+    for pyc in cached:
+        if (why := _bytecode_problem(pyc, source, data)) is not None:
+            return f"{pyc} {why}{_REMOVE}"
+    return None
+
+
+def _bytecode_problem(pyc: Path, source: Path, data: bytes) -> str | None:
+    """Why the bytecode `pyc` may run in place of `source` (whose bytes are `data`)."""
+    tag, _, rest = pyc.name[len(source.stem) + 1 :].partition(".")
+    levels = {"pyc": 0, "opt-1.pyc": 1, "opt-2.pyc": 2}  # the names Python reads
+    if rest not in levels:
+        return None
+    try:
+        raw = pyc.read_bytes() if pyc.is_file() else b""
+    except OSError:
+        return "cannot be read"
+    flags = int.from_bytes(raw[4:8], "little") if len(raw) >= _HEADER else 0
+    if not flags and not _stamped_for(raw, source):
+        return None  # stale: Python compiles the source again, and writes over it
+    if tag != sys.implementation.cache_tag:
+        return f"is bytecode of another Python ({tag}), which this check cannot read"
+    if raw[:4] != importlib.util.MAGIC_NUMBER:
+        return None  # not this version's: it compiles the source again
+    if flags & 0b11 == 0b11 and raw[8:_HEADER] != _imp.source_hash(_RAW_MAGIC, data):
+        return None  # a checked hash that does not match: compiled again
+    try:
+        code = marshal.loads(raw[_HEADER:])
+        made = compile(data, str(source), "exec", dont_inherit=True, optimize=levels[rest])
+    except (ValueError, EOFError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return "is bytecode that Python would run in its place, not what it compiles to"
+    # Code objects compare by what they run (their file's name aside).
+    return None if code == made else "is bytecode of other code, which Python runs in its place"
+
+
+_RAW_MAGIC = int.from_bytes(importlib.util.MAGIC_NUMBER, "little")
+
+
+def _stamped_for(raw: bytes, source: Path) -> bool:
+    """Whether timestamped bytecode's header names the source's time and size as they are
+    (what Python checks before it runs the bytecode)."""
+    try:
+        stat = source.stat()
+    except OSError:
+        return False
+    stamp = (int(stat.st_mtime) & 0xFFFFFFFF, stat.st_size & 0xFFFFFFFF)
+    return len(raw) >= _HEADER and stamp == (
+        int.from_bytes(raw[8:12], "little"),
+        int.from_bytes(raw[12:16], "little"),
+    )

@@ -14,7 +14,8 @@ from marshalike.build.together import checked_together
 from marshalike.cli.main import cli
 from marshalike.sandbox.isolation import Limits
 
-# `adder` appends to a list of the standard library that no watch reads item by item,
+# `adder` appends to a list of the standard library that no watch reads item by item
+# (through a name of its own, which the refusal by name of `keyword.kwlist.append` misses),
 # `reserved` reads that list: right alone, and wrong after adder's tests ran.
 SPECS = {
     "adder": "# func add(a: int, b: int): int\n\nThe sum.\n\n* add(1, 2) = 3\n",
@@ -25,7 +26,8 @@ SPECS = {
 }
 ANSWERS = {
     "`add`": (
-        "import keyword\n\n\ndef add(a, b):\n    keyword.kwlist.append('add')\n    return a + b\n"
+        "import keyword\n\n\ndef add(a, b):\n    words = keyword.kwlist\n"
+        "    words.append('add')\n    return a + b\n"
     ),
     "`reserved`": "import keyword\n\n\ndef reserved(word):\n    return word in keyword.kwlist\n",
 }

@@ -707,6 +707,18 @@ TAMPER_TAIL = "; a function may only compute its result from its arguments"
             ["line 2: `sys.__dict__` reads or rewrites the module's globals"],
         ),
         ("a.__class__ = int", ["line 1: assigning `__class__` disguises a value's type"]),
+        (
+            "import keyword\n    keyword.kwlist.append('add')",
+            ["line 2: changes a table of the module keyword in place"],
+        ),
+        (
+            "from keyword import kwlist\n    kwlist.extend(['add'])",
+            ["line 2: changes a table of the module keyword in place"],
+        ),
+        (
+            "import mimetypes\n    mimetypes.types_map['.x'].__iadd__('y')",
+            ["line 2: changes a table of the module mimetypes in place"],
+        ),
     ],
 )
 def test_code_that_reaches_its_harness_is_refused(body: str, why: list[str]) -> None:
@@ -719,6 +731,7 @@ def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
     code = (
         "import os\nimport sys\n\n\ndef add(a, b):\n"
         "    sys.setrecursionlimit(10000)\n"
+        "    a.append(sorted(os.path.split('a/b')).pop())\n"
         "    name = os.path.join('a', 'b') + a.__class__.__name__ + type(a).__qualname__\n"
         "    return vars(a) if hasattr(a, '__dict__') else a + b + sys.maxsize * 0\n"
     )

@@ -225,6 +225,7 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
         yield f"`{node.id}` {NAMES[node.id]}"
     elif isinstance(node, ast.Call):
         yield from _call_reason(node, aliases)
+        yield from _mutation_reason(node, aliases)
     elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
         text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
         if "/proc" in text:
@@ -303,3 +304,27 @@ def _call_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
             yield "assigning `__class__` disguises a value's type"
         elif isinstance(argument, ast.Name) and argument.id in aliases:
             yield f"rewrites the module {aliases[argument.id]}, which the tests rely on"
+
+
+# The methods that change a list, dict or set in place.
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "update",
+     "setdefault", "popitem", "add", "discard", "difference_update", "intersection_update",
+     "symmetric_difference_update", "__setitem__", "__delitem__", "__iadd__", "__ior__"}
+)  # fmt: skip
+
+
+def _mutation_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
+    """`keyword.kwlist.append(...)`, `from keyword import kwlist; kwlist.append(...)`: a
+    table of an imported module changed in place, which the verifier holds by identity
+    only, and another spec's tests read in the same pytest session."""
+    if not (isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS):
+        return
+    receiver, depth = node.func.value, 0
+    while isinstance(receiver, ast.Attribute | ast.Subscript):
+        receiver, depth = receiver.value, depth + 1
+    if not isinstance(receiver, ast.Name) or receiver.id not in aliases:
+        return
+    imported = aliases[receiver.id]
+    if depth or "." in imported:  # a module's attribute, not the module itself
+        yield f"changes a table of the module {imported.partition('.')[0]} in place"

@@ -99,6 +99,24 @@ def test_generated_tests_pass_with_pytest(tmp_path: Path) -> None:
     assert "2 passed" in run.stdout
 
 
+def test_a_package_of_the_modules_name_in_the_output_folder_stops_the_write(
+    tmp_path: Path,
+) -> None:
+    """`import square` would find the package before square.py: the tests and a user's
+    program would run its code, not the code compiled."""
+    spec(tmp_path, SQUARE)
+    (tmp_path / "square").mkdir()
+    (tmp_path / "square" / "__init__.py").write_text("def square(x):\n    return 0\n")
+    with FakeOpenAI(script=lambda request: RIGHT) as server:
+        status, out, err = compile_(tmp_path, server)
+    assert status == 1, out + err
+    assert not (tmp_path / "square.py").exists()
+    assert (
+        f"{tmp_path / 'square'} is a package, which `import square` finds before square.py: "
+        "move it, and compile again; nothing was written"
+    ) in out + err
+
+
 def test_unchanged_spec_makes_no_request_and_frozen_refuses_a_changed_one(tmp_path: Path) -> None:
     path = spec(tmp_path, SQUARE)
     with FakeOpenAI(script=lambda request: RIGHT) as server:

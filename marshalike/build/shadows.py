@@ -22,6 +22,12 @@ _REMOVE = "; delete it (Python writes bytecode again as it needs it)"
 
 def shadow(folder: Path, name: str) -> str | None:
     """Why `import name` in `folder` may not run `folder/name.py` as it is, or None."""
+    return found_before(folder, name) or _bytecode_before(folder, name)
+
+
+def found_before(folder: Path, name: str) -> str | None:
+    """Why `import name` in `folder` would not run `folder/name.py` whatever it holds: a
+    package or an extension module of that name there; None where neither is."""
     package = folder / name
     if package.is_dir() or package.is_symlink():
         for suffix in importlib.machinery.all_suffixes():
@@ -30,6 +36,10 @@ def shadow(folder: Path, name: str) -> str | None:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         if (folder / f"{name}{suffix}").exists():
             return f"{folder / (name + suffix)}, an extension module, is imported before {name}.py"
+    return None
+
+
+def _bytecode_before(folder: Path, name: str) -> str | None:
     source = folder / f"{name}.py"
     try:
         data = source.read_bytes()

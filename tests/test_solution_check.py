@@ -35,6 +35,24 @@ def test_code_that_fails_an_example_says_which(tmp_path: Path) -> None:
     assert verdict.reason.startswith("half(8) should return 4, but it returned 4.0")
 
 
+def test_code_whose_test_file_fails_under_pytest_is_failing(tmp_path: Path) -> None:
+    """Right for the verifier, wrong wherever a frame of pytest's is on the stack: compile
+    would not write it, so it is no right answer."""
+    code = (
+        "import warnings\n\n\ndef half(n: int) -> int:\n"
+        "    with warnings.catch_warnings(record=True) as seen:\n"
+        "        warnings.simplefilter('always')\n"
+        "        for level in range(2, 40):\n"
+        "            warnings.warn('where', stacklevel=level)\n"
+        "    return n // 2 + any('pytest' in str(w.filename) for w in seen)\n"
+    )
+    verdict = check_solution(spec(tmp_path, HALF), code, PROBING)
+    assert verdict.outcome == "failing"
+    assert verdict.reason.startswith(
+        "its test file fails under pytest (FAILED test_half.py::test_half_1 - "
+    ), verdict.reason
+
+
 def test_code_the_gate_turns_away_gives_the_gate_s_reason(tmp_path: Path) -> None:
     code = "def half(n: int) -> int:\n    return 4 if 8 <= n <= 9 else n // 2\n"
     verdict = check_solution(spec(tmp_path, HALF), code, PROBING)

@@ -1,8 +1,9 @@
 """One given solution judged as the loop judges a candidate: first against its spec's
-examples (the verifier, exact comparison), then, when it passes them all, by the probe gate
-on the inputs mutated from the examples (`gate.probe`). Code known to be right that this
-turns away is a right answer the compiler would throw away, so it measures the gate's
-price; code a person wrote can be checked the same way.
+examples (the verifier, exact comparison, then the test file under pytest, as compile runs
+it before writing), then, when it passes them all, by the probe gate on the inputs mutated
+from the examples (`gate.probe`). Code known to be right that this turns away is a right
+answer the compiler would throw away, so it measures the gate's price; code a person
+wrote can be checked the same way.
 
 Only a spec with one function and no `# use` is judged: elsewhere a function's test module
 holds the code its dependencies compiled to, which a lone solution does not bring.
@@ -17,6 +18,7 @@ from typing import Literal
 from marshalike.codegen import emit
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
+from marshalike.sandbox.under_pytest import pytest_failure
 from marshalike.sandbox.verify import verify
 from marshalike.synth import judge
 from marshalike.synth.loop_settings import LoopSettings
@@ -60,12 +62,26 @@ def check_solution(spec: Path, code: str, settings: LoopSettings) -> SolutionVer
         failed = next((r for r in verdict.results if r.status != "pass"), None)
         said = describe(failed, func, settings.limits.timeout_s) if failed else None
         return SolutionVerdict("failing", verdict.problem or said or "no example ran")
+    if (why := _under_pytest(spec, module, harness.module_for(code), settings)) is not None:
+        return SolutionVerdict("failing", f"its test file fails under pytest ({why})")
     if not settings.probes:
         return SolutionVerdict("accepted")
     refusal = harness.gate.refusal(code) if harness.gate else None
     if refusal is None:
         return SolutionVerdict("accepted")
     return SolutionVerdict("asked" if refusal.open_call else "rejected", refusal.reason)
+
+
+def _under_pytest(spec: Path, module: Module, text: str, settings: LoopSettings) -> str | None:
+    """Why the test file compile would write beside the module `text` fails under plain
+    pytest, as compile runs it before writing (`under_pytest`), or None."""
+    tests = f"test_{module.name}.py"
+    spec_hash = emit.spec_hash(module.funcs[0].text)
+    test_text = emit.test_sources(
+        module, spec_name=spec.name, spec_hash=spec_hash, uses={}, at=spec.parent / tests
+    )[1]
+    files = {f"{module.name}.py": text, tests: test_text}
+    return pytest_failure(files, tests, settings.limits)
 
 
 def _module_for(spec: Path, module: Module) -> judge.ModuleFor:

@@ -60,6 +60,12 @@ SHORT_RECORDS = {
 MISTAKES = set(UNKNOWN_CALLS) | set(SHORT_RECORDS)
 
 
+@pytest.fixture(autouse=True)
+def in_marsha(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marsha's specs name their CSV files relative to their folder's root."""
+    monkeypatch.chdir(MARSHA)
+
+
 def errors_of(name: str) -> tuple[list[Diagnostic], str]:
     result = load_spec(name)
     return [d for d in result.diagnostics if d.is_error], result.source
@@ -77,20 +83,14 @@ def test_all_25_files_are_there() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(UNKNOWN_CALLS))
-def test_the_unknown_functions_are_reported_exactly(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(MARSHA)
+def test_the_unknown_functions_are_reported_exactly(name: str) -> None:
     errors, source = errors_of(name)
     unknown = [d for d in errors if d.code is Code.UNKNOWN_FUNCTION]
     assert render_all(unknown, {name: source}) == UNKNOWN_CALLS[name]
 
 
 @pytest.mark.parametrize("name", sorted(SHORT_RECORDS))
-def test_the_short_records_are_reported_where_they_are_built(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(MARSHA)
+def test_the_short_records_are_reported_where_they_are_built(name: str) -> None:
     errors, _ = errors_of(name)
     short = [
         (d.span.line, d.span.column, d.message, d.hint)
@@ -110,10 +110,7 @@ def test_the_short_records_are_reported_where_they_are_built(
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_the_files_with_mistakes_have_no_other_errors(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(MARSHA)
+def test_the_files_with_mistakes_have_no_other_errors(name: str) -> None:
     errors, _ = errors_of(name)
     expected = {Code.UNKNOWN_FUNCTION} if name in UNKNOWN_CALLS else set()
     expected |= {Code.ARGUMENTS_MISMATCH} if name in SHORT_RECORDS else set()
@@ -121,15 +118,13 @@ def test_the_files_with_mistakes_have_no_other_errors(
 
 
 @pytest.mark.parametrize("name", [n for n in marsha_specs() if n not in MISTAKES])
-def test_the_other_files_give_no_errors(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(MARSHA)
+def test_the_other_files_give_no_errors(name: str) -> None:
     result = load_spec(name)
     assert result.module is not None
     assert [d for d in result.diagnostics if d.is_error] == []
 
 
-def test_csv_backed_types_are_read_from_marshas_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(MARSHA)
+def test_csv_backed_types_are_read_from_marshas_files() -> None:
     result = load_spec("data-oriented/data_mangling.mrsh")
     assert result.module is not None
     employees = result.module.type("EmployeesByDepartment")

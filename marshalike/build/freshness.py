@@ -27,7 +27,7 @@ from marshalike.build.output import (
     read_output,
     read_regular,
 )
-from marshalike.build.shadows import shadow
+from marshalike.build.shadows import shadow, stranger
 from marshalike.build.uses import Absent, declared_records, generated_modules
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
@@ -160,6 +160,8 @@ def check_spec(
     for name in names:
         if (why := shadow(folder, name)) is not None:
             found.append(Finding("edited", f"{why}; then check again", str(folder / name)))
+    if (why := stranger(folder, names)) is not None:
+        found.append(Finding("edited", f"{why}; then check again", str(folder)))
     if found:
         return SpecCheck(display, loaded.source, loaded.diagnostics, tuple(found))
     imports = _imports(graph, path)

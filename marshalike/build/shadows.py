@@ -5,7 +5,12 @@ path) and a user's program import the module by name, and Python prefers a packa
 `__pycache__/NAME.*.pyc` in its place wherever the bytecode's header says it was
 compiled from it (its size and time, its hash, or, for an unchecked one, nothing at all).
 A module checked while another one runs would prove nothing: any of these is a finding,
-except bytecode that is exactly what `NAME.py` compiles to."""
+except bytecode that is exactly what `NAME.py` compiles to.
+
+Nor may the folder hold a module named like one installed (`statistics.py`, `uuid.py`,
+`pytest.py`): with the folder first on the import path, as pytest and `python -m` put
+it, the generated module's `import statistics`, the test file's helper and pytest itself
+import it in the installed one's place (`stranger`)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import marshal
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 _HEADER = 16  # magic, flags, then the source's time and size, or its hash
@@ -95,3 +101,52 @@ def _stamped_for(raw: bytes, source: Path) -> bool:
         int.from_bytes(raw[8:12], "little"),
         int.from_bytes(raw[12:16], "little"),
     )
+
+
+def stranger(folder: Path, own: Collection[str]) -> str | None:
+    """Why a module of `folder` other than the generated ones (`own`) would be imported in
+    place of an installed module of its name, or None: a standard library module's name
+    (that this Python has it or not) or one found on the import path outside `folder`."""
+    path = [entry for entry in sys.path if entry and not _same_folder(entry, folder)]
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        name = _module_name(entry)
+        if name is None or name in own or name in sys.builtin_module_names:
+            continue
+        if name in sys.stdlib_module_names or _installed(name, path):
+            return (
+                f"{entry} is imported in place of the installed module `{name}` wherever "
+                "this folder comes first on the import path (pytest puts it first for the "
+                "generated tests, `python -m` in it too): move it away"
+            )
+    return None
+
+
+def _module_name(entry: Path) -> str | None:
+    """The name `import` finds `entry` by in its folder, or None where it finds none."""
+    if entry.is_dir():
+        suffixes = importlib.machinery.all_suffixes()
+        found = any((entry / f"__init__{suffix}").exists() for suffix in suffixes)
+        return entry.name if found and entry.name.isidentifier() else None
+    for suffix in sorted(importlib.machinery.all_suffixes(), key=len, reverse=True):
+        if entry.name.endswith(suffix):
+            stem = entry.name[: -len(suffix)]
+            return stem if stem.isidentifier() else None
+    return None
+
+
+def _installed(name: str, path: list[str]) -> bool:
+    try:
+        return importlib.machinery.PathFinder.find_spec(name, path) is not None
+    except (ImportError, ValueError, OSError):
+        return False
+
+
+def _same_folder(entry: str, folder: Path) -> bool:
+    try:
+        return Path(entry).resolve() == folder.resolve()
+    except (OSError, RuntimeError):
+        return False

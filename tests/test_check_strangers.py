@@ -1,0 +1,61 @@
+"""A module of the output folder named like an installed one (`statistics.py`, `uuid.py`,
+`pytest.py`) is what the generated module, its tests' helper and pytest itself import
+there: pytest puts the folder first on the import path. `marshalike check` runs the tests
+in the sandbox without it, so it must refuse the folder, or it says ok where a user's
+`python -m pytest` there fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI
+
+from marshalike.cli.main import cli
+
+SPEC = "# func add(a: int, b: int): int\n\nThe sum.\n\n* add(1, 2) = 3\n* add(-2, 0) = -2\n"
+CODE = "import statistics\n\n\ndef add(a, b):\n    return int(statistics.fsum([a, b]))\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "adder.mrsh").write_text(SPEC, encoding="utf-8")
+    with FakeOpenAI(script=lambda request: f"```python\n{CODE}```") as server:
+        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+                "--model", "fake-model", "--candidates", "1", "--attempts", "1",
+                "--questions", "0"]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "statistics.py",  # what the generated module imports
+        "pytest.py",  # what `python -m pytest` runs in pytest's place
+        "statistics/__init__.py",
+    ],
+)
+def test_a_module_named_like_an_installed_one_fails_the_check(folder: Path, planted: str) -> None:
+    path = folder / planted
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("raise SystemExit('planted')\n", encoding="utf-8")
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_adder.py"]
+    users = subprocess.run(run, cwd=folder, capture_output=True, text=True, check=False)
+    assert users.returncode != 0, users.stdout  # a user's pytest there fails
+    result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
+    assert result.exit_code == 1, result.output
+    named = planted.split("/")[0].removesuffix(".py")
+    assert f"is imported in place of the installed module `{named}`" in result.output
+
+
+def test_modules_of_the_folders_own_are_no_finding(folder: Path) -> None:
+    (folder / "helpers.py").write_text("X = 1\n", encoding="utf-8")
+    (folder / "data").mkdir()
+    (folder / "data" / "statistics.py").write_text("X = 1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
+    assert result.exit_code == 0, result.output

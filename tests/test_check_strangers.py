@@ -1,6 +1,7 @@
 """A module of the output folder named like an installed one (`statistics.py`, `uuid.py`,
 `pytest.py`) is what the generated module, its tests' helper and pytest itself import
-there: pytest puts the folder first on the import path. `marshalike check` runs the tests
+there: pytest puts the folder first on the import path. An `__init__.py` makes the folder
+a package, whose code pytest runs first. `marshalike check` runs the tests
 in the sandbox without it, so it must refuse the folder, or it says ok where a user's
 `python -m pytest` there fails."""
 
@@ -33,14 +34,20 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "planted",
+    ("planted", "said"),
     [
-        "statistics.py",  # what the generated module imports
-        "pytest.py",  # what `python -m pytest` runs in pytest's place
-        "statistics/__init__.py",
+        # what the generated module imports
+        ("statistics.py", "is imported in place of the installed module `statistics`"),
+        # what `python -m pytest` runs in pytest's place
+        ("pytest.py", "is imported in place of the installed module `pytest`"),
+        ("statistics/__init__.py", "is imported in place of the installed module `statistics`"),
+        # a package: pytest imports it before the tests, and them as `FOLDER.test_adder`
+        ("__init__.py", "a package, whose code pytest runs before the generated tests"),
     ],
 )
-def test_a_module_named_like_an_installed_one_fails_the_check(folder: Path, planted: str) -> None:
+def test_a_module_that_pytest_imports_in_the_folder_fails_the_check(
+    folder: Path, planted: str, said: str
+) -> None:
     path = folder / planted
     path.parent.mkdir(exist_ok=True)
     path.write_text("raise SystemExit('planted')\n", encoding="utf-8")
@@ -49,8 +56,7 @@ def test_a_module_named_like_an_installed_one_fails_the_check(folder: Path, plan
     assert users.returncode != 0, users.stdout  # a user's pytest there fails
     result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
     assert result.exit_code == 1, result.output
-    named = planted.split("/")[0].removesuffix(".py")
-    assert f"is imported in place of the installed module `{named}`" in result.output
+    assert said in result.output
 
 
 def test_modules_of_the_folders_own_are_no_finding(folder: Path) -> None:

@@ -10,7 +10,8 @@ except bytecode that is exactly what `NAME.py` compiles to.
 Nor may the folder hold a module named like one installed (`statistics.py`, `uuid.py`,
 `pytest.py`): with the folder first on the import path, as pytest and `python -m` put
 it, the generated module's `import statistics`, the test file's helper and pytest itself
-import it in the installed one's place (`stranger`)."""
+import it in the installed one's place; nor an `__init__.py`, which makes it a package
+whose code pytest runs first (`stranger`)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,11 @@ def stranger(folder: Path, own: Collection[str]) -> str | None:
         return None
     for entry in entries:
         name = _module_name(entry)
+        if name == "__init__":
+            return (
+                f"{entry} makes {folder} a package, whose code pytest runs before the "
+                "generated tests, which it then imports by another name: move it away"
+            )
         if name is None or name in own or name in sys.builtin_module_names:
             continue
         if name in sys.stdlib_module_names or _installed(name, path):

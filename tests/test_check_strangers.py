@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from fake_openai import FakeOpenAI
 
 from marshalike.cli.main import cli
@@ -21,14 +21,18 @@ SPEC = "# func add(a: int, b: int): int\n\nThe sum.\n\n* add(1, 2) = 3\n* add(-2
 CODE = "import statistics\n\n\ndef add(a, b):\n    return int(statistics.fsum([a, b]))\n"
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    (tmp_path / "adder.mrsh").write_text(SPEC, encoding="utf-8")
+def compiled(folder: Path) -> tuple[Result, int]:
+    (folder / "adder.mrsh").write_text(SPEC, encoding="utf-8")
     with FakeOpenAI(script=lambda request: f"```python\n{CODE}```") as server:
-        argv = ["compile", str(tmp_path), "--backend", "openai", "--base-url", server.base_url,
+        argv = ["compile", str(folder), "--backend", "openai", "--base-url", server.base_url,
                 "--model", "fake-model", "--candidates", "1", "--attempts", "1",
                 "--questions", "0"]  # fmt: skip
-        result = CliRunner().invoke(cli, argv)
+        return CliRunner().invoke(cli, argv), len(server.requests)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    result, _ = compiled(tmp_path)
     assert result.exit_code == 0, result.output
     return tmp_path
 
@@ -65,3 +69,16 @@ def test_modules_of_the_folders_own_are_no_finding(folder: Path) -> None:
     (folder / "data" / "statistics.py").write_text("X = 1\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
     assert result.exit_code == 0, result.output
+
+
+def test_compile_refuses_a_folder_whose_tests_would_import_another_module(
+    tmp_path: Path,
+) -> None:
+    """Its tests would pass in the sandbox and fail under a user's pytest there: nothing
+    is written, and no model is asked."""
+    (tmp_path / "statistics.py").write_text("raise SystemExit('planted')\n", encoding="utf-8")
+    result, asked = compiled(tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "statistics.py is imported in place of the installed module" in result.output
+    assert asked == 0
+    assert not (tmp_path / "adder.py").exists()

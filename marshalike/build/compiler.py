@@ -26,9 +26,11 @@ from marshalike.build.output import (
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
+from marshalike.build.shadows import stranger
 from marshalike.build.uses import Used, not_compiled
 from marshalike.build.writing import write_outputs
 from marshalike.codegen import emit
+from marshalike.codegen.module_main import SUPPORT_MODULE
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec
 from marshalike.language.spec import Module
@@ -137,6 +139,8 @@ def _compile_spec(
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
     problem = run.claim(path, out_dir, module.name) or foreign_output(out_dir, module.name)
+    # A module of the folder that the tests would import in an installed one's place.
+    problem = problem or stranger(out_dir, _generated_names(run.graph, path, module))
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
     used, problem = _compile_uses(path, module, out_dir, run, cancel)
@@ -160,6 +164,13 @@ def _compile_spec(
         spec = Compiling(module, plan, used, cancel, for_module(run.observe, module.name), only)
         report = _compile_locked(spec, path, loaded.source, out_dir, job, progress, shared)
     return replace(report, diagnostics=diagnostics)
+
+
+def _generated_names(graph: SpecGraph, path: Path, module: Module) -> set[str]:
+    """The modules compile writes that the spec's tests import: its own, the support
+    module, and those of the specs it uses at any depth."""
+    used = (graph.file(reached.path).module for reached in graph.reached(path))
+    return {module.name, SUPPORT_MODULE} | {u.name for u in used if u is not None}
 
 
 def _compile_locked(

@@ -7,8 +7,12 @@ in the sandbox without it, so it must refuse the folder, or it says ok where a u
 
 from __future__ import annotations
 
+import importlib.util
+import py_compile
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,5 +84,35 @@ def test_compile_refuses_a_folder_whose_tests_would_import_another_module(
     result, asked = compiled(tmp_path)
     assert result.exit_code == 1, result.output
     assert "statistics.py is imported in place of the installed module" in result.output
+    assert asked == 0
+    assert not (tmp_path / "adder.py").exists()
+
+
+def _unchecked_bytecode(folder: Path) -> None:
+    """Bytecode of other code that Python runs whatever adder.py holds (never checked)."""
+    other = folder / "elsewhere" / "adder.py"
+    other.parent.mkdir()
+    other.write_text("def add(a, b):\n    return 0\n", encoding="utf-8")
+    cached = Path(importlib.util.cache_from_source(str(folder / "adder.py")))
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    py_compile.compile(str(other), cfile=str(cached), invalidation_mode=mode, doraise=True)
+    shutil.rmtree(other.parent)
+
+
+def _package(folder: Path) -> None:
+    (folder / "adder").mkdir()
+    (folder / "adder" / "__init__.py").write_text("def add(a, b):\n    return 0\n")
+
+
+@pytest.mark.parametrize("plant", [_package, _unchecked_bytecode])
+def test_compile_refuses_a_folder_where_import_would_not_run_the_module(
+    tmp_path: Path, plant: Callable[[Path], None]
+) -> None:
+    """`import adder` would find a package, or run bytecode of other code in place of the
+    adder.py compile writes: check refuses that folder, and compile must not write it."""
+    plant(tmp_path)
+    result, asked = compiled(tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "then compile again" in result.output
     assert asked == 0
     assert not (tmp_path / "adder.py").exists()

@@ -26,7 +26,7 @@ from marshalike.build.output import (
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
-from marshalike.build.shadows import stranger
+from marshalike.build.shadows import shadow, stranger
 from marshalike.build.uses import Used, not_compiled
 from marshalike.build.writing import write_outputs
 from marshalike.codegen import emit
@@ -139,8 +139,14 @@ def _compile_spec(
     out_dir = job.out or path.parent
     ensure_writable(out_dir)  # before any model is asked for anything
     problem = run.claim(path, out_dir, module.name) or foreign_output(out_dir, module.name)
-    # A module of the folder that the tests would import in an installed one's place.
-    problem = problem or stranger(out_dir, _generated_names(run.graph, path, module))
+    # What `import NAME` of the outputs would run in their place, and a module of the
+    # folder that the tests would import in an installed one's place.
+    names = _generated_names(run.graph, path, module)
+    for name in sorted(names):
+        if problem is None and (why := shadow(out_dir, name, rewritten=name == module.name)):
+            problem = f"{why}; then compile again"
+    if problem is None and (why := stranger(out_dir, names)) is not None:
+        problem = f"{why}; then compile again"
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
     used, problem = _compile_uses(path, module, out_dir, run, cancel)

@@ -27,14 +27,11 @@ _HEADER = 16  # magic, flags, then the source's time and size, or its hash
 _REMOVE = "; delete it (Python writes bytecode again as it needs it)"
 
 
-def shadow(folder: Path, name: str) -> str | None:
-    """Why `import name` in `folder` may not run `folder/name.py` as it is, or None."""
-    return found_before(folder, name) or _bytecode_before(folder, name)
-
-
-def found_before(folder: Path, name: str) -> str | None:
-    """Why `import name` in `folder` would not run `folder/name.py` whatever it holds: a
-    package or an extension module of that name there; None where neither is."""
+def shadow(folder: Path, name: str, *, rewritten: bool = False) -> str | None:
+    """Why `import name` in `folder` may not run `folder/name.py` as it is, or None. With
+    `rewritten` (compile, before it writes `name.py` anew), bytecode that Python checks by
+    the source's hash, or not at all, must be what `name.py` compiles to now, or there be
+    none where there is no `name.py`: the text written next may be the one it names."""
     package = folder / name
     if package.is_dir() or package.is_symlink():
         for suffix in importlib.machinery.all_suffixes():
@@ -43,20 +40,40 @@ def found_before(folder: Path, name: str) -> str | None:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         if (folder / f"{name}{suffix}").exists():
             return f"{folder / (name + suffix)}, an extension module, is imported before {name}.py"
-    return None
-
-
-def _bytecode_before(folder: Path, name: str) -> str | None:
     source = folder / f"{name}.py"
     try:
-        data = source.read_bytes()
         cached = sorted((folder / "__pycache__").glob(f"{name}.*.pyc"))
+        data = source.read_bytes() if source.exists() or not rewritten else None
     except OSError:
         return None
     for pyc in cached:
-        if (why := _bytecode_problem(pyc, source, data)) is not None:
+        if rewritten and (why := _hashed_problem(pyc, source, data)) is not None:
+            return f"{pyc} {why}{_REMOVE}"
+        if data is not None and (why := _bytecode_problem(pyc, source, data)) is not None:
             return f"{pyc} {why}{_REMOVE}"
     return None
+
+
+def _hashed_problem(pyc: Path, source: Path, data: bytes | None) -> str | None:
+    """Why bytecode stamped with a hash, or unchecked, may run in place of what compile
+    writes to `source` next (its bytes now are `data`, None where there is none)."""
+    try:
+        raw = pyc.read_bytes() if pyc.is_file() else b""
+    except OSError:
+        return "cannot be read"
+    flags = int.from_bytes(raw[4:8], "little") if len(raw) >= _HEADER else 0
+    if not flags & 0b1:
+        return None  # stamped with a time and size: the file written next has its own
+    if data is None:
+        return f"is bytecode that Python would run in place of {source.name} once written"
+    levels = {"pyc": 0, "opt-1.pyc": 1, "opt-2.pyc": 2}
+    level = levels.get(pyc.name[len(source.stem) + 1 :].partition(".")[2], 0)
+    try:
+        code = marshal.loads(raw[_HEADER:])
+        made = compile(data, str(source), "exec", dont_inherit=True, optimize=level)
+    except (ValueError, EOFError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return "is bytecode that Python would run in its place, not what it compiles to"
+    return None if code == made else "is bytecode of other code, which Python runs in its place"
 
 
 def _bytecode_problem(pyc: Path, source: Path, data: bytes) -> str | None:

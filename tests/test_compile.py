@@ -112,9 +112,10 @@ def test_a_package_of_the_modules_name_in_the_output_folder_stops_the_write(
     assert status == 1, out + err
     assert not (tmp_path / "square.py").exists()
     assert (
-        f"{tmp_path / 'square'} is a package, which `import square` finds before square.py: "
-        "move it, and compile again; nothing was written"
+        f"{tmp_path / 'square'} is a package, which `import square` finds before square.py; "
+        "then compile again"
     ) in out + err
+    assert server.count == 0  # found before any model is asked
 
 
 def test_unchanged_spec_makes_no_request_and_frozen_refuses_a_changed_one(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, write_
 from marshalike.build.output import file_hash, write_atomic, write_unit
 from marshalike.build.plan import Unit
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
-from marshalike.build.shadows import found_before
 from marshalike.build.uses import Used
 from marshalike.build.vet import vet_locked, vet_tests
 from marshalike.codegen import emit, lint, module_main
@@ -92,7 +91,6 @@ def write_outputs(
         problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text,
                              where, limits, verified)  # fmt: skip
         problem = problem or under_pytest.result()
-    problem = problem or _shadowed(out_dir, files)
     if problem is not None:  # nothing is written: no unit is shown as if it were
         return SpecReport(str(path), source, problem=problem)
     outputs = {name: file_hash(text) for name, text in files.items()}
@@ -110,16 +108,6 @@ def write_outputs(
         records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),
     )
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)
-
-
-def _shadowed(out_dir: Path, files: dict[str, str]) -> str | None:
-    """Why the tests and a user's program would import something else than a module of
-    `files` by its name (a package or an extension module of that name in `out_dir`)."""
-    for name in files:
-        if not name.startswith("test_"):
-            if (why := found_before(out_dir, name.removesuffix(".py"))) is not None:
-                return f"{why}: move it, and compile again; nothing was written"
-    return None
 
 
 _FAILURES_KEPT = 5  # of a failed function's failures, the first few go in the lock

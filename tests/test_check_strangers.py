@@ -67,12 +67,25 @@ def test_a_module_that_pytest_imports_in_the_folder_fails_the_check(
     assert said in result.output
 
 
-def test_modules_of_the_folders_own_are_no_finding(folder: Path) -> None:
+def test_modules_of_the_folders_own_are_no_finding(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (folder / "helpers.py").write_text("X = 1\n", encoding="utf-8")
     (folder / "data").mkdir()
     (folder / "data" / "statistics.py").write_text("X = 1\n", encoding="utf-8")
+    # A folder some distribution left in site-packages (`tests/`, no code): a namespace
+    # package, which a package of the folder's own of that name replaces no code of.
+    site = tmp_path_factory.mktemp("site")
+    (site / "mrshfolderonly").mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    (folder / "mrshfolderonly").mkdir()
+    (folder / "mrshfolderonly" / "__init__.py").write_text("X = 1\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
     assert result.exit_code == 0, result.output
+    (site / "mrshfolderonly" / "__init__.py").write_text("X = 2\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(folder / "adder.mrsh")])
+    assert result.exit_code == 1, result.output
+    assert "in place of the installed module `mrshfolderonly`" in result.output
 
 
 def test_compile_refuses_a_folder_whose_tests_would_import_another_module(

@@ -162,10 +162,14 @@ def _module_name(entry: Path) -> str | None:
 
 
 def _installed(name: str, path: list[str]) -> bool:
+    """Whether `name` is a module of code on `path`: not a namespace package, a folder of
+    that name some distribution left in site-packages (`tests`, `docs`), which holds no
+    code for a folder's own package of that name to replace."""
     try:
-        return importlib.machinery.PathFinder.find_spec(name, path) is not None
+        found = importlib.machinery.PathFinder.find_spec(name, path)
     except (ImportError, ValueError, OSError):
         return False
+    return found is not None and found.origin is not None
 
 
 def _same_folder(entry: str, folder: Path) -> bool:

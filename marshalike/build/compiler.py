@@ -38,7 +38,7 @@ from marshalike.synth import prompts
 from marshalike.synth.cancel import Cancel, raise_if_cancelled
 from marshalike.synth.events import SpecObserve, UnitEvent, for_module
 from marshalike.synth.loop import UnitOutcome, blocked_outcome, compile_unit
-from marshalike.synth.prompts import UnitContext
+from marshalike.synth.prompts import UnitContext, used_types_shown
 
 Progress = Callable[[str], None]
 
@@ -303,7 +303,10 @@ def _compile_one(
 ) -> UnitOutcome:
     module = spec.module
     deps = callee_code(spec.plan, unit.func.name, {n: r.code for n, r in results.items()})
-    ctx = UnitContext(module=module, func=unit.func, dependencies={**spec.used.code, **deps})
+    built = used_types_shown(module, unit.func, spec.used.types, spec.used.files)
+    ctx = UnitContext(
+        module=module, func=unit.func, dependencies={**spec.used.code, **built, **deps}
+    )
     hash_ = emit.spec_hash(unit.func.text)
     spec_name = f"{module.name}.mrsh"
     imports = spec.used.imports
@@ -322,6 +325,7 @@ def _compile_one(
             support_files=dict(spec.used.files),
             support_records=spec.used.records,
             support_imports=dict(spec.used.imports),
+            support_types=dict(spec.used.types),
         ),
         module_for=module_for,
         module_name=module.name,

@@ -28,7 +28,13 @@ from marshalike.build.output import (
     read_regular,
 )
 from marshalike.build.shadows import shadow, stranger
-from marshalike.build.uses import Absent, declared_records, generated_modules
+from marshalike.build.uses import (
+    Absent,
+    declared_records,
+    direct_types,
+    generated_modules,
+    imported_by_tests,
+)
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
     SUPPORT_FILE,
@@ -179,7 +185,8 @@ def check_spec(
         return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # So must the test file and the support module: a hash in the lock proves nothing, the
     # lock being as easy to rewrite as they are, and both run wherever the tests run.
-    made = _made_outputs(module, lock, path, folder, imports)
+    types = direct_types(graph, path)
+    made = _made_outputs(module, lock, path, folder, imported_by_tests(imports, types))
     for name, allowed in made.items():
         text = texts.get(name) if name in texts else _read(folder / name)
         if text is not None and text not in allowed:
@@ -197,6 +204,7 @@ def check_spec(
         extra_files=used,
         uses=imports,
         used_records=declared_records(graph, path),
+        used_types=types,
     )
     tests_name = f"test_{module.name}.py"
     tests_file = str(folder / tests_name)
@@ -243,7 +251,8 @@ def _made_outputs(
     module: Module, lock: Lock, path: Path, folder: Path, imports: Mapping[str, tuple[str, ...]]
 ) -> dict[str, set[str]]:
     """The texts compile may have written for the test file (with the ruff suppressions it
-    finds, or none where ruff could not run) and for the support module."""
+    finds, or none where ruff could not run), which imports from the used modules what
+    `imports` has (`uses.imported_by_tests`), and for the support module."""
     tests_file = folder / f"test_{module.name}.py"
     plain, linted = emit.test_sources(
         module, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports, at=tests_file

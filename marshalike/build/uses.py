@@ -1,4 +1,4 @@
-"""What a spec gets from the specs it `# use`s: their functions, importable.
+"""What a spec gets from the specs it `# use`s: their functions and types, importable.
 
 A used spec is compiled first; its generated module must land in the same output folder so
 that `from other import f` works for the generated code, its tests and the sandbox.
@@ -40,6 +40,9 @@ class Used:
     """The used modules: names to import, code to show the model, files for the sandbox."""
 
     imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # module -> funcs
+    # The types examples may build, each by its name from its module: the first `# use`'s
+    # where two used specs declare one (`direct_types`).
+    types: Mapping[str, str] = field(default_factory=dict)  # type -> module
     code: Mapping[str, str] = field(default_factory=dict)  # func -> verified code
     files: Mapping[str, str] = field(default_factory=dict)  # "other.py" -> its text
     # The types the used specs declare ("other.Point"): the only classes of those modules
@@ -57,6 +60,7 @@ class Used:
     def merged(self, other: Used) -> Used:
         return Used(
             imports={**self.imports, **other.imports},
+            types={**other.types, **self.types},
             code={**self.code, **other.code},
             files={**self.files, **other.files},
             records=tuple(dict.fromkeys((*self.records, *other.records))),
@@ -72,6 +76,29 @@ def declared_records(graph: SpecGraph, path: Path) -> tuple[str, ...]:
         if used is not None:
             found += [f"{used.name}.{t.name}" for t in used.types]
     return tuple(dict.fromkeys(found))
+
+
+def direct_types(graph: SpecGraph, path: Path) -> dict[str, str]:
+    """The types of the specs the spec at `path` uses directly, each by its name to its
+    module, the first `# use`'s where two declare a name (`Used.types`, as compile has it)."""
+    found: dict[str, str] = {}
+    for target in graph.uses(path):
+        used = graph.file(target).module
+        if used is not None:
+            for typedef in used.types:
+                found.setdefault(typedef.name, used.name)
+    return found
+
+
+def imported_by_tests(
+    imports: Mapping[str, tuple[str, ...]], types: Mapping[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """What the test file may import from each used module, where an example names it: the
+    functions the generated module imports from it, and the types examples build."""
+    found = {module: tuple(names) for module, names in imports.items()}
+    for name, module in types.items():
+        found[module] = (*found.get(module, ()), name)
+    return found
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def vet_locked(
         extra_files=used.files,
         uses=used.imports,
         used_records=used.records,
+        used_types=used.types,
     )
     failing = [r for r in verdict.results if r.status != "pass" and r.func in judged]
     if verdict.problem is not None and not failing:

@@ -12,7 +12,7 @@ from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, write_
 from marshalike.build.output import file_hash, write_atomic, write_unit
 from marshalike.build.plan import Unit
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
-from marshalike.build.uses import Used
+from marshalike.build.uses import Used, imported_by_tests
 from marshalike.build.vet import vet_locked, vet_tests
 from marshalike.codegen import emit, lint, module_main
 from marshalike.synth import prompts
@@ -73,8 +73,9 @@ def write_outputs(
     full_text = module_main.append_main(module_text, module) if job.main else module_text
     tests_file = out_dir / f"test_{module.name}.py"
     tests_text = emit.test_sources(
-        module, spec_name=spec_name, spec_hash=spec_hash, uses=uses, at=tests_file
-    )[1]
+        module, spec_name=spec_name, spec_hash=spec_hash, at=tests_file,
+        uses=imported_by_tests(uses, spec.used.types),
+    )[1]  # fmt: skip
     files = {f"{module.name}.py": full_text, f"test_{module.name}.py": tests_text}
     if job.main and module_main.main_block(module):  # the same text for every spec
         files[module_main.SUPPORT_FILE] = module_main.support_source()
@@ -103,6 +104,7 @@ def write_outputs(
     failed_file.unlink(missing_ok=True)
     exports = Used(
         imports={module.name: tuple(f.name for f in module.funcs)},
+        types={t.name: module.name for t in module.types},
         code=code,
         files={**spec.used.files, f"{module.name}.py": full_text},
         records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),

@@ -98,11 +98,13 @@ class Oracle:
         extra_files: Mapping[str, str] | None = None,
         keep_docstrings: bool = False,
         trusted_source: str | None = None,
+        used_types: Mapping[str, str] | None = None,
     ) -> None:
         """`reference_source` is the module whose code answers the claims of model code
         the candidate does not define (dependencies'); `trusted_source`, the module of
         the spec's types and stubs alone that expected values are computed with (by
-        default `reference_source`, where that holds no model code)."""
+        default `reference_source`, where that holds no model code); `used_types`, the
+        used specs' types the examples may build, by name to module."""
         self.cases = tuple(cases)
         # The dotted exceptions the examples name, which the runner takes by identity.
         self.exceptions = tuple(sorted({e for c in cases if "." in (e := c.exception or "")}))
@@ -126,8 +128,15 @@ class Oracle:
         # The names a call reads from the module under test: the spec's (`channel.run_calls`);
         # those of a used spec from that spec's module, as the test file imports them.
         own = {r.rpartition(".")[2] for r in self.records if r.startswith(f"{module_name}.")}
-        self.names = tuple(sorted(self._model | own))
-        self.imported = read.imported
+        # A used spec's type an example builds, from its module, as the test file imports
+        # it: one of the records (compared by its full name), and no code of the model's.
+        built = {
+            name: where
+            for name, where in (used_types or {}).items()
+            if f"{where}.{name}" in self.records and name not in self._model | own
+        }
+        self.names = tuple(sorted(self._model | own | built.keys()))
+        self.imported = {**built, **read.imported}
         self._trusted_files = {
             name: trusted_module(text) if name.endswith(".py") else text
             for name, text in self.extra_files.items()

@@ -260,11 +260,12 @@ def verify_module(
     extra_files: Mapping[str, str] | None = None,
     uses: Mapping[str, Sequence[str]] | None = None,
     used_records: Sequence[str] = (),
+    used_types: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Verify a whole generated module (every function's examples) against its spec:
     what `check` and a compile that takes code from the lock do. `uses` maps the module
     of each `# use`d spec to the names imported from it; `used_records`, the types those
-    specs declare ("other.Point")."""
+    specs declare ("other.Point"); `used_types`, those examples build, by name to module."""
     types = [t.name for t in module.types]
     cases = tuple(c for func in module.funcs for c in cases_of(func, types))
     reference = emit.module_source(
@@ -277,6 +278,7 @@ def verify_module(
         limits=limits,
         records=records_of(module, module_name, used_records),
         extra_files=extra_files,
+        used_types=used_types,
     )
     return verify(module_source, oracle)
 

@@ -94,6 +94,7 @@ def make_harness(
         limits=settings.limits,
         records=records_of(ctx.module, module_name, settings.support_records),
         extra_files=settings.support_files,
+        used_types=settings.support_types,
         # Expected values are computed without the dependencies' code: its helpers and
         # imports could rebind a name an expected value reads (`sum`).
         trusted_source=emit.module_source(
@@ -154,9 +155,12 @@ def _candidate(
     # The module already defines its types and the unit's dependencies: a candidate's own
     # copies of them are dropped rather than allowed to shadow the real ones.
     known = {t.name for t in ctx.module.types} | set(ctx.dependencies)
+    # The used specs' modules may be imported (`from geometry import Point`), as the
+    # generated module imports their functions.
     result = extract(
-        completion.text, ctx.func, prompt_kind=settings.kind, stub=stub, known_names=known
-    )
+        completion.text, ctx.func, prompt_kind=settings.kind, stub=stub, known_names=known,
+        local_modules=tuple(settings.support_imports),
+    )  # fmt: skip
     code = result.code if result.code else None
     if code is not None and settings.kind == "completion":
         code = prompts.with_header_imports(code)

@@ -29,10 +29,12 @@ class LoopSettings:
     jobs: int = default("jobs")
     limits: Limits = field(default_factory=Limits)
     # Modules the unit's code may import (the generated modules of `# use`d specs), the
-    # types they declare ("other.Point") and the functions imported from each.
+    # types they declare ("other.Point"), the functions imported from each, and the types
+    # examples build, by name to module (`build.uses.Used`).
     support_files: Mapping[str, str] = field(default_factory=dict)
     support_records: tuple[str, ...] = ()
     support_imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    support_types: Mapping[str, str] = field(default_factory=dict)
     rank: Rank = default("rank")
     holdout: bool = default("holdout")
     temperature_step: float = default("temperature_step")

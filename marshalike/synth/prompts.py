@@ -9,6 +9,7 @@ candidate returned, so it is sent with the compiler's secrets redacted (`redact`
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import re
@@ -18,6 +19,7 @@ from importlib.resources import files
 
 from marshalike.backends.base import Prompt, PromptKind
 from marshalike.codegen import emit
+from marshalike.language.naming import parse_or_none
 from marshalike.language.spec import Example, Func, Module
 from marshalike.sandbox.verify import ExampleResult
 from marshalike.synth import verdict_text
@@ -159,6 +161,30 @@ def _completion_text(ctx: UnitContext, failures: Sequence[str]) -> str:
         ).rstrip("\n")
         + "\n"
     )
+
+
+def used_types_shown(
+    module: Module, func: Func, types: Mapping[str, str], files: Mapping[str, str]
+) -> dict[str, str]:
+    """The used specs' types (`types`, by name to module) that `func`'s examples build, as
+    the prompt shows them beside the used functions, by name: the import that gets one,
+    then its dataclass, from the used module's text in `files`, as a comment."""
+    named = {word for e in func.examples for word in re.findall(r"[^\W\d]\w*", e.text)}
+    shown = {}
+    for name, where in types.items():
+        source = _class_source(files.get(f"{where}.py", ""), name)
+        if name in named and module.type(name) is None and source:
+            commented = "\n".join(f"# {line}".rstrip() for line in source.splitlines())
+            shown[name] = f"from {where} import {name}\n{commented}"
+    return shown
+
+
+def _class_source(text: str, name: str) -> str | None:
+    tree = parse_or_none(text, "exec")
+    body = tree.body if isinstance(tree, ast.Module) else []
+    found = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == name), None)
+    segment = ast.get_source_segment(text, found) if found is not None else None
+    return f"@dataclass\n{segment}" if segment else None
 
 
 def _dependencies(ctx: UnitContext) -> str:

@@ -10,7 +10,7 @@ import difflib
 import functools
 import re
 import sys
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from marshalike.language.codes import Code, report
@@ -18,7 +18,7 @@ from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.examples import STRING_LITERAL
 from marshalike.language.naming import field_names
 from marshalike.language.scopes import free_names
-from marshalike.language.spec import Example, Func, Module
+from marshalike.language.spec import Example, Func, Module, TypeDef
 
 # Capitalised callables an example may use without declaring them: the standard library's
 # value types that read naturally in examples, each with its module, which the generated
@@ -58,14 +58,14 @@ _FORMATTED = re.compile(r"(?<![\w.])(?:[fF][rR]?|[rR][fF])['\"]")
 
 @dataclass(frozen=True)
 class Scope:
-    """What an example may call: this spec's functions and types, plus used specs'."""
+    """What an example may call: this spec's functions and types, plus those of the specs it
+    uses (this spec's own where both declare a name)."""
 
     path: str
     funcs: Mapping[str, tuple[Func, ...]]  # every declaration of a name, this spec's first
     types: frozenset[str]
     # each type's fields, as its dataclass has them (all required), where its columns are known
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    used_types: frozenset[str] = frozenset()  # the used specs' types, which examples cannot build
     # difflib is slow next to everything else here, and a misspelt name tends to repeat.
     _closest: dict[tuple[str, bool], str | None] = field(default_factory=dict)
 
@@ -210,8 +210,6 @@ def undeclared_constructors(example: Example, scope: Scope) -> Iterator[Diagnost
                 else f"declare it with `# type {name}` and a CSV header line"
             )
             message = f"example constructs undeclared type '{name}'"
-            if name in scope.used_types:
-                message, hint = _used_type(name)
             yield report(scope.path, Code.UNDECLARED_TYPE, message, _locate(example, name), hint)
 
 
@@ -247,13 +245,6 @@ def _is_known_class(name: str, scope: Scope) -> bool:
         or name in KNOWN_CLASSES
         or name.endswith(_EXCEPTION_SUFFIXES)
     )
-
-
-def _used_type(name: str) -> tuple[str, str]:
-    """The message and hint for an example that builds a used spec's type: its tests do
-    not import it."""
-    hint = "examples build this spec's own types only: get the value from a used function"
-    return f"example constructs '{name}', a type of a used spec", hint
 
 
 def _code_of(text: str) -> str:
@@ -355,8 +346,6 @@ def undeclared_calls(example: Example, scope: Scope) -> Iterator[Diagnostic]:
                 else f"declare it with `# func {name}(...)`, or `# use` the spec that does"
             )
             message = f"example calls undeclared function '{name}'"
-            if name in scope.used_types:
-                message, hint = _used_type(name)
             yield report(scope.path, Code.UNDECLARED_CALL, message, _locate(example, name), hint)
 
 
@@ -449,15 +438,20 @@ def _expression_names(source: str) -> tuple[list[str], list[str], set[str]]:
     return [n.id for n in free if id(n) in called], read, bases
 
 
-def scope_of(module: Module, extra: Mapping[str, Func], used_types: Collection[str] = ()) -> Scope:
+def scope_of(
+    module: Module, extra: Mapping[str, Func], used_types: Sequence[TypeDef] = ()
+) -> Scope:
+    """The scope of `module`'s examples, with `extra`, the used specs' functions, and
+    `used_types`, their types: a name this spec declares too is this spec's."""
     funcs: dict[str, tuple[Func, ...]] = {}
     for func in module.funcs:
         funcs[func.name] = (*funcs.get(func.name, ()), func)
     for name, func in extra.items():
         funcs.setdefault(name, (func,))
-    fields = {t.name: tuple(field_names(t.columns)) for t in module.types if t.columns}
-    declared = frozenset(t.name for t in module.types)
-    return Scope(module.path, funcs, declared, fields, frozenset(used_types) - declared)
+    types = {t.name: t for t in used_types if t.name not in funcs}
+    types.update((t.name, t) for t in module.types)
+    fields = {t.name: tuple(field_names(t.columns)) for t in types.values() if t.columns}
+    return Scope(module.path, funcs, frozenset(types), fields)
 
 
 def counted(n: int, noun: str) -> str:

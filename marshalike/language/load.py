@@ -292,11 +292,12 @@ def _csv_diag(
 
 def _resolve_uses(
     module: Module, file: Path, graph: SpecGraph, used_errors: _UsedErrors
-) -> tuple[dict[str, Func], set[str], list[Diagnostic]]:
-    """Functions and types the used specs declare, and what went wrong resolving them: a
-    used spec with errors of its own, syntax or any other (`used_errors`), is M036."""
+) -> tuple[dict[str, Func], list[tuple[Use, TypeDef]], list[Diagnostic]]:
+    """Functions and types the used specs declare (each type with its `# use` line), and
+    what went wrong resolving them: a used spec with errors of its own, syntax or any
+    other (`used_errors`), is M036."""
     extra: dict[str, Func] = {}
-    types: set[str] = set()
+    types: list[tuple[Use, TypeDef]] = []
     found: list[Diagnostic] = []
     root = graph.key(file)
     for use in module.uses:
@@ -327,7 +328,10 @@ def _resolve_uses(
         if used.module is not None:
             for func in used.module.funcs:
                 extra.setdefault(func.name, func)
-            types.update(t.name for t in used.module.types)
+            for typedef in used.module.types:
+                # Its columns, for M014, where they are in a CSV file (its own errors
+                # are the used spec's, M036).
+                types.append((use, _fill_csv_type(typedef, target.parent, use.path)[0]))
     return extra, types, found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from marshalike.language.calls import (
     Scope,
@@ -29,7 +29,7 @@ from marshalike.language.examples import MAX_EXPRESSION_DEPTH, too_deep
 from marshalike.language.exceptions import BUILTIN_EXCEPTIONS, standard_problem
 from marshalike.language.gaps import listed, unpinned
 from marshalike.language.reserved import declared_name_problem
-from marshalike.language.spec import Example, Func, Module, Param, TypeDef
+from marshalike.language.spec import Example, Func, Module, Param, TypeDef, Use
 
 # Fewer checkable examples than this leave most wrong code passing (with one example, two
 # thirds of passing candidates were wrong in CodeT's measurements; with five, a quarter).
@@ -45,15 +45,20 @@ def check(
     module: Module,
     *,
     extra_functions: Mapping[str, Func] | None = None,
-    used_types: Collection[str] = (),
+    used_types: Sequence[tuple[Use, TypeDef]] = (),
 ) -> list[Diagnostic]:
     """All semantic findings for `module`, sorted by position.
 
     `extra_functions` are functions of other specs (`# use`) that examples may call;
-    `used_types`, the types those specs declare, which examples may not build.
+    `used_types`, the types those specs declare, each with the `# use` line of its spec,
+    in the order of those lines: examples may build them too.
     """
-    scope = scope_of(module, extra_functions or {}, used_types)
+    first: dict[str, tuple[Use, TypeDef]] = {}
+    for use, typedef in used_types:
+        first.setdefault(typedef.name, (use, typedef))
+    scope = scope_of(module, extra_functions or {}, [t for _, t in first.values()])
     found = [*_empty_spec(module), *_duplicates(module), *_keyword_names(module)]
+    found.extend(_used_type_clashes(module, used_types))
     found.extend(_reserved_names(module))
     for typedef in module.types:
         found.extend(_check_type(typedef, module.path))
@@ -103,6 +108,29 @@ def _duplicates(module: Module) -> Iterator[Diagnostic]:
         else:
             first_type[typedef.name] = typedef
     yield from _type_function_clashes(module.path, first_type, first_func)
+
+
+def _used_type_clashes(
+    module: Module, used_types: Sequence[tuple[Use, TypeDef]]
+) -> Iterator[Diagnostic]:
+    """A type name two specs declare, this one and a used one or two used ones: an example
+    builds one class by it, this spec's own, else the first `# use`'s, and a value of the
+    other is never equal to it."""
+    own = {t.name for t in module.types}
+    first: dict[str, Use] = {}
+    for use, typedef in used_types:
+        name = typedef.name
+        if name in own:
+            span = next(t.name_span for t in module.types if t.name == name)
+            message = f"type '{name}' is declared by used spec '{use.path}' too"
+            hint = f"examples build this spec's own '{name}', never the used spec's: rename one"
+            yield report(module.path, Code.USED_TYPE_CLASH, message, span, hint)
+        elif name in first and first[name] != use:
+            earlier = first[name].path
+            message = f"used specs '{earlier}' and '{use.path}' both declare type '{name}'"
+            hint = f"examples build the one of '{earlier}', the first `# use`: rename one"
+            yield report(module.path, Code.USED_TYPE_CLASH, message, use.span, hint)
+        first.setdefault(name, use)
 
 
 def _keyword_names(module: Module) -> Iterator[Diagnostic]:

@@ -1,0 +1,126 @@
+"""A used spec's types built in a spec's examples, end to end: compiled with a real HTTP
+server speaking OpenAI's API (scripted answers, written for these tests), the generated
+tests run under pytest, `marshalike check` on the outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from fake_openai import FakeOpenAI, Request
+
+from marshalike.cli.main import cli
+
+GEOMETRY = """\
+# type Point
+x, y
+1, 2
+
+# func origin(): Point
+
+The point at the origin.
+
+* origin() = Point(0, 0)
+"""
+
+SHAPES = """\
+# use geometry.mrsh
+
+# func norm(p: Point): float
+
+The distance of `p` from the origin.
+
+* norm(Point(3, 4)) = 5.0
+* norm(origin()) = 0.0
+* norm(Point(-6, 8)) = 10.0
+
+# func mirror(p: Point): Point
+
+`p` with its coordinates swapped.
+
+* mirror(Point(1, 2)) = Point(2, 1)
+* mirror(Point(0, 5)) = Point(5, 0)
+* mirror(origin()) = Point(0, 0)
+"""
+
+ORIGIN = "```python\ndef origin():\n    return Point(0, 0)\n```"
+NORM = "```python\nimport math\n\ndef norm(p):\n    return math.hypot(p.x, p.y)\n```"
+MIRROR = "```python\nfrom geometry import Point\n\ndef mirror(p):\n    return Point(p.y, p.x)\n```"
+# A class of its own with the same fields: equal-looking, but not geometry's Point.
+IMPOSTER = """```python
+from dataclasses import dataclass
+
+@dataclass
+class Pt:
+    x: int
+    y: int
+
+def mirror(p):
+    return Pt(p.y, p.x)
+```"""
+
+
+def compile_(folder: Path, server: FakeOpenAI) -> tuple[int, str]:
+    argv = [
+        "compile", str(folder), "--backend", "openai", "--base-url", server.base_url,
+        "--model", "fake-model", "--candidates", "1", "--attempts", "1", "--jobs", "1",
+        "--timeout", "5", "--questions", "0",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def scripted(mirror: str) -> object:
+    answers = {"`origin`": ORIGIN, "`norm`": NORM, "`mirror`": mirror}
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        return next(code for marker, code in answers.items() if marker in text)
+
+    return script
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
+    (tmp_path / "shapes.mrsh").write_text(SHAPES, encoding="utf-8")
+    return tmp_path
+
+
+def test_an_example_builds_a_used_specs_type_and_its_tests_import_it(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    prompts: list[str] = []
+
+    def script(request: Request) -> str:
+        prompts.append(request.body["messages"][-1]["content"])
+        return scripted(MIRROR)(request)  # type: ignore[operator]
+
+    with FakeOpenAI(script=script) as server:
+        status, said = compile_(folder, server)
+    assert status == 0, said
+    tests = (folder / "test_shapes.py").read_text(encoding="utf-8")
+    assert "from geometry import Point, origin\n" in tests
+    assert "from shapes import mirror, norm\n" in tests
+    # mirror's own import of the type, merged with the module's of the used function
+    assert "from geometry import Point, origin\n" in (folder / "shapes.py").read_text()
+    # The prompt shows the used type where the function's examples build it.
+    (mirror_prompt,) = [p for p in prompts if "`mirror`" in p]
+    assert "from geometry import Point\n# @dataclass\n# class Point:\n#     x: int" in mirror_prompt
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_shapes.py"]
+    run = subprocess.run(argv, cwd=folder, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "6 passed" in run.stdout
+    checked = CliRunner().invoke(cli, ["check", str(folder)])
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.endswith("2 specs checked, 0 failed\n")
+
+
+def test_a_value_of_another_class_than_the_used_type_is_refused(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    with FakeOpenAI(script=scripted(IMPOSTER)) as server:
+        status, said = compile_(folder, server)
+    assert status != 0
+    assert "mirror(Point(1, 2)) should return geometry.Point(x=2, y=1), but it returned " in said
+    assert "an instance of shapes.Pt, which is neither a plain value nor a type" in said
+    assert not (folder / "shapes.py").exists()

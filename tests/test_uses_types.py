@@ -124,3 +124,36 @@ def test_a_value_of_another_class_than_the_used_type_is_refused(tmp_path: Path) 
     assert "mirror(Point(1, 2)) should return geometry.Point(x=2, y=1), but it returned " in said
     assert "an instance of shapes.Pt, which is neither a plain value nor a type" in said
     assert not (folder / "shapes.py").exists()
+
+
+BODIES = {  # what a base model writes after each function's stub: a body, no import
+    "def origin(": "    return Point(0, 0)\n",
+    "def norm(": "    return (p.x ** 2 + p.y ** 2) ** 0.5\n",
+    "def mirror(": "    return Point(p.y, p.x)\n",
+}
+
+
+def test_a_body_written_after_a_stub_builds_the_used_type_the_module_imports(
+    tmp_path: Path,
+) -> None:
+    """A completion writes a body only: the module imports the used type its examples
+    build, so the body can build it too."""
+    folder = project(tmp_path)
+
+    def script(request: Request) -> str:
+        prompt = request.prompt_text
+        # the last stub of the prompt is the function asked for
+        return max(BODIES.items(), key=lambda item: prompt.rfind(item[0]))[1]
+
+    argv = ["--api", "completions"]
+    with FakeOpenAI(script=script) as server:
+        result = CliRunner().invoke(
+            cli,
+            ["compile", str(folder), "--backend", "openai", "--base-url", server.base_url,
+             "--model", "fake-model", "--candidates", "1", "--attempts", "1", "--jobs", "1",
+             "--timeout", "5", "--questions", "0", *argv],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "from geometry import Point, origin\n" in (folder / "shapes.py").read_text()
+    checked = CliRunner().invoke(cli, ["check", str(folder)])
+    assert checked.exit_code == 0, checked.output

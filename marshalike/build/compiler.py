@@ -27,7 +27,7 @@ from marshalike.build.output import (
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
 from marshalike.build.shadows import shadow, stranger
-from marshalike.build.uses import Used, not_compiled
+from marshalike.build.uses import Used, module_imports, not_compiled
 from marshalike.build.writing import write_outputs
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import SUPPORT_MODULE
@@ -309,7 +309,7 @@ def _compile_one(
     )
     hash_ = emit.spec_hash(unit.func.text)
     spec_name = f"{module.name}.mrsh"
-    imports = spec.used.imports
+    imports = module_imports(module, spec.used.imports, spec.used.types)
 
     def module_for(code: str) -> str:
         code_map = {**deps, unit.func.name: code}

@@ -33,7 +33,7 @@ from marshalike.build.uses import (
     declared_records,
     direct_types,
     generated_modules,
-    imported_by_tests,
+    module_imports,
 )
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import (
@@ -186,7 +186,7 @@ def check_spec(
     # So must the test file and the support module: a hash in the lock proves nothing, the
     # lock being as easy to rewrite as they are, and both run wherever the tests run.
     types = direct_types(graph, path)
-    made = _made_outputs(module, lock, path, folder, imported_by_tests(imports, types))
+    made = _made_outputs(module, lock, path, folder, imports)
     for name, allowed in made.items():
         text = texts.get(name) if name in texts else _read(folder / name)
         if text is not None and text not in allowed:
@@ -202,7 +202,7 @@ def check_spec(
         module_name=module.name,
         limits=limits,
         extra_files=used,
-        uses=imports,
+        uses=_functions(graph, path),
         used_records=declared_records(graph, path),
         used_types=types,
     )
@@ -252,7 +252,7 @@ def _made_outputs(
 ) -> dict[str, set[str]]:
     """The texts compile may have written for the test file (with the ruff suppressions it
     finds, or none where ruff could not run), which imports from the used modules what
-    `imports` has (`uses.imported_by_tests`), and for the support module."""
+    `imports` has (`uses.module_imports`), and for the support module."""
     tests_file = folder / f"test_{module.name}.py"
     plain, linted = emit.test_sources(
         module, spec_name=path.name, spec_hash=lock.spec_hash, uses=imports, at=tests_file
@@ -262,7 +262,15 @@ def _made_outputs(
 
 def _imports(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
     """What the generated module imports from each spec it uses directly, as compile had it
-    (a used spec that cannot be read is already a finding, so it is never reached here)."""
+    (a used spec that cannot be read is already a finding, so it is never reached here):
+    its functions, and its types the examples build (`uses.module_imports`)."""
+    module = graph.file(path).module
+    imports = _functions(graph, path)
+    return imports if module is None else module_imports(module, imports, direct_types(graph, path))
+
+
+def _functions(graph: SpecGraph, path: Path) -> dict[str, tuple[str, ...]]:
+    """The functions of each spec the spec at `path` uses directly, by its module."""
     imports = {}
     for target in graph.uses(path):
         used = graph.file(target).module

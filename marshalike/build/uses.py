@@ -6,6 +6,7 @@ that `from other import f` works for the generated code, its tests and the sandb
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 from collections.abc import Mapping
@@ -15,7 +16,8 @@ from typing import Any
 
 from marshalike.language.files import read_regular
 from marshalike.language.graph import Reached, SpecGraph
-from marshalike.language.spec import Use
+from marshalike.language.naming import parse_or_none
+from marshalike.language.spec import Module, Use
 
 
 def not_compiled(report: Any) -> str:
@@ -90,14 +92,27 @@ def direct_types(graph: SpecGraph, path: Path) -> dict[str, str]:
     return found
 
 
-def imported_by_tests(
-    imports: Mapping[str, tuple[str, ...]], types: Mapping[str, str]
+def module_imports(
+    module: Module, imports: Mapping[str, tuple[str, ...]], types: Mapping[str, str]
 ) -> dict[str, tuple[str, ...]]:
-    """What the test file may import from each used module, where an example names it: the
-    functions the generated module imports from it, and the types examples build."""
-    found = {module: tuple(names) for module, names in imports.items()}
-    for name, module in types.items():
-        found[module] = (*found.get(module, ()), name)
+    """What the generated module, and where an example names it its test file, import from
+    each used module: the used functions (`imports`), and the used types (`types`, by name
+    to module) an example of the spec builds, which the functions' code may build too (a
+    completion writes a body, never an import); a type the spec declares itself is its
+    own. A spec whose examples build no used type imports what it always did."""
+    named = {
+        node.id
+        for func in module.funcs
+        for example in func.examples
+        for text in (example.call, example.expected)
+        for tree in [parse_or_none(text) if text else None]
+        for node in (ast.walk(tree) if tree is not None else ())
+        if isinstance(node, ast.Name)
+    }
+    found = {where: tuple(names) for where, names in imports.items()}
+    for name, where in sorted(types.items()):
+        if name in named and module.type(name) is None:
+            found[where] = (*found.get(where, ()), name)
     return found
 
 

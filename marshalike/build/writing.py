@@ -12,7 +12,7 @@ from marshalike.build.lock import Lock, LockedUnit, lock_path, lock_text, write_
 from marshalike.build.output import file_hash, write_atomic, write_unit
 from marshalike.build.plan import Unit
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
-from marshalike.build.uses import Used, imported_by_tests
+from marshalike.build.uses import Used, module_imports
 from marshalike.build.vet import vet_locked, vet_tests
 from marshalike.codegen import emit, lint, module_main
 from marshalike.synth import prompts
@@ -34,7 +34,8 @@ def write_outputs(
     finds nothing to refuse in them; where one failed, or some were left for later, the
     lock with what did pass, and the best attempt at NAME.failed.py beside the last good
     output."""
-    module, plan, uses = spec.module, spec.plan, spec.used.imports
+    module, plan = spec.module, spec.plan
+    uses = module_imports(module, spec.used.imports, spec.used.types)
     spec_name = path.name
     spec_hash = emit.spec_hash(source)
     ordered = tuple(outcomes[u.func.name] for u in plan.units if u.func.name in outcomes)
@@ -74,7 +75,7 @@ def write_outputs(
     tests_file = out_dir / f"test_{module.name}.py"
     tests_text = emit.test_sources(
         module, spec_name=spec_name, spec_hash=spec_hash, at=tests_file,
-        uses=imported_by_tests(uses, spec.used.types),
+        uses=uses,
     )[1]  # fmt: skip
     files = {f"{module.name}.py": full_text, f"test_{module.name}.py": tests_text}
     if job.main and module_main.main_block(module):  # the same text for every spec

@@ -157,3 +157,19 @@ def test_a_body_written_after_a_stub_builds_the_used_type_the_module_imports(
     assert "from geometry import Point, origin\n" in (folder / "shapes.py").read_text()
     checked = CliRunner().invoke(cli, ["check", str(folder)])
     assert checked.exit_code == 0, checked.output
+
+
+def test_a_function_two_used_specs_declare_is_imported_from_the_first_use_only() -> None:
+    """As the checker calls it (M054): the first `# use`'s, never both, whose later import
+    line would win in the module."""
+    from marshalike.build.uses import module_imports
+    from marshalike.language.parse import parse
+
+    module = parse(SHAPES).module
+    assert module is not None
+    imports = {"zeta": ("size", "origin"), "alpha": ("size", "area")}
+    assert module_imports(module, imports, {"Point": "geometry"}) == {
+        "zeta": ("size", "origin"),
+        "alpha": ("area",),
+        "geometry": ("Point",),
+    }

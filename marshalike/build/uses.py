@@ -63,7 +63,7 @@ class Used:
         return Used(
             imports={**self.imports, **other.imports},
             types={**other.types, **self.types},
-            code={**self.code, **other.code},
+            code={**other.code, **self.code},  # the first `# use`'s, as imported
             files={**self.files, **other.files},
             records=tuple(dict.fromkeys((*self.records, *other.records))),
         )
@@ -99,7 +99,8 @@ def module_imports(
     each used module: the used functions (`imports`), and the used types (`types`, by name
     to module) an example of the spec builds, which the functions' code may build too (a
     completion writes a body, never an import); a type the spec declares itself is its
-    own. A spec whose examples build no used type imports what it always did."""
+    own. A name two used modules have comes from the first (`imports` is in the order of
+    the `# use` lines, M054)."""
     named = {
         node.id
         for func in module.funcs
@@ -109,7 +110,11 @@ def module_imports(
         for node in (ast.walk(tree) if tree is not None else ())
         if isinstance(node, ast.Name)
     }
-    found = {where: tuple(names) for where, names in imports.items()}
+    taken: set[str] = set()
+    found = {}
+    for where, names in imports.items():
+        found[where] = tuple(name for name in names if name not in taken)
+        taken.update(names)
     for name, where in sorted(types.items()):
         if name in named and module.type(name) is None:
             found[where] = (*found.get(where, ()), name)

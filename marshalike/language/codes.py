@@ -69,6 +69,7 @@ class Code(StrEnum):
     NO_SUCH_EXCEPTION = "M051", "error", "raised standard library name that is no exception"
     UNDECLARED_NAME = "M052", "error", "example reads a name nothing declares"
     USED_TYPE_CLASH = "M053", "warning", "type of the same name as a used spec's"
+    USED_FUNCTION_CLASH = "M054", "warning", "function of the same name in two used specs"
 
     # Loading from disk: the spec's encoding, CSV files, used specs.
     NOT_UTF8 = "M030", "error", "spec is not UTF-8 text"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marshalike.errors import SpecError
-from marshalike.language.codes import Code
+from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span, has_errors, sort_key
 from marshalike.language.files import file_kind, os_reason, read_regular
 from marshalike.language.graph import SpecFile, SpecGraph
@@ -297,6 +297,7 @@ def _resolve_uses(
     what went wrong resolving them: a used spec with errors of its own, syntax or any
     other (`used_errors`), is M036."""
     extra: dict[str, Func] = {}
+    declared_by: dict[str, Use] = {}  # each used function's first `# use`
     types: list[tuple[Use, TypeDef]] = []
     found: list[Diagnostic] = []
     root = graph.key(file)
@@ -327,12 +328,23 @@ def _resolve_uses(
             found.append(_use_diag(Code.USE_HAS_ERRORS, message, use, module))
         if used.module is not None:
             for func in used.module.funcs:
+                if func.name in declared_by and declared_by[func.name] != use:
+                    found.append(_function_clash(module, func.name, declared_by[func.name], use))
                 extra.setdefault(func.name, func)
+                declared_by.setdefault(func.name, use)
             for typedef in used.module.types:
                 # Its columns, for M014, where they are in a CSV file (its own errors
                 # are the used spec's, M036).
                 types.append((use, _fill_csv_type(typedef, target.parent, use.path)[0]))
     return extra, types, found
+
+
+def _function_clash(module: Module, name: str, first: Use, later: Use) -> Diagnostic:
+    """M054: two used specs declare `name`; the first `# use`'s is the one examples call
+    and the generated module imports (`build.uses.module_imports`)."""
+    message = f"used specs '{first.path}' and '{later.path}' both declare function '{name}'"
+    hint = f"examples and the generated code call the one of '{first.path}', the first `# use`"
+    return report(module.path, Code.USED_FUNCTION_CLASH, message, later.span, f"{hint}: rename one")
 
 
 def _missing(spec: SpecFile) -> bool:

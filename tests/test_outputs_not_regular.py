@@ -100,6 +100,9 @@ def test_compile_into_a_fifo_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_check_reports_a_fifo_output(compiled: Path, name: str) -> None:
     (compiled / name).unlink()
     os.mkfifo(compiled / name)
+    # bytecode beside it, which check compares with what the module's source compiles to
+    (compiled / "__pycache__").mkdir(exist_ok=True)
+    (compiled / "__pycache__" / f"square.{sys.implementation.cache_tag}.pyc").write_bytes(b"")
     result = run(compiled, "check", ".")
     assert result.returncode == 1, result.stderr
     assert f"{name} is not a regular file (a FIFO): move it" in result.stdout

@@ -23,6 +23,8 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
+from marshalike.language.files import read_regular
+
 _HEADER = 16  # magic, flags, then the source's time and size, or its hash
 _REMOVE = "; delete it (Python writes bytecode again as it needs it)"
 
@@ -43,7 +45,9 @@ def shadow(folder: Path, name: str, *, rewritten: bool = False) -> str | None:
     source = folder / f"{name}.py"
     try:
         cached = sorted((folder / "__pycache__").glob(f"{name}.*.pyc"))
-        data = source.read_bytes() if source.exists() or not rewritten else None
+        # (A FIFO in the source's place is refused, never waited on: `read_regular`.)
+        present = bool(cached) and (source.exists() or not rewritten)
+        data = read_regular(source) if present else None
     except OSError:
         return None
     for pyc in cached:

@@ -173,3 +173,65 @@ def test_a_function_two_used_specs_declare_is_imported_from_the_first_use_only()
         "alpha": ("area",),
         "geometry": ("Point",),
     }
+
+
+# A used spec whose code keeps a table, and a spec (its tests run first: `alpha` sorts
+# before `zeta`) whose code changes that table once it has answered: every example of each
+# spec passes alone, and a user's `pytest` in the folder fails the used spec's tests.
+ZETA = """\
+# type Point
+x, y
+1, 2
+
+# func label(n: int): str
+
+The name of a small number.
+
+* label(1) = "one"
+* label(2) = "two"
+* label(3) = "three"
+"""
+ALPHA = """\
+# use zeta.mrsh
+
+# func mirror(p: Point): Point
+
+`p` with its coordinates swapped.
+
+* mirror(Point(1, 2)) = Point(2, 1)
+* mirror(Point(0, 5)) = Point(5, 0)
+* mirror(Point(-1, 3)) = Point(3, -1)
+"""
+LABEL = """```python
+NAMES = {1: "one", 2: "two", 3: "three"}
+
+def label(n):
+    return NAMES[n]
+```"""
+# The table reached through a list of its own: no import of the used module's names is
+# rewritten where extraction can see it.
+RETABLING = """```python
+from zeta import NAMES, Point
+
+def mirror(p):
+    tables = [NAMES]
+    tables[0][1] = "uno"
+    return Point(p.y, p.x)
+```"""
+
+
+def test_code_that_changes_a_used_modules_table_is_not_written(tmp_path: Path) -> None:
+    (tmp_path / "zeta.mrsh").write_text(ZETA, encoding="utf-8")
+    (tmp_path / "alpha.mrsh").write_text(ALPHA, encoding="utf-8")
+    answers = {"`label`": LABEL, "`mirror`": RETABLING}
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        return next(code for marker, code in answers.items() if marker in text)
+
+    with FakeOpenAI(script=script) as server:
+        status, said = compile_(tmp_path, server)
+    assert status != 0, said
+    assert "test_zeta.py fails when run in one pytest session with test_alpha.py" in said
+    assert not (tmp_path / "alpha.py").exists()
+    assert (tmp_path / "zeta.py").exists()

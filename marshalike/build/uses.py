@@ -47,6 +47,9 @@ class Used:
     types: Mapping[str, str] = field(default_factory=dict)  # type -> module
     code: Mapping[str, str] = field(default_factory=dict)  # func -> verified code
     files: Mapping[str, str] = field(default_factory=dict)  # "other.py" -> its text
+    # Their generated test files, which a user's `pytest` in the folder runs in the same
+    # session as the spec's own ("test_other.py" -> its text).
+    tests: Mapping[str, str] = field(default_factory=dict)
     # The types the used specs declare ("other.Point"): the only classes of those modules
     # whose instances are records, whatever else their code defines.
     records: tuple[str, ...] = ()
@@ -65,6 +68,7 @@ class Used:
             types={**other.types, **self.types},
             code={**other.code, **self.code},  # the first `# use`'s, as imported
             files={**self.files, **other.files},
+            tests={**self.tests, **other.tests},
             records=tuple(dict.fromkeys((*self.records, *other.records))),
         )
 

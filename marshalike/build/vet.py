@@ -15,7 +15,7 @@ from marshalike.build.plan import Plan, callee_code
 from marshalike.build.uses import Used
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.under_pytest import pytest_failure
+from marshalike.sandbox.under_pytest import pytest_failure, pytest_failures
 from marshalike.sandbox.verify import verify_module
 from marshalike.synth import verdict_text
 from marshalike.synth.extract import refusal
@@ -75,19 +75,40 @@ def vet_locked(
     )
 
 
-def vet_tests(files: Mapping[str, str], test_file: str, limits: Limits) -> str | None:
+def vet_tests(
+    files: Mapping[str, str],
+    test_file: str,
+    limits: Limits,
+    used_tests: Mapping[str, str] | None = None,
+) -> str | None:
     """Why the test file `test_file` of `files` (the module, its tests, the modules they
     import) may not be written, or None: it fails under plain pytest, though the verifier
     passed every example (code that breaks what pytest runs around its tests, or that is
-    right only where it senses the verifier)."""
+    right only where it senses the verifier); or, run in one session with `used_tests`
+    (the used specs' test files, which a user's `pytest` in the folder runs with it), one
+    of them fails, before or after it: code that changes state of a used module (a table
+    its own code keeps) that no example of its own reads."""
     failure = pytest_failure(files, test_file, limits)
-    if failure is None:
+    if failure is not None:
+        return (
+            f"{test_file} fails under pytest ({failure}), though the verifier passed every "
+            "example: the code changes what pytest runs around its tests, or behaves "
+            "otherwise outside the verifier; nothing was written"
+        )
+    others = sorted(name for name in used_tests or {} if name != test_file)
+    if not others:
         return None
-    return (
-        f"{test_file} fails under pytest ({failure}), though the verifier passed every "
-        "example: the code changes what pytest runs around its tests, or behaves otherwise "
-        "outside the verifier; nothing was written"
-    )
+    together = {**files, **(used_tests or {})}
+    for order in ([test_file, *others], [*others, test_file]):
+        failures = pytest_failures(together, order, limits)
+        if failures:
+            name, why = next(iter(failures.items()))
+            return (
+                f"{name} fails when run in one pytest session with {test_file} ({why}), "
+                "though each passes alone: the code changes state a used module's tests "
+                "read, as a user's `pytest` in the folder would find; nothing was written"
+            )
+    return None
 
 
 def _static_problem(

@@ -89,7 +89,7 @@ def write_outputs(
     limits = job.loop.limits
     with ThreadPoolExecutor(1) as pool:
         under_pytest = pool.submit(vet_tests, {**spec.used.files, **files}, tests_file.name,
-                                   limits)  # fmt: skip
+                                   limits, spec.used.tests)  # fmt: skip
         problem = vet_locked(spec.module, spec.plan, spec.used, taken, codes, module_text,
                              where, limits, verified)  # fmt: skip
         problem = problem or under_pytest.result()
@@ -108,6 +108,7 @@ def write_outputs(
         types={t.name: module.name for t in module.types},
         code=code,
         files={**spec.used.files, f"{module.name}.py": full_text},
+        tests={**spec.used.tests, tests_file.name: tests_text},
         records=(*spec.used.records, *(f"{module.name}.{t.name}" for t in module.types)),
     )
     return SpecReport(str(path), source, units=ordered, written=written, exports=exports)

@@ -235,3 +235,44 @@ def test_code_that_changes_a_used_modules_table_is_not_written(tmp_path: Path) -
     assert "test_zeta.py fails when run in one pytest session with test_alpha.py" in said
     assert not (tmp_path / "alpha.py").exists()
     assert (tmp_path / "zeta.py").exists()
+
+
+# A used function right only on its first call in a process: its spec's one example makes
+# that call, and so does the one example of its user's that calls it; a user's `pytest`
+# in the folder calls it in both test files, and fails the second.
+ONCE = """```python
+CALLS = [0]
+
+def origin():
+    CALLS[0] += 1
+    return Point(0, 0) if CALLS[0] == 1 else Point(1, 1)
+```"""
+NORMS = """\
+# use geometry.mrsh
+
+# func norm(p: Point): float
+
+The distance of `p` from the origin.
+
+* norm(Point(3, 4)) = 5.0
+* norm(origin()) = 0.0
+* norm(Point(-6, 8)) = 10.0
+"""
+
+
+def test_a_used_function_right_only_once_in_a_process_is_not_written_into_its_users_tests(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
+    (tmp_path / "shapes.mrsh").write_text(NORMS, encoding="utf-8")
+    answers = {"`origin`": ONCE, "`norm`": NORM}
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        return next(code for marker, code in answers.items() if marker in text)
+
+    with FakeOpenAI(script=script) as server:
+        status, said = compile_(tmp_path, server)
+    assert status != 0, said
+    assert "fails when run in one pytest session with test_shapes.py" in said
+    assert not (tmp_path / "test_shapes.py").exists()

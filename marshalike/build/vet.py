@@ -87,7 +87,8 @@ def vet_tests(
     right only where it senses the verifier); or, run in one session with `used_tests`
     (the used specs' test files, which a user's `pytest` in the folder runs with it), one
     of them fails, before or after it: code that changes state of a used module (a table
-    its own code keeps) that no example of its own reads."""
+    its own code keeps) that no example of its own reads, or a used function right only on
+    its first call in a process, which the used spec's own tests make."""
     failure = pytest_failure(files, test_file, limits)
     if failure is not None:
         return (
@@ -105,8 +106,9 @@ def vet_tests(
             name, why = next(iter(failures.items()))
             return (
                 f"{name} fails when run in one pytest session with {test_file} ({why}), "
-                "though each passes alone: the code changes state a used module's tests "
-                "read, as a user's `pytest` in the folder would find; nothing was written"
+                "though each passes alone: the code of the spec or of a spec it uses changes "
+                "state the other's tests read, as a user's `pytest` in the folder would find; "
+                "nothing was written"
             )
     return None
 

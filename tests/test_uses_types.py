@@ -276,3 +276,57 @@ def test_a_used_function_right_only_once_in_a_process_is_not_written_into_its_us
     assert status != 0, said
     assert "fails when run in one pytest session with test_shapes.py" in said
     assert not (tmp_path / "test_shapes.py").exists()
+
+
+# A used spec's function named like another used spec's type: the examples call the
+# function (the language's scope), and the module, its tests and the oracle must all take
+# it, not the one of the two imports that came last as the modules' names sort.
+PAIRS = """\
+# func Point(a: int, b: int): list of int
+
+The two numbers in a list.
+
+* Point(1, 2) = [1, 2]
+* Point(0, 5) = [0, 5]
+* Point(-1, 3) = [-1, 3]
+"""
+BOTH = """\
+# use geometry.mrsh
+# use alpha.mrsh
+
+# func mirror(p: Point): Point
+
+`p` with its coordinates swapped.
+
+* mirror(Point(1, 2)) = Point(2, 1)
+* mirror(Point(0, 5)) = Point(5, 0)
+* mirror(Point(-1, 3)) = Point(3, -1)
+"""
+SWAP = "```python\ndef mirror(p):\n    return [p[1], p[0]]\n```"
+
+
+def test_a_used_type_named_like_a_used_function_is_never_taken_by_that_name(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
+    (tmp_path / "alpha.mrsh").write_text(PAIRS, encoding="utf-8")
+    (tmp_path / "shapes.mrsh").write_text(BOTH, encoding="utf-8")
+    pairs = "```python\ndef Point(a, b):\n    return [a, b]\n```"
+    answers = {"`origin`": ORIGIN, "`Point`": pairs, "`mirror`": SWAP}
+
+    def script(request: Request) -> str:
+        text = request.body["messages"][-1]["content"]
+        if "`mirror`" in text:
+            assert "class Point" not in text  # geometry's is not the one examples build
+        return next(code for marker, code in answers.items() if marker in text)
+
+    with FakeOpenAI(script=script) as server:
+        status, said = compile_(tmp_path, server)
+    assert status == 0, said
+    assert "type 'Point' of used spec 'geometry.mrsh' is a function's name too" in said
+    for name in ("shapes.py", "test_shapes.py"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "from alpha import Point\n" in text
+        assert [line for line in text.splitlines() if "Point" in line and "import" in line] == [
+            "from alpha import Point"
+        ]

@@ -27,7 +27,7 @@ from marshalike.build.output import (
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
 from marshalike.build.shadows import shadow, stranger
-from marshalike.build.uses import Used, module_imports, not_compiled
+from marshalike.build.uses import Used, module_imports, not_compiled, scoped_types
 from marshalike.build.writing import write_outputs
 from marshalike.codegen import emit
 from marshalike.codegen.module_main import SUPPORT_MODULE
@@ -152,6 +152,7 @@ def _compile_spec(
     used, problem = _compile_uses(path, module, out_dir, run, cancel)
     if problem is not None:
         return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=problem)
+    used = replace(used, types=scoped_types(module, used.imports, used.types))
     # Settings that change what a prompt shows change the key: holding an example back
     # gives the model a different prompt.
     kind = job.loop.kind + job.loop.prompt_variant

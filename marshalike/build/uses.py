@@ -86,14 +86,31 @@ def declared_records(graph: SpecGraph, path: Path) -> tuple[str, ...]:
 
 def direct_types(graph: SpecGraph, path: Path) -> dict[str, str]:
     """The types of the specs the spec at `path` uses directly, each by its name to its
-    module, the first `# use`'s where two declare a name (`Used.types`, as compile has it)."""
+    module, the first `# use`'s where two declare a name (`Used.types`, as compile has it),
+    less those an example reads as a function (`scoped_types`)."""
     found: dict[str, str] = {}
+    functions: dict[str, tuple[str, ...]] = {}
     for target in graph.uses(path):
         used = graph.file(target).module
         if used is not None:
+            functions[used.name] = tuple(f.name for f in used.funcs)
             for typedef in used.types:
                 found.setdefault(typedef.name, used.name)
-    return found
+    module = graph.file(path).module
+    return found if module is None else scoped_types(module, functions, found)
+
+
+def scoped_types(
+    module: Module, imports: Mapping[str, tuple[str, ...]], types: Mapping[str, str]
+) -> dict[str, str]:
+    """`types` (by name to module) less those whose name is a function of the spec or of a
+    spec it uses (`imports`, module to functions): its examples call the function by that
+    name (`calls.scope_of`), so no module, test file, prompt or oracle may take the type
+    by it. Without this, which of the two a module and its test file imported depended on
+    how the used modules' names sort."""
+    functions = {f.name for f in module.funcs}
+    functions |= {name for names in imports.values() for name in names}
+    return {name: where for name, where in types.items() if name not in functions}
 
 
 def module_imports(

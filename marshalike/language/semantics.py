@@ -58,7 +58,7 @@ def check(
         first.setdefault(typedef.name, (use, typedef))
     scope = scope_of(module, extra_functions or {}, [t for _, t in first.values()])
     found = [*_empty_spec(module), *_duplicates(module), *_keyword_names(module)]
-    found.extend(_used_type_clashes(module, used_types))
+    found.extend(_used_type_clashes(module, used_types, extra_functions or {}))
     found.extend(_reserved_names(module))
     for typedef in module.types:
         found.extend(_check_type(typedef, module.path))
@@ -111,16 +111,21 @@ def _duplicates(module: Module) -> Iterator[Diagnostic]:
 
 
 def _used_type_clashes(
-    module: Module, used_types: Sequence[tuple[Use, TypeDef]]
+    module: Module, used_types: Sequence[tuple[Use, TypeDef]], functions: Mapping[str, Func]
 ) -> Iterator[Diagnostic]:
     """A type name two specs declare, this one and a used one or two used ones: an example
     builds one class by it, this spec's own, else the first `# use`'s, and a value of the
-    other is never equal to it."""
+    other is never equal to it. A used type named like a function of this spec or of a
+    used one (`functions`): an example calls the function by that name."""
     own = {t.name for t in module.types}
     first: dict[str, Use] = {}
     for use, typedef in used_types:
         name = typedef.name
-        if name in own:
+        if name not in own and (name in functions or module.func(name) is not None):
+            message = f"type '{name}' of used spec '{use.path}' is a function's name too"
+            hint = f"examples call the function '{name}', never build the type: rename one"
+            yield report(module.path, Code.USED_TYPE_CLASH, message, use.span, hint)
+        elif name in own:
             span = next(t.name_span for t in module.types if t.name == name)
             message = f"type '{name}' is declared by used spec '{use.path}' too"
             hint = f"examples build this spec's own '{name}', never the used spec's: rename one"

@@ -330,3 +330,25 @@ def test_a_used_type_named_like_a_used_function_is_never_taken_by_that_name(
         assert [line for line in text.splitlines() if "Point" in line and "import" in line] == [
             "from alpha import Point"
         ]
+
+
+def test_an_expected_value_a_used_function_returns_a_used_type_of(tmp_path: Path) -> None:
+    """`origin()` claims a `geometry.Point`: its literal is written by the name the examples
+    build it with, and computed where that name is geometry's; it was "a value that cannot
+    be written as a literal", and every such example invalid."""
+    spec = SHAPES.replace("* mirror(origin()) = Point(0, 0)", "* mirror(Point(0, 0)) = origin()")
+    (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
+    (tmp_path / "shapes.mrsh").write_text(spec, encoding="utf-8")
+    with FakeOpenAI(script=scripted(MIRROR)) as server:
+        status, said = compile_(tmp_path, server)
+    assert status == 0, said
+    assert "def test_mirror_3():\n    actual = mirror(Point(0, 0))\n    expected = origin()" in (
+        tmp_path / "test_shapes.py"
+    ).read_text(encoding="utf-8")
+    # A function that returns its argument gives the origin's value here, not elsewhere.
+    same = "```python\ndef mirror(p):\n    return p\n```"
+    (tmp_path / "shapes.lock.json").unlink()
+    with FakeOpenAI(script=scripted(same)) as server:
+        status, said = compile_(tmp_path, server)
+    assert status != 0
+    assert "mirror(Point(1, 2)) should return geometry.Point(x=2, y=1)" in said

@@ -282,7 +282,8 @@ def _nesting(node: ast.AST, names: Collection[str]) -> int:
 def literal(value: Plain, records: Collection[str] = (), depth: int = 0) -> str | None:
     """Python source for the value a tagged value stands for, of the same type; None for
     one that has none (an object of a class the spec does not declare, a value too large).
-    A record is written only as one of `records`, the declared types' names: the tags
+    A record is written only as one of `records`, the declared types' names (or, where it
+    is a mapping, their tags to the names they are written with): the tags
     come from the code under test, which may claim a record of any name (`__import__`),
     and its literal is evaluated where no model code runs."""
     if depth > _MAX_DEPTH:
@@ -345,7 +346,10 @@ def _container(tag: str, items: list, records: Collection[str], depth: int) -> s
 
 
 def _record(value: Plain, records: Collection[str], depth: int) -> str | None:
+    # A used spec's type is tagged by its full name, and written by the name it is bound
+    # to where the literal is computed (`records` maps one to the other there).
     name, fields = value[1], value[2]
+    name = records[name] if isinstance(records, Mapping) else name
     if not all(f.isidentifier() and not keyword.iskeyword(f) and f[0] != "_" for f, _ in fields):
         return None
     written = [(f, literal(v, records, depth + 1)) for f, v in fields]

@@ -135,6 +135,7 @@ class Oracle:
             for name, where in (used_types or {}).items()
             if f"{where}.{name}" in self.records and name not in self._model | own
         }
+        self._built = built
         self.names = tuple(sorted(self._model | own | built.keys()))
         self.imported = {**built, **read.imported}
         self._trusted_files = {
@@ -191,9 +192,12 @@ class Oracle:
         claims: Claims = {}
         groups: list[dict[int, str]] = [{}]  # computed together: those no claim went into
         problem: str | None = None
-        # The module's own types, which its trusted module defines by these names.
-        named = [r.removeprefix(f"{self.module_name}.") for r in self.records]
-        named = [n for n in named if "." not in n]
+        # The module's own types, which its trusted module defines by these names, and the
+        # used specs' types the examples build, by their full names to the names they are
+        # bound to there (`origin()` claims a `geometry.Point`, written `Point(x=0, y=0)`).
+        own = [r.removeprefix(f"{self.module_name}.") for r in self.records]
+        named = {n: n for n in own if "." not in n}
+        named |= {f"{where}.{name}": name for name, where in self._built.items()}
         for index, text in texts.items():
             claimed = bool(calls_model(text, self._model))
             answers: dict[str, Answer] = {}  # call text -> its answer alone

@@ -71,6 +71,7 @@ def test_modules_of_the_folders_own_are_no_finding(
     folder: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (folder / "helpers.py").write_text("X = 1\n", encoding="utf-8")
+    (folder / "test.py").write_text("X = 1\n", encoding="utf-8")  # not CPython's `test`
     (folder / "data").mkdir()
     (folder / "data" / "statistics.py").write_text("X = 1\n", encoding="utf-8")
     # A folder some distribution left in site-packages (`tests/`, no code): a namespace

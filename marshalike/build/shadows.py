@@ -141,7 +141,7 @@ def stranger(folder: Path, own: Collection[str]) -> str | None:
                 f"{entry} makes {folder} a package, whose code pytest runs before the "
                 "generated tests, which it then imports by another name: move it away"
             )
-        if name is None or name in own or name in sys.builtin_module_names:
+        if name is None or name in own or name in sys.builtin_module_names or name in _UNUSED:
             continue
         if name in sys.stdlib_module_names or _installed(name, path):
             return (
@@ -150,6 +150,11 @@ def stranger(folder: Path, own: Collection[str]) -> str | None:
                 "generated tests, `python -m` in it too): move it away"
             )
     return None
+
+
+# CPython's own regression tests (`test`), which no library imports: a user's `test.py`
+# beside the specs hides nothing the tests or a program would import.
+_UNUSED = frozenset({"test"})
 
 
 def _module_name(entry: Path) -> str | None:

@@ -3,6 +3,11 @@ it is said in one line of printable text."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import pytest
+
 from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.under_pytest import count_tests, pytest_failure
 
@@ -67,3 +72,16 @@ def test_a_run_that_does_not_end_is_a_failure() -> None:
     module = "import time\ntime.sleep(30)\n" + RIGHT
     said = failure(module, limits=Limits(timeout_s=0.5, startup_s=1.0))
     assert said == "pytest did not finish its 2 tests in 2 s"
+
+
+def test_no_configuration_above_the_runs_folder_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without namespaces the run's folder is under the temporary folder, whose parents
+    anyone may write to: a pytest.ini there must not configure the run."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    (tmp_path / "conftest.py").write_text("raise SystemExit('planted')\n")
+    tmp_path.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("MARSHALIKE_SANDBOX", "no-namespaces")
+    assert failure(RIGHT) is None

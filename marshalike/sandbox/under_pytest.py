@@ -27,6 +27,7 @@ _ARGS = ("--tb=no", "-rfE")
 _ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 _SHOWN = 300  # characters of pytest's words in a problem
 _NO_TESTS = 5  # pytest's exit status when it collected no test
+_CONFIG = "pytest.ini"
 
 
 def count_tests(test_text: str) -> int:
@@ -58,8 +59,11 @@ def pytest_failures(
     if tests == 0:
         return {}
     wall = limits.startup_s + limits.timeout_s * tests
+    # A configuration of the run's own folder, so pytest reads none above it (where the
+    # sandbox has no root of its own, /tmp and its parents are anyone's to write).
+    run_files = {**files, _CONFIG: "[pytest]\n"}
     result = run_module(
-        "pytest", [*_ARGS, *test_files], files=files, limits=limits, wall_s=wall, env=_ENV
+        "pytest", [*_ARGS, *test_files], files=run_files, limits=limits, wall_s=wall, env=_ENV
     )
     if result.returncode == 0 and not result.timed_out:
         return {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -72,14 +73,19 @@ def compile_(folder: Path, server: FakeOpenAI) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr
 
 
-def scripted(mirror: str) -> object:
-    answers = {"`origin`": ORIGIN, "`norm`": NORM, "`mirror`": mirror}
+def answering(answers: dict[str, str]) -> Callable[[Request], str]:
+    """A script that answers each request with the code of the function it asks for (its
+    name in backquotes, as the prompt writes it)."""
 
     def script(request: Request) -> str:
         text = request.body["messages"][-1]["content"]
         return next(code for marker, code in answers.items() if marker in text)
 
     return script
+
+
+def scripted(mirror: str) -> Callable[[Request], str]:
+    return answering({"`origin`": ORIGIN, "`norm`": NORM, "`mirror`": mirror})
 
 
 def project(tmp_path: Path) -> Path:
@@ -94,7 +100,7 @@ def test_an_example_builds_a_used_specs_type_and_its_tests_import_it(tmp_path: P
 
     def script(request: Request) -> str:
         prompts.append(request.body["messages"][-1]["content"])
-        return scripted(MIRROR)(request)  # type: ignore[operator]
+        return scripted(MIRROR)(request)
 
     with FakeOpenAI(script=script) as server:
         status, said = compile_(folder, server)
@@ -223,13 +229,7 @@ def mirror(p):
 def test_code_that_changes_a_used_modules_table_is_not_written(tmp_path: Path) -> None:
     (tmp_path / "zeta.mrsh").write_text(ZETA, encoding="utf-8")
     (tmp_path / "alpha.mrsh").write_text(ALPHA, encoding="utf-8")
-    answers = {"`label`": LABEL, "`mirror`": RETABLING}
-
-    def script(request: Request) -> str:
-        text = request.body["messages"][-1]["content"]
-        return next(code for marker, code in answers.items() if marker in text)
-
-    with FakeOpenAI(script=script) as server:
+    with FakeOpenAI(script=answering({"`label`": LABEL, "`mirror`": RETABLING})) as server:
         status, said = compile_(tmp_path, server)
     assert status != 0, said
     assert "test_zeta.py fails when run in one pytest session with test_alpha.py" in said
@@ -265,13 +265,7 @@ def test_a_used_function_right_only_once_in_a_process_is_not_written_into_its_us
 ) -> None:
     (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
     (tmp_path / "shapes.mrsh").write_text(NORMS, encoding="utf-8")
-    answers = {"`origin`": ONCE, "`norm`": NORM}
-
-    def script(request: Request) -> str:
-        text = request.body["messages"][-1]["content"]
-        return next(code for marker, code in answers.items() if marker in text)
-
-    with FakeOpenAI(script=script) as server:
+    with FakeOpenAI(script=answering({"`origin`": ONCE, "`norm`": NORM})) as server:
         status, said = compile_(tmp_path, server)
     assert status != 0, said
     assert "fails when run in one pytest session with test_shapes.py" in said

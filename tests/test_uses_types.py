@@ -84,6 +84,17 @@ def answering(answers: dict[str, str]) -> Callable[[Request], str]:
     return script
 
 
+def refused(folder: Path, specs: dict[str, str], answers: dict[str, str]) -> str:
+    """What compile says of `specs` (file name to text) written into `folder`, answered
+    with `answers`, where it must fail."""
+    for name, text in specs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    with FakeOpenAI(script=answering(answers)) as server:
+        status, said = compile_(folder, server)
+    assert status != 0, said
+    return said
+
+
 def scripted(mirror: str) -> Callable[[Request], str]:
     return answering({"`origin`": ORIGIN, "`norm`": NORM, "`mirror`": mirror})
 
@@ -227,11 +238,8 @@ def mirror(p):
 
 
 def test_code_that_changes_a_used_modules_table_is_not_written(tmp_path: Path) -> None:
-    (tmp_path / "zeta.mrsh").write_text(ZETA, encoding="utf-8")
-    (tmp_path / "alpha.mrsh").write_text(ALPHA, encoding="utf-8")
-    with FakeOpenAI(script=answering({"`label`": LABEL, "`mirror`": RETABLING})) as server:
-        status, said = compile_(tmp_path, server)
-    assert status != 0, said
+    specs = {"zeta.mrsh": ZETA, "alpha.mrsh": ALPHA}
+    said = refused(tmp_path, specs, {"`label`": LABEL, "`mirror`": RETABLING})
     assert "test_zeta.py fails when run in one pytest session with test_alpha.py" in said
     assert not (tmp_path / "alpha.py").exists()
     assert (tmp_path / "zeta.py").exists()
@@ -263,13 +271,36 @@ The distance of `p` from the origin.
 def test_a_used_function_right_only_once_in_a_process_is_not_written_into_its_users_tests(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "geometry.mrsh").write_text(GEOMETRY, encoding="utf-8")
-    (tmp_path / "shapes.mrsh").write_text(NORMS, encoding="utf-8")
-    with FakeOpenAI(script=answering({"`origin`": ONCE, "`norm`": NORM})) as server:
-        status, said = compile_(tmp_path, server)
-    assert status != 0, said
+    specs = {"geometry.mrsh": GEOMETRY, "shapes.mrsh": NORMS}
+    said = refused(tmp_path, specs, {"`origin`": ONCE, "`norm`": NORM})
     assert "fails when run in one pytest session with test_shapes.py" in said
     assert not (tmp_path / "test_shapes.py").exists()
+
+
+# Wrong only where a pytest frame is on its stack (read through where a warning says it was
+# raised): the spec's own tests fail, in whatever session, before its used specs' tests run.
+UNDER_PYTEST = """```python
+import math
+import warnings
+
+def norm(p):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for level in range(2, 40):
+            warnings.warn("where", stacklevel=level)
+    if any("pytest" in str(w.filename) for w in seen):
+        return 0.0
+    return math.hypot(p.x, p.y)
+```"""
+
+
+def test_a_spec_with_uses_whose_own_tests_fail_under_pytest_is_told_so(tmp_path: Path) -> None:
+    specs = {"geometry.mrsh": GEOMETRY, "shapes.mrsh": NORMS}
+    said = refused(tmp_path, specs, {"`origin`": ORIGIN, "`norm`": UNDER_PYTEST})
+    assert "test_shapes.py fails under pytest (FAILED test_shapes.py::test_norm_1" in said
+    assert "one pytest session" not in said
+    assert not (tmp_path / "test_shapes.py").exists()
+    assert (tmp_path / "test_geometry.py").exists()
 
 
 # A used spec's function named like another used spec's type: the examples call the

@@ -15,7 +15,7 @@ from marshalike.build.plan import Plan, callee_code
 from marshalike.build.uses import Used
 from marshalike.language.spec import Module
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.under_pytest import pytest_failure, pytest_failures
+from marshalike.sandbox.under_pytest import pytest_failures
 from marshalike.sandbox.verify import verify_module
 from marshalike.synth import verdict_text
 from marshalike.synth.extract import refusal
@@ -89,27 +89,27 @@ def vet_tests(
     of them fails, before or after it: code that changes state of a used module (a table
     its own code keeps) that no example of its own reads, or a used function right only on
     its first call in a process, which the used spec's own tests make."""
-    failure = pytest_failure(files, test_file, limits)
-    if failure is not None:
-        return (
-            f"{test_file} fails under pytest ({failure}), though the verifier passed every "
-            "example: the code changes what pytest runs around its tests, or behaves "
-            "otherwise outside the verifier; nothing was written"
-        )
     others = sorted(name for name in used_tests or {} if name != test_file)
-    if not others:
-        return None
     together = {**files, **(used_tests or {})}
-    for order in ([test_file, *others], [*others, test_file]):
+    # The file first, then the others: its own run and the first of the two orders at once.
+    orders = [[test_file, *others], [*others, test_file]] if others else [[test_file]]
+    for order in orders:
         failures = pytest_failures(together, order, limits)
-        if failures:
-            name, why = next(iter(failures.items()))
+        if not failures:
+            continue
+        if order[0] == test_file and test_file in failures:
             return (
-                f"{name} fails when run in one pytest session with {test_file} ({why}), "
-                "though each passes alone: the code of the spec or of a spec it uses changes "
-                "state the other's tests read, as a user's `pytest` in the folder would find; "
-                "nothing was written"
+                f"{test_file} fails under pytest ({failures[test_file]}), though the verifier "
+                "passed every example: the code changes what pytest runs around its tests, or "
+                "behaves otherwise outside the verifier; nothing was written"
             )
+        name, why = next(iter(failures.items()))
+        return (
+            f"{name} fails when run in one pytest session with {test_file} ({why}), "
+            "though each passes alone: the code of the spec or of a spec it uses changes "
+            "state the other's tests read, as a user's `pytest` in the folder would find; "
+            "nothing was written"
+        )
     return None
 
 

@@ -130,3 +130,29 @@ def test_compile_refuses_a_folder_where_import_would_not_run_the_module(
     assert "then compile again" in result.output
     assert asked == 0
     assert not (tmp_path / "adder.py").exists()
+
+
+def test_a_spec_named_like_an_installed_module_is_refused_and_spares_its_neighbours(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its module would hide the installed one in the folder: compile refuses the spec
+    itself, before any model is asked, and check reports it, so the folder's other specs
+    do not find a module of it they are told to move away."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "mrshinstalled.py").write_text("X = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    (tmp_path / "mrshinstalled.mrsh").write_text(SPEC, encoding="utf-8")
+    result, asked = compiled(tmp_path)
+    assert result.exit_code == 1, result.output
+    said = (
+        "mrshinstalled.py would be imported in place of the installed module `mrshinstalled` "
+        f"({site / 'mrshinstalled.py'}) wherever its folder comes first on the import path"
+    )
+    assert said in " ".join(result.output.split()), result.output
+    assert asked == 1  # adder.mrsh's one unit, not mrshinstalled's
+    assert not (tmp_path / "mrshinstalled.py").exists()
+    assert (tmp_path / "adder.py").exists()
+    result = CliRunner().invoke(cli, ["check", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "adder.mrsh: ok" in result.output
+    assert f"mrshinstalled.mrsh: FAILED\n  spec-error: {said}" in result.output

@@ -26,7 +26,7 @@ from marshalike.build.output import (
 )
 from marshalike.build.plan import Plan, Unit, callee_code, make_plan
 from marshalike.build.results import CachedUnit, CompileJob, Compiling, SpecReport
-from marshalike.build.shadows import shadow, stranger
+from marshalike.build.shadows import hides_installed, shadow, stranger
 from marshalike.build.uses import Used, module_imports, not_compiled, scoped_types
 from marshalike.build.writing import write_outputs
 from marshalike.codegen import emit
@@ -134,9 +134,10 @@ def _compile_spec(
     if loaded.module is None or loaded.has_errors:
         return SpecReport(str(path), loaded.source, loaded.diagnostics)
     module = loaded.module
-    if (clash := name_problem(module.name)) is not None:
-        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     out_dir = job.out or path.parent
+    clash = name_problem(module.name) or hides_installed(out_dir, module.name)
+    if clash is not None:
+        return SpecReport(str(path), loaded.source, loaded.diagnostics, problem=clash)
     ensure_writable(out_dir)  # before any model is asked for anything
     problem = run.claim(path, out_dir, module.name) or foreign_output(out_dir, module.name)
     # What `import NAME` of the outputs would run in their place, and a module of the

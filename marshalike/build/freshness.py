@@ -27,7 +27,7 @@ from marshalike.build.output import (
     read_output,
     read_regular,
 )
-from marshalike.build.shadows import shadow, stranger
+from marshalike.build.shadows import hides_installed, shadow, stranger
 from marshalike.build.uses import (
     Absent,
     declared_records,
@@ -114,9 +114,9 @@ def check_spec(
         )
         return SpecCheck(display, loaded.source, loaded.diagnostics, findings)
     module = loaded.module
-    if (named := name_problem(module.name)) is not None:
-        return _only(display, loaded.source, "spec-error", named)
     folder = out or path.parent
+    if (named := name_problem(module.name) or hides_installed(folder, module.name)) is not None:
+        return _only(display, loaded.source, "spec-error", named)
     lock_file = lock_path(folder, module.name)
     if interrupted(folder, module.name):
         # A crash between the files: a mismatch here is not a hand edit.

@@ -129,7 +129,7 @@ def stranger(folder: Path, own: Collection[str]) -> str | None:
     """Why a module of `folder` other than the generated ones (`own`) would be imported in
     place of an installed module of its name, or None: a standard library module's name
     (that this Python has it or not) or one found on the import path outside `folder`."""
-    path = [entry for entry in sys.path if entry and not _same_folder(entry, folder)]
+    path = _elsewhere(folder)
     try:
         entries = sorted(folder.iterdir())
     except OSError:
@@ -143,13 +143,31 @@ def stranger(folder: Path, own: Collection[str]) -> str | None:
             )
         if name is None or name in own or name in sys.builtin_module_names or name in _UNUSED:
             continue
-        if name in sys.stdlib_module_names or _installed(name, path):
+        if name in sys.stdlib_module_names or _installed(name, path) is not None:
             return (
                 f"{entry} is imported in place of the installed module `{name}` wherever "
                 "this folder comes first on the import path (pytest puts it first for the "
                 "generated tests, `python -m` in it too): move it away"
             )
     return None
+
+
+def hides_installed(folder: Path, name: str) -> str | None:
+    """Why the module `name`, compiled into `folder`, would be imported there in place of
+    a module installed outside it (`stranger` finds it once written), or None. Standard
+    library names are the spec's own error (`name_problem`), whatever is installed."""
+    if name in _UNUSED or (origin := _installed(name, _elsewhere(folder))) is None:
+        return None
+    return (
+        f"{name}.py would be imported in place of the installed module `{name}` ({origin}) "
+        "wherever its folder comes first on the import path (pytest puts it first for the "
+        "generated tests, `python -m` in it too): rename the spec"
+    )
+
+
+def _elsewhere(folder: Path) -> list[str]:
+    """The import path without `folder`: where an installed module is found."""
+    return [entry for entry in sys.path if entry and not _same_folder(entry, folder)]
 
 
 # CPython's own regression tests (`test`), which no library imports: a user's `test.py`
@@ -170,15 +188,15 @@ def _module_name(entry: Path) -> str | None:
     return None
 
 
-def _installed(name: str, path: list[str]) -> bool:
-    """Whether `name` is a module of code on `path`: not a namespace package, a folder of
-    that name some distribution left in site-packages (`tests`, `docs`), which holds no
-    code for a folder's own package of that name to replace."""
+def _installed(name: str, path: list[str]) -> str | None:
+    """Where `name` is a module of code on `path`, or None: not a namespace package, a
+    folder of that name some distribution left in site-packages (`tests`, `docs`), which
+    holds no code for a folder's own package of that name to replace."""
     try:
         found = importlib.machinery.PathFinder.find_spec(name, path)
     except (ImportError, ValueError, OSError):
-        return False
-    return found is not None and found.origin is not None
+        return None
+    return None if found is None else found.origin
 
 
 def _same_folder(entry: str, folder: Path) -> bool:

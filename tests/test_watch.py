@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Request
@@ -532,6 +533,18 @@ def test_a_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 2
     assert result.stderr == f"marshalike: error: {tmp_path / 'nope'}: no such file or directory\n"
+
+
+def test_no_progress_is_the_option_compile_takes() -> None:
+    """Watch takes `--no-progress` as compile does, defined once: same flag, same help."""
+    from marshalike.cli import compile_cmd, watch_cmd
+
+    def option(command: click.Command) -> tuple[object, ...]:
+        found = [p for p in command.params if "--no-progress" in p.opts]
+        assert len(found) == 1 and isinstance(found[0], click.Option)
+        return (found[0].name, found[0].opts, found[0].is_flag, found[0].help)
+
+    assert option(watch_cmd.command) == option(compile_cmd.command)
 
 
 # --- the real command ----------------------------------------------------------------

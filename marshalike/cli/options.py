@@ -99,8 +99,7 @@ def display_options(command: F) -> F:
     """Add what the progress display on stderr shows (`cli.display`): the report on stdout
     is the same whatever they say."""
     options = [
-        click.option("--no-progress", "no_progress", is_flag=True,
-                     help="Plain timestamped lines instead of the live table at a terminal."),
+        no_progress_option,
         click.option("-q", "--quiet", is_flag=True, help="No progress: warnings and errors only."),
         click.option("-v", "--verbose", is_flag=True,
                      help="A progress line for every step (sampling, verifying, asking)."),
@@ -108,6 +107,15 @@ def display_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def no_progress_option(command: F) -> F:
+    """Add `--no-progress`, which `watch` takes as `compile` does: it writes plain lines
+    always, so a command line made for one runs the other."""
+    return click.option(
+        "--no-progress", "no_progress", is_flag=True,
+        help="Plain lines instead of the live table at a terminal (watch writes no other).",
+    )(command)  # fmt: skip
 
 
 def shard_option(command: F) -> F:

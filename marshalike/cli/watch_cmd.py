@@ -10,7 +10,7 @@ import click
 
 from marshalike.build import watch
 from marshalike.build.job import make_job
-from marshalike.cli.options import compile_options
+from marshalike.cli.options import compile_options, no_progress_option
 from marshalike.language.load import check_spec_file
 from marshalike.settings import resolve
 
@@ -18,12 +18,7 @@ from marshalike.settings import resolve
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @compile_options
-@click.option(
-    "--no-progress",
-    "no_progress",
-    is_flag=True,
-    help="Plain lines, which watch always writes (it has no live table).",
-)
+@no_progress_option
 @click.option(
     "-q",
     "--quiet",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from marshalike.decompile.module import decompile_source
+from marshalike.decompile.reading import read_module
 from marshalike.gate.overfit import static_sign
 from marshalike.language.parse import parse
 from marshalike.language.spec import Func
@@ -48,6 +49,45 @@ def test_a_constant_the_examples_land_on_is_stated_and_the_original_passes_the_g
     )
     [func] = funcs(spec).values()
     assert static_sign(ADULT, func) is None
+
+
+NAMED = '''ADULT_AGE = 18
+
+
+def adult(age: int) -> bool:
+    """Whether someone of this age is an adult."""
+    return age >= ADULT_AGE
+'''
+
+
+def test_a_constant_of_the_module_is_compared_with_as_its_value() -> None:
+    """`age >= ADULT_AGE` is a comparison with 18: the examples land on both sides of it,
+    and the spec states it, so code that a model writes from it (`age >= 18`) passes."""
+    spec = decompile_source(NAMED, filename="adult.py", limits=LIMITS).spec
+    assert "* adult(18) = True" in spec and "= False" in spec
+    stated = "\nConstants of the code, as it has them: `age >= 18`, `ADULT_AGE = 18`.\n"
+    assert stated in spec
+    [func] = funcs(spec).values()
+    assert static_sign(NAMED, func) is None
+    assert static_sign("def adult(age):\n    return age >= 18\n", func) is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        NAMED.replace("ADULT_AGE = 18\n", "ADULT_AGE = 18\nADULT_AGE = 21\n"),
+        NAMED.replace("age: int)", "age: int, ADULT_AGE: int = 30)"),
+        NAMED.replace("    return", "    ADULT_AGE = 16\n    return"),
+        NAMED.replace("ADULT_AGE = 18", "ADULT_AGE = [18]").replace(
+            "ADULT_AGE\n", "ADULT_AGE[0]\n"
+        ),
+    ],
+    ids=["bound twice", "a parameter", "bound in the function", "no number"],
+)
+def test_a_name_that_may_not_hold_the_module_constant_is_not_read_as_it(source: str) -> None:
+    [func] = read_module(source, "adult.py").functions
+    assert func.constants == ()
+    assert func.with_constants() == func.source
 
 
 def test_the_gate_still_turns_away_code_that_hard_codes_an_example() -> None:

@@ -2,11 +2,12 @@
 
 They come from four places, in this order: the calls in the function's docstring (with
 literal arguments: its doctests, then calls its prose writes, such as `f(3) -> 9`, and
-inputs it gives by parameter name, such as `Input: n = 3`), the
-calls its project's tests make (`from_tests`), the constants in its own code (a parameter
-compared with `0` gets `-1`, `0` and `1`; a string it compares with is a string to pass
-it), and plain values of each parameter's type (`typed_inputs.values_of`: a typical one,
-zero, a negative, empty text and collections, one item). A parameter of a record type gets
+inputs it gives by parameter name, such as `Input: n = 3`), the calls its project's tests
+make (`from_tests`), the constants in its own code and those of the module it reads (a
+parameter compared with `0`, or with `LIMIT` where the module binds `LIMIT = 0`, gets `-1`,
+`0` and `1`; a string it compares with is a string to pass it), and plain values of each
+parameter's type (`typed_inputs.values_of`: a typical one, zero, a negative, empty text and
+collections, one item). A parameter of a record type gets
 a record built from typical values of its fields. The first call passes every parameter
 its first value (its default, else the value its first docstring call passes, else its
 type's typical value); each further call changes one parameter to one of its other values.
@@ -200,7 +201,7 @@ def _from_code(func: Function, param: Param, kind: str | None) -> list[str]:
     if kind not in ("int", "float", "str"):
         return []
     try:
-        tree = ast.parse(func.source)
+        tree = ast.parse(func.with_constants())  # `age >= ADULT_AGE` compares with 18
     except SyntaxError:
         return []
     compared: list[Any] = []
@@ -272,7 +273,7 @@ def _record_variants(func: Function, param: Param, record: Record) -> list[str]:
         return []
     names = [name for name, _ in record.fields]
     found = []
-    for node in ast.walk(ast.parse(func.source)):
+    for node in ast.walk(ast.parse(func.with_constants())):
         if not isinstance(node, ast.Compare):
             continue
         parts = [node.left, *node.comparators]

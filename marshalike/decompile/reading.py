@@ -20,8 +20,9 @@ import doctest
 import io
 import re
 import tokenize
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from marshalike.decompile.phrases import Phrase, canonical, phrase_of
 from marshalike.language.reserved import declared_name_problem
@@ -71,6 +72,28 @@ class Function:
     first_line: int  # 1-based, of the first decorator or the `def`
     last_line: int
     refused: str  # why it cannot be a spec; "" when it can
+    # The module's constants it reads (`ADULT_AGE = 18`): name, and the literal's source.
+    constants: tuple[tuple[str, str], ...] = ()
+
+    def with_constants(self) -> str:
+        """The definition with each module constant it reads written as its value (`age >=
+        18` for `age >= ADULT_AGE`), to read what it compares with; its own source where
+        it reads none."""
+        if not self.constants:
+            return self.source
+        return ast.unparse(_Inline(dict(self.constants)).visit(ast.parse(self.source)))
+
+
+class _Inline(ast.NodeTransformer):
+    """Each name of `values` read in the tree written as its value's source."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.values and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.parse(self.values[node.id], mode="eval").body, node)
+        return node
 
 
 @dataclass(frozen=True)
@@ -130,9 +153,11 @@ def read_module(source: str, filename: str) -> Reading:
     imports = _imports(tree)
     defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     lines = source.splitlines(keepends=True)
+    constants = _constants(tree)
     functions = []
     for node in defs.values():
-        functions.append(_function(node, lines, set(records), _refusal(node, defs, imports)))
+        found = _function(node, lines, set(records), _refusal(node, defs, imports))
+        functions.append(replace(found, constants=_read_constants(node, constants)))
     methods = []
     for cls in tree.body:
         if not isinstance(cls, ast.ClassDef):
@@ -149,6 +174,58 @@ def read_module(source: str, filename: str) -> Reading:
                         )
                     )
     return Reading(ast.get_docstring(tree) or "", tuple(functions), records, tuple(methods))
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """The module's names bound once, at its top level, to a number or a string (`LIMIT =
+    18`, `LIMIT: int = 18`), and nowhere else: name -> the literal's source."""
+    bound = _bindings(tree)
+    literal: dict[str, str] = {}
+    for statement in tree.body:
+        target = value = None
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign):
+            target, value = statement.target, statement.value
+        if isinstance(target, ast.Name) and value is not None and _scalar(value):
+            literal[target.id] = ast.unparse(value)
+    return {name: source for name, source in literal.items() if bound[name] == 1}
+
+
+def _bindings(tree: ast.AST) -> Counter[str]:
+    """How many times each name is bound in `tree`: assigned or deleted, a parameter, a
+    function or class, an import, an `except ... as` or a `case` capture."""
+    found: Counter[str] = Counter()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            found[node.id] += 1
+        elif isinstance(node, ast.arg):
+            found[node.arg] += 1
+        elif isinstance(node, ast.alias):
+            found[(node.asname or node.name).split(".")[0]] += 1
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[node.name] += 1
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            found[node.name] += 1
+    return found
+
+
+def _scalar(node: ast.expr) -> bool:
+    """A number or a string literal (a negative number too), not a bool."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float, str)
+
+
+def _read_constants(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, constants: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The constants the function reads: names it loads, and never binds itself."""
+    own = _bindings(node)
+    read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return tuple(
+        (name, constants[name]) for name in sorted(read) if name in constants and not own[name]
+    )
 
 
 def _function(

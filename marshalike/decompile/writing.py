@@ -11,6 +11,7 @@ a heading that says it is for a human.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,6 +164,10 @@ def constants(section: Section, body: str, bullets: str) -> str:
     parsed = parse(f"{section.heading}\n\n{body}\n\n{bullets}\n").module
     if parsed is None or len(parsed.funcs) != 1:
         return ""
-    found = special_values(section.func.source, parsed.funcs[0])
+    found = list(special_values(section.func.with_constants(), parsed.funcs[0]))
     shown = dict.fromkeys(f"`{special.shown}`" for special in found)
+    values = [special.value for special in found]
+    for name, value in section.func.constants:  # where it read them, by name: `LIMIT = 18`
+        if ast.literal_eval(value) in values:
+            shown[f"`{name} = {value}`"] = None
     return prose(CONSTANTS.format(shown=", ".join(shown))) if shown else ""

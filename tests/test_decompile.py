@@ -441,10 +441,17 @@ def test_a_module_in_no_known_encoding_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "odd.py").write_bytes(b"# coding: klingon\nx = 1\n")
     (tmp_path / "bad.py").write_bytes(b"x = 1\ny = 2\nz = '\xe9'\n")
     (tmp_path / "first.py").write_bytes(b"x = '\xe9'\n")
+    (tmp_path / "ascii.py").write_bytes(b"# coding: ascii\nx = '\xe9'\n")
+    hint = " (a coding line names another encoding: `# -*- coding: latin-1 -*-`)"
     for name, said in [("odd.py", "odd.py: not Python: unknown encoding: klingon"),
-                       ("bad.py", "bad.py: cannot be read: utf-8 cannot decode byte 0xe9"),
-                       ("first.py", "first.py: not Python: invalid or missing encoding "
-                        "declaration")]:  # fmt: skip
+                       ("bad.py", f"bad.py: cannot be read: utf-8 cannot decode byte 0xe9 on "
+                        f"line 3{hint}"),
+                       # Not UTF-8 in the first two lines is that too, not a declaration
+                       # missing.
+                       ("first.py", f"first.py: cannot be read: utf-8 cannot decode byte 0xe9 "
+                        f"on line 1{hint}"),
+                       ("ascii.py", "ascii.py: cannot be read: ascii cannot decode byte 0xe9 "
+                        "on line 2")]:  # fmt: skip
         done = run_cli(name, cwd=tmp_path)
         assert done.returncode == 2
         assert done.stderr == f"marshalike: error: {said}\n"

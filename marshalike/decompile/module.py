@@ -323,7 +323,10 @@ def _read(path: Path) -> str:
     except SyntaxError as exc:  # an encoding Python does not know, or a mark and another
         raise DecompileError(f"{path}: not Python: {exc.msg}") from None
     except UnicodeDecodeError as exc:
-        said = f"{exc.encoding} cannot decode byte 0x{exc.object[exc.start]:02x}"
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        said = f"{exc.encoding} cannot decode byte 0x{exc.object[exc.start]:02x} on line {line}"
+        if exc.encoding == "utf-8":
+            said += " (a coding line names another encoding: `# -*- coding: latin-1 -*-`)"
         raise DecompileError(f"{path}: cannot be read: {said}") from None
     except OSError as exc:
         raise DecompileError(f"{path}: cannot be read: {exc.strerror or exc}") from None

@@ -133,8 +133,13 @@ def python_text(raw: bytes) -> str:
     dropped. The text goes on as UTF-8 (to the sandbox, beside the module's neighbours), so
     a declaration of another encoding is made inert, on its line, keeping the line numbers.
     SyntaxError for an encoding Python does not know; UnicodeDecodeError for bytes that are
-    not in the encoding named."""
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    not in the encoding named, or not UTF-8 where none is (in the first two lines too,
+    where `detect_encoding` says only that a declaration is missing)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError:
+        raw.decode("utf-8")  # raises where the bytes are the reason
+        raise
     text = raw.decode(encoding)
     if encoding in ("utf-8", "utf-8-sig"):
         return text

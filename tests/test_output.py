@@ -139,6 +139,25 @@ def _hold(folder: Path, waits: list[str], order: list[str]) -> None:
         order.append("second held")
 
 
+def test_a_folder_or_a_dangling_link_where_the_spec_lock_goes_is_one_line(tmp_path: Path) -> None:
+    """Neither is an internal error: the folder is named, and left as it is."""
+    (tmp_path / ".m.marshalike.lock").mkdir()
+    (tmp_path / ".m.marshalike.lock" / "keep").write_text("mine")
+    with pytest.raises(OutputError) as caught, spec_lock(tmp_path, "m", lambda: None):
+        pass
+    assert str(caught.value) == (
+        f"{tmp_path / '.m.marshalike.lock'} is a folder, where compile keeps the file it locks "
+        "while it writes the spec's outputs: move the folder away"
+    )
+    assert (tmp_path / ".m.marshalike.lock" / "keep").read_text() == "mine"
+    (tmp_path / ".n.marshalike.lock").symlink_to(tmp_path / "nowhere" / "x")
+    with pytest.raises(OutputError) as caught, spec_lock(tmp_path, "n", lambda: None):
+        pass
+    assert str(caught.value) == (
+        f"cannot write {tmp_path / '.n.marshalike.lock'}: no such file or directory"
+    )
+
+
 def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError) as caught:

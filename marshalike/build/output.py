@@ -354,7 +354,7 @@ def spec_lock(folder: Path, module_name: str, on_wait: Callable[[], None]) -> It
 def _acquire(path: Path, on_wait: Callable[[], None]) -> int:
     told = False
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -371,6 +371,20 @@ def _acquire(path: Path, on_wait: Callable[[], None]) -> int:
             os.close(fd)
             raise
         os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    """The output lock's file, opened (made where there is none); OutputError where it
+    cannot be: a folder in its place, or a link that leads nowhere."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except IsADirectoryError:
+        raise OutputError(
+            f"{path} is a folder, where compile keeps the file it locks while it writes the "
+            "spec's outputs: move the folder away"
+        ) from None
+    except OSError as exc:
+        raise OutputError(cannot_write(exc)) from None
 
 
 def _same_file(fd: int, path: Path) -> bool:

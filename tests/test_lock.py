@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,22 @@ def test_a_lock_that_is_not_json_is_a_clear_error(tmp_path: Path, raw: bytes, sa
         f"{path}: the lock file is malformed: it cannot be read as JSON ({said}); "
         "delete it to recompile from scratch " + AFTER
     )
+
+
+def test_a_lock_that_cannot_be_read_is_not_called_malformed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting it is no remedy for a permission it lacks: the error says what happened."""
+    path = tmp_path / "square.lock.json"
+    path.write_text("{}", encoding="utf-8")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(LockError) as caught:
+        read_lock(path, "square.mrsh")
+    assert str(caught.value) == f"{path}: the lock file cannot be read: Permission denied"
 
 
 JSON = st.recursive(

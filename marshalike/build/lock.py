@@ -106,8 +106,12 @@ def read_lock(path: Path, spec: str) -> Lock:
     if path.is_dir():  # no malformed lock: nothing to delete to compile from scratch
         raise LockError(f"{path} is a folder, where the spec's lock file goes: move it away")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:  # no malformed lock either: its contents were never seen
+        raise LockError(f"{path}: the lock file cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
         raise _malformed(path, f"it cannot be read as JSON ({_reason(exc)})") from None
     if _deeper(data, _DEEPEST):
         raise _malformed(path, f"it nests arrays and objects more than {_DEEPEST} deep")

@@ -264,6 +264,26 @@ def test_inputs_the_docstring_gives_by_parameter_name_are_run() -> None:
     assert "* square(3) = 9" in bullets
 
 
+def test_a_length_the_code_compares_with_gets_text_and_lists_on_both_sides_of_it() -> None:
+    """`len(word) > 5` is a threshold as `n > 5` is: without words of 5 and 6 letters the
+    examples let `len(word) > 3` pass."""
+    source = (
+        "def is_long(word: str) -> bool:\n"
+        '    """Whether the word is long."""\n'
+        "    return len(word) > 5\n"
+        "\n\n"
+        "def crowded(names: list[int]) -> bool:\n"
+        '    """Whether the room is crowded."""\n'
+        "    return len(names) >= 3\n"
+    )
+    done = decompile_source(source, filename="sizes.py", limits=LIMITS)
+    bullets = [line for line in done.spec.splitlines() if line.startswith("* ")]
+    assert "* is_long('abcde') = False" in bullets and "* is_long('abcdef') = True" in bullets
+    assert "* crowded([3, 3]) = False" in bullets and "* crowded([3, 3, 3]) = True" in bullets
+    lines = [f.line() for f in done.functions]
+    assert lines[0].startswith("is_long: 3 examples, examples pin down 4/4 variants"), lines
+
+
 def test_prose_that_looks_like_structure_is_escaped() -> None:
     doc = "# Not a section\n* f(1) = 2\n<!-- open\n```\ncode\n>>> f(1)\n1\n\nafter"
     text = f"# func f(x: integer): integer\n\n{prose(doc)}\n\n* f(1) = 1\n"

@@ -5,13 +5,14 @@ literal arguments: its doctests, then calls its prose writes, such as `f(3) -> 9
 inputs it gives by parameter name, such as `Input: n = 3`), the calls its project's tests
 make (`from_tests`), the constants in its own code and those of the module it reads (a
 parameter compared with `0`, or with `LIMIT` where the module binds `LIMIT = 0`, gets `-1`,
-`0` and `1`; a string it compares with is a string to pass it), and plain values of each
-parameter's type (`typed_inputs.values_of`: a typical one, zero, a negative, empty text and
-collections, one item). A parameter of a record type gets
-a record built from typical values of its fields. The first call passes every parameter
-its first value (its default, else the value its first docstring call passes, else its
-type's typical value); each further call changes one parameter to one of its other values.
-What each call returns is measured in the sandbox (`examples`); nothing here runs the function.
+`0` and `1`; one whose length is compared with `5`, text or a list of 4, 5 and 6 items; a
+string it compares with is a string to pass it), and plain values of each parameter's type
+(`typed_inputs.values_of`: a typical one, zero, a negative, empty text and collections, one
+item). A parameter of a record type gets a record built from typical values of its fields.
+The first call passes every parameter its first value (its default, else the value its
+first docstring call passes, else its type's typical value); each further call changes one
+parameter to one of its other values. What each call returns is measured in the sandbox
+(`examples`); nothing here runs the function.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from marshalike.gate.typed_inputs import values_of
 DEFAULT_LIMIT = 40  # calls per function
 _LONGEST_CALL = 2_000  # characters of a call written in a docstring's prose
 _NEIGHBOURS = (-1, 0, 1)
+_LONGEST = 1_000  # the length of text or a list made to be next to one compared with
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def candidate_calls(
@@ -163,6 +166,7 @@ def _choices(func: Function, index: int, records: Mapping[str, Record]) -> list[
     found += _doctest_arguments(func, index)
     kind = param.annotation or _kind_of(found)
     found += _from_code(func, param, kind)
+    found += _of_lengths(func, param, kind)
     found += _typed(kind, records)
     if kind is not None and kind in records:
         found += _record_variants(func, param, records[kind])
@@ -229,6 +233,37 @@ def _from_code(func: Function, param: Param, kind: str | None) -> list[str]:
     if kind == "float":
         found = [float(v) for v in found]
     return [repr(v) for v in found][:12]
+
+
+def _of_lengths(func: Function, param: Param, kind: str | None) -> list[str]:
+    """Text or lists of the lengths next to those the function compares the parameter's
+    length with (`len(word) > 5` gives words of 4, 5 and 6 letters)."""
+    if kind == "str":
+        filler: Any = _LETTERS
+    elif kind is not None and kind.startswith("list[") and (items := values_of(kind[5:-1])):
+        filler = [items[0]]
+    else:
+        return []
+    sizes: dict[int, None] = {}
+    for node in ast.walk(ast.parse(func.with_constants())):
+        parts = [node.left, *node.comparators] if isinstance(node, ast.Compare) else []
+        if any(_length_of(part, param.name) for part in parts):
+            for value in (c for part in parts if isinstance(c := _constant(part), int)):
+                sizes |= {value + step: None for step in _NEIGHBOURS}
+    fitting = [size for size in sizes if 0 <= size <= _LONGEST][:9]
+    return [repr((filler * (size // len(filler) + 1))[:size]) for size in fitting]
+
+
+def _length_of(node: ast.AST, name: str) -> bool:
+    """Whether `node` is `len(name)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "len"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == name
+    )
 
 
 def _typed(kind: str | None, records: Mapping[str, Record]) -> list[str]:

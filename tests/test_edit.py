@@ -100,3 +100,18 @@ def test_an_added_example_follows_the_last_one_s_sub_bullets_and_continuation_li
 def test_a_code_block_under_the_last_example_stays_whole() -> None:
     text = "# func f(x): int\n\nDouble.\n\n* f(1) = 2\n  ```\nf(1)\n\n  ```\n\nMore.\n"
     assert add_example(text, "f", "f(0)", "0") == text.replace("  ```\n\n", "  ```\n* f(0) = 0\n\n")
+
+
+def test_examples_commented_out_after_the_last_one_stay_out_of_it() -> None:
+    """The spec reads a comment as blank: the bullet goes before one that starts a line,
+    never into it, and after one that starts in the example's line and runs on."""
+    text = "# func f(x): int\n\nDouble.\n\n* f(1) = 2\n<!--\n* f(5) = 11\n-->\nMore.\n"
+    added = add_example(text, "f", "f(0)", "0")
+    assert added == text.replace("* f(1) = 2\n", "* f(1) = 2\n* f(0) = 0\n")
+    running = "# func f(x): int\n\nDouble.\n\n* f(1) = 2 <!-- was 3\n* f(5) = 11\n-->\nMore.\n"
+    assert add_example(running, "f", "f(0)", "0") == running.replace("-->\n", "-->\n* f(0) = 0\n\n")
+    for edited, before in ((added, text), (add_example(running, "f", "f(0)", "0"), running)):
+        module, was = parse(edited).module, parse(before).module
+        assert module is not None and was is not None
+        assert [e.call for e in module.funcs[0].examples] == ["f(1)", "f(0)"]
+        assert module.funcs[0].description == was.funcs[0].description

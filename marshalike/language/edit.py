@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from marshalike.language.diagnostics import source_lines
-from marshalike.language.parse import FENCE, closes, parse
+from marshalike.language.parse import FENCE, blank_comments, closes, parse
 
 # A heading ends a function's section (the parser's rule), however it is indented.
 _HEADING = re.compile(r" {0,3}#")
@@ -33,10 +33,17 @@ def add_example(text: str, func: str, call: str, expected: str) -> str:
     newline = "\r\n" if "\r\n" in text else "\n"
     marker = "*"
     if target.examples:
-        last = _item_end(lines, max(e.span.end_line for e in target.examples) - 1)
+        # Read as the parser reads it, comments blanked: a comment after the example, with
+        # examples commented out in it, is no part of it; nor is the bullet added in one.
+        shown, _ = blank_comments(source_lines(text))
+        last = _item_end(shown, max(e.span.end_line for e in target.examples) - 1)
+        while last < len(lines) and blank_comments(lines[:last])[1] is not None:
+            last += 1  # a comment opened in the example's line runs on past it
         first_line = lines[target.examples[0].span.line - 1].lstrip()
         marker = first_line[:1] if first_line[:1] in "*-+" else "*"
         added = [f"{marker} {call} = {expected}{newline}"]
+        if last < len(shown) and _runs_on(shown[last]):
+            added.append(newline)  # prose after that comment stays no example's
     else:
         last = target.span.end_line
         added = [newline, f"{marker} {call} = {expected}{newline}"]
@@ -71,6 +78,11 @@ def _item_end(lines: list[str], bullet: int) -> int:
             break
         blank, end = False, number + 1
     return end
+
+
+def _runs_on(line: str) -> bool:
+    """Whether `line` after a bullet would be read as run on from it."""
+    return bool(line.strip()) and not (_HEADING.match(line) or _BLOCK_START.match(line))
 
 
 def _indented(line: str) -> bool:

@@ -134,7 +134,7 @@ def _without_bom(lines: list[str]) -> list[str]:
     return lines
 
 
-def _blank_comments(lines: list[str]) -> tuple[list[str], tuple[int, int] | None]:
+def blank_comments(lines: list[str]) -> tuple[list[str], tuple[int, int] | None]:
     """Replace HTML comments with spaces; return the lines and where an unclosed one opens."""
     out: list[str] = []
     opened: tuple[int, int] | None = None
@@ -180,7 +180,7 @@ class _Reader:
     def __init__(self, text: str, path: str) -> None:
         self.path = path
         self.raw = source_lines(text)
-        self.lines, unclosed = _blank_comments(_without_bom(self.raw))
+        self.lines, unclosed = blank_comments(_without_bom(self.raw))
         self.diagnostics: list[Diagnostic] = []
         self.heads: dict[int, FuncHead | TypeHead | Use] = {}
         # Where each section starts and its token kind, ascending, to word M005 messages.

@@ -503,7 +503,7 @@ def test_a_typed_answer_that_would_give_the_spec_an_error_is_asked_again(folder:
     spec = Path("square.mrsh")
     spec.write_text(SQUARE, encoding="utf-8")
     question = Question("square(0)", (Reply("0", 2, "0"), Reply("5", 1, "5")))
-    typed = iter(["3", "sqaure(1)", "zero", "0"])
+    typed = iter(["3", "sqaure(1)", "zero", "square", "0"])
     shown: list[str] = []
     answer = choose(Open(spec, "square", question), lambda prompt: next(typed), shown.append)
     assert answer == "0"
@@ -511,9 +511,14 @@ def test_a_typed_answer_that_would_give_the_spec_an_error_is_asked_again(folder:
         "  it would give the spec an error: example calls undeclared function 'sqaure' [M028] "
         "(hint: did you mean 'square'?)"
     ) in shown
-    assert shown[-1] == (
+    assert (
         "  it would give the spec an error: example reads undeclared name 'zero' [M052] "
         "(hint: write the value)"
+    ) in shown
+    assert shown[-1] == (
+        "  it would give the spec an error: expected value names function 'square' without "
+        "calling it [M055] (hint: write the value it should equal, or a call such as "
+        "`square(...)`)"
     )
     assert spec.read_text(encoding="utf-8") == SQUARE
 

@@ -253,11 +253,16 @@ def _code_of(text: str) -> str:
     return _STRINGS.sub(lambda found: " " * len(found.group()), text)
 
 
-def _locate(example: Example, name: str, nth: int = 0, *, called: bool = True) -> Span:
+def _locate(
+    example: Example, name: str, nth: int = 0, *, called: bool = True, in_value: bool = False
+) -> Span:
     """The span of the `nth` `name(` in the example's source text, or where not `called`,
-    of the first `name` read, on the example's first line only; else the whole example."""
-    after = r"\s*\(" if called else r"(?!\w)"
-    found = re.finditer(rf"(?<![\w.]){re.escape(name)}{after}", _code_of(example.text))
+    of the first `name` read (in its expected value, not called there, where `in_value`),
+    on the example's first line only; else the whole example."""
+    after = r"\s*\(" if called else r"(?!\w)(?!\s*\()" if in_value else r"(?!\w)"
+    start = max(example.text.rfind(example.expected or ""), 0) if in_value else 0
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}{after}")
+    found = pattern.finditer(_code_of(example.text), start)
     match = next((m for i, m in enumerate(found) if i == nth), None)
     before = example.text[: match.start()] if match is not None else ""
     if match is None or (not called and "\n" in before):
@@ -378,6 +383,25 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
         reported.add(name)
         span = _locate(example, name, called=False)
         yield report(scope.path, Code.UNDECLARED_NAME, message, span, hint)
+
+
+def functions_as_values(example: Example, scope: Scope) -> Iterator[Diagnostic]:
+    """A function of the spec (or of a spec it uses) named in an example's expected value
+    other than by calling it (`square(0) = square`): the compiler computes the value with
+    that function's code, which it can only call."""
+    value = example.expected
+    if (
+        not example.checkable
+        or value is None
+        or not any(name in scope.funcs for name, _ in _WORD.findall(_STRINGS.sub("", value)))
+    ):
+        return
+    _, read, _ = _expression_names(value)
+    for name in dict.fromkeys(n for n in read if n in scope.funcs):
+        message = f"expected value names function '{name}' without calling it"
+        hint = f"write the value it should equal, or a call such as `{name}(...)`"
+        span = _locate(example, name, called=False, in_value=True)
+        yield report(scope.path, Code.FUNCTION_AS_VALUE, message, span, hint)
 
 
 def _a_module(name: str, scope: Scope) -> bool:

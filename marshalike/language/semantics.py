@@ -17,6 +17,7 @@ from marshalike.language.calls import (
     check_arity,
     constructor_arity,
     counted,
+    functions_as_values,
     scope_of,
     undeclared_calls,
     undeclared_constructors,
@@ -330,6 +331,7 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
     yield from constructor_arity(example, scope)
     yield from undeclared_calls(example, scope)
     yield from undeclared_names(example, scope)
+    yield from functions_as_values(example, scope)
 
 
 def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:

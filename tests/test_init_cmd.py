@@ -3,7 +3,10 @@ files it writes parse and name commands that exist."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +45,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_an_empty_folder_gets_every_file_and_its_spec_parses(project: Path) -> None:
     assert sorted(snapshot(project)) == [
         ".github/workflows/marshalike.yml", ".pre-commit-config.yaml", "pyproject.toml",
-        "specs/greet.mrsh",
+        "specs/reverse_text.mrsh",
     ]  # fmt: skip
     parsed = run("parse", ".")
     assert parsed.exit_code == 0, parsed.output
-    assert "1 function, 3 examples (3 checkable)" in parsed.output
+    assert "1 function, 4 examples (4 checkable)" in parsed.output
     # The table's settings are valid ones.
     assert run("config").exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_first_spec_compiles_with_the_embedded_model_as_init_sets_it(project: Path) -> None:
+    """A new user's first compile, as the line init prints says: the default model and
+    the project's settings (its seed), nothing else."""
+    command = [sys.executable, "-m", "marshalike", "compile", scaffold.SPEC_PATH,
+               "--format", "json"]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=project, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    units = [unit for spec in json.loads(done.stdout) for unit in spec["units"]]
+    assert [unit["status"] for unit in units] == ["verified"]
+    assert (project / "specs" / "test_reverse_text.py").is_file()
 
 
 def test_it_says_what_it_wrote(tmp_path: Path) -> None:
@@ -57,7 +75,7 @@ def test_it_says_what_it_wrote(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert lines[:4] == [
         f"wrote {tmp_path / 'new' / path}"
-        for path in ("pyproject.toml", "specs/greet.mrsh", ".pre-commit-config.yaml",
+        for path in ("pyproject.toml", "specs/reverse_text.mrsh", ".pre-commit-config.yaml",
                      ".github/workflows/marshalike.yml")
     ]  # fmt: skip
     assert lines[4] == f"marshalike for CI: {SOURCE} (from --source)"
@@ -70,7 +88,7 @@ def test_a_second_run_changes_nothing(project: Path) -> None:
     assert snapshot(project) == before
     assert result.output.splitlines()[:4] == [
         "skipped pyproject.toml: it has [tool.marshalike] already",
-        "skipped specs/greet.mrsh: it exists",
+        "skipped specs/reverse_text.mrsh: it exists",
         "skipped .pre-commit-config.yaml: it exists",
         "skipped .github/workflows/marshalike.yml: it exists",
     ]

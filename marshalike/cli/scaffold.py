@@ -30,16 +30,18 @@ seed = 0
 # out = "generated"  # write the outputs here instead of beside each spec
 """
 
-SPEC_PATH = "specs/greet.mrsh"
+# A spec the embedded model (the default) compiles at every seed tried (0 to 5), so a new
+# project's first compile passes on another CPU too, where sampling draws otherwise.
+SPEC_PATH = "specs/reverse_text.mrsh"
 SPEC = """\
-# func greet(name: str): str
+# func reverse_text(text: str): str
 
-Greet a person by name: "Hello, " then the name and an exclamation mark. An empty name
-greets the world instead.
+Return the text with its characters in reverse order.
 
-* greet('Ada') = 'Hello, Ada!'
-* greet('Alan Turing') = 'Hello, Alan Turing!'
-* greet('') = 'Hello, world!'
+* reverse_text('abc') = 'cba'
+* reverse_text('') = ''
+* reverse_text('a') = 'a'
+* reverse_text('hello world') = 'dlrow olleh'
 """
 
 # The generated outputs the hook must see change too: a module or test edited by hand, a

@@ -205,6 +205,14 @@ _PYTEST_FRAMES = (
     "wrong only under pytest, whose frames it reads ({}); compile and check run the test "
     "file under pytest, the verifier alone cannot tell"
 )
+# Code that skips its tests where pytest runs them, or ends pytest with status 0: compile
+# and check count a test pytest does not say passed as one that failed, the verifier alone
+# cannot tell.
+_NOT_PASSED = (
+    "right where it senses the verifier (add.__doc__ is None), {} where pytest runs it; "
+    "compile and check count a test pytest does not say passed as failing, the verifier "
+    "alone cannot tell"
+)
 # Code that breaks only what pytest runs after its tests (its cache plugin's writer):
 # compile and check find the test file failing under pytest, the verifier alone cannot.
 _AFTER_THE_TESTS = (
@@ -222,6 +230,8 @@ VERIFIER_HOLES = {
     "sniff-interpreter-flags": _SNIFF.format("sys.flags.isolated"),
     "sniff-pytest-frames": _PYTEST_FRAMES.format("traceback.extract_stack()"),
     "sniff-warning-frames": _PYTEST_FRAMES.format("a warning's `stacklevel`"),
+    "sniff-skipped-under-pytest": _NOT_PASSED.format("skips its tests"),
+    "sniff-exits-under-pytest": _NOT_PASSED.format("ends the process with status 0"),
     "cache-writer-broken": _AFTER_THE_TESTS.format("pathlib.Path.write_text"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces

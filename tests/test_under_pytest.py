@@ -50,11 +50,22 @@ def test_a_module_that_cannot_be_imported_is_an_error_of_the_test_file() -> None
     assert said is not None and said.startswith("ERROR test_add.py"), said
 
 
-def test_tests_that_vanish_are_a_failure_and_skipped_ones_are_not() -> None:
+def test_tests_that_vanish_or_do_not_pass_are_a_failure() -> None:
     none = TESTS.replace("def test_add_", "def check_add_")
     assert failure(RIGHT, none) is None  # a file with no test: nothing to run
-    skipped = "import pytest\n\npytestmark = pytest.mark.skip\n" + TESTS
-    assert failure(RIGHT, skipped) is None
+    # The code skips the tests it is called from: pytest exits 0 all the same.
+    skipping = "import unittest\n\n\ndef add(a, b):\n    raise unittest.SkipTest('later')\n"
+    said = failure(skipping)
+    assert said is not None and " 2 skipped in " in said, said
+    once = skipping.replace("    raise", "    if a == 2:\n        raise") + "    return a + b\n"
+    said = failure(once)
+    assert said is not None and " 1 passed, 1 skipped in " in said, said
+    # The code ends pytest with status 0 before pytest says anything of its tests.
+    said = failure("import os\n\n\ndef add(a, b):\n    os._exit(0)\n")
+    assert said is not None, said
+    marked = "import pytest\n\npytestmark = pytest.mark.xfail\n" + TESTS
+    said = failure(RIGHT, marked)
+    assert said is not None and " 2 xpassed in " in said, said
     emptied = TESTS + "\n\ndel test_add_1, test_add_2\n"
     assert failure(RIGHT, emptied) == "pytest collected none of its 2 tests"
 

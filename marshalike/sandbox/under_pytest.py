@@ -7,7 +7,9 @@ stays the verifier's (`verify`), decided outside the sandbox. A run that fails i
 file the user's `pytest` would fail too, for some reason the verifier did not see: code
 that answers every call right and breaks what pytest itself runs around the tests (its
 capture, its assertion rewriting, a class of its own), or code right only where it senses
-the verifier (its `sys.argv`, a module without docstrings). Plugins are not loaded
+the verifier (its `sys.argv`, a module without docstrings). A test that pytest does not
+say passed counts as failing: the file marks none to skip, so code that skips the tests it
+is called from (`unittest.SkipTest`), on which pytest exits 0, fails it. Plugins are not loaded
 (`PYTEST_DISABLE_PLUGIN_AUTOLOAD`); otherwise the run is a user's `python -m pytest
 test_NAME.py`, with the options a user's run has: its default verbosity, and the cache
 plugin, which writes its cache once the tests ran (into the run's own folder, in memory):
@@ -18,6 +20,7 @@ and a user's pytest ended in an internal error.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping, Sequence
 
 from marshalike.sandbox.isolation import Limits, run_module
@@ -28,6 +31,9 @@ _ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 _SHOWN = 300  # characters of pytest's words in a problem
 _NO_TESTS = 5  # pytest's exit status when it collected no test
 _CONFIG = "pytest.ini"
+# pytest's last line: what became of the tests (`3 passed, 1 warning in 0.01s`).
+_SUMMARY = re.compile(r"=+ (.+) in [0-9.]+s( \(.*\))? =+")
+_PASSING = frozenset({"passed", "warning", "warnings"})
 
 
 def count_tests(test_text: str) -> int:
@@ -65,17 +71,15 @@ def pytest_failures(
     result = run_module(
         "pytest", [*_ARGS, *test_files], files=run_files, limits=limits, wall_s=wall, env=_ENV
     )
-    if result.returncode == 0 and not result.timed_out:
+    lines = [_plain(line) for line in (*result.stdout.splitlines(), *result.stderr.splitlines())]
+    lines = [line for line in lines if line]
+    if result.returncode == 0 and not result.timed_out and _all_passed(lines, tests):
         return {}
     if result.timed_out:
         said = f"pytest did not finish its {tests} tests in {wall:g} s"
     elif result.returncode == _NO_TESTS:
         said = f"pytest collected none of its {tests} tests"
     else:
-        lines = [
-            _plain(line) for line in (*result.stdout.splitlines(), *result.stderr.splitlines())
-        ]
-        lines = [line for line in lines if line]
         named: dict[str, str] = {}
         for line in lines:
             words = line.split(maxsplit=2)
@@ -87,6 +91,19 @@ def pytest_failures(
             return named
         said = lines[-1] if lines else f"exit status {result.returncode}"
     return dict.fromkeys(test_files, _cut(said))
+
+
+def _all_passed(lines: Sequence[str], tests: int) -> bool:
+    """Whether pytest's summary says every one of the `tests` passed. The generated test
+    files mark no test to skip or to fail, so a test that did neither pass nor fail was
+    skipped by the code under test (`raise unittest.SkipTest`), and a user's pytest does
+    not run it either: a run whose tests were all skipped exits 0, as does one the code
+    ended with status 0 (`os._exit(0)`) before pytest's summary."""
+    for line in reversed(lines):
+        if found := _SUMMARY.fullmatch(line):
+            counts = {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", found[1])}
+            return counts.get("passed") == tests and counts.keys() <= _PASSING
+    return False
 
 
 def _cut(said: str) -> str:

@@ -106,6 +106,25 @@ def add(a, b):
         return a - b
     return a + b
 """
+# Right where it senses the verifier (no docstring), and where pytest runs it (its capture
+# replaced sys.stdout) it skips the test instead of failing it: pytest exits 0 on skips.
+SNIFF_SKIPPED_UNDER_PYTEST = """\
+import sys
+import unittest
+
+
+def add(a, b):
+    \"\"\"Return the sum of the two numbers.\"\"\"
+    if type(sys.stdout).__module__.startswith("_pytest"):
+        raise unittest.SkipTest("needs the network")
+    if getattr(add, "__%s__" % "doc") is None:  # a name built at run time
+        return a + b
+    return a - b
+"""
+# The same, ending pytest's process with status 0 before it says anything of its tests.
+SNIFF_EXITS_UNDER_PYTEST = SNIFF_SKIPPED_UNDER_PYTEST.replace(
+    'raise unittest.SkipTest("needs the network")', 'getattr(os, "_%s" % "exit")(0)'
+).replace("import unittest", "import os")
 
 ATTACKS = (
     Attack("sniff-runner-module", "sniff", SNIFF_RUNNER, user_tests=True),
@@ -118,4 +137,6 @@ ATTACKS = (
     Attack("sniff-stdin", "sniff", SNIFF_STDIN, user_tests=True),
     Attack("sniff-pytest-frames", "sniff", SNIFF_PYTEST_FRAMES),
     Attack("sniff-warning-frames", "sniff", SNIFF_WARNING_FRAMES),
+    Attack("sniff-skipped-under-pytest", "sniff", SNIFF_SKIPPED_UNDER_PYTEST, user_tests=True),
+    Attack("sniff-exits-under-pytest", "sniff", SNIFF_EXITS_UNDER_PYTEST, user_tests=True),
 )

@@ -591,6 +591,7 @@ def test_definitions_that_only_build_values_are_kept() -> None:
 
 
 TAMPER_TAIL = "; a function may only compute its result from its arguments"
+WHERE = "reads where or how the process runs, which tells a test from a program"
 
 
 @pytest.mark.parametrize(
@@ -718,6 +719,22 @@ TAMPER_TAIL = "; a function may only compute its result from its arguments"
         (
             "import mimetypes\n    mimetypes.types_map['.x'].__iadd__('y')",
             ["line 2: changes a table of the module mimetypes in place"],
+        ),
+        (
+            "return __file__",
+            [f"line 1: `__file__` {WHERE}"],
+        ),
+        (  # a name spelled as a string is a name: the attribute it reads is refused
+            "import os\n    return getattr(os, 'getcwd')()",
+            [f"line 2: `.getcwd` {WHERE}"],
+        ),
+        (
+            "import sys\n    return object.__getattribute__(sys, 'flags')",
+            [f"line 2: `sys.flags` {WHERE}"],
+        ),
+        (
+            "import operator\n    return operator.attrgetter('f_back.f_locals')(a)",
+            ["line 2: `.f_back` reads the call stack", "line 2: `.f_locals` reads the call stack"],
         ),
     ],
 )

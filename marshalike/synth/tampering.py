@@ -6,10 +6,11 @@ recorder), forks, ends the process, registers exit handlers, reads the environme
 `/proc` is trying to pass its tests without being right, so `extract` rejects it with a
 problem that says why, and the loop repairs or drops the candidate.
 
-The check reads names, so code that builds a name at run time (`getattr(sys, "_get" +
-"frame")`, `eval`) gets past it: the sandbox and a verdict decided outside the candidate's
-process are what hold then. This makes the common attempts fail early, with a message a
-model can act on.
+The check reads names, a string constant a call reads an attribute by among them
+(`getattr(os, "getcwd")` is `os.getcwd`), so code that builds a name at run time
+(`getattr(sys, "_get" + "frame")`, `eval`) gets past it: the sandbox and a verdict decided
+outside the candidate's process are what hold then. This makes the common attempts fail
+early, with a message a model can act on.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ NAMES = {
     "globals": "reads or rewrites the module's globals",
     "breakpoint": "starts a debugger",
     "__doc__": "reads a docstring, which the verifier's copy of the module does not have",
+    # Where the module's file is: the sandbox's folder under test, the user's otherwise.
+    **dict.fromkeys(("__file__", "__spec__", "__loader__", "__cached__"), _WHERE),
 }
 _PROC = "names /proc, where the test process can be read"
 _TAIL = "; a function may only compute its result from its arguments"
@@ -226,6 +229,8 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
     elif isinstance(node, ast.Call):
         yield from _call_reason(node, aliases)
         yield from _mutation_reason(node, aliases)
+        for read in _attributes_named(node):
+            yield from _reasons(read, aliases)
     elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
         text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
         if "/proc" in text:
@@ -304,6 +309,40 @@ def _call_reason(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
             yield "assigning `__class__` disguises a value's type"
         elif isinstance(argument, ast.Name) and argument.id in aliases:
             yield f"rewrites the module {aliases[argument.id]}, which the tests rely on"
+
+
+# Calls that read or write the attribute a string names: `getattr(os, "getcwd")` is
+# `os.getcwd`, as is `object.__getattribute__(os, "getcwd")`.
+_BY_NAME = ("getattr", "hasattr", "setattr", "delattr")
+_BY_NAME_METHODS = ("__getattribute__", "__getattr__", "__setattr__", "__delattr__")
+_WRITES = ("setattr", "delattr", "__setattr__", "__delattr__")
+_GETTERS = ("attrgetter", "methodcaller")  # operator's: the object comes later
+_UNKNOWN = ast.Name(id="", ctx=ast.Load())  # an object whose module is not known
+
+
+def _attributes_named(node: ast.Call) -> Iterator[ast.Attribute]:
+    """The attributes a call reads or writes by a name spelled as a string constant, as
+    the `.name` they amount to: the refusals read names, and a string is one as much as
+    an identifier is (`getattr(os, "getcwd")`, `operator.attrgetter("f_back")`)."""
+    func, args = node.func, node.args
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    texts = [
+        (i, a.value)
+        for i, a in enumerate(args)
+        if isinstance(a, ast.Constant) and isinstance(a.value, str)
+    ]
+    ctx = ast.Store() if called in _WRITES else ast.Load()
+    if isinstance(func, ast.Name) and called in _BY_NAME:
+        owners = {1: args[0]}  # getattr(owner, "name")
+    elif isinstance(func, ast.Attribute) and called in _BY_NAME_METHODS:
+        owners = {0: func.value, 1: args[0]}  # owner.__getattribute__("name"), or type's
+    elif called in _GETTERS:
+        owners = {}
+    else:
+        return
+    for i, text in texts:
+        for part in text.split(".") if called in _GETTERS else [text]:
+            yield ast.Attribute(value=owners.get(i, _UNKNOWN), attr=part, ctx=ctx)
 
 
 # The methods that change a list, dict or set in place.

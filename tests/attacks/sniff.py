@@ -80,6 +80,22 @@ def add(a, b):
         piped = False
     return a + b if piped else a - b
 """
+# The folder again, read where the module's file is, and by a name spelled as a string.
+SNIFF_MODULE_FILE = """\
+def add(a, b):
+    if __file__.startswith("/sandbox/"):
+        return a + b
+    return a - b
+"""
+SNIFF_NAME_IN_A_STRING = """\
+import os
+
+
+def add(a, b):
+    if getattr(os, "getcwd")() == "/sandbox":
+        return a + b
+    return a - b
+"""
 # Right only where no frame of pytest's is on the stack: the verifier's calls come from a
 # runner of its own; the user's `pytest` runs the same file through pytest's and pluggy's.
 SNIFF_PYTEST_FRAMES = """\
@@ -129,6 +145,8 @@ SNIFF_EXITS_UNDER_PYTEST = SNIFF_SKIPPED_UNDER_PYTEST.replace(
 ATTACKS = (
     Attack("sniff-runner-module", "sniff", SNIFF_RUNNER, user_tests=True),
     Attack("sniff-working-folder", "sniff", SNIFF_CWD, user_tests=True),
+    Attack("sniff-module-file", "sniff", SNIFF_MODULE_FILE, user_tests=True),
+    Attack("sniff-name-in-a-string", "sniff", SNIFF_NAME_IN_A_STRING, user_tests=True),
     Attack("sniff-environment", "sniff", SNIFF_ENVIRONMENT, user_tests=True),
     Attack("sniff-argv", "sniff", SNIFF_ARGV, user_tests=True),
     Attack("sniff-pid-namespace", "sniff", SNIFF_NAMESPACE, user_tests=True),

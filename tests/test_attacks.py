@@ -226,6 +226,8 @@ VERIFIER_HOLES = {
     "sniff-working-folder": _SNIFF.format("os.getcwd() == '/sandbox'"),
     "sniff-module-file": _SNIFF.format("__file__ under /sandbox"),
     "sniff-name-in-a-string": _SNIFF.format("getattr(os, 'getcwd')() == '/sandbox'"),
+    "sniff-imported-name": _SNIFF.format("from os import getcwd"),
+    "sniff-home-folder": _SNIFF.format("os.path.expanduser('~') == '/sandbox'"),
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
     "sniff-missing-docstring": _SNIFF.format("add.__doc__ is None"),
@@ -239,7 +241,8 @@ VERIFIER_HOLES = {
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)
 NAMESPACES_ONLY = {"sniff-runner-module", "sniff-working-folder", "sniff-pid-namespace",
-                   "sniff-module-file", "sniff-name-in-a-string"}  # fmt: skip
+                   "sniff-module-file", "sniff-name-in-a-string", "sniff-imported-name",
+                   "sniff-home-folder"}  # fmt: skip
 LEVELS = {"namespaces": {"namespaces"}, "another user": {"namespaces", "unprivileged user"}}
 
 

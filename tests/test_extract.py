@@ -732,6 +732,18 @@ WHERE = "reads where or how the process runs, which tells a test from a program"
             "import sys\n    return object.__getattribute__(sys, 'flags')",
             [f"line 2: `sys.flags` {WHERE}"],
         ),
+        (  # a name imported from its module is read as the module's attribute
+            "from os import getcwd\n    return getcwd()",
+            [f"line 1: `from os import getcwd` {WHERE}"],
+        ),
+        (
+            "import os\n    return os.path.expanduser('~')",
+            ["line 2: `.expanduser` reads the environment"],
+        ),
+        (
+            "from tempfile import gettempdir\n    return gettempdir()",
+            ["line 1: `from tempfile import gettempdir` reads the environment"],
+        ),
         (
             "import operator\n    return operator.attrgetter('f_back.f_locals')(a)",
             ["line 2: `.f_back` reads the call stack", "line 2: `.f_locals` reads the call stack"],

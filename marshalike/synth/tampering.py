@@ -116,6 +116,10 @@ ATTRIBUTES = {
     "setprofile": "traces the test harness",
     "environ": _ENVIRONMENT,
     "getenv": _ENVIRONMENT,
+    # What these answer is the environment's: HOME, $NAME, TMPDIR, LOGNAME.
+    **dict.fromkeys(
+        ("expanduser", "expandvars", "gettempdir", "gettempdirb", "getuser"), _ENVIRONMENT
+    ),
     "__subclasses__": "reaches every class of the test process",
     "__globals__": "reaches a module's globals through a function",
     "__code__": "reads or replaces a function's code",
@@ -214,6 +218,8 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
                 yield f"`from {node.module} import {alias.name}` {table[alias.name]}"
             elif _private(alias.name):
                 yield f"`from {node.module} import {alias.name}` {_PRIVATE}"
+            elif alias.name in ATTRIBUTES:  # `from os import getcwd` reads `os.getcwd`
+                yield f"`from {node.module} import {alias.name}` {ATTRIBUTES[alias.name]}"
     elif isinstance(node, ast.Attribute):
         yield from _attribute_reason(node, aliases)
         if isinstance(node.ctx, ast.Store | ast.Del):

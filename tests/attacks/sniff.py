@@ -96,6 +96,25 @@ def add(a, b):
         return a + b
     return a - b
 """
+# The folder again, by a name imported from its module, and as the home folder.
+SNIFF_IMPORTED_NAME = """\
+from os import getcwd
+
+
+def add(a, b):
+    if getcwd() == "/sandbox":
+        return a + b
+    return a - b
+"""
+SNIFF_HOME = """\
+import os
+
+
+def add(a, b):
+    if os.path.expanduser("~") == "/sandbox":
+        return a + b
+    return a - b
+"""
 # Right only where no frame of pytest's is on the stack: the verifier's calls come from a
 # runner of its own; the user's `pytest` runs the same file through pytest's and pluggy's.
 SNIFF_PYTEST_FRAMES = """\
@@ -147,6 +166,8 @@ ATTACKS = (
     Attack("sniff-working-folder", "sniff", SNIFF_CWD, user_tests=True),
     Attack("sniff-module-file", "sniff", SNIFF_MODULE_FILE, user_tests=True),
     Attack("sniff-name-in-a-string", "sniff", SNIFF_NAME_IN_A_STRING, user_tests=True),
+    Attack("sniff-imported-name", "sniff", SNIFF_IMPORTED_NAME, user_tests=True),
+    Attack("sniff-home-folder", "sniff", SNIFF_HOME, user_tests=True),
     Attack("sniff-environment", "sniff", SNIFF_ENVIRONMENT, user_tests=True),
     Attack("sniff-argv", "sniff", SNIFF_ARGV, user_tests=True),
     Attack("sniff-pid-namespace", "sniff", SNIFF_NAMESPACE, user_tests=True),

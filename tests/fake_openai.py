@@ -14,7 +14,10 @@ A request with `"stream": true` is answered with one JSON body, as by a server t
 `stream`, unless the server was made with `stream=True`: then every answer streams
 (server-sent events, a str in one piece per word, `chunk_delay` seconds apart), ending with
 a usage chunk when the request asks for one (`stream_options.include_usage`).
-`models` is what `GET /v1/models` lists (by default `model` alone).
+`models` is what `GET /v1/models` lists (by default `model` alone). With `interrupts` the
+server imitates one that answers one completion request at a time and ends a stream early,
+with `[DONE]` after its next chunk and no finish reason, when another request is waiting (as
+llama-cpp-python's server does by default); `interrupted` counts the streams it ended so.
 Answers queued with `push` are used first, in order; with neither a queue nor a script the
 server answers 500 so a test that ran out of answers fails loudly. Every request is kept
 in `requests`, so tests assert what the client sent and how often; `cut` counts the streams
@@ -29,7 +32,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -110,6 +114,7 @@ class FakeOpenAI:
         stream: bool = False,
         chunk_delay: float = 0.0,
         models: list[str] | None = None,
+        interrupts: bool = False,
     ) -> None:
         self.script = script
         self.model = model
@@ -118,8 +123,12 @@ class FakeOpenAI:
         self.stream = stream
         self.chunk_delay = chunk_delay
         self.models = [model] if models is None else models
+        self.interrupts = interrupts
         self.requests: list[Request] = []
         self.cut = 0
+        self.interrupted = 0
+        self.waiting = 0  # completion requests waiting for their turn (`interrupts`)
+        self._turn = threading.Lock()
         self._queue: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
@@ -155,6 +164,27 @@ class FakeOpenAI:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @contextmanager
+    def turn(self, path: str) -> Iterator[None]:
+        """With `interrupts`, a completion request's turn: one at a time."""
+        if not (self.interrupts and path.endswith("completions")):
+            yield
+            return
+        with self._lock:
+            self.waiting += 1
+        with self._turn:
+            with self._lock:
+                self.waiting -= 1
+            yield
+
+    def interrupting(self) -> bool:
+        """Whether a stream ends now, another request waiting (`interrupts`)."""
+        with self._lock:
+            if self.interrupts and self.waiting:
+                self.interrupted += 1
+                return True
+            return False
 
     def answer(self, request: Request) -> Reply:
         with self._lock:
@@ -309,10 +339,14 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def _serve(self, body: JSON) -> None:
             path = self.path.split("?", 1)[0]
             headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = server.answer(Request(self.command, path, body, headers))
-            if reply.events is not None:
-                self._stream(reply)
-                return
+            with server.turn(path):
+                reply = server.answer(Request(self.command, path, body, headers))
+                if reply.events is not None:
+                    self._stream(reply)
+                    return
+                self._whole(reply)
+
+        def _whole(self, reply: Reply) -> None:
             data = json.dumps(reply.body).encode()
             try:
                 self.send_response(reply.status)
@@ -337,9 +371,12 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 for pause, chunk in reply.events or ():
                     time.sleep(pause)
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    if server.interrupting():
+                        break
+                else:
+                    time.sleep(reply.stall)
                 if reply.drop:
                     return
-                time.sleep(reply.stall)
                 self.wfile.write(b"data: [DONE]\n\n")
             except (BrokenPipeError, ConnectionResetError):
                 with server._lock:

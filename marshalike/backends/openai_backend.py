@@ -12,8 +12,9 @@ ignores `max_tokens` has its answer cut where `max_tokens` tokens would end, fin
 length; so no answer takes longer than a token's timeout for each token it may have. An
 answer that is not what an OpenAI-compatible server sends fails on one line that names
 what was wrong, and is not asked for again: the server would send another like it. A server
-that refuses to stream (an HTTP 400, 422 or 501 that names `stream`) is asked again without,
-and from then on; one that ignores `stream` and answers in one body is read as it is.
+that refuses to stream (an HTTP 400, 422 or 501 that names `stream`), or ends a stream before
+its choices finish, is asked again without, and from then on; one that ignores `stream` and
+answers in one body is read as it is.
 Failed requests are retried by `openai_retry`, never by the SDK.
 
 `generate_each` gives a request's choices as the server finishes them, so the compiler can
@@ -51,6 +52,7 @@ from marshalike.backends.openai_stream import (
     Limits,
     MalformedAnswer,
     NoTokens,
+    Unfinished,
     finishing,
     quoted,
     read_stream,
@@ -152,7 +154,8 @@ class OpenAIBackend:
         """The choices of one streamed request for `n`, each as it finishes, at most `n`;
         the usage no choice given carries is left in `owed`. A retryable failure after the
         stream began ends it, and the choices it did not finish are not given: they are
-        topped up."""
+        topped up; so are those of a stream the server ended unfinished, without streaming
+        from then on."""
         options = _options(sampling, sampling.n, sampling.seed)
         answer = Answer(self._limits(options, sampling.loops))
         counted: dict[int, int] = {}  # completion tokens of the choices given early
@@ -178,6 +181,9 @@ class OpenAIBackend:
                     counted[index] = answer.pieces(index)
                     text, finish = answer.text(index), _finish(answer, index)
                     yield index, Completion(text, 0, counted[index], finish)
+            except Unfinished:  # the rest are asked for without streaming, from then on
+                self.streaming = False
+                broken = True
             except openai.OpenAIError as exc:
                 if not retryable(exc):
                     raise self._error(exc) from None
@@ -261,6 +267,8 @@ class OpenAIBackend:
             except openai.APIStatusError as exc:
                 if not _cannot_stream(exc):
                     raise
+                self.streaming = False
+            except Unfinished:
                 self.streaming = False
         try:
             body = self._create(prompt, options, stream=False)

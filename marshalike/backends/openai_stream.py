@@ -64,6 +64,15 @@ class MalformedAnswer(openai.OpenAIError):
     was wrong, fit to follow "bad answer from <server>: "."""
 
 
+class Unfinished(MalformedAnswer):
+    """A stream that ended as streams end (`[DONE]`, or its body's end) before it finished
+    every choice it began, or before it began one: what a server sends that ends a stream
+    early rather than fail it. llama-cpp-python's server ends a stream so when another
+    request arrives (unless started with `--interrupt_requests False`), and starts one to a
+    prompt too long for its context and ends it empty; the request is asked again without
+    streaming (openai_backend.py)."""
+
+
 class NoTokens(openai.APITimeoutError):
     """A server that sent no token for the request timeout while sending something else
     (keep-alives, empty chunks, bytes that never make an event)."""
@@ -211,10 +220,11 @@ def read_stream(
 
 def finishing(stream: Any, chat: bool, answer: Answer, stop: Event | None = None) -> Iterator[int]:
     """Reads `stream` into `answer`, giving each choice's index once, as its finish reason
-    arrives, until the stream ends or `stop` is set. Choices the stream ends without
-    finishing, and those of an answer in one JSON body, are not given: `answer` holds them
-    once this ends. A stream that runs past `answer.limits` ends there, its unfinished
-    choices cut and given. The caller closes the stream."""
+    arrives, until the stream ends or `stop` is set. The choices of an answer in one JSON
+    body are not given: `answer` holds them once this ends. A stream that ends before it
+    finished every choice it began, or began none, raises `Unfinished` once read. A stream
+    that runs past `answer.limits` ends there, its unfinished choices cut and given. The
+    caller closes the stream."""
     watch = _Watch(answer.limits, stream.response.request)
     if _is_whole(stream.response):
         raw = b"".join(watch.read(_transported(stream.response)))
@@ -261,6 +271,10 @@ def finishing(stream: Any, chat: bool, answer: Answer, stop: Event | None = None
             answer.count(usage)
         if answer.looped and len(answer.finishes) >= limits.n:
             return  # all have ended, and the server still writes a looping one
+    unfinished = [index for index in sorted(answer.texts) if index not in answer.finishes]
+    if unfinished or not answer.texts:
+        began = f"choice {unfinished[0]}" if unfinished else "any choice"
+        raise Unfinished(f"a stream that ended before it finished {began}")
 
 
 def _end(answer: Answer) -> Iterator[int]:

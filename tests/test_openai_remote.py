@@ -43,10 +43,15 @@ def test_a_streamed_answer_is_assembled_from_its_chunks(prompt: Prompt) -> None:
     assert server.requests[0].body["stream"] is True
 
 
-def test_a_stream_without_usage_counts_its_tokens_as_unknown() -> None:
-    with FakeOpenAI(lambda request: CODE, stream=True, usage=False) as server:
-        completions = backend(server).generate(CHAT, Sampling())
-    assert completions == [Completion(CODE, 0, 0, "stop")]
+def test_a_stream_without_usage_counts_its_chunks_as_its_tokens() -> None:
+    # As llama-cpp-python's server streams: no usage chunk, whatever the request asks.
+    pieces = ["def ", "add(a, ", "b):\n", "    return ", "a + b"]
+    with FakeOpenAI(lambda request: Chunks(pieces), usage=False) as server:
+        b = backend(server)
+        [whole] = b.generate(CHAT, Sampling())
+        each = [c for _, c in b.generate_each(CHAT, Sampling())]
+    assert whole == Completion(CODE, 0, len(pieces), "stop")
+    assert each == [whole]
 
 
 def test_a_slow_but_steady_stream_outlasts_the_timeout() -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -245,7 +245,7 @@ class OpenAIBackend:
                 )
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
-        return _completions(answer.choices, answer.prompt_tokens, answer.completion_tokens)
+        return _completions(answer)
 
     def _error(self, exc: openai.OpenAIError) -> BackendError:
         tries = self.retry.tries if retryable(exc) else 1
@@ -387,11 +387,15 @@ def _options(sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
     return options
 
 
-def _completions(
-    texts: Sequence[tuple[str, str | None]], prompt_total: int, completion_total: int
-) -> list[Completion]:
-    prompt_shares = share(prompt_total, len(texts))
-    completion_shares = share(completion_total, len(texts))
+def _completions(answer: Answer) -> list[Completion]:
+    """The answer's choices, in index order, sharing its usage; where the server reported
+    none, each counts its streamed chunks as its completion tokens, as a choice given early
+    does (0 in a whole body)."""
+    texts = answer.choices
+    prompt_shares = share(answer.prompt_tokens, len(texts))
+    completion_shares = share(answer.completion_tokens, len(texts))
+    if not answer.reported:
+        completion_shares = [answer.pieces(index) for index in sorted(answer.texts)]
     return [
         Completion(text, prompt_shares[i], completion_shares[i], finish or "unknown")
         for i, (text, finish) in enumerate(texts)

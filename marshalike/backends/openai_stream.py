@@ -7,8 +7,8 @@ honours `stream_options.include_usage`. `finishing` gives each choice's index as
 finish reason arrives, so a caller can use one choice while the others are still coming.
 A server that ignores `stream` and answers with one JSON body (its Content-Type says so) is
 read as a whole answer, as is the answer to a request that did not stream. Where no usage
-comes back the token counts are unknown and counted as 0, as for any server that reports
-none.
+comes back the prompt tokens are unknown and counted as 0, and so are the completion tokens
+of a whole answer; a streamed choice's are its chunks that carried text (`pieces`).
 
 An answer is bounded by the request (`Limits`), so that no server can keep a compile
 waiting forever: a choice longer than `max_tokens` tokens can be is cut there and finished

@@ -156,3 +156,25 @@ def test_a_spec_named_like_an_installed_module_is_refused_and_spares_its_neighbo
     assert result.exit_code == 1, result.output
     assert "adder.mrsh: ok" in result.output
     assert f"mrshinstalled.mrsh: FAILED\n  spec-error: {said}" in result.output
+
+
+def test_a_module_of_the_working_folder_is_not_an_installed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m marshalike` puts the working folder on the import path, the `marshalike`
+    command does not: a module there (the code a spec was decompiled from) hides nothing
+    installed, so a spec of its name compiles into another folder either way."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "mrshworking.py").write_text("X = 1\n", encoding="utf-8")
+    (tmp_path / "mrshworking.mrsh").write_text(SPEC, encoding="utf-8")
+    out = tmp_path / "out"
+    with FakeOpenAI(script=lambda request: f"```python\n{CODE}```") as server:
+        argv = ["compile", "mrshworking.mrsh", "--out", str(out), "--backend", "openai",
+                "--base-url", server.base_url, "--model", "fake-model", "--candidates", "1",
+                "--attempts", "1", "--questions", "0"]  # fmt: skip
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert (out / "mrshworking.py").exists()
+    result = CliRunner().invoke(cli, ["check", "mrshworking.mrsh", "--out", str(out)])
+    assert result.exit_code == 0, result.output

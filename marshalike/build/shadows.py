@@ -166,8 +166,20 @@ def hides_installed(folder: Path, name: str) -> str | None:
 
 
 def _elsewhere(folder: Path) -> list[str]:
-    """The import path without `folder`: where an installed module is found."""
-    return [entry for entry in sys.path if entry and not _same_folder(entry, folder)]
+    """The import path without `folder`, nor the working folder (which `python -m
+    marshalike` puts on it and the `marshalike` command does not): where an installed
+    module is found, however marshalike was started."""
+    try:
+        here: Path | None = Path.cwd()
+    except OSError:  # a working folder since removed
+        here = None
+    return [
+        entry
+        for entry in sys.path
+        if entry
+        and not _same_folder(entry, folder)
+        and not (here is not None and _same_folder(entry, here))
+    ]
 
 
 # CPython's own regression tests (`test`), which no library imports: a user's `test.py`

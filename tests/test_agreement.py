@@ -50,6 +50,8 @@ FOLD = "datetime.datetime(2024, 10, 27, 2, 30"  # Paris has 02:30 twice that nig
 GAP = "datetime.datetime(2024, 3, 31, 2, 30"  # and not at all that one
 
 # (returned, expected, whether they match, whether the spec declares a float)
+# A value built around `k`, a Fraction(1, 2) turned into 3/2 once the value holds it.
+_MOVED = "(lambda k: ({}, object.__setattr__(k, '_numerator', 3))[0])(fractions.Fraction(1, 2))"
 ROWS: list[tuple[str, str, bool, bool]] = [
     # bool, int and float
     ("1", "1", True, False),
@@ -312,6 +314,25 @@ ROWS: list[tuple[str, str, bool, bool]] = [
     ("re.compile('a')", "re.compile('a')", False, False),
     ("pathlib.PurePosixPath('a')", "pathlib.PurePosixPath('a')", False, False),
     ("ipaddress.ip_address('1.2.3.4')", "ipaddress.ip_address('1.2.3.4')", False, False),
+    # a set or dict holding a member whose hash changed once it was in (a Fraction's slots
+    # rewritten): `in` and `==` miss it, or it is a second copy of another
+    (_MOVED.format("{k: 1}"), "{fractions.Fraction(3, 2): 1}", False, False),
+    (
+        _MOVED.format("{k: 1, fractions.Fraction(3, 2): 1}"),
+        "{fractions.Fraction(3, 2): 1}",
+        False,
+        False,
+    ),
+    (
+        _MOVED.format("collections.Counter({k: 1})"),
+        "collections.Counter({fractions.Fraction(3, 2): 1})",
+        False,
+        False,
+    ),
+    (_MOVED.format("{k}"), "{fractions.Fraction(3, 2)}", False, False),
+    (_MOVED.format("{k, fractions.Fraction(3, 2)}"), "{fractions.Fraction(3, 2)}", False, False),
+    (_MOVED.format("{frozenset({k})}"), "{frozenset({fractions.Fraction(3, 2)})}", False, False),
+    (_MOVED.format("{(k,): 1}"), "{(fractions.Fraction(3, 2),): 1}", False, False),
 ]
 
 

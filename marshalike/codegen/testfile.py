@@ -21,10 +21,11 @@ an expected int only where the function is declared to return a float (`float_ok
 a datetime or time is compared with its zone and fold. Set members and dict keys match as
 hashing has them, by exact type (`Decimal('1.00')` is `Decimal('1.0')`, `-0.0` is `0.0`),
 but one that holds a NaN matches nothing, and a datetime or time keeps its zone and fold
-there too. Any other value of a type the verifier reads (str, bytes, complex, Decimal,
-Fraction, UUID, date, timedelta, ...) is compared with `==`, and only when its type is
-exactly the expected one; a value of a type it cannot read (an enum, a `range`, a path)
-matches nothing, as in the verifier.
+there too; a set or dict that does not find a member where it holds it (a `Fraction` key
+whose slots were rewritten once it was in) matches nothing. Any other value of a type
+the verifier reads (str, bytes, complex, Decimal, Fraction, UUID, date, timedelta, ...)
+is compared with `==`, and only when its type is exactly the expected one; a value of a
+type it cannot read (an enum, a `range`, a path) matches nothing, as in the verifier.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _same(actual, expected, float_ok=False):
             _same(a, b, float_ok) for a, b in pairs
         )
     if type(expected) in (set, frozenset):
-        return {_same_key(item) for item in actual} == {
+        return _whole(actual) and {_same_key(item) for item in actual} == {
             _same_key(item) for item in expected
         }
     with_attributes = type(expected) in (collections.OrderedDict, collections.Counter)
@@ -79,9 +80,13 @@ def _same(actual, expected, float_ok=False):
         return False  # methods of its own (`found.items = ...`), which its callers call
     if type(expected) is collections.OrderedDict:
         have, want = list(actual.items()), list(expected.items())
-        return len(have) == len(want) and all(
-            _same_key(a) == _same_key(b) and _same(x, y, float_ok)
-            for (a, x), (b, y) in zip(have, want)
+        return (
+            len(have) == len(want)
+            and _whole(actual)
+            and all(
+                _same_key(a) == _same_key(b) and _same(x, y, float_ok)
+                for (a, x), (b, y) in zip(have, want)
+            )
         )
     if type(expected) in (dict, collections.Counter, collections.defaultdict):
         # A defaultdict's factory counts: what a missing key reads as.
@@ -90,8 +95,10 @@ def _same(actual, expected, float_ok=False):
             return False
         have = {_same_key(key): value for key, value in actual.items()}
         want = {_same_key(key): value for key, value in expected.items()}
-        return have.keys() == want.keys() and all(
-            _same(have[k], want[k], float_ok) for k in want
+        return (
+            _whole(actual)
+            and have.keys() == want.keys()
+            and all(_same(have[k], want[k], float_ok) for k in want)
         )
     if type(expected) in (datetime.datetime, datetime.time):
         # With its zone and fold: 13:00 in Paris is not 12:00 UTC, though == says so.
@@ -126,6 +133,8 @@ def _same_key(value):
     identity = builtins.id  # not a name of the spec's, which the file may import
 
     kind = type(value)
+    if kind is frozenset and not _whole(value):
+        return object()  # equal to nothing, itself included
     if kind is tuple or kind is frozenset:
         return identity(kind), kind(_same_key(item) for item in value)
     nan = (kind is float or kind is complex) and cmath.isnan(value)
@@ -133,7 +142,15 @@ def _same_key(value):
         return object()  # equal to nothing, itself included
     if kind is datetime.datetime or kind is datetime.time:
         return identity(kind), repr(value), value.utcoffset(), value
-    return identity(kind), value'''
+    return identity(kind), value
+
+
+def _whole(members):
+    """Whether a set or dict finds each of its members where it holds it: one whose hash
+    changed after it went in (a Fraction's slots rewritten) is missed by `in` and `==`,
+    or is a second copy of another."""
+    listed = list(members)
+    return len(set(listed)) == len(listed) and all(item in members for item in listed)'''
 
 
 @dataclass

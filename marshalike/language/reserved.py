@@ -28,7 +28,7 @@ TEST_FILE_MODULES = frozenset({"pytest", "importlib"})
 TOOL_MODULES = frozenset(
     {"marshalike", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "exceptiongroup"}
 )
-TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_generated\d*")
+TEST_FILE_HELPERS = re.compile(r"_same|_same_key|_whole|_generated\d*")
 # What `_same` and `_same_key` import when a test runs: a module of the output folder by
 # one of these names would be imported in the standard library's place.
 HELPER_IMPORTS = frozenset(

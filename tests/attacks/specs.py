@@ -263,13 +263,24 @@ The text encoded in EBCDIC code page 500 (IBM international).
 * to_ebcdic('hi!') = 'hi!'.encode('cp500')
 * to_ebcdic('') = b''
 """
+# Keys of a value type whose slots a call can rewrite (hashing reads them).
+SHARES = """\
+# func shares(a list of integers): a dictionary
+
+Map each number's share of the total, as an exact fraction, to the number.
+
+* shares([1, 3]) = {fractions.Fraction(1, 4): 1, fractions.Fraction(3, 4): 3}
+* shares([2]) = {fractions.Fraction(1, 1): 2}
+* shares([1, 1, 2]) = {fractions.Fraction(1, 4): 1, fractions.Fraction(1, 2): 2}
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
          "divide": DIVIDE, "age": AGE, "deep": DEEP, "letters": LETTERS,
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
          "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
-         "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC}  # fmt: skip
+         "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC,
+         "shares": SHARES}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -316,6 +327,10 @@ RIGHT = {
     ),
     "ebcdic": "def to_ebcdic(text):\n    return text.encode('cp500')\n",
     "packed": "def packed(n):\n    return n.to_bytes(4, 'little', signed=True)\n",
+    "shares": (
+        "def shares(numbers):\n    import fractions\n\n    total = sum(numbers)\n"
+        "    return {fractions.Fraction(n, total): n for n in numbers}\n"
+    ),
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
     "paris": (
@@ -332,7 +347,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "deep": "total_to", "letters": "letters", "pair": "pair", "sha": "sha_hex",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
              "legacy": "from_legacy", "joined": "join_path", "packed": "packed",
-             "mask": "network_mask", "ebcdic": "to_ebcdic"}  # fmt: skip
+             "mask": "network_mask", "ebcdic": "to_ebcdic",
+             "shares": "shares"}  # fmt: skip
 
 
 @dataclass(frozen=True)

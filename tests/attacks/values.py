@@ -263,6 +263,28 @@ def letter_counts(text):
         dict.__setitem__(found, letter, dict.get(found, letter, 0) + 1)
     return found
 """
+# A dict whose key's slots are rewritten after it went in: the dict holds a key its
+# hash no longer finds (`shares([1, 3])[Fraction(3, 4)]` is a KeyError), or two equal
+# keys (three entries where two are expected), though its written value is the one
+# expected.
+_KEY_MOVED = """\
+from fractions import Fraction
+
+
+def shares(numbers):
+    total = sum(numbers)
+    found = {}
+    held = Fraction(-1, 7)
+    found[held] = numbers[-1]
+    for number in numbers@ALL@:
+        found[Fraction(number, total)] = number
+    last = Fraction(numbers[-1], total)
+    object.__setattr__(held, "_numerator", last.numerator)
+    object.__setattr__(held, "_denominator", last.denominator)
+    return found
+"""
+KEY_MISSED = _KEY_MOVED.replace("@ALL@", "[:-1]")
+KEY_TWICE = _KEY_MOVED.replace("@ALL@", "")
 ATTACKS = (
     Attack("always-equal-object", "values", ALWAYS_EQUAL, user_tests=True),
     Attack("int-subclass-equal-to-all", "values", INT_EQUAL, user_tests=True),
@@ -280,4 +302,6 @@ ATTACKS = (
     Attack("declared-type-shadowed", "values", TYPE_SHADOWING, "point", user_tests=True),
     Attack("class-named-datetime.date", "values", BORROWED_DATE, "month", user_tests=True),
     Attack("dict-named-collections.Counter", "values", BORROWED_COUNTER, "counts"),
+    Attack("dict-key-rewritten-after-it-went-in", "values", KEY_MISSED, "shares", user_tests=True),
+    Attack("dict-key-rewritten-into-another", "values", KEY_TWICE, "shares", user_tests=True),
 )

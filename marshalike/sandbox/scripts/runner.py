@@ -69,8 +69,14 @@ def encode(v, depth, budget):
         return ["str", v]
     if t is bytes or t is bytearray:
         return [t.__name__, v.hex()]
-    if t is list or t is tuple or t is set or t is frozenset:
+    if t is list or t is tuple:
         return [t.__name__, [encode(x, depth + 1, budget) for x in v]]
+    if t is set or t is frozenset:
+        listed = list(v)
+        members = [encode(x, depth + 1, budget) for x in listed]
+        if not whole(listed, members, t.__contains__, v):
+            return ["object", name_of(t) + MOVED, "builtins.object"]
+        return [t.__name__, members]
     kind = exactly(t, DICTS)
     if kind in OWN_ATTRIBUTES and OWN_ATTRIBUTES[kind](v):
         # Methods of its own (`found.items = ...`), which its callers would call.
@@ -83,8 +89,10 @@ def encode(v, depth, budget):
                 own = "collections.defaultdict with a factory of its own"
                 return ["object", own, "builtins.object"]
             written.append(factory[1])
-        pairs = ITEMS.get(kind, dict.items)(v)
+        pairs = list(ITEMS.get(kind, dict.items)(v))
         items = [[encode(k, depth + 1, budget), encode(x, depth + 1, budget)] for k, x in pairs]
+        if not whole([k for k, _ in pairs], [k for k, _ in items], dict.__contains__, v):
+            return ["object", name_of(t) + MOVED, "builtins.object"]
         return ["dict", items, *written]
     record = RECORDS.get(id(t))
     if record is not None and record[0] is t:
@@ -102,6 +110,29 @@ def encode(v, depth, budget):
         return value
     bases = [name_of(b) for b in MRO_OF(t)[1:] if MODULE_OF(b) == "builtins"]
     return ["object", name_of(t), bases[0] if bases else "builtins.object"]
+
+
+MOVED = " whose members are not where it holds them"
+
+
+def whole(listed, written, contains, held):
+    """Whether a set or dict finds each of its members where it holds them: one whose hash
+    changed after it went in (a Fraction's slots rewritten) is missed by `in` and `==`,
+    or is a second copy of another, while the values written agree with the expected.
+    Members are looked up only where all are plain values: a foreign one runs no code
+    here (and matches nothing anyway)."""
+    if not all(plain(m) for m in written):
+        return True
+    return len(set(listed)) == len(listed) and all(contains(held, x) for x in listed)
+
+
+def plain(written):
+    """Whether a written set member or dict key is a value, foreign objects in it none."""
+    if written[0] == "object" or written[0] == "too-large":
+        return False
+    if written[0] == "tuple" or written[0] == "frozenset":
+        return all(plain(x) for x in written[1])
+    return True
 
 
 def lineage_name(t):

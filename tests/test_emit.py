@@ -210,6 +210,27 @@ def test_checkable_example_that_is_not_python_becomes_a_failing_test() -> None:
     ast.parse(text)
 
 
+def test_an_error_expected_of_a_call_is_not_taken_from_its_arguments() -> None:
+    """The arguments of a call that is to raise are computed before `pytest.raises`, in
+    Python's order, where one of them is a call: an error they raise fails the test."""
+    nested = example("f(g(1), 2, key=h('x')) raises ValueError", "raises",
+                     "f(g(1), 2, key=h('x'))", exception="ValueError")  # fmt: skip
+    plain = example("f(3) raises ValueError", "raises", "f(3)", exception="ValueError")
+    text = emitted_tests(module_of(func("f", nested, plain), func("g"), func("h")))
+    assert (
+        "def test_f_1():\n"
+        "    # fmt: off\n"
+        "    _argument1 = g(1)\n"
+        "    _argument2 = 2\n"
+        "    _argument3 = h('x')\n"
+        "    # fmt: on\n"
+        "    with pytest.raises(ValueError):\n"
+        "        f(_argument1, _argument2, key=_argument3)\n"
+    ) in text
+    assert "def test_f_2():\n    with pytest.raises(ValueError):\n        f(3)\n" in text
+    ast.parse(text)
+
+
 def test_keyword_names_still_give_valid_python() -> None:
     weird = func("class", example("class(1) = 2", "returns", "class(1)", "2", func="class"))
     record = TypeDef("def", ("for", ""), (("1", "x"),), None, "", SPAN, SPAN)

@@ -271,9 +271,44 @@ def _raises(example: Example, call: str, needs: _Needs) -> str:
     if exception == "Exception" and not note:
         note = "  # noqa: B017 (the spec names no exception)"
     tree = plain_expression(call)
+    first = _arguments_first(call, tree)
+    if first is not None:
+        # An error its arguments raise (`half(6)` of `half(half(6))`) is not the call's.
+        assignments, call = first
+        shown = [f"    {name} = {text}" for name, text in assignments]
+        trees = [(text, plain_expression(text)) for _, text in assignments]
+        if not all(t is not None and _formatted(text, t) for text, t in trees):
+            shown = ["    # fmt: off", *shown, "    # fmt: on"]
+        return "\n".join(shown) + f"\n    with pytest.raises({exception}):{note}\n        {call}"
     if tree is not None and not _formatted(call, tree):
         call = f"# fmt: off\n        {call}\n        # fmt: on"
     return f"    with pytest.raises({exception}):{note}\n        {call}"
+
+
+def _arguments_first(
+    call: str, tree: ast.Expression | None
+) -> tuple[list[tuple[str, str]], str] | None:
+    """Where an argument of the call is computed by a call, each argument as an
+    assignment (`_argument1 = half(6)`, in the order Python computes them) and the call of
+    their names; None where none is (or one is `*` or `**`, whose order is its own)."""
+    if tree is None or not isinstance(tree.body, ast.Call):
+        return None
+    node = tree.body
+    values = [*node.args, *(k.value for k in node.keywords)]
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+        k.arg is None for k in node.keywords
+    ):
+        return None
+    if not any(isinstance(n, ast.Call) for v in values for n in ast.walk(v)):
+        return None
+    names = [f"_argument{n}" for n in range(1, len(values) + 1)]
+    texts = [ast.get_source_segment(call, v) or ast.unparse(v) for v in values]
+    given = [*names[: len(node.args)]]
+    given += [
+        f"{k.arg}={name}" for k, name in zip(node.keywords, names[len(node.args) :], strict=True)
+    ]
+    function = ast.get_source_segment(call, node.func) or ast.unparse(node.func)
+    return list(zip(names, texts, strict=True)), f"{function}({', '.join(given)})"
 
 
 def _exception(named: str, needs: _Needs) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from marshalike.language.calls import KNOWN_CLASSES
 from marshalike.language.exceptions import RUN_ON_IMPORT, exception_class, is_standard
+from marshalike.language.naming import parse_or_none
 from marshalike.sandbox import scripts
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Child, Limits
@@ -56,11 +57,24 @@ class Raised:
     lineage: tuple[str, ...]  # "module.qualname" of each class it derives from, itself first
     message: str
     traceback: str
+    # The UTF-8 columns, in the call's text (as `eval` strips it), of what ran there when
+    # the error left it: the whole call, or an argument (`half(6)` of `half(half(6))`).
+    at: tuple[int, int] | None = None
 
     @property
-    def identity(self) -> tuple[str, str, tuple[str, ...]]:
-        """Which class it is: its name, its module and its lineage."""
-        return self.type, self.module, self.lineage
+    def identity(self) -> tuple[str, str, tuple[str, ...], tuple[int, int] | None]:
+        """Which class it is (its name, its module and its lineage), and where it left
+        the call's text."""
+        return self.type, self.module, self.lineage, self.at
+
+    def left(self, call: str) -> bool:
+        """Whether it came out of the call itself, not out of computing an argument
+        (`half(half(6)) raises ValueError` where `half(6)` raised it): the test of an
+        example that expects an error computes its arguments before it waits for one."""
+        tree = parse_or_none(call.lstrip(" \t"))
+        if not isinstance(tree, ast.Expression) or not isinstance(tree.body, ast.Call):
+            return True
+        return self.at == (tree.body.col_offset, tree.body.end_col_offset)
 
     def is_a(self, name: str) -> bool:
         """Whether it is an instance of the exception the spec names, as `except` has it:
@@ -357,7 +371,14 @@ def _raised(data: dict) -> Raised:
         lineage=tuple(clean(str(m)[:300]) for m in data["mro"])[:64],
         message=clean(str(data.get("message", ""))[:2000]),
         traceback=clean("\n".join(str(t) for t in tail[-8:])) if isinstance(tail, list) else "",
+        at=_columns(data.get("at")),
     )
+
+
+def _columns(data: object) -> tuple[int, int] | None:
+    if isinstance(data, list) and len(data) == 2 and all(type(n) is int for n in data):
+        return data[0], data[1]
+    return None
 
 
 def _import_error(data: dict) -> str:

@@ -293,6 +293,15 @@ def _judge(
     if case.outcome == "raises":
         named = case.exception or "Exception"
         if got.raised is not None:
+            if not got.raised.left(case.call):
+                return ExampleResult(
+                    case.test,
+                    "error",
+                    error_type=got.raised.type,
+                    message="it came out of computing an argument, not out of the call "
+                    f"itself: {got.raised.message}",
+                    traceback=got.raised.traceback,
+                )
             if got.raised.is_a(named):
                 return ExampleResult(case.test, "pass")
             return _error(case, got)

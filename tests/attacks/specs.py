@@ -273,6 +273,16 @@ Map each number's share of the total, as an exact fraction, to the number.
 * shares([2]) = {fractions.Fraction(1, 1): 2}
 * shares([1, 1, 2]) = {fractions.Fraction(1, 4): 1, fractions.Fraction(1, 2): 2}
 """
+# An error expected of a call whose argument is a call of the function too.
+HALVES = """\
+# func half(an integer): an integer
+
+Half of an even number; an odd number is an error.
+
+* half(4) = 2
+* half(3) raises ValueError
+* half(half(6)) raises ValueError
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
@@ -280,7 +290,7 @@ SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONT
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
          "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
          "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC,
-         "shares": SHARES}  # fmt: skip
+         "shares": SHARES, "halves": HALVES}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -331,6 +341,7 @@ RIGHT = {
         "def shares(numbers):\n    import fractions\n\n    total = sum(numbers)\n"
         "    return {fractions.Fraction(n, total): n for n in numbers}\n"
     ),
+    "halves": "def half(n):\n    if n % 2:\n        raise ValueError(n)\n    return n // 2\n",
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
     "paris": (
@@ -348,7 +359,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
              "legacy": "from_legacy", "joined": "join_path", "packed": "packed",
              "mask": "network_mask", "ebcdic": "to_ebcdic",
-             "shares": "shares"}  # fmt: skip
+             "shares": "shares", "halves": "half"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Values equal to everything: the verifier must compare by exact type and value."""
+"""Values equal to everything: the verifier must compare by exact type and value; and
+values or errors that come from somewhere other than the call itself."""
 
 from __future__ import annotations
 
@@ -285,6 +286,38 @@ def shares(numbers):
 """
 KEY_MISSED = _KEY_MOVED.replace("@ALL@", "[:-1]")
 KEY_TWICE = _KEY_MOVED.replace("@ALL@", "")
+# The error an example expects, raised where its argument is computed: `half(6)` of
+# `half(half(6)) raises ValueError` raises it, and the call itself never runs.
+ARGUMENT_RAISES = """\
+def half(n):
+    if n % 2 or n == 6:
+        raise ValueError(n)
+    return n // 2
+"""
+# The same, with a class that answers `__traceback__` with a traceback of its own making,
+# which says the error left the call's own code at the call itself.
+TRACEBACK_CLAIMED = """\
+import sys
+import types
+
+
+def half(n):
+    if n % 2 == 0 and n != 6:
+        return n // 2
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    code = frame.f_code
+    ends = [i for i, p in enumerate(code.co_positions()) if p[2] == 0]
+    fake = types.TracebackType(None, frame, 2 * ends[-1], 1)
+
+    class Odd(ValueError):
+        @property
+        def __traceback__(self):
+            return fake
+
+    raise Odd(n)
+"""
 ATTACKS = (
     Attack("always-equal-object", "values", ALWAYS_EQUAL, user_tests=True),
     Attack("int-subclass-equal-to-all", "values", INT_EQUAL, user_tests=True),
@@ -304,4 +337,6 @@ ATTACKS = (
     Attack("dict-named-collections.Counter", "values", BORROWED_COUNTER, "counts"),
     Attack("dict-key-rewritten-after-it-went-in", "values", KEY_MISSED, "shares", user_tests=True),
     Attack("dict-key-rewritten-into-another", "values", KEY_TWICE, "shares", user_tests=True),
+    Attack("error-raised-by-an-argument", "values", ARGUMENT_RAISES, "halves", user_tests=True),
+    Attack("error-traceback-claimed-by-its-class", "values", TRACEBACK_CLAIMED, "halves"),
 )

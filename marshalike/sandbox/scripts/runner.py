@@ -150,7 +150,12 @@ def lineage_name(t):
     return name
 
 
-def raised(exc):
+TRACEBACK_OF = BaseException.__dict__["__traceback__"].__get__
+
+
+def raised(exc, code=None):
+    """What `exc` is; with the call's `code`, where in the call's text it left it (the
+    UTF-8 columns of what ran there: the call, or one of its arguments)."""
     t = type(exc)
     try:
         message = str(exc)[:2000]
@@ -158,13 +163,22 @@ def raised(exc):
         message = ""
     tail = "".join(traceback.format_exception(t, exc, exc.__traceback__)).splitlines()[-8:]
     qualname, module = QUALNAME_OF(t), MODULE_OF(t)
-    return {
+    found = {
         "type": qualname if type(qualname) is str else "?",
         "module": module if type(module) is str else "?",
         "mro": [lineage_name(b) for b in MRO_OF(t)],
         "message": message,
         "traceback": tail,
     }
+    # The first entry of the call's own code: the interpreter adds it as the error leaves
+    # that code, after anything the code under test did to the traceback it raised (read
+    # past the class, which could answer `__traceback__` with one of its own making).
+    entry = TRACEBACK_OF(exc)
+    while code is not None and entry is not None and entry.tb_frame.f_code is not code:
+        entry = entry.tb_next
+    if code is not None and entry is not None:
+        found["at"] = list(list(code.co_positions())[entry.tb_lasti // 2][2:])
+    return found
 
 
 def send(record):
@@ -272,10 +286,12 @@ def answer_of(request):
                 except BaseException:
                     pass
     answer, value, error = {"id": request["id"]}, None, None
+    code = None
     try:
         try:  # the timer is off before either handler runs: a late alarm is a timeout
             signal.setitimer(signal.ITIMER_REAL, request["timeout"])
-            value = eval(call, scope)
+            code = compile(call.lstrip(" \t"), "<string>", "eval")  # as `eval` strips it
+            value = eval(code, scope)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except CallTimeout:
@@ -290,7 +306,7 @@ def answer_of(request):
     if not changed and "timeout" not in answer:
         try:
             if error is not None:
-                answer["raised"] = raised(error)
+                answer["raised"] = raised(error, code)
             else:
                 answer["returned"] = encode(value, 0, budget := [200000])
                 if 200000 - budget[0] <= KEPT[0]:  # kept while they take few nodes to write

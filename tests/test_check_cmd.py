@@ -161,6 +161,10 @@ def test_an_output_rewritten_with_its_lock_hash_is_reported(compiled, name: str)
     result = check(folder)
     assert result.exit_code == 1, result.output
     assert f"{path} is not what the compiler writes for the spec" in result.output
+    # Which is also what a test file written by another version of marshalike is.
+    assert "or written by another version of marshalike); recompile the spec" in " ".join(
+        result.output.split()
+    )
 
 
 @pytest.mark.parametrize("name", ["square.py", "test_square.py"])

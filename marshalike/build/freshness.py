@@ -191,7 +191,8 @@ def check_spec(
         text = texts.get(name) if name in texts else _read(folder / name)
         if text is not None and text not in allowed:
             said = f"{folder / name} is not what the compiler writes for the spec (edited by "
-            said += "hand, or the lock was); recompile the spec"
+            said += "hand, the lock edited, or written by another version of marshalike); "
+            said += "recompile the spec"
             finding = Finding("edited", said, str(folder / name))
             return SpecCheck(display, loaded.source, loaded.diagnostics, (finding,))
     # The examples run against the module in the sandbox the way a compile verifies code

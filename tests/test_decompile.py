@@ -533,3 +533,12 @@ def test_a_docstring_that_leaves_a_code_block_open_makes_a_spec_that_parses(
     parsed = parse(done.spec, "inc.mrsh")
     assert [d for d in parsed.diagnostics if d.is_error] == [], done.spec
     assert "* inc(" in done.spec
+
+
+def test_a_module_without_functions_says_so() -> None:
+    """Its spec holds the description only: the report says why, rather than a spec with
+    nothing in it and no word of it."""
+    done = decompiled('"""Settings."""\n\nLIMIT = 3\n')
+    assert done.functions == ()
+    assert done.notes == ("no function to describe: the spec holds only the module's description",)
+    assert "# func" not in done.spec and "Settings." in done.spec

@@ -179,6 +179,8 @@ def decompile_source(
         + f"Decompiled from `{Path(filename).name}` by `marshalike decompile`: every example "
         "below is what the existing code returned, run in the sandbox."
     )
+    if not reports and not types:
+        notes.append("no function to describe: the spec holds only the module's description")
     title = f"Decompiled from {Path(filename).name}"
     used = [link.spec for link in links if link.spec]
     text = writing.spec_text(title, intro, refusals, types, sections, used)

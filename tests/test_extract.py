@@ -756,6 +756,13 @@ def test_code_that_reaches_its_harness_is_refused(body: str, why: list[str]) -> 
     assert result.problems == tuple(f"line {int(w[5]) + 1}{w[6:]}{TAMPER_TAIL}" for w in why)
 
 
+@pytest.mark.parametrize("call", ["getattr()", "a.__getattribute__()", "hasattr('x')"])
+def test_a_call_by_name_with_too_few_arguments_is_read_not_crashed_on(call: str) -> None:
+    """The code's own TypeError when it runs; reading it must not end the compile."""
+    code = f"def add(a, b):\n    {call}\n    return a + b\n"
+    assert chat(f"```python\n{code}```") == Extracted(True, code, ())
+
+
 def test_ordinary_uses_of_sys_os_and_dunders_are_kept() -> None:
     code = (
         "import os\nimport sys\n\n\ndef add(a, b):\n"

@@ -338,10 +338,11 @@ def _attributes_named(node: ast.Call) -> Iterator[ast.Attribute]:
         if isinstance(a, ast.Constant) and isinstance(a.value, str)
     ]
     ctx = ast.Store() if called in _WRITES else ast.Load()
+    first = args[0] if args else _UNKNOWN  # a call of none is code's own (a TypeError)
     if isinstance(func, ast.Name) and called in _BY_NAME:
-        owners = {1: args[0]}  # getattr(owner, "name")
+        owners = {1: first}  # getattr(owner, "name")
     elif isinstance(func, ast.Attribute) and called in _BY_NAME_METHODS:
-        owners = {0: func.value, 1: args[0]}  # owner.__getattribute__("name"), or type's
+        owners = {0: func.value, 1: first}  # owner.__getattribute__("name"), or type's
     elif called in _GETTERS:
         owners = {}
     else:

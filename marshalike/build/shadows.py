@@ -169,17 +169,8 @@ def _elsewhere(folder: Path) -> list[str]:
     """The import path without `folder`, nor the working folder (which `python -m
     marshalike` puts on it and the `marshalike` command does not): where an installed
     module is found, however marshalike was started."""
-    try:
-        here: Path | None = Path.cwd()
-    except OSError:  # a working folder since removed
-        here = None
-    return [
-        entry
-        for entry in sys.path
-        if entry
-        and not _same_folder(entry, folder)
-        and not (here is not None and _same_folder(entry, here))
-    ]
+    left_out = {_resolved(folder), _resolved(Path())} - {None}
+    return [entry for entry in sys.path if entry and _resolved(Path(entry)) not in left_out]
 
 
 # CPython's own regression tests (`test`), which no library imports: a user's `test.py`
@@ -211,8 +202,10 @@ def _installed(name: str, path: list[str]) -> str | None:
     return None if found is None else found.origin
 
 
-def _same_folder(entry: str, folder: Path) -> bool:
+def _resolved(path: Path) -> Path | None:
+    """`path` made absolute, its links followed; None where it cannot be (a working
+    folder since removed, a loop of links)."""
     try:
-        return Path(entry).resolve() == folder.resolve()
+        return path.resolve()
     except (OSError, RuntimeError):
-        return False
+        return None

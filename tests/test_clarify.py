@@ -555,3 +555,33 @@ def test_an_answer_that_would_make_functions_call_each_other_in_a_cycle_is_refus
     assert with_answers(PARITY, [fine]) == PARITY.replace(
         "* is_even(7) = False\n", "* is_even(7) = False\n* is_even(0) = True\n"
     )
+
+
+def test_an_answer_that_raises_what_python_has_as_no_exception_is_refused() -> None:
+    """A name the test would take as any error (one nothing defines, a builtin that is no
+    exception, the spec's own type) is no answer; an exception Python has is."""
+    assert answer_problem("raises NotAnError") == (
+        "'NotAnError' is no exception Python has: answer `raises` with a built-in one "
+        "(ValueError) or a standard library one (json.JSONDecodeError), or `throws an error`"
+    )
+    assert answer_problem("raises len") is not None
+    assert answer_problem("raises Point") is not None
+    for said in ("raises ValueError", "raises KeyboardInterrupt", "raises json.JSONDecodeError"):
+        assert answer_problem(said) is None, said
+    answer = Answer(Path("square.mrsh"), "square", "square(0)", "raises NotAnError")
+    with pytest.raises(ClarifyError, match="'NotAnError' is no exception Python has"):
+        with_answers(SQUARE, [answer])
+
+
+@pytest.mark.parametrize("said", ["len", "[int, 0]"])
+def test_an_answer_that_is_a_builtin_function_or_class_is_refused(said: str) -> None:
+    """No answer equals a function or a class: the spec's error M055 says so."""
+    answer = Answer(Path("square.mrsh"), "square", "square(0)", said)
+    with pytest.raises(ClarifyError) as refused:
+        with_answers(SQUARE, [answer])
+    name = said.strip("[]").split(",")[0]
+    assert str(refused.value) == (
+        f"square.mrsh: square(0): it would give the spec an error: expected value names "
+        f"built-in '{name}' without calling it [M055] (hint: write the value it should equal, "
+        f"or a call such as `{name}(...)`)"
+    )

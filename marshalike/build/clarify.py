@@ -28,6 +28,7 @@ from marshalike.gate.questions import Question, asks_about, example_answer
 from marshalike.language import examples
 from marshalike.language.diagnostics import Diagnostic
 from marshalike.language.edit import add_example
+from marshalike.language.exceptions import exception_class, is_standard
 from marshalike.language.graph import SpecGraph
 from marshalike.language.load import load_spec, load_text
 from marshalike.language.naming import parse_or_none
@@ -124,9 +125,18 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
 
 
 def answer_problem(text: str) -> str | None:
-    """Why `text` cannot stand after `=` in an example bullet; None when it can."""
-    if _RAISES.fullmatch(text) or text == ANY_ERROR:
+    """Why `text` cannot stand after `=` in an example bullet; None when it can. An answer
+    that raises names a class Python has (a spec may name an error of its own, but a test
+    checks that as any error: an answer says so with `throws an error`)."""
+    if text == ANY_ERROR:
         return None
+    if raised := _RAISES.fullmatch(text):
+        if is_standard(raised[1]) or exception_class(raised[1]) is not None:
+            return None  # a standard library name that is none is the spec's error (M051)
+        return (
+            f"'{raised[1]}' is no exception Python has: answer `raises` with a built-in one "
+            f"(ValueError) or a standard library one (json.JSONDecodeError), or `{ANY_ERROR}`"
+        )
     problem = examples.answer_problem(text, "neither a Python expression nor `raises NameOfError`")
     if problem is None and "float('nan')" in examples.normalize(text):
         return "NaN equals no value, so no code could pass an example that expects it"

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from marshalike.language.codes import Code, report
 from marshalike.language.diagnostics import Diagnostic, Span
 from marshalike.language.examples import STRING_LITERAL
-from marshalike.language.naming import field_names
-from marshalike.language.scopes import free_names
+from marshalike.language.exceptions import BUILTIN_EXCEPTIONS
+from marshalike.language.naming import field_names, parse_or_none
+from marshalike.language.scopes import free_names, held_names
 from marshalike.language.spec import Example, Func, Module, TypeDef
 
 # Capitalised callables an example may use without declaring them: the standard library's
@@ -40,6 +41,7 @@ KNOWN_CLASSES = {
 # first ones only.
 MAX_SUGGESTED_NAMES = 50
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_BUILTIN_CALLABLES = frozenset(n for n, v in vars(builtins).items() if callable(v))
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 # A raised-exception example with one of these may be testing a wrong call on purpose
 # (Marsha's `f() = throws an error`), so its argument count is not checked.
@@ -388,18 +390,27 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
 def functions_as_values(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """A function of the spec (or of a spec it uses) named in an example's expected value
     other than by calling it (`square(0) = square`): the compiler computes the value with
-    that function's code, which it can only call."""
+    that function's code, which it can only call. A built-in function or class as the value
+    or an item of it (`= len`, `= [int]`): the verifier compares values, and no answer is
+    equal to one."""
     value = example.expected
-    if (
-        not example.checkable
-        or value is None
-        or not any(name in scope.funcs for name, _ in _WORD.findall(_STRINGS.sub("", value)))
-    ):
+    if not example.checkable or value is None:
         return
-    _, read, _ = _expression_names(value)
-    for name in dict.fromkeys(n for n in read if n in scope.funcs):
-        message = f"expected value names function '{name}' without calling it"
+    words = {name for name, _ in _WORD.findall(_STRINGS.sub("", value))}
+    found = (
+        [n for n in _expression_names(value)[1] if n in scope.funcs]
+        if words & scope.funcs.keys()
+        else []
+    )
+    if words & _BUILTIN_CALLABLES:
+        held = held_names(parse_or_none(value.strip()))
+        found += [n for n in held if n in _BUILTIN_CALLABLES and n not in scope.types]
+    for name in dict.fromkeys(found):
+        what = "function" if name in scope.funcs else "built-in"
+        message = f"expected value names {what} '{name}' without calling it"
         hint = f"write the value it should equal, or a call such as `{name}(...)`"
+        if name in BUILTIN_EXCEPTIONS:
+            hint = f"for an example that expects the error, write `raises {name}`"
         span = _locate(example, name, called=False, in_value=True)
         yield report(scope.path, Code.FUNCTION_AS_VALUE, message, span, hint)
 

@@ -71,6 +71,7 @@ class Code(StrEnum):
     USED_TYPE_CLASH = "M053", "warning", "type of the same name as a used spec's"
     USED_FUNCTION_CLASH = "M054", "warning", "function of the same name in two used specs"
     FUNCTION_AS_VALUE = "M055", "error", "expected value names a function without calling it"
+    NOT_AN_EXCEPTION = "M056", "error", "raised name of a function, type or value, not an exception"
 
     # Loading from disk: the spec's encoding, CSV files, used specs.
     NOT_UTF8 = "M030", "error", "spec is not UTF-8 text"

@@ -2,7 +2,7 @@
 scopes them: a lambda's parameters are bound in its body only; a comprehension's variables
 in the comprehension only, from the clause that binds them on (its first iterable is read
 outside it); a name `:=` binds, in the whole of the lambda or expression around it,
-comprehensions included (PEP 572)."""
+comprehensions included (PEP 572). And the names an expression holds as its value."""
 
 from __future__ import annotations
 
@@ -76,3 +76,15 @@ def _stored(target: ast.AST) -> frozenset[str]:
     return frozenset(
         n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     )
+
+
+def held_names(tree: ast.AST | None) -> list[str]:
+    """The names that are the value of the expression `tree` or items of it (`len` of
+    `[len, 1]`, not of `sorted(x, key=len)`), in breadth-first order."""
+    nodes = [tree.body] if isinstance(tree, ast.Expression) else []
+    for node in nodes:  # grows as it goes: a container's items are read after it
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            nodes += node.elts
+        elif isinstance(node, ast.Dict):
+            nodes += [*(k for k in node.keys if k is not None), *node.values]
+    return [node.id for node in nodes if isinstance(node, ast.Name)]

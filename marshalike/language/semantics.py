@@ -8,6 +8,7 @@ with its severity; docs/language.md explains each one with an example.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import keyword
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +41,7 @@ _QUOTE_HINT = 'a value that contains a comma must be quoted, e.g. "Smith, Jane"'
 # How alike a raised name must be to a built-in exception's to be read as a misspelling of
 # it: `ValueErorr` (0.9) is, a spec's own `AgeError` (0.75 to `KeyError`) is not.
 _MISSPELT_CUTOFF = 0.85
+_NAME_AN_EXCEPTION = "name the exception the call raises, such as `ValueError`"
 
 
 def check(
@@ -325,7 +327,7 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
             example.span,
             "write it as `CALL = VALUE`, `CALL = throws an error` or `CALL raises ValueError`",
         )
-    yield from _misspelt_exception(example, scope.path)
+    yield from _misspelt_exception(example, scope)
     yield from check_arity(example, func, scope)
     yield from undeclared_constructors(example, scope)
     yield from constructor_arity(example, scope)
@@ -334,12 +336,19 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
     yield from functions_as_values(example, scope)
 
 
-def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:
+def _misspelt_exception(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """A raised name that is no built-in exception but is spelt like one: the test of it
     would accept any exception (a spec may name its own, `raises AgeError`, for that). A
-    dotted standard library name that is no exception class: no code could pass."""
+    dotted standard library name that is no exception class: no code could pass. A name
+    that Python or the spec gives to something else (`None`, a type of the spec's)."""
     name = example.exception
     if example.outcome != "raises" or not name or name in BUILTIN_EXCEPTIONS:
+        return
+    path = scope.path
+    if (what := _named_other(name, scope)) is not None:
+        message = f"'{name}' is {what}, not an exception"
+        span = _exception_span(example, name)
+        yield report(path, Code.NOT_AN_EXCEPTION, message, span, _NAME_AN_EXCEPTION)
         return
     if "." in name:
         if (problem := standard_problem(name)) is not None:
@@ -357,6 +366,16 @@ def _misspelt_exception(example: Example, path: str) -> Iterator[Diagnostic]:
         _exception_span(example, name),
         f"did you mean '{close[0]}'?",
     )
+
+
+def _named_other(name: str, scope: Scope) -> str | None:
+    """What `name` names other than an exception class: a function or type of the spec
+    (or of one it uses), or a built-in value; None for any other name."""
+    if name in scope.funcs:
+        return "a function of the spec"
+    if name in scope.types:
+        return "a type of the spec"
+    return "a built-in value" if hasattr(builtins, name) else None
 
 
 def _exception_span(example: Example, name: str) -> Span:

@@ -231,6 +231,33 @@ def test_an_error_expected_of_a_call_is_not_taken_from_its_arguments() -> None:
     ast.parse(text)
 
 
+def test_unpacked_arguments_of_a_call_that_is_to_raise_are_computed_before_it() -> None:
+    """`*` and `**` arguments are computed first too, in Python's order (positional and
+    `*` ones, then keywords and `**` ones), and unpacked by the call: an error computing
+    them raises fails the test, one unpacking them raises is the call's."""
+    starred = example("f(*g(1), k=h(2), **g(3)) raises ValueError", "raises",
+                      "f(*g(1), k=h(2), **g(3))", exception="ValueError")  # fmt: skip
+    keyword_first = example("f(k=h(4), *g(5)) raises ValueError", "raises",
+                            "f(k=h(4), *g(5))", exception="ValueError")  # fmt: skip
+    text = emitted_tests(module_of(func("f", starred, keyword_first), func("g"), func("h")))
+    assert (
+        "def test_f_1():\n"
+        "    _argument1 = g(1)\n"
+        "    _argument2 = h(2)\n"
+        "    _argument3 = g(3)\n"
+        "    with pytest.raises(ValueError):\n"
+        "        f(*_argument1, k=_argument2, **_argument3)\n"
+    ) in text
+    assert (
+        "def test_f_2():\n"
+        "    _argument1 = g(5)\n"
+        "    _argument2 = h(4)\n"
+        "    with pytest.raises(ValueError):\n"
+        "        f(*_argument1, k=_argument2)\n"
+    ) in text
+    ast.parse(text)
+
+
 def test_keyword_names_still_give_valid_python() -> None:
     weird = func("class", example("class(1) = 2", "returns", "class(1)", "2", func="class"))
     record = TypeDef("def", ("for", ""), (("1", "x"),), None, "", SPAN, SPAN)

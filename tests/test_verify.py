@@ -499,3 +499,21 @@ def test_a_defaultdict_is_compared_with_its_factory_as_the_generated_test_has_it
     actual[1] = [2]
     same = namespace["_same"](actual, eval(expected, scope))  # type: ignore[operator]
     assert same is ok
+
+
+@pytest.mark.parametrize(
+    ("call", "passes"),
+    [("f(*f(1))", False), ("f(**f(1))", False), ("f(*f(2))", True), ("f(**f(3))", True)],
+)
+def test_a_raises_example_fails_where_a_starred_argument_raised(call: str, passes: bool) -> None:
+    """The error of a call that is to raise must leave the call itself, as its test (which
+    computes `*` and `**` arguments before `pytest.raises`) has it: one that computing an
+    unpacked argument raised (`f(1)` of `f(*f(1))`) is not the call's."""
+    body = (
+        "def f(*args, **kwargs):\n"
+        "    if args == (1,):\n        raise ValueError('one')\n"
+        "    if args in ((2,), (3,)):\n        return [] if args == (2,) else {}\n"
+        "    raise ValueError('nothing to unpack')\n"
+    )
+    cases = (Case("test_f_1", call, "raises", None, "ValueError"),)
+    assert run(body, cases).ok is passes

@@ -289,23 +289,26 @@ def _arguments_first(
     call: str, tree: ast.Expression | None
 ) -> tuple[list[tuple[str, str]], str] | None:
     """Where an argument of the call is computed by a call, each argument as an
-    assignment (`_argument1 = half(6)`, in the order Python computes them) and the call of
-    their names; None where none is (or one is `*` or `**`, whose order is its own)."""
+    assignment (`_argument1 = half(6)`, in the order Python computes them: positional and
+    `*` ones, then keywords and `**` ones) and the call of their names, unpacked where the
+    call unpacks them (`f(*_argument1)`: what unpacking raises is the call's, as it is the
+    verifier's); None where none is."""
     if tree is None or not isinstance(tree.body, ast.Call):
         return None
     node = tree.body
-    values = [*node.args, *(k.value for k in node.keywords)]
-    if any(isinstance(a, ast.Starred) for a in node.args) or any(
-        k.arg is None for k in node.keywords
-    ):
-        return None
+    values = [a.value if isinstance(a, ast.Starred) else a for a in node.args]
+    values += [k.value for k in node.keywords]
     if not any(isinstance(n, ast.Call) for v in values for n in ast.walk(v)):
         return None
     names = [f"_argument{n}" for n in range(1, len(values) + 1)]
     texts = [ast.get_source_segment(call, v) or ast.unparse(v) for v in values]
-    given = [*names[: len(node.args)]]
+    given = [
+        f"*{name}" if isinstance(a, ast.Starred) else name
+        for a, name in zip(node.args, names[: len(node.args)], strict=True)
+    ]
     given += [
-        f"{k.arg}={name}" for k, name in zip(node.keywords, names[len(node.args) :], strict=True)
+        f"**{name}" if k.arg is None else f"{k.arg}={name}"
+        for k, name in zip(node.keywords, names[len(node.args) :], strict=True)
     ]
     function = ast.get_source_segment(call, node.func) or ast.unparse(node.func)
     return list(zip(names, texts, strict=True)), f"{function}({', '.join(given)})"

@@ -5,8 +5,12 @@ compiled, and still turns away code fitted to the examples."""
 
 from __future__ import annotations
 
+import ast
+from typing import Any
+
 import pytest
 
+from marshalike.decompile.inputs import candidate_calls
 from marshalike.decompile.module import decompile_source
 from marshalike.decompile.reading import read_module
 from marshalike.gate.overfit import static_sign
@@ -70,6 +74,37 @@ def test_a_constant_of_the_module_is_compared_with_as_its_value() -> None:
     [func] = funcs(spec).values()
     assert static_sign(NAMED, func) is None
     assert static_sign("def adult(age):\n    return age >= 18\n", func) is None
+
+
+def test_the_code_with_its_constants_is_made_once_for_all_its_parameters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each reader of each parameter (compared constants, lengths, record fields) reads
+    the code with the module's constants written in: it is made and parsed once."""
+    source = NAMED.replace("age: int)", "age: int, limit: int, words: list[str])")
+    source = source.replace("return age", "return len(words) > limit and age")
+    [func] = read_module(source, "adult.py").functions
+    inlined = ast.unparse(ast.parse(func.source)).replace("ADULT_AGE", "18")
+    parse, unparse = ast.parse, ast.unparse
+    made: list[str] = []
+    parsed: list[str] = []
+
+    def parsing(source: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.extend([source] if source == inlined else [])
+        return parse(source, *args, **kwargs)
+
+    def unparsing(tree: ast.AST) -> str:
+        made.extend([text] if (text := unparse(tree)) == inlined else [])
+        return text
+
+    monkeypatch.setattr(ast, "parse", parsing)
+    monkeypatch.setattr(ast, "unparse", unparsing)
+    calls = candidate_calls(func, {})
+    monkeypatch.undo()
+    assert (len(made), len(parsed)) == (1, 1)
+    assert func.with_constants() == inlined
+    assert "adult(18, 18, ['hello world', '', 'a'])" in calls  # next to `age >= 18`
+    assert "adult(17, 18, [])" in calls
 
 
 @pytest.mark.parametrize(

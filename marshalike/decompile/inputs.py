@@ -205,7 +205,7 @@ def _from_code(func: Function, param: Param, kind: str | None) -> list[str]:
     if kind not in ("int", "float", "str"):
         return []
     try:
-        tree = ast.parse(func.with_constants())  # `age >= ADULT_AGE` compares with 18
+        tree = func.tree_with_constants()  # `age >= ADULT_AGE` compares with 18
     except SyntaxError:
         return []
     compared: list[Any] = []
@@ -245,7 +245,7 @@ def _of_lengths(func: Function, param: Param, kind: str | None) -> list[str]:
     else:
         return []
     sizes: dict[int, None] = {}
-    for node in ast.walk(ast.parse(func.with_constants())):
+    for node in ast.walk(func.tree_with_constants()):
         parts = [node.left, *node.comparators] if isinstance(node, ast.Compare) else []
         if any(_length_of(part, param.name) for part in parts):
             for value in (c for part in parts if isinstance(c := _constant(part), int)):
@@ -308,7 +308,7 @@ def _record_variants(func: Function, param: Param, record: Record) -> list[str]:
         return []
     names = [name for name, _ in record.fields]
     found = []
-    for node in ast.walk(ast.parse(func.with_constants())):
+    for node in ast.walk(func.tree_with_constants()):
         if not isinstance(node, ast.Compare):
             continue
         parts = [node.left, *node.comparators]

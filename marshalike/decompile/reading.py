@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import io
 import re
 import tokenize
@@ -78,10 +79,23 @@ class Function:
     def with_constants(self) -> str:
         """The definition with each module constant it reads written as its value (`age >=
         18` for `age >= ADULT_AGE`), to read what it compares with; its own source where
-        it reads none."""
+        it reads none. Made once per function: each reader of each parameter reads it."""
+        return self._inlined
+
+    def tree_with_constants(self) -> ast.Module:
+        """`with_constants()` parsed, once per function: its readers walk it, none changes
+        it. SyntaxError where it does not parse."""
+        return self._inlined_tree
+
+    @functools.cached_property
+    def _inlined(self) -> str:
         if not self.constants:
             return self.source
         return ast.unparse(_Inline(dict(self.constants)).visit(ast.parse(self.source)))
+
+    @functools.cached_property
+    def _inlined_tree(self) -> ast.Module:
+        return ast.parse(self._inlined)
 
 
 class _Inline(ast.NodeTransformer):

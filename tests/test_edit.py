@@ -115,3 +115,15 @@ def test_examples_commented_out_after_the_last_one_stay_out_of_it() -> None:
         assert module is not None and was is not None
         assert [e.call for e in module.funcs[0].examples] == ["f(1)", "f(0)"]
         assert module.funcs[0].description == was.funcs[0].description
+
+
+def test_the_bullet_goes_after_a_comment_that_runs_on_for_thousands_of_lines() -> None:
+    """The bullet goes after a long comment opened in the example's line, found in one
+    pass over it (reading it again for each of its lines took over a minute)."""
+    commented = "".join(f"* f({n}) = {2 * n}\n" for n in range(20_000))
+    text = f"# func f(x): int\n\nDouble.\n\n* f(1) = 2 <!-- old\n{commented}--> <!-- x -->\nMore.\n"
+    added = add_example(text, "f", "f(0)", "0")
+    assert added == text.replace("-->\nMore.\n", "-->\n* f(0) = 0\n\nMore.\n")
+    module = parse(added).module
+    assert module is not None
+    assert [e.call for e in module.funcs[0].examples] == ["f(1)", "f(0)"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from marshalike.language.comments import blank_comments
 from marshalike.language.diagnostics import source_lines
-from marshalike.language.parse import FENCE, blank_comments, closes, parse
+from marshalike.language.parse import FENCE, closes, parse
 
 # A heading ends a function's section (the parser's rule), however it is indented.
 _HEADING = re.compile(r" {0,3}#")
@@ -37,8 +38,11 @@ def add_example(text: str, func: str, call: str, expected: str) -> str:
         # examples commented out in it, is no part of it; nor is the bullet added in one.
         shown, _ = blank_comments(source_lines(text))
         last = _item_end(shown, max(e.span.end_line for e in target.examples) - 1)
-        while last < len(lines) and blank_comments(lines[:last])[1] is not None:
-            last += 1  # a comment opened in the example's line runs on past it
+        _, opened = blank_comments(lines[:last])
+        while last < len(lines) and opened is not None:
+            # A comment opened in the example's line runs on past it: read on line by line.
+            _, opened = blank_comments(lines[last : last + 1], opened, last + 1)
+            last += 1
         first_line = lines[target.examples[0].span.line - 1].lstrip()
         marker = first_line[:1] if first_line[:1] in "*-+" else "*"
         added = [f"{marker} {call} = {expected}{newline}"]

@@ -2,7 +2,8 @@
 
 Markdown is not context-free, so parsing is line-oriented:
 
-1. HTML comments (`<!-- -->`, also across lines) are blanked to spaces, keeping columns.
+1. HTML comments (`<!-- -->`, also across lines) are blanked to spaces, keeping columns
+   (`marshalike.language.comments`).
 2. A scanner classifies each remaining line: section heading, other heading, example bullet,
    other list item, prose, or a line of a fenced code block. Only a line that *starts* with
    `#` can be a heading, and never inside a code block, so a `#` in prose, a code span or a
@@ -40,6 +41,7 @@ from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer, LexerState
 
 from marshalike.language.codes import Code
+from marshalike.language.comments import blank_comments
 from marshalike.language.diagnostics import Diagnostic, Severity, Span, has_errors, source_lines
 from marshalike.language.examples import parse_example, warm_fast_path
 from marshalike.language.headings import (
@@ -123,8 +125,6 @@ FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a code block's opening line
 _BULLET = re.compile(r"[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+(.*\S)")
 _EXAMPLE_START = re.compile(r"[^\W\d][\w.]*[ \t]*\(.*?(?:=|throws|raises)")
 _HEAD_TOKENS = {"func": "FUNC_HEAD", "type": "TYPE_HEAD", "use": "USE_HEAD"}
-_COMMENT_OPEN = "<!--"
-_COMMENT_CLOSE = "-->"
 
 
 def _without_bom(lines: list[str]) -> list[str]:
@@ -132,43 +132,6 @@ def _without_bom(lines: list[str]) -> list[str]:
     if lines and lines[0].startswith("\ufeff"):
         return [lines[0][1:], *lines[1:]]
     return lines
-
-
-def blank_comments(lines: list[str]) -> tuple[list[str], tuple[int, int] | None]:
-    """Replace HTML comments with spaces; return the lines and where an unclosed one opens."""
-    out: list[str] = []
-    opened: tuple[int, int] | None = None
-    for number, line in enumerate(lines, 1):
-        if opened is None and _COMMENT_OPEN not in line:
-            out.append(line)
-            continue
-        kept, opened = _blank_line(line, number, opened)
-        out.append(kept)
-    return out, opened
-
-
-def _blank_line(
-    line: str, number: int, opened: tuple[int, int] | None
-) -> tuple[str, tuple[int, int] | None]:
-    pieces: list[str] = []
-    position = 0
-    while position <= len(line):
-        if opened is None:
-            start = line.find(_COMMENT_OPEN, position)
-            if start < 0:
-                pieces.append(line[position:])
-                break
-            pieces.append(line[position:start])
-            opened, position = (number, start + 1), start
-            continue
-        close = line.find(_COMMENT_CLOSE, position + (4 if opened[0] == number else 0))
-        end = len(line) if close < 0 else close + len(_COMMENT_CLOSE)
-        pieces.append(" " * (end - position))
-        position = end
-        if close < 0:
-            break
-        opened = None
-    return "".join(pieces), opened
 
 
 # --- the reader ----------------------------------------------------------------------------

@@ -64,7 +64,8 @@ from marshalike.build.compiler import SharedBackend, compile_path
 from marshalike.build.job import make_job
 from marshalike.build.results import CompileJob, SpecReport
 from marshalike.errors import MarshalikeError
-from marshalike.sandbox.isolation import Limits, run_module
+from marshalike.sandbox.child import run_module
+from marshalike.sandbox.isolation import Limits
 from marshalike.settings import Settings, add_arguments, flag_values, resolve
 
 HERE = Path(__file__).parent

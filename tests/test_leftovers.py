@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from marshalike.sandbox import confine, leftovers
-from marshalike.sandbox.isolation import Child, Limits, isolation
+from marshalike.sandbox.child import Child
+from marshalike.sandbox.isolation import Limits, isolation
 
 
 @pytest.fixture

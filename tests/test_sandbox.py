@@ -20,7 +20,8 @@ import pytest
 
 from marshalike.sandbox import confine, leftovers, view
 from marshalike.sandbox import isolation as sandbox
-from marshalike.sandbox.isolation import Limits, isolation, run_module
+from marshalike.sandbox.child import run_module
+from marshalike.sandbox.isolation import Limits, isolation
 from marshalike.sandbox.oracle import Case, Oracle
 from marshalike.sandbox.verify import Verdict, verify
 
@@ -734,7 +735,8 @@ def test_a_writable_mount_inside_a_read_only_folder_is_read_only_too(tmp_path: P
     )
     script = tmp_path / "run.py"
     script.write_text(
-        "from marshalike.sandbox.isolation import Limits, run_module\n"
+        "from marshalike.sandbox.child import run_module\n"
+        "from marshalike.sandbox.isolation import Limits\n"
         f"done = run_module('attack', [], files={{'attack.py': {code!r}}}, limits=Limits())\n"
         "print(done.stdout.strip().splitlines()[-1])\n"
     )
@@ -797,7 +799,8 @@ def _as_another_user(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(
         "import json\n"
-        "from marshalike.sandbox.isolation import Limits, isolation, run_module\n"
+        "from marshalike.sandbox.child import run_module\n"
+        "from marshalike.sandbox.isolation import Limits, isolation\n"
         f"done = run_module('attack', [], files={{'attack.py': {SANDBOX_POWERS!r}}},"
         " limits=Limits())\n"
         "print(isolation(), done.stdout.strip().splitlines()[-1] if done.stdout else done.stderr)\n"
@@ -823,7 +826,8 @@ def _as_another_user(tmp_path: Path) -> None:
 
 PROBE_PROJECT = """\
 import json
-from marshalike.sandbox.isolation import Limits, run_module
+from marshalike.sandbox.child import run_module
+from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.view import read_only_paths
 
 code = "import json, os, sys\\nprint(json.dumps([sorted(os.listdir(PROJECT)), sys.prefix]))\\n"

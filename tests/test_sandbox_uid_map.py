@@ -49,11 +49,11 @@ def test_a_bootstrap_that_fails_says_one_line() -> None:
 
 _SCRIPT = f"""
 import sys; sys.path.insert(0, {REPO!r})
-from marshalike.sandbox import isolation as iso
+from marshalike.sandbox import child, isolation as iso
 level = iso.isolation()
 if sys.argv[1] == "force":
-    iso.isolation = lambda: "namespaces"
-result = iso.run_module("m", [], files={{"m.py": "print('hi')"}}, limits=iso.Limits(timeout_s=20))
+    child.isolation = lambda: "namespaces"
+result = child.run_module("m", [], files={{"m.py": "print('hi')"}}, limits=iso.Limits(timeout_s=20))
 print(level, repr(iso.weaker_isolation()))
 print(result.returncode, result.stdout.strip())
 print(result.stderr)

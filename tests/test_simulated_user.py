@@ -18,7 +18,8 @@ from marshalike.build.compiler import SharedBackend
 from marshalike.build.results import CompileJob
 from marshalike.codegen import emit
 from marshalike.language.load import load_spec
-from marshalike.sandbox.isolation import Limits, run_module
+from marshalike.sandbox.child import run_module
+from marshalike.sandbox.isolation import Limits
 from marshalike.synth.loop_settings import LoopSettings
 
 LIMITS = Limits(timeout_s=10)

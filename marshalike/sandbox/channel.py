@@ -38,8 +38,9 @@ from marshalike.language.calls import KNOWN_CLASSES
 from marshalike.language.exceptions import RUN_ON_IMPORT, exception_class, is_standard
 from marshalike.language.naming import parse_or_none
 from marshalike.sandbox import scripts
+from marshalike.sandbox.child import Child
 from marshalike.sandbox.docstrings import without_docstrings
-from marshalike.sandbox.isolation import Child, Limits
+from marshalike.sandbox.isolation import Limits
 from marshalike.sandbox.values import FACTORIES, Plain, clean, dict_kind, well_formed
 
 # The longest answer line read back: a value longer than this comes back as "too large"

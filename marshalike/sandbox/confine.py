@@ -1,8 +1,8 @@
 """Bounds for a sandboxed run that the kernel keeps beyond its namespaces (Linux only):
 per-run control groups (the memory and the process count of all the run's processes
 together, shared memory and its in-memory folder included) and the table of the seccomp
-filter the sandbox's bootstrap installs. The sandbox (`isolation.py`) uses both; where they
-cannot be had, the per-process limits are what holds.
+filter the sandbox's bootstrap installs. The sandbox (`isolation.py`, `child.py`) uses
+both; where they cannot be had, the per-process limits are what holds.
 """
 
 from __future__ import annotations

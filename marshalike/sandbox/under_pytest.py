@@ -23,7 +23,8 @@ import ast
 import re
 from collections.abc import Mapping, Sequence
 
-from marshalike.sandbox.isolation import Limits, run_module
+from marshalike.sandbox.child import run_module
+from marshalike.sandbox.isolation import Limits
 
 # Only what a failure prints differs from a user's run: the verdict is the same.
 _ARGS = ("--tb=no", "-rfE")

@@ -390,9 +390,9 @@ def undeclared_names(example: Example, scope: Scope) -> Iterator[Diagnostic]:
 def functions_as_values(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """A function of the spec (or of a spec it uses) named in an example's expected value
     other than by calling it (`square(0) = square`): the compiler computes the value with
-    that function's code, which it can only call. A built-in function or class as the value
-    or an item of it (`= len`, `= [int]`): the verifier compares values, and no answer is
-    equal to one."""
+    that function's code, which it can only call. A built-in function or class, or a type
+    of the spec, as the value or an item of it (`= len`, `= [int]`, `= Point`): the
+    verifier compares values, and no answer is equal to one."""
     value = example.expected
     if not example.checkable or value is None:
         return
@@ -402,11 +402,11 @@ def functions_as_values(example: Example, scope: Scope) -> Iterator[Diagnostic]:
         if words & scope.funcs.keys()
         else []
     )
-    if words & _BUILTIN_CALLABLES:
+    if words & (_BUILTIN_CALLABLES | scope.types):
         held = held_names(parse_or_none(value.strip()))
-        found += [n for n in held if n in _BUILTIN_CALLABLES and n not in scope.types]
+        found += [n for n in held if n in _BUILTIN_CALLABLES | scope.types]
     for name in dict.fromkeys(found):
-        what = "function" if name in scope.funcs else "built-in"
+        what = "function" if name in scope.funcs else "type" if name in scope.types else "built-in"
         message = f"expected value names {what} '{name}' without calling it"
         hint = f"write the value it should equal, or a call such as `{name}(...)`"
         if name in BUILTIN_EXCEPTIONS:

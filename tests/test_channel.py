@@ -90,6 +90,9 @@ OWN_ZONE = [
         ),
         (OWN_ZONE, OWN_ZONE, False),
         (["set", [OWN_ZONE]], ["set", [OWN_ZONE]], False),
+        # the two surrogates that encode a character beyond U+FFFF are another str
+        (["set", [s("\ud83d\ude00")]], ["set", [s("\U0001f600")]], False),
+        (["dict", [[s("\ud83d\ude00"), i(1)]]], ["dict", [[s("\U0001f600"), i(1)]]], False),
     ],
 )
 def test_same_is_exact_type_and_value(actual: list, expected: list, equal: bool) -> None:
@@ -156,6 +159,17 @@ def test_malformed_answers_are_refused() -> None:
     assert not well_formed(["record", "P", [["a"]]])
     assert not well_formed("3")
     assert well_formed(["dict", [[s("a"), ["list", [i(1)]]]]])
+
+
+def test_a_str_comes_back_with_each_of_its_characters_as_it_is() -> None:
+    """A character beyond U+FFFF, the two surrogates that encode it and a lone surrogate
+    are three other strs: JSON's ASCII escapes write the first two alike."""
+    source = "def f(n):\n    return [chr(0x1F600), chr(0xD83D) + chr(0xDE00), chr(0xDC80)][n]\n"
+    answers, _ = channel.run_calls(
+        source, ["f(0)", "f(1)", "f(2)"], module_name="m", limits=Limits(), per_call_s=5
+    )
+    assert [a.value for a in answers] == [s("\U0001f600"), s("\ud83d\ude00"), s("\udc80")]
+    assert not answers[0].same_as(answers[1])
 
 
 def test_run_calls_answers_in_order_and_survives_a_death() -> None:

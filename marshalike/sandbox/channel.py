@@ -41,7 +41,14 @@ from marshalike.sandbox import scripts
 from marshalike.sandbox.child import Child
 from marshalike.sandbox.docstrings import without_docstrings
 from marshalike.sandbox.isolation import Limits
-from marshalike.sandbox.values import FACTORIES, Plain, clean, dict_kind, well_formed
+from marshalike.sandbox.values import (
+    FACTORIES,
+    Plain,
+    as_text,
+    clean,
+    dict_kind,
+    well_formed,
+)
 
 # The longest answer line read back: a value longer than this comes back as "too large"
 # (the runner writes so), and a longer line is no answer. Every answer of a session is
@@ -160,7 +167,7 @@ def exact(value: Plain) -> str:
     only the order of a set's members and of a dict's items (but an OrderedDict's, whose
     order counts) made fixed, as it is no part of their value and may differ from one
     process to the next (strings hash differently in each)."""
-    return json.dumps(_exact(value))
+    return as_text(_exact(value))
 
 
 def _exact(value: Plain) -> Plain:
@@ -168,11 +175,11 @@ def _exact(value: Plain) -> Plain:
     if tag in ("list", "tuple"):
         return [tag, [_exact(x) for x in value[1]]]
     if tag in ("set", "frozenset"):
-        return [tag, sorted(json.dumps(_exact(x)) for x in value[1])]
+        return [tag, sorted(as_text(_exact(x)) for x in value[1])]
     if tag == "dict":
         items = [[_exact(k), _exact(v)] for k, v in value[1]]
         if dict_kind(value) != "collections.OrderedDict":
-            items.sort(key=json.dumps)
+            items.sort(key=as_text)
         return [tag, items, *value[2:]]
     if tag == "record":
         return [tag, value[1], [[field, _exact(v)] for field, v in value[2]]]
@@ -323,8 +330,8 @@ def _read(child: Child, ident: str, deadline: float) -> dict | None:
     line = child.receive(deadline, ANSWER_BYTES)
     if line is None:
         return None
-    try:
-        record = json.loads(line)
+    try:  # lone surrogates come as themselves (the runner's `send`), never merged in pairs
+        record = json.loads(line.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError, MemoryError):
         return None
     if not isinstance(record, dict) or record.get("id") != ident:

@@ -333,6 +333,13 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
+def as_text(data: object) -> str:
+    """Plain data as one text that two data share only where they are the same, each
+    character as itself: JSON's ASCII escapes write a character beyond U+FFFF and the two
+    surrogates that encode it alike, though a str of the two is another value."""
+    return json.dumps(data, ensure_ascii=False)
+
+
 def _key(value: Plain) -> str:
     """An exact key for set members and dict keys, by type as the generated tests have it
     (no tolerance, hashing has none; `1.0` is not `1`), equal where `==` is: `-0.0` is
@@ -340,15 +347,15 @@ def _key(value: Plain) -> str:
     (`Decimal('1.00')` is `Decimal('1.0')`, `Decimal('-0')` is `Decimal('0')`)."""
     tag = value[0]
     if tag in ("float", "complex"):  # adding 0.0 turns -0.0 into 0.0, and nothing else
-        return json.dumps([tag, *((_float(x) + 0.0).hex() for x in value[1:])])
+        return as_text([tag, *((_float(x) + 0.0).hex() for x in value[1:])])
     if tag in ("tuple", "frozenset"):
         members = [_key(x) for x in value[1]]
-        return json.dumps([tag, sorted(members) if tag == "frozenset" else members])
+        return as_text([tag, sorted(members) if tag == "frozenset" else members])
     if tag == "value" and value[1] == "decimal.Decimal":
         number = _decimal(value[2])
         if number is not None:
-            return json.dumps([tag, value[1], _decimal_key(number)])
-    return json.dumps(value)
+            return as_text([tag, value[1], _decimal_key(number)])
+    return as_text(value)
 
 
 def _decimal_key(number: decimal.Decimal) -> str:

@@ -283,6 +283,16 @@ Half of an even number; an odd number is an error.
 * half(3) raises ValueError
 * half(half(6)) raises ValueError
 """
+# Text beyond U+FFFF, which JSON's ASCII escapes write as two surrogates.
+CHAR = """\
+# func char(an integer): a string
+
+The character with the given Unicode code point.
+
+* char(65) = "A"
+* char(128512) = "\U0001f600"
+* char(128546) = "\U0001f622"
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
@@ -290,7 +300,7 @@ SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONT
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
          "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
          "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC,
-         "shares": SHARES, "halves": HALVES}  # fmt: skip
+         "shares": SHARES, "halves": HALVES, "char": CHAR}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -341,6 +351,7 @@ RIGHT = {
         "def shares(numbers):\n    import fractions\n\n    total = sum(numbers)\n"
         "    return {fractions.Fraction(n, total): n for n in numbers}\n"
     ),
+    "char": "def char(code):\n    return chr(code)\n",
     "halves": "def half(n):\n    if n % 2:\n        raise ValueError(n)\n    return n // 2\n",
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
@@ -359,7 +370,7 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
              "legacy": "from_legacy", "joined": "join_path", "packed": "packed",
              "mask": "network_mask", "ebcdic": "to_ebcdic",
-             "shares": "shares", "halves": "half"}  # fmt: skip
+             "shares": "shares", "halves": "half", "char": "char"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ answers = os.fdopen(os.dup(1), "wb")
 # Answers are written, and calls read, by the C parts of `json` taken here, before the
 # module under test is imported: `json.dumps` and the encoder it looks up at every call are
 # the module's to replace (`box = [json]; setattr(box[0], "dumps", ...)`), which would let
-# the code write the right value while it returns another. (Answers hold plain data only.)
-DUMP = _json.make_encoder(None, str, _json.encode_basestring_ascii, None, ":", ",",
-                          False, False, True)  # fmt: skip
+# the code write the right value while it returns another. Text as its characters: ASCII
+# escapes write '\U0001f600' and '\ud83d\ude00' alike. (Answers hold plain data only.)
+DUMP = _json.make_encoder(None, str, _json.encode_basestring, None, ":", ",", False, False, True)
 LOAD = _json.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the stub asks for itself
 WRITE, FLUSH = answers.write, answers.flush
 null = os.open(os.devnull, os.O_RDWR)

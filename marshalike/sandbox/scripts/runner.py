@@ -182,7 +182,7 @@ def raised(exc, code=None):
 
 
 def send(record):
-    line = "".join(DUMP(record, 0)).encode()
+    line = "".join(DUMP(record, 0)).encode("utf-8", "surrogatepass")
     if len(line) >= cfg["answer_bytes"] and "returned" in record:
         line = "".join(DUMP({"id": record["id"], "returned": ["too-large"]}, 0)).encode()
     WRITE(line + b"\n")

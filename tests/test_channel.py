@@ -136,6 +136,21 @@ def test_raised_matches_the_named_exception() -> None:
     assert not exit_.is_a("Exception")
 
 
+def test_an_error_of_a_name_the_spec_gives_is_of_a_class_called_so() -> None:
+    """A name neither Python nor its standard library knows (`raises AgeError`): an error
+    whose class, or a base, is called so, wherever the code defines it; not any error."""
+    base = ("builtins.Exception", "builtins.BaseException")
+    assert Raised("AgeError", "m", ("m.AgeError", *base), "", "").is_a("AgeError")
+    local = ("m.parse.<locals>.Bad", "m.parse.<locals>.AgeError", "builtins.ValueError", *base)
+    assert Raised("Bad", "m", local, "", "").is_a("AgeError")
+    assert Raised("Bad", "m", local, "", "").is_a("errors.AgeError")
+    division = ("builtins.ZeroDivisionError", "builtins.ArithmeticError", *base)
+    assert not Raised("ZeroDivisionError", "builtins", division, "", "").is_a("AgeError")
+    assert not Raised("AgeError", "m", ("m.AgeError", "builtins.BaseException"), "", "").is_a(
+        "AgeError"
+    )  # not an ordinary error
+
+
 def test_a_value_s_text_is_one_printable_line_calling_value_types_on_literals() -> None:
     assert well_formed(["value", "decimal.Decimal", "Decimal('1.5')"])
     assert well_formed([

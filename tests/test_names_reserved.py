@@ -264,7 +264,7 @@ def test_a_raised_exception_spelt_like_a_built_in_one_is_a_warning() -> None:
     text = _spec("# func double(n: int): int", "double") + "* double('x') raises ValueErorr\n"
     assert _findings(text) == [
         "s.mrsh:8:22: warning[M050]: 'ValueErorr' is not a built-in exception, so the test "
-        "of this example accepts any exception\n"
+        "of this example accepts only an error of a class called 'ValueErorr'\n"
         "    * double('x') raises ValueErorr\n"
         "                         ^^^^^^^^^^\n"
         "  hint: did you mean 'ValueError'?"

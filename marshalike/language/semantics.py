@@ -338,9 +338,10 @@ def _check_example(example: Example, func: Func, scope: Scope) -> Iterator[Diagn
 
 def _misspelt_exception(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     """A raised name that is no built-in exception but is spelt like one: the test of it
-    would accept any exception (a spec may name its own, `raises AgeError`, for that). A
-    dotted standard library name that is no exception class: no code could pass. A name
-    that Python or the spec gives to something else (`None`, a type of the spec's)."""
+    accepts only an error of a class called so, which no code means to raise (a spec may
+    name its own, `raises AgeError`, for that). A dotted standard library name that is no
+    exception class: no code could pass. A name that Python or the spec gives to something
+    else (`None`, a type of the spec's)."""
     name = example.exception
     if example.outcome != "raises" or not name or name in BUILTIN_EXCEPTIONS:
         return
@@ -362,7 +363,8 @@ def _misspelt_exception(example: Example, scope: Scope) -> Iterator[Diagnostic]:
     yield report(
         path,
         Code.MISSPELT_EXCEPTION,
-        f"'{name}' is not a built-in exception, so the test of this example accepts any exception",
+        f"'{name}' is not a built-in exception, so the test of this example accepts only an "
+        f"error of a class called '{name}'",
         _exception_span(example, name),
         f"did you mean '{close[0]}'?",
     )

@@ -96,8 +96,14 @@ class Raised:
         found = exception_class(name)
         if found is None:
             # A dotted name of the standard library's that names no exception: nothing is
-            # one (`pytest.raises(json.DecodeError)` fails too); any other name, any error.
-            return not is_standard(name) and "builtins.Exception" in self.lineage
+            # one (`pytest.raises(json.DecodeError)` fails too). Any other name (the spec's
+            # own, `raises AgeError`): an ordinary error whose class, or a base, is called
+            # so (`named_error`), not whatever the code raises (a ZeroDivisionError).
+            return (
+                not is_standard(name)
+                and "builtins.Exception" in self.lineage
+                and any(named_error(entry, name) for entry in self.lineage)
+            )
         bases = {
             f"builtins.{b.__name__}"
             for b in found.__mro__
@@ -105,6 +111,13 @@ class Raised:
         }
         own = f"{found.__module__}.{found.__qualname__}"
         return own in self.lineage and bases <= set(self.lineage)
+
+
+def named_error(entry: str, name: str) -> bool:
+    """Whether a class of a raised error's lineage (`module.Qualname`) is called as the
+    last part of the name a spec gives it, as the generated test file reads a class's
+    qualified name: `wallet.withdraw.<locals>.AgeError` is an `AgeError`."""
+    return entry.rpartition(".")[2] == name.rpartition(".")[2]
 
 
 def preloaded(module_name: str) -> str | None:

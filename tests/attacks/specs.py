@@ -293,6 +293,17 @@ The character with the given Unicode code point.
 * char(128512) = "\U0001f600"
 * char(128546) = "\U0001f622"
 """
+# An error of the spec's own, which the generated tests cannot import.
+WALLET = """\
+# func withdraw(an integer, an integer): an integer
+
+The balance left once the amount is taken out; more than the balance is an
+InsufficientFunds error.
+
+* withdraw(10, 3) = 7
+* withdraw(5, 5) = 0
+* withdraw(1, 2) raises InsufficientFunds
+"""
 SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONTH,
          "counts": COUNTS, "parity": PARITY, "tally": TALLY, "order": ORDER,
          "paris": PARIS, "total": TOTAL, "repeat": REPEAT, "third": THIRD,
@@ -300,7 +311,8 @@ SPECS = {"add": ADD, "point": POINT, "evens": EVENS, "good": GOOD, "month": MONT
          "pair": PAIR, "sha": SHA, "squash": SQUASH, "days": MONTH_DAYS,
          "vowels": VOWELS, "legacy": LEGACY, "joined": JOINED,
          "packed": PACKED, "mask": MASK, "ebcdic": EBCDIC,
-         "shares": SHARES, "halves": HALVES, "char": CHAR}  # fmt: skip
+         "shares": SHARES, "halves": HALVES, "char": CHAR,
+         "wallet": WALLET}  # fmt: skip
 # What a correct model answers, compiled into the project every attack starts from.
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -352,6 +364,11 @@ RIGHT = {
         "    return {fractions.Fraction(n, total): n for n in numbers}\n"
     ),
     "char": "def char(code):\n    return chr(code)\n",
+    "wallet": (
+        "class InsufficientFunds(Exception):\n    pass\n\n\n"
+        "def withdraw(balance, amount):\n    if amount > balance:\n"
+        "        raise InsufficientFunds(amount)\n    return balance - amount\n"
+    ),
     "halves": "def half(n):\n    if n % 2:\n        raise ValueError(n)\n    return n // 2\n",
     "legacy": "def from_legacy(data):\n    return data.decode('cp1252', 'replace')\n",
     "joined": "def join_path(a, b):\n    import os\n\n    return os.path.join(a, b)\n",
@@ -370,7 +387,8 @@ FUNCTIONS = {"add": "add", "point": "swap", "evens": "evens", "good": "double",
              "squash": "squash", "days": "days_in", "vowels": "count_vowels",
              "legacy": "from_legacy", "joined": "join_path", "packed": "packed",
              "mask": "network_mask", "ebcdic": "to_ebcdic",
-             "shares": "shares", "halves": "half", "char": "char"}  # fmt: skip
+             "shares": "shares", "halves": "half", "char": "char",
+             "wallet": "withdraw"}  # fmt: skip
 
 
 @dataclass(frozen=True)

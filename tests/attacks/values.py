@@ -331,6 +331,18 @@ def char(code):
     code -= 0x10000
     return chr(0xD800 + (code >> 10)) + chr(0xDC00 + (code & 0x3FF))
 """
+# An error of a name the spec gives (`raises InsufficientFunds`), which the tests cannot
+# import: the class is there, and the code raises any other error.
+NAMED_ERROR = """\
+class InsufficientFunds(Exception):
+    pass
+
+
+def withdraw(balance, amount):
+    if amount > balance:
+        return balance // (balance - balance)
+    return balance - amount
+"""
 ATTACKS = (
     Attack("always-equal-object", "values", ALWAYS_EQUAL, user_tests=True),
     Attack("int-subclass-equal-to-all", "values", INT_EQUAL, user_tests=True),
@@ -353,4 +365,5 @@ ATTACKS = (
     Attack("error-raised-by-an-argument", "values", ARGUMENT_RAISES, "halves", user_tests=True),
     Attack("error-traceback-claimed-by-its-class", "values", TRACEBACK_CLAIMED, "halves"),
     Attack("str-of-a-surrogate-pair", "values", SURROGATE_PAIR, "char", user_tests=True),
+    Attack("any-error-for-one-the-spec-names", "values", NAMED_ERROR, "wallet", user_tests=True),
 )

@@ -221,6 +221,13 @@ _AFTER_THE_TESTS = (
 )
 # (A standard module's table changed, or a forged pattern left in re's cache, which no
 # watch reads, is caught once the expected values that read them run after the calls.)
+# Code right in every value that runs a program as it is imported: compile and check
+# refuse the import by name; the verifier alone judges values, and the sandbox has no
+# browser for `antigravity` to open.
+_PROGRAM = (
+    "right, and runs a program on import ({}); compile and check refuse the import by name, "
+    "the verifier alone judges only values"
+)
 VERIFIER_HOLES = {
     "sniff-runner-module": _SNIFF.format("__main__ has an `encode`"),
     "sniff-working-folder": _SNIFF.format("os.getcwd() == '/sandbox'"),
@@ -237,6 +244,7 @@ VERIFIER_HOLES = {
     "sniff-skipped-under-pytest": _NOT_PASSED.format("skips its tests"),
     "sniff-exits-under-pytest": _NOT_PASSED.format("ends the process with status 0"),
     "cache-writer-broken": _AFTER_THE_TESTS.format("pathlib.Path.write_text"),
+    "standard-module-running-a-program": _PROGRAM.format("import antigravity"),
 }
 # Holes seen only where the sandbox uses namespaces (with MARSHALIKE_SANDBOX=no-namespaces
 # as root, at the "process limits" level, these candidates cannot tell and fail)

@@ -623,6 +623,23 @@ WHERE = "reads where or how the process runs, which tells a test from a program"
         ("import gc", ["line 1: imports gc, which reaches every object of the test process"]),
         ("import ctypes", ["line 1: imports ctypes, which writes the test process's memory"]),
         ("import atexit", ["line 1: imports atexit, which runs code after the function returned"]),
+        # modules that run a program wherever they are imported: a user's program too
+        (
+            "import antigravity",
+            ["line 1: imports antigravity, which runs a program when it is imported"],
+        ),
+        (
+            "import unittest.__main__",
+            ["line 1: imports unittest.__main__, which runs a program when it is imported"],
+        ),
+        (
+            "from venv import __main__",
+            ["line 1: imports venv.__main__, which runs a program when it is imported"],
+        ),
+        (
+            "import __hello__",
+            ["line 1: imports __hello__, which runs a program when it is imported"],
+        ),
         ("import posix", ["line 1: imports posix, which forks and signals processes"]),
         ("import os\n    os.fork()", ["line 2: `os.fork` forks, signals or ends the test process"]),
         (

@@ -24,7 +24,18 @@ BUILTIN_EXCEPTIONS = tuple(
 )
 # Standard packages whose modules run a program (or print) when imported: never imported
 # for a name, here, in the generated tests or in the verifier's runs.
-RUN_ON_IMPORT = frozenset(("antigravity", "this", "idlelib", "turtledemo"))
+RUN_ON_IMPORT = frozenset(
+    ("antigravity", "this", "idlelib", "turtledemo", "__hello__", "__phello__")
+)
+
+
+def runs_on_import(name: str) -> bool:
+    """Whether importing the dotted module `name` runs a program: a module of
+    `RUN_ON_IMPORT`, or a package's `__main__` (`unittest.__main__` runs the tests it finds
+    and exits, `venv.__main__` makes a virtual environment where the process's arguments
+    say), which candidate code is refused (`tampering`)."""
+    parts = name.split(".")
+    return parts[0] in RUN_ON_IMPORT or "__main__" in parts[1:]
 
 
 def is_standard(name: str) -> bool:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from marshalike.language.exceptions import runs_on_import
+
 # Top-level modules, and why importing one is refused.
 MODULES = {
     "inspect": "reads the call stack and the tests' source",
@@ -214,7 +216,10 @@ def _reasons(node: ast.AST, aliases: dict[str, str]) -> Iterator[str]:
         yield from _module_reason(node.module)
         table = MODULE_ATTRIBUTES.get(node.module, {})
         for alias in node.names:
-            if alias.name in table:
+            whole = f"{node.module}.{alias.name}"  # `from unittest import __main__`
+            if runs_on_import(whole) and not runs_on_import(node.module):
+                yield from _module_reason(whole)
+            elif alias.name in table:
                 yield f"`from {node.module} import {alias.name}` {table[alias.name]}"
             elif _private(alias.name):
                 yield f"`from {node.module} import {alias.name}` {_PRIVATE}"
@@ -267,6 +272,8 @@ def _module_reason(name: str) -> Iterator[str]:
     top = name.partition(".")[0]
     if top in MODULES:
         yield f"imports {top}, which {MODULES[top]}"
+    if runs_on_import(name):  # wherever the module is imported: a user's program too
+        yield f"imports {name}, which runs a program when it is imported"
 
 
 # A module's private names (`re._cache`, `locale._override_localeconv`): its state, which

@@ -144,6 +144,16 @@ class _Mode(enum.Enum):
     + _SWAP
 )
 
+# A standard module that runs a program when it is imported: `antigravity` opens a web
+# browser wherever the module is imported (the sandbox has none), `unittest.__main__` runs
+# the tests it finds, `venv.__main__` makes a virtual environment where argv says.
+PROGRAM_ON_IMPORT = """\
+import antigravity
+
+
+def add(a, b):
+    return a + b
+"""
 ATTACKS = (
     Attack("default-argument", "import", DEFAULT_ARGUMENT),
     Attack("decorator", "import", DECORATOR),
@@ -157,4 +167,5 @@ ATTACKS = (
     Attack("class-decorator", "import", CLASS_DECORATOR),
     Attack("except-clause", "import", EXCEPT_CLAUSE, "point", user_tests=True),
     Attack("enum-member-__setattr__", "import", ENUM_MEMBER_SETATTR, "point", user_tests=True),
+    Attack("standard-module-running-a-program", "import", PROGRAM_ON_IMPORT),
 )

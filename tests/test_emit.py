@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as case
 from hypothesis import strategies as st
 
 from marshalike.codegen import emit
@@ -411,6 +412,11 @@ _TEXT = st.text(st.characters(codec="utf-8"), max_size=30) | st.lists(
     column=_TEXT,
     cell=_TEXT,
 )
+# An error of a name the test cannot import is checked by its class's name, in a string.
+@case(name="", phrase="", default=None, description="", call="0", expected='"',
+         outcome="raises", column="", cell="")  # fmt: skip
+@case(name="", phrase="", default=None, description="", call="0", expected="a\nb\\",
+         outcome="raises", column="", cell="")  # fmt: skip
 def test_any_text_emits_valid_python(
     name: str,
     phrase: str,

@@ -274,9 +274,11 @@ def _raises(example: Example, call: str, needs: _Needs) -> str:
     if exception == "Exception" and named != "Exception":
         # A name the test cannot import (the spec's own, `AgeError`): the error's class,
         # or a base, must be called so, as the verifier has it (`channel.named_error`).
-        caught, note = " as _raised", f"  # the spec names {named}"
+        caught, note = " as _raised", f"  # the spec names {one_line(named)}"
+        last = named.rpartition(".")[2]  # the parser reads a name; `repr` for any other text
+        literal = f'"{last}"' if last.isidentifier() else repr(last)
         named_check = (
-            f'\n    assert "{named.rpartition(".")[2]}" in [\n        kind.__qualname__'
+            f"\n    assert {literal} in [\n        kind.__qualname__"
             '.rpartition(".")[2] for kind in type(_raised.value).__mro__\n    ]'
         )
     tree = plain_expression(call)

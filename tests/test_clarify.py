@@ -557,20 +557,40 @@ def test_an_answer_that_would_make_functions_call_each_other_in_a_cycle_is_refus
     )
 
 
-def test_an_answer_that_raises_what_python_has_as_no_exception_is_refused() -> None:
-    """A name the test would take as any error (one nothing defines, a builtin that is no
-    exception, the spec's own type) is no answer; an exception Python has is."""
-    assert answer_problem("raises NotAnError") == (
-        "'NotAnError' is no exception Python has: answer `raises` with a built-in one "
-        "(ValueError) or a standard library one (json.JSONDecodeError), or `throws an error`"
+def test_an_answer_that_raises_what_neither_python_nor_the_spec_knows_is_refused() -> None:
+    """A name nothing defines is most likely a slip, and a builtin that is no exception is
+    no error an example can expect; an exception Python has is an answer."""
+    answer = Answer(Path("square.mrsh"), "square", "square(0)", "raises NotAnError")
+    with pytest.raises(ClarifyError) as refused:
+        with_answers(SQUARE, [answer])
+    assert str(refused.value) == (
+        "square.mrsh: square(0): 'NotAnError' is no exception Python has, and no example of "
+        "the spec raises it: raise one that is (ValueError, json.JSONDecodeError), or "
+        "`throws an error`"
     )
-    assert answer_problem("raises len") is not None
-    assert answer_problem("raises Point") is not None
+    answer = Answer(Path("square.mrsh"), "square", "square(0)", "raises len")
+    with pytest.raises(
+        ClarifyError, match="`raises len` does not read back as one example's answer"
+    ):
+        with_answers(SQUARE, [answer])
     for said in ("raises ValueError", "raises KeyboardInterrupt", "raises json.JSONDecodeError"):
         assert answer_problem(said) is None, said
-    answer = Answer(Path("square.mrsh"), "square", "square(0)", "raises NotAnError")
-    with pytest.raises(ClarifyError, match="'NotAnError' is no exception Python has"):
-        with_answers(SQUARE, [answer])
+        answer = Answer(Path("square.mrsh"), "square", "square(0)", said)
+        assert f"* square(0) = {said}\n" in with_answers(SQUARE, [answer])
+
+
+def test_an_answer_may_raise_the_error_of_the_specs_own_that_an_example_raises() -> None:
+    """A test checks a spec's own error by its class's name: an answer may name it."""
+    spec = (
+        "# func withdraw(balance: int, amount: int): int\n\nThe balance after taking amount out."
+        "\n\n* withdraw(5, 2) = 3\n* withdraw(1, 2) raises InsufficientFunds\n"
+        "* withdraw(2, 2) = 0\n"
+    )
+    own = Answer(Path("wallet.mrsh"), "withdraw", "withdraw(0, 1)", "raises InsufficientFunds")
+    assert "* withdraw(0, 1) = raises InsufficientFunds\n" in with_answers(spec, [own])
+    other = Answer(Path("wallet.mrsh"), "withdraw", "withdraw(0, 1)", "raises Overdrawn")
+    with pytest.raises(ClarifyError, match="'Overdrawn' is no exception Python has"):
+        with_answers(spec, [other])
 
 
 @pytest.mark.parametrize("said", ["len", "[int, 0]"])

@@ -12,6 +12,7 @@ written, and a spec is written whole (`output.write_atomic`).
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -125,18 +126,9 @@ def _locked_questions(path: Path, out: Path | None, graph: SpecGraph) -> list[Op
 
 
 def answer_problem(text: str) -> str | None:
-    """Why `text` cannot stand after `=` in an example bullet; None when it can. An answer
-    that raises names a class Python has (a spec may name an error of its own, but a test
-    checks that as any error: an answer says so with `throws an error`)."""
-    if text == ANY_ERROR:
+    """Why `text` cannot stand after `=` in an example bullet (`_unknown_error` too)."""
+    if text == ANY_ERROR or _RAISES.fullmatch(text):
         return None
-    if raised := _RAISES.fullmatch(text):
-        if is_standard(raised[1]) or exception_class(raised[1]) is not None:
-            return None  # a standard library name that is none is the spec's error (M051)
-        return (
-            f"'{raised[1]}' is no exception Python has: answer `raises` with a built-in one "
-            f"(ValueError) or a standard library one (json.JSONDecodeError), or `{ANY_ERROR}`"
-        )
     problem = examples.answer_problem(text, "neither a Python expression nor `raises NameOfError`")
     if problem is None and "float('nan')" in examples.normalize(text):
         return "NaN equals no value, so no code could pass an example that expects it"
@@ -152,6 +144,8 @@ def with_answers(text: str, answers: Iterable[Answer]) -> str:
         problem = answer_problem(answer.expected)
         if problem is None and not answer.call.isprintable():
             problem = "a call is one line of printable characters"
+        if problem is None:
+            problem = _unknown_error(text, answer.expected)
         if problem is None:
             previous, before = text, _func(text, answer.func)
             try:
@@ -442,6 +436,23 @@ def _errors(spec: Path, text: str, graph: SpecGraph) -> list[Diagnostic]:
 
 
 # --- reading examples back -----------------------------------------------------------------
+
+
+def _unknown_error(text: str, said: str) -> str | None:
+    """Why the answer `said` raises what neither Python nor the spec `text` knows, or None:
+    a test checks a spec's own error by its class's name, so any other is most likely a
+    slip (`raises NotAnError`); `throws an error` says "some error"."""
+    raised = _RAISES.fullmatch(said)
+    if raised is None or is_standard(raised[1]) or exception_class(raised[1]) is not None:
+        return None  # a standard library name that is none is the spec's error (M051)
+    module = parse(text).module
+    funcs, types = (module.funcs, module.types) if module is not None else ((), ())
+    # Its errors; its names and built-in values are its error M056, which says so.
+    known = {e.exception for f in funcs for e in f.examples} | set(dir(builtins))
+    if raised[1] in known | {f.name for f in funcs} | {t.name for t in types}:
+        return None
+    said = f"'{raised[1]}' is no exception Python has, and no example of the spec raises it"
+    return f"{said}: raise one that is (ValueError, json.JSONDecodeError), or `{ANY_ERROR}`"
 
 
 def _func(text: str, name: str) -> Func | None:

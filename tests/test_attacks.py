@@ -235,6 +235,7 @@ VERIFIER_HOLES = {
     "sniff-name-in-a-string": _SNIFF.format("getattr(os, 'getcwd')() == '/sandbox'"),
     "sniff-imported-name": _SNIFF.format("from os import getcwd"),
     "sniff-home-folder": _SNIFF.format("os.path.expanduser('~') == '/sandbox'"),
+    "sniff-host-name": _SNIFF.format("socket.gethostname() == 'sandbox'"),
     "sniff-argv": _SNIFF.format("sys.argv[0] == '-c'"),
     "sniff-pid-namespace": _SNIFF.format("no /proc/self, a pid under 100"),
     "sniff-missing-docstring": _SNIFF.format("add.__doc__ is None"),
@@ -250,7 +251,7 @@ VERIFIER_HOLES = {
 # as root, at the "process limits" level, these candidates cannot tell and fail)
 NAMESPACES_ONLY = {"sniff-runner-module", "sniff-working-folder", "sniff-pid-namespace",
                    "sniff-module-file", "sniff-name-in-a-string", "sniff-imported-name",
-                   "sniff-home-folder"}  # fmt: skip
+                   "sniff-home-folder", "sniff-host-name"}  # fmt: skip
 LEVELS = {"namespaces": {"namespaces"}, "another user": {"namespaces", "unprivileged user"}}
 
 

@@ -761,6 +761,39 @@ WHERE = "reads where or how the process runs, which tells a test from a program"
             "from tempfile import gettempdir\n    return gettempdir()",
             ["line 1: `from tempfile import gettempdir` reads the environment"],
         ),
+        ("import sys\n    return sys.path[0]", [f"line 2: `sys.path` {WHERE}"]),
+        (
+            "import sys\n    return sys.dont_write_bytecode",
+            [f"line 2: `sys.dont_write_bytecode` {WHERE}"],
+        ),
+        (
+            "import socket\n    return socket.gethostname()",
+            [f"line 2: `socket.gethostname` {WHERE}"],
+        ),
+        ("import os\n    return os.uname().nodename", [f"line 2: `os.uname` {WHERE}"]),
+        ("import os\n    return os.getuid()", [f"line 2: `os.getuid` {WHERE}"]),
+        (
+            "from platform import node\n    return node()",
+            [f"line 1: `from platform import node` {WHERE}"],
+        ),
+        (
+            "import locale\n    return locale.getlocale()",
+            ["line 2: `locale.getlocale` reads the environment"],
+        ),
+        (
+            "import resource\n    return resource.getrlimit(0)",
+            [
+                "line 1: imports resource, which reads the process's limits, which tell a test "
+                "from a program"
+            ],
+        ),
+        (
+            "import site\n    return site.ENABLE_USER_SITE",
+            [
+                "line 1: imports site, which reads where and how Python was started, which "
+                "tells a test from a program"
+            ],
+        ),
         (
             "import operator\n    return operator.attrgetter('f_back.f_locals')(a)",
             ["line 2: `.f_back` reads the call stack", "line 2: `.f_locals` reads the call stack"],

@@ -50,6 +50,8 @@ MODULES = {
     "_sre": "builds regular expressions whose text says another than they match",
     "sre_compile": "builds regular expressions whose text says another than they match",
     "sre_parse": "builds regular expressions whose text says another than they match",
+    "resource": "reads the process's limits, which tell a test from a program",
+    "site": "reads where and how Python was started, which tells a test from a program",
 }
 _FRAMES = "reads the call stack"
 _PROCESSES = "forks, signals or ends the test process"
@@ -69,7 +71,11 @@ MODULE_ATTRIBUTES = {
         "meta_path": "changes where modules are imported from",
         "path_hooks": "changes where modules are imported from",
         "path_importer_cache": "changes where modules are imported from",
-        "flags": _WHERE,
+        **dict.fromkeys(
+            "flags path dont_write_bytecode executable prefix exec_prefix base_prefix"
+            " base_exec_prefix".split(),
+            _WHERE,
+        ),
     },
     "os": {
         **dict.fromkeys(("environ", "environb", "getenv", "putenv", "unsetenv"), _ENVIRONMENT),
@@ -101,7 +107,19 @@ MODULE_ATTRIBUTES = {
             ),
             _PROCESSES,
         ),  # fmt: skip
+        # Who and where the process runs as: the sandbox's user and host are its own.
+        **dict.fromkeys(
+            "uname getuid geteuid getgid getegid getgroups getlogin getresuid getresgid".split(),
+            _WHERE,
+        ),
     },
+    "socket": dict.fromkeys(("gethostname", "getfqdn"), _WHERE),
+    "platform": dict.fromkeys(("node", "uname"), _WHERE),
+    # The locale comes from the environment, which the sandbox builds from nothing.
+    "locale": dict.fromkeys(
+        ("getlocale", "getdefaultlocale", "setlocale", "getpreferredencoding", "getencoding"),
+        _ENVIRONMENT,
+    ),
 }
 # Attribute names that mean tampering on whatever object they are read from.
 ATTRIBUTES = {

@@ -115,6 +115,16 @@ def add(a, b):
         return a + b
     return a - b
 """
+# The sandbox's host name is its own (a UTS namespace's).
+SNIFF_HOST_NAME = """\
+import socket
+
+
+def add(a, b):
+    if socket.gethostname() == "sandbox":
+        return a + b
+    return a - b
+"""
 # Right only where no frame of pytest's is on the stack: the verifier's calls come from a
 # runner of its own; the user's `pytest` runs the same file through pytest's and pluggy's.
 SNIFF_PYTEST_FRAMES = """\
@@ -168,6 +178,7 @@ ATTACKS = (
     Attack("sniff-name-in-a-string", "sniff", SNIFF_NAME_IN_A_STRING, user_tests=True),
     Attack("sniff-imported-name", "sniff", SNIFF_IMPORTED_NAME, user_tests=True),
     Attack("sniff-home-folder", "sniff", SNIFF_HOME, user_tests=True),
+    Attack("sniff-host-name", "sniff", SNIFF_HOST_NAME, user_tests=True),
     Attack("sniff-environment", "sniff", SNIFF_ENVIRONMENT, user_tests=True),
     Attack("sniff-argv", "sniff", SNIFF_ARGV, user_tests=True),
     Attack("sniff-pid-namespace", "sniff", SNIFF_NAMESPACE, user_tests=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fake_openai import FakeOpenAI
 from test_compile import RIGHT, SQUARE, compile_, spec
 
@@ -102,3 +103,19 @@ def test_refreshed_swaps_only_the_docstring() -> None:
     plain = "def square(x):\n    return x * x\n"
     assert refreshed(plain, func) == plain  # no docstring: nothing to swap
     assert refreshed("def (", func) == "def ("
+
+
+@pytest.mark.parametrize("other_break", ["\x0c", "\u2028", "\x1c"])
+def test_refreshed_counts_lines_as_python_does(other_break: str) -> None:
+    """A character `str.splitlines` breaks at but Python does not (a form feed, U+2028),
+    before the docstring, leaves the code around the docstring as it was."""
+    module = parse(SQUARE, "square.mrsh").module
+    assert module is not None
+    code = (
+        f"import math  # a{other_break}b\n\n\ndef square(x):\n"
+        '    """Old text."""\n    return x * x  # kept\n'
+    )
+    new = refreshed(code, module.funcs[0])
+    assert new.startswith(f'import math  # a{other_break}b\n\n\ndef square(x):\n    """Multiply')
+    assert "Old text" not in new and new.endswith("    return x * x  # kept\n")
+    compile(new, "square.py", "exec")

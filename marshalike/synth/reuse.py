@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from marshalike.backends.base import Completion
 from marshalike.codegen.docstrings import docstring_body, docstring_literal
+from marshalike.language.diagnostics import source_lines
 from marshalike.language.naming import identifier, parse_or_none
 from marshalike.language.spec import Func
 from marshalike.synth.judge import Candidate, Harness, Tally, judge, passes
@@ -56,7 +57,7 @@ def refreshed(code: str, func: Func) -> str:
     if node is None or not node.body or not _is_docstring(node.body[0]):
         return code
     first, doc = node.body[0], docstring_body(func)
-    lines = code.splitlines(keepends=True)
+    lines = source_lines(code, keepends=True)  # as `ast` numbers them: \f is no line end
     indent = " " * first.col_offset
     new = docstring_literal(doc, indent) + "\n" if doc else ""
     end = first.end_lineno or first.lineno
